@@ -1,0 +1,1 @@
+"""Citizens' website of the commitment ledger: static pages and assets (see site.py)."""

@@ -1,0 +1,8 @@
+"""Core of the promise-to-proof ledger shared by the API, the indexer and the scripts.
+
+- ``settings``: one settings object read from the environment.
+- ``errors``: the exception tree.
+- ``abi``: the compiled contract artifacts (ABI from the interface, bytecode of the ledger).
+- ``events``: the log decoder (shared with the auditor replay; the projection is not).
+- ``chain``: the only module that talks to the chain (JSON-RPC through web3.py).
+"""

@@ -1,0 +1,358 @@
+"""The only module that talks to the chain (JSON-RPC through web3.py).
+
+Reads: chain id, head block, block headers, ``eth_getLogs`` over an inclusive block range,
+the ``statusOf`` view. Writes: sign with a given key, send, wait for the receipt, return the
+decoded events; a refusal by the contract comes back as :class:`ContractRevertError` with the
+custom error's name and arguments, and nothing is written.
+
+A :class:`LedgerChain` is expensive (HTTP session): build it once per process (the API's
+lifespan, the indexer's main) and pass it around.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import requests
+from eth_abi import decode as abi_decode
+from eth_account import Account
+from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+
+from ledger.abi import ledger_abi, ledger_bytecode
+from ledger.deployment import Deployment
+from ledger.errors import (
+    ChainUnavailableError,
+    ContractRevertError,
+    LogRangeTooLargeError,
+    TransactionFailedError,
+    WrongChainError,
+)
+from ledger.events import EventDecoder, LedgerEvent, snake
+
+STATUS_NAMES = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
+"""Index i is the contract's ``Status`` enum value i."""
+
+_RANGE_ERROR_HINTS = ("range", "too many", "limit", "exceed", "size", "10000", "timeout")
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """A block header: number, ``0x`` hash, timestamp in Unix seconds."""
+
+    number: int
+    hash: str
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class TxResult:
+    """A mined, successful transaction: its hash, block, gas used and decoded ledger events."""
+
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: tuple[LedgerEvent, ...]
+
+    def event(self, name: str) -> LedgerEvent:
+        """The first event called ``name``.
+
+        Raises:
+            KeyError: the transaction emitted no such event.
+        """
+        for event in self.events:
+            if event.name == name:
+                return event
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class OnChainStatus:
+    """What ``statusOf`` returns: status name, delivered and target quantity (in the
+    commitment's unit), progress in basis points, ``met_at`` Unix seconds (0 if not met)."""
+
+    status: str
+    delivered_quantity: int
+    target_quantity: int
+    progress_bps: int
+    met_at: int
+
+
+class LedgerChain:
+    """Client of one deployed ledger contract.
+
+    Args:
+        rpc_url: JSON-RPC endpoint.
+        deployment: the deployment record; ``None`` only to deploy a new contract.
+        request_timeout_seconds: HTTP timeout per JSON-RPC request, seconds.
+        tx_timeout_seconds: how long a write waits for its receipt, seconds.
+    """
+
+    def __init__(
+        self,
+        rpc_url: str,
+        deployment: Deployment | None = None,
+        *,
+        request_timeout_seconds: float = 30.0,
+        tx_timeout_seconds: float = 120.0,
+    ) -> None:
+        self.rpc_url = rpc_url
+        self.deployment = deployment
+        self.tx_timeout_seconds = tx_timeout_seconds
+        self._w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout_seconds}))
+        self.abi = ledger_abi()
+        self.decoder = EventDecoder(self.abi)
+        self._errors = {
+            bytes(function_abi_to_4byte_selector(dict(e))): e for e in self.abi if e["type"] == "error"
+        }
+        self._contract = (
+            self._w3.eth.contract(address=to_checksum_address(deployment.contract_address), abi=self.abi)
+            if deployment
+            else None
+        )
+        self._send_locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ------------------------------------------------------------------ reads
+
+    def _rpc(self, what: str, fn: Any, *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except (requests.ConnectionError, requests.Timeout, ConnectionError, OSError) as exc:
+            raise ChainUnavailableError(self.rpc_url, f"{what}: {exc}") from exc
+
+    def chain_id(self) -> int:
+        """The node's chain id.
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+        return int(self._rpc("eth_chainId", lambda: self._w3.eth.chain_id))
+
+    def check_chain(self) -> None:
+        """Check that the node serves the deployment's chain.
+
+        Raises:
+            WrongChainError: chain ids differ.
+            ChainUnavailableError: the node cannot be reached.
+        """
+        actual = self.chain_id()
+        if self.deployment and actual != self.deployment.chain_id:
+            raise WrongChainError(self.deployment.chain_id, actual)
+
+    def head_block_number(self) -> int:
+        """Number of the latest block.
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+        return int(self._rpc("eth_blockNumber", lambda: self._w3.eth.block_number))
+
+    def block(self, number: int) -> BlockInfo | None:
+        """Header of block ``number``, or ``None`` if the node has no such block.
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+
+        def fetch() -> Any:
+            try:
+                return self._w3.eth.get_block(number)
+            except Exception as exc:  # web3 raises BlockNotFound; keep transport errors apart
+                if isinstance(exc, (requests.ConnectionError, requests.Timeout, OSError)):
+                    raise
+                return None
+
+        raw = self._rpc("eth_getBlockByNumber", fetch)
+        if raw is None:
+            return None
+        return BlockInfo(number=int(raw["number"]), hash="0x" + bytes(raw["hash"]).hex(), timestamp=int(raw["timestamp"]))
+
+    def get_logs(self, from_block: int, to_block: int) -> list[Mapping[str, Any]]:
+        """Raw logs of the ledger contract in blocks ``from_block..to_block``, both inclusive
+        (as ``eth_getLogs``), in node order.
+
+        Raises:
+            LogRangeTooLargeError: the provider refused the range (callers halve it).
+            ChainUnavailableError: the node cannot be reached.
+        """
+        assert self.deployment is not None, "get_logs needs a deployment"
+        params = {
+            "address": to_checksum_address(self.deployment.contract_address),
+            "fromBlock": from_block,
+            "toBlock": to_block,
+        }
+        try:
+            return list(self._rpc("eth_getLogs", self._w3.eth.get_logs, params))
+        except Web3RPCError as exc:
+            message = str(exc).lower()
+            if any(hint in message for hint in _RANGE_ERROR_HINTS):
+                raise LogRangeTooLargeError(from_block, to_block, str(exc)) from exc
+            raise
+
+    def status_of(self, commitment_id: int) -> OnChainStatus:
+        """The contract's ``statusOf`` view at the latest block.
+
+        Raises:
+            ContractRevertError: ``LedgerUnknownCommitment`` for an unknown id.
+            ChainUnavailableError: the node cannot be reached.
+        """
+        status, delivered, target, bps, met_at = self._call("statusOf", commitment_id)
+        return OnChainStatus(STATUS_NAMES[status], int(delivered), int(target), int(bps), int(met_at))
+
+    def call(self, function: str, *args: Any) -> Any:
+        """Any view of the ledger, e.g. ``call("commitmentIdByRef", 1, "ref")``.
+
+        Raises:
+            ContractRevertError: the view reverted with a custom error.
+        """
+        return self._call(function, *args)
+
+    def _call(self, function: str, *args: Any) -> Any:
+        assert self._contract is not None, "views need a deployment"
+        try:
+            return self._rpc("eth_call", getattr(self._contract.functions, function)(*args).call)
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._revert_error(exc) from exc
+
+    # ------------------------------------------------------------------ writes
+
+    def _lock_for(self, address: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._send_locks.setdefault(address, threading.Lock())
+
+    def send(self, function: str, args: Sequence[Any], private_key: str) -> TxResult:
+        """Sign and send a ledger transaction from ``private_key``'s account, wait for the
+        receipt and decode the events it emitted. Sends from one account are serialised
+        (nonces). The gas limit comes from ``eth_estimateGas``, which also surfaces a
+        refusal before anything is sent.
+
+        Raises:
+            ContractRevertError: the contract refused (custom error name and arguments).
+            TransactionFailedError: mined but failed, or no receipt within the timeout.
+            ChainUnavailableError: the node cannot be reached.
+        """
+        assert self._contract is not None, "writes need a deployment"
+        account = Account.from_key(private_key)
+        fn = getattr(self._contract.functions, function)(*args)
+        with self._lock_for(account.address):
+            try:
+                tx = self._rpc(
+                    "build transaction",
+                    fn.build_transaction,
+                    {
+                        "from": account.address,
+                        "nonce": self._w3.eth.get_transaction_count(account.address, "pending"),
+                        "chainId": self.deployment.chain_id if self.deployment else self.chain_id(),
+                    },
+                )
+            except (ContractCustomError, ContractLogicError) as exc:
+                raise self._revert_error(exc) from exc
+            return self._sign_send_wait(tx, private_key)
+
+    def _sign_send_wait(self, tx: dict[str, Any], private_key: str) -> TxResult:
+        signed = Account.sign_transaction(tx, private_key)
+        tx_hash = self._rpc("eth_sendRawTransaction", self._w3.eth.send_raw_transaction, signed.raw_transaction)
+        hex_hash = "0x" + bytes(tx_hash).hex()
+        try:
+            receipt = self._rpc(
+                "receipt", self._w3.eth.wait_for_transaction_receipt, tx_hash, self.tx_timeout_seconds
+            )
+        except TimeExhausted as exc:
+            raise TransactionFailedError(hex_hash, f"no receipt within {self.tx_timeout_seconds} s") from exc
+        if receipt["status"] != 1:
+            raise TransactionFailedError(hex_hash, "reverted")
+        events = tuple(
+            self.decoder.decode(log)
+            for log in receipt["logs"]
+            if self.deployment is None
+            or to_checksum_address(log["address"]) == to_checksum_address(self.deployment.contract_address)
+        )
+        return TxResult(hex_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"]), events)
+
+    def deploy(self, platform_admin_key: str) -> Deployment:
+        """Deploy a new ``CommitmentLedger`` owned by the key's account and return its record
+        (this client then points at it).
+
+        Raises:
+            TransactionFailedError: deployment failed.
+            ChainUnavailableError: the node cannot be reached.
+        """
+        account = Account.from_key(platform_admin_key)
+        factory = self._w3.eth.contract(abi=self.abi, bytecode=ledger_bytecode())
+        tx = self._rpc(
+            "build deployment",
+            factory.constructor(account.address).build_transaction,
+            {
+                "from": account.address,
+                "nonce": self._w3.eth.get_transaction_count(account.address, "pending"),
+                "chainId": self.chain_id(),
+            },
+        )
+        signed = Account.sign_transaction(tx, platform_admin_key)
+        tx_hash = self._rpc("eth_sendRawTransaction", self._w3.eth.send_raw_transaction, signed.raw_transaction)
+        receipt = self._rpc("receipt", self._w3.eth.wait_for_transaction_receipt, tx_hash, self.tx_timeout_seconds)
+        if receipt["status"] != 1:
+            raise TransactionFailedError("0x" + bytes(tx_hash).hex(), "deployment reverted")
+        block = self.block(int(receipt["blockNumber"]))
+        assert block is not None
+        address = to_checksum_address(receipt["contractAddress"])
+        self._contract = self._w3.eth.contract(address=address, abi=self.abi)
+        version = self._contract.functions.version().call()
+        self.deployment = Deployment(
+            chain_id=self.chain_id(),
+            contract_address=address,
+            deploy_block=block.number,
+            deploy_block_hash=block.hash,
+            deploy_tx="0x" + bytes(tx_hash).hex(),
+            abi_version=version,
+            deployed_at=block.timestamp,
+        )
+        return self.deployment
+
+    def transfer_ether(self, private_key: str, to: str, amount_wei: int) -> str:
+        """Send ``amount_wei`` wei (local set-up: fund registrar accounts). Returns the tx hash.
+
+        Raises:
+            TransactionFailedError: the transfer failed.
+        """
+        account = Account.from_key(private_key)
+        with self._lock_for(account.address):
+            tx = {
+                "from": account.address,
+                "to": to_checksum_address(to),
+                "value": amount_wei,
+                "gas": 21_000,
+                "nonce": self._w3.eth.get_transaction_count(account.address, "pending"),
+                "chainId": self.chain_id(),
+                "maxFeePerGas": self._w3.eth.gas_price * 2,
+                "maxPriorityFeePerGas": 0,
+            }
+            return self._sign_send_wait(tx, private_key).tx_hash
+
+    def balance_wei(self, address: str) -> int:
+        """Balance of ``address`` in wei."""
+        return int(self._rpc("eth_getBalance", self._w3.eth.get_balance, to_checksum_address(address)))
+
+    # ------------------------------------------------------------------ errors
+
+    def _revert_error(self, exc: Exception) -> Exception:
+        data = getattr(exc, "data", None)
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            raw = bytes.fromhex(data[2:])
+            entry = self._errors.get(raw[:4])
+            if entry is not None:
+                types = [i["type"] for i in entry["inputs"]]
+                values = abi_decode(types, raw[4:])
+                args = {}
+                for spec, value in zip(entry["inputs"], values):
+                    if spec["type"] == "address":
+                        value = to_checksum_address(value)
+                    elif isinstance(value, bytes):
+                        value = "0x" + value.hex()
+                    args[snake(spec["name"])] = value
+                return ContractRevertError(entry["name"], args)
+        return ContractRevertError("Unknown", {"message": str(exc)})

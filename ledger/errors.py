@@ -1,0 +1,128 @@
+"""Exception tree of the ledger (model: ape's and web3.py's ``exceptions.py``).
+
+Every error raised on purpose derives from :class:`LedgerError`. Domain groups below it,
+with stdlib mixins where they fit, so callers can catch by meaning (``except
+LedgerConfigError``) and never by message text. Messages say how to fix the problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LedgerError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class LedgerConfigError(LedgerError, ValueError):
+    """A setting is missing, malformed or unsafe for the environment it runs in."""
+
+
+class DeploymentNotFoundError(LedgerConfigError, FileNotFoundError):
+    """No deployment record (contract address and deploy block) exists yet."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"No ledger deployment recorded at {path}. Deploy first: `make run` does it, "
+            f"or `.venv/bin/python -m scripts.deploy`."
+        )
+        self.path = path
+
+
+class ArtifactNotFoundError(LedgerConfigError, FileNotFoundError):
+    """The compiled contract artifacts are missing."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"Contract artifact {path} not found. Compile first: `make compile`.")
+        self.path = path
+
+
+class ChainError(LedgerError):
+    """Talking to the chain failed."""
+
+
+class ChainUnavailableError(ChainError, ConnectionError):
+    """The JSON-RPC endpoint cannot be reached or answered with a transport error."""
+
+    def __init__(self, rpc_url: str, reason: str) -> None:
+        super().__init__(f"Chain at {rpc_url} is unavailable: {reason}. Is the node running?")
+        self.rpc_url = rpc_url
+        self.reason = reason
+
+
+class WrongChainError(ChainError):
+    """The node answers for another chain than the deployment record names."""
+
+    def __init__(self, expected_chain_id: int, actual_chain_id: int) -> None:
+        super().__init__(
+            f"Node reports chain id {actual_chain_id}, the deployment record says "
+            f"{expected_chain_id}. Point LEDGER_RPC_URL at the right node."
+        )
+        self.expected_chain_id = expected_chain_id
+        self.actual_chain_id = actual_chain_id
+
+
+class LogRangeTooLargeError(ChainError):
+    """The provider refused an ``eth_getLogs`` range as too large (callers halve it)."""
+
+    def __init__(self, from_block: int, to_block: int, reason: str) -> None:
+        super().__init__(f"eth_getLogs refused blocks {from_block}..{to_block} (inclusive): {reason}")
+        self.from_block = from_block
+        self.to_block = to_block
+
+
+class ContractRevertError(ChainError):
+    """The ledger contract refused a call with one of its custom errors.
+
+    Attributes:
+        name: the custom error's name, e.g. ``"LedgerNotRegistrar"``.
+        args_by_name: its arguments by parameter name, values as decoded (ints, str, bytes).
+    """
+
+    def __init__(self, name: str, args_by_name: dict[str, Any]) -> None:
+        rendered = ", ".join(f"{k}={v!r}" for k, v in args_by_name.items())
+        super().__init__(f"Ledger contract refused: {name}({rendered})")
+        self.name = name
+        self.args_by_name = args_by_name
+
+
+class TransactionFailedError(ChainError):
+    """A transaction was mined but failed without a decodable custom error."""
+
+    def __init__(self, tx_hash: str, reason: str) -> None:
+        super().__init__(f"Transaction {tx_hash} failed: {reason}")
+        self.tx_hash = tx_hash
+
+
+class ReorgDetectedError(ChainError):
+    """The block hash stored with the indexer's checkpoint is no longer on the chain."""
+
+    def __init__(self, block_number: int, stored_hash: str, chain_hash: str | None) -> None:
+        super().__init__(
+            f"Reorg detected at block {block_number}: indexed hash {stored_hash}, chain has "
+            f"{chain_hash}. Rebuild the index from the deploy block (`make reindex`)."
+        )
+        self.block_number = block_number
+        self.stored_hash = stored_hash
+        self.chain_hash = chain_hash
+
+
+class EventDecodeError(LedgerError, ValueError):
+    """A log from the ledger's address does not match any event of the interface."""
+
+
+class EvidenceError(LedgerError):
+    """Evidence storage problems."""
+
+
+class EvidenceTooLargeError(EvidenceError, ValueError):
+    """An evidence file is larger than the configured maximum."""
+
+    def __init__(self, size_bytes: int, max_bytes: int) -> None:
+        super().__init__(f"Evidence file of {size_bytes} bytes exceeds the maximum of {max_bytes} bytes.")
+        self.size_bytes = size_bytes
+        self.max_bytes = max_bytes
+
+
+class StaffAuthError(LedgerError):
+    """A staff token is missing, unknown or bound to another municipality."""
