@@ -19,7 +19,7 @@ from ledger.errors import LedgerConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
-LOCAL_RPC_URL = "http://127.0.0.1:8545"
+LOCAL_RPC_URL = "http://127.0.0.1:8546"
 
 
 class Settings(BaseModel):

@@ -1,0 +1,117 @@
+"""Exception tree of the importer.
+
+One root (`ImporterError`), domain groups below it, stdlib mixins so callers can also catch
+the usual builtin (`except ValueError`). Messages say what is wrong and how to fix it; code
+never matches on message text, only on the class and its typed attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ImporterError(Exception):
+    """Root of every error the importer raises on purpose."""
+
+
+class MappingError(ImporterError, ValueError):
+    """A mapping file is missing, is not YAML, or does not validate.
+
+    Attributes:
+        path: the mapping file, as given.
+        problems: one line per problem, ``"<location>: <message>"``.
+    """
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"mapping {path} is not valid:\n{lines}")
+
+
+class SourceDataError(ImporterError, ValueError):
+    """A CSV file named by a mapping cannot be used (missing, unreadable, missing columns).
+
+    Attributes:
+        file: the CSV path relative to the data directory.
+    """
+
+    def __init__(self, file: str, message: str) -> None:
+        self.file = file
+        super().__init__(f"{file}: {message}")
+
+
+class TokenNotFoundError(ImporterError, LookupError):
+    """No staff token was given for the mapping's municipality (flag, token file or env var)."""
+
+
+class ApiError(ImporterError):
+    """Base of the errors raised while talking to the ledger API."""
+
+
+class ApiUnreachableError(ApiError, ConnectionError):
+    """The API could not be reached (connection refused, DNS, timeout) after the retries."""
+
+    def __init__(self, url: str, cause: BaseException) -> None:
+        self.url = url
+        self.cause = cause
+        super().__init__(f"cannot reach the ledger API at {url}: {cause!r}")
+
+
+class ApiProblemError(ApiError):
+    """The API answered with an error (RFC 9457 problem+json, or any non-2xx).
+
+    Attributes:
+        status: HTTP status code.
+        slug: the last segment of the problem ``type`` (``"duplicate-external-ref"``), or
+            ``"http-<status>"`` when the body is not a problem document.
+        title: the problem title.
+        detail: the problem detail (human readable).
+        body: the whole decoded problem document (extension members included), or ``{}``.
+    """
+
+    def __init__(self, method: str, url: str, status: int, body: dict[str, Any], text: str) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.body = body
+        problem_type = str(body.get("type") or "")
+        self.slug = problem_type.rstrip("/").rsplit("/", 1)[-1] if problem_type else f"http-{status}"
+        self.title = str(body.get("title") or "")
+        self.detail = str(body.get("detail") or text[:500])
+        super().__init__(f"{method} {url} → {status} {self.slug}: {self.detail}")
+
+    def extension(self, name: str) -> Any:
+        """The problem's extension member ``name`` (e.g. ``existing_commitment_id``), or None."""
+        return self.body.get(name)
+
+
+class MunicipalityMismatchError(ImporterError, PermissionError):
+    """The staff token belongs to another municipality than the mapping declares."""
+
+    def __init__(self, expected_code: str, token_code: str, token_name: str) -> None:
+        self.expected_code = expected_code
+        self.token_code = token_code
+        self.token_name = token_name
+        super().__init__(
+            f"the token belongs to {token_name} ({token_code}) but the mapping imports for "
+            f"{expected_code}: use that municipality's token"
+        )
+
+
+class MunicipalityNotFoundError(ImporterError, LookupError):
+    """No municipality with the mapping's code is registered in the ledger."""
+
+
+class IndexerLagError(ImporterError, TimeoutError):
+    """The API's indexer did not catch up with the chain head within the allowed time."""
+
+    def __init__(self, waited_seconds: float, indexed_block: int | None, head_block: int | None) -> None:
+        self.waited_seconds = waited_seconds
+        self.indexed_block = indexed_block
+        self.head_block = head_block
+        super().__init__(
+            f"the API's indexer is at block {indexed_block} but the chain head is {head_block} "
+            f"after waiting {waited_seconds:.0f} s: its state would be stale; retry later or "
+            f"raise --sync-timeout-seconds"
+        )

@@ -1,0 +1,46 @@
+"""Field limits of the ledger, in UTF-8 bytes unless stated (docs/API.md "Text limits",
+contracts/interfaces/ICommitmentLedger.sol). The planner checks every value against them so a
+row that the contract would reject is reported before anything is sent."""
+
+from __future__ import annotations
+
+EXTERNAL_REF_MAX_BYTES = 64
+TITLE_MAX_BYTES = 200
+DESCRIPTION_MAX_BYTES = 8000
+THEME_MAX_BYTES = 120
+UNIT_MAX_BYTES = 32
+URI_MAX_BYTES = 512
+NOTE_MAX_BYTES = 1000
+REASON_MAX_BYTES = 1000
+MUNICIPALITY_CODE_MAX_BYTES = 16
+MAX_QUANTITY = 10**15
+MAX_EVIDENCE = 16
+
+
+def utf8_len(text: str) -> int:
+    """Length of ``text`` in UTF-8 bytes."""
+    return len(text.encode("utf-8"))
+
+
+def check_text(field: str, value: str, max_bytes: int, *, required: bool) -> str | None:
+    """Problem with a text value, or None if it fits.
+
+    Args:
+        field: field name used in the message.
+        value: the text.
+        max_bytes: upper bound, inclusive, in UTF-8 bytes.
+        required: whether an empty value is a problem (lower bound 1 byte).
+    """
+    n = utf8_len(value)
+    if required and n == 0:
+        return f"{field} is empty (1..{max_bytes} bytes required)"
+    if n > max_bytes:
+        return f"{field} is {n} bytes (at most {max_bytes})"
+    return None
+
+
+def check_quantity(field: str, value: int) -> str | None:
+    """Problem with a quantity (1..MAX_QUANTITY inclusive), or None if it fits."""
+    if not 1 <= value <= MAX_QUANTITY:
+        return f"{field} is {value} (1..{MAX_QUANTITY} required)"
+    return None

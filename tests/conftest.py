@@ -1,0 +1,99 @@
+"""Shared fixtures for every test folder.
+
+brownie's pytest plugin starts anvil (brownie-config.yaml: port 8555, the standard
+"test test ... junk" mnemonic) before any test runs. Tests that are not brownie contract
+tests talk to that chain through our own ``ledger.chain.LedgerChain``, each module on a
+fresh deployment, so they never see another module's data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from ledger.chain import LedgerChain
+from ledger.deployment import Deployment, save_deployment
+from ledger.settings import Settings, load_settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+
+# Anvil's well-known development keys for the mnemonic in brownie-config.yaml. Local only.
+ANVIL_KEYS = (
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    """A named account: its private key (hex) and checksummed address."""
+
+    key: str
+
+    @property
+    def address(self) -> str:
+        return Account.from_key(self.key).address
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Accounts by role, the same in every module."""
+
+    platform_admin: Role = Role(ANVIL_KEYS[0])
+    council_admin: Role = Role(ANVIL_KEYS[1])
+    registrar: Role = Role(ANVIL_KEYS[2])
+    other_admin: Role = Role(ANVIL_KEYS[3])
+    other_registrar: Role = Role(ANVIL_KEYS[4])
+    stranger: Role = Role(ANVIL_KEYS[5])
+
+
+@pytest.fixture(scope="session")
+def roles() -> Roles:
+    return Roles()
+
+
+@pytest.fixture(scope="session")
+def rpc_url() -> str:
+    """JSON-RPC URL of the chain brownie started for this test run."""
+    from brownie import network, web3
+
+    if not network.is_connected():
+        network.connect("development")
+    return web3.provider.endpoint_uri
+
+
+@pytest.fixture(scope="module")
+def deployment(rpc_url: str, roles: Roles) -> Deployment:
+    """A fresh ledger for this module, with municipality 1 "Baarn" (GM0308: admin
+    council_admin, registrar registrar) and 2 "Utrecht" (GM0344: other_admin,
+    other_registrar)."""
+    chain = LedgerChain(rpc_url)
+    deployed = chain.deploy(roles.platform_admin.key)
+    chain.send("registerMunicipality", ["Baarn", "GM0308", roles.council_admin.address], roles.platform_admin.key)
+    chain.send("registerMunicipality", ["Utrecht", "GM0344", roles.other_admin.address], roles.platform_admin.key)
+    chain.send("addRegistrar", [1, roles.registrar.address], roles.council_admin.key)
+    chain.send("addRegistrar", [2, roles.other_registrar.address], roles.other_admin.key)
+    return deployed
+
+
+@pytest.fixture(scope="module")
+def chain(rpc_url: str, deployment: Deployment) -> LedgerChain:
+    """Our chain client pointed at this module's ledger."""
+    return LedgerChain(rpc_url, deployment)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, deployment: Deployment) -> Settings:
+    """Settings for this module: its own data folder (SQLite file, evidence, deployment
+    record) pointed at the test chain, polling fast."""
+    data_dir = tmp_path_factory.mktemp("data")
+    save_deployment(data_dir / "deployment.json", deployment)
+    return load_settings({}, data_dir=data_dir, rpc_url=rpc_url, poll_interval_seconds=0.1)

@@ -1,0 +1,250 @@
+"""Fixtures for the CommitmentLedger tests: accounts by role, a block clock, deployed state.
+
+Every test starts from a fresh chain (``fn_isolation``). Inputs are tuples in the field order of
+the ICommitmentLedger structs, built from constants.py; a test overrides only the fields it is
+about, by name.
+"""
+
+import pytest
+from brownie import CommitmentLedger, accounts, chain, web3
+
+from constants import (
+    AMENDMENT_REASON,
+    AMENDED_TARGET,
+    BAARN_CODE,
+    BAARN_ID,
+    BAARN_NAME,
+    COMMITMENT_DESCRIPTION,
+    COMMITMENT_DUE_AFTER,
+    COMMITMENT_REF,
+    COMMITMENT_TARGET,
+    COMMITMENT_THEME,
+    COMMITMENT_TITLE,
+    COMMITMENT_UNIT,
+    DAY,
+    DELIVERY_NOTE,
+    DELIVERY_QUANTITY,
+    EVIDENCE,
+    EVIDENCE_URI,
+    SOURCE_DOCUMENT_HASH,
+    SOURCE_URI,
+    UTRECHT_CODE,
+    UTRECHT_ID,
+    UTRECHT_NAME,
+)
+
+
+@pytest.fixture(autouse=True)
+def isolation(fn_isolation):
+    """Revert the chain to a clean state before every test in this folder."""
+
+
+# ------------------------------------------------------------------ accounts by role
+
+
+@pytest.fixture
+def platform_admin():
+    """Owner of the ledger; onboards municipalities."""
+    return accounts[0]
+
+
+@pytest.fixture
+def council_admin():
+    """Admin of Baarn."""
+    return accounts[1]
+
+
+@pytest.fixture
+def registrar():
+    """Registrar of Baarn."""
+    return accounts[2]
+
+
+@pytest.fixture
+def other_admin():
+    """Admin of Utrecht."""
+    return accounts[3]
+
+
+@pytest.fixture
+def other_registrar():
+    """Registrar of Utrecht."""
+    return accounts[4]
+
+
+@pytest.fixture
+def stranger():
+    """An account with no role anywhere."""
+    return accounts[5]
+
+
+@pytest.fixture
+def newcomer():
+    """An account without a role yet, to be given one by a test (new admin, new owner, ...)."""
+    return accounts[6]
+
+
+# ------------------------------------------------------------------ block time
+
+
+def _rpc(method, params):
+    response = web3.provider.make_request(method, params)
+    assert "error" not in response, response
+    return response.get("result")
+
+
+class Clock:
+    """Exact block times on anvil, in Unix seconds.
+
+    An automined transaction gets the wall-clock time, and brownie 1.22's
+    ``chain.mine(timestamp=...)`` sends anvil malformed parameters, so tests pin block times
+    through anvil's RPC. Views (``eth_call``) run at the latest block's time. Times only move
+    forward; ``fn_isolation`` rewinds them between tests.
+    """
+
+    def __init__(self, start):
+        self.start = start
+
+    def now(self):
+        """Time of the latest block."""
+        return web3.eth.get_block("latest")["timestamp"]
+
+    def next_block_at(self, timestamp):
+        """The next transaction is mined in a block with exactly this time."""
+        _rpc("evm_setNextBlockTimestamp", [timestamp])
+
+    def mine_at(self, timestamp):
+        """Mine an empty block with this time; views then run at this time."""
+        _rpc("evm_mine", [timestamp])
+        assert self.now() == timestamp
+
+    def reach(self, timestamp):
+        """Make sure the next block is not earlier than ``timestamp``."""
+        if self.now() < timestamp:
+            self.next_block_at(timestamp)
+
+
+@pytest.fixture
+def clock():
+    """Clock starting at a midnight (UTC) after the chain's current time."""
+    start = (chain[-1].timestamp // DAY + 2) * DAY
+    started = Clock(start)
+    started.mine_at(start)
+    return started
+
+
+@pytest.fixture
+def due_date(clock):
+    """Due date of the `commitment` fixture."""
+    return clock.start + COMMITMENT_DUE_AFTER
+
+
+# ------------------------------------------------------------------ deployed state
+
+
+@pytest.fixture
+def ledger(clock, platform_admin):
+    return CommitmentLedger.deploy(platform_admin, {"from": platform_admin})
+
+
+@pytest.fixture
+def baarn(ledger, platform_admin, council_admin, registrar):
+    """Baarn (id 1) with its admin and one registrar."""
+    ledger.registerMunicipality(BAARN_NAME, BAARN_CODE, council_admin, {"from": platform_admin})
+    ledger.addRegistrar(BAARN_ID, registrar, {"from": council_admin})
+    return BAARN_ID
+
+
+@pytest.fixture
+def utrecht(ledger, baarn, platform_admin, other_admin, other_registrar):
+    """Utrecht (id 2) with its admin and one registrar."""
+    ledger.registerMunicipality(UTRECHT_NAME, UTRECHT_CODE, other_admin, {"from": platform_admin})
+    ledger.addRegistrar(UTRECHT_ID, other_registrar, {"from": other_admin})
+    return UTRECHT_ID
+
+
+def _build(defaults, changes):
+    unknown = set(changes) - set(defaults)
+    assert not unknown, f"no such field: {unknown}"
+    return tuple({**defaults, **changes}.values())
+
+
+@pytest.fixture
+def commitment_input(due_date):
+    """Builds a CommitmentInput tuple for Baarn; keyword arguments replace fields."""
+
+    def build(**changes):
+        defaults = {
+            "municipalityId": BAARN_ID,
+            "externalRef": COMMITMENT_REF,
+            "title": COMMITMENT_TITLE,
+            "description": COMMITMENT_DESCRIPTION,
+            "theme": COMMITMENT_THEME,
+            "targetQuantity": COMMITMENT_TARGET,
+            "unit": COMMITMENT_UNIT,
+            "dueDate": due_date,
+            "sourceDocumentHash": SOURCE_DOCUMENT_HASH,
+            "sourceUri": SOURCE_URI,
+        }
+        return _build(defaults, changes)
+
+    return build
+
+
+@pytest.fixture
+def amendment_input(due_date):
+    """Builds an AmendmentInput tuple that raises the target; keyword arguments replace fields."""
+
+    def build(**changes):
+        defaults = {
+            "title": COMMITMENT_TITLE,
+            "description": COMMITMENT_DESCRIPTION,
+            "targetQuantity": AMENDED_TARGET,
+            "dueDate": due_date,
+            "reason": AMENDMENT_REASON,
+        }
+        return _build(defaults, changes)
+
+    return build
+
+
+@pytest.fixture
+def delivery_input(clock):
+    """Builds a DeliveryInput tuple (two evidence files, no external ref), dated at the clock start."""
+
+    def build(**changes):
+        defaults = {
+            "quantity": DELIVERY_QUANTITY,
+            "deliveredAt": clock.start,
+            "evidenceHashes": list(EVIDENCE[:2]),
+            "evidenceUri": EVIDENCE_URI,
+            "note": DELIVERY_NOTE,
+            "externalRef": "",
+        }
+        return _build(defaults, changes)
+
+    return build
+
+
+@pytest.fixture
+def commitment(ledger, baarn, registrar, commitment_input):
+    """Id of Baarn's commitment: 200 homes, due a year after the clock start."""
+    return ledger.registerCommitment(commitment_input(), {"from": registrar}).return_value
+
+
+@pytest.fixture
+def deliver(ledger, registrar, clock, delivery_input):
+    """Records a delivery as Baarn's registrar, first moving block time up to its date if needed.
+
+    Returns the transaction; its return value is the delivery id.
+    """
+
+    def record(commitment_id, quantity, delivered_at, **changes):
+        clock.reach(delivered_at)
+        return ledger.recordDelivery(
+            commitment_id,
+            delivery_input(quantity=quantity, deliveredAt=delivered_at, **changes),
+            {"from": registrar},
+        )
+
+    return record

@@ -1,0 +1,77 @@
+"""Every literal the CommitmentLedger tests build their inputs from.
+
+Limits mirror contracts/CommitmentLedger.sol; texts are measured in bytes (UTF-8).
+Times are Unix seconds, relative to the test clock's start (see ``clock`` in conftest.py).
+"""
+
+from hashlib import sha256
+
+DAY = 86_400  # seconds
+
+ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_HASH = "0x" + "00" * 32
+
+VERSION = "1.0.0"
+
+MAX_QUANTITY = 10**15
+MAX_EVIDENCE = 16
+
+# text limits in bytes: field name as the contract reports it -> maximum length
+MAX_NAME = 100
+MAX_CODE = 16
+MAX_REF = 64
+MAX_TITLE = 200
+MAX_DESCRIPTION = 8000
+MAX_THEME = 120
+MAX_UNIT = 32
+MAX_URI = 512
+MAX_NOTE = 1000
+MAX_REASON = 1000
+
+# ICommitmentLedger.Status
+PENDING = 0
+IN_PROGRESS = 1
+DELIVERED = 2
+DELIVERED_LATE = 3
+OVERDUE = 4
+WITHDRAWN = 5
+
+# municipalities, registered in this order by the fixtures
+BAARN_ID = 1
+BAARN_NAME = "Baarn"
+BAARN_CODE = "GM0308"
+UTRECHT_ID = 2
+UTRECHT_NAME = "Utrecht"
+UTRECHT_CODE = "GM0344"
+UNKNOWN_ID = 99  # no municipality, commitment or delivery has this id
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` as a 0x-prefixed bytes32 hex string."""
+    return "0x" + sha256(data).hexdigest()
+
+
+# the Baarn commitment registered by the `commitment` fixture
+COMMITMENT_REF = "RB-2024-017"
+COMMITMENT_TITLE = "200 sociale huurwoningen renoveren"
+COMMITMENT_DESCRIPTION = "De gemeente renoveert 200 sociale huurwoningen tot energielabel A."
+COMMITMENT_THEME = "Wonen en leefomgeving"
+COMMITMENT_TARGET = 200  # homes
+COMMITMENT_UNIT = "homes"
+COMMITMENT_DUE_AFTER = 365 * DAY  # due date = clock start + this
+SOURCE_DOCUMENT_HASH = sha256_hex(b"raadsbesluit RB-2024-017")
+SOURCE_URI = "https://baarn.raadsinformatie.nl/document/rb-2024-017.pdf"
+
+# amendments
+AMENDED_TITLE = "250 sociale huurwoningen renoveren"
+AMENDED_TARGET = 250
+AMENDMENT_REASON = "Raadsbesluit RB-2025-003: 50 woningen toegevoegd"
+WITHDRAWAL_REASON = "Project geschrapt bij de voorjaarsnota"
+
+# deliveries
+DELIVERY_QUANTITY = 50
+EVIDENCE = tuple(sha256_hex(f"opleverrapport {i}".encode()) for i in range(1, MAX_EVIDENCE + 2))
+EVIDENCE_URI = "https://baarn.nl/opleveringen/2025-q1"
+DELIVERY_NOTE = "Eerste blok Eemnesserweg opgeleverd"
+DELIVERY_REF = "OPL-2025-001"
+REVOCATION_REASON = "Dubbel geboekt"
