@@ -333,6 +333,12 @@ class LedgerChain:
             }
             return self._sign_send_wait(tx, private_key).tx_hash
 
+    def has_code(self) -> bool:
+        """Whether the deployment's address holds contract code on this chain."""
+        assert self.deployment is not None
+        code = self._rpc("eth_getCode", self._w3.eth.get_code, to_checksum_address(self.deployment.contract_address))
+        return len(bytes(code)) > 0
+
     def balance_wei(self, address: str) -> int:
         """Balance of ``address`` in wei."""
         return int(self._rpc("eth_getBalance", self._w3.eth.get_balance, to_checksum_address(address)))

@@ -1,0 +1,93 @@
+# Promise-to-proof ledger: set-up, run and test. The two commands a newcomer needs:
+#   make run    set everything up and start chain, contracts, indexer, API and site
+#   make test   set everything up and run every test
+# Everything installs from PyPI, npm and Debian only (see README "Set-up").
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(CURDIR)/node_modules/.bin
+export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
+export PATH := $(BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
+export PYTHONPATH := $(CURDIR)
+# Local defaults (override in the environment).
+export LEDGER_RPC_URL ?= http://127.0.0.1:8546
+API_URL ?= http://127.0.0.1:8000
+DATA_DIR ?= ../shared/data
+TOKENS := data/local-staff-tokens.json
+
+.PHONY: setup run test compile import-baarn import-chile replay reindex reset bench browser clean help
+
+help:
+	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make reset"
+
+## ---------------------------------------------------------------- set-up
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.solcx/.installed: node_modules/.installed tools/solc-adapter.js tools/install-solc-adapter.sh
+	tools/install-solc-adapter.sh $(SOLCX_BINARY_PATH) >/dev/null
+	touch $@
+
+build/.compiled: $(VENV)/.installed .solcx/.installed brownie-config.yaml $(wildcard contracts/*.sol contracts/*/*.sol)
+	$(VENV)/bin/brownie compile >/dev/null
+	touch $@
+
+# brownie network for `brownie run ... --network ledger-local` against make run's chain.
+$(VENV)/.brownie-network: $(VENV)/.installed
+	$(VENV)/bin/brownie networks list 2>/dev/null | grep -q ledger-local || \
+	  $(VENV)/bin/brownie networks add Ethereum ledger-local host=$(LEDGER_RPC_URL) chainid=31337 >/dev/null
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.installed .solcx/.installed build/.compiled $(VENV)/.brownie-network
+
+compile: build/.compiled
+
+# Debian's chromium for the browser tests (Playwright's own browser download is not reachable).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+## ---------------------------------------------------------------- run
+
+run: setup
+	$(PY) -m scripts.run_local
+
+import-baarn: setup
+	$(PY) -m scripts.importer scripts/mappings/baarn-coalitieakkoord.yaml --api $(API_URL) --token-file $(TOKENS) --data-dir $(DATA_DIR) --report data/import-baarn.json
+
+import-chile: setup
+	$(PY) -m scripts.importer scripts/mappings/ddah-chile.yaml --api $(API_URL) --token-file $(TOKENS) --data-dir $(DATA_DIR) --report data/import-chile.json
+
+replay: setup
+	$(PY) -m scripts.replay --deployment data/deployment.json --rpc-url $(LEDGER_RPC_URL) --api-url $(API_URL) --report data/replay-report.json
+
+# Rebuild the index from the deploy block (stop `make run` first).
+reindex:
+	rm -f data/ledger.sqlite3 data/ledger.sqlite3-wal data/ledger.sqlite3-shm
+
+# Forget the local chain, index, evidence and keys (stop `make run` first).
+reset:
+	rm -rf data
+
+## ---------------------------------------------------------------- test
+
+test: setup browser
+	$(PY) -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+
+bench: setup
+	$(PY) -m bench.gas
+	$(PY) -m bench.replay
+
+clean:
+	rm -rf build reports .solcx $(VENV) node_modules

@@ -1,0 +1,107 @@
+"""Platform and municipality administration: onboard a municipality, add a registrar, issue
+a staff token.
+
+Plain CLI (``python -m scripts.admin --help``) and library functions used by the local
+set-up (``scripts/run_local.py``). Keys are hex private keys; on a public chain they come
+from the operator's own key management, never from this repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from eth_account import Account
+from rich.console import Console
+
+from ledger.chain import LedgerChain
+from ledger.deployment import load_deployment
+from ledger.errors import ContractRevertError
+from ledger.settings import load_settings
+from ledger.staff import issue_token
+
+app = typer.Typer(help="Onboard municipalities, registrars and staff tokens.", no_args_is_help=True)
+
+
+def find_municipality(chain: LedgerChain, admin_address: str, code: str) -> int | None:
+    """Id of the municipality registered with ``admin_address`` and ``code``, from the
+    event log (deploy block .. head, inclusive), or ``None``."""
+    assert chain.deployment is not None
+    logs = chain.get_logs(chain.deployment.deploy_block, chain.head_block_number())
+    for event in chain.decoder.decode_all(logs):
+        if event.name == "MunicipalityRegistered" and event.args["admin"] == admin_address and event.args["code"] == code:
+            return int(event.args["municipality_id"])
+    return None
+
+
+def onboard_municipality(chain: LedgerChain, platform_admin_key: str, name: str, code: str, admin_address: str) -> int:
+    """Register a municipality unless one with this admin and code exists; return its id.
+
+    Raises:
+        ContractRevertError: the contract refused (e.g. name too long, caller not the owner).
+    """
+    existing = find_municipality(chain, admin_address, code)
+    if existing is not None:
+        return existing
+    result = chain.send("registerMunicipality", [name, code, admin_address], platform_admin_key)
+    return int(result.event("MunicipalityRegistered").args["municipality_id"])
+
+
+def ensure_registrar(chain: LedgerChain, admin_key: str, municipality_id: int, registrar_address: str) -> bool:
+    """Make ``registrar_address`` a registrar of the municipality; False if it already was.
+
+    Raises:
+        ContractRevertError: the caller is not the municipality's admin, or another refusal.
+    """
+    if chain.call("isRegistrar", municipality_id, registrar_address):
+        return False
+    chain.send("addRegistrar", [municipality_id, registrar_address], admin_key)
+    return True
+
+
+@app.command()
+def onboard(
+    name: str = typer.Argument(..., help="Display name, 1..100 bytes."),
+    code: str = typer.Argument(..., help="Public code, e.g. the CBS code GM0308, 0..16 bytes."),
+    admin: str = typer.Option(..., help="Address of the municipality's admin."),
+    platform_key: str = typer.Option(..., envvar="LEDGER_PLATFORM_ADMIN_KEY", help="Platform admin key (hex)."),
+) -> None:
+    """Onboard a municipality (platform admin)."""
+    settings = load_settings()
+    chain = LedgerChain(settings.rpc_url, load_deployment(settings.deployment_file))
+    try:
+        municipality_id = onboard_municipality(chain, platform_key, name, code, admin)
+    except ContractRevertError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    Console().print(f"Municipality {name} ({code}) has id {municipality_id}")
+
+
+@app.command("add-registrar")
+def add_registrar(
+    municipality_id: int = typer.Argument(...),
+    registrar: str = typer.Argument(..., help="Registrar address."),
+    admin_key: str = typer.Option(..., envvar="LEDGER_MUNICIPALITY_ADMIN_KEY", help="Municipality admin key (hex)."),
+) -> None:
+    """Give an account the registrar role (municipality admin)."""
+    settings = load_settings()
+    chain = LedgerChain(settings.rpc_url, load_deployment(settings.deployment_file))
+    changed = ensure_registrar(chain, admin_key, municipality_id, registrar)
+    Console().print(f"{registrar} is a registrar of {municipality_id}" + ("" if changed else " (already)"))
+
+
+@app.command("issue-token")
+def issue(
+    municipality_id: int = typer.Argument(...),
+    registrar_key: str = typer.Option(..., envvar="LEDGER_REGISTRAR_KEY", help="Registrar key the server signs with."),
+    keys_file: Path = typer.Option(None, help="Staff key file (default: settings.staff_keys_file)."),
+) -> None:
+    """Issue a staff bearer token bound to one registrar of one municipality. Prints the
+    token once; only its SHA-256 is stored."""
+    settings = load_settings()
+    token = issue_token(keys_file or settings.staff_keys_file, municipality_id, registrar_key)
+    Console().print(f"Token for {Account.from_key(registrar_key).address} of municipality {municipality_id}:")
+    print(token)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,227 @@
+"""``make run``: start the whole system locally on the embedded default.
+
+1. anvil (from npm) with its state persisted under ``data/chain/`` (dumped every second and
+   on exit), on the port of ``LEDGER_RPC_URL`` (8546 by default);
+2. the ledger contract, deployed once and reused on later runs (``data/deployment.json``);
+3. one municipality per source mapping in ``scripts/mappings/`` onboarded with a generated
+   admin and registrar key (``data/local-keys.json``) and a staff token
+   (``data/local-staff-tokens.json``, municipality code → token), local use only;
+4. the indexer (``python -m indexer``) and the API with the site (uvicorn, port 8000).
+
+Prints the URLs and tokens, and on Ctrl-C (SIGINT) or SIGTERM stops the API, the indexer and
+then anvil, which writes its state. Logs go to ``data/logs/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import yaml
+from eth_account import Account
+from rich.console import Console
+
+from ledger.chain import LedgerChain
+from ledger.errors import ChainUnavailableError, LedgerError
+from ledger.settings import REPO_ROOT, Settings, load_settings
+from ledger.staff import issue_token
+from scripts.admin import ensure_registrar, onboard_municipality
+from scripts.deploy import LOCAL_PLATFORM_ADMIN_KEY, ensure_deployed
+
+API_HOST = "127.0.0.1"
+API_PORT = int(os.environ.get("LEDGER_API_PORT", "8000"))
+FUND_WEI = 100 * 10**18  # 100 ETH of the local chain per generated account
+MIN_BALANCE_WEI = 10 * 10**18
+STARTUP_TIMEOUT_SECONDS = 60.0
+console = Console()
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _write_private_json(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def source_municipalities(mappings_dir: Path) -> list[dict[str, str]]:
+    """``[{"name", "code"}]`` of every source mapping's municipality, by file name order."""
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted(mappings_dir.glob("*.yaml")):
+        municipality = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("municipality") or {}
+        if municipality.get("code"):
+            found.setdefault(str(municipality["code"]), {"name": str(municipality["name"]), "code": str(municipality["code"])})
+    return list(found.values())
+
+
+def bootstrap_local(settings: Settings, chain: LedgerChain) -> dict[str, str]:
+    """Onboard each source's municipality with generated keys and a staff token.
+
+    Keys are saved before they are used, so a kill at any point leaves nothing unknown;
+    every step checks the chain first, so re-running completes what is missing.
+
+    Returns:
+        municipality code → staff token (plaintext; local use only).
+    """
+    keys_path = settings.data_dir / "local-keys.json"
+    tokens_path = settings.data_dir / "local-staff-tokens.json"
+    keys = json.loads(keys_path.read_text()) if keys_path.exists() else {"municipalities": {}}
+    tokens = json.loads(tokens_path.read_text()) if tokens_path.exists() else {}
+    for municipality in source_municipalities(settings.sources_dir):
+        code = municipality["code"]
+        entry = keys["municipalities"].get(code)
+        if entry is None:
+            entry = {"name": municipality["name"], "admin_key": Account.create().key.hex(), "registrar_key": Account.create().key.hex()}
+            entry = {k: (v if k == "name" or v.startswith("0x") else "0x" + v) for k, v in entry.items()}
+            keys["municipalities"][code] = entry
+            _write_private_json(keys_path, keys)
+        admin = Account.from_key(entry["admin_key"]).address
+        registrar = Account.from_key(entry["registrar_key"]).address
+        for address in (admin, registrar):
+            if chain.balance_wei(address) < MIN_BALANCE_WEI:
+                chain.transfer_ether(LOCAL_PLATFORM_ADMIN_KEY, address, FUND_WEI)
+        municipality_id = onboard_municipality(chain, LOCAL_PLATFORM_ADMIN_KEY, entry["name"], code, admin)
+        ensure_registrar(chain, entry["admin_key"], municipality_id, registrar)
+        if code not in tokens:
+            tokens[code] = issue_token(settings.staff_keys_file, municipality_id, entry["registrar_key"])
+            _write_private_json(tokens_path, tokens)
+    return tokens
+
+
+class LocalSystem:
+    """The child processes of ``make run`` and their orderly shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.logs = settings.data_dir / "logs"
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = open(self.logs / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
+        self.children.append((name, proc))
+        return proc
+
+    def start_chain(self) -> None:
+        url = urlparse(self.settings.rpc_url)
+        host, port = url.hostname or "127.0.0.1", url.port or 8546
+        if _port_open(host, port):
+            raise LedgerError(f"Port {port} is in use: is another `make run` (or node) running? Stop it first.")
+        state = self.settings.data_dir / "chain" / "state.json"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        anvil = str(REPO_ROOT / "node_modules" / ".bin" / "anvil")
+        self._spawn("anvil", [anvil, "--host", host, "--port", str(port), "--chain-id", "31337",
+                              "--state", str(state), "--state-interval", "1"])
+        chain = LedgerChain(self.settings.rpc_url)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            try:
+                chain.chain_id()
+                return
+            except ChainUnavailableError:
+                self._check_alive()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def start_services(self) -> None:
+        env_python = sys.executable
+        self._spawn("indexer", [env_python, "-m", "indexer"])
+        self._spawn("api", [env_python, "-m", "uvicorn", "api.main:app", "--host", API_HOST, "--port", str(API_PORT)])
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while True:
+            self._check_alive()
+            try:
+                if httpx.get(f"http://{API_HOST}:{API_PORT}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise LedgerError(f"The API did not answer within {STARTUP_TIMEOUT_SECONDS} s; see {self.logs}/api.log")
+            time.sleep(0.3)
+
+    def _check_alive(self) -> None:
+        for name, proc in self.children:
+            if proc.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
+                raise LedgerError(f"{name} exited with code {proc.returncode}:\n" + "\n".join(tail))
+
+    def stop(self) -> None:
+        """Stop children in reverse start order (API, indexer, then anvil, which dumps its
+        state on SIGTERM), waiting up to 20 s each before killing."""
+        for name, proc in reversed(self.children):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    console.print(f"[yellow]{name} did not stop in 20 s; killing it[/]")
+                    proc.kill()
+                    proc.wait()
+            console.print(f"stopped {name}")
+
+
+def main() -> int:
+    """Run the local system until Ctrl-C. Returns the process exit code."""
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    system = LocalSystem(settings)
+    stopping = {"now": False}
+
+    def request_stop(signum: int, frame: object) -> None:
+        stopping["now"] = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    code = 0
+    try:
+        console.print("Starting the local chain (anvil) …")
+        system.start_chain()
+        deployment, created = ensure_deployed(settings, LOCAL_PLATFORM_ADMIN_KEY)
+        console.print(("Deployed" if created else "Reusing") + f" ledger {deployment.contract_address} (deploy block {deployment.deploy_block})")
+        chain = LedgerChain(settings.rpc_url, deployment)
+        tokens = bootstrap_local(settings, chain)
+        console.print("Starting the indexer and the API …")
+        system.start_services()
+        site = f"http://{API_HOST}:{API_PORT}"
+        console.print(f"\n[bold green]Ready.[/]\n  Site:        {site}/\n  API docs:    {site}/docs\n"
+                      f"  Health:      {site}/api/v1/health\n  Chain (RPC): {settings.rpc_url} (chain id 31337)\n"
+                      f"  Contract:    {deployment.contract_address}, deploy block {deployment.deploy_block}\n"
+                      f"  Logs:        {system.logs}/")
+        console.print("\nStaff tokens for local use (Authorization: Bearer <token>), also in data/local-staff-tokens.json:")
+        for municipality_code, token in tokens.items():
+            console.print(f"  {municipality_code}: {token}")
+        console.print("\nImport the real datasets in another terminal: [bold]make import-baarn[/] and [bold]make import-chile[/]; "
+                      "audit with [bold]make replay[/]. Stop with Ctrl-C.")
+        while not stopping["now"]:
+            system._check_alive()
+            time.sleep(0.5)
+        console.print("\nStopping …")
+    except LedgerError as exc:
+        console.print(f"[red]{exc}[/]")
+        code = 1
+    finally:
+        system.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
