@@ -57,13 +57,13 @@ def _page(name: str) -> FileResponse:
     return FileResponse(PAGES_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])
 def commitments_page() -> FileResponse:
     """Commitments list: filters, status badges, progress, pagination, per-municipality counts."""
     return _page("index.html")
 
 
-@router.get("/commitments/{commitment_id}")
+@router.api_route("/commitments/{commitment_id}", methods=["GET", "HEAD"])
 def commitment_page(commitment_id: str) -> FileResponse:
     """One commitment: promise and proof side by side, and its on-chain timeline.
 
@@ -75,13 +75,13 @@ def commitment_page(commitment_id: str) -> FileResponse:
     return _page("commitment.html")
 
 
-@router.get("/check")
+@router.api_route("/check", methods=["GET", "HEAD"])
 def check_page() -> FileResponse:
     """Document check: hashes a file in the browser (never uploaded) and looks it up."""
     return _page("check.html")
 
 
-@router.get("/about")
+@router.api_route("/about", methods=["GET", "HEAD"])
 def about_page() -> FileResponse:
     """About the ledger: status rules, data sources and how auditors replay the chain."""
     return _page("about.html")

@@ -1,0 +1,117 @@
+// Document check: the file is hashed in the browser (never uploaded); only its SHA-256
+// is looked up with GET /api/v1/verify/{sha256}.
+import { ready, t, tn } from './i18n.js';
+import { get } from './api.js';
+import { $, h, fill, when, num, qty, fact, chainRef, problemBox } from './ui.js';
+
+const HEX = /^(?:0x)?([0-9a-f]{64})$/;
+
+/** "0x" + 64 lowercase hex digits, or null. */
+export function normalize(text) {
+  const m = HEX.exec(String(text).trim().toLowerCase());
+  return m ? `0x${m[1]}` : null;
+}
+
+const out = () => $('check-result');
+const say = (...nodes) => fill(out(), ...nodes);
+let seq = 0;
+
+function citation(c) {
+  return h('li', { class: c.revoked ? 'card revoked' : 'card' },
+    h('h3', {}, h('a', { href: `/commitments/${c.commitment_id}#delivery-${c.delivery_id}` }, c.commitment_title)),
+    h('dl', { class: 'facts' },
+      fact(t('filter.municipality'), c.municipality_name),
+      fact(t('check.delivery'), t('delivery.number', { id: num(c.delivery_id) })),
+      fact(t('field.date'), when(c.delivered_at, c.delivered_at_iso)),
+      fact(t('field.quantity'), c.revoked ? h('s', {}, qty(c.quantity)) : qty(c.quantity)),
+      fact(t('check.validity'), c.revoked
+        ? [h('span', { class: 'tag-revoked' }, t('delivery.revoked')), ' ', t('delivery.revokedReason'), ': ', c.revocation_reason || '']
+        : t('check.valid'))),
+    h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(c.chain, c.registrar));
+}
+
+async function lookup(sha, fileName) {
+  const my = ++seq;
+  $('check-hash').textContent = sha;
+  $('hash-line').hidden = false;
+  const u = new URL(location.href);
+  u.searchParams.set('sha256', sha);
+  history.replaceState(null, '', u.pathname + u.search);
+  out().setAttribute('aria-busy', 'true');
+  say(h('p', {}, t('check.looking')));
+  try {
+    const r = await get(`/verify/${sha}`);
+    if (my !== seq) return;
+    const cites = r.citations || [];
+    const sources = r.source_of || [];
+    const name = fileName ? h('span', { class: 'strong' }, fileName) : t('check.thisHash');
+    if (!cites.length && !sources.length) {
+      say(h('div', { class: 'notice' },
+        h('p', { class: 'strong' }, t('check.notFound')),
+        h('p', {}, t('check.notFoundHelp'))));
+    } else {
+      say(h('p', { class: 'notice ok strong' }, name, ' ', t('check.foundIntro')),
+        cites.length ? [h('h3', {}, tn('check.cited', cites.length)),
+          h('ol', { class: 'plain' }, cites.map(citation))] : null,
+        sources.length ? [h('h3', {}, tn('check.sourceOf', sources.length)),
+          h('ul', {}, sources.map((s) => h('li', {},
+            h('a', { href: `/commitments/${s.commitment_id}` }, s.title), ` (${s.municipality_name})`)))] : null);
+    }
+  } catch (e) {
+    if (my === seq) say(problemBox(e));
+  }
+  if (my === seq) out().setAttribute('aria-busy', 'false');
+}
+
+async function onFile() {
+  const f = $('check-file').files[0];
+  if (!f) return;
+  if (!(window.crypto && crypto.subtle)) {
+    say(h('div', { class: 'notice error', role: 'alert' }, t('check.noSubtle')));
+    return;
+  }
+  const my = ++seq;
+  say(h('p', {}, t('check.hashing', { name: f.name, size: num(f.size) })));
+  try {
+    const digest = await crypto.subtle.digest('SHA-256', await f.arrayBuffer());
+    if (my !== seq) return;
+    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    $('check-sha256').value = '';
+    await lookup(`0x${hex}`, f.name);
+  } catch (e) {
+    if (my === seq) say(h('div', { class: 'notice error', role: 'alert' }, t('check.readFailed'), ' ', String(e.message || '')));
+  }
+}
+
+function onHash(e, initial) {
+  e.preventDefault();
+  const input = $('check-sha256');
+  const err = $('sha-error');
+  const sha = normalize(input.value);
+  if (!sha) {
+    err.textContent = t('check.invalid');
+    err.hidden = false;
+    input.setAttribute('aria-invalid', 'true');
+    if (!initial) input.focus();
+    return;
+  }
+  err.hidden = true;
+  input.removeAttribute('aria-invalid');
+  lookup(sha, null);
+}
+
+async function init() {
+  await ready;
+  document.title = `${t('check.title')} — ${t('site.name')}`;
+  $('check-file').addEventListener('change', onFile);
+  $('hash-form').addEventListener('submit', (e) => onHash(e, false));
+  const q = new URLSearchParams(location.search).get('sha256');
+  if (q) {
+    $('check-sha256').value = q;
+    const sha = normalize(q);
+    if (sha) lookup(sha, null);
+    else onHash(new Event('submit'), true);
+  }
+}
+
+init();

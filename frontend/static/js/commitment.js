@@ -1,0 +1,181 @@
+// One commitment: promise (left) and proof (right), then the on-chain timeline.
+import { ready, t, tn } from './i18n.js';
+import { get } from './api.js';
+import { $, h, fill, add, badge, progress, when, num, qty, code, fact, chainRef, problemBox } from './ui.js';
+import { credit, sourceOf, safeHref } from './credits.js';
+
+const KINDS = ['registered', 'amended', 'delivered', 'revoked', 'withdrawn'];
+let tz; // the source's time zone for calendar dates
+let textLang; // the source's language for its texts
+
+const day = (sec) => when(sec, null, tz);
+const txt = (tag, text, cls) => h(tag, { lang: textLang, class: cls }, text);
+const uriLink = (uri) => {
+  const href = safeHref(uri);
+  return href ? h('a', { href }, uri) : code(uri);
+};
+const checkLink = (sha) => h('a', { href: `/check?sha256=${encodeURIComponent(sha)}` }, t('evidence.check'));
+
+function change(label, from, to) {
+  return h('li', {}, `${label}: `, h('span', { class: 'old' }, from), ' → ', h('strong', {}, to));
+}
+
+function amendments(c) {
+  const items = [];
+  let prev = { title: null, description: null };
+  for (const e of c.timeline || []) {
+    const d = e.details || {};
+    if (e.kind === 'registered') prev = { title: d.title ?? null, description: d.description ?? null };
+    if (e.kind !== 'amended') continue;
+    const changes = [];
+    if (d.previous_target_quantity != null && String(d.previous_target_quantity) !== String(d.target_quantity)) {
+      changes.push(change(t('field.target'), qty(d.previous_target_quantity, c.unit), qty(d.target_quantity, c.unit)));
+    }
+    if (d.previous_due_date != null && d.previous_due_date !== d.due_date) {
+      changes.push(change(t('field.due'), day(d.previous_due_date), day(d.due_date)));
+    }
+    if (prev.title != null && d.title != null && d.title !== prev.title) {
+      changes.push(h('li', {}, `${t('field.title')}: `, txt('span', prev.title, 'old'), ' → ', txt('strong', d.title)));
+    }
+    if (prev.description != null && d.description != null && d.description !== prev.description) {
+      changes.push(h('li', {}, t('amend.descriptionChanged'), ' ',
+        h('details', {}, h('summary', {}, t('amend.showPrevious')), txt('p', prev.description, 'pre'))));
+    }
+    if (d.title != null) prev.title = d.title;
+    if (d.description != null) prev.description = d.description;
+    items.push(h('li', { class: 'card' },
+      h('h4', {}, t('amend.number', { n: num(d.amendment_number ?? items.length + 1) }), ' — ',
+        when(e.chain && e.chain.block_time, e.chain && e.chain.block_time_iso, tz)),
+      h('p', {}, h('span', { class: 'strong' }, `${t('field.reason')}: `), txt('span', d.reason || '')),
+      changes.length ? h('ul', { class: 'changes' }, changes) : null));
+  }
+  return [h('h3', {}, t('amend.heading')),
+    items.length ? h('ol', { class: 'plain', id: 'amendments' }, items) : h('p', {}, t('amend.none'))];
+}
+
+function withdrawal(w) {
+  if (!w) return null;
+  return h('div', { class: 'notice withdrawn', id: 'withdrawal' },
+    h('h3', {}, t('withdrawal.heading')),
+    h('p', {}, h('span', { class: 'strong' }, `${t('field.reason')}: `), txt('span', w.reason || '')),
+    chainRef(w.chain, w.registrar));
+}
+
+function evidenceList(d) {
+  return h('ul', { class: 'evidence' }, (d.evidence || []).map((ev) => h('li', {},
+    code(ev.sha256), h('br'),
+    ev.stored && ev.url
+      ? h('a', { href: ev.url }, t('evidence.open'))
+      : h('span', { class: 'muted' }, t('evidence.notStored')),
+    ' · ', checkLink(ev.sha256))));
+}
+
+function delivery(d, c) {
+  const r = d.revocation;
+  const q = qty(d.quantity, c.unit);
+  return h('li', { class: r ? 'card revoked' : 'card', id: `delivery-${d.id}` },
+    h('h4', {}, t('delivery.number', { id: num(d.id) }), ' — ', day(d.delivered_at),
+      r ? [' ', h('span', { class: 'tag-revoked' }, t('delivery.revoked'))] : null),
+    r ? h('p', { class: 'revocation' }, h('span', { class: 'strong' }, `${t('delivery.revokedReason')}: `),
+      txt('span', r.reason || '')) : null,
+    h('dl', { class: 'facts' },
+      fact(t('field.quantity'), r ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
+      fact(t('field.date'), day(d.delivered_at)),
+      fact(t('field.note'), d.note ? txt('span', d.note, 'pre') : ''),
+      fact(t('field.evidence'), evidenceList(d)),
+      fact(t('field.evidenceUri'), d.evidence_uri ? uriLink(d.evidence_uri) : ''),
+      fact(t('field.ref'), d.external_ref || '')),
+    h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(d.recorded, d.registrar),
+    r ? [h('p', { class: 'strong small' }, t('chain.revokedAt')), chainRef(r.chain, r.registrar)] : null);
+}
+
+function timelineText(e, c) {
+  const d = e.details || {};
+  switch (e.kind) {
+    case 'registered': return d.target_quantity == null || d.due_date == null ? t('tl.registeredPlain')
+      : t('tl.registeredText', { target: qty(d.target_quantity, d.unit || c.unit), due: day(d.due_date).textContent });
+    case 'amended': return [t('amend.number', { n: num(d.amendment_number) }), ': ', txt('span', d.reason || '')];
+    case 'delivered': return [t('tl.deliveredText', {
+      id: num(d.delivery_id), quantity: qty(d.quantity, c.unit),
+      date: d.delivered_at != null ? day(d.delivered_at).textContent : '',
+    }), ' ', tn('tl.evidence', (d.evidence_sha256 || []).length)];
+    case 'revoked': return [t('tl.revokedText', { id: num(d.delivery_id) }), ' ', txt('span', d.reason || '')];
+    case 'withdrawn': return [t('tl.withdrawnText'), ' ', txt('span', d.reason || '')];
+    default: return e.kind;
+  }
+}
+
+function timeline(c) {
+  return (c.timeline || []).map((e) => h('li', { class: `tl tl-${e.kind}` },
+    h('h3', {}, KINDS.includes(e.kind) ? t(`tl.${e.kind}`) : e.kind, ' — ',
+      when(e.chain && e.chain.block_time, e.chain && e.chain.block_time_iso, null, true)),
+    h('p', {}, timelineText(e, c)),
+    chainRef(e.chain, e.registrar)));
+}
+
+function render(c, m) {
+  const src = m && sourceOf(m.code);
+  tz = src ? src.timeZone : undefined;
+  textLang = src ? src.lang : null;
+  document.title = `${c.title} — ${t('site.name')}`;
+  const title = $('commitment-title');
+  title.textContent = c.title;
+  if (textLang) title.lang = textLang;
+  fill($('c-kicker'), [c.municipality_name, c.theme && txt('span', c.theme)]
+    .filter(Boolean).flatMap((x, i) => (i ? [' · ', x] : [x])));
+  fill($('c-summary'), badge(c.status), ' ', progress(c));
+
+  add($('promise'),
+    c.description ? txt('p', c.description, 'pre description') : null,
+    h('dl', { class: 'facts' },
+      fact(t('field.theme'), c.theme ? txt('span', c.theme) : ''),
+      fact(t('field.target'), qty(c.target_quantity, c.unit)),
+      fact(t('field.due'), day(c.due_date)),
+      fact(t('field.ref'), c.external_ref),
+      fact(t('field.registered'), c.registered ? when(c.registered.block_time, c.registered.block_time_iso, tz) : ''),
+      fact(t('field.sourceUri'), c.source_uri ? uriLink(c.source_uri) : ''),
+      fact(t('field.sourceDoc'), c.source_document_sha256
+        ? [code(c.source_document_sha256), h('br'), checkLink(c.source_document_sha256)] : '')),
+    amendments(c),
+    withdrawal(c.withdrawal));
+
+  const dels = c.deliveries || [];
+  const valid = dels.filter((d) => !d.revocation).length;
+  add($('proof-body'),
+    h('dl', { class: 'facts' },
+      fact(t('field.status'), badge(c.status)),
+      fact(t('field.progress'), progress(c)),
+      fact(t('field.metAt'), c.met_at != null ? when(c.met_at, c.met_at_iso, tz) : '')),
+    h('h3', {}, t('delivery.heading')),
+    h('p', {}, dels.length ? [tn('delivery.count', dels.length), ' ',
+      dels.length > valid ? tn('delivery.revokedCount', dels.length - valid) : ''] : t('delivery.none')));
+  fill($('deliveries'), ...dels.map((d) => delivery(d, c)));
+
+  const l = c.ledger || {};
+  fill($('ledger'), t('tl.ledger', { chain: l.chain_id ?? '' }), ' ', code(l.contract_address || ''));
+  fill($('timeline'), ...timeline(c));
+  fill($('c-credit'), credit(m || { name: c.municipality_name }, c.source_uri || ''));
+  $('commitment').hidden = false;
+}
+
+async function init() {
+  await ready;
+  const id = decodeURIComponent(location.pathname.split('/').filter(Boolean)[1] || '');
+  const state = $('c-state');
+  state.textContent = t('state.loading');
+  try {
+    const [c, ms] = await Promise.all([
+      get(`/commitments/${encodeURIComponent(id)}`),
+      get('/municipalities').catch(() => ({ data: [] })),
+    ]);
+    const m = ms.data.find((x) => x.id === c.municipality_id);
+    render(c, m);
+    state.textContent = '';
+  } catch (e) {
+    $('commitment-title').textContent = e.status === 404 ? t('detail.notFound') : t('error.heading');
+    document.title = `${$('commitment-title').textContent} — ${t('site.name')}`;
+    fill(state, problemBox(e), h('p', {}, h('a', { href: '/' }, t('detail.back'))));
+  }
+}
+
+init();

@@ -1,0 +1,68 @@
+"""Importer of public commitment data into the ledger, through the staff HTTP API.
+
+A YAML mapping per source (`load_mapping`) says how CSV rows become commitments, deliveries and
+revocations; `plan_source` computes the plan from the files alone (pure); the applier
+(`scripts.importer.apply`) executes only what the ledger does not have yet; the CLI is
+``python -m scripts.importer MAPPING.yaml --api URL --token-file FILE``.
+
+Example::
+
+    from scripts.importer import load_mapping, plan_source
+    plan = plan_source(load_mapping("scripts/mappings/baarn-coalitieakkoord.yaml"), "../shared/data")
+    len(plan.commitments), plan.skipped_by_reason()
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    ApiError,
+    ApiProblemError,
+    ApiUnreachableError,
+    ImporterError,
+    IndexerLagError,
+    MappingError,
+    MunicipalityMismatchError,
+    MunicipalityNotFoundError,
+    SourceDataError,
+    TokenNotFoundError,
+)
+from .mapping import CommitmentsMapping, ProgressSnapshotsMapping, load_mapping, parse_mapping
+from .plan import (
+    Cleaned,
+    EvidenceFile,
+    Operation,
+    Plan,
+    RecordDelivery,
+    RegisterCommitment,
+    ReportRow,
+    RevokeDelivery,
+    RowRef,
+)
+from .planner import plan_source
+
+__all__ = [
+    "ApiError",
+    "ApiProblemError",
+    "ApiUnreachableError",
+    "Cleaned",
+    "CommitmentsMapping",
+    "EvidenceFile",
+    "ImporterError",
+    "IndexerLagError",
+    "MappingError",
+    "MunicipalityMismatchError",
+    "MunicipalityNotFoundError",
+    "Operation",
+    "Plan",
+    "ProgressSnapshotsMapping",
+    "RecordDelivery",
+    "RegisterCommitment",
+    "ReportRow",
+    "RevokeDelivery",
+    "RowRef",
+    "SourceDataError",
+    "TokenNotFoundError",
+    "load_mapping",
+    "parse_mapping",
+    "plan_source",
+]

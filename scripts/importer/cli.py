@@ -1,0 +1,229 @@
+"""Command line: plan a mapping, compare with the ledger, write only what is missing.
+
+    python -m scripts.importer MAPPING.yaml --api http://127.0.0.1:8000 \\
+        (--token TOKEN | --token-file data/local-staff-tokens.json) \\
+        [--data-dir DIR] [--dry-run] [--report out.json]
+
+Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation);
+2 nothing was attempted (bad mapping or data, no token, wrong municipality, API unreachable,
+indexer behind).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from .apply import ApplyResult, apply_plan, check_municipality, find_municipality, wait_until_indexed
+from .client import LedgerClient
+from .errors import (
+    ApiError,
+    ImporterError,
+    IndexerLagError,
+    MappingError,
+    MunicipalityMismatchError,
+    MunicipalityNotFoundError,
+    SourceDataError,
+    TokenNotFoundError,
+)
+from .mapping import load_mapping
+from .plan import Plan
+from .planner import plan_source
+from .report import build_report, summary, write_report
+from .state import LedgerState, read_state
+from .tokens import resolve_token
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_API = "http://127.0.0.1:8000"
+EXIT_OK, EXIT_ROW_FAILED, EXIT_REFUSED = 0, 1, 2
+
+app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
+console = Console(highlight=False)
+
+
+@app.command()
+def main(
+    mapping_path: Annotated[Path, typer.Argument(metavar="MAPPING.yaml", help="mapping file (scripts/mappings/*.yaml)")],
+    api: Annotated[str, typer.Option("--api", envvar="LEDGER_API_URL", help="base URL of the ledger API")] = DEFAULT_API,
+    token: Annotated[Optional[str], typer.Option("--token", help="staff bearer token")] = None,
+    token_file: Annotated[
+        Optional[Path], typer.Option("--token-file", help="JSON {municipality_code: token}; picked by the mapping's code")
+    ] = None,
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="directory the mapping's files are relative to")] = DEFAULT_DATA_DIR,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="plan and compare with the ledger; write nothing")] = False,
+    report_path: Annotated[Optional[Path], typer.Option("--report", help="write the JSON report here")] = None,
+    sync_timeout_seconds: Annotated[
+        float, typer.Option("--sync-timeout-seconds", help="wait at most this long for the indexer to reach the chain head")
+    ] = 60.0,
+    poll_interval_seconds: Annotated[float, typer.Option("--poll-interval-seconds", help="between health polls")] = 1.0,
+    http_timeout_seconds: Annotated[
+        float, typer.Option("--http-timeout-seconds", help="per request (writes wait for the receipt)")
+    ] = 120.0,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every cleaned row and warning")] = False,
+) -> None:
+    """Import one source (a mapping file) into the ledger through the staff API."""
+    try:
+        mapping = load_mapping(mapping_path)
+        plan = plan_source(mapping, data_dir)
+    except (MappingError, SourceDataError) as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_REFUSED) from None
+
+    _print_header(plan, mapping_path, data_dir, dry_run)
+    result, ledger, refusal = _run_against_ledger(
+        plan, api, token, token_file, dry_run, sync_timeout_seconds, poll_interval_seconds, http_timeout_seconds
+    )
+    _print_summary(plan, result, verbose)
+    if report_path is not None:
+        report = build_report(plan, result, mapping_path=str(mapping_path), data_dir=str(data_dir),
+                              api_url=api, dry_run=dry_run, ledger=ledger)
+        write_report(report, report_path)
+        console.print(f"report written to {escape(str(report_path))}")
+    console.print(f"[dim]Source: {escape(plan.credit)}[/dim]")
+    if refusal is not None:
+        console.print(f"[red]refused:[/red] {escape(refusal)}")
+        raise typer.Exit(EXIT_REFUSED)
+    if summary(plan, result)["failed_rows"]:
+        raise typer.Exit(EXIT_ROW_FAILED)
+
+
+def _run_against_ledger(
+    plan: Plan, api: str, token: str | None, token_file: Path | None, dry_run: bool,
+    sync_timeout_seconds: float, poll_interval_seconds: float, http_timeout_seconds: float,
+) -> tuple[ApplyResult | None, dict[str, Any], str | None]:
+    """Returns (result or None, what was learnt about the ledger, refusal message or None)."""
+    mapping = plan.mapping
+    ledger: dict[str, Any] = {}
+    try:
+        chosen = resolve_token(mapping.municipality.code, token=token, token_file=token_file, environ=os.environ)
+    except TokenNotFoundError as exc:
+        if not dry_run:
+            return None, {"error": str(exc)}, str(exc)
+        chosen = None
+        ledger["token"] = f"none ({exc}); public reads only"
+    with LedgerClient(api, chosen, timeout_seconds=http_timeout_seconds) as client:
+        try:
+            if chosen:
+                municipality = check_municipality(client, mapping.municipality)
+            else:
+                municipality = find_municipality(client, mapping.municipality)
+            ledger["municipality"] = {k: municipality.get(k) for k in ("id", "name", "code")}
+            if municipality.get("name") != mapping.municipality.name:
+                ledger.setdefault("warnings", []).append(f"the ledger names the municipality {municipality.get('name')!r}, the mapping {mapping.municipality.name!r}")
+            try:
+                ledger["health"] = wait_until_indexed(
+                    client, timeout_seconds=sync_timeout_seconds, poll_interval_seconds=poll_interval_seconds
+                )
+            except IndexerLagError as exc:
+                if not dry_run:
+                    raise
+                ledger.setdefault("warnings", []).append(f"{exc} (dry run: comparing with a possibly stale state)")
+            wanted = {op.commitment_ref for op in (*plan.deliveries, *plan.revocations)}
+            state = read_state(client, int(municipality["id"]), with_deliveries=wanted)
+        except MunicipalityNotFoundError as exc:
+            if not dry_run:
+                return None, {"error": str(exc)}, str(exc)
+            ledger.setdefault("warnings", []).append(f"{exc} (dry run: as if it had no commitments)")
+            state = LedgerState.empty()
+        except MunicipalityMismatchError as exc:
+            return None, {"error": str(exc)}, str(exc)
+        except (ApiError, ImporterError) as exc:
+            if not dry_run:
+                return None, {**ledger, "error": str(exc)}, str(exc)
+            console.print(f"[yellow]ledger state unknown:[/yellow] {escape(str(exc))}")
+            return apply_plan(plan, None, None, dry_run=True), {**ledger, "error": str(exc)}, None
+        for warning in ledger.get("warnings", []):
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        return apply_plan(plan, client, state, dry_run=dry_run), ledger, None
+
+
+def _print_header(plan: Plan, mapping_path: Path, data_dir: Path, dry_run: bool) -> None:
+    m = plan.mapping
+    lines = [
+        f"[bold]{escape(m.source.name)}[/bold]",
+        escape(m.source.publisher),
+        escape(m.source.url),
+        f"Licence: {escape(m.source.licence)}",
+        "",
+        f"Issuer: {escape(m.municipality.name)} ({escape(m.municipality.code)})   mapping: {escape(str(mapping_path))}"
+        f"   data: {escape(str(data_dir))}",
+    ]
+    if m.not_imported:
+        lines.append("Not imported: " + "; ".join(f"{escape(n.column)} ({escape(n.reason)})" for n in m.not_imported))
+    console.print(Panel("\n".join(lines), title="Source", expand=False))
+    if dry_run:
+        console.print("[yellow]DRY RUN: nothing will be written[/yellow]")
+
+
+def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> None:
+    s = summary(plan, result)
+    table = Table(title="Operations")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("planned", justify="right")
+    outcomes = ("done", "already_present", "would_do", "failed", "blocked")
+    headers = {"done": "written", "already_present": "present", "would_do": "would write"}
+    if result is not None:
+        for outcome in outcomes:
+            table.add_column(headers.get(outcome, outcome), justify="right")
+    for kind in ("commitments", "deliveries", "revocations"):
+        cells = [kind, str(s["planned"][kind])]
+        if result is not None:
+            cells += [str(s["applied"][kind][o]) for o in outcomes]
+        table.add_row(*cells)
+    console.print(table)
+
+    rows = s["rows"]
+    console.print(
+        f"Rows: {rows['rows']} read, {rows['planned']} planned, {rows['unchanged']} unchanged, "
+        f"{rows['skipped']} skipped, {rows['invalid']} invalid, {rows['cleaned']} cleaned, "
+        f"{rows['with_warnings']} with warnings"
+    )
+    for title, counts in (("Skipped rows by reason", s["skipped_by_reason"]), ("Cleaned rows by step", s["cleaned_by_reason"])):
+        if counts:
+            t = Table(title=title)
+            t.add_column("reason")
+            t.add_column("rows", justify="right")
+            for reason, n in counts.items():
+                t.add_row(escape(reason), str(n))
+            console.print(t)
+    if verbose:
+        _print_rows(plan, result)
+    _print_failures(plan, result)
+
+
+def _print_rows(plan: Plan, result: ApplyResult | None) -> None:
+    by_index = result.by_index() if result else {}
+    t = Table(title="Cleaned rows and warnings")
+    for col in ("file:line", "key", "what"):
+        t.add_column(col)
+    for row in plan.report:
+        notes = [f"{c.column}: {c.reason}: {c.removed!r}" for c in row.cleaned] + list(row.warnings)
+        notes += [w for i in row.operations if i in by_index for w in by_index[i].warnings]
+        if notes:
+            t.add_row(f"{escape(row.file)}:{row.line}", escape(row.key), escape("\n".join(notes)))
+    console.print(t)
+
+
+def _print_failures(plan: Plan, result: ApplyResult | None) -> None:
+    by_index = result.by_index() if result else {}
+    t = Table(title="Failures", title_style="bold red")
+    for col in ("file:line", "key", "operation", "problem"):
+        t.add_column(col)
+    for row in plan.report:
+        if row.outcome == "invalid":
+            t.add_row(f"{escape(row.file)}:{row.line}", escape(row.key), "(row invalid)", escape(row.reason or ""))
+        for i in row.operations:
+            res = by_index.get(i)
+            if res is not None and res.outcome in ("failed", "blocked"):
+                t.add_row(f"{escape(row.file)}:{row.line}", escape(row.key), escape(plan.operations[i].describe()),
+                          escape(f"{res.outcome}: {res.detail}"))
+    if t.row_count:
+        console.print(t)

@@ -1,0 +1,190 @@
+"""HTTP client of the ledger API (docs/API.md), the only module that speaks HTTP.
+
+Every method returns the decoded JSON of a 2xx answer or raises `ApiProblemError` (any non-2xx,
+with the RFC 9457 problem document) or `ApiUnreachableError`. Rate limiting (429) and an
+unavailable chain (503) are retried with backoff, honouring ``Retry-After``; the API writes
+nothing when it answers with an error, and the importer's external refs make a repeated write
+answer 409, so retrying a write is safe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .errors import ApiProblemError, ApiUnreachableError
+from .plan import RecordDelivery
+
+API_PREFIX = "/api/v1"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_PAGE_SIZE = 100
+
+
+class LedgerClient:
+    """Typed calls to the ledger API.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8000`` (without ``/api/v1``).
+        token: staff bearer token; None for public calls only.
+        timeout_seconds: per request; writes wait for the transaction receipt, so be generous.
+        max_attempts: attempts per request on 429/502/503/504 and transport errors (>= 1).
+        retry_backoff_seconds: first wait between attempts, doubled each time, capped at
+            ``max_retry_wait_seconds`` (also the cap applied to ``Retry-After``).
+        transport: an httpx transport (tests pass ``httpx.MockTransport``).
+        sleep: how to wait (tests pass a no-op).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        *,
+        timeout_seconds: float = 120.0,
+        max_attempts: int = 4,
+        retry_backoff_seconds: float = 1.0,
+        max_retry_wait_seconds: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.base_url = base_url.rstrip("/")
+        self.has_token = bool(token)
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_seconds, transport=transport)
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = retry_backoff_seconds
+        self._max_wait = max_retry_wait_seconds
+        self._sleep = sleep
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> LedgerClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ public reads
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``: ``chain_head_block``, ``indexed_block``, ``lag_blocks``, ``status``..."""
+        return self._request("GET", "/health")
+
+    def municipalities(self) -> list[dict[str, Any]]:
+        """``GET /municipalities``: every municipality (``id``, ``name``, ``code``...)."""
+        return list(self._request("GET", "/municipalities")["data"])
+
+    def municipality(self, municipality_id: int) -> dict[str, Any]:
+        """``GET /municipalities/{id}``. Raises `ApiProblemError` (404) if unknown."""
+        return self._request("GET", f"/municipalities/{municipality_id}")
+
+    def iter_commitments(self, municipality_id: int, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict[str, Any]]:
+        """Every `CommitmentSummary` of a municipality, id ascending, fetched page by page.
+
+        Args:
+            municipality_id: the municipality.
+            page_size: 1..100 items per request.
+        """
+        page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+        offset = 0
+        while True:
+            page = self._request(
+                "GET", "/commitments",
+                params={"municipality_id": municipality_id, "offset": offset, "limit": page_size},
+            )
+            data = list(page.get("data") or [])
+            yield from data
+            offset += len(data)
+            if not data or offset >= int(page.get("count", 0)):
+                return
+
+    def commitment(self, commitment_id: int) -> dict[str, Any]:
+        """``GET /commitments/{id}``: `CommitmentDetail` with ``deliveries``."""
+        return self._request("GET", f"/commitments/{commitment_id}")
+
+    # ------------------------------------------------------------------ staff
+
+    def me(self) -> dict[str, Any]:
+        """``GET /staff/me``: ``municipality_id``, ``municipality_name``, ``registrar``."""
+        return self._request("GET", "/staff/me")
+
+    def register_commitment(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``POST /staff/commitments`` → ``{"commitment_id", "tx"}``.
+
+        Raises:
+            ApiProblemError: e.g. 409 ``duplicate-external-ref`` (``existing_commitment_id``).
+        """
+        return self._request("POST", "/staff/commitments", json=payload)
+
+    def record_delivery(self, commitment_id: int, op: RecordDelivery) -> dict[str, Any]:
+        """``POST /staff/commitments/{id}/deliveries`` (multipart, evidence files uploaded) →
+        ``{"delivery_id", "commitment_id", "evidence_sha256", "tx"}``.
+
+        Raises:
+            ApiProblemError: e.g. 409 ``duplicate-delivery-ref`` (``existing_delivery_id``).
+        """
+        fields = [
+            ("quantity", str(op.quantity)),
+            ("delivered_at", str(op.delivered_at)),
+            ("note", op.note),
+            ("evidence_uri", op.evidence_uri),
+            ("external_ref", op.external_ref),
+            *(("evidence_sha256", sha) for sha in op.evidence_sha256),
+        ]
+        # Every part goes through `files` so the body is multipart/form-data even without files.
+        parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+            (name, (None, value.encode("utf-8"), None)) for name, value in fields
+        ]
+        parts += [("evidence", (f.filename, f.content, f.media_type)) for f in op.evidence_files]
+        return self._request("POST", f"/staff/commitments/{commitment_id}/deliveries", files=parts)
+
+    def revoke_delivery(self, delivery_id: int, reason: str) -> dict[str, Any]:
+        """``POST /staff/deliveries/{id}/revocation`` → ``{"delivery_id", "commitment_id", "tx"}``.
+
+        Raises:
+            ApiProblemError: e.g. 409 ``delivery-already-revoked``.
+        """
+        return self._request("POST", f"/staff/deliveries/{delivery_id}/revocation", json={"reason": reason})
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = API_PREFIX + path
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                response = self._http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                if attempt == self._max_attempts:
+                    raise ApiUnreachableError(self.base_url + url, exc) from exc
+                self._sleep(self._wait(attempt, None))
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self._max_attempts:
+                self._sleep(self._wait(attempt, response.headers.get("Retry-After")))
+                continue
+            if response.is_success:
+                return response.json() if response.content else {}
+            raise ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after is not None:
+            try:
+                return min(float(retry_after), self._max_wait)
+            except ValueError:
+                pass
+        return min(self._backoff * 2 ** (attempt - 1), self._max_wait)
+
+
+def _problem_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,217 @@
+"""What a plan is made of: operations in execution order and a row-by-row report.
+
+Operations name commitments and deliveries by their external refs (never by ledger ids), so
+the same plan can be matched against any ledger state by the applier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from .mapping import CommitmentsMapping, ProgressSnapshotsMapping
+
+
+@dataclass(frozen=True)
+class RowRef:
+    """Where an operation comes from: CSV file (relative to the data dir), line, row key."""
+
+    file: str
+    line: int
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} [{self.key}]"
+
+
+@dataclass(frozen=True)
+class RegisterCommitment:
+    """Register one commitment (``POST /api/v1/staff/commitments``).
+
+    ``target_quantity`` in ``unit``; ``due_date`` Unix seconds; ``source_document_sha256`` is
+    ``0x`` + 64 lowercase hex or None.
+    """
+
+    row: RowRef
+    external_ref: str
+    title: str
+    description: str
+    theme: str
+    target_quantity: int
+    unit: str
+    due_date: int
+    source_uri: str
+    source_document_sha256: str | None = None
+
+    def payload(self) -> dict[str, object]:
+        """The JSON body of the API request (quantity as a decimal string)."""
+        return {
+            "external_ref": self.external_ref,
+            "title": self.title,
+            "description": self.description,
+            "theme": self.theme,
+            "target_quantity": str(self.target_quantity),
+            "unit": self.unit,
+            "due_date": self.due_date,
+            "source_document_sha256": self.source_document_sha256,
+            "source_uri": self.source_uri,
+        }
+
+    def describe(self) -> str:
+        """One line for humans."""
+        return f"register commitment {self.external_ref!r} (target {self.target_quantity} {self.unit})"
+
+
+@dataclass(frozen=True)
+class EvidenceFile:
+    """An evidence file to upload with a delivery; the server stores it by content hash."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of ``content``: ``0x`` + 64 lowercase hex."""
+        return "0x" + hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordDelivery:
+    """Record one delivery against the commitment ``commitment_ref``
+    (``POST /api/v1/staff/commitments/{id}/deliveries``).
+
+    ``quantity`` in the commitment's unit; ``delivered_at`` Unix seconds.
+    """
+
+    row: RowRef
+    commitment_ref: str
+    external_ref: str
+    quantity: int
+    delivered_at: int
+    note: str
+    evidence_uri: str
+    evidence_files: tuple[EvidenceFile, ...] = ()
+    evidence_sha256: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for humans."""
+        return f"record delivery {self.external_ref!r} of {self.quantity} on commitment {self.commitment_ref!r}"
+
+
+@dataclass(frozen=True)
+class RevokeDelivery:
+    """Revoke the delivery ``delivery_ref`` of commitment ``commitment_ref``
+    (``POST /api/v1/staff/deliveries/{id}/revocation``)."""
+
+    row: RowRef
+    commitment_ref: str
+    delivery_ref: str
+    quantity: int
+    reason: str
+
+    def describe(self) -> str:
+        """One line for humans."""
+        return f"revoke delivery {self.delivery_ref!r} ({self.quantity}) of commitment {self.commitment_ref!r}"
+
+
+Operation = Union[RegisterCommitment, RecordDelivery, RevokeDelivery]
+
+Outcome = Literal["planned", "unchanged", "skipped", "invalid"]
+
+
+class Cleaned(BaseModel):
+    """One cleaning step that changed a value: which column, why, and what was removed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str
+    reason: str
+    removed: str
+
+
+class ReportRow(BaseModel):
+    """The fate of one CSV record.
+
+    ``outcome``: ``planned`` (operations listed by index into `Plan.operations`),
+    ``unchanged`` (a snapshot row whose progress did not change), ``skipped`` (a skip rule or a
+    malformed value; ``reason`` says which), ``invalid`` (the row would be rejected by the
+    ledger or contradicts another row; ``reason`` says why; counts as a failure).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int
+    key: str
+    outcome: Outcome
+    reason: str | None = None
+    cleaned: tuple[Cleaned, ...] = ()
+    warnings: tuple[str, ...] = ()
+    operations: tuple[int, ...] = Field(default=(), description="indexes into Plan.operations")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one mapping asks for, computed from the files alone (no ledger access).
+
+    Attributes:
+        mapping: the validated mapping.
+        operations: in execution order (registrations before the deliveries that need them,
+            deliveries before the revocations that name them).
+        report: one row per CSV record, in file order (snapshot files in time order).
+    """
+
+    mapping: CommitmentsMapping | ProgressSnapshotsMapping
+    operations: tuple[Operation, ...]
+    report: tuple[ReportRow, ...]
+
+    @property
+    def commitments(self) -> tuple[RegisterCommitment, ...]:
+        """Planned registrations."""
+        return tuple(op for op in self.operations if isinstance(op, RegisterCommitment))
+
+    @property
+    def deliveries(self) -> tuple[RecordDelivery, ...]:
+        """Planned deliveries."""
+        return tuple(op for op in self.operations if isinstance(op, RecordDelivery))
+
+    @property
+    def revocations(self) -> tuple[RevokeDelivery, ...]:
+        """Planned revocations."""
+        return tuple(op for op in self.operations if isinstance(op, RevokeDelivery))
+
+    @property
+    def credit(self) -> str:
+        """The source credit line to show with the data."""
+        return self.mapping.source.credit
+
+    def rows(self, outcome: Outcome) -> tuple[ReportRow, ...]:
+        """Report rows with this outcome."""
+        return tuple(r for r in self.report if r.outcome == outcome)
+
+    @property
+    def cleaned_rows(self) -> tuple[ReportRow, ...]:
+        """Report rows where a cleaning step changed a value (any outcome)."""
+        return tuple(r for r in self.report if r.cleaned)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        """Skipped rows counted by reason, most frequent first."""
+        return dict(Counter(r.reason or "" for r in self.report if r.outcome == "skipped").most_common())
+
+    def counts(self) -> dict[str, int]:
+        """Operation and row counts: ``commitments``, ``deliveries``, ``revocations``,
+        ``rows``, ``planned``, ``unchanged``, ``skipped``, ``invalid``, ``cleaned``."""
+        return {
+            "commitments": len(self.commitments),
+            "deliveries": len(self.deliveries),
+            "revocations": len(self.revocations),
+            "rows": len(self.report),
+            **{o: len(self.rows(o)) for o in ("planned", "unchanged", "skipped", "invalid")},
+            "cleaned": len(self.cleaned_rows),
+        }

@@ -1,0 +1,109 @@
+"""The JSON report of a run: header (source credit, what is not imported, documented choices),
+summary counts, and one entry per CSV row with the results of its operations."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .apply import ApplyResult
+from .plan import Plan
+
+REPORT_VERSION = 1
+
+
+def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
+    """Counts for humans and machines.
+
+    Returns:
+        ``{"planned": {commitments, deliveries, revocations}, "applied": {kind: {outcome: n}}
+        | None, "rows": {planned, unchanged, skipped, invalid, cleaned, with_warnings},
+        "skipped_by_reason": {reason: n}, "cleaned_by_reason": {reason: n},
+        "failed_rows": n}``
+    """
+    counts = plan.counts()
+    cleaned_by_reason: dict[str, int] = {}
+    for row in plan.report:
+        for reason in sorted({c.reason for c in row.cleaned}):
+            cleaned_by_reason[reason] = cleaned_by_reason.get(reason, 0) + 1
+    failed_ops = {r.index for r in result.failed} if result else set()
+    failed_rows = sum(
+        1 for row in plan.report if row.outcome == "invalid" or any(i in failed_ops for i in row.operations)
+    )
+    return {
+        "planned": {k: counts[k] for k in ("commitments", "deliveries", "revocations")},
+        "applied": result.counts(plan) if result else None,
+        "rows": {
+            **{k: counts[k] for k in ("rows", "planned", "unchanged", "skipped", "invalid", "cleaned")},
+            "with_warnings": sum(1 for r in plan.report if r.warnings),
+        },
+        "skipped_by_reason": plan.skipped_by_reason(),
+        "cleaned_by_reason": cleaned_by_reason,
+        "failed_rows": failed_rows,
+    }
+
+
+def build_report(
+    plan: Plan,
+    result: ApplyResult | None,
+    *,
+    mapping_path: str,
+    data_dir: str,
+    api_url: str | None,
+    dry_run: bool,
+    ledger: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole report as a JSON-ready dict (see module docstring).
+
+    Args:
+        plan: the plan.
+        result: the applier's result, or None if the ledger was not reached.
+        mapping_path, data_dir, api_url: echoed in the header.
+        dry_run: whether nothing was written.
+        ledger: what the run learnt about the ledger (municipality, health), if anything.
+    """
+    m = plan.mapping
+    by_index = result.by_index() if result else {}
+    rows = []
+    for row in plan.report:
+        entry = row.model_dump(mode="json", exclude={"operations"})
+        entry["operations"] = []
+        for i in row.operations:
+            op = plan.operations[i]
+            res = by_index.get(i)
+            entry["operations"].append(
+                {
+                    "operation": op.describe(),
+                    "outcome": res.outcome if res else "planned",
+                    "ledger_id": res.ledger_id if res else None,
+                    "detail": res.detail if res else None,
+                    "problem": res.problem if res else None,
+                    "warnings": list(res.warnings) if res else [],
+                }
+            )
+        rows.append(entry)
+    return {
+        "report_version": REPORT_VERSION,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "mapping": mapping_path,
+        "kind": m.kind,
+        "data_dir": data_dir,
+        "files": m.files(),
+        "api": api_url,
+        "dry_run": dry_run,
+        "source": {**m.source.model_dump(mode="json"), "credit": m.source.credit},
+        "municipality": m.municipality.model_dump(mode="json"),
+        "not_imported": [n.model_dump(mode="json") for n in m.not_imported],
+        "notes": list(m.notes),
+        "ledger": ledger,
+        "summary": summary(plan, result),
+        "rows": rows,
+    }
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    """Write the report as UTF-8 JSON (indented, keys in insertion order)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,155 @@
+"""Row-level steps shared by both mapping kinds: skip rules, cleaning, commitment building."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from . import limits, text
+from .mapping import CommitmentFields
+from .plan import Cleaned, RegisterCommitment, RowRef
+from .steps import (
+    CleanStep,
+    CollapseWhitespace,
+    FieldSpec,
+    Flag,
+    Replace,
+    SkipRule,
+    StripEnd,
+    StripStart,
+)
+
+_SHA256 = re.compile(r"(?:0x)?([0-9a-fA-F]{64})")
+
+
+def first_skip(rules: list[SkipRule], values: Mapping[str, str]) -> SkipRule | None:
+    """The first skip rule that applies to a row (raw values), or None."""
+    return next((rule for rule in rules if rule.applies(values)), None)
+
+
+def clean_row(
+    steps: Mapping[str, list[CleanStep]], values: Mapping[str, str]
+) -> tuple[dict[str, str], list[Cleaned], list[str]]:
+    """Apply the cleaning steps column by column, in the order given.
+
+    Returns:
+        ``(cleaned_values, cleaned, warnings)``: all columns (changed or not), one `Cleaned`
+        per step that changed something (``removed`` is the removed text, or a description for
+        whitespace), and the warnings of ``flag`` steps (``"<column>: <reason>"``).
+    """
+    out = dict(values)
+    cleaned: list[Cleaned] = []
+    warnings: list[str] = []
+    for column, column_steps in steps.items():
+        value = out[column]
+        for step in column_steps:
+            if isinstance(step, CollapseWhitespace):
+                value, what = text.collapse_whitespace(value)
+                if what:
+                    cleaned.append(Cleaned(column=column, reason=step.reason, removed=what))
+            elif isinstance(step, StripEnd):
+                value, removed = text.strip_end(value, re.compile(step.pattern))
+                if removed:
+                    cleaned.append(Cleaned(column=column, reason=step.reason, removed=removed.strip()))
+            elif isinstance(step, StripStart):
+                value, removed = text.strip_start(value, re.compile(step.pattern))
+                if removed:
+                    cleaned.append(Cleaned(column=column, reason=step.reason, removed=removed.strip()))
+            elif isinstance(step, Replace):
+                value, found = text.replace_all(value, re.compile(step.pattern), step.replacement)
+                for removed in found:
+                    cleaned.append(Cleaned(column=column, reason=step.reason, removed=removed.strip()))
+            elif isinstance(step, Flag):
+                if re.search(step.pattern, value):
+                    warnings.append(f"{column}: {step.reason}")
+        out[column] = value
+    return out, cleaned, warnings
+
+
+def evaluate(name: str, spec: FieldSpec, values: Mapping[str, Any], problems: list[str]) -> Any:
+    """Evaluate one field; on failure append ``"<name>: <problem>"`` to ``problems`` and
+    return None."""
+    try:
+        return spec.evaluate(values)
+    except KeyError as exc:
+        problems.append(f"{name}: no column or context value {exc.args[0]!r}")
+    except ValueError as exc:
+        problems.append(f"{name}: {exc}")
+    return None
+
+
+def as_int(name: str, value: Any, problems: list[str]) -> int | None:
+    """``value`` as an integer (int or decimal digits), else a problem and None."""
+    if isinstance(value, bool):
+        value = None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    problems.append(f"{name}: {value!r} is not a whole number")
+    return None
+
+
+def build_commitment(
+    fields: CommitmentFields, values: Mapping[str, Any], row: RowRef
+) -> tuple[RegisterCommitment | None, list[str]]:
+    """Build a registration from a cleaned row and check it against the ledger's limits.
+
+    Args:
+        fields: the mapping's commitment block.
+        values: cleaned column values plus ``$`` context values.
+        row: where the row comes from.
+
+    Returns:
+        ``(operation, [])`` or ``(None, problems)``; each problem names the field.
+    """
+    problems: list[str] = []
+    got = {name: evaluate(name, spec, values, problems) for name, spec in fields.specs().items()}
+    if problems:
+        return None, problems
+    strings = {n: str(got[n]) for n in ("external_ref", "title", "description", "theme", "unit", "source_uri")}
+    for name, max_bytes, required in (
+        ("external_ref", limits.EXTERNAL_REF_MAX_BYTES, True),
+        ("title", limits.TITLE_MAX_BYTES, True),
+        ("description", limits.DESCRIPTION_MAX_BYTES, False),
+        ("theme", limits.THEME_MAX_BYTES, False),
+        ("unit", limits.UNIT_MAX_BYTES, True),
+        ("source_uri", limits.URI_MAX_BYTES, False),
+    ):
+        problem = limits.check_text(name, strings[name], max_bytes, required=required)
+        if problem:
+            problems.append(problem)
+    target = as_int("target_quantity", got["target_quantity"], problems)
+    if target is not None and (problem := limits.check_quantity("target_quantity", target)):
+        problems.append(problem)
+    due_date: int | None = None
+    try:
+        due_date = text.to_unix_seconds(got["due_date"])
+    except ValueError as exc:
+        problems.append(f"due_date: {exc}")
+    sha: str | None = None
+    raw_sha = got.get("source_document_sha256")
+    if raw_sha not in (None, ""):
+        match = _SHA256.fullmatch(str(raw_sha).strip())
+        if match is None:
+            problems.append(f"source_document_sha256: {raw_sha!r} is not 64 hex digits")
+        else:
+            sha = "0x" + match.group(1).lower()
+    if problems or target is None or due_date is None:
+        return None, problems
+    return (
+        RegisterCommitment(
+            row=row,
+            external_ref=strings["external_ref"],
+            title=strings["title"],
+            description=strings["description"],
+            theme=strings["theme"],
+            target_quantity=target,
+            unit=strings["unit"],
+            due_date=due_date,
+            source_uri=strings["source_uri"],
+            source_document_sha256=sha,
+        ),
+        [],
+    )

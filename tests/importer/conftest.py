@@ -1,0 +1,280 @@
+"""Fixtures of the importer's unit tests: the real data (read-only, from ../shared/data relative
+to the repo), the two mappings and their plans. No chain is used by these tests."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from email.parser import BytesParser
+from email.policy import default
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from scripts.importer import load_mapping, plan_source
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = REPO.parent / "shared" / "data"
+MAPPINGS = REPO / "scripts" / "mappings"
+BAARN_MAPPING = MAPPINGS / "baarn-coalitieakkoord.yaml"
+CHILE_MAPPING = MAPPINGS / "ddah-chile.yaml"
+BAARN_CSV = DATA_DIR / "baarn-coalitieakkoord" / "coalitieakkoord_baarn_2022-2026_afspraken.csv"
+CHILE_CSVS = {year: DATA_DIR / "ddah-chile" / f"Boric-2022-2026_Programa-{year}.csv" for year in (2022, 2023, 2024)}
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not DATA_DIR.is_dir():
+        pytest.skip(f"real data not found at {DATA_DIR}")
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def baarn_mapping():
+    return load_mapping(BAARN_MAPPING)
+
+
+@pytest.fixture(scope="session")
+def chile_mapping():
+    return load_mapping(CHILE_MAPPING)
+
+
+@pytest.fixture(scope="session")
+def baarn_plan(baarn_mapping, data_dir):
+    return plan_source(baarn_mapping, data_dir)
+
+
+@pytest.fixture(scope="session")
+def chile_plan(chile_mapping, data_dir):
+    return plan_source(chile_mapping, data_dir)
+
+
+@pytest.fixture()
+def baarn_doc():
+    """The Baarn mapping as a fresh YAML document (to break in tests)."""
+    return yaml.safe_load(BAARN_MAPPING.read_text(encoding="utf-8"))
+
+
+@pytest.fixture()
+def chile_doc():
+    """The Chile mapping as a fresh YAML document (to break in tests)."""
+    return yaml.safe_load(CHILE_MAPPING.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def baarn_csv(data_dir) -> Path:
+    return BAARN_CSV
+
+
+@pytest.fixture(scope="session")
+def chile_csvs(data_dir) -> dict[int, Path]:
+    return CHILE_CSVS
+
+
+# ------------------------------------------------------------------ a fake ledger API
+
+
+class FakeLedgerApi:
+    """In-memory stand-in for the HTTP API of docs/API.md (the parts the importer uses), served
+    through `httpx.MockTransport`. No chain: ids count from 1, writes are immediate.
+
+    Attributes:
+        reject: external_ref → (status, problem slug, detail) to answer a registration or a
+            delivery with that ref instead of writing it.
+        writes: ``(method, path)`` of every accepted or refused write.
+        requests: ``(method, path)`` of every request.
+    """
+
+    def __init__(self) -> None:
+        self.municipalities = {
+            1: {"id": 1, "name": "Baarn", "code": "GM0308"},
+            2: {"id": 2, "name": "Gobierno de Chile", "code": "CL-GOB"},
+        }
+        self.tokens = {"tok-baarn": 1, "tok-chile": 2}
+        self.commitments: dict[int, dict] = {}
+        self.deliveries: dict[int, dict] = {}
+        self.evidence: dict[str, bytes] = {}
+        self.head_block = 40
+        self.indexed_block = 40
+        self.reject: dict[str, tuple[int, str, str]] = {}
+        self.writes: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str]] = []
+
+    def transport(self):
+        return httpx.MockTransport(self.handle)
+
+    # -------------------------------------------------------------- routing
+
+    def handle(self, request):
+        path = request.url.path
+        self.requests.append((request.method, path))
+        if request.method == "POST":
+            self.writes.append((request.method, path))
+        routes = [
+            ("GET", r"/api/v1/health", self.health),
+            ("GET", r"/api/v1/municipalities", self.list_municipalities),
+            ("GET", r"/api/v1/municipalities/(\d+)", self.get_municipality),
+            ("GET", r"/api/v1/commitments", self.list_commitments),
+            ("GET", r"/api/v1/commitments/(\d+)", self.get_commitment),
+            ("GET", r"/api/v1/staff/me", self.me),
+            ("POST", r"/api/v1/staff/commitments", self.register),
+            ("POST", r"/api/v1/staff/commitments/(\d+)/deliveries", self.deliver),
+            ("POST", r"/api/v1/staff/deliveries/(\d+)/revocation", self.revoke),
+        ]
+        for method, pattern, handler in routes:
+            match = re.fullmatch(pattern, path)
+            if match and method == request.method:
+                return handler(request, *[int(g) for g in match.groups()])
+        return self.problem(404, "not-found", f"no route {request.method} {path}")
+
+    @staticmethod
+    def problem(status, slug, detail, **extra):
+        body = {"type": f"/problems/{slug}", "title": slug.replace("-", " "), "status": status, "detail": detail, **extra}
+        return httpx.Response(status, json=body, headers={"content-type": "application/problem+json"})
+
+    @staticmethod
+    def ok(body, status=200):
+        return httpx.Response(status, json=body)
+
+    def caller(self, request):
+        auth = request.headers.get("authorization", "")
+        return self.tokens.get(auth.removeprefix("Bearer "))
+
+    # -------------------------------------------------------------- public
+
+    def health(self, request):
+        return self.ok({"status": "ok", "chain_head_block": self.head_block, "indexed_block": self.indexed_block,
+                        "lag_blocks": self.head_block - self.indexed_block})
+
+    def list_municipalities(self, request):
+        data = list(self.municipalities.values())
+        return self.ok({"data": data, "count": len(data)})
+
+    def get_municipality(self, request, municipality_id):
+        if municipality_id not in self.municipalities:
+            return self.problem(404, "not-found", "unknown municipality")
+        return self.ok(self.municipalities[municipality_id])
+
+    def summary(self, c):
+        delivered = sum(int(d["quantity"]) for d in self.deliveries.values()
+                        if d["commitment_id"] == c["id"] and d["revocation"] is None)
+        return {k: c[k] for k in ("id", "municipality_id", "external_ref", "title", "theme", "unit",
+                                  "target_quantity", "due_date", "withdrawn")} | {"delivered_quantity": str(delivered)}
+
+    def list_commitments(self, request):
+        params = request.url.params
+        limit = int(params.get("limit", 20))
+        offset = int(params.get("offset", 0))
+        if not 1 <= limit <= 100:
+            return self.problem(422, "validation-error", "limit must be 1..100")
+        rows = [c for c in self.commitments.values()
+                if "municipality_id" not in params or c["municipality_id"] == int(params["municipality_id"])]
+        page = [self.summary(c) for c in rows[offset:offset + limit]]
+        return self.ok({"data": page, "count": len(rows), "offset": offset, "limit": limit})
+
+    def get_commitment(self, request, commitment_id):
+        c = self.commitments.get(commitment_id)
+        if c is None:
+            return self.problem(404, "not-found", "unknown commitment")
+        deliveries = [d for d in self.deliveries.values() if d["commitment_id"] == commitment_id]
+        return self.ok(self.summary(c) | {"description": c["description"], "deliveries": deliveries})
+
+    # -------------------------------------------------------------- staff
+
+    def me(self, request):
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        return self.ok({"municipality_id": municipality_id,
+                        "municipality_name": self.municipalities[municipality_id]["name"], "registrar": "0x" + "11" * 20})
+
+    def register(self, request):
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        body = json.loads(request.content)
+        ref = body["external_ref"]
+        if ref in self.reject:
+            status, slug, detail = self.reject[ref]
+            return self.problem(status, slug, detail)
+        for c in self.commitments.values():
+            if c["municipality_id"] == municipality_id and c["external_ref"] == ref:
+                return self.problem(409, "duplicate-external-ref", f"{ref!r} is registered", existing_commitment_id=c["id"])
+        new_id = len(self.commitments) + 1
+        self.commitments[new_id] = {**body, "id": new_id, "municipality_id": municipality_id, "withdrawn": False}
+        return self.ok({"commitment_id": new_id, "tx": {"tx_hash": "0x" + "ab" * 32, "block_number": 1, "gas_used": 1}}, 201)
+
+    def deliver(self, request, commitment_id):
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        c = self.commitments.get(commitment_id)
+        if c is None:
+            return self.problem(404, "not-found", "unknown commitment")
+        if c["municipality_id"] != municipality_id:
+            return self.problem(403, "forbidden", "token of another municipality")
+        head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
+        message = BytesParser(policy=default).parsebytes(head + request.content)
+        form: dict[str, list] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            form.setdefault(name, []).append(payload if part.get_filename() else payload.decode("utf-8"))
+        ref = form["external_ref"][0]
+        if ref in self.reject or f"{c['external_ref']}/{ref}" in self.reject:
+            status, slug, detail = self.reject.get(ref) or self.reject[f"{c['external_ref']}/{ref}"]
+            return self.problem(status, slug, detail)
+        for d in self.deliveries.values():
+            if d["commitment_id"] == commitment_id and ref and d["external_ref"] == ref:
+                return self.problem(409, "duplicate-delivery-ref", f"{ref!r} is recorded", existing_delivery_id=d["id"])
+        hashes = []
+        for content in form.get("evidence", []):
+            sha = "0x" + hashlib.sha256(content).hexdigest()
+            self.evidence[sha] = content
+            hashes.append(sha)
+        hashes += form.get("evidence_sha256", [])
+        if not hashes:
+            return self.problem(422, "validation-error", "at least one evidence file or hash")
+        new_id = len(self.deliveries) + 1
+        self.deliveries[new_id] = {
+            "id": new_id, "commitment_id": commitment_id, "quantity": form["quantity"][0],
+            "delivered_at": int(form["delivered_at"][0]), "note": form["note"][0],
+            "evidence_uri": form["evidence_uri"][0], "external_ref": ref,
+            "evidence": [{"sha256": h, "stored": True} for h in hashes], "revocation": None,
+        }
+        return self.ok({"delivery_id": new_id, "commitment_id": commitment_id, "evidence_sha256": hashes,
+                        "tx": {"tx_hash": "0x" + "cd" * 32, "block_number": 2, "gas_used": 1}}, 201)
+
+    def revoke(self, request, delivery_id):
+        if self.caller(request) is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        d = self.deliveries.get(delivery_id)
+        if d is None:
+            return self.problem(404, "not-found", "unknown delivery")
+        if d["revocation"] is not None:
+            return self.problem(409, "delivery-already-revoked", "already revoked")
+        d["revocation"] = {"reason": json.loads(request.content)["reason"]}
+        return self.ok({"delivery_id": delivery_id, "commitment_id": d["commitment_id"], "tx": {}}, 201)
+
+    # -------------------------------------------------------------- views for assertions
+
+    def counted_sums(self, municipality_id):
+        sums = {}
+        for c in self.commitments.values():
+            if c["municipality_id"] == municipality_id:
+                sums[c["external_ref"]] = int(self.summary(c)["delivered_quantity"])
+        return sums
+
+
+@pytest.fixture()
+def fake_api() -> FakeLedgerApi:
+    return FakeLedgerApi()
+
+
+@pytest.fixture(scope="session")
+def mapping_paths() -> dict[str, Path]:
+    """The shipped mapping files by short name (``baarn``, ``chile``)."""
+    return {"baarn": BAARN_MAPPING, "chile": CHILE_MAPPING}

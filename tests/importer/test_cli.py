@@ -1,0 +1,165 @@
+"""The command line, run in-process against the fake API (conftest.FakeLedgerApi), and the
+choice of the staff token."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from scripts.importer import TokenNotFoundError
+from scripts.importer import cli as cli_module
+from scripts.importer.client import LedgerClient
+from scripts.importer.tokens import TOKEN_ENV_VAR, resolve_token
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def served(monkeypatch, fake_api):
+    """Make the CLI talk to the fake API; returns the fake."""
+
+    def make_client(base_url, token=None, **kwargs):
+        return LedgerClient(base_url, token, transport=fake_api.transport(), sleep=lambda _s: None, **kwargs)
+
+    monkeypatch.setattr(cli_module, "LedgerClient", make_client)
+    monkeypatch.delenv(TOKEN_ENV_VAR, raising=False)
+    return fake_api
+
+
+@pytest.fixture()
+def token_file(tmp_path):
+    path = tmp_path / "local-staff-tokens.json"
+    path.write_text(json.dumps({"GM0308": "tok-baarn", "CL-GOB": "tok-chile"}), encoding="utf-8")
+    return path
+
+
+def invoke(*args):
+    result = runner.invoke(cli_module.app, [str(a) for a in args])
+    result.flat = " ".join(result.output.split())  # rich wraps long lines
+    return result
+
+
+def test_import_then_reimport_registers_nothing_twice(served, token_file, tmp_path, mapping_paths, data_dir):
+    report_path = tmp_path / "out.json"
+    first = invoke(mapping_paths["baarn"], "--api", "http://ledger.test", "--token-file", token_file,
+                   "--data-dir", data_dir, "--report", report_path)
+    assert first.exit_code == 0, first.output
+    assert len(served.commitments) == 131
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["summary"]["applied"]["commitments"]["done"] == 131
+    assert report["summary"]["skipped_by_reason"] == {
+        "portfolio annex, not a commitment": 50, "introduction, not a commitment": 4,
+    }
+    assert report["source"]["credit"].startswith("Coalitieakkoord 2022–2026")
+    assert {n["column"] for n in report["not_imported"]} >= {"status_auto", "gerelateerde_besluiten"}
+    assert len(report["rows"]) == 185
+
+    second = invoke(mapping_paths["baarn"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path)
+    assert second.exit_code == 0, second.output
+    assert len(served.commitments) == 131
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["summary"]["applied"]["commitments"] == {
+        "done": 0, "already_present": 131, "would_do": 0, "failed": 0, "blocked": 0,
+    }
+    assert "Source: Coalitieakkoord" in second.flat
+
+
+def test_a_token_of_another_municipality_is_refused_with_exit_2(served, mapping_paths, data_dir):
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token", "tok-baarn", "--data-dir", data_dir)
+    assert result.exit_code == 2
+    assert "refused: the token belongs to Baarn (GM0308)" in result.flat
+    assert served.writes == []
+
+
+def test_a_failed_row_gives_exit_1_and_its_problem_in_the_report(served, token_file, tmp_path, mapping_paths, data_dir):
+    served.reject["financien-001"] = (422, "contract-rejected", "LedgerTextTooLong: title")
+    report_path = tmp_path / "out.json"
+    result = invoke(mapping_paths["baarn"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path)
+    assert result.exit_code == 1
+    assert len(served.commitments) == 130
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    (row,) = [r for r in report["rows"] if r["key"] == "financien-001"]
+    (op,) = row["operations"]
+    assert op["outcome"] == "failed"
+    assert op["problem"]["detail"] == "LedgerTextTooLong: title"
+    assert report["summary"]["failed_rows"] == 1
+
+
+def test_dry_run_writes_nothing(served, token_file, mapping_paths, data_dir):
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert served.writes == []
+    assert "DRY RUN" in result.output
+
+
+def test_dry_run_works_without_a_token_and_without_the_api(monkeypatch, tmp_path, mapping_paths, data_dir):
+    def refuse(request):
+        raise httpx.ConnectError("connection refused")
+
+    def make_client(base_url, token=None, **kwargs):
+        return LedgerClient(base_url, token, transport=httpx.MockTransport(refuse), sleep=lambda _s: None, **kwargs)
+
+    monkeypatch.setattr(cli_module, "LedgerClient", make_client)
+    monkeypatch.delenv(TOKEN_ENV_VAR, raising=False)
+    report_path = tmp_path / "out.json"
+    result = invoke(mapping_paths["chile"], "--dry-run", "--data-dir", data_dir, "--report", report_path)
+    assert result.exit_code == 0, result.output
+    assert "ledger state unknown" in result.flat
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["summary"]["applied"]["deliveries"]["would_do"] == 170
+    assert report["source"]["credit"].startswith("Del Dicho al Hecho")
+
+
+def test_without_a_token_a_real_run_is_refused(served, mapping_paths, data_dir):
+    result = invoke(mapping_paths["baarn"], "--api", "http://ledger.test", "--data-dir", data_dir)
+    assert result.exit_code == 2
+    assert "no staff token" in result.flat
+    assert served.requests == []
+
+
+def test_a_broken_mapping_is_refused_with_exit_2(tmp_path, data_dir):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: commitments\n", encoding="utf-8")
+    result = invoke(bad, "--dry-run", "--data-dir", data_dir)
+    assert result.exit_code == 2
+    assert "source: Field required" in result.flat
+
+
+def test_a_missing_data_dir_is_refused_with_exit_2(tmp_path, mapping_paths):
+    result = invoke(mapping_paths["baarn"], "--dry-run", "--data-dir", tmp_path)
+    assert result.exit_code == 2
+    assert "file not found under the data directory" in result.flat
+
+
+# ------------------------------------------------------------------ token choice
+
+
+def test_token_flag_wins_over_the_environment():
+    assert resolve_token("GM0308", token="a", token_file=None, environ={TOKEN_ENV_VAR: "b"}) == "a"
+
+
+def test_token_file_is_picked_by_municipality_code(token_file):
+    assert resolve_token("CL-GOB", token=None, token_file=token_file, environ={}) == "tok-chile"
+
+
+def test_environment_variable_is_the_fallback():
+    assert resolve_token("GM0308", token=None, token_file=None, environ={TOKEN_ENV_VAR: "b"}) == "b"
+
+
+def test_token_file_without_the_code_lists_codes_but_no_tokens(token_file):
+    with pytest.raises(TokenNotFoundError) as info:
+        resolve_token("GM0000", token=None, token_file=token_file, environ={})
+    message = str(info.value)
+    assert "['CL-GOB', 'GM0308']" in message
+    assert "tok-" not in message
+
+
+def test_both_token_flags_are_refused(token_file):
+    with pytest.raises(TokenNotFoundError, match="not both"):
+        resolve_token("GM0308", token="a", token_file=token_file, environ={})
