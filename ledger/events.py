@@ -65,7 +65,17 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
+def _wire_type(abi_type: str) -> str:
+    """Strings are decoded as bytes first: the contract does not check UTF-8, and a log must
+    never stop the indexer or the replay (see :func:`_normalise`)."""
+    return "bytes" if abi_type == "string" else abi_type
+
+
 def _normalise(abi_type: str, value: Any) -> Any:
+    if abi_type == "string":
+        # Invalid UTF-8 (possible only by writing to the contract directly; the API accepts
+        # UTF-8 only) becomes U+FFFD, identically for the indexer and the replay.
+        return bytes(value).decode("utf-8", errors="replace")
     if abi_type.endswith("[]"):
         return [_normalise(abi_type[:-2], v) for v in value]
     if abi_type == "address":
@@ -122,7 +132,8 @@ class EventDecoder:
             raise EventDecodeError(f"{entry['name']}: expected {len(indexed)} indexed topics, got {len(topics) - 1}")
         try:
             data = bytes.fromhex(_hex(log["data"])[2:])
-            plain_values = abi_decode([i["type"] for i in plain], data)
+            plain_values = abi_decode([_wire_type(i["type"]) for i in plain], data)
+            # Indexed strings would be topics holding only their hash; the ledger indexes none.
             indexed_values = [abi_decode([i["type"]], t)[0] for i, t in zip(indexed, topics[1:])]
         except Exception as exc:  # eth-abi raises several types; all mean "does not match"
             raise EventDecodeError(f"{entry['name']}: cannot decode log data: {exc}") from exc

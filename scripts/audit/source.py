@@ -1,0 +1,168 @@
+"""The auditor's own chain access: web3.py over JSON-RPC, read-only, no ``eth_call``.
+
+Methods used: ``eth_chainId``, ``eth_blockNumber``, ``eth_getBlockByNumber`` (block times and
+hashes), ``eth_getCode`` (is there a contract at the address) and ``eth_getLogs`` (in chunks,
+both block bounds inclusive, halved when the node refuses a range). Independent of
+``ledger.chain`` on purpose: the auditor must not share the server's chain client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+
+import requests
+from eth_utils import to_checksum_address
+from web3 import HTTPProvider, Web3
+from web3.exceptions import BlockNotFound, Web3RPCError
+
+from scripts.audit.errors import LogRangeRefusedError, ReplayChainError, ReplayConfigError
+
+T = TypeVar("T")
+
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
+"""HTTP timeout of one JSON-RPC request, seconds."""
+
+
+def _hex(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return "0x" + bytes(value).hex()
+    text = str(value).lower()
+    return text if text.startswith("0x") else "0x" + text
+
+
+@dataclass(frozen=True)
+class BlockHeader:
+    """A block: number, ``0x`` hash (lowercase hex) and time (Unix seconds)."""
+
+    number: int
+    hash: str
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """The raw logs of one ``eth_getLogs`` range, ``from_block..to_block`` inclusive."""
+
+    from_block: int
+    to_block: int
+    logs: list[Mapping[str, Any]]
+
+
+class ChainSource:
+    """Read-only access to one node.
+
+    Args:
+        rpc_url: the node's JSON-RPC HTTP endpoint.
+        request_timeout_seconds: HTTP timeout per request, seconds.
+    """
+
+    def __init__(self, rpc_url: str, *, request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS) -> None:
+        self.rpc_url = rpc_url
+        self._w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout_seconds}))
+        self._headers: dict[int, BlockHeader] = {}
+
+    def _rpc(self, method: str, fn: Callable[[], T], *, keep_rpc_errors: bool = False) -> T:
+        """Run ``fn``; transport errors (and JSON-RPC error answers unless ``keep_rpc_errors``)
+        become :class:`ReplayChainError`."""
+        try:
+            return fn()
+        except requests.HTTPError as exc:  # an HTTP error status: the node answered and refused
+            if keep_rpc_errors:
+                raise
+            raise ReplayChainError(self.rpc_url, method, repr(exc)) from exc
+        except (requests.RequestException, ConnectionError, OSError) as exc:
+            raise ReplayChainError(self.rpc_url, method, repr(exc)) from exc
+        except Web3RPCError as exc:
+            if keep_rpc_errors:
+                raise
+            raise ReplayChainError(self.rpc_url, method, str(exc)) from exc
+
+    def chain_id(self) -> int:
+        """The node's chain id.
+
+        Raises:
+            ReplayChainError: the node cannot be reached or answered with an error.
+        """
+        return int(self._rpc("eth_chainId", lambda: self._w3.eth.chain_id))
+
+    def head_block_number(self) -> int:
+        """Number of the latest block.
+
+        Raises:
+            ReplayChainError: the node cannot be reached or answered with an error.
+        """
+        return int(self._rpc("eth_blockNumber", lambda: self._w3.eth.block_number))
+
+    def code_size(self, address: str, block_number: int | str = "latest") -> int:
+        """Size in bytes of the code at ``address`` as of block ``block_number`` (default the
+        head, which every node can answer; older blocks need an archive node). 0: no contract.
+
+        Raises:
+            ReplayChainError: the node cannot be reached or answered with an error.
+        """
+        code = self._rpc("eth_getCode", lambda: self._w3.eth.get_code(to_checksum_address(address), block_number))
+        return len(bytes(code))
+
+    def block(self, number: int, *, fresh: bool = False) -> BlockHeader:
+        """Header of block ``number``, cached per instance unless ``fresh`` (ask the node again,
+        e.g. to see whether a block was reorganised away).
+
+        Raises:
+            ReplayConfigError: the node has no such block (beyond the head).
+            ReplayChainError: the node cannot be reached or answered with an error.
+        """
+        cached = None if fresh else self._headers.get(number)
+        if cached is not None:
+            return cached
+
+        def fetch() -> Any:
+            try:
+                return self._w3.eth.get_block(number)
+            except BlockNotFound as exc:
+                raise ReplayConfigError(f"Block {number} does not exist on {self.rpc_url} (beyond the head?).") from exc
+
+        raw = self._rpc("eth_getBlockByNumber", fetch)
+        header = BlockHeader(number=int(raw["number"]), hash=_hex(raw["hash"]), timestamp=int(raw["timestamp"]))
+        self._headers[number] = header
+        return header
+
+    def logs(self, address: str, from_block: int, to_block: int) -> list[Mapping[str, Any]]:
+        """Raw logs emitted by ``address`` in blocks ``from_block..to_block`` (both inclusive),
+        as the node returns them (one ``eth_getLogs`` call).
+
+        Raises:
+            Web3RPCError, requests.HTTPError: the node refused the request (e.g. the range is
+                too large or the answer would be).
+            ReplayChainError: the node cannot be reached.
+        """
+        params = {"address": to_checksum_address(address), "fromBlock": from_block, "toBlock": to_block}
+        return list(self._rpc("eth_getLogs", lambda: self._w3.eth.get_logs(params), keep_rpc_errors=True))
+
+    def iter_log_chunks(self, address: str, from_block: int, to_block: int, chunk_blocks: int) -> Iterator[LogChunk]:
+        """Logs of ``address`` in ``from_block..to_block`` (both inclusive), in ascending chunks of
+        at most ``chunk_blocks`` blocks. A range the node refuses is halved and retried; the
+        next chunks keep the smaller size.
+
+        Raises:
+            ReplayConfigError: ``chunk_blocks`` < 1 or ``from_block`` > ``to_block``.
+            LogRangeRefusedError: the node refuses even a single block.
+            ReplayChainError: the node cannot be reached.
+        """
+        if chunk_blocks < 1:
+            raise ReplayConfigError(f"chunk_blocks must be at least 1, got {chunk_blocks}")
+        if from_block > to_block:
+            raise ReplayConfigError(f"from block {from_block} is after to block {to_block}")
+        size = chunk_blocks
+        start = from_block
+        while start <= to_block:
+            end = min(start + size - 1, to_block)
+            try:
+                logs = self.logs(address, start, end)
+            except (Web3RPCError, requests.HTTPError) as exc:
+                if end == start:
+                    raise LogRangeRefusedError(self.rpc_url, start, str(exc)) from exc
+                size = max(1, (end - start + 1) // 2)
+                continue
+            yield LogChunk(start, end, logs)
+            start = end + 1

@@ -1,0 +1,275 @@
+"""The command line end to end against the test chain (and a stand-in API over HTTP)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from typer.testing import CliRunner
+
+from ledger.deployment import Deployment, save_deployment
+from replay_support import DAY, Scenario, hex32
+from scripts.replay import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def base_args(rpc_url: str, deployment: Deployment, report: Path) -> list[str]:
+    return [
+        "--rpc-url", rpc_url, "--address", deployment.contract_address,
+        "--deploy-block", str(deployment.deploy_block), "--report", str(report),
+    ]
+
+
+def test_cli_without_api_replays_and_writes_the_report(
+    scenario: Scenario, rpc_url: str, deployment: Deployment, tmp_path: Path, roles: Any
+) -> None:
+    report_path = tmp_path / "out" / "replay-report.json"
+    result = invoke(*base_args(rpc_url, deployment, report_path), "--now", str(scenario.t0))
+    assert result.exit_code == 0, result.output
+    assert "Commitments per municipality by status" in result.output
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+
+    assert (report["chain_id"], report["contract_address"], report["from_block"]) == (
+        deployment.chain_id, deployment.contract_address, deployment.deploy_block,
+    )
+    assert report["to_block"] == report["head_block"]
+    assert report["blocks_scanned"] == report["to_block"] - report["from_block"] + 1
+    assert report["now"] == scenario.t0
+    assert report["events_replayed"] == 40 and report["anomalies"] == [] and report["comparison"] is None
+    assert report["totals"] == {
+        "municipalities": 2, "commitments": 7, "deliveries_recorded": 9, "deliveries_revoked": 2,
+        "status_counts": {"pending": 1, "in_progress": 1, "delivered": 2, "delivered_late": 1, "overdue": 1, "withdrawn": 1},
+    }
+    baarn, utrecht = report["municipalities"]
+    assert (baarn["name"], baarn["code"], baarn["admin"], baarn["registrars"], baarn["commitment_count"]) == (
+        "Baarn", "GM0308", roles.council_admin.address, [roles.registrar.address], 6,
+    )
+    assert utrecht["status_counts"]["withdrawn"] == 1 and utrecht["admin"] == roles.stranger.address
+
+    written = scenario.commitments["delivered"]
+    [row] = [c for c in report["commitments"] if c["id"] == written.id]
+    assert {k: row[k] for k in ("external_ref", "title", "description", "target_quantity", "delivered_quantity",
+                                "progress_bps", "status", "met_at", "due_date", "withdrawn", "amendment_count")} == {
+        "external_ref": "energie-003", "title": "Insulate 100 schools", "description": "Ünïcode déscription ✓",
+        "target_quantity": "100", "delivered_quantity": "110", "progress_bps": 11000, "status": "delivered",
+        "met_at": scenario.t0 - 2 * DAY, "due_date": scenario.t0 - DAY, "withdrawn": False, "amendment_count": 0,
+    }
+    assert row["registered"]["tx_hash"] == written.tx.tx_hash
+    assert row["registered"]["block_number"] == written.tx.block_number
+    first, double, last = row["deliveries"]
+    assert first["evidence_sha256"] == [hex32(h) for h in scenario.deliveries[first["id"]].input[2]]
+    assert (first["quantity"], first["revoked"]) == ("60", False)
+    assert (double["revoked"], double["revocation"]["reason"]) == (True, "Counted twice")
+    assert last["note"] == "batch 1, recorded last"
+
+    [withdrawn] = [c for c in report["commitments"] if c["id"] == scenario.commitments["withdrawn"].id]
+    assert withdrawn["withdrawal"]["reason"] == "Council cancelled the plan"
+    assert [a["reason"] for a in withdrawn["amendments"]] == ["One more bridge"]
+    assert withdrawn["original"]["target_quantity"] == "7" and withdrawn["target_quantity"] == "8"
+
+
+def test_cli_reads_the_deployment_record_and_stops_at_the_to_block(
+    scenario: Scenario, rpc_url: str, deployment: Deployment, tmp_path: Path
+) -> None:
+    record = tmp_path / "deployment.json"
+    save_deployment(record, deployment)
+    stop = scenario.commitments["in_progress"].tx.block_number
+    report_path = tmp_path / "r.json"
+    result = invoke(
+        "--rpc-url", rpc_url, "--deployment", str(record), "--to-block", str(stop), "--report", str(report_path),
+        "--chunk-blocks", "3",
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["to_block"] == stop
+    assert [c["external_ref"] for c in report["commitments"]] == ["groen-001", "wonen-002"]
+    assert report["totals"]["deliveries_recorded"] == 0
+
+
+def test_cli_exits_2_when_the_address_has_no_contract(rpc_url: str, deployment: Deployment, tmp_path: Path, roles: Any) -> None:
+    result = invoke(
+        "--rpc-url", rpc_url, "--address", roles.stranger.address, "--deploy-block", str(deployment.deploy_block),
+        "--report", str(tmp_path / "r.json"),
+    )
+    assert result.exit_code == 2
+    assert "No contract code" in result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_cli_exits_2_without_address_or_deployment(rpc_url: str, tmp_path: Path) -> None:
+    result = invoke("--rpc-url", rpc_url, "--report", str(tmp_path / "r.json"))
+    assert result.exit_code == 2
+    assert "--deployment" in result.output
+
+
+# ---------------------------------------------------------------------- against a stand-in API
+
+
+def api_from_report(report: dict[str, Any]) -> dict[str, Any]:
+    """Render the replay report the way docs/API.md says the server answers."""
+    names = {m["id"]: m["name"] for m in report["municipalities"]}
+    summaries, details = [], {}
+    for c in report["commitments"]:
+        summary = {k: c[k] for k in (
+            "id", "municipality_id", "external_ref", "title", "theme", "unit", "target_quantity",
+            "delivered_quantity", "progress_bps", "status", "due_date", "due_date_iso", "met_at", "met_at_iso",
+            "registered", "withdrawn")}
+        summary["municipality_name"] = names[c["municipality_id"]]
+        detail = dict(summary)
+        detail.update({k: c[k] for k in (
+            "description", "source_document_sha256", "source_uri", "registrar", "amendment_count", "withdrawal")})
+        detail["deliveries"] = [
+            {k: d[k] for k in ("id", "commitment_id", "quantity", "delivered_at", "delivered_at_iso", "evidence_uri",
+                               "note", "external_ref", "registrar", "recorded", "revocation")}
+            | {"evidence": [{"sha256": h, "stored": False, "url": None} for h in d["evidence_sha256"]]}
+            for d in c["deliveries"]
+        ]
+        summaries.append(summary)
+        details[c["id"]] = detail
+    municipalities = [
+        {k: m[k] for k in ("id", "name", "code", "admin", "registrars", "commitment_count", "status_counts", "registered")}
+        for m in report["municipalities"]
+    ]
+    health = {
+        "status": "ok", "chain_id": report["chain_id"], "contract_address": report["contract_address"],
+        "deploy_block": report["from_block"], "chain_head_block": report["to_block"],
+        "indexed_block": report["to_block"], "lag_blocks": 0, "head_seen_at": report["generated_at"],
+    }
+    return {"health": health, "summaries": summaries, "details": details, "municipalities": municipalities}
+
+
+class StandInApi:
+    """A tiny HTTP server answering the citizens' GET endpoints from a dict (pages capped at 3)."""
+
+    PAGE_CAP = 3
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                body: Any
+                status = 200
+                if url.path == "/api/v1/health":
+                    body = api.data["health"]
+                elif url.path == "/api/v1/municipalities":
+                    body = {"data": api.data["municipalities"], "count": len(api.data["municipalities"])}
+                elif url.path == "/api/v1/commitments":
+                    offset = int(query.get("offset", ["0"])[0])
+                    limit = min(int(query.get("limit", ["20"])[0]), api.PAGE_CAP)
+                    rows = api.data["summaries"]
+                    body = {"data": rows[offset:offset + limit], "count": len(rows), "offset": offset, "limit": limit}
+                elif url.path.startswith("/api/v1/commitments/"):
+                    found = api.data["details"].get(int(url.path.rsplit("/", 1)[1]))
+                    body, status = (found, 200) if found else ({"type": "/problems/not-found", "status": 404}, 404)
+                else:
+                    body, status = {"status": 404}, 404
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "StandInApi":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def api_data(scenario: Scenario, rpc_url: str, deployment: Deployment, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """What an honest API would answer now: rendered from a replay report at the wall clock."""
+    report_path = tmp_path / "honest.json"
+    result = invoke(*base_args(rpc_url, deployment, report_path))
+    assert result.exit_code == 0, result.output
+    yield api_from_report(json.loads(report_path.read_text(encoding="utf-8")))
+
+
+def test_cli_with_an_agreeing_api_exits_0_and_records_the_comparison(
+    api_data: dict[str, Any], rpc_url: str, deployment: Deployment, tmp_path: Path
+) -> None:
+    api_data["health"]["indexed_block"] += 10_000  # other test sessions may share this chain and mine on
+    report_path = tmp_path / "r.json"
+    with StandInApi(api_data) as api:
+        result = invoke(*base_args(rpc_url, deployment, report_path), "--api-url", api.url, "--wait-seconds", "0")
+    assert result.exit_code == 0, result.output
+    comparison = json.loads(report_path.read_text(encoding="utf-8"))["comparison"]
+    assert (comparison["ok"], comparison["difference_count"], comparison["api_caught_up"]) == (True, 0, True)
+    assert comparison["api_url"] == api.url
+    assert "agrees with the chain" in result.output
+
+
+def test_cli_with_a_differing_api_prints_the_difference_and_exits_1(
+    api_data: dict[str, Any], scenario: Scenario, rpc_url: str, deployment: Deployment, tmp_path: Path
+) -> None:
+    written = scenario.commitments["amended"]
+    api_data["details"][written.id]["title"] = "Renovate 30 homes"
+    report_path = tmp_path / "r.json"
+    with StandInApi(api_data) as api:
+        result = invoke(*base_args(rpc_url, deployment, report_path), "--api-url", api.url, "--wait-seconds", "0")
+    assert result.exit_code == 1, result.output
+    comparison = json.loads(report_path.read_text(encoding="utf-8"))["comparison"]
+    assert comparison["differences"] == [
+        {"subject": "commitment", "id": written.id, "field": "title", "chain": "Renovate 20 homes",
+         "api": "Renovate 30 homes", "where": "detail"}
+    ]
+    assert "Renovate 30 homes" in result.output
+
+
+def test_cli_says_when_the_api_index_stays_behind(
+    api_data: dict[str, Any], rpc_url: str, deployment: Deployment, tmp_path: Path
+) -> None:
+    api_data["health"]["indexed_block"] = deployment.deploy_block
+    report_path = tmp_path / "r.json"
+    with StandInApi(api_data) as api:
+        result = invoke(*base_args(rpc_url, deployment, report_path), "--api-url", api.url, "--wait-seconds", "0")
+    comparison = json.loads(report_path.read_text(encoding="utf-8"))["comparison"]
+    assert comparison["api_caught_up"] is False
+    assert any("still behind" in note for note in comparison["notes"])
+    assert "waiting up to 0 s" in " ".join(result.output.split())
+    assert result.exit_code == 0  # the stand-in's data is complete, so nothing differs
+
+
+def test_brownie_main_reads_its_settings_from_the_environment(
+    scenario: Scenario, rpc_url: str, deployment: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scripts.replay import main
+
+    record = tmp_path / "deployment.json"
+    save_deployment(record, deployment)
+    monkeypatch.setenv("LEDGER_RPC_URL", rpc_url)
+    monkeypatch.setenv("LEDGER_DEPLOYMENT_FILE", str(record))
+    monkeypatch.setenv("LEDGER_API_URL", "")  # no comparison
+    monkeypatch.setenv("LEDGER_REPLAY_REPORT", str(tmp_path / "brownie-report.json"))
+    main()  # returns normally on success (SystemExit otherwise)
+    report = json.loads((tmp_path / "brownie-report.json").read_text(encoding="utf-8"))
+    assert report["totals"]["commitments"] == 7 and report["comparison"] is None
+    monkeypatch.setenv("LEDGER_API_URL", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(SystemExit) as caught:
+        main()
+    assert caught.value.code == 2
+    assert "error" in json.loads((tmp_path / "brownie-report.json").read_text(encoding="utf-8"))["comparison"]
