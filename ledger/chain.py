@@ -220,6 +220,9 @@ class LedgerChain:
 
     # ------------------------------------------------------------------ writes
 
+    def _nonce(self, address: str) -> int:
+        return int(self._rpc("eth_getTransactionCount", self._w3.eth.get_transaction_count, address, "pending"))
+
     def _lock_for(self, address: str) -> threading.Lock:
         with self._locks_guard:
             return self._send_locks.setdefault(address, threading.Lock())
@@ -245,7 +248,7 @@ class LedgerChain:
                     fn.build_transaction,
                     {
                         "from": account.address,
-                        "nonce": self._w3.eth.get_transaction_count(account.address, "pending"),
+                        "nonce": self._nonce(account.address),
                         "chainId": self.deployment.chain_id if self.deployment else self.chain_id(),
                     },
                 )
@@ -288,7 +291,7 @@ class LedgerChain:
             factory.constructor(account.address).build_transaction,
             {
                 "from": account.address,
-                "nonce": self._w3.eth.get_transaction_count(account.address, "pending"),
+                "nonce": self._nonce(account.address),
                 "chainId": self.chain_id(),
             },
         )
@@ -326,9 +329,9 @@ class LedgerChain:
                 "to": to_checksum_address(to),
                 "value": amount_wei,
                 "gas": 21_000,
-                "nonce": self._w3.eth.get_transaction_count(account.address, "pending"),
+                "nonce": self._nonce(account.address),
                 "chainId": self.chain_id(),
-                "maxFeePerGas": self._w3.eth.gas_price * 2,
+                "maxFeePerGas": int(self._rpc("eth_gasPrice", lambda: self._w3.eth.gas_price)) * 2,
                 "maxPriorityFeePerGas": 0,
             }
             return self._sign_send_wait(tx, private_key).tx_hash

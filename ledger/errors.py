@@ -111,6 +111,12 @@ class EventDecodeError(LedgerError, ValueError):
     """A log from the ledger's address does not match any event of the interface."""
 
 
+class ProjectionError(LedgerError):
+    """An event cannot be applied to the index: it refers to a municipality, commitment or
+    delivery the index does not have (a gap, or another contract's logs), or it has no
+    projection. Rebuild the index from the deploy block (`make reindex`)."""
+
+
 class EvidenceError(LedgerError):
     """Evidence storage problems."""
 

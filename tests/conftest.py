@@ -8,6 +8,7 @@ fresh deployment, so they never see another module's data.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,10 @@ ANVIL_KEYS = (
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
     "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
     "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "0x92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 )
 
 
@@ -62,7 +67,13 @@ def roles() -> Roles:
 
 @pytest.fixture(scope="session")
 def rpc_url() -> str:
-    """JSON-RPC URL of the chain brownie started for this test run."""
+    """JSON-RPC URL of the test chain: the one brownie started for this run, or
+    ``LEDGER_TEST_RPC_URL`` when set (an anvil of your own with the standard mnemonic), so
+    that a concurrent test run sharing brownie's chain cannot revert this run's blocks with
+    the ``evm_revert`` of its ``fn_isolation``."""
+    override = os.environ.get("LEDGER_TEST_RPC_URL")
+    if override:
+        return override
     from brownie import network, web3
 
     if not network.is_connected():

@@ -1,0 +1,92 @@
+"""Engine, schema and sessions of the index.
+
+SQLite (the default, ``sqlite:///data/ledger.sqlite3``) runs in WAL mode so the API reads
+while the indexer writes, with foreign keys on and real transactions (pysqlite's implicit
+transaction handling is turned off and ``BEGIN`` is emitted by SQLAlchemy, so reads and
+writes of one unit of work share one transaction). PostgreSQL works through
+``postgresql+psycopg://user@host:5432/db`` (``?options=-csearch_path%3Dmy_schema`` selects a
+schema).
+
+Build the engine once per process (the API's lifespan, the indexer's main).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.db.models import Base
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite connection waits for another writer's lock, milliseconds."""
+
+
+def make_engine(database_url: str, **engine_kwargs: Any) -> Engine:
+    """Create the engine for ``database_url``.
+
+    SQLite: the parent folder of a file database is created; WAL journal, foreign keys on,
+    ``busy_timeout`` of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``check_same_thread=False`` (the API
+    uses sessions from worker threads), and transactions that begin at the first statement
+    of a unit of work (reads included).
+
+    Args:
+        database_url: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``).
+        **engine_kwargs: passed on to :func:`sqlalchemy.create_engine` (e.g. ``echo=True``).
+
+    Returns:
+        The engine (no connection is made yet).
+
+    Raises:
+        sqlalchemy.exc.ArgumentError: the URL does not parse.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        engine_kwargs.setdefault("pool_pre_ping", True)
+        return create_engine(url, **engine_kwargs)
+
+    if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    connect_args = dict(engine_kwargs.pop("connect_args", {}))
+    connect_args.setdefault("check_same_thread", False)
+    engine = create_engine(url, connect_args=connect_args, **engine_kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide where transactions begin (see module docstring).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if url.database and url.database != ":memory:":
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table and index that does not exist yet (idempotent)."""
+    Base.metadata.create_all(engine)
+
+
+def drop_schema(engine: Engine) -> None:
+    """Drop every table of the index (used to rebuild it from the deploy block)."""
+    Base.metadata.drop_all(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine``. Objects stay readable after commit
+    (``expire_on_commit=False``); use ``with factory() as session, session.begin(): ...``
+    for a unit of work that commits at the end or rolls back on an exception."""
+    return sessionmaker(engine, expire_on_commit=False)

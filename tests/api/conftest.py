@@ -1,0 +1,64 @@
+"""Fixtures of the API tests: the real app (lifespan included) on this module's fresh ledger
+(tests/conftest.py: municipality 1 Baarn with ``roles.registrar``, 2 Utrecht with
+``roles.other_registrar``), the real indexer filling the module's SQLite index, and staff
+tokens issued into the module's key file."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Iterator
+
+import pytest
+from fastapi import FastAPI
+
+with warnings.catch_warnings():  # starlette asks for httpx2, which the pinned env does not have
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+from api.main import create_app
+from indexer.loop import Indexer
+from ledger.chain import LedgerChain
+from ledger.settings import Settings
+from ledger.staff import issue_token
+from tests.api.helpers import MAX_EVIDENCE_BYTES, Tokens
+
+
+@pytest.fixture(scope="module")
+def api_settings(settings: Settings) -> Settings:
+    """The module's settings with a small evidence limit."""
+    return settings.model_copy(update={"max_evidence_bytes": MAX_EVIDENCE_BYTES})
+
+
+@pytest.fixture(scope="module")
+def tokens(api_settings: Settings, roles: Any) -> Tokens:
+    path = api_settings.staff_keys_file
+    return Tokens(
+        baarn=issue_token(path, 1, roles.registrar.key),
+        utrecht=issue_token(path, 2, roles.other_registrar.key),
+        baarn_stranger=issue_token(path, 1, roles.stranger.key),
+    )
+
+
+@pytest.fixture(scope="module")
+def app(api_settings: Settings, tokens: Tokens) -> FastAPI:
+    return create_app(api_settings)
+
+
+@pytest.fixture(scope="module")
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """A client of the running app (lifespan entered once per module)."""
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def indexer(client: TestClient, app: FastAPI, chain: LedgerChain, api_settings: Settings) -> Indexer:
+    """The real indexer writing the index the app reads."""
+    return Indexer(chain, app.state.session_factory, api_settings)
+
+
+@pytest.fixture(scope="module")
+def index(indexer: Indexer) -> Any:
+    """Call after writes: indexes up to the chain head, returns the events applied."""
+    return indexer.run_once

@@ -1,0 +1,160 @@
+"""Input models check what the contract checks, in UTF-8 bytes, before anything is sent."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from api.schemas import AmendmentIn, CommitmentIn, ReasonIn
+
+VALID: dict[str, Any] = {
+    "external_ref": "wonen-001",
+    "title": "200 sociale huurwoningen",
+    "target_quantity": "200",
+    "unit": "woningen",
+    "due_date": 1774994399,
+}
+
+
+def errors_of(model: type, data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    with pytest.raises(ValidationError) as refused:
+        model.model_validate(data)
+    return [(e["loc"], e["type"]) for e in refused.value.errors()]
+
+
+def test_a_minimal_commitment_gets_defaults_for_optional_texts() -> None:
+    model = CommitmentIn.model_validate(VALID)
+    assert model.model_dump() == {
+        **VALID,
+        "target_quantity": 200,
+        "description": "",
+        "theme": "",
+        "source_document_sha256": None,
+        "source_uri": "",
+    }
+
+
+@pytest.mark.parametrize(
+    ("field", "limit", "required"),
+    [
+        ("external_ref", 64, True),
+        ("title", 200, True),
+        ("description", 8000, False),
+        ("theme", 120, False),
+        ("unit", 32, True),
+        ("source_uri", 512, False),
+    ],
+)
+def test_text_limits_count_utf8_bytes(field: str, limit: int, required: bool) -> None:
+    # "€" is 3 bytes: limit // 3 of them plus ASCII padding reach the limit exactly.
+    exact = "€" * (limit // 3) + "x" * (limit % 3)
+    assert len(exact.encode()) == limit
+    assert getattr(CommitmentIn.model_validate({**VALID, field: exact}), field) == exact
+    assert errors_of(CommitmentIn, {**VALID, field: exact + "x"}) == [((field,), "string_too_long_bytes")]
+    if required:
+        assert errors_of(CommitmentIn, {**VALID, field: ""}) == [((field,), "string_too_short_bytes")]
+    else:
+        assert getattr(CommitmentIn.model_validate({**VALID, field: ""}), field) == ""
+
+
+@pytest.mark.parametrize("value", [200, "200", "0200", 10**15, "1000000000000000"])
+def test_quantities_are_integers_or_digit_strings(value: Any) -> None:
+    assert CommitmentIn.model_validate({**VALID, "target_quantity": value}).target_quantity == int(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (0, "quantity_range"),
+        ("0", "quantity_range"),
+        (10**15 + 1, "quantity_range"),
+        (-1, "quantity_range"),
+        ("-1", "quantity_type"),
+        ("1.5", "quantity_type"),
+        (1.0, "quantity_type"),
+        (True, "quantity_type"),
+        ("1e3", "quantity_type"),
+        (" 1", "quantity_type"),
+        ("١٢", "quantity_type"),
+        (None, "quantity_type"),
+    ],
+)
+def test_bad_quantities_are_refused(value: Any, error: str) -> None:
+    assert errors_of(CommitmentIn, {**VALID, "target_quantity": value}) == [(("target_quantity",), error)]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (1774994399, 1774994399),
+        ("1774994399", 1774994399),
+        ("2026-03-31T23:59:59+02:00", 1774994399),
+        ("2026-03-31T21:59:59Z", 1774994399),
+        ("2026-03-31t21:59:59.999z", 1774994399),
+        ("2026-03-31 21:59:59-00:00", 1774994399),
+    ],
+)
+def test_due_dates_are_unix_seconds_or_rfc3339_with_offset(value: Any, seconds: int) -> None:
+    assert CommitmentIn.model_validate({**VALID, "due_date": value}).due_date == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("2026-03-31T23:59:59", "time_naive"),
+        ("2026-03-31", "time_type"),
+        ("2026-02-30T00:00:00Z", "time_parsing"),
+        ("tomorrow", "time_type"),
+        (0, "time_range"),
+        (1.5, "time_type"),
+        (False, "time_type"),
+        (2**64, "time_range"),
+    ],
+)
+def test_bad_due_dates_are_refused(value: Any, error: str) -> None:
+    assert errors_of(CommitmentIn, {**VALID, "due_date": value}) == [(("due_date",), error)]
+
+
+def test_source_hashes_are_normalised_to_0x_lowercase() -> None:
+    model = CommitmentIn.model_validate({**VALID, "source_document_sha256": "AB" * 32})
+    assert model.source_document_sha256 == "0x" + "ab" * 32
+
+
+@pytest.mark.parametrize("value", ["ab" * 31, "0x" + "ab" * 33, "zz" * 32, "0x" + "00" * 32, 12])
+def test_malformed_or_zero_hashes_are_refused(value: Any) -> None:
+    assert errors_of(CommitmentIn, {**VALID, "source_document_sha256": value})[0][0] == ("source_document_sha256",)
+
+
+def test_unknown_fields_and_wrong_types_are_refused() -> None:
+    assert errors_of(CommitmentIn, {**VALID, "municipality_id": 2}) == [(("municipality_id",), "extra_forbidden")]
+    assert errors_of(CommitmentIn, {**VALID, "title": 12}) == [(("title",), "string_type")]
+
+
+def test_an_amendment_needs_only_a_reason() -> None:
+    assert AmendmentIn.model_validate({"reason": "r"}).model_dump() == {
+        "title": None,
+        "description": None,
+        "target_quantity": None,
+        "due_date": None,
+        "reason": "r",
+    }
+    assert errors_of(AmendmentIn, {"title": "t"}) == [(("reason",), "missing")]
+
+
+def test_reasons_are_1_to_1000_bytes() -> None:
+    assert ReasonIn.model_validate({"reason": "ü" * 500}).reason == "ü" * 500
+    assert errors_of(ReasonIn, {"reason": "ü" * 500 + "x"}) == [(("reason",), "string_too_long_bytes")]
+    assert errors_of(ReasonIn, {"reason": ""}) == [(("reason",), "string_too_short_bytes")]
+
+
+def test_time_in_the_future_is_refused_for_deliveries() -> None:
+    from api.schemas import DeliveryForm
+
+    now = int(time.time())
+    assert DeliveryForm.model_validate({"quantity": "1", "delivered_at": str(now), "evidence_sha256": ["ab" * 32]})
+    assert errors_of(
+        DeliveryForm, {"quantity": "1", "delivered_at": str(now + 3600), "evidence_sha256": ["ab" * 32]}
+    ) == [(("delivered_at",), "time_in_future")]

@@ -1,0 +1,610 @@
+"""Staff writes through the API on this module's ledger, checked on chain and in the index.
+
+Tests run in file order and build on each other (one ledger per module): commitment 1 is
+Baarn's ``wonen-001``, commitment 2 Utrecht's ``fiets-001``, commitment 3 Baarn's
+``weg-003`` (withdrawn later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ledger.chain import LedgerChain
+from ledger.settings import Settings
+from ledger.staff import issue_token
+from tests.api.helpers import MAX_EVIDENCE_BYTES, PROBLEM, Tokens
+
+COMMITMENT = {
+    "external_ref": "wonen-001",
+    "title": "200 sociale huurwoningen",
+    "description": "Bouw van 200 sociale huurwoningen in Baarn-Noord.",
+    "theme": "Wonen",
+    "target_quantity": "200",
+    "unit": "woningen",
+    "due_date": "2030-12-31T23:59:59+01:00",
+    "source_document_sha256": "5C" * 32,
+    "source_uri": "https://baarn.example/raadsbesluit-2025-113.pdf",
+}
+DUE_2030 = 1924988399  # 2030-12-31T22:59:59Z
+REPORT = b"%PDF-1.4 opleverrapport fase 1\n"
+REPORT_SHA = "0x" + hashlib.sha256(REPORT).hexdigest()
+PHOTO = b"\x89PNG\r\n\x1a\n photo of the site"
+PHOTO_SHA = "0x" + hashlib.sha256(PHOTO).hexdigest()
+ELSEWHERE = "0x" + "e1" * 32
+
+
+def auth(token: str) -> dict[str, str]:
+    return Tokens.header(token)
+
+
+def counts(chain: LedgerChain) -> tuple[int, int, int]:
+    """(municipalities, commitments, deliveries) on chain."""
+    return tuple(chain.call("counts"))
+
+
+def stored_files(app: FastAPI) -> list[str]:
+    return sorted(p.name for p in Path(app.state.evidence_store.directory).iterdir())
+
+
+def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    return body
+
+
+def assert_tx(tx: dict[str, Any], chain: LedgerChain) -> None:
+    assert set(tx) == {"tx_hash", "block_number", "gas_used"}
+    assert tx["tx_hash"].startswith("0x") and len(tx["tx_hash"]) == 66
+    assert tx["block_number"] == chain.head_block_number()
+    assert tx["gas_used"] > 21_000
+
+
+# ------------------------------------------------------------------ authentication
+
+
+def test_staff_me_names_the_tokens_municipality_and_registrar(client: TestClient, tokens: Tokens, roles: Any, index: Any) -> None:
+    index()
+    response = client.get("/api/v1/staff/me", headers=auth(tokens.baarn))
+    assert response.status_code == 200
+    assert response.json() == {"municipality_id": 1, "municipality_name": "Baarn", "registrar": roles.registrar.address}
+    assert client.get("/api/v1/staff/me", headers=auth(tokens.utrecht)).json()["municipality_name"] == "Utrecht"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer "}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dXNlcjpwdw=="}],
+)
+def test_missing_or_unknown_tokens_are_unauthorized(client: TestClient, chain: LedgerChain, headers: dict) -> None:
+    before = counts(chain)
+    for response in (
+        client.get("/api/v1/staff/me", headers=headers),
+        client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=headers),
+        client.post("/api/v1/staff/deliveries/1/revocation", json={"reason": "r"}, headers=headers),
+    ):
+        assert_problem(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert counts(chain) == before
+
+
+# ------------------------------------------------------------------ register
+
+
+def test_register_commitment_records_it_for_the_tokens_municipality(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
+) -> None:
+    response = client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["commitment_id"] == 1
+    assert_tx(body["tx"], chain)
+    assert counts(chain) == (2, 1, 0)
+    index()
+    detail = client.get("/api/v1/commitments/1").json()
+    assert detail["registered"]["tx_hash"] == body["tx"]["tx_hash"]
+    assert {k: detail[k] for k in ("municipality_id", "external_ref", "title", "description", "theme", "target_quantity",
+                                   "unit", "due_date", "due_date_iso", "source_document_sha256", "source_uri",
+                                   "registrar", "status")} == {
+        "municipality_id": 1,
+        "external_ref": "wonen-001",
+        "title": "200 sociale huurwoningen",
+        "description": "Bouw van 200 sociale huurwoningen in Baarn-Noord.",
+        "theme": "Wonen",
+        "target_quantity": "200",
+        "unit": "woningen",
+        "due_date": DUE_2030,
+        "due_date_iso": "2030-12-31T22:59:59Z",
+        "source_document_sha256": "0x" + "5c" * 32,
+        "source_uri": "https://baarn.example/raadsbesluit-2025-113.pdf",
+        "registrar": roles.registrar.address,
+        "status": "pending",
+    }
+
+
+def test_register_takes_integer_quantities_and_unix_due_dates(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
+    body = {"external_ref": "fiets-001", "title": "Fietsenstalling", "target_quantity": 1, "unit": "stalling",
+            "due_date": int(time.time()) + 86_400}
+    response = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.utrecht))
+    assert response.status_code == 201
+    assert response.json()["commitment_id"] == 2
+    response = client.post(
+        "/api/v1/staff/commitments",
+        json={"external_ref": "weg-003", "title": "Weg", "target_quantity": "3", "unit": "km", "due_date": DUE_2030},
+        headers=auth(tokens.baarn),
+    )
+    assert response.json()["commitment_id"] == 3
+    index()
+    assert client.get("/api/v1/commitments/2").json()["municipality_name"] == "Utrecht"
+
+
+def test_duplicate_external_ref_is_a_conflict_naming_the_existing_commitment(
+    client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before = counts(chain)
+    response = client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn))
+    body = assert_problem(response, 409, "duplicate-external-ref")
+    assert body["existing_commitment_id"] == 1
+    assert body["contract_error"] == {
+        "name": "LedgerDuplicateCommitmentRef",
+        "args": {"municipality_id": 1, "external_ref": "wonen-001", "existing_commitment_id": 1},
+    }
+    assert counts(chain) == before
+
+
+def test_the_same_external_ref_is_free_in_another_municipality(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "fiets-001"}, headers=auth(tokens.baarn))
+    assert response.status_code == 201
+    assert response.json()["commitment_id"] == 4
+    index()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("external_ref", "x" * 65),
+        ("title", "é" * 100 + "x"),
+        ("description", "€" * 2666 + "xxx"),
+        ("theme", "x" * 121),
+        ("unit", "x" * 33),
+        ("source_uri", "x" * 513),
+        ("title", ""),
+        ("target_quantity", "1000000000000001"),
+        ("target_quantity", 0),
+        ("target_quantity", 1.5),
+        ("due_date", "2030-12-31T23:59:59"),
+        ("due_date", "soon"),
+        ("source_document_sha256", "0x1234"),
+        ("municipality_id", 2),
+    ],
+)
+def test_invalid_commitments_are_refused_before_anything_is_sent(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, field: str, value: Any
+) -> None:
+    before = counts(chain)
+    response = client.post(
+        "/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "new-1", field: value}, headers=auth(tokens.baarn)
+    )
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"][0]["loc"] == ["body", field]
+    assert counts(chain) == before
+
+
+def test_a_token_of_an_account_that_is_no_registrar_is_forbidden_by_the_contract(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any
+) -> None:
+    before = counts(chain)
+    response = client.post(
+        "/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "new-2"}, headers=auth(tokens.baarn_stranger)
+    )
+    body = assert_problem(response, 403, "forbidden")
+    assert body["contract_error"] == {"name": "LedgerNotRegistrar", "args": {"municipality_id": 1, "account": roles.stranger.address}}
+    assert counts(chain) == before
+
+
+def test_other_contract_refusals_are_contract_rejected_with_the_custom_error(
+    client: TestClient, chain: LedgerChain, roles: Any, api_settings: Settings
+) -> None:
+    before = counts(chain)
+    token = issue_token(api_settings.staff_keys_file, 3, roles.registrar.key)  # no municipality 3
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "new-3"}, headers=auth(token))
+    body = assert_problem(response, 422, "contract-rejected")
+    assert body["contract_error"] == {"name": "LedgerUnknownMunicipality", "args": {"municipality_id": 3}}
+    assert counts(chain) == before
+
+
+# ------------------------------------------------------------------ amend
+
+
+def test_amendment_keeps_omitted_fields_and_returns_its_number(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    response = client.post(
+        "/api/v1/staff/commitments/1/amendments",
+        json={"target_quantity": 180, "reason": "Twintig woningen vervallen na bezwaar"},
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["commitment_id"] == 1
+    assert body["amendment_number"] == 1
+    assert_tx(body["tx"], chain)
+    index()
+    detail = client.get("/api/v1/commitments/1").json()
+    assert detail["amendment_count"] == 1
+    assert detail["title"] == COMMITMENT["title"]
+    assert detail["description"] == COMMITMENT["description"]
+    assert detail["due_date"] == DUE_2030
+    assert detail["target_quantity"] == "180"
+    assert detail["timeline"][-1]["kind"] == "amended"
+    assert detail["timeline"][-1]["details"] == {
+        "amendment_number": 1,
+        "title": COMMITMENT["title"],
+        "description": COMMITMENT["description"],
+        "previous_target_quantity": "200",
+        "target_quantity": "180",
+        "previous_due_date": DUE_2030,
+        "due_date": DUE_2030,
+        "reason": "Twintig woningen vervallen na bezwaar",
+    }
+
+
+def test_amendment_that_changes_nothing_is_a_conflict(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    before = counts(chain)
+    response = client.post(
+        "/api/v1/staff/commitments/1/amendments", json={"title": COMMITMENT["title"], "reason": "Geen"}, headers=auth(tokens.baarn)
+    )
+    body = assert_problem(response, 409, "amendment-changes-nothing")
+    assert body["contract_error"]["name"] == "LedgerAmendmentChangesNothing"
+    assert counts(chain) == before
+
+
+def test_amendment_with_omitted_fields_waits_for_the_index(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
+) -> None:
+    chain.send("amendCommitment", [3, ("Weg", "", 4, DUE_2030, "Extra kilometer")], roles.registrar.key)
+    response = client.post("/api/v1/staff/commitments/3/amendments", json={"title": "Nieuwe weg", "reason": "Naam"}, headers=auth(tokens.baarn))
+    body = assert_problem(response, 503, "index-behind")
+    assert body["chain_head_block"] == body["indexed_block"] + 1
+    index()
+    response = client.post("/api/v1/staff/commitments/3/amendments", json={"title": "Nieuwe weg", "reason": "Naam"}, headers=auth(tokens.baarn))
+    assert response.status_code == 201
+    assert response.json()["amendment_number"] == 2
+    index()
+    assert client.get("/api/v1/commitments/3").json()["target_quantity"] == "4"
+
+
+def test_amendment_with_every_field_does_not_need_the_index(client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any) -> None:
+    chain.send("amendCommitment", [3, ("Nieuwe weg", "", 5, DUE_2030, "Nog een kilometer")], roles.registrar.key)
+    response = client.post(
+        "/api/v1/staff/commitments/3/amendments",
+        json={"title": "Nieuwe weg", "description": "", "target_quantity": "6", "due_date": DUE_2030, "reason": "Zes"},
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201
+    assert response.json()["amendment_number"] == 4
+    index()
+
+
+def test_amending_another_municipalitys_commitment_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    before = counts(chain)
+    response = client.post("/api/v1/staff/commitments/2/amendments", json={"target_quantity": 2, "reason": "r"}, headers=auth(tokens.baarn))
+    body = assert_problem(response, 403, "forbidden")
+    assert body["detail"] == "This token is for municipality 1; commitment 2 belongs to municipality 2."
+    assert counts(chain) == before
+
+
+@pytest.mark.parametrize(("path", "status"), [("99", 404), ("0", 422), ("x", 422)])
+def test_amending_an_unknown_commitment(client: TestClient, tokens: Tokens, path: str, status: int) -> None:
+    response = client.post(f"/api/v1/staff/commitments/{path}/amendments", json={"reason": "r"}, headers=auth(tokens.baarn))
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+
+
+def test_amending_an_unknown_commitment_with_every_field_is_refused_by_the_contract(client: TestClient, tokens: Tokens) -> None:
+    full = {"title": "t", "description": "", "target_quantity": 1, "due_date": DUE_2030, "reason": "r"}
+    response = client.post("/api/v1/staff/commitments/99/amendments", json=full, headers=auth(tokens.baarn))
+    assert assert_problem(response, 404, "not-found")["contract_error"]["name"] == "LedgerUnknownCommitment"
+
+
+def test_an_amendment_needs_a_reason(client: TestClient, tokens: Tokens) -> None:
+    response = client.post("/api/v1/staff/commitments/1/amendments", json={"title": "t"}, headers=auth(tokens.baarn))
+    assert assert_problem(response, 422, "validation-error")["errors"] == [
+        {"loc": ["body", "reason"], "msg": "Field required", "type": "missing"}
+    ]
+
+
+# ------------------------------------------------------------------ deliveries
+
+
+def test_delivery_stores_its_files_and_cites_them_on_chain(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
+) -> None:
+    delivered_at = int(time.time()) - 86_400
+    response = client.post(
+        "/api/v1/staff/commitments/1/deliveries",
+        data={
+            "quantity": "60",
+            "delivered_at": str(delivered_at),
+            "note": "Fase 1 opgeleverd",
+            "evidence_uri": "https://baarn.example/oplevering-fase-1",
+            "external_ref": "lev-001",
+            "evidence_sha256": ELSEWHERE.upper().replace("0X", ""),
+        },
+        files=[("evidence", ("rapport.pdf", REPORT, "application/pdf")), ("evidence", ("foto.png", PHOTO, "image/png"))],
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["delivery_id"] == 1
+    assert body["commitment_id"] == 1
+    assert body["evidence_sha256"] == [REPORT_SHA, PHOTO_SHA, ELSEWHERE]
+    assert_tx(body["tx"], chain)
+    assert counts(chain) == (2, 4, 1)
+
+    evidence = client.get(f"/api/v1/evidence/{REPORT_SHA}")
+    assert evidence.content == REPORT
+    assert evidence.headers["content-type"] == "application/pdf"
+    assert client.get(f"/api/v1/evidence/{PHOTO_SHA}").headers["content-type"] == "image/png"
+
+    index()
+    delivery = client.get("/api/v1/commitments/1").json()["deliveries"][0]
+    assert delivery == {
+        "id": 1,
+        "commitment_id": 1,
+        "quantity": "60",
+        "delivered_at": delivered_at,
+        "delivered_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(delivered_at)),
+        "evidence": [
+            {"sha256": REPORT_SHA, "stored": True, "url": f"/api/v1/evidence/{REPORT_SHA}"},
+            {"sha256": PHOTO_SHA, "stored": True, "url": f"/api/v1/evidence/{PHOTO_SHA}"},
+            {"sha256": ELSEWHERE, "stored": False, "url": None},
+        ],
+        "evidence_uri": "https://baarn.example/oplevering-fase-1",
+        "note": "Fase 1 opgeleverd",
+        "external_ref": "lev-001",
+        "registrar": roles.registrar.address,
+        "recorded": delivery["recorded"],
+        "revocation": None,
+    }
+    assert delivery["recorded"]["tx_hash"] == body["tx"]["tx_hash"]
+    verify = client.get(f"/api/v1/verify/{PHOTO_SHA}").json()
+    assert [c["delivery_id"] for c in verify["citations"]] == [1]
+
+
+def test_delivery_with_only_hashes_and_an_rfc3339_date(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
+    response = client.post(
+        "/api/v1/staff/commitments/1/deliveries",
+        data={"quantity": 10, "delivered_at": "2025-01-15T12:00:00+01:00", "evidence_sha256": ["ab" * 32, "0x" + "cd" * 32]},
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["evidence_sha256"] == ["0x" + "ab" * 32, "0x" + "cd" * 32]
+    index()
+    assert client.get("/api/v1/commitments/1").json()["deliveries"][1]["delivered_at"] == 1736938800
+
+
+def test_duplicate_delivery_ref_is_a_conflict_naming_the_existing_delivery(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before = counts(chain)
+    response = client.post(
+        "/api/v1/staff/commitments/1/deliveries",
+        data={"quantity": "1", "delivered_at": "1736938800", "external_ref": "lev-001", "evidence_sha256": ELSEWHERE},
+        headers=auth(tokens.baarn),
+    )
+    body = assert_problem(response, 409, "duplicate-delivery-ref")
+    assert body["existing_delivery_id"] == 1
+    assert counts(chain) == before
+
+
+def test_an_evidence_file_over_the_limit_is_refused_and_nothing_is_stored_or_sent(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before, files = counts(chain), stored_files(app)
+    response = client.post(
+        "/api/v1/staff/commitments/1/deliveries",
+        data={"quantity": "1", "delivered_at": "1736938800"},
+        files=[
+            ("evidence", ("small.txt", b"small and fine", "text/plain")),
+            ("evidence", ("big.bin", b"x" * (MAX_EVIDENCE_BYTES + 1), "application/octet-stream")),
+        ],
+        headers=auth(tokens.baarn),
+    )
+    body = assert_problem(response, 413, "payload-too-large")
+    assert body["max_bytes"] == MAX_EVIDENCE_BYTES
+    assert counts(chain) == before
+    assert stored_files(app) == files
+
+
+def test_a_body_far_over_the_form_limit_is_refused_before_it_is_read(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    response = client.post(
+        "/api/v1/staff/commitments/1/deliveries",
+        content=b"x",
+        headers={**auth(tokens.baarn), "Content-Type": "multipart/form-data; boundary=b", "Content-Length": str(10**9)},
+    )
+    assert_problem(response, 413, "payload-too-large")
+
+
+@pytest.mark.parametrize(
+    ("data", "files", "loc"),
+    [
+        ({"quantity": "1", "delivered_at": "1736938800"}, None, ["body"]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ["ab" * 32] * 17}, None, ["body"]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ["ab" * 32] * 15},
+         [("evidence", ("a", b"a", "text/plain")), ("evidence", ("b", b"b", "text/plain"))], ["body"]),
+        ({"quantity": "1", "delivered_at": str(int(time.time()) + 3600), "evidence_sha256": ELSEWHERE}, None, ["body", "delivered_at"]),
+        ({"quantity": "1", "delivered_at": "2025-01-15T12:00:00", "evidence_sha256": ELSEWHERE}, None, ["body", "delivered_at"]),
+        ({"quantity": "0", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE}, None, ["body", "quantity"]),
+        ({"quantity": "ten", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE}, None, ["body", "quantity"]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": "0x1234"}, None, ["body", "evidence_sha256", 0]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": "00" * 32}, None, ["body", "evidence_sha256", 0]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE, "note": "ß" * 500 + "x"}, None, ["body", "note"]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE, "external_ref": "x" * 65}, None, ["body", "external_ref"]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE, "evidence_uri": "x" * 513}, None, ["body", "evidence_uri"]),
+        ({"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE, "colour": "red"}, None, ["body", "colour"]),
+        ({"delivered_at": "1736938800", "evidence_sha256": ELSEWHERE}, None, ["body", "quantity"]),
+    ],
+)
+def test_invalid_deliveries_are_refused_before_anything_is_stored_or_sent(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, data: dict, files: list | None, loc: list
+) -> None:
+    before, stored = counts(chain), stored_files(app)
+    response = client.post("/api/v1/staff/commitments/1/deliveries", data=data, files=files, headers=auth(tokens.baarn))
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"][0]["loc"] == loc
+    assert counts(chain) == before
+    assert stored_files(app) == stored
+
+
+def test_delivering_on_another_municipalitys_commitment_is_forbidden_and_stores_nothing(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before, stored = counts(chain), stored_files(app)
+    response = client.post(
+        "/api/v1/staff/commitments/2/deliveries",
+        data={"quantity": "1", "delivered_at": "1736938800"},
+        files={"evidence": ("new.txt", b"never stored", "text/plain")},
+        headers=auth(tokens.baarn),
+    )
+    assert_problem(response, 403, "forbidden")
+    assert counts(chain) == before
+    assert stored_files(app) == stored
+
+
+def test_delivering_on_an_unknown_commitment_is_not_found_by_the_contract(
+    client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before = counts(chain)
+    response = client.post(
+        "/api/v1/staff/commitments/99/deliveries",
+        data={"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE},
+        headers=auth(tokens.baarn),
+    )
+    body = assert_problem(response, 404, "not-found")
+    assert body["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": 99}}
+    assert counts(chain) == before
+
+
+def test_a_delivery_right_after_registration_does_not_wait_for_the_indexer(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    body = {"external_ref": "snel-005", "title": "Snel", "target_quantity": 2, "unit": "x", "due_date": DUE_2030}
+    commitment_id = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn)).json()["commitment_id"]
+    assert commitment_id == 5
+    response = client.post(
+        f"/api/v1/staff/commitments/{commitment_id}/deliveries",
+        data={"quantity": "2", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE},
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["commitment_id"] == 5
+    index()
+    assert client.get("/api/v1/commitments/5").json()["status"] == "delivered"
+
+
+def test_a_token_of_another_municipality_on_an_unindexed_commitment_is_forbidden_by_the_contract(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    body = {"external_ref": "snel-006", "title": "Snel", "target_quantity": 2, "unit": "x", "due_date": DUE_2030}
+    commitment_id = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn)).json()["commitment_id"]
+    before = counts(chain)
+    response = client.post(
+        f"/api/v1/staff/commitments/{commitment_id}/deliveries",
+        data={"quantity": "2", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE},
+        headers=auth(tokens.utrecht),
+    )
+    assert assert_problem(response, 403, "forbidden")["contract_error"]["name"] == "LedgerNotRegistrar"
+    assert counts(chain) == before
+    index()
+
+
+# ------------------------------------------------------------------ revoke
+
+
+def test_revocation_returns_the_commitment_and_stops_the_delivery_counting(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    response = client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Dubbel geboekt"}, headers=auth(tokens.baarn))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["delivery_id"], body["commitment_id"]) == (2, 1)
+    assert_tx(body["tx"], chain)
+    index()
+    detail = client.get("/api/v1/commitments/1").json()
+    assert detail["delivered_quantity"] == "60"
+    assert detail["deliveries"][1]["revocation"]["reason"] == "Dubbel geboekt"
+
+
+def test_revoking_twice_is_a_conflict(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    response = client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn))
+    assert_problem(response, 409, "delivery-already-revoked")
+
+
+def test_revoking_another_municipalitys_delivery_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    response = client.post("/api/v1/staff/deliveries/1/revocation", json={"reason": "Niet van ons"}, headers=auth(tokens.utrecht))
+    body = assert_problem(response, 403, "forbidden")
+    assert body["contract_error"]["name"] == "LedgerNotRegistrar"
+
+
+def test_revoking_an_unknown_delivery_is_not_found(client: TestClient, tokens: Tokens) -> None:
+    response = client.post("/api/v1/staff/deliveries/99/revocation", json={"reason": "r"}, headers=auth(tokens.baarn))
+    body = assert_problem(response, 404, "not-found")
+    assert body["contract_error"] == {"name": "LedgerUnknownDelivery", "args": {"delivery_id": 99}}
+
+
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 1001}, {"reason": 5}, {"reason": "r", "extra": 1}])
+def test_revocation_needs_a_valid_reason(client: TestClient, chain: LedgerChain, tokens: Tokens, body: dict) -> None:
+    before = counts(chain)
+    assert_problem(client.post("/api/v1/staff/deliveries/1/revocation", json=body, headers=auth(tokens.baarn)), 422, "validation-error")
+    assert counts(chain) == before
+
+
+# ------------------------------------------------------------------ withdraw
+
+
+def test_withdrawal_is_recorded(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
+    response = client.post("/api/v1/staff/commitments/3/withdrawal", json={"reason": "Project geschrapt"}, headers=auth(tokens.baarn))
+    assert response.status_code == 201, response.text
+    assert response.json()["commitment_id"] == 3
+    assert_tx(response.json()["tx"], chain)
+    # Not indexed yet: the contract refuses a second withdrawal itself.
+    again = client.post("/api/v1/staff/commitments/3/withdrawal", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn))
+    assert assert_problem(again, 409, "commitment-withdrawn")["contract_error"]["name"] == "LedgerCommitmentWithdrawn"
+    index()
+    assert client.get("/api/v1/commitments/3").json()["status"] == "withdrawn"
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs"),
+    [
+        ("withdrawal", {"json": {"reason": "Nogmaals"}}),
+        ("amendments", {"json": {"title": "Andere weg", "reason": "r"}}),
+        ("deliveries", {"data": {"quantity": "1", "delivered_at": "1736938800"},
+                        "files": {"evidence": ("late.txt", b"too late", "text/plain")}}),
+    ],
+)
+def test_a_withdrawn_commitment_accepts_no_change(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, path: str, kwargs: dict
+) -> None:
+    before, stored = counts(chain), stored_files(app)
+    response = client.post(f"/api/v1/staff/commitments/3/{path}", headers=auth(tokens.baarn), **kwargs)
+    body = assert_problem(response, 409, "commitment-withdrawn")
+    assert body["detail"] == "Commitment 3 is withdrawn; it accepts no further changes."
+    assert counts(chain) == before
+    assert stored_files(app) == stored
+
+
+def test_withdrawing_another_municipalitys_commitment_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    before = counts(chain)
+    response = client.post("/api/v1/staff/commitments/1/withdrawal", json={"reason": "r"}, headers=auth(tokens.utrecht))
+    assert_problem(response, 403, "forbidden")
+    assert counts(chain) == before

@@ -1,0 +1,113 @@
+"""Staff tokens (ledger/staff.py): issued once, stored as SHA-256 in a 0600 file."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from ledger.errors import LedgerConfigError, StaffAuthError
+from ledger.staff import (
+    StaffForbiddenError,
+    StaffIdentity,
+    StaffRegistry,
+    UnknownStaffTokenError,
+    issue_token,
+    token_sha256,
+)
+
+KEY_A = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+KEY_B = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+
+
+def test_issue_token_writes_only_the_tokens_hash_with_owner_only_mode(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "staff-keys.json"
+    token = issue_token(path, 1, KEY_A)
+    assert len(token) >= 43
+    text = path.read_text()
+    assert token not in text
+    assert json.loads(text) == {
+        "tokens": [
+            {
+                "token_sha256": token_sha256(token),
+                "municipality_id": 1,
+                "registrar": Account.from_key(KEY_A).address,
+                "private_key": KEY_A,
+            }
+        ]
+    }
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["staff-keys.json"]
+
+
+def test_authenticate_returns_the_identity_of_the_token(tmp_path: Path) -> None:
+    path = tmp_path / "staff-keys.json"
+    token_a = issue_token(path, 1, KEY_A)
+    token_b = issue_token(path, 2, KEY_B)
+    registry = StaffRegistry(path)
+    assert registry.authenticate(token_a) == StaffIdentity(1, Account.from_key(KEY_A).address, KEY_A)
+    assert registry.authenticate(token_b).municipality_id == 2
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_the_private_key_is_never_in_the_identitys_repr() -> None:
+    assert KEY_A[2:] not in repr(StaffIdentity(1, "0xabc", KEY_A))
+
+
+@pytest.mark.parametrize("token", [None, "", "not-a-token"])
+def test_missing_or_unknown_tokens_are_refused(tmp_path: Path, token: str | None) -> None:
+    path = tmp_path / "staff-keys.json"
+    issue_token(path, 1, KEY_A)
+    with pytest.raises(UnknownStaffTokenError):
+        StaffRegistry(path).authenticate(token)
+
+
+def test_a_missing_key_file_means_no_token_is_valid(tmp_path: Path) -> None:
+    registry = StaffRegistry(tmp_path / "absent.json")
+    assert len(registry) == 0
+    with pytest.raises(StaffAuthError):
+        registry.authenticate("anything")
+
+
+def test_a_token_issued_while_running_is_accepted_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "staff-keys.json"
+    registry = StaffRegistry(path)
+    token = issue_token(path, 1, KEY_A)
+    assert registry.authenticate(token).municipality_id == 1
+
+
+def test_a_malformed_key_file_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "staff-keys.json"
+    path.write_text('{"tokens": [{"token_sha256": "0x12"}]}')
+    with pytest.raises(LedgerConfigError, match="malformed"):
+        StaffRegistry(path)
+    with pytest.raises(LedgerConfigError):
+        issue_token(path, 1, KEY_A)
+
+
+def test_a_registrar_that_does_not_match_its_key_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "staff-keys.json"
+    issue_token(path, 1, KEY_A)
+    data = json.loads(path.read_text())
+    data["tokens"][0]["registrar"] = Account.from_key(KEY_B).address
+    path.write_text(json.dumps(data))
+    with pytest.raises(LedgerConfigError, match="does not match"):
+        StaffRegistry(path)
+
+
+def test_issue_token_refuses_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(LedgerConfigError):
+        issue_token(tmp_path / "k.json", 0, KEY_A)
+    with pytest.raises(LedgerConfigError):
+        issue_token(tmp_path / "k.json", 1, "0x1234")
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_require_municipality_refuses_another_municipalitys_record() -> None:
+    identity = StaffIdentity(1, "0xabc", KEY_A)
+    identity.require_municipality(1, "commitment 3")
+    with pytest.raises(StaffForbiddenError, match="commitment 3 belongs to municipality 2"):
+        identity.require_municipality(2, "commitment 3")

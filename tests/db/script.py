@@ -1,0 +1,161 @@
+"""Builds sequences of decoded ledger events without a chain, for projection tests.
+
+Events are ``ledger.events.LedgerEvent`` objects with the argument names and value types the
+decoder produces (snake_case, checksummed addresses, ``0x`` hex bytes32, ints). Each
+:meth:`Script.emit` puts the event in the current block after the previous one;
+:meth:`Script.next_block` opens a block ``block_seconds`` later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from ledger.events import LedgerEvent
+
+CONTRACT = to_checksum_address("0x" + "c0" * 20)
+ADMIN = to_checksum_address("0x" + "a1" * 20)
+REGISTRAR = to_checksum_address("0x" + "b2" * 20)
+OTHER = to_checksum_address("0x" + "d3" * 20)
+ZERO_ADDRESS = to_checksum_address("0x" + "00" * 20)
+START_TIME = 1_764_412_800  # 2025-11-29T10:40:00Z
+DAY = 86_400
+
+
+def sha(label: str) -> str:
+    """``0x`` SHA-256 of ``label`` (a stand-in evidence or source document hash)."""
+    return "0x" + hashlib.sha256(label.encode()).hexdigest()
+
+
+class Script:
+    """A growing list of events with their block times."""
+
+    def __init__(self, first_block: int = 5, start_time: int = START_TIME, block_seconds: int = 12) -> None:
+        self.events: list[LedgerEvent] = []
+        self.block_times: dict[int, int] = {first_block: start_time}
+        self.block = first_block
+        self.log_index = 0
+        self.block_seconds = block_seconds
+
+    @property
+    def time(self) -> int:
+        """Time of the current block, Unix seconds."""
+        return self.block_times[self.block]
+
+    def next_block(self, seconds: int | None = None) -> "Script":
+        """Start a new block ``seconds`` (default ``block_seconds``) after the current one."""
+        now = self.time
+        self.block += 1
+        self.log_index = 0
+        self.block_times[self.block] = now + (self.block_seconds if seconds is None else seconds)
+        return self
+
+    def emit(self, event_name: str, /, **args: Any) -> LedgerEvent:
+        """Append event ``event_name`` with ``args`` to the current block (one tx per event)."""
+        tx = "0x" + hashlib.sha256(f"tx-{self.block}-{self.log_index}".encode()).hexdigest()
+        event = LedgerEvent(
+            name=event_name,
+            args=args,
+            block_number=self.block,
+            block_hash="0x" + hashlib.sha256(f"block-{self.block}".encode()).hexdigest(),
+            transaction_hash=tx,
+            log_index=self.log_index,
+            address=CONTRACT,
+        )
+        self.log_index += 1
+        self.events.append(event)
+        return event
+
+    # ------------------------------------------------------------------ shorthands
+
+    def municipality(self, municipality_id: int, name: str = "Baarn", code: str = "GM0308", admin: str = ADMIN) -> LedgerEvent:
+        return self.emit("MunicipalityRegistered", municipality_id=municipality_id, admin=admin, name=name, code=code)
+
+    def registrar(self, municipality_id: int, account: str = REGISTRAR, by: str = ADMIN) -> LedgerEvent:
+        return self.emit("RegistrarAdded", municipality_id=municipality_id, account=account, by=by)
+
+    def commitment(self, commitment_id: int, municipality_id: int = 1, **fields: Any) -> LedgerEvent:
+        args = {
+            "commitment_id": commitment_id,
+            "municipality_id": municipality_id,
+            "registrar": REGISTRAR,
+            "external_ref": f"ref-{commitment_id:03d}",
+            "title": f"Commitment {commitment_id}",
+            "description": "",
+            "theme": "Wonen",
+            "target_quantity": 100,
+            "unit": "woningen",
+            "due_date": self.time + 30 * DAY,
+            "source_document_hash": "0x" + "00" * 32,
+            "source_uri": "",
+            "registered_at": self.time,
+        }
+        args.update(fields)
+        return self.emit("CommitmentRegistered", **args)
+
+    def delivery(
+        self, delivery_id: int, commitment_id: int, quantity: int, delivered_at: int, evidence: list[str] | None = None, **fields: Any
+    ) -> list[LedgerEvent]:
+        """``DeliveryRecorded`` followed by one ``EvidenceCited`` per hash, as the contract."""
+        hashes = evidence if evidence is not None else [sha(f"evidence-{delivery_id}")]
+        args = {
+            "delivery_id": delivery_id,
+            "commitment_id": commitment_id,
+            "registrar": REGISTRAR,
+            "quantity": quantity,
+            "delivered_at": delivered_at,
+            "evidence_hashes": list(hashes),
+            "evidence_uri": "",
+            "note": "",
+            "external_ref": "",
+        }
+        args.update(fields)
+        out = [self.emit("DeliveryRecorded", **args)]
+        for h in hashes:
+            out.append(self.emit("EvidenceCited", evidence_hash=h, delivery_id=delivery_id, commitment_id=commitment_id))
+        return out
+
+    def revoke(self, delivery_id: int, commitment_id: int, reason: str = "wrong") -> LedgerEvent:
+        return self.emit(
+            "DeliveryRevoked", delivery_id=delivery_id, commitment_id=commitment_id, registrar=REGISTRAR, reason=reason
+        )
+
+    def amend(
+        self,
+        commitment_id: int,
+        number: int,
+        *,
+        previous_target: int,
+        target: int,
+        previous_due: int,
+        due: int,
+        title: str = "Amended",
+        description: str = "",
+        reason: str = "council decision",
+        municipality_id: int = 1,
+    ) -> LedgerEvent:
+        return self.emit(
+            "CommitmentAmended",
+            commitment_id=commitment_id,
+            municipality_id=municipality_id,
+            registrar=REGISTRAR,
+            amendment_number=number,
+            title=title,
+            description=description,
+            previous_target_quantity=previous_target,
+            target_quantity=target,
+            previous_due_date=previous_due,
+            due_date=due,
+            reason=reason,
+        )
+
+    def withdraw(self, commitment_id: int, reason: str = "no budget", municipality_id: int = 1) -> LedgerEvent:
+        return self.emit(
+            "CommitmentWithdrawn",
+            commitment_id=commitment_id,
+            municipality_id=municipality_id,
+            registrar=REGISTRAR,
+            reason=reason,
+        )
