@@ -60,10 +60,35 @@ def measure(rpc_url: str) -> list[tuple[str, int]]:
     return rows
 
 
+def measure_status_view(rpc_url: str, sizes: tuple[int, ...] = (10, 50, 100, 200)) -> list[tuple[int, int]]:
+    """Gas of the ``statusOf`` view (``eth_estimateGas``) for a commitment with n deliveries
+    recorded in reverse date order (the worst recording order for a sort), target met by the
+    last one. Returns ``[(n, gas)]``."""
+    from eth_account import Account
+    from web3 import Web3
+
+    admin, council, registrar = KEYS
+    chain = LedgerChain(rpc_url)
+    deployment = chain.deploy(admin)
+    chain.send("registerMunicipality", ["Bench", "B", Account.from_key(council).address], admin)
+    chain.send("addRegistrar", [1, Account.from_key(registrar).address], council)
+    view = Web3(Web3.HTTPProvider(rpc_url)).eth.contract(address=deployment.contract_address, abi=chain.abi)
+    now = int(time.time()) - 10
+    results: list[tuple[int, int]] = []
+    for index, n in enumerate(sizes, start=1):
+        chain.send("registerCommitment", [(1, f"c{n}", "Bench", "", "", n, "x", now + 86400, b"\x00" * 32, "")], registrar)
+        for k in range(n):
+            chain.send("recordDelivery", [index, (1, now - k * 60, [_sha(k)], "", "", "")], registrar)
+        results.append((n, view.functions.statusOf(index).estimate_gas()))
+    return results
+
+
 def main() -> None:
-    """Print the gas table."""
+    """Print the gas tables."""
     with throwaway_anvil() as url:
         rows = measure(url)
+    with throwaway_anvil() as url:
+        view_rows = measure_status_view(url)
     base = dict(rows)["registerCommitment (short texts)"]
     table = Table(title="Gas per ledger operation (anvil, solc 0.8.28 via IR, optimizer 200 runs)")
     table.add_column("operation")
@@ -72,6 +97,13 @@ def main() -> None:
     for name, gas in rows:
         table.add_row(name, f"{gas:,}", f"{gas / base:.2f}")
     Console().print(table)
+    view = Table(title="statusOf view gas by number of deliveries (recorded in reverse date order)")
+    view.add_column("deliveries", justify="right")
+    view.add_column("gas", justify="right")
+    view.add_column("gas per delivery", justify="right")
+    for n, gas in view_rows:
+        view.add_row(str(n), f"{gas:,}", f"{gas // n:,}")
+    Console().print(view)
 
 
 if __name__ == "__main__":

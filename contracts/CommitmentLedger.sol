@@ -80,6 +80,7 @@ contract CommitmentLedger is ICommitmentLedger, Ownable2Step {
             revert LedgerNotMunicipalityAdmin(municipalityId, msg.sender);
         }
         if (newAdmin == address(0)) revert LedgerZeroAddress();
+        if (newAdmin == previous) revert LedgerAdminUnchanged(municipalityId, newAdmin);
         _municipalityAdmins[municipalityId] = newAdmin;
         emit MunicipalityAdminChanged(municipalityId, previous, newAdmin);
     }
@@ -299,31 +300,48 @@ contract CommitmentLedger is ICommitmentLedger, Ownable2Step {
         );
     }
 
-    /// @dev Delivered sum and the time the target was met (0 if not met). Sorts the counted
-    /// deliveries by date in memory (insertion sort; a view, so the cost is the caller's).
+    /// @dev Delivered sum and the time the target was met (0 if not met). The counted
+    /// deliveries are packed as (deliveredAt << 64 | quantity) words and heap-sorted in memory,
+    /// so the view costs O(n log n) for n deliveries, whatever order they were recorded in.
     function _progress(Commitment storage c) private view returns (uint256 delivered, uint64 metAt) {
         uint256 n = c.deliveryIds.length;
-        uint64[] memory dates = new uint64[](n);
-        uint64[] memory quantities = new uint64[](n);
+        uint256[] memory packed = new uint256[](n);
         uint256 counted = 0;
         for (uint256 i = 0; i < n; ++i) {
             Delivery storage d = _deliveries[c.deliveryIds[i]];
             if (d.revoked) continue;
             delivered += d.quantity;
-            uint256 j = counted++;
-            while (j > 0 && dates[j - 1] > d.deliveredAt) {
-                dates[j] = dates[j - 1];
-                quantities[j] = quantities[j - 1];
-                --j;
-            }
-            dates[j] = d.deliveredAt;
-            quantities[j] = d.quantity;
+            packed[counted++] = (uint256(d.deliveredAt) << 64) | d.quantity;
         }
         if (delivered < c.targetQuantity) return (delivered, 0);
+        _heapSort(packed, counted);
         uint256 running = 0;
         for (uint256 i = 0; i < counted; ++i) {
-            running += quantities[i];
-            if (running >= c.targetQuantity) return (delivered, dates[i]);
+            running += uint64(packed[i]);
+            if (running >= c.targetQuantity) return (delivered, uint64(packed[i] >> 64));
+        }
+    }
+
+    /// @dev Sorts the first `count` words of `a` ascending (heapsort: O(n log n), in place).
+    function _heapSort(uint256[] memory a, uint256 count) private pure {
+        if (count < 2) return;
+        for (uint256 start = count / 2; start > 0; --start) {
+            _siftDown(a, start - 1, count);
+        }
+        for (uint256 end = count - 1; end > 0; --end) {
+            (a[0], a[end]) = (a[end], a[0]);
+            _siftDown(a, 0, end);
+        }
+    }
+
+    function _siftDown(uint256[] memory a, uint256 root, uint256 count) private pure {
+        while (true) {
+            uint256 child = 2 * root + 1;
+            if (child >= count) return;
+            if (child + 1 < count && a[child + 1] > a[child]) ++child;
+            if (a[root] >= a[child]) return;
+            (a[root], a[child]) = (a[child], a[root]);
+            root = child;
         }
     }
 

@@ -203,6 +203,8 @@ interface ICommitmentLedger {
     error LedgerAmendmentChangesNothing(uint256 commitmentId);
     /// @notice Thrown when revoking a delivery that is already revoked.
     error LedgerDeliveryAlreadyRevoked(uint256 deliveryId);
+    /// @notice Thrown when a municipality's admin would be replaced by the same account.
+    error LedgerAdminUnchanged(uint32 municipalityId, address admin);
     /// @notice Thrown when adding a registrar that already is one, or removing one that is not.
     error LedgerRegistrarUnchanged(uint32 municipalityId, address account, bool isRegistrar);
 
@@ -219,7 +221,8 @@ interface ICommitmentLedger {
 
     // ------------------------------------------------------------------ municipality admin
 
-    /// @notice Replaces a municipality's admin. Its current admin or the platform admin.
+    /// @notice Replaces a municipality's admin (not by itself, not by zero). Its current admin
+    /// or the platform admin.
     function changeMunicipalityAdmin(uint32 municipalityId, address newAdmin) external;
 
     /// @notice Gives `account` the registrar role for `municipalityId`. Only its admin.

@@ -34,6 +34,11 @@ from constants import (
 )
 
 
+def pytest_configure(config):
+    # brownie 1.22's own fn_isolation calls rpc.snapshot/rpc.revert and warns about itself
+    config.addinivalue_line("filterwarnings", "ignore:rpc.*should not be called directly:FutureWarning")
+
+
 @pytest.fixture(autouse=True)
 def isolation(fn_isolation):
     """Revert the chain to a clean state before every test in this folder."""
