@@ -14,6 +14,8 @@ then anvil, which writes its state. Logs go to ``data/logs/``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
 import signal
@@ -41,7 +43,15 @@ API_PORT = int(os.environ.get("LEDGER_API_PORT", "8000"))
 FUND_WEI = 100 * 10**18  # 100 ETH of the local chain per generated account
 MIN_BALANCE_WEI = 10 * 10**18
 STARTUP_TIMEOUT_SECONDS = 60.0
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 console = Console()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when ``make run`` dies, even by
+    SIGKILL, so anvil still writes its state and nothing is left holding the ports."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -116,7 +126,10 @@ class LocalSystem:
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = open(self.logs / f"{name}.log", "ab")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, start_new_session=True)
+        # Own session: a Ctrl-C in the terminal reaches only this supervisor, which then stops
+        # the children in order; if the supervisor is killed, the children get SIGTERM.
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                start_new_session=True, preexec_fn=_die_with_parent)
         self.children.append((name, proc))
         return proc
 
