@@ -87,7 +87,7 @@ test: setup browser
 
 bench: setup
 	$(PY) -m bench.gas
-	$(PY) -m bench.replay
+	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
 
 clean:
 	rm -rf build reports .solcx $(VENV) node_modules

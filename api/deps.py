@@ -14,6 +14,7 @@ from ledger.chain import LedgerChain
 from ledger.deployment import Deployment
 from ledger.evidence import EvidenceStore
 from ledger.settings import Settings
+from ledger.sources import SourceCredit
 from ledger.staff import StaffIdentity, StaffRegistry, UnknownStaffTokenError
 
 
@@ -54,6 +55,11 @@ def get_staff_registry(request: Request) -> StaffRegistry:
     return request.app.state.staff_registry
 
 
+def get_sources(request: Request) -> dict[str, list[SourceCredit]]:
+    """Municipality code → the credits of its data sources (``ledger.sources``)."""
+    return request.app.state.sources
+
+
 def get_now() -> int:
     """The request time, Unix seconds (UTC): when statuses are evaluated."""
     return int(time.time())
@@ -66,6 +72,7 @@ DeploymentDep = Annotated[Deployment, Depends(get_deployment)]
 EvidenceStoreDep = Annotated[EvidenceStore, Depends(get_evidence_store)]
 StaffRegistryDep = Annotated[StaffRegistry, Depends(get_staff_registry)]
 NowDep = Annotated[int, Depends(get_now)]
+SourcesDep = Annotated[dict[str, list[SourceCredit]], Depends(get_sources)]
 
 _bearer = HTTPBearer(auto_error=False, description="A staff token issued with `python -m ledger.staff`.")
 

@@ -25,6 +25,7 @@ from ledger.db.engine import create_schema, make_engine, session_factory
 from ledger.deployment import load_deployment
 from ledger.evidence import EvidenceStore
 from ledger.settings import Settings, load_settings
+from ledger.sources import credits_by_code
 from ledger.staff import StaffRegistry
 
 logger = logging.getLogger("api")
@@ -71,6 +72,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         app.state.evidence_store = EvidenceStore(settings.evidence_dir)
         app.state.staff_registry = StaffRegistry(settings.staff_keys_file)
+        app.state.sources = credits_by_code(settings.sources_dir)
         logger.info(
             "API ready: chain %s, ledger %s, %d staff token(s)",
             deployment.chain_id,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Iterable, Literal
 
 from fastapi import UploadFile
 from pydantic import (
@@ -31,18 +31,22 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-# ------------------------------------------------------------------ limits (the contract's)
+from ledger.limits import (  # the contract's limits: one Python mirror
+    DESCRIPTION_MAX_BYTES,
+    EXTERNAL_REF_MAX_BYTES,
+    MAX_EVIDENCE,
+    MAX_QUANTITY,
+    NOTE_MAX_BYTES,
+    REASON_MAX_BYTES,
+    THEME_MAX_BYTES,
+    TITLE_MAX_BYTES,
+    UNIT_MAX_BYTES,
+    URI_MAX_BYTES,
+)
+from ledger.sources import SourceCredit
 
-EXTERNAL_REF_MAX_BYTES = 64
-TITLE_MAX_BYTES = 200
-DESCRIPTION_MAX_BYTES = 8000
-THEME_MAX_BYTES = 120
-UNIT_MAX_BYTES = 32
-URI_MAX_BYTES = 512
-NOTE_MAX_BYTES = 1000
-REASON_MAX_BYTES = 1000
-MAX_QUANTITY = 10**15
-MAX_EVIDENCE = 16
+# ------------------------------------------------------------------ limits
+
 MAX_UNIX_SECONDS = 253_402_300_799
 """9999-12-31T23:59:59Z: the last time with an ISO 8601 twin (the contract takes any uint64)."""
 
@@ -316,6 +320,25 @@ class StatusCounts(BaseModel):
     withdrawn: int
 
 
+class Source(BaseModel):
+    """A data source to credit wherever its data is shown or exported."""
+
+    name: str
+    publisher: str
+    url: str
+    licence: str
+    credit: str = Field(description='one line: "<name> — <publisher> — <url> — <licence>"')
+
+    @classmethod
+    def list_for(cls, sources: dict[str, list[SourceCredit]], codes: Iterable[str]) -> list["Source"]:
+        """The credits of the municipalities with these codes, once each, in code order."""
+        return [
+            cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit)
+            for code in sorted(set(codes))
+            for c in sources.get(code, [])
+        ]
+
+
 class Municipality(BaseModel):
     """An issuing municipality."""
 
@@ -327,6 +350,7 @@ class Municipality(BaseModel):
     commitment_count: int
     status_counts: StatusCounts
     registered: ChainRef
+    sources: list[Source] = Field(default_factory=list, description="where its data comes from (credit them)")
 
 
 class MunicipalityList(BaseModel):
@@ -371,6 +395,7 @@ class CommitmentPage(BaseModel):
     count: int = Field(description="total number of matching commitments")
     offset: int
     limit: int
+    sources: list[Source] = Field(default_factory=list, description="credits of the sources of this page's commitments")
 
 
 class EvidenceRef(BaseModel):
@@ -428,6 +453,7 @@ class CommitmentDetail(CommitmentSummary):
     deliveries: list[Delivery]
     timeline: list[TimelineEntry]
     ledger: LedgerRef
+    sources: list[Source] = Field(default_factory=list, description="where this commitment's data comes from (credit them)")
 
 
 class Citation(BaseModel):

@@ -27,13 +27,13 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
-import yaml
 from eth_account import Account
 from rich.console import Console
 
 from ledger.chain import LedgerChain
 from ledger.errors import ChainUnavailableError, LedgerError
 from ledger.settings import REPO_ROOT, Settings, load_settings
+from ledger.sources import load_sources
 from ledger.staff import issue_token
 from scripts.admin import ensure_registrar, onboard_municipality
 from scripts.deploy import LOCAL_PLATFORM_ADMIN_KEY, ensure_deployed
@@ -72,12 +72,10 @@ def _write_private_json(path: Path, data: object) -> None:
 
 
 def source_municipalities(mappings_dir: Path) -> list[dict[str, str]]:
-    """``[{"name", "code"}]`` of every source mapping's municipality, by file name order."""
+    """``[{"name", "code"}]`` of every source mapping's municipality, once each, by file name."""
     found: dict[str, dict[str, str]] = {}
-    for path in sorted(mappings_dir.glob("*.yaml")):
-        municipality = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("municipality") or {}
-        if municipality.get("code"):
-            found.setdefault(str(municipality["code"]), {"name": str(municipality["name"]), "code": str(municipality["code"])})
+    for source in load_sources(mappings_dir):
+        found.setdefault(source.municipality_code, {"name": source.municipality_name, "code": source.municipality_code})
     return list(found.values())
 
 

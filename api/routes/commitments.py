@@ -6,9 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep
+from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, SourcesDep
 from api.problems import ProblemError, problem_responses
-from api.schemas import CommitmentDetail, CommitmentPage, CommitmentSummary, StatusName, ThemeCount, ThemeList
+from api.schemas import (
+    CommitmentDetail,
+    CommitmentPage,
+    CommitmentSummary,
+    Source,
+    StatusName,
+    ThemeCount,
+    ThemeList,
+)
 from ledger.db import repository
 
 router = APIRouter(tags=["commitments"])
@@ -29,6 +37,7 @@ def list_themes(session: SessionDep, municipality_id: MunicipalityFilter = None)
 def list_commitments(
     session: SessionDep,
     now: NowDep,
+    sources: SourcesDep,
     municipality_id: MunicipalityFilter = None,
     theme: Annotated[str | None, Query(max_length=200, description="exact theme")] = None,
     status: Annotated[list[StatusName] | None, Query(description="any of these statuses; may repeat")] = None,
@@ -40,7 +49,8 @@ def list_commitments(
 ) -> CommitmentPage:
     """One page of commitments, by id ascending.
 
-    `count` is the number of commitments matching the filters (not the page size).
+    `count` is the number of commitments matching the filters (not the page size); `sources`
+    credits the data sources of the commitments on this page.
     Quantities are decimal strings in the commitment's `unit`; `status` is evaluated at the
     request time; `due_date`/`met_at` are Unix seconds with an ISO 8601 UTC twin.
     422 for an unknown status, `limit` outside 1..100 or a negative `offset`.
@@ -55,8 +65,13 @@ def list_commitments(
         offset=offset,
         limit=limit,
     )
+    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
     return CommitmentPage(
-        data=[CommitmentSummary.model_validate(r) for r in rows], count=total, offset=offset, limit=limit
+        data=[CommitmentSummary.model_validate(r) for r in rows],
+        count=total,
+        offset=offset,
+        limit=limit,
+        sources=Source.list_for(sources, codes.values()),
     )
 
 
@@ -67,11 +82,12 @@ def get_commitment(
     deployment: DeploymentDep,
     store: EvidenceStoreDep,
     now: NowDep,
+    sources: SourcesDep,
 ) -> CommitmentDetail:
     """One commitment: its summary, texts, source document, `withdrawal` (or null),
     `deliveries` (by id; each evidence hash with `stored`/`url` when this server holds the
     file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
-    contract address) to check it against.
+    contract address) to check it against, and the `sources` to credit.
 
     404 `not-found` if unknown; 422 if the id is not a positive integer.
     """
@@ -79,4 +95,6 @@ def get_commitment(
     if detail is None:
         raise ProblemError(404, "not-found", f"No commitment {commitment_id}.")
     detail["ledger"] = {"chain_id": deployment.chain_id, "contract_address": deployment.contract_address}
+    codes = repository.municipality_codes(session, [detail["municipality_id"]])
+    detail["sources"] = Source.list_for(sources, codes.values())
     return CommitmentDetail.model_validate(detail)

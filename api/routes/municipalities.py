@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import NowDep, SessionDep
+from api.deps import NowDep, SessionDep, SourcesDep
 from api.problems import ProblemError, problem_responses
-from api.schemas import Municipality, MunicipalityList
+from api.schemas import Municipality, MunicipalityList, Source
 from ledger.db import repository
 
 router = APIRouter(tags=["municipalities"])
@@ -17,21 +17,26 @@ MunicipalityId = Annotated[int, Path(ge=1, le=2**32 - 1, description="municipali
 
 
 @router.get("/municipalities", response_model=MunicipalityList)
-def list_municipalities(session: SessionDep, now: NowDep) -> MunicipalityList:
+def list_municipalities(session: SessionDep, now: NowDep, sources: SourcesDep) -> MunicipalityList:
     """Every municipality on the ledger, by id.
 
     Each has its current `registrars` (addresses), `commitment_count`, `status_counts` (all six
-    statuses, evaluated now) and `registered` (the chain reference of its onboarding).
+    statuses, evaluated now), `registered` (the chain reference of its onboarding) and the
+    `sources` its data comes from, to be credited wherever it is shown.
     """
     rows = repository.list_municipalities(session, now)
-    return MunicipalityList(data=[Municipality.model_validate(r) for r in rows], count=len(rows))
+    return MunicipalityList(data=[_with_sources(r, sources) for r in rows], count=len(rows))
 
 
 @router.get("/municipalities/{municipality_id}", response_model=Municipality, responses=problem_responses(404, 422))
-def get_municipality(municipality_id: MunicipalityId, session: SessionDep, now: NowDep) -> Municipality:
+def get_municipality(municipality_id: MunicipalityId, session: SessionDep, now: NowDep, sources: SourcesDep) -> Municipality:
     """One municipality, as in the list. 404 `not-found` if unknown; 422 if the id is not a
     positive integer."""
     row = repository.get_municipality(session, municipality_id, now)
     if row is None:
         raise ProblemError(404, "not-found", f"No municipality {municipality_id}.")
-    return Municipality.model_validate(row)
+    return _with_sources(row, sources)
+
+
+def _with_sources(row: dict, sources: SourcesDep) -> Municipality:
+    return Municipality.model_validate({**row, "sources": Source.list_for(sources, [row["code"]])})

@@ -180,6 +180,14 @@ def municipality_name(session: Session, municipality_id: int) -> str | None:
     return session.scalar(select(Municipality.name).where(Municipality.id == municipality_id))
 
 
+def municipality_codes(session: Session, municipality_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Municipality id → code, for the given ids (all when ``None``)."""
+    query = select(Municipality.id, Municipality.code)
+    if municipality_ids is not None:
+        query = query.where(Municipality.id.in_(list(municipality_ids)))
+    return {int(mid): code for mid, code in session.execute(query)}
+
+
 def list_themes(session: Session, municipality_id: int | None) -> list[dict[str, Any]]:
     """Themes in use and how many commitments (withdrawn ones included) have each:
     ``[{"theme": "Duurzaamheid", "count": 24}]``, by theme; commitments without a theme

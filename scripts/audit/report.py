@@ -21,7 +21,8 @@ twins, block ranges inclusive)::
      "anomalies": [{"kind", "message", "chain"}],
      "comparison": null | {"api_url", "api_health", "api_caught_up", "waited_seconds",
                            "ok", "difference_count", "differences", "boundary",
-                           "compared_from", "compared_to", "boundary_seconds", "notes"}}
+                           "compared_from", "compared_to", "boundary_seconds", "notes"},
+     "sources": [{"municipality_code", "credit"}]}
 
 ``status``, ``delivered_quantity``, ``progress_bps`` and ``met_at`` are evaluated at ``now``.
 """
@@ -36,10 +37,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ledger.settings import REPO_ROOT
+from ledger.sources import load_sources
 from scripts.audit.compare import MISSING, Comparison
 from scripts.audit.model import Commitment, LedgerState, iso_utc
 from scripts.audit.rules import STATUSES, evaluate
 from scripts.audit.runner import ReplayResult
+
+SOURCES_DIR = REPO_ROOT / "scripts" / "mappings"
 
 REPORT_VERSION = 1
 
@@ -153,7 +158,19 @@ def build_report(
         "commitments": [commitment_json(c, now) for c in commitments],
         "anomalies": [a.to_json() for a in state.anomalies],
         "comparison": comparison,
+        "sources": _sources_json(state),
     }
+
+
+def _sources_json(state: LedgerState) -> list[dict[str, str]]:
+    """Credits of the data sources behind the replayed municipalities, matched on the
+    municipality code in the repository's source mappings (a local file, not our server)."""
+    codes = {m.code for m in state.municipalities.values()}
+    return [
+        {"municipality_code": s.municipality_code, "credit": s.credit}
+        for s in load_sources(SOURCES_DIR)
+        if s.municipality_code in codes
+    ]
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
@@ -210,6 +227,8 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         console.print(anomalies)
     else:
         console.print("No anomalies in the event stream.")
+    for source in report.get("sources", []):
+        console.print(f"[dim]Source ({source['municipality_code']}): {source['credit']}[/dim]")
 
 
 def print_comparison(console: Console, comparison: Comparison, api_url: str) -> None:

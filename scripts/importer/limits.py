@@ -4,17 +4,19 @@ row that the contract would reject is reported before anything is sent."""
 
 from __future__ import annotations
 
-EXTERNAL_REF_MAX_BYTES = 64
-TITLE_MAX_BYTES = 200
-DESCRIPTION_MAX_BYTES = 8000
-THEME_MAX_BYTES = 120
-UNIT_MAX_BYTES = 32
-URI_MAX_BYTES = 512
-NOTE_MAX_BYTES = 1000
-REASON_MAX_BYTES = 1000
-MUNICIPALITY_CODE_MAX_BYTES = 16
-MAX_QUANTITY = 10**15
-MAX_EVIDENCE = 16
+from ledger.limits import (  # noqa: F401  (re-exported for the planner)
+    DESCRIPTION_MAX_BYTES,
+    EXTERNAL_REF_MAX_BYTES,
+    MAX_EVIDENCE,
+    MAX_QUANTITY,
+    MUNICIPALITY_CODE_MAX_BYTES,
+    NOTE_MAX_BYTES,
+    REASON_MAX_BYTES,
+    THEME_MAX_BYTES,
+    TITLE_MAX_BYTES,
+    UNIT_MAX_BYTES,
+    URI_MAX_BYTES,
+)
 
 
 def utf8_len(text: str) -> int:

@@ -21,13 +21,14 @@ from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.settings import Settings
 from ledger.staff import issue_token
-from tests.api.helpers import MAX_EVIDENCE_BYTES, Tokens
+from tests.api.helpers import MAX_EVIDENCE_BYTES, SOURCES_DIR, Tokens
 
 
 @pytest.fixture(scope="module")
 def api_settings(settings: Settings) -> Settings:
-    """The module's settings with a small evidence limit."""
-    return settings.model_copy(update={"max_evidence_bytes": MAX_EVIDENCE_BYTES})
+    """The module's settings with a small evidence limit and one test source mapping
+    (tests/api/sources: Baarn only)."""
+    return settings.model_copy(update={"max_evidence_bytes": MAX_EVIDENCE_BYTES, "sources_dir": SOURCES_DIR})
 
 
 @pytest.fixture(scope="module")

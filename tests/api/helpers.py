@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 PROBLEM = "application/problem+json"
 
+SOURCES_DIR = Path(__file__).resolve().parent / "sources"
+BAARN_SOURCE = {
+    "name": "Test agreement",
+    "publisher": "Gemeente Baarn",
+    "url": "https://example.org/agreement.pdf",
+    "licence": "Public government text",
+    "credit": "Test agreement — Gemeente Baarn — https://example.org/agreement.pdf — Public government text",
+}
 MAX_EVIDENCE_BYTES = 64 * 1024
 """Evidence size limit of the test app, bytes (small, so the 413 tests stay fast)."""
 

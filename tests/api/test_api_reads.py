@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from api.deps import get_now
 from ledger.chain import LedgerChain, TxResult
 from ledger.events import LedgerEvent
-from tests.api.helpers import MAX_EVIDENCE_BYTES, PROBLEM
+from tests.api.helpers import BAARN_SOURCE, MAX_EVIDENCE_BYTES, PROBLEM
 
 DAY = 86_400
 STORED_BYTES = b"%PDF-1.4 opleverrapport 50 woningen\n"
@@ -144,7 +144,9 @@ def test_municipalities_list_counts_every_status(client: TestClient, chain: Ledg
         "registrars": [roles.registrar.address],
         "commitment_count": 3,
         "status_counts": {"pending": 0, "in_progress": 1, "delivered": 0, "delivered_late": 0, "overdue": 1, "withdrawn": 1},
+        "sources": [BAARN_SOURCE],
     }
+    assert utrecht["sources"] == []
     assert utrecht["status_counts"] == {"pending": 1, "in_progress": 0, "delivered": 0, "delivered_late": 0, "overdue": 0, "withdrawn": 0}
     assert set(baarn["registered"]) == {"tx_hash", "block_number", "log_index", "block_time", "block_time_iso"}
     assert baarn["registered"]["block_time_iso"] == iso(baarn["registered"]["block_time"])
@@ -241,6 +243,12 @@ def test_bad_commitment_filters_are_validation_problems(client: TestClient, seed
     assert response.json()["type"] == "/problems/validation-error"
 
 
+def test_commitment_pages_credit_the_sources_of_their_commitments(client: TestClient, seed: dict) -> None:
+    assert client.get("/api/v1/commitments", params={"municipality_id": 1}).json()["sources"] == [BAARN_SOURCE]
+    assert client.get("/api/v1/commitments", params={"municipality_id": 2}).json()["sources"] == []
+    assert client.get("/api/v1/commitments").json()["sources"] == [BAARN_SOURCE]
+
+
 def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerChain, roles: Any, seed: dict) -> None:
     registered = seed["c1"].event("CommitmentRegistered")
     recorded = seed["d1"].event("DeliveryRecorded")
@@ -320,6 +328,7 @@ def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerCha
             },
         ],
         "ledger": {"chain_id": 31337, "contract_address": chain.deployment.contract_address},
+        "sources": [BAARN_SOURCE],
     }
 
 

@@ -6,6 +6,21 @@ Times are Unix seconds, relative to the test clock's start (see ``clock`` in con
 
 from hashlib import sha256
 
+from ledger.limits import (  # the off-chain mirror: these tests hold it to the contract
+    DESCRIPTION_MAX_BYTES as MAX_DESCRIPTION,
+    EXTERNAL_REF_MAX_BYTES as MAX_REF,
+    MAX_EVIDENCE,
+    MAX_QUANTITY,
+    MUNICIPALITY_CODE_MAX_BYTES as MAX_CODE,
+    NAME_MAX_BYTES as MAX_NAME,
+    NOTE_MAX_BYTES as MAX_NOTE,
+    REASON_MAX_BYTES as MAX_REASON,
+    THEME_MAX_BYTES as MAX_THEME,
+    TITLE_MAX_BYTES as MAX_TITLE,
+    UNIT_MAX_BYTES as MAX_UNIT,
+    URI_MAX_BYTES as MAX_URI,
+)
+
 DAY = 86_400  # seconds
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -13,20 +28,8 @@ ZERO_HASH = "0x" + "00" * 32
 
 VERSION = "1.0.0"
 
-MAX_QUANTITY = 10**15
-MAX_EVIDENCE = 16
 
 # text limits in bytes: field name as the contract reports it -> maximum length
-MAX_NAME = 100
-MAX_CODE = 16
-MAX_REF = 64
-MAX_TITLE = 200
-MAX_DESCRIPTION = 8000
-MAX_THEME = 120
-MAX_UNIT = 32
-MAX_URI = 512
-MAX_NOTE = 1000
-MAX_REASON = 1000
 
 # ICommitmentLedger.Status
 PENDING = 0

@@ -102,3 +102,4 @@ def test_chile_import_records_the_planned_deliveries_and_corrections(imported: I
     assert revoked[0]["revocation"]["reason"].startswith("Progress fell from 70% to 40%")
     assert sum(int(d["quantity"]) for d in counted) == 40
     assert detail["progress_bps"] == 4000
+    assert [source["publisher"].split(" (")[0] for source in detail["sources"]] == ["Fundación Ciudadano Inteligente"]

@@ -56,6 +56,13 @@ function linked(src) {
 export function credit(m, sourceUri) {
   const src = m && sourceOf(m.code);
   if (src) return h('p', { class: 'credit', lang: src.lang }, linked(src));
+  // Any other source: the credit the API serves from the importer's source mapping.
+  if (m && Array.isArray(m.sources) && m.sources.length) {
+    return h('p', { class: 'credit' }, ...m.sources.flatMap((s, i) => {
+      const href = safeHref(s.url);
+      return [i ? '; ' : '', `${t('credit.source')}: `, href ? h('a', { href }, s.name) : s.name, ` — ${s.publisher} — ${s.licence}`];
+    }));
+  }
   const name = m ? m.name : '';
   if (sourceUri) {
     const href = safeHref(sourceUri);

@@ -1,0 +1,72 @@
+"""Data sources and their credits, read from the importer's source mappings.
+
+Each mapping (``scripts/mappings/*.yaml``) names the municipality its rows belong to and the
+source it credits. The API attaches the credit to everything it shows of that municipality,
+and ``make run`` onboards each municipality, so a new source is one mapping file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel
+
+
+class SourceCredit(BaseModel):
+    """Where a municipality's data comes from, to be credited wherever it is shown.
+
+    Attributes:
+        municipality_code: code of the municipality the source's rows belong to.
+        name: the source's title.
+        publisher: who published it (and who extracted it, if someone did).
+        url: where it is published.
+        licence: its licence, or a note that none is stated.
+        credit: one line: ``"<name> — <publisher> — <url> — <licence>"``.
+    """
+
+    municipality_code: str
+    municipality_name: str
+    name: str
+    publisher: str
+    url: str
+    licence: str
+
+    @property
+    def credit(self) -> str:
+        return f"{self.name} — {self.publisher} — {self.url} — {self.licence}"
+
+
+def load_sources(mappings_dir: Path) -> list[SourceCredit]:
+    """Every mapping's municipality and source credit, by file name order. Mappings without a
+    ``municipality.code`` or ``source`` block are left out.
+
+    Raises:
+        yaml.YAMLError: a mapping is not valid YAML.
+    """
+    sources: list[SourceCredit] = []
+    for path in sorted(mappings_dir.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        municipality = document.get("municipality") or {}
+        source = document.get("source") or {}
+        if not municipality.get("code") or not source:
+            continue
+        sources.append(
+            SourceCredit(
+                municipality_code=str(municipality["code"]),
+                municipality_name=str(municipality.get("name", "")),
+                name=" ".join(str(source.get("name", "")).split()),
+                publisher=" ".join(str(source.get("publisher", "")).split()),
+                url=str(source.get("url", "")),
+                licence=" ".join(str(source.get("licence", "")).split()),
+            )
+        )
+    return sources
+
+
+def credits_by_code(mappings_dir: Path) -> dict[str, list[SourceCredit]]:
+    """Municipality code → its sources' credits."""
+    found: dict[str, list[SourceCredit]] = {}
+    for source in load_sources(mappings_dir):
+        found.setdefault(source.municipality_code, []).append(source)
+    return found
