@@ -82,7 +82,7 @@ reset:
 ## ---------------------------------------------------------------- test
 
 test: setup browser
-	$(PY) -m pytest; status=$$?; \
+	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 bench: setup

@@ -190,7 +190,12 @@ contract CommitmentLedger is ICommitmentLedger, Ownable2Step {
             revert LedgerInvalidEvidenceCount(evidenceCount, MAX_EVIDENCE);
         }
         for (uint256 i = 0; i < evidenceCount; ++i) {
-            if (input.evidenceHashes[i] == bytes32(0)) revert LedgerZeroEvidenceHash(i);
+            bytes32 evidenceHash = input.evidenceHashes[i];
+            if (evidenceHash == bytes32(0)) revert LedgerZeroEvidenceHash(i);
+            // At most 16 hashes: a quadratic check costs less than any set in storage.
+            for (uint256 j = 0; j < i; ++j) {
+                if (input.evidenceHashes[j] == evidenceHash) revert LedgerDuplicateEvidenceHash(i, evidenceHash);
+            }
         }
         _limitText("evidenceUri", input.evidenceUri, _MAX_URI);
         _limitText("note", input.note, _MAX_NOTE);

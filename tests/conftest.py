@@ -20,7 +20,9 @@ from ledger.deployment import Deployment, save_deployment
 from ledger.settings import Settings, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA_DIR = Path(os.environ.get("LEDGER_SHARED_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
+"""The team's real datasets (read-only): ``../shared/data`` beside the checkout, or
+``LEDGER_SHARED_DATA_DIR`` (``make test DATA_DIR=...`` sets it)."""
 
 # Anvil's well-known development keys for the mnemonic in brownie-config.yaml. Local only.
 ANVIL_KEYS = (

@@ -78,7 +78,7 @@ interface ICommitmentLedger {
     /// @notice What a registrar submits to record a delivery.
     /// @param quantity how much was delivered, in the commitment's unit (1..MAX_QUANTITY)
     /// @param deliveredAt when it was delivered, Unix time in seconds (> 0, <= block time)
-    /// @param evidenceHashes SHA-256 of each evidence file (1..MAX_EVIDENCE, none zero)
+    /// @param evidenceHashes SHA-256 of each evidence file (1..MAX_EVIDENCE, none zero, no repeats)
     /// @param evidenceUri where the evidence is published (0..512 bytes)
     /// @param note short note (0..1000 bytes)
     /// @param externalRef the source's id for this delivery, unique per commitment when not
@@ -193,6 +193,8 @@ interface ICommitmentLedger {
     error LedgerInvalidEvidenceCount(uint256 count, uint256 maxCount);
     /// @notice Thrown when the evidence hash at `index` is zero.
     error LedgerZeroEvidenceHash(uint256 index);
+    /// @notice Thrown when the evidence hash at `index` already appears earlier in the same delivery.
+    error LedgerDuplicateEvidenceHash(uint256 index, bytes32 evidenceHash);
     /// @notice Thrown when the external reference is already used for a commitment of this municipality.
     error LedgerDuplicateCommitmentRef(uint32 municipalityId, string externalRef, uint256 existingCommitmentId);
     /// @notice Thrown when the external reference is already used for a delivery of this commitment.

@@ -41,7 +41,7 @@ from .state import LedgerState, read_state
 from .tokens import resolve_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_SHARED_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 DEFAULT_API = "http://127.0.0.1:8000"
 EXIT_OK, EXIT_ROW_FAILED, EXIT_REFUSED = 0, 1, 2
 

@@ -187,12 +187,21 @@ def test_delivery_with_a_zero_evidence_hash_is_refused(ledger, commitment, regis
         ledger.recordDelivery(commitment, delivery_input(evidenceHashes=evidence), {"from": registrar})
 
 
-def test_one_document_may_be_cited_twice_by_a_delivery(ledger, commitment, registrar, delivery_input):
-    evidence = [EVIDENCE[0], EVIDENCE[0]]
+@pytest.mark.parametrize(("evidence", "index", "repeated"), [((0, 0), 1, 0), ((0, 1, 2, 1), 3, 1), ((2, 0, 1, 2), 3, 2)])
+def test_delivery_citing_one_document_twice_is_refused(ledger, commitment, registrar, delivery_input, evidence, index, repeated):
+    hashes = [EVIDENCE[i] for i in evidence]
+    # brownie renders a bytes32 argument of a custom error as Python bytes
+    with brownie.reverts(f"LedgerDuplicateEvidenceHash: {index}, {bytes.fromhex(EVIDENCE[repeated][2:])}"):
+        ledger.recordDelivery(commitment, delivery_input(evidenceHashes=hashes), {"from": registrar})
 
-    tx = ledger.recordDelivery(commitment, delivery_input(evidenceHashes=evidence), {"from": registrar})
 
-    assert [event["evidenceHash"] for event in tx.events["EvidenceCited"]] == evidence
+def test_one_document_may_be_cited_by_two_deliveries(ledger, commitment, registrar, delivery_input):
+    first = ledger.recordDelivery(commitment, delivery_input(evidenceHashes=[EVIDENCE[0]]), {"from": registrar})
+    second = ledger.recordDelivery(commitment, delivery_input(evidenceHashes=[EVIDENCE[0], EVIDENCE[1]]), {"from": registrar})
+
+    assert first.events["EvidenceCited"]["evidenceHash"] == EVIDENCE[0]
+    assert [e["evidenceHash"] for e in second.events["EvidenceCited"]] == [EVIDENCE[0], EVIDENCE[1]]
+    assert second.events["EvidenceCited"][0]["deliveryId"] == first.return_value + 1
 
 
 # ------------------------------------------------------------------ texts

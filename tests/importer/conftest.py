@@ -15,9 +15,10 @@ import pytest
 import yaml
 
 from scripts.importer import load_mapping, plan_source
+from tests.conftest import SHARED_DATA_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO.parent / "shared" / "data"
+DATA_DIR = SHARED_DATA_DIR
 MAPPINGS = REPO / "scripts" / "mappings"
 BAARN_MAPPING = MAPPINGS / "baarn-coalitieakkoord.yaml"
 CHILE_MAPPING = MAPPINGS / "ddah-chile.yaml"
@@ -28,7 +29,7 @@ CHILE_CSVS = {year: DATA_DIR / "ddah-chile" / f"Boric-2022-2026_Programa-{year}.
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not DATA_DIR.is_dir():
-        pytest.skip(f"real data not found at {DATA_DIR}")
+        pytest.fail(f"the shared datasets are missing at {DATA_DIR}: put them at ../shared/data or run `make test DATA_DIR=...`")
     return DATA_DIR
 
 
