@@ -3,6 +3,7 @@
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
 import { $, h, fill, when, num, qty, fact, chainRef, problemBox } from './ui.js';
+import { commitmentCredit, sourceOf } from './credits.js';
 
 const HEX = /^(?:0x)?([0-9a-f]{64})$/;
 
@@ -16,18 +17,53 @@ const out = () => $('check-result');
 const say = (...nodes) => fill(out(), ...nodes);
 let seq = 0;
 
-function citation(c) {
+// Municipalities (their codes give each source's time zone and language) and the cited
+// commitments (for the unit and the source credit): looked up once, best effort.
+let munis = null;
+const municipalities = () => (munis ??= get('/municipalities')
+  .then((r) => new Map(r.data.map((m) => [m.id, m])), () => new Map()));
+const details = new Map();
+const detail = (id) => {
+  if (!details.has(id)) details.set(id, get(`/commitments/${id}`).catch(() => null));
+  return details.get(id);
+};
+const MAX_DETAILS = 20;
+
+/** The commitment details and municipalities the result needs (null where unknown). */
+async function context(cites, sources) {
+  const ids = [...new Set([...cites, ...sources].map((x) => x.commitment_id))].slice(0, MAX_DETAILS);
+  const [ms, ...ds] = await Promise.all([municipalities(), ...ids.map(detail)]);
+  const byId = new Map(ids.map((id, i) => [id, ds[i]]));
+  return { munis: ms, detail: (id) => byId.get(id) || null };
+}
+
+function citation(c, ctx) {
+  const d = ctx.detail(c.commitment_id);
+  const m = ctx.munis.get(d ? d.municipality_id : c.municipality_id);
+  const src = m && sourceOf(m.code);
+  const q = qty(c.quantity, d ? d.unit : '');
   return h('li', { class: c.revoked ? 'card revoked' : 'card' },
-    h('h3', {}, h('a', { href: `/commitments/${c.commitment_id}#delivery-${c.delivery_id}` }, c.commitment_title)),
+    h('h3', { lang: src ? src.lang : null },
+      h('a', { href: `/commitments/${c.commitment_id}#delivery-${c.delivery_id}` }, c.commitment_title)),
     h('dl', { class: 'facts' },
       fact(t('filter.municipality'), c.municipality_name),
       fact(t('check.delivery'), t('delivery.number', { id: num(c.delivery_id) })),
-      fact(t('field.date'), when(c.delivered_at, c.delivered_at_iso)),
-      fact(t('field.quantity'), c.revoked ? h('s', {}, qty(c.quantity)) : qty(c.quantity)),
+      fact(t('field.date'), when(c.delivered_at, c.delivered_at_iso, src && src.timeZone)),
+      fact(t('field.quantity'), c.revoked ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
       fact(t('check.validity'), c.revoked
         ? [h('span', { class: 'tag-revoked' }, t('delivery.revoked')), ' ', t('delivery.revokedReason'), ': ', c.revocation_reason || '']
         : t('check.valid'))),
-    h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(c.chain, c.registrar));
+    h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(c.chain, c.registrar),
+    d ? commitmentCredit(d, m) : null);
+}
+
+function sourceItem(s, ctx) {
+  const d = ctx.detail(s.commitment_id);
+  const m = d && ctx.munis.get(d.municipality_id);
+  const src = m && sourceOf(m.code);
+  return h('li', {},
+    h('a', { href: `/commitments/${s.commitment_id}`, lang: src ? src.lang : null }, s.title),
+    ` (${s.municipality_name})`, d ? commitmentCredit(d, m) : null);
 }
 
 async function lookup(sha, fileName) {
@@ -44,6 +80,8 @@ async function lookup(sha, fileName) {
     if (my !== seq) return;
     const cites = r.citations || [];
     const sources = r.source_of || [];
+    const ctx = await context(cites, sources);
+    if (my !== seq) return;
     const name = fileName ? h('span', { class: 'strong' }, fileName) : t('check.thisHash');
     if (!cites.length && !sources.length) {
       say(h('div', { class: 'notice' },
@@ -52,10 +90,9 @@ async function lookup(sha, fileName) {
     } else {
       say(h('p', { class: 'notice ok strong' }, name, ' ', t('check.foundIntro')),
         cites.length ? [h('h3', {}, tn('check.cited', cites.length)),
-          h('ol', { class: 'plain' }, cites.map(citation))] : null,
+          h('ol', { class: 'plain' }, cites.map((c) => citation(c, ctx)))] : null,
         sources.length ? [h('h3', {}, tn('check.sourceOf', sources.length)),
-          h('ul', {}, sources.map((s) => h('li', {},
-            h('a', { href: `/commitments/${s.commitment_id}` }, s.title), ` (${s.municipality_name})`)))] : null);
+          h('ul', { class: 'sources' }, sources.map((s) => sourceItem(s, ctx)))] : null);
     }
   } catch (e) {
     if (my === seq) say(problemBox(e));

@@ -2,7 +2,7 @@
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
 import { $, h, fill, add, badge, progress, when, num, qty, code, fact, chainRef, problemBox } from './ui.js';
-import { credit, sourceOf, safeHref } from './credits.js';
+import { commitmentCredit, sourceOf, safeHref } from './credits.js';
 
 const KINDS = ['registered', 'amended', 'delivered', 'revoked', 'withdrawn'];
 let tz; // the source's time zone for calendar dates
@@ -10,9 +10,11 @@ let textLang; // the source's language for its texts
 
 const day = (sec) => when(sec, null, tz);
 const txt = (tag, text, cls) => h(tag, { lang: textLang, class: cls }, text);
+// Only absolute http(s) URLs become links; anything else (plain text such as
+// "Senado - Tramitación de proyectos") is shown as text.
 const uriLink = (uri) => {
   const href = safeHref(uri);
-  return href ? h('a', { href }, uri) : code(uri);
+  return href ? h('a', { href, class: 'uri' }, uri) : h('span', { class: 'uri', lang: textLang }, uri);
 };
 const checkLink = (sha) => h('a', { href: `/check?sha256=${encodeURIComponent(sha)}` }, t('evidence.check'));
 
@@ -154,7 +156,7 @@ function render(c, m) {
   const l = c.ledger || {};
   fill($('ledger'), t('tl.ledger', { chain: l.chain_id ?? '' }), ' ', code(l.contract_address || ''));
   fill($('timeline'), ...timeline(c));
-  fill($('c-credit'), credit(m || { name: c.municipality_name }, c.source_uri || ''));
+  fill($('c-credit'), commitmentCredit(c, m));
   $('commitment').hidden = false;
 }
 

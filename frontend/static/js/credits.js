@@ -1,7 +1,8 @@
 // Source credits per municipality code. The data is not ours: wherever it is shown, the
 // source is named. To add a source, add an entry: `text` is shown verbatim (in `lang`, the
 // source's language), each `links[i].match` substring of it becomes a link; `timeZone`
-// is used to show the source's dates on the calendar day it meant.
+// is used to show the source's dates on the calendar day it meant. A source without an entry
+// is credited with the API's `sources` (name linked to url — publisher — licence).
 import { h } from './ui.js';
 import { t } from './i18n.js';
 
@@ -29,10 +30,13 @@ export const SOURCES = {
 /** The source entry of a municipality code, or null. */
 export const sourceOf = (code) => SOURCES[code] || null;
 
-/** A link if `uri` is http(s), else null (never javascript: or data:). */
+/** A link target if `uri` is an absolute http(s) URL, else null. Parsed without a base, so
+ * plain text (e.g. "Senado - Tramitación de proyectos") or a relative path never becomes a
+ * link to this site, and javascript:, data: etc. never become links at all. */
 export function safeHref(uri) {
+  if (typeof uri !== 'string' || !uri.trim()) return null;
   try {
-    const u = new URL(uri, location.origin);
+    const u = new URL(uri);
     return u.protocol === 'http:' || u.protocol === 'https:' ? u.href : null;
   } catch { return null; }
 }
@@ -50,24 +54,45 @@ function linked(src) {
   return out;
 }
 
-/** Credit for data of municipality `m` ({name, code}). For municipalities without an entry
- * above, a commitment page passes its source_uri (`sourceUri`, possibly ''); the list passes
- * nothing (undefined) and points to the commitment pages. */
-export function credit(m, sourceUri) {
-  const src = m && sourceOf(m.code);
-  if (src) return h('p', { class: 'credit', lang: src.lang }, linked(src));
-  // Any other source: the credit the API serves from the importer's source mapping.
-  if (m && Array.isArray(m.sources) && m.sources.length) {
-    return h('p', { class: 'credit' }, ...m.sources.flatMap((s, i) => {
-      const href = safeHref(s.url);
-      return [i ? '; ' : '', `${t('credit.source')}: `, href ? h('a', { href }, s.name) : s.name, ` — ${s.publisher} — ${s.licence}`];
-    }));
+/** The curated credit line of a municipality code (SOURCES above), or null. */
+export function curatedCredit(code) {
+  const src = sourceOf(code);
+  return src ? h('p', { class: 'credit', lang: src.lang }, linked(src)) : null;
+}
+
+/** The credit the API serves from the importer's source mapping ([{name, publisher, url,
+ * licence}]): name (linked to url) — publisher — licence, one per source; null if none. */
+export function apiCredit(sources) {
+  if (!Array.isArray(sources) || !sources.length) return null;
+  return h('p', { class: 'credit' }, ...sources.flatMap((s, i) => {
+    const href = safeHref(s.url);
+    const name = s.name || s.url || '';
+    return [i ? '; ' : '', `${t('credit.source')}: `, href ? h('a', { href }, name) : name,
+      ...[s.publisher, s.licence].filter(Boolean).map((x) => ` — ${x}`)];
+  }));
+}
+
+/** A commitment's own source_uri as its credit (link only if absolute http(s)). */
+function uriCredit(name, sourceUri) {
+  if (!sourceUri) return h('p', { class: 'credit' }, t('credit.none', { name }));
+  const href = safeHref(sourceUri);
+  return h('p', { class: 'credit' }, t('credit.uri', { name }), ' ',
+    href ? h('a', { href }, sourceUri) : h('span', { class: 'uri' }, sourceUri));
+}
+
+/** Credit of a municipality's data ({name, code, sources}) on the list and about pages: the
+ * curated line, else the API's sources, else a pointer to the commitment pages. */
+export function credit(m) {
+  return curatedCredit(m && m.code) || apiCredit(m && m.sources)
+    || h('p', { class: 'credit' }, t('credit.perCommitment', { name: m ? m.name : '' }));
+}
+
+/** Credit of one commitment (detail `c`, municipality `m` or undefined). The detail's
+ * `sources` name the source(s) of THAT commitment: if any, the curated line of its
+ * municipality, else the API's credit. None (registered by staff directly): its source_uri. */
+export function commitmentCredit(c, m) {
+  if (Array.isArray(c.sources) && c.sources.length) {
+    return curatedCredit(m && m.code) || apiCredit(c.sources);
   }
-  const name = m ? m.name : '';
-  if (sourceUri) {
-    const href = safeHref(sourceUri);
-    return h('p', { class: 'credit' }, t('credit.uri', { name }), ' ',
-      href ? h('a', { href }, sourceUri) : h('span', { class: 'hash' }, sourceUri));
-  }
-  return h('p', { class: 'credit' }, t(sourceUri === undefined ? 'credit.perCommitment' : 'credit.none', { name }));
+  return uriCredit(c.municipality_name || (m && m.name) || '', c.source_uri || '');
 }

@@ -36,7 +36,8 @@ export function num(v) {
   } catch { return String(v); }
 }
 
-export const qty = (v, unit) => `${num(v)} ${unit || ''}`.trim();
+/** A quantity with its unit, kept on one line ("100 %", not "100" and "%" on two lines). */
+export const qty = (v, unit) => (unit ? `${num(v)}\u00a0${unit}` : num(v));
 
 /** progress_bps (basis points) as a percentage. */
 export const pct = (bps) =>
