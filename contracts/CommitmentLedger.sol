@@ -189,12 +189,13 @@ contract CommitmentLedger is ICommitmentLedger, Ownable2Step {
         if (evidenceCount == 0 || evidenceCount > MAX_EVIDENCE) {
             revert LedgerInvalidEvidenceCount(evidenceCount, MAX_EVIDENCE);
         }
+        // At most 16 hashes: a quadratic check in memory costs less than any set in storage.
+        bytes32[] memory hashes = input.evidenceHashes;
         for (uint256 i = 0; i < evidenceCount; ++i) {
-            bytes32 evidenceHash = input.evidenceHashes[i];
+            bytes32 evidenceHash = hashes[i];
             if (evidenceHash == bytes32(0)) revert LedgerZeroEvidenceHash(i);
-            // At most 16 hashes: a quadratic check costs less than any set in storage.
             for (uint256 j = 0; j < i; ++j) {
-                if (input.evidenceHashes[j] == evidenceHash) revert LedgerDuplicateEvidenceHash(i, evidenceHash);
+                if (hashes[j] == evidenceHash) revert LedgerDuplicateEvidenceHash(i, evidenceHash);
             }
         }
         _limitText("evidenceUri", input.evidenceUri, _MAX_URI);
