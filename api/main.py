@@ -1,6 +1,11 @@
 """The FastAPI application: JSON API under ``/api/v1`` (docs/API.md), OpenAPI at
 ``/openapi.json``, docs at ``/docs``, and the citizens' website (``frontend.site``).
 
+``/docs`` is Swagger UI served from this server (the npm package ``swagger-ui-dist`` in
+``node_modules``, mounted at ``/static/swagger``), so it works offline and under a strict
+Content-Security-Policy; without that folder ``/docs`` is a short page pointing to
+``/openapi.json``. There is no ReDoc page (it would need a CDN).
+
 Run: ``uvicorn api.main:app`` (settings from ``LEDGER_*`` variables). Importing this module
 connects to nothing: the database engine, the chain client, the evidence store and the staff
 tokens are built once in the lifespan and handed out by ``api.deps``.
@@ -8,15 +13,23 @@ tokens are built once in the lifespan and handed out by ``api.deps``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import importlib
 import importlib.util
 import json
 import logging
+import re
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.routes import commitments, evidence, health, municipalities, staff, verify
@@ -46,13 +59,24 @@ chain and served from an index of the contract's events.
 """
 SITE_MODULE = "frontend.site"
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SWAGGER_UI_DIR = REPO_ROOT / "node_modules" / "swagger-ui-dist"
+"""Swagger UI's files (``npm install`` puts the pinned ``swagger-ui-dist`` there)."""
+
+SWAGGER_UI_PATH = "/static/swagger"
+"""Where :data:`SWAGGER_UI_DIR` is served (mounted before the site's ``/static``)."""
+
+DOCS_PATH = "/docs"
+OPENAPI_PATH = "/openapi.json"
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the expensive clients once, store them on ``app.state``, dispose at shutdown.
 
     Nothing here calls the chain: reads come from the index, and a chain that is down only
-    turns staff writes into 503 problems.
+    turns staff writes into 503 problems. Evidence files that a stopped process left staged
+    are promoted into the store (:meth:`EvidenceStore.promote_leftovers`).
 
     Raises:
         DeploymentNotFoundError: no deployment record (deploy first).
@@ -71,6 +95,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             settings.rpc_url, deployment, tx_timeout_seconds=settings.tx_timeout_seconds
         )
         app.state.evidence_store = EvidenceStore(settings.evidence_dir)
+        try:  # uploads a killed process left staged: its deliveries may be on chain
+            app.state.evidence_store.promote_leftovers()
+        except OSError:  # reads and new writes still work; the next start-up retries
+            logger.error("evidence files left staged could not be promoted", exc_info=True)
         app.state.staff_registry = StaffRegistry(settings.staff_keys_file)
         app.state.sources = credits_by_code(settings.sources_dir)
         logger.info(
@@ -93,6 +121,61 @@ def _include_site(app: FastAPI) -> None:
     site = importlib.import_module(SITE_MODULE)
     app.include_router(site.router)
     site.mount_static(app)
+
+
+def _csp(script_hash: str | None) -> str:
+    """The docs page's Content-Security-Policy: the site's, plus the hash of the page's one
+    inline script (Swagger UI's start-up call)."""
+    scripts = "'self'" + (f" '{script_hash}'" if script_hash else "")
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def _docs_page() -> tuple[bytes, dict[str, str]]:
+    """The Swagger UI page (built once) and its headers."""
+    page = get_swagger_ui_html(
+        openapi_url=OPENAPI_PATH,
+        title=f"{TITLE} — docs",
+        swagger_js_url=f"{SWAGGER_UI_PATH}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER_UI_PATH}/swagger-ui.css",
+        swagger_favicon_url=f"{SWAGGER_UI_PATH}/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+    ).body
+    inline = re.findall(rb"<script>(.*?)</script>", page, flags=re.DOTALL)
+    digest = "sha256-" + base64.b64encode(hashlib.sha256(inline[0]).digest()).decode() if len(inline) == 1 else None
+    if digest is None:
+        logger.warning("/docs: Swagger UI's start-up script not found; the page may stay blank under its CSP.")
+    return page, {"Content-Security-Policy": _csp(digest), "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
+
+
+_DOCS_MISSING = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(TITLE)}</title></head>
+<body><h1>{html.escape(TITLE)}</h1>
+<p>The interactive documentation is not installed on this server (Swagger UI's files are
+missing: run <code>npm install</code>). The API is described by its OpenAPI document:
+<a href="{OPENAPI_PATH}">{OPENAPI_PATH}</a>, and in docs/API.md.</p></body></html>
+"""
+
+
+def _include_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from :data:`SWAGGER_UI_DIR` at :data:`SWAGGER_UI_PATH`, or a
+    short page pointing to ``/openapi.json`` when the folder is missing."""
+    bundle = SWAGGER_UI_DIR / "swagger-ui-bundle.js"
+    if bundle.is_file():
+        app.mount(SWAGGER_UI_PATH, StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
+        page, headers = _docs_page()
+    else:
+        logger.warning(
+            "Swagger UI not found at %s (run `npm install`): /docs only points to %s.", SWAGGER_UI_DIR, OPENAPI_PATH
+        )
+        page, headers = _DOCS_MISSING.encode(), {"Content-Security-Policy": _csp(None)}
+
+    @app.api_route(DOCS_PATH, methods=["GET", "HEAD"], include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(page, headers=headers)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -124,9 +207,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by _include_docs from local files
         redoc_url=None,
-        openapi_url="/openapi.json",
+        openapi_url=OPENAPI_PATH,
         responses=problem_responses(500),
         openapi_tags=[
             {"name": "health", "description": "Is the index keeping up with the chain?"},
@@ -144,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, municipalities, commitments, verify, evidence, staff):
         api.include_router(module.router)
     app.include_router(api)
+    _include_docs(app)
     _include_site(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

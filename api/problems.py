@@ -7,7 +7,8 @@ A problem is ``{"type": "/problems/<slug>", "title", "status", "detail", ...exte
 - ``HTTPException`` (unknown route 404, 405, 413 of the body limit, ...) → by status;
 - ``RequestValidationError`` → 422 ``validation-error`` with an ``errors`` list;
 - ``ContractRevertError`` → by custom error name (:data:`CONTRACT_ERRORS`), else 422
-  ``contract-rejected``; the custom error is always echoed as ``contract_error``;
+  ``contract-rejected``; ``detail`` is a sentence for people (:data:`CONTRACT_MESSAGES`),
+  the custom error is always echoed for machines as ``contract_error``;
 - ``ChainUnavailableError`` → 503, ``TransactionFailedError`` → 502, ``EvidenceTooLargeError``
   → 413, ``StaffAuthError`` → 401 or 403, the service's refusals → 404/409, an index behind
   the chain when an amendment must be completed from it → 503 ``index-behind``;
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import requests
 from fastapi import FastAPI, Request
@@ -28,7 +29,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.services.ledger_writes import CommitmentWithdrawnError, IndexBehindError, UnknownRecordError
+from api.services.ledger_writes import (
+    CommitmentWithdrawnError,
+    EvidenceInvalidError,
+    IndexBehindError,
+    UnknownRecordError,
+)
 from ledger.errors import (
     ChainUnavailableError,
     ContractRevertError,
@@ -36,6 +42,7 @@ from ledger.errors import (
     StaffAuthError,
     TransactionFailedError,
 )
+from ledger.events import snake
 from ledger.staff import StaffForbiddenError
 
 logger = logging.getLogger("api")
@@ -53,6 +60,7 @@ TITLES: dict[str, str] = {
     "duplicate-delivery-ref": "Delivery reference already used",
     "commitment-withdrawn": "Commitment is withdrawn",
     "delivery-already-revoked": "Delivery is already revoked",
+    "duplicate-evidence": "Evidence hash given twice",
     "amendment-changes-nothing": "Amendment changes nothing",
     "payload-too-large": "Payload too large",
     "unsupported-media-type": "Unsupported media type",
@@ -89,9 +97,102 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "LedgerNotRegistrar": (403, "forbidden"),
     "LedgerUnknownCommitment": (404, "not-found"),
     "LedgerUnknownDelivery": (404, "not-found"),
+    "LedgerDuplicateEvidenceHash": (422, "duplicate-evidence"),
 }
 """Custom errors of the contract with their own status and problem type; any other custom
 error is 422 ``contract-rejected``."""
+
+
+def _quoted(value: Any) -> str:
+    return f"“{value}”"
+
+
+def _field(value: Any) -> str:
+    """A contract field name (``externalRef``) as the API names it (``external_ref``)."""
+    return snake(str(value))
+
+
+def _position(index: Any) -> str:
+    return f"number {int(index) + 1}" if isinstance(index, int) else str(index)
+
+
+CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "LedgerNotMunicipalityAdmin": lambda a: (
+        f"Account {a['account']} is not the admin of municipality {a['municipality_id']}."
+    ),
+    "LedgerNotRegistrar": lambda a: (
+        f"This token's registrar is not a registrar of municipality {a['municipality_id']}."
+    ),
+    "LedgerUnknownMunicipality": lambda a: f"No municipality {a['municipality_id']}.",
+    "LedgerUnknownCommitment": lambda a: f"No commitment {a['commitment_id']}.",
+    "LedgerUnknownDelivery": lambda a: f"No delivery {a['delivery_id']}.",
+    "LedgerZeroAddress": lambda a: "An account address is the zero address.",
+    "LedgerEmptyText": lambda a: f"The text {_field(a['field'])} is empty: it needs at least one byte.",
+    "LedgerTextTooLong": lambda a: (
+        f"The text {_field(a['field'])} is {a['length']} bytes long (UTF-8): at most {a['max_length']} are allowed."
+    ),
+    "LedgerInvalidQuantity": lambda a: (
+        f"Quantity {a['quantity']} is out of range: it must be from 1 to {a['max_quantity']}."
+    ),
+    "LedgerInvalidDueDate": lambda a: f"Due date {a['due_date']} is not valid: it must be after 0 (Unix seconds).",
+    "LedgerInvalidDeliveryDate": lambda a: (
+        f"Delivery date {a['delivered_at']} is not valid: it must be after 0 and not after the "
+        f"block time {a['block_time']} (Unix seconds)."
+    ),
+    "LedgerInvalidEvidenceCount": lambda a: (
+        f"A delivery needs 1 to {a['max_count']} evidence hashes, not {a['count']}."
+    ),
+    "LedgerZeroEvidenceHash": lambda a: (
+        f"Evidence hash {_position(a['index'])} is zero, which is no document's hash."
+    ),
+    "LedgerDuplicateEvidenceHash": lambda a: (
+        f"Evidence hash {a['evidence_hash']} is given twice in this delivery (again as hash "
+        f"{_position(a['index'])}): cite each document once."
+    ),
+    "LedgerDuplicateCommitmentRef": lambda a: (
+        f"Municipality {a['municipality_id']} already has a commitment with external reference "
+        f"{_quoted(a['external_ref'])}: commitment {a['existing_commitment_id']}."
+    ),
+    "LedgerDuplicateDeliveryRef": lambda a: (
+        f"Commitment {a['commitment_id']} already has a delivery with external reference "
+        f"{_quoted(a['external_ref'])}: delivery {a['existing_delivery_id']}."
+    ),
+    "LedgerCommitmentWithdrawn": lambda a: (
+        f"Commitment {a['commitment_id']} is withdrawn: it accepts no amendment or delivery."
+    ),
+    "LedgerAmendmentChangesNothing": lambda a: (
+        f"This amendment changes nothing: commitment {a['commitment_id']} already has this title, "
+        "description, target quantity and due date."
+    ),
+    "LedgerDeliveryAlreadyRevoked": lambda a: f"Delivery {a['delivery_id']} is already revoked.",
+    "LedgerAdminUnchanged": lambda a: (
+        f"Account {a['admin']} already is the admin of municipality {a['municipality_id']}."
+    ),
+    "LedgerRegistrarUnchanged": lambda a: (
+        f"Account {a['account']} already is a registrar of municipality {a['municipality_id']}."
+        if a.get("is_registrar")
+        else f"Account {a['account']} is not a registrar of municipality {a['municipality_id']}, so it cannot be removed."
+    ),
+}
+"""A sentence for people per custom error of ``ICommitmentLedger`` (arguments by snake-case
+name, as :class:`ContractRevertError` carries them)."""
+
+UNKNOWN_CONTRACT_MESSAGE = "The ledger contract refused the transaction."
+"""``detail`` for a refusal that is not one of the contract's custom errors (or when its
+arguments are not as expected)."""
+
+
+def contract_message(exc: ContractRevertError) -> str:
+    """The sentence for people of a contract refusal (:data:`CONTRACT_MESSAGES`)."""
+    render = CONTRACT_MESSAGES.get(exc.name)
+    if render is None:
+        return UNKNOWN_CONTRACT_MESSAGE
+    try:
+        return render(dict(exc.args_by_name))
+    except (KeyError, TypeError, ValueError):
+        logger.warning("contract error %s with unexpected arguments %r", exc.name, exc.args_by_name)
+        return UNKNOWN_CONTRACT_MESSAGE
+
 
 _CONTRACT_EXTENSIONS = {
     "LedgerDuplicateCommitmentRef": ("existing_commitment_id", "existing_commitment_id"),
@@ -188,11 +289,31 @@ def _loc_text(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(p) for p in parts) or "body"
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    """An error's ``msg``; a body that is not JSON gets a sentence with the parser's reason and
+    the (1-based) character where it stopped."""
+    if error.get("type") == "json_invalid":
+        loc = list(error.get("loc", ()))
+        reason = (error.get("ctx") or {}).get("error") or "it could not be parsed"
+        where = f" at character {loc[-1] + 1}" if loc and isinstance(loc[-1], int) else ""
+        return f"Body is not valid JSON: {reason}{where}"
+    return str(error.get("msg", ""))
+
+
+def _detail_part(loc: list[Any], msg: str) -> str:
+    """``field: message``, unless the message already starts with the field's name
+    (``title contains U+202E ...``, ``evidence file a.pdf is empty``, ``Body is not ...``)."""
+    names = [p for p in loc if isinstance(p, str)]
+    if names and msg.lower().startswith(names[-1].lower() + " "):
+        return msg
+    return f"{_loc_text(loc)}: {msg}"
+
+
 def validation_problem(errors: list[Mapping[str, Any]]) -> JSONResponse:
     """422 ``validation-error`` for pydantic/FastAPI errors (their ``loc``, ``msg``, ``type``;
     inputs are not echoed)."""
-    cleaned = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))} for e in errors]
-    detail = "; ".join(f"{_loc_text(e['loc'])}: {e['msg']}" for e in cleaned) or None
+    cleaned = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": str(e.get("type", ""))} for e in errors]
+    detail = "; ".join(_detail_part(e["loc"], e["msg"]) for e in cleaned) or None
     return problem_response(422, "validation-error", detail, errors=cleaned)
 
 
@@ -203,7 +324,7 @@ def contract_problem(exc: ContractRevertError) -> JSONResponse:
     if exc.name in _CONTRACT_EXTENSIONS:
         member, arg = _CONTRACT_EXTENSIONS[exc.name]
         extensions[member] = exc.args_by_name.get(arg)
-    return problem_response(status, slug, str(exc), **extensions)
+    return problem_response(status, slug, contract_message(exc), **extensions)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -263,6 +384,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(UnknownRecordError)
     async def _unknown(_request: Request, exc: UnknownRecordError) -> JSONResponse:
         return problem_response(404, "not-found", str(exc))
+
+    @app.exception_handler(EvidenceInvalidError)
+    async def _evidence_invalid(_request: Request, exc: EvidenceInvalidError) -> JSONResponse:
+        return validation_problem(exc.errors)
 
     @app.exception_handler(CommitmentWithdrawnError)
     async def _withdrawn(_request: Request, exc: CommitmentWithdrawnError) -> JSONResponse:

@@ -8,13 +8,17 @@ Input models validate everything the contract would check *before* anything is s
 sent: text limits in UTF-8 bytes (the contract's), quantities 1..10^15 (an integer or a
 string of decimal digits), SHA-256 hashes (64 hex characters, optional ``0x``; normalised to
 ``0x`` lowercase), times as Unix seconds or RFC 3339 with an offset (naive times are
-refused), delivery dates not in the future. Unknown fields are refused.
+refused), delivery dates not in the future. Unknown fields are refused. Stricter than the
+contract (:func:`text_problem`): no control characters (line breaks and tabs only in
+description, note and reason), no bidirectional override or isolate characters, and no
+required text that is only whitespace.
 """
 
 from __future__ import annotations
 
 import re
 import time
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Iterable, Literal
 
@@ -26,6 +30,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
@@ -57,8 +62,72 @@ StatusName = Literal["pending", "in_progress", "delivered", "delivered_late", "o
 # ------------------------------------------------------------------ input types
 
 
-def _utf8_text(min_bytes: int, max_bytes: int) -> Any:
-    def check(value: str) -> str:
+_C0_NAMES = (
+    "NULL", "START OF HEADING", "START OF TEXT", "END OF TEXT", "END OF TRANSMISSION", "ENQUIRY",
+    "ACKNOWLEDGE", "ALERT", "BACKSPACE", "CHARACTER TABULATION", "LINE FEED", "LINE TABULATION",
+    "FORM FEED", "CARRIAGE RETURN", "SHIFT OUT", "SHIFT IN", "DATA LINK ESCAPE", "DEVICE CONTROL ONE",
+    "DEVICE CONTROL TWO", "DEVICE CONTROL THREE", "DEVICE CONTROL FOUR", "NEGATIVE ACKNOWLEDGE",
+    "SYNCHRONOUS IDLE", "END OF TRANSMISSION BLOCK", "CANCEL", "END OF MEDIUM", "SUBSTITUTE", "ESCAPE",
+    "INFORMATION SEPARATOR FOUR", "INFORMATION SEPARATOR THREE", "INFORMATION SEPARATOR TWO",
+    "INFORMATION SEPARATOR ONE",
+)
+"""Names (Unicode name aliases) of U+0000..U+001F, which have no character name."""
+
+LINE_BREAKS = frozenset("\n\r\t")
+"""The only control characters a text may hold, and only a multi-line one (description,
+note, reason)."""
+
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+"""Bidirectional embedding, override and isolate characters (U+202A..U+202E,
+U+2066..U+2069): they can make text display otherwise than it reads ("Trojan Source")."""
+
+MULTILINE_FIELDS = frozenset({"description", "note", "reason"})
+"""Text fields that may hold line breaks and tabs; every other text is a single line."""
+
+
+def code_point_name(char: str) -> str:
+    """``U+202E (RIGHT-TO-LEFT OVERRIDE)``: the code point and its name (or alias)."""
+    code = ord(char)
+    if code < 0x20:
+        name = _C0_NAMES[code]
+    elif code == 0x7F:
+        name = "DELETE"
+    elif 0x80 <= code <= 0x9F:
+        name = "NEXT LINE" if code == 0x85 else "C1 CONTROL"
+    else:
+        name = unicodedata.name(char, "UNNAMED")
+    return f"U+{code:04X} ({name})"
+
+
+def text_problem(field: str, value: str, *, multiline: bool, required: bool) -> tuple[str, str] | None:
+    """What is wrong with a text besides its length, as ``(error type, message)``, or None.
+
+    Refused: a required text that is only whitespace (or invisible format characters);
+    control characters (Unicode category Cc: C0, DELETE, C1) except line feed, carriage
+    return and tab in a multi-line text; bidirectional embedding/override/isolate characters.
+    The message names the field and the first offending code point, e.g. ``title contains
+    U+202E (RIGHT-TO-LEFT OVERRIDE): ...``. Shared with tools that check texts before sending.
+    """
+    if required and all(c.isspace() or unicodedata.category(c) == "Cf" for c in value):
+        return "string_blank", f"{field} is only whitespace; it needs visible text"
+    for char in value:
+        if char in BIDI_CONTROLS:
+            return (
+                "string_bidi_control",
+                f"{field} contains {code_point_name(char)}: bidirectional override and isolate "
+                "characters can disguise text and are not allowed",
+            )
+        if unicodedata.category(char) == "Cc":
+            if char in LINE_BREAKS:
+                if multiline:
+                    continue
+                return "string_multiline", f"{field} contains {code_point_name(char)}: {field} is a single line"
+            return "string_control_character", f"{field} contains {code_point_name(char)}, a control character"
+    return None
+
+
+def _utf8_text(min_bytes: int, max_bytes: int, *, multiline: bool = False) -> Any:
+    def check(value: str, info: ValidationInfo) -> str:
         size = len(value.encode("utf-8", errors="surrogatepass"))
         if size < min_bytes:
             raise PydanticCustomError(
@@ -74,24 +143,34 @@ def _utf8_text(min_bytes: int, max_bytes: int) -> Any:
             value.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise PydanticCustomError("string_not_utf8", "String is not valid Unicode text") from exc
+        problem = text_problem(info.field_name or "text", value, multiline=multiline, required=min_bytes > 0)
+        if problem is not None:
+            raise PydanticCustomError(problem[0], problem[1])
         return value
 
+    lines = "may span lines" if multiline else "one line"
     return Annotated[
         str,
         AfterValidator(check),
-        WithJsonSchema({"type": "string", "description": f"UTF-8 text of {min_bytes}..{max_bytes} bytes"}),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": f"UTF-8 text of {min_bytes}..{max_bytes} bytes, {lines}; no control or "
+                "bidirectional override characters",
+            }
+        ),
     ]
 
 
 ExternalRef = _utf8_text(1, EXTERNAL_REF_MAX_BYTES)
 DeliveryRef = _utf8_text(0, EXTERNAL_REF_MAX_BYTES)
 Title = _utf8_text(1, TITLE_MAX_BYTES)
-Description = _utf8_text(0, DESCRIPTION_MAX_BYTES)
+Description = _utf8_text(0, DESCRIPTION_MAX_BYTES, multiline=True)
 Theme = _utf8_text(0, THEME_MAX_BYTES)
 Unit = _utf8_text(1, UNIT_MAX_BYTES)
 Uri = _utf8_text(0, URI_MAX_BYTES)
-Note = _utf8_text(0, NOTE_MAX_BYTES)
-Reason = _utf8_text(1, REASON_MAX_BYTES)
+Note = _utf8_text(0, NOTE_MAX_BYTES, multiline=True)
+Reason = _utf8_text(1, REASON_MAX_BYTES, multiline=True)
 
 _DIGITS = re.compile(r"^[0-9]{1,32}$")
 _SHA256 = re.compile(r"^(?:0x)?([0-9a-fA-F]{64})$")
@@ -101,16 +180,30 @@ _RFC3339 = re.compile(
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_SIGNED_DIGITS = re.compile(r"^-[0-9]{1,32}$")
+
+QUANTITY_RANGE_TEXT = f"from 1 to 10^15 ({MAX_QUANTITY})"
+"""The allowed range of a quantity, as the error messages give it."""
+
+
 def _parse_quantity(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise PydanticCustomError("quantity_type", "Quantity should be an integer or a string of decimal digits")
+        raise PydanticCustomError(
+            "quantity_type",
+            "Quantity should be a whole number {range}, as an integer or a string of decimal digits",
+            {"range": QUANTITY_RANGE_TEXT},
+        )
     if isinstance(value, str):
-        if not _DIGITS.match(value):
-            raise PydanticCustomError("quantity_type", "Quantity should be an integer or a string of decimal digits")
+        if not (_DIGITS.match(value) or _SIGNED_DIGITS.match(value)):
+            raise PydanticCustomError(
+                "quantity_type",
+                "Quantity should be a whole number {range}, as an integer or a string of decimal digits",
+                {"range": QUANTITY_RANGE_TEXT},
+            )
         value = int(value)
     if not 1 <= value <= MAX_QUANTITY:
         raise PydanticCustomError(
-            "quantity_range", "Quantity should be between 1 and {max} inclusive", {"max": str(MAX_QUANTITY)}
+            "quantity_range", "Quantity should be a whole number {range}", {"range": QUANTITY_RANGE_TEXT}
         )
     return value
 
@@ -330,12 +423,16 @@ class Source(BaseModel):
     credit: str = Field(description='one line: "<name> — <publisher> — <url> — <licence>"')
 
     @classmethod
-    def list_for(cls, sources: dict[str, list[SourceCredit]], codes: Iterable[str]) -> list["Source"]:
-        """The credits of the municipalities with these codes, once each, in code order."""
+    def list_for(
+        cls, sources: dict[str, list[SourceCredit]], codes: Iterable[str], *, source_uri: str | None = None
+    ) -> list["Source"]:
+        """The credits of the municipalities with these codes, once each, in code order; with
+        ``source_uri``, only the sources a commitment with that on-chain ``source_uri`` comes from."""
         return [
             cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit)
             for code in sorted(set(codes))
             for c in sources.get(code, [])
+            if source_uri is None or c.credits(source_uri)
         ]
 
 

@@ -22,6 +22,9 @@ class SourceCredit(BaseModel):
         publisher: who published it (and who extracted it, if someone did).
         url: where it is published.
         licence: its licence, or a note that none is stated.
+        source_uris: the ``source_uri`` values its commitments carry on chain (the source's url
+            and the mapping's constant ``source_uri``, if any): a commitment is credited to
+            this source when its ``source_uri`` is one of them.
         credit: one line: ``"<name> — <publisher> — <url> — <licence>"``.
     """
 
@@ -31,6 +34,11 @@ class SourceCredit(BaseModel):
     publisher: str
     url: str
     licence: str
+    source_uris: frozenset[str] = frozenset()
+
+    def credits(self, source_uri: str) -> bool:
+        """Whether a commitment with this on-chain ``source_uri`` comes from this source."""
+        return source_uri in self.source_uris
 
     @property
     def credit(self) -> str:
@@ -51,6 +59,10 @@ def load_sources(mappings_dir: Path) -> list[SourceCredit]:
         source = document.get("source") or {}
         if not municipality.get("code") or not source:
             continue
+        uri_spec = (document.get("commitment") or {}).get("source_uri") or {}
+        uris = {str(source.get("url", ""))}
+        if isinstance(uri_spec, dict) and "const" in uri_spec:
+            uris.add(str(uri_spec["const"]))
         sources.append(
             SourceCredit(
                 municipality_code=str(municipality["code"]),
@@ -59,6 +71,7 @@ def load_sources(mappings_dir: Path) -> list[SourceCredit]:
                 publisher=" ".join(str(source.get("publisher", "")).split()),
                 url=str(source.get("url", "")),
                 licence=" ".join(str(source.get("licence", "")).split()),
+                source_uris=frozenset(u for u in uris if u),
             )
         )
     return sources

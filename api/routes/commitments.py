@@ -87,7 +87,9 @@ def get_commitment(
     """One commitment: its summary, texts, source document, `withdrawal` (or null),
     `deliveries` (by id; each evidence hash with `stored`/`url` when this server holds the
     file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
-    contract address) to check it against, and the `sources` to credit.
+    contract address) to check it against, and the `sources` to credit (the municipality's
+    sources whose url matches the commitment's `source_uri`; empty for a commitment registered
+    directly by staff).
 
     404 `not-found` if unknown; 422 if the id is not a positive integer.
     """
@@ -96,5 +98,5 @@ def get_commitment(
         raise ProblemError(404, "not-found", f"No commitment {commitment_id}.")
     detail["ledger"] = {"chain_id": deployment.chain_id, "contract_address": deployment.contract_address}
     codes = repository.municipality_codes(session, [detail["municipality_id"]])
-    detail["sources"] = Source.list_for(sources, codes.values())
+    detail["sources"] = Source.list_for(sources, codes.values(), source_uri=detail["source_uri"])
     return CommitmentDetail.model_validate(detail)

@@ -5,7 +5,8 @@ Every write may also answer: 401 `unauthorized` (missing or unknown token), 403 
 (record of another municipality, or the account is no registrar there), 422
 `validation-error` (checked before anything is stored or sent) or `contract-rejected`,
 502 `transaction-failed`, 503 `chain-unavailable`. Nothing is written when an error is
-returned (evidence files of a refused delivery may stay stored: see the delivery route).
+returned (a refused delivery also leaves the evidence store as it was: see the delivery
+route).
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def amend_commitment(
     """Amend a commitment (`amendCommitment`) with a `reason` (1..1000 bytes).
 
     `title`, `description`, `target_quantity`, `due_date` are optional: an omitted one keeps
-    its current (indexed) value. When one is omitted and the index is behind the chain, 503
-    `index-behind` (retry, or send every field).
+    its current (indexed) value. When one is omitted the request waits up to 5 s for the index
+    to reach the chain head; if it does not, 503 `index-behind` (retry, or send every field).
 
     201 `{"commitment_id", "amendment_number", "tx"}`; 404 unknown commitment; 409
     `commitment-withdrawn` or `amendment-changes-nothing`.
@@ -142,16 +143,19 @@ def record_delivery(
     RFC 3339 with offset, not in the future; `note` ..1000 bytes; `evidence_uri` ..512;
     `external_ref` ..64 (unique per commitment when not empty); zero or more `evidence` files
     (each at most `max_evidence_bytes`, default 10 MiB, stored here by SHA-256 with its media
-    type) and zero or more `evidence_sha256` (files published elsewhere); 1..16 in all. The
-    evidence list on chain is the files' hashes in upload order, then `evidence_sha256`.
+    type) and zero or more `evidence_sha256` (files published elsewhere); 1..16 in all, no
+    file empty and no hash twice (the same file twice, or a file whose hash is also given, is
+    422 `validation-error` naming it). The evidence list on chain is the files' hashes in
+    upload order, then `evidence_sha256`.
 
-    The files are stored before the transaction is sent, so every cited file can be fetched
-    from `GET /evidence/{sha256}`; if the contract refuses, they stay stored (addressed by
-    content, cited by nothing).
+    The files are staged before the transaction is sent and stored only once it is recorded
+    (or when its outcome is unknown), so every cited file can be fetched from
+    `GET /evidence/{sha256}`; a refusal leaves the evidence store as it was.
 
     201 `{"delivery_id", "commitment_id", "evidence_sha256", "tx"}`; 404 unknown commitment;
     409 `commitment-withdrawn` or `duplicate-delivery-ref` (with `existing_delivery_id`); 413
-    `payload-too-large` (nothing stored, nothing sent).
+    `payload-too-large` (nothing stored, nothing sent); 422 `duplicate-evidence` if the
+    contract finds a hash twice.
     """
     result = ledger_writes.record_delivery(
         chain, session, store, staff, commitment_id, form, now, max_evidence_bytes=settings.max_evidence_bytes

@@ -14,26 +14,44 @@ unit, dueDate, sourceDocumentHash, sourceUri)``, ``AmendmentInput(title, descrip
 targetQuantity, dueDate, reason)``, ``DeliveryInput(quantity, deliveredAt, evidenceHashes,
 evidenceUri, note, externalRef)``.
 
-Evidence files of a delivery are stored (content-addressed) *before* the transaction is
-sent, so every hash the chain cites through this server can be fetched from it. If the
-contract then refuses, the stored files remain: they are addressed by their content, cited by
-nothing, and harmless; storing the same file again is a no-op.
+Evidence files of a delivery are checked first (size, not empty, no hash twice), then staged
+(:meth:`EvidenceStore.stage`, outside the store) before the transaction is sent. When it is
+recorded they are promoted into the store, so every hash the chain cites through this server
+can be fetched from it; when it is refused they are discarded, so a refused write never
+changes the store (whatever other requests or processes do with the same files); when its
+outcome is unknown (sent, but no receipt) they are promoted too, as the chain may cite them.
+A process killed mid-request leaves at most staged files, which the next start-up promotes
+(:meth:`EvidenceStore.promote_leftovers`).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from sqlalchemy.orm import Session
+from web3.exceptions import TimeExhausted
 
 from api.schemas import AmendmentIn, CommitmentIn, DeliveryForm
 from ledger.chain import LedgerChain, TxResult
 from ledger.db import repository
-from ledger.errors import EvidenceTooLargeError, LedgerError
-from ledger.evidence import EvidenceStore
+from ledger.errors import ChainUnavailableError, EvidenceTooLargeError, LedgerError, TransactionFailedError
+from ledger.evidence import EvidenceStore, StagedFile, hash_stream
 from ledger.staff import StaffIdentity
 
+logger = logging.getLogger("api")
+
 ZERO_BYTES32 = b"\x00" * 32
+
+INDEX_WAIT_SECONDS = 5.0
+"""How long an amendment that omits fields waits for the index to reach the chain head
+before answering 503 ``index-behind``, seconds. A constant, not a setting: the indexer
+normally follows the head within a poll or two, so a write right before the amendment (on any
+commitment) is absorbed, while a stalled indexer still gets a prompt answer."""
+
+INDEX_POLL_SECONDS = 0.1
+"""How often that wait reads the indexer's checkpoint again, seconds."""
 
 
 class WriteRefusedError(LedgerError):
@@ -41,33 +59,53 @@ class WriteRefusedError(LedgerError):
 
 
 class UnknownRecordError(WriteRefusedError, LookupError):
-    """The commitment or delivery is not in the index (HTTP 404)."""
+    """The commitment or delivery is not in the index (HTTP 404). Same sentence as the
+    contract's ``LedgerUnknownCommitment`` / ``LedgerUnknownDelivery`` (api.problems)."""
 
     def __init__(self, kind: str, record_id: int) -> None:
-        super().__init__(f"No {kind} {record_id} is known to the index.")
+        super().__init__(f"No {kind} {record_id}.")
         self.kind = kind
         self.record_id = record_id
 
 
 class CommitmentWithdrawnError(WriteRefusedError):
-    """The commitment was withdrawn; no amendment, delivery or withdrawal is accepted (409)."""
+    """The commitment was withdrawn; no amendment, delivery or withdrawal is accepted (409).
+    Same sentence as the contract's ``LedgerCommitmentWithdrawn`` (api.problems)."""
 
     def __init__(self, commitment_id: int) -> None:
-        super().__init__(f"Commitment {commitment_id} is withdrawn; it accepts no further changes.")
+        super().__init__(f"Commitment {commitment_id} is withdrawn: it accepts no amendment or delivery.")
         self.commitment_id = commitment_id
 
 
 class IndexBehindError(WriteRefusedError):
-    """An amendment leaves fields out, but the index may not hold their current values yet
-    (it is behind the chain head). HTTP 503: retry shortly or send every field."""
+    """An amendment leaves fields out, but the index did not reach the chain head within
+    :data:`INDEX_WAIT_SECONDS` (it may not hold the current values). HTTP 503: retry shortly
+    or send every field."""
 
     def __init__(self, indexed_block: int | None, head_block: int) -> None:
+        indexed = "has indexed no block yet" if indexed_block is None else f"is at block {indexed_block}"
         super().__init__(
-            f"The index is at block {indexed_block}, the chain at {head_block}: omitted amendment "
-            "fields cannot be filled safely. Retry in a few seconds, or send every field."
+            f"The index {indexed} and the chain at block {head_block} after waiting "
+            f"{INDEX_WAIT_SECONDS:g} s, so the omitted amendment fields cannot be filled in safely. "
+            "Retry in a few seconds, or send every field."
         )
         self.indexed_block = indexed_block
         self.head_block = head_block
+
+
+class EvidenceInvalidError(WriteRefusedError, ValueError):
+    """Evidence of a delivery is refused before anything is stored or sent: an empty file, or
+    a hash given twice (HTTP 422 ``validation-error``).
+
+    Attributes:
+        errors: ``[{"loc", "msg", "type"}]`` as in a validation problem, e.g. ``{"loc":
+            ["body", "evidence", 1], "msg": "evidence file b.pdf is empty", "type":
+            "evidence_empty"}``.
+    """
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(e["msg"] for e in errors))
+        self.errors = errors
 
 
 def tx_json(tx: TxResult) -> dict[str, Any]:
@@ -109,6 +147,30 @@ def _exact_due_date(commitment: dict[str, Any]) -> int:
     return int(commitment["due_date"])
 
 
+def wait_for_index(session: Session, head_block: int, confirmations: int = 0) -> int:
+    """Wait until the index has reached ``head_block - confirmations``, reading the indexer's
+    checkpoint every :data:`INDEX_POLL_SECONDS` for at most :data:`INDEX_WAIT_SECONDS`. Each
+    read starts a new read transaction (the session's snapshot would not see the indexer's
+    commits), so the session holds no stale rows afterwards.
+
+    Returns:
+        The indexed block.
+
+    Raises:
+        IndexBehindError: the index did not get there in time.
+    """
+    deadline = time.monotonic() + INDEX_WAIT_SECONDS
+    while True:
+        session.rollback()  # read-only session: this only ends the snapshot
+        checkpoint = repository.get_checkpoint(session)
+        indexed = checkpoint["last_block"] if checkpoint else None
+        if indexed is not None and indexed >= head_block - confirmations:
+            return indexed
+        if time.monotonic() >= deadline:
+            raise IndexBehindError(indexed, head_block)
+        time.sleep(INDEX_POLL_SECONDS)
+
+
 def register_commitment(chain: LedgerChain, identity: StaffIdentity, data: CommitmentIn) -> dict[str, Any]:
     """Register a commitment for the token's municipality.
 
@@ -148,7 +210,8 @@ def amend_commitment(
     """Amend a commitment; omitted fields keep their indexed value.
 
     When a field is omitted the index must have caught up with the chain (up to
-    ``confirmations`` blocks behind the head), or a recent amendment could be undone; then a
+    ``confirmations`` blocks behind the head), or a recent amendment could be undone: the
+    amendment waits up to :data:`INDEX_WAIT_SECONDS` for it (:func:`wait_for_index`); then a
     commitment the index does not have is unknown (404). With every field given, an
     unindexed commitment is left to the contract.
 
@@ -157,17 +220,13 @@ def amend_commitment(
 
     Raises:
         StaffForbiddenError, CommitmentWithdrawnError: see :func:`writable_commitment`.
-        IndexBehindError: a field is omitted and the index is behind.
+        IndexBehindError: a field is omitted and the index stayed behind.
         UnknownRecordError: a field is omitted and the (caught-up) index has no such commitment.
         ContractRevertError: e.g. ``LedgerAmendmentChangesNothing`` (409).
     """
     omitted = [name for name in ("title", "description", "target_quantity", "due_date") if getattr(data, name) is None]
     if omitted:
-        checkpoint = repository.get_checkpoint(session)
-        indexed = checkpoint["last_block"] if checkpoint else None
-        head = chain.head_block_number()
-        if indexed is None or indexed < head - confirmations:
-            raise IndexBehindError(indexed, head)
+        wait_for_index(session, chain.head_block_number(), confirmations)
     current = writable_commitment(session, identity, commitment_id, now)
     if current is None:
         if omitted:
@@ -206,6 +265,67 @@ def withdraw_commitment(
     return {"commitment_id": tx.event("CommitmentWithdrawn").args["commitment_id"], "tx": tx_json(tx)}
 
 
+def check_evidence(form: DeliveryForm, max_evidence_bytes: int) -> list[str]:
+    """Hash the uploaded files (nothing is stored) and check the delivery's evidence list.
+
+    Returns:
+        The files' hashes in upload order.
+
+    Raises:
+        EvidenceTooLargeError: a file exceeds ``max_evidence_bytes`` (HTTP 413).
+        EvidenceInvalidError: a file is empty, or a hash occurs twice among the files and
+            ``evidence_sha256`` (same file uploaded twice, a hash given twice, a file whose
+            hash is also given); every such problem is listed (HTTP 422).
+    """
+    for upload in form.evidence:
+        if upload.size is not None and upload.size > max_evidence_bytes:
+            raise EvidenceTooLargeError(upload.size, max_evidence_bytes)
+    errors: list[dict[str, Any]] = []
+    items: list[tuple[list[Any], str, str]] = []  # (loc, label, sha256) in chain order
+    for i, upload in enumerate(form.evidence):
+        upload.file.seek(0)
+        sha256, size = hash_stream(upload.file, max_evidence_bytes)
+        upload.file.seek(0)
+        label = f"evidence file {upload.filename}" if upload.filename else f"evidence file number {i + 1} (no name)"
+        if size == 0:
+            errors.append({"loc": ["body", "evidence", i], "msg": f"{label} is empty", "type": "evidence_empty"})
+        items.append((["body", "evidence", i], label, sha256))
+    for j, sha256 in enumerate(form.evidence_sha256):
+        items.append((["body", "evidence_sha256", j], f"evidence_sha256 {sha256}", sha256))
+    first: dict[str, tuple[list[Any], str]] = {}
+    for loc, label, sha256 in items:
+        if sha256 not in first:
+            first[sha256] = (loc, label)
+            continue
+        earlier = first[sha256][1]
+        if loc[1] == "evidence" and earlier.startswith("evidence file"):
+            msg = f"{label} has the same content as {earlier} (SHA-256 {sha256}); cite each document once"
+        elif earlier.startswith("evidence file"):
+            msg = f"{label} is the SHA-256 of {earlier}; cite each document once"
+        else:
+            msg = f"{label} is given twice; cite each document once"
+        errors.append({"loc": loc, "msg": msg, "type": "evidence_duplicate"})
+    if errors:
+        raise EvidenceInvalidError(errors)
+    return [sha256 for loc, _label, sha256 in items if loc[1] == "evidence"]
+
+
+def _may_be_mined(exc: BaseException) -> bool:
+    """Whether a failure of :meth:`LedgerChain.send` leaves the transaction's fate unknown: it
+    was sent but no receipt came (``TransactionFailedError`` from the receipt timeout), the
+    node was lost after the transaction was handed to it (``ChainUnavailableError`` of
+    ``eth_sendRawTransaction`` or of the receipt), or the send was interrupted. A refusal
+    (``ContractRevertError`` from the gas estimate), a reverted transaction or a node that
+    could not be reached before sending mean nothing is or will be recorded."""
+    if not isinstance(exc, Exception):
+        return True
+    if isinstance(exc, TransactionFailedError):
+        return isinstance(exc.__cause__, TimeExhausted)
+    if isinstance(exc, ChainUnavailableError):
+        return exc.reason.startswith(("eth_sendRawTransaction", "receipt"))
+    return False
+
+
 def record_delivery(
     chain: LedgerChain,
     session: Session,
@@ -217,39 +337,57 @@ def record_delivery(
     *,
     max_evidence_bytes: int,
 ) -> dict[str, Any]:
-    """Store the evidence files, then record the delivery on chain.
+    """Check the evidence, stage the files, record the delivery on chain, then settle the
+    files: promoted into the store when the delivery is recorded or its outcome is unknown
+    (:func:`_may_be_mined`), discarded when it is refused (see the module docstring).
 
     Evidence order: the uploaded files' hashes in upload order, then ``evidence_sha256``.
-    Every file's size is checked before any is stored.
+    Every file is hashed and checked (:func:`check_evidence`) before any is staged.
 
     Returns:
         ``{"delivery_id", "commitment_id", "evidence_sha256", "tx"}``.
 
     Raises:
+        EvidenceTooLargeError, EvidenceInvalidError: see :func:`check_evidence` (nothing
+            staged).
         StaffForbiddenError, CommitmentWithdrawnError: see :func:`writable_commitment`
-            (nothing stored).
-        EvidenceTooLargeError: a file exceeds ``max_evidence_bytes`` (nothing stored).
-        ContractRevertError: e.g. ``LedgerDuplicateDeliveryRef`` (409); files stay stored.
+            (nothing staged).
+        ContractRevertError: e.g. ``LedgerDuplicateDeliveryRef`` (409); the staged files
+            are discarded.
+        ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`; the
+            staged files are discarded, or promoted when the transaction may be mined.
+        LedgerError: an upload changed between hashing and staging (staged files
+            discarded, nothing sent).
     """
+    file_hashes = check_evidence(form, max_evidence_bytes)
     writable_commitment(session, identity, commitment_id, now)
-    for upload in form.evidence:
-        if upload.size is not None and upload.size > max_evidence_bytes:
-            raise EvidenceTooLargeError(upload.size, max_evidence_bytes)
-    hashes: list[str] = []
-    for upload in form.evidence:
-        upload.file.seek(0)
-        sha256, _size = store.save_stream(upload.file, max_evidence_bytes, upload.content_type)
-        hashes.append(sha256)
-    hashes.extend(form.evidence_sha256)
-    struct = (
-        form.quantity,
-        form.delivered_at,
-        [_bytes32(h) for h in hashes],
-        form.evidence_uri,
-        form.note,
-        form.external_ref,
-    )
-    tx = chain.send("recordDelivery", [commitment_id, struct], identity.private_key)
+    hashes = file_hashes + list(form.evidence_sha256)
+    staged: list[StagedFile] = []
+    sending = False
+    try:
+        for upload, sha256 in zip(form.evidence, file_hashes):
+            upload.file.seek(0)
+            staged.append(store.stage(upload.file, max_evidence_bytes, upload.content_type))
+            if staged[-1].sha256 != sha256:
+                raise LedgerError(f"Evidence file {upload.filename} changed while it was stored.")
+        struct = (
+            form.quantity,
+            form.delivered_at,
+            [_bytes32(h) for h in hashes],
+            form.evidence_uri,
+            form.note,
+            form.external_ref,
+        )
+        sending = True
+        tx = chain.send("recordDelivery", [commitment_id, struct], identity.private_key)
+    except BaseException as exc:
+        if sending and _may_be_mined(exc):
+            logger.warning("delivery on commitment %s: outcome unknown, its evidence files are stored", commitment_id)
+            _settle(store, staged, promote=True)
+        else:
+            _settle(store, staged, promote=False)
+        raise
+    _settle(store, staged, promote=True)
     event = tx.event("DeliveryRecorded")
     return {
         "delivery_id": event.args["delivery_id"],
@@ -257,6 +395,21 @@ def record_delivery(
         "evidence_sha256": list(event.args["evidence_hashes"]),
         "tx": tx_json(tx),
     }
+
+
+def _settle(store: EvidenceStore, staged: list[StagedFile], *, promote: bool) -> None:
+    """Promote or discard a delivery's staged files. Never raises: the write's own result or
+    error is what the caller reports; a file that could not be settled stays staged and is
+    promoted by the next start-up (:meth:`EvidenceStore.promote_leftovers`)."""
+    for file in staged:
+        try:
+            if promote:
+                store.promote(file)
+            else:
+                store.discard(file)
+        except Exception:  # noqa: BLE001
+            logger.error("evidence %s staged at %s could not be %s", file.sha256, file.path,
+                         "promoted" if promote else "discarded", exc_info=True)
 
 
 def revoke_delivery(chain: LedgerChain, identity: StaffIdentity, delivery_id: int, reason: str) -> dict[str, Any]:

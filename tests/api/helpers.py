@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 PROBLEM = "application/problem+json"
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 BAARN_SOURCE = {
     "name": "Test agreement",
@@ -31,3 +34,15 @@ class Tokens:
     def header(token: str) -> dict[str, str]:
         """The ``Authorization`` header for ``token``."""
         return {"Authorization": f"Bearer {token}"}
+
+
+def stage_and_die(store_dir: Path, content: bytes, media_type: str) -> None:
+    """Stage ``content`` in the evidence store at ``store_dir`` from another process, which is
+    then killed with SIGKILL, as a server killed mid-delivery."""
+    script = (
+        "import io, os, signal, sys; from ledger.evidence import EvidenceStore; "
+        f"EvidenceStore(sys.argv[1]).stage(io.BytesIO({content!r}), {len(content)}, {media_type!r}); "
+        "os.kill(os.getpid(), signal.SIGKILL)"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(store_dir)], cwd=REPO_ROOT, capture_output=True)
+    assert done.returncode == -9, done.stderr.decode()

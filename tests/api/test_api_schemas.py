@@ -72,7 +72,8 @@ def test_quantities_are_integers_or_digit_strings(value: Any) -> None:
         ("0", "quantity_range"),
         (10**15 + 1, "quantity_range"),
         (-1, "quantity_range"),
-        ("-1", "quantity_type"),
+        ("-1", "quantity_range"),
+        ("-0", "quantity_range"),
         ("1.5", "quantity_type"),
         (1.0, "quantity_type"),
         (True, "quantity_type"),
@@ -158,3 +159,56 @@ def test_time_in_the_future_is_refused_for_deliveries() -> None:
     assert errors_of(
         DeliveryForm, {"quantity": "1", "delivered_at": str(now + 3600), "evidence_sha256": ["ab" * 32]}
     ) == [(("delivered_at",), "time_in_future")]
+
+
+SINGLE_LINE = ("external_ref", "title", "theme", "unit", "source_uri")
+
+
+@pytest.mark.parametrize("field", SINGLE_LINE)
+@pytest.mark.parametrize("char", ["\n", "\r", "\t"])
+def test_single_line_texts_refuse_line_breaks_and_tabs(field: str, char: str) -> None:
+    assert errors_of(CommitmentIn, {**VALID, field: f"a{char}b"}) == [((field,), "string_multiline")]
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1f", "\x7f", "\x80", "\x85", "\x9f"])
+def test_control_characters_are_refused_in_every_text(char: str) -> None:
+    for field in (*SINGLE_LINE, "description"):
+        assert errors_of(CommitmentIn, {**VALID, field: f"a{char}b"}) == [((field,), "string_control_character")]
+    assert errors_of(ReasonIn, {"reason": f"a{char}b"}) == [(("reason",), "string_control_character")]
+
+
+@pytest.mark.parametrize("code", [*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+def test_bidi_overrides_and_isolates_are_refused_in_every_text(code: int) -> None:
+    for field in (*SINGLE_LINE, "description"):
+        assert errors_of(CommitmentIn, {**VALID, field: f"a{chr(code)}b"}) == [((field,), "string_bidi_control")]
+    assert errors_of(AmendmentIn, {"title": f"x{chr(code)}", "reason": "r"}) == [(("title",), "string_bidi_control")]
+
+
+def test_multi_line_texts_keep_line_breaks_and_tabs_and_other_scripts() -> None:
+    text = "Regel 1\r\nRegel 2\n\tingesprongen — ‘citaat’ € ñ 中文 עברית العربية 🚲 \u200d\u00a0"
+    assert CommitmentIn.model_validate({**VALID, "description": text}).description == text
+    assert ReasonIn.model_validate({"reason": text}).reason == text
+    assert AmendmentIn.model_validate({"description": text, "reason": "r"}).description == text
+    assert CommitmentIn.model_validate({**VALID, "title": "Wonen in Baarn-Noord (fase 1) — 200 woningen"})
+
+
+@pytest.mark.parametrize("value", [" ", "   ", "\u00a0", "\u3000", "\u200b", "\ufeff "])
+def test_required_texts_that_are_only_whitespace_are_refused(value: str) -> None:
+    for field in ("external_ref", "title", "unit"):
+        assert errors_of(CommitmentIn, {**VALID, field: value}) == [((field,), "string_blank")]
+    assert errors_of(ReasonIn, {"reason": value}) == [(("reason",), "string_blank")]
+    assert CommitmentIn.model_validate({**VALID, "description": value, "theme": value}).theme == value  # optional ones may be
+
+
+def test_text_problem_names_the_field_and_the_code_point() -> None:
+    from api.schemas import text_problem
+
+    assert text_problem("title", "a\u202eb", multiline=False, required=True) == (
+        "string_bidi_control",
+        "title contains U+202E (RIGHT-TO-LEFT OVERRIDE): bidirectional override and isolate characters can "
+        "disguise text and are not allowed",
+    )
+    assert text_problem("note", "a\r\nb", multiline=True, required=False) is None
+    assert text_problem("note", "\x1b[31m", multiline=True, required=False) == (
+        "string_control_character", "note contains U+001B (ESCAPE), a control character"
+    )

@@ -16,7 +16,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.services import ledger_writes
 from ledger.chain import LedgerChain
+from ledger.evidence import STAGING_DIR
 from ledger.settings import Settings
 from ledger.staff import issue_token
 from tests.api.helpers import MAX_EVIDENCE_BYTES, PROBLEM, Tokens
@@ -50,7 +52,8 @@ def counts(chain: LedgerChain) -> tuple[int, int, int]:
 
 
 def stored_files(app: FastAPI) -> list[str]:
-    return sorted(p.name for p in Path(app.state.evidence_store.directory).iterdir())
+    """Names in the evidence folder, the staging area excluded."""
+    return sorted(p.name for p in Path(app.state.evidence_store.directory).iterdir() if p.name != STAGING_DIR)
 
 
 def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
@@ -268,12 +271,14 @@ def test_amendment_that_changes_nothing_is_a_conflict(client: TestClient, chain:
 
 
 def test_amendment_with_omitted_fields_waits_for_the_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
+    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(ledger_writes, "INDEX_WAIT_SECONDS", 0.3)
     chain.send("amendCommitment", [3, ("Weg", "", 4, DUE_2030, "Extra kilometer")], roles.registrar.key)
     response = client.post("/api/v1/staff/commitments/3/amendments", json={"title": "Nieuwe weg", "reason": "Naam"}, headers=auth(tokens.baarn))
     body = assert_problem(response, 503, "index-behind")
     assert body["chain_head_block"] == body["indexed_block"] + 1
+    assert response.headers["retry-after"] == "5"
     index()
     response = client.post("/api/v1/staff/commitments/3/amendments", json={"title": "Nieuwe weg", "reason": "Naam"}, headers=auth(tokens.baarn))
     assert response.status_code == 201
@@ -598,7 +603,7 @@ def test_a_withdrawn_commitment_accepts_no_change(
     before, stored = counts(chain), stored_files(app)
     response = client.post(f"/api/v1/staff/commitments/3/{path}", headers=auth(tokens.baarn), **kwargs)
     body = assert_problem(response, 409, "commitment-withdrawn")
-    assert body["detail"] == "Commitment 3 is withdrawn; it accepts no further changes."
+    assert body["detail"] == "Commitment 3 is withdrawn: it accepts no amendment or delivery."
     assert counts(chain) == before
     assert stored_files(app) == stored
 

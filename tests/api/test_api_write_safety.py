@@ -1,0 +1,570 @@
+"""Refused writes leave nothing behind: no transaction (the chain head does not move), the
+evidence store as it was and nothing staged; refusals read as sentences for people.
+
+Tests run in file order on this module's ledger: commitment 1 is Baarn's ``veilig-001``,
+with delivery 1 (``lev-1``, citing the stored file KEPT) and delivery 2 (citing CITED by hash
+only, so the index cites a file this server does not have).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from web3.exceptions import TimeExhausted
+
+from api.deps import get_chain
+from api.main import create_app
+from api.problems import CONTRACT_MESSAGES, UNKNOWN_CONTRACT_MESSAGE, contract_message, contract_problem
+from api.services import ledger_writes
+from ledger.chain import LedgerChain
+from ledger.errors import ChainUnavailableError, ContractRevertError, TransactionFailedError
+from ledger.events import snake
+from ledger.evidence import STAGING_DIR, STAGING_LOCK
+from ledger.settings import Settings
+from tests.api.helpers import PROBLEM, Tokens, stage_and_die
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DUE_2030 = 1924988399
+DELIVERED_AT = "1736938800"
+COMMITMENT = {"external_ref": "veilig-001", "title": "Veilige schoolroutes", "target_quantity": "100",
+              "unit": "routes", "due_date": DUE_2030}
+KEPT = b"%PDF-1.4 stored by delivery 1\n"
+CITED = b"published elsewhere, cited by hash by delivery 2\n"
+NEW = b"a new file that only a refused delivery brings\n"
+OTHER = b"another new file\n"
+ELSEWHERE = "0x" + "e2" * 32
+
+
+def sha(content: bytes) -> str:
+    return "0x" + hashlib.sha256(content).hexdigest()
+
+
+def auth(token: str) -> dict[str, str]:
+    return Tokens.header(token)
+
+
+def stored_files(app: FastAPI) -> list[str]:
+    """Every name in the evidence folder (files, media type records, leftovers), the staging
+    area excluded."""
+    return sorted(p.name for p in Path(app.state.evidence_store.directory).iterdir() if p.name != STAGING_DIR)
+
+
+def staged_files(app: FastAPI) -> list[str]:
+    """Every file in the staging area but the lock files (empty once each write is settled)."""
+    staging = Path(app.state.evidence_store.directory) / STAGING_DIR
+    return sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file() and p.name != STAGING_LOCK)
+
+
+def snapshot(app: FastAPI, chain: LedgerChain) -> tuple[int, list[str], list[str]]:
+    """(chain head, evidence store, staged files): what a refused write must leave as it was."""
+    return chain.head_block_number(), stored_files(app), staged_files(app)
+
+
+def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    return body
+
+
+class FailingChain:
+    """The module's chain client, whose ``send`` raises ``exc`` (reads go through)."""
+
+    def __init__(self, chain: LedgerChain, exc: BaseException) -> None:
+        self._chain = chain
+        self._exc = exc
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chain, name)
+
+    def send(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise self._exc
+
+
+def deliver(client: TestClient, token: str, commitment_id: int = 1, files: list | None = None, **data: Any) -> Any:
+    form = {"quantity": "1", "delivered_at": DELIVERED_AT, **data}
+    return client.post(f"/api/v1/staff/commitments/{commitment_id}/deliveries", data=form, files=files, headers=auth(token))
+
+
+# ------------------------------------------------------------------ setup
+
+
+def test_setup_a_commitment_with_a_stored_and_a_cited_file(
+    app: FastAPI, client: TestClient, tokens: Tokens, index: Any
+) -> None:
+    assert client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn)).json()["commitment_id"] == 1
+    first = deliver(client, tokens.baarn, external_ref="lev-1", files=[("evidence", ("kept.pdf", KEPT, "application/pdf"))])
+    assert first.status_code == 201, first.text
+    second = deliver(client, tokens.baarn, external_ref="lev-2", evidence_sha256=sha(CITED))
+    assert second.status_code == 201, second.text
+    index()
+    assert stored_files(app) == sorted([sha(KEPT)[2:], sha(KEPT)[2:] + ".json"])
+
+
+# ------------------------------------------------------------------ 1. duplicate evidence
+
+
+@pytest.mark.parametrize(
+    ("data", "files", "loc", "msg"),
+    [
+        pytest.param(
+            {},
+            [("evidence", ("a.pdf", NEW, "application/pdf")), ("evidence", ("kopie.pdf", NEW, "application/pdf"))],
+            ["body", "evidence", 1],
+            f"evidence file kopie.pdf has the same content as evidence file a.pdf (SHA-256 {sha(NEW)}); cite each document once",
+            id="same-file-twice",
+        ),
+        pytest.param(
+            {"evidence_sha256": [ELSEWHERE, ELSEWHERE.upper()[2:]]},
+            None,
+            ["body", "evidence_sha256", 1],
+            f"evidence_sha256 {ELSEWHERE} is given twice; cite each document once",
+            id="same-hash-twice",
+        ),
+        pytest.param(
+            {"evidence_sha256": [ELSEWHERE, sha(NEW)]},
+            [("evidence", ("b.png", NEW, "image/png"))],
+            ["body", "evidence_sha256", 1],
+            f"evidence_sha256 {sha(NEW)} is the SHA-256 of evidence file b.png; cite each document once",
+            id="file-and-its-hash",
+        ),
+    ],
+)
+def test_duplicate_evidence_is_a_validation_problem_and_nothing_is_written(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, data: dict, files: list | None, loc: list, msg: str
+) -> None:
+    before = snapshot(app, chain)
+    body = assert_problem(deliver(client, tokens.baarn, files=files, **data), 422, "validation-error")
+    assert body["errors"] == [{"loc": loc, "msg": msg, "type": "evidence_duplicate"}]
+    assert body["detail"] == msg
+    assert snapshot(app, chain) == before
+
+
+def test_the_contracts_duplicate_evidence_error_is_a_422_duplicate_evidence_problem() -> None:
+    exc = ContractRevertError("LedgerDuplicateEvidenceHash", {"index": 2, "evidence_hash": "0x" + "ab" * 32})
+    response = contract_problem(exc)
+    assert response.status_code == 422
+    assert json.loads(response.body) == {
+        "type": "/problems/duplicate-evidence",
+        "title": "Evidence hash given twice",
+        "status": 422,
+        "detail": f"Evidence hash 0x{'ab' * 32} is given twice in this delivery (again as hash number 3): cite each document once.",
+        "contract_error": {"name": "LedgerDuplicateEvidenceHash", "args": {"index": 2, "evidence_hash": "0x" + "ab" * 32}},
+    }
+
+
+# ------------------------------------------------------------------ 3. empty files
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [("evidence", ("leeg.txt", b"", "text/plain"))],
+        [("evidence", ("fine.txt", OTHER, "text/plain")), ("evidence", ("leeg.txt", b"", "text/plain"))],
+    ],
+    ids=["alone", "after-a-good-file"],
+)
+def test_an_empty_evidence_file_is_refused_and_nothing_is_written(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, files: list
+) -> None:
+    before = snapshot(app, chain)
+    body = assert_problem(deliver(client, tokens.baarn, files=files), 422, "validation-error")
+    assert body["errors"] == [
+        {"loc": ["body", "evidence", len(files) - 1], "msg": "evidence file leeg.txt is empty", "type": "evidence_empty"}
+    ]
+    assert body["detail"] == "evidence file leeg.txt is empty"
+    assert snapshot(app, chain) == before
+
+
+# ------------------------------------------------------------------ 2. refusals leave the store as it was
+
+
+REFUSALS = [
+    pytest.param("baarn", 1, {"external_ref": "lev-1"}, None, 409, "duplicate-delivery-ref", id="409-duplicate-ref"),
+    pytest.param("baarn_stranger", 1, {}, None, 403, "forbidden", id="403-not-registrar"),
+    pytest.param("baarn", 99, {}, None, 404, "not-found", id="404-unknown-commitment"),
+    pytest.param("baarn", 1, {}, ContractRevertError("LedgerZeroEvidenceHash", {"index": 0}), 422, "contract-rejected",
+                 id="422-contract-rejected"),
+    pytest.param("baarn", 1, {}, TransactionFailedError("0x" + "00" * 32, "reverted"), 502, "transaction-failed",
+                 id="502-reverted"),
+    pytest.param("baarn", 1, {}, "dead-node", 503, "chain-unavailable", id="503-chain-unavailable"),
+]
+
+
+@pytest.mark.parametrize(("who", "commitment_id", "data", "failure", "status", "slug"), REFUSALS)
+def test_a_refused_delivery_leaves_the_store_as_it_was_and_nothing_staged(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens,
+    who: str, commitment_id: int, data: dict, failure: Any, status: int, slug: str,
+) -> None:
+    if failure == "dead-node":
+        failing: Any = LedgerChain("http://127.0.0.1:9", chain.deployment, request_timeout_seconds=2)
+    elif failure is not None:
+        failing = FailingChain(chain, failure)
+    if failure is not None:
+        app.dependency_overrides[get_chain] = lambda: failing
+    before = snapshot(app, chain)
+    files = [("evidence", ("kept.pdf", KEPT, "application/pdf")), ("evidence", ("new.txt", NEW, "text/plain")),
+             ("evidence", ("other.txt", OTHER, "text/plain"))]
+    try:
+        response = deliver(client, getattr(tokens, who), commitment_id, files=files, **data)
+    finally:
+        app.dependency_overrides.clear()
+    assert_problem(response, status, slug)
+    assert snapshot(app, chain) == before
+    assert staged_files(app) == []
+    assert client.get(f"/api/v1/evidence/{sha(KEPT)}").content == KEPT
+    assert client.get(f"/api/v1/evidence/{sha(NEW)}").status_code == 404
+
+
+def test_a_refused_delivery_stores_nothing_even_a_file_the_chain_already_cites(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before = snapshot(app, chain)
+    response = deliver(client, tokens.baarn, external_ref="lev-1", files=[("evidence", ("cited.txt", CITED, "text/plain"))])
+    assert_problem(response, 409, "duplicate-delivery-ref")
+    assert snapshot(app, chain) == before
+    assert client.get(f"/api/v1/evidence/{sha(CITED)}").status_code == 404
+
+
+def test_a_recorded_delivery_promotes_its_files_into_the_store(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    _head, files, _staged = snapshot(app, chain)
+    content = b"recorded, so stored\n"
+    response = deliver(client, tokens.baarn, files=[("evidence", ("ok.csv", content, "text/csv"))],
+                       evidence_sha256=ELSEWHERE)
+    assert response.status_code == 201, response.text
+    assert response.json()["evidence_sha256"] == [sha(content), ELSEWHERE]
+    assert stored_files(app) == sorted(files + [sha(content)[2:], sha(content)[2:] + ".json"])
+    assert staged_files(app) == []
+    fetched = client.get(f"/api/v1/evidence/{sha(content)}")
+    assert fetched.content == content and fetched.headers["content-type"].startswith("text/csv")
+    index()
+
+
+def _no_receipt() -> TransactionFailedError:
+    timeout = TransactionFailedError("0x" + "00" * 32, "no receipt within 120 s")
+    timeout.__cause__ = TimeExhausted("timed out")
+    return timeout
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "slug"),
+    [
+        pytest.param(_no_receipt(), 502, "transaction-failed", id="no-receipt"),
+        pytest.param(ChainUnavailableError("http://node", "receipt: connection reset"), 503, "chain-unavailable",
+                     id="node-lost-after-sending"),
+    ],
+)
+def test_a_delivery_whose_transaction_may_still_be_mined_stores_its_files(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, failure: Exception, status: int, slug: str
+) -> None:
+    # The transaction may still be mined and cite the file, so it is stored.
+    content = f"sent, but the outcome is unknown ({slug})\n".encode()
+    app.dependency_overrides[get_chain] = lambda: FailingChain(chain, failure)
+    head, files, _staged = snapshot(app, chain)
+    try:
+        response = deliver(client, tokens.baarn, files=[("evidence", ("late.txt", content, "text/plain"))])
+    finally:
+        app.dependency_overrides.clear()
+    assert_problem(response, status, slug)
+    assert chain.head_block_number() == head
+    assert stored_files(app) == sorted(files + [sha(content)[2:], sha(content)[2:] + ".json"])
+    assert staged_files(app) == []
+
+
+@pytest.mark.parametrize("refused", ["first", "last"])
+def test_concurrent_deliveries_of_one_file_one_refused_one_recorded_leave_it_stored(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, refused: str
+) -> None:
+    content = f"uploaded by two requests at once, refused {refused}\n".encode()
+    recorded_ref = f"gelijktijdig-{refused}"
+    both_staged = threading.Barrier(2, timeout=30)
+    done = {"lev-1": threading.Event(), recorded_ref: threading.Event()}
+    first, second = ("lev-1", recorded_ref) if refused == "first" else (recorded_ref, "lev-1")
+
+    class Gate:
+        """The module's chain: each send waits until both requests have staged their file,
+        then the one that goes second waits until the other request has finished."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(chain, name)
+
+        def send(self, function: str, args: Any, private_key: str) -> Any:
+            both_staged.wait()
+            if args[1][5] == second:  # DeliveryInput.externalRef
+                assert done[first].wait(30)
+            return chain.send(function, args, private_key)
+
+    responses: dict[str, Any] = {}
+
+    def post(ref: str) -> None:
+        try:
+            responses[ref] = deliver(client, tokens.baarn, external_ref=ref,
+                                     files=[("evidence", ("same.txt", content, "text/plain"))])
+        finally:
+            done[ref].set()
+
+    app.dependency_overrides[get_chain] = lambda: Gate()
+    _head, files, _staged = snapshot(app, chain)
+    threads = [threading.Thread(target=post, args=(ref,)) for ref in ("lev-1", recorded_ref)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        app.dependency_overrides.clear()
+    assert_problem(responses["lev-1"], 409, "duplicate-delivery-ref")
+    assert responses[recorded_ref].status_code == 201, responses[recorded_ref].text
+    assert stored_files(app) == sorted(files + [sha(content)[2:], sha(content)[2:] + ".json"])
+    assert staged_files(app) == []
+    assert client.get(f"/api/v1/evidence/{sha(content)}").content == content
+    index()
+
+
+def test_start_up_promotes_the_files_a_killed_server_left_staged(
+    app: FastAPI, client: TestClient, api_settings: Settings
+) -> None:
+    content = b"staged by a server killed before its delivery was settled\n"
+    stage_and_die(Path(app.state.evidence_store.directory), content, "text/plain")
+    assert client.get(f"/api/v1/evidence/{sha(content)}").status_code == 404
+    with TestClient(create_app(api_settings)):  # another server starting on the same store
+        pass
+    assert client.get(f"/api/v1/evidence/{sha(content)}").content == content
+    assert staged_files(app) == []
+
+
+# ------------------------------------------------------------------ 4. text validation
+
+
+BIDI = "bidirectional override and isolate characters can disguise text and are not allowed"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error", "msg"),
+    [
+        ("title", "Veilig\u202e", "string_bidi_control", f"title contains U+202E (RIGHT-TO-LEFT OVERRIDE): {BIDI}"),
+        ("external_ref", "ref-\u2066x", "string_bidi_control", f"external_ref contains U+2066 (LEFT-TO-RIGHT ISOLATE): {BIDI}"),
+        ("description", "tekst \u202a", "string_bidi_control", f"description contains U+202A (LEFT-TO-RIGHT EMBEDDING): {BIDI}"),
+        ("theme", "Wonen\u2069", "string_bidi_control", f"theme contains U+2069 (POP DIRECTIONAL ISOLATE): {BIDI}"),
+        ("unit", "km\n", "string_multiline", "unit contains U+000A (LINE FEED): unit is a single line"),
+        ("theme", "a\tb", "string_multiline", "theme contains U+0009 (CHARACTER TABULATION): theme is a single line"),
+        ("source_uri", "https://x.example/\r", "string_multiline",
+         "source_uri contains U+000D (CARRIAGE RETURN): source_uri is a single line"),
+        ("description", "a\x00b", "string_control_character", "description contains U+0000 (NULL), a control character"),
+        ("description", "a\x1bb", "string_control_character", "description contains U+001B (ESCAPE), a control character"),
+        ("title", "a\x7f", "string_control_character", "title contains U+007F (DELETE), a control character"),
+        ("description", "a\x85b", "string_control_character", "description contains U+0085 (NEXT LINE), a control character"),
+        ("title", "   ", "string_blank", "title is only whitespace; it needs visible text"),
+        ("external_ref", "\u200b", "string_blank", "external_ref is only whitespace; it needs visible text"),
+        ("unit", "\t", "string_blank", "unit is only whitespace; it needs visible text"),
+    ],
+)
+def test_bad_characters_in_a_commitment_are_refused_naming_field_and_code_point(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, field: str, value: str, error: str, msg: str
+) -> None:
+    before = snapshot(app, chain)
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "tekst-1", field: value},
+                           headers=auth(tokens.baarn))
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"] == [{"loc": ["body", field], "msg": msg, "type": error}]
+    assert body["detail"] == msg
+    assert snapshot(app, chain) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "loc", "msg"),
+    [
+        ({"note": "ok\u202d"}, ["body", "note"], f"note contains U+202D (LEFT-TO-RIGHT OVERRIDE): {BIDI}"),
+        ({"note": "\x07"}, ["body", "note"], "note contains U+0007 (ALERT), a control character"),
+        ({"evidence_uri": "https://x.example/\n"}, ["body", "evidence_uri"],
+         "evidence_uri contains U+000A (LINE FEED): evidence_uri is a single line"),
+        ({"external_ref": "lev\x9b"}, ["body", "external_ref"], "external_ref contains U+009B (C1 CONTROL), a control character"),
+    ],
+)
+def test_bad_characters_in_a_delivery_are_refused_and_nothing_is_stored(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, data: dict, loc: list, msg: str
+) -> None:
+    before = snapshot(app, chain)
+    body = assert_problem(deliver(client, tokens.baarn, files=[("evidence", ("n.txt", NEW, "text/plain"))], **data),
+                          422, "validation-error")
+    assert body["errors"][0]["loc"] == loc
+    assert body["detail"] == msg
+    assert snapshot(app, chain) == before
+
+
+@pytest.mark.parametrize("reason", ["   ", "\n\t", "Omdat\u2067", "a\x00"])
+def test_a_reason_needs_visible_text_without_control_characters(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, reason: str
+) -> None:
+    before = snapshot(app, chain)
+    for path in ("commitments/1/withdrawal", "deliveries/1/revocation", "commitments/1/amendments"):
+        response = client.post(f"/api/v1/staff/{path}", json={"reason": reason}, headers=auth(tokens.baarn))
+        assert assert_problem(response, 422, "validation-error")["errors"][0]["loc"] == ["body", "reason"]
+    assert snapshot(app, chain) == before
+
+
+def test_line_breaks_and_tabs_are_kept_in_multi_line_texts(client: TestClient, tokens: Tokens, index: Any) -> None:
+    body = {**COMMITMENT, "external_ref": "veilig-002", "description": "Twee routes:\r\n\t- Noord\n\t- Zuid"}
+    response = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn))
+    assert response.status_code == 201, response.text
+    index()
+    assert client.get("/api/v1/commitments/2").json()["description"] == body["description"]
+
+
+# ------------------------------------------------------------------ 5. amendments wait for the index
+
+
+def test_a_partial_amendment_right_after_another_write_waits_for_the_index(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    other = {**COMMITMENT, "external_ref": "veilig-003", "title": "Iets anders"}
+    assert client.post("/api/v1/staff/commitments", json=other, headers=auth(tokens.baarn)).status_code == 201
+    indexer = threading.Timer(0.5, index)  # the indexer catches up while the amendment waits
+    indexer.start()
+    try:
+        started = time.monotonic()
+        response = client.post("/api/v1/staff/commitments/1/amendments", json={"target_quantity": 90, "reason": "Minder"},
+                               headers=auth(tokens.baarn))
+        waited = time.monotonic() - started
+    finally:
+        indexer.join()
+    assert response.status_code == 201, response.text
+    assert response.json()["amendment_number"] == 1
+    assert 0.4 < waited < ledger_writes.INDEX_WAIT_SECONDS
+    index()
+
+
+def test_a_partial_amendment_is_503_when_the_index_stays_behind(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ledger_writes, "INDEX_WAIT_SECONDS", 0.4)
+    other = {**COMMITMENT, "external_ref": "veilig-004", "title": "Nog iets"}
+    assert client.post("/api/v1/staff/commitments", json=other, headers=auth(tokens.baarn)).status_code == 201
+    before = snapshot(app, chain)
+    started = time.monotonic()
+    response = client.post("/api/v1/staff/commitments/1/amendments", json={"target_quantity": 80, "reason": "Minder"},
+                           headers=auth(tokens.baarn))
+    assert time.monotonic() - started >= 0.4
+    body = assert_problem(response, 503, "index-behind")
+    assert body["chain_head_block"] == body["indexed_block"] + 1
+    assert body["detail"] == (
+        f"The index is at block {body['indexed_block']} and the chain at block {body['chain_head_block']} after "
+        "waiting 0.4 s, so the omitted amendment fields cannot be filled in safely. Retry in a few seconds, or send every field."
+    )
+    assert snapshot(app, chain) == before
+    index()
+
+
+# ------------------------------------------------------------------ 6. refusals as sentences
+
+
+def test_refusals_read_as_sentences_consistently_across_endpoints(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    head = chain.head_block_number()
+    full = {"title": "t", "description": "", "target_quantity": 1, "due_date": DUE_2030, "reason": "r"}
+    cases = [
+        # (response, status, slug, detail, contract error name or None for the index's refusal)
+        (client.post("/api/v1/staff/commitments/99/amendments", json=full, headers=auth(tokens.baarn)),
+         404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
+        (client.post("/api/v1/staff/commitments/99/amendments", json={"reason": "r"}, headers=auth(tokens.baarn)),
+         404, "not-found", "No commitment 99.", None),
+        (deliver(client, tokens.baarn, 99, evidence_sha256=ELSEWHERE),
+         404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
+        (client.post("/api/v1/staff/commitments/99/withdrawal", json={"reason": "r"}, headers=auth(tokens.baarn)),
+         404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
+        (client.post("/api/v1/staff/deliveries/99/revocation", json={"reason": "r"}, headers=auth(tokens.baarn)),
+         404, "not-found", "No delivery 99.", "LedgerUnknownDelivery"),
+        (client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "x-1"}, headers=auth(tokens.baarn_stranger)),
+         403, "forbidden", "This token's registrar is not a registrar of municipality 1.", "LedgerNotRegistrar"),
+        (deliver(client, tokens.baarn_stranger, 1, evidence_sha256=ELSEWHERE),
+         403, "forbidden", "This token's registrar is not a registrar of municipality 1.", "LedgerNotRegistrar"),
+        (client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn)),
+         409, "duplicate-external-ref",
+         "Municipality 1 already has a commitment with external reference “veilig-001”: commitment 1.",
+         "LedgerDuplicateCommitmentRef"),
+        (deliver(client, tokens.baarn, 1, external_ref="lev-1", evidence_sha256=ELSEWHERE),
+         409, "duplicate-delivery-ref", "Commitment 1 already has a delivery with external reference “lev-1”: delivery 1.",
+         "LedgerDuplicateDeliveryRef"),
+        (client.post("/api/v1/staff/commitments/1/amendments", json={"title": COMMITMENT["title"], "reason": "r"},
+                     headers=auth(tokens.baarn)),
+         409, "amendment-changes-nothing",
+         "This amendment changes nothing: commitment 1 already has this title, description, target quantity and due date.",
+         "LedgerAmendmentChangesNothing"),
+    ]
+    for response, status, slug, detail, name in cases:
+        body = assert_problem(response, status, slug)
+        assert body["detail"] == detail, response.request.url
+        assert body.get("contract_error", {}).get("name") == name
+    assert chain.head_block_number() == head
+
+    # Revoked twice; withdrawn, refused by the contract (not indexed yet) and by the index.
+    assert client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Dubbel"}, headers=auth(tokens.baarn)).status_code == 201
+    again = assert_problem(client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn)),
+                           409, "delivery-already-revoked")
+    assert again["detail"] == "Delivery 2 is already revoked."
+    assert client.post("/api/v1/staff/commitments/2/withdrawal", json={"reason": "Geschrapt"}, headers=auth(tokens.baarn)).status_code == 201
+    by_contract = assert_problem(deliver(client, tokens.baarn, 2, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
+    index()
+    by_index = assert_problem(deliver(client, tokens.baarn, 2, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
+    assert by_contract["detail"] == by_index["detail"] == "Commitment 2 is withdrawn: it accepts no amendment or delivery."
+    assert by_contract["contract_error"]["name"] == "LedgerCommitmentWithdrawn"
+
+
+def test_every_custom_error_of_the_interface_has_a_sentence() -> None:
+    source = (REPO_ROOT / "contracts" / "interfaces" / "ICommitmentLedger.sol").read_text(encoding="utf-8")
+    samples = {"uint32": 3, "uint256": 7, "uint64": 9, "address": "0x" + "11" * 20, "string": "externalRef",
+               "bool": True, "bytes32": "0x" + "ab" * 32}
+    errors = re.findall(r"^\s*error (\w+)\(([^)]*)\);", source, flags=re.MULTILINE)
+    assert len(errors) >= 20
+    for name, params in errors:
+        args = {snake(p.split()[1]): samples[p.split()[0]] for p in params.split(",") if p.strip()}
+        assert name in CONTRACT_MESSAGES, name
+        text = contract_message(ContractRevertError(name, args))
+        assert text != UNKNOWN_CONTRACT_MESSAGE, name
+        assert text[0].isupper() and text.endswith("."), text
+        assert "Ledger" not in text and "=" not in text, text
+    text_error = ContractRevertError("LedgerTextTooLong", {"field": "externalRef", "length": 70, "max_length": 64})
+    assert contract_message(text_error) == "The text external_ref is 70 bytes long (UTF-8): at most 64 are allowed."
+
+
+def test_unknown_municipality_is_contract_rejected_with_a_sentence(client: TestClient, roles: Any, api_settings: Any) -> None:
+    from ledger.staff import issue_token
+
+    token = issue_token(api_settings.staff_keys_file, 3, roles.registrar.key)
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "m3"}, headers=auth(token))
+    body = assert_problem(response, 422, "contract-rejected")
+    assert body["detail"] == "No municipality 3."
+    assert body["contract_error"] == {"name": "LedgerUnknownMunicipality", "args": {"municipality_id": 3}}
+
+
+def test_a_body_that_is_not_json_says_why_and_where(client: TestClient, tokens: Tokens) -> None:
+    response = client.post("/api/v1/staff/commitments", content=b'{"title": ',
+                           headers={**auth(tokens.baarn), "Content-Type": "application/json"})
+    body = assert_problem(response, 422, "validation-error")
+    assert body["detail"] == "Body is not valid JSON: Expecting value at character 11"
+    assert body["errors"] == [{"loc": ["body", 10], "msg": "Body is not valid JSON: Expecting value at character 11",
+                               "type": "json_invalid"}]
+
+
+@pytest.mark.parametrize("quantity", ["-1", "0", "1000000000000001"])
+def test_a_form_quantity_out_of_range_gives_the_range(app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens,
+                                                      quantity: str) -> None:
+    before = snapshot(app, chain)
+    body = assert_problem(deliver(client, tokens.baarn, quantity=quantity, evidence_sha256=ELSEWHERE), 422, "validation-error")
+    assert body["detail"] == "Quantity should be a whole number from 1 to 10^15 (1000000000000000)"
+    assert body["errors"][0]["loc"] == ["body", "quantity"]
+    assert snapshot(app, chain) == before
