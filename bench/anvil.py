@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -11,13 +10,7 @@ from typing import Iterator
 from ledger.chain import LedgerChain
 from ledger.errors import ChainUnavailableError
 from ledger.settings import REPO_ROOT
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from scripts.stack import free_port
 
 
 @contextmanager

@@ -43,6 +43,7 @@ unreachable, wrong chain).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,8 @@ def run_replay(options: ReplayOptions, console: Console | None = None) -> int:
         API read could not run; the message is printed. When only the API read failed, the
         report is still written, with ``comparison.error``).
     """
-    console = console or Console()
+    # Not a terminal (a file, CI): wide enough that the tables are not cut to 80 columns.
+    console = console or Console(width=None if sys.stdout.isatty() else 160)
     try:
         target = resolve_target(options)
         with console.status("Replaying the ledger's events…") as status:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 import httpx
@@ -45,6 +46,30 @@ MIN_BALANCE_WEI = 10 * 10**18
 STARTUP_TIMEOUT_SECONDS = 60.0
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 console = Console()
+
+
+def wait_for_api(api_url: str, timeout_seconds: float, still_alive: Callable[[], None] = lambda: None) -> None:
+    """Poll ``GET {api_url}/api/v1/health`` until it answers 200.
+
+    Args:
+        api_url: base URL, e.g. ``http://127.0.0.1:8000``.
+        timeout_seconds: give up after this long, seconds.
+        still_alive: called between polls; raises if the server process died.
+
+    Raises:
+        TimeoutError: no 200 answer within ``timeout_seconds``.
+    """
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        still_alive()
+        try:
+            if httpx.get(f"{api_url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"The API at {api_url} did not answer within {timeout_seconds} s")
+        time.sleep(0.2)
 
 
 def _die_with_parent() -> None:
@@ -157,17 +182,10 @@ class LocalSystem:
         env_python = sys.executable
         self._spawn("indexer", [env_python, "-m", "indexer"])
         self._spawn("api", [env_python, "-m", "uvicorn", "api.main:app", "--host", API_HOST, "--port", str(API_PORT)])
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while True:
-            self._check_alive()
-            try:
-                if httpx.get(f"http://{API_HOST}:{API_PORT}/api/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise LedgerError(f"The API did not answer within {STARTUP_TIMEOUT_SECONDS} s; see {self.logs}/api.log")
-            time.sleep(0.3)
+        try:
+            wait_for_api(f"http://{API_HOST}:{API_PORT}", STARTUP_TIMEOUT_SECONDS, self._check_alive)
+        except TimeoutError as exc:
+            raise LedgerError(f"{exc}; see {self.logs}/api.log") from exc
 
     def _check_alive(self) -> None:
         for name, proc in self.children:

@@ -26,10 +26,11 @@ from ledger.deployment import Deployment, save_deployment
 from ledger.settings import Settings, load_settings
 from ledger.staff import issue_token
 from scripts.admin import ensure_registrar, onboard_municipality
-from scripts.run_local import source_municipalities
+from scripts.run_local import source_municipalities, wait_for_api
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -79,22 +80,13 @@ class InProcessStack:
         indexer = Indexer(LedgerChain(self.rpc_url, self.deployment), session_factory(engine), self.settings)
         self._threads.append(threading.Thread(target=indexer.run_forever, args=(self._stop,), name="indexer", daemon=True))
 
-        port = _free_port()
+        port = free_port()
         self._server = uvicorn.Server(uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=port, log_level="warning"))
         self._threads.append(threading.Thread(target=self._server.run, name="api", daemon=True))
         for thread in self._threads:
             thread.start()
         self.api_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{self.api_url}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"API at {self.api_url} did not start within 30 s")
-            time.sleep(0.1)
+        wait_for_api(self.api_url, 30.0)
         return self
 
     def wait_indexed(self, timeout_seconds: float = 60.0) -> int:

@@ -12,6 +12,7 @@ indexer behind).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -46,7 +47,7 @@ DEFAULT_API = "http://127.0.0.1:8000"
 EXIT_OK, EXIT_ROW_FAILED, EXIT_REFUSED = 0, 1, 2
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)  # files and CI: no 80-column cut
 
 
 @app.command()
