@@ -1,7 +1,9 @@
 """Citizens' website: HTML pages and static assets, served next to the JSON API.
 
-The pages are static HTML; vanilla JavaScript (ES modules, no build step) in
-``static/js`` fills them from the public JSON API under ``/api/v1`` (docs/API.md).
+Each page is its ``<main>`` element in ``pages/<name>.html``, placed in the one shared
+layout ``pages/_layout.html`` (head, header, navigation, footer) once per process; vanilla
+JavaScript (ES modules, no build step) in ``static/js`` fills it from the public JSON API
+under ``/api/v1`` (docs/API.md).
 
 Usage in the API app::
 
@@ -16,10 +18,13 @@ Routes: ``/`` (commitments), ``/commitments/{id}``, ``/check`` (document check),
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from string import Template
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 FRONTEND_DIR = Path(__file__).resolve().parent
@@ -45,26 +50,54 @@ PAGE_HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
-def _page(name: str) -> FileResponse:
-    """Return the HTML file ``pages/<name>`` with the page security headers.
+@dataclass(frozen=True)
+class Page:
+    """A page: its ``<main>`` file, Dutch title (the script translates it), module script and
+    the navigation entry it marks as current (``list``, ``check``, ``about`` or none)."""
 
-    Args:
-        name: file name inside ``frontend/pages``, e.g. ``"index.html"``.
+    file: str
+    title: str
+    script: str
+    nav: str | None
 
-    Returns:
-        A FileResponse with media type ``text/html``.
+
+PAGES = {
+    "index": Page("index.html", "Beloften", "list.js", "list"),
+    "commitment": Page("commitment.html", "Belofte", "commitment.js", None),
+    "check": Page("check.html", "Document controleren", "check.js", "check"),
+    "about": Page("about.html", "Over dit register", "about.js", "about"),
+}
+
+
+@lru_cache(maxsize=len(PAGES))
+def render(name: str) -> str:
+    """The full HTML of page ``name`` (a key of :data:`PAGES`): its ``<main>`` in the layout.
+
+    Raises:
+        KeyError: unknown page name.
+        FileNotFoundError: the layout or the page file is missing.
     """
-    return FileResponse(PAGES_DIR / name, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+    page = PAGES[name]
+    layout = Template((PAGES_DIR / "_layout.html").read_text(encoding="utf-8"))
+    current = {f"current_{nav}": ' aria-current="page"' if nav == page.nav else "" for nav in ("list", "check", "about")}
+    return layout.substitute(
+        title=page.title, script=page.script, main=(PAGES_DIR / page.file).read_text(encoding="utf-8").rstrip("\n"), **current
+    )
+
+
+def _page(name: str) -> HTMLResponse:
+    """Page ``name`` (a key of :data:`PAGES`) with the page security headers."""
+    return HTMLResponse(render(name), headers=PAGE_HEADERS)
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def commitments_page() -> FileResponse:
+def commitments_page() -> HTMLResponse:
     """Commitments list: filters, status badges, progress, pagination, per-municipality counts."""
-    return _page("index.html")
+    return _page("index")
 
 
 @router.api_route("/commitments/{commitment_id}", methods=["GET", "HEAD"])
-def commitment_page(commitment_id: str) -> FileResponse:
+def commitment_page(commitment_id: str) -> HTMLResponse:
     """One commitment: promise and proof side by side, and its on-chain timeline.
 
     Args:
@@ -72,19 +105,19 @@ def commitment_page(commitment_id: str) -> FileResponse:
             ``/api/v1/commitments/{id}`` and shows the API's problem (404, 422) if any.
             It is a string here so that a bad id still gets the page and a readable error.
     """
-    return _page("commitment.html")
+    return _page("commitment")
 
 
 @router.api_route("/check", methods=["GET", "HEAD"])
-def check_page() -> FileResponse:
+def check_page() -> HTMLResponse:
     """Document check: hashes a file in the browser (never uploaded) and looks it up."""
-    return _page("check.html")
+    return _page("check")
 
 
 @router.api_route("/about", methods=["GET", "HEAD"])
-def about_page() -> FileResponse:
+def about_page() -> HTMLResponse:
     """About the ledger: status rules, data sources and how auditors replay the chain."""
-    return _page("about.html")
+    return _page("about")
 
 
 def mount_static(app: FastAPI) -> None:
