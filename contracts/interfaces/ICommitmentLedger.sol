@@ -1,27 +1,39 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-/// @title ICommitmentLedger: a public ledger of commitments and the deliveries that fulfil them
-/// @notice Municipalities (issuers, onboarded by the platform admin) register commitments
-/// ("we will renovate 200 social homes by 2026") and record deliveries against them, each with
-/// the SHA-256 hashes of its evidence files. Nothing is ever deleted: a wrong delivery is revoked
-/// with a reason, a commitment is amended (history kept) or withdrawn with a reason.
+/// @title ICommitmentLedger (v2): a public ledger of commitments and the deliveries that fulfil them
+/// @notice Municipalities (onboarded by the platform admin, then in sole charge of their own
+/// record) register commitments ("we will renovate 200 social homes by 2026") and record
+/// deliveries against them, each with the SHA-256 hashes of its evidence files. Nothing is ever
+/// deleted: a wrong delivery is revoked with a reason, a commitment is amended (every amendment
+/// and the original terms stay in the event log) or withdrawn with a reason.
 /// @dev This interface is the contract between the chain and every off-chain reader (indexer,
 /// auditor replay, in-browser check). Its events carry every field needed to rebuild the whole
-/// state from the deploy block without `eth_call`; the implementation emits each event right
-/// after the state change it reports. No personal data goes on chain: registrars are addresses,
-/// texts are public policy text.
+/// state from the deploy block without `eth_call`, including the block time of each write
+/// (`...At` fields named "recorded", "registered", "amended", ...), so readers need no block
+/// headers. The implementation emits each event right after the state change it reports, and
+/// inherits OpenZeppelin's `Multicall`: `multicall(bytes[])` runs many writes of one caller in one
+/// transaction (all or nothing; the caller's roles are checked for each call). No personal data
+/// goes on chain: registrars are addresses, texts are public policy text.
 ///
-/// Status rules (README "Status rules"; the same in the contract view, the API and the replay):
-/// let `delivered` = sum of the quantities of non-revoked deliveries, `target` = current target,
-/// `metAt` = the earliest delivery date t such that the non-revoked deliveries dated <= t sum to
-/// at least `target`, `now` = the block time.
+/// Two clocks. The registrar *claims* when a delivery happened (`deliveredAt`) and when the
+/// promise was made (`promisedAt`); the chain *proves* when each fact was recorded (block time).
+/// Both are kept; neither passes for the other.
+///
+/// Status rules (README "Status rules"; one mapping, applied to two clocks and two sets of terms
+/// by this contract, the API and the replay). Given `delivered` (sum of the quantities of
+/// non-revoked deliveries), `target`, `dueDate`, `metAt` (0 while not met) and `now`:
 ///   Withdrawn      if the commitment was withdrawn;
-///   Delivered      else if delivered >= target and metAt <= dueDate;
-///   DeliveredLate  else if delivered >= target (metAt > dueDate);
+///   Delivered      else if metAt != 0 and metAt <= dueDate;
+///   DeliveredLate  else if metAt != 0 (metAt > dueDate);
 ///   Overdue        else if now > dueDate;
 ///   InProgress     else if delivered > 0;
 ///   Pending        otherwise.
+/// `statusOf` answers the *on-record* status, in O(1): `metAt` is `metOnRecordAt`, the block
+/// time at which the running total of non-revoked deliveries last reached the current target
+/// (see {statusOf} for how revocations and amendments clear and set it). The *claimed* status
+/// (off chain only) uses the earliest claimed date t such that the non-revoked deliveries
+/// claimed on or before t sum to at least the target.
 /// progressBps = floor(delivered * 10000 / target) (basis points, may exceed 10000).
 interface ICommitmentLedger {
     // ------------------------------------------------------------------ types
@@ -39,12 +51,15 @@ interface ICommitmentLedger {
     /// @notice What a registrar submits to register a commitment.
     /// @param municipalityId the issuing municipality (must exist; caller must be its registrar)
     /// @param externalRef the source's own id, unique per municipality (1..64 bytes)
-    /// @param title short title (1..200 bytes, UTF-8)
+    /// @param title short title (1..200 bytes)
     /// @param description what was promised, in full (0..8000 bytes)
     /// @param theme policy theme, e.g. "Wonen en leefomgeving" (0..120 bytes)
     /// @param targetQuantity how much is promised, in `unit` (1..MAX_QUANTITY)
     /// @param unit unit of the quantity, e.g. "homes", "%" (1..32 bytes)
-    /// @param dueDate deadline, Unix time in seconds (> 0); due passed when block time > dueDate
+    /// @param promisedAt when the promise was made (e.g. the council adopted the agreement),
+    /// Unix seconds, claimed by the registrar (1..block time)
+    /// @param dueDate deadline, Unix seconds (promisedAt < dueDate < MAX_DATE); the due date has
+    /// passed when the evaluation time is > dueDate
     /// @param sourceDocumentHash SHA-256 of the source document (e.g. the council decision), or 0
     /// @param sourceUri where the source document is published (0..512 bytes)
     struct CommitmentInput {
@@ -55,19 +70,26 @@ interface ICommitmentLedger {
         string theme;
         uint64 targetQuantity;
         string unit;
+        uint64 promisedAt;
         uint64 dueDate;
         bytes32 sourceDocumentHash;
         string sourceUri;
     }
 
-    /// @notice What a registrar submits to amend a commitment. All fields are the new values;
-    /// at least one of title, description, targetQuantity, dueDate must differ from the current.
-    /// @param title new title (1..200 bytes)
-    /// @param description new description (0..8000 bytes)
-    /// @param targetQuantity new target (1..MAX_QUANTITY)
-    /// @param dueDate new deadline, Unix time in seconds (> 0)
+    /// @notice What a registrar submits to amend a commitment. Only the fields named in `fields`
+    /// change; the others are ignored and must be left empty/zero.
+    /// @param expectedAmendmentCount the number of amendments the registrar saw (0 before the
+    /// first); a stale count is refused with {LedgerStaleAmendmentCount}
+    /// @param fields bit set of AMEND_TITLE (1), AMEND_DESCRIPTION (2), AMEND_TARGET (4),
+    /// AMEND_DUE_DATE (8); at least one, no other bits
+    /// @param title new title (1..200 bytes) if AMEND_TITLE
+    /// @param description new description (0..8000 bytes) if AMEND_DESCRIPTION
+    /// @param targetQuantity new target (1..MAX_QUANTITY, not the current one) if AMEND_TARGET
+    /// @param dueDate new deadline (promisedAt < dueDate < MAX_DATE, not the current one) if AMEND_DUE_DATE
     /// @param reason why the commitment changed (1..1000 bytes)
     struct AmendmentInput {
+        uint32 expectedAmendmentCount;
+        uint8 fields;
         string title;
         string description;
         uint64 targetQuantity;
@@ -77,7 +99,7 @@ interface ICommitmentLedger {
 
     /// @notice What a registrar submits to record a delivery.
     /// @param quantity how much was delivered, in the commitment's unit (1..MAX_QUANTITY)
-    /// @param deliveredAt when it was delivered, Unix time in seconds (> 0, <= block time)
+    /// @param deliveredAt when it was delivered, claimed by the registrar, Unix seconds (1..block time)
     /// @param evidenceHashes SHA-256 of each evidence file (1..MAX_EVIDENCE, none zero, no repeats)
     /// @param evidenceUri where the evidence is published (0..512 bytes)
     /// @param note short note (0..1000 bytes)
@@ -92,14 +114,56 @@ interface ICommitmentLedger {
         string externalRef;
     }
 
-    // ------------------------------------------------------------------ events
+    /// @notice A commitment's state as the contract keeps it (see {commitmentState}).
+    struct CommitmentState {
+        uint32 municipalityId;
+        bool withdrawn;
+        uint32 amendmentCount;
+        uint32 deliveryCount;
+        uint64 targetQuantity;
+        uint64 promisedAt;
+        uint64 dueDate;
+        uint256 deliveredQuantity;
+        uint64 metOnRecordAt;
+    }
+
+    // ------------------------------------------------------------------ events: platform
 
     /// @notice Emitted when the platform admin onboards a municipality.
     /// @param code public identifier, e.g. the CBS municipality code "GM0308" (0..16 bytes)
     event MunicipalityRegistered(uint32 indexed municipalityId, address indexed admin, string name, string code);
 
-    /// @notice Emitted when a municipality's admin account changes.
-    event MunicipalityAdminChanged(uint32 indexed municipalityId, address indexed previousAdmin, address indexed newAdmin);
+    /// @notice Emitted when the platform admin pauses all writes (emergency). Reads, replay and
+    /// verification keep working; {cancelAdminRecovery} too.
+    event Paused(address account);
+
+    /// @notice Emitted when the platform admin lifts a pause.
+    event Unpaused(address account);
+
+    // ------------------------------------------------------------------ events: municipality admin
+
+    /// @notice Emitted when a municipality's admin proposes a successor (step 1 of 2);
+    /// `proposedAdmin` zero means a pending proposal was cancelled.
+    event MunicipalityAdminProposed(
+        uint32 indexed municipalityId, address indexed currentAdmin, address indexed proposedAdmin
+    );
+
+    /// @notice Emitted when a municipality's admin account changes: the proposed admin accepted
+    /// (`recovered` false) or a time-locked recovery completed (`recovered` true).
+    event MunicipalityAdminChanged(
+        uint32 indexed municipalityId, address indexed previousAdmin, address indexed newAdmin, bool recovered
+    );
+
+    /// @notice Emitted when the platform admin starts the public, time-locked recovery of a
+    /// municipality whose admin key is lost. It completes at `executableAt` (Unix seconds) unless
+    /// the current admin cancels it first.
+    event AdminRecoveryStarted(
+        uint32 indexed municipalityId, address indexed proposedAdmin, address indexed by, uint64 executableAt
+    );
+
+    /// @notice Emitted when a pending recovery is cancelled (by the current municipality admin,
+    /// by the platform admin, or because the admin handed over in the ordinary way).
+    event AdminRecoveryCancelled(uint32 indexed municipalityId, address indexed proposedAdmin, address indexed by);
 
     /// @notice Emitted when a municipality admin gives an account the registrar role.
     event RegistrarAdded(uint32 indexed municipalityId, address indexed account, address indexed by);
@@ -107,7 +171,10 @@ interface ICommitmentLedger {
     /// @notice Emitted when a municipality admin takes the registrar role away from an account.
     event RegistrarRemoved(uint32 indexed municipalityId, address indexed account, address indexed by);
 
-    /// @notice Emitted when a commitment is registered; carries the whole record.
+    // ------------------------------------------------------------------ events: registrar
+
+    /// @notice Emitted when a commitment is registered; carries the whole record (the original
+    /// terms: later amendments never change this event).
     /// @param registeredAt block time of registration, Unix seconds
     event CommitmentRegistered(
         uint256 indexed commitmentId,
@@ -119,51 +186,59 @@ interface ICommitmentLedger {
         string theme,
         uint64 targetQuantity,
         string unit,
+        uint64 promisedAt,
         uint64 dueDate,
         bytes32 sourceDocumentHash,
         string sourceUri,
         uint64 registeredAt
     );
 
-    /// @notice Emitted when a commitment is amended: the new texts, old and new target and
-    /// due date, the reason. `amendmentNumber` counts from 1 per commitment.
+    /// @notice Emitted when a commitment is amended. `fields` names what changed (AMEND_* bits);
+    /// texts not named are empty; target and due date are given before and after (equal when not
+    /// named). `amendmentNumber` counts from 1 per commitment.
+    /// @param amendedAt block time of the amendment, Unix seconds
     event CommitmentAmended(
         uint256 indexed commitmentId,
         uint32 indexed municipalityId,
         address indexed registrar,
         uint32 amendmentNumber,
+        uint8 fields,
         string title,
         string description,
         uint64 previousTargetQuantity,
         uint64 targetQuantity,
         uint64 previousDueDate,
         uint64 dueDate,
-        string reason
+        string reason,
+        uint64 amendedAt
     );
 
     /// @notice Emitted when a commitment is withdrawn. No later amendment or delivery is accepted.
-    event CommitmentWithdrawn(uint256 indexed commitmentId, uint32 indexed municipalityId, address indexed registrar, string reason);
+    /// @param withdrawnAt block time, Unix seconds
+    event CommitmentWithdrawn(
+        uint256 indexed commitmentId, uint32 indexed municipalityId, address indexed registrar, string reason, uint64 withdrawnAt
+    );
 
-    /// @notice Emitted when a delivery is recorded; carries the whole record. One
-    /// `EvidenceCited` event per evidence hash follows it.
+    /// @notice Emitted when a delivery is recorded; carries the whole record. Two clocks:
+    /// `deliveredAt` is claimed by the registrar, `recordedAt` is the block time.
     event DeliveryRecorded(
         uint256 indexed deliveryId,
         uint256 indexed commitmentId,
         address indexed registrar,
         uint64 quantity,
         uint64 deliveredAt,
+        uint64 recordedAt,
         bytes32[] evidenceHashes,
         string evidenceUri,
         string note,
         string externalRef
     );
 
-    /// @notice Emitted once per evidence hash of a delivery, so anyone can find every delivery
-    /// citing a document by filtering logs on its SHA-256 (topic 1).
-    event EvidenceCited(bytes32 indexed evidenceHash, uint256 indexed deliveryId, uint256 indexed commitmentId);
-
     /// @notice Emitted when a delivery is revoked (it stops counting; nothing is deleted).
-    event DeliveryRevoked(uint256 indexed deliveryId, uint256 indexed commitmentId, address indexed registrar, string reason);
+    /// @param revokedAt block time, Unix seconds
+    event DeliveryRevoked(
+        uint256 indexed deliveryId, uint256 indexed commitmentId, address indexed registrar, string reason, uint64 revokedAt
+    );
 
     // ------------------------------------------------------------------ errors
 
@@ -185,8 +260,10 @@ interface ICommitmentLedger {
     error LedgerTextTooLong(string field, uint256 length, uint256 maxLength);
     /// @notice Thrown when a quantity is 0 or above MAX_QUANTITY.
     error LedgerInvalidQuantity(uint256 quantity, uint256 maxQuantity);
-    /// @notice Thrown when a due date is 0.
-    error LedgerInvalidDueDate(uint64 dueDate);
+    /// @notice Thrown when a promise date is 0 or later than the block time (Unix seconds).
+    error LedgerInvalidPromiseDate(uint64 promisedAt, uint64 blockTime);
+    /// @notice Thrown when a due date is not after the promise date or not before MAX_DATE.
+    error LedgerInvalidDueDate(uint64 dueDate, uint64 promisedAt, uint64 maxDate);
     /// @notice Thrown when a delivery date is 0 or later than the block time (Unix seconds).
     error LedgerInvalidDeliveryDate(uint64 deliveredAt, uint64 blockTime);
     /// @notice Thrown when a delivery has no evidence hash or more than MAX_EVIDENCE.
@@ -201,18 +278,43 @@ interface ICommitmentLedger {
     error LedgerDuplicateDeliveryRef(uint256 commitmentId, string externalRef, uint256 existingDeliveryId);
     /// @notice Thrown when amending, delivering against or withdrawing a withdrawn commitment.
     error LedgerCommitmentWithdrawn(uint256 commitmentId);
-    /// @notice Thrown when an amendment changes none of title, description, target, due date.
-    error LedgerAmendmentChangesNothing(uint256 commitmentId);
+    /// @notice Thrown when an amendment names no field, an unknown bit, or sets a value a field
+    /// not named must leave empty; `fields` as submitted.
+    error LedgerInvalidAmendmentFields(uint256 commitmentId, uint8 fields);
+    /// @notice Thrown when an amendment sets the target or due date to its current value.
+    error LedgerAmendmentChangesNothing(uint256 commitmentId, uint8 field);
+    /// @notice Thrown when the amendment count the registrar saw is not the current one.
+    error LedgerStaleAmendmentCount(uint256 commitmentId, uint32 expected, uint32 actual);
+    /// @notice Thrown when a commitment already has `maxDeliveries` deliveries (revoked ones count).
+    error LedgerTooManyDeliveries(uint256 commitmentId, uint256 maxDeliveries);
     /// @notice Thrown when revoking a delivery that is already revoked.
     error LedgerDeliveryAlreadyRevoked(uint256 deliveryId);
-    /// @notice Thrown when a municipality's admin would be replaced by the same account.
-    error LedgerAdminUnchanged(uint32 municipalityId, address admin);
     /// @notice Thrown when adding a registrar that already is one, or removing one that is not.
     error LedgerRegistrarUnchanged(uint32 municipalityId, address account, bool isRegistrar);
+    /// @notice Thrown when proposing the current admin as its own successor.
+    error LedgerAdminUnchanged(uint32 municipalityId, address admin);
+    /// @notice Thrown when `account` accepts an admin role it was not proposed for.
+    error LedgerNotProposedAdmin(uint32 municipalityId, address account, address proposedAdmin);
+    /// @notice Thrown when starting a recovery while one is pending.
+    error LedgerRecoveryPending(uint32 municipalityId, address proposedAdmin, uint64 executableAt);
+    /// @notice Thrown when cancelling or completing a recovery that was never started.
+    error LedgerNoRecoveryPending(uint32 municipalityId);
+    /// @notice Thrown when completing a recovery before its delay has passed (Unix seconds).
+    error LedgerRecoveryNotReady(uint32 municipalityId, uint64 executableAt, uint64 blockTime);
+    /// @notice Thrown when `account` may not cancel this recovery.
+    error LedgerNotRecoveryCanceller(uint32 municipalityId, address account);
+    /// @notice Thrown when the platform admin tries to renounce its role (the ledger would lose
+    /// the only account that onboards municipalities and pauses in an emergency).
+    error LedgerRenounceRefused();
+    /// @notice Thrown when writing while the ledger is paused.
+    error LedgerPaused();
+    /// @notice Thrown when unpausing a ledger that is not paused, or pausing a paused one.
+    error LedgerPauseUnchanged(bool paused);
 
     // ------------------------------------------------------------------ platform admin
 
-    /// @notice Onboards a municipality with its own admin. Only the platform admin (owner).
+    /// @notice Onboards a municipality with its own admin. Only the platform admin (owner);
+    /// not while paused. The platform admin has no role in the municipality afterwards.
     /// @param name display name (1..100 bytes)
     /// @param code public identifier such as the CBS code (0..16 bytes)
     /// @param admin the municipality's admin account (not zero)
@@ -221,60 +323,103 @@ interface ICommitmentLedger {
         external
         returns (uint32 municipalityId);
 
+    /// @notice Stops every write except {cancelAdminRecovery}, {unpause} and ownership transfer.
+    /// Only the platform admin.
+    function pause() external;
+
+    /// @notice Lifts a pause. Only the platform admin.
+    function unpause() external;
+
+    /// @notice Starts the recovery of a municipality whose admin key is lost: `newAdmin` becomes
+    /// its admin when {completeAdminRecovery} is called ADMIN_RECOVERY_DELAY seconds from now,
+    /// unless the current admin cancels first. Only the platform admin; not while paused; one at
+    /// a time per municipality.
+    function startAdminRecovery(uint32 municipalityId, address newAdmin) external;
+
+    /// @notice Cancels a pending recovery. The municipality's current admin or the platform
+    /// admin; allowed while paused (a pause must never run out the clock on the admin).
+    function cancelAdminRecovery(uint32 municipalityId) external;
+
+    /// @notice Completes a recovery once its delay has passed (block time >= executableAt).
+    /// Anyone may call it; not while paused.
+    function completeAdminRecovery(uint32 municipalityId) external;
+
     // ------------------------------------------------------------------ municipality admin
 
-    /// @notice Replaces a municipality's admin (not by itself, not by zero). Its current admin
-    /// or the platform admin.
-    function changeMunicipalityAdmin(uint32 municipalityId, address newAdmin) external;
+    /// @notice Proposes `newAdmin` as the municipality's next admin (zero cancels a proposal).
+    /// Only its current admin; not while paused.
+    function proposeMunicipalityAdmin(uint32 municipalityId, address newAdmin) external;
 
-    /// @notice Gives `account` the registrar role for `municipalityId`. Only its admin.
+    /// @notice Accepts a proposed admin role. Only the proposed account; not while paused.
+    /// Cancels a pending recovery of the municipality.
+    function acceptMunicipalityAdmin(uint32 municipalityId) external;
+
+    /// @notice Gives `account` the registrar role for `municipalityId`. Only its admin; not while paused.
     function addRegistrar(uint32 municipalityId, address account) external;
 
-    /// @notice Takes the registrar role for `municipalityId` away from `account`. Only its admin.
+    /// @notice Takes the registrar role for `municipalityId` away from `account`. Only its admin;
+    /// not while paused.
     function removeRegistrar(uint32 municipalityId, address account) external;
 
     // ------------------------------------------------------------------ registrar
 
-    /// @notice Registers a commitment. Only a registrar of `input.municipalityId`.
+    /// @notice Registers a commitment. Only a registrar of `input.municipalityId`; not while paused.
     /// @return commitmentId the new id, counting from 1 across all municipalities
     function registerCommitment(CommitmentInput calldata input) external returns (uint256 commitmentId);
 
-    /// @notice Amends a commitment (texts, target, due date) with a reason. Only a registrar of
-    /// its municipality; not after withdrawal.
+    /// @notice Amends the fields named in `input.fields`, with a reason. Only a registrar of its
+    /// municipality; not after withdrawal; not while paused. A new target clears or sets
+    /// `metOnRecordAt` (see {statusOf}).
     /// @return amendmentNumber 1 for the first amendment of this commitment, and so on
     function amendCommitment(uint256 commitmentId, AmendmentInput calldata input)
         external
         returns (uint32 amendmentNumber);
 
     /// @notice Withdraws a commitment with a reason (1..1000 bytes). Only a registrar of its
-    /// municipality; once only.
+    /// municipality; once only; not while paused.
     function withdrawCommitment(uint256 commitmentId, string calldata reason) external;
 
     /// @notice Records a delivery against a commitment. Only a registrar of its municipality;
-    /// not after withdrawal.
-    /// @return deliveryId the new id, counting from 1 across all commitments
+    /// not after withdrawal; not while paused.
+    /// @return deliveryId `commitmentId * DELIVERY_ID_BASE + n` (DELIVERY_ID_BASE = 1,000,000),
+    /// n counting from 1 per commitment, so an id names its commitment
     function recordDelivery(uint256 commitmentId, DeliveryInput calldata input) external returns (uint256 deliveryId);
 
     /// @notice Revokes a delivery with a reason (1..1000 bytes): it stops counting towards
-    /// progress. Only a registrar of the commitment's municipality; once only. Allowed after
-    /// withdrawal, so that corrections remain possible.
+    /// progress. Only a registrar of the commitment's municipality; once only; not while paused.
+    /// Allowed after withdrawal, so that corrections remain possible.
     function revokeDelivery(uint256 deliveryId, string calldata reason) external;
 
     // ------------------------------------------------------------------ views
 
-    /// @notice ABI version of this ledger, semantic versioning.
+    /// @notice ABI version of this ledger, semantic versioning ("2.0.0").
     function version() external pure returns (string memory);
 
-    /// @notice Status and progress of a commitment at the current block time.
-    /// @return status see the status rules above
+    /// @notice On-record status and progress of a commitment at the current block time, in O(1)
+    /// (no loops: the contract keeps the delivered total and `metOnRecordAt`).
+    /// `metOnRecordAt` is set to the block time of the write (delivery or amendment) that makes
+    /// the non-revoked total reach the current target while it was not met; it is cleared when a
+    /// revocation or a raised target leaves the total below the target. A raised target that is
+    /// still met sets it to the amendment's block time (the chain proves the new target met only
+    /// from then); a lowered target keeps an earlier `metOnRecordAt`.
+    /// @return status see the status rules above, with metAt = metOnRecordAt
     /// @return deliveredQuantity sum of the non-revoked deliveries, in the commitment's unit
     /// @return targetQuantity the current target
     /// @return progressBps floor(delivered * 10000 / target), basis points
-    /// @return metAt Unix time the target was met (see rules), 0 if not met
+    /// @return metOnRecordAt block time (Unix seconds) the current target was met on record, 0 if not met
     function statusOf(uint256 commitmentId)
         external
         view
-        returns (Status status, uint256 deliveredQuantity, uint64 targetQuantity, uint256 progressBps, uint64 metAt);
+        returns (
+            Status status,
+            uint256 deliveredQuantity,
+            uint64 targetQuantity,
+            uint256 progressBps,
+            uint64 metOnRecordAt
+        );
+
+    /// @notice The stored state of a commitment (reverts with {LedgerUnknownCommitment}).
+    function commitmentState(uint256 commitmentId) external view returns (CommitmentState memory);
 
     /// @notice The commitment id registered under `externalRef` for `municipalityId`, or 0.
     function commitmentIdByRef(uint32 municipalityId, string calldata externalRef) external view returns (uint256);
@@ -285,6 +430,16 @@ interface ICommitmentLedger {
     /// @notice The admin of `municipalityId` (zero address if unknown).
     function municipalityAdmin(uint32 municipalityId) external view returns (address);
 
-    /// @notice Number of municipalities, commitments and deliveries registered so far.
-    function counts() external view returns (uint32 municipalities, uint256 commitments, uint256 deliveries);
+    /// @notice The proposed next admin of `municipalityId` (zero if none).
+    function pendingMunicipalityAdmin(uint32 municipalityId) external view returns (address);
+
+    /// @notice The pending recovery of `municipalityId`: proposed admin and Unix time it can
+    /// complete (both zero if none).
+    function adminRecovery(uint32 municipalityId) external view returns (address proposedAdmin, uint64 executableAt);
+
+    /// @notice Whether writes are paused.
+    function paused() external view returns (bool);
+
+    /// @notice Number of municipalities and commitments registered so far.
+    function counts() external view returns (uint32 municipalities, uint256 commitments);
 }
