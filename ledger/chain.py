@@ -1,9 +1,11 @@
 """The only module that talks to the chain (JSON-RPC through web3.py).
 
 Reads: chain id, head block, block headers, ``eth_getLogs`` over an inclusive block range,
-the ``statusOf`` view. Writes: sign with a given key, send, wait for the receipt, return the
-decoded events; a refusal by the contract comes back as :class:`ContractRevertError` with the
-custom error's name and arguments, and nothing is written.
+the ``statusOf`` and ``version`` views (v2 ABI, ``ICommitmentLedger`` 2.0.0). Writes: sign with
+a given key, send (one call, or many in one transaction through ``multicall(bytes[])``), wait
+for the receipt, return the decoded events; a refusal by the contract, also one bubbled up from
+inside a multicall, comes back as :class:`ContractRevertError` with the custom error's name and
+arguments, and nothing is written.
 
 A :class:`LedgerChain` is expensive (HTTP session): build it once per process (the API's
 lifespan, the indexer's main) and pass it around.
@@ -20,7 +22,7 @@ from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import function_abi_to_4byte_selector, to_checksum_address
 from web3 import HTTPProvider, Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 
 from ledger.abi import ledger_abi, ledger_bytecode
 from ledger.deployment import Deployment
@@ -29,12 +31,16 @@ from ledger.errors import (
     ContractRevertError,
     LogRangeTooLargeError,
     TransactionFailedError,
+    UnsupportedContractVersionError,
     WrongChainError,
 )
 from ledger.events import EventDecoder, LedgerEvent, snake
 
 STATUS_NAMES = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
 """Index i is the contract's ``Status`` enum value i."""
+
+SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.0.0",)
+"""Contract ``version()`` values this code reads (docs/LEDGER.md "Versions")."""
 
 _RANGE_ERROR_HINTS = ("range", "too many", "limit", "exceed", "size", "10000", "timeout")
 
@@ -71,14 +77,17 @@ class TxResult:
 
 @dataclass(frozen=True)
 class OnChainStatus:
-    """What ``statusOf`` returns: status name, delivered and target quantity (in the
-    commitment's unit), progress in basis points, ``met_at`` Unix seconds (0 if not met)."""
+    """What ``statusOf`` returns (v2): the *on-record* status name (``status_on_record`` of
+    docs/LEDGER.md), delivered and current target quantity (in the commitment's unit),
+    progress in basis points of the current target, and ``met_on_record_at``: the block time
+    (Unix seconds) the current target was met on record, ``None`` while not met (the contract's
+    0)."""
 
-    status: str
+    status_on_record: str
     delivered_quantity: int
     target_quantity: int
     progress_bps: int
-    met_at: int
+    met_on_record_at: int | None
 
 
 class LedgerChain:
@@ -201,7 +210,31 @@ class LedgerChain:
             ChainUnavailableError: the node cannot be reached.
         """
         status, delivered, target, bps, met_at = self._call("statusOf", commitment_id)
-        return OnChainStatus(STATUS_NAMES[status], int(delivered), int(target), int(bps), int(met_at))
+        return OnChainStatus(STATUS_NAMES[status], int(delivered), int(target), int(bps), int(met_at) or None)
+
+    def version(self) -> str:
+        """The contract's ``version()``, e.g. ``"2.0.0"``.
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+        return str(self._call("version"))
+
+    def check_version(self) -> str:
+        """Read ``version()`` and return it if this code knows it.
+
+        Raises:
+            UnsupportedContractVersionError: not in :data:`SUPPORTED_CONTRACT_VERSIONS`, or the
+                contract has no ``version()`` view at all (reported as version ``"unknown"``).
+            ChainUnavailableError: the node cannot be reached.
+        """
+        try:
+            version = self.version()
+        except (ContractRevertError, BadFunctionCallOutput):  # no such view: not a ledger we know
+            version = "unknown"
+        if version not in SUPPORTED_CONTRACT_VERSIONS:
+            raise UnsupportedContractVersionError(version, SUPPORTED_CONTRACT_VERSIONS)
+        return version
 
     def call(self, function: str, *args: Any) -> Any:
         """Any view of the ledger, e.g. ``call("commitmentIdByRef", 1, "ref")``.
@@ -255,6 +288,38 @@ class LedgerChain:
             except (ContractCustomError, ContractLogicError) as exc:
                 raise self._revert_error(exc) from exc
             return self._sign_send_wait(tx, private_key)
+
+    def encode_call(self, function: str, args: Sequence[Any]) -> bytes:
+        """ABI-encoded calldata (selector + arguments) of one ledger function call.
+
+        Raises:
+            ValueError: unknown function or arguments that do not match its ABI (web3's errors).
+        """
+        assert self._contract is not None, "encoding needs a deployment"
+        return bytes.fromhex(self._contract.encode_abi(function, args=list(args))[2:])
+
+    def send_multicall(self, calls: Sequence[tuple[str, Sequence[Any]]], private_key: str) -> TxResult:
+        """Send many ledger calls from one account in one transaction through
+        ``multicall(bytes[])`` (OpenZeppelin ``Multicall``: all or nothing, in order, the
+        caller's roles checked for each call) and decode all the events they emitted.
+
+        Args:
+            calls: ``(function name, arguments)`` pairs, e.g.
+                ``[("registerCommitment", [input_tuple]), ("recordDelivery", [1, delivery])]``;
+                at least one.
+            private_key: the signer's key (hex).
+
+        Raises:
+            ValueError: ``calls`` is empty.
+            ContractRevertError: one inner call refused; its custom error (bubbled up verbatim
+                by ``Multicall``) decoded exactly as for :meth:`send`.
+            TransactionFailedError: mined but failed, or no receipt within the timeout.
+            ChainUnavailableError: the node cannot be reached.
+        """
+        if not calls:
+            raise ValueError("send_multicall needs at least one call")
+        payload = [self.encode_call(function, args) for function, args in calls]
+        return self.send("multicall", [payload], private_key)
 
     def _sign_send_wait(self, tx: dict[str, Any], private_key: str) -> TxResult:
         signed = Account.sign_transaction(tx, private_key)

@@ -111,6 +111,34 @@ class EventDecodeError(LedgerError, ValueError):
     """A log from the ledger's address does not match any event of the interface."""
 
 
+class UnsupportedContractVersionError(ChainError):
+    """The contract reports a ``version()`` this code does not know how to read
+    (docs/LEDGER.md "Versions"; the known ones are ``ledger.chain.SUPPORTED_CONTRACT_VERSIONS``)."""
+
+    def __init__(self, version: str, supported: tuple[str, ...]) -> None:
+        super().__init__(
+            f"The ledger contract reports version {version!r}; this code reads only "
+            f"{', '.join(supported)}. Upgrade the indexer/replay, or point LEDGER_RPC_URL and the "
+            f"deployment record at a supported contract."
+        )
+        self.version = version
+        self.supported = supported
+
+
+class IndexSchemaError(LedgerError):
+    """The index database was written by another schema version (e.g. a v1 index): it is
+    refused as a whole rather than half-used. Rebuild it from the deploy block (`make reindex`)."""
+
+    def __init__(self, found: str | None, expected: str) -> None:
+        what = "no schema version (a v1 index or another program's tables)" if found is None else f"schema version {found!r}"
+        super().__init__(
+            f"The index database holds {what}; this code needs schema version {expected!r}. "
+            f"Rebuild the index from the chain: `make reindex`."
+        )
+        self.found = found
+        self.expected = expected
+
+
 class ProjectionError(LedgerError):
     """An event cannot be applied to the index: it refers to a municipality, commitment or
     delivery the index does not have (a gap, or another contract's logs), or it has no

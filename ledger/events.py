@@ -7,6 +7,13 @@ events) and decodes with eth-abi, with no node connection needed.
 Decoded values are normalised for JSON and SQL: argument names in snake_case
 (``commitmentId`` → ``commitment_id``), addresses EIP-55 checksummed, ``bytes32`` as
 ``0x``-prefixed lowercase hex (66 characters), integers as ``int``, strings as ``str``.
+
+Strings: the contract stores any bytes (it checks lengths, not UTF-8), and nothing a
+registrar writes may stop a reader. Each string is decoded as UTF-8 with every invalid
+sequence replaced by U+FFFD (Python's ``errors="replace"``), and every NUL (U+0000) is then
+replaced by U+FFFD too: PostgreSQL ``text`` cannot hold NUL, and the indexer and the replay
+must show the same text. So a decoded string never contains U+0000, and its UTF-8 length can
+differ from the on-chain byte length (U+FFFD is 3 bytes).
 """
 
 from __future__ import annotations
@@ -71,11 +78,18 @@ def _wire_type(abi_type: str) -> str:
     return "bytes" if abi_type == "string" else abi_type
 
 
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def decode_text(raw: bytes) -> str:
+    """On-chain string bytes → the text every reader shows: invalid UTF-8 and NUL (U+0000)
+    each become U+FFFD (see module docstring). Never raises."""
+    return bytes(raw).decode("utf-8", errors="replace").replace("\x00", REPLACEMENT_CHARACTER)
+
+
 def _normalise(abi_type: str, value: Any) -> Any:
     if abi_type == "string":
-        # Invalid UTF-8 (possible only by writing to the contract directly; the API accepts
-        # UTF-8 only) becomes U+FFFD, identically for the indexer and the replay.
-        return bytes(value).decode("utf-8", errors="replace")
+        return decode_text(value)
     if abi_type.endswith("[]"):
         return [_normalise(abi_type[:-2], v) for v in value]
     if abi_type == "address":

@@ -1,9 +1,10 @@
-"""The ledger contract's input limits, mirrored for off-chain validation (API, importer).
+"""The ledger contract's input limits and constants, mirrored for off-chain code (API,
+importer, indexer).
 
-Source: the private constants of ``contracts/CommitmentLedger.sol`` and the NatSpec of
-``ICommitmentLedger``; texts in UTF-8 bytes, both bounds inclusive. The contract tests build
-their boundary cases from these values (tests/contract/constants.py), so a change on one side
-alone fails them.
+Source: the constants of ``contracts/CommitmentLedger.sol`` (v2) and the NatSpec of
+``ICommitmentLedger``; texts in UTF-8 bytes, both bounds inclusive unless stated. The contract
+tests build their boundary cases from these values (tests/contract/constants.py), so a change
+on one side alone fails them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,50 @@ UNIT_MAX_BYTES = 32
 URI_MAX_BYTES = 512
 NOTE_MAX_BYTES = 1000
 REASON_MAX_BYTES = 1000
-MAX_QUANTITY = 10**15
-"""Largest quantity or target, in the commitment's unit (``CommitmentLedger.MAX_QUANTITY``)."""
+
+MAX_QUANTITY = 10**13
+"""Largest quantity or target, in the commitment's unit, inclusive (``CommitmentLedger.MAX_QUANTITY``)."""
 MAX_EVIDENCE = 16
-"""Most evidence hashes per delivery (``CommitmentLedger.MAX_EVIDENCE``)."""
+"""Most evidence hashes per delivery, inclusive (``CommitmentLedger.MAX_EVIDENCE``)."""
+MAX_DATE = 253_402_300_800
+"""Exclusive upper bound of a due date, Unix seconds: 10000-01-01T00:00:00Z
+(``CommitmentLedger.MAX_DATE``; ``promisedAt < dueDate < MAX_DATE``)."""
+DELIVERY_ID_BASE = 1_000_000
+"""A delivery id is ``commitment_id * DELIVERY_ID_BASE + n``, n = 1.. per commitment
+(``CommitmentLedger.DELIVERY_ID_BASE``)."""
+MAX_DELIVERIES = 999_999
+"""Most deliveries per commitment, revoked ones included (``CommitmentLedger.MAX_DELIVERIES``)."""
+ADMIN_RECOVERY_DELAY = 42 * 86_400
+"""Delay of a municipality admin recovery, in seconds (named as in the contract): 42 days, the Dutch objection period
+(Awb art. 6:7; docs/LEDGER.md "Recovery") (``CommitmentLedger.ADMIN_RECOVERY_DELAY``)."""
+
+AMEND_TITLE = 1
+AMEND_DESCRIPTION = 2
+AMEND_TARGET = 4
+AMEND_DUE_DATE = 8
+"""``AmendmentInput.fields`` / ``CommitmentAmended.fields`` bits (``CommitmentLedger.AMEND_*``)."""
+AMEND_FIELD_NAMES: tuple[tuple[int, str], ...] = (
+    (AMEND_TITLE, "title"),
+    (AMEND_DESCRIPTION, "description"),
+    (AMEND_TARGET, "target_quantity"),
+    (AMEND_DUE_DATE, "due_date"),
+)
+"""Each amendment bit and the field name it reports (docs/LEDGER.md "Fields"), in bit order."""
+AMEND_ALL = AMEND_TITLE | AMEND_DESCRIPTION | AMEND_TARGET | AMEND_DUE_DATE
+
+
+def delivery_number(delivery_id: int) -> int:
+    """n of a delivery id ``commitment_id * DELIVERY_ID_BASE + n`` (1..MAX_DELIVERIES)."""
+    return delivery_id % DELIVERY_ID_BASE
+
+
+def delivery_commitment_id(delivery_id: int) -> int:
+    """The commitment id a delivery id names (``delivery_id // DELIVERY_ID_BASE``)."""
+    return delivery_id // DELIVERY_ID_BASE
+
+
+def amendment_field_names(fields: int) -> list[str]:
+    """Names of the fields an amendment's ``fields`` bit set names, in bit order,
+    e.g. ``12`` → ``["target_quantity", "due_date"]``. Unknown bits are ignored (the contract
+    refuses them)."""
+    return [name for bit, name in AMEND_FIELD_NAMES if fields & bit]
