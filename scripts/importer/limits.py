@@ -7,6 +7,7 @@ from __future__ import annotations
 from ledger.limits import (  # noqa: F401  (re-exported for the planner)
     DESCRIPTION_MAX_BYTES,
     EXTERNAL_REF_MAX_BYTES,
+    MAX_DATE,
     MAX_EVIDENCE,
     MAX_QUANTITY,
     MUNICIPALITY_CODE_MAX_BYTES,

@@ -30,7 +30,7 @@ from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_v
 
 from . import text
 from .errors import MappingError
-from .limits import MUNICIPALITY_CODE_MAX_BYTES, utf8_len
+from .limits import MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
 from .steps import CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
 
 # Context names a template may use, by where the template is evaluated.
@@ -83,8 +83,12 @@ class NotImported(Strict):
 class CommitmentFields(Strict):
     """How a row becomes a commitment (API ``POST /staff/commitments``).
 
-    ``target_quantity`` must evaluate to an integer; ``due_date`` to Unix seconds or an ISO 8601
-    timestamp with offset.
+    ``target_quantity`` must evaluate to an integer; ``promised_at`` and ``due_date`` to Unix
+    seconds or an ISO 8601 timestamp with offset. ``promised_at`` is required: the date the
+    promise was made (e.g. the council adopted the agreement), claimed by the source and kept
+    on chain beside the registration time (docs/LEDGER.md "Two clocks"); it must be before the
+    due date (``promisedAt < dueDate < MAX_DATE``, the contract's rule). When both are
+    constants the loader checks this; otherwise each row is checked by the planner.
     """
 
     external_ref: FieldSpec
@@ -93,17 +97,42 @@ class CommitmentFields(Strict):
     theme: FieldSpec = Field(default_factory=lambda: const_spec(""))
     target_quantity: FieldSpec
     unit: FieldSpec
+    promised_at: FieldSpec | None = None
     due_date: FieldSpec
     source_uri: FieldSpec = Field(default_factory=lambda: const_spec(""))
     source_document_sha256: FieldSpec | None = None
 
     @model_validator(mode="after")
     def _constants_valid(self) -> CommitmentFields:
-        if self.due_date.const is not None and not self.due_date.transforms:
-            text.to_unix_seconds(self.due_date.const)
+        if self.promised_at is None:
+            raise ValueError(
+                "promised_at is missing: state when the promise was made (e.g. the date the council "
+                "adopted the agreement), as {const: \"2022-06-13T00:00:00+02:00\"} or a column, with its source in a comment"
+            )
+        promised = self.const_seconds("promised_at")
+        due = self.const_seconds("due_date")
+        if promised is not None and due is not None and not promised < due:
+            raise ValueError(
+                f"promised_at {self.promised_at.const} is not before due_date {self.due_date.const}: "
+                "a promise is made before its deadline"
+            )
+        if due is not None and due >= MAX_DATE:
+            raise ValueError(f"due_date {self.due_date.const} is not before the year 10000 (MAX_DATE {MAX_DATE})")
         if self.target_quantity.const is not None and not isinstance(self.target_quantity.const, int):
             raise ValueError("target_quantity const must be an integer")
         return self
+
+    def const_seconds(self, name: str) -> int | None:
+        """Unix seconds of the constant date field ``name`` (``promised_at`` or ``due_date``),
+        or None when it is not a plain constant (a column, template, or transformed).
+
+        Raises:
+            ValueError: the constant is not a timestamp with offset.
+        """
+        spec: FieldSpec | None = getattr(self, name)
+        if spec is None or spec.const is None or spec.transforms:
+            return None
+        return text.to_unix_seconds(spec.const)
 
     def specs(self) -> dict[str, FieldSpec]:
         """Field name → spec, for validation against CSV headers."""
@@ -226,6 +255,13 @@ class ProgressSnapshotsMapping(_MappingBase):
         times = [s.as_of for s in self.snapshots]
         if any(b <= a for a, b in zip(times, times[1:])):
             raise ValueError("snapshots must be listed in strictly increasing as_of order")
+        promised = self.commitment.const_seconds("promised_at")
+        early = [s.label for s in self.snapshots if promised is not None and s.as_of_seconds < promised]
+        if early:
+            raise ValueError(
+                f"snapshots {early} are dated before commitment.promised_at {self.commitment.promised_at.const}: "  # type: ignore[union-attr]
+                "progress cannot be measured before the promise was made"
+            )
         self._check_context(self.commitment.specs(), SNAPSHOT_CONTEXT, "commitment")
         self._check_context({"progress": self.progress}, SNAPSHOT_CONTEXT, "progress")
         self._check_context(self.delivery.specs(), CHANGE_CONTEXT, "delivery")

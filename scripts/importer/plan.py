@@ -33,8 +33,9 @@ class RowRef:
 class RegisterCommitment:
     """Register one commitment (``POST /api/v1/staff/commitments``).
 
-    ``target_quantity`` in ``unit``; ``due_date`` Unix seconds; ``source_document_sha256`` is
-    ``0x`` + 64 lowercase hex or None.
+    ``target_quantity`` in ``unit``; ``promised_at`` (when the promise was made, claimed by the
+    source) and ``due_date`` Unix seconds, ``promised_at < due_date``;
+    ``source_document_sha256`` is ``0x`` + 64 lowercase hex or None.
     """
 
     row: RowRef
@@ -44,12 +45,14 @@ class RegisterCommitment:
     theme: str
     target_quantity: int
     unit: str
+    promised_at: int
     due_date: int
     source_uri: str
     source_document_sha256: str | None = None
 
     def payload(self) -> dict[str, object]:
-        """The JSON body of the API request (quantity as a decimal string)."""
+        """The JSON body of ``POST /staff/commitments``, also one item of
+        ``POST /staff/commitments/batch`` (quantity as a decimal string, dates Unix seconds)."""
         return {
             "external_ref": self.external_ref,
             "title": self.title,
@@ -57,6 +60,7 @@ class RegisterCommitment:
             "theme": self.theme,
             "target_quantity": str(self.target_quantity),
             "unit": self.unit,
+            "promised_at": self.promised_at,
             "due_date": self.due_date,
             "source_document_sha256": self.source_document_sha256,
             "source_uri": self.source_uri,
@@ -84,9 +88,12 @@ class EvidenceFile:
 @dataclass(frozen=True)
 class RecordDelivery:
     """Record one delivery against the commitment ``commitment_ref``
-    (``POST /api/v1/staff/commitments/{id}/deliveries``).
+    (``POST /api/v1/staff/commitments/{id}/deliveries``, or one item of
+    ``POST /api/v1/staff/deliveries/batch``).
 
-    ``quantity`` in the commitment's unit; ``delivered_at`` Unix seconds.
+    ``quantity`` in the commitment's unit; ``delivered_at`` Unix seconds (claimed: when it
+    happened, not when it is recorded). ``evidence_files`` are uploaded by a single call; a
+    batch cites them by hash only (`evidence_hashes`).
     """
 
     row: RowRef
@@ -98,6 +105,24 @@ class RecordDelivery:
     evidence_uri: str
     evidence_files: tuple[EvidenceFile, ...] = ()
     evidence_sha256: tuple[str, ...] = ()
+
+    @property
+    def evidence_hashes(self) -> tuple[str, ...]:
+        """Every evidence hash in the order the chain records them: the files' SHA-256 (upload
+        order), then ``evidence_sha256``; each ``0x`` + 64 lowercase hex."""
+        return tuple(f.sha256 for f in self.evidence_files) + tuple(h.lower() for h in self.evidence_sha256)
+
+    def batch_item(self, commitment_id: int) -> dict[str, object]:
+        """One item of ``POST /staff/deliveries/batch`` (quantity as a decimal string)."""
+        return {
+            "commitment_id": commitment_id,
+            "quantity": str(self.quantity),
+            "delivered_at": self.delivered_at,
+            "evidence_sha256": list(self.evidence_hashes),
+            "evidence_uri": self.evidence_uri,
+            "note": self.note,
+            "external_ref": self.external_ref,
+        }
 
     def describe(self) -> str:
         """One line for humans."""

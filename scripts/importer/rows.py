@@ -123,11 +123,17 @@ def build_commitment(
     target = as_int("target_quantity", got["target_quantity"], problems)
     if target is not None and (problem := limits.check_quantity("target_quantity", target)):
         problems.append(problem)
-    due_date: int | None = None
-    try:
-        due_date = text.to_unix_seconds(got["due_date"])
-    except ValueError as exc:
-        problems.append(f"due_date: {exc}")
+    dates: dict[str, int | None] = {"promised_at": None, "due_date": None}
+    for name in dates:
+        try:
+            dates[name] = text.to_unix_seconds(got[name])
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    promised_at, due_date = dates["promised_at"], dates["due_date"]
+    if promised_at is not None and due_date is not None and not promised_at < due_date < limits.MAX_DATE:
+        problems.append(
+            f"due_date {due_date} must be after promised_at {promised_at} and before {limits.MAX_DATE} (year 10000)"
+        )
     sha: str | None = None
     raw_sha = got.get("source_document_sha256")
     if raw_sha not in (None, ""):
@@ -136,7 +142,7 @@ def build_commitment(
             problems.append(f"source_document_sha256: {raw_sha!r} is not 64 hex digits")
         else:
             sha = "0x" + match.group(1).lower()
-    if problems or target is None or due_date is None:
+    if problems or target is None or promised_at is None or due_date is None:
         return None, problems
     return (
         RegisterCommitment(
@@ -147,6 +153,7 @@ def build_commitment(
             theme=strings["theme"],
             target_quantity=target,
             unit=strings["unit"],
+            promised_at=promised_at,
             due_date=due_date,
             source_uri=strings["source_uri"],
             source_document_sha256=sha,
