@@ -9,6 +9,7 @@ import pytest
 from brownie import CommitmentLedger, accounts, chain, web3
 
 from constants import (
+    AMEND_TARGET,
     AMENDMENT_REASON,
     AMENDED_TARGET,
     BAARN_CODE,
@@ -16,6 +17,7 @@ from constants import (
     BAARN_NAME,
     COMMITMENT_DESCRIPTION,
     COMMITMENT_DUE_AFTER,
+    COMMITMENT_PROMISED_BEFORE,
     COMMITMENT_REF,
     COMMITMENT_TARGET,
     COMMITMENT_THEME,
@@ -139,6 +141,12 @@ def clock():
 
 
 @pytest.fixture
+def promised_at(clock):
+    """Promise date of the `commitment` fixture (claimed: the council's decision, before the chain saw it)."""
+    return clock.start - COMMITMENT_PROMISED_BEFORE
+
+
+@pytest.fixture
 def due_date(clock):
     """Due date of the `commitment` fixture."""
     return clock.start + COMMITMENT_DUE_AFTER
@@ -175,7 +183,7 @@ def _build(defaults, changes):
 
 
 @pytest.fixture
-def commitment_input(due_date):
+def commitment_input(promised_at, due_date):
     """Builds a CommitmentInput tuple for Baarn; keyword arguments replace fields."""
 
     def build(**changes):
@@ -187,6 +195,7 @@ def commitment_input(due_date):
             "theme": COMMITMENT_THEME,
             "targetQuantity": COMMITMENT_TARGET,
             "unit": COMMITMENT_UNIT,
+            "promisedAt": promised_at,
             "dueDate": due_date,
             "sourceDocumentHash": SOURCE_DOCUMENT_HASH,
             "sourceUri": SOURCE_URI,
@@ -197,15 +206,18 @@ def commitment_input(due_date):
 
 
 @pytest.fixture
-def amendment_input(due_date):
-    """Builds an AmendmentInput tuple that raises the target; keyword arguments replace fields."""
+def amendment_input():
+    """Builds an AmendmentInput tuple: the first amendment, raising the target only (fields =
+    AMEND_TARGET, texts empty, due date 0); keyword arguments replace fields."""
 
     def build(**changes):
         defaults = {
-            "title": COMMITMENT_TITLE,
-            "description": COMMITMENT_DESCRIPTION,
+            "expectedAmendmentCount": 0,
+            "fields": AMEND_TARGET,
+            "title": "",
+            "description": "",
             "targetQuantity": AMENDED_TARGET,
-            "dueDate": due_date,
+            "dueDate": 0,
             "reason": AMENDMENT_REASON,
         }
         return _build(defaults, changes)
@@ -233,7 +245,7 @@ def delivery_input(clock):
 
 @pytest.fixture
 def commitment(ledger, baarn, registrar, commitment_input):
-    """Id of Baarn's commitment: 200 homes, due a year after the clock start."""
+    """Id of Baarn's commitment: 200 homes, promised 30 days before and due a year after the clock start."""
     return ledger.registerCommitment(commitment_input(), {"from": registrar}).return_value
 
 
@@ -253,3 +265,27 @@ def deliver(ledger, registrar, clock, delivery_input):
         )
 
     return record
+
+
+@pytest.fixture
+def status(ledger):
+    """``status(commitment_id)``: statusOf as a plain tuple (status, deliveredQuantity,
+    targetQuantity, progressBps, metOnRecordAt). brownie 1.22's ReturnValue does not compare
+    with a tuple of ints."""
+
+    def read(commitment_id):
+        return tuple(ledger.statusOf(commitment_id))
+
+    return read
+
+
+@pytest.fixture
+def state(ledger):
+    """``state(commitment_id)``: commitmentState as a plain tuple in CommitmentState field order
+    (municipalityId, withdrawn, amendmentCount, deliveryCount, targetQuantity, promisedAt,
+    dueDate, deliveredQuantity, metOnRecordAt)."""
+
+    def read(commitment_id):
+        return tuple(ledger.commitmentState(commitment_id))
+
+    return read

@@ -1,7 +1,8 @@
 """Every literal the CommitmentLedger tests build their inputs from.
 
-Limits mirror contracts/CommitmentLedger.sol; texts are measured in bytes (UTF-8).
-Times are Unix seconds, relative to the test clock's start (see ``clock`` in conftest.py).
+Limits mirror contracts/CommitmentLedger.sol (v2) and docs/LEDGER.md; texts are measured in
+bytes (UTF-8 for str, raw for bytes). Times are Unix seconds, relative to the test clock's start
+(see ``clock`` in conftest.py); quantities are in the commitment's unit.
 """
 
 from hashlib import sha256
@@ -10,7 +11,6 @@ from ledger.limits import (  # the off-chain mirror: these tests hold it to the 
     DESCRIPTION_MAX_BYTES as MAX_DESCRIPTION,
     EXTERNAL_REF_MAX_BYTES as MAX_REF,
     MAX_EVIDENCE,
-    MAX_QUANTITY,
     MUNICIPALITY_CODE_MAX_BYTES as MAX_CODE,
     NAME_MAX_BYTES as MAX_NAME,
     NOTE_MAX_BYTES as MAX_NOTE,
@@ -26,10 +26,20 @@ DAY = 86_400  # seconds
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = "0x" + "00" * 32
 
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 
+# CommitmentLedger's public constants (docs/LEDGER.md)
+MAX_QUANTITY = 10**13  # largest quantity or target, in the commitment's unit, inclusive
+MAX_DATE = 253_402_300_800  # 10000-01-01T00:00:00Z: due dates are < this
+DELIVERY_ID_BASE = 1_000_000  # delivery id = commitment id * this + n, n = 1, 2, ...
+MAX_DELIVERIES = 999_999  # per commitment, revoked ones included
+ADMIN_RECOVERY_DELAY = 42 * DAY  # seconds between AdminRecoveryStarted and completion
 
-# text limits in bytes: field name as the contract reports it -> maximum length
+# AmendmentInput.fields bits
+AMEND_TITLE = 1
+AMEND_DESCRIPTION = 2
+AMEND_TARGET = 4
+AMEND_DUE_DATE = 8
 
 # ICommitmentLedger.Status
 PENDING = 0
@@ -46,12 +56,18 @@ BAARN_CODE = "GM0308"
 UTRECHT_ID = 2
 UTRECHT_NAME = "Utrecht"
 UTRECHT_CODE = "GM0344"
-UNKNOWN_ID = 99  # no municipality, commitment or delivery has this id
+UNKNOWN_ID = 99  # no municipality or commitment has this id
+UNKNOWN_DELIVERY_ID = 99 * DELIVERY_ID_BASE + 1  # the first delivery of the unknown commitment
 
 
 def sha256_hex(data: bytes) -> str:
     """SHA-256 of ``data`` as a 0x-prefixed bytes32 hex string."""
     return "0x" + sha256(data).hexdigest()
+
+
+def delivery_id(commitment_id: int, number: int) -> int:
+    """Id of the ``number``-th delivery (1-based, revoked ones included) of a commitment."""
+    return commitment_id * DELIVERY_ID_BASE + number
 
 
 # the Baarn commitment registered by the `commitment` fixture
@@ -61,12 +77,14 @@ COMMITMENT_DESCRIPTION = "De gemeente renoveert 200 sociale huurwoningen tot ene
 COMMITMENT_THEME = "Wonen en leefomgeving"
 COMMITMENT_TARGET = 200  # homes
 COMMITMENT_UNIT = "homes"
+COMMITMENT_PROMISED_BEFORE = 30 * DAY  # promisedAt = clock start - this (the council's decision)
 COMMITMENT_DUE_AFTER = 365 * DAY  # due date = clock start + this
 SOURCE_DOCUMENT_HASH = sha256_hex(b"raadsbesluit RB-2024-017")
 SOURCE_URI = "https://baarn.raadsinformatie.nl/document/rb-2024-017.pdf"
 
 # amendments
 AMENDED_TITLE = "250 sociale huurwoningen renoveren"
+AMENDED_DESCRIPTION = "De gemeente renoveert 250 sociale huurwoningen tot energielabel A."
 AMENDED_TARGET = 250
 AMENDMENT_REASON = "Raadsbesluit RB-2025-003: 50 woningen toegevoegd"
 WITHDRAWAL_REASON = "Project geschrapt bij de voorjaarsnota"
@@ -78,3 +96,8 @@ EVIDENCE_URI = "https://baarn.nl/opleveringen/2025-q1"
 DELIVERY_NOTE = "Eerste blok Eemnesserweg opgeleverd"
 DELIVERY_REF = "OPL-2025-001"
 REVOCATION_REASON = "Dubbel geboekt"
+
+# accounts by role (conftest.py fixtures) that are not a registrar of Baarn / not its admin
+NOT_BAARN_REGISTRARS = ["platform_admin", "council_admin", "other_admin", "other_registrar", "stranger"]
+NOT_BAARN_ADMINS = ["platform_admin", "registrar", "other_admin", "other_registrar", "stranger"]
+NOT_OWNERS = ["council_admin", "registrar", "other_admin", "other_registrar", "stranger"]

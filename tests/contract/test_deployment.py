@@ -1,9 +1,23 @@
-"""Deployment, constants and the custom-error format."""
+"""Deployment, public constants, version and the custom-error format."""
 
 import brownie
 from brownie import CommitmentLedger
 
-from constants import MAX_EVIDENCE, MAX_QUANTITY, VERSION, ZERO_ADDRESS
+from constants import (
+    ADMIN_RECOVERY_DELAY,
+    AMEND_DESCRIPTION,
+    AMEND_DUE_DATE,
+    AMEND_TARGET,
+    AMEND_TITLE,
+    DELIVERY_ID_BASE,
+    MAX_DATE,
+    MAX_DELIVERIES,
+    MAX_EVIDENCE,
+    MAX_QUANTITY,
+    VERSION,
+    ZERO_ADDRESS,
+)
+from ledger import limits
 
 
 def test_deployment_makes_the_given_platform_admin_owner(ledger, platform_admin):
@@ -29,17 +43,35 @@ def test_deployment_with_zero_owner_is_refused(clock, platform_admin):
         CommitmentLedger.deploy(ZERO_ADDRESS, {"from": platform_admin})
 
 
-def test_version_is_1_0_0(ledger, stranger):
+def test_version_is_2_0_0(ledger, stranger):
     assert ledger.version({"from": stranger}) == VERSION
 
 
-def test_counts_start_at_zero(ledger):
-    assert tuple(ledger.counts()) == (0, 0, 0)
+def test_new_ledger_is_not_paused(ledger):
+    assert ledger.paused() is False
 
 
-def test_limits_are_public(ledger):
+def test_counts_start_at_zero_municipalities_and_zero_commitments(ledger):
+    assert tuple(ledger.counts()) == (0, 0)
+
+
+def test_limits_and_delays_are_public(ledger):
     assert ledger.MAX_QUANTITY() == MAX_QUANTITY
     assert ledger.MAX_EVIDENCE() == MAX_EVIDENCE
+    assert ledger.MAX_DATE() == MAX_DATE
+    assert ledger.DELIVERY_ID_BASE() == DELIVERY_ID_BASE
+    assert ledger.MAX_DELIVERIES() == MAX_DELIVERIES
+    assert ledger.ADMIN_RECOVERY_DELAY() == ADMIN_RECOVERY_DELAY
+
+
+def test_amendment_field_bits_are_public(ledger):
+    bits = (ledger.AMEND_TITLE(), ledger.AMEND_DESCRIPTION(), ledger.AMEND_TARGET(), ledger.AMEND_DUE_DATE())
+    assert bits == (AMEND_TITLE, AMEND_DESCRIPTION, AMEND_TARGET, AMEND_DUE_DATE) == (1, 2, 4, 8)
+
+
+def test_off_chain_mirror_of_the_numeric_limits_equals_the_contract(ledger):
+    # ledger/limits.py is what the API and the importer validate with before writing
+    assert (limits.MAX_QUANTITY, limits.MAX_EVIDENCE) == (ledger.MAX_QUANTITY(), ledger.MAX_EVIDENCE())
 
 
 def test_custom_errors_render_as_name_colon_comma_separated_arguments(ledger, baarn, council_admin, registrar):

@@ -1,11 +1,9 @@
-"""Ownable2Step: the platform admin hands over ownership in two steps."""
+"""Ownable2Step: the platform admin hands over in two steps and can never renounce."""
 
 import brownie
 import pytest
 
-from constants import ZERO_ADDRESS
-
-NOT_OWNERS = ["council_admin", "registrar", "other_admin", "other_registrar", "stranger"]
+from constants import BAARN_CODE, BAARN_ID, BAARN_NAME, NOT_OWNERS, ZERO_ADDRESS
 
 
 def test_owner_can_start_ownership_transfer(ledger, platform_admin, newcomer):
@@ -46,39 +44,49 @@ def test_account_other_than_pending_owner_cannot_accept_ownership(ledger, utrech
 def test_pending_owner_cannot_register_municipality_before_accepting(ledger, platform_admin, newcomer, council_admin):
     ledger.transferOwnership(newcomer, {"from": platform_admin})
     with brownie.reverts(f"OwnableUnauthorizedAccount: {newcomer.address.lower()}"):
-        ledger.registerMunicipality("Baarn", "GM0308", council_admin, {"from": newcomer})
+        ledger.registerMunicipality(BAARN_NAME, BAARN_CODE, council_admin, {"from": newcomer})
 
 
 def test_new_owner_can_register_municipality(ledger, platform_admin, newcomer, council_admin):
     ledger.transferOwnership(newcomer, {"from": platform_admin})
     ledger.acceptOwnership({"from": newcomer})
 
-    tx = ledger.registerMunicipality("Baarn", "GM0308", council_admin, {"from": newcomer})
+    tx = ledger.registerMunicipality(BAARN_NAME, BAARN_CODE, council_admin, {"from": newcomer})
 
-    assert tx.return_value == 1
+    assert tx.return_value == BAARN_ID
 
 
 def test_previous_owner_cannot_register_municipality_after_transfer(ledger, platform_admin, newcomer, council_admin):
     ledger.transferOwnership(newcomer, {"from": platform_admin})
     ledger.acceptOwnership({"from": newcomer})
     with brownie.reverts(f"OwnableUnauthorizedAccount: {platform_admin.address.lower()}"):
-        ledger.registerMunicipality("Baarn", "GM0308", council_admin, {"from": platform_admin})
+        ledger.registerMunicipality(BAARN_NAME, BAARN_CODE, council_admin, {"from": platform_admin})
 
 
-def test_previous_owner_cannot_change_municipality_admin_after_transfer(ledger, baarn, platform_admin, newcomer, stranger):
+def test_previous_owner_cannot_pause_after_transfer(ledger, platform_admin, newcomer):
     ledger.transferOwnership(newcomer, {"from": platform_admin})
     ledger.acceptOwnership({"from": newcomer})
-    with brownie.reverts(f"LedgerNotMunicipalityAdmin: {baarn}, {platform_admin.address.lower()}"):
-        ledger.changeMunicipalityAdmin(baarn, stranger, {"from": platform_admin})
+    with brownie.reverts(f"OwnableUnauthorizedAccount: {platform_admin.address.lower()}"):
+        ledger.pause({"from": platform_admin})
 
 
-def test_new_owner_can_change_municipality_admin(ledger, baarn, platform_admin, newcomer, stranger):
+def test_owner_can_cancel_a_transfer_by_proposing_the_zero_address(ledger, platform_admin, newcomer):
     ledger.transferOwnership(newcomer, {"from": platform_admin})
-    ledger.acceptOwnership({"from": newcomer})
 
-    ledger.changeMunicipalityAdmin(baarn, stranger, {"from": newcomer})
+    tx = ledger.transferOwnership(ZERO_ADDRESS, {"from": platform_admin})
 
-    assert ledger.municipalityAdmin(baarn) == stranger
+    assert tx.events["OwnershipTransferStarted"] == {"previousOwner": platform_admin, "newOwner": ZERO_ADDRESS}
+    with brownie.reverts(f"OwnableUnauthorizedAccount: {newcomer.address.lower()}"):
+        ledger.acceptOwnership({"from": newcomer})
+
+
+# ------------------------------------------------------------------ renounceOwnership
+
+
+def test_owner_cannot_renounce_ownership(ledger, platform_admin):
+    with brownie.reverts("LedgerRenounceRefused: "):
+        ledger.renounceOwnership({"from": platform_admin})
+    assert ledger.owner() == platform_admin
 
 
 @pytest.mark.parametrize("role", NOT_OWNERS)
