@@ -1,0 +1,184 @@
+"""pause and unpause: the platform admin's emergency stop of every write.
+
+While paused every write reverts with LedgerPaused() except cancelAdminRecovery, unpause and
+the ownership transfer; every view keeps answering (docs/LEDGER.md, "Pause").
+"""
+
+import brownie
+import pytest
+
+from constants import (
+    ADMIN_RECOVERY_DELAY,
+    BAARN_ID,
+    COMMITMENT_TARGET,
+    DAY,
+    IN_PROGRESS,
+    NOT_OWNERS,
+    REVOCATION_REASON,
+    UTRECHT_ID,
+    WITHDRAWAL_REASON,
+    ZERO_ADDRESS,
+    delivery_id,
+)
+
+
+@pytest.fixture
+def ready(ledger, commitment, utrecht, platform_admin, council_admin, newcomer, deliver, clock):
+    """State in which every write below would succeed: a Baarn delivery of 50, a handover of
+    Baarn to `newcomer` waiting for acceptance, and a recovery of Utrecht past its delay."""
+    deliver(commitment, 50, clock.start)
+    ledger.proposeMunicipalityAdmin(BAARN_ID, newcomer, {"from": council_admin})
+    ledger.startAdminRecovery(UTRECHT_ID, newcomer, {"from": platform_admin})
+    clock.mine_at(clock.now() + ADMIN_RECOVERY_DELAY)
+    return commitment
+
+
+@pytest.fixture
+def writes(ledger, platform_admin, council_admin, registrar, other_admin, newcomer, stranger,
+           commitment_input, amendment_input, delivery_input):
+    """Every write of the ledger, by name, each called by an account allowed to make it."""
+    return {
+        "registerMunicipality": lambda: ledger.registerMunicipality("Amersfoort", "GM0307", other_admin, {"from": platform_admin}),
+        "startAdminRecovery": lambda: ledger.startAdminRecovery(BAARN_ID, stranger, {"from": platform_admin}),
+        "completeAdminRecovery": lambda: ledger.completeAdminRecovery(UTRECHT_ID, {"from": stranger}),
+        "proposeMunicipalityAdmin": lambda: ledger.proposeMunicipalityAdmin(BAARN_ID, stranger, {"from": council_admin}),
+        "acceptMunicipalityAdmin": lambda: ledger.acceptMunicipalityAdmin(BAARN_ID, {"from": newcomer}),
+        "addRegistrar": lambda: ledger.addRegistrar(BAARN_ID, stranger, {"from": council_admin}),
+        "removeRegistrar": lambda: ledger.removeRegistrar(BAARN_ID, registrar, {"from": council_admin}),
+        "registerCommitment": lambda: ledger.registerCommitment(commitment_input(externalRef="RB-2"), {"from": registrar}),
+        "amendCommitment": lambda: ledger.amendCommitment(1, amendment_input(), {"from": registrar}),
+        "withdrawCommitment": lambda: ledger.withdrawCommitment(1, WITHDRAWAL_REASON, {"from": registrar}),
+        "recordDelivery": lambda: ledger.recordDelivery(1, delivery_input(), {"from": registrar}),
+        "revokeDelivery": lambda: ledger.revokeDelivery(delivery_id(1, 1), REVOCATION_REASON, {"from": registrar}),
+        "multicall": lambda: ledger.multicall(
+            [ledger.registerCommitment.encode_input(commitment_input(externalRef="RB-2"))], {"from": registrar}
+        ),
+    }
+
+
+WRITES = [
+    "registerMunicipality",
+    "startAdminRecovery",
+    "completeAdminRecovery",
+    "proposeMunicipalityAdmin",
+    "acceptMunicipalityAdmin",
+    "addRegistrar",
+    "removeRegistrar",
+    "registerCommitment",
+    "amendCommitment",
+    "withdrawCommitment",
+    "recordDelivery",
+    "revokeDelivery",
+    "multicall",
+]
+
+
+def test_platform_admin_can_pause(ledger, platform_admin):
+    tx = ledger.pause({"from": platform_admin})
+
+    assert len(tx.events) == 1
+    assert tx.events["Paused"] == {"account": platform_admin}
+    assert ledger.paused() is True
+
+
+def test_platform_admin_can_unpause(ledger, platform_admin):
+    ledger.pause({"from": platform_admin})
+
+    tx = ledger.unpause({"from": platform_admin})
+
+    assert len(tx.events) == 1
+    assert tx.events["Unpaused"] == {"account": platform_admin}
+    assert ledger.paused() is False
+
+
+@pytest.mark.parametrize("role", NOT_OWNERS)
+def test_account_other_than_platform_admin_cannot_pause(ledger, utrecht, role, request):
+    caller = request.getfixturevalue(role)
+    with brownie.reverts(f"OwnableUnauthorizedAccount: {caller.address.lower()}"):
+        ledger.pause({"from": caller})
+
+
+@pytest.mark.parametrize("role", NOT_OWNERS)
+def test_account_other_than_platform_admin_cannot_unpause(ledger, utrecht, platform_admin, role, request):
+    ledger.pause({"from": platform_admin})
+    caller = request.getfixturevalue(role)
+    with brownie.reverts(f"OwnableUnauthorizedAccount: {caller.address.lower()}"):
+        ledger.unpause({"from": caller})
+
+
+def test_pausing_a_paused_ledger_is_refused(ledger, platform_admin):
+    ledger.pause({"from": platform_admin})
+    with brownie.reverts("LedgerPauseUnchanged: True"):
+        ledger.pause({"from": platform_admin})
+
+
+def test_unpausing_a_ledger_that_is_not_paused_is_refused(ledger, platform_admin):
+    with brownie.reverts("LedgerPauseUnchanged: False"):
+        ledger.unpause({"from": platform_admin})
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_every_write_is_refused_while_paused_and_accepted_after_unpause(ledger, ready, writes, platform_admin, write):
+    ledger.pause({"from": platform_admin})
+    with brownie.reverts("LedgerPaused: "):
+        writes[write]()
+
+    ledger.unpause({"from": platform_admin})
+
+    assert writes[write]().status == 1
+
+
+def test_writes_list_names_every_non_view_function_of_the_abi(ledger):
+    allowed_while_paused = {"pause", "unpause", "cancelAdminRecovery", "transferOwnership", "acceptOwnership"}
+    refused = {"renounceOwnership"}  # a view that always reverts (test_ownership.py)
+    non_views = {
+        entry["name"]
+        for entry in ledger.abi
+        if entry["type"] == "function" and entry["stateMutability"] not in ("view", "pure")
+    }
+    assert non_views == set(WRITES) | allowed_while_paused
+    assert all(entry["stateMutability"] == "view" for entry in ledger.abi if entry.get("name") in refused)
+
+
+def test_admin_can_cancel_a_recovery_while_paused(ledger, ready, platform_admin, other_admin, newcomer):
+    ledger.pause({"from": platform_admin})
+
+    tx = ledger.cancelAdminRecovery(UTRECHT_ID, {"from": other_admin})
+
+    assert tx.events["AdminRecoveryCancelled"] == {"municipalityId": UTRECHT_ID, "proposedAdmin": newcomer, "by": other_admin}
+    assert tuple(ledger.adminRecovery(UTRECHT_ID)) == (ZERO_ADDRESS, 0)
+
+
+def test_ownership_can_be_transferred_while_paused(ledger, platform_admin, newcomer):
+    ledger.pause({"from": platform_admin})
+    ledger.transferOwnership(newcomer, {"from": platform_admin})
+
+    tx = ledger.acceptOwnership({"from": newcomer})
+
+    assert tx.events["OwnershipTransferred"] == {"previousOwner": platform_admin, "newOwner": newcomer}
+    assert ledger.paused() is True
+
+
+def test_views_answer_while_paused(ledger, ready, platform_admin, council_admin, registrar, newcomer, promised_at, due_date, clock):
+    ledger.pause({"from": platform_admin})
+
+    assert tuple(ledger.statusOf(ready)) == (IN_PROGRESS, 50, COMMITMENT_TARGET, 2500, 0)
+    assert tuple(ledger.commitmentState(ready)) == (BAARN_ID, False, 0, 1, COMMITMENT_TARGET, promised_at, due_date, 50, 0)
+    assert tuple(ledger.counts()) == (2, 1)
+    assert ledger.isRegistrar(BAARN_ID, registrar)
+    assert ledger.municipalityAdmin(BAARN_ID) == council_admin
+    assert ledger.pendingMunicipalityAdmin(BAARN_ID) == newcomer
+    assert ledger.adminRecovery(UTRECHT_ID)[0] == newcomer
+    assert ledger.version() == "2.0.0"
+
+
+def test_pause_does_not_run_out_the_clock_of_a_recovery(ledger, baarn, platform_admin, council_admin, newcomer, clock):
+    # the admin cancels during the pause; completing after it finds nothing to complete
+    ledger.startAdminRecovery(baarn, newcomer, {"from": platform_admin})
+    ledger.pause({"from": platform_admin})
+    ledger.cancelAdminRecovery(baarn, {"from": council_admin})
+    clock.mine_at(clock.now() + ADMIN_RECOVERY_DELAY + DAY)
+    ledger.unpause({"from": platform_admin})
+    with brownie.reverts(f"LedgerNoRecoveryPending: {baarn}"):
+        ledger.completeAdminRecovery(baarn, {"from": newcomer})
+    assert ledger.municipalityAdmin(baarn) == council_admin
