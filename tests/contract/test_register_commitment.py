@@ -11,6 +11,8 @@ from constants import (
     COMMITMENT_THEME,
     COMMITMENT_TITLE,
     COMMITMENT_UNIT,
+    DAY,
+    MAX_DATE,
     MAX_DESCRIPTION,
     MAX_QUANTITY,
     MAX_REF,
@@ -18,6 +20,7 @@ from constants import (
     MAX_TITLE,
     MAX_UNIT,
     MAX_URI,
+    NOT_BAARN_REGISTRARS,
     OVERDUE,
     SOURCE_DOCUMENT_HASH,
     SOURCE_URI,
@@ -26,7 +29,6 @@ from constants import (
     ZERO_HASH,
 )
 
-NOT_BAARN_REGISTRARS = ["platform_admin", "council_admin", "other_admin", "other_registrar", "stranger"]
 TEXT_LIMITS = [
     ("externalRef", MAX_REF),
     ("title", MAX_TITLE),
@@ -39,7 +41,9 @@ REQUIRED_TEXTS = ["externalRef", "title", "unit"]
 OPTIONAL_TEXTS = ["description", "theme", "sourceUri"]
 
 
-def test_registrar_can_register_commitment(ledger, baarn, registrar, commitment_input, due_date):
+def test_registrar_can_register_commitment(ledger, baarn, registrar, commitment_input, promised_at, due_date, clock):
+    clock.next_block_at(clock.start + 3600)
+
     tx = ledger.registerCommitment(commitment_input(), {"from": registrar})
 
     assert tx.return_value == 1
@@ -54,20 +58,16 @@ def test_registrar_can_register_commitment(ledger, baarn, registrar, commitment_
         "theme": COMMITMENT_THEME,
         "targetQuantity": COMMITMENT_TARGET,
         "unit": COMMITMENT_UNIT,
+        "promisedAt": promised_at,
         "dueDate": due_date,
         "sourceDocumentHash": SOURCE_DOCUMENT_HASH,
         "sourceUri": SOURCE_URI,
-        "registeredAt": tx.timestamp,
+        "registeredAt": clock.start + 3600,
     }
 
 
-def test_registered_at_is_the_block_time(ledger, baarn, registrar, commitment_input, clock):
-    registration_time = clock.start + 3600
-    clock.next_block_at(registration_time)
-
-    tx = ledger.registerCommitment(commitment_input(), {"from": registrar})
-
-    assert tx.events["CommitmentRegistered"]["registeredAt"] == registration_time
+def test_registered_commitment_state_holds_the_terms_and_nothing_delivered(ledger, commitment, state, promised_at, due_date):
+    assert state(commitment) == (BAARN_ID, False, 0, 0, COMMITMENT_TARGET, promised_at, due_date, 0, 0)
 
 
 def test_registered_commitment_can_be_found_by_its_ref(ledger, commitment):
@@ -75,7 +75,7 @@ def test_registered_commitment_can_be_found_by_its_ref(ledger, commitment):
 
 
 def test_registered_commitment_is_counted(ledger, commitment):
-    assert tuple(ledger.counts()) == (1, 1, 0)
+    assert tuple(ledger.counts()) == (1, 1)
 
 
 def test_commitment_ids_count_up_across_municipalities(ledger, commitment, utrecht, other_registrar, commitment_input):
@@ -84,7 +84,7 @@ def test_commitment_ids_count_up_across_municipalities(ledger, commitment, utrec
     assert tx.return_value == 2
     assert tx.events["CommitmentRegistered"]["commitmentId"] == 2
     assert tx.events["CommitmentRegistered"]["municipalityId"] == utrecht
-    assert tuple(ledger.counts()) == (2, 2, 0)
+    assert tuple(ledger.counts()) == (2, 2)
 
 
 @pytest.mark.parametrize("role", NOT_BAARN_REGISTRARS)
@@ -168,16 +168,69 @@ def test_commitment_with_target_at_the_bounds_is_accepted(ledger, baarn, registr
     assert tx.events["CommitmentRegistered"]["targetQuantity"] == target
 
 
-def test_commitment_without_due_date_is_refused(ledger, baarn, registrar, commitment_input):
-    with brownie.reverts("LedgerInvalidDueDate: 0"):
+# ------------------------------------------------------------------ dates: promisedAt 1..block time, promisedAt < dueDate < MAX_DATE
+
+
+def test_commitment_without_promise_date_is_refused(ledger, baarn, registrar, commitment_input, clock):
+    clock.next_block_at(clock.start + DAY)
+    with brownie.reverts(f"LedgerInvalidPromiseDate: 0, {clock.start + DAY}"):
+        ledger.registerCommitment(commitment_input(promisedAt=0), {"from": registrar})
+
+
+def test_commitment_promised_after_the_block_time_is_refused(ledger, baarn, registrar, commitment_input, clock):
+    clock.next_block_at(clock.start + DAY)
+    with brownie.reverts(f"LedgerInvalidPromiseDate: {clock.start + DAY + 1}, {clock.start + DAY}"):
+        ledger.registerCommitment(commitment_input(promisedAt=clock.start + DAY + 1), {"from": registrar})
+
+
+def test_commitment_promised_at_the_block_time_is_accepted(ledger, baarn, registrar, commitment_input, clock):
+    clock.next_block_at(clock.start + DAY)
+
+    tx = ledger.registerCommitment(commitment_input(promisedAt=clock.start + DAY), {"from": registrar})
+
+    assert tx.events["CommitmentRegistered"]["promisedAt"] == tx.events["CommitmentRegistered"]["registeredAt"]
+
+
+def test_commitment_promised_at_one_second_after_1970_is_accepted(ledger, baarn, registrar, commitment_input):
+    tx = ledger.registerCommitment(commitment_input(promisedAt=1), {"from": registrar})
+    assert tx.events["CommitmentRegistered"]["promisedAt"] == 1
+
+
+def test_commitment_without_due_date_is_refused(ledger, baarn, registrar, commitment_input, promised_at):
+    with brownie.reverts(f"LedgerInvalidDueDate: 0, {promised_at}, {MAX_DATE}"):
         ledger.registerCommitment(commitment_input(dueDate=0), {"from": registrar})
 
 
-def test_commitment_already_past_its_due_date_is_accepted_and_overdue(ledger, baarn, registrar, commitment_input):
-    tx = ledger.registerCommitment(commitment_input(dueDate=1), {"from": registrar})
+def test_commitment_due_when_it_was_promised_is_refused(ledger, baarn, registrar, commitment_input, promised_at):
+    with brownie.reverts(f"LedgerInvalidDueDate: {promised_at}, {promised_at}, {MAX_DATE}"):
+        ledger.registerCommitment(commitment_input(dueDate=promised_at), {"from": registrar})
 
-    assert tx.events["CommitmentRegistered"]["dueDate"] == 1
-    assert ledger.statusOf(tx.return_value)[0] == OVERDUE
+
+def test_commitment_due_before_it_was_promised_is_refused(ledger, baarn, registrar, commitment_input, promised_at):
+    with brownie.reverts(f"LedgerInvalidDueDate: {promised_at - 1}, {promised_at}, {MAX_DATE}"):
+        ledger.registerCommitment(commitment_input(dueDate=promised_at - 1), {"from": registrar})
+
+
+def test_commitment_due_one_second_after_it_was_promised_is_accepted(ledger, baarn, registrar, commitment_input, promised_at):
+    tx = ledger.registerCommitment(commitment_input(dueDate=promised_at + 1), {"from": registrar})
+    assert tx.events["CommitmentRegistered"]["dueDate"] == promised_at + 1
+
+
+def test_commitment_due_in_the_year_10000_is_refused(ledger, baarn, registrar, commitment_input, promised_at):
+    with brownie.reverts(f"LedgerInvalidDueDate: {MAX_DATE}, {promised_at}, {MAX_DATE}"):
+        ledger.registerCommitment(commitment_input(dueDate=MAX_DATE), {"from": registrar})
+
+
+def test_commitment_due_in_the_last_second_of_the_year_9999_is_accepted(ledger, baarn, registrar, commitment_input):
+    tx = ledger.registerCommitment(commitment_input(dueDate=MAX_DATE - 1), {"from": registrar})
+    assert tx.events["CommitmentRegistered"]["dueDate"] == MAX_DATE - 1 == 253_402_300_799
+
+
+def test_commitment_already_past_its_due_date_is_accepted_and_overdue(ledger, baarn, registrar, commitment_input, status):
+    tx = ledger.registerCommitment(commitment_input(promisedAt=1, dueDate=2), {"from": registrar})
+
+    assert (tx.events["CommitmentRegistered"]["promisedAt"], tx.events["CommitmentRegistered"]["dueDate"]) == (1, 2)
+    assert status(tx.return_value) == (OVERDUE, 0, COMMITMENT_TARGET, 0, 0)
 
 
 # ------------------------------------------------------------------ external references

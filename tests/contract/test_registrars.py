@@ -1,11 +1,10 @@
-"""addRegistrar, removeRegistrar and isRegistrar."""
+"""addRegistrar, removeRegistrar and isRegistrar: only the municipality's own admin appoints
+its registrars; the platform admin cannot (docs/LEDGER.md, "Roles")."""
 
 import brownie
 import pytest
 
-from constants import BAARN_ID, UNKNOWN_ID, UTRECHT_ID, ZERO_ADDRESS
-
-NOT_BAARN_ADMINS = ["platform_admin", "registrar", "other_admin", "other_registrar", "stranger"]
+from constants import BAARN_ID, NOT_BAARN_ADMINS, UNKNOWN_ID, UTRECHT_ID, ZERO_ADDRESS
 
 
 # ------------------------------------------------------------------ addRegistrar
@@ -40,6 +39,12 @@ def test_zero_address_cannot_become_registrar(ledger, baarn, council_admin):
 def test_registrar_cannot_be_added_to_unknown_municipality(ledger, baarn, council_admin, newcomer, municipality_id):
     with brownie.reverts(f"LedgerUnknownMunicipality: {municipality_id}"):
         ledger.addRegistrar(municipality_id, newcomer, {"from": council_admin})
+
+
+def test_platform_admin_cannot_make_itself_registrar(ledger, baarn, platform_admin):
+    with brownie.reverts(f"LedgerNotMunicipalityAdmin: {baarn}, {platform_admin.address.lower()}"):
+        ledger.addRegistrar(baarn, platform_admin, {"from": platform_admin})
+    assert not ledger.isRegistrar(baarn, platform_admin)
 
 
 def test_municipality_admin_can_make_itself_registrar(ledger, baarn, council_admin):
