@@ -2,8 +2,9 @@
 
 A YAML mapping per source (`load_mapping`) says how CSV rows become commitments, deliveries and
 revocations; `plan_source` computes the plan from the files alone (pure); the applier
-(`scripts.importer.apply`) executes only what the ledger does not have yet; the CLI is
-``python -m scripts.importer MAPPING.yaml --api URL --token-file FILE``.
+(`scripts.importer.apply`) executes only what the ledger does not have yet, in batches of up to
+100 operations per transaction; the CLI is
+``python -m scripts.importer MAPPING.yaml --api URL --token-file FILE [--batch-size N]``.
 
 Example::
 
@@ -14,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+from .apply import ApplyResult, OpResult, TxRef, apply_plan
 from .errors import (
     ApiError,
     ApiProblemError,
@@ -42,6 +44,10 @@ from .planner import plan_source
 
 __all__ = [
     "ApiError",
+    "ApplyResult",
+    "OpResult",
+    "TxRef",
+    "apply_plan",
     "ApiProblemError",
     "ApiUnreachableError",
     "Cleaned",

@@ -6,6 +6,17 @@ with its ``external_ref``; a planned revocation when that delivery is revoked. A
 ``duplicate-external-ref`` / ``duplicate-delivery-ref`` / ``delivery-already-revoked`` answer
 also counts as already done. Failures are recorded per operation and the run goes on; the
 operations that depend on a failed one are ``blocked``.
+
+Batches. With ``batch_size`` > 1 registrations and deliveries are sent through the batch
+endpoints, up to ``batch_size`` per request and so per transaction (all or nothing on chain).
+Operations of one commitment keep their plan order; operations of different commitments may
+be sent in different order (a delivery waits in its batch until its commitment is
+registered; a revocation first sends the waiting deliveries of its commitment). When a batch
+is refused because of one item (the problem's ``index``), that item gets its outcome (409
+duplicate: ``already_present``; anything else: ``failed``) and the rest is sent again. A
+refusal of the whole batch (no ``index``: paused ledger after the retries, transaction
+failed, ...) fails each of its items; a re-run finds on the ledger whatever did go in.
+Revocations are single calls. Every written operation names the transaction that carried it.
 """
 
 from __future__ import annotations
@@ -15,7 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .client import LedgerClient
+from ledger.limits import delivery_commitment_id
+
+from .client import MAX_BATCH_SIZE, LedgerClient
 from .errors import (
     ApiError,
     ApiProblemError,
@@ -28,11 +41,43 @@ from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
 from .state import LedgerState
 
 OpOutcome = Literal["done", "already_present", "would_do", "failed", "blocked"]
+OUTCOMES: tuple[OpOutcome, ...] = ("done", "already_present", "would_do", "failed", "blocked")
 _ALREADY = {
     "duplicate-external-ref": "existing_commitment_id",
     "duplicate-delivery-ref": "existing_delivery_id",
     "delivery-already-revoked": None,
 }
+
+
+@dataclass(frozen=True)
+class TxRef:
+    """The transaction that carried a written operation.
+
+    Attributes:
+        tx_hash: ``0x`` + 64 hex.
+        block_number: block it was mined in.
+        gas_used: gas of the whole transaction (shared by every operation it carried).
+        operations: how many operations of this run it carried (1 for a single call).
+    """
+
+    tx_hash: str
+    block_number: int | None
+    gas_used: int | None
+    operations: int
+
+    @classmethod
+    def from_answer(cls, answer: dict[str, Any], operations: int) -> TxRef | None:
+        """From an API write answer's ``tx`` (``{"tx_hash", "block_number", "gas_used"}``)."""
+        tx = answer.get("tx") or {}
+        if not tx.get("tx_hash"):
+            return None
+        number, gas = tx.get("block_number"), tx.get("gas_used")
+        return cls(str(tx["tx_hash"]), None if number is None else int(number), None if gas is None else int(gas), operations)
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"tx_hash", "block_number", "gas_used", "operations"}``."""
+        return {"tx_hash": self.tx_hash, "block_number": self.block_number, "gas_used": self.gas_used,
+                "operations": self.operations}
 
 
 @dataclass(frozen=True)
@@ -47,6 +92,7 @@ class OpResult:
         ledger_id: commitment id or delivery id when known.
         detail: the problem detail, or why it is blocked.
         warnings: differences between the source and what the ledger already holds.
+        tx: the transaction that carried it (``done`` only).
     """
 
     index: int
@@ -55,6 +101,7 @@ class OpResult:
     detail: str | None = None
     problem: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
+    tx: TxRef | None = None
 
 
 @dataclass
@@ -70,7 +117,7 @@ class ApplyResult:
     def counts(self, plan: Plan) -> dict[str, dict[str, int]]:
         """``{"commitments"|"deliveries"|"revocations": {outcome: n}}`` (all outcomes listed)."""
         kinds = {RegisterCommitment: "commitments", RecordDelivery: "deliveries", RevokeDelivery: "revocations"}
-        out = {k: {o: 0 for o in ("done", "already_present", "would_do", "failed", "blocked")} for k in kinds.values()}
+        out = {k: {o: 0 for o in OUTCOMES} for k in kinds.values()}
         for r in self.results:
             out[kinds[type(plan.operations[r.index])]][r.outcome] += 1
         return out
@@ -79,6 +126,14 @@ class ApplyResult:
     def failed(self) -> list[OpResult]:
         """Results that are ``failed`` or ``blocked``."""
         return [r for r in self.results if r.outcome in ("failed", "blocked")]
+
+    def transactions(self) -> list[TxRef]:
+        """The distinct transactions this run sent that were mined, in the order first seen."""
+        seen: dict[str, TxRef] = {}
+        for r in self.results:
+            if r.tx is not None:
+                seen.setdefault(r.tx.tx_hash, r.tx)
+        return list(seen.values())
 
 
 # ------------------------------------------------------------------ preconditions
@@ -154,7 +209,14 @@ def wait_until_indexed(
 # ------------------------------------------------------------------ the run
 
 
-def apply_plan(plan: Plan, client: LedgerClient | None, state: LedgerState | None, *, dry_run: bool) -> ApplyResult:
+def apply_plan(
+    plan: Plan,
+    client: LedgerClient | None,
+    state: LedgerState | None,
+    *,
+    dry_run: bool,
+    batch_size: int = MAX_BATCH_SIZE,
+) -> ApplyResult:
     """Execute the operations of ``plan`` that ``state`` does not hold yet.
 
     Args:
@@ -163,31 +225,41 @@ def apply_plan(plan: Plan, client: LedgerClient | None, state: LedgerState | Non
         state: what the ledger holds (from `read_state`); None when unknown (dry run without
             API: every operation is ``would_do``).
         dry_run: write nothing; report ``would_do`` for what would be written.
+        batch_size: registrations or deliveries per transaction, 1..`MAX_BATCH_SIZE`; 1 sends
+            each through its single endpoint (deliveries then upload their evidence files).
 
     Returns:
         one `OpResult` per operation, in plan order. Never raises for a refused operation.
+
+    Raises:
+        ValueError: ``batch_size`` out of range, or no client for a real run.
     """
-    run = _Run(plan, client, state if state is not None else LedgerState.empty(), dry_run)
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise ValueError(f"batch_size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
+    run = _Run(plan, client, state if state is not None else LedgerState.empty(), dry_run, batch_size)
     for index, op in enumerate(plan.operations):
         if isinstance(op, RegisterCommitment):
-            run.results.append(run.register(index, op))
+            run.register(index, op)
         elif isinstance(op, RecordDelivery):
-            run.results.append(run.deliver(index, op))
+            run.deliver(index, op)
         else:
-            run.results.append(run.revoke(index, op))
-    return ApplyResult(run.results)
+            run.revoke(index, op)
+    run.flush_deliveries()
+    run.flush_registrations()
+    return ApplyResult([run.results[i] for i in sorted(run.results)])
 
 
 _PENDING = -1  # id placeholder for something a dry run would create
 
 
 class _Run:
-    def __init__(self, plan: Plan, client: LedgerClient | None, state: LedgerState, dry_run: bool) -> None:
+    def __init__(self, plan: Plan, client: LedgerClient | None, state: LedgerState, dry_run: bool, batch_size: int) -> None:
         if client is None and not dry_run:
             raise ValueError("a client is required unless dry_run")
         self.client = client
         self.dry_run = dry_run
-        self.results: list[OpResult] = []
+        self.batch_size = batch_size
+        self.results: dict[int, OpResult] = {}
         self.commitments: dict[str, int] = {ref: c.id for ref, c in state.commitments.items()}
         self.summaries = {ref: c.summary for ref, c in state.commitments.items()}
         self.deliveries: dict[tuple[str, str], int] = {}
@@ -200,69 +272,197 @@ class _Run:
                 if d.revoked:
                     self.revoked.add((ref, dref))
         self.planned_revocations = {(op.commitment_ref, op.delivery_ref) for op in plan.revocations}
+        self.waiting_registrations: list[tuple[int, RegisterCommitment]] = []
+        self.waiting_deliveries: list[tuple[int, RecordDelivery]] = []
 
-    def register(self, index: int, op: RegisterCommitment) -> OpResult:
+    # -------------------------------------------------------------- per operation
+
+    def register(self, index: int, op: RegisterCommitment) -> None:
         if op.external_ref in self.commitments:
-            return OpResult(index, "already_present", self.commitments[op.external_ref], warnings=self._drift(op))
-        if self.dry_run:
+            self.results[index] = OpResult(index, "already_present", self.commitments[op.external_ref], warnings=self._drift(op))
+        elif self.dry_run:
             self.commitments[op.external_ref] = _PENDING
-            return OpResult(index, "would_do")
+            self.results[index] = OpResult(index, "would_do")
+        else:
+            self.waiting_registrations.append((index, op))
+            if len(self.waiting_registrations) >= self.batch_size:
+                self.flush_registrations()
+
+    def deliver(self, index: int, op: RecordDelivery) -> None:
+        key = (op.commitment_ref, op.external_ref)
+        if key in self.deliveries:
+            self.results[index] = OpResult(index, "already_present", self.deliveries[key], warnings=self._delivery_drift(key, op))
+        elif op.commitment_ref not in self.commitments and not self._waiting_registration(op.commitment_ref):
+            self.results[index] = OpResult(index, "blocked", detail=_not_registered(op.commitment_ref))
+        elif self.dry_run:
+            self.deliveries[key] = _PENDING
+            self.results[index] = OpResult(index, "would_do")
+        else:
+            self.waiting_deliveries.append((index, op))
+            if len(self.waiting_deliveries) >= self.batch_size:
+                self.flush_deliveries()
+
+    def revoke(self, index: int, op: RevokeDelivery) -> None:
+        if any(d.commitment_ref == op.commitment_ref for _i, d in self.waiting_deliveries):
+            self.flush_deliveries()  # keep this commitment's operations in plan order
+        key = (op.commitment_ref, op.delivery_ref)
+        if key in self.revoked:
+            self.results[index] = OpResult(index, "already_present", self.deliveries.get(key))
+            return
+        delivery_id = self.deliveries.get(key)
+        if delivery_id is None:
+            self.results[index] = OpResult(
+                index, "blocked", detail=f"delivery {op.delivery_ref!r} of commitment {op.commitment_ref!r} is not recorded"
+            )
+            return
+        if self.dry_run:
+            self.revoked.add(key)
+            self.results[index] = OpResult(index, "would_do", None if delivery_id == _PENDING else delivery_id)
+            return
+        try:
+            answer = self._client.revoke_delivery(delivery_id, op.reason)
+        except ApiProblemError as exc:
+            self.results[index] = self._refused(index, exc, lambda _id: self.revoked.add(key), delivery_id)
+            return
+        except ApiError as exc:
+            self.results[index] = OpResult(index, "failed", delivery_id, detail=str(exc))
+            return
+        self.revoked.add(key)
+        self.results[index] = OpResult(index, "done", delivery_id, tx=TxRef.from_answer(answer, 1))
+
+    # -------------------------------------------------------------- sending
+
+    def flush_registrations(self) -> None:
+        """Send every waiting registration (one transaction per batch)."""
+        waiting, self.waiting_registrations = self.waiting_registrations, []
+        if self.batch_size == 1:
+            for index, op in waiting:
+                self._register_one(index, op)
+            return
+        for start in range(0, len(waiting), self.batch_size):
+            self._send_batch(
+                waiting[start:start + self.batch_size],
+                lambda items: self._client.register_commitments([op.payload() for _i, op in items]),
+                "commitment_ids",
+                lambda op, cid: self.commitments.__setitem__(op.external_ref, cid),
+            )
+
+    def flush_deliveries(self) -> None:
+        """Send every waiting delivery, after the waiting registrations they need."""
+        needed = {op.commitment_ref for _i, op in self.waiting_deliveries}
+        if any(op.external_ref in needed for _i, op in self.waiting_registrations):
+            self.flush_registrations()
+        waiting, self.waiting_deliveries = self.waiting_deliveries, []
+        ready: list[tuple[int, RecordDelivery]] = []
+        for index, op in waiting:
+            if op.commitment_ref in self.commitments:
+                ready.append((index, op))
+            else:
+                self.results[index] = OpResult(index, "blocked", detail=_not_registered(op.commitment_ref))
+        if self.batch_size == 1:
+            for index, op in ready:
+                self._deliver_one(index, op)
+            return
+        for start in range(0, len(ready), self.batch_size):
+            self._send_batch(
+                ready[start:start + self.batch_size],
+                lambda items: self._client.record_deliveries(
+                    [op.batch_item(self.commitments[op.commitment_ref]) for _i, op in items]
+                ),
+                "delivery_ids",
+                lambda op, did: self.deliveries.__setitem__((op.commitment_ref, op.external_ref), did),
+            )
+
+    def _send_batch(
+        self,
+        items: list[tuple[int, Any]],
+        send: Callable[[list[tuple[int, Any]]], dict[str, Any]],
+        ids_member: str,
+        remember: Callable[[Any, int], None],
+    ) -> None:
+        """Send ``items`` as one batch; on a refusal naming one item (``index``), settle that
+        item and send the rest again. Each round either writes or removes one item, so this
+        ends after at most ``len(items)`` requests."""
+        items = list(items)
+        while items:
+            try:
+                answer = send(items)
+            except ApiProblemError as exc:
+                position = exc.extension("index")
+                if isinstance(position, int) and not isinstance(position, bool) and 0 <= position < len(items):
+                    index, op = items.pop(position)
+                    self.results[index] = self._refused(index, exc, lambda found, op=op: remember(op, found))
+                    continue
+                for index, _op in items:
+                    self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)} refused: {exc.status} {exc.slug}: {exc.detail}",
+                                                   problem=exc.body or None)
+                return
+            except ApiError as exc:
+                for index, _op in items:
+                    self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)}: {exc}")
+                return
+            ids = list(answer.get(ids_member) or [])
+            tx = TxRef.from_answer(answer, len(items))
+            if len(ids) != len(items):
+                for index, _op in items:
+                    self.results[index] = OpResult(
+                        index, "failed", detail=f"the API answered {len(ids)} {ids_member} for a batch of {len(items)}; a re-run finds what was written", tx=tx
+                    )
+                return
+            for (index, op), new_id in zip(items, ids):
+                remember(op, int(new_id))
+                warnings = self._id_warnings(op, int(new_id))
+                self.results[index] = OpResult(index, "done", int(new_id), warnings=warnings, tx=tx)
+            return
+
+    def _register_one(self, index: int, op: RegisterCommitment) -> None:
         try:
             answer = self._client.register_commitment(op.payload())
         except ApiProblemError as exc:
-            return self._refused(index, exc, lambda cid: self.commitments.__setitem__(op.external_ref, cid))
+            self.results[index] = self._refused(index, exc, lambda cid: self.commitments.__setitem__(op.external_ref, cid))
+            return
         except ApiError as exc:
-            return OpResult(index, "failed", detail=str(exc))
+            self.results[index] = OpResult(index, "failed", detail=str(exc))
+            return
         self.commitments[op.external_ref] = int(answer["commitment_id"])
-        return OpResult(index, "done", self.commitments[op.external_ref])
+        self.results[index] = OpResult(index, "done", self.commitments[op.external_ref], tx=TxRef.from_answer(answer, 1))
 
-    def deliver(self, index: int, op: RecordDelivery) -> OpResult:
+    def _deliver_one(self, index: int, op: RecordDelivery) -> None:
         key = (op.commitment_ref, op.external_ref)
-        commitment_id = self.commitments.get(op.commitment_ref)
-        if commitment_id is None:
-            return OpResult(index, "blocked", detail=f"commitment {op.commitment_ref!r} is not registered (see its row)")
-        if key in self.deliveries:
-            return OpResult(index, "already_present", self.deliveries[key], warnings=self._delivery_drift(key, op))
-        if self.dry_run:
-            self.deliveries[key] = _PENDING
-            return OpResult(index, "would_do")
         try:
-            answer = self._client.record_delivery(commitment_id, op)
+            answer = self._client.record_delivery(self.commitments[op.commitment_ref], op)
         except ApiProblemError as exc:
-            return self._refused(index, exc, lambda did: self.deliveries.__setitem__(key, did))
+            self.results[index] = self._refused(index, exc, lambda did: self.deliveries.__setitem__(key, did))
+            return
         except ApiError as exc:
-            return OpResult(index, "failed", detail=str(exc))
-        self.deliveries[key] = int(answer["delivery_id"])
-        warnings: tuple[str, ...] = ()
-        expected = sorted([f.sha256 for f in op.evidence_files] + list(op.evidence_sha256))
+            self.results[index] = OpResult(index, "failed", detail=str(exc))
+            return
+        delivery_id = int(answer["delivery_id"])
+        self.deliveries[key] = delivery_id
+        warnings = list(self._id_warnings(op, delivery_id))
+        expected = sorted(op.evidence_hashes)
         got = sorted(str(h).lower() for h in answer.get("evidence_sha256") or [])
         if got and got != expected:
-            warnings = (f"the API recorded evidence hashes {got}, the importer computed {expected}",)
-        return OpResult(index, "done", self.deliveries[key], warnings=warnings)
+            warnings.append(f"the API recorded evidence hashes {got}, the importer computed {expected}")
+        self.results[index] = OpResult(index, "done", delivery_id, warnings=tuple(warnings), tx=TxRef.from_answer(answer, 1))
 
-    def revoke(self, index: int, op: RevokeDelivery) -> OpResult:
-        key = (op.commitment_ref, op.delivery_ref)
-        if key in self.revoked:
-            return OpResult(index, "already_present", self.deliveries.get(key))
-        delivery_id = self.deliveries.get(key)
-        if delivery_id is None:
-            return OpResult(index, "blocked", detail=f"delivery {op.delivery_ref!r} of commitment {op.commitment_ref!r} is not recorded")
-        if self.dry_run:
-            self.revoked.add(key)
-            return OpResult(index, "would_do", None if delivery_id == _PENDING else delivery_id)
-        try:
-            self._client.revoke_delivery(delivery_id, op.reason)
-        except ApiProblemError as exc:
-            return self._refused(index, exc, lambda _id: self.revoked.add(key), delivery_id)
-        except ApiError as exc:
-            return OpResult(index, "failed", delivery_id, detail=str(exc))
-        self.revoked.add(key)
-        return OpResult(index, "done", delivery_id)
+    # -------------------------------------------------------------- helpers
 
     @property
     def _client(self) -> LedgerClient:
         assert self.client is not None
         return self.client
+
+    def _waiting_registration(self, ref: str) -> bool:
+        return any(op.external_ref == ref for _i, op in self.waiting_registrations)
+
+    def _id_warnings(self, op: Any, new_id: int) -> tuple[str, ...]:
+        """A delivery id names its commitment (``commitment_id * 1_000_000 + n``)."""
+        if isinstance(op, RecordDelivery):
+            commitment_id = self.commitments[op.commitment_ref]
+            if delivery_commitment_id(new_id) != commitment_id:
+                return (f"the API answered delivery id {new_id}, which does not name commitment {commitment_id}",)
+        return ()
 
     def _refused(self, index: int, exc: ApiProblemError, remember: Callable[[int], None], ledger_id: int | None = None) -> OpResult:
         if exc.status == 409 and exc.slug in _ALREADY:
@@ -280,6 +480,7 @@ class _Run:
             "theme": op.theme,
             "unit": op.unit,
             "target_quantity": str(op.target_quantity),
+            "promised_at": op.promised_at,
             "due_date": op.due_date,
         }
         changed = [name for name, value in pairs.items() if name in summary and _norm(summary[name]) != _norm(value)]
@@ -301,3 +502,6 @@ class _Run:
 def _norm(value: Any) -> str:
     return str(value)
 
+
+def _not_registered(ref: str) -> str:
+    return f"commitment {ref!r} is not registered (see its row)"

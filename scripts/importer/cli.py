@@ -2,7 +2,12 @@
 
     python -m scripts.importer MAPPING.yaml --api http://127.0.0.1:8000 \\
         (--token TOKEN | --token-file data/local-staff-tokens.json) \\
-        [--data-dir DIR] [--dry-run] [--report out.json]
+        [--data-dir DIR] [--dry-run] [--report out.json] [--batch-size 100] [--evidence-dir DIR]
+
+Registrations and deliveries go in batches of ``--batch-size`` per transaction (default 100;
+1 sends each through its single endpoint, deliveries then upload their evidence files). A batch
+cites evidence by SHA-256 only: the evidence documents the importer generates are then written
+to ``--evidence-dir`` (named as in the report), to be published beside the data.
 
 Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation);
 2 nothing was attempted (bad mapping or data, no token, wrong municipality, API unreachable,
@@ -23,7 +28,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .apply import ApplyResult, apply_plan, check_municipality, find_municipality, wait_until_indexed
-from .client import LedgerClient
+from .client import MAX_BATCH_SIZE, LedgerClient
 from .errors import (
     ApiError,
     ImporterError,
@@ -68,6 +73,13 @@ def main(
     http_timeout_seconds: Annotated[
         float, typer.Option("--http-timeout-seconds", help="per request (writes wait for the receipt)")
     ] = 120.0,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=MAX_BATCH_SIZE,
+                          help="registrations or deliveries per transaction (1 = single calls, evidence files uploaded)")
+    ] = MAX_BATCH_SIZE,
+    evidence_dir: Annotated[
+        Optional[Path], typer.Option("--evidence-dir", help="write the generated evidence documents here (batches cite them by hash only)")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every cleaned row and warning")] = False,
 ) -> None:
     """Import one source (a mapping file) into the ledger through the staff API."""
@@ -79,13 +91,17 @@ def main(
         raise typer.Exit(EXIT_REFUSED) from None
 
     _print_header(plan, mapping_path, data_dir, dry_run)
+    evidence_note = _keep_evidence(plan, batch_size, evidence_dir, dry_run)
     result, ledger, refusal = _run_against_ledger(
-        plan, api, token, token_file, dry_run, sync_timeout_seconds, poll_interval_seconds, http_timeout_seconds
+        plan, api, token, token_file, dry_run, sync_timeout_seconds, poll_interval_seconds, http_timeout_seconds, batch_size
     )
+    if evidence_note:
+        ledger.setdefault("warnings", []).append(evidence_note)
+        console.print(f"[yellow]note:[/yellow] {escape(evidence_note)}")
     _print_summary(plan, result, verbose)
     if report_path is not None:
         report = build_report(plan, result, mapping_path=str(mapping_path), data_dir=str(data_dir),
-                              api_url=api, dry_run=dry_run, ledger=ledger)
+                              api_url=api, dry_run=dry_run, ledger=ledger, batch_size=batch_size)
         write_report(report, report_path)
         console.print(f"report written to {escape(str(report_path))}")
     console.print(f"[dim]Source: {escape(plan.credit)}[/dim]")
@@ -96,9 +112,32 @@ def main(
         raise typer.Exit(EXIT_ROW_FAILED)
 
 
+def _keep_evidence(plan: Plan, batch_size: int, evidence_dir: Path | None, dry_run: bool) -> str | None:
+    """Write the generated evidence documents to ``evidence_dir`` when batches will cite them
+    by hash only; return a note for the report (None when every file is uploaded)."""
+    files = {f.filename: f for op in plan.deliveries for f in op.evidence_files}
+    if batch_size == 1 or not files:
+        return None
+    if evidence_dir is None:
+        return (f"{len(files)} generated evidence documents are cited by SHA-256 only (batched deliveries) and not "
+                "stored by the API; pass --evidence-dir to keep them, or --batch-size 1 to upload them")
+    if dry_run:
+        return f"{len(files)} generated evidence documents would be written to {evidence_dir} (dry run: not written)"
+    evidence_dir.mkdir(parents=True, exist_ok=True)
+    for name, f in sorted(files.items()):
+        target = evidence_dir / name
+        if target.exists() and target.read_bytes() == f.content:
+            continue
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_bytes(f.content)
+        os.replace(tmp, target)
+    return (f"{len(files)} generated evidence documents are cited by SHA-256 only (batched deliveries); "
+            f"written to {evidence_dir}")
+
+
 def _run_against_ledger(
     plan: Plan, api: str, token: str | None, token_file: Path | None, dry_run: bool,
-    sync_timeout_seconds: float, poll_interval_seconds: float, http_timeout_seconds: float,
+    sync_timeout_seconds: float, poll_interval_seconds: float, http_timeout_seconds: float, batch_size: int,
 ) -> tuple[ApplyResult | None, dict[str, Any], str | None]:
     """Returns (result or None, what was learnt about the ledger, refusal message or None)."""
     mapping = plan.mapping
@@ -140,10 +179,10 @@ def _run_against_ledger(
             if not dry_run:
                 return None, {**ledger, "error": str(exc)}, str(exc)
             console.print(f"[yellow]ledger state unknown:[/yellow] {escape(str(exc))}")
-            return apply_plan(plan, None, None, dry_run=True), {**ledger, "error": str(exc)}, None
+            return apply_plan(plan, None, None, dry_run=True, batch_size=batch_size), {**ledger, "error": str(exc)}, None
         for warning in ledger.get("warnings", []):
             console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-        return apply_plan(plan, client, state, dry_run=dry_run), ledger, None
+        return apply_plan(plan, client, state, dry_run=dry_run, batch_size=batch_size), ledger, None
 
 
 def _print_header(plan: Plan, mapping_path: Path, data_dir: Path, dry_run: bool) -> None:
@@ -181,6 +220,9 @@ def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> Non
         table.add_row(*cells)
     console.print(table)
 
+    if s["transactions"] is not None and s["transactions"]["count"]:
+        t = s["transactions"]
+        console.print(f"Transactions: {t['count']} carried {t['operations']} operations, {t['gas_used']:,} gas")
     rows = s["rows"]
     console.print(
         f"Rows: {rows['rows']} read, {rows['planned']} planned, {rows['unchanged']} unchanged, "

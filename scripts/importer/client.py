@@ -2,9 +2,9 @@
 
 Every method returns the decoded JSON of a 2xx answer or raises `ApiProblemError` (any non-2xx,
 with the RFC 9457 problem document) or `ApiUnreachableError`. Rate limiting (429) and an
-unavailable chain (503) are retried with backoff, honouring ``Retry-After``; the API writes
-nothing when it answers with an error, and the importer's external refs make a repeated write
-answer 409, so retrying a write is safe.
+unavailable chain or paused ledger (503) are retried with backoff, honouring ``Retry-After``;
+the API writes nothing when it answers with an error, and the importer's external refs make a
+repeated write answer 409, so retrying a write is safe.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from .plan import RecordDelivery
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_PAGE_SIZE = 100
+MAX_BATCH_SIZE = 100  # items per batch request (docs/API.md), one transaction each
 
 
 class LedgerClient:
@@ -122,6 +123,29 @@ class LedgerClient:
             ApiProblemError: e.g. 409 ``duplicate-external-ref`` (``existing_commitment_id``).
         """
         return self._request("POST", "/staff/commitments", json=payload)
+
+    def register_commitments(self, payloads: list[dict[str, Any]]) -> dict[str, Any]:
+        """``POST /staff/commitments/batch`` with 1..`MAX_BATCH_SIZE` bodies of
+        `register_commitment`, all in one transaction (all or nothing) →
+        ``{"commitment_ids": [..] (in input order), "tx": TxResult}``.
+
+        Raises:
+            ApiProblemError: the whole batch was refused; an item's refusal carries its 0-based
+                ``index`` (e.g. 409 ``duplicate-external-ref`` with ``existing_commitment_id``);
+                503 ``ledger-paused`` (after the retries).
+        """
+        return self._request("POST", "/staff/commitments/batch", json={"commitments": payloads})
+
+    def record_deliveries(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+        """``POST /staff/deliveries/batch`` with 1..`MAX_BATCH_SIZE` items
+        (`RecordDelivery.batch_item`: evidence by hash only), all in one transaction →
+        ``{"delivery_ids": [..] (in input order), "tx": TxResult}``.
+
+        Raises:
+            ApiProblemError: as `register_commitments` (409 ``duplicate-delivery-ref`` with
+                ``existing_delivery_id`` and ``index``).
+        """
+        return self._request("POST", "/staff/deliveries/batch", json={"deliveries": items})
 
     def record_delivery(self, commitment_id: int, op: RecordDelivery) -> dict[str, Any]:
         """``POST /staff/commitments/{id}/deliveries`` (multipart, evidence files uploaded) →

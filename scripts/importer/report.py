@@ -11,7 +11,7 @@ from typing import Any
 from .apply import ApplyResult
 from .plan import Plan
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: promised_at; each written operation names its transaction ("tx")
 
 
 def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
@@ -21,7 +21,9 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         ``{"planned": {commitments, deliveries, revocations}, "applied": {kind: {outcome: n}}
         | None, "rows": {planned, unchanged, skipped, invalid, cleaned, with_warnings},
         "skipped_by_reason": {reason: n}, "cleaned_by_reason": {reason: n},
-        "failed_rows": n}``
+        "failed_rows": n, "transactions": {"count", "gas_used", "operations"} | None}``;
+        ``transactions`` counts the mined transactions this run sent, their total gas and the
+        operations they carried.
     """
     counts = plan.counts()
     cleaned_by_reason: dict[str, int] = {}
@@ -42,6 +44,18 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         "skipped_by_reason": plan.skipped_by_reason(),
         "cleaned_by_reason": cleaned_by_reason,
         "failed_rows": failed_rows,
+        "transactions": _transactions(result),
+    }
+
+
+def _transactions(result: ApplyResult | None) -> dict[str, int] | None:
+    if result is None:
+        return None
+    txs = result.transactions()
+    return {
+        "count": len(txs),
+        "gas_used": sum(tx.gas_used or 0 for tx in txs),
+        "operations": sum(tx.operations for tx in txs),
     }
 
 
@@ -54,6 +68,7 @@ def build_report(
     api_url: str | None,
     dry_run: bool,
     ledger: dict[str, Any] | None = None,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """The whole report as a JSON-ready dict (see module docstring).
 
@@ -63,6 +78,7 @@ def build_report(
         mapping_path, data_dir, api_url: echoed in the header.
         dry_run: whether nothing was written.
         ledger: what the run learnt about the ledger (municipality, health), if anything.
+        batch_size: operations per transaction asked for (``--batch-size``), echoed.
     """
     m = plan.mapping
     by_index = result.by_index() if result else {}
@@ -81,6 +97,7 @@ def build_report(
                     "detail": res.detail if res else None,
                     "problem": res.problem if res else None,
                     "warnings": list(res.warnings) if res else [],
+                    "tx": res.tx.as_json() if res and res.tx else None,
                 }
             )
         rows.append(entry)
@@ -93,6 +110,7 @@ def build_report(
         "files": m.files(),
         "api": api_url,
         "dry_run": dry_run,
+        "batch_size": batch_size,
         "source": {**m.source.model_dump(mode="json"), "credit": m.source.credit},
         "municipality": m.municipality.model_dump(mode="json"),
         "not_imported": [n.model_dump(mode="json") for n in m.not_imported],

@@ -78,15 +78,28 @@ def chile_csvs(data_dir) -> dict[int, Path]:
 # ------------------------------------------------------------------ a fake ledger API
 
 
+class Killed(BaseException):
+    """Raised by the fake API's transport to stand for the importer being killed mid-run (a
+    BaseException, like KeyboardInterrupt, so no ``except Exception`` in the importer stops it)."""
+
+
 class FakeLedgerApi:
     """In-memory stand-in for the HTTP API of docs/API.md (the parts the importer uses), served
-    through `httpx.MockTransport`. No chain: ids count from 1, writes are immediate.
+    through `httpx.MockTransport`. No chain: ids count from 1, writes are immediate; each
+    accepted write is one "transaction" (`transactions`), a batch all or nothing.
+
+    Delivery ids are ``commitment_id * 1_000_000 + n`` as on chain. A batch whose item ``i``
+    would be refused answers that item's problem with ``index: i`` and writes nothing.
 
     Attributes:
-        reject: external_ref → (status, problem slug, detail) to answer a registration or a
-            delivery with that ref instead of writing it.
+        reject: external_ref (or ``"<commitment ref>/<delivery ref>"``) → (status, problem slug,
+            detail) to answer a registration or a delivery with that ref instead of writing it.
+        paused: every write answers 503 ``ledger-paused``.
+        kill_at: ``(n, when)``: the n-th write request (1-based) raises `Killed`, ``before``
+            it is applied or ``after`` it was applied (the answer is lost).
         writes: ``(method, path)`` of every accepted or refused write.
         requests: ``(method, path)`` of every request.
+        transactions: ``(path, items)`` of every accepted write, in order.
     """
 
     def __init__(self) -> None:
@@ -101,8 +114,11 @@ class FakeLedgerApi:
         self.head_block = 40
         self.indexed_block = 40
         self.reject: dict[str, tuple[int, str, str]] = {}
+        self.paused = False
+        self.kill_at: tuple[int, str] | None = None
         self.writes: list[tuple[str, str]] = []
         self.requests: list[tuple[str, str]] = []
+        self.transactions: list[tuple[str, int]] = []
 
     def transport(self):
         return httpx.MockTransport(self.handle)
@@ -114,6 +130,10 @@ class FakeLedgerApi:
         self.requests.append((request.method, path))
         if request.method == "POST":
             self.writes.append((request.method, path))
+            if self.kill_at == (len(self.writes), "before"):
+                raise Killed()
+            if self.paused:
+                return self.problem(503, "ledger-paused", "the ledger is paused: writes are refused")
         routes = [
             ("GET", r"/api/v1/health", self.health),
             ("GET", r"/api/v1/municipalities", self.list_municipalities),
@@ -122,13 +142,18 @@ class FakeLedgerApi:
             ("GET", r"/api/v1/commitments/(\d+)", self.get_commitment),
             ("GET", r"/api/v1/staff/me", self.me),
             ("POST", r"/api/v1/staff/commitments", self.register),
+            ("POST", r"/api/v1/staff/commitments/batch", self.register_batch),
             ("POST", r"/api/v1/staff/commitments/(\d+)/deliveries", self.deliver),
+            ("POST", r"/api/v1/staff/deliveries/batch", self.deliver_batch),
             ("POST", r"/api/v1/staff/deliveries/(\d+)/revocation", self.revoke),
         ]
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
             if match and method == request.method:
-                return handler(request, *[int(g) for g in match.groups()])
+                response = handler(request, *[int(g) for g in match.groups()])
+                if request.method == "POST" and self.kill_at == (len(self.writes), "after"):
+                    raise Killed()
+                return response
         return self.problem(404, "not-found", f"no route {request.method} {path}")
 
     @staticmethod
@@ -143,6 +168,13 @@ class FakeLedgerApi:
     def caller(self, request):
         auth = request.headers.get("authorization", "")
         return self.tokens.get(auth.removeprefix("Bearer "))
+
+    def tx(self, path, items):
+        self.transactions.append((path, items))
+        self.head_block += 1
+        self.indexed_block = self.head_block
+        number = len(self.transactions)
+        return {"tx_hash": "0x" + f"{number:064x}", "block_number": self.head_block, "gas_used": 50_000 + 30_000 * items}
 
     # -------------------------------------------------------------- public
 
@@ -163,7 +195,7 @@ class FakeLedgerApi:
         delivered = sum(int(d["quantity"]) for d in self.deliveries.values()
                         if d["commitment_id"] == c["id"] and d["revocation"] is None)
         return {k: c[k] for k in ("id", "municipality_id", "external_ref", "title", "theme", "unit",
-                                  "target_quantity", "due_date", "withdrawn")} | {"delivered_quantity": str(delivered)}
+                                  "target_quantity", "promised_at", "due_date", "withdrawn")} | {"delivered_quantity": str(delivered)}
 
     def list_commitments(self, request):
         params = request.url.params
@@ -192,31 +224,83 @@ class FakeLedgerApi:
         return self.ok({"municipality_id": municipality_id,
                         "municipality_name": self.municipalities[municipality_id]["name"], "registrar": "0x" + "11" * 20})
 
+    def _check_commitment(self, municipality_id, body, batch):
+        """The problem (status, slug, detail, extra) refusing this registration, or None."""
+        ref = body["external_ref"]
+        if ref in self.reject:
+            status, slug, detail = self.reject[ref]
+            return status, slug, detail, {}
+        if not isinstance(body.get("promised_at"), int) or not 0 < body["promised_at"] < int(body["due_date"]):
+            return 422, "validation-error", "promised_at is required and must be before due_date", {}
+        for c in [*self.commitments.values(), *batch]:
+            if c["municipality_id"] == municipality_id and c["external_ref"] == ref:
+                return 409, "duplicate-external-ref", f"{ref!r} is registered", {"existing_commitment_id": c["id"]}
+        return None
+
+    def _new_commitment(self, municipality_id, body, batch):
+        new_id = len(self.commitments) + len(batch) + 1
+        return {**body, "id": new_id, "municipality_id": municipality_id, "withdrawn": False}
+
     def register(self, request):
         municipality_id = self.caller(request)
         if municipality_id is None:
             return self.problem(401, "unauthorized", "missing or unknown token")
         body = json.loads(request.content)
-        ref = body["external_ref"]
-        if ref in self.reject:
-            status, slug, detail = self.reject[ref]
-            return self.problem(status, slug, detail)
-        for c in self.commitments.values():
-            if c["municipality_id"] == municipality_id and c["external_ref"] == ref:
-                return self.problem(409, "duplicate-external-ref", f"{ref!r} is registered", existing_commitment_id=c["id"])
-        new_id = len(self.commitments) + 1
-        self.commitments[new_id] = {**body, "id": new_id, "municipality_id": municipality_id, "withdrawn": False}
-        return self.ok({"commitment_id": new_id, "tx": {"tx_hash": "0x" + "ab" * 32, "block_number": 1, "gas_used": 1}}, 201)
+        refusal = self._check_commitment(municipality_id, body, [])
+        if refusal is not None:
+            status, slug, detail, extra = refusal
+            return self.problem(status, slug, detail, **extra)
+        c = self._new_commitment(municipality_id, body, [])
+        self.commitments[c["id"]] = c
+        return self.ok({"commitment_id": c["id"], "tx": self.tx(request.url.path, 1)}, 201)
+
+    def register_batch(self, request):
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        items = json.loads(request.content)["commitments"]
+        if not 1 <= len(items) <= 100:
+            return self.problem(422, "validation-error", "1..100 commitments")
+        batch: list[dict] = []
+        for index, body in enumerate(items):
+            refusal = self._check_commitment(municipality_id, body, batch)
+            if refusal is not None:
+                status, slug, detail, extra = refusal
+                return self.problem(status, slug, detail, index=index, **extra)
+            batch.append(self._new_commitment(municipality_id, body, batch))
+        for c in batch:
+            self.commitments[c["id"]] = c
+        return self.ok({"commitment_ids": [c["id"] for c in batch], "tx": self.tx(request.url.path, len(batch))}, 201)
+
+    def _check_delivery(self, municipality_id, commitment_id, ref, hashes, batch):
+        c = self.commitments.get(commitment_id)
+        if c is None:
+            return 404, "not-found", "unknown commitment", {}
+        if c["municipality_id"] != municipality_id:
+            return 403, "forbidden", "token of another municipality", {}
+        if ref in self.reject or f"{c['external_ref']}/{ref}" in self.reject:
+            status, slug, detail = self.reject.get(ref) or self.reject[f"{c['external_ref']}/{ref}"]
+            return status, slug, detail, {}
+        for d in [*self.deliveries.values(), *batch]:
+            if d["commitment_id"] == commitment_id and ref and d["external_ref"] == ref:
+                return 409, "duplicate-delivery-ref", f"{ref!r} is recorded", {"existing_delivery_id": d["id"]}
+        if not hashes:
+            return 422, "validation-error", "at least one evidence file or hash", {}
+        return None
+
+    def _new_delivery(self, commitment_id, fields, hashes, batch):
+        n = sum(1 for d in [*self.deliveries.values(), *batch] if d["commitment_id"] == commitment_id) + 1
+        return {
+            "id": commitment_id * 1_000_000 + n, "commitment_id": commitment_id, "quantity": str(fields["quantity"]),
+            "delivered_at": int(fields["delivered_at"]), "note": fields["note"],
+            "evidence_uri": fields["evidence_uri"], "external_ref": fields["external_ref"],
+            "evidence": [{"sha256": h, "stored": h in self.evidence} for h in hashes], "revocation": None,
+        }
 
     def deliver(self, request, commitment_id):
         municipality_id = self.caller(request)
         if municipality_id is None:
             return self.problem(401, "unauthorized", "missing or unknown token")
-        c = self.commitments.get(commitment_id)
-        if c is None:
-            return self.problem(404, "not-found", "unknown commitment")
-        if c["municipality_id"] != municipality_id:
-            return self.problem(403, "forbidden", "token of another municipality")
         head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
         message = BytesParser(policy=default).parsebytes(head + request.content)
         form: dict[str, list] = {}
@@ -224,30 +308,36 @@ class FakeLedgerApi:
             name = part.get_param("name", header="content-disposition")
             payload = part.get_payload(decode=True)
             form.setdefault(name, []).append(payload if part.get_filename() else payload.decode("utf-8"))
-        ref = form["external_ref"][0]
-        if ref in self.reject or f"{c['external_ref']}/{ref}" in self.reject:
-            status, slug, detail = self.reject.get(ref) or self.reject[f"{c['external_ref']}/{ref}"]
-            return self.problem(status, slug, detail)
-        for d in self.deliveries.values():
-            if d["commitment_id"] == commitment_id and ref and d["external_ref"] == ref:
-                return self.problem(409, "duplicate-delivery-ref", f"{ref!r} is recorded", existing_delivery_id=d["id"])
-        hashes = []
-        for content in form.get("evidence", []):
-            sha = "0x" + hashlib.sha256(content).hexdigest()
-            self.evidence[sha] = content
-            hashes.append(sha)
-        hashes += form.get("evidence_sha256", [])
-        if not hashes:
-            return self.problem(422, "validation-error", "at least one evidence file or hash")
-        new_id = len(self.deliveries) + 1
-        self.deliveries[new_id] = {
-            "id": new_id, "commitment_id": commitment_id, "quantity": form["quantity"][0],
-            "delivered_at": int(form["delivered_at"][0]), "note": form["note"][0],
-            "evidence_uri": form["evidence_uri"][0], "external_ref": ref,
-            "evidence": [{"sha256": h, "stored": True} for h in hashes], "revocation": None,
-        }
-        return self.ok({"delivery_id": new_id, "commitment_id": commitment_id, "evidence_sha256": hashes,
-                        "tx": {"tx_hash": "0x" + "cd" * 32, "block_number": 2, "gas_used": 1}}, 201)
+        files = form.get("evidence", [])
+        hashes = ["0x" + hashlib.sha256(content).hexdigest() for content in files] + form.get("evidence_sha256", [])
+        refusal = self._check_delivery(municipality_id, commitment_id, form["external_ref"][0], hashes, [])
+        if refusal is not None:
+            status, slug, detail, extra = refusal
+            return self.problem(status, slug, detail, **extra)
+        for content in files:
+            self.evidence["0x" + hashlib.sha256(content).hexdigest()] = content
+        d = self._new_delivery(commitment_id, {k: v[0] for k, v in form.items() if k not in ("evidence", "evidence_sha256")}, hashes, [])
+        self.deliveries[d["id"]] = d
+        return self.ok({"delivery_id": d["id"], "commitment_id": commitment_id, "evidence_sha256": hashes,
+                        "tx": self.tx(request.url.path, 1)}, 201)
+
+    def deliver_batch(self, request):
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        items = json.loads(request.content)["deliveries"]
+        if not 1 <= len(items) <= 100:
+            return self.problem(422, "validation-error", "1..100 deliveries")
+        batch: list[dict] = []
+        for index, item in enumerate(items):
+            refusal = self._check_delivery(municipality_id, item["commitment_id"], item["external_ref"], item["evidence_sha256"], batch)
+            if refusal is not None:
+                status, slug, detail, extra = refusal
+                return self.problem(status, slug, detail, index=index, **extra)
+            batch.append(self._new_delivery(item["commitment_id"], item, item["evidence_sha256"], batch))
+        for d in batch:
+            self.deliveries[d["id"]] = d
+        return self.ok({"delivery_ids": [d["id"] for d in batch], "tx": self.tx(request.url.path, len(batch))}, 201)
 
     def revoke(self, request, delivery_id):
         if self.caller(request) is None:
@@ -258,7 +348,7 @@ class FakeLedgerApi:
         if d["revocation"] is not None:
             return self.problem(409, "delivery-already-revoked", "already revoked")
         d["revocation"] = {"reason": json.loads(request.content)["reason"]}
-        return self.ok({"delivery_id": delivery_id, "commitment_id": d["commitment_id"], "tx": {}}, 201)
+        return self.ok({"delivery_id": delivery_id, "commitment_id": d["commitment_id"], "tx": self.tx(request.url.path, 1)}, 201)
 
     # -------------------------------------------------------------- views for assertions
 
@@ -268,6 +358,11 @@ class FakeLedgerApi:
             if c["municipality_id"] == municipality_id:
                 sums[c["external_ref"]] = int(self.summary(c)["delivered_quantity"])
         return sums
+
+    def delivery_refs(self):
+        """``(commitment ref, delivery ref)`` of every recorded delivery, sorted (repeats kept)."""
+        refs = {c["id"]: c["external_ref"] for c in self.commitments.values()}
+        return sorted((refs[d["commitment_id"]], d["external_ref"]) for d in self.deliveries.values())
 
 
 @pytest.fixture()

@@ -18,6 +18,7 @@ from scripts.importer import (
 from scripts.importer.apply import apply_plan, check_municipality, find_municipality, wait_until_indexed
 from scripts.importer.client import LedgerClient
 from scripts.importer.state import LedgerState, read_state
+from tests.importer.conftest import FakeLedgerApi, Killed
 
 CHILE = 2
 
@@ -26,13 +27,13 @@ def client_for(fake, token="tok-chile", **kwargs) -> LedgerClient:
     return LedgerClient("http://ledger.test", token, transport=fake.transport(), sleep=lambda _s: None, **kwargs)
 
 
-def run(plan, fake, *, dry_run=False, token="tok-chile", state=None):
+def run(plan, fake, *, dry_run=False, token="tok-chile", state=None, batch_size=100):
     client = client_for(fake, token)
     municipality = check_municipality(client, plan.mapping.municipality)
     if state is None:
         wanted = {op.commitment_ref for op in (*plan.deliveries, *plan.revocations)}
         state = read_state(client, municipality["id"], with_deliveries=wanted)
-    return apply_plan(plan, client, state, dry_run=dry_run)
+    return apply_plan(plan, client, state, dry_run=dry_run, batch_size=batch_size)
 
 
 def outcomes(result, plan):
@@ -44,29 +45,102 @@ def progress_2024(chile_csvs):
         return {r["uid"]: int(r["avance_total"].rstrip("%")) for r in csv.DictReader(handle) if r["uid"]}
 
 
-def test_first_run_writes_everything_and_the_ledger_shows_the_2024_progress(chile_plan, fake_api, chile_csvs):
+ALL_DONE = {"commitments": {"done": 216}, "deliveries": {"done": 170}, "revocations": {"done": 9}}
+ALL_PRESENT = {"commitments": {"already_present": 216}, "deliveries": {"already_present": 170},
+               "revocations": {"already_present": 9}}
+REGISTER_BATCH, DELIVER_BATCH = "/api/v1/staff/commitments/batch", "/api/v1/staff/deliveries/batch"
+# The Chile plan in transactions of at most 100: registrations 100 + 100 + 16; the deliveries
+# wait in their batch until a revocation of a commitment with a waiting delivery sends them
+# (132, then 188, whose 2023 delivery is still waiting when its revocations come), nine single
+# revocations, the last 9 deliveries at the end.
+CHILE_TRANSACTIONS = [
+    (REGISTER_BATCH, 100), (REGISTER_BATCH, 100), (REGISTER_BATCH, 16), (DELIVER_BATCH, 97),
+    ("/api/v1/staff/deliveries/132000001/revocation", 1), ("/api/v1/staff/deliveries/158000001/revocation", 1),
+    (DELIVER_BATCH, 64),
+    ("/api/v1/staff/deliveries/188000002/revocation", 1), ("/api/v1/staff/deliveries/188000001/revocation", 1),
+    ("/api/v1/staff/deliveries/191000002/revocation", 1), ("/api/v1/staff/deliveries/195000002/revocation", 1),
+    ("/api/v1/staff/deliveries/195000001/revocation", 1), ("/api/v1/staff/deliveries/196000002/revocation", 1),
+    ("/api/v1/staff/deliveries/196000001/revocation", 1),
+    (DELIVER_BATCH, 9),
+]
+
+
+def test_first_run_writes_everything_in_15_transactions_and_the_ledger_shows_the_2024_progress(chile_plan, fake_api, chile_csvs):
     result = run(chile_plan, fake_api)
-    assert outcomes(result, chile_plan) == {
-        "commitments": {"done": 216}, "deliveries": {"done": 170}, "revocations": {"done": 9},
-    }
+    assert outcomes(result, chile_plan) == ALL_DONE
     assert result.failed == []
+    assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
+    assert fake_api.transactions == CHILE_TRANSACTIONS
+    assert len(result.transactions()) == 15
+    assert sum(tx.operations for tx in result.transactions()) == 395
+
+
+def test_a_batch_cites_each_generated_evidence_document_by_its_sha256(chile_plan, fake_api):
+    result = run(chile_plan, fake_api)
+    by_index = result.by_index()
+    for index, op in enumerate(chile_plan.operations):
+        if op in chile_plan.deliveries:
+            (evidence,) = op.evidence_files
+            recorded = fake_api.deliveries[by_index[index].ledger_id]["evidence"]
+            assert recorded == [{"sha256": "0x" + hashlib.sha256(evidence.content).hexdigest(), "stored": False}]
+    assert fake_api.evidence == {}
+
+
+def test_batch_size_1_sends_single_calls_and_uploads_the_evidence_files(chile_plan, fake_api, chile_csvs):
+    result = run(chile_plan, fake_api, batch_size=1)
+    assert outcomes(result, chile_plan) == ALL_DONE
+    assert len(fake_api.transactions) == 395
+    assert {path for path, _n in fake_api.transactions} & {REGISTER_BATCH, DELIVER_BATCH} == set()
+    assert {n for _path, n in fake_api.transactions} == {1}
     assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
     assert len(fake_api.evidence) == 170
     for op in chile_plan.deliveries:
         (evidence,) = op.evidence_files
         assert fake_api.evidence[evidence.sha256] == evidence.content
-        assert evidence.sha256 == "0x" + hashlib.sha256(evidence.content).hexdigest()
+
+
+def test_every_written_operation_names_its_transaction(chile_plan, fake_api):
+    result = run(chile_plan, fake_api)
+    first_batch = fake_api.transactions[0]
+    assert first_batch == (REGISTER_BATCH, 100)
+    carried = [r for r in result.results if r.tx is not None and r.tx.tx_hash == "0x" + f"{1:064x}"]
+    assert [chile_plan.operations[r.index].external_ref for r in carried] == [op.external_ref for op in chile_plan.commitments[:100]]
+    assert {(r.tx.block_number, r.tx.gas_used, r.tx.operations) for r in carried} == {(41, 3_050_000, 100)}
+    assert all(r.tx is not None for r in result.results)
+
+
+def test_delivery_ids_name_their_commitment(chile_plan, fake_api):
+    result = run(chile_plan, fake_api)
+    by_index = result.by_index()
+    commitment_ids = {op.external_ref: by_index[i].ledger_id for i, op in enumerate(chile_plan.operations) if op in chile_plan.commitments}
+    for index, op in enumerate(chile_plan.operations):
+        if op in chile_plan.deliveries:
+            assert by_index[index].ledger_id // 1_000_000 == commitment_ids[op.commitment_ref]
+            assert by_index[index].warnings == ()
+    uid_191 = commitment_ids["191"]
+    assert sorted(d["id"] for d in fake_api.deliveries.values() if d["commitment_id"] == uid_191) == [
+        uid_191 * 1_000_000 + 1, uid_191 * 1_000_000 + 2,
+    ]
+
+
+def test_operations_of_one_commitment_keep_their_plan_order(chile_plan, fake_api):
+    run(chile_plan, fake_api)
+    # uid 188: delivered in 2022 and 2023, both revoked (newest first) in 2024.
+    (c188,) = [c for c in fake_api.commitments.values() if c["external_ref"] == "188"]
+    recorded = sorted((d["id"], d["external_ref"], d["revocation"] is not None) for d in fake_api.deliveries.values()
+                      if d["commitment_id"] == c188["id"])
+    assert recorded == [(c188["id"] * 1_000_000 + 1, "snapshot-2022", True), (c188["id"] * 1_000_000 + 2, "snapshot-2023", True)]
+    revocations = [p for p, _n in fake_api.transactions if p.startswith(f"/api/v1/staff/deliveries/{c188['id']}")]
+    assert revocations == [f"/api/v1/staff/deliveries/{c188['id']}000002/revocation", f"/api/v1/staff/deliveries/{c188['id']}000001/revocation"]
 
 
 def test_second_run_writes_nothing(chile_plan, fake_api):
     run(chile_plan, fake_api)
     writes = len(fake_api.writes)
     again = run(chile_plan, fake_api)
-    assert outcomes(again, chile_plan) == {
-        "commitments": {"already_present": 216}, "deliveries": {"already_present": 170},
-        "revocations": {"already_present": 9},
-    }
+    assert outcomes(again, chile_plan) == ALL_PRESENT
     assert len(fake_api.writes) == writes
+    assert again.transactions() == []
 
 
 def test_an_interrupted_run_resumes_where_it_stopped(chile_plan, fake_api, chile_csvs):
@@ -79,17 +153,54 @@ def test_an_interrupted_run_resumes_where_it_stopped(chile_plan, fake_api, chile
     assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
 
 
-def test_a_stale_state_is_safe_because_409_counts_as_already_done(chile_plan, fake_api):
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_run_killed_at_any_write_and_run_again_registers_nothing_twice_and_loses_nothing(chile_plan, chile_csvs, when):
+    complete = FakeLedgerApi()
+    run(chile_plan, complete)
+    expected_refs = complete.delivery_refs()
+    for kill_at in range(1, len(CHILE_TRANSACTIONS) + 1):
+        fake = FakeLedgerApi()
+        fake.kill_at = (kill_at, when)
+        with pytest.raises(Killed):
+            run(chile_plan, fake)
+        fake.kill_at = None
+        survived = len(fake.transactions)
+        assert survived == (kill_at if when == "after" else kill_at - 1)
+        again = run(chile_plan, fake)
+        assert again.failed == []
+        counts = again.counts(chile_plan)
+        assert sum(c["done"] + c["already_present"] for c in counts.values()) == 395
+        assert sorted(c["external_ref"] for c in fake.commitments.values()) == sorted(op.external_ref for op in chile_plan.commitments)
+        assert fake.delivery_refs() == expected_refs
+        assert fake.counted_sums(CHILE) == progress_2024(chile_csvs)
+        assert sum(n for _p, n in fake.transactions) == 395
+
+
+def test_a_stale_state_is_safe_because_each_409_drops_its_item_from_the_batch(chile_plan, fake_api):
     run(chile_plan, fake_api)
     writes = len(fake_api.writes)
     stale = run(chile_plan, fake_api, state=LedgerState.empty(CHILE))
-    assert outcomes(stale, chile_plan) == {
-        "commitments": {"already_present": 216}, "deliveries": {"already_present": 170},
-        "revocations": {"already_present": 9},
-    }
-    # Every operation was attempted and answered 409; nothing new was written.
-    assert len(fake_api.writes) == 2 * writes
+    assert outcomes(stale, chile_plan) == ALL_PRESENT
+    # Every batch is refused at index 0 (409) and sent again without that item: one request
+    # per operation; nothing new is written.
+    assert len(fake_api.writes) - writes == 395
+    assert len(fake_api.transactions) == 15
     assert len(fake_api.deliveries) == 170
+    first = stale.by_index()[0]
+    assert (first.outcome, first.ledger_id, first.tx) == ("already_present", 1, None)
+
+
+def test_a_duplicate_in_a_batch_is_reported_present_and_the_rest_is_sent_again(baarn_plan, fake_api):
+    client = client_for(fake_api, "tok-baarn")
+    state = read_state(client, 1)  # read before someone else registers the fifth agreement
+    fifth = baarn_plan.commitments[4]
+    fake_api.commitments[1] = {**fifth.payload(), "id": 1, "municipality_id": 1, "withdrawn": False}
+    result = apply_plan(baarn_plan, client, state, dry_run=False)
+    assert outcomes(result, baarn_plan) == {"commitments": {"done": 130, "already_present": 1}, "deliveries": {}, "revocations": {}}
+    present = result.by_index()[4]
+    assert (present.outcome, present.ledger_id, present.detail) == ("already_present", 1, f"{fifth.external_ref!r} is registered")
+    assert fake_api.transactions == [(REGISTER_BATCH, 99), (REGISTER_BATCH, 31)]
+    assert fake_api.writes == [("POST", REGISTER_BATCH)] * 3
 
 
 def test_a_refused_commitment_is_reported_with_the_problem_and_blocks_only_its_own_deliveries(chile_plan, fake_api):
@@ -100,13 +211,14 @@ def test_a_refused_commitment_is_reported_with_the_problem_and_blocks_only_its_o
     failed = by_index[register_8]
     assert failed.outcome == "failed"
     assert failed.detail == "422 contract-rejected: LedgerTextTooLong: title"
-    assert failed.problem["type"] == "/problems/contract-rejected"
+    assert (failed.problem["type"], failed.problem["index"]) == ("/problems/contract-rejected", 7)
     blocked = [r for r in result.results if r.outcome == "blocked"]
     assert {chile_plan.operations[r.index].commitment_ref for r in blocked} == {"8"}
     assert len(blocked) == sum(1 for d in chile_plan.deliveries if d.commitment_ref == "8")
     counts = result.counts(chile_plan)
     assert counts["commitments"]["done"] == 215
     assert counts["revocations"]["done"] == 9
+    assert fake_api.transactions[:3] == [(REGISTER_BATCH, 99), (REGISTER_BATCH, 100), (REGISTER_BATCH, 16)]
 
 
 def test_a_refused_delivery_blocks_the_revocation_that_needs_it(chile_plan, fake_api):
@@ -117,6 +229,29 @@ def test_a_refused_delivery_blocks_the_revocation_that_needs_it(chile_plan, fake
         ("record delivery 'snapshot-2022' of 70 on commitment '132'", "failed"),
         ("revoke delivery 'snapshot-2022' (70) of commitment '132'", "blocked"),
     ]
+
+
+def test_a_paused_ledger_fails_each_item_of_the_batch_and_a_later_run_completes(chile_plan, fake_api, chile_csvs):
+    fake_api.paused = True
+    result = run(chile_plan, fake_api)
+    assert outcomes(result, chile_plan) == {
+        "commitments": {"failed": 216}, "deliveries": {"blocked": 170}, "revocations": {"blocked": 9},
+    }
+    first = result.by_index()[0]
+    assert first.detail == "batch of 100 refused: 503 ledger-paused: the ledger is paused: writes are refused"
+    assert fake_api.writes == [("POST", REGISTER_BATCH)] * 12  # 3 batches x 4 attempts
+    assert fake_api.transactions == []
+    fake_api.paused = False
+    again = run(chile_plan, fake_api)
+    assert outcomes(again, chile_plan) == ALL_DONE
+    assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
+
+
+@pytest.mark.parametrize("batch_size", [0, 101])
+def test_a_batch_size_outside_1_to_100_is_refused(chile_plan, fake_api, batch_size):
+    with pytest.raises(ValueError, match=f"batch_size must be 1..100, got {batch_size}"):
+        apply_plan(chile_plan, client_for(fake_api), LedgerState.empty(CHILE), dry_run=False, batch_size=batch_size)
+    assert fake_api.writes == []
 
 
 def test_a_token_of_another_municipality_is_refused(chile_plan, fake_api):

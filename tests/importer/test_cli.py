@@ -163,3 +163,60 @@ def test_token_file_without_the_code_lists_codes_but_no_tokens(token_file):
 def test_both_token_flags_are_refused(token_file):
     with pytest.raises(TokenNotFoundError, match="not both"):
         resolve_token("GM0308", token="a", token_file=token_file, environ={})
+
+
+def test_the_report_names_the_transaction_of_every_row_and_counts_them(served, token_file, tmp_path, mapping_paths, data_dir):
+    report_path = tmp_path / "chile.json"
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["batch_size"] == 100
+    # 15 transactions of 50,000 + 30,000 gas per item (the fake's gas), carrying 395 operations.
+    assert report["summary"]["transactions"] == {"count": 15, "gas_used": 12_600_000, "operations": 395}
+    assert "Transactions: 15 carried 395 operations, 12,600,000 gas" in result.flat
+    ops = [op for row in report["rows"] for op in row["operations"]]
+    assert len(ops) == 395
+    assert {op["outcome"] for op in ops} == {"done"}
+    (row_1,) = [r for r in report["rows"] if r["key"] == "1" and r["file"].endswith("2022.csv")]
+    assert row_1["operations"][0]["tx"] == {"tx_hash": "0x" + f"{1:064x}", "block_number": 41, "gas_used": 3_050_000, "operations": 100}
+
+
+def test_batched_evidence_documents_are_written_to_the_evidence_dir(served, token_file, tmp_path, mapping_paths, data_dir):
+    from scripts.importer import load_mapping, plan_source
+
+    evidence_dir = tmp_path / "evidence"
+    report_path = tmp_path / "chile.json"
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path, "--evidence-dir", evidence_dir)
+    assert result.exit_code == 0, result.output
+    plan = plan_source(load_mapping(mapping_paths["chile"]), data_dir)
+    expected = {f.filename: f.content for op in plan.deliveries for f in op.evidence_files}
+    assert len(expected) == 170
+    assert {p.name: p.read_bytes() for p in evidence_dir.iterdir()} == expected
+    cited = {d["evidence"][0]["sha256"] for d in served.deliveries.values()}
+    assert cited == {f.sha256 for op in plan.deliveries for f in op.evidence_files}
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["ledger"]["warnings"] == [
+        f"170 generated evidence documents are cited by SHA-256 only (batched deliveries); written to {evidence_dir}"
+    ]
+
+
+def test_batch_size_1_uploads_the_evidence_in_single_calls(served, token_file, tmp_path, mapping_paths, data_dir):
+    report_path = tmp_path / "chile.json"
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path, "--batch-size", 1)
+    assert result.exit_code == 0, result.output
+    assert len(served.transactions) == 395
+    assert len(served.evidence) == 170
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["summary"]["transactions"] == {"count": 395, "gas_used": 395 * 80_000, "operations": 395}
+    assert "warnings" not in report["ledger"]
+
+
+@pytest.mark.parametrize("size", [0, 101])
+def test_a_batch_size_outside_1_to_100_is_refused_with_exit_2(served, token_file, mapping_paths, data_dir, size):
+    result = invoke(mapping_paths["baarn"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--batch-size", size)
+    assert result.exit_code == 2
+    assert served.writes == []

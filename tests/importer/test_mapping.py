@@ -117,3 +117,51 @@ def test_mapping_error_message_lists_every_problem(baarn_doc):
     message = str(info.value)
     assert message.startswith("mapping x.yaml is not valid:")
     assert "source: Field required" in message and "municipality: Field required" in message
+
+
+def test_the_mappings_state_when_each_promise_was_made(baarn_mapping, chile_mapping):
+    assert baarn_mapping.commitment.promised_at.const == "2022-06-13T00:00:00+02:00"
+    assert baarn_mapping.commitment.const_seconds("promised_at") == 1655071200
+    assert chile_mapping.commitment.promised_at.const == "2022-03-11T00:00:00-03:00"
+    assert chile_mapping.commitment.const_seconds("promised_at") == 1646967600
+
+
+def test_a_mapping_without_promised_at_is_refused_with_how_to_fix_it(baarn_doc):
+    del baarn_doc["commitment"]["promised_at"]
+    assert problems_of(baarn_doc) == [
+        "commitment: promised_at is missing: state when the promise was made (e.g. the date the council "
+        'adopted the agreement), as {const: "2022-06-13T00:00:00+02:00"} or a column, with its source in a comment'
+    ]
+
+
+def test_a_promise_date_on_or_after_the_due_date_is_refused(baarn_doc):
+    baarn_doc["commitment"]["promised_at"] = {"const": "2026-03-31T23:59:59+02:00"}
+    assert problems_of(baarn_doc) == [
+        "commitment: promised_at 2026-03-31T23:59:59+02:00 is not before due_date 2026-03-31T23:59:59+02:00: "
+        "a promise is made before its deadline"
+    ]
+
+
+def test_a_naive_promise_date_is_refused(baarn_doc):
+    baarn_doc["commitment"]["promised_at"] = {"const": "2022-06-13T00:00:00"}
+    (problem,) = problems_of(baarn_doc)
+    assert problem.startswith("commitment: '2022-06-13T00:00:00' is not an ISO 8601 timestamp with UTC offset")
+
+
+def test_a_snapshot_dated_before_the_promise_is_refused(chile_doc):
+    chile_doc["commitment"]["promised_at"] = {"const": "2023-01-01T00:00:00-03:00"}
+    assert problems_of(chile_doc) == [
+        "<root>: snapshots ['2022'] are dated before commitment.promised_at 2023-01-01T00:00:00-03:00: "
+        "progress cannot be measured before the promise was made"
+    ]
+
+
+def test_a_due_date_from_a_column_before_the_promise_makes_that_row_invalid(baarn_doc, data_dir):
+    from scripts.importer import plan_source
+
+    baarn_doc["commitment"]["due_date"] = {"template": "{vastgesteld}T00:00:00+02:00"}
+    plan = plan_source(parse_mapping(baarn_doc), data_dir)
+    (row,) = [r for r in plan.report if r.key == "bestuurlijke_vernieuwing-001"]
+    assert row.outcome == "invalid"
+    assert row.reason.startswith("due_date ")
+    assert row.reason.endswith("must be after promised_at 1655071200 and before 253402300800 (year 10000)")

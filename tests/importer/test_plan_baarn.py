@@ -128,6 +128,8 @@ def test_constant_fields_and_due_date_end_of_the_council_period(baarn_plan):
     for c in baarn_plan.commitments:
         assert (c.target_quantity, c.unit) == (1, "afspraak")
         assert c.due_date == 1774994399  # 2026-03-31T23:59:59+02:00
+        assert c.promised_at == 1655071200  # 2022-06-13T00:00:00+02:00, the agreement's adoption
+        assert c.payload()["promised_at"] == 1655071200
         assert c.source_uri.startswith("https://cuatro.sim-cdn.nl/baarn/uploads/coalitieakkoord_2022_-_2026")
         assert c.source_document_sha256 is None
 
@@ -139,7 +141,7 @@ def test_theme_is_thema_naam(baarn_plan):
 def test_status_auto_and_related_decisions_never_reach_the_payload(baarn_plan, baarn_csv):
     payload = baarn_plan.commitments[0].payload()
     assert set(payload) == {
-        "external_ref", "title", "description", "theme", "target_quantity", "unit", "due_date",
+        "external_ref", "title", "description", "theme", "target_quantity", "unit", "promised_at", "due_date",
         "source_document_sha256", "source_uri",
     }
     assert payload["target_quantity"] == "1"

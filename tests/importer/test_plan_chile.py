@@ -120,6 +120,7 @@ def test_commitment_fields(chile_plan):
     for commitment in c.values():
         assert (commitment.target_quantity, commitment.unit) == (100, "%")
         assert commitment.due_date == 1773198000  # 2026-03-11T00:00:00-03:00
+        assert commitment.promised_at == 1646967600  # 2022-03-11T00:00:00-03:00, the government took office
 
 
 def test_later_snapshot_texts_that_differ_are_reported_not_amended(chile_plan):
