@@ -7,6 +7,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# slither-analyzer needs newer eth-* libraries than eth-brownie pins: its own virtualenv.
+SLITHER_VENV := .venv-slither
+SLITHER_DIR := build/slither
 BIN := $(CURDIR)/node_modules/.bin
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
@@ -17,10 +20,10 @@ API_URL ?= http://127.0.0.1:8000
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
-.PHONY: setup run test compile import-baarn import-chile replay reindex reset bench browser clean help
+.PHONY: setup run test compile slither import-baarn import-chile replay reindex reset bench browser clean help
 
 help:
-	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make reset"
+	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make slither | make reset"
 
 ## ---------------------------------------------------------------- set-up
 
@@ -31,6 +34,11 @@ $(VENV)/.installed: requirements.txt
 
 # --ignore-scripts: nothing here needs an install script (anvil's binary comes in its platform
 # package, solc-js is plain JS), and a script could try to download or phone home.
+$(SLITHER_VENV)/.installed: requirements-slither.txt
+	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
+	$(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-slither.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
@@ -52,6 +60,23 @@ $(VENV)/.brownie-network: $(VENV)/.installed
 setup: $(VENV)/.installed node_modules/.installed .solcx/.installed build/.compiled $(VENV)/.brownie-network
 
 compile: build/.compiled
+
+# Static analysis (slither, --compile-force-framework brownie). crytic-compile runs `brownie
+# compile` (from .venv, through the solc-js adapter: nothing is downloaded) in a fresh copy of
+# the contracts under $(SLITHER_DIR), so it always sees every source's AST and never rewrites
+# build/ while tests read it. --fail-none: the JSON is always written; the gate is
+# tests/tools/test_slither.py (no High or Medium finding). Re-runs only when a contract changes.
+reports/slither.json: $(SLITHER_VENV)/.installed .solcx/.installed $(VENV)/.installed brownie-config.yaml $(wildcard contracts/*.sol contracts/*/*.sol)
+	rm -rf $(SLITHER_DIR) && mkdir -p $(SLITHER_DIR) reports
+	cp -r contracts brownie-config.yaml $(SLITHER_DIR)/
+	ln -s $(CURDIR)/node_modules $(SLITHER_DIR)/node_modules
+	rm -f $@.tmp
+	cd $(SLITHER_DIR) && $(CURDIR)/$(SLITHER_VENV)/bin/slither . --compile-force-framework brownie \
+	  --filter-paths node_modules --fail-none --json $(CURDIR)/$@.tmp >$(CURDIR)/reports/slither.txt 2>&1 \
+	  || { cat $(CURDIR)/reports/slither.txt; exit 1; }
+	mv $@.tmp $@
+
+slither: reports/slither.json
 
 # Debian's chromium for the browser tests (Playwright's own browser download is not reachable).
 browser:
@@ -83,7 +108,7 @@ reset:
 
 ## ---------------------------------------------------------------- test
 
-test: setup browser
+test: setup browser slither
 	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
@@ -92,4 +117,4 @@ bench: setup
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
 
 clean:
-	rm -rf build reports .solcx $(VENV) node_modules
+	rm -rf build reports .solcx $(VENV) $(SLITHER_VENV) node_modules
