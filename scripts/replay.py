@@ -18,14 +18,19 @@ set it to an empty string to skip the comparison) and ``LEDGER_REPLAY_REPORT`` (
 
 What it does:
 
-1. Reads every log of the ledger contract in ``deploy-block..to-block`` (both inclusive;
+1. Reads ``version()`` once and refuses a contract version it does not know (exit 2), then
+   every log of the ledger contract in ``deploy-block..to-block`` (both inclusive;
    ``to-block`` defaults to the head) with ``eth_getLogs`` in chunks, the block times with
    ``eth_getBlockByNumber``, decodes the logs with the shared decoder and rebuilds
-   municipalities, commitments (amendments in order, withdrawal), deliveries (revocations)
-   and the chain reference of each fact with the auditor's own projection. No ``eth_call``.
-2. Evaluates delivered quantity, ``met_at``, progress and status at ``--now`` (Unix seconds,
-   default the wall clock: the API evaluates statuses at request time, so the current time is
-   what a citizen sees), prints a summary and writes the JSON report.
+   municipalities (admins, handovers, recoveries, registrar intervals), the pause state,
+   commitments (original and current terms, amendments, withdrawal), deliveries (both
+   clocks, revocations) and the chain reference of each fact with the auditor's own
+   projection; no other ``eth_call``.
+2. Evaluates, with the auditor's own rules (docs/LEDGER.md), the four statuses and met times
+   (claimed / on record × current / original terms), progress and the derived facts at
+   ``--now`` (Unix seconds, default the wall clock: the API evaluates statuses at request
+   time, so the current time is what a citizen sees), prints a summary and writes the JSON
+   report.
 3. With ``--api-url``: waits up to ``--wait-seconds`` for the API's ``indexed_block`` to reach
    the replayed ``to-block``, reads every commitment (all pages and each detail) and every
    municipality, and compares field by field. The API has no ``now`` parameter, so for the
@@ -37,7 +42,7 @@ What it does:
 
 Exit codes: 0 nothing differs and the event stream is sound; 1 differences with the API or
 anomalies in the event stream; 2 the replay could not run (bad arguments, node or API
-unreachable, wrong chain).
+unreachable, wrong chain, a contract version this replay does not know).
 """
 
 from __future__ import annotations

@@ -1,17 +1,27 @@
 """Compare the rebuilt ledger with what the API says, field by field.
 
-The rebuilt state is rendered in the API's wire form (docs/API.md: quantities as decimal
-strings, times as Unix seconds, ``null`` for an absent hash or ``met_at``) and each field is
-compared with the API's value. Equality is exact JSON equality (a quantity sent as a number
-instead of a decimal string is a difference), except that ``0x`` hex strings (hashes,
-addresses) compare case-insensitively and registrar lists compare as sets.
+The rebuilt state is rendered once in wire form (:mod:`scripts.audit.wire`: the field names
+of docs/LEDGER.md, quantities as decimal strings, times as Unix seconds with ``_iso`` twins,
+``null`` for an absent hash, time or object) and each compared field is looked up in the
+API's answer. The comparison is strict: a field the API lacks is a difference (shown as
+:data:`MISSING`). Equality is exact JSON equality (a quantity sent as a number instead of a
+decimal string is a difference), except that ``0x`` hex strings (hashes, addresses) compare
+case-insensitively and registrar lists compare as sets.
+
+Compared: every field of :data:`SUMMARY_FIELDS` in the list pages and of
+:data:`DETAIL_FIELDS` in ``GET /api/v1/commitments/{id}``, with the withdrawal, every
+delivery (:data:`DELIVERY_FIELDS` and its revocation, by id) and every amendment
+(:data:`AMENDMENT_FIELDS`, by ``amendment_number``); every municipality of
+``GET /api/v1/municipalities`` (:data:`MUNICIPALITY_FIELDS`, ``recovery``, ``admin_changes``,
+``registrars``, ``status_counts``); and ``chain_id``, ``contract_address``, ``paused``,
+``contract_version`` of the health answer.
 
 Statuses depend on time and the API evaluates them at request time, which the auditor cannot
 choose. The comparison therefore takes the window ``[fetched_from, fetched_to]`` (Unix
-seconds around the API fetch) widened by ``boundary_seconds`` on both sides: a commitment whose
-due date falls in that window is a *boundary* case, and its API status is accepted if the
-commitment has that status at some moment of the window. A municipality's ``status_counts``
-are accepted within the range those boundary commitments allow.
+seconds around the API fetch) widened by ``boundary_seconds`` on both sides: a commitment
+whose current or original due date falls in that window is a *boundary* case, and each of its
+four API statuses is accepted if the commitment has that value at some moment of the window. A
+municipality's ``status_counts`` are accepted within the range those boundary commitments allow.
 """
 
 from __future__ import annotations
@@ -19,14 +29,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from scripts.audit.model import Commitment, Delivery, LedgerState, Municipality
-from scripts.audit.rules import STATUSES, evaluate, possible_statuses
+from scripts.audit.model import Commitment, LedgerState, Municipality
+from scripts.audit.rules import STATUS_FIELDS, STATUSES, evaluate, possible_statuses
+from scripts.audit.wire import commitment_json
 
 DEFAULT_BOUNDARY_SECONDS = 120
 """A due date this close (seconds) to the comparison window is a boundary case."""
 
 MISSING = "<missing>"
 """Shown for a field or record absent on one side."""
+
+CHAIN_REF_FIELDS: tuple[str, ...] = ("tx_hash", "block_number", "log_index", "block_time")
+"""The compared fields of a ``ChainRef``."""
+
+
+def _timed(*names: str) -> tuple[str, ...]:
+    return tuple(part for name in names for part in (name, f"{name}_iso"))
+
+
+def _ref(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}.{name}" for name in CHAIN_REF_FIELDS)
+
 
 SUMMARY_FIELDS: tuple[str, ...] = (
     "id",
@@ -40,26 +63,82 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "delivered_quantity",
     "progress_bps",
     "status",
-    "due_date",
-    "met_at",
+    *_timed("due_date", "met_at"),
     "withdrawn",
-    "registered.tx_hash",
-    "registered.block_number",
-    "registered.log_index",
-    "registered.block_time",
-)
-"""Fields of a ``CommitmentSummary`` (list pages) that are compared, dotted for nesting."""
-
-DETAIL_FIELDS: tuple[str, ...] = SUMMARY_FIELDS + (
-    "description",
-    "source_document_sha256",
-    "source_uri",
-    "registrar",
+    *_ref("registered"),
+    # new in v2 (docs/LEDGER.md "Fields")
+    *_timed("promised_at"),
+    "original_target_quantity",
+    *_timed("original_due_date"),
+    "historical_record",
+    "registration_lag_days",
+    "status_on_record",
+    *_timed("met_on_record_at"),
+    "status_original_terms",
+    *_timed("met_at_original_terms"),
+    "status_on_record_original_terms",
+    *_timed("met_on_record_at_original_terms"),
+    "progress_bps_original_terms",
+    "met_only_under_relaxed_terms",
     "amendment_count",
+    "amended_after_due_date",
+    "target_lowered",
+    "recorded_late_count",
+    "signer_held_role",
 )
-"""Fields of a ``CommitmentDetail`` that are compared (plus withdrawal and deliveries)."""
+"""Fields of a commitment in the list pages (summary), dotted for nesting."""
 
-CHAIN_REF_FIELDS: tuple[str, ...] = ("tx_hash", "block_number", "log_index", "block_time")
+DETAIL_FIELDS: tuple[str, ...] = SUMMARY_FIELDS + ("description", "source_document_sha256", "source_uri", "registrar")
+"""Fields of ``CommitmentDetail`` (plus ``withdrawal``, ``deliveries`` and ``amendments``)."""
+
+ACTION_FIELDS: tuple[str, ...] = ("reason", "registrar", *_ref("chain"))
+"""Fields of a withdrawal or a revocation."""
+
+DELIVERY_FIELDS: tuple[str, ...] = (
+    "commitment_id",
+    "delivery_number",
+    "quantity",
+    *_timed("delivered_at", "recorded_at"),
+    "recording_lag_seconds",
+    "recording_lag_days",
+    "recorded_late",
+    "evidence",
+    "evidence_uri",
+    "note",
+    "external_ref",
+    "registrar",
+    "signer_held_role",
+    *_ref("recorded"),
+)
+"""Fields of a delivery (``evidence``: the SHA-256 hashes in order), plus ``revocation``."""
+
+AMENDMENT_FIELDS: tuple[str, ...] = (
+    "fields",
+    "title",
+    "description",
+    "previous_target_quantity",
+    "target_quantity",
+    "previous_due_date",
+    "due_date",
+    "reason",
+    "registrar",
+    *_timed("amended_at"),
+    "after_due_date",
+    "lowered_target",
+    "extended_due_date",
+    "signer_held_role",
+    *_ref("chain"),
+)
+"""Fields of an amendment (docs/LEDGER.md "Amendment")."""
+
+MUNICIPALITY_FIELDS: tuple[str, ...] = ("name", "code", "admin", "pending_admin", "commitment_count", *_ref("registered"))
+"""Plain fields of a municipality (plus ``recovery``, ``admin_changes``, ``registrars``, ``status_counts``)."""
+
+RECOVERY_FIELDS: tuple[str, ...] = ("proposed_admin", "executable_at", *_ref("started"))
+"""Fields of a municipality's pending ``recovery``."""
+
+ADMIN_CHANGE_FIELDS: tuple[str, ...] = ("previous_admin", "new_admin", "recovered", *_ref("chain"))
+"""Fields of each ``admin_changes`` entry."""
 
 
 @dataclass(frozen=True)
@@ -97,29 +176,32 @@ class Difference:
 
 @dataclass(frozen=True)
 class Boundary:
-    """A commitment whose due date is within the comparison window: its status may flip
-    between the two reads, so it is not counted as a difference when the API's status is one
-    the commitment has somewhere in the window.
+    """A commitment whose current or original due date is within the comparison window: its
+    statuses may flip between the two reads, so a status is not counted as a difference when
+    the API's value is one the commitment has somewhere in the window.
 
     Attributes:
-        chain_status: status at ``compared_from``.
-        possible: every status in the widened window.
-        api_status: the API's status (detail answer), :data:`MISSING` if absent.
+        due_date, original_due_date: Unix seconds.
+        chain_statuses: each of the four status fields at ``compared_from``.
+        possible: each status field → every value in the widened window (enum order).
+        api_statuses: each status field as the API's detail answer gives it (:data:`MISSING` if absent).
     """
 
     commitment_id: int
     due_date: int
-    chain_status: str
-    possible: tuple[str, ...]
-    api_status: Any
+    original_due_date: int
+    chain_statuses: dict[str, str]
+    possible: dict[str, tuple[str, ...]]
+    api_statuses: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "commitment_id": self.commitment_id,
             "due_date": self.due_date,
-            "chain_status": self.chain_status,
-            "possible_statuses": list(self.possible),
-            "api_status": self.api_status,
+            "original_due_date": self.original_due_date,
+            "chain_statuses": dict(self.chain_statuses),
+            "possible_statuses": {k: list(v) for k, v in self.possible.items()},
+            "api_statuses": dict(self.api_statuses),
         }
 
 
@@ -160,65 +242,6 @@ class Comparison:
         }
 
 
-# ---------------------------------------------------------------------- wire form of the chain
-
-
-def _ref(prefix: str, ref: Any) -> dict[str, Any]:
-    return {f"{prefix}.{name}": getattr(ref, name) for name in CHAIN_REF_FIELDS}
-
-
-def expected_commitment(commitment: Commitment, municipality_name: str | None, now: int) -> dict[str, Any]:
-    """The rebuilt ``commitment`` as the API should show it at Unix time ``now``: a flat dict
-    of dotted field name → wire value, for :data:`DETAIL_FIELDS` (withdrawal and deliveries
-    are compared separately)."""
-    progress = evaluate(commitment, now)
-    values: dict[str, Any] = {
-        "id": commitment.id,
-        "municipality_id": commitment.municipality_id,
-        "municipality_name": municipality_name if municipality_name is not None else MISSING,
-        "external_ref": commitment.external_ref,
-        "title": commitment.title,
-        "theme": commitment.theme,
-        "unit": commitment.unit,
-        "target_quantity": str(commitment.target_quantity),
-        "delivered_quantity": str(progress.delivered_quantity),
-        "progress_bps": progress.progress_bps,
-        "status": progress.status,
-        "due_date": commitment.due_date,
-        "met_at": progress.met_at,
-        "withdrawn": commitment.withdrawn,
-        "description": commitment.description,
-        "source_document_sha256": commitment.source_document_sha256,
-        "source_uri": commitment.source_uri,
-        "registrar": commitment.registrar,
-        "amendment_count": len(commitment.amendments),
-    }
-    values.update(_ref("registered", commitment.registered))
-    return values
-
-
-def expected_delivery(delivery: Delivery) -> dict[str, Any]:
-    """The rebuilt ``delivery`` in the API's wire form, flat and dotted (``evidence`` is the
-    list of SHA-256 hashes, ``revoked`` is whether ``revocation`` is not null)."""
-    values: dict[str, Any] = {
-        "commitment_id": delivery.commitment_id,
-        "quantity": str(delivery.quantity),
-        "delivered_at": delivery.delivered_at,
-        "evidence": list(delivery.evidence_sha256),
-        "evidence_uri": delivery.evidence_uri,
-        "note": delivery.note,
-        "external_ref": delivery.external_ref,
-        "registrar": delivery.registrar,
-        "revoked": delivery.revoked,
-    }
-    values.update(_ref("recorded", delivery.recorded))
-    if delivery.revocation is not None:
-        values["revocation.reason"] = delivery.revocation.reason
-        values["revocation.registrar"] = delivery.revocation.registrar
-        values.update(_ref("revocation.chain", delivery.revocation.chain))
-    return values
-
-
 # ---------------------------------------------------------------------- helpers
 
 
@@ -243,20 +266,23 @@ def same(chain_value: Any, api_value: Any) -> bool:
     return type(chain_value) is type(api_value) and chain_value == api_value
 
 
-def _by_id(rows: Iterable[Mapping[str, Any]] | Mapping[Any, Mapping[str, Any]] | None) -> dict[int, Mapping[str, Any]]:
-    if rows is None:
+def _keyed(rows: Any, key: str) -> dict[int, Mapping[str, Any]]:
+    """Rows (a list, or a dict of rows) by their integer ``key``; rows without one are skipped."""
+    if not isinstance(rows, (list, tuple, Mapping)):
         return {}
     items = rows.values() if isinstance(rows, Mapping) else rows
     result: dict[int, Mapping[str, Any]] = {}
     for row in items:
         try:
-            result[int(row["id"])] = row
+            result[int(row[key])] = row
         except (KeyError, TypeError, ValueError):
             continue
     return result
 
 
 class _Collector:
+    """Collects differences."""
+
     def __init__(self) -> None:
         self.differences: list[Difference] = []
 
@@ -264,78 +290,80 @@ class _Collector:
         if not same(chain, api):
             self.differences.append(Difference(subject, ident, name, chain, api, where))
 
+    def fields(
+        self, subject: str, ident: int | None, prefix: str, names: Iterable[str], chain: Any, api: Any, where: str
+    ) -> None:
+        """Compare each dotted field of ``names`` in ``chain`` (wire form) and ``api``; each
+        difference is named ``prefix`` + field."""
+        for name in names:
+            self.field(subject, ident, prefix + name, _lookup(chain, name), _lookup(api, name), where)
 
-# ---------------------------------------------------------------------- comparison
+    def optional(
+        self, subject: str, ident: int | None, prefix: str, name: str, names: Iterable[str], chain: Any, api: Any,
+        where: str,
+    ) -> None:
+        """Compare the nullable object ``name``: both ``null`` agree; one side ``null`` (or
+        missing) is one difference for the whole object; else field by field."""
+        chain_obj, api_obj = _lookup(chain, name), _lookup(api, name)
+        if chain_obj is None or not isinstance(api_obj, Mapping):
+            self.field(subject, ident, prefix + name, chain_obj, api_obj, where)
+            return
+        self.fields(subject, ident, f"{prefix}{name}.", names, chain_obj, api_obj, where)
 
 
-def _compare_withdrawal(out: _Collector, commitment: Commitment, api: Mapping[str, Any]) -> None:
-    api_withdrawal = _lookup(api, "withdrawal")
-    if commitment.withdrawal is None:
-        if api_withdrawal is not None:
-            out.field("commitment", commitment.id, "withdrawal", None, api_withdrawal, "detail")
-        return
-    if not isinstance(api_withdrawal, Mapping):
-        out.field("commitment", commitment.id, "withdrawal", commitment.withdrawal.to_json(), api_withdrawal, "detail")
-        return
-    out.field("commitment", commitment.id, "withdrawal.reason", commitment.withdrawal.reason, _lookup(api_withdrawal, "reason"), "detail")
-    out.field(
-        "commitment", commitment.id, "withdrawal.registrar", commitment.withdrawal.registrar,
-        _lookup(api_withdrawal, "registrar"), "detail",
-    )
-    for name, value in _ref("withdrawal.chain", commitment.withdrawal.chain).items():
-        out.field("commitment", commitment.id, name, value, _lookup(api_withdrawal, name[len("withdrawal."):]), "detail")
+# ---------------------------------------------------------------------- commitments
 
 
-def _api_delivery_values(api_delivery: Mapping[str, Any]) -> dict[str, Any]:
+def _api_delivery(api_delivery: Any) -> Any:
+    """The API's delivery with ``evidence`` reduced to its list of hashes (docs/API.md gives
+    ``[{"sha256", "stored", "url"}]``)."""
+    if not isinstance(api_delivery, Mapping):
+        return api_delivery
     evidence = api_delivery.get("evidence", MISSING)
-    hashes: Any
     if isinstance(evidence, list):
-        hashes = [e.get("sha256", MISSING) if isinstance(e, Mapping) else e for e in evidence]
-    else:
-        hashes = evidence
-    revocation = api_delivery.get("revocation", MISSING)
-    values = {
-        "commitment_id": api_delivery.get("commitment_id", MISSING),
-        "quantity": api_delivery.get("quantity", MISSING),
-        "delivered_at": api_delivery.get("delivered_at", MISSING),
-        "evidence": hashes,
-        "evidence_uri": api_delivery.get("evidence_uri", MISSING),
-        "note": api_delivery.get("note", MISSING),
-        "external_ref": api_delivery.get("external_ref", MISSING),
-        "registrar": api_delivery.get("registrar", MISSING),
-        "revoked": MISSING if revocation is MISSING else revocation is not None,
-    }
-    for name in CHAIN_REF_FIELDS:
-        values[f"recorded.{name}"] = _lookup(api_delivery, f"recorded.{name}")
-    if isinstance(revocation, Mapping):
-        values["revocation.reason"] = revocation.get("reason", MISSING)
-        values["revocation.registrar"] = revocation.get("registrar", MISSING)
-        for name in CHAIN_REF_FIELDS:
-            values[f"revocation.chain.{name}"] = _lookup(revocation, f"chain.{name}")
-    return values
+        evidence = [e.get("sha256", MISSING) if isinstance(e, Mapping) else e for e in evidence]
+    return {**api_delivery, "evidence": evidence}
 
 
-def _compare_deliveries(out: _Collector, commitment: Commitment, api: Mapping[str, Any]) -> None:
-    api_rows = api.get("deliveries")
+def _compare_rows(
+    out: _Collector,
+    commitment_id: int,
+    name: str,
+    key: str,
+    names: Sequence[str],
+    chain_rows: list[dict[str, Any]],
+    api_rows: Any,
+    nested: Sequence[tuple[str, Sequence[str]]] = (),
+) -> None:
+    """Compare the list ``name`` (deliveries, amendments) of a detail answer row by row, keyed
+    on ``key``; a row on one side only is a ``presence`` difference; ``nested`` names nullable
+    objects of each row (a delivery's ``revocation``) and their fields."""
     if not isinstance(api_rows, list):
-        out.field("commitment", commitment.id, "deliveries", f"{len(commitment.deliveries)} deliveries", api_rows if api_rows is not None else MISSING, "detail")
+        out.field("commitment", commitment_id, name, f"{len(chain_rows)} {name}", api_rows, "detail")
         return
-    api_by_id = _by_id(api_rows)
-    chain_by_id = {d.id: d for d in commitment.deliveries}
-    for delivery_id in sorted(chain_by_id.keys() | api_by_id.keys()):
-        prefix = f"deliveries[{delivery_id}]"
-        delivery = chain_by_id.get(delivery_id)
-        api_delivery = api_by_id.get(delivery_id)
-        if delivery is None or api_delivery is None:
+    chain_by_key = {int(row[key]): row for row in chain_rows}
+    api_by_key = _keyed(api_rows, key)
+    for number in sorted(chain_by_key.keys() | api_by_key.keys()):
+        prefix = f"{name}[{number}]."
+        chain_row, api_row = chain_by_key.get(number), api_by_key.get(number)
+        if chain_row is None or api_row is None:
             out.field(
-                "commitment", commitment.id, f"{prefix}.presence",
-                "present" if delivery else MISSING, "present" if api_delivery else MISSING, "detail",
+                "commitment", commitment_id, f"{prefix}presence",
+                "present" if chain_row else MISSING, "present" if api_row else MISSING, "detail",
             )
             continue
-        expected = expected_delivery(delivery)
-        actual = _api_delivery_values(api_delivery)
-        for name, value in expected.items():
-            out.field("commitment", commitment.id, f"{prefix}.{name}", value, actual.get(name, MISSING), "detail")
+        out.fields("commitment", commitment_id, prefix, names, chain_row, api_row, "detail")
+        for object_name, object_fields in nested:
+            out.optional("commitment", commitment_id, prefix, object_name, object_fields, chain_row, api_row, "detail")
+
+
+def expected_commitment(commitment: Commitment, municipality_name: str | None, now: int) -> dict[str, Any]:
+    """The rebuilt ``commitment`` as the API should show it at Unix time ``now``: the wire form
+    of :func:`scripts.audit.wire.commitment_json`, each delivery with ``evidence`` (its hashes)."""
+    values = commitment_json(commitment, municipality_name if municipality_name is not None else MISSING, now)
+    for delivery in values["deliveries"]:
+        delivery["evidence"] = delivery["evidence_sha256"]
+    return values
 
 
 def _compare_commitment(
@@ -351,43 +379,63 @@ def _compare_commitment(
 ) -> None:
     expected = expected_commitment(commitment, municipality_name, compared_from)
     lo, hi = window
-    in_window = lo <= commitment.due_date <= hi
-    possible = possible_statuses(commitment, lo, hi) if in_window else {expected["status"]}
+    in_window = any(lo <= due <= hi for due in (commitment.due_date, commitment.original_due_date))
+    possible = possible_statuses(commitment, lo, hi) if in_window else {n: {expected[n]} for n in STATUS_FIELDS}
     if in_window:
-        api_status = _lookup(api_detail, "status") if api_detail is not None else MISSING
         boundary.append(
-            Boundary(commitment.id, commitment.due_date, expected["status"], tuple(s for s in STATUSES if s in possible), api_status)
+            Boundary(
+                commitment.id,
+                commitment.due_date,
+                commitment.original_due_date,
+                {n: expected[n] for n in STATUS_FIELDS},
+                {n: tuple(s for s in STATUSES if s in possible[n]) for n in STATUS_FIELDS},
+                {n: _lookup(api_detail, n) if api_detail is not None else MISSING for n in STATUS_FIELDS},
+            )
         )
     sources = [("detail", api_detail, DETAIL_FIELDS)]
     if summaries_given:
         sources.insert(0, ("list", api_summary, SUMMARY_FIELDS))
-    for where, payload, fields in sources:
+    for where, payload, names in sources:
         if payload is None:
             out.field("commitment", commitment.id, "presence", "present", MISSING, where)
             continue
-        for name in fields:
+        for name in names:
             actual = _lookup(payload, name)
-            if name == "status" and in_window and isinstance(actual, str) and actual in possible:
+            if name in STATUS_FIELDS and isinstance(actual, str) and actual in possible[name]:
                 continue
-            out.field("commitment", commitment.id, name, expected[name], actual, where)
-    if api_detail is not None:
-        _compare_withdrawal(out, commitment, api_detail)
-        _compare_deliveries(out, commitment, api_detail)
+            out.field("commitment", commitment.id, name, _lookup(expected, name), actual, where)
+    if api_detail is None:
+        return
+    out.optional("commitment", commitment.id, "", "withdrawal", ACTION_FIELDS, expected, api_detail, "detail")
+    api_deliveries = api_detail.get("deliveries", MISSING)
+    if isinstance(api_deliveries, list):
+        api_deliveries = [_api_delivery(d) for d in api_deliveries]
+    _compare_rows(
+        out, commitment.id, "deliveries", "id", DELIVERY_FIELDS, expected["deliveries"], api_deliveries,
+        (("revocation", ACTION_FIELDS),),
+    )
+    _compare_rows(
+        out, commitment.id, "amendments", "amendment_number", AMENDMENT_FIELDS, expected["amendments"],
+        api_detail.get("amendments", MISSING),
+    )
+
+
+# ---------------------------------------------------------------------- municipalities
 
 
 def _status_ranges(
     commitments: Sequence[Commitment], window: tuple[int, int], compared_from: int
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """(count at ``compared_from``, lowest, highest possible count) per status."""
+    """(count at ``compared_from``, lowest, highest possible count) per ``status``."""
     at = {s: 0 for s in STATUSES}
     low = {s: 0 for s in STATUSES}
     high = {s: 0 for s in STATUSES}
     lo, hi = window
     for commitment in commitments:
-        at[evaluate(commitment, compared_from).status] += 1
-        possible = possible_statuses(commitment, lo, hi) if lo <= commitment.due_date <= hi else {
-            evaluate(commitment, compared_from).status
-        }
+        now_status = evaluate(commitment, compared_from).status
+        at[now_status] += 1
+        in_window = any(lo <= due <= hi for due in (commitment.due_date, commitment.original_due_date))
+        possible = possible_statuses(commitment, lo, hi)["status"] if in_window else {now_status}
         for status in possible:
             high[status] += 1
         if len(possible) == 1:
@@ -403,28 +451,41 @@ def _compare_municipality(
     window: tuple[int, int],
     compared_from: int,
 ) -> None:
-    def check(name: str, chain: Any, actual: Any) -> None:
-        out.field("municipality", municipality.id, name, chain, actual, "municipalities")
-
-    check("name", municipality.name, _lookup(api, "name"))
-    check("code", municipality.code, _lookup(api, "code"))
-    check("admin", municipality.admin, _lookup(api, "admin"))
-    api_registrars = _lookup(api, "registrars")
-    chain_registrars = sorted(a.lower() for a in municipality.registrars)
-    if isinstance(api_registrars, list) and all(isinstance(a, str) for a in api_registrars):
-        if chain_registrars != sorted(a.lower() for a in api_registrars):
-            check("registrars", sorted(municipality.registrars), sorted(api_registrars))
+    subject, ident, where = "municipality", municipality.id, "municipalities"
+    chain = {
+        "name": municipality.name,
+        "code": municipality.code,
+        "admin": municipality.admin,
+        "pending_admin": municipality.pending_admin,
+        "commitment_count": len(commitments),
+        "registered": municipality.registered.to_json(),
+        "recovery": municipality.recovery.to_json() if municipality.recovery else None,
+    }
+    out.fields(subject, ident, "", MUNICIPALITY_FIELDS, chain, api, where)
+    out.optional(subject, ident, "", "recovery", RECOVERY_FIELDS, chain, api, where)
+    api_changes = _lookup(api, "admin_changes")
+    chain_changes = [c.to_json() for c in municipality.admin_changes]
+    if not isinstance(api_changes, list):
+        out.field(subject, ident, "admin_changes", f"{len(chain_changes)} admin changes", api_changes, where)
     else:
-        check("registrars", sorted(municipality.registrars), api_registrars)
-    check("commitment_count", len(commitments), _lookup(api, "commitment_count"))
-    for name, value in _ref("registered", municipality.registered).items():
-        check(name, value, _lookup(api, name))
+        out.field(subject, ident, "admin_changes.count", len(chain_changes), len(api_changes), where)
+        for index, (mine, theirs) in enumerate(zip(chain_changes, api_changes)):
+            out.fields(subject, ident, f"admin_changes[{index}].", ADMIN_CHANGE_FIELDS, mine, theirs, where)
+    api_registrars = _lookup(api, "registrars")
+    if isinstance(api_registrars, list) and all(isinstance(a, str) for a in api_registrars):
+        if sorted(a.lower() for a in municipality.registrars) != sorted(a.lower() for a in api_registrars):
+            out.field(subject, ident, "registrars", sorted(municipality.registrars), sorted(api_registrars), where)
+    else:
+        out.field(subject, ident, "registrars", sorted(municipality.registrars), api_registrars, where)
     at, low, high = _status_ranges(commitments, window, compared_from)
     for status in STATUSES:
         actual = _lookup(api, f"status_counts.{status}")
         if isinstance(actual, int) and not isinstance(actual, bool) and low[status] <= actual <= high[status]:
             continue
-        check(f"status_counts.{status}", at[status], actual)
+        out.field(subject, ident, f"status_counts.{status}", at[status], actual, where)
+
+
+# ---------------------------------------------------------------------- entry point
 
 
 def compare_with_api(
@@ -449,7 +510,8 @@ def compare_with_api(
             evaluated at this time.
         compared_to: Unix seconds just after (defaults to ``compared_from``).
         boundary_seconds: widen the window by this much on each side for boundary cases.
-        chain_id, contract_address: the replayed ledger, compared with ``health`` when given.
+        chain_id, contract_address: the replayed ledger, compared with ``health`` when given;
+            ``paused`` and ``contract_version`` are compared whenever ``health`` is given.
 
     Returns:
         The :class:`Comparison`; ``comparison.ok`` when nothing differs.
@@ -458,7 +520,6 @@ def compare_with_api(
     window = (compared_from - boundary_seconds, compared_to + boundary_seconds)
     out = _Collector()
     boundary: list[Boundary] = []
-    notes: list[str] = []
 
     health = api_payload.get("health")
     if isinstance(health, Mapping):
@@ -466,13 +527,15 @@ def compare_with_api(
             out.field("ledger", None, "chain_id", chain_id, _lookup(health, "chain_id"), "health")
         if contract_address is not None:
             out.field("ledger", None, "contract_address", contract_address, _lookup(health, "contract_address"), "health")
+        out.field("ledger", None, "paused", replay_state.paused, _lookup(health, "paused"), "health")
+        out.field(
+            "ledger", None, "contract_version", replay_state.contract_version, _lookup(health, "contract_version"), "health"
+        )
 
-    details = _by_id(api_payload.get("commitments"))
+    details = _keyed(api_payload.get("commitments"), "id")
     summaries_given = api_payload.get("summaries") is not None
-    summaries = _by_id(api_payload.get("summaries"))
-    chain_ids = set(replay_state.commitments)
-    api_ids = set(details) | set(summaries)
-    for commitment_id in sorted(chain_ids | api_ids):
+    summaries = _keyed(api_payload.get("summaries"), "id")
+    for commitment_id in sorted(set(replay_state.commitments) | set(details) | set(summaries)):
         commitment = replay_state.commitments.get(commitment_id)
         if commitment is None:
             if commitment_id in details:
@@ -482,19 +545,12 @@ def compare_with_api(
             continue
         municipality = replay_state.municipalities.get(commitment.municipality_id)
         _compare_commitment(
-            out,
-            boundary,
-            commitment,
-            municipality.name if municipality else None,
-            details.get(commitment_id),
-            summaries.get(commitment_id),
-            summaries_given,
-            window,
-            compared_from,
+            out, boundary, commitment, municipality.name if municipality else None,
+            details.get(commitment_id), summaries.get(commitment_id), summaries_given, window, compared_from,
         )
 
     if api_payload.get("municipalities") is not None:
-        api_municipalities = _by_id(api_payload["municipalities"])
+        api_municipalities = _keyed(api_payload["municipalities"], "id")
         for municipality_id in sorted(replay_state.municipalities.keys() | api_municipalities.keys()):
             municipality = replay_state.municipalities.get(municipality_id)
             api_row = api_municipalities.get(municipality_id)
@@ -507,5 +563,4 @@ def compare_with_api(
             own = [c for c in replay_state.commitments.values() if c.municipality_id == municipality_id]
             _compare_municipality(out, municipality, own, api_row, window, compared_from)
 
-    return Comparison(out.differences, boundary, compared_from, compared_to, boundary_seconds, notes)
-
+    return Comparison(out.differences, boundary, compared_from, compared_to, boundary_seconds, [])

@@ -63,3 +63,25 @@ class ApiFetchError(ReplayError, ConnectionError):
         super().__init__(f"GET {url} failed: {reason}. Is the API running and is --api-url right?")
         self.url = url
         self.status_code = status_code
+
+
+class UnsupportedContractVersionError(ReplayError):
+    """The contract's ``version()`` is not one this replay knows (docs/LEDGER.md "Versions":
+    v2 readers know ``2.0.0`` only). Replaying another ABI's events with these rules would
+    report wrong facts, so the replay refuses to run (exit code 2).
+
+    Attributes:
+        address: the contract.
+        version: what ``version()`` answered (``None`` when it has no such function).
+        supported: the versions this replay knows.
+    """
+
+    def __init__(self, address: str, version: str | None, supported: tuple[str, ...]) -> None:
+        shown = "no version()" if version is None else f"version {version!r}"
+        super().__init__(
+            f"The ledger at {address} reports {shown}; this replay knows {', '.join(supported)} only. "
+            f"Use the replay of the release that matches the contract."
+        )
+        self.address = address
+        self.version = version
+        self.supported = supported

@@ -1,9 +1,13 @@
 """Apply decoded ledger events to the auditor's own model, in (block, log index) order.
 
-A pure projection: no I/O. It trusts nothing it can check: ids must count up from 1 without
-gaps, amendment numbers and their "previous" values must follow the current state, every
-event must name known records, evidence citations must repeat the delivery's hashes, and the
-registration time must equal the block time. Each violation becomes an
+A pure projection: no I/O. It trusts nothing it can check against the rules of
+docs/LEDGER.md and the interface: ids must count up from 1 without gaps (delivery ids as
+``commitment_id * 1_000_000 + n``), amendment numbers and their "previous" values must follow
+the current state, every event must name known records, the time each record event reports
+must equal its block time, no claimed date may lie after it, every record must be signed by an
+account that held the role at that log's position (from ``RegistrarAdded`` /
+``RegistrarRemoved`` alone), admin and recovery events must follow one another, and no write but
+those the pause allows may appear while paused. Each violation becomes an
 :class:`~scripts.audit.model.Anomaly` (the event is applied when it still makes sense, skipped
 otherwise) so one bad log does not hide the rest.
 """
@@ -14,8 +18,11 @@ from typing import Any, Callable, Mapping
 
 from ledger.events import LedgerEvent
 from scripts.audit.model import (
+    DELIVERY_ID_BASE,
+    ZERO_ADDRESS,
     ZERO_HASH,
     Action,
+    AdminChange,
     Amendment,
     Anomaly,
     ChainRef,
@@ -23,7 +30,18 @@ from scripts.audit.model import (
     Delivery,
     LedgerState,
     Municipality,
+    ProgressStep,
+    Recovery,
+    RegistrarRole,
 )
+
+AMEND_TITLE, AMEND_DESCRIPTION, AMEND_TARGET, AMEND_DUE_DATE = 1, 2, 4, 8
+AMEND_ALL = 15
+
+ALLOWED_WHILE_PAUSED = frozenset(
+    {"Unpaused", "AdminRecoveryCancelled", "OwnershipTransferred", "OwnershipTransferStarted"}
+)
+"""Events a paused ledger may still emit (docs/LEDGER.md "Pause")."""
 
 
 def chain_ref(event: LedgerEvent, block_time: int) -> ChainRef:
@@ -46,15 +64,19 @@ class Projector:
         self._handlers: Mapping[str, Callable[[Mapping[str, Any], ChainRef], None]] = {
             "OwnershipTransferred": self._ownership_transferred,
             "OwnershipTransferStarted": self._ownership_transfer_started,
+            "Paused": self._paused,
+            "Unpaused": self._unpaused,
             "MunicipalityRegistered": self._municipality_registered,
+            "MunicipalityAdminProposed": self._municipality_admin_proposed,
             "MunicipalityAdminChanged": self._municipality_admin_changed,
+            "AdminRecoveryStarted": self._admin_recovery_started,
+            "AdminRecoveryCancelled": self._admin_recovery_cancelled,
             "RegistrarAdded": self._registrar_added,
             "RegistrarRemoved": self._registrar_removed,
             "CommitmentRegistered": self._commitment_registered,
             "CommitmentAmended": self._commitment_amended,
             "CommitmentWithdrawn": self._commitment_withdrawn,
             "DeliveryRecorded": self._delivery_recorded,
-            "EvidenceCited": self._evidence_cited,
             "DeliveryRevoked": self._delivery_revoked,
         }
 
@@ -78,6 +100,8 @@ class Projector:
         if handler is None:
             self._anomaly("unknown-event", f"event {event.name} is not part of the ledger's interface", ref)
             return
+        if self.state.paused and event.name not in ALLOWED_WHILE_PAUSED:
+            self._anomaly("write-while-paused", f"{event.name} emitted while the ledger was paused", ref)
         handler(event.args, ref)
 
     def record_anomaly(self, anomaly: Anomaly) -> None:
@@ -86,23 +110,18 @@ class Projector:
         self.state.anomalies.append(anomaly)
 
     def finish(self) -> LedgerState:
-        """Run the end-of-stream checks (evidence citations) and return the state."""
-        if not self._finished:
-            self._finished = True
-            for delivery in self.state.deliveries.values():
-                if delivery.cited_sha256 != delivery.evidence_sha256:
-                    self._anomaly(
-                        "evidence-citations",
-                        f"delivery {delivery.id} records evidence {delivery.evidence_sha256} but "
-                        f"EvidenceCited events name {delivery.cited_sha256}",
-                        delivery.recorded,
-                    )
+        """Return the state (no more events may be applied)."""
+        self._finished = True
         return self.state
 
     def _anomaly(self, kind: str, message: str, ref: ChainRef | None) -> None:
         self.state.anomalies.append(Anomaly(kind, message, ref))
 
-    # ------------------------------------------------------------------ ownership
+    def _check_time(self, what: str, reported: int, ref: ChainRef) -> None:
+        if reported != ref.block_time:
+            self._anomaly("event-time", f"{what}: the event reports time {reported}, its block time is {ref.block_time}", ref)
+
+    # ------------------------------------------------------------------ platform
 
     def _ownership_transferred(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         if self.state.owner is not None and args["previous_owner"] != self.state.owner:
@@ -112,6 +131,20 @@ class Projector:
 
     def _ownership_transfer_started(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         self.state.pending_owner = args["new_owner"]
+
+    def _pause_event(self, action: str, args: Mapping[str, Any], ref: ChainRef, paused: bool) -> None:
+        if self.state.paused == paused:
+            self._anomaly("pause", f"{action} while the ledger was already {action}", ref)
+        if self.state.owner is not None and args["account"] != self.state.owner:
+            self._anomaly("signer-without-role", f"{action} by {args['account']}, the platform admin is {self.state.owner}", ref)
+        self.state.paused = paused
+        self.state.pauses.append({"action": action, "account": args["account"], "chain": ref.to_json()})
+
+    def _paused(self, args: Mapping[str, Any], ref: ChainRef) -> None:
+        self._pause_event("paused", args, ref, True)
+
+    def _unpaused(self, args: Mapping[str, Any], ref: ChainRef) -> None:
+        self._pause_event("unpaused", args, ref, False)
 
     # ------------------------------------------------------------------ municipalities
 
@@ -132,46 +165,110 @@ class Projector:
             id=municipality_id, name=args["name"], code=args["code"], admin=args["admin"], registered=ref
         )
 
+    def _municipality_admin_proposed(self, args: Mapping[str, Any], ref: ChainRef) -> None:
+        municipality = self._municipality(args["municipality_id"], "MunicipalityAdminProposed", ref)
+        if municipality is None:
+            return
+        if args["current_admin"] != municipality.admin:
+            self._anomaly(
+                "signer-without-role",
+                f"municipality {municipality.id}: successor proposed by {args['current_admin']}, the admin is {municipality.admin}",
+                ref,
+            )
+        proposed = args["proposed_admin"]
+        municipality.pending_admin = None if proposed == ZERO_ADDRESS else proposed
+
     def _municipality_admin_changed(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         municipality = self._municipality(args["municipality_id"], "MunicipalityAdminChanged", ref)
         if municipality is None:
             return
-        if args["previous_admin"] != municipality.admin:
+        previous, new, recovered = args["previous_admin"], args["new_admin"], bool(args["recovered"])
+        if previous != municipality.admin:
+            self._anomaly("admin", f"municipality {municipality.id}: previous admin {previous}, replay had {municipality.admin}", ref)
+        if recovered:
+            recovery = municipality.recovery
+            if recovery is None or recovery.proposed_admin != new:
+                self._anomaly("recovery", f"municipality {municipality.id}: recovered to {new} without a matching pending recovery", ref)
+            elif ref.block_time < recovery.executable_at:
+                self._anomaly(
+                    "recovery",
+                    f"municipality {municipality.id}: recovery completed at {ref.block_time}, before {recovery.executable_at}",
+                    ref,
+                )
+            if municipality.recovery is not None:
+                municipality.recovery_history.append(
+                    {"action": "completed", "proposed_admin": new, "by": None, "chain": ref.to_json()}
+                )
+            municipality.recovery = None
+        elif municipality.pending_admin != new:
+            self._anomaly("admin", f"municipality {municipality.id}: {new} became admin without being proposed", ref)
+        municipality.pending_admin = None
+        municipality.admin = new
+        municipality.admin_changes.append(AdminChange(previous, new, recovered, ref))
+
+    def _admin_recovery_started(self, args: Mapping[str, Any], ref: ChainRef) -> None:
+        municipality = self._municipality(args["municipality_id"], "AdminRecoveryStarted", ref)
+        if municipality is None:
+            return
+        if self.state.owner is not None and args["by"] != self.state.owner:
+            self._anomaly("signer-without-role", f"recovery started by {args['by']}, the platform admin is {self.state.owner}", ref)
+        if municipality.recovery is not None:
+            self._anomaly("recovery", f"municipality {municipality.id}: a second recovery started while one was pending", ref)
+        municipality.recovery = Recovery(args["proposed_admin"], args["executable_at"], args["by"], ref)
+        municipality.recovery_history.append(
+            {"action": "started", "proposed_admin": args["proposed_admin"], "by": args["by"],
+             "executable_at": args["executable_at"], "chain": ref.to_json()}
+        )
+
+    def _admin_recovery_cancelled(self, args: Mapping[str, Any], ref: ChainRef) -> None:
+        municipality = self._municipality(args["municipality_id"], "AdminRecoveryCancelled", ref)
+        if municipality is None:
+            return
+        if municipality.recovery is None or municipality.recovery.proposed_admin != args["proposed_admin"]:
+            self._anomaly("recovery", f"municipality {municipality.id}: cancelled a recovery that was not pending", ref)
+        if args["by"] not in (municipality.admin, self.state.owner):
             self._anomaly(
-                "admin",
-                f"municipality {municipality.id}: previous admin {args['previous_admin']}, replay had {municipality.admin}",
+                "signer-without-role",
+                f"municipality {municipality.id}: recovery cancelled by {args['by']}, neither its admin nor the platform admin",
                 ref,
             )
-        municipality.admin = args["new_admin"]
-        municipality.admin_history.append(
-            {"previous_admin": args["previous_admin"], "new_admin": args["new_admin"], "chain": ref.to_json()}
+        municipality.recovery = None
+        municipality.recovery_history.append(
+            {"action": "cancelled", "proposed_admin": args["proposed_admin"], "by": args["by"], "chain": ref.to_json()}
         )
+
+    def _check_admin(self, municipality: Municipality, by: str, event: str, ref: ChainRef) -> None:
+        if by != municipality.admin:
+            self._anomaly(
+                "signer-without-role", f"{event} by {by}, not the admin of municipality {municipality.id}", ref
+            )
 
     def _registrar_added(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         municipality = self._municipality(args["municipality_id"], "RegistrarAdded", ref)
         if municipality is None:
             return
+        self._check_admin(municipality, args["by"], "RegistrarAdded", ref)
         account = args["account"]
         if account in municipality.registrars:
             self._anomaly("registrar", f"{account} added twice to municipality {municipality.id}", ref)
-        else:
-            municipality.registrars.append(account)
-        municipality.registrar_history.append(
-            {"action": "added", "account": account, "by": args["by"], "chain": ref.to_json()}
-        )
+            return
+        municipality.registrars.append(account)
+        municipality.registrar_roles.append(RegistrarRole(account, ref, args["by"]))
 
     def _registrar_removed(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         municipality = self._municipality(args["municipality_id"], "RegistrarRemoved", ref)
         if municipality is None:
             return
+        self._check_admin(municipality, args["by"], "RegistrarRemoved", ref)
         account = args["account"]
-        if account in municipality.registrars:
-            municipality.registrars.remove(account)
-        else:
+        if account not in municipality.registrars:
             self._anomaly("registrar", f"{account} removed from municipality {municipality.id} but was no registrar", ref)
-        municipality.registrar_history.append(
-            {"action": "removed", "account": account, "by": args["by"], "chain": ref.to_json()}
-        )
+            return
+        municipality.registrars.remove(account)
+        for role in reversed(municipality.registrar_roles):
+            if role.account == account and role.removed is None:
+                role.removed, role.removed_by = ref, args["by"]
+                break
 
     # ------------------------------------------------------------------ commitments
 
@@ -181,12 +278,19 @@ class Projector:
             self._anomaly("unknown-commitment", f"{event} names unknown commitment {commitment_id}", ref)
         return found
 
-    def _check_registrar(self, municipality_id: int, registrar: str, event: str, ref: ChainRef) -> None:
+    def _signer_held_role(self, municipality_id: int, registrar: str, event: str, ref: ChainRef) -> bool:
+        """Whether ``registrar`` is a registrar of ``municipality_id`` at this log's position
+        (the events applied so far); a ``signer-without-role`` anomaly if not."""
         municipality = self.state.municipalities.get(municipality_id)
         if municipality is None:
             self._anomaly("unknown-municipality", f"{event} names unknown municipality {municipality_id}", ref)
-        elif registrar not in municipality.registrars:
-            self._anomaly("registrar", f"{event} by {registrar}, not a registrar of municipality {municipality_id}", ref)
+            return False
+        if registrar not in municipality.registrars:
+            self._anomaly(
+                "signer-without-role", f"{event} by {registrar}, not a registrar of municipality {municipality_id}", ref
+            )
+            return False
+        return True
 
     def _commitment_registered(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         commitment_id = args["commitment_id"]
@@ -195,13 +299,13 @@ class Projector:
             self._anomaly("id-sequence", f"commitment id {commitment_id}, expected {expected}", ref)
             if commitment_id in self.state.commitments:
                 return
-        self._check_registrar(args["municipality_id"], args["registrar"], "CommitmentRegistered", ref)
-        if args["registered_at"] != ref.block_time:
-            self._anomaly(
-                "registered-at",
-                f"commitment {commitment_id}: registeredAt {args['registered_at']} differs from block time {ref.block_time}",
-                ref,
-            )
+        held = self._signer_held_role(args["municipality_id"], args["registrar"], "CommitmentRegistered", ref)
+        self._check_time(f"commitment {commitment_id} registeredAt", args["registered_at"], ref)
+        if not 0 < args["promised_at"] <= ref.block_time:
+            self._anomaly("claimed-date", f"commitment {commitment_id}: promisedAt {args['promised_at']} outside 1..block time", ref)
+        if args["target_quantity"] <= 0:
+            self._anomaly("terms", f"commitment {commitment_id}: target {args['target_quantity']} is not positive", ref)
+            return
         source_hash = args["source_document_hash"]
         self.state.commitments[commitment_id] = Commitment(
             id=commitment_id,
@@ -213,24 +317,24 @@ class Projector:
             unit=args["unit"],
             target_quantity=args["target_quantity"],
             due_date=args["due_date"],
+            promised_at=args["promised_at"],
+            original_title=args["title"],
+            original_description=args["description"],
+            original_target_quantity=args["target_quantity"],
+            original_due_date=args["due_date"],
             source_document_sha256=None if source_hash == ZERO_HASH else source_hash,
             source_uri=args["source_uri"],
             registrar=args["registrar"],
             registered_at=args["registered_at"],
+            signer_held_role=held,
             registered=ref,
-            original={
-                "title": args["title"],
-                "description": args["description"],
-                "target_quantity": args["target_quantity"],
-                "due_date": args["due_date"],
-            },
         )
 
     def _commitment_amended(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         commitment = self._commitment(args["commitment_id"], "CommitmentAmended", ref)
         if commitment is None:
             return
-        number = args["amendment_number"]
+        number, fields = args["amendment_number"], args["fields"]
         problems = []
         if number != len(commitment.amendments) + 1:
             problems.append(f"amendment number {number}, expected {len(commitment.amendments) + 1}")
@@ -240,29 +344,48 @@ class Projector:
             problems.append(f"previous due date {args['previous_due_date']}, replay had {commitment.due_date}")
         if args["municipality_id"] != commitment.municipality_id:
             problems.append(f"municipality {args['municipality_id']}, commitment belongs to {commitment.municipality_id}")
+        if fields == 0 or fields & ~AMEND_ALL:
+            problems.append(f"fields {fields} name no field or an unknown one")
+        if not fields & AMEND_TARGET and args["target_quantity"] != args["previous_target_quantity"]:
+            problems.append("the target changed although fields does not name it")
+        if not fields & AMEND_DUE_DATE and args["due_date"] != args["previous_due_date"]:
+            problems.append("the due date changed although fields does not name it")
+        if args["target_quantity"] <= 0:
+            problems.append(f"target {args['target_quantity']} is not positive")
         if commitment.withdrawn:
             problems.append("amended after withdrawal")
         for problem in problems:
             self._anomaly("amendment", f"commitment {commitment.id}: {problem}", ref)
-        self._check_registrar(commitment.municipality_id, args["registrar"], "CommitmentAmended", ref)
-        commitment.amendments.append(
-            Amendment(
-                number=number,
-                title=args["title"],
-                description=args["description"],
-                previous_target_quantity=args["previous_target_quantity"],
-                target_quantity=args["target_quantity"],
-                previous_due_date=args["previous_due_date"],
-                due_date=args["due_date"],
-                reason=args["reason"],
-                registrar=args["registrar"],
-                chain=ref,
-            )
+        if args["target_quantity"] <= 0:
+            return
+        held = self._signer_held_role(commitment.municipality_id, args["registrar"], "CommitmentAmended", ref)
+        self._check_time(f"commitment {commitment.id} amendment {number} amendedAt", args["amended_at"], ref)
+        amendment = Amendment(
+            number=number,
+            fields=fields,
+            title=args["title"] if fields & AMEND_TITLE else None,
+            description=args["description"] if fields & AMEND_DESCRIPTION else None,
+            previous_target_quantity=args["previous_target_quantity"],
+            target_quantity=args["target_quantity"],
+            previous_due_date=args["previous_due_date"],
+            due_date=args["due_date"],
+            reason=args["reason"],
+            registrar=args["registrar"],
+            amended_at=args["amended_at"],
+            signer_held_role=held,
+            chain=ref,
         )
-        commitment.title = args["title"]
-        commitment.description = args["description"]
-        commitment.target_quantity = args["target_quantity"]
-        commitment.due_date = args["due_date"]
+        commitment.amendments.append(amendment)
+        if amendment.title is not None:
+            commitment.title = amendment.title
+        if amendment.description is not None:
+            commitment.description = amendment.description
+        if fields & AMEND_TARGET:
+            commitment.steps.append(
+                ProgressStep("target", amendment.target_quantity, commitment.target_quantity, amendment.amended_at, ref.order)
+            )
+        commitment.target_quantity = amendment.target_quantity
+        commitment.due_date = amendment.due_date
 
     def _commitment_withdrawn(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         commitment = self._commitment(args["commitment_id"], "CommitmentWithdrawn", ref)
@@ -271,8 +394,9 @@ class Projector:
         if commitment.withdrawn:
             self._anomaly("withdrawal", f"commitment {commitment.id} withdrawn twice; the first withdrawal is kept", ref)
             return
-        self._check_registrar(commitment.municipality_id, args["registrar"], "CommitmentWithdrawn", ref)
-        commitment.withdrawal = Action(reason=args["reason"], registrar=args["registrar"], chain=ref)
+        held = self._signer_held_role(commitment.municipality_id, args["registrar"], "CommitmentWithdrawn", ref)
+        self._check_time(f"commitment {commitment.id} withdrawnAt", args["withdrawn_at"], ref)
+        commitment.withdrawal = Action(args["reason"], args["registrar"], args["withdrawn_at"], held, ref)
 
     # ------------------------------------------------------------------ deliveries
 
@@ -281,46 +405,35 @@ class Projector:
         commitment = self._commitment(args["commitment_id"], "DeliveryRecorded", ref)
         if commitment is None:
             return
-        expected = len(self.state.deliveries) + 1
+        expected = commitment.id * DELIVERY_ID_BASE + len(commitment.deliveries) + 1
         if delivery_id != expected or delivery_id in self.state.deliveries:
             self._anomaly("id-sequence", f"delivery id {delivery_id}, expected {expected}", ref)
             if delivery_id in self.state.deliveries:
                 return
         if commitment.withdrawn:
             self._anomaly("delivery", f"delivery {delivery_id} recorded after commitment {commitment.id} was withdrawn", ref)
-        if args["delivered_at"] > ref.block_time:
-            self._anomaly("delivery", f"delivery {delivery_id} dated {args['delivered_at']}, after its block time", ref)
-        self._check_registrar(commitment.municipality_id, args["registrar"], "DeliveryRecorded", ref)
+        if not 0 < args["delivered_at"] <= ref.block_time:
+            self._anomaly("claimed-date", f"delivery {delivery_id}: deliveredAt {args['delivered_at']} outside 1..block time", ref)
+        held = self._signer_held_role(commitment.municipality_id, args["registrar"], "DeliveryRecorded", ref)
+        self._check_time(f"delivery {delivery_id} recordedAt", args["recorded_at"], ref)
         delivery = Delivery(
             id=delivery_id,
             commitment_id=commitment.id,
+            number=delivery_id % DELIVERY_ID_BASE,
             quantity=args["quantity"],
             delivered_at=args["delivered_at"],
+            recorded_at=args["recorded_at"],
             evidence_sha256=list(args["evidence_hashes"]),
             evidence_uri=args["evidence_uri"],
             note=args["note"],
             external_ref=args["external_ref"],
             registrar=args["registrar"],
+            signer_held_role=held,
             recorded=ref,
         )
         self.state.deliveries[delivery_id] = delivery
         commitment.deliveries.append(delivery)
-
-    def _evidence_cited(self, args: Mapping[str, Any], ref: ChainRef) -> None:
-        delivery = self.state.deliveries.get(args["delivery_id"])
-        if delivery is None:
-            self._anomaly("unknown-delivery", f"EvidenceCited names unknown delivery {args['delivery_id']}", ref)
-            return
-        if args["commitment_id"] != delivery.commitment_id:
-            self._anomaly(
-                "evidence-citations",
-                f"EvidenceCited for delivery {delivery.id} names commitment {args['commitment_id']}, "
-                f"the delivery belongs to {delivery.commitment_id}",
-                ref,
-            )
-        if ref.tx_hash != delivery.recorded.tx_hash:
-            self._anomaly("evidence-citations", f"EvidenceCited for delivery {delivery.id} in another transaction", ref)
-        delivery.cited_sha256.append(args["evidence_hash"])
+        commitment.steps.append(ProgressStep("delivery", delivery.quantity, 0, delivery.recorded_at, ref.order))
 
     def _delivery_revoked(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         delivery = self.state.deliveries.get(args["delivery_id"])
@@ -338,5 +451,7 @@ class Projector:
             self._anomaly("revocation", f"delivery {delivery.id} revoked twice; the first revocation is kept", ref)
             return
         commitment = self.state.commitments[delivery.commitment_id]
-        self._check_registrar(commitment.municipality_id, args["registrar"], "DeliveryRevoked", ref)
-        delivery.revocation = Action(reason=args["reason"], registrar=args["registrar"], chain=ref)
+        held = self._signer_held_role(commitment.municipality_id, args["registrar"], "DeliveryRevoked", ref)
+        self._check_time(f"delivery {delivery.id} revokedAt", args["revoked_at"], ref)
+        delivery.revocation = Action(args["reason"], args["registrar"], args["revoked_at"], held, ref)
+        commitment.steps.append(ProgressStep("revocation", delivery.quantity, 0, args["revoked_at"], ref.order))

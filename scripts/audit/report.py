@@ -1,30 +1,30 @@
 """The replay's JSON report and its rich summary.
 
 Report shape (JSON object; quantities are decimal strings, times Unix seconds with ``*_iso``
-twins, block ranges inclusive)::
+twins, block ranges inclusive; field names of docs/LEDGER.md)::
 
-    {"report_version": 1, "generated_at", "generated_at_iso", "now", "now_iso",
-     "chain_id", "contract_address", "from_block", "to_block", "to_block_hash",
-     "to_block_time", "head_block", "blocks_scanned", "logs_fetched", "events_replayed",
-     "event_counts": {name: n}, "seconds", "owner", "pending_owner",
+    {"report_version": 2, "generated_at", "generated_at_iso", "now", "now_iso",
+     "chain_id", "contract_address", "contract_version", "from_block", "to_block",
+     "to_block_hash", "to_block_time", "head_block", "blocks_scanned", "logs_fetched",
+     "events_replayed", "event_counts": {name: n}, "seconds", "owner", "pending_owner",
+     "paused", "pauses": [{"action", "account", "chain"}],
      "totals": {"municipalities", "commitments", "deliveries_recorded", "deliveries_revoked",
-                "status_counts": {status: n}},
-     "municipalities": [{"id", "name", "code", "admin", "registrars", "registered",
-                         "admin_history", "registrar_history", "commitment_count",
-                         "status_counts"}],
-     "commitments": [{"id", "municipality_id", "external_ref", "title", "description", "theme",
-                      "unit", "target_quantity", "due_date", "due_date_iso",
-                      "source_document_sha256", "source_uri", "registrar", "registered_at",
-                      "registered", "original", "amendment_count", "amendments", "withdrawn",
-                      "withdrawal", "delivered_quantity", "progress_bps", "met_at",
-                      "met_at_iso", "status", "deliveries"}],
+                "deliveries_recorded_late", "amendments", "amendments_after_due_date",
+                "commitments_amended_after_due_date", "commitments_target_lowered",
+                "met_only_under_relaxed_terms", "historical_records", "admin_changes",
+                "admin_recoveries", "recoveries_started", "recoveries_cancelled",
+                "pauses", "records_signed_without_role",
+                "status_counts": {status: n}, "status_on_record_counts": {status: n}},
+     "municipalities": [scripts.audit.wire.municipality_json],
+     "commitments": [scripts.audit.wire.commitment_json],
      "anomalies": [{"kind", "message", "chain"}],
      "comparison": null | {"api_url", "api_health", "api_caught_up", "waited_seconds",
                            "ok", "difference_count", "differences", "boundary",
                            "compared_from", "compared_to", "boundary_seconds", "notes"},
      "sources": [{"municipality_code", "credit"}]}
 
-``status``, ``delivered_quantity``, ``progress_bps`` and ``met_at`` are evaluated at ``now``.
+``deliveries_recorded_late`` counts non-revoked deliveries (as ``recorded_late_count``).
+Statuses, ``delivered_quantity``, progress and met times are evaluated at ``now``.
 """
 
 from __future__ import annotations
@@ -39,78 +39,60 @@ from rich.table import Table
 
 from ledger.settings import REPO_ROOT
 from ledger.sources import load_sources
+from scripts.audit import rules
 from scripts.audit.compare import MISSING, Comparison
-from scripts.audit.model import Commitment, LedgerState, iso_utc
-from scripts.audit.rules import STATUSES, evaluate
+from scripts.audit.model import LedgerState, iso_utc
+from scripts.audit.rules import STATUSES
 from scripts.audit.runner import ReplayResult
+from scripts.audit.wire import commitment_json, municipality_json, status_counts
 
 SOURCES_DIR = REPO_ROOT / "scripts" / "mappings"
 
-REPORT_VERSION = 1
-
-
-def status_counts(commitments: list[Commitment], now: int) -> dict[str, int]:
-    """Number of ``commitments`` in each status at Unix time ``now`` (all six keys)."""
-    counts = {s: 0 for s in STATUSES}
-    for commitment in commitments:
-        counts[evaluate(commitment, now).status] += 1
-    return counts
-
-
-def commitment_json(commitment: Commitment, now: int) -> dict[str, Any]:
-    """One rebuilt commitment with its figures at Unix time ``now`` (report shape)."""
-    progress = evaluate(commitment, now)
-    original = dict(commitment.original)
-    original["target_quantity"] = str(original["target_quantity"])
-    return {
-        "id": commitment.id,
-        "municipality_id": commitment.municipality_id,
-        "external_ref": commitment.external_ref,
-        "title": commitment.title,
-        "description": commitment.description,
-        "theme": commitment.theme,
-        "unit": commitment.unit,
-        "target_quantity": str(commitment.target_quantity),
-        "due_date": commitment.due_date,
-        "due_date_iso": iso_utc(commitment.due_date),
-        "source_document_sha256": commitment.source_document_sha256,
-        "source_uri": commitment.source_uri,
-        "registrar": commitment.registrar,
-        "registered_at": commitment.registered_at,
-        "registered": commitment.registered.to_json(),
-        "original": original,
-        "amendment_count": len(commitment.amendments),
-        "amendments": [a.to_json() for a in commitment.amendments],
-        "withdrawn": commitment.withdrawn,
-        "withdrawal": commitment.withdrawal.to_json() if commitment.withdrawal else None,
-        "delivered_quantity": str(progress.delivered_quantity),
-        "progress_bps": progress.progress_bps,
-        "met_at": progress.met_at,
-        "met_at_iso": iso_utc(progress.met_at),
-        "status": progress.status,
-        "deliveries": [d.to_json() for d in commitment.deliveries],
-    }
+REPORT_VERSION = 2
 
 
 def _municipalities_json(state: LedgerState, now: int) -> list[dict[str, Any]]:
     rows = []
     for municipality in sorted(state.municipalities.values(), key=lambda m: m.id):
-        own = [c for c in state.commitments.values() if c.municipality_id == municipality.id]
-        rows.append(
-            {
-                "id": municipality.id,
-                "name": municipality.name,
-                "code": municipality.code,
-                "admin": municipality.admin,
-                "registrars": list(municipality.registrars),
-                "registered": municipality.registered.to_json(),
-                "admin_history": list(municipality.admin_history),
-                "registrar_history": list(municipality.registrar_history),
-                "commitment_count": len(own),
-                "status_counts": status_counts(own, now),
-            }
-        )
+        own = sorted((c for c in state.commitments.values() if c.municipality_id == municipality.id), key=lambda c: c.id)
+        rows.append(municipality_json(municipality, own, now))
     return rows
+
+
+def _totals(state: LedgerState, now: int) -> dict[str, Any]:
+    commitments = sorted(state.commitments.values(), key=lambda c: c.id)
+    deliveries = list(state.deliveries.values())
+    amendments = [a for c in commitments for a in c.amendments]
+    changes = [change for m in state.municipalities.values() for change in m.admin_changes]
+    recovery_events = [h for m in state.municipalities.values() for h in m.recovery_history]
+    signed = (
+        [c.signer_held_role for c in commitments]
+        + [d.signer_held_role for d in deliveries]
+        + [a.signer_held_role for a in amendments]
+        + [c.withdrawal.signer_held_role for c in commitments if c.withdrawal]
+        + [d.revocation.signer_held_role for d in deliveries if d.revocation]
+    )
+    return {
+        "municipalities": len(state.municipalities),
+        "commitments": len(commitments),
+        "deliveries_recorded": len(deliveries),
+        "deliveries_revoked": sum(1 for d in deliveries if d.revoked),
+        "deliveries_recorded_late": sum(rules.recorded_late_count(c) for c in commitments),
+        "amendments": len(amendments),
+        "amendments_after_due_date": sum(1 for a in amendments if rules.after_due_date(a)),
+        "commitments_amended_after_due_date": sum(1 for c in commitments if rules.amended_after_due_date(c)),
+        "commitments_target_lowered": sum(1 for c in commitments if rules.target_lowered(c)),
+        "met_only_under_relaxed_terms": sum(1 for c in commitments if rules.evaluate(c, now).met_only_under_relaxed_terms),
+        "historical_records": sum(1 for c in commitments if rules.historical_record(c)),
+        "admin_changes": len(changes),
+        "admin_recoveries": sum(1 for change in changes if change.recovered),
+        "recoveries_started": sum(1 for h in recovery_events if h["action"] == "started"),
+        "recoveries_cancelled": sum(1 for h in recovery_events if h["action"] == "cancelled"),
+        "pauses": sum(1 for p in state.pauses if p["action"] == "paused"),
+        "records_signed_without_role": sum(1 for held in signed if not held),
+        "status_counts": status_counts(commitments, now),
+        "status_on_record_counts": status_counts(commitments, now, "status_on_record"),
+    }
 
 
 def build_report(
@@ -126,7 +108,7 @@ def build_report(
     """
     state = result.state
     generated_at = int(time.time()) if generated_at is None else generated_at
-    commitments = sorted(state.commitments.values(), key=lambda c: c.id)
+    names = {m.id: m.name for m in state.municipalities.values()}
     return {
         "report_version": REPORT_VERSION,
         "generated_at": generated_at,
@@ -135,6 +117,7 @@ def build_report(
         "now_iso": iso_utc(now),
         "chain_id": result.chain_id,
         "contract_address": result.contract_address,
+        "contract_version": state.contract_version,
         "from_block": result.from_block,
         "to_block": result.to_block,
         "to_block_hash": result.to_block_hash,
@@ -147,15 +130,14 @@ def build_report(
         "seconds": round(result.seconds, 3),
         "owner": state.owner,
         "pending_owner": state.pending_owner,
-        "totals": {
-            "municipalities": len(state.municipalities),
-            "commitments": len(state.commitments),
-            "deliveries_recorded": len(state.deliveries),
-            "deliveries_revoked": sum(1 for d in state.deliveries.values() if d.revoked),
-            "status_counts": status_counts(commitments, now),
-        },
+        "paused": state.paused,
+        "pauses": list(state.pauses),
+        "totals": _totals(state, now),
         "municipalities": _municipalities_json(state, now),
-        "commitments": [commitment_json(c, now) for c in commitments],
+        "commitments": [
+            commitment_json(c, names.get(c.municipality_id), now)
+            for c in sorted(state.commitments.values(), key=lambda c: c.id)
+        ],
         "anomalies": [a.to_json() for a in state.anomalies],
         "comparison": comparison,
         "sources": _sources_json(state),
@@ -185,16 +167,8 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def print_summary(console: Console, report: dict[str, Any]) -> None:
-    """Print the replay summary: range, counts, municipalities by status, anomalies."""
-    totals = report["totals"]
-    console.print(
-        f"[bold]Ledger[/bold] {report['contract_address']} on chain {report['chain_id']}: "
-        f"blocks {report['from_block']}..{report['to_block']} (inclusive, {report['blocks_scanned']} scanned), "
-        f"{report['events_replayed']} events replayed in {report['seconds']:.2f} s."
-    )
-    console.print(f"Statuses evaluated at now = {report['now']} ({report['now_iso']}).")
-    table = Table(title="Commitments per municipality by status")
+def _counts_table(title: str, report: dict[str, Any], key: str) -> Table:
+    table = Table(title=title)
     table.add_column("Id", justify="right")
     table.add_column("Municipality")
     table.add_column("Total", justify="right")
@@ -205,16 +179,52 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
             str(row["id"]),
             f"{row['name']} ({row['code']})" if row["code"] else row["name"],
             str(row["commitment_count"]),
-            *(str(row["status_counts"][s]) for s in STATUSES),
+            *(str(row[key][s]) for s in STATUSES),
         )
-    table.add_row(
-        "", "[bold]all[/bold]", str(totals["commitments"]), *(str(totals["status_counts"][s]) for s in STATUSES)
-    )
-    console.print(table)
+    totals = report["totals"]
+    table.add_row("", "[bold]all[/bold]", str(totals["commitments"]), *(str(totals[key][s]) for s in STATUSES))
+    return table
+
+
+def print_summary(console: Console, report: dict[str, Any]) -> None:
+    """Print the replay summary: range, counts by ``status`` (claimed dates) and by
+    ``status_on_record`` (recording times), the facts a sceptical reader looks for
+    (recorded-late deliveries, amendments after the due date, relaxed-terms verdicts,
+    historical records, admin recoveries, pauses) and the anomalies."""
+    totals = report["totals"]
     console.print(
-        f"Municipalities: {totals['municipalities']}. Deliveries recorded: {totals['deliveries_recorded']}, "
-        f"revoked: {totals['deliveries_revoked']}."
+        f"[bold]Ledger[/bold] {report['contract_address']} (version {report['contract_version']}) on chain "
+        f"{report['chain_id']}: blocks {report['from_block']}..{report['to_block']} (inclusive, "
+        f"{report['blocks_scanned']} scanned), {report['events_replayed']} events replayed in {report['seconds']:.2f} s."
     )
+    console.print(f"Statuses evaluated at now = {report['now']} ({report['now_iso']}).")
+    console.print(_counts_table("Commitments by status (claimed dates)", report, "status_counts"))
+    console.print(_counts_table("Commitments by status on record (recording times)", report, "status_on_record_counts"))
+    facts = Table(title="Facts from the event log")
+    facts.add_column("What")
+    facts.add_column("Count", justify="right")
+    for label, key in (
+        ("municipalities", "municipalities"),
+        ("deliveries recorded", "deliveries_recorded"),
+        ("deliveries revoked", "deliveries_revoked"),
+        (f"deliveries recorded late (> {rules.RECORDED_LATE_AFTER_SECONDS // rules.SECONDS_PER_DAY} days after the date they state)",
+         "deliveries_recorded_late"),
+        ("amendments", "amendments"),
+        ("amendments made after the due date then in force", "amendments_after_due_date"),
+        ("commitments amended after their due date", "commitments_amended_after_due_date"),
+        ("commitments whose target was lowered", "commitments_target_lowered"),
+        ("delivered only under relaxed terms", "met_only_under_relaxed_terms"),
+        ("historical records (registered after their original due date)", "historical_records"),
+        ("admin changes", "admin_changes"),
+        ("admin recoveries completed", "admin_recoveries"),
+        ("recoveries started / cancelled", None),
+        ("pauses", "pauses"),
+        ("records signed without the role", "records_signed_without_role"),
+    ):
+        value = f"{totals['recoveries_started']} / {totals['recoveries_cancelled']}" if key is None else str(totals[key])
+        facts.add_row(label, value)
+    console.print(facts)
+    console.print("The ledger is paused: writes are refused." if report["paused"] else "The ledger is not paused.")
     if report["anomalies"]:
         anomalies = Table(title=f"Anomalies in the event stream ({len(report['anomalies'])})")
         anomalies.add_column("Kind")

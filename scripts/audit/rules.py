@@ -1,14 +1,20 @@
-"""Progress and status of a commitment, per the rules in ``ICommitmentLedger``'s header.
-
-Written from the interface's text, not from the contract or the server:
+"""The rules of docs/LEDGER.md, written again for the auditor from that text alone (not from
+the contract, ``ledger/status.py`` or the API): one status mapping, two clocks, two sets of
+terms, and the derived facts (lags, recorded late, historical record, amendment flags).
 
 - ``delivered`` = sum of the quantities of the non-revoked deliveries;
-- ``met_at`` = the earliest delivery date t such that the non-revoked deliveries dated <= t
-  sum to at least the target (``None`` when the target is not reached);
-- ``progress_bps`` = floor(delivered * 10000 / target), may exceed 10000;
-- status at ``now``: withdrawn; else delivered if met and met_at <= due date; else
-  delivered_late if met; else overdue if now > due date; else in_progress if delivered > 0;
-  else pending.
+- claimed ``met_at`` = the earliest claimed ``delivered_at`` t such that the non-revoked
+  deliveries claimed on or before t sum to at least the target (a revocation counts
+  retroactively);
+- on-record ``met_on_record_at`` = a running state over the event log in (block, log index)
+  order: delivery → total += q, if not met and total ≥ target then met = recorded_at;
+  revocation → total −= q, if total < target then not met; amendment of the target → if
+  total < new target then not met, else if not met or the target was raised then met =
+  amended_at, else keep. For the original terms, amendments are ignored;
+- ``progress_bps`` = ⌊delivered × 10,000 / target⌋ (may exceed 10,000);
+- status at ``now``: withdrawn; delivered if met_at ≠ None and met_at ≤ due date;
+  delivered_late if met_at ≠ None; overdue if now > due date; in_progress if delivered > 0;
+  pending otherwise.
 
 All times are Unix seconds; quantities are integers in the commitment's unit.
 """
@@ -18,30 +24,55 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from scripts.audit.model import Commitment, Delivery
+from scripts.audit.model import Amendment, Commitment, Delivery, ProgressStep
 
 STATUSES: tuple[str, ...] = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
 """Every status, in the order of the contract's ``Status`` enum."""
 
+SECONDS_PER_DAY = 86_400
+
+RECORDED_LATE_AFTER_SECONDS = 30 * SECONDS_PER_DAY
+"""A delivery is *recorded late* when ``recorded_at - delivered_at`` is more than this
+(2,592,000 s = 30 days: one monthly reporting cycle). The same rule as docs/LEDGER.md "Two
+clocks" (and the server's constant of the same name), kept here with the auditor's own code."""
+
+STATUS_FIELDS: tuple[str, ...] = ("status", "status_on_record", "status_original_terms", "status_on_record_original_terms")
+"""The four statuses of a commitment (docs/LEDGER.md "Status rules")."""
+
 
 @dataclass(frozen=True)
-class Progress:
-    """A commitment's figures at one moment.
+class Evaluation:
+    """A commitment's figures and four statuses at one moment (field names of docs/LEDGER.md).
 
     Attributes:
         delivered_quantity: sum of non-revoked deliveries (commitment's unit).
-        target_quantity: current target (commitment's unit).
-        progress_bps: floor(delivered * 10000 / target), basis points.
-        met_at: Unix seconds the target was met, ``None`` if not met.
-        status: one of :data:`STATUSES`, evaluated at ``now``.
-        now: the Unix time the status was evaluated at.
+        target_quantity, due_date: current terms.
+        original_target_quantity, original_due_date: the registered terms.
+        progress_bps, progress_bps_original_terms: ⌊delivered × 10,000 / target⌋ against each.
+        met_at, met_on_record_at, met_at_original_terms, met_on_record_at_original_terms:
+            Unix seconds, ``None`` while not met (claimed / on record × current / original).
+        status, status_on_record, status_original_terms, status_on_record_original_terms:
+            one of :data:`STATUSES` each, evaluated at ``now``.
+        met_only_under_relaxed_terms: the claimed verdict is better under the current terms.
+        now: the Unix time the statuses were evaluated at.
     """
 
     delivered_quantity: int
     target_quantity: int
+    due_date: int
+    original_target_quantity: int
+    original_due_date: int
     progress_bps: int
+    progress_bps_original_terms: int
     met_at: int | None
+    met_on_record_at: int | None
+    met_at_original_terms: int | None
+    met_on_record_at_original_terms: int | None
     status: str
+    status_on_record: str
+    status_original_terms: str
+    status_on_record_original_terms: str
+    met_only_under_relaxed_terms: bool
     now: int
 
 
@@ -55,16 +86,20 @@ def delivered_quantity(deliveries: Iterable[Delivery]) -> int:
     return sum(d.quantity for d in counted(deliveries))
 
 
-def met_at(deliveries: Iterable[Delivery], target_quantity: int) -> int | None:
-    """The earliest delivery date t such that the non-revoked deliveries dated <= t sum to at
-    least ``target_quantity``; ``None`` if they never do. Recording order does not matter,
-    only delivery dates.
+def _positive(target_quantity: int) -> None:
+    if target_quantity <= 0:
+        raise ValueError(f"target_quantity must be positive, got {target_quantity}")
+
+
+def claimed_met_at(deliveries: Iterable[Delivery], target_quantity: int) -> int | None:
+    """Claimed clock: the earliest claimed ``delivered_at`` t such that the non-revoked
+    deliveries claimed on or before t sum to at least ``target_quantity``; ``None`` if they
+    never do. Recording order does not matter, only the claimed dates.
 
     Raises:
         ValueError: ``target_quantity`` is not positive.
     """
-    if target_quantity <= 0:
-        raise ValueError(f"target_quantity must be positive, got {target_quantity}")
+    _positive(target_quantity)
     running = 0
     for delivery in sorted(counted(deliveries), key=lambda d: d.delivered_at):
         running += delivery.quantity
@@ -73,24 +108,62 @@ def met_at(deliveries: Iterable[Delivery], target_quantity: int) -> int | None:
     return None
 
 
+def on_record_met_at(steps: Iterable[ProgressStep], target_quantity: int, *, follow_amendments: bool) -> int | None:
+    """On-record clock: run the steps in log order from ``target_quantity`` (the registered
+    target) and return the block time the target was met, ``None`` if not met at the end.
+
+    Args:
+        steps: the commitment's :class:`ProgressStep` log, in (block, log index) order.
+        target_quantity: the original target, > 0.
+        follow_amendments: apply ``"target"`` steps (current terms); ``False`` ignores them
+            (original terms).
+
+    Raises:
+        ValueError: ``target_quantity`` is not positive, or a step has an unknown kind.
+    """
+    _positive(target_quantity)
+    target = target_quantity
+    total = 0
+    met: int | None = None
+    for step in steps:
+        if step.kind == "delivery":
+            total += step.quantity
+            if met is None and total >= target:
+                met = step.at
+        elif step.kind == "revocation":
+            total -= step.quantity
+            if total < target:
+                met = None
+        elif step.kind == "target":
+            if not follow_amendments:
+                continue
+            raised = step.quantity > target
+            target = step.quantity
+            if total < target:
+                met = None
+            elif met is None or raised:
+                met = step.at
+        else:
+            raise ValueError(f"unknown progress step kind {step.kind!r}")
+    return met
+
+
 def progress_bps(delivered: int, target_quantity: int) -> int:
-    """floor(delivered * 10000 / target), basis points (may exceed 10000).
+    """⌊delivered × 10,000 / target⌋, basis points (may exceed 10,000).
 
     Raises:
         ValueError: ``target_quantity`` is not positive.
     """
-    if target_quantity <= 0:
-        raise ValueError(f"target_quantity must be positive, got {target_quantity}")
+    _positive(target_quantity)
     return (delivered * 10_000) // target_quantity
 
 
-def status_at(
-    *, withdrawn: bool, delivered: int, target_quantity: int, met_at: int | None, due_date: int, now: int
-) -> str:
-    """The status per the interface's rules at Unix time ``now`` (due passed when now > due)."""
+def status_at(*, withdrawn: bool, delivered: int, met_at: int | None, due_date: int, now: int) -> str:
+    """The one mapping of docs/LEDGER.md: (withdrawn, delivered, met_at, due_date, now) → status.
+    The due date has passed when ``now > due_date``."""
     if withdrawn:
         return "withdrawn"
-    if delivered >= target_quantity and met_at is not None:
+    if met_at is not None:
         return "delivered" if met_at <= due_date else "delivered_late"
     if now > due_date:
         return "overdue"
@@ -99,33 +172,126 @@ def status_at(
     return "pending"
 
 
-def evaluate(commitment: Commitment, now: int) -> Progress:
-    """Figures and status of ``commitment`` at Unix time ``now``."""
+def relaxed_only(status: str, status_original_terms: str) -> bool:
+    """``met_only_under_relaxed_terms``: the claimed verdict is better under the current terms
+    than under the original ones: ``delivered`` while the original terms are not, or
+    ``delivered_late`` while the original terms are neither ``delivered`` nor ``delivered_late``."""
+    if status == "delivered":
+        return status_original_terms != "delivered"
+    if status == "delivered_late":
+        return status_original_terms not in ("delivered", "delivered_late")
+    return False
+
+
+def evaluate(commitment: Commitment, now: int) -> Evaluation:
+    """Figures and the four statuses of ``commitment`` at Unix time ``now``."""
     delivered = delivered_quantity(commitment.deliveries)
-    reached = met_at(commitment.deliveries, commitment.target_quantity)
-    return Progress(
+    target, due = commitment.target_quantity, commitment.due_date
+    original_target, original_due = commitment.original_target_quantity, commitment.original_due_date
+    met = claimed_met_at(commitment.deliveries, target)
+    met_record = on_record_met_at(commitment.steps, original_target, follow_amendments=True)
+    met_original = claimed_met_at(commitment.deliveries, original_target)
+    met_record_original = on_record_met_at(commitment.steps, original_target, follow_amendments=False)
+
+    def status(met_time: int | None, due_date: int) -> str:
+        return status_at(withdrawn=commitment.withdrawn, delivered=delivered, met_at=met_time, due_date=due_date, now=now)
+
+    status_current = status(met, due)
+    status_original = status(met_original, original_due)
+    return Evaluation(
         delivered_quantity=delivered,
-        target_quantity=commitment.target_quantity,
-        progress_bps=progress_bps(delivered, commitment.target_quantity),
-        met_at=reached,
-        status=status_at(
-            withdrawn=commitment.withdrawn,
-            delivered=delivered,
-            target_quantity=commitment.target_quantity,
-            met_at=reached,
-            due_date=commitment.due_date,
-            now=now,
-        ),
+        target_quantity=target,
+        due_date=due,
+        original_target_quantity=original_target,
+        original_due_date=original_due,
+        progress_bps=progress_bps(delivered, target),
+        progress_bps_original_terms=progress_bps(delivered, original_target),
+        met_at=met,
+        met_on_record_at=met_record,
+        met_at_original_terms=met_original,
+        met_on_record_at_original_terms=met_record_original,
+        status=status_current,
+        status_on_record=status(met_record, due),
+        status_original_terms=status_original,
+        status_on_record_original_terms=status(met_record_original, original_due),
+        met_only_under_relaxed_terms=relaxed_only(status_current, status_original),
         now=now,
     )
 
 
-def possible_statuses(commitment: Commitment, earliest: int, latest: int) -> set[str]:
-    """Every status ``commitment`` has at some time in ``earliest..latest`` (inclusive, Unix
-    seconds). Only the due date moves a status with time, so checking both ends and the
-    moments around the due date is enough."""
+def possible_statuses(commitment: Commitment, earliest: int, latest: int) -> dict[str, set[str]]:
+    """For each of :data:`STATUS_FIELDS`, every value it takes at some time in
+    ``earliest..latest`` (inclusive, Unix seconds). Only the due dates (current and original)
+    move a status with time, so both ends and the moments around each due date suffice."""
     moments = {earliest, latest}
-    for t in (commitment.due_date, commitment.due_date + 1):
-        if earliest <= t <= latest:
-            moments.add(t)
-    return {evaluate(commitment, t).status for t in moments}
+    for due in (commitment.due_date, commitment.original_due_date):
+        for t in (due, due + 1):
+            if earliest <= t <= latest:
+                moments.add(t)
+    result: dict[str, set[str]] = {name: set() for name in STATUS_FIELDS}
+    for t in moments:
+        evaluation = evaluate(commitment, t)
+        for name in STATUS_FIELDS:
+            result[name].add(getattr(evaluation, name))
+    return result
+
+
+# ---------------------------------------------------------------------- deliveries
+
+
+def recording_lag_seconds(delivery: Delivery) -> int:
+    """``recorded_at - delivered_at``, seconds (≥ 0 on a sound ledger)."""
+    return delivery.recorded_at - delivery.delivered_at
+
+
+def recording_lag_days(delivery: Delivery) -> int:
+    """⌊recording lag / 86,400⌋, whole days."""
+    return recording_lag_seconds(delivery) // SECONDS_PER_DAY
+
+
+def recorded_late(delivery: Delivery) -> bool:
+    """The lag is more than :data:`RECORDED_LATE_AFTER_SECONDS`."""
+    return recording_lag_seconds(delivery) > RECORDED_LATE_AFTER_SECONDS
+
+
+def recorded_late_count(commitment: Commitment) -> int:
+    """Number of non-revoked deliveries of ``commitment`` recorded late."""
+    return sum(1 for d in counted(commitment.deliveries) if recorded_late(d))
+
+
+# ---------------------------------------------------------------------- commitments and amendments
+
+
+def historical_record(commitment: Commitment) -> bool:
+    """Registered after its original due date (``registered block time > original_due_date``)."""
+    return commitment.registered.block_time > commitment.original_due_date
+
+
+def registration_lag_days(commitment: Commitment) -> int:
+    """⌊(registered block time − promised_at) / 86,400⌋, whole days."""
+    return (commitment.registered.block_time - commitment.promised_at) // SECONDS_PER_DAY
+
+
+def after_due_date(amendment: Amendment) -> bool:
+    """Made after the due date then in force had passed: ``amended_at > previous_due_date``."""
+    return amendment.amended_at > amendment.previous_due_date
+
+
+def lowered_target(amendment: Amendment) -> bool:
+    """``target_quantity < previous_target_quantity``."""
+    return amendment.target_quantity < amendment.previous_target_quantity
+
+
+def extended_due_date(amendment: Amendment) -> bool:
+    """``due_date > previous_due_date``."""
+    return amendment.due_date > amendment.previous_due_date
+
+
+def amended_after_due_date(commitment: Commitment) -> bool:
+    """Any amendment of ``commitment`` was made after its due date then in force."""
+    return any(after_due_date(a) for a in commitment.amendments)
+
+
+def target_lowered(commitment: Commitment) -> bool:
+    """Any amendment of ``commitment`` lowered the target."""
+    return any(lowered_target(a) for a in commitment.amendments)

@@ -2,8 +2,11 @@
 
 :func:`replay_ledger` reads every log of the ledger contract from its deploy block to a chosen
 block (both inclusive), decodes it with the shared ``ledger.events.EventDecoder``, fetches the
-time of each block with events (``eth_getBlockByNumber``) and applies the events in
-(block number, log index) order. State comes from events only; no ``eth_call``.
+time and hash of each block with events (``eth_getBlockByNumber``: the projection checks the
+time each event reports against its block, and a changed hash means a reorg during the replay)
+and applies the events in (block number, log index) order. State comes from events only; the
+one ``eth_call`` is ``version()`` at the start, so that a contract whose events follow another
+ABI is refused instead of misread.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from eth_utils import is_address, to_checksum_address
 from ledger.abi import ledger_abi
 from ledger.errors import EventDecodeError
 from ledger.events import EventDecoder, LedgerEvent
-from scripts.audit.errors import ChainMismatchError, ReplayConfigError
+from scripts.audit.errors import ChainMismatchError, ReplayConfigError, UnsupportedContractVersionError
 from scripts.audit.model import Anomaly, ChainRef, LedgerState
 from scripts.audit.projection import Projector
 from scripts.audit.source import ChainSource, LogChunk
+
+SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.0.0",)
+"""Contract versions whose events this replay knows how to read (docs/LEDGER.md "Versions")."""
 
 DEFAULT_CHUNK_BLOCKS = 2000
 """Largest ``eth_getLogs`` range asked for, in blocks (halved when the node refuses)."""
@@ -58,7 +64,8 @@ class ReplayResult:
 
     Attributes:
         state: everything rebuilt (statuses are not stored: evaluate them at a ``now`` with
-            :func:`scripts.audit.rules.evaluate`).
+            :func:`scripts.audit.rules.evaluate`); ``state.contract_version`` is what
+            ``version()`` answered.
         from_block, to_block: the replayed range, both inclusive.
         to_block_hash, to_block_time: the last replayed block's hash and time (Unix seconds).
         head_block: the node's head when the replay started.
@@ -179,6 +186,8 @@ def replay_ledger(
             ``to_block`` beyond the head.
         ChainMismatchError: the node's chain id or deploy block hash does not match the
             target, or there is no contract code at the address.
+        UnsupportedContractVersionError: ``version()`` answers none of
+            :data:`SUPPORTED_CONTRACT_VERSIONS` (or the contract has no ``version()``).
         ReplayChainError: the node cannot be reached or keeps refusing ``eth_getLogs``.
         ArtifactNotFoundError: the contracts are not compiled (the ABI comes from ``build/``).
     """
@@ -210,10 +219,14 @@ def replay_ledger(
             )
     if source.code_size(address) == 0:  # at the head: a non-archive node cannot answer for old blocks
         raise ChainMismatchError(f"No contract code at {address} on {target.rpc_url}: wrong address or wrong chain?")
+    version = source.contract_version(address)
+    if version not in SUPPORTED_CONTRACT_VERSIONS:
+        raise UnsupportedContractVersionError(address, version, SUPPORTED_CONTRACT_VERSIONS)
     last = source.block(to_block)
 
     decoder = EventDecoder(ledger_abi())
     projector = Projector()
+    projector.state.contract_version = version
     logs_fetched = 0
     chunks = 0
     for chunk in source.iter_log_chunks(address, target.deploy_block, to_block, target.chunk_blocks):

@@ -1,8 +1,9 @@
-"""The auditor's own chain access: web3.py over JSON-RPC, read-only, no ``eth_call``.
+"""The auditor's own chain access: web3.py over JSON-RPC, read-only.
 
-Methods used: ``eth_chainId``, ``eth_blockNumber``, ``eth_getBlockByNumber`` (block times and
-hashes), ``eth_getCode`` (is there a contract at the address) and ``eth_getLogs`` (in chunks,
-both block bounds inclusive, halved when the node refuses a range). Independent of
+Methods used: ``eth_chainId``, ``eth_blockNumber``, ``eth_getBlockByNumber`` (block hashes),
+``eth_getCode`` (is there a contract at the address), one ``eth_call`` of ``version()`` (which
+ABI the events follow) and ``eth_getLogs`` (in chunks, both block bounds inclusive, halved when
+the node refuses a range). No other view is read: the state comes from events. Independent of
 ``ledger.chain`` on purpose: the auditor must not share the server's chain client.
 """
 
@@ -12,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 import requests
-from eth_utils import to_checksum_address
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 from web3 import HTTPProvider, Web3
-from web3.exceptions import BlockNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, ContractLogicError, Web3RPCError
 
 from scripts.audit.errors import LogRangeRefusedError, ReplayChainError, ReplayConfigError
 
@@ -103,6 +105,25 @@ class ChainSource:
         """
         code = self._rpc("eth_getCode", lambda: self._w3.eth.get_code(to_checksum_address(address), block_number))
         return len(bytes(code))
+
+    def contract_version(self, address: str, block_number: int | str = "latest") -> str | None:
+        """What ``version()`` of the contract at ``address`` answers as of ``block_number``
+        (one ``eth_call``), or ``None`` when the call reverts or returns no string (a contract
+        without ``version()``, e.g. v1 of the ledger).
+
+        Raises:
+            ReplayChainError: the node cannot be reached.
+        """
+        call = {"to": to_checksum_address(address), "data": "0x" + function_signature_to_4byte_selector("version()").hex()}
+        try:
+            raw = self._rpc("eth_call", lambda: self._w3.eth.call(call, block_number), keep_rpc_errors=True)
+        except (ContractLogicError, Web3RPCError, requests.HTTPError, ValueError):
+            return None  # reverted: no such function
+        try:
+            (text,) = abi_decode(["string"], bytes(raw))
+        except Exception:  # eth-abi raises several types; all mean "not a string answer"
+            return None
+        return str(text)
 
     def block(self, number: int, *, fresh: bool = False) -> BlockHeader:
         """Header of block ``number``, cached per instance unless ``fresh`` (ask the node again,

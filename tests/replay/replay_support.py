@@ -109,47 +109,99 @@ def project(events: list[LedgerEvent]) -> LedgerState:
 OWNER = "0x" + "0A" * 20
 ADMIN = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 REGISTRAR = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+STRANGER = "0x9965a49c1bA0CBd5d6fAcEBc0B9D9E6Cf1ffEC3A"
 HASH_SOURCE = "0x" + "5a" * 32
 EVIDENCE_1 = "0x" + "e1" * 32
 EVIDENCE_2 = "0x" + "e2" * 32
 ZERO32 = "0x" + "00" * 32
 DUE_1 = 1_800_000_000
 DUE_2 = 1_810_000_000
+PROMISED_1 = BASE_TIME - 400 * DAY
+PROMISED_2 = BASE_TIME - 10 * DAY
 
 
-def synthetic_events() -> list[LedgerEvent]:
-    """A small sound ledger: Baarn with one registrar; commitment 1 (target 10 homes, two
-    deliveries of 4 and 6, the 6 revoked); commitment 2 (amended target 1 → 2, withdrawn)."""
+def registered(block: int, commitment_id: int, *, target: int, due: int, promised: int, **extra: Any) -> LedgerEvent:
+    """A ``CommitmentRegistered`` of municipality 1 by REGISTRAR in ``block``."""
+    args = dict(
+        commitment_id=commitment_id, municipality_id=1, registrar=REGISTRAR, external_ref=f"ref-{commitment_id}",
+        title=f"Commitment {commitment_id}", description="", theme="Wonen", target_quantity=target, unit="homes",
+        promised_at=promised, due_date=due, source_document_hash=ZERO32, source_uri="", registered_at=time_of(block),
+    )
+    args.update(extra)
+    return event("CommitmentRegistered", block, **args)
+
+
+def delivered(block: int, delivery_id: int, quantity: int, delivered_at: int, log_index: int = 0) -> LedgerEvent:
+    """A ``DeliveryRecorded`` (commitment ``delivery_id // 1_000_000``) by REGISTRAR, recorded at
+    the block time."""
+    return event(
+        "DeliveryRecorded", block, log_index, delivery_id=delivery_id, commitment_id=delivery_id // 1_000_000,
+        registrar=REGISTRAR, quantity=quantity, delivered_at=delivered_at, recorded_at=time_of(block),
+        evidence_hashes=[EVIDENCE_1], evidence_uri="", note="", external_ref="",
+    )
+
+
+def revoked(block: int, delivery_id: int) -> LedgerEvent:
+    """A ``DeliveryRevoked`` by REGISTRAR at the block time."""
+    return event(
+        "DeliveryRevoked", block, delivery_id=delivery_id, commitment_id=delivery_id // 1_000_000,
+        registrar=REGISTRAR, reason="Wrong", revoked_at=time_of(block),
+    )
+
+
+def amended(
+    block: int, commitment_id: int, number: int, fields: int, *, previous_target: int, target: int,
+    previous_due: int, due: int, title: str = "", description: str = "",
+) -> LedgerEvent:
+    """A ``CommitmentAmended`` of municipality 1 by REGISTRAR at the block time."""
+    return event(
+        "CommitmentAmended", block, commitment_id=commitment_id, municipality_id=1, registrar=REGISTRAR,
+        amendment_number=number, fields=fields, title=title, description=description,
+        previous_target_quantity=previous_target, target_quantity=target, previous_due_date=previous_due,
+        due_date=due, reason="Changed", amended_at=time_of(block),
+    )
+
+
+def preamble() -> list[LedgerEvent]:
+    """Owner, Baarn (admin ADMIN) and its registrar REGISTRAR, blocks 1..3."""
     return [
         event("OwnershipTransferred", 1, previous_owner="0x" + "00" * 20, new_owner=OWNER),
         event("MunicipalityRegistered", 2, municipality_id=1, admin=ADMIN, name="Baarn", code="GM0308"),
         event("RegistrarAdded", 3, municipality_id=1, account=REGISTRAR, by=ADMIN),
-        event(
-            "CommitmentRegistered", 4, commitment_id=1, municipality_id=1, registrar=REGISTRAR, external_ref="ref-1",
-            title="Renovate 10 homes", description="In the centre.", theme="Wonen", target_quantity=10, unit="homes",
-            due_date=DUE_1, source_document_hash=HASH_SOURCE, source_uri="https://baarn.nl/b", registered_at=time_of(4),
+    ]
+
+
+def synthetic_events() -> list[LedgerEvent]:
+    """A small sound ledger: Baarn with one registrar; commitment 1 (target 10 homes, promised
+    400 days before block 0; deliveries 1000001 of 4 and 1000002 of 6, the 6 revoked);
+    commitment 2 (promised 10 days before block 0, every field amended: target 1 → 2, due
+    DUE_2 → DUE_2 + 1000; withdrawn)."""
+    return preamble() + [
+        registered(
+            4, 1, target=10, due=DUE_1, promised=PROMISED_1, title="Renovate 10 homes", description="In the centre.",
+            source_document_hash=HASH_SOURCE, source_uri="https://baarn.nl/b",
         ),
         event(
-            "DeliveryRecorded", 5, 0, delivery_id=1, commitment_id=1, registrar=REGISTRAR, quantity=4,
-            delivered_at=time_of(5) - 100, evidence_hashes=[EVIDENCE_1], evidence_uri="https://baarn.nl/e",
-            note="first", external_ref="d-1",
-        ),
-        event("EvidenceCited", 5, 1, evidence_hash=EVIDENCE_1, delivery_id=1, commitment_id=1),
-        event(
-            "DeliveryRecorded", 6, 0, delivery_id=2, commitment_id=1, registrar=REGISTRAR, quantity=6,
-            delivered_at=time_of(6) - 100, evidence_hashes=[EVIDENCE_2], evidence_uri="", note="", external_ref="",
-        ),
-        event("EvidenceCited", 6, 1, evidence_hash=EVIDENCE_2, delivery_id=2, commitment_id=1),
-        event("DeliveryRevoked", 7, delivery_id=2, commitment_id=1, registrar=REGISTRAR, reason="Counted twice"),
-        event(
-            "CommitmentRegistered", 8, commitment_id=2, municipality_id=1, registrar=REGISTRAR, external_ref="ref-2",
-            title="One bridge", description="", theme="Infra", target_quantity=1, unit="bridge", due_date=DUE_2,
-            source_document_hash=ZERO32, source_uri="", registered_at=time_of(8),
+            "DeliveryRecorded", 5, 0, delivery_id=1_000_001, commitment_id=1, registrar=REGISTRAR, quantity=4,
+            delivered_at=time_of(5) - 100, recorded_at=time_of(5), evidence_hashes=[EVIDENCE_1],
+            evidence_uri="https://baarn.nl/e", note="first", external_ref="d-1",
         ),
         event(
-            "CommitmentAmended", 9, commitment_id=2, municipality_id=1, registrar=REGISTRAR, amendment_number=1,
-            title="Two bridges", description="Both sides.", previous_target_quantity=1, target_quantity=2,
-            previous_due_date=DUE_2, due_date=DUE_2 + 1000, reason="Second bridge added",
+            "DeliveryRecorded", 6, 0, delivery_id=1_000_002, commitment_id=1, registrar=REGISTRAR, quantity=6,
+            delivered_at=time_of(6) - 100, recorded_at=time_of(6), evidence_hashes=[EVIDENCE_2], evidence_uri="",
+            note="", external_ref="",
         ),
-        event("CommitmentWithdrawn", 10, commitment_id=2, municipality_id=1, registrar=REGISTRAR, reason="No budget"),
+        event(
+            "DeliveryRevoked", 7, delivery_id=1_000_002, commitment_id=1, registrar=REGISTRAR, reason="Counted twice",
+            revoked_at=time_of(7),
+        ),
+        registered(8, 2, target=1, due=DUE_2, promised=PROMISED_2, title="One bridge", theme="Infra", unit="bridge"),
+        amended(
+            9, 2, 1, 15, previous_target=1, target=2, previous_due=DUE_2, due=DUE_2 + 1000, title="Two bridges",
+            description="Both sides.",
+        ),
+        event(
+            "CommitmentWithdrawn", 10, commitment_id=2, municipality_id=1, registrar=REGISTRAR, reason="No budget",
+            withdrawn_at=time_of(10),
+        ),
     ]
