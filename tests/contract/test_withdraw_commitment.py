@@ -7,17 +7,20 @@ from constants import (
     BAARN_ID,
     COMMITMENT_REF,
     COMMITMENT_TARGET,
+    DAY,
     MAX_REASON,
+    NOT_BAARN_REGISTRARS,
     REVOCATION_REASON,
     UNKNOWN_ID,
     WITHDRAWAL_REASON,
     WITHDRAWN,
+    delivery_id,
 )
 
-NOT_BAARN_REGISTRARS = ["platform_admin", "council_admin", "other_admin", "other_registrar", "stranger"]
 
+def test_registrar_can_withdraw_commitment(ledger, commitment, registrar, clock, status, state, promised_at, due_date):
+    clock.next_block_at(clock.start + DAY)
 
-def test_registrar_can_withdraw_commitment(ledger, commitment, registrar):
     tx = ledger.withdrawCommitment(commitment, WITHDRAWAL_REASON, {"from": registrar})
 
     assert len(tx.events) == 1
@@ -26,8 +29,10 @@ def test_registrar_can_withdraw_commitment(ledger, commitment, registrar):
         "municipalityId": BAARN_ID,
         "registrar": registrar,
         "reason": WITHDRAWAL_REASON,
+        "withdrawnAt": clock.start + DAY,
     }
-    assert tuple(ledger.statusOf(commitment)) == (WITHDRAWN, 0, COMMITMENT_TARGET, 0, 0)
+    assert status(commitment) == (WITHDRAWN, 0, COMMITMENT_TARGET, 0, 0)
+    assert state(commitment) == (BAARN_ID, True, 0, 0, COMMITMENT_TARGET, promised_at, due_date, 0, 0)
 
 
 @pytest.mark.parametrize("role", NOT_BAARN_REGISTRARS)
@@ -88,19 +93,27 @@ def test_withdrawn_commitment_refuses_deliveries(ledger, commitment, registrar, 
         ledger.recordDelivery(commitment, delivery_input(), {"from": registrar})
 
 
-def test_delivery_of_withdrawn_commitment_can_still_be_revoked(ledger, commitment, registrar, deliver, clock):
+def test_delivery_of_withdrawn_commitment_can_still_be_revoked(ledger, commitment, registrar, deliver, clock, status):
     delivery = deliver(commitment, 50, clock.start).return_value
     ledger.withdrawCommitment(commitment, WITHDRAWAL_REASON, {"from": registrar})
+    clock.next_block_at(clock.start + DAY)
 
     tx = ledger.revokeDelivery(delivery, REVOCATION_REASON, {"from": registrar})
 
     assert tx.events["DeliveryRevoked"] == {
-        "deliveryId": delivery,
+        "deliveryId": delivery_id(commitment, 1),
         "commitmentId": commitment,
         "registrar": registrar,
         "reason": REVOCATION_REASON,
+        "revokedAt": clock.start + DAY,
     }
-    assert tuple(ledger.statusOf(commitment)) == (WITHDRAWN, 0, COMMITMENT_TARGET, 0, 0)
+    assert status(commitment) == (WITHDRAWN, 0, COMMITMENT_TARGET, 0, 0)
+
+
+def test_withdrawn_commitment_that_was_met_stays_withdrawn_with_its_met_on_record_at(ledger, commitment, registrar, deliver, clock, status):
+    met = deliver(commitment, COMMITMENT_TARGET, clock.start).timestamp
+    ledger.withdrawCommitment(commitment, WITHDRAWAL_REASON, {"from": registrar})
+    assert status(commitment) == (WITHDRAWN, COMMITMENT_TARGET, COMMITMENT_TARGET, 10_000, met)
 
 
 def test_withdrawn_commitment_keeps_its_ref(ledger, commitment, registrar, commitment_input):
