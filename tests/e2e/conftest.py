@@ -1,6 +1,7 @@
 """The whole system on the test chain with both real datasets imported (once per session of
 this folder): a fresh ledger, the indexer and the API in-process, the importer run as a
-command-line program, exactly as a registrar would run it."""
+command-line program with its default batches (up to 100 writes per transaction), exactly as
+a registrar would run it."""
 
 from __future__ import annotations
 
@@ -27,6 +28,11 @@ class ImportRun:
     seconds: float
     report: dict
     output: str
+
+    @property
+    def transactions(self) -> int:
+        """Transactions the run sent that were mined (from the report)."""
+        return int((self.report.get("summary", {}).get("transactions") or {}).get("count", 0))
 
 
 def run_importer(stack: InProcessStack, mapping: str, code: str, report: Path, *extra: str) -> ImportRun:
@@ -59,7 +65,8 @@ def imported(rpc_url: str, tmp_path_factory: pytest.TempPathFactory) -> Imported
     with InProcessStack(rpc_url, data_dir, ANVIL_KEYS[0], keys) as stack:
         baarn = run_importer(stack, "baarn-coalitieakkoord.yaml", "GM0308", reports / "baarn.json")
         assert baarn.returncode == 0, baarn.output
-        chile = run_importer(stack, "ddah-chile.yaml", "CL-GOB", reports / "chile.json")
+        chile = run_importer(stack, "ddah-chile.yaml", "CL-GOB", reports / "chile.json",
+                             "--evidence-dir", str(reports / "chile-evidence"))
         assert chile.returncode == 0, chile.output
         stack.wait_indexed()
         yield ImportedSystem(stack, baarn, chile, reports)

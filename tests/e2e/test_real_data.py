@@ -1,22 +1,29 @@
-"""End to end on real public data: both datasets imported through the staff API into a fresh
-ledger, the API's figures checked against figures computed here from the source files, and
-the auditor's replay (chain only) compared with the API."""
+"""End to end on real public data: both datasets imported through the staff API (batched
+writes) into a fresh ledger, the API's figures checked against figures computed here from the
+source files, and the auditor's replay (chain only) compared with the API."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
 
 import httpx
 
+from ledger.chain import LedgerChain
 from tests.conftest import REPO_ROOT, SHARED_DATA_DIR
 from tests.e2e.conftest import ImportedSystem, run_importer
 
 BAARN_CSV = SHARED_DATA_DIR / "baarn-coalitieakkoord" / "coalitieakkoord_baarn_2022-2026_afspraken.csv"
 CHILE_2024_CSV = SHARED_DATA_DIR / "ddah-chile" / "Boric-2022-2026_Programa-2024.csv"
 NOT_COMMITMENTS = {"bijlage_portefeuilles", "inleiding"}  # ../shared/data/README.md
+BAARN_PROMISED_AT = 1655071200  # 2022-06-13T00:00:00+02:00: the coalition agreement adopted (mapping)
+CHILE_PROMISED_AT = 1646967600  # 2022-03-11T00:00:00-03:00: the Boric government took office (mapping)
+CHILE_2022_AS_OF = 1672541999  # 2022-12-31T23:59:59-03:00: the 2022 snapshot's date (mapping)
+BAARN_DUE = 1774994399  # 2026-03-31T23:59:59+02:00
+RECORDED_LATE_AFTER_SECONDS = 30 * 86_400  # docs/LEDGER.md
 
 
 def _all_commitments(api_url: str, municipality_id: int) -> list[dict]:
@@ -26,6 +33,11 @@ def _all_commitments(api_url: str, municipality_id: int) -> list[dict]:
         rows.extend(page["data"])
         if len(rows) >= page["count"]:
             return rows
+
+
+def _chile(imported: ImportedSystem) -> dict[str, dict]:
+    listed = _all_commitments(imported.stack.api_url, imported.stack.municipality_ids["CL-GOB"])
+    return {c["external_ref"]: c for c in listed}
 
 
 def test_api_counts_exactly_the_baarn_commitments_of_the_source_file(imported: ImportedSystem) -> None:
@@ -45,15 +57,57 @@ def test_api_counts_exactly_the_baarn_commitments_of_the_source_file(imported: I
     }
 
 
+def test_every_baarn_commitment_was_promised_on_the_day_the_agreement_was_adopted(imported: ImportedSystem) -> None:
+    listed = _all_commitments(imported.stack.api_url, imported.stack.municipality_ids["GM0308"])
+    assert {c["promised_at"] for c in listed} == {BAARN_PROMISED_AT}
+    for c in listed:
+        registered = c["registered"]["block_time"]
+        assert c["registration_lag_days"] == (registered - BAARN_PROMISED_AT) // 86_400
+        # Registered after the council period's end: shown as a record of an old promise.
+        assert c["historical_record"] is (registered > BAARN_DUE)
+
+
 def test_api_progress_of_each_chile_promise_equals_its_2024_progress(imported: ImportedSystem) -> None:
     with open(CHILE_2024_CSV, newline="", encoding="utf-8") as fh:
         expected = {row["uid"]: int(row["avance_total"].rstrip("%")) for row in csv.DictReader(fh) if row["uid"]}
-    listed = _all_commitments(imported.stack.api_url, imported.stack.municipality_ids["CL-GOB"])
+    listed = _chile(imported)
 
     assert len(expected) == 216
-    actual = {c["external_ref"]: c["progress_bps"] for c in listed}
-    assert actual == {uid: percent * 100 for uid, percent in expected.items()}
-    assert {c["external_ref"]: c["delivered_quantity"] for c in listed} == {uid: str(p) for uid, p in expected.items()}
+    assert {ref: c["progress_bps"] for ref, c in listed.items()} == {uid: percent * 100 for uid, percent in expected.items()}
+    assert {ref: c["delivered_quantity"] for ref, c in listed.items()} == {uid: str(p) for uid, p in expected.items()}
+    assert {c["promised_at"] for c in listed.values()} == {CHILE_PROMISED_AT}
+
+
+def test_chile_deliveries_are_recorded_late_with_the_exact_lag(imported: ImportedSystem) -> None:
+    api = imported.stack.api_url
+    listed = _chile(imported)
+    # Every counted delivery is imported years after its snapshot's date.
+    assert sum(c["recorded_late_count"] for c in listed.values()) == 170 - 9
+    # uid 8: its 2022 snapshot delivery (70 %), dated 2022-12-31T23:59:59-03:00.
+    detail = httpx.get(f"{api}/api/v1/commitments/{listed['8']['id']}").json()
+    (delivery,) = [d for d in detail["deliveries"] if d["external_ref"] == "snapshot-2022"]
+    (row,) = [r for r in imported.chile.report["rows"] if r["key"] == "8" and r["file"].endswith("2022.csv")]
+    tx = row["operations"][1]["tx"]
+    block = LedgerChain(imported.stack.rpc_url).block(tx["block_number"])
+    assert block is not None
+    lag = block.timestamp - CHILE_2022_AS_OF
+    assert delivery["delivered_at"] == CHILE_2022_AS_OF
+    assert delivery["recorded_at"] == block.timestamp
+    assert (delivery["recording_lag_seconds"], delivery["recording_lag_days"]) == (lag, lag // 86_400)
+    assert lag > RECORDED_LATE_AFTER_SECONDS and delivery["recorded_late"] is True
+    assert delivery["id"] == listed["8"]["id"] * 1_000_000 + 1
+
+
+def test_the_imports_use_one_transaction_per_batch_of_up_to_100(imported: ImportedSystem) -> None:
+    assert imported.baarn.report["batch_size"] == 100
+    assert imported.baarn.report["summary"]["transactions"]["count"] == 2  # 100 + 31 registrations
+    assert imported.baarn.report["summary"]["transactions"]["operations"] == 131
+    # Chile: 3 registration batches, 3 delivery batches, 9 single revocations.
+    assert imported.chile.report["summary"]["transactions"]["count"] == 15
+    assert imported.chile.report["summary"]["transactions"]["operations"] == 395
+    ops = [op for row in imported.chile.report["rows"] for op in row["operations"]]
+    assert {op["outcome"] for op in ops} == {"done"}
+    assert all(op["tx"]["tx_hash"].startswith("0x") for op in ops)
 
 
 def test_importer_reports_the_skipped_rows_with_their_reasons(imported: ImportedSystem) -> None:
@@ -71,6 +125,7 @@ def test_reimporting_both_datasets_registers_nothing_twice(imported: ImportedSys
     for mapping, code in (("baarn-coalitieakkoord.yaml", "GM0308"), ("ddah-chile.yaml", "CL-GOB")):
         again = run_importer(imported.stack, mapping, code, tmp_path / f"{code}.json")
         assert again.returncode == 0, again.output
+        assert again.transactions == 0
     imported.stack.wait_indexed()
     after = {code: httpx.get(f"{api}/api/v1/municipalities/{mid}").json() for code, mid in imported.stack.municipality_ids.items()}
     assert after == before
@@ -93,13 +148,23 @@ def test_chile_import_records_the_planned_deliveries_and_corrections(imported: I
     summary = imported.chile.report["summary"]
     assert summary["planned"] == {"commitments": 216, "deliveries": 170, "revocations": 9}
     assert summary["failed_rows"] == 0
-    uid_191 = next(c for c in _all_commitments(imported.stack.api_url, imported.stack.municipality_ids["CL-GOB"]) if c["external_ref"] == "191")
+    uid_191 = _chile(imported)["191"]
     detail = httpx.get(f"{imported.stack.api_url}/api/v1/commitments/{uid_191['id']}").json()
     # uid 191 fell from 70 % (2023) to 40 % (2024): the newest counted delivery is revoked.
     revoked = [d for d in detail["deliveries"] if d["revocation"] is not None]
     counted = [d for d in detail["deliveries"] if d["revocation"] is None]
     assert len(revoked) == 1
     assert revoked[0]["revocation"]["reason"].startswith("Progress fell from 70% to 40%")
+    assert revoked[0]["id"] == uid_191["id"] * 1_000_000 + 2
     assert sum(int(d["quantity"]) for d in counted) == 40
     assert detail["progress_bps"] == 4000
     assert [source["publisher"].split(" (")[0] for source in detail["sources"]] == ["Fundación Ciudadano Inteligente"]
+
+
+def test_the_batched_evidence_documents_are_kept_beside_the_reports(imported: ImportedSystem) -> None:
+    kept = {"0x" + hashlib.sha256(p.read_bytes()).hexdigest() for p in (imported.reports_dir / "chile-evidence").iterdir()}
+    cited = [e["sha256"] for c in _chile(imported).values()
+             for d in httpx.get(f"{imported.stack.api_url}/api/v1/commitments/{c['id']}").json()["deliveries"]
+             for e in d["evidence"]]
+    assert len(cited) == len(kept) == 170
+    assert set(cited) == kept
