@@ -1,5 +1,6 @@
-"""Platform and municipality administration: onboard a municipality, add a registrar, issue
-a staff token.
+"""Platform and municipality administration (ledger v2 roles, docs/LEDGER.md "Roles"): the
+platform admin onboards a municipality with its own admin; that admin (and nobody else) adds
+registrars; a staff token binds one registrar to the API.
 
 Plain CLI (``python -m scripts.admin --help``) and library functions used by the local
 set-up (``scripts/run_local.py``). Keys are hex private keys; on a public chain they come
@@ -24,21 +25,27 @@ app = typer.Typer(help="Onboard municipalities, registrars and staff tokens.", n
 
 
 def find_municipality(chain: LedgerChain, admin_address: str, code: str) -> int | None:
-    """Id of the municipality registered with ``admin_address`` and ``code``, from the
-    event log (deploy block .. head, inclusive), or ``None``."""
+    """Id of the municipality with ``code`` that ``admin_address`` registered with or
+    administers now (after a handover or recovery), from the event log (deploy block .. head,
+    inclusive) and ``municipalityAdmin``; ``None`` if there is none."""
     assert chain.deployment is not None
     logs = chain.get_logs(chain.deployment.deploy_block, chain.head_block_number())
     for event in chain.decoder.decode_all(logs):
-        if event.name == "MunicipalityRegistered" and event.args["admin"] == admin_address and event.args["code"] == code:
-            return int(event.args["municipality_id"])
+        if event.name != "MunicipalityRegistered" or event.args["code"] != code:
+            continue
+        municipality_id = int(event.args["municipality_id"])
+        if admin_address in (event.args["admin"], chain.call("municipalityAdmin", municipality_id)):
+            return municipality_id
     return None
 
 
 def onboard_municipality(chain: LedgerChain, platform_admin_key: str, name: str, code: str, admin_address: str) -> int:
-    """Register a municipality unless one with this admin and code exists; return its id.
+    """Register a municipality with its admin (platform admin's only say over it) unless one
+    with this code and admin exists; return its id.
 
     Raises:
-        ContractRevertError: the contract refused (e.g. name too long, caller not the owner).
+        ContractRevertError: the contract refused (e.g. name too long, caller not the owner,
+            ``LedgerPaused``).
     """
     existing = find_municipality(chain, admin_address, code)
     if existing is not None:
@@ -48,10 +55,12 @@ def onboard_municipality(chain: LedgerChain, platform_admin_key: str, name: str,
 
 
 def ensure_registrar(chain: LedgerChain, admin_key: str, municipality_id: int, registrar_address: str) -> bool:
-    """Make ``registrar_address`` a registrar of the municipality; False if it already was.
+    """Make ``registrar_address`` a registrar of the municipality, signed by the
+    municipality's admin; False if it already was.
 
     Raises:
-        ContractRevertError: the caller is not the municipality's admin, or another refusal.
+        ContractRevertError: the caller is not the municipality's admin
+            (``LedgerNotMunicipalityAdmin``), ``LedgerPaused``, or another refusal.
     """
     if chain.call("isRegistrar", municipality_id, registrar_address):
         return False

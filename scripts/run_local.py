@@ -2,9 +2,13 @@
 
 1. anvil (from npm) with its state persisted under ``data/chain/`` (dumped every second and
    on exit), on the port of ``LEDGER_RPC_URL`` (8546 by default);
-2. the ledger contract, deployed once and reused on later runs (``data/deployment.json``);
-3. one municipality per source mapping in ``scripts/mappings/`` onboarded with a generated
-   admin and registrar key (``data/local-keys.json``) and a staff token
+2. a generated platform admin key (``data/local-keys.json``), funded from anvil's first
+   development account (the faucet of the local chain, chain id 31337 only), that deploys the
+   ledger contract once (reused on later runs, ``data/deployment.json``): no well-known key
+   owns the ledger, even locally;
+3. one municipality per source mapping in ``scripts/mappings/``, onboarded as on a real
+   network: the platform admin registers it with its generated admin, and that admin adds the
+   generated registrar (``data/local-keys.json``); a staff token per registrar
    (``data/local-staff-tokens.json``, municipality code → token), local use only;
 4. the indexer (``python -m indexer``) and the API with the site (uvicorn, port 8000).
 
@@ -38,6 +42,11 @@ from ledger.sources import load_sources
 from ledger.staff import issue_token
 from scripts.admin import ensure_registrar, onboard_municipality
 from scripts.deploy import LOCAL_PLATFORM_ADMIN_KEY, ensure_deployed
+
+# Anvil's first development account holds the local chain's ether: it only funds the generated
+# accounts, on chain id LOCAL_CHAIN_ID, and never owns or signs anything in the ledger.
+LOCAL_FAUCET_KEY = LOCAL_PLATFORM_ADMIN_KEY
+LOCAL_CHAIN_ID = 31337
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("LEDGER_API_PORT", "8000"))
@@ -104,33 +113,87 @@ def source_municipalities(mappings_dir: Path) -> list[dict[str, str]]:
     return list(found.values())
 
 
-def bootstrap_local(settings: Settings, chain: LedgerChain) -> dict[str, str]:
-    """Onboard each source's municipality with generated keys and a staff token.
+def _new_key() -> str:
+    key = Account.create().key.hex()
+    return key if key.startswith("0x") else "0x" + key
+
+
+def _load_keys(settings: Settings) -> tuple[Path, dict]:
+    path = settings.data_dir / "local-keys.json"
+    keys = json.loads(path.read_text()) if path.exists() else {}
+    keys.setdefault("municipalities", {})
+    return path, keys
+
+
+def _fund(chain: LedgerChain, address: str) -> None:
+    if chain.balance_wei(address) < MIN_BALANCE_WEI:
+        chain.transfer_ether(LOCAL_FAUCET_KEY, address, FUND_WEI)
+
+
+def check_local(settings: Settings, chain: LedgerChain) -> None:
+    """Refuse to hand out local ether or keys anywhere but a local chain.
+
+    Raises:
+        LedgerError: ``LEDGER_ENV`` is not ``local`` or the chain id is not 31337.
+    """
+    chain_id = chain.chain_id()
+    if settings.env != "local" or chain_id != LOCAL_CHAIN_ID:
+        raise LedgerError(
+            f"make run is for local use only (LEDGER_ENV=local, chain id {LOCAL_CHAIN_ID}); "
+            f"got LEDGER_ENV={settings.env}, chain id {chain_id}"
+        )
+
+
+def local_platform_admin_key(settings: Settings, chain: LedgerChain) -> str:
+    """The generated platform admin key of the local ledger (``platform_admin_key`` in
+    ``data/local-keys.json``), created and funded on first use; saved before it is used.
+
+    Raises:
+        LedgerError: not a local chain (`check_local`).
+    """
+    check_local(settings, chain)
+    path, keys = _load_keys(settings)
+    if "platform_admin_key" not in keys:
+        keys["platform_admin_key"] = _new_key()
+        _write_private_json(path, keys)
+    _fund(chain, Account.from_key(keys["platform_admin_key"]).address)
+    return str(keys["platform_admin_key"])
+
+
+def bootstrap_local(settings: Settings, chain: LedgerChain, platform_admin_key: str) -> dict[str, str]:
+    """Onboard each source's municipality with generated keys and a staff token: the platform
+    admin registers the municipality with its admin; the municipality admin adds the registrar.
 
     Keys are saved before they are used, so a kill at any point leaves nothing unknown;
     every step checks the chain first, so re-running completes what is missing.
 
+    Args:
+        settings: local settings (``data_dir``, ``sources_dir``, ``staff_keys_file``).
+        chain: client of the deployed ledger.
+        platform_admin_key: the ledger owner's key (`local_platform_admin_key`).
+
     Returns:
         municipality code → staff token (plaintext; local use only).
+
+    Raises:
+        LedgerError: not a local chain; ContractRevertError: the contract refused a step.
     """
-    keys_path = settings.data_dir / "local-keys.json"
+    check_local(settings, chain)
+    keys_path, keys = _load_keys(settings)
     tokens_path = settings.data_dir / "local-staff-tokens.json"
-    keys = json.loads(keys_path.read_text()) if keys_path.exists() else {"municipalities": {}}
     tokens = json.loads(tokens_path.read_text()) if tokens_path.exists() else {}
     for municipality in source_municipalities(settings.sources_dir):
         code = municipality["code"]
         entry = keys["municipalities"].get(code)
         if entry is None:
-            entry = {"name": municipality["name"], "admin_key": Account.create().key.hex(), "registrar_key": Account.create().key.hex()}
-            entry = {k: (v if k == "name" or v.startswith("0x") else "0x" + v) for k, v in entry.items()}
+            entry = {"name": municipality["name"], "admin_key": _new_key(), "registrar_key": _new_key()}
             keys["municipalities"][code] = entry
             _write_private_json(keys_path, keys)
         admin = Account.from_key(entry["admin_key"]).address
         registrar = Account.from_key(entry["registrar_key"]).address
         for address in (admin, registrar):
-            if chain.balance_wei(address) < MIN_BALANCE_WEI:
-                chain.transfer_ether(LOCAL_PLATFORM_ADMIN_KEY, address, FUND_WEI)
-        municipality_id = onboard_municipality(chain, LOCAL_PLATFORM_ADMIN_KEY, entry["name"], code, admin)
+            _fund(chain, address)
+        municipality_id = onboard_municipality(chain, platform_admin_key, entry["name"], code, admin)
         ensure_registrar(chain, entry["admin_key"], municipality_id, registrar)
         if code not in tokens:
             tokens[code] = issue_token(settings.staff_keys_file, municipality_id, entry["registrar_key"])
@@ -224,14 +287,21 @@ def main() -> int:
     try:
         console.print("Starting the local chain (anvil) …")
         system.start_chain()
-        deployment, created = ensure_deployed(settings, LOCAL_PLATFORM_ADMIN_KEY)
+        platform_admin_key = local_platform_admin_key(settings, LedgerChain(settings.rpc_url))
+        deployment, created = ensure_deployed(settings, platform_admin_key)
         console.print(("Deployed" if created else "Reusing") + f" ledger {deployment.contract_address} (deploy block {deployment.deploy_block})")
         chain = LedgerChain(settings.rpc_url, deployment)
-        tokens = bootstrap_local(settings, chain)
+        owner = chain.call("owner")
+        if owner != Account.from_key(platform_admin_key).address:
+            raise LedgerError(
+                f"the recorded ledger {deployment.contract_address} is owned by {owner}, not by the platform admin key "
+                "in data/local-keys.json (a deployment from before v2?): run `make reset` to start over"
+            )
+        tokens = bootstrap_local(settings, chain, platform_admin_key)
         console.print("Starting the indexer and the API …")
         system.start_services()
         site = f"http://{API_HOST}:{API_PORT}"
-        console.print(f"\n[bold green]Ready.[/]\n  Site:        {site}/\n  API docs:    {site}/docs\n"
+        console.print(f"\n[bold green]Ready.[/]\n  Platform admin: {owner} (key in data/local-keys.json)\n  Site:        {site}/\n  API docs:    {site}/docs\n"
                       f"  Health:      {site}/api/v1/health\n  Chain (RPC): {settings.rpc_url} (chain id 31337)\n"
                       f"  Contract:    {deployment.contract_address}, deploy block {deployment.deploy_block}\n"
                       f"  Logs:        {system.logs}/")
