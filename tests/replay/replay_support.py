@@ -205,3 +205,70 @@ def synthetic_events() -> list[LedgerEvent]:
             withdrawn_at=time_of(10),
         ),
     ]
+
+
+# ---------------------------------------------------------------------- API answers
+
+
+SUMMARY_KEYS = (
+    "id", "municipality_id", "municipality_name", "external_ref", "title", "theme", "unit", "target_quantity",
+    "delivered_quantity", "progress_bps", "status", "due_date", "due_date_iso", "met_at", "met_at_iso", "registered",
+    "withdrawn", "promised_at", "promised_at_iso", "original_target_quantity", "original_due_date",
+    "original_due_date_iso", "historical_record", "registration_lag_days", "status_on_record", "met_on_record_at",
+    "met_on_record_at_iso", "status_original_terms", "met_at_original_terms", "met_at_original_terms_iso",
+    "status_on_record_original_terms", "met_on_record_at_original_terms", "met_on_record_at_original_terms_iso",
+    "progress_bps_original_terms", "met_only_under_relaxed_terms", "amendment_count", "amended_after_due_date",
+    "target_lowered", "recorded_late_count", "signer_held_role",
+)
+"""The keys of a v2 ``CommitmentSummary`` (docs/API.md v1 fields plus docs/LEDGER.md's)."""
+
+DELIVERY_KEYS = (
+    "id", "commitment_id", "delivery_number", "quantity", "delivered_at", "delivered_at_iso", "recorded_at",
+    "recorded_at_iso", "recording_lag_seconds", "recording_lag_days", "recorded_late", "evidence_uri", "note",
+    "external_ref", "registrar", "signer_held_role", "recorded",
+)
+
+
+def _action(action: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if action is None else {"reason": action["reason"], "registrar": action["registrar"], "chain": action["chain"]}
+
+
+def api_answers(commitments: list[dict[str, Any]], municipalities: list[dict[str, Any]], health: dict[str, Any]) -> dict[str, Any]:
+    """What an honest v2 API answers, rendered from the replay's wire form (report rows of
+    ``commitments`` and ``municipalities``): ``{"health", "summaries", "details" (by id),
+    "municipalities"}`` in the shapes of docs/API.md with docs/LEDGER.md's field names."""
+    summaries, details = [], {}
+    for c in commitments:
+        summary = {k: c[k] for k in SUMMARY_KEYS}
+        detail = dict(summary)
+        detail.update({k: c[k] for k in ("description", "source_document_sha256", "source_uri", "registrar")})
+        detail["withdrawal"] = _action(c["withdrawal"])
+        detail["deliveries"] = [
+            {k: d[k] for k in DELIVERY_KEYS}
+            | {"evidence": [{"sha256": h, "stored": False, "url": None} for h in d["evidence_sha256"]],
+               "revocation": _action(d["revocation"])}
+            for d in c["deliveries"]
+        ]
+        detail["amendments"] = [dict(a) for a in c["amendments"]]
+        detail["timeline"] = []
+        summaries.append(summary)
+        details[c["id"]] = detail
+    rows = [
+        {k: m[k] for k in ("id", "name", "code", "admin", "pending_admin", "registrars", "commitment_count",
+                           "status_counts", "registered", "admin_changes")}
+        | {"recovery": None if m["recovery"] is None else
+           {k: m["recovery"][k] for k in ("proposed_admin", "executable_at", "started")}}
+        for m in municipalities
+    ]
+    return {"health": health, "summaries": summaries, "details": details, "municipalities": rows}
+
+
+def api_from_report(report: dict[str, Any]) -> dict[str, Any]:
+    """:func:`api_answers` for a replay report, with a health answer that has caught up."""
+    health = {
+        "status": "ok", "chain_id": report["chain_id"], "contract_address": report["contract_address"],
+        "deploy_block": report["from_block"], "chain_head_block": report["to_block"],
+        "indexed_block": report["to_block"], "lag_blocks": 0, "head_seen_at": report["generated_at"],
+        "paused": report["paused"], "contract_version": report["contract_version"],
+    }
+    return api_answers(report["commitments"], report["municipalities"], health)
