@@ -10,9 +10,12 @@ A problem is ``{"type": "/problems/<slug>", "title", "status", "detail", ...exte
   ``contract-rejected``; ``detail`` is a sentence for people (:data:`CONTRACT_MESSAGES`),
   the custom error is always echoed for machines as ``contract_error``;
 - ``ChainUnavailableError`` → 503, ``TransactionFailedError`` → 502, ``EvidenceTooLargeError``
-  → 413, ``StaffAuthError`` → 401 or 403, the service's refusals → 404/409, an index behind
-  the chain when an amendment must be completed from it → 503 ``index-behind``;
+  → 413, ``StaffAuthError`` → 401 or 403, the service's refusals → 404/409/422;
+- ``BatchItemError`` → the problem of the refused item (any of the above) plus ``index``;
 - anything else → 500 ``internal-error`` without internals (logged with its traceback).
+
+Every mapping is by exception type (and a contract error by its custom error name), never by
+message text; :func:`problem_for` is the one table, used for single writes and batch items.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.services.ledger_writes import (
+    AmendmentChangesNothingError,
+    BatchItemError,
     CommitmentWithdrawnError,
-    EvidenceInvalidError,
-    IndexBehindError,
+    InputInvalidError,
     UnknownRecordError,
 )
 from ledger.errors import (
@@ -42,7 +46,9 @@ from ledger.errors import (
     StaffAuthError,
     TransactionFailedError,
 )
+from ledger.db.repository import iso as repository_iso
 from ledger.events import snake
+from ledger.limits import AMEND_FIELD_NAMES
 from ledger.staff import StaffForbiddenError
 
 logger = logging.getLogger("api")
@@ -62,10 +68,12 @@ TITLES: dict[str, str] = {
     "delivery-already-revoked": "Delivery is already revoked",
     "duplicate-evidence": "Evidence hash given twice",
     "amendment-changes-nothing": "Amendment changes nothing",
+    "stale-amendment-count": "The commitment was amended since you read it",
+    "too-many-deliveries": "Commitment has the most deliveries it can hold",
+    "ledger-paused": "The ledger is paused",
     "payload-too-large": "Payload too large",
     "unsupported-media-type": "Unsupported media type",
     "contract-rejected": "The ledger contract refused the transaction",
-    "index-behind": "The index is behind the chain",
     "rate-limited": "Too many requests",
     "chain-unavailable": "The chain is unavailable",
     "transaction-failed": "The transaction failed",
@@ -94,6 +102,9 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "LedgerCommitmentWithdrawn": (409, "commitment-withdrawn"),
     "LedgerDeliveryAlreadyRevoked": (409, "delivery-already-revoked"),
     "LedgerAmendmentChangesNothing": (409, "amendment-changes-nothing"),
+    "LedgerStaleAmendmentCount": (409, "stale-amendment-count"),
+    "LedgerTooManyDeliveries": (409, "too-many-deliveries"),
+    "LedgerPaused": (503, "ledger-paused"),
     "LedgerNotRegistrar": (403, "forbidden"),
     "LedgerUnknownCommitment": (404, "not-found"),
     "LedgerUnknownDelivery": (404, "not-found"),
@@ -101,6 +112,17 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
 }
 """Custom errors of the contract with their own status and problem type; any other custom
 error is 422 ``contract-rejected``."""
+
+
+def _iso(seconds: Any) -> str:
+    """Unix seconds as ISO 8601 UTC text, for sentences (``?`` when out of range)."""
+    text = repository_iso(int(seconds)) if isinstance(seconds, int) else None
+    return text or "?"
+
+
+def amendment_field(bit: Any) -> str:
+    """The API name of an ``AMEND_*`` bit (``4`` → ``target_quantity``)."""
+    return next((name for b, name in AMEND_FIELD_NAMES if b == bit), str(bit))
 
 
 def _quoted(value: Any) -> str:
@@ -134,7 +156,14 @@ CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
     "LedgerInvalidQuantity": lambda a: (
         f"Quantity {a['quantity']} is out of range: it must be from 1 to {a['max_quantity']}."
     ),
-    "LedgerInvalidDueDate": lambda a: f"Due date {a['due_date']} is not valid: it must be after 0 (Unix seconds).",
+    "LedgerInvalidPromiseDate": lambda a: (
+        f"Promise date {a['promised_at']} ({_iso(a['promised_at'])}) is not valid: it must be after 0 and not "
+        f"after the block time {a['block_time']} ({_iso(a['block_time'])}); a promise is made before it is recorded."
+    ),
+    "LedgerInvalidDueDate": lambda a: (
+        f"Due date {a['due_date']} ({_iso(a['due_date'])}) is not valid: it must be after the promise date "
+        f"{a['promised_at']} ({_iso(a['promised_at'])}) and before {a['max_date']} ({_iso(a['max_date'])}), Unix seconds."
+    ),
     "LedgerInvalidDeliveryDate": lambda a: (
         f"Delivery date {a['delivered_at']} is not valid: it must be after 0 and not after the "
         f"block time {a['block_time']} (Unix seconds)."
@@ -161,8 +190,24 @@ CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"Commitment {a['commitment_id']} is withdrawn: it accepts no amendment or delivery."
     ),
     "LedgerAmendmentChangesNothing": lambda a: (
-        f"This amendment changes nothing: commitment {a['commitment_id']} already has this title, "
-        "description, target quantity and due date."
+        f"This amendment changes nothing: commitment {a['commitment_id']} already has this "
+        f"{amendment_field(a['field']).replace('_', ' ')}."
+    ),
+    "LedgerStaleAmendmentCount": lambda a: (
+        f"Commitment {a['commitment_id']} has {a['actual']} amendment(s), not the {a['expected']} this amendment "
+        "expects: it was amended since you read it. Read it again, check the change, and send the current count."
+    ),
+    "LedgerInvalidAmendmentFields": lambda a: (
+        f"The amendment of commitment {a['commitment_id']} names fields {a['fields']}: it must name at least one "
+        "of title, description, target_quantity, due_date and leave the others empty."
+    ),
+    "LedgerTooManyDeliveries": lambda a: (
+        f"Commitment {a['commitment_id']} already has {a['max_deliveries']} deliveries (revoked ones count), "
+        "the most it can hold."
+    ),
+    "LedgerPaused": lambda a: (
+        "The ledger is paused by its platform admin (an emergency stop): no record can be written now. "
+        "Reads keep working; retry when it is lifted."
     ),
     "LedgerDeliveryAlreadyRevoked": lambda a: f"Delivery {a['delivery_id']} is already revoked.",
     "LedgerAdminUnchanged": lambda a: (
@@ -194,11 +239,15 @@ def contract_message(exc: ContractRevertError) -> str:
         return UNKNOWN_CONTRACT_MESSAGE
 
 
-_CONTRACT_EXTENSIONS = {
-    "LedgerDuplicateCommitmentRef": ("existing_commitment_id", "existing_commitment_id"),
-    "LedgerDuplicateDeliveryRef": ("existing_delivery_id", "existing_delivery_id"),
+_CONTRACT_EXTENSIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "LedgerDuplicateCommitmentRef": lambda a: {"existing_commitment_id": a["existing_commitment_id"]},
+    "LedgerDuplicateDeliveryRef": lambda a: {"existing_delivery_id": a["existing_delivery_id"]},
+    "LedgerStaleAmendmentCount": lambda a: {
+        "expected_amendment_count": a["expected"], "current_amendment_count": a["actual"],
+    },
+    "LedgerAmendmentChangesNothing": lambda a: {"field": amendment_field(a["field"])},
 }
-"""Extension member and the custom error argument it comes from."""
+"""Extension members of a custom error, from its arguments."""
 
 
 class Problem(BaseModel):
@@ -309,98 +358,99 @@ def _detail_part(loc: list[Any], msg: str) -> str:
     return f"{_loc_text(loc)}: {msg}"
 
 
-def validation_problem(errors: list[Mapping[str, Any]]) -> JSONResponse:
+def _validation(errors: list[Mapping[str, Any]]) -> ProblemError:
     """422 ``validation-error`` for pydantic/FastAPI errors (their ``loc``, ``msg``, ``type``;
     inputs are not echoed)."""
     cleaned = [{"loc": list(e.get("loc", ())), "msg": _message(e), "type": str(e.get("type", ""))} for e in errors]
     detail = "; ".join(_detail_part(e["loc"], e["msg"]) for e in cleaned) or None
-    return problem_response(422, "validation-error", detail, errors=cleaned)
+    return ProblemError(422, "validation-error", detail, errors=cleaned)
 
 
-def contract_problem(exc: ContractRevertError) -> JSONResponse:
+def _contract(exc: ContractRevertError) -> ProblemError:
     """The problem for a custom error of the contract (see :data:`CONTRACT_ERRORS`)."""
     status, slug = CONTRACT_ERRORS.get(exc.name, (422, "contract-rejected"))
     extensions: dict[str, Any] = {"contract_error": {"name": exc.name, "args": dict(exc.args_by_name)}}
     if exc.name in _CONTRACT_EXTENSIONS:
-        member, arg = _CONTRACT_EXTENSIONS[exc.name]
-        extensions[member] = exc.args_by_name.get(arg)
-    return problem_response(status, slug, contract_message(exc), **extensions)
+        try:
+            extensions.update(_CONTRACT_EXTENSIONS[exc.name](dict(exc.args_by_name)))
+        except KeyError:
+            logger.warning("contract error %s with unexpected arguments %r", exc.name, exc.args_by_name)
+    return ProblemError(status, slug, contract_message(exc), **extensions)
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Register the exception handlers that turn every error into a problem."""
+_CHAIN_DOWN = ProblemError(
+    503, "chain-unavailable", "The ledger's chain node cannot be reached; nothing was written. Retry later.",
+    headers={"Retry-After": "10"},
+)
 
-    @app.exception_handler(ProblemError)
-    async def _problem(_request: Request, exc: ProblemError) -> JSONResponse:
-        return problem_response(exc.status, exc.slug, exc.detail, headers=exc.headers, **exc.extensions)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, str) else None
-        if exc.status_code == 404 and detail == "Not Found":
-            detail = "No such resource."
-        return problem_response(exc.status_code, _slug_for_status(exc.status_code), detail, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_problem(list(exc.errors()))
-
-    @app.exception_handler(ContractRevertError)
-    async def _contract(_request: Request, exc: ContractRevertError) -> JSONResponse:
-        return contract_problem(exc)
-
-    async def _chain(_request: Request, exc: Exception) -> JSONResponse:
+def problem_for(exc: Exception) -> ProblemError | None:
+    """The problem of a typed error, by its type; ``None`` if it has none (→ 500)."""
+    if isinstance(exc, ProblemError):
+        return exc
+    if isinstance(exc, BatchItemError):
+        inner = problem_for(exc.cause)
+        if inner is None:
+            return None
+        return ProblemError(inner.status, inner.slug, inner.detail, headers=inner.headers, **inner.extensions, index=exc.index)
+    if isinstance(exc, RequestValidationError):
+        return _validation(list(exc.errors()))
+    if isinstance(exc, InputInvalidError):
+        return _validation(exc.errors)
+    if isinstance(exc, ContractRevertError):
+        return _contract(exc)
+    if isinstance(exc, (ChainUnavailableError, requests.ConnectionError, requests.Timeout)):
         logger.warning("chain unavailable: %s", getattr(exc, "reason", exc))
-        return problem_response(
-            503, "chain-unavailable", "The ledger's chain node cannot be reached; nothing was written. Retry later.",
-            headers={"Retry-After": "10"},
-        )
-
-    app.add_exception_handler(ChainUnavailableError, _chain)
-    # The chain client is the API's only outbound HTTP; a transport error it lets through
-    # unwrapped (LedgerChain.send reads the nonce outside its wrapper) means the same.
-    app.add_exception_handler(requests.ConnectionError, _chain)
-    app.add_exception_handler(requests.Timeout, _chain)
-
-    @app.exception_handler(TransactionFailedError)
-    async def _tx_failed(_request: Request, exc: TransactionFailedError) -> JSONResponse:
+        return _CHAIN_DOWN
+    if isinstance(exc, TransactionFailedError):
         logger.error("transaction failed: %s", exc)
-        return problem_response(
+        return ProblemError(
             502, "transaction-failed",
             "The transaction failed or was not mined in time. Check tx_hash on chain before retrying.",
             tx_hash=exc.tx_hash,
         )
+    if isinstance(exc, EvidenceTooLargeError):
+        return ProblemError(413, "payload-too-large", str(exc), max_bytes=exc.max_bytes)
+    if isinstance(exc, StaffForbiddenError):
+        return ProblemError(403, "forbidden", str(exc))
+    if isinstance(exc, StaffAuthError):
+        return ProblemError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, UnknownRecordError):
+        return ProblemError(404, "not-found", str(exc))
+    if isinstance(exc, CommitmentWithdrawnError):
+        return ProblemError(409, "commitment-withdrawn", str(exc))
+    if isinstance(exc, AmendmentChangesNothingError):
+        return ProblemError(409, "amendment-changes-nothing", str(exc), field=exc.field)
+    if isinstance(exc, StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = "No such resource."
+        return ProblemError(exc.status_code, _slug_for_status(exc.status_code), detail, headers=exc.headers)
+    return None
 
-    @app.exception_handler(EvidenceTooLargeError)
-    async def _too_large(_request: Request, exc: EvidenceTooLargeError) -> JSONResponse:
-        return problem_response(413, "payload-too-large", str(exc), max_bytes=exc.max_bytes)
 
-    @app.exception_handler(StaffAuthError)
-    async def _staff(_request: Request, exc: StaffAuthError) -> JSONResponse:
-        if isinstance(exc, StaffForbiddenError):
-            return problem_response(403, "forbidden", str(exc))
-        return problem_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
+_MAPPED = (
+    ProblemError, BatchItemError, RequestValidationError, InputInvalidError, ContractRevertError,
+    ChainUnavailableError, requests.ConnectionError, requests.Timeout, TransactionFailedError,
+    EvidenceTooLargeError, StaffAuthError, UnknownRecordError, CommitmentWithdrawnError,
+    AmendmentChangesNothingError, StarletteHTTPException,
+)
+"""Exception types :func:`problem_for` maps (each gets the one handler)."""
 
-    @app.exception_handler(UnknownRecordError)
-    async def _unknown(_request: Request, exc: UnknownRecordError) -> JSONResponse:
-        return problem_response(404, "not-found", str(exc))
 
-    @app.exception_handler(EvidenceInvalidError)
-    async def _evidence_invalid(_request: Request, exc: EvidenceInvalidError) -> JSONResponse:
-        return validation_problem(exc.errors)
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the exception handlers that turn every error into a problem (:func:`problem_for`)."""
 
-    @app.exception_handler(CommitmentWithdrawnError)
-    async def _withdrawn(_request: Request, exc: CommitmentWithdrawnError) -> JSONResponse:
-        return problem_response(409, "commitment-withdrawn", str(exc))
+    async def _mapped(request: Request, exc: Exception) -> JSONResponse:
+        problem = problem_for(exc)
+        if problem is None:
+            return await _unexpected(request, exc)
+        return problem_response(problem.status, problem.slug, problem.detail, headers=problem.headers, **problem.extensions)
 
-    @app.exception_handler(IndexBehindError)
-    async def _index_behind(_request: Request, exc: IndexBehindError) -> JSONResponse:
-        return problem_response(
-            503, "index-behind", str(exc), headers={"Retry-After": "5"},
-            indexed_block=exc.indexed_block, chain_head_block=exc.head_block,
-        )
-
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(500, "internal-error", "An unexpected error occurred; it has been logged.")
+
+    for exc_type in _MAPPED:
+        app.add_exception_handler(exc_type, _mapped)
+    app.add_exception_handler(Exception, _unexpected)

@@ -3,7 +3,8 @@
 FastAPI reads and parses a body before any dependency runs, so the limits live in a route
 class (FastAPI's documented ``APIRoute.get_route_handler`` hook). A route with a form body
 takes ``max_files`` evidence files of at most ``settings.max_evidence_bytes`` each plus
-:data:`FORM_OVERHEAD_BYTES`; a JSON body at most :data:`JSON_MAX_BYTES`. A declared
+:data:`FORM_OVERHEAD_BYTES`; a JSON body at most :data:`JSON_MAX_BYTES` (a batch route's
+:data:`BATCH_JSON_MAX_BYTES`). A declared
 ``Content-Length`` above the limit is refused at once; a body without one is counted while
 it streams and refused as soon as it passes the limit. (Starlette's own body limit answers a
 declared oversize with plain text; this one answers with a problem.) The exact per-file
@@ -24,6 +25,10 @@ FORM_OVERHEAD_BYTES = 256 * 1024
 
 JSON_MAX_BYTES = 256 * 1024
 """Largest JSON body, bytes (the longest valid write is about 10 KB of text, escaped)."""
+
+BATCH_JSON_MAX_BYTES = 4 * 1024 * 1024
+"""Largest JSON body of a batch route, bytes: 100 items of about 9 KB of text each, with
+room for JSON escapes of non-ASCII text."""
 
 FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 """Media types a form route accepts."""
@@ -64,8 +69,9 @@ def _limited(receive: Receive, limit: int) -> Receive:
     return receive_with_limit
 
 
-def body_limited_route(max_files: int) -> type[APIRoute]:
-    """A route class whose form bodies may carry ``max_files`` evidence files.
+def body_limited_route(max_files: int, json_max_bytes: int = JSON_MAX_BYTES) -> type[APIRoute]:
+    """A route class whose form bodies may carry ``max_files`` evidence files and whose JSON
+    bodies may be ``json_max_bytes`` long.
 
     Raises (as problems, before the endpoint runs):
         HTTPException 415: the body's media type is not what the route reads.
@@ -86,7 +92,7 @@ def body_limited_route(max_files: int) -> type[APIRoute]:
                     if media_type not in FORM_MEDIA_TYPES and (media_type or _has_body(request)):
                         raise HTTPException(415, f"Send this as multipart/form-data, not {media_type or 'no media type'}.")
                 else:
-                    limit = JSON_MAX_BYTES
+                    limit = json_max_bytes
                     json_like = media_type is not None and (media_type == "application/json" or media_type.endswith("+json"))
                     if not json_like and (media_type or _has_body(request)):
                         raise HTTPException(415, f"Send this as application/json, not {media_type or 'no media type'}.")
@@ -97,5 +103,5 @@ def body_limited_route(max_files: int) -> type[APIRoute]:
 
             return guarded
 
-    BodyLimitedRoute.__name__ = f"BodyLimitedRoute{max_files}"
+    BodyLimitedRoute.__name__ = f"BodyLimitedRoute{max_files}x{json_max_bytes}"
     return BodyLimitedRoute

@@ -5,10 +5,11 @@ as the JSON; quantities are decimal strings (uint64 does not fit a JS number), t
 Unix seconds with an ISO 8601 UTC twin, hashes ``0x`` + 64 lowercase hex.
 
 Input models validate everything the contract would check *before* anything is stored or
-sent: text limits in UTF-8 bytes (the contract's), quantities 1..10^15 (an integer or a
-string of decimal digits), SHA-256 hashes (64 hex characters, optional ``0x``; normalised to
-``0x`` lowercase), times as Unix seconds or RFC 3339 with an offset (naive times are
-refused), delivery dates not in the future. Unknown fields are refused. Stricter than the
+sent: text limits in UTF-8 bytes (the contract's), quantities 1..10^13 (``MAX_QUANTITY``; an
+integer or a string of decimal digits), SHA-256 hashes (64 hex characters, optional ``0x``;
+normalised to ``0x`` lowercase), times as Unix seconds or RFC 3339 with an offset (naive
+times are refused) before the year 10000 (``MAX_DATE``), promise and delivery dates not in
+the future, a due date after the promise date. Unknown fields are refused. Stricter than the
 contract (:func:`text_problem`): no control characters (line breaks and tabs only in
 description, note and reason), no bidirectional override or isolate characters, and no
 required text that is only whitespace.
@@ -37,8 +38,10 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ledger.limits import (  # the contract's limits: one Python mirror
+    AMEND_FIELD_NAMES,
     DESCRIPTION_MAX_BYTES,
     EXTERNAL_REF_MAX_BYTES,
+    MAX_DATE,
     MAX_EVIDENCE,
     MAX_QUANTITY,
     NOTE_MAX_BYTES,
@@ -52,8 +55,16 @@ from ledger.sources import SourceCredit
 
 # ------------------------------------------------------------------ limits
 
-MAX_UNIX_SECONDS = 253_402_300_799
-"""9999-12-31T23:59:59Z: the last time with an ISO 8601 twin (the contract takes any uint64)."""
+MAX_UNIX_SECONDS = MAX_DATE - 1
+"""9999-12-31T23:59:59Z: the last time the contract accepts as a due date (``dueDate < MAX_DATE``)
+and the last with an ISO 8601 twin."""
+
+MAX_BATCH_ITEMS = 100
+"""Most records in one batch write (``/staff/commitments/batch``, ``/staff/deliveries/batch``):
+one transaction of at most 100 registrations stays well inside a block's gas limit."""
+
+AmendmentField = Literal["title", "description", "target_quantity", "due_date"]
+"""A field an amendment may change (``ledger.limits.AMEND_FIELD_NAMES``)."""
 
 StatusName = Literal["pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn"]
 """A commitment's status (ledger.status.STATUSES)."""
@@ -182,7 +193,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _SIGNED_DIGITS = re.compile(r"^-[0-9]{1,32}$")
 
-QUANTITY_RANGE_TEXT = f"from 1 to 10^15 ({MAX_QUANTITY})"
+def _power_of_ten(value: int) -> str:
+    exponent = len(str(value)) - 1
+    return f"10^{exponent}" if value == 10**exponent else str(value)
+
+
+QUANTITY_RANGE_TEXT = f"from 1 to {_power_of_ten(MAX_QUANTITY)} ({MAX_QUANTITY})"
 """The allowed range of a quantity, as the error messages give it."""
 
 
@@ -217,7 +233,7 @@ Quantity = Annotated[
                 {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
                 {"type": "string", "pattern": "^[0-9]+$"},
             ],
-            "description": "1..10^15, in the commitment's unit; an integer or a decimal string",
+            "description": f"1..{_power_of_ten(MAX_QUANTITY)}, in the commitment's unit; an integer or a decimal string",
             "examples": ["200"],
         }
     ),
@@ -311,7 +327,12 @@ class InputModel(BaseModel):
 
 
 class CommitmentIn(InputModel):
-    """A new commitment (``registerCommitment``); the municipality comes from the token."""
+    """A new commitment (``registerCommitment``); the municipality comes from the token.
+
+    Two clocks: ``promised_at`` is when the promise was made (e.g. the council adopted the
+    agreement), claimed by the registrar, not in the future; the chain adds the registration
+    time. ``promised_at < due_date`` (the contract's ``LedgerInvalidDueDate``).
+    """
 
     external_ref: ExternalRef = Field(description="the source's own id, unique per municipality")
     title: Title
@@ -319,19 +340,57 @@ class CommitmentIn(InputModel):
     theme: Theme = ""
     target_quantity: Quantity
     unit: Unit
-    due_date: UnixTime = Field(description="deadline; due passed when block time > due_date")
+    promised_at: PastUnixTime = Field(
+        description="when the promise was made (claimed): Unix seconds or RFC 3339 with offset; not in the future"
+    )
+    due_date: UnixTime = Field(description="deadline, after promised_at; due passed when block time > due_date")
     source_document_sha256: DocumentSha256 | None = None
     source_uri: Uri = ""
 
+    @model_validator(mode="after")
+    def _due_after_promise(self) -> "CommitmentIn":
+        if self.due_date <= self.promised_at:
+            raise PydanticCustomError(
+                "due_date_before_promise",
+                "due_date {due_date} is not after promised_at {promised_at}: a deadline comes after the promise",
+                {"due_date": self.due_date, "promised_at": self.promised_at},
+            )
+        return self
+
 
 class AmendmentIn(InputModel):
-    """An amendment (``amendCommitment``); omitted (or null) fields keep their current value."""
+    """An amendment (``amendCommitment``): only the fields given (not null) change; at least
+    one. ``expected_amendment_count`` is the number of amendments the registrar saw (the
+    detail's ``amendment_count``); the contract refuses a stale one, so nothing is read from
+    the index to fill in the others."""
 
+    expected_amendment_count: int = Field(
+        ge=0, le=2**32 - 1, description="amendments the registrar saw (0 before the first); a stale count is 409"
+    )
     title: Title | None = None
     description: Description | None = None
     target_quantity: Quantity | None = None
     due_date: UnixTime | None = None
     reason: Reason
+
+    @property
+    def fields(self) -> list[str]:
+        """The names of the fields this amendment changes, in bit order."""
+        return [name for _bit, name in AMEND_FIELD_NAMES if getattr(self, name) is not None]
+
+    @property
+    def fields_bits(self) -> int:
+        """``AmendmentInput.fields``: the AMEND_* bits of :attr:`fields`."""
+        return sum(bit for bit, name in AMEND_FIELD_NAMES if getattr(self, name) is not None)
+
+    @model_validator(mode="after")
+    def _names_a_field(self) -> "AmendmentIn":
+        if not self.fields:
+            raise PydanticCustomError(
+                "amendment_no_field",
+                "An amendment changes at least one of title, description, target_quantity, due_date",
+            )
+        return self
 
 
 class ReasonIn(InputModel):
@@ -374,6 +433,36 @@ class DeliveryForm(InputModel):
                 {"max": MAX_EVIDENCE, "count": count},
             )
         return self
+
+
+class CommitmentBatchIn(InputModel):
+    """Many registrations in one transaction (``multicall``): all or nothing. Repeated
+    ``external_ref`` values are refused by the service (422, ``loc`` naming the item)."""
+
+    commitments: list[CommitmentIn] = Field(
+        min_length=1, max_length=MAX_BATCH_ITEMS, description=f"1..{MAX_BATCH_ITEMS} commitments, as POST /staff/commitments"
+    )
+
+
+class DeliveryIn(InputModel):
+    """A delivery in a batch: as the form of ``POST /staff/commitments/{id}/deliveries``, with
+    the commitment named and evidence as hashes only (no files)."""
+
+    commitment_id: int = Field(ge=1, le=2**63 - 1)
+    quantity: Quantity
+    delivered_at: PastUnixTime = Field(description="claimed: Unix seconds or RFC 3339 with offset; not in the future")
+    evidence_sha256: list[DocumentSha256] = Field(min_length=1, max_length=MAX_EVIDENCE)
+    evidence_uri: Uri = ""
+    note: Note = ""
+    external_ref: DeliveryRef = Field(default="", description="unique per commitment when not empty")
+
+
+class DeliveryBatchIn(InputModel):
+    """Many deliveries in one transaction (``multicall``): all or nothing. A repeated
+    (``commitment_id``, ``external_ref``) or evidence hash is refused by the service (422,
+    ``loc`` naming the item)."""
+
+    deliveries: list[DeliveryIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS, description=f"1..{MAX_BATCH_ITEMS} deliveries")
 
 
 class VerifyForm(InputModel):
@@ -436,16 +525,51 @@ class Source(BaseModel):
         ]
 
 
+class RegistrarTerm(BaseModel):
+    """A period in which an account held the registrar role (``removed`` null while it does)."""
+
+    account: str
+    added_by: str
+    added: ChainRef
+    removed_by: str | None
+    removed: ChainRef | None
+
+
+class AdminChange(BaseModel):
+    """A change of a municipality's admin: a two-step handover (``recovered`` false) or a
+    completed public recovery (``recovered`` true)."""
+
+    previous_admin: str
+    new_admin: str
+    recovered: bool = Field(description="true when made by the time-locked public recovery")
+    chain: ChainRef
+
+
+class Recovery(BaseModel):
+    """A pending public recovery of a municipality's admin role (docs/LEDGER.md "Recovery")."""
+
+    proposed_admin: str
+    executable_at: int = Field(description="Unix seconds from which anyone may complete it (42 days after the start)")
+    executable_at_iso: str
+    started_by: str = Field(description="the platform admin account that started it")
+    started: ChainRef
+
+
 class Municipality(BaseModel):
-    """An issuing municipality."""
+    """An issuing municipality, in sole charge of its own record."""
 
     id: int
     name: str
     code: str
     admin: str
-    registrars: list[str]
+    pending_admin: str | None = Field(description="the proposed next admin (two-step handover), or null")
+    recovery: Recovery | None = Field(description="a pending public recovery, or null")
+    admin_changes: list[AdminChange] = Field(description="every admin change, oldest first")
+    registrars: list[str] = Field(description="current registrars, in the order they were added")
+    registrar_history: list[RegistrarTerm] = Field(description="every registrar term, oldest first")
     commitment_count: int
-    status_counts: StatusCounts
+    status_counts: StatusCounts = Field(description="commitments per status (claimed clock, current terms)")
+    status_on_record_counts: StatusCounts = Field(description="commitments per on-record status")
     registered: ChainRef
     sources: list[Source] = Field(default_factory=list, description="where its data comes from (credit them)")
 
@@ -466,7 +590,8 @@ class ThemeList(BaseModel):
 
 
 class CommitmentSummary(BaseModel):
-    """A commitment in lists; ``status`` evaluated at the request time."""
+    """A commitment in lists; statuses evaluated at the request time (docs/LEDGER.md: one
+    mapping, two clocks, two sets of terms)."""
 
     id: int
     municipality_id: int
@@ -475,15 +600,41 @@ class CommitmentSummary(BaseModel):
     title: str
     theme: str
     unit: str
-    target_quantity: DecimalString
-    delivered_quantity: DecimalString
+    target_quantity: DecimalString = Field(description="current target, in unit")
+    original_target_quantity: DecimalString = Field(description="target as registered (never changes)")
+    delivered_quantity: DecimalString = Field(description="sum of the non-revoked deliveries, in unit")
     progress_bps: int = Field(description="floor(delivered * 10000 / target); may exceed 10000")
-    status: StatusName
-    due_date: int
+    progress_bps_original_terms: int = Field(description="the same against the original target")
+    status: StatusName = Field(description="claimed dates, current terms (what the municipality reports)")
+    status_on_record: StatusName = Field(description="recording times, current terms (the contract's statusOf)")
+    status_original_terms: StatusName = Field(description="claimed dates, original terms")
+    status_on_record_original_terms: StatusName = Field(description="recording times, original terms")
+    met_only_under_relaxed_terms: bool = Field(
+        description="status is better under the current terms than under the original ones (a compromise, not a promise kept)"
+    )
+    promised_at: int = Field(description="when the promise was made (claimed), Unix seconds")
+    promised_at_iso: str
+    registration_lag_days: int = Field(description="floor((registration block time - promised_at) / 86400)")
+    historical_record: bool = Field(description="registered after its original due date: a record of an old promise")
+    due_date: int = Field(description="current due date, Unix seconds")
     due_date_iso: str
-    met_at: int | None
+    original_due_date: int
+    original_due_date_iso: str
+    met_at: int | None = Field(description="claimed clock, current terms; null while not met")
     met_at_iso: str | None
+    met_on_record_at: int | None
+    met_on_record_at_iso: str | None
+    met_at_original_terms: int | None
+    met_at_original_terms_iso: str | None
+    met_on_record_at_original_terms: int | None
+    met_on_record_at_original_terms_iso: str | None
+    amendment_count: int
+    amended_after_due_date: bool = Field(description="an amendment was made after the due date then in force")
+    target_lowered: bool = Field(description="an amendment lowered the target")
+    recorded_late_count: int = Field(description="non-revoked deliveries recorded more than 30 days after their date")
     registered: ChainRef
+    registrar: str
+    signer_held_role: bool = Field(description="the registrar held the role at the registration's log (from events)")
     withdrawn: bool
 
 
@@ -504,26 +655,79 @@ class EvidenceRef(BaseModel):
 
 
 class RecordedAction(BaseModel):
-    """A withdrawal or revocation: the reason, who, where on chain."""
+    """A withdrawal or revocation: the reason, who, whether that account held the role then,
+    where on chain."""
 
     reason: str
     registrar: str
+    signer_held_role: bool
     chain: ChainRef
 
 
 class Delivery(BaseModel):
-    id: int
+    """A delivery, with both clocks: ``delivered_at`` as claimed, ``recorded_at`` the block time."""
+
+    id: int = Field(description="commitment_id * 1,000,000 + delivery_number")
+    delivery_number: int = Field(description="1 for the commitment's first delivery (revoked ones included)")
     commitment_id: int
     quantity: DecimalString
-    delivered_at: int
+    delivered_at: int = Field(description="claimed by the registrar, Unix seconds")
     delivered_at_iso: str
+    recorded_at: int = Field(description="block time of the record, Unix seconds")
+    recorded_at_iso: str
+    recording_lag_seconds: int = Field(description="recorded_at - delivered_at (>= 0)")
+    recording_lag_days: int = Field(description="floor(recording_lag_seconds / 86400)")
+    recorded_late: bool = Field(description="recorded more than 30 days (2,592,000 s) after delivered_at")
     evidence: list[EvidenceRef]
     evidence_uri: str
     note: str
     external_ref: str
     registrar: str
+    signer_held_role: bool
     recorded: ChainRef
     revocation: RecordedAction | None
+
+
+class DeliveryListed(Delivery):
+    """A delivery in ``GET /deliveries``, with its commitment named."""
+
+    commitment_title: str
+    commitment_status: StatusName = Field(description="the commitment's status (claimed clock, current terms) now")
+    unit: str
+    municipality_id: int
+    municipality_name: str
+
+
+class DeliveryPage(BaseModel):
+    data: list[DeliveryListed]
+    count: int = Field(description="total number of matching deliveries")
+    offset: int
+    limit: int
+    sources: list[Source] = Field(default_factory=list, description="credits of the sources of this page's deliveries")
+
+
+class Amendment(BaseModel):
+    """One amendment: only the ``fields`` it names changed (texts not named are null)."""
+
+    amendment_number: int = Field(description="1 for the commitment's first amendment")
+    fields: list[AmendmentField]
+    title: str | None
+    description: str | None
+    previous_target_quantity: DecimalString
+    target_quantity: DecimalString
+    previous_due_date: int
+    previous_due_date_iso: str
+    due_date: int
+    due_date_iso: str
+    reason: str
+    registrar: str
+    amended_at: int = Field(description="block time, Unix seconds")
+    amended_at_iso: str
+    after_due_date: bool = Field(description="amended_at > previous_due_date (made after the deadline had passed)")
+    lowered_target: bool = Field(description="target_quantity < previous_target_quantity")
+    extended_due_date: bool = Field(description="due_date > previous_due_date")
+    signer_held_role: bool
+    chain: ChainRef
 
 
 class TimelineEntry(BaseModel):
@@ -544,9 +748,8 @@ class CommitmentDetail(CommitmentSummary):
     description: str
     source_document_sha256: str | None
     source_uri: str
-    registrar: str
-    amendment_count: int
     withdrawal: RecordedAction | None
+    amendments: list[Amendment] = Field(description="every amendment, oldest first")
     deliveries: list[Delivery]
     timeline: list[TimelineEntry]
     ledger: LedgerRef
@@ -561,10 +764,14 @@ class Citation(BaseModel):
     commitment_title: str
     municipality_id: int
     municipality_name: str
-    delivered_at: int
+    delivered_at: int = Field(description="claimed, Unix seconds")
     delivered_at_iso: str
+    recorded_at: int = Field(description="block time, Unix seconds")
+    recorded_at_iso: str
+    recorded_late: bool
     quantity: DecimalString
     registrar: str
+    signer_held_role: bool
     revoked: bool
     revocation_reason: str | None
     chain: ChainRef
@@ -596,6 +803,8 @@ class Health(BaseModel):
     indexed_block: int | None
     lag_blocks: int | None
     head_seen_at: int | None = Field(description="Unix seconds the indexer last saw the chain head")
+    paused: bool | None = Field(description="whether the ledger's writes are paused, as indexed (null before the first pass)")
+    contract_version: str | None = Field(description='the contract\'s version(), e.g. "2.0.0" (null before the first pass)')
 
 
 class StaffMe(BaseModel):
@@ -618,6 +827,16 @@ class CommitmentRegistered(BaseModel):
 class CommitmentAmended(BaseModel):
     commitment_id: int
     amendment_number: int
+    tx: TxResult
+
+
+class CommitmentBatchRegistered(BaseModel):
+    commitment_ids: list[int] = Field(description="the new ids, in the order of the request's items")
+    tx: TxResult
+
+
+class DeliveryBatchRecorded(BaseModel):
+    delivery_ids: list[int] = Field(description="the new ids, in the order of the request's items")
     tx: TxResult
 
 

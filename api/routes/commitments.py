@@ -1,4 +1,4 @@
-"""Commitments (list, detail) and the themes they use."""
+"""Commitments (list, detail), their deliveries across commitments, and the themes they use."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from api.schemas import (
     CommitmentDetail,
     CommitmentPage,
     CommitmentSummary,
+    DeliveryListed,
+    DeliveryPage,
     Source,
     StatusName,
     ThemeCount,
@@ -23,6 +25,12 @@ router = APIRouter(tags=["commitments"])
 
 CommitmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="commitment id (from 1)")]
 MunicipalityFilter = Annotated[int | None, Query(ge=1, le=2**32 - 1, description="only this municipality")]
+Offset = Annotated[int, Query(ge=0, le=2**62, description="rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=100, description="rows per page, 1..100")]
+
+
+def _flag(description: str) -> object:
+    return Query(description=f"true/false: {description}")
 
 
 @router.get("/themes", response_model=ThemeList, responses=problem_responses(422))
@@ -40,20 +48,32 @@ def list_commitments(
     sources: SourcesDep,
     municipality_id: MunicipalityFilter = None,
     theme: Annotated[str | None, Query(max_length=200, description="exact theme")] = None,
-    status: Annotated[list[StatusName] | None, Query(description="any of these statuses; may repeat")] = None,
+    status: Annotated[
+        list[StatusName] | None, Query(description="any of these statuses (claimed clock, current terms); may repeat")
+    ] = None,
+    status_on_record: Annotated[
+        list[StatusName] | None, Query(description="any of these on-record statuses (the chain's clock); may repeat")
+    ] = None,
+    recorded_late: Annotated[bool | None, _flag("has (true) / has no (false) non-revoked delivery recorded late")] = None,
+    amended_after_due_date: Annotated[bool | None, _flag("amended after the due date then in force")] = None,
+    historical_record: Annotated[bool | None, _flag("registered after its original due date")] = None,
+    met_only_under_relaxed_terms: Annotated[bool | None, _flag("met only because its terms were relaxed")] = None,
     q: Annotated[
         str | None, Query(max_length=200, description="case-insensitive substring of title, description or external_ref")
     ] = None,
-    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Offset = 0,
+    limit: Limit = 20,
 ) -> CommitmentPage:
     """One page of commitments, by id ascending.
 
+    Filters combine with AND; each flag is `true` or `false` (omitted: no filter).
     `count` is the number of commitments matching the filters (not the page size); `sources`
     credits the data sources of the commitments on this page.
-    Quantities are decimal strings in the commitment's `unit`; `status` is evaluated at the
-    request time; `due_date`/`met_at` are Unix seconds with an ISO 8601 UTC twin.
-    422 for an unknown status, `limit` outside 1..100 or a negative `offset`.
+    Quantities are decimal strings in the commitment's `unit`; statuses are evaluated at the
+    request time, twice (claimed dates: `status`; recording times: `status_on_record`) and
+    against both the current and the original terms; times are Unix seconds with an ISO 8601
+    UTC twin (`*_iso`). 422 for an unknown status, a flag that is not true/false, `limit`
+    outside 1..100 or a negative `offset`.
     """
     rows, total = repository.list_commitments(
         session,
@@ -61,6 +81,11 @@ def list_commitments(
         municipality_id=municipality_id,
         theme=theme,
         statuses=status or (),
+        statuses_on_record=status_on_record or (),
+        recorded_late=recorded_late,
+        amended_after_due_date=amended_after_due_date,
+        historical_record=historical_record,
+        met_only_under_relaxed_terms=met_only_under_relaxed_terms,
         q=q,
         offset=offset,
         limit=limit,
@@ -85,8 +110,10 @@ def get_commitment(
     sources: SourcesDep,
 ) -> CommitmentDetail:
     """One commitment: its summary, texts, source document, `withdrawal` (or null),
-    `deliveries` (by id; each evidence hash with `stored`/`url` when this server holds the
-    file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
+    `amendments` (oldest first: what each changed, whether it came after the due date then in
+    force, lowered the target or moved the due date later), `deliveries` (by id, each with its
+    stated date, recording time and lag; each evidence hash with `stored`/`url` when this
+    server holds the file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
     contract address) to check it against, and the `sources` to credit (the municipality's
     sources whose url matches the commitment's `source_uri`; empty for a commitment registered
     directly by staff).
@@ -100,3 +127,47 @@ def get_commitment(
     codes = repository.municipality_codes(session, [detail["municipality_id"]])
     detail["sources"] = Source.list_for(sources, codes.values(), source_uri=detail["source_uri"])
     return CommitmentDetail.model_validate(detail)
+
+
+@router.get("/deliveries", response_model=DeliveryPage, responses=problem_responses(422))
+def list_deliveries(
+    session: SessionDep,
+    now: NowDep,
+    store: EvidenceStoreDep,
+    sources: SourcesDep,
+    municipality_id: MunicipalityFilter = None,
+    commitment_id: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="only this commitment")] = None,
+    recorded_late: Annotated[
+        bool | None, _flag("recorded more than 30 days after the date it states (true) or not (false)")
+    ] = None,
+    offset: Offset = 0,
+    limit: Limit = 20,
+) -> DeliveryPage:
+    """One page of deliveries (revoked ones included, with their `revocation`), by id
+    ascending, across commitments; each names its commitment (`commitment_title`,
+    `commitment_status`, `unit`, `municipality_id`, `municipality_name`).
+
+    Each has both clocks: `delivered_at` (stated by the registrar) and `recorded_at` (block
+    time), `recording_lag_seconds`/`recording_lag_days`, and `recorded_late` (lag above 30
+    days). `count` is the number matching the filters; `sources` credits the data sources of
+    this page's municipalities. 422 for a flag that is not true/false, `limit` outside 1..100
+    or a negative `offset`.
+    """
+    rows, total = repository.list_deliveries(
+        session,
+        municipality_id=municipality_id,
+        commitment_id=commitment_id,
+        recorded_late=recorded_late,
+        offset=offset,
+        limit=limit,
+        now=now,
+        evidence_stored=store.exists,
+    )
+    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
+    return DeliveryPage(
+        data=[DeliveryListed.model_validate(r) for r in rows],
+        count=total,
+        offset=offset,
+        limit=limit,
+        sources=Source.list_for(sources, codes.values()),
+    )

@@ -21,6 +21,9 @@ def health(session: SessionDep, deployment: DeploymentDep, settings: SettingsDep
     - `status` is `degraded` when the indexer has not run yet, has not seen the head for
       `head_stale_seconds` (default 60 s), or lags more than `max_lag_blocks` (default 100);
       `ok` otherwise. The HTTP status is 200 either way.
+    - `paused`: whether the platform admin paused all writes (as indexed; staff writes then
+      answer 503 `ledger-paused`, reads keep working); `contract_version`: the contract's
+      `version()` as the indexer read it ("2.0.0"). Both null before the indexer's first pass.
     """
     checkpoint = repository.get_checkpoint(session) or {}
     head = checkpoint.get("chain_head_block")
@@ -42,4 +45,6 @@ def health(session: SessionDep, deployment: DeploymentDep, settings: SettingsDep
         indexed_block=indexed,
         lag_blocks=lag,
         head_seen_at=seen_at,
+        paused=checkpoint.get("paused"),
+        contract_version=checkpoint.get("contract_version"),
     )

@@ -4,9 +4,13 @@ token's registrar key, waits for the receipt and returns what the chain recorded
 Every write may also answer: 401 `unauthorized` (missing or unknown token), 403 `forbidden`
 (record of another municipality, or the account is no registrar there), 422
 `validation-error` (checked before anything is stored or sent) or `contract-rejected`,
-502 `transaction-failed`, 503 `chain-unavailable`. Nothing is written when an error is
-returned (a refused delivery also leaves the evidence store as it was: see the delivery
-route).
+502 `transaction-failed`, 503 `chain-unavailable` or `ledger-paused` (the platform admin
+paused all writes). Nothing is written when an error is returned (a refused delivery also
+leaves the evidence store as it was: see the delivery route).
+
+The batch routes send all their items in one transaction (`multicall`): all or nothing. A
+refused item answers with that item's problem plus the extension member `index` (0-based);
+validation errors name the item in `errors[].loc` (`["body", "commitments", 3, "title"]`).
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ from fastapi import APIRouter, Form, Path
 
 from api.deps import ChainDep, EvidenceStoreDep, NowDep, SessionDep, SettingsDep, StaffDep
 from api.problems import problem_responses
-from api.routing import body_limited_route
+from api.routing import BATCH_JSON_MAX_BYTES, body_limited_route
 from api.schemas import (
     MAX_EVIDENCE,
     AmendmentIn,
     CommitmentAmended,
+    CommitmentBatchIn,
+    CommitmentBatchRegistered,
     CommitmentIn,
     CommitmentRegistered,
     CommitmentWithdrawn,
+    DeliveryBatchIn,
+    DeliveryBatchRecorded,
     DeliveryForm,
     DeliveryRecorded,
     DeliveryRevoked,
@@ -40,6 +48,12 @@ router = APIRouter(
     route_class=body_limited_route(max_files=MAX_EVIDENCE),
     responses=problem_responses(401, 403, 422, 502, 503),
 )
+
+batches = APIRouter(
+    route_class=body_limited_route(max_files=0, json_max_bytes=BATCH_JSON_MAX_BYTES),
+    responses=problem_responses(401, 403, 422, 502, 503),
+)
+"""The batch routes (included in :data:`router` at the end): a larger JSON limit."""
 
 CommitmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="commitment id")]
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="delivery id")]
@@ -67,10 +81,13 @@ def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep) ->
 
     Text limits in UTF-8 bytes: `external_ref` 1..64 (unique per municipality), `title`
     1..200, `description` ..8000, `theme` ..120, `unit` 1..32, `source_uri` ..512.
-    `target_quantity` 1..10^15 (integer or decimal string); `due_date` Unix seconds or RFC
-    3339 with offset; `source_document_sha256` 64 hex characters (optional `0x`) or null.
+    `target_quantity` 1..10^13 (integer or decimal string); `promised_at` (when the promise
+    was made, e.g. the council's adoption; not in the future) and `due_date` (after
+    `promised_at`, before the year 10000) as Unix seconds or RFC 3339 with offset;
+    `source_document_sha256` 64 hex characters (optional `0x`) or null.
 
-    201 `{"commitment_id", "tx"}`; 409 `duplicate-external-ref` with `existing_commitment_id`.
+    201 `{"commitment_id", "tx"}`; 409 `duplicate-external-ref` with `existing_commitment_id`;
+    422 for a promise date after the block time or a due date not after the promise date.
     """
     return CommitmentRegistered.model_validate(ledger_writes.register_commitment(chain, staff, body))
 
@@ -82,27 +99,21 @@ def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep) ->
     responses=problem_responses(404, 409, 415),
 )
 def amend_commitment(
-    commitment_id: CommitmentId,
-    body: AmendmentIn,
-    staff: StaffDep,
-    chain: ChainDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
+    commitment_id: CommitmentId, body: AmendmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
 ) -> CommitmentAmended:
-    """Amend a commitment (`amendCommitment`) with a `reason` (1..1000 bytes).
+    """Amend a commitment (`amendCommitment`): only the fields given change.
 
-    `title`, `description`, `target_quantity`, `due_date` are optional: an omitted one keeps
-    its current (indexed) value. When one is omitted the request waits up to 5 s for the index
-    to reach the chain head; if it does not, 503 `index-behind` (retry, or send every field).
+    `expected_amendment_count` (required): the `amendment_count` you read; `title`,
+    `description`, `target_quantity`, `due_date` (at least one; omitted or null = unchanged);
+    `reason` 1..1000 bytes. The original terms stay on record: every commitment is also judged
+    against them (`status_original_terms`, `met_only_under_relaxed_terms`).
 
     201 `{"commitment_id", "amendment_number", "tx"}`; 404 unknown commitment; 409
-    `commitment-withdrawn` or `amendment-changes-nothing`.
+    `stale-amendment-count` (it was amended since you read it; with `expected_amendment_count`
+    and `current_amendment_count`), `amendment-changes-nothing` (with `field`) or
+    `commitment-withdrawn`; 422 for a due date not after the promise date.
     """
-    result = ledger_writes.amend_commitment(
-        chain, session, staff, commitment_id, body, now, confirmations=settings.confirmations
-    )
-    return CommitmentAmended.model_validate(result)
+    return CommitmentAmended.model_validate(ledger_writes.amend_commitment(chain, session, staff, commitment_id, body, now))
 
 
 @router.post(
@@ -139,8 +150,9 @@ def record_delivery(
 ) -> DeliveryRecorded:
     """Record a delivery (`recordDelivery`), multipart/form-data.
 
-    Fields: `quantity` 1..10^15 (in the commitment's unit); `delivered_at` Unix seconds or
-    RFC 3339 with offset, not in the future; `note` ..1000 bytes; `evidence_uri` ..512;
+    Fields: `quantity` 1..10^13 (in the commitment's unit); `delivered_at` (the date you
+    state; the chain adds the recording time) Unix seconds or RFC 3339 with offset, not in the
+    future; `note` ..1000 bytes; `evidence_uri` ..512;
     `external_ref` ..64 (unique per commitment when not empty); zero or more `evidence` files
     (each at most `max_evidence_bytes`, default 10 MiB, stored here by SHA-256 with its media
     type) and zero or more `evidence_sha256` (files published elsewhere); 1..16 in all, no
@@ -169,11 +181,57 @@ def record_delivery(
     response_model=DeliveryRevoked,
     responses=problem_responses(404, 409, 415),
 )
-def revoke_delivery(delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep) -> DeliveryRevoked:
+def revoke_delivery(
+    delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
+) -> DeliveryRevoked:
     """Revoke a delivery (`revokeDelivery`) with a `reason` (1..1000 bytes): it stops counting
     towards progress; nothing is deleted. Allowed after withdrawal.
 
     201 `{"delivery_id", "commitment_id", "tx"}`; 404 unknown delivery; 403 if it belongs to
-    another municipality (the contract's check); 409 `delivery-already-revoked`.
+    another municipality; 409 `delivery-already-revoked`.
     """
-    return DeliveryRevoked.model_validate(ledger_writes.revoke_delivery(chain, staff, delivery_id, body.reason))
+    result = ledger_writes.revoke_delivery(chain, session, staff, delivery_id, body.reason, now)
+    return DeliveryRevoked.model_validate(result)
+
+
+@batches.post(
+    "/commitments/batch",
+    status_code=201,
+    response_model=CommitmentBatchRegistered,
+    responses=problem_responses(409, 413, 415),
+)
+def register_commitments(body: CommitmentBatchIn, staff: StaffDep, chain: ChainDep) -> CommitmentBatchRegistered:
+    """Register 1..100 commitments in one transaction: `{"commitments": [...]}`, each
+    item as the body of `POST /staff/commitments`. All or nothing.
+
+    201 `{"commitment_ids": [...] (in item order), "tx"}`. A refused item answers with its
+    problem and `index`, e.g. 409 `duplicate-external-ref` with `existing_commitment_id` and
+    `index`; a repeated `external_ref` inside the batch is 422 with `loc`
+    `["body", "commitments", i, "external_ref"]`. JSON body at most 4 MiB.
+    """
+    return CommitmentBatchRegistered.model_validate(ledger_writes.register_commitments(chain, staff, body))
+
+
+@batches.post(
+    "/deliveries/batch",
+    status_code=201,
+    response_model=DeliveryBatchRecorded,
+    responses=problem_responses(404, 409, 413, 415),
+)
+def record_deliveries(
+    body: DeliveryBatchIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
+) -> DeliveryBatchRecorded:
+    """Record 1..100 deliveries in one transaction: `{"deliveries": [{"commitment_id",
+    "quantity", "delivered_at", "evidence_sha256": [1..16 hashes], "evidence_uri", "note",
+    "external_ref"}, ...]}`; evidence by hash only (no files are stored). All or nothing.
+
+    201 `{"delivery_ids": [...] (in item order), "tx"}`. A refused item answers with its
+    problem and `index`: 403 (another municipality's commitment), 404 (unknown commitment),
+    409 `commitment-withdrawn` or `duplicate-delivery-ref` (with `existing_delivery_id`);
+    a hash given twice in an item or a repeated (`commitment_id`, `external_ref`) is 422 with
+    `loc` naming the item. JSON body at most 4 MiB.
+    """
+    return DeliveryBatchRecorded.model_validate(ledger_writes.record_deliveries(chain, session, staff, body, now))
+
+
+router.include_router(batches)

@@ -6,13 +6,24 @@ target commitment is looked up in the index (``ledger.db.repository``): another
 municipality's → 403, withdrawn → 409 (nothing stored, nothing sent). A commitment the index
 does not have yet (just registered) is left to the contract, which checks all of it again;
 its refusal comes back as :class:`~ledger.errors.ContractRevertError` (unknown → 404, not a
-registrar → 403, ...) and nothing is written.
+registrar → 403, paused → 503, ...) and nothing is written.
 
-Argument tuples follow the struct field order of ``ICommitmentLedger``:
+Argument tuples follow the struct field order of ``ICommitmentLedger`` (v2):
 ``CommitmentInput(municipalityId, externalRef, title, description, theme, targetQuantity,
-unit, dueDate, sourceDocumentHash, sourceUri)``, ``AmendmentInput(title, description,
-targetQuantity, dueDate, reason)``, ``DeliveryInput(quantity, deliveredAt, evidenceHashes,
-evidenceUri, note, externalRef)``.
+unit, promisedAt, dueDate, sourceDocumentHash, sourceUri)``,
+``AmendmentInput(expectedAmendmentCount, fields, title, description, targetQuantity, dueDate,
+reason)`` (fields not named are sent empty/zero, as the contract requires),
+``DeliveryInput(quantity, deliveredAt, evidenceHashes, evidenceUri, note, externalRef)``.
+
+An amendment carries the amendment count the registrar saw and names only the fields it
+changes, so it never needs the index to fill in the others; a stale count is the contract's
+``LedgerStaleAmendmentCount`` (409).
+
+Batches (:func:`register_commitments`, :func:`record_deliveries`) go in one transaction through
+``multicall`` (:meth:`LedgerChain.send_multicall`): all or nothing. A refusal of one item is
+raised as :class:`BatchItemError` with the item's 0-based index: from the checks here (repeats
+inside the batch, the index's municipality and withdrawal checks) or, for a contract refusal,
+the first item whose values the custom error names (:func:`refused_item`).
 
 Evidence files of a delivery are checked first (size, not empty, no hash twice), then staged
 (:meth:`EvidenceStore.stage`, outside the store) before the transaction is sent. When it is
@@ -27,32 +38,28 @@ A process killed mid-request leaves at most staged files, which the next start-u
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from sqlalchemy.orm import Session
 from web3.exceptions import TimeExhausted
 
-from api.schemas import AmendmentIn, CommitmentIn, DeliveryForm
+from api.schemas import AmendmentIn, CommitmentBatchIn, CommitmentIn, DeliveryBatchIn, DeliveryForm, DeliveryIn
 from ledger.chain import LedgerChain, TxResult
 from ledger.db import repository
-from ledger.errors import ChainUnavailableError, EvidenceTooLargeError, LedgerError, TransactionFailedError
+from ledger.errors import (
+    ChainUnavailableError,
+    ContractRevertError,
+    EvidenceTooLargeError,
+    LedgerError,
+    TransactionFailedError,
+)
 from ledger.evidence import EvidenceStore, StagedFile, hash_stream
+from ledger.limits import AMEND_FIELD_NAMES, delivery_commitment_id
 from ledger.staff import StaffIdentity
 
 logger = logging.getLogger("api")
 
 ZERO_BYTES32 = b"\x00" * 32
-
-INDEX_WAIT_SECONDS = 5.0
-"""How long an amendment that omits fields waits for the index to reach the chain head
-before answering 503 ``index-behind``, seconds. A constant, not a setting: the indexer
-normally follows the head within a poll or two, so a write right before the amendment (on any
-commitment) is absorbed, while a stalled indexer still gets a prompt answer."""
-
-INDEX_POLL_SECONDS = 0.1
-"""How often that wait reads the indexer's checkpoint again, seconds."""
-
 
 class WriteRefusedError(LedgerError):
     """The API refuses a write before sending it (the index shows it cannot succeed)."""
@@ -77,25 +84,46 @@ class CommitmentWithdrawnError(WriteRefusedError):
         self.commitment_id = commitment_id
 
 
-class IndexBehindError(WriteRefusedError):
-    """An amendment leaves fields out, but the index did not reach the chain head within
-    :data:`INDEX_WAIT_SECONDS` (it may not hold the current values). HTTP 503: retry shortly
-    or send every field."""
+class AmendmentChangesNothingError(WriteRefusedError):
+    """An amendment names a field with the value it already has (HTTP 409
+    ``amendment-changes-nothing``). The contract checks target and due date itself
+    (``LedgerAmendmentChangesNothing``); title and description are checked here against the
+    index when it holds exactly the amendments the registrar saw.
 
-    def __init__(self, indexed_block: int | None, head_block: int) -> None:
-        indexed = "has indexed no block yet" if indexed_block is None else f"is at block {indexed_block}"
+    Attributes:
+        commitment_id: the commitment.
+        field: the API name of the field (``title``, ``description``, ``target_quantity``,
+            ``due_date``).
+    """
+
+    def __init__(self, commitment_id: int, field: str) -> None:
         super().__init__(
-            f"The index {indexed} and the chain at block {head_block} after waiting "
-            f"{INDEX_WAIT_SECONDS:g} s, so the omitted amendment fields cannot be filled in safely. "
-            "Retry in a few seconds, or send every field."
+            f"This amendment changes nothing: commitment {commitment_id} already has this {field.replace('_', ' ')}."
         )
-        self.indexed_block = indexed_block
-        self.head_block = head_block
+        self.commitment_id = commitment_id
+        self.field = field
 
 
-class EvidenceInvalidError(WriteRefusedError, ValueError):
-    """Evidence of a delivery is refused before anything is stored or sent: an empty file, or
-    a hash given twice (HTTP 422 ``validation-error``).
+class BatchItemError(WriteRefusedError):
+    """One item of a batch was refused, so nothing of the batch is written. The problem is
+    that of ``cause`` (any error this module or the contract raises for a single write) with
+    the extension member ``index``.
+
+    Attributes:
+        index: the 0-based position of the refused item in the request.
+        cause: the refusal of that item.
+    """
+
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(f"Item {index} of the batch was refused: {cause}")
+        self.index = index
+        self.cause = cause
+
+
+class InputInvalidError(WriteRefusedError, ValueError):
+    """Input refused before anything is stored or sent by a check the wire models cannot make
+    alone: an empty evidence file, a hash given twice, a value repeated inside a batch, a due
+    date not after the indexed promise date (HTTP 422 ``validation-error``).
 
     Attributes:
         errors: ``[{"loc", "msg", "type"}]`` as in a validation problem, e.g. ``{"loc":
@@ -138,37 +166,21 @@ def writable_commitment(
     return commitment
 
 
-def _exact_due_date(commitment: dict[str, Any]) -> int:
-    """The current due date as on chain. The index caps stored times at 2^63 - 1 s (the
-    contract takes any uint64); the latest registered/amended event keeps the exact value."""
-    for entry in reversed(commitment["timeline"]):
-        if entry["kind"] in ("registered", "amended"):
-            return int(entry["details"]["due_date"])
-    return int(commitment["due_date"])
-
-
-def wait_for_index(session: Session, head_block: int, confirmations: int = 0) -> int:
-    """Wait until the index has reached ``head_block - confirmations``, reading the indexer's
-    checkpoint every :data:`INDEX_POLL_SECONDS` for at most :data:`INDEX_WAIT_SECONDS`. Each
-    read starts a new read transaction (the session's snapshot would not see the indexer's
-    commits), so the session holds no stale rows afterwards.
-
-    Returns:
-        The indexed block.
-
-    Raises:
-        IndexBehindError: the index did not get there in time.
-    """
-    deadline = time.monotonic() + INDEX_WAIT_SECONDS
-    while True:
-        session.rollback()  # read-only session: this only ends the snapshot
-        checkpoint = repository.get_checkpoint(session)
-        indexed = checkpoint["last_block"] if checkpoint else None
-        if indexed is not None and indexed >= head_block - confirmations:
-            return indexed
-        if time.monotonic() >= deadline:
-            raise IndexBehindError(indexed, head_block)
-        time.sleep(INDEX_POLL_SECONDS)
+def _commitment_input(identity: StaffIdentity, data: CommitmentIn) -> tuple[Any, ...]:
+    """``CommitmentInput`` of the v2 ABI for the token's municipality."""
+    return (
+        identity.municipality_id,
+        data.external_ref,
+        data.title,
+        data.description,
+        data.theme,
+        data.target_quantity,
+        data.unit,
+        data.promised_at,
+        data.due_date,
+        _bytes32(data.source_document_sha256),
+        data.source_uri,
+    )
 
 
 def register_commitment(chain: LedgerChain, identity: StaffIdentity, data: CommitmentIn) -> dict[str, Any]:
@@ -178,65 +190,46 @@ def register_commitment(chain: LedgerChain, identity: StaffIdentity, data: Commi
         ``{"commitment_id", "tx"}``.
 
     Raises:
-        ContractRevertError: e.g. ``LedgerDuplicateCommitmentRef`` (409), ``LedgerNotRegistrar``.
+        ContractRevertError: e.g. ``LedgerDuplicateCommitmentRef`` (409), ``LedgerNotRegistrar``
+            (403), ``LedgerPaused`` (503), ``LedgerInvalidPromiseDate`` (422).
         ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`.
     """
-    struct = (
-        identity.municipality_id,
-        data.external_ref,
-        data.title,
-        data.description,
-        data.theme,
-        data.target_quantity,
-        data.unit,
-        data.due_date,
-        _bytes32(data.source_document_sha256),
-        data.source_uri,
-    )
-    tx = chain.send("registerCommitment", [struct], identity.private_key)
+    tx = chain.send("registerCommitment", [_commitment_input(identity, data)], identity.private_key)
     return {"commitment_id": tx.event("CommitmentRegistered").args["commitment_id"], "tx": tx_json(tx)}
 
 
 def amend_commitment(
-    chain: LedgerChain,
-    session: Session,
-    identity: StaffIdentity,
-    commitment_id: int,
-    data: AmendmentIn,
-    now: int,
-    *,
-    confirmations: int,
+    chain: LedgerChain, session: Session, identity: StaffIdentity, commitment_id: int, data: AmendmentIn, now: int
 ) -> dict[str, Any]:
-    """Amend a commitment; omitted fields keep their indexed value.
+    """Amend the fields ``data`` names (``AmendmentInput.fields``), with the amendment count
+    the registrar saw. Nothing is read from the index to fill in other fields.
 
-    When a field is omitted the index must have caught up with the chain (up to
-    ``confirmations`` blocks behind the head), or a recent amendment could be undone: the
-    amendment waits up to :data:`INDEX_WAIT_SECONDS` for it (:func:`wait_for_index`); then a
-    commitment the index does not have is unknown (404). With every field given, an
-    unindexed commitment is left to the contract.
+    When the index holds the commitment with exactly ``expected_amendment_count`` amendments
+    (so its terms are the ones the registrar saw), a named field equal to its current value is
+    refused here (the contract refuses it only for target and due date), and so is a due date
+    not after the promise date.
 
     Returns:
         ``{"commitment_id", "amendment_number", "tx"}``.
 
     Raises:
         StaffForbiddenError, CommitmentWithdrawnError: see :func:`writable_commitment`.
-        IndexBehindError: a field is omitted and the index stayed behind.
-        UnknownRecordError: a field is omitted and the (caught-up) index has no such commitment.
-        ContractRevertError: e.g. ``LedgerAmendmentChangesNothing`` (409).
+        AmendmentChangesNothingError: a named field already has that value (409).
+        InputInvalidError: the due date is not after the indexed promise date (422).
+        ContractRevertError: e.g. ``LedgerStaleAmendmentCount`` (409),
+            ``LedgerAmendmentChangesNothing`` (409), ``LedgerUnknownCommitment`` (404),
+            ``LedgerInvalidDueDate`` (422), ``LedgerPaused`` (503).
     """
-    omitted = [name for name in ("title", "description", "target_quantity", "due_date") if getattr(data, name) is None]
-    if omitted:
-        wait_for_index(session, chain.head_block_number(), confirmations)
     current = writable_commitment(session, identity, commitment_id, now)
-    if current is None:
-        if omitted:
-            raise UnknownRecordError("commitment", commitment_id)
-        current = {}
+    if current is not None and current["amendment_count"] == data.expected_amendment_count:
+        _check_amendment(current, data)
     struct = (
-        current["title"] if data.title is None else data.title,
-        current["description"] if data.description is None else data.description,
-        int(current["target_quantity"]) if data.target_quantity is None else data.target_quantity,
-        _exact_due_date(current) if data.due_date is None else data.due_date,
+        data.expected_amendment_count,
+        data.fields_bits,
+        data.title or "",
+        data.description or "",
+        data.target_quantity or 0,
+        data.due_date or 0,
         data.reason,
     )
     tx = chain.send("amendCommitment", [commitment_id, struct], identity.private_key)
@@ -246,6 +239,23 @@ def amend_commitment(
         "amendment_number": event.args["amendment_number"],
         "tx": tx_json(tx),
     }
+
+
+def _check_amendment(current: dict[str, Any], data: AmendmentIn) -> None:
+    """Refuse, from the indexed current terms, a named field that would not change and a due
+    date not after the promise date (see :func:`amend_commitment`)."""
+    for name in data.fields:
+        value = getattr(data, name)
+        now_value = int(current[name]) if name in ("target_quantity", "due_date") else current[name]
+        if value == now_value:
+            raise AmendmentChangesNothingError(current["id"], name)
+    if data.due_date is not None and data.due_date <= current["promised_at"]:
+        raise InputInvalidError([{
+            "loc": ["body", "due_date"],
+            "msg": f"due_date {data.due_date} is not after the promise date {current['promised_at']} "
+            f"({current['promised_at_iso']}): a deadline comes after the promise",
+            "type": "due_date_before_promise",
+        }])
 
 
 def withdraw_commitment(
@@ -273,7 +283,7 @@ def check_evidence(form: DeliveryForm, max_evidence_bytes: int) -> list[str]:
 
     Raises:
         EvidenceTooLargeError: a file exceeds ``max_evidence_bytes`` (HTTP 413).
-        EvidenceInvalidError: a file is empty, or a hash occurs twice among the files and
+        InputInvalidError: a file is empty, or a hash occurs twice among the files and
             ``evidence_sha256`` (same file uploaded twice, a hash given twice, a file whose
             hash is also given); every such problem is listed (HTTP 422).
     """
@@ -306,7 +316,7 @@ def check_evidence(form: DeliveryForm, max_evidence_bytes: int) -> list[str]:
             msg = f"{label} is given twice; cite each document once"
         errors.append({"loc": loc, "msg": msg, "type": "evidence_duplicate"})
     if errors:
-        raise EvidenceInvalidError(errors)
+        raise InputInvalidError(errors)
     return [sha256 for loc, _label, sha256 in items if loc[1] == "evidence"]
 
 
@@ -348,7 +358,7 @@ def record_delivery(
         ``{"delivery_id", "commitment_id", "evidence_sha256", "tx"}``.
 
     Raises:
-        EvidenceTooLargeError, EvidenceInvalidError: see :func:`check_evidence` (nothing
+        EvidenceTooLargeError, InputInvalidError: see :func:`check_evidence` (nothing
             staged).
         StaffForbiddenError, CommitmentWithdrawnError: see :func:`writable_commitment`
             (nothing staged).
@@ -370,16 +380,8 @@ def record_delivery(
             staged.append(store.stage(upload.file, max_evidence_bytes, upload.content_type))
             if staged[-1].sha256 != sha256:
                 raise LedgerError(f"Evidence file {upload.filename} changed while it was stored.")
-        struct = (
-            form.quantity,
-            form.delivered_at,
-            [_bytes32(h) for h in hashes],
-            form.evidence_uri,
-            form.note,
-            form.external_ref,
-        )
         sending = True
-        tx = chain.send("recordDelivery", [commitment_id, struct], identity.private_key)
+        tx = chain.send("recordDelivery", [commitment_id, _delivery_input(form, hashes)], identity.private_key)
     except BaseException as exc:
         if sending and _may_be_mined(exc):
             logger.warning("delivery on commitment %s: outcome unknown, its evidence files are stored", commitment_id)
@@ -412,16 +414,190 @@ def _settle(store: EvidenceStore, staged: list[StagedFile], *, promote: bool) ->
                          "promoted" if promote else "discarded", exc_info=True)
 
 
-def revoke_delivery(chain: LedgerChain, identity: StaffIdentity, delivery_id: int, reason: str) -> dict[str, Any]:
-    """Revoke a delivery with a reason.
+def revoke_delivery(
+    chain: LedgerChain, session: Session, identity: StaffIdentity, delivery_id: int, reason: str, now: int
+) -> dict[str, Any]:
+    """Revoke a delivery with a reason (allowed after withdrawal).
 
-    The repository has no delivery lookup, so the municipality check is the contract's:
-    ``LedgerNotRegistrar`` (403), ``LedgerUnknownDelivery`` (404),
-    ``LedgerDeliveryAlreadyRevoked`` (409).
+    The delivery id names its commitment (``commitment_id * 1_000_000 + n``): when the index
+    has that commitment and it belongs to another municipality, 403 before anything is sent.
+    Otherwise the contract decides: ``LedgerNotRegistrar`` (403), ``LedgerUnknownDelivery``
+    (404), ``LedgerDeliveryAlreadyRevoked`` (409), ``LedgerPaused`` (503).
 
     Returns:
         ``{"delivery_id", "commitment_id", "tx"}``.
+
+    Raises:
+        StaffForbiddenError: the indexed commitment belongs to another municipality.
+        ContractRevertError: see above.
     """
+    commitment = repository.get_commitment(session, delivery_commitment_id(delivery_id), now)
+    if commitment is not None:
+        identity.require_municipality(commitment["municipality_id"], f"delivery {delivery_id}")
     tx = chain.send("revokeDelivery", [delivery_id, reason], identity.private_key)
     event = tx.event("DeliveryRevoked")
     return {"delivery_id": event.args["delivery_id"], "commitment_id": event.args["commitment_id"], "tx": tx_json(tx)}
+
+
+# ------------------------------------------------------------------ batches
+
+
+def _repeats(values: Sequence[Any], loc: Callable[[int], list[Any]], what: Callable[[int, int], str]) -> list[dict[str, Any]]:
+    """Validation errors for every value (not None) that repeats an earlier one."""
+    first: dict[Any, int] = {}
+    errors = []
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        if value in first:
+            errors.append({"loc": loc(i), "msg": what(i, first[value]), "type": "batch_repeat"})
+        else:
+            first[value] = i
+    return errors
+
+
+def register_commitments(chain: LedgerChain, identity: StaffIdentity, data: CommitmentBatchIn) -> dict[str, Any]:
+    """Register every commitment of the batch in one transaction (``multicall``), all or
+    nothing, for the token's municipality.
+
+    Returns:
+        ``{"commitment_ids": [...] (in item order), "tx"}``.
+
+    Raises:
+        InputInvalidError: an ``external_ref`` repeats an earlier item's (422; ``loc`` =
+            ``["body", "commitments", i, "external_ref"]``); nothing sent.
+        BatchItemError: the contract refused item ``index`` (e.g. ``LedgerDuplicateCommitmentRef``).
+        ContractRevertError: a refusal of the whole batch (``LedgerPaused``: 503).
+        ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`.
+    """
+    items = data.commitments
+    errors = _repeats(
+        [c.external_ref for c in items],
+        lambda i: ["body", "commitments", i, "external_ref"],
+        lambda i, j: f"external_ref of commitments[{i}] repeats commitments[{j}]: each commitment needs its own",
+    )
+    if errors:
+        raise InputInvalidError(errors)
+    calls = [("registerCommitment", [_commitment_input(identity, c)]) for c in items]
+    try:
+        tx = chain.send_multicall(calls, identity.private_key)
+    except ContractRevertError as exc:
+        index = refused_item(exc, items)
+        if index is None:
+            raise
+        raise BatchItemError(index, exc) from exc
+    ids = [e.args["commitment_id"] for e in tx.events if e.name == "CommitmentRegistered"]
+    return {"commitment_ids": ids, "tx": tx_json(tx)}
+
+
+def record_deliveries(
+    chain: LedgerChain, session: Session, identity: StaffIdentity, data: DeliveryBatchIn, now: int
+) -> dict[str, Any]:
+    """Record every delivery of the batch in one transaction (``multicall``), all or nothing.
+    Evidence is cited by hash only; nothing is stored here.
+
+    Returns:
+        ``{"delivery_ids": [...] (in item order), "tx"}``.
+
+    Raises:
+        InputInvalidError: a hash repeats within an item, or (``commitment_id``,
+            ``external_ref``) repeats an earlier item (422, ``loc`` naming the item); nothing sent.
+        BatchItemError: item ``index`` is refused by the index's checks
+            (:func:`writable_commitment`: 403, 409) or by the contract.
+        ContractRevertError: a refusal of the whole batch (``LedgerPaused``: 503).
+        ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`.
+    """
+    items = data.deliveries
+    errors = []
+    for i, d in enumerate(items):
+        errors += _repeats(
+            d.evidence_sha256,
+            lambda j, i=i: ["body", "deliveries", i, "evidence_sha256", j],
+            lambda j, k, i=i: f"evidence_sha256[{j}] of deliveries[{i}] repeats evidence_sha256[{k}]: cite each document once",
+        )
+    errors += _repeats(
+        [(d.commitment_id, d.external_ref) if d.external_ref else None for d in items],
+        lambda i: ["body", "deliveries", i, "external_ref"],
+        lambda i, j: f"external_ref of deliveries[{i}] repeats deliveries[{j}] on the same commitment",
+    )
+    if errors:
+        raise InputInvalidError(errors)
+    municipalities: dict[int, int] = {}  # indexed commitment id -> municipality id
+    checked: set[int] = set()
+    for i, d in enumerate(items):
+        if d.commitment_id in checked:
+            continue
+        try:
+            commitment = writable_commitment(session, identity, d.commitment_id, now)
+        except LedgerError as exc:
+            raise BatchItemError(i, exc) from exc
+        checked.add(d.commitment_id)
+        if commitment is not None:
+            municipalities[d.commitment_id] = commitment["municipality_id"]
+    calls = [("recordDelivery", [d.commitment_id, _delivery_input(d, d.evidence_sha256)]) for d in items]
+    try:
+        tx = chain.send_multicall(calls, identity.private_key)
+    except ContractRevertError as exc:
+        index = refused_item(exc, items, municipalities=municipalities)
+        if index is None:
+            raise
+        raise BatchItemError(index, exc) from exc
+    ids = [e.args["delivery_id"] for e in tx.events if e.name == "DeliveryRecorded"]
+    return {"delivery_ids": ids, "tx": tx_json(tx)}
+
+
+def _delivery_input(d: DeliveryForm | DeliveryIn, hashes: Sequence[str]) -> tuple[Any, ...]:
+    """``DeliveryInput`` of the v2 ABI."""
+    return (d.quantity, d.delivered_at, [_bytes32(h) for h in hashes], d.evidence_uri, d.note, d.external_ref)
+
+
+def _byte_length(value: Any) -> int:
+    return len(str(value).encode("utf-8"))
+
+
+_ITEM_MATCHERS: dict[str, Callable[[Any, dict[str, Any], dict[int, int]], bool]] = {
+    # registrations
+    "LedgerDuplicateCommitmentRef": lambda c, a, m: getattr(c, "external_ref", None) == a["external_ref"],
+    "LedgerInvalidPromiseDate": lambda c, a, m: getattr(c, "promised_at", None) == a["promised_at"],
+    "LedgerInvalidDueDate": lambda c, a, m: (getattr(c, "due_date", None), getattr(c, "promised_at", None))
+    == (a["due_date"], a["promised_at"]),
+    # deliveries
+    "LedgerUnknownCommitment": lambda d, a, m: getattr(d, "commitment_id", None) == a["commitment_id"],
+    "LedgerCommitmentWithdrawn": lambda d, a, m: getattr(d, "commitment_id", None) == a["commitment_id"],
+    "LedgerTooManyDeliveries": lambda d, a, m: getattr(d, "commitment_id", None) == a["commitment_id"],
+    "LedgerDuplicateDeliveryRef": lambda d, a, m: (getattr(d, "commitment_id", None), getattr(d, "external_ref", None))
+    == (a["commitment_id"], a["external_ref"]),
+    "LedgerInvalidDeliveryDate": lambda d, a, m: getattr(d, "delivered_at", None) == a["delivered_at"],
+    "LedgerInvalidEvidenceCount": lambda d, a, m: len(getattr(d, "evidence_sha256", ())) == a["count"],
+    "LedgerDuplicateEvidenceHash": lambda d, a, m: list(getattr(d, "evidence_sha256", ())).count(a["evidence_hash"]) > 1,
+    # both
+    "LedgerInvalidQuantity": lambda x, a, m: getattr(x, "target_quantity", getattr(x, "quantity", None)) == a["quantity"],
+    "LedgerTextTooLong": lambda x, a, m: _byte_length(getattr(x, _snake_field(a["field"]), "")) == a["length"],
+    "LedgerEmptyText": lambda x, a, m: getattr(x, _snake_field(a["field"]), None) == "",
+    "LedgerNotRegistrar": lambda x, a, m: not hasattr(x, "commitment_id")
+    or m.get(x.commitment_id, a["municipality_id"]) == a["municipality_id"],
+}
+"""Per custom error that an item of a batch can cause: does this item carry the values it
+names? (``m``: indexed commitment id → municipality id.)"""
+
+
+def _snake_field(name: Any) -> str:
+    return "".join("_" + ch.lower() if ch.isupper() else ch for ch in str(name))
+
+
+def refused_item(exc: ContractRevertError, items: Sequence[Any], *, municipalities: dict[int, int] | None = None) -> int | None:
+    """The 0-based index of the batch item a contract refusal is about: ``multicall`` runs the
+    items in order and bubbles up the first refusal, so it is the first item carrying the values
+    the custom error names (:data:`_ITEM_MATCHERS`). ``None`` for a refusal of the whole batch
+    (``LedgerPaused``) or one that names no item's values."""
+    match = _ITEM_MATCHERS.get(exc.name)
+    if match is None:
+        return None
+    for i, item in enumerate(items):
+        try:
+            if match(item, dict(exc.args_by_name), municipalities or {}):
+                return i
+        except (KeyError, TypeError):
+            logger.warning("contract error %s with unexpected arguments %r", exc.name, exc.args_by_name)
+            return None
+    return None

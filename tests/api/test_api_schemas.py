@@ -8,13 +8,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from api.schemas import AmendmentIn, CommitmentIn, ReasonIn
+from api.schemas import AmendmentIn, CommitmentBatchIn, CommitmentIn, DeliveryBatchIn, ReasonIn
+from ledger.limits import MAX_DATE, MAX_QUANTITY
+
+BAARN_ADOPTED = 1_655_071_200
+"""2022-06-13T00:00:00+02:00: Baarn's council adopted the coalition agreement."""
 
 VALID: dict[str, Any] = {
     "external_ref": "wonen-001",
     "title": "200 sociale huurwoningen",
     "target_quantity": "200",
     "unit": "woningen",
+    "promised_at": BAARN_ADOPTED,
     "due_date": 1774994399,
 }
 
@@ -60,7 +65,7 @@ def test_text_limits_count_utf8_bytes(field: str, limit: int, required: bool) ->
         assert getattr(CommitmentIn.model_validate({**VALID, field: ""}), field) == ""
 
 
-@pytest.mark.parametrize("value", [200, "200", "0200", 10**15, "1000000000000000"])
+@pytest.mark.parametrize("value", [200, "200", "0200", 10**13, "10000000000000"])
 def test_quantities_are_integers_or_digit_strings(value: Any) -> None:
     assert CommitmentIn.model_validate({**VALID, "target_quantity": value}).target_quantity == int(value)
 
@@ -70,7 +75,8 @@ def test_quantities_are_integers_or_digit_strings(value: Any) -> None:
     [
         (0, "quantity_range"),
         ("0", "quantity_range"),
-        (10**15 + 1, "quantity_range"),
+        (10**13 + 1, "quantity_range"),
+        ("10000000000001", "quantity_range"),
         (-1, "quantity_range"),
         ("-1", "quantity_range"),
         ("-0", "quantity_range"),
@@ -112,11 +118,55 @@ def test_due_dates_are_unix_seconds_or_rfc3339_with_offset(value: Any, seconds: 
         (0, "time_range"),
         (1.5, "time_type"),
         (False, "time_type"),
+        (MAX_DATE, "time_range"),
         (2**64, "time_range"),
     ],
 )
 def test_bad_due_dates_are_refused(value: Any, error: str) -> None:
     assert errors_of(CommitmentIn, {**VALID, "due_date": value}) == [(("due_date",), error)]
+
+
+def test_the_last_due_date_is_the_second_before_the_year_10000() -> None:
+    assert MAX_DATE == 253_402_300_800
+    assert CommitmentIn.model_validate({**VALID, "due_date": MAX_DATE - 1}).due_date == 253_402_300_799
+    assert CommitmentIn.model_validate({**VALID, "due_date": "9999-12-31T23:59:59Z"}).due_date == 253_402_300_799
+
+
+def test_the_quantity_limit_is_the_contracts() -> None:
+    assert MAX_QUANTITY == 10**13
+    with pytest.raises(ValidationError) as refused:
+        CommitmentIn.model_validate({**VALID, "target_quantity": MAX_QUANTITY + 1})
+    assert refused.value.errors()[0]["msg"] == "Quantity should be a whole number from 1 to 10^13 (10000000000000)"
+
+
+def test_a_commitment_needs_the_date_it_was_promised() -> None:
+    without = {k: v for k, v in VALID.items() if k != "promised_at"}
+    assert errors_of(CommitmentIn, without) == [(("promised_at",), "missing")]
+    assert CommitmentIn.model_validate({**VALID, "promised_at": "2022-06-13T00:00:00+02:00"}).promised_at == BAARN_ADOPTED
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (0, "time_range"),
+        ("2022-06-13T00:00:00", "time_naive"),
+        ("13 June 2022", "time_type"),
+        (int(time.time()) + 3600, "time_in_future"),
+    ],
+)
+def test_bad_promise_dates_are_refused(value: Any, error: str) -> None:
+    assert errors_of(CommitmentIn, {**VALID, "promised_at": value}) == [(("promised_at",), error)]
+
+
+@pytest.mark.parametrize("due_date", [BAARN_ADOPTED, BAARN_ADOPTED - 1])
+def test_a_due_date_must_come_after_the_promise(due_date: int) -> None:
+    with pytest.raises(ValidationError) as refused:
+        CommitmentIn.model_validate({**VALID, "due_date": due_date})
+    [error] = refused.value.errors()
+    assert (error["loc"], error["type"]) == ((), "due_date_before_promise")
+    assert error["msg"] == (
+        f"due_date {due_date} is not after promised_at {BAARN_ADOPTED}: a deadline comes after the promise"
+    )
 
 
 def test_source_hashes_are_normalised_to_0x_lowercase() -> None:
@@ -134,15 +184,48 @@ def test_unknown_fields_and_wrong_types_are_refused() -> None:
     assert errors_of(CommitmentIn, {**VALID, "title": 12}) == [(("title",), "string_type")]
 
 
-def test_an_amendment_needs_only_a_reason() -> None:
-    assert AmendmentIn.model_validate({"reason": "r"}).model_dump() == {
+def test_an_amendment_names_the_fields_it_changes_as_the_contracts_bits() -> None:
+    amendment = AmendmentIn.model_validate({"expected_amendment_count": 2, "target_quantity": "40", "due_date": 2, "reason": "r"})
+    assert amendment.model_dump() == {
+        "expected_amendment_count": 2,
         "title": None,
         "description": None,
-        "target_quantity": None,
-        "due_date": None,
+        "target_quantity": 40,
+        "due_date": 2,
         "reason": "r",
     }
-    assert errors_of(AmendmentIn, {"title": "t"}) == [(("reason",), "missing")]
+    assert (amendment.fields, amendment.fields_bits) == (["target_quantity", "due_date"], 12)
+    empty_description = AmendmentIn.model_validate({"expected_amendment_count": 0, "description": "", "reason": "r"})
+    assert (empty_description.fields, empty_description.fields_bits) == (["description"], 2)
+
+
+def test_an_amendment_needs_its_count_a_reason_and_a_field() -> None:
+    assert errors_of(AmendmentIn, {"title": "t"}) == [
+        (("expected_amendment_count",), "missing"), (("reason",), "missing"),
+    ]
+    assert errors_of(AmendmentIn, {"expected_amendment_count": 0, "reason": "r"}) == [((), "amendment_no_field")]
+    assert errors_of(AmendmentIn, {"expected_amendment_count": 0, "title": None, "reason": "r"}) == [
+        ((), "amendment_no_field")
+    ]
+    assert errors_of(AmendmentIn, {"expected_amendment_count": -1, "title": "t", "reason": "r"}) == [
+        (("expected_amendment_count",), "greater_than_equal")
+    ]
+
+
+def test_batches_hold_1_to_100_items_and_name_the_item_of_each_error() -> None:
+    assert len(CommitmentBatchIn.model_validate({"commitments": [VALID] * 100}).commitments) == 100
+    assert errors_of(CommitmentBatchIn, {"commitments": []}) == [(("commitments",), "too_short")]
+    assert errors_of(CommitmentBatchIn, {"commitments": [VALID] * 101}) == [(("commitments",), "too_long")]
+    assert errors_of(CommitmentBatchIn, {"commitments": [VALID, {**VALID, "title": ""}]}) == [
+        (("commitments", 1, "title"), "string_too_short_bytes")
+    ]
+    delivery = {"commitment_id": 1, "quantity": 1, "delivered_at": 1, "evidence_sha256": ["ab" * 32]}
+    assert errors_of(DeliveryBatchIn, {"deliveries": [delivery, {**delivery, "evidence_sha256": []}]}) == [
+        (("deliveries", 1, "evidence_sha256"), "too_short")
+    ]
+    assert errors_of(DeliveryBatchIn, {"deliveries": [{**delivery, "evidence": ["x"]}]}) == [
+        (("deliveries", 0, "evidence"), "extra_forbidden")
+    ]
 
 
 def test_reasons_are_1_to_1000_bytes() -> None:
@@ -181,14 +264,16 @@ def test_control_characters_are_refused_in_every_text(char: str) -> None:
 def test_bidi_overrides_and_isolates_are_refused_in_every_text(code: int) -> None:
     for field in (*SINGLE_LINE, "description"):
         assert errors_of(CommitmentIn, {**VALID, field: f"a{chr(code)}b"}) == [((field,), "string_bidi_control")]
-    assert errors_of(AmendmentIn, {"title": f"x{chr(code)}", "reason": "r"}) == [(("title",), "string_bidi_control")]
+    assert errors_of(AmendmentIn, {"expected_amendment_count": 0, "title": f"x{chr(code)}", "reason": "r"}) == [
+        (("title",), "string_bidi_control")
+    ]
 
 
 def test_multi_line_texts_keep_line_breaks_and_tabs_and_other_scripts() -> None:
     text = "Regel 1\r\nRegel 2\n\tingesprongen — ‘citaat’ € ñ 中文 עברית العربية 🚲 \u200d\u00a0"
     assert CommitmentIn.model_validate({**VALID, "description": text}).description == text
     assert ReasonIn.model_validate({"reason": text}).reason == text
-    assert AmendmentIn.model_validate({"description": text, "reason": "r"}).description == text
+    assert AmendmentIn.model_validate({"expected_amendment_count": 0, "description": text, "reason": "r"}).description == text
     assert CommitmentIn.model_validate({**VALID, "title": "Wonen in Baarn-Noord (fase 1) — 200 woningen"})
 
 

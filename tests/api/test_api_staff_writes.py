@@ -2,7 +2,7 @@
 
 Tests run in file order and build on each other (one ledger per module): commitment 1 is
 Baarn's ``wonen-001``, commitment 2 Utrecht's ``fiets-001``, commitment 3 Baarn's
-``weg-003`` (withdrawn later).
+``weg-003`` (withdrawn later). Delivery ids are ``commitment_id * 1_000_000 + n``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.services import ledger_writes
 from ledger.chain import LedgerChain
 from ledger.evidence import STAGING_DIR
 from ledger.settings import Settings
@@ -30,11 +29,13 @@ COMMITMENT = {
     "theme": "Wonen",
     "target_quantity": "200",
     "unit": "woningen",
+    "promised_at": "2022-06-13T00:00:00+02:00",
     "due_date": "2030-12-31T23:59:59+01:00",
     "source_document_sha256": "5C" * 32,
     "source_uri": "https://baarn.example/raadsbesluit-2025-113.pdf",
 }
 DUE_2030 = 1924988399  # 2030-12-31T22:59:59Z
+PROMISED = 1655071200  # 2022-06-12T22:00:00Z, Baarn's coalition agreement adopted
 REPORT = b"%PDF-1.4 opleverrapport fase 1\n"
 REPORT_SHA = "0x" + hashlib.sha256(REPORT).hexdigest()
 PHOTO = b"\x89PNG\r\n\x1a\n photo of the site"
@@ -47,8 +48,10 @@ def auth(token: str) -> dict[str, str]:
 
 
 def counts(chain: LedgerChain) -> tuple[int, int, int]:
-    """(municipalities, commitments, deliveries) on chain."""
-    return tuple(chain.call("counts"))
+    """(municipalities, commitments, head block) on chain: anvil mines a block per
+    transaction, so an unchanged head means nothing was sent."""
+    municipalities, commitments = chain.call("counts")
+    return municipalities, commitments, chain.head_block_number()
 
 
 def stored_files(app: FastAPI) -> list[str]:
@@ -110,38 +113,51 @@ def test_register_commitment_records_it_for_the_tokens_municipality(
     body = response.json()
     assert body["commitment_id"] == 1
     assert_tx(body["tx"], chain)
-    assert counts(chain) == (2, 1, 0)
+    assert counts(chain)[:2] == (2, 1)
     index()
     detail = client.get("/api/v1/commitments/1").json()
     assert detail["registered"]["tx_hash"] == body["tx"]["tx_hash"]
     assert {k: detail[k] for k in ("municipality_id", "external_ref", "title", "description", "theme", "target_quantity",
-                                   "unit", "due_date", "due_date_iso", "source_document_sha256", "source_uri",
-                                   "registrar", "status")} == {
+                                   "original_target_quantity", "unit", "promised_at", "promised_at_iso", "due_date",
+                                   "due_date_iso", "original_due_date", "historical_record", "source_document_sha256",
+                                   "source_uri", "registrar", "signer_held_role", "status", "status_on_record",
+                                   "amendment_count", "amendments")} == {
         "municipality_id": 1,
         "external_ref": "wonen-001",
         "title": "200 sociale huurwoningen",
         "description": "Bouw van 200 sociale huurwoningen in Baarn-Noord.",
         "theme": "Wonen",
         "target_quantity": "200",
+        "original_target_quantity": "200",
         "unit": "woningen",
+        "promised_at": PROMISED,
+        "promised_at_iso": "2022-06-12T22:00:00Z",
         "due_date": DUE_2030,
         "due_date_iso": "2030-12-31T22:59:59Z",
+        "original_due_date": DUE_2030,
+        "historical_record": False,
         "source_document_sha256": "0x" + "5c" * 32,
         "source_uri": "https://baarn.example/raadsbesluit-2025-113.pdf",
         "registrar": roles.registrar.address,
+        "signer_held_role": True,
         "status": "pending",
+        "status_on_record": "pending",
+        "amendment_count": 0,
+        "amendments": [],
     }
+    assert detail["registration_lag_days"] == (detail["registered"]["block_time"] - PROMISED) // 86_400
 
 
 def test_register_takes_integer_quantities_and_unix_due_dates(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
     body = {"external_ref": "fiets-001", "title": "Fietsenstalling", "target_quantity": 1, "unit": "stalling",
-            "due_date": int(time.time()) + 86_400}
+            "promised_at": int(time.time()) - 86_400, "due_date": int(time.time()) + 86_400}
     response = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.utrecht))
     assert response.status_code == 201
     assert response.json()["commitment_id"] == 2
     response = client.post(
         "/api/v1/staff/commitments",
-        json={"external_ref": "weg-003", "title": "Weg", "target_quantity": "3", "unit": "km", "due_date": DUE_2030},
+        json={"external_ref": "weg-003", "title": "Weg", "target_quantity": "3", "unit": "km", "promised_at": PROMISED,
+              "due_date": DUE_2030},
         headers=auth(tokens.baarn),
     )
     assert response.json()["commitment_id"] == 3
@@ -180,11 +196,13 @@ def test_the_same_external_ref_is_free_in_another_municipality(client: TestClien
         ("unit", "x" * 33),
         ("source_uri", "x" * 513),
         ("title", ""),
-        ("target_quantity", "1000000000000001"),
+        ("target_quantity", "10000000000001"),
         ("target_quantity", 0),
         ("target_quantity", 1.5),
         ("due_date", "2030-12-31T23:59:59"),
         ("due_date", "soon"),
+        ("promised_at", "2022-06-13"),
+        ("promised_at", 2**40),
         ("source_document_sha256", "0x1234"),
         ("municipality_id", 2),
     ],
@@ -227,12 +245,12 @@ def test_other_contract_refusals_are_contract_rejected_with_the_custom_error(
 # ------------------------------------------------------------------ amend
 
 
-def test_amendment_keeps_omitted_fields_and_returns_its_number(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+def test_amendment_changes_only_the_fields_it_names_and_returns_its_number(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
 ) -> None:
     response = client.post(
         "/api/v1/staff/commitments/1/amendments",
-        json={"target_quantity": 180, "reason": "Twintig woningen vervallen na bezwaar"},
+        json={"expected_amendment_count": 0, "target_quantity": 180, "reason": "Twintig woningen vervallen na bezwaar"},
         headers=auth(tokens.baarn),
     )
     assert response.status_code == 201, response.text
@@ -242,66 +260,115 @@ def test_amendment_keeps_omitted_fields_and_returns_its_number(
     assert_tx(body["tx"], chain)
     index()
     detail = client.get("/api/v1/commitments/1").json()
-    assert detail["amendment_count"] == 1
-    assert detail["title"] == COMMITMENT["title"]
-    assert detail["description"] == COMMITMENT["description"]
-    assert detail["due_date"] == DUE_2030
-    assert detail["target_quantity"] == "180"
-    assert detail["timeline"][-1]["kind"] == "amended"
-    assert detail["timeline"][-1]["details"] == {
-        "amendment_number": 1,
-        "title": COMMITMENT["title"],
-        "description": COMMITMENT["description"],
-        "previous_target_quantity": "200",
-        "target_quantity": "180",
-        "previous_due_date": DUE_2030,
-        "due_date": DUE_2030,
-        "reason": "Twintig woningen vervallen na bezwaar",
-    }
+    assert (detail["amendment_count"], detail["title"], detail["description"], detail["due_date"]) == (
+        1, COMMITMENT["title"], COMMITMENT["description"], DUE_2030
+    )
+    assert (detail["target_quantity"], detail["original_target_quantity"], detail["target_lowered"]) == ("180", "200", True)
+    amended_at = detail["amendments"][0]["chain"]["block_time"]
+    assert detail["amendments"] == [
+        {
+            "amendment_number": 1,
+            "fields": ["target_quantity"],
+            "title": None,
+            "description": None,
+            "previous_target_quantity": "200",
+            "target_quantity": "180",
+            "previous_due_date": DUE_2030,
+            "previous_due_date_iso": "2030-12-31T22:59:59Z",
+            "due_date": DUE_2030,
+            "due_date_iso": "2030-12-31T22:59:59Z",
+            "reason": "Twintig woningen vervallen na bezwaar",
+            "registrar": roles.registrar.address,
+            "amended_at": amended_at,
+            "amended_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(amended_at)),
+            "after_due_date": False,
+            "lowered_target": True,
+            "extended_due_date": False,
+            "signer_held_role": True,
+            "chain": {**detail["amendments"][0]["chain"], "tx_hash": body["tx"]["tx_hash"]},
+        }
+    ]
 
 
-def test_amendment_that_changes_nothing_is_a_conflict(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+def test_an_amendment_with_a_stale_count_is_a_conflict_naming_both_counts(
+    client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/1/amendments", json={"title": COMMITMENT["title"], "reason": "Geen"}, headers=auth(tokens.baarn)
+        "/api/v1/staff/commitments/1/amendments",
+        json={"expected_amendment_count": 0, "target_quantity": 150, "reason": "Nog minder"},
+        headers=auth(tokens.baarn),
     )
-    body = assert_problem(response, 409, "amendment-changes-nothing")
-    assert body["contract_error"]["name"] == "LedgerAmendmentChangesNothing"
+    body = assert_problem(response, 409, "stale-amendment-count")
+    assert (body["expected_amendment_count"], body["current_amendment_count"]) == (0, 1)
+    assert body["detail"] == (
+        "Commitment 1 has 1 amendment(s), not the 0 this amendment expects: it was amended since you read it. "
+        "Read it again, check the change, and send the current count."
+    )
+    assert body["contract_error"] == {
+        "name": "LedgerStaleAmendmentCount", "args": {"commitment_id": 1, "expected": 0, "actual": 1},
+    }
     assert counts(chain) == before
 
 
-def test_amendment_with_omitted_fields_waits_for_the_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"title": COMMITMENT["title"]}, "title"), ({"target_quantity": "180"}, "target_quantity"), ({"due_date": DUE_2030}, "due_date")],
+)
+def test_amendment_that_changes_nothing_is_a_conflict_naming_the_field(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, change: dict, field: str
 ) -> None:
-    monkeypatch.setattr(ledger_writes, "INDEX_WAIT_SECONDS", 0.3)
-    chain.send("amendCommitment", [3, ("Weg", "", 4, DUE_2030, "Extra kilometer")], roles.registrar.key)
-    response = client.post("/api/v1/staff/commitments/3/amendments", json={"title": "Nieuwe weg", "reason": "Naam"}, headers=auth(tokens.baarn))
-    body = assert_problem(response, 503, "index-behind")
-    assert body["chain_head_block"] == body["indexed_block"] + 1
-    assert response.headers["retry-after"] == "5"
-    index()
-    response = client.post("/api/v1/staff/commitments/3/amendments", json={"title": "Nieuwe weg", "reason": "Naam"}, headers=auth(tokens.baarn))
-    assert response.status_code == 201
-    assert response.json()["amendment_number"] == 2
-    index()
-    assert client.get("/api/v1/commitments/3").json()["target_quantity"] == "4"
-
-
-def test_amendment_with_every_field_does_not_need_the_index(client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any) -> None:
-    chain.send("amendCommitment", [3, ("Nieuwe weg", "", 5, DUE_2030, "Nog een kilometer")], roles.registrar.key)
+    before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/3/amendments",
-        json={"title": "Nieuwe weg", "description": "", "target_quantity": "6", "due_date": DUE_2030, "reason": "Zes"},
+        "/api/v1/staff/commitments/1/amendments",
+        json={"expected_amendment_count": 1, **change, "reason": "Geen"},
         headers=auth(tokens.baarn),
     )
-    assert response.status_code == 201
-    assert response.json()["amendment_number"] == 4
+    body = assert_problem(response, 409, "amendment-changes-nothing")
+    assert body["field"] == field
+    assert body["detail"] == f"This amendment changes nothing: commitment 1 already has this {field.replace('_', ' ')}."
+    assert counts(chain) == before
+
+
+def test_an_amended_due_date_must_come_after_the_promise(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    before = counts(chain)
+    response = client.post(
+        "/api/v1/staff/commitments/1/amendments",
+        json={"expected_amendment_count": 1, "due_date": PROMISED, "reason": "Te vroeg"},
+        headers=auth(tokens.baarn),
+    )
+    body = assert_problem(response, 422, "validation-error")
+    assert body["errors"] == [{
+        "loc": ["body", "due_date"],
+        "msg": f"due_date {PROMISED} is not after the promise date {PROMISED} (2022-06-12T22:00:00Z): "
+        "a deadline comes after the promise",
+        "type": "due_date_before_promise",
+    }]
+    assert counts(chain) == before
+
+
+def test_an_amendment_does_not_wait_for_the_index(client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any) -> None:
+    chain.send("amendCommitment", [3, (0, 1, "Weg 2", "", 0, 0, "Naam")], roles.registrar.key)  # not indexed
+    response = client.post(
+        "/api/v1/staff/commitments/3/amendments",
+        json={"expected_amendment_count": 1, "title": "Nieuwe weg", "reason": "Naam"},
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["amendment_number"] == 2
     index()
+    detail = client.get("/api/v1/commitments/3").json()
+    assert (detail["title"], detail["target_quantity"], detail["amendment_count"]) == ("Nieuwe weg", "3", 2)
+    assert [a["fields"] for a in detail["amendments"]] == [["title"], ["title"]]
 
 
 def test_amending_another_municipalitys_commitment_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
     before = counts(chain)
-    response = client.post("/api/v1/staff/commitments/2/amendments", json={"target_quantity": 2, "reason": "r"}, headers=auth(tokens.baarn))
+    response = client.post(
+        "/api/v1/staff/commitments/2/amendments",
+        json={"expected_amendment_count": 0, "target_quantity": 2, "reason": "r"},
+        headers=auth(tokens.baarn),
+    )
     body = assert_problem(response, 403, "forbidden")
     assert body["detail"] == "This token is for municipality 1; commitment 2 belongs to municipality 2."
     assert counts(chain) == before
@@ -309,22 +376,28 @@ def test_amending_another_municipalitys_commitment_is_forbidden(client: TestClie
 
 @pytest.mark.parametrize(("path", "status"), [("99", 404), ("0", 422), ("x", 422)])
 def test_amending_an_unknown_commitment(client: TestClient, tokens: Tokens, path: str, status: int) -> None:
-    response = client.post(f"/api/v1/staff/commitments/{path}/amendments", json={"reason": "r"}, headers=auth(tokens.baarn))
+    body = {"expected_amendment_count": 0, "title": "t", "reason": "r"}
+    response = client.post(f"/api/v1/staff/commitments/{path}/amendments", json=body, headers=auth(tokens.baarn))
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM
+    if status == 404:
+        assert response.json()["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": 99}}
 
 
-def test_amending_an_unknown_commitment_with_every_field_is_refused_by_the_contract(client: TestClient, tokens: Tokens) -> None:
-    full = {"title": "t", "description": "", "target_quantity": 1, "due_date": DUE_2030, "reason": "r"}
-    response = client.post("/api/v1/staff/commitments/99/amendments", json=full, headers=auth(tokens.baarn))
-    assert assert_problem(response, 404, "not-found")["contract_error"]["name"] == "LedgerUnknownCommitment"
-
-
-def test_an_amendment_needs_a_reason(client: TestClient, tokens: Tokens) -> None:
+def test_an_amendment_needs_a_reason_its_count_and_a_field(client: TestClient, tokens: Tokens) -> None:
     response = client.post("/api/v1/staff/commitments/1/amendments", json={"title": "t"}, headers=auth(tokens.baarn))
     assert assert_problem(response, 422, "validation-error")["errors"] == [
-        {"loc": ["body", "reason"], "msg": "Field required", "type": "missing"}
+        {"loc": ["body", "expected_amendment_count"], "msg": "Field required", "type": "missing"},
+        {"loc": ["body", "reason"], "msg": "Field required", "type": "missing"},
     ]
+    response = client.post(
+        "/api/v1/staff/commitments/1/amendments", json={"expected_amendment_count": 1, "reason": "r"}, headers=auth(tokens.baarn)
+    )
+    assert assert_problem(response, 422, "validation-error")["errors"] == [{
+        "loc": ["body"],
+        "msg": "An amendment changes at least one of title, description, target_quantity, due_date",
+        "type": "amendment_no_field",
+    }]
 
 
 # ------------------------------------------------------------------ deliveries
@@ -349,11 +422,11 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["delivery_id"] == 1
+    assert body["delivery_id"] == 1_000_001
     assert body["commitment_id"] == 1
     assert body["evidence_sha256"] == [REPORT_SHA, PHOTO_SHA, ELSEWHERE]
     assert_tx(body["tx"], chain)
-    assert counts(chain) == (2, 4, 1)
+    assert counts(chain)[:2] == (2, 4)
 
     evidence = client.get(f"/api/v1/evidence/{REPORT_SHA}")
     assert evidence.content == REPORT
@@ -362,12 +435,19 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
 
     index()
     delivery = client.get("/api/v1/commitments/1").json()["deliveries"][0]
+    recorded_at = delivery["recorded"]["block_time"]
     assert delivery == {
-        "id": 1,
+        "id": 1_000_001,
+        "delivery_number": 1,
         "commitment_id": 1,
         "quantity": "60",
         "delivered_at": delivered_at,
         "delivered_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(delivered_at)),
+        "recorded_at": recorded_at,
+        "recorded_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(recorded_at)),
+        "recording_lag_seconds": recorded_at - delivered_at,
+        "recording_lag_days": 1,
+        "recorded_late": False,
         "evidence": [
             {"sha256": REPORT_SHA, "stored": True, "url": f"/api/v1/evidence/{REPORT_SHA}"},
             {"sha256": PHOTO_SHA, "stored": True, "url": f"/api/v1/evidence/{PHOTO_SHA}"},
@@ -377,12 +457,13 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
         "note": "Fase 1 opgeleverd",
         "external_ref": "lev-001",
         "registrar": roles.registrar.address,
+        "signer_held_role": True,
         "recorded": delivery["recorded"],
         "revocation": None,
     }
     assert delivery["recorded"]["tx_hash"] == body["tx"]["tx_hash"]
     verify = client.get(f"/api/v1/verify/{PHOTO_SHA}").json()
-    assert [c["delivery_id"] for c in verify["citations"]] == [1]
+    assert [c["delivery_id"] for c in verify["citations"]] == [1_000_001]
 
 
 def test_delivery_with_only_hashes_and_an_rfc3339_date(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
@@ -407,7 +488,7 @@ def test_duplicate_delivery_ref_is_a_conflict_naming_the_existing_delivery(
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 409, "duplicate-delivery-ref")
-    assert body["existing_delivery_id"] == 1
+    assert body["existing_delivery_id"] == 1_000_001
     assert counts(chain) == before
 
 
@@ -502,7 +583,8 @@ def test_delivering_on_an_unknown_commitment_is_not_found_by_the_contract(
 def test_a_delivery_right_after_registration_does_not_wait_for_the_indexer(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
-    body = {"external_ref": "snel-005", "title": "Snel", "target_quantity": 2, "unit": "x", "due_date": DUE_2030}
+    body = {"external_ref": "snel-005", "title": "Snel", "target_quantity": 2, "unit": "x", "promised_at": PROMISED,
+            "due_date": DUE_2030}
     commitment_id = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn)).json()["commitment_id"]
     assert commitment_id == 5
     response = client.post(
@@ -519,7 +601,8 @@ def test_a_delivery_right_after_registration_does_not_wait_for_the_indexer(
 def test_a_token_of_another_municipality_on_an_unindexed_commitment_is_forbidden_by_the_contract(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
-    body = {"external_ref": "snel-006", "title": "Snel", "target_quantity": 2, "unit": "x", "due_date": DUE_2030}
+    body = {"external_ref": "snel-006", "title": "Snel", "target_quantity": 2, "unit": "x", "promised_at": PROMISED,
+            "due_date": DUE_2030}
     commitment_id = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn)).json()["commitment_id"]
     before = counts(chain)
     response = client.post(
@@ -538,10 +621,10 @@ def test_a_token_of_another_municipality_on_an_unindexed_commitment_is_forbidden
 def test_revocation_returns_the_commitment_and_stops_the_delivery_counting(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
-    response = client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Dubbel geboekt"}, headers=auth(tokens.baarn))
+    response = client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Dubbel geboekt"}, headers=auth(tokens.baarn))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["delivery_id"], body["commitment_id"]) == (2, 1)
+    assert (body["delivery_id"], body["commitment_id"]) == (1_000_002, 1)
     assert_tx(body["tx"], chain)
     index()
     detail = client.get("/api/v1/commitments/1").json()
@@ -550,14 +633,18 @@ def test_revocation_returns_the_commitment_and_stops_the_delivery_counting(
 
 
 def test_revoking_twice_is_a_conflict(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
-    response = client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn))
-    assert_problem(response, 409, "delivery-already-revoked")
+    response = client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn))
+    assert assert_problem(response, 409, "delivery-already-revoked")["detail"] == "Delivery 1000002 is already revoked."
 
 
-def test_revoking_another_municipalitys_delivery_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
-    response = client.post("/api/v1/staff/deliveries/1/revocation", json={"reason": "Niet van ons"}, headers=auth(tokens.utrecht))
+def test_revoking_another_municipalitys_delivery_is_forbidden_before_anything_is_sent(
+    client: TestClient, chain: LedgerChain, tokens: Tokens
+) -> None:
+    before = counts(chain)
+    response = client.post("/api/v1/staff/deliveries/1000001/revocation", json={"reason": "Niet van ons"}, headers=auth(tokens.utrecht))
     body = assert_problem(response, 403, "forbidden")
-    assert body["contract_error"]["name"] == "LedgerNotRegistrar"
+    assert body["detail"] == "This token is for municipality 2; delivery 1000001 belongs to municipality 1."
+    assert counts(chain) == before
 
 
 def test_revoking_an_unknown_delivery_is_not_found(client: TestClient, tokens: Tokens) -> None:
@@ -569,7 +656,7 @@ def test_revoking_an_unknown_delivery_is_not_found(client: TestClient, tokens: T
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 1001}, {"reason": 5}, {"reason": "r", "extra": 1}])
 def test_revocation_needs_a_valid_reason(client: TestClient, chain: LedgerChain, tokens: Tokens, body: dict) -> None:
     before = counts(chain)
-    assert_problem(client.post("/api/v1/staff/deliveries/1/revocation", json=body, headers=auth(tokens.baarn)), 422, "validation-error")
+    assert_problem(client.post("/api/v1/staff/deliveries/1000001/revocation", json=body, headers=auth(tokens.baarn)), 422, "validation-error")
     assert counts(chain) == before
 
 
@@ -592,7 +679,7 @@ def test_withdrawal_is_recorded(client: TestClient, chain: LedgerChain, tokens: 
     ("path", "kwargs"),
     [
         ("withdrawal", {"json": {"reason": "Nogmaals"}}),
-        ("amendments", {"json": {"title": "Andere weg", "reason": "r"}}),
+        ("amendments", {"json": {"expected_amendment_count": 2, "title": "Andere weg", "reason": "r"}}),
         ("deliveries", {"data": {"quantity": "1", "delivered_at": "1736938800"},
                         "files": {"evidence": ("late.txt", b"too late", "text/plain")}}),
     ],
