@@ -34,6 +34,8 @@ contract DeliveryFloor {
 /// @title DeliveryFloorPlusSlot: the floor plus one new storage slot per delivery
 /// @notice What any ledger that keeps one word of state per delivery must pay at least: the
 /// floor's event plus one zero-to-non-zero SSTORE (quantity and date packed in a fresh slot).
+/// The slot is keyed by the delivery's first evidence hash, the cheapest unique key there is (no
+/// counter to read or write, no hashing beyond the mapping's own), so the reference stays a floor.
 contract DeliveryFloorPlusSlot {
     event Delivered(
         uint256 indexed commitmentId,
@@ -45,10 +47,10 @@ contract DeliveryFloorPlusSlot {
         string externalRef
     );
 
-    mapping(bytes32 key => uint256 packed) private _slots;
+    mapping(bytes32 firstEvidenceHash => uint256 packed) private _slots;
 
     function recordDelivery(uint256 commitmentId, ICommitmentLedger.DeliveryInput calldata input) external {
-        _slots[keccak256(msg.data)] = (uint256(input.quantity) << 64) | input.deliveredAt;
+        _slots[input.evidenceHashes[0]] = (uint256(input.quantity) << 64) | input.deliveredAt;
         emit Delivered(
             commitmentId,
             input.quantity,
