@@ -5,6 +5,8 @@ the ICommitmentLedger structs, built from constants.py; a test overrides only th
 about, by name.
 """
 
+import gc
+
 import pytest
 from brownie import CommitmentLedger, accounts, chain, web3
 
@@ -41,8 +43,18 @@ def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:rpc.*should not be called directly:FutureWarning")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def frozen_heap():
+    """Move the objects loaded so far (brownie, web3, the compiled project) out of the garbage
+    collector's reach: brownie runs ``gc.collect()`` on every revert, and scanning that heap
+    took about 0.2 s per test (measured with cProfile on 2 cores)."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
 @pytest.fixture(autouse=True)
-def isolation(fn_isolation):
+def isolation(frozen_heap, fn_isolation):
     """Revert the chain to a clean state before every test in this folder."""
 
 

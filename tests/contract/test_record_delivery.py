@@ -1,100 +1,103 @@
-"""recordDelivery: one DeliveryRecorded, then one EvidenceCited per evidence hash, in order."""
+"""recordDelivery: one DeliveryRecorded with the whole record and both clocks.
+
+Two clocks (docs/LEDGER.md): `deliveredAt` is claimed by the registrar (1..block time),
+`recordedAt` is the block time. Ids are `commitmentId * 1_000_000 + n`. metOnRecordAt is the
+block time of the delivery that makes the running total reach the target.
+
+LedgerTooManyDeliveries (the 1,000,000th delivery of one commitment) is not tested: reaching it
+takes 999,999 deliveries (about 10^11 gas); the bound is one comparison against MAX_DELIVERIES,
+whose value test_deployment.py checks.
+"""
 
 import brownie
 import pytest
-from brownie import web3
-from eth_utils import event_abi_to_log_topic
 
 from constants import (
     BAARN_ID,
+    COMMITMENT_TARGET,
     DAY,
+    DELIVERED,
+    DELIVERED_LATE,
     DELIVERY_NOTE,
     DELIVERY_QUANTITY,
     DELIVERY_REF,
     EVIDENCE,
     EVIDENCE_URI,
+    IN_PROGRESS,
     MAX_EVIDENCE,
     MAX_NOTE,
     MAX_QUANTITY,
     MAX_REF,
     MAX_URI,
+    NOT_BAARN_REGISTRARS,
     REVOCATION_REASON,
     UNKNOWN_ID,
     ZERO_HASH,
+    delivery_id,
 )
 
-NOT_BAARN_REGISTRARS = ["platform_admin", "council_admin", "other_admin", "other_registrar", "stranger"]
 TEXT_LIMITS = [("evidenceUri", MAX_URI), ("note", MAX_NOTE), ("externalRef", MAX_REF)]
 
 
 def test_registrar_can_record_delivery(ledger, commitment, registrar, delivery_input, clock):
-    delivered_at = clock.start
     evidence = list(EVIDENCE[:3])
+    clock.next_block_at(clock.start + DAY)
 
     tx = ledger.recordDelivery(
         commitment,
-        delivery_input(deliveredAt=delivered_at, evidenceHashes=evidence, externalRef=DELIVERY_REF),
+        delivery_input(deliveredAt=clock.start - DAY, evidenceHashes=evidence, externalRef=DELIVERY_REF),
         {"from": registrar},
     )
 
-    assert tx.return_value == 1
-    assert len(tx.events) == 1 + len(evidence)
+    assert tx.return_value == delivery_id(commitment, 1) == 1_000_001
+    assert len(tx.events) == 1
     assert tx.events["DeliveryRecorded"] == {
-        "deliveryId": 1,
+        "deliveryId": 1_000_001,
         "commitmentId": commitment,
         "registrar": registrar,
         "quantity": DELIVERY_QUANTITY,
-        "deliveredAt": delivered_at,
+        "deliveredAt": clock.start - DAY,
+        "recordedAt": clock.start + DAY,
         "evidenceHashes": tuple(evidence),
         "evidenceUri": EVIDENCE_URI,
         "note": DELIVERY_NOTE,
         "externalRef": DELIVERY_REF,
     }
-    assert [event.name for event in tx.events] == ["DeliveryRecorded"] + ["EvidenceCited"] * len(evidence)
-    assert [dict(event) for event in tx.events["EvidenceCited"]] == [
-        {"evidenceHash": evidence_hash, "deliveryId": 1, "commitmentId": commitment} for evidence_hash in evidence
-    ]
 
 
-def test_delivery_with_maximum_evidence_cites_every_hash_in_order(ledger, commitment, registrar, delivery_input):
+def test_recorded_delivery_counts_in_the_commitment_state(ledger, commitment, deliver, clock, state, status, promised_at, due_date):
+    deliver(commitment, 50, clock.start)
+    deliver(commitment, 70, clock.start)
+
+    assert state(commitment) == (BAARN_ID, False, 0, 2, COMMITMENT_TARGET, promised_at, due_date, 120, 0)
+    assert status(commitment) == (IN_PROGRESS, 120, COMMITMENT_TARGET, 6000, 0)
+
+
+def test_delivery_with_maximum_evidence_carries_every_hash_in_order(ledger, commitment, registrar, delivery_input):
     evidence = list(EVIDENCE[:MAX_EVIDENCE])
 
     tx = ledger.recordDelivery(commitment, delivery_input(evidenceHashes=evidence), {"from": registrar})
 
-    assert len(tx.events) == 1 + MAX_EVIDENCE
+    assert len(tx.events) == 1
     assert tx.events["DeliveryRecorded"]["evidenceHashes"] == tuple(evidence)
-    assert [event["evidenceHash"] for event in tx.events["EvidenceCited"]] == evidence
 
 
-def test_delivery_ids_count_up_across_commitments(ledger, commitment, utrecht, other_registrar, commitment_input, delivery_input, deliver, clock):
-    deliver(commitment, 10, clock.start)
+def test_delivery_ids_count_per_commitment(ledger, commitment, utrecht, other_registrar, commitment_input, delivery_input, deliver, clock):
+    first = deliver(commitment, 10, clock.start).return_value
+    second = deliver(commitment, 10, clock.start).return_value
     other = ledger.registerCommitment(commitment_input(municipalityId=utrecht), {"from": other_registrar}).return_value
 
     tx = ledger.recordDelivery(other, delivery_input(), {"from": other_registrar})
 
-    assert tx.return_value == 2
-    assert tx.events["DeliveryRecorded"]["deliveryId"] == 2
-    assert tx.events["EvidenceCited"][0]["deliveryId"] == 2
-    assert tuple(ledger.counts()) == (2, 2, 2)
+    assert (first, second) == (1_000_001, 1_000_002)
+    assert tx.return_value == delivery_id(other, 1) == 2_000_001
+    assert tx.events["DeliveryRecorded"]["deliveryId"] == 2_000_001
+    assert tuple(ledger.counts()) == (2, 2)
 
 
-def test_deliveries_citing_a_document_can_be_found_by_its_hash(ledger, commitment, deliver, clock):
-    document = EVIDENCE[0]
-    deliver(commitment, 10, clock.start, evidenceHashes=[document, EVIDENCE[1]])
-    deliver(commitment, 10, clock.start, evidenceHashes=[EVIDENCE[2]])
-    deliver(commitment, 10, clock.start, evidenceHashes=[EVIDENCE[3], document])
-    evidence_cited = next(abi for abi in ledger.abi if abi.get("name") == "EvidenceCited")
-
-    logs = web3.eth.get_logs(
-        {
-            "address": ledger.address,
-            "fromBlock": 0,
-            "toBlock": "latest",
-            "topics": ["0x" + event_abi_to_log_topic(evidence_cited).hex(), document],
-        }
-    )
-
-    assert [int.from_bytes(log["topics"][2], "big") for log in logs] == [1, 3]
+def test_delivery_id_names_its_commitment(ledger, commitment, deliver, clock):
+    delivery = deliver(commitment, 10, clock.start).return_value
+    assert (delivery // ledger.DELIVERY_ID_BASE(), delivery % ledger.DELIVERY_ID_BASE()) == (commitment, 1)
 
 
 def test_another_registrar_of_the_municipality_can_record_delivery(ledger, commitment, council_admin, newcomer, delivery_input):
@@ -170,6 +173,43 @@ def test_delivery_dated_before_registration_is_accepted(ledger, commitment, regi
     assert tx.events["DeliveryRecorded"]["deliveredAt"] == clock.start - 30 * DAY
 
 
+def test_delivery_dated_one_second_after_1970_is_accepted(ledger, commitment, registrar, delivery_input):
+    tx = ledger.recordDelivery(commitment, delivery_input(deliveredAt=1), {"from": registrar})
+    assert tx.events["DeliveryRecorded"]["deliveredAt"] == 1
+
+
+# ------------------------------------------------------------------ metOnRecordAt: the block time, not the claimed date
+
+
+def test_delivery_reaching_the_target_sets_met_on_record_at_to_its_block_time(ledger, commitment, registrar, delivery_input, clock, status):
+    clock.next_block_at(clock.start + 10 * DAY)
+
+    ledger.recordDelivery(commitment, delivery_input(quantity=COMMITMENT_TARGET, deliveredAt=clock.start), {"from": registrar})
+
+    assert status(commitment) == (DELIVERED, COMMITMENT_TARGET, COMMITMENT_TARGET, 10_000, clock.start + 10 * DAY)
+
+
+def test_met_on_record_at_is_the_block_time_of_the_delivery_that_completed_the_total(ledger, commitment, deliver, clock, status):
+    deliver(commitment, 150, clock.start + DAY)
+    completing = deliver(commitment, 50, clock.start + 2 * DAY)
+    deliver(commitment, 100, clock.start + 3 * DAY)
+
+    assert completing.timestamp == clock.start + 2 * DAY
+    assert status(commitment) == (DELIVERED, 300, COMMITMENT_TARGET, 15_000, clock.start + 2 * DAY)
+
+
+def test_delivery_claimed_before_the_due_date_but_recorded_after_it_is_delivered_late_on_record(
+    ledger, commitment, registrar, delivery_input, clock, status, due_date
+):
+    clock.next_block_at(due_date + 1)
+
+    tx = ledger.recordDelivery(commitment, delivery_input(quantity=COMMITMENT_TARGET, deliveredAt=due_date - DAY), {"from": registrar})
+
+    event = tx.events["DeliveryRecorded"]
+    assert (event["deliveredAt"], event["recordedAt"]) == (due_date - DAY, due_date + 1)
+    assert status(commitment) == (DELIVERED_LATE, COMMITMENT_TARGET, COMMITMENT_TARGET, 10_000, due_date + 1)
+
+
 # ------------------------------------------------------------------ evidence
 
 
@@ -199,9 +239,9 @@ def test_one_document_may_be_cited_by_two_deliveries(ledger, commitment, registr
     first = ledger.recordDelivery(commitment, delivery_input(evidenceHashes=[EVIDENCE[0]]), {"from": registrar})
     second = ledger.recordDelivery(commitment, delivery_input(evidenceHashes=[EVIDENCE[0], EVIDENCE[1]]), {"from": registrar})
 
-    assert first.events["EvidenceCited"]["evidenceHash"] == EVIDENCE[0]
-    assert [e["evidenceHash"] for e in second.events["EvidenceCited"]] == [EVIDENCE[0], EVIDENCE[1]]
-    assert second.events["EvidenceCited"][0]["deliveryId"] == first.return_value + 1
+    assert first.events["DeliveryRecorded"]["evidenceHashes"] == (EVIDENCE[0],)
+    assert second.events["DeliveryRecorded"]["evidenceHashes"] == (EVIDENCE[0], EVIDENCE[1])
+    assert second.return_value == first.return_value + 1
 
 
 # ------------------------------------------------------------------ texts
@@ -231,14 +271,14 @@ def test_delivery_without_optional_text_is_accepted(ledger, commitment, registra
 
 def test_delivery_with_ref_already_used_for_the_commitment_is_refused(ledger, commitment, registrar, delivery_input):
     ledger.recordDelivery(commitment, delivery_input(externalRef=DELIVERY_REF), {"from": registrar})
-    with brownie.reverts(f"LedgerDuplicateDeliveryRef: {commitment}, {DELIVERY_REF}, 1"):
+    with brownie.reverts(f"LedgerDuplicateDeliveryRef: {commitment}, {DELIVERY_REF}, {delivery_id(commitment, 1)}"):
         ledger.recordDelivery(commitment, delivery_input(externalRef=DELIVERY_REF, quantity=1), {"from": registrar})
 
 
 def test_duplicate_delivery_ref_error_names_the_delivery_holding_the_ref(ledger, commitment, registrar, delivery_input):
     ledger.recordDelivery(commitment, delivery_input(externalRef="OPL-1"), {"from": registrar})
     ledger.recordDelivery(commitment, delivery_input(externalRef="OPL-2"), {"from": registrar})
-    with brownie.reverts(f"LedgerDuplicateDeliveryRef: {commitment}, OPL-2, 2"):
+    with brownie.reverts(f"LedgerDuplicateDeliveryRef: {commitment}, OPL-2, {delivery_id(commitment, 2)}"):
         ledger.recordDelivery(commitment, delivery_input(externalRef="OPL-2"), {"from": registrar})
 
 
@@ -256,11 +296,11 @@ def test_deliveries_without_ref_never_collide(ledger, commitment, registrar, del
 
     tx = ledger.recordDelivery(commitment, delivery_input(externalRef=""), {"from": registrar})
 
-    assert tx.return_value == 2
+    assert tx.return_value == delivery_id(commitment, 2)
 
 
 def test_ref_of_a_revoked_delivery_stays_taken(ledger, commitment, registrar, delivery_input):
     ledger.recordDelivery(commitment, delivery_input(externalRef=DELIVERY_REF), {"from": registrar})
-    ledger.revokeDelivery(1, REVOCATION_REASON, {"from": registrar})
-    with brownie.reverts(f"LedgerDuplicateDeliveryRef: {commitment}, {DELIVERY_REF}, 1"):
+    ledger.revokeDelivery(delivery_id(commitment, 1), REVOCATION_REASON, {"from": registrar})
+    with brownie.reverts(f"LedgerDuplicateDeliveryRef: {commitment}, {DELIVERY_REF}, {delivery_id(commitment, 1)}"):
         ledger.recordDelivery(commitment, delivery_input(externalRef=DELIVERY_REF), {"from": registrar})
