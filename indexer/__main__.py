@@ -6,7 +6,8 @@ SIGTERM stop it cleanly between chunks. Each chunk is logged (blocks, events, se
 
 Options: ``--once`` indexes up to the head and exits; ``--reindex`` drops the index first
 and rebuilds it from the deploy block (after a reorg). Exit status 0 on a clean stop, 1 on
-an error that needs an operator (reorg, wrong chain, another contract's index, bad settings).
+an error that needs an operator (reorg, wrong chain, a contract version it does not know, an
+index of another contract or of an older schema, bad settings).
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ class ChainReader(Protocol):
         """Raise ``WrongChainError`` if the node serves another chain."""
         ...
 
+    def check_version(self) -> str:
+        """The contract's ``version()``; raise ``UnsupportedContractVersionError`` if unknown."""
+        ...
+
     def head_block_number(self) -> int:
         """Number of the latest block."""
         ...
@@ -90,7 +94,7 @@ class Indexer:
         self._settings = settings
         self._clock = clock
         self._max_backoff_seconds = max_backoff_seconds
-        self._chain_checked = False
+        self._contract_version: str | None = None
 
     # ------------------------------------------------------------------ one pass
 
@@ -112,12 +116,13 @@ class Indexer:
                 hash of that block, or a log's block hash differs from its block's header.
             LedgerConfigError: the index belongs to another contract.
             WrongChainError: the node serves another chain than the deployment's.
+            UnsupportedContractVersionError: the contract's ``version()`` is not one this code
+                reads (checked once, before anything is indexed).
             ChainUnavailableError: the node cannot be reached (chunks committed so far stay).
             ProjectionError: an event cannot be applied (see ``apply_events``).
         """
-        if not self._chain_checked:
-            self._chain.check_chain()
-            self._chain_checked = True
+        if self._contract_version is None:
+            self.check_contract()
         head = self._chain.head_block_number()
         seen_at = int(self._clock())
         with self._sessions() as session, session.begin():
@@ -127,7 +132,14 @@ class Indexer:
         address = self._deployment.contract_address
         if start > target:
             with self._sessions() as session, session.begin():
-                save_chain_head(session, head, seen_at, contract_address=address, updated_at=int(self._clock()))
+                save_chain_head(
+                    session,
+                    head,
+                    seen_at,
+                    contract_address=address,
+                    contract_version=self._contract_version,
+                    updated_at=int(self._clock()),
+                )
             return 0
 
         applied = 0
@@ -138,6 +150,21 @@ class Indexer:
                 break
             applied += self._index_chunk(chunk_start, min(chunk_start + chunk_blocks - 1, target), head, seen_at)
         return applied
+
+    def check_contract(self) -> str:
+        """Check, once per indexer, that the node serves the deployment's chain and that the
+        contract's ``version()`` is supported (``ledger.chain.SUPPORTED_CONTRACT_VERSIONS``);
+        nothing is indexed from a contract this code cannot read. Returns the version.
+
+        Raises:
+            WrongChainError: the node serves another chain.
+            UnsupportedContractVersionError: unknown contract version.
+            ChainUnavailableError: the node cannot be reached.
+        """
+        self._chain.check_chain()
+        self._contract_version = self._chain.check_version()
+        log.info("Contract %s reports version %s", self._deployment.contract_address, self._contract_version)
+        return self._contract_version
 
     def _resume_block(self, checkpoint: Checkpoint | None) -> int:
         """First block to index; checks the checkpoint belongs here and is still on chain."""
@@ -190,6 +217,7 @@ class Indexer:
                 head,
                 seen_at,
                 contract_address=self._deployment.contract_address,
+                contract_version=self._contract_version,
                 updated_at=int(self._clock()),
             )
         log.info(
@@ -215,8 +243,8 @@ class Indexer:
         chunk, so nothing is skipped.
 
         Raises:
-            ReorgDetectedError, LedgerConfigError, WrongChainError, ProjectionError: as
-                :meth:`run_once`; they need an operator (the index must be rebuilt or the
+            ReorgDetectedError, LedgerConfigError, WrongChainError,
+            UnsupportedContractVersionError, ProjectionError: as :meth:`run_once`; they need an operator (the index must be rebuilt or the
                 configuration fixed), so the loop ends.
         """
         poll = self._settings.poll_interval_seconds

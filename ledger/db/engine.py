@@ -15,11 +15,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, insert, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.db.models import Base
+from ledger.db.models import SCHEMA_VERSION, TABLE_NAMES, Base, IndexSchemaRow
+from ledger.errors import IndexSchemaError
+
+_SCHEMA_ROW_ID = 1
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite connection waits for another writer's lock, milliseconds."""
@@ -76,12 +80,39 @@ def make_engine(database_url: str, **engine_kwargs: Any) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table and index that does not exist yet (idempotent)."""
-    Base.metadata.create_all(engine)
+    """Create the index's tables in an empty database and record :data:`SCHEMA_VERSION`;
+    on a database that already has them, check the recorded version (idempotent).
+
+    Raises:
+        IndexSchemaError: the database holds index tables without a schema version (a v1
+            index) or with another version: it is refused as a whole, never half-used; rebuild
+            it with `make reindex` (or ``python -m indexer --reindex``).
+    """
+    present = set(inspect(engine).get_table_names()) & set(TABLE_NAMES)
+    if present:
+        _check_schema_version(engine, present)
+    try:
+        with engine.begin() as conn:  # tables and version row in one transaction
+            Base.metadata.create_all(conn)
+            if conn.scalar(select(IndexSchemaRow.version).where(IndexSchemaRow.id == _SCHEMA_ROW_ID)) is None:
+                conn.execute(insert(IndexSchemaRow).values(id=_SCHEMA_ROW_ID, version=SCHEMA_VERSION))
+    except IntegrityError:  # another process created the schema at the same moment
+        pass
+    _check_schema_version(engine, set(TABLE_NAMES))
+
+
+def _check_schema_version(engine: Engine, present: set[str]) -> None:
+    if IndexSchemaRow.__tablename__ not in present:
+        raise IndexSchemaError(None, SCHEMA_VERSION)
+    with engine.connect() as conn:
+        found = conn.scalar(select(IndexSchemaRow.version).where(IndexSchemaRow.id == _SCHEMA_ROW_ID))
+    if found != SCHEMA_VERSION:
+        raise IndexSchemaError(found, SCHEMA_VERSION)
 
 
 def drop_schema(engine: Engine) -> None:
-    """Drop every table of the index (used to rebuild it from the deploy block)."""
+    """Drop every table of the index, of this schema version or an older one (v1's tables
+    are a subset of these), to rebuild it from the deploy block."""
     Base.metadata.drop_all(engine)
 
 

@@ -1,25 +1,35 @@
-"""Tables of the index (SQLAlchemy 2 typed ORM).
+"""Tables of the index (SQLAlchemy 2 typed ORM), schema :data:`SCHEMA_VERSION`.
 
-The index is a projection of the ledger's events (``ledger.db.projection`` is its only
+The index is a projection of the ledger's v2 events (``ledger.db.projection`` is its only
 writer). Every row produced by an event carries that event's chain position
 ``(block_number, log_index)``, ``tx_hash`` and ``block_time`` (Unix seconds), through
-:class:`ChainRefColumns`; updates made by a later event (amendment, withdrawal, revocation)
+:class:`ChainRefColumns`; updates made by a later event (withdrawal, revocation, recovery)
 carry that event's position in their own prefixed columns.
 
-Units: every ``*_at``, ``*_time`` and ``due_date`` column is Unix seconds (UTC); quantities
-are in the commitment's unit and fit BIGINT (the contract bounds them to 10^15). Hashes are
-``0x``-prefixed lowercase hex (66 characters), addresses EIP-55 checksummed (42 characters).
+Units: every ``*_at``, ``*_time``, ``*_date`` and ``*_seconds`` column is Unix seconds (UTC)
+or a duration in seconds; quantities are in the commitment's unit and fit BIGINT (the
+contract bounds them to 10^13), except a commitment's delivered total (up to 999,999 of them:
+:class:`DecimalInteger`). Hashes are ``0x``-prefixed
+lowercase hex (66 characters), addresses EIP-55 checksummed (42 characters). Texts hold any
+string the decoder produces (never NUL: ``ledger.events``); their column lengths are the
+contract's byte limits, which bound the characters too.
 
-Tables: ``checkpoint``, ``events``, ``municipalities``, ``registrars``, ``commitments``,
-``amendments``, ``deliveries``, ``evidence_citations``.
+Tables: ``index_schema``, ``checkpoint``, ``ledger_state``, ``events``, ``municipalities``,
+``admin_changes``, ``registrars``, ``registrar_terms``, ``commitments``, ``amendments``,
+``deliveries``, ``evidence_citations``. Field names follow docs/LEDGER.md.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+SCHEMA_VERSION = "2"
+"""Version of this schema, kept in ``index_schema``; an index with another version (or none:
+a v1 index) is refused by ``ledger.db.engine.create_schema`` (rebuild: ``make reindex``)."""
 
 HASH_LENGTH = 66
 ADDRESS_LENGTH = 42
@@ -31,6 +41,21 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class DecimalInteger(TypeDecorator[int]):
+    """A non-negative integer of any size stored as its decimal text (no leading zeros):
+    a commitment's delivered total can reach MAX_QUANTITY × MAX_DELIVERIES ≈ 10^19, beyond
+    BIGINT, and SQLite has no exact wider integer. Only equality with 0 is used in SQL."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(int(value))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
 
 
 class Base(DeclarativeBase):
@@ -49,19 +74,45 @@ class ChainRefColumns:
     block_time: Mapped[int]  # Unix seconds
 
 
+class IndexSchemaRow(Base):
+    """The schema version of this index (one row, written when the tables are created)."""
+
+    __tablename__ = "index_schema"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(16))
+
+
 class CheckpointRow(Base):
     """The indexer's progress (one row, ``id`` 1). ``last_block`` is the last block whose
-    events are in the index (inclusive); ``None`` before the first chunk."""
+    events are in the index (inclusive); ``None`` before the first chunk. ``contract_version``
+    is the contract's ``version()`` as the indexer read it at start."""
 
     __tablename__ = "checkpoint"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    contract_version: Mapped[str | None] = mapped_column(String(32))
     last_block: Mapped[int | None]
     last_block_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
     chain_head_block: Mapped[int | None]
     head_seen_at: Mapped[int | None]  # Unix seconds
     updated_at: Mapped[int]  # Unix seconds
+
+
+class LedgerStateRow(Base):
+    """Ledger-wide projected state (one row, ``id`` 1, from the first ``Paused``/``Unpaused``):
+    whether writes are paused, by whom, and the event that last changed it (``changed_*``)."""
+
+    __tablename__ = "ledger_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean)
+    changed_by: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    changed_block_number: Mapped[int]
+    changed_log_index: Mapped[int]
+    changed_tx_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    changed_block_time: Mapped[int]
 
 
 class EventRow(Base):
@@ -87,7 +138,10 @@ class EventRow(Base):
 
 
 class Municipality(ChainRefColumns, Base):
-    """A municipality (issuer). The chain reference is its ``MunicipalityRegistered`` event."""
+    """A municipality (issuer). The chain reference is its ``MunicipalityRegistered`` event.
+    ``pending_admin`` is the proposed successor (``MunicipalityAdminProposed``; ``None`` when
+    none or cancelled). ``recovery_*`` is a pending admin recovery (``AdminRecoveryStarted``;
+    all ``None`` when none)."""
 
     __tablename__ = "municipalities"
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
@@ -96,6 +150,28 @@ class Municipality(ChainRefColumns, Base):
     name: Mapped[str] = mapped_column(String(100))
     code: Mapped[str] = mapped_column(String(16))
     admin: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    pending_admin: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    recovery_proposed_admin: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    recovery_executable_at: Mapped[int | None]  # Unix seconds
+    recovery_started_by: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    recovery_block_number: Mapped[int | None]
+    recovery_log_index: Mapped[int | None]
+    recovery_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    recovery_block_time: Mapped[int | None]
+
+
+class AdminChange(ChainRefColumns, Base):
+    """One ``MunicipalityAdminChanged`` event: a handover (``recovered`` false) or a
+    completed recovery (true)."""
+
+    __tablename__ = "admin_changes"
+
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    previous_admin: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    new_admin: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    recovered: Mapped[bool] = mapped_column(Boolean)
 
 
 class Registrar(ChainRefColumns, Base):
@@ -115,10 +191,41 @@ class Registrar(ChainRefColumns, Base):
     removed_block_time: Mapped[int | None]
 
 
+class RegistrarTerm(ChainRefColumns, Base):
+    """One interval during which ``account`` held the registrar role of a municipality: from
+    its ``RegistrarAdded`` (the chain reference, inclusive) to its ``RegistrarRemoved``
+    (``removed_block_number``/``removed_log_index``, exclusive; ``None`` while it holds it).
+    The role history from which ``signer_held_role`` is computed (docs/LEDGER.md "Who signed
+    it")."""
+
+    __tablename__ = "registrar_terms"
+    __table_args__ = (Index("ix_registrar_terms_member", "municipality_id", "account"),)
+
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    account: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    added_by: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    removed_by: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    removed_block_number: Mapped[int | None]
+    removed_log_index: Mapped[int | None]
+    removed_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    removed_block_time: Mapped[int | None]
+
+
 class Commitment(ChainRefColumns, Base):
-    """A commitment's current state. The chain reference is its ``CommitmentRegistered``
-    event; texts, target and due date are the latest amendment's. ``delivered_quantity`` and
-    ``met_at`` (``None`` while not met) are recomputed from the non-revoked deliveries.
+    """A commitment. The chain reference is its ``CommitmentRegistered`` event, which also
+    gives the original terms (``original_target_quantity``, ``original_due_date``, never
+    changed); ``title``, ``description``, ``target_quantity`` and ``due_date`` are the
+    current ones (after the amendments that named them).
+
+    Derived columns, kept by the projection (docs/LEDGER.md):
+    ``delivered_quantity`` (non-revoked deliveries); ``met_at`` / ``met_at_original_terms``
+    (claimed clock, prefix rule, recomputed from the non-revoked deliveries whenever they or
+    the target change); ``met_on_record_at`` / ``met_on_record_at_original_terms`` (on-record
+    running state); ``amended_after_due_date``, ``target_lowered`` (any amendment);
+    ``recorded_late_count`` (non-revoked deliveries recorded late); ``historical_record``;
+    ``signer_held_role`` (of the registration). All ``met_*`` are ``None`` while not met.
     ``search_text`` is the lowercased title, description and external_ref (for ``q``)."""
 
     __tablename__ = "commitments"
@@ -131,22 +238,34 @@ class Commitment(ChainRefColumns, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
     registrar: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    signer_held_role: Mapped[bool] = mapped_column(Boolean)
     external_ref: Mapped[str] = mapped_column(String(64))
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     theme: Mapped[str] = mapped_column(String(120), index=True)
     unit: Mapped[str] = mapped_column(String(32))
+    promised_at: Mapped[int]  # Unix seconds, claimed
+    registered_at: Mapped[int]  # Unix seconds (event argument, = block time)
+    original_target_quantity: Mapped[int]
+    original_due_date: Mapped[int]  # Unix seconds
     target_quantity: Mapped[int]
     due_date: Mapped[int]  # Unix seconds
+    historical_record: Mapped[bool] = mapped_column(Boolean)
     source_document_sha256: Mapped[str | None] = mapped_column(String(HASH_LENGTH), index=True)
     source_uri: Mapped[str] = mapped_column(String(512))
-    registered_at: Mapped[int]  # Unix seconds (event argument, = block time)
     amendment_count: Mapped[int]
-    delivered_quantity: Mapped[int]
-    met_at: Mapped[int | None]  # Unix seconds
+    amended_after_due_date: Mapped[bool] = mapped_column(Boolean)
+    target_lowered: Mapped[bool] = mapped_column(Boolean)
+    delivered_quantity: Mapped[int] = mapped_column(DecimalInteger)
+    recorded_late_count: Mapped[int]
+    met_at: Mapped[int | None]  # Unix seconds, claimed, current terms
+    met_at_original_terms: Mapped[int | None]  # Unix seconds, claimed, original terms
+    met_on_record_at: Mapped[int | None]  # Unix seconds (block time), current terms
+    met_on_record_at_original_terms: Mapped[int | None]  # Unix seconds (block time), original terms
     withdrawn: Mapped[bool] = mapped_column(Boolean)
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     withdrawal_registrar: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    withdrawal_signer_held_role: Mapped[bool | None] = mapped_column(Boolean)
     withdrawn_block_number: Mapped[int | None]
     withdrawn_log_index: Mapped[int | None]
     withdrawn_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
@@ -155,7 +274,10 @@ class Commitment(ChainRefColumns, Base):
 
 
 class Amendment(ChainRefColumns, Base):
-    """One ``CommitmentAmended`` event: the new texts, old and new target and due date."""
+    """One ``CommitmentAmended`` event. ``fields`` is its AMEND_* bit set; ``title`` and
+    ``description`` are ``None`` when not named; target and due date before and after (equal
+    when not named). ``after_due_date`` (amended_at > previous due date), ``lowered_target``,
+    ``extended_due_date`` and ``signer_held_role`` as in docs/LEDGER.md."""
 
     __tablename__ = "amendments"
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
@@ -163,33 +285,48 @@ class Amendment(ChainRefColumns, Base):
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id"), primary_key=True)
     amendment_number: Mapped[int] = mapped_column(primary_key=True)
     registrar: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
-    title: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text)
+    signer_held_role: Mapped[bool] = mapped_column(Boolean)
+    fields: Mapped[int]
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
     previous_target_quantity: Mapped[int]
     target_quantity: Mapped[int]
-    previous_due_date: Mapped[int]
-    due_date: Mapped[int]
+    previous_due_date: Mapped[int]  # Unix seconds
+    due_date: Mapped[int]  # Unix seconds
     reason: Mapped[str] = mapped_column(Text)
+    amended_at: Mapped[int]  # Unix seconds (event argument, = block time)
+    after_due_date: Mapped[bool] = mapped_column(Boolean)
+    lowered_target: Mapped[bool] = mapped_column(Boolean)
+    extended_due_date: Mapped[bool] = mapped_column(Boolean)
 
 
 class Delivery(ChainRefColumns, Base):
     """A delivery. The chain reference is its ``DeliveryRecorded`` event; ``revoked_*`` is
-    its ``DeliveryRevoked`` event, if any (a revoked delivery no longer counts)."""
+    its ``DeliveryRevoked`` event, if any (a revoked delivery no longer counts). Two clocks:
+    ``delivered_at`` is claimed, ``recorded_at`` the block time; ``recording_lag_seconds`` is
+    their difference and ``recorded_late`` whether it exceeds
+    ``ledger.status.RECORDED_LATE_AFTER_SECONDS``. ``delivery_number`` = id % 1,000,000."""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id"), index=True)
+    delivery_number: Mapped[int]
     registrar: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    signer_held_role: Mapped[bool] = mapped_column(Boolean)
     quantity: Mapped[int]
-    delivered_at: Mapped[int]  # Unix seconds
+    delivered_at: Mapped[int]  # Unix seconds, claimed
+    recorded_at: Mapped[int]  # Unix seconds (event argument, = block time)
+    recording_lag_seconds: Mapped[int]
+    recorded_late: Mapped[bool] = mapped_column(Boolean, index=True)
     evidence_uri: Mapped[str] = mapped_column(String(512))
     note: Mapped[str] = mapped_column(Text)
     external_ref: Mapped[str] = mapped_column(String(64))
     revoked: Mapped[bool] = mapped_column(Boolean)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     revocation_registrar: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    revocation_signer_held_role: Mapped[bool | None] = mapped_column(Boolean)
     revoked_block_number: Mapped[int | None]
     revoked_log_index: Mapped[int | None]
     revoked_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
@@ -197,12 +334,9 @@ class Delivery(ChainRefColumns, Base):
 
 
 class EvidenceCitation(ChainRefColumns, Base):
-    """A delivery citing an evidence document by SHA-256, once per (sha256, delivery).
-
-    ``position`` is the hash's first index in the delivery's evidence list. The chain
-    reference is the event that created the row: the ``DeliveryRecorded`` event (which
-    carries the hashes); an ``EvidenceCited`` event only adds a row it does not have yet.
-    """
+    """A delivery citing an evidence document by SHA-256 (the contract refuses repeats, so
+    once per (sha256, delivery)). ``position`` is the hash's index in the delivery's evidence
+    list. The chain reference is the ``DeliveryRecorded`` event, which carries the hashes."""
 
     __tablename__ = "evidence_citations"
 

@@ -1,12 +1,23 @@
 """The read side of the index, for the API and the site.
 
-Every function takes a :class:`~sqlalchemy.orm.Session` and, where status matters, ``now``
-(Unix seconds, the request time). They return plain dicts shaped exactly as the JSON of
-``docs/API.md`` (routes only wrap them in wire models): quantities as decimal strings, times
-as integer Unix seconds with an ISO 8601 UTC twin (``*_iso``), hashes as ``0x`` lowercase
-hex, addresses checksummed. The status of a commitment is computed by
-:func:`ledger.status.status_of` for output and by :func:`ledger.status.status_sql` for
-filters and counts (the two agree).
+Functions (all take a :class:`~sqlalchemy.orm.Session` first; ``now`` is the evaluation time
+of statuses, Unix seconds, the request time):
+
+- municipalities: :func:`list_municipalities` (session, now), :func:`get_municipality`
+  (session, municipality_id, now), :func:`municipality_name`, :func:`municipality_codes`;
+- commitments: :func:`list_commitments` (session, now, *, filters, offset, limit) →
+  ``(page, count)``, :func:`get_commitment` (session, commitment_id, now, *, evidence_stored),
+  :func:`find_commitment_by_ref`, :func:`commitment_municipality_ids`, :func:`list_themes`;
+- deliveries: :func:`list_deliveries` (session, *, filters, offset, limit, now,
+  evidence_stored) → ``(page, count)``;
+- :func:`verify_hash` (session, sha256_hex), :func:`get_checkpoint` (session) for ``/health``;
+- formatting helpers: :func:`iso`, :func:`chain_ref`, :func:`normalize_sha256`.
+
+They return plain dicts with the field names of docs/LEDGER.md ("Fields") beside the v1 ones
+of docs/API.md (routes only wrap them in wire models): quantities as decimal strings, times as
+integer Unix seconds with an ISO 8601 UTC twin (``*_iso``), hashes as ``0x`` lowercase hex,
+addresses checksummed. Every status comes from ``ledger.status``: :func:`ledger.status.verdicts`
+for output, :func:`ledger.status.verdict_sql` for filters and counts (they agree).
 
 They only read; none of them commits or writes.
 """
@@ -16,15 +27,38 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from ledger.db.models import CheckpointRow, Commitment, Delivery, EventRow, EvidenceCitation, Municipality, Registrar
-from ledger.db.projection import CHECKPOINT_ID, ZERO_HASH
-from ledger.status import STATUSES, progress_bps, status_of, status_sql
+from ledger.db.models import (
+    AdminChange,
+    Amendment,
+    CheckpointRow,
+    Commitment,
+    Delivery,
+    EventRow,
+    EvidenceCitation,
+    LedgerStateRow,
+    Municipality,
+    Registrar,
+    RegistrarTerm,
+)
+from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH
+from ledger.limits import amendment_field_names
+from ledger.status import (
+    STATUSES,
+    met_only_under_relaxed_terms,
+    met_only_under_relaxed_terms_sql,
+    progress_bps,
+    recording_lag_days,
+    registration_lag_days,
+    status_of,
+    verdict_sql,
+    verdicts,
+)
 
 MAX_PAGE_LIMIT = 100
-"""Largest ``limit`` of :func:`list_commitments`."""
+"""Largest ``limit`` of :func:`list_commitments` and :func:`list_deliveries`."""
 
 EVIDENCE_URL = "/api/v1/evidence/{sha256}"
 """Where the API serves a stored evidence file."""
@@ -36,7 +70,7 @@ TIMELINE_KINDS = {
     "DeliveryRevoked": "revoked",
     "CommitmentWithdrawn": "withdrawn",
 }
-"""Timeline entry kind of each event that makes one (``EvidenceCited`` does not)."""
+"""Timeline entry kind of each event that makes one."""
 
 _SHA256 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
@@ -110,13 +144,32 @@ def normalize_sha256(sha256_hex: str) -> str:
     return "0x" + text[-64:].lower()
 
 
+def _check_page(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}.")
+    if not 1 <= limit <= MAX_PAGE_LIMIT:
+        raise ValueError(f"limit must be 1..{MAX_PAGE_LIMIT}, got {limit}.")
+
+
+def _check_statuses(statuses: Iterable[str]) -> list[str]:
+    wanted = list(dict.fromkeys(statuses))
+    unknown = [s for s in wanted if s not in STATUSES]
+    if unknown:
+        raise ValueError(f"Unknown status {unknown[0]!r}; expected one of {', '.join(STATUSES)}.")
+    return wanted
+
+
 # ---------------------------------------------------------------------------- municipalities
 
 
-def _status_counts(session: Session, now: int, municipality_id: int | None = None) -> dict[int, dict[str, int]]:
+def _status_counts(
+    session: Session, now: int, status_field: str, municipality_id: int | None = None
+) -> dict[int, dict[str, int]]:
+    """Municipality id → {status: count} of one status field (``"status"``,
+    ``"status_on_record"``, ...), all six statuses listed."""
     # Group over a subquery: PostgreSQL does not match a CASE with bound parameters in the
     # select list to "the same" CASE in GROUP BY.
-    inner = select(Commitment.municipality_id.label("municipality_id"), status_sql(now).label("status"))
+    inner = select(Commitment.municipality_id.label("municipality_id"), verdict_sql(status_field, now).label("status"))
     if municipality_id is not None:
         inner = inner.where(Commitment.municipality_id == municipality_id)
     sub = inner.subquery()
@@ -141,38 +194,99 @@ def _registrars(session: Session, municipality_id: int | None = None) -> dict[in
     return result
 
 
-def _municipality_dict(m: Municipality, registrars: list[str], counts: dict[str, int]) -> dict[str, Any]:
+def _registrar_history(session: Session, municipality_id: int | None = None) -> dict[int, list[dict[str, Any]]]:
+    query = select(RegistrarTerm)
+    if municipality_id is not None:
+        query = query.where(RegistrarTerm.municipality_id == municipality_id)
+    result: dict[int, list[dict[str, Any]]] = {}
+    for t in session.scalars(query.order_by(RegistrarTerm.block_number, RegistrarTerm.log_index)):
+        result.setdefault(t.municipality_id, []).append(
+            {
+                "account": t.account,
+                "added_by": t.added_by,
+                "added": _ref_of(t),
+                "removed_by": t.removed_by,
+                "removed": _ref_of(t, "removed_"),
+            }
+        )
+    return result
+
+
+def _admin_changes(session: Session, municipality_id: int | None = None) -> dict[int, list[dict[str, Any]]]:
+    query = select(AdminChange)
+    if municipality_id is not None:
+        query = query.where(AdminChange.municipality_id == municipality_id)
+    result: dict[int, list[dict[str, Any]]] = {}
+    for change in session.scalars(query.order_by(AdminChange.block_number, AdminChange.log_index)):
+        result.setdefault(change.municipality_id, []).append(
+            {
+                "previous_admin": change.previous_admin,
+                "new_admin": change.new_admin,
+                "recovered": change.recovered,
+                "chain": _ref_of(change),
+            }
+        )
+    return result
+
+
+def _recovery(m: Municipality) -> dict[str, Any] | None:
+    if m.recovery_proposed_admin is None:
+        return None
     return {
-        "id": m.id,
-        "name": m.name,
-        "code": m.code,
-        "admin": m.admin,
-        "registrars": registrars,
-        "commitment_count": sum(counts.values()),
-        "status_counts": counts,
-        "registered": _ref_of(m),
+        "proposed_admin": m.recovery_proposed_admin,
+        "executable_at": m.recovery_executable_at,
+        "executable_at_iso": iso(m.recovery_executable_at),
+        "started_by": m.recovery_started_by,
+        "started": _ref_of(m, "recovery_"),
     }
 
 
-def list_municipalities(session: Session, now: int) -> list[dict[str, Any]]:
-    """Every municipality, by id: the API's ``Municipality`` shape (``status_counts``
-    lists all six statuses at ``now``, Unix seconds; ``registrars`` are the current ones,
-    in the order they were added)."""
-    counts = _status_counts(session, now)
-    registrars = _registrars(session)
+def _municipalities(session: Session, now: int, municipality_id: int | None) -> list[dict[str, Any]]:
+    counts = _status_counts(session, now, "status", municipality_id)
+    on_record = _status_counts(session, now, "status_on_record", municipality_id)
+    registrars = _registrars(session, municipality_id)
+    history = _registrar_history(session, municipality_id)
+    changes = _admin_changes(session, municipality_id)
+    query = select(Municipality).order_by(Municipality.id)
+    if municipality_id is not None:
+        query = query.where(Municipality.id == municipality_id)
+    empty = dict.fromkeys(STATUSES, 0)
     return [
-        _municipality_dict(m, registrars.get(m.id, []), counts.get(m.id, dict.fromkeys(STATUSES, 0)))
-        for m in session.scalars(select(Municipality).order_by(Municipality.id))
+        {
+            "id": m.id,
+            "name": m.name,
+            "code": m.code,
+            "admin": m.admin,
+            "pending_admin": m.pending_admin,
+            "recovery": _recovery(m),
+            "admin_changes": changes.get(m.id, []),
+            "registrars": registrars.get(m.id, []),
+            "registrar_history": history.get(m.id, []),
+            "commitment_count": sum(counts.get(m.id, empty).values()),
+            "status_counts": counts.get(m.id, dict(empty)),
+            "status_on_record_counts": on_record.get(m.id, dict(empty)),
+            "registered": _ref_of(m),
+        }
+        for m in session.scalars(query)
     ]
+
+
+def list_municipalities(session: Session, now: int) -> list[dict[str, Any]]:
+    """Every municipality, by id: ``{"id", "name", "code", "admin", "pending_admin" (null),
+    "recovery" (null or {"proposed_admin", "executable_at", "executable_at_iso",
+    "started_by", "started": ChainRef}), "admin_changes" ([{"previous_admin", "new_admin",
+    "recovered", "chain"}], oldest first), "registrars" (current ones, in the order they were
+    added), "registrar_history" ([{"account", "added_by", "added": ChainRef, "removed_by",
+    "removed": ChainRef | null}], every registrar term, oldest first), "commitment_count",
+    "status_counts" / "status_on_record_counts" (all six statuses of ``status`` /
+    ``status_on_record`` at ``now``, Unix seconds), "registered": ChainRef}``."""
+    return _municipalities(session, now, None)
 
 
 def get_municipality(session: Session, municipality_id: int, now: int) -> dict[str, Any] | None:
     """One municipality as in :func:`list_municipalities`, or ``None`` if unknown."""
-    m = session.get(Municipality, municipality_id)
-    if m is None:
-        return None
-    counts = _status_counts(session, now, municipality_id).get(municipality_id, dict.fromkeys(STATUSES, 0))
-    return _municipality_dict(m, _registrars(session, municipality_id).get(municipality_id, []), counts)
+    found = _municipalities(session, now, municipality_id)
+    return found[0] if found else None
 
 
 def municipality_name(session: Session, municipality_id: int) -> str | None:
@@ -186,6 +300,14 @@ def municipality_codes(session: Session, municipality_ids: Iterable[int] | None 
     if municipality_ids is not None:
         query = query.where(Municipality.id.in_(list(municipality_ids)))
     return {int(mid): code for mid, code in session.execute(query)}
+
+
+def commitment_municipality_ids(session: Session, commitment_ids: Iterable[int]) -> set[int]:
+    """The ids of the municipalities that issued these commitments (unknown ids ignored)."""
+    ids = list(commitment_ids)
+    if not ids:
+        return set()
+    return set(session.scalars(select(Commitment.municipality_id).where(Commitment.id.in_(ids)).distinct()))
 
 
 def list_themes(session: Session, municipality_id: int | None) -> list[dict[str, Any]]:
@@ -207,6 +329,7 @@ def list_themes(session: Session, municipality_id: int | None) -> list[dict[str,
 
 
 def _summary(c: Commitment, municipality: str, now: int) -> dict[str, Any]:
+    statuses = verdicts(c, now)
     return {
         "id": c.id,
         "municipality_id": c.municipality_id,
@@ -216,16 +339,43 @@ def _summary(c: Commitment, municipality: str, now: int) -> dict[str, Any]:
         "theme": c.theme,
         "unit": c.unit,
         "target_quantity": str(c.target_quantity),
+        "original_target_quantity": str(c.original_target_quantity),
         "delivered_quantity": str(c.delivered_quantity),
         "progress_bps": progress_bps(c.delivered_quantity, c.target_quantity),
-        "status": status_of(c.withdrawn, c.delivered_quantity, c.target_quantity, c.met_at, c.due_date, now),
+        "progress_bps_original_terms": progress_bps(c.delivered_quantity, c.original_target_quantity),
+        **statuses,
+        "met_only_under_relaxed_terms": met_only_under_relaxed_terms(
+            statuses["status"], statuses["status_original_terms"]
+        ),
+        "promised_at": c.promised_at,
+        "promised_at_iso": iso(c.promised_at),
+        "registration_lag_days": registration_lag_days(c.registered_at, c.promised_at),
+        "historical_record": c.historical_record,
         "due_date": c.due_date,
         "due_date_iso": iso(c.due_date),
+        "original_due_date": c.original_due_date,
+        "original_due_date_iso": iso(c.original_due_date),
         "met_at": c.met_at,
         "met_at_iso": iso(c.met_at),
+        "met_on_record_at": c.met_on_record_at,
+        "met_on_record_at_iso": iso(c.met_on_record_at),
+        "met_at_original_terms": c.met_at_original_terms,
+        "met_at_original_terms_iso": iso(c.met_at_original_terms),
+        "met_on_record_at_original_terms": c.met_on_record_at_original_terms,
+        "met_on_record_at_original_terms_iso": iso(c.met_on_record_at_original_terms),
+        "amendment_count": c.amendment_count,
+        "amended_after_due_date": c.amended_after_due_date,
+        "target_lowered": c.target_lowered,
+        "recorded_late_count": c.recorded_late_count,
         "registered": _ref_of(c),
+        "registrar": c.registrar,
+        "signer_held_role": c.signer_held_role,
         "withdrawn": c.withdrawn,
     }
+
+
+def _flag(column: Any, wanted: bool | None) -> list[ColumnElement[bool]]:
+    return [] if wanted is None else [column.is_(wanted)]
 
 
 def list_commitments(
@@ -235,18 +385,35 @@ def list_commitments(
     municipality_id: int | None = None,
     theme: str | None = None,
     statuses: Iterable[str] = (),
+    statuses_on_record: Iterable[str] = (),
+    recorded_late: bool | None = None,
+    amended_after_due_date: bool | None = None,
+    historical_record: bool | None = None,
+    met_only_under_relaxed_terms: bool | None = None,
     q: str | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of commitments (``CommitmentSummary`` dicts, by id ascending) and the total
-    number matching the filters.
+    """One page of commitments (summary dicts, by id ascending) and the total number matching
+    the filters, which combine with AND (``None`` / empty: no filter).
+
+    Summary fields: the v1 ones (``id``, ``municipality_id``, ``municipality_name``,
+    ``external_ref``, ``title``, ``theme``, ``unit``, ``target_quantity``,
+    ``delivered_quantity``, ``progress_bps``, ``status``, ``due_date``, ``met_at``,
+    ``registered``, ``withdrawn``) and those of docs/LEDGER.md "Fields", with ``_iso`` twins.
 
     Args:
-        now: evaluation time of the status, Unix seconds.
+        now: evaluation time of the statuses, Unix seconds.
         municipality_id: only this municipality's commitments.
         theme: only this theme (exact match).
-        statuses: only these statuses (any of them); no status filter when empty.
+        statuses: ``status`` (claimed clock, current terms) is any of these.
+        statuses_on_record: ``status_on_record`` (on-record clock, current terms) is any of these.
+        recorded_late: has (true) / has no (false) non-revoked delivery recorded late.
+        amended_after_due_date: some amendment was (true) / none was (false) made after the
+            due date then in force.
+        historical_record: registered after (true) / not after (false) its original due date.
+        met_only_under_relaxed_terms: the claimed verdict is (true) / is not (false) better
+            under the current terms than the original ones.
         q: case-insensitive substring of the title, description or external_ref; blank
             means no filter.
         offset: rows to skip (>= 0).
@@ -258,22 +425,26 @@ def list_commitments(
     Raises:
         ValueError: an unknown status, ``offset`` < 0 or ``limit`` outside 1..100.
     """
-    wanted = list(dict.fromkeys(statuses))
-    unknown = [s for s in wanted if s not in STATUSES]
-    if unknown:
-        raise ValueError(f"Unknown status {unknown[0]!r}; expected one of {', '.join(STATUSES)}.")
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}.")
-    if not 1 <= limit <= MAX_PAGE_LIMIT:
-        raise ValueError(f"limit must be 1..{MAX_PAGE_LIMIT}, got {limit}.")
+    wanted = _check_statuses(statuses)
+    wanted_on_record = _check_statuses(statuses_on_record)
+    _check_page(offset, limit)
 
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if municipality_id is not None:
         conditions.append(Commitment.municipality_id == municipality_id)
     if theme is not None:
         conditions.append(Commitment.theme == theme)
     if wanted:
-        conditions.append(status_sql(now).in_(wanted))
+        conditions.append(verdict_sql("status", now).in_(wanted))
+    if wanted_on_record:
+        conditions.append(verdict_sql("status_on_record", now).in_(wanted_on_record))
+    if recorded_late is not None:
+        conditions.append(Commitment.recorded_late_count > 0 if recorded_late else Commitment.recorded_late_count == 0)
+    conditions += _flag(Commitment.amended_after_due_date, amended_after_due_date)
+    conditions += _flag(Commitment.historical_record, historical_record)
+    if met_only_under_relaxed_terms is not None:
+        relaxed = met_only_under_relaxed_terms_sql(now)
+        conditions.append(relaxed if met_only_under_relaxed_terms else ~relaxed)
     needle = (q or "").replace("\x1f", "").strip().lower()
     if needle:
         conditions.append(Commitment.search_text.contains(needle, autoescape=True))
@@ -297,14 +468,15 @@ def get_commitment(
     *,
     evidence_stored: Callable[[str], bool] | None = None,
 ) -> dict[str, Any] | None:
-    """One commitment: the API's ``CommitmentDetail`` without ``ledger`` (the route adds it
-    from the deployment), or ``None`` if unknown.
-
-    ``deliveries`` are by id, each delivery's ``evidence`` in the order of its evidence list
-    (each hash once); ``timeline`` is in (block, log index) order.
+    """One commitment: the summary of :func:`list_commitments` plus ``description``,
+    ``source_document_sha256``, ``source_uri``, ``withdrawal`` (null or {"reason",
+    "registrar", "signer_held_role", "chain"}), ``amendments`` (oldest first, see
+    docs/LEDGER.md "Fields"), ``deliveries`` (by id, as :func:`list_deliveries`) and
+    ``timeline`` ((block, log index) order); without ``ledger`` (the route adds it from the
+    deployment). ``None`` if unknown.
 
     Args:
-        now: evaluation time of the status, Unix seconds.
+        now: evaluation time of the statuses, Unix seconds.
         evidence_stored: tells whether the evidence file with this ``0x`` SHA-256 is stored
             by this server (then ``stored`` is true and ``url`` points at
             ``/api/v1/evidence/<sha256>``); nothing is stored when ``None``.
@@ -323,54 +495,173 @@ def get_commitment(
             "description": c.description,
             "source_document_sha256": c.source_document_sha256,
             "source_uri": c.source_uri,
-            "registrar": c.registrar,
-            "amendment_count": c.amendment_count,
             "withdrawal": None
             if not c.withdrawn
             else {
                 "reason": c.withdrawal_reason,
                 "registrar": c.withdrawal_registrar,
+                "signer_held_role": c.withdrawal_signer_held_role,
                 "chain": _ref_of(c, "withdrawn_"),
             },
-            "deliveries": _deliveries(session, c.id, evidence_stored),
+            "amendments": _amendments(session, c.id),
+            "deliveries": _deliveries(session, [Delivery.commitment_id == c.id], evidence_stored, 0, None),
             "timeline": _timeline(session, c.id),
         }
     )
     return detail
 
 
-def _deliveries(
-    session: Session, commitment_id: int, evidence_stored: Callable[[str], bool] | None
-) -> list[dict[str, Any]]:
-    evidence: dict[int, list[dict[str, Any]]] = {}
-    for delivery_id, sha256 in session.execute(
-        select(EvidenceCitation.delivery_id, EvidenceCitation.sha256)
-        .where(EvidenceCitation.commitment_id == commitment_id)
-        .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
-    ).tuples():
-        stored = bool(evidence_stored and evidence_stored(sha256))
-        evidence.setdefault(delivery_id, []).append(
-            {"sha256": sha256, "stored": stored, "url": EVIDENCE_URL.format(sha256=sha256) if stored else None}
-        )
+def _amendments(session: Session, commitment_id: int) -> list[dict[str, Any]]:
     return [
         {
-            "id": d.id,
-            "commitment_id": d.commitment_id,
-            "quantity": str(d.quantity),
-            "delivered_at": d.delivered_at,
-            "delivered_at_iso": iso(d.delivered_at),
-            "evidence": evidence.get(d.id, []),
-            "evidence_uri": d.evidence_uri,
-            "note": d.note,
-            "external_ref": d.external_ref,
-            "registrar": d.registrar,
-            "recorded": _ref_of(d),
-            "revocation": None
-            if not d.revoked
-            else {"reason": d.revocation_reason, "registrar": d.revocation_registrar, "chain": _ref_of(d, "revoked_")},
+            "amendment_number": a.amendment_number,
+            "fields": amendment_field_names(a.fields),
+            "title": a.title,
+            "description": a.description,
+            "previous_target_quantity": str(a.previous_target_quantity),
+            "target_quantity": str(a.target_quantity),
+            "previous_due_date": a.previous_due_date,
+            "previous_due_date_iso": iso(a.previous_due_date),
+            "due_date": a.due_date,
+            "due_date_iso": iso(a.due_date),
+            "reason": a.reason,
+            "registrar": a.registrar,
+            "amended_at": a.amended_at,
+            "amended_at_iso": iso(a.amended_at),
+            "after_due_date": a.after_due_date,
+            "lowered_target": a.lowered_target,
+            "extended_due_date": a.extended_due_date,
+            "signer_held_role": a.signer_held_role,
+            "chain": _ref_of(a),
         }
-        for d in session.scalars(select(Delivery).where(Delivery.commitment_id == commitment_id).order_by(Delivery.id))
+        for a in session.scalars(
+            select(Amendment).where(Amendment.commitment_id == commitment_id).order_by(Amendment.amendment_number)
+        )
     ]
+
+
+def _deliveries(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    evidence_stored: Callable[[str], bool] | None,
+    offset: int,
+    limit: int | None,
+) -> list[dict[str, Any]]:
+    """Delivery dicts matching ``conditions``, by id, one page (all when ``limit`` is None)."""
+    query = select(Delivery).where(*conditions).order_by(Delivery.id).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(session.scalars(query))
+    evidence: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        for delivery_id, sha256 in session.execute(
+            select(EvidenceCitation.delivery_id, EvidenceCitation.sha256)
+            .where(EvidenceCitation.delivery_id.in_([d.id for d in rows]))
+            .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
+        ).tuples():
+            stored = bool(evidence_stored and evidence_stored(sha256))
+            evidence.setdefault(delivery_id, []).append(
+                {"sha256": sha256, "stored": stored, "url": EVIDENCE_URL.format(sha256=sha256) if stored else None}
+            )
+    return [_delivery_dict(d, evidence.get(d.id, [])) for d in rows]
+
+
+def _delivery_dict(d: Delivery, evidence: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "delivery_number": d.delivery_number,
+        "commitment_id": d.commitment_id,
+        "quantity": str(d.quantity),
+        "delivered_at": d.delivered_at,
+        "delivered_at_iso": iso(d.delivered_at),
+        "recorded_at": d.recorded_at,
+        "recorded_at_iso": iso(d.recorded_at),
+        "recording_lag_seconds": d.recording_lag_seconds,
+        "recording_lag_days": recording_lag_days(d.recording_lag_seconds),
+        "recorded_late": d.recorded_late,
+        "evidence": evidence,
+        "evidence_uri": d.evidence_uri,
+        "note": d.note,
+        "external_ref": d.external_ref,
+        "registrar": d.registrar,
+        "signer_held_role": d.signer_held_role,
+        "recorded": _ref_of(d),
+        "revocation": None
+        if not d.revoked
+        else {
+            "reason": d.revocation_reason,
+            "registrar": d.revocation_registrar,
+            "signer_held_role": d.revocation_signer_held_role,
+            "chain": _ref_of(d, "revoked_"),
+        },
+    }
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    municipality_id: int | None = None,
+    commitment_id: int | None = None,
+    recorded_late: bool | None = None,
+    offset: int = 0,
+    limit: int = 20,
+    now: int,
+    evidence_stored: Callable[[str], bool] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of deliveries across commitments (revoked ones included, with their
+    ``revocation``), by id ascending, and the total number matching the filters (AND).
+
+    Each delivery: ``{"id", "delivery_number", "commitment_id", "quantity", "delivered_at"
+    (claimed), "recorded_at" (block time), "recording_lag_seconds", "recording_lag_days",
+    "recorded_late", "evidence": [{"sha256", "stored", "url"}], "evidence_uri", "note",
+    "external_ref", "registrar", "signer_held_role", "recorded": ChainRef, "revocation": null
+    or {"reason", "registrar", "signer_held_role", "chain"}}`` (times with ``_iso`` twins),
+    plus ``commitment_title``, ``commitment_status`` (claimed clock, current terms, at
+    ``now``), ``unit``, ``municipality_id`` and ``municipality_name``.
+
+    Args:
+        municipality_id: only deliveries of this municipality's commitments.
+        commitment_id: only this commitment's deliveries.
+        recorded_late: only deliveries recorded late (true) or not (false).
+        offset: rows to skip (>= 0).
+        limit: rows to return, 1..:data:`MAX_PAGE_LIMIT`.
+        now: evaluation time of ``commitment_status``, Unix seconds.
+        evidence_stored: as for :func:`get_commitment`.
+
+    Raises:
+        ValueError: ``offset`` < 0 or ``limit`` outside 1..100.
+    """
+    _check_page(offset, limit)
+    conditions: list[ColumnElement[bool]] = []
+    if municipality_id is not None:
+        conditions.append(
+            Delivery.commitment_id.in_(select(Commitment.id).where(Commitment.municipality_id == municipality_id))
+        )
+    if commitment_id is not None:
+        conditions.append(Delivery.commitment_id == commitment_id)
+    conditions += _flag(Delivery.recorded_late, recorded_late)
+    total = session.scalar(select(func.count()).select_from(Delivery).where(*conditions)) or 0
+    page = _deliveries(session, conditions, evidence_stored, offset, limit)
+    commitments = {
+        c.id: (c, name)
+        for c, name in session.execute(
+            select(Commitment, Municipality.name)
+            .join(Municipality, Municipality.id == Commitment.municipality_id)
+            .where(Commitment.id.in_({d["commitment_id"] for d in page}))
+        ).tuples()
+    }
+    for d in page:
+        c, name = commitments[d["commitment_id"]]
+        d.update(
+            {
+                "commitment_title": c.title,
+                "commitment_status": status_of(c.withdrawn, c.delivered_quantity, c.met_at, c.due_date, now),
+                "unit": c.unit,
+                "municipality_id": c.municipality_id,
+                "municipality_name": name,
+            }
+        )
+    return page, total
 
 
 def _timeline_details(kind: str, a: dict[str, Any]) -> dict[str, Any]:
@@ -383,32 +674,38 @@ def _timeline_details(kind: str, a: dict[str, Any]) -> dict[str, Any]:
             "theme": a["theme"],
             "target_quantity": str(a["target_quantity"]),
             "unit": a["unit"],
+            "promised_at": a["promised_at"],
             "due_date": a["due_date"],
             "source_document_sha256": None if source == ZERO_HASH else source,
             "source_uri": a["source_uri"],
+            "registered_at": a["registered_at"],
         }
     if kind == "amended":
+        named = amendment_field_names(a["fields"])
         return {
             "amendment_number": a["amendment_number"],
-            "title": a["title"],
-            "description": a["description"],
+            "fields": named,
+            "title": a["title"] if "title" in named else None,
+            "description": a["description"] if "description" in named else None,
             "previous_target_quantity": str(a["previous_target_quantity"]),
             "target_quantity": str(a["target_quantity"]),
             "previous_due_date": a["previous_due_date"],
             "due_date": a["due_date"],
             "reason": a["reason"],
+            "amended_at": a["amended_at"],
         }
     if kind == "delivered":
         return {
             "delivery_id": a["delivery_id"],
             "quantity": str(a["quantity"]),
             "delivered_at": a["delivered_at"],
+            "recorded_at": a["recorded_at"],
             "evidence_sha256": list(a["evidence_hashes"]),
             "note": a["note"],
         }
     if kind == "revoked":
-        return {"delivery_id": a["delivery_id"], "reason": a["reason"]}
-    return {"reason": a["reason"]}
+        return {"delivery_id": a["delivery_id"], "reason": a["reason"], "revoked_at": a["revoked_at"]}
+    return {"reason": a["reason"], "withdrawn_at": a["withdrawn_at"]}
 
 
 def _timeline(session: Session, commitment_id: int) -> list[dict[str, Any]]:
@@ -454,11 +751,14 @@ def find_commitment_by_ref(session: Session, municipality_id: int, external_ref:
 
 
 def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
-    """Where a document is cited: the API's verify response ``{"sha256", "found",
-    "citations", "source_of"}``. ``citations`` are the deliveries citing it (by delivery id,
-    revoked ones included and flagged; ``chain`` is the delivery's ``DeliveryRecorded``
-    event, which carries the hash); ``source_of`` the commitments whose source document it
-    is (by id). ``found`` is true when either is not empty.
+    """Where a document is cited: ``{"sha256", "found", "citations", "source_of"}``.
+    ``citations`` are the deliveries whose ``DeliveryRecorded.evidenceHashes`` hold it (by
+    delivery id, revoked ones included and flagged; ``chain`` is that ``DeliveryRecorded``
+    event): ``{"delivery_id", "commitment_id", "commitment_title", "municipality_id",
+    "municipality_name", "delivered_at", "recorded_at", "recorded_late", "quantity",
+    "registrar", "signer_held_role", "revoked", "revocation_reason", "chain"}`` (times with
+    ``_iso`` twins); ``source_of`` the commitments whose source document it is (by id).
+    ``found`` is true when either is not empty.
 
     Args:
         sha256_hex: the document's SHA-256, 64 hex digits (``0x`` optional, any case).
@@ -484,8 +784,12 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
             "municipality_name": name,
             "delivered_at": d.delivered_at,
             "delivered_at_iso": iso(d.delivered_at),
+            "recorded_at": d.recorded_at,
+            "recorded_at_iso": iso(d.recorded_at),
+            "recorded_late": d.recorded_late,
             "quantity": str(d.quantity),
             "registrar": d.registrar,
+            "signer_held_role": d.signer_held_role,
             "revoked": d.revoked,
             "revocation_reason": d.revocation_reason,
             "chain": _ref_of(citation),
@@ -505,15 +809,21 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
 
 
 def get_checkpoint(session: Session) -> dict[str, Any] | None:
-    """The indexer's progress for ``/health``: ``{"last_block", "last_block_hash",
-    "chain_head_block", "head_seen_at"}`` (``last_block`` inclusive and ``None`` before the
-    first chunk; ``head_seen_at`` Unix seconds), or ``None`` if the indexer never ran."""
+    """The indexer's progress and the ledger's state for ``/health``: ``{"last_block",
+    "last_block_hash", "chain_head_block", "head_seen_at", "contract_version", "paused"}``
+    (``last_block`` inclusive and ``None`` before the first chunk; ``head_seen_at`` Unix
+    seconds; ``contract_version`` the contract's ``version()`` as the indexer read it;
+    ``paused`` from the last indexed ``Paused``/``Unpaused``, false if none), or ``None`` if
+    the indexer never ran."""
     row = session.get(CheckpointRow, CHECKPOINT_ID)
     if row is None:
         return None
+    state = session.get(LedgerStateRow, LEDGER_STATE_ID)
     return {
         "last_block": row.last_block,
         "last_block_hash": row.last_block_hash,
         "chain_head_block": row.chain_head_block,
         "head_seen_at": row.head_seen_at,
+        "contract_version": row.contract_version,
+        "paused": bool(state and state.paused),
     }

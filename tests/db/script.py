@@ -3,7 +3,9 @@
 Events are ``ledger.events.LedgerEvent`` objects with the argument names and value types the
 decoder produces (snake_case, checksummed addresses, ``0x`` hex bytes32, ints). Each
 :meth:`Script.emit` puts the event in the current block after the previous one;
-:meth:`Script.next_block` opens a block ``block_seconds`` later.
+:meth:`Script.next_block` opens a block ``block_seconds`` later. Every record event carries the
+current block time as its ``...At`` field (registered_at, amended_at, recorded_at, ...), as
+the v2 contract emits them.
 """
 
 from __future__ import annotations
@@ -76,7 +78,12 @@ class Script:
     def registrar(self, municipality_id: int, account: str = REGISTRAR, by: str = ADMIN) -> LedgerEvent:
         return self.emit("RegistrarAdded", municipality_id=municipality_id, account=account, by=by)
 
+    def unregistrar(self, municipality_id: int, account: str = REGISTRAR, by: str = ADMIN) -> LedgerEvent:
+        return self.emit("RegistrarRemoved", municipality_id=municipality_id, account=account, by=by)
+
     def commitment(self, commitment_id: int, municipality_id: int = 1, **fields: Any) -> LedgerEvent:
+        """``CommitmentRegistered`` recorded at the current block time; promised a day
+        before, due in 30 days, target 100 unless ``fields`` say otherwise."""
         args = {
             "commitment_id": commitment_id,
             "municipality_id": municipality_id,
@@ -87,6 +94,7 @@ class Script:
             "theme": "Wonen",
             "target_quantity": 100,
             "unit": "woningen",
+            "promised_at": self.time - DAY,
             "due_date": self.time + 30 * DAY,
             "source_document_hash": "0x" + "00" * 32,
             "source_uri": "",
@@ -96,30 +104,30 @@ class Script:
         return self.emit("CommitmentRegistered", **args)
 
     def delivery(
-        self, delivery_id: int, commitment_id: int, quantity: int, delivered_at: int, evidence: list[str] | None = None, **fields: Any
-    ) -> list[LedgerEvent]:
-        """``DeliveryRecorded`` followed by one ``EvidenceCited`` per hash, as the contract."""
-        hashes = evidence if evidence is not None else [sha(f"evidence-{delivery_id}")]
+        self, commitment_id: int, number: int, quantity: int, delivered_at: int, evidence: list[str] | None = None, **fields: Any
+    ) -> LedgerEvent:
+        """``DeliveryRecorded`` of delivery ``number`` of a commitment (id
+        ``commitment_id * 1_000_000 + number``), recorded at the current block time."""
+        delivery_id = did(commitment_id, number)
         args = {
             "delivery_id": delivery_id,
             "commitment_id": commitment_id,
             "registrar": REGISTRAR,
             "quantity": quantity,
             "delivered_at": delivered_at,
-            "evidence_hashes": list(hashes),
+            "recorded_at": self.time,
+            "evidence_hashes": list(evidence if evidence is not None else [sha(f"evidence-{delivery_id}")]),
             "evidence_uri": "",
             "note": "",
             "external_ref": "",
         }
         args.update(fields)
-        out = [self.emit("DeliveryRecorded", **args)]
-        for h in hashes:
-            out.append(self.emit("EvidenceCited", evidence_hash=h, delivery_id=delivery_id, commitment_id=commitment_id))
-        return out
+        return self.emit("DeliveryRecorded", **args)
 
-    def revoke(self, delivery_id: int, commitment_id: int, reason: str = "wrong") -> LedgerEvent:
+    def revoke(self, commitment_id: int, number: int, reason: str = "wrong", registrar: str = REGISTRAR) -> LedgerEvent:
         return self.emit(
-            "DeliveryRevoked", delivery_id=delivery_id, commitment_id=commitment_id, registrar=REGISTRAR, reason=reason
+            "DeliveryRevoked", delivery_id=did(commitment_id, number), commitment_id=commitment_id,
+            registrar=registrar, reason=reason, revoked_at=self.time,
         )
 
     def amend(
@@ -128,27 +136,33 @@ class Script:
         number: int,
         *,
         previous_target: int,
-        target: int,
         previous_due: int,
-        due: int,
-        title: str = "Amended",
-        description: str = "",
+        target: int | None = None,
+        due: int | None = None,
+        title: str | None = None,
+        description: str | None = None,
         reason: str = "council decision",
         municipality_id: int = 1,
     ) -> LedgerEvent:
+        """``CommitmentAmended`` naming exactly the fields given (AMEND_* bits), at the
+        current block time; target and due date unchanged when not given."""
+        fields = (1 if title is not None else 0) | (2 if description is not None else 0)
+        fields |= (4 if target is not None else 0) | (8 if due is not None else 0)
         return self.emit(
             "CommitmentAmended",
             commitment_id=commitment_id,
             municipality_id=municipality_id,
             registrar=REGISTRAR,
             amendment_number=number,
-            title=title,
-            description=description,
+            fields=fields,
+            title=title or "",
+            description=description or "",
             previous_target_quantity=previous_target,
-            target_quantity=target,
+            target_quantity=previous_target if target is None else target,
             previous_due_date=previous_due,
-            due_date=due,
+            due_date=previous_due if due is None else due,
             reason=reason,
+            amended_at=self.time,
         )
 
     def withdraw(self, commitment_id: int, reason: str = "no budget", municipality_id: int = 1) -> LedgerEvent:
@@ -158,4 +172,10 @@ class Script:
             municipality_id=municipality_id,
             registrar=REGISTRAR,
             reason=reason,
+            withdrawn_at=self.time,
         )
+
+
+def did(commitment_id: int, number: int) -> int:
+    """Delivery id of delivery ``number`` of a commitment (``DELIVERY_ID_BASE`` = 1,000,000)."""
+    return commitment_id * 1_000_000 + number

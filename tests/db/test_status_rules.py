@@ -1,4 +1,6 @@
-"""The status rules agree in Python (status_of) and SQL (status_sql), on SQLite and PostgreSQL."""
+"""The status rules of docs/LEDGER.md (ledger/status.py): the one mapping agrees in Python and
+SQL for both clocks and both sets of terms, on SQLite and PostgreSQL; the claimed prefix rule
+and the on-record running state; the record facts."""
 
 from __future__ import annotations
 
@@ -10,11 +12,28 @@ from sqlalchemy import delete, insert, select
 
 from ledger.chain import STATUS_NAMES
 from ledger.db.models import Commitment, Municipality
-from ledger.status import STATUSES, progress_bps, status_of, status_sql
+from ledger.limits import MAX_DATE, MAX_QUANTITY
+from ledger.status import (
+    RECORDED_LATE_AFTER_SECONDS,
+    STATUSES,
+    VERDICTS,
+    OnRecord,
+    claimed_met_at,
+    historical_record,
+    met_only_under_relaxed_terms,
+    met_only_under_relaxed_terms_sql,
+    progress_bps,
+    recorded_late,
+    recording_lag_days,
+    registration_lag_days,
+    status_of,
+    verdict_sql,
+    verdicts,
+)
 from tests.db.databases import BACKENDS, Database, fresh_database
 
-MAX_BIGINT = 2**63 - 1
 DAY = 86_400
+STATUS_FIELDS = [field for field, _, _ in VERDICTS]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -31,78 +50,116 @@ def status_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield database
 
 
-def sql_statuses(database: Database, rows: list[dict], now: int) -> list[str]:
-    """Insert ``rows`` as commitments and evaluate status_sql(now) on them (rolled back)."""
+class Row:
+    """A commitment's status inputs, as attributes (what :func:`verdicts` reads)."""
+
+    def __init__(self, values: dict) -> None:
+        self.__dict__.update(values)
+
+
+def sql_verdicts(database: Database, rows: list[dict], now: int) -> list[dict]:
+    """Insert ``rows`` as commitments and evaluate the four statuses and the relaxed-terms
+    flag in SQL at ``now`` (rolled back)."""
     with database.sessions() as session:
         session.execute(delete(Commitment))
         for i, row in enumerate(rows, start=1):
             session.execute(
                 insert(Commitment).values(
-                    id=i, municipality_id=1, registrar="0x" + "b2" * 20, external_ref=f"r{i}", title="t",
-                    description="", theme="", unit="u", source_document_sha256=None, source_uri="",
-                    registered_at=0, amendment_count=0, search_text="", block_number=2, log_index=i,
+                    id=i, municipality_id=1, registrar="0x" + "b2" * 20, signer_held_role=True, external_ref=f"r{i}",
+                    title="t", description="", theme="", unit="u", promised_at=0, registered_at=0,
+                    original_target_quantity=1, target_quantity=1, historical_record=False,
+                    source_document_sha256=None, source_uri="", amendment_count=0, amended_after_due_date=False,
+                    target_lowered=False, recorded_late_count=0, search_text="", block_number=2, log_index=i,
                     tx_hash="0x" + "00" * 32, block_time=0, **row,
                 )
             )
-        result = session.execute(select(Commitment.id, status_sql(now)).order_by(Commitment.id)).tuples().all()
+        columns = [verdict_sql(field, now).label(field) for field in STATUS_FIELDS]
+        result = session.execute(
+            select(*columns, met_only_under_relaxed_terms_sql(now).label("relaxed")).order_by(Commitment.id)
+        ).mappings().all()
         session.rollback()
-    return [status for _, status in result]
+    return [{**{f: r[f] for f in STATUS_FIELDS}, "relaxed": bool(r["relaxed"])} for r in result]
 
 
-def python_statuses(rows: list[dict], now: int) -> list[str]:
-    return [
-        status_of(r["withdrawn"], r["delivered_quantity"], r["target_quantity"], r["met_at"], r["due_date"], now)
-        for r in rows
-    ]
+def python_verdicts(rows: list[dict], now: int) -> list[dict]:
+    out = []
+    for row in rows:
+        v = verdicts(Row(row), now)
+        out.append({**v, "relaxed": met_only_under_relaxed_terms(v["status"], v["status_original_terms"])})
+    return out
 
 
-# Values drawn from a tiny range collide often (ties are where rules differ); the wide
-# range covers BIGINT extremes.
-small_or_wide = st.one_of(st.integers(0, 4), st.integers(0, MAX_BIGINT))
+# Values drawn from a tiny range collide often (ties are where rules differ); the wide range
+# covers the contract's bounds.
+small_or_wide = st.one_of(st.integers(0, 4), st.integers(0, MAX_DATE))
+met = st.one_of(st.none(), small_or_wide)
 row_strategy = st.fixed_dictionaries(
     {
         "withdrawn": st.booleans(),
-        "delivered_quantity": st.one_of(st.integers(0, 4), st.integers(0, 10**18)),
-        "target_quantity": st.one_of(st.integers(1, 4), st.integers(1, 10**15)),
-        "met_at": st.one_of(st.none(), small_or_wide),
-        "due_date": st.one_of(st.integers(1, 4), st.integers(1, MAX_BIGINT)),
+        "delivered_quantity": st.one_of(st.integers(0, 4), st.integers(0, MAX_QUANTITY * 999_999)),
+        "due_date": st.one_of(st.integers(1, 4), st.integers(1, MAX_DATE - 1)),
+        "original_due_date": st.one_of(st.integers(1, 4), st.integers(1, MAX_DATE - 1)),
+        "met_at": met,
+        "met_on_record_at": met,
+        "met_at_original_terms": met,
+        "met_on_record_at_original_terms": met,
     }
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(rows=st.lists(row_strategy, min_size=1, max_size=25), now=small_or_wide)
-def test_status_sql_agrees_with_status_of_on_any_combination(status_db: Database, rows: list[dict], now: int) -> None:
-    assert sql_statuses(status_db, rows, now) == python_statuses(rows, now)
-
-
-def rule_row(withdrawn=False, delivered=0, target=10, met_at=None, due=100) -> dict:
-    return {
-        "withdrawn": withdrawn, "delivered_quantity": delivered, "target_quantity": target,
-        "met_at": met_at, "due_date": due,
-    }
+def test_sql_agrees_with_python_on_both_clocks_and_both_terms(status_db: Database, rows: list[dict], now: int) -> None:
+    assert sql_verdicts(status_db, rows, now) == python_verdicts(rows, now)
 
 
 RULE_CASES = [
-    # (row, now, expected): one line per rule of the interface header, with its edges.
-    (rule_row(withdrawn=True, delivered=10, met_at=50), 10, "withdrawn"),
-    (rule_row(withdrawn=True), 1000, "withdrawn"),
-    (rule_row(delivered=10, met_at=100), 1000, "delivered"),  # met exactly on the due date
-    (rule_row(delivered=15, met_at=20), 5, "delivered"),
-    (rule_row(delivered=10, met_at=101), 1000, "delivered_late"),
-    (rule_row(delivered=10, met_at=101), 50, "delivered_late"),  # late is known before "now"
-    (rule_row(delivered=9), 101, "overdue"),
-    (rule_row(delivered=0), 101, "overdue"),
-    (rule_row(delivered=9), 100, "in_progress"),  # due passed only when now > due date
-    (rule_row(delivered=1), 0, "in_progress"),
-    (rule_row(delivered=0), 100, "pending"),
+    # (withdrawn, delivered, met_at, due, now, expected): one line per rule, with its edges.
+    (True, 10, 50, 100, 10, "withdrawn"),
+    (True, 0, None, 100, 1000, "withdrawn"),
+    (False, 10, 100, 100, 1000, "delivered"),  # met exactly on the due date
+    (False, 15, 20, 100, 5, "delivered"),
+    (False, 10, 101, 100, 1000, "delivered_late"),
+    (False, 10, 101, 100, 50, "delivered_late"),  # late is known before "now"
+    (False, 9, None, 100, 101, "overdue"),
+    (False, 0, None, 100, 101, "overdue"),
+    (False, 9, None, 100, 100, "in_progress"),  # due passed only when now > due date
+    (False, 1, None, 100, 0, "in_progress"),
+    (False, 0, None, 100, 100, "pending"),
 ]
 
 
-@pytest.mark.parametrize(("row", "now", "expected"), RULE_CASES)
-def test_each_status_rule_gives_the_documented_status(status_db: Database, row: dict, now: int, expected: str) -> None:
-    assert python_statuses([row], now) == [expected]
-    assert sql_statuses(status_db, [row], now) == [expected]
+@pytest.mark.parametrize(("withdrawn", "delivered", "met_at", "due", "now", "expected"), RULE_CASES)
+def test_each_status_rule_gives_the_documented_status_on_every_clock(
+    status_db: Database, withdrawn: bool, delivered: int, met_at: int | None, due: int, now: int, expected: str
+) -> None:
+    assert status_of(withdrawn, delivered, met_at, due, now) == expected
+    row = {
+        "withdrawn": withdrawn, "delivered_quantity": delivered, "due_date": due, "original_due_date": due,
+        "met_at": met_at, "met_on_record_at": met_at, "met_at_original_terms": met_at,
+        "met_on_record_at_original_terms": met_at,
+    }
+    [found] = sql_verdicts(status_db, [row], now)
+    assert [found[f] for f in STATUS_FIELDS] == [expected] * 4
+
+
+@pytest.mark.parametrize(
+    ("current", "original", "relaxed"),
+    [
+        ("delivered", "delivered", False),
+        ("delivered", "delivered_late", True),
+        ("delivered", "overdue", True),
+        ("delivered_late", "delivered", False),
+        ("delivered_late", "delivered_late", False),
+        ("delivered_late", "overdue", True),
+        ("delivered_late", "in_progress", True),
+        ("overdue", "pending", False),
+        ("pending", "overdue", False),
+        ("withdrawn", "withdrawn", False),
+    ],
+)
+def test_met_only_under_relaxed_terms_compares_the_claimed_verdicts(current: str, original: str, relaxed: bool) -> None:
+    assert met_only_under_relaxed_terms(current, original) is relaxed
 
 
 def test_status_names_match_the_contract_enum_order() -> None:
@@ -111,7 +168,80 @@ def test_status_names_match_the_contract_enum_order() -> None:
 
 @pytest.mark.parametrize(
     ("delivered", "target", "bps"),
-    [(0, 1, 0), (1, 3, 3333), (2, 3, 6666), (3, 3, 10_000), (7, 2, 35_000), (10**15, 10**15, 10_000)],
+    [(0, 1, 0), (1, 3, 3333), (2, 3, 6666), (3, 3, 10_000), (7, 2, 35_000), (10**13, 10**13, 10_000)],
 )
 def test_progress_is_floored_basis_points(delivered: int, target: int, bps: int) -> None:
     assert progress_bps(delivered, target) == bps
+
+
+# ---------------------------------------------------------------------------- the two clocks
+
+
+def test_claimed_met_at_is_the_earliest_claimed_date_whose_prefix_reaches_the_target() -> None:
+    assert claimed_met_at([], 1) is None
+    assert claimed_met_at([(50, 3), (10, 4), (30, 3)], 10) == 50
+    assert claimed_met_at([(50, 3), (10, 4), (30, 3)], 7) == 30
+    assert claimed_met_at([(10, 5), (10, 5)], 10) == 10
+    assert claimed_met_at([(10, 5)], 6) is None
+
+
+@given(
+    deliveries=st.lists(st.tuples(st.integers(1, 20), st.integers(1, 5)), max_size=12),
+    target=st.integers(1, 30),
+)
+def test_claimed_met_at_matches_its_definition(deliveries: list[tuple[int, int]], target: int) -> None:
+    reached = [t for t, _ in deliveries if sum(q for d, q in deliveries if d <= t) >= target]
+    assert claimed_met_at(deliveries, target) == (min(reached) if reached else None)
+
+
+def test_the_on_record_state_follows_the_contract_rules() -> None:
+    state = OnRecord().delivered(6, 10, 100)
+    assert state == OnRecord(6, None)
+    state = state.delivered(6, 10, 200)
+    assert state == OnRecord(12, 200)
+    assert state.delivered(1, 10, 300) == OnRecord(13, 200)  # already met: kept
+    assert state.retargeted(10, 8, 400) == OnRecord(12, 200)  # lowered, still met: kept
+    assert state.retargeted(10, 12, 400) == OnRecord(12, 400)  # raised, still met: from the amendment
+    assert state.retargeted(10, 13, 400) == OnRecord(12, None)  # raised above the total
+    assert state.revoked(6, 10) == OnRecord(6, None)
+    assert state.revoked(2, 10) == OnRecord(10, 200)
+    assert OnRecord(6, None).retargeted(10, 5, 500) == OnRecord(6, 500)  # lowered below the total: met now
+
+
+@given(
+    steps=st.lists(
+        st.one_of(
+            st.tuples(st.just("deliver"), st.integers(1, 5)),
+            st.tuples(st.just("revoke"), st.integers(0, 20)),
+            st.tuples(st.just("retarget"), st.integers(1, 20)),
+        ),
+        max_size=25,
+    )
+)
+def test_the_on_record_state_is_met_exactly_when_the_total_reaches_the_target(steps: list[tuple[str, int]]) -> None:
+    state, target, live, clock = OnRecord(), 10, [], 0
+    for kind, value in steps:
+        clock += 1
+        if kind == "deliver":
+            state = state.delivered(value, target, clock)
+            live.append(value)
+        elif kind == "revoke" and live:
+            state = state.revoked(live.pop(value % len(live)), target)
+        elif kind == "retarget" and value != target:
+            state, target = state.retargeted(target, value, clock), value
+        assert state.total == sum(live)
+        assert (state.met_at is not None) == (state.total >= target)
+
+
+# ---------------------------------------------------------------------------- record facts
+
+
+def test_recorded_late_is_more_than_thirty_days() -> None:
+    assert RECORDED_LATE_AFTER_SECONDS == 2_592_000
+    assert (recorded_late(2_592_000), recorded_late(2_592_001)) == (False, True)
+    assert (recording_lag_days(86_399), recording_lag_days(86_400), recording_lag_days(2_592_001)) == (0, 1, 30)
+
+
+def test_historical_record_and_registration_lag() -> None:
+    assert (historical_record(101, 100), historical_record(100, 100)) == (True, False)
+    assert registration_lag_days(10 * DAY + 5, 3 * DAY + 6) == 6

@@ -1,0 +1,39 @@
+"""An index written by another schema (a v1 index) is refused as a whole, never half-used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text, update
+
+from ledger.db import create_schema, drop_schema
+from ledger.db.models import SCHEMA_VERSION, IndexSchemaRow
+from ledger.errors import IndexSchemaError, LedgerError
+from tests.db.databases import Database, fresh_database
+
+
+def test_creating_the_schema_twice_is_idempotent(db: Database) -> None:
+    create_schema(db.engine)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT id, version FROM index_schema")).all() == [(1, SCHEMA_VERSION)]
+
+
+def test_a_v1_index_without_a_schema_version_is_refused_until_rebuilt(backend: str, tmp_path: Path) -> None:
+    with fresh_database(backend, tmp_path, schema=False) as database:
+        with database.engine.begin() as conn:  # the v1 checkpoint table, as v1 created it
+            conn.execute(text("CREATE TABLE checkpoint (id BIGINT PRIMARY KEY, last_block BIGINT, updated_at BIGINT)"))
+        with pytest.raises(IndexSchemaError) as refused:
+            create_schema(database.engine)
+        assert (refused.value.found, refused.value.expected) == (None, SCHEMA_VERSION)
+        assert "make reindex" in str(refused.value) and isinstance(refused.value, LedgerError)
+        drop_schema(database.engine)  # what `python -m indexer --reindex` does
+        create_schema(database.engine)
+
+
+def test_an_index_of_another_schema_version_is_refused(db: Database) -> None:
+    with db.sessions.begin() as session:
+        session.execute(update(IndexSchemaRow).values(version="3"))
+    with pytest.raises(IndexSchemaError) as refused:
+        create_schema(db.engine)
+    assert (refused.value.found, refused.value.expected) == ("3", SCHEMA_VERSION)
