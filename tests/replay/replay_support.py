@@ -37,6 +37,26 @@ def block_time(rpc_url: str, number: int) -> int:
     return int(Web3(HTTPProvider(rpc_url)).eth.get_block(number)["timestamp"])
 
 
+def rpc(rpc_url: str, method: str, *params: Any) -> Any:
+    """One raw JSON-RPC request (anvil's ``evm_*`` methods); returns its ``result``.
+
+    Raises:
+        RuntimeError: the node answered with an error.
+    """
+    answer = Web3(HTTPProvider(rpc_url)).provider.make_request(method, list(params))
+    if "error" in answer:
+        raise RuntimeError(f"{method} failed: {answer['error']}")
+    return answer["result"]
+
+
+def advance_time(rpc_url: str, seconds: int) -> int:
+    """Mine a block ``seconds`` after the latest one; returns its time (Unix seconds)."""
+    target = latest_block_time(rpc_url) + seconds
+    rpc(rpc_url, "evm_setNextBlockTimestamp", target)
+    rpc(rpc_url, "evm_mine")
+    return target
+
+
 @dataclass
 class Written:
     """A commitment as the test wrote it: the registration input (tuple in the field order of
@@ -272,3 +292,12 @@ def api_from_report(report: dict[str, Any]) -> dict[str, Any]:
         "paused": report["paused"], "contract_version": report["contract_version"],
     }
     return api_answers(report["commitments"], report["municipalities"], health)
+
+
+def deploy_code_without_version(rpc_url: str, sender: str) -> str:
+    """Deploy a contract whose code is a single STOP (so ``version()`` answers nothing), from
+    an account anvil has unlocked; returns its checksummed address."""
+    init_code = "0x6001600c60003960016000f300"  # CODECOPY the trailing 0x00 and RETURN it
+    tx_hash_hex = rpc(rpc_url, "eth_sendTransaction", {"from": sender, "data": init_code})
+    receipt = Web3(HTTPProvider(rpc_url)).eth.wait_for_transaction_receipt(tx_hash_hex, timeout=30)
+    return str(receipt["contractAddress"])

@@ -72,7 +72,7 @@ def test_an_undecodable_log_is_reported_as_an_anomaly_and_the_rest_is_rebuilt(
     result = replay_ledger(target(rpc_url, deployment, chunk_blocks=5), source=NodeWithAStrayLog(rpc_url))
     kinds = {a.kind for a in result.state.anomalies}
     assert kinds == {"undecodable-log"}
-    assert len(result.state.commitments) == 7 and len(result.state.deliveries) == 9
+    assert len(result.state.commitments) == 10 and len(result.state.deliveries) == 12
 
 
 def test_an_unreachable_node_raises_a_chain_error(deployment: Deployment) -> None:
