@@ -41,12 +41,12 @@ from ledger.settings import REPO_ROOT, Settings, load_settings
 from ledger.sources import load_sources
 from ledger.staff import issue_token
 from scripts.admin import ensure_registrar, onboard_municipality
-from scripts.deploy import LOCAL_PLATFORM_ADMIN_KEY, ensure_deployed
+from scripts.deploy import ensure_deployed
+from scripts.local_keys import LOCAL_CHAIN_IDS, WELL_KNOWN_KEYS
 
 # Anvil's first development account holds the local chain's ether: it only funds the generated
-# accounts, on chain id LOCAL_CHAIN_ID, and never owns or signs anything in the ledger.
-LOCAL_FAUCET_KEY = LOCAL_PLATFORM_ADMIN_KEY
-LOCAL_CHAIN_ID = 31337
+# accounts, on a local chain (LOCAL_CHAIN_IDS), and never owns or signs anything in the ledger.
+LOCAL_FAUCET_KEY = WELL_KNOWN_KEYS[0]
 
 API_HOST = "127.0.0.1"
 API_PORT = int(os.environ.get("LEDGER_API_PORT", "8000"))
@@ -134,12 +134,13 @@ def check_local(settings: Settings, chain: LedgerChain) -> None:
     """Refuse to hand out local ether or keys anywhere but a local chain.
 
     Raises:
-        LedgerError: ``LEDGER_ENV`` is not ``local`` or the chain id is not 31337.
+        LedgerError: ``LEDGER_ENV`` is not ``local`` or the chain id is not a local one
+            (`scripts.local_keys.LOCAL_CHAIN_IDS`).
     """
     chain_id = chain.chain_id()
-    if settings.env != "local" or chain_id != LOCAL_CHAIN_ID:
+    if settings.env != "local" or chain_id not in LOCAL_CHAIN_IDS:
         raise LedgerError(
-            f"make run is for local use only (LEDGER_ENV=local, chain id {LOCAL_CHAIN_ID}); "
+            f"make run is for local use only (LEDGER_ENV=local on chain id {sorted(LOCAL_CHAIN_IDS)}); "
             f"got LEDGER_ENV={settings.env}, chain id {chain_id}"
         )
 
@@ -301,7 +302,7 @@ def main() -> int:
         console.print("Starting the indexer and the API …")
         system.start_services()
         site = f"http://{API_HOST}:{API_PORT}"
-        console.print(f"\n[bold green]Ready.[/]\n  Platform admin: {owner} (key in data/local-keys.json)\n  Site:        {site}/\n  API docs:    {site}/docs\n"
+        console.print(f"\n[bold green]Ready.[/]\n  Platform:    {owner} (the ledger's owner; key in data/local-keys.json)\n  Site:        {site}/\n  API docs:    {site}/docs\n"
                       f"  Health:      {site}/api/v1/health\n  Chain (RPC): {settings.rpc_url} (chain id 31337)\n"
                       f"  Contract:    {deployment.contract_address}, deploy block {deployment.deploy_block}\n"
                       f"  Logs:        {system.logs}/")
