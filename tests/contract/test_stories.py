@@ -137,6 +137,7 @@ def test_the_platform_admin_has_no_function_to_replace_an_admin_or_appoint_a_reg
         "addRegistrar",  # the municipality's admin
         "removeRegistrar",  # the municipality's admin
         "municipalityAdmin", "pendingMunicipalityAdmin", "adminRecovery", "isRegistrar",  # views
+        "ADMIN_RECOVERY_DELAY",  # constant
     }
 
 
