@@ -13,6 +13,8 @@ from ledger.settings import Settings
 
 DAY = 86_400
 ZERO32 = "0x" + "00" * 32
+PROMISED = 1_704_067_200
+"""Default ``promisedAt``: 2024-01-01T00:00:00Z, before every test chain's time and due date."""
 
 
 def sha(label: str) -> str:
@@ -34,12 +36,28 @@ def commitment_input(
     theme: str = "",
     target: int = 1,
     unit: str = "stuks",
+    promised: int = PROMISED,
     due: int,
     source: str = ZERO32,
     source_uri: str = "",
 ) -> tuple:
-    """``CommitmentInput`` in struct order."""
-    return (municipality_id, external_ref, title, description, theme, target, unit, due, b32(source), source_uri)
+    """``CommitmentInput`` in struct order (v2: with ``promisedAt``)."""
+    return (municipality_id, external_ref, title, description, theme, target, unit, promised, due, b32(source), source_uri)
+
+
+def amendment_input(
+    expected_count: int,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    target: int | None = None,
+    due: int | None = None,
+    reason: str,
+) -> tuple:
+    """``AmendmentInput`` in struct order, naming (AMEND_* bits) exactly the fields given."""
+    fields = (1 if title is not None else 0) | (2 if description is not None else 0)
+    fields |= (4 if target is not None else 0) | (8 if due is not None else 0)
+    return (expected_count, fields, title or "", description or "", target or 0, due or 0, reason)
 
 
 def delivery_input(

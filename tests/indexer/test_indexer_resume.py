@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 import indexer.loop as loop_module
 from indexer.loop import Indexer
@@ -24,10 +24,11 @@ from ledger.chain import BlockInfo, LedgerChain
 from ledger.db import repository
 from ledger.db.models import CheckpointRow, EventRow
 from ledger.db.projection import load_checkpoint
-from ledger.errors import ChainUnavailableError, LedgerConfigError, ReorgDetectedError
+from ledger.deployment import save_deployment
+from ledger.errors import ChainUnavailableError, LedgerConfigError, ReorgDetectedError, UnsupportedContractVersionError
 from ledger.settings import Settings
 from tests.db.databases import BACKENDS, Database, dump_index, fresh_database
-from tests.indexer.ledger_txs import DAY, commitment_input, delivery_input, indexer_settings, sha
+from tests.indexer.ledger_txs import DAY, amendment_input, commitment_input, delivery_input, indexer_settings, sha
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLOCK = 1_800_000_000
@@ -52,9 +53,11 @@ def busy_chain(chain: LedgerChain, roles, chain_time: Callable[[], int]) -> int:
         key = reg if cid % 2 else oreg
         evidence = [sha(f"e{d}")] + ([sha(f"e{d - 1}")] if d % 3 == 0 else [])
         chain.send("recordDelivery", [cid, delivery_input(d * 3, t - d * 3600, evidence, ref=f"d{d}")], key)
-    chain.send("revokeDelivery", [3, "wrong"], oreg if (3 % 8 + 1) % 2 == 0 else reg)
-    chain.send("amendCommitment", [2, ("Amended 2", "now more", 5, t + 9 * DAY, "council")], oreg)
-    chain.send("amendCommitment", [5, ("Amended 5", "", 1000, t - 9 * DAY, "budget")], reg)
+    chain.send("revokeDelivery", [4_000_001, "wrong"], oreg)  # delivery d=3, the first of commitment 4
+    chain.send("amendCommitment", [2, amendment_input(
+        0, title="Amended 2", description="now more", target=5, due=t + 9 * DAY, reason="council")], oreg)
+    chain.send("amendCommitment", [5, amendment_input(
+        0, title="Amended 5", description="", target=1000, due=t - 9 * DAY, reason="budget")], reg)
     chain.send("withdrawCommitment", [7, "dropped"], reg)
     chain.send("addRegistrar", [1, roles.stranger.address], roles.council_admin.key)
     chain.send("removeRegistrar", [1, roles.stranger.address], roles.council_admin.key)
@@ -281,6 +284,61 @@ def test_an_index_of_another_contract_is_refused(db: Database, chain: LedgerChai
         Indexer(chain, db.sessions, settings, clock=clock).run_once()
 
 
+class OtherVersionChain:
+    """The real chain, but its contract reports ``version()`` = ``version``."""
+
+    def __init__(self, chain: LedgerChain, version: str) -> None:
+        self._chain = LedgerChain(chain.rpc_url, chain.deployment)
+        self._chain.version = lambda: version  # type: ignore[method-assign]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._chain, name)
+
+
+@pytest.mark.parametrize("version", ["1.0.0", "2.1.0", ""])
+def test_a_contract_version_the_indexer_does_not_know_is_refused_before_anything_is_indexed(
+    db: Database, chain: LedgerChain, settings: Settings, version: str
+) -> None:
+    with pytest.raises(UnsupportedContractVersionError) as refused:
+        Indexer(OtherVersionChain(chain, version), db.sessions, settings, clock=clock).run_once()
+    assert (refused.value.version, refused.value.supported) == (version, ("2.0.0",))
+    written = {name: rows for name, rows in dump_index(db.engine, checkpoint=True).items() if rows}
+    assert list(written) == ["index_schema"]
+
+
+def test_the_command_exits_1_for_an_address_without_a_ledger(
+    db: Database, chain: LedgerChain, settings: Settings, tmp_path: Path, roles
+) -> None:
+    data_dir = tmp_path / "elsewhere"
+    data_dir.mkdir()
+    record = chain.deployment.model_copy(update={"contract_address": roles.stranger.address})
+    save_deployment(data_dir / "deployment.json", record)
+    result = subprocess.run(
+        [sys.executable, "-m", "indexer", "--once"], cwd=REPO_ROOT, env=indexer_env(settings, db, LEDGER_DATA_DIR=str(data_dir)),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert "reports version 'unknown'; this code reads only 2.0.0" in result.stderr
+    assert dump_index(db.engine, checkpoint=True)["events"] == []
+
+
+def test_the_command_refuses_a_v1_index_until_it_is_rebuilt(
+    backend: str, chain: LedgerChain, settings: Settings, tmp_path: Path
+) -> None:
+    with fresh_database(backend, tmp_path, schema=False) as v1:
+        with v1.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE events (block_number BIGINT, log_index BIGINT, name VARCHAR(64))"))
+        env = indexer_env(settings, v1)
+        refused = subprocess.run([sys.executable, "-m", "indexer", "--once"], cwd=REPO_ROOT, env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1
+        assert "no schema version (a v1 index" in refused.stderr and "make reindex" in refused.stderr
+        rebuilt = subprocess.run([sys.executable, "-m", "indexer", "--once", "--reindex"], cwd=REPO_ROOT, env=env,
+                                 capture_output=True, text=True, timeout=120)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        assert assert_index_is_a_prefix_of_the_chain(v1, chain) == chain.head_block_number()
+
+
 # ---------------------------------------------------------------------------- head, confirmations
 
 
@@ -306,6 +364,7 @@ def test_the_head_and_when_it_was_seen_are_recorded_on_every_poll(
     with db.sessions() as session:
         assert repository.get_checkpoint(session) == {
             "last_block": None, "last_block_hash": None, "chain_head_block": head, "head_seen_at": 1000,
+            "contract_version": "2.0.0", "paused": False,
         }
     indexer = Indexer(chain, db.sessions, settings, clock=lambda: next(times))
     indexer.run_once()
@@ -313,7 +372,7 @@ def test_the_head_and_when_it_was_seen_are_recorded_on_every_poll(
     with db.sessions() as session:
         assert repository.get_checkpoint(session) == {
             "last_block": head, "last_block_hash": chain.block(head).hash, "chain_head_block": head,
-            "head_seen_at": 3000,
+            "head_seen_at": 3000, "contract_version": "2.0.0", "paused": False,
         }
 
 

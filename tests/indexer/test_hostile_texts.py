@@ -1,0 +1,89 @@
+"""Nothing a registrar writes stops the indexer: texts with NUL bytes, invalid UTF-8 and the
+longest lengths the contract takes, written on the real chain with raw calldata (the API would
+refuse them), indexed on SQLite and PostgreSQL, shown with U+FFFD for each bad byte (ledger.events)."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+from eth_abi import encode
+from eth_utils import function_abi_to_4byte_selector
+from web3 import HTTPProvider, Web3
+
+from indexer.loop import Indexer
+from ledger.chain import LedgerChain
+from ledger.db import repository
+from ledger.events import decode_text
+from ledger.limits import DESCRIPTION_MAX_BYTES, NOTE_MAX_BYTES, TITLE_MAX_BYTES
+from ledger.settings import Settings
+from tests.db.databases import BACKENDS, Database, fresh_database
+from tests.indexer.ledger_txs import DAY, PROMISED, b32, sha
+
+FFFD = "\ufffd"
+TITLE = b"Sch\x00ool \xff\xfe end"
+LONG_TITLE = b"\xff" * TITLE_MAX_BYTES
+DESCRIPTION = b"\x00\xff" * (DESCRIPTION_MAX_BYTES // 2)
+NOTE = b"\x00" * NOTE_MAX_BYTES
+COMMITMENT_TYPES = "(uint32,bytes,bytes,bytes,bytes,uint64,bytes,uint64,uint64,bytes32,bytes)"
+DELIVERY_TYPES = "(uint64,uint64,bytes32[],bytes,bytes,bytes)"
+
+
+def raw_call(chain: LedgerChain, function: str, types: list[str], values: list) -> bytes:
+    """Calldata of ``function`` with every ``string`` encoded from raw ``bytes`` (same layout)."""
+    entry = next(e for e in chain.abi if e["type"] == "function" and e["name"] == function)
+    return bytes(function_abi_to_4byte_selector(entry)) + encode(types, values)
+
+
+@pytest.fixture(scope="module")
+def hostile(chain: LedgerChain, roles, chain_time: Callable[[], int], rpc_url: str) -> int:
+    """Two commitments and a delivery whose texts are bytes no API would accept; returns the
+    chain time after them."""
+    w3 = Web3(HTTPProvider(rpc_url))
+    t = chain_time()
+
+    def send(data: bytes) -> None:
+        tx_hash = w3.eth.send_transaction(
+            {"from": roles.registrar.address, "to": chain.deployment.contract_address, "data": data}
+        )
+        assert w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1
+
+    send(raw_call(chain, "registerCommitment", [COMMITMENT_TYPES], [(
+        1, b"ref\x00\xff", TITLE, DESCRIPTION, b"\xc3", 10, b"\x00", PROMISED, t + 10 * DAY, b32(sha("s")), b"\xe2\x82",
+    )]))
+    send(raw_call(chain, "registerCommitment", [COMMITMENT_TYPES], [(
+        1, b"x" * 64, LONG_TITLE, b"", b"", 1, b"u", PROMISED, t + 10 * DAY, b"\x00" * 32, b"",
+    )]))
+    send(raw_call(chain, "recordDelivery", ["uint256", DELIVERY_TYPES], [
+        1, (3, t - DAY, [b32(sha("e"))], b"\xf0\x9f", NOTE, b"\xff"),
+    ]))
+    return chain_time()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def indexed(request, hostile: int, chain: LedgerChain, settings: Settings, tmp_path_factory) -> Iterator[Database]:
+    with fresh_database(request.param, tmp_path_factory.mktemp("hostile")) as db:
+        Indexer(chain, db.sessions, settings).run_once()
+        yield db
+
+
+def test_nul_and_invalid_utf8_become_replacement_characters(indexed: Database, hostile: int) -> None:
+    with indexed.sessions() as session:
+        detail = repository.get_commitment(session, 1, hostile)
+        found, total = repository.list_commitments(session, hostile, q="sch\ufffdool")
+    assert detail["title"] == "Sch" + FFFD + "ool " + FFFD * 2 + " end" == decode_text(TITLE)
+    assert detail["description"] == FFFD * DESCRIPTION_MAX_BYTES
+    assert (detail["external_ref"], detail["theme"], detail["unit"], detail["source_uri"]) == (
+        "ref" + FFFD * 2, FFFD, FFFD, FFFD,
+    )
+    delivery = detail["deliveries"][0]
+    assert (delivery["note"], delivery["evidence_uri"], delivery["external_ref"]) == (FFFD * NOTE_MAX_BYTES, FFFD, FFFD)
+    assert detail["timeline"][0]["details"]["title"] == detail["title"]
+    assert "\x00" not in repr(detail)
+    assert ([c["id"] for c in found], total) == ([1], 1)
+
+
+def test_the_longest_title_of_invalid_bytes_fits_its_column(indexed: Database, hostile: int) -> None:
+    with indexed.sessions() as session:
+        detail = repository.get_commitment(session, 2, hostile)
+    assert (detail["title"], detail["external_ref"]) == (FFFD * TITLE_MAX_BYTES, "x" * 64)
