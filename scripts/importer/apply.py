@@ -38,7 +38,7 @@ from .errors import (
 )
 from .mapping import MunicipalityRef
 from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
-from .state import LedgerState
+from .state import LedgerState, OnChain
 
 OpOutcome = Literal["done", "already_present", "would_do", "failed", "blocked"]
 OUTCOMES: tuple[OpOutcome, ...] = ("done", "already_present", "would_do", "failed", "blocked")
@@ -93,6 +93,8 @@ class OpResult:
         detail: the problem detail, or why it is blocked.
         warnings: differences between the source and what the ledger already holds.
         tx: the transaction that carried it (``done`` only).
+        recorded_in: for ``already_present``, the transaction that wrote it earlier, when the
+            API names it.
     """
 
     index: int
@@ -102,6 +104,7 @@ class OpResult:
     problem: dict[str, Any] | None = None
     warnings: tuple[str, ...] = ()
     tx: TxRef | None = None
+    recorded_in: OnChain | None = None
 
 
 @dataclass
@@ -265,12 +268,16 @@ class _Run:
         self.deliveries: dict[tuple[str, str], int] = {}
         self.delivery_quantity: dict[tuple[str, str], int] = {}
         self.revoked: set[tuple[str, str]] = set()
+        self.on_chain: dict[tuple[str, ...], OnChain | None] = {}
         for ref, c in state.commitments.items():
+            self.on_chain[(ref,)] = c.registered
             for dref, d in (c.deliveries or {}).items():
                 self.deliveries[(ref, dref)] = d.id
                 self.delivery_quantity[(ref, dref)] = d.quantity
+                self.on_chain[(ref, dref)] = d.recorded
                 if d.revoked:
                     self.revoked.add((ref, dref))
+                    self.on_chain[(ref, dref, "revoked")] = d.revocation
         self.planned_revocations = {(op.commitment_ref, op.delivery_ref) for op in plan.revocations}
         self.waiting_registrations: list[tuple[int, RegisterCommitment]] = []
         self.waiting_deliveries: list[tuple[int, RecordDelivery]] = []
@@ -279,7 +286,8 @@ class _Run:
 
     def register(self, index: int, op: RegisterCommitment) -> None:
         if op.external_ref in self.commitments:
-            self.results[index] = OpResult(index, "already_present", self.commitments[op.external_ref], warnings=self._drift(op))
+            self.results[index] = OpResult(index, "already_present", self.commitments[op.external_ref], warnings=self._drift(op),
+                                           recorded_in=self.on_chain.get((op.external_ref,)))
         elif self.dry_run:
             self.commitments[op.external_ref] = _PENDING
             self.results[index] = OpResult(index, "would_do")
@@ -291,7 +299,8 @@ class _Run:
     def deliver(self, index: int, op: RecordDelivery) -> None:
         key = (op.commitment_ref, op.external_ref)
         if key in self.deliveries:
-            self.results[index] = OpResult(index, "already_present", self.deliveries[key], warnings=self._delivery_drift(key, op))
+            self.results[index] = OpResult(index, "already_present", self.deliveries[key], warnings=self._delivery_drift(key, op),
+                                           recorded_in=self.on_chain.get(key))
         elif op.commitment_ref not in self.commitments and not self._waiting_registration(op.commitment_ref):
             self.results[index] = OpResult(index, "blocked", detail=_not_registered(op.commitment_ref))
         elif self.dry_run:
@@ -307,7 +316,8 @@ class _Run:
             self.flush_deliveries()  # keep this commitment's operations in plan order
         key = (op.commitment_ref, op.delivery_ref)
         if key in self.revoked:
-            self.results[index] = OpResult(index, "already_present", self.deliveries.get(key))
+            self.results[index] = OpResult(index, "already_present", self.deliveries.get(key),
+                                           recorded_in=self.on_chain.get((*key, "revoked")))
             return
         delivery_id = self.deliveries.get(key)
         if delivery_id is None:

@@ -11,7 +11,7 @@ from typing import Any
 from .apply import ApplyResult
 from .plan import Plan
 
-REPORT_VERSION = 2  # 2: promised_at; each written operation names its transaction ("tx")
+REPORT_VERSION = 2  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier)
 
 
 def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
@@ -98,6 +98,7 @@ def build_report(
                     "problem": res.problem if res else None,
                     "warnings": list(res.warnings) if res else [],
                     "tx": res.tx.as_json() if res and res.tx else None,
+                    "recorded_in": res.recorded_in.as_json() if res and res.recorded_in else None,
                 }
             )
         rows.append(entry)

@@ -10,13 +10,35 @@ from .client import LedgerClient
 
 
 @dataclass(frozen=True)
+class OnChain:
+    """Where a fact already on the ledger was recorded (the API's ``ChainRef``)."""
+
+    tx_hash: str
+    block_number: int
+
+    @classmethod
+    def from_ref(cls, ref: dict[str, Any] | None) -> OnChain | None:
+        """From ``{"tx_hash", "block_number", ...}``, or None when the API gave none."""
+        if not ref or not ref.get("tx_hash"):
+            return None
+        return cls(str(ref["tx_hash"]), int(ref["block_number"]))
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"tx_hash", "block_number"}``."""
+        return {"tx_hash": self.tx_hash, "block_number": self.block_number}
+
+
+@dataclass(frozen=True)
 class ExistingDelivery:
-    """A delivery on the ledger (``quantity`` in the commitment's unit)."""
+    """A delivery on the ledger (``quantity`` in the commitment's unit), where it was
+    recorded and, if revoked, where the revocation was."""
 
     id: int
     external_ref: str
     quantity: int
     revoked: bool
+    recorded: OnChain | None = None
+    revocation: OnChain | None = None
 
 
 @dataclass
@@ -28,6 +50,11 @@ class ExistingCommitment:
     external_ref: str
     summary: dict[str, Any]
     deliveries: dict[str, ExistingDelivery] | None = None
+
+    @property
+    def registered(self) -> OnChain | None:
+        """Where it was registered (the summary's ``registered``)."""
+        return OnChain.from_ref(self.summary.get("registered"))
 
 
 @dataclass
@@ -62,7 +89,9 @@ def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iter
         for d in detail.get("deliveries") or []:
             delivery_ref = str(d.get("external_ref") or "")
             if delivery_ref:
+                revocation = d.get("revocation")
                 existing.deliveries[delivery_ref] = ExistingDelivery(
-                    int(d["id"]), delivery_ref, int(d["quantity"]), d.get("revocation") is not None
+                    int(d["id"]), delivery_ref, int(d["quantity"]), revocation is not None,
+                    OnChain.from_ref(d.get("recorded")), OnChain.from_ref((revocation or {}).get("chain")),
                 )
     return state

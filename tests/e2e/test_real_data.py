@@ -122,10 +122,15 @@ def test_importer_reports_the_skipped_rows_with_their_reasons(imported: Imported
 def test_reimporting_both_datasets_registers_nothing_twice(imported: ImportedSystem, tmp_path) -> None:
     api = imported.stack.api_url
     before = {code: httpx.get(f"{api}/api/v1/municipalities/{mid}").json() for code, mid in imported.stack.municipality_ids.items()}
-    for mapping, code in (("baarn-coalitieakkoord.yaml", "GM0308"), ("ddah-chile.yaml", "CL-GOB")):
+    for mapping, code, first in (("baarn-coalitieakkoord.yaml", "GM0308", imported.baarn),
+                                 ("ddah-chile.yaml", "CL-GOB", imported.chile)):
         again = run_importer(imported.stack, mapping, code, tmp_path / f"{code}.json")
         assert again.returncode == 0, again.output
         assert again.transactions == 0
+        # Each row's operations name the transaction that wrote them in the first run.
+        written = [op["tx"]["tx_hash"] for row in first.report["rows"] for op in row["operations"]]
+        present = [(op["outcome"], op["recorded_in"]["tx_hash"]) for row in again.report["rows"] for op in row["operations"]]
+        assert present == [("already_present", tx_hash) for tx_hash in written]
     imported.stack.wait_indexed()
     after = {code: httpx.get(f"{api}/api/v1/municipalities/{mid}").json() for code, mid in imported.stack.municipality_ids.items()}
     assert after == before

@@ -176,6 +176,11 @@ class FakeLedgerApi:
         number = len(self.transactions)
         return {"tx_hash": "0x" + f"{number:064x}", "block_number": self.head_block, "gas_used": 50_000 + 30_000 * items}
 
+    @staticmethod
+    def chain_ref(tx):
+        """The API's ``ChainRef`` of a fact written by ``tx`` (log index and time are not modelled)."""
+        return {"tx_hash": tx["tx_hash"], "block_number": tx["block_number"], "log_index": 0}
+
     # -------------------------------------------------------------- public
 
     def health(self, request):
@@ -195,7 +200,7 @@ class FakeLedgerApi:
         delivered = sum(int(d["quantity"]) for d in self.deliveries.values()
                         if d["commitment_id"] == c["id"] and d["revocation"] is None)
         return {k: c[k] for k in ("id", "municipality_id", "external_ref", "title", "theme", "unit",
-                                  "target_quantity", "promised_at", "due_date", "withdrawn")} | {"delivered_quantity": str(delivered)}
+                                  "target_quantity", "promised_at", "due_date", "withdrawn", "registered")} | {"delivered_quantity": str(delivered)}
 
     def list_commitments(self, request):
         params = request.url.params
@@ -251,8 +256,9 @@ class FakeLedgerApi:
             status, slug, detail, extra = refusal
             return self.problem(status, slug, detail, **extra)
         c = self._new_commitment(municipality_id, body, [])
-        self.commitments[c["id"]] = c
-        return self.ok({"commitment_id": c["id"], "tx": self.tx(request.url.path, 1)}, 201)
+        tx = self.tx(request.url.path, 1)
+        self.commitments[c["id"]] = c | {"registered": self.chain_ref(tx)}
+        return self.ok({"commitment_id": c["id"], "tx": tx}, 201)
 
     def register_batch(self, request):
         municipality_id = self.caller(request)
@@ -268,9 +274,10 @@ class FakeLedgerApi:
                 status, slug, detail, extra = refusal
                 return self.problem(status, slug, detail, index=index, **extra)
             batch.append(self._new_commitment(municipality_id, body, batch))
+        tx = self.tx(request.url.path, len(batch))
         for c in batch:
-            self.commitments[c["id"]] = c
-        return self.ok({"commitment_ids": [c["id"] for c in batch], "tx": self.tx(request.url.path, len(batch))}, 201)
+            self.commitments[c["id"]] = c | {"registered": self.chain_ref(tx)}
+        return self.ok({"commitment_ids": [c["id"] for c in batch], "tx": tx}, 201)
 
     def _check_delivery(self, municipality_id, commitment_id, ref, hashes, batch):
         c = self.commitments.get(commitment_id)
@@ -317,9 +324,9 @@ class FakeLedgerApi:
         for content in files:
             self.evidence["0x" + hashlib.sha256(content).hexdigest()] = content
         d = self._new_delivery(commitment_id, {k: v[0] for k, v in form.items() if k not in ("evidence", "evidence_sha256")}, hashes, [])
-        self.deliveries[d["id"]] = d
-        return self.ok({"delivery_id": d["id"], "commitment_id": commitment_id, "evidence_sha256": hashes,
-                        "tx": self.tx(request.url.path, 1)}, 201)
+        tx = self.tx(request.url.path, 1)
+        self.deliveries[d["id"]] = d | {"recorded": self.chain_ref(tx)}
+        return self.ok({"delivery_id": d["id"], "commitment_id": commitment_id, "evidence_sha256": hashes, "tx": tx}, 201)
 
     def deliver_batch(self, request):
         municipality_id = self.caller(request)
@@ -335,9 +342,10 @@ class FakeLedgerApi:
                 status, slug, detail, extra = refusal
                 return self.problem(status, slug, detail, index=index, **extra)
             batch.append(self._new_delivery(item["commitment_id"], item, item["evidence_sha256"], batch))
+        tx = self.tx(request.url.path, len(batch))
         for d in batch:
-            self.deliveries[d["id"]] = d
-        return self.ok({"delivery_ids": [d["id"] for d in batch], "tx": self.tx(request.url.path, len(batch))}, 201)
+            self.deliveries[d["id"]] = d | {"recorded": self.chain_ref(tx)}
+        return self.ok({"delivery_ids": [d["id"] for d in batch], "tx": tx}, 201)
 
     def revoke(self, request, delivery_id):
         if self.caller(request) is None:
@@ -347,8 +355,9 @@ class FakeLedgerApi:
             return self.problem(404, "not-found", "unknown delivery")
         if d["revocation"] is not None:
             return self.problem(409, "delivery-already-revoked", "already revoked")
-        d["revocation"] = {"reason": json.loads(request.content)["reason"]}
-        return self.ok({"delivery_id": delivery_id, "commitment_id": d["commitment_id"], "tx": self.tx(request.url.path, 1)}, 201)
+        tx = self.tx(request.url.path, 1)
+        d["revocation"] = {"reason": json.loads(request.content)["reason"], "chain": self.chain_ref(tx)}
+        return self.ok({"delivery_id": delivery_id, "commitment_id": d["commitment_id"], "tx": tx}, 201)
 
     # -------------------------------------------------------------- views for assertions
 

@@ -143,6 +143,15 @@ def test_second_run_writes_nothing(chile_plan, fake_api):
     assert again.transactions() == []
 
 
+def test_a_second_run_names_the_transaction_that_wrote_each_operation_earlier(chile_plan, fake_api):
+    first = run(chile_plan, fake_api).by_index()
+    again = run(chile_plan, fake_api)
+    for result in again.results:
+        written = first[result.index].tx
+        assert (result.recorded_in.tx_hash, result.recorded_in.block_number) == (written.tx_hash, written.block_number)
+        assert result.tx is None
+
+
 def test_an_interrupted_run_resumes_where_it_stopped(chile_plan, fake_api, chile_csvs):
     half = Plan(chile_plan.mapping, chile_plan.operations[:200], chile_plan.report)
     run(half, fake_api)
