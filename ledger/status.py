@@ -250,6 +250,29 @@ def historical_record(registered_at: int, original_due_date: int) -> bool:
     return registered_at > original_due_date
 
 
+@dataclass(frozen=True)
+class AmendmentFlags:
+    """What docs/LEDGER.md "Terms" reports of one amendment: ``after_due_date`` (made after
+    the due date then in force had passed), ``lowered_target``, ``extended_due_date``."""
+
+    after_due_date: bool
+    lowered_target: bool
+    extended_due_date: bool
+
+
+def amendment_flags(
+    amended_at: int, previous_target: int, target: int, previous_due_date: int, due_date: int
+) -> AmendmentFlags:
+    """The flags of an amendment made at ``amended_at`` (block time, Unix seconds) that set
+    the target from ``previous_target`` to ``target`` and the due date from
+    ``previous_due_date`` to ``due_date`` (equal when not named)."""
+    return AmendmentFlags(
+        after_due_date=amended_at > previous_due_date,
+        lowered_target=target < previous_target,
+        extended_due_date=due_date > previous_due_date,
+    )
+
+
 def registration_lag_days(registered_at: int, promised_at: int) -> int:
     """Whole days between the promise (claimed) and its registration (block time):
     ``floor((registered_at - promised_at) / 86400)``, >= 0."""

@@ -48,6 +48,7 @@ from ledger.events import LedgerEvent
 from ledger.limits import AMEND_DESCRIPTION, AMEND_TARGET, AMEND_TITLE, delivery_number
 from ledger.status import (
     OnRecord,
+    amendment_flags,
     claimed_met_at,
     historical_record,
     recorded_late,
@@ -530,8 +531,9 @@ def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Key
     a = event.args
     c = _need(session, Commitment, a["commitment_id"], event)
     fields = int(a["fields"])
-    after_due_date = a["amended_at"] > a["previous_due_date"]
-    lowered_target = a["target_quantity"] < a["previous_target_quantity"]
+    flags = amendment_flags(
+        a["amended_at"], a["previous_target_quantity"], a["target_quantity"], a["previous_due_date"], a["due_date"]
+    )
     session.add(
         Amendment(
             commitment_id=c.id,
@@ -547,9 +549,9 @@ def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Key
             due_date=a["due_date"],
             reason=a["reason"],
             amended_at=a["amended_at"],
-            after_due_date=after_due_date,
-            lowered_target=lowered_target,
-            extended_due_date=a["due_date"] > a["previous_due_date"],
+            after_due_date=flags.after_due_date,
+            lowered_target=flags.lowered_target,
+            extended_due_date=flags.extended_due_date,
             **ref.columns(),
         )
     )
@@ -563,8 +565,8 @@ def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Key
     c.target_quantity = a["target_quantity"]
     c.due_date = a["due_date"]
     c.amendment_count = max(c.amendment_count, a["amendment_number"])
-    c.amended_after_due_date = c.amended_after_due_date or after_due_date
-    c.target_lowered = c.target_lowered or lowered_target
+    c.amended_after_due_date = c.amended_after_due_date or flags.after_due_date
+    c.target_lowered = c.target_lowered or flags.lowered_target
     c.search_text = _search_text(c.title, c.description, c.external_ref)
     _recompute_from_deliveries(session, c)
     return _Keys(municipality_id=c.municipality_id, commitment_id=c.id)

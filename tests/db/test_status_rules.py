@@ -17,7 +17,9 @@ from ledger.status import (
     RECORDED_LATE_AFTER_SECONDS,
     STATUSES,
     VERDICTS,
+    AmendmentFlags,
     OnRecord,
+    amendment_flags,
     claimed_met_at,
     historical_record,
     met_only_under_relaxed_terms,
@@ -245,3 +247,18 @@ def test_recorded_late_is_more_than_thirty_days() -> None:
 def test_historical_record_and_registration_lag() -> None:
     assert (historical_record(101, 100), historical_record(100, 100)) == (True, False)
     assert registration_lag_days(10 * DAY + 5, 3 * DAY + 6) == 6
+
+
+@pytest.mark.parametrize(
+    ("amended_at", "previous_target", "target", "previous_due", "due", "flags"),
+    [
+        (100, 10, 10, 100, 100, AmendmentFlags(False, False, False)),  # on the due date is not after it
+        (101, 10, 9, 100, 100, AmendmentFlags(True, True, False)),
+        (50, 10, 11, 100, 200, AmendmentFlags(False, False, True)),
+        (150, 10, 10, 100, 90, AmendmentFlags(True, False, False)),
+    ],
+)
+def test_each_amendment_says_when_it_was_made_and_what_it_relaxed(
+    amended_at: int, previous_target: int, target: int, previous_due: int, due: int, flags: AmendmentFlags
+) -> None:
+    assert amendment_flags(amended_at, previous_target, target, previous_due, due) == flags
