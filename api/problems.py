@@ -213,6 +213,27 @@ CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
     "LedgerAdminUnchanged": lambda a: (
         f"Account {a['admin']} already is the admin of municipality {a['municipality_id']}."
     ),
+    "LedgerNotProposedAdmin": lambda a: (
+        f"Account {a['account']} was not proposed as the admin of municipality {a['municipality_id']} "
+        f"(the proposed admin is {a['proposed_admin']})."
+    ),
+    "LedgerRecoveryPending": lambda a: (
+        f"A recovery of municipality {a['municipality_id']} is already pending: {a['proposed_admin']} can become its "
+        f"admin from {a['executable_at']} ({_iso(a['executable_at'])})."
+    ),
+    "LedgerNoRecoveryPending": lambda a: f"No recovery of municipality {a['municipality_id']} is pending.",
+    "LedgerRecoveryNotReady": lambda a: (
+        f"The recovery of municipality {a['municipality_id']} can complete from {a['executable_at']} "
+        f"({_iso(a['executable_at'])}), not at block time {a['block_time']} ({_iso(a['block_time'])})."
+    ),
+    "LedgerNotRecoveryCanceller": lambda a: (
+        f"Account {a['account']} may not cancel the recovery of municipality {a['municipality_id']}: only its "
+        "current admin or the platform admin may."
+    ),
+    "LedgerRenounceRefused": lambda a: "The platform admin role cannot be renounced.",
+    "LedgerPauseUnchanged": lambda a: (
+        "The ledger is already paused." if a.get("paused") else "The ledger is not paused."
+    ),
     "LedgerRegistrarUnchanged": lambda a: (
         f"Account {a['account']} already is a registrar of municipality {a['municipality_id']}."
         if a.get("is_registrar")

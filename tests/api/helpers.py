@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 PROBLEM = "application/problem+json"
 
@@ -46,3 +50,57 @@ def stage_and_die(store_dir: Path, content: bytes, media_type: str) -> None:
     )
     done = subprocess.run([sys.executable, "-c", script, str(store_dir)], cwd=REPO_ROOT, capture_output=True)
     assert done.returncode == -9, done.stderr.decode()
+
+
+ZERO_BYTES32 = b"\x00" * 32
+DAY = 86_400
+PROMISED = 1_655_071_200
+"""2022-06-12T22:00:00Z (13 June 2022, 00:00 in Baarn): the council adopted the agreement."""
+DUE_2030 = 1_924_988_399
+"""2030-12-31T22:59:59Z."""
+
+
+def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
+    """The problem+json body of ``response``, after checking its status, media type and type."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["type"] == f"/problems/{slug}"
+    assert body["status"] == status
+    return body
+
+
+def iso(seconds: int) -> str:
+    """Unix seconds as the API's ISO 8601 UTC text."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def commitment_input(
+    municipality_id: int, external_ref: str, title: str, *, target: int, due: int, promised_at: int = PROMISED,
+    description: str = "", theme: str = "", unit: str = "stuks", source: bytes = ZERO_BYTES32, source_uri: str = "",
+) -> tuple[Any, ...]:
+    """``CommitmentInput`` (v2 ABI order) for writing straight to the chain."""
+    return (municipality_id, external_ref, title, description, theme, target, unit, promised_at, due, source, source_uri)
+
+
+def delivery_input(
+    quantity: int, delivered_at: int, hashes: list[str], *, uri: str = "", note: str = "", external_ref: str = ""
+) -> tuple[Any, ...]:
+    """``DeliveryInput`` (v2 ABI order); ``hashes`` as ``0x`` hex."""
+    return (quantity, delivered_at, [bytes.fromhex(h[2:]) for h in hashes], uri, note, external_ref)
+
+
+def amendment_input(
+    expected: int, reason: str, *, title: str | None = None, description: str | None = None,
+    target: int | None = None, due: int | None = None,
+) -> tuple[Any, ...]:
+    """``AmendmentInput`` (v2 ABI order): only the fields given are named (AMEND_* bits)."""
+    bits = (title is not None) * 1 + (description is not None) * 2 + (target is not None) * 4 + (due is not None) * 8
+    return (expected, bits, title or "", description or "", target or 0, due or 0, reason)
+
+
+def increase_time(rpc_url: str, seconds: int) -> None:
+    """Move the test chain's clock forward and mine a block (anvil's ``evm_increaseTime``)."""
+    for method, params in (("evm_increaseTime", [seconds]), ("evm_mine", [])):
+        response = httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        assert "error" not in response.json(), response.text

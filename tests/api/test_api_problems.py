@@ -56,7 +56,7 @@ def test_validation_error_lists_every_error_without_echoing_input(client: TestCl
 
 
 def test_text_over_the_byte_limit_reads_like_the_documented_example(client: TestClient, tokens: Tokens) -> None:
-    body = {"external_ref": "r", "title": "é" * 100 + "x", "target_quantity": 1, "unit": "u", "due_date": 1}
+    body = {"external_ref": "r", "title": "é" * 100 + "x", "target_quantity": 1, "unit": "u", "promised_at": 1, "due_date": 2}
     response = client.post("/api/v1/staff/commitments", json=body, headers=Tokens.header(tokens.baarn))
     assert response.status_code == 422
     assert response.json()["detail"] == "title: String should have at most 200 bytes (UTF-8), got 201"
@@ -147,7 +147,8 @@ def test_unreachable_chain_is_a_503_problem_and_nothing_is_written(
     dead = LedgerChain("http://127.0.0.1:9", chain.deployment, request_timeout_seconds=2)
     app.dependency_overrides[get_chain] = lambda: dead
     try:
-        body = {"external_ref": "r-503", "title": "t", "target_quantity": 1, "unit": "u", "due_date": 2_000_000_000}
+        body = {"external_ref": "r-503", "title": "t", "target_quantity": 1, "unit": "u", "promised_at": 1,
+                "due_date": 2_000_000_000}
         response = client.post("/api/v1/staff/commitments", json=body, headers=Tokens.header(tokens.baarn))
     finally:
         app.dependency_overrides.clear()
@@ -167,14 +168,17 @@ def test_openapi_describes_every_endpoint_and_problem(client: TestClient) -> Non
     assert sorted(schema["paths"]) == [
         "/api/v1/commitments",
         "/api/v1/commitments/{commitment_id}",
+        "/api/v1/deliveries",
         "/api/v1/evidence/{sha256}",
         "/api/v1/health",
         "/api/v1/municipalities",
         "/api/v1/municipalities/{municipality_id}",
         "/api/v1/staff/commitments",
+        "/api/v1/staff/commitments/batch",
         "/api/v1/staff/commitments/{commitment_id}/amendments",
         "/api/v1/staff/commitments/{commitment_id}/deliveries",
         "/api/v1/staff/commitments/{commitment_id}/withdrawal",
+        "/api/v1/staff/deliveries/batch",
         "/api/v1/staff/deliveries/{delivery_id}/revocation",
         "/api/v1/staff/me",
         "/api/v1/themes",
@@ -196,7 +200,7 @@ def test_the_website_is_served_next_to_the_api(client: TestClient) -> None:
 
 
 def test_text_that_is_not_unicode_is_a_validation_problem(client: TestClient, tokens: Tokens) -> None:
-    body = b'{"external_ref": "r", "title": "\\ud800", "target_quantity": 1, "unit": "u", "due_date": 1}'
+    body = b'{"external_ref": "r", "title": "\\ud800", "target_quantity": 1, "unit": "u", "promised_at": 1, "due_date": 2}'
     response = client.post(
         "/api/v1/staff/commitments", content=body, headers={**Tokens.header(tokens.baarn), "Content-Type": "application/json"}
     )

@@ -6,10 +6,16 @@ The seed (written with the registrar keys straight to the chain, then indexed):
 1. Baarn ``wonen-001`` "200 sociale huurwoningen", theme Wonen, target 200, due in 30 days,
    source document SOURCE; one delivery of 50 citing STORED (a file in the store) and
    ELSEWHERE (not stored) → ``in_progress``.
-2. Baarn ``groen-002`` "Tien nieuwe bomen", theme Groen, target 10, due yesterday → ``overdue``.
+2. Baarn ``groen-002`` "Tien nieuwe bomen", theme Groen, target 10, due yesterday (so a
+   historical record: registered after its due date); a delivery of 3 stated 400 days ago
+   (recorded late), then its due date moved 60 days ahead after it had passed →
+   ``in_progress`` (``overdue`` against the original terms).
 3. Utrecht ``fiets-001`` "Fietsenstalling", theme Mobiliteit, target 1, one delivery of 1
    citing STORED, later revoked → due in 10 days, ``pending``.
 4. Baarn ``oud-004``, theme Wonen, withdrawn → ``withdrawn``.
+
+Every commitment was promised on PROMISED (13 June 2022). Delivery ids are
+``commitment_id * 1_000_000 + n``.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import io
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -27,19 +32,24 @@ from fastapi.testclient import TestClient
 from api.deps import get_now
 from ledger.chain import LedgerChain, TxResult
 from ledger.events import LedgerEvent
-from tests.api.helpers import BAARN_SOURCE, MAX_EVIDENCE_BYTES, PROBLEM
+from tests.api.helpers import (
+    BAARN_SOURCE,
+    DAY,
+    MAX_EVIDENCE_BYTES,
+    PROBLEM,
+    PROMISED,
+    amendment_input,
+    commitment_input,
+    delivery_input,
+    iso,
+)
 
-DAY = 86_400
 STORED_BYTES = b"%PDF-1.4 opleverrapport 50 woningen\n"
 STORED = "0x" + hashlib.sha256(STORED_BYTES).hexdigest()
 ELSEWHERE = "0x" + "e1" * 32
 SOURCE = "0x" + "5c" * 32
 NOWHERE = "0x" + "ab" * 32
 ZERO = b"\x00" * 32
-
-
-def iso(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ref(chain: LedgerChain, event: LedgerEvent) -> dict[str, Any]:
@@ -56,7 +66,8 @@ def ref(chain: LedgerChain, event: LedgerEvent) -> dict[str, Any]:
 
 def register(chain: LedgerChain, key: str, municipality_id: int, ref_: str, title: str, theme: str,
              target: int, due: int, source: bytes = ZERO) -> TxResult:
-    struct = (municipality_id, ref_, title, f"Beschrijving van {title}", theme, target, "stuks", due, source, "https://example.org/besluit")
+    struct = commitment_input(municipality_id, ref_, title, description=f"Beschrijving van {title}", theme=theme,
+                              target=target, due=due, source=source, source_uri="https://example.org/besluit")
     return chain.send("registerCommitment", [struct], key)
 
 
@@ -73,11 +84,16 @@ def seed(app: FastAPI, client: TestClient, chain: LedgerChain, roles: Any, index
     txs["delivered_at1"] = now - 3600
     txs["d1"] = chain.send(
         "recordDelivery",
-        [1, (50, txs["delivered_at1"], [bytes.fromhex(STORED[2:]), bytes.fromhex(ELSEWHERE[2:])], "https://example.org/rapport", "Eerste oplevering", "lev-1")],
+        [1, delivery_input(50, txs["delivered_at1"], [STORED, ELSEWHERE], uri="https://example.org/rapport",
+                           note="Eerste oplevering", external_ref="lev-1")],
         baarn,
     )
-    txs["d2"] = chain.send("recordDelivery", [3, (1, now - 60, [bytes.fromhex(STORED[2:])], "", "", "")], utrecht)
-    txs["r2"] = chain.send("revokeDelivery", [2, "Verkeerde stalling"], utrecht)
+    txs["d2"] = chain.send("recordDelivery", [3, delivery_input(1, now - 60, [STORED])], utrecht)
+    txs["r2"] = chain.send("revokeDelivery", [3_000_001, "Verkeerde stalling"], utrecht)
+    txs["delivered_at2"] = now - 400 * DAY
+    txs["d_late"] = chain.send("recordDelivery", [2, delivery_input(3, txs["delivered_at2"], [ELSEWHERE])], baarn)
+    txs["new_due2"] = now + 60 * DAY
+    txs["a2"] = chain.send("amendCommitment", [2, amendment_input(0, "Later geplant", due=txs["new_due2"])], baarn)
     txs["w4"] = chain.send("withdrawCommitment", [4, "Vervangen door wonen-001"], baarn)
     index()
     return txs
@@ -98,6 +114,8 @@ def test_health_is_degraded_before_the_indexer_ran(client: TestClient, chain: Le
         "indexed_block": None,
         "lag_blocks": None,
         "head_seen_at": None,
+        "paused": None,
+        "contract_version": None,
     }
 
 
@@ -114,6 +132,8 @@ def test_health_is_ok_when_the_index_is_at_the_head(client: TestClient, chain: L
         "indexed_block": head,
         "lag_blocks": 0,
         "head_seen_at": body["head_seen_at"],
+        "paused": False,
+        "contract_version": "2.0.0",
     }
 
 
@@ -136,15 +156,25 @@ def test_municipalities_list_counts_every_status(client: TestClient, chain: Ledg
     body = response.json()
     assert body["count"] == 2
     baarn, utrecht = body["data"]
-    assert {k: v for k, v in baarn.items() if k != "registered"} == {
+    assert {k: v for k, v in baarn.items() if k not in ("registered", "registrar_history")} == {
         "id": 1,
         "name": "Baarn",
         "code": "GM0308",
         "admin": roles.council_admin.address,
+        "pending_admin": None,
+        "recovery": None,
+        "admin_changes": [],
         "registrars": [roles.registrar.address],
         "commitment_count": 3,
-        "status_counts": {"pending": 0, "in_progress": 1, "delivered": 0, "delivered_late": 0, "overdue": 1, "withdrawn": 1},
+        "status_counts": {"pending": 0, "in_progress": 2, "delivered": 0, "delivered_late": 0, "overdue": 0, "withdrawn": 1},
+        "status_on_record_counts": {
+            "pending": 0, "in_progress": 2, "delivered": 0, "delivered_late": 0, "overdue": 0, "withdrawn": 1,
+        },
         "sources": [BAARN_SOURCE],
+    }
+    [term] = baarn["registrar_history"]
+    assert {k: v for k, v in term.items() if k != "added"} == {
+        "account": roles.registrar.address, "added_by": roles.council_admin.address, "removed_by": None, "removed": None,
     }
     assert utrecht["sources"] == []
     assert utrecht["status_counts"] == {"pending": 1, "in_progress": 0, "delivered": 0, "delivered_late": 0, "overdue": 0, "withdrawn": 0}
@@ -183,32 +213,117 @@ def test_themes_count_commitments_per_theme(client: TestClient, seed: dict) -> N
 # ------------------------------------------------------------------ commitments
 
 
-def test_commitment_summary_has_exact_values(client: TestClient, chain: LedgerChain, seed: dict) -> None:
+def summary_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, Any]:
+    """The exact summary of commitment 1 (50 of 200, due in 30 days, never amended)."""
+    registered = ref(chain, seed["c1"].event("CommitmentRegistered"))
+    return {
+        "id": 1,
+        "municipality_id": 1,
+        "municipality_name": "Baarn",
+        "external_ref": "wonen-001",
+        "title": "200 sociale huurwoningen",
+        "theme": "Wonen",
+        "unit": "stuks",
+        "target_quantity": "200",
+        "original_target_quantity": "200",
+        "delivered_quantity": "50",
+        "progress_bps": 2500,
+        "progress_bps_original_terms": 2500,
+        "status": "in_progress",
+        "status_on_record": "in_progress",
+        "status_original_terms": "in_progress",
+        "status_on_record_original_terms": "in_progress",
+        "met_only_under_relaxed_terms": False,
+        "promised_at": PROMISED,
+        "promised_at_iso": "2022-06-12T22:00:00Z",
+        "registration_lag_days": (registered["block_time"] - PROMISED) // DAY,
+        "historical_record": False,
+        "due_date": seed["due1"],
+        "due_date_iso": iso(seed["due1"]),
+        "original_due_date": seed["due1"],
+        "original_due_date_iso": iso(seed["due1"]),
+        "met_at": None,
+        "met_at_iso": None,
+        "met_on_record_at": None,
+        "met_on_record_at_iso": None,
+        "met_at_original_terms": None,
+        "met_at_original_terms_iso": None,
+        "met_on_record_at_original_terms": None,
+        "met_on_record_at_original_terms_iso": None,
+        "amendment_count": 0,
+        "amended_after_due_date": False,
+        "target_lowered": False,
+        "recorded_late_count": 0,
+        "registered": registered,
+        "registrar": registrar,
+        "signer_held_role": True,
+        "withdrawn": False,
+    }
+
+
+def test_commitment_summary_has_exact_values(client: TestClient, chain: LedgerChain, roles: Any, seed: dict) -> None:
     body = client.get("/api/v1/commitments", params={"municipality_id": 1, "limit": 1}).json()
     assert body["count"] == 3
     assert body["offset"] == 0
     assert body["limit"] == 1
-    assert body["data"] == [
-        {
-            "id": 1,
-            "municipality_id": 1,
-            "municipality_name": "Baarn",
-            "external_ref": "wonen-001",
-            "title": "200 sociale huurwoningen",
-            "theme": "Wonen",
-            "unit": "stuks",
-            "target_quantity": "200",
-            "delivered_quantity": "50",
-            "progress_bps": 2500,
-            "status": "in_progress",
-            "due_date": seed["due1"],
-            "due_date_iso": iso(seed["due1"]),
-            "met_at": None,
-            "met_at_iso": None,
-            "registered": ref(chain, seed["c1"].event("CommitmentRegistered")),
-            "withdrawn": False,
-        }
-    ]
+    assert body["data"] == [summary_of_c1(chain, seed, roles.registrar.address)]
+
+
+def test_a_deadline_moved_after_it_was_missed_shows_against_both_terms(
+    client: TestClient, chain: LedgerChain, roles: Any, seed: dict
+) -> None:
+    c2 = client.get("/api/v1/commitments/2").json()
+    amended_at = ref(chain, seed["a2"].event("CommitmentAmended"))
+    assert {k: c2[k] for k in (
+        "status", "status_original_terms", "status_on_record", "status_on_record_original_terms", "due_date",
+        "original_due_date", "amended_after_due_date", "target_lowered", "recorded_late_count", "amendment_count",
+        "met_only_under_relaxed_terms", "delivered_quantity", "progress_bps", "historical_record",
+    )} == {
+        "status": "in_progress",
+        "status_original_terms": "overdue",
+        "status_on_record": "in_progress",
+        "status_on_record_original_terms": "overdue",
+        "due_date": seed["new_due2"],
+        "original_due_date": seed["due2"],
+        "amended_after_due_date": True,
+        "target_lowered": False,
+        "recorded_late_count": 1,
+        "amendment_count": 1,
+        "historical_record": True,
+        "met_only_under_relaxed_terms": False,
+        "delivered_quantity": "3",
+        "progress_bps": 3000,
+    }
+    assert c2["amendments"] == [{
+        "amendment_number": 1,
+        "fields": ["due_date"],
+        "title": None,
+        "description": None,
+        "previous_target_quantity": "10",
+        "target_quantity": "10",
+        "previous_due_date": seed["due2"],
+        "previous_due_date_iso": iso(seed["due2"]),
+        "due_date": seed["new_due2"],
+        "due_date_iso": iso(seed["new_due2"]),
+        "reason": "Later geplant",
+        "registrar": roles.registrar.address,
+        "amended_at": amended_at["block_time"],
+        "amended_at_iso": amended_at["block_time_iso"],
+        "after_due_date": True,
+        "lowered_target": False,
+        "extended_due_date": True,
+        "signer_held_role": True,
+        "chain": amended_at,
+    }]
+    [late] = c2["deliveries"]
+    recorded_at = ref(chain, seed["d_late"].event("DeliveryRecorded"))["block_time"]
+    assert (late["id"], late["delivery_number"], late["delivered_at"], late["recorded_at"]) == (
+        2_000_001, 1, seed["delivered_at2"], recorded_at
+    )
+    assert (late["recording_lag_seconds"], late["recording_lag_days"], late["recorded_late"]) == (
+        recorded_at - seed["delivered_at2"], (recorded_at - seed["delivered_at2"]) // DAY, True
+    )
+    assert late["recording_lag_days"] in (400, 401)
 
 
 @pytest.mark.parametrize(
@@ -217,14 +332,25 @@ def test_commitment_summary_has_exact_values(client: TestClient, chain: LedgerCh
         ({}, [1, 2, 3, 4], 4),
         ({"municipality_id": 2}, [3], 1),
         ({"theme": "Wonen"}, [1, 4], 2),
-        ({"status": "overdue"}, [2], 1),
-        ({"status": ["overdue", "withdrawn"]}, [2, 4], 2),
+        ({"status": "overdue"}, [], 0),
+        ({"status": ["overdue", "withdrawn"]}, [4], 1),
         ({"q": "BOMEN"}, [2], 1),
         ({"q": "fiets-0"}, [3], 1),
         ({"q": "beschrijving van oud"}, [4], 1),
         ({"offset": 1, "limit": 2}, [2, 3], 4),
         ({"offset": 10}, [], 4),
         ({"municipality_id": 1, "status": "pending"}, [], 0),
+        ({"status": "in_progress"}, [1, 2], 2),
+        ({"status_on_record": "in_progress"}, [1, 2], 2),
+        ({"status_on_record": ["pending", "withdrawn"]}, [3, 4], 2),
+        ({"recorded_late": "true"}, [2], 1),
+        ({"recorded_late": "false"}, [1, 3, 4], 3),
+        ({"amended_after_due_date": "true"}, [2], 1),
+        ({"amended_after_due_date": "false", "municipality_id": 1}, [1, 4], 2),
+        ({"historical_record": "true"}, [2], 1),
+        ({"historical_record": "false"}, [1, 3, 4], 3),
+        ({"met_only_under_relaxed_terms": "true"}, [], 0),
+        ({"recorded_late": "true", "amended_after_due_date": "true", "theme": "Groen"}, [2], 1),
     ],
 )
 def test_commitment_filters(client: TestClient, seed: dict, params: dict, ids: list[int], count: int) -> None:
@@ -235,7 +361,9 @@ def test_commitment_filters(client: TestClient, seed: dict, params: dict, ids: l
 
 @pytest.mark.parametrize(
     "params",
-    [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"status": "lost"}, {"municipality_id": 0}, {"limit": "ten"}],
+    [{"limit": 0}, {"limit": 101}, {"offset": -1}, {"status": "lost"}, {"municipality_id": 0}, {"limit": "ten"},
+     {"status_on_record": "lost"}, {"recorded_late": "maybe"}, {"amended_after_due_date": "2"},
+     {"historical_record": ""}, {"met_only_under_relaxed_terms": "ja"}],
 )
 def test_bad_commitment_filters_are_validation_problems(client: TestClient, seed: dict, params: dict) -> None:
     response = client.get("/api/v1/commitments", params=params)
@@ -249,54 +377,48 @@ def test_commitment_pages_credit_the_sources_of_their_commitments(client: TestCl
     assert client.get("/api/v1/commitments").json()["sources"] == [BAARN_SOURCE]
 
 
+def delivery_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, Any]:
+    """The exact delivery 1,000,001 of commitment 1 (stated an hour before it was recorded)."""
+    recorded = ref(chain, seed["d1"].event("DeliveryRecorded"))
+    return {
+        "id": 1_000_001,
+        "delivery_number": 1,
+        "commitment_id": 1,
+        "quantity": "50",
+        "delivered_at": seed["delivered_at1"],
+        "delivered_at_iso": iso(seed["delivered_at1"]),
+        "recorded_at": recorded["block_time"],
+        "recorded_at_iso": recorded["block_time_iso"],
+        "recording_lag_seconds": recorded["block_time"] - seed["delivered_at1"],
+        "recording_lag_days": 0,
+        "recorded_late": False,
+        "evidence": [
+            {"sha256": STORED, "stored": True, "url": f"/api/v1/evidence/{STORED}"},
+            {"sha256": ELSEWHERE, "stored": False, "url": None},
+        ],
+        "evidence_uri": "https://example.org/rapport",
+        "note": "Eerste oplevering",
+        "external_ref": "lev-1",
+        "registrar": registrar,
+        "signer_held_role": True,
+        "recorded": recorded,
+        "revocation": None,
+    }
+
+
 def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerChain, roles: Any, seed: dict) -> None:
     registered = seed["c1"].event("CommitmentRegistered")
     recorded = seed["d1"].event("DeliveryRecorded")
     response = client.get("/api/v1/commitments/1")
     assert response.status_code == 200
     assert response.json() == {
-        "id": 1,
-        "municipality_id": 1,
-        "municipality_name": "Baarn",
-        "external_ref": "wonen-001",
-        "title": "200 sociale huurwoningen",
-        "theme": "Wonen",
-        "unit": "stuks",
-        "target_quantity": "200",
-        "delivered_quantity": "50",
-        "progress_bps": 2500,
-        "status": "in_progress",
-        "due_date": seed["due1"],
-        "due_date_iso": iso(seed["due1"]),
-        "met_at": None,
-        "met_at_iso": None,
-        "registered": ref(chain, registered),
-        "withdrawn": False,
+        **summary_of_c1(chain, seed, roles.registrar.address),
         "description": "Beschrijving van 200 sociale huurwoningen",
         "source_document_sha256": SOURCE,
         "source_uri": "https://example.org/besluit",
-        "registrar": roles.registrar.address,
-        "amendment_count": 0,
         "withdrawal": None,
-        "deliveries": [
-            {
-                "id": 1,
-                "commitment_id": 1,
-                "quantity": "50",
-                "delivered_at": seed["delivered_at1"],
-                "delivered_at_iso": iso(seed["delivered_at1"]),
-                "evidence": [
-                    {"sha256": STORED, "stored": True, "url": f"/api/v1/evidence/{STORED}"},
-                    {"sha256": ELSEWHERE, "stored": False, "url": None},
-                ],
-                "evidence_uri": "https://example.org/rapport",
-                "note": "Eerste oplevering",
-                "external_ref": "lev-1",
-                "registrar": roles.registrar.address,
-                "recorded": ref(chain, recorded),
-                "revocation": None,
-            }
-        ],
+        "amendments": [],
+        "deliveries": [delivery_of_c1(chain, seed, roles.registrar.address)],
         "timeline": [
             {
                 "kind": "registered",
@@ -309,9 +431,11 @@ def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerCha
                     "theme": "Wonen",
                     "target_quantity": "200",
                     "unit": "stuks",
+                    "promised_at": PROMISED,
                     "due_date": seed["due1"],
                     "source_document_sha256": SOURCE,
                     "source_uri": "https://example.org/besluit",
+                    "registered_at": ref(chain, registered)["block_time"],
                 },
             },
             {
@@ -319,9 +443,10 @@ def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerCha
                 "chain": ref(chain, recorded),
                 "registrar": roles.registrar.address,
                 "details": {
-                    "delivery_id": 1,
+                    "delivery_id": 1_000_001,
                     "quantity": "50",
                     "delivered_at": seed["delivered_at1"],
+                    "recorded_at": ref(chain, recorded)["block_time"],
                     "evidence_sha256": [STORED, ELSEWHERE],
                     "note": "Eerste oplevering",
                 },
@@ -332,26 +457,78 @@ def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerCha
     }
 
 
+def test_deliveries_are_listed_across_commitments_with_both_clocks(
+    client: TestClient, chain: LedgerChain, roles: Any, seed: dict
+) -> None:
+    body = client.get("/api/v1/deliveries").json()
+    assert (body["count"], body["offset"], body["limit"]) == (3, 0, 20)
+    assert [d["id"] for d in body["data"]] == [1_000_001, 2_000_001, 3_000_001]
+    assert body["data"][0] == {
+        **delivery_of_c1(chain, seed, roles.registrar.address),
+        "commitment_title": "200 sociale huurwoningen",
+        "commitment_status": "in_progress",
+        "unit": "stuks",
+        "municipality_id": 1,
+        "municipality_name": "Baarn",
+    }
+    assert body["sources"] == [BAARN_SOURCE]
+    assert body["data"][2]["revocation"]["reason"] == "Verkeerde stalling"
+
+
+@pytest.mark.parametrize(
+    ("params", "ids", "count"),
+    [
+        ({"recorded_late": "true"}, [2_000_001], 1),
+        ({"recorded_late": "false"}, [1_000_001, 3_000_001], 2),
+        ({"municipality_id": 2}, [3_000_001], 1),
+        ({"municipality_id": 1, "recorded_late": "false"}, [1_000_001], 1),
+        ({"commitment_id": 2}, [2_000_001], 1),
+        ({"commitment_id": 4}, [], 0),
+        ({"offset": 1, "limit": 1}, [2_000_001], 3),
+    ],
+)
+def test_delivery_filters(client: TestClient, seed: dict, params: dict, ids: list[int], count: int) -> None:
+    body = client.get("/api/v1/deliveries", params=params).json()
+    assert [d["id"] for d in body["data"]] == ids
+    assert body["count"] == count
+
+
+@pytest.mark.parametrize(
+    "params", [{"recorded_late": "late"}, {"commitment_id": 0}, {"municipality_id": -1}, {"limit": 101}, {"offset": -1}]
+)
+def test_bad_delivery_filters_are_validation_problems(client: TestClient, seed: dict, params: dict) -> None:
+    response = client.get("/api/v1/deliveries", params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"][0]["loc"][0] == "query"
+
+
 def test_revocation_and_withdrawal_appear_in_the_detail(client: TestClient, chain: LedgerChain, roles: Any, seed: dict) -> None:
     c3 = client.get("/api/v1/commitments/3").json()
     assert c3["status"] == "pending"
     assert c3["delivered_quantity"] == "0"
+    revoked = ref(chain, seed["r2"].event("DeliveryRevoked"))
     assert c3["deliveries"][0]["revocation"] == {
         "reason": "Verkeerde stalling",
         "registrar": roles.other_registrar.address,
-        "chain": ref(chain, seed["r2"].event("DeliveryRevoked")),
+        "signer_held_role": True,
+        "chain": revoked,
     }
     assert [e["kind"] for e in c3["timeline"]] == ["registered", "delivered", "revoked"]
-    assert c3["timeline"][2]["details"] == {"delivery_id": 2, "reason": "Verkeerde stalling"}
+    assert c3["timeline"][2]["details"] == {
+        "delivery_id": 3_000_001, "reason": "Verkeerde stalling", "revoked_at": revoked["block_time"],
+    }
     c4 = client.get("/api/v1/commitments/4").json()
     assert c4["status"] == "withdrawn"
     assert c4["withdrawn"] is True
+    withdrawn = ref(chain, seed["w4"].event("CommitmentWithdrawn"))
     assert c4["withdrawal"] == {
         "reason": "Vervangen door wonen-001",
         "registrar": roles.registrar.address,
-        "chain": ref(chain, seed["w4"].event("CommitmentWithdrawn")),
+        "signer_held_role": True,
+        "chain": withdrawn,
     }
-    assert c4["timeline"][-1]["details"] == {"reason": "Vervangen door wonen-001"}
+    assert c4["timeline"][-1]["details"] == {"reason": "Vervangen door wonen-001", "withdrawn_at": withdrawn["block_time"]}
 
 
 @pytest.mark.parametrize(("path", "status"), [("99", 404), ("0", 422), ("-3", 422), ("1.5", 422), ("één", 422)])
@@ -373,29 +550,37 @@ def test_verify_lists_every_citation_of_a_hash(client: TestClient, chain: Ledger
         "found": True,
         "citations": [
             {
-                "delivery_id": 1,
+                "delivery_id": 1_000_001,
                 "commitment_id": 1,
                 "commitment_title": "200 sociale huurwoningen",
                 "municipality_id": 1,
                 "municipality_name": "Baarn",
                 "delivered_at": seed["delivered_at1"],
                 "delivered_at_iso": iso(seed["delivered_at1"]),
+                "recorded_at": ref(chain, seed["d1"].event("DeliveryRecorded"))["block_time"],
+                "recorded_at_iso": ref(chain, seed["d1"].event("DeliveryRecorded"))["block_time_iso"],
+                "recorded_late": False,
                 "quantity": "50",
                 "registrar": roles.registrar.address,
+                "signer_held_role": True,
                 "revoked": False,
                 "revocation_reason": None,
                 "chain": ref(chain, seed["d1"].event("DeliveryRecorded")),
             },
             {
-                "delivery_id": 2,
+                "delivery_id": 3_000_001,
                 "commitment_id": 3,
                 "commitment_title": "Fietsenstalling",
                 "municipality_id": 2,
                 "municipality_name": "Utrecht",
                 "delivered_at": seed["now"] - 60,
                 "delivered_at_iso": iso(seed["now"] - 60),
+                "recorded_at": ref(chain, seed["d2"].event("DeliveryRecorded"))["block_time"],
+                "recorded_at_iso": ref(chain, seed["d2"].event("DeliveryRecorded"))["block_time_iso"],
+                "recorded_late": False,
                 "quantity": "1",
                 "registrar": roles.other_registrar.address,
+                "signer_held_role": True,
                 "revoked": True,
                 "revocation_reason": "Verkeerde stalling",
                 "chain": ref(chain, seed["d2"].event("DeliveryRecorded")),

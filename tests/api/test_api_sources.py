@@ -9,13 +9,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from ledger.chain import LedgerChain
-from tests.api.helpers import BAARN_SOURCE
-
-ZERO = b"\x00" * 32
+from tests.api.helpers import BAARN_SOURCE, commitment_input
 
 
 def _register(chain: LedgerChain, key: str, municipality_id: int, ref: str, source_uri: str) -> int:
-    struct = (municipality_id, ref, "Titel", "", "Wonen", 10, "stuks", int(time.time()) + 86_400, ZERO, source_uri)
+    struct = commitment_input(municipality_id, ref, "Titel", theme="Wonen", target=10, due=int(time.time()) + 86_400,
+                              source_uri=source_uri)
     return int(chain.send("registerCommitment", [struct], key).event("CommitmentRegistered").args["commitment_id"])
 
 

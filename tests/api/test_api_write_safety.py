@@ -2,17 +2,15 @@
 evidence store as it was and nothing staged; refusals read as sentences for people.
 
 Tests run in file order on this module's ledger: commitment 1 is Baarn's ``veilig-001``,
-with delivery 1 (``lev-1``, citing the stored file KEPT) and delivery 2 (citing CITED by hash
-only, so the index cites a file this server does not have).
+with delivery 1,000,001 (``lev-1``, citing the stored file KEPT) and delivery 1,000,002
+(citing CITED by hash only, so the index cites a file this server does not have).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +21,18 @@ from web3.exceptions import TimeExhausted
 
 from api.deps import get_chain
 from api.main import create_app
-from api.problems import CONTRACT_MESSAGES, UNKNOWN_CONTRACT_MESSAGE, contract_message, contract_problem
-from api.services import ledger_writes
+from api.problems import CONTRACT_MESSAGES, UNKNOWN_CONTRACT_MESSAGE, contract_message, problem_for
 from ledger.chain import LedgerChain
 from ledger.errors import ChainUnavailableError, ContractRevertError, TransactionFailedError
 from ledger.events import snake
 from ledger.evidence import STAGING_DIR, STAGING_LOCK
 from ledger.settings import Settings
-from tests.api.helpers import PROBLEM, Tokens, stage_and_die
+from tests.api.helpers import DUE_2030, PROMISED, Tokens, assert_problem, stage_and_die
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DUE_2030 = 1924988399
 DELIVERED_AT = "1736938800"
 COMMITMENT = {"external_ref": "veilig-001", "title": "Veilige schoolroutes", "target_quantity": "100",
-              "unit": "routes", "due_date": DUE_2030}
+              "unit": "routes", "promised_at": PROMISED, "due_date": DUE_2030}
 KEPT = b"%PDF-1.4 stored by delivery 1\n"
 CITED = b"published elsewhere, cited by hash by delivery 2\n"
 NEW = b"a new file that only a refused delivery brings\n"
@@ -67,15 +63,6 @@ def staged_files(app: FastAPI) -> list[str]:
 def snapshot(app: FastAPI, chain: LedgerChain) -> tuple[int, list[str], list[str]]:
     """(chain head, evidence store, staged files): what a refused write must leave as it was."""
     return chain.head_block_number(), stored_files(app), staged_files(app)
-
-
-def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["type"] == f"/problems/{slug}"
-    assert body["status"] == status
-    return body
 
 
 class FailingChain:
@@ -153,13 +140,12 @@ def test_duplicate_evidence_is_a_validation_problem_and_nothing_is_written(
 
 def test_the_contracts_duplicate_evidence_error_is_a_422_duplicate_evidence_problem() -> None:
     exc = ContractRevertError("LedgerDuplicateEvidenceHash", {"index": 2, "evidence_hash": "0x" + "ab" * 32})
-    response = contract_problem(exc)
-    assert response.status_code == 422
-    assert json.loads(response.body) == {
-        "type": "/problems/duplicate-evidence",
-        "title": "Evidence hash given twice",
-        "status": 422,
-        "detail": f"Evidence hash 0x{'ab' * 32} is given twice in this delivery (again as hash number 3): cite each document once.",
+    problem = problem_for(exc)
+    assert (problem.status, problem.slug) == (422, "duplicate-evidence")
+    assert problem.detail == (
+        f"Evidence hash 0x{'ab' * 32} is given twice in this delivery (again as hash number 3): cite each document once."
+    )
+    assert problem.extensions == {
         "contract_error": {"name": "LedgerDuplicateEvidenceHash", "args": {"index": 2, "evidence_hash": "0x" + "ab" * 32}},
     }
 
@@ -410,8 +396,12 @@ def test_a_reason_needs_visible_text_without_control_characters(
     app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, reason: str
 ) -> None:
     before = snapshot(app, chain)
-    for path in ("commitments/1/withdrawal", "deliveries/1/revocation", "commitments/1/amendments"):
-        response = client.post(f"/api/v1/staff/{path}", json={"reason": reason}, headers=auth(tokens.baarn))
+    for path, body in (
+        ("commitments/1/withdrawal", {}),
+        ("deliveries/1000001/revocation", {}),
+        ("commitments/1/amendments", {"expected_amendment_count": 0, "title": "Andere titel"}),
+    ):
+        response = client.post(f"/api/v1/staff/{path}", json={**body, "reason": reason}, headers=auth(tokens.baarn))
         assert assert_problem(response, 422, "validation-error")["errors"][0]["loc"] == ["body", "reason"]
     assert snapshot(app, chain) == before
 
@@ -424,64 +414,18 @@ def test_line_breaks_and_tabs_are_kept_in_multi_line_texts(client: TestClient, t
     assert client.get("/api/v1/commitments/2").json()["description"] == body["description"]
 
 
-# ------------------------------------------------------------------ 5. amendments wait for the index
-
-
-def test_a_partial_amendment_right_after_another_write_waits_for_the_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
-) -> None:
-    other = {**COMMITMENT, "external_ref": "veilig-003", "title": "Iets anders"}
-    assert client.post("/api/v1/staff/commitments", json=other, headers=auth(tokens.baarn)).status_code == 201
-    indexer = threading.Timer(0.5, index)  # the indexer catches up while the amendment waits
-    indexer.start()
-    try:
-        started = time.monotonic()
-        response = client.post("/api/v1/staff/commitments/1/amendments", json={"target_quantity": 90, "reason": "Minder"},
-                               headers=auth(tokens.baarn))
-        waited = time.monotonic() - started
-    finally:
-        indexer.join()
-    assert response.status_code == 201, response.text
-    assert response.json()["amendment_number"] == 1
-    assert 0.4 < waited < ledger_writes.INDEX_WAIT_SECONDS
-    index()
-
-
-def test_a_partial_amendment_is_503_when_the_index_stays_behind(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ledger_writes, "INDEX_WAIT_SECONDS", 0.4)
-    other = {**COMMITMENT, "external_ref": "veilig-004", "title": "Nog iets"}
-    assert client.post("/api/v1/staff/commitments", json=other, headers=auth(tokens.baarn)).status_code == 201
-    before = snapshot(app, chain)
-    started = time.monotonic()
-    response = client.post("/api/v1/staff/commitments/1/amendments", json={"target_quantity": 80, "reason": "Minder"},
-                           headers=auth(tokens.baarn))
-    assert time.monotonic() - started >= 0.4
-    body = assert_problem(response, 503, "index-behind")
-    assert body["chain_head_block"] == body["indexed_block"] + 1
-    assert body["detail"] == (
-        f"The index is at block {body['indexed_block']} and the chain at block {body['chain_head_block']} after "
-        "waiting 0.4 s, so the omitted amendment fields cannot be filled in safely. Retry in a few seconds, or send every field."
-    )
-    assert snapshot(app, chain) == before
-    index()
-
-
-# ------------------------------------------------------------------ 6. refusals as sentences
+# ------------------------------------------------------------------ 5. refusals as sentences
 
 
 def test_refusals_read_as_sentences_consistently_across_endpoints(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
     head = chain.head_block_number()
-    full = {"title": "t", "description": "", "target_quantity": 1, "due_date": DUE_2030, "reason": "r"}
+    amendment = {"expected_amendment_count": 0, "title": "t", "reason": "r"}
     cases = [
         # (response, status, slug, detail, contract error name or None for the index's refusal)
-        (client.post("/api/v1/staff/commitments/99/amendments", json=full, headers=auth(tokens.baarn)),
+        (client.post("/api/v1/staff/commitments/99/amendments", json=amendment, headers=auth(tokens.baarn)),
          404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
-        (client.post("/api/v1/staff/commitments/99/amendments", json={"reason": "r"}, headers=auth(tokens.baarn)),
-         404, "not-found", "No commitment 99.", None),
         (deliver(client, tokens.baarn, 99, evidence_sha256=ELSEWHERE),
          404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
         (client.post("/api/v1/staff/commitments/99/withdrawal", json={"reason": "r"}, headers=auth(tokens.baarn)),
@@ -497,13 +441,17 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
          "Municipality 1 already has a commitment with external reference “veilig-001”: commitment 1.",
          "LedgerDuplicateCommitmentRef"),
         (deliver(client, tokens.baarn, 1, external_ref="lev-1", evidence_sha256=ELSEWHERE),
-         409, "duplicate-delivery-ref", "Commitment 1 already has a delivery with external reference “lev-1”: delivery 1.",
+         409, "duplicate-delivery-ref",
+         "Commitment 1 already has a delivery with external reference “lev-1”: delivery 1000001.",
          "LedgerDuplicateDeliveryRef"),
-        (client.post("/api/v1/staff/commitments/1/amendments", json={"title": COMMITMENT["title"], "reason": "r"},
-                     headers=auth(tokens.baarn)),
-         409, "amendment-changes-nothing",
-         "This amendment changes nothing: commitment 1 already has this title, description, target quantity and due date.",
-         "LedgerAmendmentChangesNothing"),
+        (client.post("/api/v1/staff/commitments/1/amendments",
+                     json={"expected_amendment_count": 0, "title": COMMITMENT["title"], "reason": "r"}, headers=auth(tokens.baarn)),
+         409, "amendment-changes-nothing", "This amendment changes nothing: commitment 1 already has this title.", None),
+        (client.post("/api/v1/staff/commitments/1/amendments",
+                     json={"expected_amendment_count": 3, "title": "Nieuw", "reason": "r"}, headers=auth(tokens.baarn)),
+         409, "stale-amendment-count",
+         "Commitment 1 has 0 amendment(s), not the 3 this amendment expects: it was amended since you read it. "
+         "Read it again, check the change, and send the current count.", "LedgerStaleAmendmentCount"),
     ]
     for response, status, slug, detail, name in cases:
         body = assert_problem(response, status, slug)
@@ -512,10 +460,11 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
     assert chain.head_block_number() == head
 
     # Revoked twice; withdrawn, refused by the contract (not indexed yet) and by the index.
-    assert client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Dubbel"}, headers=auth(tokens.baarn)).status_code == 201
-    again = assert_problem(client.post("/api/v1/staff/deliveries/2/revocation", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn)),
-                           409, "delivery-already-revoked")
-    assert again["detail"] == "Delivery 2 is already revoked."
+    assert client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Dubbel"},
+                       headers=auth(tokens.baarn)).status_code == 201
+    again = assert_problem(client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Nogmaals"},
+                                       headers=auth(tokens.baarn)), 409, "delivery-already-revoked")
+    assert again["detail"] == "Delivery 1000002 is already revoked."
     assert client.post("/api/v1/staff/commitments/2/withdrawal", json={"reason": "Geschrapt"}, headers=auth(tokens.baarn)).status_code == 201
     by_contract = assert_problem(deliver(client, tokens.baarn, 2, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
     index()
@@ -526,7 +475,7 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
 
 def test_every_custom_error_of_the_interface_has_a_sentence() -> None:
     source = (REPO_ROOT / "contracts" / "interfaces" / "ICommitmentLedger.sol").read_text(encoding="utf-8")
-    samples = {"uint32": 3, "uint256": 7, "uint64": 9, "address": "0x" + "11" * 20, "string": "externalRef",
+    samples = {"uint8": 4, "uint32": 3, "uint256": 7, "uint64": 9, "address": "0x" + "11" * 20, "string": "externalRef",
                "bool": True, "bytes32": "0x" + "ab" * 32}
     errors = re.findall(r"^\s*error (\w+)\(([^)]*)\);", source, flags=re.MULTILINE)
     assert len(errors) >= 20
@@ -539,6 +488,12 @@ def test_every_custom_error_of_the_interface_has_a_sentence() -> None:
         assert "Ledger" not in text and "=" not in text, text
     text_error = ContractRevertError("LedgerTextTooLong", {"field": "externalRef", "length": 70, "max_length": 64})
     assert contract_message(text_error) == "The text external_ref is 70 bytes long (UTF-8): at most 64 are allowed."
+    due = ContractRevertError("LedgerInvalidDueDate", {"due_date": 1_655_071_200, "promised_at": 1_655_071_200,
+                                                       "max_date": 253_402_300_800})
+    assert contract_message(due) == (
+        "Due date 1655071200 (2022-06-12T22:00:00Z) is not valid: it must be after the promise date 1655071200 "
+        "(2022-06-12T22:00:00Z) and before 253402300800 (+10000-01-01T00:00:00Z), Unix seconds."
+    )
 
 
 def test_unknown_municipality_is_contract_rejected_with_a_sentence(client: TestClient, roles: Any, api_settings: Any) -> None:
@@ -560,11 +515,11 @@ def test_a_body_that_is_not_json_says_why_and_where(client: TestClient, tokens: 
                                "type": "json_invalid"}]
 
 
-@pytest.mark.parametrize("quantity", ["-1", "0", "1000000000000001"])
+@pytest.mark.parametrize("quantity", ["-1", "0", "10000000000001"])
 def test_a_form_quantity_out_of_range_gives_the_range(app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens,
                                                       quantity: str) -> None:
     before = snapshot(app, chain)
     body = assert_problem(deliver(client, tokens.baarn, quantity=quantity, evidence_sha256=ELSEWHERE), 422, "validation-error")
-    assert body["detail"] == "Quantity should be a whole number from 1 to 10^15 (1000000000000000)"
+    assert body["detail"] == "Quantity should be a whole number from 1 to 10^13 (10000000000000)"
     assert body["errors"][0]["loc"] == ["body", "quantity"]
     assert snapshot(app, chain) == before

@@ -1,7 +1,9 @@
 // One commitment: promise (left) and proof (right), then the on-chain timeline.
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
-import { $, h, fill, add, badge, progress, when, num, qty, code, fact, chainRef, problemBox } from './ui.js';
+import {
+  $, h, fill, add, badge, progress, when, num, qty, code, fact, chainRef, problemBox, commitmentFlags, lateText, tNodes, flag,
+} from './ui.js';
 import { commitmentCredit, sourceOf, safeHref } from './credits.js';
 
 const KINDS = ['registered', 'amended', 'delivered', 'revoked', 'withdrawn'];
@@ -22,35 +24,45 @@ function change(label, from, to) {
   return h('li', {}, `${label}: `, h('span', { class: 'old' }, from), ' → ', h('strong', {}, to));
 }
 
+const noRole = (x) => (x && x.signer_held_role === false
+  ? h('p', { class: 'late' }, h('span', { 'aria-hidden': 'true' }, '⚠ '), t('signer.noRole')) : null);
+
+// Each amendment names the fields it changed; target and due date come with their previous values.
 function amendments(c) {
-  const items = [];
   let prev = { title: null, description: null };
   for (const e of c.timeline || []) {
-    const d = e.details || {};
-    if (e.kind === 'registered') prev = { title: d.title ?? null, description: d.description ?? null };
-    if (e.kind !== 'amended') continue;
-    const changes = [];
-    if (d.previous_target_quantity != null && String(d.previous_target_quantity) !== String(d.target_quantity)) {
-      changes.push(change(t('field.target'), qty(d.previous_target_quantity, c.unit), qty(d.target_quantity, c.unit)));
-    }
-    if (d.previous_due_date != null && d.previous_due_date !== d.due_date) {
-      changes.push(change(t('field.due'), day(d.previous_due_date), day(d.due_date)));
-    }
-    if (prev.title != null && d.title != null && d.title !== prev.title) {
-      changes.push(h('li', {}, `${t('field.title')}: `, txt('span', prev.title, 'old'), ' → ', txt('strong', d.title)));
-    }
-    if (prev.description != null && d.description != null && d.description !== prev.description) {
-      changes.push(h('li', {}, t('amend.descriptionChanged'), ' ',
-        h('details', {}, h('summary', {}, t('amend.showPrevious')), txt('p', prev.description, 'pre'))));
-    }
-    if (d.title != null) prev.title = d.title;
-    if (d.description != null) prev.description = d.description;
-    items.push(h('li', { class: 'card' },
-      h('h4', {}, t('amend.number', { n: num(d.amendment_number ?? items.length + 1) }), ' — ',
-        when(e.chain && e.chain.block_time, e.chain && e.chain.block_time_iso, tz)),
-      h('p', {}, h('span', { class: 'strong' }, `${t('field.reason')}: `), txt('span', d.reason || '')),
-      changes.length ? h('ul', { class: 'changes' }, changes) : null));
+    if (e.kind === 'registered') prev = { title: (e.details || {}).title ?? null, description: (e.details || {}).description ?? null };
   }
+  const items = (c.amendments || []).map((a) => {
+    const named = a.fields || [];
+    const changes = [];
+    if (named.includes('target_quantity')) {
+      changes.push(change(t('field.target'), qty(a.previous_target_quantity, c.unit), qty(a.target_quantity, c.unit)));
+    }
+    if (named.includes('due_date')) changes.push(change(t('field.due'), day(a.previous_due_date), day(a.due_date)));
+    if (named.includes('title')) {
+      changes.push(h('li', {}, `${t('field.title')}: `, prev.title != null ? [txt('span', prev.title, 'old'), ' → '] : null,
+        txt('strong', a.title)));
+      prev.title = a.title;
+    }
+    if (named.includes('description')) {
+      changes.push(h('li', {}, t('amend.descriptionChanged'), ' ', prev.description != null
+        ? h('details', {}, h('summary', {}, t('amend.showPrevious')), txt('p', prev.description, 'pre')) : null));
+      prev.description = a.description;
+    }
+    const flags = [
+      a.after_due_date && a.extended_due_date ? flag('flag.amendedAfterDue', 'warn') : null,
+      a.lowered_target ? flag('flag.targetLowered', 'warn') : null,
+    ].filter(Boolean);
+    return h('li', { class: 'card' },
+      h('h4', {}, t('amend.number', { n: num(a.amendment_number) }), ' — ', when(a.amended_at, a.amended_at_iso, tz)),
+      flags.length ? h('p', { class: 'flags' }, flags) : null,
+      h('p', {}, t('amend.fieldsChanged', { fields: named.map((f) => t(`amend.field.${f}`)).join(', ') })),
+      a.after_due_date && !a.extended_due_date ? h('p', {}, t('amend.afterDue')) : null,
+      h('p', {}, h('span', { class: 'strong' }, `${t('field.reason')}: `), txt('span', a.reason || '')),
+      changes.length ? h('ul', { class: 'changes' }, changes) : null,
+      noRole(a));
+  });
   return [h('h3', {}, t('amend.heading')),
     items.length ? h('ol', { class: 'plain', id: 'amendments' }, items) : h('p', {}, t('amend.none'))];
 }
@@ -75,18 +87,22 @@ function evidenceList(d) {
 function delivery(d, c) {
   const r = d.revocation;
   const q = qty(d.quantity, c.unit);
+  const late = lateText(d);
   return h('li', { class: r ? 'card revoked' : 'card', id: `delivery-${d.id}` },
     h('h4', {}, t('delivery.number', { id: num(d.id) }), ' — ', day(d.delivered_at),
       r ? [' ', h('span', { class: 'tag-revoked' }, t('delivery.revoked'))] : null),
+    late ? h('p', { class: 'flags' }, h('span', { class: 'flag warn' }, h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', late)) : null,
     r ? h('p', { class: 'revocation' }, h('span', { class: 'strong' }, `${t('delivery.revokedReason')}: `),
       txt('span', r.reason || '')) : null,
     h('dl', { class: 'facts' },
       fact(t('field.quantity'), r ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
-      fact(t('field.date'), day(d.delivered_at)),
+      fact(t('field.statedDate'), day(d.delivered_at)),
+      fact(t('field.recordedOn'), when(d.recorded_at, d.recorded_at_iso, tz)),
       fact(t('field.note'), d.note ? txt('span', d.note, 'pre') : ''),
       fact(t('field.evidence'), evidenceList(d)),
       fact(t('field.evidenceUri'), d.evidence_uri ? uriLink(d.evidence_uri) : ''),
       fact(t('field.ref'), d.external_ref || '')),
+    noRole(d),
     h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(d.recorded, d.registrar),
     r ? [h('p', { class: 'strong small' }, t('chain.revokedAt')), chainRef(r.chain, r.registrar)] : null);
 }
@@ -115,6 +131,23 @@ function timeline(c) {
     chainRef(e.chain, e.registrar)));
 }
 
+// Who keeps this municipality's record: its admin, every change of it, pending hand-overs.
+function admin(m) {
+  if (!m) return null;
+  const changes = (m.admin_changes || []).map((x) => h('li', {},
+    tNodes('admin.change', {
+      date: when(x.chain && x.chain.block_time, x.chain && x.chain.block_time_iso, tz),
+      from: code(x.previous_admin), to: code(x.new_admin),
+    }), ' (', x.recovered ? h('strong', {}, t('admin.viaRecovery')) : t('admin.handover'), ')'));
+  return [h('h2', { id: 'admin-h' }, t('admin.heading')),
+    h('dl', { class: 'facts' }, fact(t('admin.current', { name: m.name }), code(m.admin))),
+    m.recovery ? h('p', { class: 'notice', id: 'recovery' }, tNodes('admin.recovery', {
+      account: code(m.recovery.proposed_admin), date: when(m.recovery.executable_at, m.recovery.executable_at_iso, null, true),
+    })) : null,
+    m.pending_admin ? h('p', {}, tNodes('admin.pending', { account: code(m.pending_admin) })) : null,
+    changes.length ? h('ul', { id: 'admin-changes' }, changes) : h('p', {}, t('admin.none'))];
+}
+
 function render(c, m) {
   const src = m && sourceOf(m.code);
   tz = src ? src.timeZone : undefined;
@@ -126,28 +159,47 @@ function render(c, m) {
   fill($('c-kicker'), [c.municipality_name, c.theme && txt('span', c.theme)]
     .filter(Boolean).flatMap((x, i) => (i ? [' · ', x] : [x])));
   fill($('c-summary'), badge(c.status), ' ', progress(c));
+  const flags = commitmentFlags(c);
+  const original = t('original.terms', { target: qty(c.original_target_quantity, c.unit), due: day(c.original_due_date).textContent });
+  const registeredAt = c.registered ? when(c.registered.block_time, c.registered.block_time_iso, tz) : '';
 
   add($('promise'),
+    flags.length ? h('p', { class: 'flags', id: 'c-flags' }, flags) : null,
+    c.historical_record ? h('div', { class: 'notice', id: 'historical' }, h('p', {}, t('historical.explain', {
+      promised: day(c.promised_at).textContent, recorded: registeredAt.textContent, due: day(c.original_due_date).textContent,
+    }))) : null,
     c.description ? txt('p', c.description, 'pre description') : null,
     h('dl', { class: 'facts' },
       fact(t('field.theme'), c.theme ? txt('span', c.theme) : ''),
       fact(t('field.target'), qty(c.target_quantity, c.unit)),
       fact(t('field.due'), day(c.due_date)),
+      c.amendment_count ? fact(t('field.originalTerms'), original) : null,
       fact(t('field.ref'), c.external_ref),
-      fact(t('field.registered'), c.registered ? when(c.registered.block_time, c.registered.block_time_iso, tz) : ''),
+      fact(t('field.promisedAt'), day(c.promised_at)),
+      fact(t('field.registered'), registeredAt),
       fact(t('field.sourceUri'), c.source_uri ? uriLink(c.source_uri) : ''),
       fact(t('field.sourceDoc'), c.source_document_sha256
         ? [code(c.source_document_sha256), h('br'), checkLink(c.source_document_sha256)] : '')),
+    noRole(c),
     amendments(c),
     withdrawal(c.withdrawal));
 
   const dels = c.deliveries || [];
   const valid = dels.filter((d) => !d.revocation).length;
   add($('proof-body'),
+    c.met_only_under_relaxed_terms ? h('div', { class: 'notice', id: 'relaxed' }, h('p', {},
+      h('span', { class: 'flag warn' }, h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', t('flag.relaxed'))),
+    h('p', {}, t('relaxed.explain', {
+      target: qty(c.original_target_quantity, c.unit), due: day(c.original_due_date).textContent,
+      status: t(`status.${c.status_original_terms}`),
+    }))) : null,
     h('dl', { class: 'facts' },
-      fact(t('field.status'), badge(c.status)),
+      fact(t('field.statusClaimed'), badge(c.status)),
+      fact(t('field.statusOnRecord'), badge(c.status_on_record)),
+      fact(t('field.statusOriginal'), badge(c.status_original_terms)),
       fact(t('field.progress'), progress(c)),
-      fact(t('field.metAt'), c.met_at != null ? when(c.met_at, c.met_at_iso, tz) : '')),
+      fact(t('field.metAt'), c.met_at != null ? when(c.met_at, c.met_at_iso, tz) : ''),
+      fact(t('field.metOnRecordAt'), c.met_on_record_at != null ? when(c.met_on_record_at, c.met_on_record_at_iso, tz) : '')),
     h('h3', {}, t('delivery.heading')),
     h('p', {}, dels.length ? [tn('delivery.count', dels.length), ' ',
       dels.length > valid ? tn('delivery.revokedCount', dels.length - valid) : ''] : t('delivery.none')));
@@ -157,6 +209,7 @@ function render(c, m) {
   fill($('ledger'), t('tl.ledger', { chain: l.chain_id ?? '' }), ' ', code(l.contract_address || ''));
   fill($('timeline'), ...timeline(c));
   fill($('c-credit'), commitmentCredit(c, m));
+  fill($('c-admin'), admin(m));
   $('commitment').hidden = false;
 }
 

@@ -1,11 +1,14 @@
 // Commitments list: filters in the URL, results, pagination, counts per municipality.
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
-import { $, h, fill, badge, progress, when, num, problemBox, fact, STATUSES } from './ui.js';
+import { $, h, fill, badge, progress, when, num, problemBox, fact, commitmentFlags, tNodes, STATUSES } from './ui.js';
 import { credit, sourceOf } from './credits.js';
 
 const LIMIT = 20;
 const FIELDS = ['municipality_id', 'theme', 'status', 'q'];
+// true/false filters of the API, shown as check boxes (checked: "true"; unchecked: no filter)
+const FLAGS = { recorded_late: 'f-recorded-late', amended_after_due_date: 'f-amended-after-due',
+  met_only_under_relaxed_terms: 'f-relaxed' };
 let munis = new Map();
 let munisReady = Promise.resolve();
 
@@ -13,12 +16,13 @@ function readState() {
   const p = new URLSearchParams(location.search);
   const s = { offset: Math.max(0, parseInt(p.get('offset'), 10) || 0) };
   for (const f of FIELDS) s[f] = (p.get(f) || '').trim();
+  for (const f of Object.keys(FLAGS)) s[f] = p.get(f) === 'true' ? 'true' : '';
   return s;
 }
 
 function href(s) {
   const p = new URLSearchParams();
-  for (const f of FIELDS) if (s[f]) p.set(f, s[f]);
+  for (const f of [...FIELDS, ...Object.keys(FLAGS)]) if (s[f]) p.set(f, s[f]);
   if (s.offset) p.set('offset', s.offset);
   const l = new URLSearchParams(location.search).get('lang');
   if (l) p.set('lang', l);
@@ -58,6 +62,7 @@ function fillForm(s) {
   $('f-municipality').value = s.municipality_id;
   $('f-status').value = STATUSES.includes(s.status) ? s.status : '';
   $('f-q').value = s.q;
+  for (const [f, id] of Object.entries(FLAGS)) $(id).checked = s[f] === 'true';
 }
 
 function overview() {
@@ -80,14 +85,23 @@ function overview() {
 function item(c) {
   const m = munis.get(c.municipality_id);
   const src = m && sourceOf(m.code);
+  const tz = src && src.timeZone;
+  const flags = commitmentFlags(c);
   return h('li', { class: 'card' },
     h('h3', { lang: src ? src.lang : null }, h('a', { href: `/commitments/${c.id}` }, c.title)),
+    h('p', { class: 'small dates' },
+      tNodes('list.promisedOn', { date: when(c.promised_at, c.promised_at_iso, tz) }), ' · ',
+      tNodes('list.recordedOn', {
+        date: when(c.registered && c.registered.block_time, c.registered && c.registered.block_time_iso, tz),
+      })),
+    flags.length ? h('p', { class: 'flags' }, flags) : null,
     h('dl', { class: 'facts' },
       fact(t('filter.municipality'), c.municipality_name),
       fact(t('field.theme'), c.theme ? h('span', { lang: src ? src.lang : null }, c.theme) : ''),
-      fact(t('field.status'), badge(c.status)),
+      fact(t('field.statusClaimed'), badge(c.status)),
+      fact(t('field.statusOnRecord'), badge(c.status_on_record)),
       fact(t('field.progress'), progress(c)),
-      fact(t('field.due'), when(c.due_date, c.due_date_iso, src && src.timeZone)),
+      fact(t('field.due'), when(c.due_date, c.due_date_iso, tz)),
       fact(t('field.ref'), c.external_ref)));
 }
 
@@ -116,7 +130,7 @@ async function loadResults(focus) {
   fill($('result-extra'));
   try {
     const params = { offset: s.offset, limit: LIMIT };
-    for (const f of FIELDS) params[f] = s[f];
+    for (const f of [...FIELDS, ...Object.keys(FLAGS)]) params[f] = s[f];
     const r = await get('/commitments', params);
     await munisReady;
     if (my !== seq) return;
@@ -168,6 +182,7 @@ async function init() {
     n.theme = $('f-theme').value;
     n.status = $('f-status').value;
     n.q = $('f-q').value.trim();
+    for (const [f, id] of Object.entries(FLAGS)) n[f] = $(id).checked ? 'true' : '';
     go(n, true);
   });
   window.addEventListener('popstate', () => {

@@ -1,5 +1,5 @@
 // DOM building and formatting shared by the pages. All API text goes in via textContent.
-import { t, lang } from './i18n.js';
+import { t, tn, lang } from './i18n.js';
 
 export const STATUSES = ['pending', 'in_progress', 'delivered', 'delivered_late', 'overdue', 'withdrawn'];
 const ICONS = { pending: '○', in_progress: '◐', delivered: '✓', delivered_late: '✓', overdue: '!', withdrawn: '×' };
@@ -104,3 +104,43 @@ export const problemBox = (err) => h('div', { class: 'notice error', role: 'aler
   h('p', { class: 'strong' }, t('error.heading')),
   h('p', {}, err.title || String(err), err.status ? ` (${err.status})` : ''),
   err.detail ? h('p', {}, err.detail) : null);
+
+/** A duration in whole days in words, at most two units ("3 years", "1 year and 2 months",
+ * "45 days" → "1 month and 15 days"); a year is 365 days and a month 30 here. */
+export function lagWords(days) {
+  const d = Math.max(0, Math.floor(Number(days) || 0));
+  const years = Math.floor(d / 365);
+  const months = Math.floor((d % 365) / 30);
+  const rest = (d % 365) % 30;
+  const parts = years ? [['lag.years', years], ['lag.months', months]]
+    : months ? [['lag.months', months], ['lag.days', rest]] : [['lag.days', rest]];
+  const words = parts.filter(([, n], i) => n > 0 || i === 0).map(([k, n]) => tn(k, n));
+  return words.length > 1 ? t('lag.and', { a: words[0], b: words[1] }) : words[0];
+}
+
+/** "recorded 3 years after the date it states" for a delivery recorded late (else null). */
+export const lateText = (d) => (d.recorded_late
+  ? t('lag.recordedAfter', { lag: lagWords(d.recording_lag_days) }) : null);
+
+/** A flag: symbol + text in a bordered tag (never colour alone). */
+export const flag = (key, cls, vars) => h('span', { class: `flag ${cls || ''}`.trim() },
+  h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', vars && vars.n != null ? tn(key, vars.n) : t(key, vars));
+
+/** The flags of a commitment that a citizen must not miss, as tags. */
+export function commitmentFlags(c) {
+  return [
+    c.met_only_under_relaxed_terms ? flag('flag.relaxed', 'warn') : null,
+    c.historical_record ? flag('flag.historical', 'info') : null,
+    c.amended_after_due_date ? flag('flag.amendedAfterDue', 'warn') : null,
+    c.target_lowered ? flag('flag.targetLowered', 'warn') : null,
+    c.recorded_late_count > 0 ? flag('flag.recordedLate', 'warn', { n: c.recorded_late_count }) : null,
+  ].filter(Boolean);
+}
+
+/** A translation whose {placeholders} are nodes (e.g. <time>): an array of text and nodes. */
+export function tNodes(key, nodes) {
+  return t(key).split(/(\{\w+\})/).map((part) => {
+    const m = /^\{(\w+)\}$/.exec(part);
+    return m && m[1] in nodes ? nodes[m[1]] : part;
+  }).filter((x) => x !== '');
+}
