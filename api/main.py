@@ -53,9 +53,16 @@ chain and served from an index of the contract's events.
 - Quantities are **decimal strings**; times are integer **Unix seconds** with an ISO 8601
   UTC twin (`*_iso`); hashes are `0x` + 64 lowercase hex; addresses are EIP-55.
 - Status (`pending`, `in_progress`, `delivered`, `delivered_late`, `overdue`, `withdrawn`)
-  is evaluated at the request time.
+  is evaluated at the request time, with two clocks (`status`: the dates the municipality
+  states; `status_on_record`: the block times the chain proves) and against both the current
+  and the original terms (`status_original_terms`, `met_only_under_relaxed_terms`); see
+  docs/LEDGER.md (ledger contract version 2.0.0).
+- Delivery ids are `commitment_id * 1000000 + n`.
 - Errors are RFC 9457 `application/problem+json` with `type` `/problems/<slug>`.
 - Staff writes need `Authorization: Bearer <token>`; each waits for the transaction receipt.
+  Batches (`/staff/commitments/batch`, `/staff/deliveries/batch`) are one transaction, all or
+  nothing; a refused item's problem carries its `index`. A paused ledger answers 503
+  `ledger-paused`.
 """
 SITE_MODULE = "frontend.site"
 
