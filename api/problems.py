@@ -272,8 +272,12 @@ _CONTRACT_EXTENSIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem. Extension members (``errors``, ``existing_commitment_id``,
-    ``existing_delivery_id``, ``contract_error``, ...) appear next to the standard ones."""
+    """An RFC 9457 problem. Extension members appear next to the standard ones: ``errors``
+    (validation), ``contract_error`` (``{"name", "args"}`` of the contract's custom error),
+    ``existing_commitment_id`` / ``existing_delivery_id`` (duplicate references),
+    ``expected_amendment_count`` / ``current_amendment_count`` (stale count), ``field``
+    (amendment that changes nothing), ``index`` (the refused item of a batch, 0-based),
+    ``tx_hash`` (failed transaction), ``max_bytes`` (too large)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -53,8 +53,9 @@ from ledger.errors import (
     LedgerError,
     TransactionFailedError,
 )
+from ledger.events import snake
 from ledger.evidence import EvidenceStore, StagedFile, hash_stream
-from ledger.limits import AMEND_FIELD_NAMES, delivery_commitment_id
+from ledger.limits import delivery_commitment_id
 from ledger.staff import StaffIdentity
 
 logger = logging.getLogger("api")
@@ -572,17 +573,13 @@ _ITEM_MATCHERS: dict[str, Callable[[Any, dict[str, Any], dict[int, int]], bool]]
     "LedgerDuplicateEvidenceHash": lambda d, a, m: list(getattr(d, "evidence_sha256", ())).count(a["evidence_hash"]) > 1,
     # both
     "LedgerInvalidQuantity": lambda x, a, m: getattr(x, "target_quantity", getattr(x, "quantity", None)) == a["quantity"],
-    "LedgerTextTooLong": lambda x, a, m: _byte_length(getattr(x, _snake_field(a["field"]), "")) == a["length"],
-    "LedgerEmptyText": lambda x, a, m: getattr(x, _snake_field(a["field"]), None) == "",
+    "LedgerTextTooLong": lambda x, a, m: _byte_length(getattr(x, snake(str(a["field"])), "")) == a["length"],
+    "LedgerEmptyText": lambda x, a, m: getattr(x, snake(str(a["field"])), None) == "",
     "LedgerNotRegistrar": lambda x, a, m: not hasattr(x, "commitment_id")
     or m.get(x.commitment_id, a["municipality_id"]) == a["municipality_id"],
 }
 """Per custom error that an item of a batch can cause: does this item carry the values it
 names? (``m``: indexed commitment id → municipality id.)"""
-
-
-def _snake_field(name: Any) -> str:
-    return "".join("_" + ch.lower() if ch.isupper() else ch for ch in str(name))
 
 
 def refused_item(exc: ContractRevertError, items: Sequence[Any], *, municipalities: dict[int, int] | None = None) -> int | None:

@@ -5,7 +5,6 @@ tokens issued into the module's key file."""
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any, Iterator
 

@@ -20,7 +20,7 @@ from ledger.chain import LedgerChain
 from ledger.evidence import STAGING_DIR
 from ledger.settings import Settings
 from ledger.staff import issue_token
-from tests.api.helpers import MAX_EVIDENCE_BYTES, PROBLEM, Tokens
+from tests.api.helpers import DUE_2030, MAX_EVIDENCE_BYTES, PROBLEM, PROMISED, Tokens, assert_problem
 
 COMMITMENT = {
     "external_ref": "wonen-001",
@@ -34,8 +34,6 @@ COMMITMENT = {
     "source_document_sha256": "5C" * 32,
     "source_uri": "https://baarn.example/raadsbesluit-2025-113.pdf",
 }
-DUE_2030 = 1924988399  # 2030-12-31T22:59:59Z
-PROMISED = 1655071200  # 2022-06-12T22:00:00Z, Baarn's coalition agreement adopted
 REPORT = b"%PDF-1.4 opleverrapport fase 1\n"
 REPORT_SHA = "0x" + hashlib.sha256(REPORT).hexdigest()
 PHOTO = b"\x89PNG\r\n\x1a\n photo of the site"
@@ -57,15 +55,6 @@ def counts(chain: LedgerChain) -> tuple[int, int, int]:
 def stored_files(app: FastAPI) -> list[str]:
     """Names in the evidence folder, the staging area excluded."""
     return sorted(p.name for p in Path(app.state.evidence_store.directory).iterdir() if p.name != STAGING_DIR)
-
-
-def assert_problem(response: Any, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["type"] == f"/problems/{slug}"
-    assert body["status"] == status
-    return body
 
 
 def assert_tx(tx: dict[str, Any], chain: LedgerChain) -> None:
