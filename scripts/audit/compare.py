@@ -13,7 +13,7 @@ Compared: every field of :data:`SUMMARY_FIELDS` in the list pages and of
 delivery (:data:`DELIVERY_FIELDS` and its revocation, by id) and every amendment
 (:data:`AMENDMENT_FIELDS`, by ``amendment_number``); every municipality of
 ``GET /api/v1/municipalities`` (:data:`MUNICIPALITY_FIELDS`, ``recovery``, ``admin_changes``,
-``registrars``, ``status_counts``); and ``chain_id``, ``contract_address``, ``paused``,
+``registrar_history``, ``registrars``, ``status_counts``, ``status_on_record_counts``); and ``chain_id``, ``contract_address``, ``paused``,
 ``contract_version`` of the health answer.
 
 Statuses depend on time and the API evaluates them at request time, which the auditor cannot
@@ -84,14 +84,15 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "amended_after_due_date",
     "target_lowered",
     "recorded_late_count",
+    "registrar",
     "signer_held_role",
 )
 """Fields of a commitment in the list pages (summary), dotted for nesting."""
 
-DETAIL_FIELDS: tuple[str, ...] = SUMMARY_FIELDS + ("description", "source_document_sha256", "source_uri", "registrar")
+DETAIL_FIELDS: tuple[str, ...] = SUMMARY_FIELDS + ("description", "source_document_sha256", "source_uri")
 """Fields of ``CommitmentDetail`` (plus ``withdrawal``, ``deliveries`` and ``amendments``)."""
 
-ACTION_FIELDS: tuple[str, ...] = ("reason", "registrar", *_ref("chain"))
+ACTION_FIELDS: tuple[str, ...] = ("reason", "registrar", "signer_held_role", *_ref("chain"))
 """Fields of a withdrawal or a revocation."""
 
 DELIVERY_FIELDS: tuple[str, ...] = (
@@ -118,8 +119,7 @@ AMENDMENT_FIELDS: tuple[str, ...] = (
     "description",
     "previous_target_quantity",
     "target_quantity",
-    "previous_due_date",
-    "due_date",
+    *_timed("previous_due_date", "due_date"),
     "reason",
     "registrar",
     *_timed("amended_at"),
@@ -134,11 +134,14 @@ AMENDMENT_FIELDS: tuple[str, ...] = (
 MUNICIPALITY_FIELDS: tuple[str, ...] = ("name", "code", "admin", "pending_admin", "commitment_count", *_ref("registered"))
 """Plain fields of a municipality (plus ``recovery``, ``admin_changes``, ``registrars``, ``status_counts``)."""
 
-RECOVERY_FIELDS: tuple[str, ...] = ("proposed_admin", "executable_at", *_ref("started"))
+RECOVERY_FIELDS: tuple[str, ...] = ("proposed_admin", *_timed("executable_at"), "started_by", *_ref("started"))
 """Fields of a municipality's pending ``recovery``."""
 
 ADMIN_CHANGE_FIELDS: tuple[str, ...] = ("previous_admin", "new_admin", "recovered", *_ref("chain"))
 """Fields of each ``admin_changes`` entry."""
+
+REGISTRAR_INTERVAL_FIELDS: tuple[str, ...] = ("account", "added_by", *_ref("added"), "removed_by")
+"""Fields of each ``registrar_history`` entry, plus ``removed`` (``null`` while the role is held)."""
 
 
 @dataclass(frozen=True)
@@ -424,18 +427,19 @@ def _compare_commitment(
 
 
 def _status_ranges(
-    commitments: Sequence[Commitment], window: tuple[int, int], compared_from: int
+    commitments: Sequence[Commitment], window: tuple[int, int], compared_from: int, status_field: str = "status"
 ) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    """(count at ``compared_from``, lowest, highest possible count) per ``status``."""
+    """(count at ``compared_from``, lowest, highest possible count) per value of
+    ``status_field`` (``"status"`` or ``"status_on_record"``)."""
     at = {s: 0 for s in STATUSES}
     low = {s: 0 for s in STATUSES}
     high = {s: 0 for s in STATUSES}
     lo, hi = window
     for commitment in commitments:
-        now_status = evaluate(commitment, compared_from).status
+        now_status = getattr(evaluate(commitment, compared_from), status_field)
         at[now_status] += 1
         in_window = any(lo <= due <= hi for due in (commitment.due_date, commitment.original_due_date))
-        possible = possible_statuses(commitment, lo, hi)["status"] if in_window else {now_status}
+        possible = possible_statuses(commitment, lo, hi)[status_field] if in_window else {now_status}
         for status in possible:
             high[status] += 1
         if len(possible) == 1:
@@ -463,26 +467,32 @@ def _compare_municipality(
     }
     out.fields(subject, ident, "", MUNICIPALITY_FIELDS, chain, api, where)
     out.optional(subject, ident, "", "recovery", RECOVERY_FIELDS, chain, api, where)
-    api_changes = _lookup(api, "admin_changes")
-    chain_changes = [c.to_json() for c in municipality.admin_changes]
-    if not isinstance(api_changes, list):
-        out.field(subject, ident, "admin_changes", f"{len(chain_changes)} admin changes", api_changes, where)
-    else:
-        out.field(subject, ident, "admin_changes.count", len(chain_changes), len(api_changes), where)
-        for index, (mine, theirs) in enumerate(zip(chain_changes, api_changes)):
-            out.fields(subject, ident, f"admin_changes[{index}].", ADMIN_CHANGE_FIELDS, mine, theirs, where)
+    for name, rows, names, nested in (
+        ("admin_changes", [c.to_json() for c in municipality.admin_changes], ADMIN_CHANGE_FIELDS, ()),
+        ("registrar_history", [r.to_json() for r in municipality.registrar_roles], REGISTRAR_INTERVAL_FIELDS, ("removed",)),
+    ):
+        api_rows = _lookup(api, name)
+        if not isinstance(api_rows, list):
+            out.field(subject, ident, name, f"{len(rows)} entries", api_rows, where)
+            continue
+        out.field(subject, ident, f"{name}.count", len(rows), len(api_rows), where)
+        for index, (mine, theirs) in enumerate(zip(rows, api_rows)):
+            out.fields(subject, ident, f"{name}[{index}].", names, mine, theirs, where)
+            for object_name in nested:
+                out.optional(subject, ident, f"{name}[{index}].", object_name, CHAIN_REF_FIELDS, mine, theirs, where)
     api_registrars = _lookup(api, "registrars")
     if isinstance(api_registrars, list) and all(isinstance(a, str) for a in api_registrars):
         if sorted(a.lower() for a in municipality.registrars) != sorted(a.lower() for a in api_registrars):
             out.field(subject, ident, "registrars", sorted(municipality.registrars), sorted(api_registrars), where)
     else:
         out.field(subject, ident, "registrars", sorted(municipality.registrars), api_registrars, where)
-    at, low, high = _status_ranges(commitments, window, compared_from)
-    for status in STATUSES:
-        actual = _lookup(api, f"status_counts.{status}")
-        if isinstance(actual, int) and not isinstance(actual, bool) and low[status] <= actual <= high[status]:
-            continue
-        out.field(subject, ident, f"status_counts.{status}", at[status], actual, where)
+    for status_field, counts_name in (("status", "status_counts"), ("status_on_record", "status_on_record_counts")):
+        at, low, high = _status_ranges(commitments, window, compared_from, status_field)
+        for status in STATUSES:
+            actual = _lookup(api, f"{counts_name}.{status}")
+            if isinstance(actual, int) and not isinstance(actual, bool) and low[status] <= actual <= high[status]:
+                continue
+            out.field(subject, ident, f"{counts_name}.{status}", at[status], actual, where)
 
 
 # ---------------------------------------------------------------------- entry point

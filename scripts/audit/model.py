@@ -121,12 +121,13 @@ class Recovery:
     started: ChainRef
 
     def to_json(self) -> dict[str, Any]:
-        """docs/LEDGER.md ``recovery`` shape (plus ``executable_at_iso`` and ``by``)."""
+        """docs/LEDGER.md ``recovery`` shape (docs/API.md adds ``executable_at_iso`` and
+        ``started_by``, the platform admin who started it)."""
         return {
             "proposed_admin": self.proposed_admin,
             "executable_at": self.executable_at,
             "executable_at_iso": iso_utc(self.executable_at),
-            "by": self.by,
+            "started_by": self.by,
             "started": self.started.to_json(),
         }
 

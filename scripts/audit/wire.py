@@ -130,7 +130,8 @@ def status_counts(commitments: Iterable[Commitment], now: int, status_field: str
 
 
 def municipality_json(municipality: Municipality, commitments: list[Commitment], now: int) -> dict[str, Any]:
-    """One municipality (docs/LEDGER.md "Municipality" plus the report's history):
+    """One municipality (docs/LEDGER.md "Municipality", docs/API.md's ``registrar_history``
+    of registrar intervals, and the report's ``recovery_history``):
     ``commitments`` are its own; counts by ``status`` and ``status_on_record`` at ``now``."""
     return {
         "id": municipality.id,
@@ -141,7 +142,7 @@ def municipality_json(municipality: Municipality, commitments: list[Commitment],
         "recovery": municipality.recovery.to_json() if municipality.recovery else None,
         "admin_changes": [c.to_json() for c in municipality.admin_changes],
         "registrars": list(municipality.registrars),
-        "registrar_roles": [r.to_json() for r in municipality.registrar_roles],
+        "registrar_history": [r.to_json() for r in municipality.registrar_roles],
         "recovery_history": list(municipality.recovery_history),
         "registered": municipality.registered.to_json(),
         "commitment_count": len(commitments),

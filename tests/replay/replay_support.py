@@ -238,7 +238,7 @@ SUMMARY_KEYS = (
     "met_on_record_at_iso", "status_original_terms", "met_at_original_terms", "met_at_original_terms_iso",
     "status_on_record_original_terms", "met_on_record_at_original_terms", "met_on_record_at_original_terms_iso",
     "progress_bps_original_terms", "met_only_under_relaxed_terms", "amendment_count", "amended_after_due_date",
-    "target_lowered", "recorded_late_count", "signer_held_role",
+    "target_lowered", "recorded_late_count", "registrar", "signer_held_role",
 )
 """The keys of a v2 ``CommitmentSummary`` (docs/API.md v1 fields plus docs/LEDGER.md's)."""
 
@@ -250,7 +250,9 @@ DELIVERY_KEYS = (
 
 
 def _action(action: dict[str, Any] | None) -> dict[str, Any] | None:
-    return None if action is None else {"reason": action["reason"], "registrar": action["registrar"], "chain": action["chain"]}
+    if action is None:
+        return None
+    return {k: action[k] for k in ("reason", "registrar", "signer_held_role", "chain")}
 
 
 def api_answers(commitments: list[dict[str, Any]], municipalities: list[dict[str, Any]], health: dict[str, Any]) -> dict[str, Any]:
@@ -261,7 +263,7 @@ def api_answers(commitments: list[dict[str, Any]], municipalities: list[dict[str
     for c in commitments:
         summary = {k: c[k] for k in SUMMARY_KEYS}
         detail = dict(summary)
-        detail.update({k: c[k] for k in ("description", "source_document_sha256", "source_uri", "registrar")})
+        detail.update({k: c[k] for k in ("description", "source_document_sha256", "source_uri")})
         detail["withdrawal"] = _action(c["withdrawal"])
         detail["deliveries"] = [
             {k: d[k] for k in DELIVERY_KEYS}
@@ -274,10 +276,9 @@ def api_answers(commitments: list[dict[str, Any]], municipalities: list[dict[str
         summaries.append(summary)
         details[c["id"]] = detail
     rows = [
-        {k: m[k] for k in ("id", "name", "code", "admin", "pending_admin", "registrars", "commitment_count",
-                           "status_counts", "registered", "admin_changes")}
-        | {"recovery": None if m["recovery"] is None else
-           {k: m["recovery"][k] for k in ("proposed_admin", "executable_at", "started")}}
+        {k: m[k] for k in ("id", "name", "code", "admin", "pending_admin", "recovery", "registrars", "commitment_count",
+                           "status_counts", "status_on_record_counts", "registered", "admin_changes",
+                           "registrar_history")}
         for m in municipalities
     ]
     return {"health": health, "summaries": summaries, "details": details, "municipalities": rows}

@@ -63,7 +63,7 @@ def test_cli_without_api_replays_and_writes_the_report(
     assert (baarn["name"], baarn["code"], baarn["admin"], baarn["registrars"], baarn["commitment_count"]) == (
         "Baarn", "GM0308", roles.council_admin.address, [roles.registrar.address], 9,
     )
-    assert [(r["account"], r["removed"] is None) for r in baarn["registrar_roles"]] == [
+    assert [(r["account"], r["removed"] is None) for r in baarn["registrar_history"]] == [
         (roles.registrar.address, True), (roles.stranger.address, False),
     ]
     assert utrecht["status_counts"]["withdrawn"] == 1 and utrecht["admin"] == roles.other_admin.address

@@ -28,7 +28,7 @@ from replay_support import (
     tx_hash,
 )
 from scripts.audit.compare import MISSING, Difference, compare_with_api
-from scripts.audit.model import LedgerState
+from scripts.audit.model import LedgerState, iso_utc
 from scripts.audit.wire import commitment_json, municipality_json
 
 NOW = time_of(10) + 1000  # long before both due dates
@@ -122,6 +122,9 @@ def test_one_changed_field_gives_exactly_one_difference(state: LedgerState) -> N
         (("commitments", 1, "amendments", 0, "fields"), ["title"], "amendments[1].fields",
          ["title", "description", "target_quantity", "due_date"]),
         (("commitments", 1, "amendments", 0, "extended_due_date"), False, "amendments[1].extended_due_date", True),
+        (("commitments", 1, "amendments", 0, "due_date_iso"), None, "amendments[1].due_date_iso", "2027-05-11T02:03:20Z"),
+        (("commitments", 1, "withdrawal", "signer_held_role"), False, "withdrawal.signer_held_role", True),
+        (("summaries", 0, "registrar"), STRANGER, "registrar", REGISTRAR),
         (("summaries", 0, "progress_bps"), 4001, "progress_bps", 4000),
         (("summaries", 1, "met_only_under_relaxed_terms"), True, "met_only_under_relaxed_terms", False),
     ],
@@ -207,6 +210,23 @@ def test_municipality_fields_and_status_counts_are_compared(state: LedgerState) 
     ]
 
 
+def test_registrar_intervals_and_on_record_counts_are_compared(state: LedgerState) -> None:
+    payload = recorded()
+    row = payload["municipalities"][0]
+    row["registrar_history"][0]["removed"] = {"tx_hash": tx_hash(9), "block_number": 9, "log_index": 0,
+                                              "block_time": time_of(9)}
+    row["registrar_history"][0]["added_by"] = OWNER
+    row["status_on_record_counts"]["pending"] = 1
+    found = [(d.field, d.chain, d.api) for d in differences(state, payload)]
+    assert found == [
+        ("registrar_history[0].added_by", ADMIN, OWNER),
+        ("registrar_history[0].removed", None, row["registrar_history"][0]["removed"]),
+        ("status_on_record_counts.pending", 0, 1),
+    ]
+    del row["registrar_history"]
+    assert [(d.field, d.chain, d.api) for d in differences(state, payload)][0] == ("registrar_history", "1 entries", MISSING)
+
+
 def test_admin_changes_and_a_pending_recovery_are_compared() -> None:
     executable_at = time_of(12) + 42 * 86_400
     chain_state = project(synthetic_events() + [
@@ -220,7 +240,8 @@ def test_admin_changes_and_a_pending_recovery_are_compared() -> None:
     row["admin"] = STRANGER
     row["admin_changes"] = [{"previous_admin": ADMIN, "new_admin": STRANGER, "recovered": True,
                              "chain": {"tx_hash": tx_hash(12), "block_number": 12, "log_index": 0, "block_time": time_of(12)}}]
-    row["recovery"] = {"proposed_admin": ADMIN, "executable_at": executable_at + 1,
+    row["recovery"] = {"proposed_admin": ADMIN, "executable_at": executable_at + 1, "executable_at_iso": iso_utc(executable_at),
+                       "started_by": OWNER,
                        "started": {"tx_hash": tx_hash(13), "block_number": 13, "log_index": 0, "block_time": time_of(13)}}
     found = [(d.field, d.chain, d.api) for d in differences(chain_state, payload)]
     assert found == [
