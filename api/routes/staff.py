@@ -11,18 +11,27 @@ leaves the evidence store as it was: see the delivery route).
 The batch routes send all their items in one transaction (`multicall`): all or nothing. A
 refused item answers with that item's problem plus the extension member `index` (0-based);
 validation errors name the item in `errors[].loc` (`["body", "commitments", 3, "title"]`).
+The delivery batch reads its body itself (:func:`read_delivery_batch`), as it takes either
+JSON or multipart/form-data with evidence files (:class:`DeliveryBatchRoute` guards both).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Any, AsyncIterator, Callable, Coroutine
 
-from fastapi import APIRouter, Form, Path
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from api.deps import ChainDep, EvidenceStoreDep, NowDep, SessionDep, SettingsDep, StaffDep
 from api.problems import problem_responses
-from api.routing import BATCH_JSON_MAX_BYTES, body_limited_route
+from api.routing import BATCH_JSON_MAX_BYTES, _has_body, _limited, _media_type, _too_large, body_limited_route
 from api.schemas import (
+    MAX_BATCH_ITEMS,
     MAX_EVIDENCE,
     AmendmentIn,
     CommitmentAmended,
@@ -54,6 +63,155 @@ batches = APIRouter(
     responses=problem_responses(401, 403, 422, 502, 503),
 )
 """The batch routes (included in :data:`router` at the end): a larger JSON limit."""
+
+BATCH_FORM_MAX_BYTES = 64 * 1024 * 1024
+"""Largest multipart body of ``POST /staff/deliveries/batch``, bytes: all its evidence files
+(each also at most ``settings.max_evidence_bytes``) and the ``deliveries`` text together."""
+
+BATCH_FORM_MAX_FILES = MAX_BATCH_ITEMS * MAX_EVIDENCE
+"""Most files a delivery batch can cite (each file needs a citing item)."""
+
+
+class DeliveryBatchRoute(APIRoute):
+    """The guard of ``POST /staff/deliveries/batch`` (as :func:`api.routing.body_limited_route`
+    for a route that reads its own body): JSON at most :data:`BATCH_JSON_MAX_BYTES`,
+    multipart/form-data at most :data:`BATCH_FORM_MAX_BYTES`, anything else 415; a declared
+    ``Content-Length`` over the limit is refused at once, a streamed body when it passes it."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            media_type = _media_type(request)
+            if media_type == "multipart/form-data":
+                limit = BATCH_FORM_MAX_BYTES
+            elif media_type is not None and (media_type == "application/json" or media_type.endswith("+json")):
+                limit = BATCH_JSON_MAX_BYTES
+            elif media_type or _has_body(request):
+                raise HTTPException(415, f"Send this as application/json or multipart/form-data, not {media_type}.")
+            else:
+                limit = BATCH_JSON_MAX_BYTES
+            declared = request.headers.get("content-length", "").strip()
+            if declared.isdigit() and int(declared) > limit:
+                raise _too_large(limit)
+            return await handler(Request(request.scope, _limited(request.receive, limit)))
+
+        return guarded
+
+
+@dataclass
+class DeliveryBatchBody:
+    """A delivery batch as read from either form: the items and the evidence files (none for
+    JSON), in upload order."""
+
+    data: DeliveryBatchIn
+    files: list[UploadFile] = field(default_factory=list)
+
+
+def _invalid(loc: list[Any], type_: str, msg: str, input_: Any = None) -> RequestValidationError:
+    return RequestValidationError([{"type": type_, "loc": tuple(loc), "msg": msg, "input": input_}])
+
+
+def _batch_in(value: Any) -> DeliveryBatchIn:
+    """Validate a decoded body as :class:`DeliveryBatchIn`, errors located under ``body``."""
+    try:
+        return DeliveryBatchIn.model_validate(value)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def _json(raw: bytes | str, loc: list[Any]) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise _invalid([*loc, getattr(exc, "pos", 0)], "json_invalid", "JSON decode error") from None
+
+
+async def read_delivery_batch(request: Request) -> AsyncIterator[DeliveryBatchBody]:
+    """The body of ``POST /staff/deliveries/batch``: JSON ``{"deliveries": [...]}``, or
+    multipart/form-data with one text field ``deliveries`` (the same array, as JSON text) and
+    zero or more ``evidence`` files. The files are closed when the request ends.
+
+    Raises:
+        RequestValidationError: the body is not such a batch (422, ``loc`` under ``body``:
+            ``["body", "deliveries", 2, "quantity"]``, ``["body", "evidence", 0]``).
+    """
+    if _media_type(request) != "multipart/form-data":
+        raw = await request.body()
+        if not raw:
+            raise _invalid(["body"], "missing", "Field required")
+        yield DeliveryBatchBody(_batch_in(_json(raw, ["body"])))
+        return
+    async with request.form(max_files=BATCH_FORM_MAX_FILES, max_fields=MAX_EVIDENCE,
+                            max_part_size=BATCH_JSON_MAX_BYTES) as form:
+        errors: list[dict[str, Any]] = []
+        for name in form:
+            if name not in ("deliveries", "evidence"):
+                errors.append({"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted",
+                               "input": None})
+        texts = form.getlist("deliveries")
+        if not texts:
+            errors.append({"type": "missing", "loc": ("body", "deliveries"), "msg": "Field required", "input": None})
+        elif len(texts) > 1 or not isinstance(texts[0], str):
+            errors.append({"type": "deliveries_text", "loc": ("body", "deliveries"), "input": None,
+                           "msg": "deliveries must be one text field: the JSON array of the deliveries"})
+        files: list[UploadFile] = []
+        for i, value in enumerate(form.getlist("evidence")):
+            if not isinstance(value, UploadFile):
+                errors.append({"type": "evidence_not_a_file", "loc": ("body", "evidence", i), "input": None,
+                               "msg": f"evidence number {i + 1} is not a file: cite hashes in the items' evidence_sha256"})
+            elif value.filename or value.size:  # a form's file input left empty: ignored
+                files.append(value)
+        if errors:
+            raise RequestValidationError(errors)
+        yield DeliveryBatchBody(_batch_in({"deliveries": _json(texts[0], ["body", "deliveries"])}), files)
+
+
+DeliveryBatchBodyDep = Annotated[DeliveryBatchBody, Depends(read_delivery_batch)]
+
+
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """A model's JSON schema with its ``$defs`` written in place (for ``openapi_extra``)."""
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)
+
+
+_DELIVERY_BATCH_SCHEMA = _inline_schema(DeliveryBatchIn)
+DELIVERY_BATCH_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": _DELIVERY_BATCH_SCHEMA},
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["deliveries"],
+            "properties": {
+                "deliveries": {"type": "string", "description": "the JSON array of the deliveries, as in the JSON body"},
+                "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "evidence files, each cited by at least one item's evidence_sha256"},
+            },
+        }},
+    },
+}
+
+delivery_batches = APIRouter(
+    route_class=DeliveryBatchRoute,
+    responses=problem_responses(401, 403, 422, 502, 503),
+)
+"""``POST /staff/deliveries/batch`` (included in :data:`router` at the end): JSON or files."""
 
 CommitmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="commitment id")]
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="delivery id")]
@@ -212,26 +370,46 @@ def register_commitments(body: CommitmentBatchIn, staff: StaffDep, chain: ChainD
     return CommitmentBatchRegistered.model_validate(ledger_writes.register_commitments(chain, staff, body))
 
 
-@batches.post(
+@delivery_batches.post(
     "/deliveries/batch",
     status_code=201,
     response_model=DeliveryBatchRecorded,
     responses=problem_responses(404, 409, 413, 415),
+    openapi_extra={"requestBody": DELIVERY_BATCH_REQUEST_BODY},
 )
 def record_deliveries(
-    body: DeliveryBatchIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
+    staff: StaffDep,
+    body: DeliveryBatchBodyDep,
+    chain: ChainDep,
+    session: SessionDep,
+    store: EvidenceStoreDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> DeliveryBatchRecorded:
     """Record 1..100 deliveries in one transaction: `{"deliveries": [{"commitment_id",
     "quantity", "delivered_at", "evidence_sha256": [1..16 hashes], "evidence_uri", "note",
-    "external_ref"}, ...]}`; evidence by hash only (no files are stored). All or nothing.
+    "external_ref"}, ...]}`. All or nothing.
+
+    As JSON (at most 4 MiB) evidence is cited by hash only. As multipart/form-data (at most
+    64 MiB in all) the field `deliveries` carries the same array as JSON text, with zero or
+    more `evidence` files (each at most `max_evidence_bytes`, default 10 MiB): every file must
+    be cited by at least one item's `evidence_sha256` (else 422 naming the file, `loc`
+    `["body", "evidence", i]`), no file empty and none twice. The files are staged before
+    the transaction is sent and stored when it is recorded (or its outcome is unknown), as
+    for a single delivery; a refused batch leaves the evidence store as it was.
 
     201 `{"delivery_ids": [...] (in item order), "tx"}`. A refused item answers with its
     problem and `index`: 403 (another municipality's commitment), 404 (unknown commitment),
     409 `commitment-withdrawn` or `duplicate-delivery-ref` (with `existing_delivery_id`);
     a hash given twice in an item or a repeated (`commitment_id`, `external_ref`) is 422 with
-    `loc` naming the item. JSON body at most 4 MiB.
+    `loc` naming the item; 413 `payload-too-large` (nothing stored, nothing sent).
     """
-    return DeliveryBatchRecorded.model_validate(ledger_writes.record_deliveries(chain, session, staff, body, now))
+    result = ledger_writes.record_deliveries(
+        chain, session, staff, body.data, now,
+        store=store, files=body.files, max_evidence_bytes=settings.max_evidence_bytes,
+    )
+    return DeliveryBatchRecorded.model_validate(result)
 
 
 router.include_router(batches)
+router.include_router(delivery_batches)

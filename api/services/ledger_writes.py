@@ -32,7 +32,9 @@ can be fetched from it; when it is refused they are discarded, so a refused writ
 changes the store (whatever other requests or processes do with the same files); when its
 outcome is unknown (sent, but no receipt) they are promoted too, as the chain may cite them.
 A process killed mid-request leaves at most staged files, which the next start-up promotes
-(:meth:`EvidenceStore.promote_leftovers`).
+(:meth:`EvidenceStore.promote_leftovers`). A delivery batch sent with files goes the same way
+(:func:`send_with_evidence` is the one staging path): its files are staged before the
+``multicall`` is sent and settled by its outcome.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Sequence
 
+from fastapi import UploadFile
 from sqlalchemy.orm import Session
 from web3.exceptions import TimeExhausted
 
@@ -276,6 +279,29 @@ def withdraw_commitment(
     return {"commitment_id": tx.event("CommitmentWithdrawn").args["commitment_id"], "tx": tx_json(tx)}
 
 
+def _hash_uploads(uploads: Sequence[UploadFile], max_evidence_bytes: int) -> tuple[list[tuple[list[Any], str, str]], list[dict[str, Any]]]:
+    """Hash uploaded evidence files (nothing is stored): ``([(loc, label, sha256)] in upload
+    order, errors for empty files)``, ``loc`` = ``["body", "evidence", i]``.
+
+    Raises:
+        EvidenceTooLargeError: a file exceeds ``max_evidence_bytes`` (HTTP 413).
+    """
+    for upload in uploads:
+        if upload.size is not None and upload.size > max_evidence_bytes:
+            raise EvidenceTooLargeError(upload.size, max_evidence_bytes)
+    errors: list[dict[str, Any]] = []
+    items: list[tuple[list[Any], str, str]] = []
+    for i, upload in enumerate(uploads):
+        upload.file.seek(0)
+        sha256, size = hash_stream(upload.file, max_evidence_bytes)
+        upload.file.seek(0)
+        label = f"evidence file {upload.filename}" if upload.filename else f"evidence file number {i + 1} (no name)"
+        if size == 0:
+            errors.append({"loc": ["body", "evidence", i], "msg": f"{label} is empty", "type": "evidence_empty"})
+        items.append((["body", "evidence", i], label, sha256))
+    return items, errors
+
+
 def check_evidence(form: DeliveryForm, max_evidence_bytes: int) -> list[str]:
     """Hash the uploaded files (nothing is stored) and check the delivery's evidence list.
 
@@ -288,19 +314,8 @@ def check_evidence(form: DeliveryForm, max_evidence_bytes: int) -> list[str]:
             ``evidence_sha256`` (same file uploaded twice, a hash given twice, a file whose
             hash is also given); every such problem is listed (HTTP 422).
     """
-    for upload in form.evidence:
-        if upload.size is not None and upload.size > max_evidence_bytes:
-            raise EvidenceTooLargeError(upload.size, max_evidence_bytes)
-    errors: list[dict[str, Any]] = []
-    items: list[tuple[list[Any], str, str]] = []  # (loc, label, sha256) in chain order
-    for i, upload in enumerate(form.evidence):
-        upload.file.seek(0)
-        sha256, size = hash_stream(upload.file, max_evidence_bytes)
-        upload.file.seek(0)
-        label = f"evidence file {upload.filename}" if upload.filename else f"evidence file number {i + 1} (no name)"
-        if size == 0:
-            errors.append({"loc": ["body", "evidence", i], "msg": f"{label} is empty", "type": "evidence_empty"})
-        items.append((["body", "evidence", i], label, sha256))
+    items, errors = _hash_uploads(form.evidence, max_evidence_bytes)
+    items = list(items)  # (loc, label, sha256) in chain order
     for j, sha256 in enumerate(form.evidence_sha256):
         items.append((["body", "evidence_sha256", j], f"evidence_sha256 {sha256}", sha256))
     first: dict[str, tuple[list[Any], str]] = {}
@@ -319,6 +334,38 @@ def check_evidence(form: DeliveryForm, max_evidence_bytes: int) -> list[str]:
     if errors:
         raise InputInvalidError(errors)
     return [sha256 for loc, _label, sha256 in items if loc[1] == "evidence"]
+
+
+def check_batch_evidence(uploads: Sequence[UploadFile], data: DeliveryBatchIn, max_evidence_bytes: int) -> list[str]:
+    """Hash the files of a delivery batch (nothing is stored) and check them against its items:
+    no file empty, no file twice, and every file cited by at least one item's
+    ``evidence_sha256`` (a file may serve several items; a cited hash without a file is a
+    document published elsewhere).
+
+    Returns:
+        The files' hashes in upload order.
+
+    Raises:
+        EvidenceTooLargeError: a file exceeds ``max_evidence_bytes`` (HTTP 413).
+        InputInvalidError: every empty, repeated or uncited file, ``loc`` ``["body",
+            "evidence", i]`` (HTTP 422).
+    """
+    items, errors = _hash_uploads(uploads, max_evidence_bytes)
+    cited = {sha256 for d in data.deliveries for sha256 in d.evidence_sha256}
+    first: dict[str, str] = {}
+    for loc, label, sha256 in items:
+        if sha256 in first:
+            errors.append({"loc": loc, "msg": f"{label} has the same content as {first[sha256]} (SHA-256 {sha256}); "
+                           "send each document once", "type": "evidence_duplicate"})
+            continue
+        first[sha256] = label
+        if sha256 not in cited:
+            errors.append({"loc": loc, "msg": f"{label} (SHA-256 {sha256}) is cited by no delivery of the batch; "
+                           "list its hash in the evidence_sha256 of the deliveries it proves", "type": "evidence_uncited"})
+    if errors:
+        errors.sort(key=lambda e: e["loc"][2])
+        raise InputInvalidError(errors)
+    return [sha256 for _loc, _label, sha256 in items]
 
 
 def _may_be_mined(exc: BaseException) -> bool:
@@ -373,24 +420,11 @@ def record_delivery(
     file_hashes = check_evidence(form, max_evidence_bytes)
     writable_commitment(session, identity, commitment_id, now)
     hashes = file_hashes + list(form.evidence_sha256)
-    staged: list[StagedFile] = []
-    sending = False
-    try:
-        for upload, sha256 in zip(form.evidence, file_hashes):
-            upload.file.seek(0)
-            staged.append(store.stage(upload.file, max_evidence_bytes, upload.content_type))
-            if staged[-1].sha256 != sha256:
-                raise LedgerError(f"Evidence file {upload.filename} changed while it was stored.")
-        sending = True
-        tx = chain.send("recordDelivery", [commitment_id, _delivery_input(form, hashes)], identity.private_key)
-    except BaseException as exc:
-        if sending and _may_be_mined(exc):
-            logger.warning("delivery on commitment %s: outcome unknown, its evidence files are stored", commitment_id)
-            _settle(store, staged, promote=True)
-        else:
-            _settle(store, staged, promote=False)
-        raise
-    _settle(store, staged, promote=True)
+    tx = send_with_evidence(
+        store, form.evidence, file_hashes, max_evidence_bytes,
+        lambda: chain.send("recordDelivery", [commitment_id, _delivery_input(form, hashes)], identity.private_key),
+        what=f"delivery on commitment {commitment_id}",
+    )
     event = tx.event("DeliveryRecorded")
     return {
         "delivery_id": event.args["delivery_id"],
@@ -398,6 +432,54 @@ def record_delivery(
         "evidence_sha256": list(event.args["evidence_hashes"]),
         "tx": tx_json(tx),
     }
+
+
+def send_with_evidence(
+    store: EvidenceStore,
+    uploads: Sequence[UploadFile],
+    file_hashes: Sequence[str],
+    max_evidence_bytes: int,
+    send: Callable[[], TxResult],
+    *,
+    what: str,
+) -> TxResult:
+    """Stage the checked evidence files, send the transaction, then settle the files: promoted
+    into the store when it is recorded or its outcome is unknown (:func:`_may_be_mined`),
+    discarded otherwise (see the module docstring). The one staging path of every write that
+    carries files (:func:`record_delivery`, :func:`record_deliveries`).
+
+    Args:
+        store: the evidence store.
+        uploads: the files, already checked (:func:`check_evidence`,
+            :func:`check_batch_evidence`).
+        file_hashes: their hashes from that check, in the same order.
+        max_evidence_bytes: per-file limit.
+        send: sends the transaction and returns its result (raises as :meth:`LedgerChain.send`).
+        what: the write, for the log ("delivery on commitment 3").
+
+    Raises:
+        whatever ``send`` raises, after the files are settled; LedgerError: an upload changed
+        between hashing and staging (staged files discarded, nothing sent).
+    """
+    staged: list[StagedFile] = []
+    sending = False
+    try:
+        for upload, sha256 in zip(uploads, file_hashes):
+            upload.file.seek(0)
+            staged.append(store.stage(upload.file, max_evidence_bytes, upload.content_type))
+            if staged[-1].sha256 != sha256:
+                raise LedgerError(f"Evidence file {upload.filename} changed while it was stored.")
+        sending = True
+        tx = send()
+    except BaseException as exc:
+        if sending and _may_be_mined(exc):
+            logger.warning("%s: outcome unknown, its evidence files are stored", what)
+            _settle(store, staged, promote=True)
+        else:
+            _settle(store, staged, promote=False)
+        raise
+    _settle(store, staged, promote=True)
+    return tx
 
 
 def _settle(store: EvidenceStore, staged: list[StagedFile], *, promote: bool) -> None:
@@ -492,17 +574,33 @@ def register_commitments(chain: LedgerChain, identity: StaffIdentity, data: Comm
 
 
 def record_deliveries(
-    chain: LedgerChain, session: Session, identity: StaffIdentity, data: DeliveryBatchIn, now: int
+    chain: LedgerChain,
+    session: Session,
+    identity: StaffIdentity,
+    data: DeliveryBatchIn,
+    now: int,
+    *,
+    store: EvidenceStore | None = None,
+    files: Sequence[UploadFile] = (),
+    max_evidence_bytes: int = 0,
 ) -> dict[str, Any]:
     """Record every delivery of the batch in one transaction (``multicall``), all or nothing.
-    Evidence is cited by hash only; nothing is stored here.
+
+    Evidence is cited by hash (``evidence_sha256`` of each item). ``files`` (the multipart
+    form) are evidence documents of the batch, each cited by at least one item: checked first
+    (:func:`check_batch_evidence`), after the items' own checks, then staged and settled as a
+    single delivery's files (:func:`send_with_evidence`): stored when the batch is recorded
+    or its outcome is unknown, discarded when it is refused.
 
     Returns:
         ``{"delivery_ids": [...] (in item order), "tx"}``.
 
     Raises:
         InputInvalidError: a hash repeats within an item, or (``commitment_id``,
-            ``external_ref``) repeats an earlier item (422, ``loc`` naming the item); nothing sent.
+            ``external_ref``) repeats an earlier item (422, ``loc`` naming the item), or a file
+            is empty, repeated or cited by no item (``loc`` ``["body", "evidence", i]``);
+            nothing staged, nothing sent.
+        EvidenceTooLargeError: a file exceeds ``max_evidence_bytes`` (413).
         BatchItemError: item ``index`` is refused by the index's checks
             (:func:`writable_commitment`: 403, 409) or by the contract.
         ContractRevertError: a refusal of the whole batch (``LedgerPaused``: 503).
@@ -523,6 +621,7 @@ def record_deliveries(
     )
     if errors:
         raise InputInvalidError(errors)
+    file_hashes = check_batch_evidence(files, data, max_evidence_bytes) if files else []
     municipalities: dict[int, int] = {}  # indexed commitment id -> municipality id
     checked: set[int] = set()
     for i, d in enumerate(items):
@@ -537,7 +636,13 @@ def record_deliveries(
             municipalities[d.commitment_id] = commitment["municipality_id"]
     calls = [("recordDelivery", [d.commitment_id, _delivery_input(d, d.evidence_sha256)]) for d in items]
     try:
-        tx = chain.send_multicall(calls, identity.private_key)
+        if files:
+            assert store is not None, "a batch with files needs the evidence store"
+            tx = send_with_evidence(store, files, file_hashes, max_evidence_bytes,
+                                    lambda: chain.send_multicall(calls, identity.private_key),
+                                    what=f"batch of {len(items)} deliveries")
+        else:
+            tx = chain.send_multicall(calls, identity.private_key)
     except ContractRevertError as exc:
         index = refused_item(exc, items, municipalities=municipalities)
         if index is None:
