@@ -11,49 +11,28 @@ Tests run in file order on this module's ledger.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import time
-from pathlib import Path
 from typing import Any, Iterator
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.deps import get_now
+from bench.anvil import throwaway_anvil
 from ledger.chain import LedgerChain
 from ledger.errors import ContractRevertError
 from ledger.limits import ADMIN_RECOVERY_DELAY
-from scripts.stack import free_port
 from tests.api.helpers import DAY, Tokens, assert_problem, increase_time, iso
 
-ANVIL = Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"
 EVIDENCE = "0x" + "d0" * 32
 
 
 @pytest.fixture(scope="module")
 def rpc_url() -> Iterator[str]:
     """An anvil of this module's own (the standard mnemonic), because it moves the clock."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([str(ANVIL), "--port", str(port), "--silent"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env={**os.environ})
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}, timeout=1)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"anvil did not start on port {port}") from None
-                time.sleep(0.1)
+    with throwaway_anvil() as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from bench.anvil import throwaway_anvil
 from scripts.stack import InProcessStack
 from tests.conftest import ANVIL_KEYS
 from tests.e2e.conftest import ImportedSystem
@@ -92,9 +93,11 @@ class Seeded:
 
 
 @pytest.fixture(scope="module")
-def seeded(rpc_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """On an anvil of its own: its dates are relative to the wall clock, which must be the
+    chain's clock too (other modules move the shared chain's clock forward)."""
     keys = {"GM0308": (ANVIL_KEYS[6], ANVIL_KEYS[7]), "CL-GOB": (ANVIL_KEYS[8], ANVIL_KEYS[9])}
-    with InProcessStack(rpc_url, tmp_path_factory.mktemp("seeded"), ANVIL_KEYS[0], keys) as stack:
+    with throwaway_anvil() as rpc_url, InProcessStack(rpc_url, tmp_path_factory.mktemp("seeded"), ANVIL_KEYS[0], keys) as stack:
         api, auth = stack.api_url, {"Authorization": f"Bearer {stack.tokens['GM0308']}"}
         now = int(time.time())
 
