@@ -9,6 +9,9 @@ operations that depend on a failed one are ``blocked``.
 
 Batches. With ``batch_size`` > 1 registrations and deliveries are sent through the batch
 endpoints, up to ``batch_size`` per request and so per transaction (all or nothing on chain).
+A delivery batch carries the evidence files of its deliveries (each once), so the API stores
+every file the chain cites, as a single delivery's upload does; a batch is cut short when its
+files would pass `MAX_BATCH_FILE_BYTES`.
 Operations of one commitment keep their plan order; operations of different commitments may
 be sent in different order (a delivery waits in its batch until its commitment is
 registered; a revocation first sends the waiting deliveries of its commitment). When a batch
@@ -28,7 +31,7 @@ from typing import Any, Literal
 
 from ledger.limits import delivery_commitment_id
 
-from .client import MAX_BATCH_SIZE, LedgerClient
+from .client import MAX_BATCH_FILE_BYTES, MAX_BATCH_SIZE, LedgerClient
 from .errors import (
     ApiError,
     ApiProblemError,
@@ -37,7 +40,7 @@ from .errors import (
     MunicipalityNotFoundError,
 )
 from .mapping import MunicipalityRef
-from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
+from .plan import EvidenceFile, Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
 from .state import LedgerState, OnChain
 
 OpOutcome = Literal["done", "already_present", "would_do", "failed", "blocked"]
@@ -229,7 +232,7 @@ def apply_plan(
             API: every operation is ``would_do``).
         dry_run: write nothing; report ``would_do`` for what would be written.
         batch_size: registrations or deliveries per transaction, 1..`MAX_BATCH_SIZE`; 1 sends
-            each through its single endpoint (deliveries then upload their evidence files).
+            each through its single endpoint. Evidence files are uploaded either way.
 
     Returns:
         one `OpResult` per operation, in plan order. Never raises for a refused operation.
@@ -373,11 +376,12 @@ class _Run:
             for index, op in ready:
                 self._deliver_one(index, op)
             return
-        for start in range(0, len(ready), self.batch_size):
+        for batch in _delivery_batches(ready, self.batch_size, MAX_BATCH_FILE_BYTES):
             self._send_batch(
-                ready[start:start + self.batch_size],
+                batch,
                 lambda items: self._client.record_deliveries(
-                    [op.batch_item(self.commitments[op.commitment_ref]) for _i, op in items]
+                    [op.batch_item(self.commitments[op.commitment_ref]) for _i, op in items],
+                    _evidence_files([op for _i, op in items]),
                 ),
                 "delivery_ids",
                 lambda op, did: self.deliveries.__setitem__((op.commitment_ref, op.external_ref), did),
@@ -507,6 +511,39 @@ class _Run:
         if key in self.revoked and key not in self.planned_revocations:
             warnings.append("already recorded and revoked on the ledger, though the source counts it")
         return tuple(warnings)
+
+
+def _evidence_files(ops: list[RecordDelivery]) -> list[EvidenceFile]:
+    """The evidence files of a delivery batch, each once (by SHA-256), in first-cited order: the
+    API stores them with the batch and refuses a file given twice or cited by no item."""
+    files: dict[str, EvidenceFile] = {}
+    for op in ops:
+        for f in op.evidence_files:
+            files.setdefault(f.sha256, f)
+    return list(files.values())
+
+
+def _delivery_batches(
+    ready: list[tuple[int, RecordDelivery]], batch_size: int, max_file_bytes: int
+) -> list[list[tuple[int, RecordDelivery]]]:
+    """Split deliveries into batches of at most ``batch_size`` whose distinct evidence files
+    total at most ``max_file_bytes`` (a delivery whose own files exceed it goes alone)."""
+    batches: list[list[tuple[int, RecordDelivery]]] = []
+    current: list[tuple[int, RecordDelivery]] = []
+    seen: set[str] = set()
+    size = 0
+    for index, op in ready:
+        new = {f.sha256: len(f.content) for f in op.evidence_files if f.sha256 not in seen}
+        if current and (len(current) >= batch_size or size + sum(new.values()) > max_file_bytes):
+            batches.append(current)
+            current, seen, size = [], set(), 0
+            new = {f.sha256: len(f.content) for f in op.evidence_files}
+        current.append((index, op))
+        seen.update(new)
+        size += sum(new.values())
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _norm(value: Any) -> str:

@@ -5,9 +5,9 @@
         [--data-dir DIR] [--dry-run] [--report out.json] [--batch-size 100] [--evidence-dir DIR]
 
 Registrations and deliveries go in batches of ``--batch-size`` per transaction (default 100;
-1 sends each through its single endpoint, deliveries then upload their evidence files). A batch
-cites evidence by SHA-256 only: the evidence documents the importer generates are then written
-to ``--evidence-dir`` (named as in the report), to be published beside the data.
+1 sends each through its single endpoint). The evidence documents the importer generates are
+uploaded with their deliveries either way, so the API stores every file the chain cites;
+``--evidence-dir`` also writes a copy (named as in the report), to publish beside the data.
 
 Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation);
 2 nothing was attempted (bad mapping or data, no token, wrong municipality, API unreachable,
@@ -75,10 +75,10 @@ def main(
     ] = 120.0,
     batch_size: Annotated[
         int, typer.Option("--batch-size", min=1, max=MAX_BATCH_SIZE,
-                          help="registrations or deliveries per transaction (1 = single calls, evidence files uploaded)")
+                          help="registrations or deliveries per transaction (1 = single calls)")
     ] = MAX_BATCH_SIZE,
     evidence_dir: Annotated[
-        Optional[Path], typer.Option("--evidence-dir", help="write the generated evidence documents here (batches cite them by hash only)")
+        Optional[Path], typer.Option("--evidence-dir", help="also write a copy of the generated evidence documents here (the API stores them either way)")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every cleaned row and warning")] = False,
 ) -> None:
@@ -91,7 +91,7 @@ def main(
         raise typer.Exit(EXIT_REFUSED) from None
 
     _print_header(plan, mapping_path, data_dir, dry_run)
-    evidence_note = _keep_evidence(plan, batch_size, evidence_dir, dry_run)
+    evidence_note = _keep_evidence(plan, evidence_dir, dry_run)
     result, ledger, refusal = _run_against_ledger(
         plan, api, token, token_file, dry_run, sync_timeout_seconds, poll_interval_seconds, http_timeout_seconds, batch_size
     )
@@ -112,15 +112,13 @@ def main(
         raise typer.Exit(EXIT_ROW_FAILED)
 
 
-def _keep_evidence(plan: Plan, batch_size: int, evidence_dir: Path | None, dry_run: bool) -> str | None:
-    """Write the generated evidence documents to ``evidence_dir`` when batches will cite them
-    by hash only; return a note for the report (None when every file is uploaded)."""
+def _keep_evidence(plan: Plan, evidence_dir: Path | None, dry_run: bool) -> str | None:
+    """Write a copy of the generated evidence documents to ``evidence_dir`` (to publish beside
+    the data; the API stores them too, uploaded with their deliveries, batched or not); return
+    a note for the report (None when no copy is asked for)."""
     files = {f.filename: f for op in plan.deliveries for f in op.evidence_files}
-    if batch_size == 1 or not files:
+    if evidence_dir is None or not files:
         return None
-    if evidence_dir is None:
-        return (f"{len(files)} generated evidence documents are cited by SHA-256 only (batched deliveries) and not "
-                "stored by the API; pass --evidence-dir to keep them, or --batch-size 1 to upload them")
     if dry_run:
         return f"{len(files)} generated evidence documents would be written to {evidence_dir} (dry run: not written)"
     evidence_dir.mkdir(parents=True, exist_ok=True)
@@ -131,8 +129,7 @@ def _keep_evidence(plan: Plan, batch_size: int, evidence_dir: Path | None, dry_r
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_bytes(f.content)
         os.replace(tmp, target)
-    return (f"{len(files)} generated evidence documents are cited by SHA-256 only (batched deliveries); "
-            f"written to {evidence_dir}")
+    return f"{len(files)} generated evidence documents (also uploaded with their deliveries) written to {evidence_dir}"
 
 
 def _run_against_ledger(

@@ -9,20 +9,24 @@ repeated write answer 409, so retrying a write is safe.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
 import httpx
 
 from .errors import ApiProblemError, ApiUnreachableError
-from .plan import RecordDelivery
+from .plan import EvidenceFile, RecordDelivery
 
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_PAGE_SIZE = 100
 MAX_BATCH_SIZE = 100  # items per batch request (docs/API.md), one transaction each
+MAX_BATCH_FILE_BYTES = 48 * 1024 * 1024
+"""Most evidence bytes the importer puts in one delivery batch: the API takes a multipart
+batch of at most 64 MiB in all (docs/API.md); the rest is room for the items' JSON text."""
 
 
 class LedgerClient:
@@ -136,16 +140,26 @@ class LedgerClient:
         """
         return self._request("POST", "/staff/commitments/batch", json={"commitments": payloads})
 
-    def record_deliveries(self, items: list[dict[str, Any]]) -> dict[str, Any]:
+    def record_deliveries(self, items: list[dict[str, Any]], files: Sequence[EvidenceFile] = ()) -> dict[str, Any]:
         """``POST /staff/deliveries/batch`` with 1..`MAX_BATCH_SIZE` items
-        (`RecordDelivery.batch_item`: evidence by hash only), all in one transaction →
+        (`RecordDelivery.batch_item`: evidence cited by hash), all in one transaction →
         ``{"delivery_ids": [..] (in input order), "tx": TxResult}``.
+
+        With ``files`` (each cited by at least one item, none twice) the batch goes as
+        multipart/form-data (``deliveries`` as JSON text, then the ``evidence`` files) and the
+        API stores the files once the batch is recorded; without, as JSON.
 
         Raises:
             ApiProblemError: as `register_commitments` (409 ``duplicate-delivery-ref`` with
-                ``existing_delivery_id`` and ``index``).
+                ``existing_delivery_id`` and ``index``); 422 for a file no item cites.
         """
-        return self._request("POST", "/staff/deliveries/batch", json={"deliveries": items})
+        if not files:
+            return self._request("POST", "/staff/deliveries/batch", json={"deliveries": items})
+        parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+            ("deliveries", (None, json.dumps(items, ensure_ascii=False).encode("utf-8"), None))
+        ]
+        parts += [("evidence", (f.filename, f.content, f.media_type)) for f in files]
+        return self._request("POST", "/staff/deliveries/batch", files=parts)
 
     def record_delivery(self, commitment_id: int, op: RecordDelivery) -> dict[str, Any]:
         """``POST /staff/commitments/{id}/deliveries`` (multipart, evidence files uploaded) →

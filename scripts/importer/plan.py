@@ -92,8 +92,8 @@ class RecordDelivery:
     ``POST /api/v1/staff/deliveries/batch``).
 
     ``quantity`` in the commitment's unit; ``delivered_at`` Unix seconds (claimed: when it
-    happened, not when it is recorded). ``evidence_files`` are uploaded by a single call; a
-    batch cites them by hash only (`evidence_hashes`).
+    happened, not when it is recorded). ``evidence_files`` are uploaded with the delivery, by
+    a single call or with its batch (each item cites them by hash, `evidence_hashes`).
     """
 
     row: RowRef

@@ -97,6 +97,8 @@ class FakeLedgerApi:
         paused: every write answers 503 ``ledger-paused``.
         kill_at: ``(n, when)``: the n-th write request (1-based) raises `Killed`, ``before``
             it is applied or ``after`` it was applied (the answer is lost).
+        evidence: SHA-256 → bytes of every stored evidence file (uploaded by a recorded single
+            delivery or batch).
         writes: ``(method, path)`` of every accepted or refused write.
         requests: ``(method, path)`` of every request.
         transactions: ``(path, items)`` of every accepted write, in order.
@@ -308,13 +310,7 @@ class FakeLedgerApi:
         municipality_id = self.caller(request)
         if municipality_id is None:
             return self.problem(401, "unauthorized", "missing or unknown token")
-        head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
-        message = BytesParser(policy=default).parsebytes(head + request.content)
-        form: dict[str, list] = {}
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True)
-            form.setdefault(name, []).append(payload if part.get_filename() else payload.decode("utf-8"))
+        form = self.form(request)
         files = form.get("evidence", [])
         hashes = ["0x" + hashlib.sha256(content).hexdigest() for content in files] + form.get("evidence_sha256", [])
         refusal = self._check_delivery(municipality_id, commitment_id, form["external_ref"][0], hashes, [])
@@ -328,11 +324,39 @@ class FakeLedgerApi:
         self.deliveries[d["id"]] = d | {"recorded": self.chain_ref(tx)}
         return self.ok({"delivery_id": d["id"], "commitment_id": commitment_id, "evidence_sha256": hashes, "tx": tx}, 201)
 
+    @staticmethod
+    def form(request):
+        """A multipart/form-data body: name -> values (bytes for files, text otherwise)."""
+        head = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
+        message = BytesParser(policy=default).parsebytes(head + request.content)
+        form: dict[str, list] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            form.setdefault(name, []).append(payload if part.get_filename() else payload.decode("utf-8"))
+        return form
+
     def deliver_batch(self, request):
+        """JSON ``{"deliveries": [...]}``, or multipart: ``deliveries`` as JSON text and
+        ``evidence`` files, each cited by an item, none empty or twice (422 otherwise), stored
+        only when the batch is written."""
         municipality_id = self.caller(request)
         if municipality_id is None:
             return self.problem(401, "unauthorized", "missing or unknown token")
-        items = json.loads(request.content)["deliveries"]
+        files: list[bytes] = []
+        if request.headers["content-type"].startswith("multipart/form-data"):
+            form = self.form(request)
+            (text,) = form["deliveries"]
+            items = json.loads(text)
+            files = form.get("evidence", [])
+            cited = {h for item in items for h in item["evidence_sha256"]}
+            hashes = ["0x" + hashlib.sha256(content).hexdigest() for content in files]
+            for i, (content, sha) in enumerate(zip(files, hashes)):
+                if not content or sha in hashes[:i] or sha not in cited:
+                    return self.problem(422, "validation-error", f"evidence file {i} is empty, repeated or cited by no item",
+                                        errors=[{"loc": ["body", "evidence", i]}])
+        else:
+            items = json.loads(request.content)["deliveries"]
         if not 1 <= len(items) <= 100:
             return self.problem(422, "validation-error", "1..100 deliveries")
         batch: list[dict] = []
@@ -342,6 +366,10 @@ class FakeLedgerApi:
                 status, slug, detail, extra = refusal
                 return self.problem(status, slug, detail, index=index, **extra)
             batch.append(self._new_delivery(item["commitment_id"], item, item["evidence_sha256"], batch))
+        for content in files:
+            self.evidence["0x" + hashlib.sha256(content).hexdigest()] = content
+        batch = [d | {"evidence": [{"sha256": e["sha256"], "stored": e["sha256"] in self.evidence} for e in d["evidence"]]}
+                 for d in batch]
         tx = self.tx(request.url.path, len(batch))
         for d in batch:
             self.deliveries[d["id"]] = d | {"recorded": self.chain_ref(tx)}

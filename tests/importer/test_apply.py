@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 
 import httpx
 import pytest
@@ -75,15 +76,69 @@ def test_first_run_writes_everything_in_15_transactions_and_the_ledger_shows_the
     assert sum(tx.operations for tx in result.transactions()) == 395
 
 
-def test_a_batch_cites_each_generated_evidence_document_by_its_sha256(chile_plan, fake_api):
+def test_a_batched_import_stores_every_evidence_file_as_batch_size_1_does(chile_plan, fake_api):
     result = run(chile_plan, fake_api)
+    assert outcomes(result, chile_plan) == ALL_DONE
     by_index = result.by_index()
     for index, op in enumerate(chile_plan.operations):
         if op in chile_plan.deliveries:
             (evidence,) = op.evidence_files
             recorded = fake_api.deliveries[by_index[index].ledger_id]["evidence"]
-            assert recorded == [{"sha256": "0x" + hashlib.sha256(evidence.content).hexdigest(), "stored": False}]
-    assert fake_api.evidence == {}
+            assert recorded == [{"sha256": "0x" + hashlib.sha256(evidence.content).hexdigest(), "stored": True}]
+            assert fake_api.evidence[evidence.sha256] == evidence.content
+    assert len(fake_api.evidence) == 170
+    single = FakeLedgerApi()
+    run(chile_plan, single, batch_size=1)
+    assert fake_api.evidence == single.evidence
+
+
+def test_each_delivery_batch_carries_the_files_of_its_own_deliveries_and_names_its_transaction(chile_plan, fake_api):
+    sent: list[tuple[int, int]] = []  # (items, files) of every delivery batch request
+    handle = fake_api.handle
+
+    def recording(request):
+        if request.url.path == DELIVER_BATCH:
+            form = fake_api.form(request)
+            sent.append((len(json.loads(form["deliveries"][0])), len(form.get("evidence", []))))
+        return handle(request)
+
+    fake_api.handle = recording
+    result = run(chile_plan, fake_api)
+    assert sent == [(n, n) for path, n in CHILE_TRANSACTIONS if path == DELIVER_BATCH]
+    assert sum(files for _items, files in sent) == 170
+    deliveries = {i for i, op in enumerate(chile_plan.operations) if op in chile_plan.deliveries}
+    assert all(result.by_index()[i].tx is not None for i in deliveries)
+    assert len({result.by_index()[i].tx.tx_hash for i in deliveries}) == len(sent)
+
+
+def test_a_delivery_dropped_from_its_batch_takes_its_file_with_it(chile_plan, fake_api):
+    fake_api.reject["132/snapshot-2022"] = (409, "duplicate-delivery-ref", "'snapshot-2022' is recorded")
+    result = run(chile_plan, fake_api)
+    (dropped,) = [op for op in chile_plan.deliveries if (op.commitment_ref, op.external_ref) == ("132", "snapshot-2022")]
+    assert outcomes(result, chile_plan)["deliveries"] == {"done": 169, "already_present": 1}
+    assert dropped.evidence_files[0].sha256 not in fake_api.evidence
+    assert len(fake_api.evidence) == 169
+
+
+def test_delivery_batches_are_cut_before_their_files_pass_the_byte_limit(chile_plan):
+    from dataclasses import replace
+
+    from scripts.importer.apply import _delivery_batches
+    from scripts.importer.plan import EvidenceFile
+
+    shared = EvidenceFile("gedeeld.txt", "text/plain", b"s" * 40)
+    sizes = [30, 30, 50, 10, 100, 5]
+    ops = [replace(op, evidence_files=(EvidenceFile(f"{i}.txt", "text/plain", bytes([65 + i]) * n),))
+           for i, (op, n) in enumerate(zip(chile_plan.deliveries, sizes))]
+    ops[3] = replace(ops[3], evidence_files=(*ops[3].evidence_files, shared))
+    ops[5] = replace(ops[5], evidence_files=(*ops[5].evidence_files, shared))  # counted once in its batch
+    ready = list(enumerate(ops))
+    batch_ids = lambda batches: [[i for i, _op in batch] for batch in batches]  # noqa: E731
+    # 30+30 | 50+10+40 | 100 (over the limit: alone) | 5+40
+    assert batch_ids(_delivery_batches(ready, 100, 100)) == [[0, 1], [2, 3], [4], [5]]
+    assert batch_ids(_delivery_batches(ready, 100, 1000)) == [[0, 1, 2, 3, 4, 5]]
+    assert batch_ids(_delivery_batches(ready, 4, 1000)) == [[0, 1, 2, 3], [4, 5]]
+    assert batch_ids(_delivery_batches(ready, 100, 1)) == [[0], [1], [2], [3], [4], [5]]
 
 
 def test_batch_size_1_sends_single_calls_and_uploads_the_evidence_files(chile_plan, fake_api, chile_csvs):

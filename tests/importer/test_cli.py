@@ -196,10 +196,28 @@ def test_batched_evidence_documents_are_written_to_the_evidence_dir(served, toke
     assert {p.name: p.read_bytes() for p in evidence_dir.iterdir()} == expected
     cited = {d["evidence"][0]["sha256"] for d in served.deliveries.values()}
     assert cited == {f.sha256 for op in plan.deliveries for f in op.evidence_files}
+    assert served.evidence == {f.sha256: f.content for op in plan.deliveries for f in op.evidence_files}
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["ledger"]["warnings"] == [
-        f"170 generated evidence documents are cited by SHA-256 only (batched deliveries); written to {evidence_dir}"
+        f"170 generated evidence documents (also uploaded with their deliveries) written to {evidence_dir}"
     ]
+
+
+def test_a_batched_import_uploads_every_evidence_file_without_an_evidence_dir(served, token_file, tmp_path, mapping_paths, data_dir):
+    from scripts.importer import load_mapping, plan_source
+
+    report_path = tmp_path / "chile.json"
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path)
+    assert result.exit_code == 0, result.output
+    plan = plan_source(load_mapping(mapping_paths["chile"]), data_dir)
+    assert len(served.transactions) == 15
+    assert served.evidence == {f.sha256: f.content for op in plan.deliveries for f in op.evidence_files}
+    assert len(served.evidence) == 170
+    assert all(e["stored"] for d in served.deliveries.values() for e in d["evidence"])
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert "warnings" not in report["ledger"]
+    assert "cited by SHA-256 only" not in result.flat
 
 
 def test_batch_size_1_uploads_the_evidence_in_single_calls(served, token_file, tmp_path, mapping_paths, data_dir):
