@@ -34,7 +34,7 @@ FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 """Media types a form route accepts."""
 
 
-def _media_type(request: Request) -> str | None:
+def media_type_of(request: Request) -> str | None:
     value = request.headers.get("content-type")
     if not value:
         return None
@@ -43,18 +43,18 @@ def _media_type(request: Request) -> str | None:
     return message.get_content_type()
 
 
-def _has_body(request: Request) -> bool:
+def has_body(request: Request) -> bool:
     length = request.headers.get("content-length")
     if length is not None:
         return length.strip() not in ("", "0")
     return "transfer-encoding" in request.headers
 
 
-def _too_large(limit: int) -> HTTPException:
+def too_large(limit: int) -> HTTPException:
     return HTTPException(413, f"The request body exceeds the limit of {limit} bytes.")
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+def limited_receive(receive: Receive, limit: int) -> Receive:
     received = 0
 
     async def receive_with_limit() -> Message:
@@ -63,7 +63,7 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
-                raise _too_large(limit)
+                raise too_large(limit)
         return message
 
     return receive_with_limit
@@ -86,20 +86,20 @@ def body_limited_route(max_files: int, json_max_bytes: int = JSON_MAX_BYTES) -> 
             is_form = isinstance(self.body_field.field_info, params.Form)
 
             async def guarded(request: Request) -> Response:
-                media_type = _media_type(request)
+                media_type = media_type_of(request)
                 if is_form:
                     limit = max_files * request.app.state.settings.max_evidence_bytes + FORM_OVERHEAD_BYTES
-                    if media_type not in FORM_MEDIA_TYPES and (media_type or _has_body(request)):
+                    if media_type not in FORM_MEDIA_TYPES and (media_type or has_body(request)):
                         raise HTTPException(415, f"Send this as multipart/form-data, not {media_type or 'no media type'}.")
                 else:
                     limit = json_max_bytes
                     json_like = media_type is not None and (media_type == "application/json" or media_type.endswith("+json"))
-                    if not json_like and (media_type or _has_body(request)):
+                    if not json_like and (media_type or has_body(request)):
                         raise HTTPException(415, f"Send this as application/json, not {media_type or 'no media type'}.")
                 declared = request.headers.get("content-length", "").strip()
                 if declared.isdigit() and int(declared) > limit:
-                    raise _too_large(limit)
-                return await handler(Request(request.scope, _limited(request.receive, limit)))
+                    raise too_large(limit)
+                return await handler(Request(request.scope, limited_receive(request.receive, limit)))
 
             return guarded
 

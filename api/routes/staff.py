@@ -29,7 +29,7 @@ from starlette.datastructures import UploadFile
 
 from api.deps import ChainDep, EvidenceStoreDep, NowDep, SessionDep, SettingsDep, StaffDep
 from api.problems import problem_responses
-from api.routing import BATCH_JSON_MAX_BYTES, _has_body, _limited, _media_type, _too_large, body_limited_route
+from api.routing import BATCH_JSON_MAX_BYTES, has_body, limited_receive, media_type_of, too_large, body_limited_route
 from api.schemas import (
     MAX_BATCH_ITEMS,
     MAX_EVIDENCE,
@@ -82,19 +82,19 @@ class DeliveryBatchRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
-            media_type = _media_type(request)
+            media_type = media_type_of(request)
             if media_type == "multipart/form-data":
                 limit = BATCH_FORM_MAX_BYTES
             elif media_type is not None and (media_type == "application/json" or media_type.endswith("+json")):
                 limit = BATCH_JSON_MAX_BYTES
-            elif media_type or _has_body(request):
+            elif media_type or has_body(request):
                 raise HTTPException(415, f"Send this as application/json or multipart/form-data, not {media_type}.")
             else:
                 limit = BATCH_JSON_MAX_BYTES
             declared = request.headers.get("content-length", "").strip()
             if declared.isdigit() and int(declared) > limit:
-                raise _too_large(limit)
-            return await handler(Request(request.scope, _limited(request.receive, limit)))
+                raise too_large(limit)
+            return await handler(Request(request.scope, limited_receive(request.receive, limit)))
 
         return guarded
 
@@ -138,7 +138,7 @@ async def read_delivery_batch(request: Request) -> AsyncIterator[DeliveryBatchBo
         RequestValidationError: the body is not such a batch (422, ``loc`` under ``body``:
             ``["body", "deliveries", 2, "quantity"]``, ``["body", "evidence", 0]``).
     """
-    if _media_type(request) != "multipart/form-data":
+    if media_type_of(request) != "multipart/form-data":
         raw = await request.body()
         if not raw:
             raise _invalid(["body"], "missing", "Field required")
