@@ -20,7 +20,7 @@ from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.settings import Settings
 from ledger.staff import issue_token
-from tests.api.helpers import MAX_EVIDENCE_BYTES, SOURCES_DIR, Tokens
+from tests.api.helpers import MAX_EVIDENCE_BYTES, SOURCES_DIR, Made, Tokens, register
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +62,21 @@ def indexer(client: TestClient, app: FastAPI, chain: LedgerChain, api_settings: 
 def index(indexer: Indexer) -> Any:
     """Call after writes: indexes up to the chain head, returns the events applied."""
     return indexer.run_once
+
+
+@pytest.fixture()
+def commitment(client: TestClient, tokens: Tokens, index: Any) -> Made:
+    """A fresh Baarn commitment of this test alone (target 10 stuks, due 2030), indexed."""
+    index()
+    made = register(client, tokens.baarn)
+    index()
+    return made
+
+
+@pytest.fixture()
+def utrecht_commitment(client: TestClient, tokens: Tokens, index: Any) -> Made:
+    """A fresh Utrecht commitment of this test alone, indexed."""
+    index()
+    made = register(client, tokens.utrecht)
+    index()
+    return made

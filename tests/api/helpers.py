@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -104,3 +105,47 @@ def increase_time(rpc_url: str, seconds: int) -> None:
     for method, params in (("evm_increaseTime", [seconds]), ("evm_mine", [])):
         response = httpx.post(rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
         assert "error" not in response.json(), response.text
+
+
+_serial = itertools.count(1)
+
+
+def unique_ref(prefix: str = "ref") -> str:
+    """An external reference no other test of this run uses (tests share a module's ledger)."""
+    return f"{prefix}-{next(_serial)}"
+
+
+def commitment_body(external_ref: str | None = None, **changes: Any) -> dict[str, Any]:
+    """A valid ``POST /staff/commitments`` body with a fresh external reference."""
+    return {"external_ref": external_ref or unique_ref("c"), "title": "Belofte", "target_quantity": "10",
+            "unit": "stuks", "promised_at": PROMISED, "due_date": DUE_2030, **changes}
+
+
+@dataclass(frozen=True)
+class Made:
+    """A commitment a test registered for itself."""
+
+    id: int
+    external_ref: str
+
+
+def register(client: Any, token: str, **changes: Any) -> Made:
+    """Register a fresh commitment through the API for ``token``'s municipality."""
+    body = commitment_body(**changes)
+    response = client.post("/api/v1/staff/commitments", json=body, headers=Tokens.header(token))
+    assert response.status_code == 201, response.text
+    return Made(response.json()["commitment_id"], body["external_ref"])
+
+
+def deliver(client: Any, token: str, commitment_id: int, **data: Any) -> int:
+    """Record a delivery on ``commitment_id`` through the API (by hash only); its id."""
+    form = {"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": "0x" + "e1" * 32, **data}
+    response = client.post(f"/api/v1/staff/commitments/{commitment_id}/deliveries", data=form,
+                           headers=Tokens.header(token))
+    assert response.status_code == 201, response.text
+    return response.json()["delivery_id"]
+
+
+def delivery_id(commitment_id: int, number: int) -> int:
+    """The id of the ``number``-th delivery of ``commitment_id`` (``commitment_id * 1_000_000 + n``)."""
+    return commitment_id * 1_000_000 + number

@@ -1,7 +1,7 @@
 """Batch writes (one ``multicall`` transaction, all or nothing) and the paused ledger.
 
-Tests run in file order on this module's ledger: the first batch registers Baarn's
-commitments 1..3 (``b-1``..``b-3``), then Utrecht registers commitment 4 (``u-1``).
+Each test registers the commitments it needs (fresh external references) on the module's
+ledger and counts ids relative to what it read, so it runs alone and in any order.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ledger.chain import LedgerChain
-from tests.api.helpers import DUE_2030, PROMISED, Tokens, assert_problem
+from tests.api.helpers import DUE_2030, PROMISED, Made, Tokens, assert_problem, deliver, delivery_id, register, unique_ref
 
 EVIDENCE = ["0x" + "a1" * 32, "0x" + "a2" * 32]
 DELIVERED_AT = 1_736_938_800  # 2025-01-15T11:00:00Z
@@ -47,32 +47,37 @@ def post(client: TestClient, path: str, body: Any, token: str | None) -> Any:
 def test_a_batch_registers_every_commitment_in_one_transaction(
     client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
 ) -> None:
-    response = post(client, "commitments", {"commitments": [item("b-1"), item("b-2", target_quantity=20), item("b-3")]},
-                    tokens.baarn)
+    refs = [unique_ref("b") for _ in range(3)]
+    n = chain.call("counts")[1]
+    response = post(client, "commitments",
+                    {"commitments": [item(refs[0]), item(refs[1], target_quantity=20), item(refs[2])]}, tokens.baarn)
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["commitment_ids"] == [1, 2, 3]
+    assert body["commitment_ids"] == [n + 1, n + 2, n + 3]
     assert set(body["tx"]) == {"tx_hash", "block_number", "gas_used"}
     assert body["tx"]["block_number"] == chain.head_block_number()
     index()
-    listed = client.get("/api/v1/commitments").json()["data"]
+    listed = [c for c in client.get("/api/v1/commitments", params={"limit": 100}).json()["data"] if c["external_ref"] in refs]
     assert [(c["id"], c["external_ref"], c["target_quantity"], c["promised_at"], c["registrar"]) for c in listed] == [
-        (1, "b-1", "10", PROMISED, roles.registrar.address),
-        (2, "b-2", "20", PROMISED, roles.registrar.address),
-        (3, "b-3", "10", PROMISED, roles.registrar.address),
+        (n + 1, refs[0], "10", PROMISED, roles.registrar.address),
+        (n + 2, refs[1], "20", PROMISED, roles.registrar.address),
+        (n + 3, refs[2], "10", PROMISED, roles.registrar.address),
     ]
     assert {c["registered"]["tx_hash"] for c in listed} == {body["tx"]["tx_hash"]}
     assert [c["registered"]["log_index"] for c in listed] == sorted(c["registered"]["log_index"] for c in listed)
 
 
 def test_a_refused_item_refuses_the_whole_batch_and_names_its_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens
+    client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
 ) -> None:
     before = head(chain)
-    response = post(client, "commitments", {"commitments": [item("b-4"), item("b-5"), item("b-2")]}, tokens.baarn)
+    response = post(client, "commitments",
+                    {"commitments": [item(unique_ref("b")), item(unique_ref("b")), item(commitment.external_ref)]},
+                    tokens.baarn)
     body = assert_problem(response, 409, "duplicate-external-ref")
-    assert (body["index"], body["existing_commitment_id"]) == (2, 2)
-    assert body["detail"] == "Municipality 1 already has a commitment with external reference “b-2”: commitment 2."
+    assert (body["index"], body["existing_commitment_id"]) == (2, commitment.id)
+    assert body["detail"] == (f"Municipality 1 already has a commitment with external reference “{commitment.external_ref}”: "
+                              f"commitment {commitment.id}.")
     assert head(chain) == before
 
 
@@ -143,40 +148,48 @@ def test_batches_need_a_registrar_token(client: TestClient, chain: LedgerChain, 
 def test_a_batch_records_every_delivery_in_one_transaction(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
-    assert post(client, "commitments", {"commitments": [item("u-1")]}, tokens.utrecht).json()["commitment_ids"] == [4]
+    first, second = register(client, tokens.baarn), register(client, tokens.baarn)
+    register(client, tokens.utrecht)  # another municipality's commitment in between
     body = {"deliveries": [
-        delivery(1, external_ref="lev-1", note="Eerste", evidence_uri="https://example.org/1"),
-        delivery(2, evidence_sha256=EVIDENCE),
-        delivery(1, quantity=3, delivered_at="2025-02-01T00:00:00+01:00"),
+        delivery(first.id, external_ref="lev-1", note="Eerste", evidence_uri="https://example.org/1"),
+        delivery(second.id, evidence_sha256=EVIDENCE),
+        delivery(first.id, quantity=3, delivered_at="2025-02-01T00:00:00+01:00"),
     ]}
     response = post(client, "deliveries", body, tokens.baarn)
     assert response.status_code == 201, response.text
     recorded = response.json()
-    assert recorded["delivery_ids"] == [1_000_001, 2_000_001, 1_000_002]
+    assert recorded["delivery_ids"] == [delivery_id(first.id, 1), delivery_id(second.id, 1), delivery_id(first.id, 2)]
     index()
-    c1 = client.get("/api/v1/commitments/1").json()
+    c1 = client.get(f"/api/v1/commitments/{first.id}").json()
     assert c1["delivered_quantity"] == "5"
     assert [(d["id"], d["quantity"], d["delivered_at"], d["external_ref"], d["note"]) for d in c1["deliveries"]] == [
-        (1_000_001, "2", DELIVERED_AT, "lev-1", "Eerste"),
-        (1_000_002, "3", 1_738_364_400, "", ""),
+        (delivery_id(first.id, 1), "2", DELIVERED_AT, "lev-1", "Eerste"),
+        (delivery_id(first.id, 2), "3", 1_738_364_400, "", ""),
     ]
     assert {d["recorded"]["tx_hash"] for d in c1["deliveries"]} == {recorded["tx"]["tx_hash"]}
-    assert [e["sha256"] for e in client.get("/api/v1/commitments/2").json()["deliveries"][0]["evidence"]] == EVIDENCE
+    assert [e["sha256"] for e in client.get(f"/api/v1/commitments/{second.id}").json()["deliveries"][0]["evidence"]] == EVIDENCE
 
 
 @pytest.mark.parametrize(
-    ("items", "status", "slug", "index_", "extra"),
-    [
-        ([delivery(1), delivery(4)], 403, "forbidden", 1, {}),
-        ([delivery(1), delivery(2), delivery(99)], 404, "not-found", 2, {}),
-        ([delivery(2), delivery(1, external_ref="lev-1")], 409, "duplicate-delivery-ref", 1,
-         {"existing_delivery_id": 1_000_001}),
-    ],
+    ("case", "status", "slug", "index_"),
+    [("another-municipality", 403, "forbidden", 1), ("unknown-commitment", 404, "not-found", 2),
+     ("duplicate-ref", 409, "duplicate-delivery-ref", 1)],
     ids=["another-municipality", "unknown-commitment", "duplicate-ref"],
 )
 def test_a_refused_delivery_refuses_the_whole_batch_and_names_its_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, items: list, status: int, slug: str, index_: int, extra: dict
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made, utrecht_commitment: Made,
+    case: str, status: int, slug: str, index_: int,
 ) -> None:
+    other = register(client, tokens.baarn)
+    delivered = deliver(client, tokens.baarn, commitment.id, external_ref="lev-1")
+    index()
+    unknown = chain.call("counts")[1] + 99
+    items, extra = {
+        "another-municipality": ([delivery(commitment.id), delivery(utrecht_commitment.id)], {}),
+        "unknown-commitment": ([delivery(commitment.id), delivery(other.id), delivery(unknown)], {}),
+        "duplicate-ref": ([delivery(other.id), delivery(commitment.id, external_ref="lev-1")],
+                          {"existing_delivery_id": delivered}),
+    }[case]
     before = head(chain)
     body = assert_problem(post(client, "deliveries", {"deliveries": items}, tokens.baarn), status, slug)
     assert body["index"] == index_
@@ -207,18 +220,19 @@ def test_invalid_delivery_batches_are_refused_before_anything_is_sent(
 
 
 def test_a_withdrawn_commitment_in_a_batch_is_refused_with_its_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
 ) -> None:
-    assert client.post("/api/v1/staff/commitments/3/withdrawal", json={"reason": "Geschrapt"},
+    withdrawn = register(client, tokens.baarn).id
+    assert client.post(f"/api/v1/staff/commitments/{withdrawn}/withdrawal", json={"reason": "Geschrapt"},
                        headers=Tokens.header(tokens.baarn)).status_code == 201
     before = head(chain)
-    by_contract = assert_problem(post(client, "deliveries", {"deliveries": [delivery(1), delivery(3)]}, tokens.baarn),
-                                 409, "commitment-withdrawn")
+    items = {"deliveries": [delivery(commitment.id), delivery(withdrawn)]}
+    by_contract = assert_problem(post(client, "deliveries", items, tokens.baarn), 409, "commitment-withdrawn")
     index()
-    by_index = assert_problem(post(client, "deliveries", {"deliveries": [delivery(1), delivery(3)]}, tokens.baarn),
-                              409, "commitment-withdrawn")
+    by_index = assert_problem(post(client, "deliveries", items, tokens.baarn), 409, "commitment-withdrawn")
     assert by_contract["index"] == by_index["index"] == 1
-    assert by_contract["detail"] == by_index["detail"] == "Commitment 3 is withdrawn: it accepts no amendment or delivery."
+    assert by_contract["detail"] == by_index["detail"] == (
+        f"Commitment {withdrawn} is withdrawn: it accepts no amendment or delivery.")
     assert by_contract["contract_error"]["name"] == "LedgerCommitmentWithdrawn"
     assert head(chain) == before
 
