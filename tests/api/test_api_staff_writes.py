@@ -1,8 +1,8 @@
 """Staff writes through the API on this module's ledger, checked on chain and in the index.
 
-Tests run in file order and build on each other (one ledger per module): commitment 1 is
-Baarn's ``wonen-001``, commitment 2 Utrecht's ``fiets-001``, commitment 3 Baarn's
-``weg-003`` (withdrawn later). Delivery ids are ``commitment_id * 1_000_000 + n``.
+One ledger per module; each test registers (through fixtures) the commitments and deliveries
+it needs, with fresh external references, and reads ids and counts relative to its own
+records, so it runs alone and in any order. Delivery ids are ``commitment_id * 1_000_000 + n``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,10 @@ from ledger.chain import LedgerChain
 from ledger.evidence import STAGING_DIR
 from ledger.settings import Settings
 from ledger.staff import issue_token
-from tests.api.helpers import DUE_2030, MAX_EVIDENCE_BYTES, PROBLEM, PROMISED, Tokens, assert_problem
+from tests.api.helpers import (
+    DUE_2030, MAX_EVIDENCE_BYTES, PROBLEM, PROMISED, Made, Tokens, assert_problem, deliver, delivery_id, register,
+    unique_ref,
+)
 
 COMMITMENT = {
     "external_ref": "wonen-001",
@@ -39,6 +42,8 @@ REPORT_SHA = "0x" + hashlib.sha256(REPORT).hexdigest()
 PHOTO = b"\x89PNG\r\n\x1a\n photo of the site"
 PHOTO_SHA = "0x" + hashlib.sha256(PHOTO).hexdigest()
 ELSEWHERE = "0x" + "e1" * 32
+UNKNOWN = 99_999
+"""A commitment id no test of this module reaches."""
 
 
 def auth(token: str) -> dict[str, str]:
@@ -55,6 +60,38 @@ def counts(chain: LedgerChain) -> tuple[int, int, int]:
 def stored_files(app: FastAPI) -> list[str]:
     """Names in the evidence folder, the staging area excluded."""
     return sorted(p.name for p in Path(app.state.evidence_store.directory).iterdir() if p.name != STAGING_DIR)
+
+
+@pytest.fixture()
+def wonen(client: TestClient, tokens: Tokens, index: Any) -> Made:
+    """A fresh Baarn commitment with the terms of ``COMMITMENT`` (its own external reference), indexed."""
+    index()
+    made = register(client, tokens.baarn, **{**COMMITMENT, "external_ref": unique_ref("wonen")})
+    index()
+    return made
+
+
+@pytest.fixture()
+def amended(client: TestClient, tokens: Tokens, index: Any, wonen: Made) -> Made:
+    """``wonen`` amended once: target 200 lowered to 180."""
+    response = client.post(
+        f"/api/v1/staff/commitments/{wonen.id}/amendments",
+        json={"expected_amendment_count": 0, "target_quantity": 180, "reason": "Twintig woningen vervallen na bezwaar"},
+        headers=auth(tokens.baarn),
+    )
+    assert response.status_code == 201, response.text
+    index()
+    return wonen
+
+
+@pytest.fixture()
+def withdrawn(client: TestClient, tokens: Tokens, index: Any, commitment: Made) -> Made:
+    """A fresh Baarn commitment, withdrawn and indexed."""
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/withdrawal", json={"reason": "Project geschrapt"},
+                           headers=auth(tokens.baarn))
+    assert response.status_code == 201, response.text
+    index()
+    return commitment
 
 
 def assert_tx(tx: dict[str, Any], chain: LedgerChain) -> None:
@@ -97,14 +134,15 @@ def test_missing_or_unknown_tokens_are_unauthorized(client: TestClient, chain: L
 def test_register_commitment_records_it_for_the_tokens_municipality(
     client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
 ) -> None:
-    response = client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn))
+    ref, n = unique_ref("wonen"), counts(chain)[1]
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": ref}, headers=auth(tokens.baarn))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["commitment_id"] == 1
+    assert body["commitment_id"] == n + 1
     assert_tx(body["tx"], chain)
-    assert counts(chain)[:2] == (2, 1)
+    assert counts(chain)[:2] == (2, n + 1)
     index()
-    detail = client.get("/api/v1/commitments/1").json()
+    detail = client.get(f"/api/v1/commitments/{n + 1}").json()
     assert detail["registered"]["tx_hash"] == body["tx"]["tx_hash"]
     assert {k: detail[k] for k in ("municipality_id", "external_ref", "title", "description", "theme", "target_quantity",
                                    "original_target_quantity", "unit", "promised_at", "promised_at_iso", "due_date",
@@ -112,7 +150,7 @@ def test_register_commitment_records_it_for_the_tokens_municipality(
                                    "source_uri", "registrar", "signer_held_role", "status", "status_on_record",
                                    "amendment_count", "amendments")} == {
         "municipality_id": 1,
-        "external_ref": "wonen-001",
+        "external_ref": ref,
         "title": "200 sociale huurwoningen",
         "description": "Bouw van 200 sociale huurwoningen in Baarn-Noord.",
         "theme": "Wonen",
@@ -138,40 +176,46 @@ def test_register_commitment_records_it_for_the_tokens_municipality(
 
 
 def test_register_takes_integer_quantities_and_unix_due_dates(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
-    body = {"external_ref": "fiets-001", "title": "Fietsenstalling", "target_quantity": 1, "unit": "stalling",
+    n = counts(chain)[1]
+    body = {"external_ref": unique_ref("fiets"), "title": "Fietsenstalling", "target_quantity": 1, "unit": "stalling",
             "promised_at": int(time.time()) - 86_400, "due_date": int(time.time()) + 86_400}
     response = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.utrecht))
     assert response.status_code == 201
-    assert response.json()["commitment_id"] == 2
+    assert response.json()["commitment_id"] == n + 1
     response = client.post(
         "/api/v1/staff/commitments",
-        json={"external_ref": "weg-003", "title": "Weg", "target_quantity": "3", "unit": "km", "promised_at": PROMISED,
+        json={"external_ref": unique_ref("weg"), "title": "Weg", "target_quantity": "3", "unit": "km", "promised_at": PROMISED,
               "due_date": DUE_2030},
         headers=auth(tokens.baarn),
     )
-    assert response.json()["commitment_id"] == 3
+    assert response.json()["commitment_id"] == n + 2
     index()
-    assert client.get("/api/v1/commitments/2").json()["municipality_name"] == "Utrecht"
+    assert client.get(f"/api/v1/commitments/{n + 1}").json()["municipality_name"] == "Utrecht"
 
 
 def test_duplicate_external_ref_is_a_conflict_naming_the_existing_commitment(
-    client: TestClient, chain: LedgerChain, tokens: Tokens
+    client: TestClient, chain: LedgerChain, tokens: Tokens, wonen: Made
 ) -> None:
     before = counts(chain)
-    response = client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn))
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": wonen.external_ref},
+                           headers=auth(tokens.baarn))
     body = assert_problem(response, 409, "duplicate-external-ref")
-    assert body["existing_commitment_id"] == 1
+    assert body["existing_commitment_id"] == wonen.id
     assert body["contract_error"] == {
         "name": "LedgerDuplicateCommitmentRef",
-        "args": {"municipality_id": 1, "external_ref": "wonen-001", "existing_commitment_id": 1},
+        "args": {"municipality_id": 1, "external_ref": wonen.external_ref, "existing_commitment_id": wonen.id},
     }
     assert counts(chain) == before
 
 
-def test_the_same_external_ref_is_free_in_another_municipality(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
-    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "fiets-001"}, headers=auth(tokens.baarn))
+def test_the_same_external_ref_is_free_in_another_municipality(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, utrecht_commitment: Made
+) -> None:
+    n = counts(chain)[1]
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": utrecht_commitment.external_ref},
+                           headers=auth(tokens.baarn))
     assert response.status_code == 201
-    assert response.json()["commitment_id"] == 4
+    assert response.json()["commitment_id"] == n + 1
     index()
 
 
@@ -235,20 +279,20 @@ def test_other_contract_refusals_are_contract_rejected_with_the_custom_error(
 
 
 def test_amendment_changes_only_the_fields_it_names_and_returns_its_number(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
+    client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any, wonen: Made
 ) -> None:
     response = client.post(
-        "/api/v1/staff/commitments/1/amendments",
+        f"/api/v1/staff/commitments/{wonen.id}/amendments",
         json={"expected_amendment_count": 0, "target_quantity": 180, "reason": "Twintig woningen vervallen na bezwaar"},
         headers=auth(tokens.baarn),
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["commitment_id"] == 1
+    assert body["commitment_id"] == wonen.id
     assert body["amendment_number"] == 1
     assert_tx(body["tx"], chain)
     index()
-    detail = client.get("/api/v1/commitments/1").json()
+    detail = client.get(f"/api/v1/commitments/{wonen.id}").json()
     assert (detail["amendment_count"], detail["title"], detail["description"], detail["due_date"]) == (
         1, COMMITMENT["title"], COMMITMENT["description"], DUE_2030
     )
@@ -280,22 +324,22 @@ def test_amendment_changes_only_the_fields_it_names_and_returns_its_number(
 
 
 def test_an_amendment_with_a_stale_count_is_a_conflict_naming_both_counts(
-    client: TestClient, chain: LedgerChain, tokens: Tokens
+    client: TestClient, chain: LedgerChain, tokens: Tokens, amended: Made
 ) -> None:
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/1/amendments",
+        f"/api/v1/staff/commitments/{amended.id}/amendments",
         json={"expected_amendment_count": 0, "target_quantity": 150, "reason": "Nog minder"},
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 409, "stale-amendment-count")
     assert (body["expected_amendment_count"], body["current_amendment_count"]) == (0, 1)
     assert body["detail"] == (
-        "Commitment 1 has 1 amendment(s), not the 0 this amendment expects: it was amended since you read it. "
+        f"Commitment {amended.id} has 1 amendment(s), not the 0 this amendment expects: it was amended since you read it. "
         "Read it again, check the change, and send the current count."
     )
     assert body["contract_error"] == {
-        "name": "LedgerStaleAmendmentCount", "args": {"commitment_id": 1, "expected": 0, "actual": 1},
+        "name": "LedgerStaleAmendmentCount", "args": {"commitment_id": amended.id, "expected": 0, "actual": 1},
     }
     assert counts(chain) == before
 
@@ -305,24 +349,26 @@ def test_an_amendment_with_a_stale_count_is_a_conflict_naming_both_counts(
     [({"title": COMMITMENT["title"]}, "title"), ({"target_quantity": "180"}, "target_quantity"), ({"due_date": DUE_2030}, "due_date")],
 )
 def test_amendment_that_changes_nothing_is_a_conflict_naming_the_field(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, change: dict, field: str
+    client: TestClient, chain: LedgerChain, tokens: Tokens, amended: Made, change: dict, field: str
 ) -> None:
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/1/amendments",
+        f"/api/v1/staff/commitments/{amended.id}/amendments",
         json={"expected_amendment_count": 1, **change, "reason": "Geen"},
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 409, "amendment-changes-nothing")
     assert body["field"] == field
-    assert body["detail"] == f"This amendment changes nothing: commitment 1 already has this {field.replace('_', ' ')}."
+    assert body["detail"] == f"This amendment changes nothing: commitment {amended.id} already has this {field.replace('_', ' ')}."
     assert counts(chain) == before
 
 
-def test_an_amended_due_date_must_come_after_the_promise(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+def test_an_amended_due_date_must_come_after_the_promise(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, amended: Made
+) -> None:
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/1/amendments",
+        f"/api/v1/staff/commitments/{amended.id}/amendments",
         json={"expected_amendment_count": 1, "due_date": PROMISED, "reason": "Te vroeg"},
         headers=auth(tokens.baarn),
     )
@@ -337,50 +383,57 @@ def test_an_amended_due_date_must_come_after_the_promise(client: TestClient, cha
 
 
 def test_an_amendment_does_not_wait_for_the_index(client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any) -> None:
-    chain.send("amendCommitment", [3, (0, 1, "Weg 2", "", 0, 0, "Naam")], roles.registrar.key)  # not indexed
+    weg = register(client, tokens.baarn, title="Weg", target_quantity="3", unit="km").id
+    index()
+    chain.send("amendCommitment", [weg, (0, 1, "Weg 2", "", 0, 0, "Naam")], roles.registrar.key)  # not indexed
     response = client.post(
-        "/api/v1/staff/commitments/3/amendments",
+        f"/api/v1/staff/commitments/{weg}/amendments",
         json={"expected_amendment_count": 1, "title": "Nieuwe weg", "reason": "Naam"},
         headers=auth(tokens.baarn),
     )
     assert response.status_code == 201, response.text
     assert response.json()["amendment_number"] == 2
     index()
-    detail = client.get("/api/v1/commitments/3").json()
+    detail = client.get(f"/api/v1/commitments/{weg}").json()
     assert (detail["title"], detail["target_quantity"], detail["amendment_count"]) == ("Nieuwe weg", "3", 2)
     assert [a["fields"] for a in detail["amendments"]] == [["title"], ["title"]]
 
 
-def test_amending_another_municipalitys_commitment_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+def test_amending_another_municipalitys_commitment_is_forbidden(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, utrecht_commitment: Made
+) -> None:
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/2/amendments",
+        f"/api/v1/staff/commitments/{utrecht_commitment.id}/amendments",
         json={"expected_amendment_count": 0, "target_quantity": 2, "reason": "r"},
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 403, "forbidden")
-    assert body["detail"] == "This token is for municipality 1; commitment 2 belongs to municipality 2."
+    assert body["detail"] == (
+        f"This token is for municipality 1; commitment {utrecht_commitment.id} belongs to municipality 2.")
     assert counts(chain) == before
 
 
-@pytest.mark.parametrize(("path", "status"), [("99", 404), ("0", 422), ("x", 422)])
+@pytest.mark.parametrize(("path", "status"), [(str(UNKNOWN), 404), ("0", 422), ("x", 422)])
 def test_amending_an_unknown_commitment(client: TestClient, tokens: Tokens, path: str, status: int) -> None:
     body = {"expected_amendment_count": 0, "title": "t", "reason": "r"}
     response = client.post(f"/api/v1/staff/commitments/{path}/amendments", json=body, headers=auth(tokens.baarn))
     assert response.status_code == status
     assert response.headers["content-type"] == PROBLEM
     if status == 404:
-        assert response.json()["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": 99}}
+        assert response.json()["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": UNKNOWN}}
 
 
-def test_an_amendment_needs_a_reason_its_count_and_a_field(client: TestClient, tokens: Tokens) -> None:
-    response = client.post("/api/v1/staff/commitments/1/amendments", json={"title": "t"}, headers=auth(tokens.baarn))
+def test_an_amendment_needs_a_reason_its_count_and_a_field(client: TestClient, tokens: Tokens, commitment: Made) -> None:
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/amendments", json={"title": "t"},
+                           headers=auth(tokens.baarn))
     assert assert_problem(response, 422, "validation-error")["errors"] == [
         {"loc": ["body", "expected_amendment_count"], "msg": "Field required", "type": "missing"},
         {"loc": ["body", "reason"], "msg": "Field required", "type": "missing"},
     ]
     response = client.post(
-        "/api/v1/staff/commitments/1/amendments", json={"expected_amendment_count": 1, "reason": "r"}, headers=auth(tokens.baarn)
+        f"/api/v1/staff/commitments/{commitment.id}/amendments", json={"expected_amendment_count": 1, "reason": "r"},
+        headers=auth(tokens.baarn)
     )
     assert assert_problem(response, 422, "validation-error")["errors"] == [{
         "loc": ["body"],
@@ -393,11 +446,12 @@ def test_an_amendment_needs_a_reason_its_count_and_a_field(client: TestClient, t
 
 
 def test_delivery_stores_its_files_and_cites_them_on_chain(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, roles: Any, index: Any, wonen: Made
 ) -> None:
     delivered_at = int(time.time()) - 86_400
+    before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/1/deliveries",
+        f"/api/v1/staff/commitments/{wonen.id}/deliveries",
         data={
             "quantity": "60",
             "delivered_at": str(delivered_at),
@@ -411,11 +465,11 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert body["delivery_id"] == 1_000_001
-    assert body["commitment_id"] == 1
+    assert body["delivery_id"] == delivery_id(wonen.id, 1)
+    assert body["commitment_id"] == wonen.id
     assert body["evidence_sha256"] == [REPORT_SHA, PHOTO_SHA, ELSEWHERE]
     assert_tx(body["tx"], chain)
-    assert counts(chain)[:2] == (2, 4)
+    assert counts(chain)[:2] == before[:2]
 
     evidence = client.get(f"/api/v1/evidence/{REPORT_SHA}")
     assert evidence.content == REPORT
@@ -423,12 +477,12 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
     assert client.get(f"/api/v1/evidence/{PHOTO_SHA}").headers["content-type"] == "image/png"
 
     index()
-    delivery = client.get("/api/v1/commitments/1").json()["deliveries"][0]
+    delivery = client.get(f"/api/v1/commitments/{wonen.id}").json()["deliveries"][0]
     recorded_at = delivery["recorded"]["block_time"]
     assert delivery == {
-        "id": 1_000_001,
+        "id": delivery_id(wonen.id, 1),
         "delivery_number": 1,
-        "commitment_id": 1,
+        "commitment_id": wonen.id,
         "quantity": "60",
         "delivered_at": delivered_at,
         "delivered_at_iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(delivered_at)),
@@ -452,41 +506,46 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
     }
     assert delivery["recorded"]["tx_hash"] == body["tx"]["tx_hash"]
     verify = client.get(f"/api/v1/verify/{PHOTO_SHA}").json()
-    assert [c["delivery_id"] for c in verify["citations"]] == [1_000_001]
+    assert [c["delivery_id"] for c in verify["citations"]] == [delivery_id(wonen.id, 1)]
 
 
-def test_delivery_with_only_hashes_and_an_rfc3339_date(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
+def test_delivery_with_only_hashes_and_an_rfc3339_date(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
+) -> None:
+    deliver(client, tokens.baarn, commitment.id)
     response = client.post(
-        "/api/v1/staff/commitments/1/deliveries",
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
         data={"quantity": 10, "delivered_at": "2025-01-15T12:00:00+01:00", "evidence_sha256": ["ab" * 32, "0x" + "cd" * 32]},
         headers=auth(tokens.baarn),
     )
     assert response.status_code == 201, response.text
     assert response.json()["evidence_sha256"] == ["0x" + "ab" * 32, "0x" + "cd" * 32]
     index()
-    assert client.get("/api/v1/commitments/1").json()["deliveries"][1]["delivered_at"] == 1736938800
+    assert client.get(f"/api/v1/commitments/{commitment.id}").json()["deliveries"][1]["delivered_at"] == 1736938800
 
 
 def test_duplicate_delivery_ref_is_a_conflict_naming_the_existing_delivery(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
 ) -> None:
+    existing = deliver(client, tokens.baarn, commitment.id, external_ref="lev-001")
+    index()
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/1/deliveries",
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
         data={"quantity": "1", "delivered_at": "1736938800", "external_ref": "lev-001", "evidence_sha256": ELSEWHERE},
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 409, "duplicate-delivery-ref")
-    assert body["existing_delivery_id"] == 1_000_001
+    assert body["existing_delivery_id"] == existing
     assert counts(chain) == before
 
 
 def test_an_evidence_file_over_the_limit_is_refused_and_nothing_is_stored_or_sent(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
 ) -> None:
     before, files = counts(chain), stored_files(app)
     response = client.post(
-        "/api/v1/staff/commitments/1/deliveries",
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
         data={"quantity": "1", "delivered_at": "1736938800"},
         files=[
             ("evidence", ("small.txt", b"small and fine", "text/plain")),
@@ -500,9 +559,11 @@ def test_an_evidence_file_over_the_limit_is_refused_and_nothing_is_stored_or_sen
     assert stored_files(app) == files
 
 
-def test_a_body_far_over_the_form_limit_is_refused_before_it_is_read(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+def test_a_body_far_over_the_form_limit_is_refused_before_it_is_read(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
+) -> None:
     response = client.post(
-        "/api/v1/staff/commitments/1/deliveries",
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
         content=b"x",
         headers={**auth(tokens.baarn), "Content-Type": "multipart/form-data; boundary=b", "Content-Length": str(10**9)},
     )
@@ -530,10 +591,12 @@ def test_a_body_far_over_the_form_limit_is_refused_before_it_is_read(client: Tes
     ],
 )
 def test_invalid_deliveries_are_refused_before_anything_is_stored_or_sent(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, data: dict, files: list | None, loc: list
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, data: dict, files: list | None,
+    loc: list,
 ) -> None:
     before, stored = counts(chain), stored_files(app)
-    response = client.post("/api/v1/staff/commitments/1/deliveries", data=data, files=files, headers=auth(tokens.baarn))
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/deliveries", data=data, files=files,
+                           headers=auth(tokens.baarn))
     body = assert_problem(response, 422, "validation-error")
     assert body["errors"][0]["loc"] == loc
     assert counts(chain) == before
@@ -541,11 +604,11 @@ def test_invalid_deliveries_are_refused_before_anything_is_stored_or_sent(
 
 
 def test_delivering_on_another_municipalitys_commitment_is_forbidden_and_stores_nothing(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, utrecht_commitment: Made
 ) -> None:
     before, stored = counts(chain), stored_files(app)
     response = client.post(
-        "/api/v1/staff/commitments/2/deliveries",
+        f"/api/v1/staff/commitments/{utrecht_commitment.id}/deliveries",
         data={"quantity": "1", "delivered_at": "1736938800"},
         files={"evidence": ("new.txt", b"never stored", "text/plain")},
         headers=auth(tokens.baarn),
@@ -560,37 +623,38 @@ def test_delivering_on_an_unknown_commitment_is_not_found_by_the_contract(
 ) -> None:
     before = counts(chain)
     response = client.post(
-        "/api/v1/staff/commitments/99/deliveries",
+        f"/api/v1/staff/commitments/{UNKNOWN}/deliveries",
         data={"quantity": "1", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE},
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 404, "not-found")
-    assert body["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": 99}}
+    assert body["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": UNKNOWN}}
     assert counts(chain) == before
 
 
 def test_a_delivery_right_after_registration_does_not_wait_for_the_indexer(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
-    body = {"external_ref": "snel-005", "title": "Snel", "target_quantity": 2, "unit": "x", "promised_at": PROMISED,
+    n = counts(chain)[1]
+    body = {"external_ref": unique_ref("snel"), "title": "Snel", "target_quantity": 2, "unit": "x", "promised_at": PROMISED,
             "due_date": DUE_2030}
     commitment_id = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn)).json()["commitment_id"]
-    assert commitment_id == 5
+    assert commitment_id == n + 1
     response = client.post(
         f"/api/v1/staff/commitments/{commitment_id}/deliveries",
         data={"quantity": "2", "delivered_at": "1736938800", "evidence_sha256": ELSEWHERE},
         headers=auth(tokens.baarn),
     )
     assert response.status_code == 201, response.text
-    assert response.json()["commitment_id"] == 5
+    assert response.json()["commitment_id"] == n + 1
     index()
-    assert client.get("/api/v1/commitments/5").json()["status"] == "delivered"
+    assert client.get(f"/api/v1/commitments/{n + 1}").json()["status"] == "delivered"
 
 
 def test_a_token_of_another_municipality_on_an_unindexed_commitment_is_forbidden_by_the_contract(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
-    body = {"external_ref": "snel-006", "title": "Snel", "target_quantity": 2, "unit": "x", "promised_at": PROMISED,
+    body = {"external_ref": unique_ref("snel"), "title": "Snel", "target_quantity": 2, "unit": "x", "promised_at": PROMISED,
             "due_date": DUE_2030}
     commitment_id = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn)).json()["commitment_id"]
     before = counts(chain)
@@ -608,31 +672,47 @@ def test_a_token_of_another_municipality_on_an_unindexed_commitment_is_forbidden
 
 
 def test_revocation_returns_the_commitment_and_stops_the_delivery_counting(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, wonen: Made
 ) -> None:
-    response = client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Dubbel geboekt"}, headers=auth(tokens.baarn))
+    deliver(client, tokens.baarn, wonen.id, quantity="60")
+    second = deliver(client, tokens.baarn, wonen.id, quantity="10")
+    index()
+    response = client.post(f"/api/v1/staff/deliveries/{second}/revocation", json={"reason": "Dubbel geboekt"},
+                           headers=auth(tokens.baarn))
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["delivery_id"], body["commitment_id"]) == (1_000_002, 1)
+    assert (body["delivery_id"], body["commitment_id"]) == (delivery_id(wonen.id, 2), wonen.id)
     assert_tx(body["tx"], chain)
     index()
-    detail = client.get("/api/v1/commitments/1").json()
+    detail = client.get(f"/api/v1/commitments/{wonen.id}").json()
     assert detail["delivered_quantity"] == "60"
     assert detail["deliveries"][1]["revocation"]["reason"] == "Dubbel geboekt"
 
 
-def test_revoking_twice_is_a_conflict(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
-    response = client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn))
-    assert assert_problem(response, 409, "delivery-already-revoked")["detail"] == "Delivery 1000002 is already revoked."
+def test_revoking_twice_is_a_conflict(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
+) -> None:
+    revoked = deliver(client, tokens.baarn, commitment.id)
+    assert client.post(f"/api/v1/staff/deliveries/{revoked}/revocation", json={"reason": "Dubbel geboekt"},
+                       headers=auth(tokens.baarn)).status_code == 201
+    index()
+    before = counts(chain)
+    response = client.post(f"/api/v1/staff/deliveries/{revoked}/revocation", json={"reason": "Nogmaals"},
+                           headers=auth(tokens.baarn))
+    assert assert_problem(response, 409, "delivery-already-revoked")["detail"] == f"Delivery {revoked} is already revoked."
+    assert counts(chain) == before
 
 
 def test_revoking_another_municipalitys_delivery_is_forbidden_before_anything_is_sent(
-    client: TestClient, chain: LedgerChain, tokens: Tokens
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
 ) -> None:
+    baarns = deliver(client, tokens.baarn, commitment.id)
+    index()
     before = counts(chain)
-    response = client.post("/api/v1/staff/deliveries/1000001/revocation", json={"reason": "Niet van ons"}, headers=auth(tokens.utrecht))
+    response = client.post(f"/api/v1/staff/deliveries/{baarns}/revocation", json={"reason": "Niet van ons"},
+                           headers=auth(tokens.utrecht))
     body = assert_problem(response, 403, "forbidden")
-    assert body["detail"] == "This token is for municipality 2; delivery 1000001 belongs to municipality 1."
+    assert body["detail"] == f"This token is for municipality 2; delivery {baarns} belongs to municipality 1."
     assert counts(chain) == before
 
 
@@ -643,49 +723,59 @@ def test_revoking_an_unknown_delivery_is_not_found(client: TestClient, tokens: T
 
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 1001}, {"reason": 5}, {"reason": "r", "extra": 1}])
-def test_revocation_needs_a_valid_reason(client: TestClient, chain: LedgerChain, tokens: Tokens, body: dict) -> None:
+def test_revocation_needs_a_valid_reason(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made, body: dict
+) -> None:
+    delivered = deliver(client, tokens.baarn, commitment.id)
+    index()
     before = counts(chain)
-    assert_problem(client.post("/api/v1/staff/deliveries/1000001/revocation", json=body, headers=auth(tokens.baarn)), 422, "validation-error")
+    assert_problem(client.post(f"/api/v1/staff/deliveries/{delivered}/revocation", json=body, headers=auth(tokens.baarn)),
+                   422, "validation-error")
     assert counts(chain) == before
 
 
 # ------------------------------------------------------------------ withdraw
 
 
-def test_withdrawal_is_recorded(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any) -> None:
-    response = client.post("/api/v1/staff/commitments/3/withdrawal", json={"reason": "Project geschrapt"}, headers=auth(tokens.baarn))
+def test_withdrawal_is_recorded(client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made) -> None:
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/withdrawal", json={"reason": "Project geschrapt"},
+                           headers=auth(tokens.baarn))
     assert response.status_code == 201, response.text
-    assert response.json()["commitment_id"] == 3
+    assert response.json()["commitment_id"] == commitment.id
     assert_tx(response.json()["tx"], chain)
     # Not indexed yet: the contract refuses a second withdrawal itself.
-    again = client.post("/api/v1/staff/commitments/3/withdrawal", json={"reason": "Nogmaals"}, headers=auth(tokens.baarn))
+    again = client.post(f"/api/v1/staff/commitments/{commitment.id}/withdrawal", json={"reason": "Nogmaals"},
+                        headers=auth(tokens.baarn))
     assert assert_problem(again, 409, "commitment-withdrawn")["contract_error"]["name"] == "LedgerCommitmentWithdrawn"
     index()
-    assert client.get("/api/v1/commitments/3").json()["status"] == "withdrawn"
+    assert client.get(f"/api/v1/commitments/{commitment.id}").json()["status"] == "withdrawn"
 
 
 @pytest.mark.parametrize(
     ("path", "kwargs"),
     [
         ("withdrawal", {"json": {"reason": "Nogmaals"}}),
-        ("amendments", {"json": {"expected_amendment_count": 2, "title": "Andere weg", "reason": "r"}}),
+        ("amendments", {"json": {"expected_amendment_count": 0, "title": "Andere weg", "reason": "r"}}),
         ("deliveries", {"data": {"quantity": "1", "delivered_at": "1736938800"},
                         "files": {"evidence": ("late.txt", b"too late", "text/plain")}}),
     ],
 )
 def test_a_withdrawn_commitment_accepts_no_change(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, path: str, kwargs: dict
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, withdrawn: Made, path: str, kwargs: dict
 ) -> None:
     before, stored = counts(chain), stored_files(app)
-    response = client.post(f"/api/v1/staff/commitments/3/{path}", headers=auth(tokens.baarn), **kwargs)
+    response = client.post(f"/api/v1/staff/commitments/{withdrawn.id}/{path}", headers=auth(tokens.baarn), **kwargs)
     body = assert_problem(response, 409, "commitment-withdrawn")
-    assert body["detail"] == "Commitment 3 is withdrawn: it accepts no amendment or delivery."
+    assert body["detail"] == f"Commitment {withdrawn.id} is withdrawn: it accepts no amendment or delivery."
     assert counts(chain) == before
     assert stored_files(app) == stored
 
 
-def test_withdrawing_another_municipalitys_commitment_is_forbidden(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+def test_withdrawing_another_municipalitys_commitment_is_forbidden(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
+) -> None:
     before = counts(chain)
-    response = client.post("/api/v1/staff/commitments/1/withdrawal", json={"reason": "r"}, headers=auth(tokens.utrecht))
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/withdrawal", json={"reason": "r"},
+                           headers=auth(tokens.utrecht))
     assert_problem(response, 403, "forbidden")
     assert counts(chain) == before
