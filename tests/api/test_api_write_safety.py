@@ -1,9 +1,10 @@
 """Refused writes leave nothing behind: no transaction (the chain head does not move), the
 evidence store as it was and nothing staged; refusals read as sentences for people.
 
-Tests run in file order on this module's ledger: commitment 1 is Baarn's ``veilig-001``,
-with delivery 1,000,001 (``lev-1``, citing the stored file KEPT) and delivery 1,000,002
-(citing CITED by hash only, so the index cites a file this server does not have).
+One ledger per module; a test that needs records gets fresh ones from a fixture: ``veilig``
+is a Baarn commitment like ``COMMITMENT`` (its own external reference) with a delivery
+``lev-1`` citing the stored file KEPT and a delivery ``lev-2`` citing CITED by hash only (so
+the index cites a file this server does not have). No test relies on another's records.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from ledger.errors import ChainUnavailableError, ContractRevertError, Transactio
 from ledger.events import snake
 from ledger.evidence import STAGING_DIR, STAGING_LOCK
 from ledger.settings import Settings
-from tests.api.helpers import DUE_2030, PROMISED, Tokens, assert_problem, stage_and_die
+from tests.api.helpers import DUE_2030, PROMISED, Made, Tokens, assert_problem, register, stage_and_die, unique_ref
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DELIVERED_AT = "1736938800"
@@ -38,6 +39,8 @@ CITED = b"published elsewhere, cited by hash by delivery 2\n"
 NEW = b"a new file that only a refused delivery brings\n"
 OTHER = b"another new file\n"
 ELSEWHERE = "0x" + "e2" * 32
+UNKNOWN = 99_999
+"""A commitment id no test of this module reaches."""
 
 
 def sha(content: bytes) -> str:
@@ -79,9 +82,34 @@ class FailingChain:
         raise self._exc
 
 
-def deliver(client: TestClient, token: str, commitment_id: int = 1, files: list | None = None, **data: Any) -> Any:
+def deliver(client: TestClient, token: str, commitment_id: int, files: list | None = None, **data: Any) -> Any:
     form = {"quantity": "1", "delivered_at": DELIVERED_AT, **data}
     return client.post(f"/api/v1/staff/commitments/{commitment_id}/deliveries", data=form, files=files, headers=auth(token))
+
+
+class Veilig:
+    """A commitment like ``COMMITMENT`` with delivery ``lev-1`` (KEPT stored) and ``lev-2`` (CITED by hash)."""
+
+    def __init__(self, made: Made, kept_delivery: int, cited_delivery: int) -> None:
+        self.id, self.external_ref = made.id, made.external_ref
+        self.kept_delivery, self.cited_delivery = kept_delivery, cited_delivery
+
+
+def make_veilig(client: TestClient, tokens: Tokens, index: Any) -> Veilig:
+    index()
+    made = register(client, tokens.baarn, **{**COMMITMENT, "external_ref": unique_ref("veilig")})
+    first = deliver(client, tokens.baarn, made.id, external_ref="lev-1",
+                    files=[("evidence", ("kept.pdf", KEPT, "application/pdf"))])
+    assert first.status_code == 201, first.text
+    second = deliver(client, tokens.baarn, made.id, external_ref="lev-2", evidence_sha256=sha(CITED))
+    assert second.status_code == 201, second.text
+    index()
+    return Veilig(made, first.json()["delivery_id"], second.json()["delivery_id"])
+
+
+@pytest.fixture()
+def veilig(client: TestClient, tokens: Tokens, index: Any) -> Veilig:
+    return make_veilig(client, tokens, index)
 
 
 # ------------------------------------------------------------------ setup
@@ -90,13 +118,11 @@ def deliver(client: TestClient, token: str, commitment_id: int = 1, files: list 
 def test_setup_a_commitment_with_a_stored_and_a_cited_file(
     app: FastAPI, client: TestClient, tokens: Tokens, index: Any
 ) -> None:
-    assert client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn)).json()["commitment_id"] == 1
-    first = deliver(client, tokens.baarn, external_ref="lev-1", files=[("evidence", ("kept.pdf", KEPT, "application/pdf"))])
-    assert first.status_code == 201, first.text
-    second = deliver(client, tokens.baarn, external_ref="lev-2", evidence_sha256=sha(CITED))
-    assert second.status_code == 201, second.text
-    index()
-    assert stored_files(app) == sorted([sha(KEPT)[2:], sha(KEPT)[2:] + ".json"])
+    files = stored_files(app)
+    made = make_veilig(client, tokens, index)
+    assert (made.kept_delivery, made.cited_delivery) == (made.id * 1_000_000 + 1, made.id * 1_000_000 + 2)
+    assert stored_files(app) == sorted(set(files) | {sha(KEPT)[2:], sha(KEPT)[2:] + ".json"})
+    assert client.get(f"/api/v1/evidence/{sha(CITED)}").status_code == 404
 
 
 # ------------------------------------------------------------------ 1. duplicate evidence
@@ -129,10 +155,11 @@ def test_setup_a_commitment_with_a_stored_and_a_cited_file(
     ],
 )
 def test_duplicate_evidence_is_a_validation_problem_and_nothing_is_written(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, data: dict, files: list | None, loc: list, msg: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, data: dict, files: list | None,
+    loc: list, msg: str,
 ) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, files=files, **data), 422, "validation-error")
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, files=files, **data), 422, "validation-error")
     assert body["errors"] == [{"loc": loc, "msg": msg, "type": "evidence_duplicate"}]
     assert body["detail"] == msg
     assert snapshot(app, chain) == before
@@ -162,10 +189,10 @@ def test_the_contracts_duplicate_evidence_error_is_a_422_duplicate_evidence_prob
     ids=["alone", "after-a-good-file"],
 )
 def test_an_empty_evidence_file_is_refused_and_nothing_is_written(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, files: list
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, files: list
 ) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, files=files), 422, "validation-error")
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, files=files), 422, "validation-error")
     assert body["errors"] == [
         {"loc": ["body", "evidence", len(files) - 1], "msg": "evidence file leeg.txt is empty", "type": "evidence_empty"}
     ]
@@ -176,23 +203,24 @@ def test_an_empty_evidence_file_is_refused_and_nothing_is_written(
 # ------------------------------------------------------------------ 2. refusals leave the store as it was
 
 
-REFUSALS = [
-    pytest.param("baarn", 1, {"external_ref": "lev-1"}, None, 409, "duplicate-delivery-ref", id="409-duplicate-ref"),
-    pytest.param("baarn_stranger", 1, {}, None, 403, "forbidden", id="403-not-registrar"),
-    pytest.param("baarn", 99, {}, None, 404, "not-found", id="404-unknown-commitment"),
-    pytest.param("baarn", 1, {}, ContractRevertError("LedgerZeroEvidenceHash", {"index": 0}), 422, "contract-rejected",
-                 id="422-contract-rejected"),
-    pytest.param("baarn", 1, {}, TransactionFailedError("0x" + "00" * 32, "reverted"), 502, "transaction-failed",
+REFUSALS = [  # on the ``veilig`` commitment, or on an unknown one
+    pytest.param("baarn", "veilig", {"external_ref": "lev-1"}, None, 409, "duplicate-delivery-ref", id="409-duplicate-ref"),
+    pytest.param("baarn_stranger", "veilig", {}, None, 403, "forbidden", id="403-not-registrar"),
+    pytest.param("baarn", "unknown", {}, None, 404, "not-found", id="404-unknown-commitment"),
+    pytest.param("baarn", "veilig", {}, ContractRevertError("LedgerZeroEvidenceHash", {"index": 0}), 422,
+                 "contract-rejected", id="422-contract-rejected"),
+    pytest.param("baarn", "veilig", {}, TransactionFailedError("0x" + "00" * 32, "reverted"), 502, "transaction-failed",
                  id="502-reverted"),
-    pytest.param("baarn", 1, {}, "dead-node", 503, "chain-unavailable", id="503-chain-unavailable"),
+    pytest.param("baarn", "veilig", {}, "dead-node", 503, "chain-unavailable", id="503-chain-unavailable"),
 ]
 
 
-@pytest.mark.parametrize(("who", "commitment_id", "data", "failure", "status", "slug"), REFUSALS)
+@pytest.mark.parametrize(("who", "target", "data", "failure", "status", "slug"), REFUSALS)
 def test_a_refused_delivery_leaves_the_store_as_it_was_and_nothing_staged(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens,
-    who: str, commitment_id: int, data: dict, failure: Any, status: int, slug: str,
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, veilig: Veilig,
+    who: str, target: str, data: dict, failure: Any, status: int, slug: str,
 ) -> None:
+    commitment_id = veilig.id if target == "veilig" else UNKNOWN
     if failure == "dead-node":
         failing: Any = LedgerChain("http://127.0.0.1:9", chain.deployment, request_timeout_seconds=2)
     elif failure is not None:
@@ -214,21 +242,22 @@ def test_a_refused_delivery_leaves_the_store_as_it_was_and_nothing_staged(
 
 
 def test_a_refused_delivery_stores_nothing_even_a_file_the_chain_already_cites(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, veilig: Veilig
 ) -> None:
     before = snapshot(app, chain)
-    response = deliver(client, tokens.baarn, external_ref="lev-1", files=[("evidence", ("cited.txt", CITED, "text/plain"))])
+    response = deliver(client, tokens.baarn, veilig.id, external_ref="lev-1",
+                       files=[("evidence", ("cited.txt", CITED, "text/plain"))])
     assert_problem(response, 409, "duplicate-delivery-ref")
     assert snapshot(app, chain) == before
     assert client.get(f"/api/v1/evidence/{sha(CITED)}").status_code == 404
 
 
 def test_a_recorded_delivery_promotes_its_files_into_the_store(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
 ) -> None:
     _head, files, _staged = snapshot(app, chain)
     content = b"recorded, so stored\n"
-    response = deliver(client, tokens.baarn, files=[("evidence", ("ok.csv", content, "text/csv"))],
+    response = deliver(client, tokens.baarn, commitment.id, files=[("evidence", ("ok.csv", content, "text/csv"))],
                        evidence_sha256=ELSEWHERE)
     assert response.status_code == 201, response.text
     assert response.json()["evidence_sha256"] == [sha(content), ELSEWHERE]
@@ -254,14 +283,15 @@ def _no_receipt() -> TransactionFailedError:
     ],
 )
 def test_a_delivery_whose_transaction_may_still_be_mined_stores_its_files(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, failure: Exception, status: int, slug: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, failure: Exception, status: int,
+    slug: str,
 ) -> None:
     # The transaction may still be mined and cite the file, so it is stored.
     content = f"sent, but the outcome is unknown ({slug})\n".encode()
     app.dependency_overrides[get_chain] = lambda: FailingChain(chain, failure)
     head, files, _staged = snapshot(app, chain)
     try:
-        response = deliver(client, tokens.baarn, files=[("evidence", ("late.txt", content, "text/plain"))])
+        response = deliver(client, tokens.baarn, commitment.id, files=[("evidence", ("late.txt", content, "text/plain"))])
     finally:
         app.dependency_overrides.clear()
     assert_problem(response, status, slug)
@@ -272,7 +302,7 @@ def test_a_delivery_whose_transaction_may_still_be_mined_stores_its_files(
 
 @pytest.mark.parametrize("refused", ["first", "last"])
 def test_concurrent_deliveries_of_one_file_one_refused_one_recorded_leave_it_stored(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, refused: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, veilig: Veilig, refused: str
 ) -> None:
     content = f"uploaded by two requests at once, refused {refused}\n".encode()
     recorded_ref = f"gelijktijdig-{refused}"
@@ -297,7 +327,7 @@ def test_concurrent_deliveries_of_one_file_one_refused_one_recorded_leave_it_sto
 
     def post(ref: str) -> None:
         try:
-            responses[ref] = deliver(client, tokens.baarn, external_ref=ref,
+            responses[ref] = deliver(client, tokens.baarn, veilig.id, external_ref=ref,
                                      files=[("evidence", ("same.txt", content, "text/plain"))])
         finally:
             done[ref].set()
@@ -381,10 +411,10 @@ def test_bad_characters_in_a_commitment_are_refused_naming_field_and_code_point(
     ],
 )
 def test_bad_characters_in_a_delivery_are_refused_and_nothing_is_stored(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, data: dict, loc: list, msg: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, data: dict, loc: list, msg: str
 ) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, files=[("evidence", ("n.txt", NEW, "text/plain"))], **data),
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, files=[("evidence", ("n.txt", NEW, "text/plain"))], **data),
                           422, "validation-error")
     assert body["errors"][0]["loc"] == loc
     assert body["detail"] == msg
@@ -393,13 +423,13 @@ def test_bad_characters_in_a_delivery_are_refused_and_nothing_is_stored(
 
 @pytest.mark.parametrize("reason", ["   ", "\n\t", "Omdat\u2067", "a\x00"])
 def test_a_reason_needs_visible_text_without_control_characters(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, reason: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, veilig: Veilig, reason: str
 ) -> None:
     before = snapshot(app, chain)
     for path, body in (
-        ("commitments/1/withdrawal", {}),
-        ("deliveries/1000001/revocation", {}),
-        ("commitments/1/amendments", {"expected_amendment_count": 0, "title": "Andere titel"}),
+        (f"commitments/{veilig.id}/withdrawal", {}),
+        (f"deliveries/{veilig.kept_delivery}/revocation", {}),
+        (f"commitments/{veilig.id}/amendments", {"expected_amendment_count": 0, "title": "Andere titel"}),
     ):
         response = client.post(f"/api/v1/staff/{path}", json={**body, "reason": reason}, headers=auth(tokens.baarn))
         assert assert_problem(response, 422, "validation-error")["errors"][0]["loc"] == ["body", "reason"]
@@ -407,50 +437,53 @@ def test_a_reason_needs_visible_text_without_control_characters(
 
 
 def test_line_breaks_and_tabs_are_kept_in_multi_line_texts(client: TestClient, tokens: Tokens, index: Any) -> None:
-    body = {**COMMITMENT, "external_ref": "veilig-002", "description": "Twee routes:\r\n\t- Noord\n\t- Zuid"}
+    body = {**COMMITMENT, "external_ref": unique_ref("veilig"), "description": "Twee routes:\r\n\t- Noord\n\t- Zuid"}
     response = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn))
     assert response.status_code == 201, response.text
     index()
-    assert client.get("/api/v1/commitments/2").json()["description"] == body["description"]
+    commitment_id = response.json()["commitment_id"]
+    assert client.get(f"/api/v1/commitments/{commitment_id}").json()["description"] == body["description"]
 
 
 # ------------------------------------------------------------------ 5. refusals as sentences
 
 
 def test_refusals_read_as_sentences_consistently_across_endpoints(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, veilig: Veilig, commitment: Made
 ) -> None:
+    v = veilig.id
     head = chain.head_block_number()
     amendment = {"expected_amendment_count": 0, "title": "t", "reason": "r"}
     cases = [
         # (response, status, slug, detail, contract error name or None for the index's refusal)
-        (client.post("/api/v1/staff/commitments/99/amendments", json=amendment, headers=auth(tokens.baarn)),
-         404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
-        (deliver(client, tokens.baarn, 99, evidence_sha256=ELSEWHERE),
-         404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
-        (client.post("/api/v1/staff/commitments/99/withdrawal", json={"reason": "r"}, headers=auth(tokens.baarn)),
-         404, "not-found", "No commitment 99.", "LedgerUnknownCommitment"),
+        (client.post(f"/api/v1/staff/commitments/{UNKNOWN}/amendments", json=amendment, headers=auth(tokens.baarn)),
+         404, "not-found", f"No commitment {UNKNOWN}.", "LedgerUnknownCommitment"),
+        (deliver(client, tokens.baarn, UNKNOWN, evidence_sha256=ELSEWHERE),
+         404, "not-found", f"No commitment {UNKNOWN}.", "LedgerUnknownCommitment"),
+        (client.post(f"/api/v1/staff/commitments/{UNKNOWN}/withdrawal", json={"reason": "r"}, headers=auth(tokens.baarn)),
+         404, "not-found", f"No commitment {UNKNOWN}.", "LedgerUnknownCommitment"),
         (client.post("/api/v1/staff/deliveries/99/revocation", json={"reason": "r"}, headers=auth(tokens.baarn)),
          404, "not-found", "No delivery 99.", "LedgerUnknownDelivery"),
         (client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "x-1"}, headers=auth(tokens.baarn_stranger)),
          403, "forbidden", "This token's registrar is not a registrar of municipality 1.", "LedgerNotRegistrar"),
-        (deliver(client, tokens.baarn_stranger, 1, evidence_sha256=ELSEWHERE),
+        (deliver(client, tokens.baarn_stranger, v, evidence_sha256=ELSEWHERE),
          403, "forbidden", "This token's registrar is not a registrar of municipality 1.", "LedgerNotRegistrar"),
-        (client.post("/api/v1/staff/commitments", json=COMMITMENT, headers=auth(tokens.baarn)),
+        (client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": veilig.external_ref},
+                     headers=auth(tokens.baarn)),
          409, "duplicate-external-ref",
-         "Municipality 1 already has a commitment with external reference “veilig-001”: commitment 1.",
+         f"Municipality 1 already has a commitment with external reference “{veilig.external_ref}”: commitment {v}.",
          "LedgerDuplicateCommitmentRef"),
-        (deliver(client, tokens.baarn, 1, external_ref="lev-1", evidence_sha256=ELSEWHERE),
+        (deliver(client, tokens.baarn, v, external_ref="lev-1", evidence_sha256=ELSEWHERE),
          409, "duplicate-delivery-ref",
-         "Commitment 1 already has a delivery with external reference “lev-1”: delivery 1000001.",
+         f"Commitment {v} already has a delivery with external reference “lev-1”: delivery {veilig.kept_delivery}.",
          "LedgerDuplicateDeliveryRef"),
-        (client.post("/api/v1/staff/commitments/1/amendments",
+        (client.post(f"/api/v1/staff/commitments/{v}/amendments",
                      json={"expected_amendment_count": 0, "title": COMMITMENT["title"], "reason": "r"}, headers=auth(tokens.baarn)),
-         409, "amendment-changes-nothing", "This amendment changes nothing: commitment 1 already has this title.", None),
-        (client.post("/api/v1/staff/commitments/1/amendments",
+         409, "amendment-changes-nothing", f"This amendment changes nothing: commitment {v} already has this title.", None),
+        (client.post(f"/api/v1/staff/commitments/{v}/amendments",
                      json={"expected_amendment_count": 3, "title": "Nieuw", "reason": "r"}, headers=auth(tokens.baarn)),
          409, "stale-amendment-count",
-         "Commitment 1 has 0 amendment(s), not the 3 this amendment expects: it was amended since you read it. "
+         f"Commitment {v} has 0 amendment(s), not the 3 this amendment expects: it was amended since you read it. "
          "Read it again, check the change, and send the current count.", "LedgerStaleAmendmentCount"),
     ]
     for response, status, slug, detail, name in cases:
@@ -460,16 +493,20 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
     assert chain.head_block_number() == head
 
     # Revoked twice; withdrawn, refused by the contract (not indexed yet) and by the index.
-    assert client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Dubbel"},
+    cited = veilig.cited_delivery
+    assert client.post(f"/api/v1/staff/deliveries/{cited}/revocation", json={"reason": "Dubbel"},
                        headers=auth(tokens.baarn)).status_code == 201
-    again = assert_problem(client.post("/api/v1/staff/deliveries/1000002/revocation", json={"reason": "Nogmaals"},
+    again = assert_problem(client.post(f"/api/v1/staff/deliveries/{cited}/revocation", json={"reason": "Nogmaals"},
                                        headers=auth(tokens.baarn)), 409, "delivery-already-revoked")
-    assert again["detail"] == "Delivery 1000002 is already revoked."
-    assert client.post("/api/v1/staff/commitments/2/withdrawal", json={"reason": "Geschrapt"}, headers=auth(tokens.baarn)).status_code == 201
-    by_contract = assert_problem(deliver(client, tokens.baarn, 2, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
+    assert again["detail"] == f"Delivery {cited} is already revoked."
+    withdrawn = commitment.id
+    assert client.post(f"/api/v1/staff/commitments/{withdrawn}/withdrawal", json={"reason": "Geschrapt"},
+                       headers=auth(tokens.baarn)).status_code == 201
+    by_contract = assert_problem(deliver(client, tokens.baarn, withdrawn, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
     index()
-    by_index = assert_problem(deliver(client, tokens.baarn, 2, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
-    assert by_contract["detail"] == by_index["detail"] == "Commitment 2 is withdrawn: it accepts no amendment or delivery."
+    by_index = assert_problem(deliver(client, tokens.baarn, withdrawn, evidence_sha256=ELSEWHERE), 409, "commitment-withdrawn")
+    assert by_contract["detail"] == by_index["detail"] == (
+        f"Commitment {withdrawn} is withdrawn: it accepts no amendment or delivery.")
     assert by_contract["contract_error"]["name"] == "LedgerCommitmentWithdrawn"
 
 
@@ -517,9 +554,9 @@ def test_a_body_that_is_not_json_says_why_and_where(client: TestClient, tokens: 
 
 @pytest.mark.parametrize("quantity", ["-1", "0", "10000000000001"])
 def test_a_form_quantity_out_of_range_gives_the_range(app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens,
-                                                      quantity: str) -> None:
+                                                      commitment: Made, quantity: str) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, quantity=quantity, evidence_sha256=ELSEWHERE), 422, "validation-error")
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, quantity=quantity, evidence_sha256=ELSEWHERE), 422, "validation-error")
     assert body["detail"] == "Quantity should be a whole number from 1 to 10^13 (10000000000000)"
     assert body["errors"][0]["loc"] == ["body", "quantity"]
     assert snapshot(app, chain) == before
