@@ -6,7 +6,8 @@ This module moves the chain's clock (``evm_increaseTime``), so it runs on an anv
 (started here, stopped at the end) and evaluates statuses at the chain's time, not the wall
 clock's: no other module sees its clock.
 
-Tests run in file order on this module's ledger.
+Each test registers its own commitments (or municipality) and reads listings relative to what
+they held before it, so it runs alone and in any order, however far other tests moved the clock.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bench.anvil import throwaway_anvil
 from ledger.chain import LedgerChain
 from ledger.errors import ContractRevertError
 from ledger.limits import ADMIN_RECOVERY_DELAY
-from tests.api.helpers import DAY, Tokens, assert_problem, increase_time, iso
+from tests.api.helpers import DAY, Tokens, assert_problem, increase_time, iso, unique_ref
 
 EVIDENCE = "0x" + "d0" * 32
 
@@ -56,6 +57,25 @@ def register(client: TestClient, token: str, ref: str, target: int, promised_at:
     return response.json()["commitment_id"]
 
 
+def listed_ids(client: TestClient, path: str, **params: str) -> list[int]:
+    """Ids a listing gives (ordered by id), filtered by ``params``."""
+    return [x["id"] for x in client.get(path, params={**params, "limit": 100}).json()["data"]]
+
+
+def in_the_past(chain_now: int) -> int:
+    """A moment before both the chain's clock (which this module moves ahead) and the wall
+    clock (by which the API refuses promise dates in the future)."""
+    return min(chain_now, int(time.time()))
+
+
+def new_municipality(chain: LedgerChain, roles: Any, admin: str) -> int:
+    """Register a municipality of the calling test alone; its id."""
+    municipality_id = chain.call("counts")[0] + 1
+    chain.send("registerMunicipality", [f"Gemeente {municipality_id}", f"GM9{municipality_id:03d}", admin],
+               roles.platform_admin.key)
+    return municipality_id
+
+
 def deliver(client: TestClient, token: str, commitment_id: int, quantity: int, delivered_at: int) -> dict[str, Any]:
     response = client.post(
         f"/api/v1/staff/commitments/{commitment_id}/deliveries",
@@ -73,7 +93,11 @@ def test_a_delivery_backdated_to_1970_on_an_overdue_commitment_is_shown_as_recor
     client: TestClient, tokens: Tokens, index: Any, chain_time: Any
 ) -> None:
     start = chain_time()
-    commitment_id = register(client, tokens.baarn, "terug-001", 10, start - 100 * DAY, start + 10 * DAY)
+    index()
+    late_before = listed_ids(client, "/api/v1/commitments", recorded_late="true")
+    late_deliveries_before = listed_ids(client, "/api/v1/deliveries", recorded_late="true")
+    on_record_late_before = client.get("/api/v1/commitments", params={"status_on_record": "delivered_late"}).json()["count"]
+    commitment_id = register(client, tokens.baarn, unique_ref("terug"), 10, in_the_past(start) - 100 * DAY, start + 10 * DAY)
     increase_time(client.app.state.settings.rpc_url, 20 * DAY)  # now overdue
     recorded = deliver(client, tokens.baarn, commitment_id, 10, 1)  # 1 January 1970, 00:00:01
     index()
@@ -103,11 +127,10 @@ def test_a_delivery_backdated_to_1970_on_an_overdue_commitment_is_shown_as_recor
         "recorded_late": True,
     }
     assert recorded["delivery_id"] == commitment_id * 1_000_000 + 1
-    listed = client.get("/api/v1/commitments", params={"recorded_late": "true"}).json()
-    assert [x["id"] for x in listed["data"]] == [commitment_id]
-    late = client.get("/api/v1/deliveries", params={"recorded_late": "true"}).json()
-    assert [x["id"] for x in late["data"]] == [recorded["delivery_id"]]
-    assert client.get("/api/v1/commitments", params={"status_on_record": "delivered_late"}).json()["count"] == 1
+    assert listed_ids(client, "/api/v1/commitments", recorded_late="true") == late_before + [commitment_id]
+    assert listed_ids(client, "/api/v1/deliveries", recorded_late="true") == late_deliveries_before + [recorded["delivery_id"]]
+    assert client.get("/api/v1/commitments", params={"status_on_record": "delivered_late"}).json()["count"] == (
+        on_record_late_before + 1)
 
 
 # ------------------------------------------------------------------ 2. relaxed terms
@@ -117,7 +140,11 @@ def test_a_commitment_40_of_100_done_and_overdue_amended_to_40_is_met_only_under
     client: TestClient, tokens: Tokens, index: Any, chain_time: Any
 ) -> None:
     start = chain_time()
-    commitment_id = register(client, tokens.baarn, "compromis-002", 100, start - 30 * DAY, start + 10 * DAY)
+    index()
+    relaxed_before = listed_ids(client, "/api/v1/commitments", met_only_under_relaxed_terms="true")
+    after_due_before = listed_ids(client, "/api/v1/commitments", amended_after_due_date="true")
+    commitment_id = register(client, tokens.baarn, unique_ref("compromis"), 100, in_the_past(start) - 30 * DAY,
+                             start + 10 * DAY)
     claimed = int(time.time()) - DAY  # the wall clock is behind this module's chain clock
     deliver(client, tokens.baarn, commitment_id, 40, claimed)
     increase_time(client.app.state.settings.rpc_url, 20 * DAY)  # past the due date, 40 of 100
@@ -154,10 +181,8 @@ def test_a_commitment_40_of_100_done_and_overdue_amended_to_40_is_met_only_under
     }
     assert (a["fields"], a["previous_target_quantity"], a["target_quantity"]) == (["target_quantity"], "100", "40")
     assert (a["after_due_date"], a["lowered_target"], a["extended_due_date"]) == (True, True, False)
-    relaxed = client.get("/api/v1/commitments", params={"met_only_under_relaxed_terms": "true"}).json()
-    assert [x["id"] for x in relaxed["data"]] == [commitment_id]
-    after_due = client.get("/api/v1/commitments", params={"amended_after_due_date": "true"}).json()
-    assert [x["id"] for x in after_due["data"]] == [commitment_id]
+    assert listed_ids(client, "/api/v1/commitments", met_only_under_relaxed_terms="true") == relaxed_before + [commitment_id]
+    assert listed_ids(client, "/api/v1/commitments", amended_after_due_date="true") == after_due_before + [commitment_id]
 
 
 # ------------------------------------------------------------------ 3. takeover
@@ -167,9 +192,10 @@ def test_the_platform_admin_takes_over_a_municipality_only_by_the_public_42_day_
     client: TestClient, chain: LedgerChain, roles: Any, index: Any, chain_time: Any
 ) -> None:
     assert ADMIN_RECOVERY_DELAY == 42 * DAY
-    started = chain.send("startAdminRecovery", [1, roles.stranger.address], roles.platform_admin.key)
+    m = new_municipality(chain, roles, roles.council_admin.address)
+    started = chain.send("startAdminRecovery", [m, roles.stranger.address], roles.platform_admin.key)
     index()
-    pending = client.get("/api/v1/municipalities/1").json()
+    pending = client.get(f"/api/v1/municipalities/{m}").json()
     started_at = started.event("AdminRecoveryStarted")
     executable_at = started_at.args["executable_at"]
     assert executable_at == chain.block(started.block_number).timestamp + 42 * DAY
@@ -185,15 +211,15 @@ def test_the_platform_admin_takes_over_a_municipality_only_by_the_public_42_day_
 
     increase_time(client.app.state.settings.rpc_url, 41 * DAY)
     with pytest.raises(ContractRevertError) as early:
-        chain.send("completeAdminRecovery", [1], roles.stranger.key)
+        chain.send("completeAdminRecovery", [m], roles.stranger.key)
     assert early.value.name == "LedgerRecoveryNotReady"
     index()
-    assert client.get("/api/v1/municipalities/1").json()["admin_changes"] == []
+    assert client.get(f"/api/v1/municipalities/{m}").json()["admin_changes"] == []
 
     increase_time(client.app.state.settings.rpc_url, DAY)
-    completed = chain.send("completeAdminRecovery", [1], roles.other_admin.key)  # anyone may complete it
+    completed = chain.send("completeAdminRecovery", [m], roles.other_admin.key)  # anyone may complete it
     index()
-    taken = client.get("/api/v1/municipalities/1").json()
+    taken = client.get(f"/api/v1/municipalities/{m}").json()
     assert (taken["admin"], taken["recovery"], taken["pending_admin"]) == (roles.stranger.address, None, None)
     [change] = taken["admin_changes"]
     assert {k: v for k, v in change.items() if k != "chain"} == {
@@ -207,14 +233,15 @@ def test_the_platform_admin_takes_over_a_municipality_only_by_the_public_42_day_
 def test_an_ordinary_handover_is_shown_as_not_recovered(
     client: TestClient, chain: LedgerChain, roles: Any, index: Any, chain_time: Any
 ) -> None:
-    chain.send("proposeMunicipalityAdmin", [2, roles.registrar.address], roles.other_admin.key)
+    m = new_municipality(chain, roles, roles.other_admin.address)
+    chain.send("proposeMunicipalityAdmin", [m, roles.registrar.address], roles.other_admin.key)
     index()
-    assert client.get("/api/v1/municipalities/2").json()["pending_admin"] == roles.registrar.address
-    chain.send("acceptMunicipalityAdmin", [2], roles.registrar.key)
+    assert client.get(f"/api/v1/municipalities/{m}").json()["pending_admin"] == roles.registrar.address
+    chain.send("acceptMunicipalityAdmin", [m], roles.registrar.key)
     index()
-    utrecht = client.get("/api/v1/municipalities/2").json()
-    assert (utrecht["admin"], utrecht["pending_admin"]) == (roles.registrar.address, None)
-    assert [(c["previous_admin"], c["new_admin"], c["recovered"]) for c in utrecht["admin_changes"]] == [
+    handed_over = client.get(f"/api/v1/municipalities/{m}").json()
+    assert (handed_over["admin"], handed_over["pending_admin"]) == (roles.registrar.address, None)
+    assert [(c["previous_admin"], c["new_admin"], c["recovered"]) for c in handed_over["admin_changes"]] == [
         (roles.other_admin.address, roles.registrar.address, False)
     ]
 
