@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +31,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.deps import get_now
+from api.main import create_app
 from ledger.chain import LedgerChain, TxResult
 from ledger.events import LedgerEvent
+from ledger.settings import Settings
 from tests.api.helpers import (
     BAARN_SOURCE,
     DAY,
@@ -102,8 +105,12 @@ def seed(app: FastAPI, client: TestClient, chain: LedgerChain, roles: Any, index
 # ------------------------------------------------------------------ health
 
 
-def test_health_is_degraded_before_the_indexer_ran(client: TestClient, chain: LedgerChain) -> None:
-    response = client.get("/api/v1/health")
+def test_health_is_degraded_before_the_indexer_ran(chain: LedgerChain, api_settings: Settings, tmp_path: Path) -> None:
+    # An app on this module's ledger with an index of its own that no indexer has run on yet.
+    fresh = api_settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'ledger.sqlite3'}",
+                                            "evidence_dir": tmp_path / "evidence"})
+    with TestClient(create_app(fresh)) as unindexed:
+        response = unindexed.get("/api/v1/health")
     assert response.status_code == 200
     assert response.json() == {
         "status": "degraded",
@@ -119,7 +126,8 @@ def test_health_is_degraded_before_the_indexer_ran(client: TestClient, chain: Le
     }
 
 
-def test_health_is_ok_when_the_index_is_at_the_head(client: TestClient, chain: LedgerChain, seed: dict) -> None:
+def test_health_is_ok_when_the_index_is_at_the_head(client: TestClient, chain: LedgerChain, seed: dict, index: Any) -> None:
+    index()
     head = chain.head_block_number()
     body = client.get("/api/v1/health").json()
     assert body["head_seen_at"] >= seed["now"]
