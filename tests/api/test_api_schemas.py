@@ -151,7 +151,7 @@ def test_a_commitment_needs_the_date_it_was_promised() -> None:
         (0, "time_range"),
         ("2022-06-13T00:00:00", "time_naive"),
         ("13 June 2022", "time_type"),
-        (int(time.time()) + 3600, "time_in_future"),
+        pytest.param(int(time.time()) + 3600, "time_in_future", id="in-an-hour-time_in_future"),  # an id that stays put
     ],
 )
 def test_bad_promise_dates_are_refused(value: Any, error: str) -> None:
