@@ -195,7 +195,8 @@ CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     "LedgerStaleAmendmentCount": lambda a: (
         f"Commitment {a['commitment_id']} has {a['actual']} amendment(s), not the {a['expected']} this amendment "
-        "expects: it was amended since you read it. Read it again, check the change, and send the current count."
+        + ("expects: it was amended since you read it. Read it again, check the change, and send the current count."
+           if a["expected"] < a["actual"] else "expects. Read it again and send the current count.")
     ),
     "LedgerInvalidAmendmentFields": lambda a: (
         f"The amendment of commitment {a['commitment_id']} names fields {a['fields']}: it must name at least one "

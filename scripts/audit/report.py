@@ -207,7 +207,7 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         ("municipalities", "municipalities"),
         ("deliveries recorded", "deliveries_recorded"),
         ("deliveries revoked", "deliveries_revoked"),
-        (f"deliveries recorded late (> {rules.RECORDED_LATE_AFTER_SECONDS // rules.SECONDS_PER_DAY} days after the date they state)",
+        (f"non-revoked deliveries recorded late (> {rules.RECORDED_LATE_AFTER_SECONDS // rules.SECONDS_PER_DAY} days after the date they state)",
          "deliveries_recorded_late"),
         ("amendments", "amendments"),
         ("amendments made after the due date then in force", "amendments_after_due_date"),

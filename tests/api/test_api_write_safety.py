@@ -483,8 +483,8 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
         (client.post(f"/api/v1/staff/commitments/{v}/amendments",
                      json={"expected_amendment_count": 3, "title": "Nieuw", "reason": "r"}, headers=auth(tokens.baarn)),
          409, "stale-amendment-count",
-         f"Commitment {v} has 0 amendment(s), not the 3 this amendment expects: it was amended since you read it. "
-         "Read it again, check the change, and send the current count.", "LedgerStaleAmendmentCount"),
+         f"Commitment {v} has 0 amendment(s), not the 3 this amendment expects. "
+         "Read it again and send the current count.", "LedgerStaleAmendmentCount"),
     ]
     for response, status, slug, detail, name in cases:
         body = assert_problem(response, status, slug)
