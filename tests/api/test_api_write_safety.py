@@ -4,9 +4,7 @@ evidence store as it was and nothing staged; refusals read as sentences for peop
 One ledger per module; a test that needs records gets fresh ones from a fixture: ``veilig``
 is a Baarn commitment like ``COMMITMENT`` (its own external reference) with a delivery
 ``lev-1`` citing the stored file KEPT and a delivery ``lev-2`` citing CITED by hash only (so
-the index cites a file this server does not have). Tests whose writes are all refused share
-one made per module (``shared_veilig``, ``shared_commitment``), which therefore never changes.
-No test relies on another's records.
+the index cites a file this server does not have). No test relies on another's records.
 """
 
 from __future__ import annotations
@@ -111,13 +109,6 @@ def make_veilig(client: TestClient, tokens: Tokens, index: Any) -> Veilig:
 
 @pytest.fixture()
 def veilig(client: TestClient, tokens: Tokens, index: Any) -> Veilig:
-    """A fresh ``Veilig`` of the calling test alone."""
-    return make_veilig(client, tokens, index)
-
-
-@pytest.fixture(scope="module")
-def shared_veilig(client: TestClient, tokens: Tokens, index: Any) -> Veilig:
-    """A ``Veilig`` for tests whose writes to it are all refused (it must stay as made); once per module, for speed."""
     return make_veilig(client, tokens, index)
 
 
@@ -164,11 +155,11 @@ def test_setup_a_commitment_with_a_stored_and_a_cited_file(
     ],
 )
 def test_duplicate_evidence_is_a_validation_problem_and_nothing_is_written(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made, data: dict, files: list | None,
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, data: dict, files: list | None,
     loc: list, msg: str,
 ) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, shared_commitment.id, files=files, **data), 422, "validation-error")
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, files=files, **data), 422, "validation-error")
     assert body["errors"] == [{"loc": loc, "msg": msg, "type": "evidence_duplicate"}]
     assert body["detail"] == msg
     assert snapshot(app, chain) == before
@@ -198,10 +189,10 @@ def test_the_contracts_duplicate_evidence_error_is_a_422_duplicate_evidence_prob
     ids=["alone", "after-a-good-file"],
 )
 def test_an_empty_evidence_file_is_refused_and_nothing_is_written(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made, files: list
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, files: list
 ) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, shared_commitment.id, files=files), 422, "validation-error")
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, files=files), 422, "validation-error")
     assert body["errors"] == [
         {"loc": ["body", "evidence", len(files) - 1], "msg": "evidence file leeg.txt is empty", "type": "evidence_empty"}
     ]
@@ -226,10 +217,10 @@ REFUSALS = [  # on the ``veilig`` commitment, or on an unknown one
 
 @pytest.mark.parametrize(("who", "target", "data", "failure", "status", "slug"), REFUSALS)
 def test_a_refused_delivery_leaves_the_store_as_it_was_and_nothing_staged(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_veilig: Veilig,
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, veilig: Veilig,
     who: str, target: str, data: dict, failure: Any, status: int, slug: str,
 ) -> None:
-    commitment_id = shared_veilig.id if target == "veilig" else UNKNOWN
+    commitment_id = veilig.id if target == "veilig" else UNKNOWN
     if failure == "dead-node":
         failing: Any = LedgerChain("http://127.0.0.1:9", chain.deployment, request_timeout_seconds=2)
     elif failure is not None:
@@ -251,10 +242,10 @@ def test_a_refused_delivery_leaves_the_store_as_it_was_and_nothing_staged(
 
 
 def test_a_refused_delivery_stores_nothing_even_a_file_the_chain_already_cites(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_veilig: Veilig
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, veilig: Veilig
 ) -> None:
     before = snapshot(app, chain)
-    response = deliver(client, tokens.baarn, shared_veilig.id, external_ref="lev-1",
+    response = deliver(client, tokens.baarn, veilig.id, external_ref="lev-1",
                        files=[("evidence", ("cited.txt", CITED, "text/plain"))])
     assert_problem(response, 409, "duplicate-delivery-ref")
     assert snapshot(app, chain) == before
@@ -420,10 +411,10 @@ def test_bad_characters_in_a_commitment_are_refused_naming_field_and_code_point(
     ],
 )
 def test_bad_characters_in_a_delivery_are_refused_and_nothing_is_stored(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made, data: dict, loc: list, msg: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, data: dict, loc: list, msg: str
 ) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, shared_commitment.id, files=[("evidence", ("n.txt", NEW, "text/plain"))], **data),
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, files=[("evidence", ("n.txt", NEW, "text/plain"))], **data),
                           422, "validation-error")
     assert body["errors"][0]["loc"] == loc
     assert body["detail"] == msg
@@ -432,13 +423,13 @@ def test_bad_characters_in_a_delivery_are_refused_and_nothing_is_stored(
 
 @pytest.mark.parametrize("reason", ["   ", "\n\t", "Omdat\u2067", "a\x00"])
 def test_a_reason_needs_visible_text_without_control_characters(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_veilig: Veilig, reason: str
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, veilig: Veilig, reason: str
 ) -> None:
     before = snapshot(app, chain)
     for path, body in (
-        (f"commitments/{shared_veilig.id}/withdrawal", {}),
-        (f"deliveries/{shared_veilig.kept_delivery}/revocation", {}),
-        (f"commitments/{shared_veilig.id}/amendments", {"expected_amendment_count": 0, "title": "Andere titel"}),
+        (f"commitments/{veilig.id}/withdrawal", {}),
+        (f"deliveries/{veilig.kept_delivery}/revocation", {}),
+        (f"commitments/{veilig.id}/amendments", {"expected_amendment_count": 0, "title": "Andere titel"}),
     ):
         response = client.post(f"/api/v1/staff/{path}", json={**body, "reason": reason}, headers=auth(tokens.baarn))
         assert assert_problem(response, 422, "validation-error")["errors"][0]["loc"] == ["body", "reason"]
@@ -563,9 +554,9 @@ def test_a_body_that_is_not_json_says_why_and_where(client: TestClient, tokens: 
 
 @pytest.mark.parametrize("quantity", ["-1", "0", "10000000000001"])
 def test_a_form_quantity_out_of_range_gives_the_range(app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens,
-                                                      shared_commitment: Made, quantity: str) -> None:
+                                                      commitment: Made, quantity: str) -> None:
     before = snapshot(app, chain)
-    body = assert_problem(deliver(client, tokens.baarn, shared_commitment.id, quantity=quantity, evidence_sha256=ELSEWHERE), 422, "validation-error")
+    body = assert_problem(deliver(client, tokens.baarn, commitment.id, quantity=quantity, evidence_sha256=ELSEWHERE), 422, "validation-error")
     assert body["detail"] == "Quantity should be a whole number from 1 to 10^13 (10000000000000)"
     assert body["errors"][0]["loc"] == ["body", "quantity"]
     assert snapshot(app, chain) == before
