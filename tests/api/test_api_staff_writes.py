@@ -2,9 +2,7 @@
 
 One ledger per module; each test registers (through fixtures) the commitments and deliveries
 it needs, with fresh external references, and reads ids and counts relative to its own
-records, so it runs alone and in any order. Tests whose writes are all refused share records
-made once per module (``shared_commitment``, ``shared_delivery``), which therefore never change.
-Delivery ids are ``commitment_id * 1_000_000 + n``.
+records, so it runs alone and in any order. Delivery ids are ``commitment_id * 1_000_000 + n``.
 """
 
 from __future__ import annotations
@@ -73,12 +71,9 @@ def wonen(client: TestClient, tokens: Tokens, index: Any) -> Made:
     return made
 
 
-@pytest.fixture(scope="module")
-def amended(client: TestClient, tokens: Tokens, index: Any) -> Made:
-    """A Baarn commitment like ``COMMITMENT`` amended once (target 200 lowered to 180), for tests
-    whose amendments of it are all refused (it never changes after); once per module, for speed."""
-    index()
-    wonen = register(client, tokens.baarn, **{**COMMITMENT, "external_ref": unique_ref("wonen")})
+@pytest.fixture()
+def amended(client: TestClient, tokens: Tokens, index: Any, wonen: Made) -> Made:
+    """``wonen`` amended once: target 200 lowered to 180."""
     response = client.post(
         f"/api/v1/staff/commitments/{wonen.id}/amendments",
         json={"expected_amendment_count": 0, "target_quantity": 180, "reason": "Twintig woningen vervallen na bezwaar"},
@@ -89,24 +84,14 @@ def amended(client: TestClient, tokens: Tokens, index: Any) -> Made:
     return wonen
 
 
-@pytest.fixture(scope="module")
-def withdrawn(client: TestClient, tokens: Tokens, index: Any) -> Made:
-    """A Baarn commitment, withdrawn and indexed (it accepts no change after); once per module, for speed."""
-    index()
-    commitment = register(client, tokens.baarn)
+@pytest.fixture()
+def withdrawn(client: TestClient, tokens: Tokens, index: Any, commitment: Made) -> Made:
+    """A fresh Baarn commitment, withdrawn and indexed."""
     response = client.post(f"/api/v1/staff/commitments/{commitment.id}/withdrawal", json={"reason": "Project geschrapt"},
                            headers=auth(tokens.baarn))
     assert response.status_code == 201, response.text
     index()
     return commitment
-
-
-@pytest.fixture(scope="module")
-def shared_delivery(client: TestClient, tokens: Tokens, index: Any, shared_commitment: Made) -> int:
-    """A Baarn delivery (on ``shared_commitment``) for tests whose revocation is refused: it is never revoked."""
-    delivered = deliver(client, tokens.baarn, shared_commitment.id)
-    index()
-    return delivered
 
 
 def assert_tx(tx: dict[str, Any], chain: LedgerChain) -> None:
@@ -415,17 +400,17 @@ def test_an_amendment_does_not_wait_for_the_index(client: TestClient, chain: Led
 
 
 def test_amending_another_municipalitys_commitment_is_forbidden(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, shared_utrecht_commitment: Made
+    client: TestClient, chain: LedgerChain, tokens: Tokens, utrecht_commitment: Made
 ) -> None:
     before = counts(chain)
     response = client.post(
-        f"/api/v1/staff/commitments/{shared_utrecht_commitment.id}/amendments",
+        f"/api/v1/staff/commitments/{utrecht_commitment.id}/amendments",
         json={"expected_amendment_count": 0, "target_quantity": 2, "reason": "r"},
         headers=auth(tokens.baarn),
     )
     body = assert_problem(response, 403, "forbidden")
     assert body["detail"] == (
-        f"This token is for municipality 1; commitment {shared_utrecht_commitment.id} belongs to municipality 2.")
+        f"This token is for municipality 1; commitment {utrecht_commitment.id} belongs to municipality 2.")
     assert counts(chain) == before
 
 
@@ -439,15 +424,15 @@ def test_amending_an_unknown_commitment(client: TestClient, tokens: Tokens, path
         assert response.json()["contract_error"] == {"name": "LedgerUnknownCommitment", "args": {"commitment_id": UNKNOWN}}
 
 
-def test_an_amendment_needs_a_reason_its_count_and_a_field(client: TestClient, tokens: Tokens, shared_commitment: Made) -> None:
-    response = client.post(f"/api/v1/staff/commitments/{shared_commitment.id}/amendments", json={"title": "t"},
+def test_an_amendment_needs_a_reason_its_count_and_a_field(client: TestClient, tokens: Tokens, commitment: Made) -> None:
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/amendments", json={"title": "t"},
                            headers=auth(tokens.baarn))
     assert assert_problem(response, 422, "validation-error")["errors"] == [
         {"loc": ["body", "expected_amendment_count"], "msg": "Field required", "type": "missing"},
         {"loc": ["body", "reason"], "msg": "Field required", "type": "missing"},
     ]
     response = client.post(
-        f"/api/v1/staff/commitments/{shared_commitment.id}/amendments", json={"expected_amendment_count": 1, "reason": "r"},
+        f"/api/v1/staff/commitments/{commitment.id}/amendments", json={"expected_amendment_count": 1, "reason": "r"},
         headers=auth(tokens.baarn)
     )
     assert assert_problem(response, 422, "validation-error")["errors"] == [{
@@ -556,11 +541,11 @@ def test_duplicate_delivery_ref_is_a_conflict_naming_the_existing_delivery(
 
 
 def test_an_evidence_file_over_the_limit_is_refused_and_nothing_is_stored_or_sent(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
 ) -> None:
     before, files = counts(chain), stored_files(app)
     response = client.post(
-        f"/api/v1/staff/commitments/{shared_commitment.id}/deliveries",
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
         data={"quantity": "1", "delivered_at": "1736938800"},
         files=[
             ("evidence", ("small.txt", b"small and fine", "text/plain")),
@@ -575,10 +560,10 @@ def test_an_evidence_file_over_the_limit_is_refused_and_nothing_is_stored_or_sen
 
 
 def test_a_body_far_over_the_form_limit_is_refused_before_it_is_read(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made
+    client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
 ) -> None:
     response = client.post(
-        f"/api/v1/staff/commitments/{shared_commitment.id}/deliveries",
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
         content=b"x",
         headers={**auth(tokens.baarn), "Content-Type": "multipart/form-data; boundary=b", "Content-Length": str(10**9)},
     )
@@ -606,11 +591,11 @@ def test_a_body_far_over_the_form_limit_is_refused_before_it_is_read(
     ],
 )
 def test_invalid_deliveries_are_refused_before_anything_is_stored_or_sent(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made, data: dict, files: list | None,
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made, data: dict, files: list | None,
     loc: list,
 ) -> None:
     before, stored = counts(chain), stored_files(app)
-    response = client.post(f"/api/v1/staff/commitments/{shared_commitment.id}/deliveries", data=data, files=files,
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/deliveries", data=data, files=files,
                            headers=auth(tokens.baarn))
     body = assert_problem(response, 422, "validation-error")
     assert body["errors"][0]["loc"] == loc
@@ -619,11 +604,11 @@ def test_invalid_deliveries_are_refused_before_anything_is_stored_or_sent(
 
 
 def test_delivering_on_another_municipalitys_commitment_is_forbidden_and_stores_nothing(
-    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, shared_utrecht_commitment: Made
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, utrecht_commitment: Made
 ) -> None:
     before, stored = counts(chain), stored_files(app)
     response = client.post(
-        f"/api/v1/staff/commitments/{shared_utrecht_commitment.id}/deliveries",
+        f"/api/v1/staff/commitments/{utrecht_commitment.id}/deliveries",
         data={"quantity": "1", "delivered_at": "1736938800"},
         files={"evidence": ("new.txt", b"never stored", "text/plain")},
         headers=auth(tokens.baarn),
@@ -719,9 +704,10 @@ def test_revoking_twice_is_a_conflict(
 
 
 def test_revoking_another_municipalitys_delivery_is_forbidden_before_anything_is_sent(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, shared_delivery: int
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
 ) -> None:
-    baarns = shared_delivery
+    baarns = deliver(client, tokens.baarn, commitment.id)
+    index()
     before = counts(chain)
     response = client.post(f"/api/v1/staff/deliveries/{baarns}/revocation", json={"reason": "Niet van ons"},
                            headers=auth(tokens.utrecht))
@@ -738,9 +724,10 @@ def test_revoking_an_unknown_delivery_is_not_found(client: TestClient, tokens: T
 
 @pytest.mark.parametrize("body", [{}, {"reason": ""}, {"reason": "x" * 1001}, {"reason": 5}, {"reason": "r", "extra": 1}])
 def test_revocation_needs_a_valid_reason(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, shared_delivery: int, body: dict
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made, body: dict
 ) -> None:
-    delivered = shared_delivery
+    delivered = deliver(client, tokens.baarn, commitment.id)
+    index()
     before = counts(chain)
     assert_problem(client.post(f"/api/v1/staff/deliveries/{delivered}/revocation", json=body, headers=auth(tokens.baarn)),
                    422, "validation-error")
@@ -785,10 +772,10 @@ def test_a_withdrawn_commitment_accepts_no_change(
 
 
 def test_withdrawing_another_municipalitys_commitment_is_forbidden(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, shared_commitment: Made
+    client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
 ) -> None:
     before = counts(chain)
-    response = client.post(f"/api/v1/staff/commitments/{shared_commitment.id}/withdrawal", json={"reason": "r"},
+    response = client.post(f"/api/v1/staff/commitments/{commitment.id}/withdrawal", json={"reason": "r"},
                            headers=auth(tokens.utrecht))
     assert_problem(response, 403, "forbidden")
     assert counts(chain) == before
