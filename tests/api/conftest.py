@@ -80,22 +80,3 @@ def utrecht_commitment(client: TestClient, tokens: Tokens, index: Any) -> Made:
     made = register(client, tokens.utrecht)
     index()
     return made
-
-
-@pytest.fixture(scope="module")
-def shared_commitment(client: TestClient, tokens: Tokens, index: Any) -> Made:
-    """A Baarn commitment for tests that only read it or are refused writing to it (it must
-    stay as registered: no test may record anything on it); made once per module, for speed."""
-    index()
-    made = register(client, tokens.baarn)
-    index()
-    return made
-
-
-@pytest.fixture(scope="module")
-def shared_utrecht_commitment(client: TestClient, tokens: Tokens, index: Any) -> Made:
-    """As ``shared_commitment``, of Utrecht."""
-    index()
-    made = register(client, tokens.utrecht)
-    index()
-    return made

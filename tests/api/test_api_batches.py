@@ -41,16 +41,6 @@ def post(client: TestClient, path: str, body: Any, token: str | None) -> Any:
     return client.post(f"/api/v1/staff/{path}/batch", json=body, headers=headers)
 
 
-@pytest.fixture(scope="module")
-def refusal_records(client: TestClient, tokens: Tokens, index: Any, shared_commitment: Made) -> tuple[Made, int]:
-    """(another Baarn commitment, delivery ``lev-1`` on ``shared_commitment``) for batches that are
-    all refused, so they never change; once per module, for speed."""
-    other = register(client, tokens.baarn)
-    delivered = deliver(client, tokens.baarn, shared_commitment.id, external_ref="lev-1")
-    index()
-    return other, delivered
-
-
 # ------------------------------------------------------------------ registrations
 
 
@@ -187,11 +177,12 @@ def test_a_batch_records_every_delivery_in_one_transaction(
     ids=["another-municipality", "unknown-commitment", "duplicate-ref"],
 )
 def test_a_refused_delivery_refuses_the_whole_batch_and_names_its_index(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, shared_commitment: Made,
-    shared_utrecht_commitment: Made, refusal_records: tuple[Made, int], case: str, status: int, slug: str, index_: int,
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made, utrecht_commitment: Made,
+    case: str, status: int, slug: str, index_: int,
 ) -> None:
-    commitment, utrecht_commitment = shared_commitment, shared_utrecht_commitment
-    other, delivered = refusal_records
+    other = register(client, tokens.baarn)
+    delivered = deliver(client, tokens.baarn, commitment.id, external_ref="lev-1")
+    index()
     unknown = chain.call("counts")[1] + 99
     items, extra = {
         "another-municipality": ([delivery(commitment.id), delivery(utrecht_commitment.id)], {}),
