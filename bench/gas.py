@@ -49,10 +49,10 @@ FLOOR_SOURCE = "bench/contracts/GasFloor.sol"
 EAS_ARTIFACTS = REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"
 DELIVERY_SCHEMA = (
     "uint256 commitmentId,uint64 quantity,uint64 deliveredAt,bytes32[] evidenceHashes,"
-    "string evidenceUri,string note,string externalRef"
+    "string evidenceUri,string note,string externalRef,string assetRef"
 )
 """EAS schema with the fields of a delivery (``ICommitmentLedger.DeliveryInput`` and its id)."""
-_DELIVERY_SCHEMA_TYPES = ["uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string"]
+_DELIVERY_SCHEMA_TYPES = ["uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string"]
 
 CALLDATA_NONZERO_BYTE_GAS = 16
 """Gas per non-zero calldata byte (EIP-2028, Istanbul; unchanged up to cancun)."""
@@ -287,7 +287,7 @@ def measure(rpc_url: str) -> GasReport:
             "source_hash": b"\x00" * 32, "source_uri": "",
         } | overrides
         return (1, ref, fields["title"], description, fields["theme"], fields["target"], fields["unit"],
-                promised, due, fields["source_hash"], fields["source_uri"])
+                promised, due, fields["source_hash"], fields["source_uri"], 0, 0)
 
     # Registrations: the same short record (7-byte refs) alone and in a batch; 600 bytes of text
     # (about the median Baarn agreement); two long descriptions for the gas per byte of text.
@@ -324,7 +324,7 @@ def measure(rpc_url: str) -> GasReport:
     delivered_at = now - 3_600
 
     def delivery(hashes: int, ref: str = "", tag: str = "") -> tuple[Any, ...]:
-        return (1, delivered_at, [_sha(f"{tag}{i}") for i in range(hashes)], "", NOTE_40_BYTES, ref)
+        return (1, delivered_at, [_sha(f"{tag}{i}") for i in range(hashes)], "", NOTE_40_BYTES, ref, "")
 
     first, later = delivery(1, tag="first"), delivery(1, tag="later")
     send(FIRST_DELIVERY, "recordDelivery", [delivery_commitment, first], registrar)
@@ -374,8 +374,8 @@ def _measure_references(
     chain.gas(register, sender, "SchemaRegistry.register")
 
     def attest(record: tuple[Any, ...]) -> Any:
-        quantity, delivered_at, hashes, uri, note, ref = record
-        data = abi_encode(_DELIVERY_SCHEMA_TYPES, [commitment_id, quantity, delivered_at, hashes, uri, note, ref])
+        quantity, delivered_at, hashes, uri, note, ref, asset = record
+        data = abi_encode(_DELIVERY_SCHEMA_TYPES, [commitment_id, quantity, delivered_at, hashes, uri, note, ref, asset])
         return eas.functions.attest((schema_uid, ("0x" + "00" * 20, 0, True, b"\x00" * 32, data, 0)))
 
     chain.gas(attest(first), sender, "EAS.attest warm-up")
@@ -392,7 +392,7 @@ def _measure_status_view(chain: LedgerChain, registration: Any, registrar: str, 
         chain.send("registerCommitment", [registration(f"v-{n:05d}", target=n)], registrar)
         commitment_id = chain.call("counts")[1]
         for k in range(n):
-            chain.send("recordDelivery", [commitment_id, (1, delivered_at - k * 60, [_sha(f"v{n}-{k}")], "", "", "")], registrar)
+            chain.send("recordDelivery", [commitment_id, (1, delivered_at - k * 60, [_sha(f"v{n}-{k}")], "", "", "", "")], registrar)
         results.append((n, int(estimator.functions.statusOf(commitment_id).estimate_gas())))
     return results
 

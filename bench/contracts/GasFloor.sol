@@ -15,7 +15,8 @@ contract DeliveryFloor {
         bytes32[] evidenceHashes,
         string evidenceUri,
         string note,
-        string externalRef
+        string externalRef,
+        string assetRef
     );
 
     function recordDelivery(uint256 commitmentId, ICommitmentLedger.DeliveryInput calldata input) external {
@@ -26,7 +27,8 @@ contract DeliveryFloor {
             input.evidenceHashes,
             input.evidenceUri,
             input.note,
-            input.externalRef
+            input.externalRef,
+            input.assetRef
         );
     }
 }
@@ -44,7 +46,8 @@ contract DeliveryFloorPlusSlot {
         bytes32[] evidenceHashes,
         string evidenceUri,
         string note,
-        string externalRef
+        string externalRef,
+        string assetRef
     );
 
     mapping(bytes32 firstEvidenceHash => uint256 packed) private _slots;
@@ -58,7 +61,8 @@ contract DeliveryFloorPlusSlot {
             input.evidenceHashes,
             input.evidenceUri,
             input.note,
-            input.externalRef
+            input.externalRef,
+            input.assetRef
         );
     }
 }

@@ -62,6 +62,10 @@ interface ICommitmentLedger {
     /// passed when the evaluation time is > dueDate
     /// @param sourceDocumentHash SHA-256 of the source document (e.g. the council decision), or 0
     /// @param sourceUri where the source document is published (0..512 bytes)
+    /// @param parentId the commitment this one is part of (a sub-commitment), or 0; the parent
+    /// must exist, belong to the same municipality and not be withdrawn
+    /// @param weight the sub-commitment's weight in its parent's roll-up (1..MAX_WEIGHT), 0 when
+    /// `parentId` is 0 (README "Sub-commitments")
     struct CommitmentInput {
         uint32 municipalityId;
         string externalRef;
@@ -74,6 +78,8 @@ interface ICommitmentLedger {
         uint64 dueDate;
         bytes32 sourceDocumentHash;
         string sourceUri;
+        uint256 parentId;
+        uint32 weight;
     }
 
     /// @notice What a registrar submits to amend a commitment. Only the fields named in `fields`
@@ -105,6 +111,11 @@ interface ICommitmentLedger {
     /// @param note short note (0..1000 bytes)
     /// @param externalRef the source's id for this delivery, unique per commitment when not
     /// empty (0..64 bytes); lets importers re-run without recording anything twice
+    /// @param assetRef the asset this delivery delivers (a streetlight number, a dwelling's
+    /// address code, a cadastral parcel), 0..64 bytes, "" when none. A non-empty asset counts once
+    /// per commitment: a second delivery of it is refused with {LedgerAssetAlreadyCounted} unless
+    /// the earlier one was revoked. Compared byte for byte; off-chain layers normalise it first
+    /// (ledger/merkle.py `normalise_asset_ref`).
     struct DeliveryInput {
         uint64 quantity;
         uint64 deliveredAt;
@@ -112,6 +123,60 @@ interface ICommitmentLedger {
         string evidenceUri;
         string note;
         string externalRef;
+        string assetRef;
+    }
+
+    /// @notice A batched delivery: one leaf of an anchored batch (see {anchorBatch}). The leaf
+    /// hash is OpenZeppelin StandardMerkleTree's: keccak256(bytes.concat(keccak256(abi.encode(
+    /// commitmentId, quantity, deliveredAt, evidenceHashes, evidenceUri, note, externalRef,
+    /// assetRef)))), leaf encoding ["uint256","uint64","uint64","bytes32[]","string","string",
+    /// "string","string"]; fields as in {DeliveryInput}.
+    struct BatchLeaf {
+        uint256 commitmentId;
+        uint64 quantity;
+        uint64 deliveredAt;
+        bytes32[] evidenceHashes;
+        string evidenceUri;
+        string note;
+        string externalRef;
+        string assetRef;
+    }
+
+    /// @notice What a registrar submits to anchor a batch of deliveries.
+    /// @param municipalityId the municipality whose commitments the leaves name (caller must be its registrar)
+    /// @param root Merkle root of the batch (OpenZeppelin StandardMerkleTree, sorted pairs), not zero
+    /// @param leafCount number of leaves (deliveries) in the batch file (1..2**32-1), as claimed
+    /// @param fileSha256 SHA-256 of the exact bytes of the published batch file (the tree's
+    /// StandardMerkleTree dump, JSON), not zero
+    /// @param fileUri where the batch file is published (1..512 bytes)
+    struct BatchInput {
+        uint32 municipalityId;
+        bytes32 root;
+        uint32 leafCount;
+        bytes32 fileSha256;
+        string fileUri;
+    }
+
+    /// @notice Who signed a write that anyone (a relayer) submits: EIP-712 typed data over the
+    /// write's fields plus `nonce` and `deadline`, domain {name: "CommitmentLedger", version: "2",
+    /// chainId, verifyingContract: this ledger}. Type strings: see the `*_TYPEHASH` constants.
+    /// @param signer the account whose role the write uses and whom the record names
+    /// @param nonce the signer's next nonce ({nonces}); sequential, each used once
+    /// @param deadline last block time (Unix seconds, inclusive) at which the signature is accepted
+    /// @param signature 65-byte ECDSA signature (r, s, v) of an EOA, or an ERC-1271 signature of
+    /// a contract wallet (e.g. a Safe), checked with OpenZeppelin SignatureChecker
+    struct Authorization {
+        address signer;
+        uint256 nonce;
+        uint256 deadline;
+        bytes signature;
+    }
+
+    /// @notice A confirmer's latest verdict on a delivery.
+    enum Verdict {
+        None,
+        Confirmed,
+        Disputed
     }
 
     /// @notice A commitment's state as the contract keeps it (see {commitmentState}).
@@ -190,6 +255,8 @@ interface ICommitmentLedger {
         uint64 dueDate,
         bytes32 sourceDocumentHash,
         string sourceUri,
+        uint256 parentId,
+        uint32 weight,
         uint64 registeredAt
     );
 
@@ -231,13 +298,68 @@ interface ICommitmentLedger {
         bytes32[] evidenceHashes,
         string evidenceUri,
         string note,
-        string externalRef
+        string externalRef,
+        string assetRef
     );
 
     /// @notice Emitted when a delivery is revoked (it stops counting; nothing is deleted).
     /// @param revokedAt block time, Unix seconds
     event DeliveryRevoked(
         uint256 indexed deliveryId, uint256 indexed commitmentId, address indexed registrar, string reason, uint64 revokedAt
+    );
+
+    /// @notice Emitted when a batch of deliveries is anchored. Its deliveries count once a reader
+    /// has the batch file, its SHA-256 equals `fileSha256` and the tree it lists has this root.
+    /// @param anchoredAt block time, Unix seconds (the on-record time of every leaf)
+    event BatchAnchored(
+        bytes32 indexed root,
+        uint32 indexed municipalityId,
+        address indexed registrar,
+        uint32 leafCount,
+        bytes32 fileSha256,
+        string fileUri,
+        uint64 anchoredAt
+    );
+    /// @notice Emitted when one delivery of an anchored batch is revoked (it stops counting).
+    event BatchedDeliveryRevoked(
+        bytes32 indexed root,
+        bytes32 indexed leafHash,
+        uint256 indexed commitmentId,
+        address registrar,
+        string reason,
+        uint64 revokedAt
+    );
+    /// @notice Emitted when a municipality admin gives an account the confirmer role.
+    event ConfirmerAdded(uint32 indexed municipalityId, address indexed account, address indexed by);
+    /// @notice Emitted when a municipality admin takes the confirmer role away.
+    event ConfirmerRemoved(uint32 indexed municipalityId, address indexed account, address indexed by);
+    /// @notice Emitted when a confirmer who did not record a delivery confirms it.
+    /// @param evidenceHash SHA-256 of the confirmer's own evidence (e.g. an inspection report), or 0
+    /// @param confirmedAt block time, Unix seconds
+    event DeliveryConfirmed(
+        uint256 indexed deliveryId, uint256 indexed commitmentId, address indexed confirmer, bytes32 evidenceHash, uint64 confirmedAt
+    );
+    /// @notice Emitted when a confirmer who did not record a delivery disputes it, with a reason.
+    event DeliveryDisputed(
+        uint256 indexed deliveryId, uint256 indexed commitmentId, address indexed confirmer, string reason, uint64 disputedAt
+    );
+    /// @notice Emitted when a confirmer confirms one delivery of an anchored batch.
+    event BatchedDeliveryConfirmed(
+        bytes32 indexed root,
+        bytes32 indexed leafHash,
+        address indexed confirmer,
+        uint256 commitmentId,
+        bytes32 evidenceHash,
+        uint64 confirmedAt
+    );
+    /// @notice Emitted when a confirmer disputes one delivery of an anchored batch, with a reason.
+    event BatchedDeliveryDisputed(
+        bytes32 indexed root,
+        bytes32 indexed leafHash,
+        address indexed confirmer,
+        uint256 commitmentId,
+        string reason,
+        uint64 disputedAt
     );
 
     // ------------------------------------------------------------------ errors
@@ -310,6 +432,42 @@ interface ICommitmentLedger {
     error LedgerPaused();
     /// @notice Thrown when unpausing a ledger that is not paused, or pausing a paused one.
     error LedgerPauseUnchanged(bool paused);
+    /// @notice Thrown when a delivery names an asset already counted toward this commitment by a
+    /// delivery that is not revoked.
+    error LedgerAssetAlreadyCounted(uint256 commitmentId, string assetRef, uint256 existingDeliveryId);
+    /// @notice Thrown when a parent commitment belongs to another municipality.
+    error LedgerParentInOtherMunicipality(uint256 parentId, uint32 parentMunicipalityId, uint32 municipalityId);
+    /// @notice Thrown when a sub-commitment's weight is 0 or above `maxWeight`, or a commitment
+    /// without parent has a weight.
+    error LedgerInvalidWeight(uint256 parentId, uint32 weight, uint32 maxWeight);
+    /// @notice Thrown when anchoring with a zero root, zero file hash or zero leaf count.
+    error LedgerInvalidBatch(bytes32 root, uint32 leafCount, bytes32 fileSha256);
+    /// @notice Thrown when anchoring a root that is already anchored.
+    error LedgerBatchAlreadyAnchored(bytes32 root, uint32 municipalityId);
+    /// @notice Thrown when no batch has this root.
+    error LedgerUnknownBatch(bytes32 root);
+    /// @notice Thrown when a Merkle proof does not prove `leafHash` is in the batch `root`.
+    error LedgerInvalidProof(bytes32 root, bytes32 leafHash);
+    /// @notice Thrown when revoking, confirming or disputing a batched delivery already revoked.
+    error LedgerBatchedDeliveryRevoked(bytes32 root, bytes32 leafHash);
+    /// @notice Thrown when a batched delivery names a commitment of another municipality than its batch.
+    error LedgerLeafInOtherMunicipality(bytes32 root, uint256 commitmentId, uint32 municipalityId);
+    /// @notice Thrown when the caller is not a confirmer of `municipalityId`.
+    error LedgerNotConfirmer(uint32 municipalityId, address account);
+    /// @notice Thrown when adding a confirmer that already is one, or removing one that is not.
+    error LedgerConfirmerUnchanged(uint32 municipalityId, address account, bool isConfirmer);
+    /// @notice Thrown when a confirmer confirms or disputes a delivery it recorded itself.
+    error LedgerSelfConfirmation(address account);
+    /// @notice Thrown when a confirmer repeats its current verdict.
+    error LedgerVerdictUnchanged(address confirmer, Verdict verdict);
+    /// @notice Thrown when a signed write arrives after its deadline (Unix seconds).
+    error LedgerSignatureExpired(address signer, uint256 deadline, uint64 blockTime);
+    /// @notice Thrown when a signed write's nonce is not the signer's next one; a replayed
+    /// signature has `nonce` < `expected`.
+    error LedgerInvalidNonce(address signer, uint256 nonce, uint256 expected);
+    /// @notice Thrown when a signature is not `signer`'s over this write on this chain and ledger
+    /// (any changed field, another chain id or contract gives another digest).
+    error LedgerInvalidSignature(address signer);
 
     // ------------------------------------------------------------------ platform admin
 
@@ -390,6 +548,123 @@ interface ICommitmentLedger {
     /// Allowed after withdrawal, so that corrections remain possible.
     function revokeDelivery(uint256 deliveryId, string calldata reason) external;
 
+    /// @notice Anchors a batch of deliveries: one Merkle root for any number of them, with the
+    /// SHA-256 and URI of the published batch file that lists every leaf. Only a registrar of
+    /// `input.municipalityId`; not while paused; each root once. The contract cannot see the
+    /// leaves: batched deliveries do not enter {statusOf}; readers count them once they have
+    /// checked the file against `fileSha256` and `root` (docs/LEDGER.md "Batches").
+    function anchorBatch(BatchInput calldata input) external;
+
+    /// @notice Revokes one delivery of an anchored batch with a reason (1..1000 bytes), proving
+    /// it is in the batch. Only a registrar of the batch's municipality; once per leaf; not
+    /// while paused; the leaf's commitment must be of that municipality.
+    function revokeBatchedDelivery(
+        bytes32 root,
+        BatchLeaf calldata leaf,
+        bytes32[] calldata proof,
+        string calldata reason
+    ) external;
+
+    // ------------------------------------------------------------------ confirmer
+
+    /// @notice Gives `account` the confirmer role for `municipalityId` (an inspector, an
+    /// accountant, a contractor's counterpart). Only its admin; not while paused.
+    function addConfirmer(uint32 municipalityId, address account) external;
+
+    /// @notice Takes the confirmer role away. Only the municipality's admin; not while paused.
+    /// Verdicts already given stay in the record.
+    function removeConfirmer(uint32 municipalityId, address account) external;
+
+    /// @notice Confirms a delivery, optionally citing the confirmer's own evidence
+    /// (`evidenceHash` SHA-256, or 0). Only a confirmer of the commitment's municipality who did
+    /// not record it; not a revoked delivery; not while paused. A confirmer may change its
+    /// verdict (confirm after dispute and back); repeating it is refused.
+    function confirmDelivery(uint256 deliveryId, bytes32 evidenceHash) external;
+
+    /// @notice Disputes a delivery with a reason (1..1000 bytes); rules as {confirmDelivery}.
+    function disputeDelivery(uint256 deliveryId, string calldata reason) external;
+
+    /// @notice Confirms one delivery of an anchored batch (proving it is in the batch); rules as
+    /// {confirmDelivery}, with the batch's registrar as the one who recorded it.
+    function confirmBatchedDelivery(
+        bytes32 root,
+        BatchLeaf calldata leaf,
+        bytes32[] calldata proof,
+        bytes32 evidenceHash
+    ) external;
+
+    /// @notice Disputes one delivery of an anchored batch with a reason; rules as {disputeDelivery}.
+    function disputeBatchedDelivery(
+        bytes32 root,
+        BatchLeaf calldata leaf,
+        bytes32[] calldata proof,
+        string calldata reason
+    ) external;
+
+    // ------------------------------------------------------------------ signed writes
+    // Each `...BySig` does what the function without the suffix does, for `auth.signer` instead
+    // of the caller: the record names the signer, the caller (a relayer) only pays. Refused with
+    // {LedgerSignatureExpired}, {LedgerInvalidNonce}, {LedgerInvalidSignature}, or the role error
+    // naming the signer. Typed data: the `*_TYPEHASH` type strings.
+
+    /// @notice {registerCommitment}, signed (type RegisterCommitment).
+    function registerCommitmentBySig(CommitmentInput calldata input, Authorization calldata auth)
+        external
+        returns (uint256 commitmentId);
+
+    /// @notice {amendCommitment}, signed (type AmendCommitment).
+    function amendCommitmentBySig(uint256 commitmentId, AmendmentInput calldata input, Authorization calldata auth)
+        external
+        returns (uint32 amendmentNumber);
+
+    /// @notice {withdrawCommitment}, signed (type WithdrawCommitment).
+    function withdrawCommitmentBySig(uint256 commitmentId, string calldata reason, Authorization calldata auth)
+        external;
+
+    /// @notice {recordDelivery}, signed (type RecordDelivery).
+    function recordDeliveryBySig(uint256 commitmentId, DeliveryInput calldata input, Authorization calldata auth)
+        external
+        returns (uint256 deliveryId);
+
+    /// @notice {revokeDelivery}, signed (type RevokeDelivery).
+    function revokeDeliveryBySig(uint256 deliveryId, string calldata reason, Authorization calldata auth) external;
+
+    /// @notice {anchorBatch}, signed (type AnchorBatch).
+    function anchorBatchBySig(BatchInput calldata input, Authorization calldata auth) external;
+
+    /// @notice {revokeBatchedDelivery}, signed (type RevokeBatchedDelivery, over the leaf hash).
+    function revokeBatchedDeliveryBySig(
+        bytes32 root,
+        BatchLeaf calldata leaf,
+        bytes32[] calldata proof,
+        string calldata reason,
+        Authorization calldata auth
+    ) external;
+
+    /// @notice {confirmDelivery}, signed (type ConfirmDelivery).
+    function confirmDeliveryBySig(uint256 deliveryId, bytes32 evidenceHash, Authorization calldata auth) external;
+
+    /// @notice {disputeDelivery}, signed (type DisputeDelivery).
+    function disputeDeliveryBySig(uint256 deliveryId, string calldata reason, Authorization calldata auth) external;
+
+    /// @notice {confirmBatchedDelivery}, signed (type ConfirmBatchedDelivery, over the leaf hash).
+    function confirmBatchedDeliveryBySig(
+        bytes32 root,
+        BatchLeaf calldata leaf,
+        bytes32[] calldata proof,
+        bytes32 evidenceHash,
+        Authorization calldata auth
+    ) external;
+
+    /// @notice {disputeBatchedDelivery}, signed (type DisputeBatchedDelivery, over the leaf hash).
+    function disputeBatchedDeliveryBySig(
+        bytes32 root,
+        BatchLeaf calldata leaf,
+        bytes32[] calldata proof,
+        string calldata reason,
+        Authorization calldata auth
+    ) external;
+
     // ------------------------------------------------------------------ views
 
     /// @notice ABI version of this ledger, semantic versioning ("2.0.0").
@@ -426,6 +701,33 @@ interface ICommitmentLedger {
 
     /// @notice Whether `account` is a registrar of `municipalityId`.
     function isRegistrar(uint32 municipalityId, address account) external view returns (bool);
+
+    /// @notice Whether `account` is a confirmer of `municipalityId`.
+    function isConfirmer(uint32 municipalityId, address account) external view returns (bool);
+
+    /// @notice The next nonce `signer` must use in a signed write.
+    function nonces(address signer) external view returns (uint256);
+
+    /// @notice The StandardMerkleTree leaf hash of a batched delivery (see {BatchLeaf}).
+    function batchLeafHash(BatchLeaf calldata leaf) external pure returns (bytes32);
+
+    /// @notice An anchored batch: its municipality, the registrar who anchored it and its
+    /// claimed leaf count (reverts {LedgerUnknownBatch}).
+    function batchOf(bytes32 root) external view returns (uint32 municipalityId, address registrar, uint32 leafCount);
+
+    /// @notice Checks one batched delivery on chain: whether `proof` proves `leaf` is in the
+    /// anchored batch `root` (OpenZeppelin MerkleProof, sorted pairs), its leaf hash, and whether
+    /// it was revoked. Reverts {LedgerUnknownBatch} if `root` was never anchored.
+    function verifyBatchedDelivery(bytes32 root, BatchLeaf calldata leaf, bytes32[] calldata proof)
+        external
+        view
+        returns (bool included, bytes32 leafHash, bool revoked);
+
+    /// @notice `confirmer`'s latest verdict on a delivery (None if it gave none).
+    function verdictOf(uint256 deliveryId, address confirmer) external view returns (Verdict);
+
+    /// @notice `confirmer`'s latest verdict on a batched delivery (None if it gave none).
+    function batchedVerdictOf(bytes32 root, bytes32 leafHash, address confirmer) external view returns (Verdict);
 
     /// @notice The admin of `municipalityId` (zero address if unknown).
     function municipalityAdmin(uint32 municipalityId) external view returns (address);
