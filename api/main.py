@@ -56,7 +56,7 @@ chain and served from an index of the contract's events.
   is evaluated at the request time, with two clocks (`status`: the dates the municipality
   states; `status_on_record`: the block times the chain proves) and against both the current
   and the original terms (`status_original_terms`, `met_only_under_relaxed_terms`); see
-  docs/LEDGER.md (ledger contract version 2.0.0).
+  docs/LEDGER.md (ledger contract version 2.1.0).
 - Delivery ids are `commitment_id * 1000000 + n`.
 - Errors are RFC 9457 `application/problem+json` with `type` `/problems/<slug>`.
 - Staff writes need `Authorization: Bearer <token>`; each waits for the transaction receipt.

@@ -804,7 +804,7 @@ class Health(BaseModel):
     lag_blocks: int | None
     head_seen_at: int | None = Field(description="Unix seconds the indexer last saw the chain head")
     paused: bool | None = Field(description="whether the ledger's writes are paused, as indexed (null before the first pass)")
-    contract_version: str | None = Field(description='the contract\'s version(), e.g. "2.0.0" (null before the first pass)')
+    contract_version: str | None = Field(description='the contract\'s version(), e.g. "2.1.0" (null before the first pass)')
 
 
 class StaffMe(BaseModel):

@@ -1,7 +1,7 @@
 """The only module that talks to the chain (JSON-RPC through web3.py).
 
 Reads: chain id, head block, block headers, ``eth_getLogs`` over an inclusive block range,
-the ``statusOf`` and ``version`` views (v2 ABI, ``ICommitmentLedger`` 2.0.0). Writes: sign with
+the ``statusOf`` and ``version`` views (v2 ABI, ``ICommitmentLedger`` 2.1.0). Writes: sign with
 a given key, send (one call, or many in one transaction through ``multicall(bytes[])``), wait
 for the receipt, return the decoded events; a refusal by the contract, also one bubbled up from
 inside a multicall, comes back as :class:`ContractRevertError` with the custom error's name and
@@ -39,7 +39,7 @@ from ledger.events import EventDecoder, LedgerEvent, snake
 STATUS_NAMES = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
 """Index i is the contract's ``Status`` enum value i."""
 
-SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.0.0",)
+SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.1.0",)
 """Contract ``version()`` values this code reads (docs/LEDGER.md "Versions")."""
 
 _RANGE_ERROR_HINTS = ("range", "too many", "limit", "exceed", "size", "10000", "timeout")
@@ -213,7 +213,7 @@ class LedgerChain:
         return OnChainStatus(STATUS_NAMES[status], int(delivered), int(target), int(bps), int(met_at) or None)
 
     def version(self) -> str:
-        """The contract's ``version()``, e.g. ``"2.0.0"``.
+        """The contract's ``version()``, e.g. ``"2.1.0"``.
 
         Raises:
             ChainUnavailableError: the node cannot be reached.

@@ -2,7 +2,7 @@
 
 Written once by ``scripts/deploy.py`` and read by the indexer, the API and the auditor.
 Shape (JSON): ``{"chain_id": 31337, "contract_address": "0x..", "deploy_block": 1,
-"deploy_block_hash": "0x..", "deploy_tx": "0x..", "abi_version": "2.0.0",
+"deploy_block_hash": "0x..", "deploy_tx": "0x..", "abi_version": "2.1.0",
 "deployed_at": 1764412800}`` (``deployed_at`` is the deploy block's time, Unix seconds).
 """
 

@@ -23,7 +23,7 @@ def health(session: SessionDep, deployment: DeploymentDep, settings: SettingsDep
       `ok` otherwise. The HTTP status is 200 either way.
     - `paused`: whether the platform admin paused all writes (as indexed; staff writes then
       answer 503 `ledger-paused`, reads keep working); `contract_version`: the contract's
-      `version()` as the indexer read it ("2.0.0"). Both null before the indexer's first pass.
+      `version()` as the indexer read it ("2.1.0"). Both null before the indexer's first pass.
     """
     checkpoint = repository.get_checkpoint(session) or {}
     head = checkpoint.get("chain_head_block")

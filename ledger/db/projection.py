@@ -77,7 +77,7 @@ class Checkpoint:
         chain_head_block: chain head seen at the latest poll.
         head_seen_at: when that head was seen, Unix seconds.
         contract_address: the ledger contract this index belongs to (checksummed).
-        contract_version: its ``version()`` as the indexer read it, e.g. ``"2.0.0"``.
+        contract_version: its ``version()`` as the indexer read it, e.g. ``"2.1.0"``.
         updated_at: when the row was last written, Unix seconds.
     """
 

@@ -79,16 +79,19 @@ def iso(seconds: int) -> str:
 def commitment_input(
     municipality_id: int, external_ref: str, title: str, *, target: int, due: int, promised_at: int = PROMISED,
     description: str = "", theme: str = "", unit: str = "stuks", source: bytes = ZERO_BYTES32, source_uri: str = "",
+    parent_id: int = 0, weight: int = 0,
 ) -> tuple[Any, ...]:
-    """``CommitmentInput`` (v2 ABI order) for writing straight to the chain."""
-    return (municipality_id, external_ref, title, description, theme, target, unit, promised_at, due, source, source_uri)
+    """``CommitmentInput`` (2.1.0 ABI order) for writing straight to the chain."""
+    return (municipality_id, external_ref, title, description, theme, target, unit, promised_at, due, source, source_uri,
+            parent_id, weight)
 
 
 def delivery_input(
-    quantity: int, delivered_at: int, hashes: list[str], *, uri: str = "", note: str = "", external_ref: str = ""
+    quantity: int, delivered_at: int, hashes: list[str], *, uri: str = "", note: str = "", external_ref: str = "",
+    asset_ref: str = "",
 ) -> tuple[Any, ...]:
-    """``DeliveryInput`` (v2 ABI order); ``hashes`` as ``0x`` hex."""
-    return (quantity, delivered_at, [bytes.fromhex(h[2:]) for h in hashes], uri, note, external_ref)
+    """``DeliveryInput`` (2.1.0 ABI order); ``hashes`` as ``0x`` hex."""
+    return (quantity, delivered_at, [bytes.fromhex(h[2:]) for h in hashes], uri, note, external_ref, asset_ref)
 
 
 def amendment_input(

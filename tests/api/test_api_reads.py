@@ -141,7 +141,7 @@ def test_health_is_ok_when_the_index_is_at_the_head(client: TestClient, chain: L
         "lag_blocks": 0,
         "head_seen_at": body["head_seen_at"],
         "paused": False,
-        "contract_version": "2.0.0",
+        "contract_version": "2.1.0",
     }
 
 

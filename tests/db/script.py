@@ -98,6 +98,8 @@ class Script:
             "due_date": self.time + 30 * DAY,
             "source_document_hash": "0x" + "00" * 32,
             "source_uri": "",
+            "parent_id": 0,
+            "weight": 0,
             "registered_at": self.time,
         }
         args.update(fields)
@@ -120,6 +122,7 @@ class Script:
             "evidence_uri": "",
             "note": "",
             "external_ref": "",
+            "asset_ref": "",
         }
         args.update(fields)
         return self.emit("DeliveryRecorded", **args)

@@ -375,11 +375,11 @@ def test_pause_and_version_reach_the_health_checkpoint(db: Database) -> None:
     s.next_block().emit("Paused", account=ADMIN)
     with db.sessions.begin() as session:
         apply_events(session, s.events, s.block_times)
-        save_checkpoint(session, s.block, "0x" + "ab" * 32, s.block, 1, contract_version="2.0.0", updated_at=1)
+        save_checkpoint(session, s.block, "0x" + "ab" * 32, s.block, 1, contract_version="2.1.0", updated_at=1)
     with db.sessions() as session:
         assert repository.get_checkpoint(session) == {
             "last_block": s.block, "last_block_hash": "0x" + "ab" * 32, "chain_head_block": s.block,
-            "head_seen_at": 1, "contract_version": "2.0.0", "paused": True,
+            "head_seen_at": 1, "contract_version": "2.1.0", "paused": True,
         }
     s.next_block().emit("Unpaused", account=ADMIN)
     apply(db, s)
@@ -469,14 +469,14 @@ def test_an_event_without_its_block_time_is_refused(db: Database) -> None:
 def test_checkpoint_round_trip_and_head_only_updates(db: Database) -> None:
     with db.sessions.begin() as session:
         assert load_checkpoint(session) is None
-        save_chain_head(session, 3, 1_700_000_000, contract_address="0xC0", contract_version="2.0.0", updated_at=1)
+        save_chain_head(session, 3, 1_700_000_000, contract_address="0xC0", contract_version="2.1.0", updated_at=1)
     with db.sessions.begin() as session:
         cp = load_checkpoint(session)
         assert (cp.last_block, cp.last_block_hash, cp.chain_head_block, cp.head_seen_at) == (None, None, 3, 1_700_000_000)
         save_checkpoint(session, 9, "0x" + "ab" * 32, 12, 1_700_000_100, updated_at=2)
     with db.sessions.begin() as session:
         cp = load_checkpoint(session)
-        assert (cp.contract_address, cp.contract_version, cp.updated_at) == ("0xC0", "2.0.0", 2)
+        assert (cp.contract_address, cp.contract_version, cp.updated_at) == ("0xC0", "2.1.0", 2)
         save_chain_head(session, 15, 1_700_000_200, updated_at=3)
     with db.sessions() as session:
         assert repository.get_checkpoint(session) == {
@@ -484,7 +484,7 @@ def test_checkpoint_round_trip_and_head_only_updates(db: Database) -> None:
             "last_block_hash": "0x" + "ab" * 32,
             "chain_head_block": 15,
             "head_seen_at": 1_700_000_200,
-            "contract_version": "2.0.0",
+            "contract_version": "2.1.0",
             "paused": False,
         }
 

@@ -40,9 +40,14 @@ def commitment_input(
     due: int,
     source: str = ZERO32,
     source_uri: str = "",
+    parent_id: int = 0,
+    weight: int = 0,
 ) -> tuple:
-    """``CommitmentInput`` in struct order (v2: with ``promisedAt``)."""
-    return (municipality_id, external_ref, title, description, theme, target, unit, promised, due, b32(source), source_uri)
+    """``CommitmentInput`` in struct order (2.1.0: with ``promisedAt``, ``parentId``, ``weight``)."""
+    return (
+        municipality_id, external_ref, title, description, theme, target, unit, promised, due, b32(source), source_uri,
+        parent_id, weight,
+    )
 
 
 def amendment_input(
@@ -61,10 +66,11 @@ def amendment_input(
 
 
 def delivery_input(
-    quantity: int, delivered_at: int, evidence: list[str], *, uri: str = "", note: str = "", ref: str = ""
+    quantity: int, delivered_at: int, evidence: list[str], *, uri: str = "", note: str = "", ref: str = "",
+    asset: str = "",
 ) -> tuple:
-    """``DeliveryInput`` in struct order."""
-    return (quantity, delivered_at, [b32(h) for h in evidence], uri, note, ref)
+    """``DeliveryInput`` in struct order (2.1.0: with ``assetRef``)."""
+    return (quantity, delivered_at, [b32(h) for h in evidence], uri, note, ref, asset)
 
 
 def iso(seconds: int) -> str:

@@ -15,8 +15,8 @@ from tests.indexer.ledger_txs import DAY, commitment_input, delivery_input, sha
 
 
 def test_the_contract_reports_a_supported_version(chain: LedgerChain) -> None:
-    assert chain.version() == chain.check_version() == "2.0.0"
-    assert SUPPORTED_CONTRACT_VERSIONS == ("2.0.0",)
+    assert chain.version() == chain.check_version() == "2.1.0"
+    assert SUPPORTED_CONTRACT_VERSIONS == ("2.1.0",)
 
 
 def test_a_multicall_registers_and_delivers_in_one_transaction_with_every_event(

@@ -25,8 +25,9 @@ TITLE = b"Sch\x00ool \xff\xfe end"
 LONG_TITLE = b"\xff" * TITLE_MAX_BYTES
 DESCRIPTION = b"\x00\xff" * (DESCRIPTION_MAX_BYTES // 2)
 NOTE = b"\x00" * NOTE_MAX_BYTES
-COMMITMENT_TYPES = "(uint32,bytes,bytes,bytes,bytes,uint64,bytes,uint64,uint64,bytes32,bytes)"
-DELIVERY_TYPES = "(uint64,uint64,bytes32[],bytes,bytes,bytes)"
+COMMITMENT_TYPES = "(uint32,bytes,bytes,bytes,bytes,uint64,bytes,uint64,uint64,bytes32,bytes,uint256,uint32)"
+DELIVERY_TYPES = "(uint64,uint64,bytes32[],bytes,bytes,bytes,bytes)"
+ASSET = b"\x00lamp\xff 7"
 
 
 def raw_call(chain: LedgerChain, function: str, types: list[str], values: list) -> bytes:
@@ -49,13 +50,13 @@ def hostile(chain: LedgerChain, roles, chain_time: Callable[[], int], rpc_url: s
         assert w3.eth.wait_for_transaction_receipt(tx_hash)["status"] == 1
 
     send(raw_call(chain, "registerCommitment", [COMMITMENT_TYPES], [(
-        1, b"ref\x00\xff", TITLE, DESCRIPTION, b"\xc3", 10, b"\x00", PROMISED, t + 10 * DAY, b32(sha("s")), b"\xe2\x82",
+        1, b"ref\x00\xff", TITLE, DESCRIPTION, b"\xc3", 10, b"\x00", PROMISED, t + 10 * DAY, b32(sha("s")), b"\xe2\x82", 0, 0,
     )]))
     send(raw_call(chain, "registerCommitment", [COMMITMENT_TYPES], [(
-        1, b"x" * 64, LONG_TITLE, b"", b"", 1, b"u", PROMISED, t + 10 * DAY, b"\x00" * 32, b"",
+        1, b"x" * 64, LONG_TITLE, b"", b"", 1, b"u", PROMISED, t + 10 * DAY, b"\x00" * 32, b"", 0, 0,
     )]))
     send(raw_call(chain, "recordDelivery", ["uint256", DELIVERY_TYPES], [
-        1, (3, t - DAY, [b32(sha("e"))], b"\xf0\x9f", NOTE, b"\xff"),
+        1, (3, t - DAY, [b32(sha("e"))], b"\xf0\x9f", NOTE, b"\xff", ASSET),
     ]))
     return chain_time()
 

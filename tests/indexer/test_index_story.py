@@ -243,7 +243,7 @@ def test_checkpoint_records_the_indexed_block_its_hash_the_head_version_and_paus
             "last_block_hash": chain.block(head).hash,
             "chain_head_block": head,
             "head_seen_at": SEEN_AT,
-            "contract_version": "2.0.0",
+            "contract_version": "2.1.0",
             "paused": False,
         }
 

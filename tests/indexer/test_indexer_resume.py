@@ -295,13 +295,13 @@ class OtherVersionChain:
         return getattr(self._chain, name)
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.1.0", ""])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", ""])
 def test_a_contract_version_the_indexer_does_not_know_is_refused_before_anything_is_indexed(
     db: Database, chain: LedgerChain, settings: Settings, version: str
 ) -> None:
     with pytest.raises(UnsupportedContractVersionError) as refused:
         Indexer(OtherVersionChain(chain, version), db.sessions, settings, clock=clock).run_once()
-    assert (refused.value.version, refused.value.supported) == (version, ("2.0.0",))
+    assert (refused.value.version, refused.value.supported) == (version, ("2.1.0",))
     written = {name: rows for name, rows in dump_index(db.engine, checkpoint=True).items() if rows}
     assert list(written) == ["index_schema"]
 
@@ -318,7 +318,7 @@ def test_the_command_exits_1_for_an_address_without_a_ledger(
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1
-    assert "reports version 'unknown'; this code reads only 2.0.0" in result.stderr
+    assert "reports version 'unknown'; this code reads only 2.1.0" in result.stderr
     assert dump_index(db.engine, checkpoint=True)["events"] == []
 
 
@@ -364,7 +364,7 @@ def test_the_head_and_when_it_was_seen_are_recorded_on_every_poll(
     with db.sessions() as session:
         assert repository.get_checkpoint(session) == {
             "last_block": None, "last_block_hash": None, "chain_head_block": head, "head_seen_at": 1000,
-            "contract_version": "2.0.0", "paused": False,
+            "contract_version": "2.1.0", "paused": False,
         }
     indexer = Indexer(chain, db.sessions, settings, clock=lambda: next(times))
     indexer.run_once()
@@ -372,7 +372,7 @@ def test_the_head_and_when_it_was_seen_are_recorded_on_every_poll(
     with db.sessions() as session:
         assert repository.get_checkpoint(session) == {
             "last_block": head, "last_block_hash": chain.block(head).hash, "chain_head_block": head,
-            "head_seen_at": 3000, "contract_version": "2.0.0", "paused": False,
+            "head_seen_at": 3000, "contract_version": "2.1.0", "paused": False,
         }
 
 
