@@ -2,7 +2,7 @@
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
 import {
-  $, h, fill, add, badge, progress, when, num, qty, code, fact, chainRef, problemBox, commitmentFlags, lateText, tNodes, flag,
+  $, h, fill, add, badge, progress, when, num, qty, pct, code, fact, chainRef, problemBox, commitmentFlags, lateText, tNodes, flag,
 } from './ui.js';
 import { commitmentCredit, sourceOf, safeHref } from './credits.js';
 
@@ -84,27 +84,112 @@ function evidenceList(d) {
     ' · ', checkLink(ev.sha256))));
 }
 
+const short = (hex) => (hex && hex.length > 14 ? `${hex.slice(0, 10)}…${hex.slice(-4)}` : hex || '');
+
+// A second party's check of a delivery: its review state, then each confirmer's latest verdict.
+function review(d) {
+  const state = d.review || 'unconfirmed';
+  const verdicts = [
+    ...(d.confirmations || []).map((x) => h('li', {}, tNodes('review.confirmedBy', {
+      account: code(x.confirmer), date: when(x.at, x.at_iso, tz),
+    }), x.evidence_hash ? [' ', code(x.evidence_hash), ' · ', checkLink(x.evidence_hash)] : null)),
+    ...(d.disputes || []).map((x) => h('li', {}, tNodes('review.disputedBy', {
+      account: code(x.confirmer), date: when(x.at, x.at_iso, tz),
+    }), ' ', h('span', { class: 'strong' }, `${t('field.reason')}: `), txt('span', x.reason || ''))),
+  ];
+  return [h('p', { class: 'flags' }, h('span', { class: `review r-${state}` },
+    h('span', { 'aria-hidden': 'true' }, { confirmed: '✓', disputed: '!', unconfirmed: '○' }[state] || '?'), ' ',
+    t(`review.${state}`))),
+  verdicts.length ? h('ul', { class: 'verdicts' }, verdicts) : null];
+}
+
 function delivery(d, c) {
+  const batched = d.kind === 'batched';
   const r = d.revocation;
+  const notCounted = r || d.double_counted || d.counted === false;
   const q = qty(d.quantity, c.unit);
   const late = lateText(d);
-  return h('li', { class: r ? 'card revoked' : 'card', id: `delivery-${d.id}` },
-    h('h4', {}, t('delivery.number', { id: num(d.id) }), ' — ', day(d.delivered_at),
+  const key = batched ? d.leaf_hash : d.id;
+  const why = d.double_counted ? t('asset.doubleCounted')
+    : d.counted === false && d.refused_reason ? t(`leaf.refused.${d.refused_reason}`) : null;
+  return h('li', { class: notCounted ? 'card revoked' : 'card', id: `delivery-${key}` },
+    h('h4', {}, batched ? t('delivery.batched', { hash: short(d.leaf_hash) }) : t('delivery.number', { id: num(d.id) }),
+      ' — ', day(d.delivered_at),
       r ? [' ', h('span', { class: 'tag-revoked' }, t('delivery.revoked'))] : null),
     late ? h('p', { class: 'flags' }, h('span', { class: 'flag warn' }, h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', late)) : null,
+    why ? h('p', { class: 'flags' }, h('span', { class: 'flag warn' }, h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', why)) : null,
     r ? h('p', { class: 'revocation' }, h('span', { class: 'strong' }, `${t('delivery.revokedReason')}: `),
       txt('span', r.reason || '')) : null,
+    notCounted ? null : review(d),
     h('dl', { class: 'facts' },
-      fact(t('field.quantity'), r ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
+      fact(t('field.quantity'), notCounted ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
       fact(t('field.statedDate'), day(d.delivered_at)),
       fact(t('field.recordedOn'), when(d.recorded_at, d.recorded_at_iso, tz)),
+      fact(t('field.asset'), d.asset_ref ? txt('span', d.asset_ref) : ''),
       fact(t('field.note'), d.note ? txt('span', d.note, 'pre') : ''),
       fact(t('field.evidence'), evidenceList(d)),
       fact(t('field.evidenceUri'), d.evidence_uri ? uriLink(d.evidence_uri) : ''),
-      fact(t('field.ref'), d.external_ref || '')),
+      fact(t('field.ref'), d.external_ref || ''),
+      batched ? fact(t('field.batch'), h('a', { href: `#batch-${d.batch_root}` }, code(short(d.batch_root))),
+        ' · ', t('batch.leafIndex', { n: num(d.leaf_index) })) : null,
+      batched ? fact(t('field.leafHash'), code(d.leaf_hash)) : null,
+      batched ? fact(t('batch.proof'), h('a', {
+        href: `/api/v1/batches/${encodeURIComponent(d.batch_root)}/leaves/${encodeURIComponent(d.leaf_hash)}/proof`,
+      }, t('batch.proofLink'))) : null),
     noRole(d),
-    h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(d.recorded, d.registrar),
+    h('p', { class: 'strong small' }, batched ? t('chain.anchored') : t('chain.recorded')), chainRef(d.recorded, d.registrar),
     r ? [h('p', { class: 'strong small' }, t('chain.revokedAt')), chainRef(r.chain, r.registrar)] : null);
+}
+
+// Sub-commitments: the parent this one is part of, and its own parts with the weighted roll-up.
+function parts(c) {
+  const link = (id) => h('a', { href: `/commitments/${encodeURIComponent(id)}` }, t('rollup.commitment', { id: num(id) }));
+  const children = c.children || [];
+  return [
+    c.parent_id ? h('p', { id: 'parent' }, tNodes('rollup.partOf', { parent: link(c.parent_id), weight: num(c.weight) })) : null,
+    children.length ? h('section', { id: 'rollup', 'aria-labelledby': 'rollup-h' },
+      h('h3', { id: 'rollup-h' }, t('rollup.heading')),
+      h('p', {}, t('rollup.explain')),
+      h('dl', { class: 'facts' },
+        fact(t('rollup.progress'), c.rollup_progress_bps != null ? pct(c.rollup_progress_bps) : ''),
+        fact(t('rollup.delivered'), t('rollup.deliveredOf', {
+          done: num(c.rollup_children_delivered ?? 0), total: num(c.rollup_children_counted ?? 0),
+        }))),
+      h('ul', {}, children.map((id) => h('li', {}, link(id))))) : null];
+}
+
+// What a second party checked: the same status rules, counting only confirmed deliveries.
+function confirmed(c) {
+  if (c.confirmed_quantity == null) return [];
+  return [
+    fact(t('field.statusConfirmed'), badge(c.status_confirmed)),
+    fact(t('field.confirmedQuantity'), t('progress.of', {
+      done: num(c.confirmed_quantity), target: num(c.target_quantity), unit: c.unit || '',
+    })),
+    fact(t('field.unconfirmedQuantity'), qty(c.unconfirmed_quantity, c.unit)),
+    c.disputed_quantity ? fact(t('field.disputedQuantity'), qty(c.disputed_quantity, c.unit)) : null,
+  ];
+}
+
+// The municipality's batches: verified ones count their leaves; the others are shown as
+// anchored with contents that cannot be verified, and count nothing.
+function batches(list) {
+  if (!list || !list.length) return null;
+  return [h('h3', { id: 'batches-h' }, t('batch.heading')),
+    h('ul', { class: 'plain', id: 'batches' }, list.map((b) => h('li', { class: 'card', id: `batch-${b.root}` },
+      h('h4', {}, t('batch.title', { hash: short(b.root) }), ' — ', when(b.anchored_at, b.anchored_at_iso, tz)),
+      h('p', { class: 'flags' }, b.verified
+        ? h('span', { class: 'review r-confirmed' }, h('span', { 'aria-hidden': 'true' }, '✓'), ' ', t('batch.verified'))
+        : h('span', { class: 'flag warn' }, h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', t('batch.unverified'), ' (',
+          t(`batch.reason.${b.unverified_reason}`), ')')),
+      h('dl', { class: 'facts' },
+        fact(t('batch.leaves'), num(b.leaf_count)),
+        b.verified ? fact(t('batch.counted'), num(b.counted_leaves)) : null,
+        b.refused_leaves ? fact(t('batch.refused'), num(b.refused_leaves)) : null,
+        fact(t('field.root'), code(b.root)),
+        fact(t('batch.fileSha'), [code(b.file_sha256), h('br'), checkLink(b.file_sha256)]),
+        fact(t('batch.file'), b.file_uri ? uriLink(b.file_uri) : '')),
+      chainRef(b.chain, b.registrar))))];
 }
 
 function timelineText(e, c) {
@@ -148,7 +233,7 @@ function admin(m) {
     changes.length ? h('ul', { id: 'admin-changes' }, changes) : h('p', {}, t('admin.none'))];
 }
 
-function render(c, m) {
+function render(c, m, batchList) {
   const src = m && sourceOf(m.code);
   tz = src ? src.timeZone : undefined;
   textLang = src ? src.lang : null;
@@ -181,11 +266,12 @@ function render(c, m) {
       fact(t('field.sourceDoc'), c.source_document_sha256
         ? [code(c.source_document_sha256), h('br'), checkLink(c.source_document_sha256)] : '')),
     noRole(c),
+    parts(c),
     amendments(c),
     withdrawal(c.withdrawal));
 
   const dels = c.deliveries || [];
-  const valid = dels.filter((d) => !d.revocation).length;
+  const valid = dels.filter((d) => !d.revocation && !d.double_counted && d.counted !== false).length;
   add($('proof-body'),
     c.met_only_under_relaxed_terms ? h('div', { class: 'notice', id: 'relaxed' }, h('p', {},
       h('span', { class: 'flag warn' }, h('span', { 'aria-hidden': 'true' }, '⚠'), ' ', t('flag.relaxed'))),
@@ -199,11 +285,13 @@ function render(c, m) {
       fact(t('field.statusOriginal'), badge(c.status_original_terms)),
       fact(t('field.progress'), progress(c)),
       fact(t('field.metAt'), c.met_at != null ? when(c.met_at, c.met_at_iso, tz) : ''),
-      fact(t('field.metOnRecordAt'), c.met_on_record_at != null ? when(c.met_on_record_at, c.met_on_record_at_iso, tz) : '')),
+      fact(t('field.metOnRecordAt'), c.met_on_record_at != null ? when(c.met_on_record_at, c.met_on_record_at_iso, tz) : ''),
+      confirmed(c)),
     h('h3', {}, t('delivery.heading')),
     h('p', {}, dels.length ? [tn('delivery.count', dels.length), ' ',
-      dels.length > valid ? tn('delivery.revokedCount', dels.length - valid) : ''] : t('delivery.none')));
+      dels.length > valid ? tn('delivery.notCountedCount', dels.length - valid) : ''] : t('delivery.none')));
   fill($('deliveries'), ...dels.map((d) => delivery(d, c)));
+  add($('proof-body'), batches(batchList));
 
   const l = c.ledger || {};
   fill($('ledger'), t('tl.ledger', { chain: l.chain_id ?? '' }), ' ', code(l.contract_address || ''));
@@ -224,7 +312,11 @@ async function init() {
       get('/municipalities').catch(() => ({ data: [] })),
     ]);
     const m = ms.data.find((x) => x.id === c.municipality_id);
-    render(c, m);
+    // Batches that carry this commitment's deliveries, and every batch of the municipality whose
+    // contents cannot be verified (its leaves are unknown, so it may or may not concern this one).
+    const bs = await get(`/batches?municipality_id=${encodeURIComponent(c.municipality_id)}`).catch(() => ({ data: [] }));
+    const roots = new Set((c.deliveries || []).map((d) => d.batch_root).filter(Boolean));
+    render(c, m, (bs.data || []).filter((b) => roots.has(b.root) || !b.verified));
     state.textContent = '';
   } catch (e) {
     $('commitment-title').textContent = e.status === 404 ? t('detail.notFound') : t('error.heading');
