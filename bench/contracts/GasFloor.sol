@@ -33,12 +33,12 @@ contract DeliveryFloor {
     }
 }
 
-/// @title DeliveryFloorPlusSlot: the floor plus one new storage slot per delivery
-/// @notice What any ledger that keeps one word of state per delivery must pay at least: the
-/// floor's event plus one zero-to-non-zero SSTORE (quantity and date packed in a fresh slot).
-/// The slot is keyed by the delivery's first evidence hash, the cheapest unique key there is (no
-/// counter to read or write, no hashing beyond the mapping's own), so the reference stays a floor.
-contract DeliveryFloorPlusSlot {
+/// @title FloorPlusSlotBody: the body of {DeliveryFloorPlusSlot}, shared with the signed reference
+/// @notice The floor's event plus one zero-to-non-zero SSTORE (quantity and date packed in a fresh
+/// slot). The slot is keyed by the delivery's first evidence hash, the cheapest unique key there
+/// is (no counter to read or write, no hashing beyond the mapping's own), so the reference stays
+/// a floor. `bench/contracts/SignatureCheckFloor.sol` runs the same body after a signature check.
+abstract contract FloorPlusSlotBody {
     event Delivered(
         uint256 indexed commitmentId,
         uint64 quantity,
@@ -52,7 +52,7 @@ contract DeliveryFloorPlusSlot {
 
     mapping(bytes32 firstEvidenceHash => uint256 packed) private _slots;
 
-    function recordDelivery(uint256 commitmentId, ICommitmentLedger.DeliveryInput calldata input) external {
+    function _recordWithSlot(uint256 commitmentId, ICommitmentLedger.DeliveryInput calldata input) internal {
         _slots[input.evidenceHashes[0]] = (uint256(input.quantity) << 64) | input.deliveredAt;
         emit Delivered(
             commitmentId,
@@ -64,5 +64,14 @@ contract DeliveryFloorPlusSlot {
             input.externalRef,
             input.assetRef
         );
+    }
+}
+
+/// @title DeliveryFloorPlusSlot: the floor plus one new storage slot per delivery
+/// @notice What any ledger that keeps one word of state per delivery must pay at least: the
+/// floor's event plus one zero-to-non-zero SSTORE ({FloorPlusSlotBody}).
+contract DeliveryFloorPlusSlot is FloorPlusSlotBody {
+    function recordDelivery(uint256 commitmentId, ICommitmentLedger.DeliveryInput calldata input) external {
+        _recordWithSlot(commitmentId, input);
     }
 }
