@@ -4,36 +4,82 @@
 ``compiler.evm_version`` of ``brownie-config.yaml`` (cancun) and deploys side by side:
 
 - the ledger (``build/contracts/CommitmentLedger.json``, compiled by brownie);
-- ``DeliveryFloor`` and ``DeliveryFloorPlusSlot`` (``bench/contracts/GasFloor.sol``), compiled
-  here with py-solc-x through the solc-js adapter (``.solcx/solc-v<version>``) and the compiler
-  settings of ``brownie-config.yaml`` (viaIR, optimizer runs, EVM version): the same calldata as
-  ``recordDelivery`` emitted in one event, and that plus one new storage slot;
+- the references of ``bench/contracts/``, compiled here with py-solc-x through the solc-js
+  adapter (``.solcx/solc-v<version>``) and the compiler settings of ``brownie-config.yaml``
+  (viaIR, optimizer runs, EVM version, remappings):
+
+  - ``DeliveryFloor``: the calldata of ``recordDelivery`` emitted in one event, nothing else;
+  - ``DeliveryFloorPlusSlot``: that plus one new storage slot ("floor + one slot");
+  - ``SignatureCheckFloor``: the calldata of ``recordDeliveryBySig`` (the delivery plus an
+    ``Authorization``: signer, nonce, deadline and the 65-byte signature), then only the checks
+    every signed write needs: the deadline against the block time, the EIP-712 struct hash of
+    ``RecordDelivery`` (the ledger's type string, each dynamic field hashed), the digest under
+    the domain {"CommitmentLedger", "2", chainId, itself}, OpenZeppelin ``SignatureChecker``
+    (ECDSA recovery for an EOA) and the signer's nonce checked and bumped in storage
+    (OpenZeppelin ``Nonces``, a non-zero slot), then the body of ``DeliveryFloorPlusSlot``
+    unchanged. **The signature check** is ``SignatureCheckFloor`` minus ``DeliveryFloorPlusSlot``
+    for the same record: it includes the extra calldata (the ``Authorization`` is in the signed
+    function's calldata, so in the reference's too), the hashing, ``ecrecover`` and the nonce
+    slot. The reference's dispatcher also compares the selectors of OpenZeppelin's
+    ``eip712Domain()`` and ``nonces(address)`` first (a few dozen gas, which the ledger's
+    dispatcher of some sixty functions pays many times over);
 - the Ethereum Attestation Service from npm (``@ethereum-attestation-service/eas-contracts``,
   its compiled ``SchemaRegistry`` and ``EAS``), with :data:`DELIVERY_SCHEMA`.
 
 It sends every ledger write once and prints the gas used (``gasUsed`` of the receipt, gas
-units, 21,000 base and calldata included), then the issue's ratios (issue 5, "Gas near the
-floor") with their targets and PASS/FAIL, and the ``statusOf`` view's gas by number of
+units, the 21,000 base and calldata included), then the targets of two issues with PASS/FAIL:
+
+- issue 5, "Gas near the floor": (a) a delivery (1 hash, 40-byte note) at most 1.3 x the floor +
+  one slot and 0.3 x EAS; (b) at most 1.2 x (16 + 8) gas per extra byte of text; (c) a
+  registration inside a multicall of 100 at most 0.8 x a single one;
+- issue 6, "Ledger v2, part 2": ``anchorBatch`` of a real batch of 10, 1,000 and 100,000
+  deliveries (an OpenZeppelin StandardMerkleTree built here; root, leaf count, file SHA-256 and
+  a ``fileUri`` on :data:`BATCH_FILE_URI` are its calldata, so its gas cannot grow with the
+  size) at most :data:`ANCHOR_TARGET_GAS` whatever the size; a signed delivery
+  (``recordDeliveryBySig``, the record of (a), sent by a relayer, the signer's second signed
+  write so its nonce slot is already non-zero) at most 1.3 x the floor + one slot plus the
+  signature check measured above.
+
+Then, without targets: the per-delivery cost of a batch (anchor gas / leaves) beside
+``recordDelivery``'s, the confirmer's writes (``confirmDelivery`` without and with an evidence
+hash, ``disputeDelivery`` with a 40-byte reason, ``confirmBatchedDelivery`` with a proof from the
+1,000-leaf batch, ``confirmDeliveryBySig`` relayed), and the ``statusOf`` view's gas by number of
 deliveries. Gas is deterministic for the same inputs and hardfork: these are exact figures,
-not timings. The first write of a kind can pay one-off costs (a counter slot going from zero
-to non-zero, a contract's first storage): each of those is done once as a warm-up, and named
-when it is shown.
+not timings. Some inputs follow the chain's clock (claimed dates, deadlines), and so do the
+hashes and signatures over them (batch roots, file SHA-256, EIP-712 signatures): each of their
+bytes that happens to be zero costs 12 gas less (4 instead of 16 as calldata), so those rows
+can differ by a multiple of 12 gas from one run to the next. The first write of a kind can pay
+one-off costs (a counter slot going from zero to non-zero, a signer's nonce slot, a contract's
+first storage): each of those is done once as a warm-up, and named when it is shown.
+
+The batch trees follow OpenZeppelin's StandardMerkleTree (``@openzeppelin/merkle-tree``
+``standard-v1``: leaf ``keccak256(keccak256(abi.encode(values)))`` in
+:data:`BATCH_LEAF_ENCODING`, leaves sorted by hash, sorted pairs), built by :func:`build_batch`
+until ``ledger/merkle.py`` (the project's one implementation) lands; the ledger's
+``verifyBatchedDelivery`` checks a proof of each anchored tree, so a tree the contract would
+not accept stops the bench. EIP-712 signatures are made with eth_account from the type strings
+:data:`RECORD_DELIVERY_TYPE` and :data:`CONFIRM_DELIVERY_TYPE`, checked against the contract's
+``*_TYPEHASH`` constants.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import solcx
 import yaml
 from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_hash.auto import keccak
 from rich.console import Console
 from rich.table import Table
 from web3 import HTTPProvider, Web3
@@ -46,6 +92,8 @@ from ledger.settings import REPO_ROOT
 from scripts.local_keys import WELL_KNOWN_KEYS
 
 FLOOR_SOURCE = "bench/contracts/GasFloor.sol"
+SIGNATURE_FLOOR_SOURCE = "bench/contracts/SignatureCheckFloor.sol"
+REFERENCE_SOURCES = (FLOOR_SOURCE, SIGNATURE_FLOOR_SOURCE)
 EAS_ARTIFACTS = REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"
 DELIVERY_SCHEMA = (
     "uint256 commitmentId,uint64 quantity,uint64 deliveredAt,bytes32[] evidenceHashes,"
@@ -54,6 +102,10 @@ DELIVERY_SCHEMA = (
 """EAS schema with the fields of a delivery (``ICommitmentLedger.DeliveryInput`` and its id)."""
 _DELIVERY_SCHEMA_TYPES = ["uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string"]
 
+TX_BASE_GAS = 21_000
+"""Intrinsic gas of every transaction (yellow paper, G_transaction)."""
+CALLDATA_ZERO_BYTE_GAS = 4
+"""Gas per zero calldata byte (yellow paper, G_txdatazero)."""
 CALLDATA_NONZERO_BYTE_GAS = 16
 """Gas per non-zero calldata byte (EIP-2028, Istanbul; unchanged up to cancun)."""
 LOG_DATA_BYTE_GAS = 8
@@ -68,11 +120,49 @@ SLOPE_TEXT_BYTES = (1_000, 5_000)
 """Description lengths (non-zero bytes) between which the gas per extra byte is measured."""
 STATUS_VIEW_SIZES = (1, 10, 100)
 
+ANCHOR_TARGET_GAS = 60_000
+"""Issue 6: ``anchorBatch`` costs at most this (gas) whatever the number of deliveries."""
+SIGNED_DELIVERY_VS_FLOOR_SLOT_TARGET = 1.3
+"""Issue 6: a signed delivery costs at most this times the floor + one slot, plus the signature check."""
+BATCH_SIZES = (10, 1_000, 100_000)
+"""Deliveries (leaves) in the batches anchored, in this order."""
+CONFIRMED_BATCH_SIZE = 1_000
+"""The batch (one of :data:`BATCH_SIZES`) whose first leaf ``confirmBatchedDelivery`` confirms."""
+BATCH_FILE_URI = "https://data.gemeente.example/ledger/batches/{sha256}.json"
+"""Where a municipality would publish a batch file, named by the SHA-256 (hex) of its bytes."""
+BATCH_LEAF_ENCODING = ("uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string")
+"""StandardMerkleTree leaf encoding of a batched delivery (``ICommitmentLedger.BatchLeaf``)."""
+SIGNATURE_LIFETIME_SECONDS = 90 * 86_400
+"""Deadline of the bench's signatures after the chain's time, seconds: outlasts the 42-day
+recovery wait the bench fast-forwards before it measures the references."""
+
+EIP712_DOMAIN_NAME = "CommitmentLedger"
+EIP712_DOMAIN_VERSION = "2"
+RECORD_DELIVERY_TYPE = (
+    "RecordDelivery(uint256 commitmentId,uint64 quantity,uint64 deliveredAt,bytes32[] evidenceHashes,"
+    "string evidenceUri,string note,string externalRef,string assetRef,uint256 nonce,uint256 deadline)"
+)
+"""EIP-712 type string of ``recordDeliveryBySig`` (the contract's ``RECORD_DELIVERY_TYPEHASH``)."""
+CONFIRM_DELIVERY_TYPE = "ConfirmDelivery(uint256 deliveryId,bytes32 evidenceHash,uint256 nonce,uint256 deadline)"
+"""EIP-712 type string of ``confirmDeliveryBySig`` (the contract's ``CONFIRM_DELIVERY_TYPEHASH``)."""
+
 NOTE_40_BYTES = "Opgeleverd: 40 woningen, blok A en B, Q3"
+REASON_40_BYTES = "Blok B niet opgeleverd, zie inspectie 12"
+BATCH_NOTE = "LED-armatuur geplaatst"
 SHORT_REGISTRATION = "registerCommitment (short texts)"
 LATER_DELIVERY = "recordDelivery (later, 1 hash, 40-byte note, no ref)"
 FIRST_DELIVERY = "recordDelivery (first of its commitment, 1 hash, 40-byte note, no ref)"
 EAS_ATTEST = "EAS.attest (same record, schema of a delivery)"
+FLOOR_SLOT = "DeliveryFloorPlusSlot.recordDelivery"
+SIGNATURE_FLOOR = "SignatureCheckFloor.recordDeliveryBySig"
+FIRST_SIGNED_DELIVERY = "recordDeliveryBySig (first signed write of its signer: nonce slot 0 -> 1)"
+SIGNED_DELIVERY = "recordDeliveryBySig (record of (a), signer's second signed write, sent by a relayer)"
+CONFIRM = "confirmDelivery (no evidence hash)"
+CONFIRM_WITH_EVIDENCE = "confirmDelivery (with an evidence hash)"
+DISPUTE = "disputeDelivery (40-byte reason)"
+CONFIRM_BATCHED = "confirmBatchedDelivery (leaf of the {leaves:,}-leaf batch, proof of {proof_hashes} hashes, no evidence hash)"
+FIRST_SIGNED_CONFIRM = "confirmDeliveryBySig (first signed write of its confirmer: nonce slot 0 -> 1)"
+SIGNED_CONFIRM = "confirmDeliveryBySig (no evidence hash, confirmer's second signed write, by a relayer)"
 
 
 class GasBenchError(LedgerError, RuntimeError):
@@ -81,13 +171,13 @@ class GasBenchError(LedgerError, RuntimeError):
 
 @dataclass(frozen=True)
 class Ratio:
-    """One of the issue's targets: ``value`` (measured) must be at most ``target``.
+    """One of the issues' targets: ``value`` (measured) must be at most ``target``.
 
     Attributes:
         name: what is compared, in words.
-        value: the measured figure (a ratio, or gas per byte for the text slope).
-        target: the largest value allowed.
-        unit: ``"x"`` for a ratio, ``"gas/byte"`` for the slope.
+        value: the measured figure (a ratio, gas per byte for the text slope, or gas).
+        target: the largest value allowed, in ``unit``.
+        unit: ``"x"`` for a ratio, ``"gas/byte"`` for the slope, ``"gas"`` for a gas budget.
         detail: the figures the value comes from.
     """
 
@@ -104,30 +194,91 @@ class Ratio:
 
 
 @dataclass(frozen=True)
-class GasReport:
-    """What :func:`measure` found.
+class BatchAnchorGas:
+    """One ``anchorBatch`` of a real batch, measured.
 
     Attributes:
-        rows: ``(operation, gas used)`` per ledger write, in the order sent.
-        references: ``(contract and call, gas used)`` for the floor, floor + slot and EAS.
-        ratios: the issue's targets, measured.
+        leaves: deliveries in the batch (its ``leafCount``).
+        gas: ``gasUsed`` of the anchor, gas (21,000 base and calldata included).
+        calldata_gas: what its calldata costs, gas (4 per zero byte, 16 per other byte).
+        root: the StandardMerkleTree root anchored.
+        file_sha256: SHA-256 of the batch file (the tree's ``standard-v1`` dump), anchored.
+        file_bytes: size of that file, bytes (published off chain, never sent to the chain).
+        tree_nodes: nodes of the tree (``2 * leaves - 1``).
+        proofs_checked: leaves whose proof the ledger's ``verifyBatchedDelivery`` accepted
+            after the anchor (the first and the last value of the file).
+    """
+
+    leaves: int
+    gas: int
+    calldata_gas: int
+    root: bytes
+    file_sha256: bytes
+    file_bytes: int
+    tree_nodes: int
+    proofs_checked: int
+
+    @property
+    def label(self) -> str:
+        """The row's name, e.g. ``"anchorBatch (1,000 leaves)"``."""
+        return f"anchorBatch ({self.leaves:,} leaves)"
+
+    @property
+    def execution_gas(self) -> int:
+        """Gas beyond the 21,000 base and the calldata: what the contract does with it."""
+        return self.gas - TX_BASE_GAS - self.calldata_gas
+
+    @property
+    def gas_per_delivery(self) -> float:
+        """``gas / leaves``: the anchor's share per delivery of the batch, gas."""
+        return self.gas / self.leaves
+
+
+@dataclass(frozen=True)
+class GasReport:
+    """What :func:`measure` found (all gas figures are ``gasUsed``, gas units).
+
+    Attributes:
+        rows: ``(operation, gas used)`` per ledger write of issue 5's table, in the order sent.
+        anchors: the batch anchors, in :data:`BATCH_SIZES` order.
+        signed: ``(operation, gas used)`` of the signed deliveries.
+        confirmations: ``(operation, gas used)`` of the confirmer's writes.
+        references: ``(contract and call, gas used)`` for the floor, floor + slot, the
+            signature check reference and EAS.
+        ratios: issue 5's targets, measured.
+        part2_targets: issue 6's targets ("Ledger v2, part 2"), measured.
         status_view: ``(deliveries, gas)`` of the ``statusOf`` view (``eth_estimateGas``).
         hardfork: the EVM hardfork of the chain and the compiler.
     """
 
     rows: tuple[tuple[str, int], ...]
+    anchors: tuple[BatchAnchorGas, ...]
+    signed: tuple[tuple[str, int], ...]
+    confirmations: tuple[tuple[str, int], ...]
     references: tuple[tuple[str, int], ...]
     ratios: tuple[Ratio, ...]
+    part2_targets: tuple[Ratio, ...]
     status_view: tuple[tuple[int, int], ...]
     hardfork: str
 
     def gas(self, operation: str) -> int:
-        """Gas of one row or reference by its name.
+        """Gas of one row, anchor, signed write, confirmation or reference by its name.
 
         Raises:
             KeyError: no such operation was measured.
         """
-        return dict(self.rows + self.references)[operation]
+        anchors = tuple((a.label, a.gas) for a in self.anchors)
+        return dict(self.rows + anchors + self.signed + self.confirmations + self.references)[operation]
+
+    @property
+    def signature_check_gas(self) -> int:
+        """What the signature check costs: ``SignatureCheckFloor`` minus the floor + one slot, gas."""
+        return self.gas(SIGNATURE_FLOOR) - self.gas(FLOOR_SLOT)
+
+    @property
+    def signed_delivery_budget_gas(self) -> float:
+        """Issue 6's budget of a signed delivery: 1.3 x (floor + one slot) + the signature check, gas."""
+        return SIGNED_DELIVERY_VS_FLOOR_SLOT_TARGET * self.gas(FLOOR_SLOT) + self.signature_check_gas
 
 
 @dataclass(frozen=True)
@@ -166,10 +317,11 @@ def compiler_settings(config_path: Path = BROWNIE_CONFIG) -> CompilerSettings:
 
 
 def compile_reference_contracts(settings: CompilerSettings | None = None) -> dict[str, tuple[list[dict[str, Any]], str]]:
-    """Compile ``bench/contracts/GasFloor.sol`` with py-solc-x and brownie's settings.
+    """Compile the reference contracts (:data:`REFERENCE_SOURCES`) with py-solc-x and brownie's settings.
 
     Returns:
-        contract name -> (ABI, creation bytecode as ``0x`` hex).
+        contract name -> (ABI, creation bytecode as ``0x`` hex), for the deployable contracts
+        of those files (``DeliveryFloor``, ``DeliveryFloorPlusSlot``, ``SignatureCheckFloor``).
 
     Raises:
         GasBenchError: the adapter is missing or solc reported an error.
@@ -179,13 +331,14 @@ def compile_reference_contracts(settings: CompilerSettings | None = None) -> dic
         raise GasBenchError(f"solc adapter {settings.solc_binary} not found: run `make setup`.")
     standard_input = {
         "language": "Solidity",
-        "sources": {FLOOR_SOURCE: {"urls": [FLOOR_SOURCE]}},
+        "sources": {source: {"urls": [source]} for source in REFERENCE_SOURCES},
         "settings": {
             "evmVersion": settings.evm_version,
             "viaIR": settings.via_ir,
             "optimizer": settings.optimizer,
             "remappings": list(settings.remappings),
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object"]}},
+            # Only the references: the imported interface and OpenZeppelin files are not built alone.
+            "outputSelection": {source: {"*": ["abi", "evm.bytecode.object"]} for source in REFERENCE_SOURCES},
         },
     }
     try:
@@ -193,9 +346,13 @@ def compile_reference_contracts(settings: CompilerSettings | None = None) -> dic
             standard_input, base_path=str(REPO_ROOT), allow_paths=[str(REPO_ROOT)], solc_binary=settings.solc_binary
         )
     except solcx.exceptions.SolcError as exc:
-        raise GasBenchError(f"compiling {FLOOR_SOURCE} failed: {exc}") from exc
-    contracts = output["contracts"][FLOOR_SOURCE]
-    return {name: (c["abi"], "0x" + c["evm"]["bytecode"]["object"]) for name, c in contracts.items()}
+        raise GasBenchError(f"compiling {', '.join(REFERENCE_SOURCES)} failed: {exc}") from exc
+    return {
+        name: (c["abi"], "0x" + c["evm"]["bytecode"]["object"])
+        for source in REFERENCE_SOURCES
+        for name, c in output["contracts"][source].items()
+        if c["evm"]["bytecode"]["object"]  # abstract bodies have none
+    }
 
 
 def load_eas_artifact(name: str) -> tuple[list[dict[str, Any]], str]:
@@ -236,6 +393,161 @@ def _sha(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
+# ------------------------------------------------------------------ batches (StandardMerkleTree)
+
+
+def _word(value: int) -> bytes:
+    return value.to_bytes(32, "big")
+
+
+def encode_batch_leaf(leaf: Sequence[Any]) -> bytes:
+    """``abi.encode`` of one leaf in :data:`BATCH_LEAF_ENCODING`: the same bytes as
+    ``eth_abi.encode(BATCH_LEAF_ENCODING, leaf)``, written out for this one tuple type because
+    eth_abi's generic encoder takes about 4 s for the 100,000 leaves of the largest batch.
+
+    Args:
+        leaf: ``(commitmentId, quantity, deliveredAt, evidenceHashes, evidenceUri, note,
+            externalRef, assetRef)``: three non-negative ints, a list of 32-byte hashes, four str.
+    """
+    commitment_id, quantity, delivered_at, evidence_hashes, *texts = leaf
+    tails = [_word(len(evidence_hashes)) + b"".join(evidence_hashes)]
+    for text in texts:
+        data = text.encode("utf-8")
+        tails.append(_word(len(data)) + data + b"\x00" * (-len(data) % 32))
+    heads = [_word(commitment_id), _word(quantity), _word(delivered_at)]
+    offset = 32 * len(BATCH_LEAF_ENCODING)
+    for tail in tails:
+        heads.append(_word(offset))
+        offset += len(tail)
+    return b"".join(heads + tails)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: a 100,000-leaf batch makes a million small objects
+    and no cycles, and the collector's passes over them add about 40 % to the time to build it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _node_hash(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b if a <= b else b + a)
+
+
+@dataclass(frozen=True)
+class BenchBatch:
+    """A batch of deliveries as OpenZeppelin's ``StandardMerkleTree.of(values, BATCH_LEAF_ENCODING)``
+    builds it (``@openzeppelin/merkle-tree`` 1.0, ``sortLeaves`` on).
+
+    Attributes:
+        values: the leaves in file order (see :func:`encode_batch_leaf` for their shape).
+        tree: every node, root at 0, children of i at 2i + 1 and 2i + 2, leaves (sorted by
+            hash) at the end in reverse order: ``2 * len(values) - 1`` hashes of 32 bytes.
+        tree_indices: where each value's leaf is in ``tree``.
+    """
+
+    values: tuple[tuple[Any, ...], ...]
+    tree: tuple[bytes, ...]
+    tree_indices: tuple[int, ...]
+
+    @property
+    def root(self) -> bytes:
+        """The Merkle root anchored on chain."""
+        return self.tree[0]
+
+    def proof(self, value_index: int) -> list[bytes]:
+        """Sibling hashes from the leaf of ``values[value_index]`` up to the root (OZ ``getProof``)."""
+        index, proof = self.tree_indices[value_index], []
+        while index > 0:
+            proof.append(self.tree[index + 1 if index % 2 else index - 1])
+            index = (index - 1) // 2
+        return proof
+
+    def dump(self) -> bytes:
+        """The batch file: the tree's ``standard-v1`` dump as compact UTF-8 JSON (uints as decimal
+        strings, hashes as ``0x`` hex), the bytes whose SHA-256 is anchored."""
+        def jsonable(value: tuple[Any, ...]) -> list[Any]:
+            commitment_id, quantity, delivered_at, evidence_hashes, *texts = value
+            return [str(commitment_id), str(quantity), str(delivered_at), ["0x" + h.hex() for h in evidence_hashes], *texts]
+
+        document = {
+            "format": "standard-v1",
+            "leafEncoding": list(BATCH_LEAF_ENCODING),
+            "tree": ["0x" + node.hex() for node in self.tree],
+            "values": [{"value": jsonable(v), "treeIndex": i} for v, i in zip(self.values, self.tree_indices)],
+        }
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def build_batch(values: Sequence[tuple[Any, ...]]) -> BenchBatch:
+    """Build the StandardMerkleTree of ``values``: leaf hash ``keccak256(keccak256(abi.encode(v)))``,
+    leaves sorted by hash, each inner node the hash of its two children sorted.
+
+    Raises:
+        ValueError: ``values`` is empty.
+    """
+    if not values:
+        raise ValueError("a batch needs at least one leaf")
+    hashed = sorted((keccak(keccak(encode_batch_leaf(v))), i) for i, v in enumerate(values))
+    size = 2 * len(hashed) - 1
+    tree: list[bytes] = [b""] * size
+    tree_indices = [0] * len(hashed)
+    for leaf_index, (leaf_hash, value_index) in enumerate(hashed):
+        tree[size - 1 - leaf_index] = leaf_hash
+        tree_indices[value_index] = size - 1 - leaf_index
+    for i in range(size - 1 - len(hashed), -1, -1):
+        tree[i] = _node_hash(tree[2 * i + 1], tree[2 * i + 2])
+    return BenchBatch(tuple(tuple(v) for v in values), tuple(tree), tuple(tree_indices))
+
+
+def streetlight_batch_values(leaves: int, commitment_id: int, delivered_at: int, first_lamp: int) -> list[tuple[Any, ...]]:
+    """The deliveries of a bench batch: one LED streetlight each (quantity 1), numbered from
+    ``first_lamp`` (``assetRef`` "lantaarnpaal 000123", so no asset repeats across the bench's
+    batches), one evidence hash, a short note, no external ref, claimed within the day before
+    ``delivered_at`` (Unix seconds)."""
+    return [
+        (commitment_id, 1, delivered_at - (lamp % 1_440) * 60, [_sha(f"lantaarnpaal-{lamp}")], "", BATCH_NOTE, "",
+         f"lantaarnpaal {lamp:06d}")
+        for lamp in range(first_lamp, first_lamp + leaves)
+    ]
+
+
+# ------------------------------------------------------------------ EIP-712 signatures
+
+
+def _typed_fields(type_string: str) -> tuple[str, list[dict[str, str]]]:
+    primary, _, members = type_string.partition("(")
+    return primary, [dict(zip(("type", "name"), m.split(" "))) for m in members.rstrip(")").split(",")]
+
+
+def sign_write(private_key: str, type_string: str, values: Sequence[Any], chain_id: int, verifying_contract: str) -> bytes:
+    """The 65-byte EIP-712 signature (r, s, v) of one signed write.
+
+    Args:
+        private_key: the signer's key (hex).
+        type_string: the primary type, e.g. :data:`RECORD_DELIVERY_TYPE` (no referenced structs).
+        values: the type's members in its order, ``nonce`` and ``deadline`` last.
+        chain_id: the domain's chain id.
+        verifying_contract: the domain's contract (the ledger, or a reference contract).
+    """
+    primary, fields = _typed_fields(type_string)
+    message = {field["name"]: value for field, value in zip(fields, values, strict=True)}
+    domain = {"name": EIP712_DOMAIN_NAME, "version": EIP712_DOMAIN_VERSION, "chainId": chain_id,
+              "verifyingContract": verifying_contract}
+    return bytes(Account.sign_typed_data(private_key, domain, {primary: fields}, message).signature)
+
+
+def _calldata_gas(w3: Web3, tx_hash: str) -> int:
+    data = bytes(w3.eth.get_transaction(tx_hash)["input"])
+    zeros = data.count(0)
+    return CALLDATA_ZERO_BYTE_GAS * zeros + CALLDATA_NONZERO_BYTE_GAS * (len(data) - zeros)
+
+
 def _latest_timestamp(chain: LedgerChain) -> int:
     block = chain.block(chain.head_block_number())
     assert block is not None  # the head block exists
@@ -246,23 +558,39 @@ def measure(rpc_url: str) -> GasReport:
     """Deploy the ledger and the references on the chain at ``rpc_url`` (a fresh anvil with
     its standard accounts) and measure every write once.
 
+    Builds the three batch trees (:data:`BATCH_SIZES`; about 2 s for the 100,000-leaf one,
+    its 31 MB file included) between the writes, while solc compiles the references in the
+    background.
+
     Returns:
-        the gas table, the references, the issue's ratios and the ``statusOf`` figures.
+        the gas tables, the references, both issues' targets and the ``statusOf`` figures.
 
     Raises:
-        GasBenchError: a reference contract could not be built or a write failed.
+        GasBenchError: a reference contract could not be built, a write failed, a type string
+            is not the contract's, or the ledger did not accept a proof of an anchored tree.
         ContractRevertError: the ledger refused a write (a bench input no longer valid).
     """
-    platform, council, registrar, other_admin, next_admin, rescuer, stranger = WELL_KNOWN_KEYS[:7]
-    address = {key: Account.from_key(key).address for key in WELL_KNOWN_KEYS[:7]}
+    with ThreadPoolExecutor(max_workers=1) as compiler:  # solc runs in its own process meanwhile
+        compiled = compiler.submit(compile_reference_contracts)
+        return _measure(rpc_url, compiled.result)
+
+
+def _measure(rpc_url: str, compiled_references: Callable[[], dict[str, tuple[list[dict[str, Any]], str]]]) -> GasReport:
+    """:func:`measure`'s writes, in the order of the tables; ``compiled_references`` waits for solc."""
+    keys = WELL_KNOWN_KEYS[:9]
+    platform, council, registrar, other_admin, next_admin, rescuer, stranger, relayer, confirmer = keys
+    address = {key: Account.from_key(key).address for key in keys}
     chain = LedgerChain(rpc_url)
     chain.deploy(platform)
+    w3 = Web3(HTTPProvider(rpc_url))
     rows: list[tuple[str, int]] = []
+    signed: list[tuple[str, int]] = []
+    confirmations: list[tuple[str, int]] = []
 
-    def send(label: str | None, function: str, args: list[Any], key: str) -> int:
+    def send(label: str | None, function: str, args: list[Any], key: str, into: list[tuple[str, int]] = rows) -> int:
         gas = chain.send(function, args, key).gas_used
         if label is not None:
-            rows.append((label, gas))
+            into.append((label, gas))
         return gas
 
     # Platform and municipality roles. The first municipality also turns the shared counters
@@ -270,6 +598,7 @@ def measure(rpc_url: str) -> GasReport:
     send(None, "registerMunicipality", ["Baarn", "GM0308", address[council]], platform)
     send("registerMunicipality", "registerMunicipality", ["Gobierno de Chile", "CL-GOB", address[other_admin]], platform)
     send("addRegistrar", "addRegistrar", [1, address[registrar]], council)
+    send("addConfirmer", "addConfirmer", [1, address[confirmer]], council)
     send("proposeMunicipalityAdmin", "proposeMunicipalityAdmin", [2, address[next_admin]], other_admin)
     send("acceptMunicipalityAdmin", "acceptMunicipalityAdmin", [2], next_admin)
     send("pause", "pause", [], platform)
@@ -338,32 +667,144 @@ def measure(rpc_url: str) -> GasReport:
              [delivery_commitment, delivery(hashes, ref=f"ref-{hashes:04d}", tag=f"r{hashes}-")], registrar)
     send("revokeDelivery", "revokeDelivery", [delivery_commitment * 1_000_000 + 1, "Wrong evidence file"], registrar)
 
+    # Signed deliveries (issue 6): the registrar signs, the relayer sends. The signer's first
+    # signed write turns its nonce slot from zero to non-zero (one-off, shown); the second one,
+    # with the record of (a), is measured. Their delivery ids follow the ones above.
+    for function, type_string in (("RECORD_DELIVERY_TYPEHASH", RECORD_DELIVERY_TYPE),
+                                  ("CONFIRM_DELIVERY_TYPEHASH", CONFIRM_DELIVERY_TYPE)):
+        if bytes(chain.call(function)) != keccak(type_string.encode()):
+            raise GasBenchError(f"the bench's type string {type_string!r} is not the contract's {function}.")
+    chain_id = chain.chain_id()
+    ledger_address = chain.deployment.contract_address
+    deadline = _latest_timestamp(chain) + SIGNATURE_LIFETIME_SECONDS
+
+    def delivery_by_sig(record: tuple[Any, ...], nonce: int) -> list[Any]:
+        values = [delivery_commitment, *record, nonce, deadline]
+        signature = sign_write(registrar, RECORD_DELIVERY_TYPE, values, chain_id, ledger_address)
+        return [delivery_commitment, record, (address[registrar], nonce, deadline, signature)]
+
+    signed_ids = []
+    for label, record, nonce in ((FIRST_SIGNED_DELIVERY, first, 0), (SIGNED_DELIVERY, later, 1)):
+        result = chain.send("recordDeliveryBySig", delivery_by_sig(record, nonce), relayer)
+        recorded = result.event("DeliveryRecorded").args
+        if recorded["registrar"] != address[registrar]:
+            raise GasBenchError(f"a relayed delivery names {recorded['registrar']}, not its signer {address[registrar]}.")
+        signed.append((label, result.gas_used))
+        signed_ids.append(recorded["delivery_id"])
+
+    # Batches (issue 6): real trees of streetlight deliveries on one commitment, anchored with
+    # the SHA-256 and URI of their file; the ledger then checks a proof of each.
+    send(None, "registerCommitment", [registration("l-00001", title="LED streetlights", target=10**12,
+                                                   unit="lamps")], registrar)
+    lamp_commitment = chain.call("counts")[1]
+    anchors = []
+    first_lamp = 0
+    for leaves in BATCH_SIZES:
+        with _no_cyclic_gc():
+            batch = build_batch(streetlight_batch_values(leaves, lamp_commitment, delivered_at, first_lamp))
+            file = batch.dump()
+        first_lamp += leaves
+        anchors.append(_anchor(chain, w3, batch, file, registrar))
+        if leaves == CONFIRMED_BATCH_SIZE:
+            confirmed_batch = batch
+
+    # Confirmations (issue 6, no target) by the confirmer, on deliveries the registrar recorded:
+    # (a) itself, the two after it, a leaf of the 1,000-leaf batch and the two signed ones.
+    # Every verdict is a new slot (zero to non-zero), so none of them has a one-off but the nonce.
+    delivery_a = delivery_commitment * 1_000_000 + 2
+    send(CONFIRM, "confirmDelivery", [delivery_a, b"\x00" * 32], confirmer, confirmations)
+    send(CONFIRM_WITH_EVIDENCE, "confirmDelivery", [delivery_a + 1, _sha("inspectierapport")], confirmer, confirmations)
+    send(DISPUTE, "disputeDelivery", [delivery_a + 2, REASON_40_BYTES], confirmer, confirmations)
+    proof = confirmed_batch.proof(0)
+    send(CONFIRM_BATCHED.format(leaves=CONFIRMED_BATCH_SIZE, proof_hashes=len(proof)), "confirmBatchedDelivery",
+         [confirmed_batch.root, confirmed_batch.values[0], proof, b"\x00" * 32], confirmer, confirmations)
+
+    def confirm_by_sig(delivery_id: int, nonce: int) -> list[Any]:
+        values = [delivery_id, b"\x00" * 32, nonce, deadline]
+        signature = sign_write(confirmer, CONFIRM_DELIVERY_TYPE, values, chain_id, ledger_address)
+        return [delivery_id, b"\x00" * 32, (address[confirmer], nonce, deadline, signature)]
+
+    send(FIRST_SIGNED_CONFIRM, "confirmDeliveryBySig", confirm_by_sig(signed_ids[0], 0), relayer, confirmations)
+    send(SIGNED_CONFIRM, "confirmDeliveryBySig", confirm_by_sig(signed_ids[1], 1), relayer, confirmations)
+
     # Recovery completes after ADMIN_RECOVERY_DELAY (42 days); anyone may complete it.
     send("startAdminRecovery (again)", "startAdminRecovery", [2, address[rescuer]], platform)
-    w3 = Web3(HTTPProvider(rpc_url))
     w3.provider.make_request("evm_increaseTime", [42 * 86_400 + 1])
     w3.provider.make_request("evm_mine", [])
     send("completeAdminRecovery (by anyone)", "completeAdminRecovery", [2], stranger)
 
-    references = _measure_references(rpc_url, address[registrar], delivery_commitment, first, later)
+    references = _measure_references(
+        rpc_url, compiled_references(), address[registrar], delivery_commitment, first, later,
+        signer_key=registrar, relayer=address[relayer], deadline=deadline,
+    )
     status_view = _measure_status_view(chain, registration, registrar, delivered_at)
-    ratios = _ratios(dict(rows + references), slope_gas, batch_gas)
-    return GasReport(tuple(rows), tuple(references), ratios, tuple(status_view), compiler_settings().evm_version)
+    gas_by_name = dict(rows + signed + references)
+    return GasReport(
+        rows=tuple(rows),
+        anchors=tuple(anchors),
+        signed=tuple(signed),
+        confirmations=tuple(confirmations),
+        references=tuple(references),
+        ratios=_ratios(gas_by_name, slope_gas, batch_gas),
+        part2_targets=_part2_targets(gas_by_name, anchors),
+        status_view=tuple(status_view),
+        hardfork=compiler_settings().evm_version,
+    )
+
+
+def _anchor(chain: LedgerChain, w3: Web3, batch: BenchBatch, file: bytes, registrar: str) -> BatchAnchorGas:
+    """Anchor ``batch`` for municipality 1 with the SHA-256 and URI of ``file`` (its dump), then
+    have the ledger check a proof of its first and last value (``verifyBatchedDelivery``)."""
+    leaves = len(batch.values)
+    file_sha256 = hashlib.sha256(file).digest()
+    batch_input = (1, batch.root, leaves, file_sha256, BATCH_FILE_URI.format(sha256=file_sha256.hex()))
+    result = chain.send("anchorBatch", [batch_input], registrar)
+    for value_index in (0, leaves - 1):
+        included, leaf_hash, _ = chain.call("verifyBatchedDelivery", batch.root, batch.values[value_index],
+                                            batch.proof(value_index))
+        if not included or bytes(leaf_hash) != batch.tree[batch.tree_indices[value_index]]:
+            raise GasBenchError(f"the ledger does not accept the proof of value {value_index} of the "
+                                f"{leaves:,}-leaf batch 0x{batch.root.hex()}: the bench's tree is not the contract's.")
+    if chain.call("batchOf", batch.root)[2] != leaves:
+        raise GasBenchError(f"batch 0x{batch.root.hex()} is not anchored with {leaves:,} leaves.")
+    return BatchAnchorGas(leaves=leaves, gas=result.gas_used, calldata_gas=_calldata_gas(w3, result.tx_hash),
+                          root=batch.root, file_sha256=file_sha256, file_bytes=len(file),
+                          tree_nodes=len(batch.tree), proofs_checked=2)
 
 
 def _measure_references(
-    rpc_url: str, sender: str, commitment_id: int, first: tuple[Any, ...], later: tuple[Any, ...]
+    rpc_url: str,
+    compiled: dict[str, tuple[list[dict[str, Any]], str]],
+    sender: str,
+    commitment_id: int,
+    first: tuple[Any, ...],
+    later: tuple[Any, ...],
+    *,
+    signer_key: str,
+    relayer: str,
+    deadline: int,
 ) -> list[tuple[str, int]]:
-    """Floor, floor + slot and EAS, each fed the ledger's first delivery (warm-up) and then
-    its later delivery (measured), so every figure is a contract's second write."""
+    """Floor, floor + slot, the signature check reference and EAS, each fed the ledger's first
+    delivery (warm-up) and then its later delivery (measured), so every figure is a contract's
+    second write. ``SignatureCheckFloor`` gets them signed by ``signer_key`` (nonces 0 and 1,
+    ``deadline`` as the ledger's) and sent by ``relayer``, as the ledger's signed deliveries."""
     chain = _ReferenceChain(rpc_url)
-    compiled = compile_reference_contracts()
     references: list[tuple[str, int]] = []
     for name in ("DeliveryFloor", "DeliveryFloorPlusSlot"):
         abi, bytecode = compiled[name]
         contract = chain.deploy(abi, bytecode, [], sender, name)
         chain.gas(contract.functions.recordDelivery(commitment_id, first), sender, f"{name} warm-up")
         references.append((f"{name}.recordDelivery", chain.gas(contract.functions.recordDelivery(commitment_id, later), sender, name)))
+
+    abi, bytecode = compiled["SignatureCheckFloor"]
+    contract = chain.deploy(abi, bytecode, [], sender, "SignatureCheckFloor")
+    signer = Account.from_key(signer_key).address
+    for nonce, record in enumerate((first, later)):
+        values = [commitment_id, *record, nonce, deadline]
+        signature = sign_write(signer_key, RECORD_DELIVERY_TYPE, values, chain.w3.eth.chain_id, contract.address)
+        call = contract.functions.recordDeliveryBySig(commitment_id, record, (signer, nonce, deadline, signature))
+        gas = chain.gas(call, relayer, f"SignatureCheckFloor nonce {nonce}")
+    references.append((SIGNATURE_FLOOR, gas))
 
     registry_abi, registry_bytecode = load_eas_artifact("SchemaRegistry")
     eas_abi, eas_bytecode = load_eas_artifact("EAS")
@@ -398,7 +839,7 @@ def _measure_status_view(chain: LedgerChain, registration: Any, registrar: str, 
 
 
 def _ratios(gas: dict[str, int], slope_gas: list[int], batch_gas: int) -> tuple[Ratio, ...]:
-    """The issue's four targets from the measured gas (by operation name)."""
+    """Issue 5's four targets ("Gas near the floor") from the measured gas (by operation name)."""
     delivery = gas[LATER_DELIVERY]
     floor_slot = gas["DeliveryFloorPlusSlot.recordDelivery"]
     eas = gas[EAS_ATTEST]
@@ -421,8 +862,46 @@ def _ratios(gas: dict[str, int], slope_gas: list[int], batch_gas: int) -> tuple[
     )
 
 
+def _part2_targets(gas: dict[str, int], anchors: Sequence[BatchAnchorGas]) -> tuple[Ratio, ...]:
+    """Issue 6's two targets ("Ledger v2, part 2"), in gas: the largest batch anchor against
+    :data:`ANCHOR_TARGET_GAS`; the signed delivery against 1.3 x (floor + one slot) plus the
+    signature check (``SignatureCheckFloor`` minus ``DeliveryFloorPlusSlot``)."""
+    largest = max(anchors, key=lambda a: a.gas)
+    signed = gas[SIGNED_DELIVERY]
+    floor_slot = gas[FLOOR_SLOT]
+    sig_check = gas[SIGNATURE_FLOOR] - floor_slot
+    budget = SIGNED_DELIVERY_VS_FLOOR_SLOT_TARGET * floor_slot + sig_check
+    return (
+        Ratio(f"batch anchor, any size (largest of {' / '.join(f'{a.leaves:,}' for a in anchors)} leaves)",
+              largest.gas, ANCHOR_TARGET_GAS, "gas",
+              " / ".join(f"{a.gas:,}" for a in anchors) + f"; execution without base and calldata "
+              + " / ".join(f"{a.execution_gas:,}" for a in anchors)),
+        Ratio("signed delivery by a relayer (record of (a)) ≤ 1.3 x (floor + one slot) + signature check",
+              signed, budget, "gas",
+              f"1.3 x {floor_slot:,} + {sig_check:,} = {budget:,.0f}; "
+              f"{signed:,} / ({floor_slot:,} + {sig_check:,}) = {signed / (floor_slot + sig_check):.3f} x"),
+    )
+
+
+def _targets_table(title: str, targets: Sequence[Ratio]) -> Table:
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("measured", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("")
+    table.add_column("from")
+    formats = {"x": "{:.3f}", "gas/byte": "{:.1f}", "gas": "{:,.0f}"}
+    for target in targets:
+        fmt = formats[target.unit]
+        table.add_row(target.name, fmt.format(target.value) + f" {target.unit}",
+                      f"≤ {fmt.format(target.target)} {target.unit}",
+                      "[green]PASS[/]" if target.passed else "[red]FAIL[/]", target.detail)
+    return table
+
+
 def print_report(report: GasReport, console: Console | None = None) -> None:
-    """Print the gas table, the references, the ratios with PASS/FAIL and the view figures."""
+    """Print the gas table, the references, issue 5's targets, the batch anchors, the signed
+    delivery, the confirmations, issue 6's targets (PASS/FAIL) and the view figures; gas units."""
     console = console or Console(width=None if sys.stdout.isatty() else 160)  # files and CI: no 80-column cut
     settings = compiler_settings()
     runs = settings.optimizer.get("runs", 200)
@@ -440,22 +919,54 @@ def print_report(report: GasReport, console: Console | None = None) -> None:
     refs = Table(title="The same delivery record elsewhere (second write of each contract)")
     refs.add_column("contract.call")
     refs.add_column("gas", justify="right")
-    refs.add_column("ledger delivery ÷ this", justify="right")
+    refs.add_column("ledger's same write ÷ this", justify="right")
     for name, gas in report.references:
-        refs.add_row(name, f"{gas:,}", f"{delivery / gas:.3f}")
+        ledger = report.gas(SIGNED_DELIVERY) if name == SIGNATURE_FLOOR else delivery
+        refs.add_row(name, f"{gas:,}", f"{ledger / gas:.3f}")
     console.print(refs)
+    console.print(_targets_table("Issue 5 targets (Gas near the floor)", report.ratios))
 
-    ratios = Table(title="Issue 5 targets")
-    ratios.add_column("what")
-    ratios.add_column("measured", justify="right")
-    ratios.add_column("target", justify="right")
-    ratios.add_column("")
-    ratios.add_column("from")
-    for ratio in report.ratios:
-        fmt = "{:.3f}" if ratio.unit == "x" else "{:.1f}"
-        ratios.add_row(ratio.name, fmt.format(ratio.value) + f" {ratio.unit}", f"≤ {fmt.format(ratio.target)} {ratio.unit}",
-                       "[green]PASS[/]" if ratio.passed else "[red]FAIL[/]", ratio.detail)
-    console.print(ratios)
+    anchors = Table(title="anchorBatch of a real batch (StandardMerkleTree): root, leaf count, file SHA-256 "
+                          "and URI are all the chain sees")
+    anchors.add_column("deliveries", justify="right")
+    anchors.add_column("gas", justify="right")
+    anchors.add_column("calldata gas", justify="right")
+    anchors.add_column("execution gas", justify="right")
+    anchors.add_column("gas per delivery", justify="right")
+    anchors.add_column("recordDelivery (a)", justify="right")
+    anchors.add_column("batch file", justify="right")
+    for anchor in report.anchors:
+        anchors.add_row(f"{anchor.leaves:,}", f"{anchor.gas:,}", f"{anchor.calldata_gas:,}", f"{anchor.execution_gas:,}",
+                        f"{anchor.gas_per_delivery:,.2f}", f"{delivery:,}", f"{anchor.file_bytes:,} bytes")
+    console.print(anchors)
+
+    floor_slot, sig_check = report.gas(FLOOR_SLOT), report.signature_check_gas
+    signed = Table(title="Signed delivery, sent by a relayer (same record as (a))")
+    signed.add_column("write or reference")
+    signed.add_column("gas", justify="right")
+    signed_gas = report.gas(SIGNED_DELIVERY)
+    for name, gas in (
+        (LATER_DELIVERY + ", sent by its registrar", delivery),
+        *report.signed,
+        ("  one-off of the signer's first signed write (nonce slot 0 -> 1)", report.gas(FIRST_SIGNED_DELIVERY) - signed_gas),
+        ("  ledger's cost of signing: signed - (a)", signed_gas - delivery),
+        (FLOOR_SLOT, floor_slot),
+        (SIGNATURE_FLOOR + " (its calldata, signature check, nonce, same body)", report.gas(SIGNATURE_FLOOR)),
+        ("  signature check: SignatureCheckFloor - DeliveryFloorPlusSlot", sig_check),
+        ("budget: 1.3 x (floor + one slot) + signature check", round(report.signed_delivery_budget_gas)),
+    ):
+        signed.add_row(name, f"{gas:,}")
+    signed.add_row("signed ÷ (floor + one slot + signature check)", f"{signed_gas / (floor_slot + sig_check):.3f} x")
+    console.print(signed)
+
+    confirmations = Table(title="Confirmer's writes (on deliveries the registrar recorded; no target)")
+    confirmations.add_column("operation")
+    confirmations.add_column("gas", justify="right")
+    confirmations.add_column("÷ recordDelivery (a)", justify="right")
+    for name, gas in report.confirmations:
+        confirmations.add_row(name, f"{gas:,}", f"{gas / delivery:.2f}")
+    console.print(confirmations)
+    console.print(_targets_table("Issue 6 targets (Ledger v2, part 2)", report.part2_targets))
 
     view = Table(title="statusOf view gas (eth_estimateGas) by deliveries recorded, reverse date order")
     view.add_column("deliveries", justify="right")
