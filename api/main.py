@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.problems import Problem, install_problem_handlers, problem_responses
-from api.routes import commitments, evidence, health, municipalities, staff, verify
+from api.routes import batches, commitments, evidence, health, municipalities, staff, verify
 from ledger.chain import LedgerChain
 from ledger.db.engine import create_schema, make_engine, session_factory
 from ledger.deployment import load_deployment
@@ -222,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "health", "description": "Is the index keeping up with the chain?"},
             {"name": "municipalities", "description": "Issuers and their commitment counts."},
             {"name": "commitments", "description": "Commitments, their deliveries and timeline."},
+            {"name": "batches", "description": "Anchored batches of deliveries, their files and Merkle proofs."},
             {"name": "verify", "description": "Check a document against the ledger."},
             {"name": "evidence", "description": "Evidence files stored by this server."},
             {"name": "staff", "description": "Registrar writes (bearer token)."},
@@ -231,7 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, municipalities, commitments, verify, evidence, staff):
+    for module in (health, municipalities, commitments, batches, verify, evidence, staff):
         api.include_router(module.router)
     app.include_router(api)
     _include_docs(app)

@@ -567,6 +567,8 @@ class Municipality(BaseModel):
     admin_changes: list[AdminChange] = Field(description="every admin change, oldest first")
     registrars: list[str] = Field(description="current registrars, in the order they were added")
     registrar_history: list[RegistrarTerm] = Field(description="every registrar term, oldest first")
+    confirmers: list[str] = Field(description="current confirmers (inspectors, accountants), in the order they were added")
+    confirmer_history: list[RegistrarTerm] = Field(description="every confirmer term, oldest first")
     commitment_count: int
     status_counts: StatusCounts = Field(description="commitments per status (claimed clock, current terms)")
     status_on_record_counts: StatusCounts = Field(description="commitments per on-record status")
@@ -636,6 +638,22 @@ class CommitmentSummary(BaseModel):
     registrar: str
     signer_held_role: bool = Field(description="the registrar held the role at the registration's log (from events)")
     withdrawn: bool
+    parent_id: int | None = Field(description="the commitment this one is part of (a sub-commitment), or null")
+    weight: int = Field(description="its weight in the parent's roll-up, 1..1,000,000; 0 without parent")
+    children: list[int] = Field(description="ids of its sub-commitments (withdrawn ones included)")
+    rollup_progress_bps: int | None = Field(
+        description="weighted roll-up of the non-withdrawn children's progress (each capped at 10000); null without children"
+    )
+    rollup_children_delivered: int = Field(description="non-withdrawn children whose status is delivered or delivered_late")
+    rollup_children_counted: int = Field(description="non-withdrawn children in the roll-up")
+    confirmed_quantity: DecimalString = Field(description="counted deliveries a confirmer confirmed (none disputed)")
+    unconfirmed_quantity: DecimalString = Field(description="counted deliveries not confirmed: unconfirmed + disputed")
+    disputed_quantity: DecimalString = Field(description="counted deliveries a confirmer disputes")
+    status_confirmed: StatusName = Field(description="claimed dates, current terms, counting confirmed deliveries only")
+    met_at_confirmed: int | None
+    met_at_confirmed_iso: str | None
+    progress_bps_confirmed: int = Field(description="floor(confirmed * 10000 / target)")
+    batched_delivery_count: int = Field(description="leaves of verified batches that name it (counted or not)")
 
 
 class CommitmentPage(BaseModel):
@@ -664,11 +682,47 @@ class RecordedAction(BaseModel):
     chain: ChainRef
 
 
-class Delivery(BaseModel):
-    """A delivery, with both clocks: ``delivered_at`` as claimed, ``recorded_at`` the block time."""
+DeliveryKind = Literal["recorded", "batched"]
+ReviewName = Literal["unconfirmed", "confirmed", "disputed"]
+RefusedReason = Literal[
+    "unknown_commitment", "other_municipality", "commitment_withdrawn", "invalid_leaf", "duplicate_external_ref",
+    "asset_already_counted",
+]
+UnverifiedReason = Literal["missing", "sha256_mismatch", "unparseable", "root_mismatch", "leaf_count_mismatch"]
 
-    id: int = Field(description="commitment_id * 1,000,000 + delivery_number")
-    delivery_number: int = Field(description="1 for the commitment's first delivery (revoked ones included)")
+
+class Confirmation(BaseModel):
+    """A confirmer's latest verdict on a delivery: a confirmation."""
+
+    confirmer: str
+    evidence_hash: str | None = Field(description="SHA-256 of the confirmer's own evidence, or null")
+    at: int = Field(description="block time, Unix seconds")
+    at_iso: str
+    signer_held_role: bool = Field(description="the account held the confirmer role at that log")
+    chain: ChainRef
+
+
+class Dispute(BaseModel):
+    """A confirmer's latest verdict on a delivery: a dispute, with its reason."""
+
+    confirmer: str
+    reason: str
+    at: int = Field(description="block time, Unix seconds")
+    at_iso: str
+    signer_held_role: bool
+    chain: ChainRef
+
+
+class Delivery(BaseModel):
+    """A delivery, with both clocks: ``delivered_at`` as claimed, ``recorded_at`` the block time.
+    ``kind`` ``recorded`` (one transaction, ``DeliveryRecorded``) or ``batched`` (a leaf of a
+    verified batch; its id is the leaf hash and it is recorded at the batch's anchor)."""
+
+    kind: DeliveryKind
+    id: int | str = Field(description="recorded: commitment_id * 1,000,000 + delivery_number; batched: the leaf hash")
+    delivery_number: int | None = Field(
+        description="1 for the commitment's first recorded delivery (revoked ones included); null when batched"
+    )
     commitment_id: int
     quantity: DecimalString
     delivered_at: int = Field(description="claimed by the registrar, Unix seconds")
@@ -682,10 +736,20 @@ class Delivery(BaseModel):
     evidence_uri: str
     note: str
     external_ref: str
+    asset_ref: str = Field(description='the asset it delivers (a streetlight, an address code), "" when none')
+    double_counted: bool = Field(description="its asset was already counted for this commitment: it counts nothing")
     registrar: str
     signer_held_role: bool
     recorded: ChainRef
     revocation: RecordedAction | None
+    review: ReviewName = Field(description="disputed if any confirmer disputes it, else confirmed if one confirmed it")
+    confirmations: list[Confirmation] = Field(description="latest verdict per confirmer: confirmations, oldest first")
+    disputes: list[Dispute] = Field(description="latest verdict per confirmer: disputes, oldest first")
+    batch_root: str | None = Field(description="batched: the batch's Merkle root; null when recorded")
+    leaf_hash: str | None = Field(description="batched: its leaf hash; null when recorded")
+    leaf_index: int | None = Field(description="batched: its position in the batch file's values; null when recorded")
+    counted: bool | None = Field(description="batched: false when refused (refused_reason); null when recorded")
+    refused_reason: RefusedReason | None = Field(description="batched: why it counts nothing, or null")
 
 
 class DeliveryListed(Delivery):
@@ -757,9 +821,10 @@ class CommitmentDetail(CommitmentSummary):
 
 
 class Citation(BaseModel):
-    """A delivery citing a document."""
+    """A delivery citing a document (recorded, or a leaf of a verified batch)."""
 
-    delivery_id: int
+    kind: DeliveryKind
+    delivery_id: int | str = Field(description="recorded: the delivery id; batched: the leaf hash")
     commitment_id: int
     commitment_title: str
     municipality_id: int
@@ -774,7 +839,10 @@ class Citation(BaseModel):
     signer_held_role: bool
     revoked: bool
     revocation_reason: str | None
-    chain: ChainRef
+    chain: ChainRef = Field(description="the DeliveryRecorded, or the batch's BatchAnchored")
+    batch_root: str | None
+    leaf_hash: str | None
+    counted: bool | None = Field(description="batched: false when the leaf is refused; null when recorded")
 
 
 class SourceOf(BaseModel):
@@ -790,6 +858,75 @@ class VerifyResult(BaseModel):
     found: bool
     citations: list[Citation]
     source_of: list[SourceOf]
+
+
+class BatchSummary(BaseModel):
+    """An anchored batch of deliveries (docs/LEDGER.md "Batches"): it counts only once its file
+    is held and checked (``verified``)."""
+
+    root: str = Field(description="Merkle root (OpenZeppelin StandardMerkleTree)")
+    municipality_id: int
+    municipality_name: str
+    registrar: str
+    signer_held_role: bool
+    leaf_count: int = Field(description="number of leaves, as anchored")
+    file_sha256: str = Field(description="SHA-256 of the batch file (the tree's dump, JSON)")
+    file_uri: str
+    file_stored: bool = Field(description="this server holds the file")
+    file_url: str | None = Field(description="where this server serves it, or null")
+    anchored_at: int = Field(description="block time, Unix seconds: the on-record time of every leaf")
+    anchored_at_iso: str
+    verified: bool
+    unverified_reason: UnverifiedReason | None = Field(description="why it counts nothing; null when verified")
+    counted_leaves: int = Field(description="leaves that count now")
+    refused_leaves: int = Field(description="leaves refused (refused_reason)")
+    revoked_leaves: int = Field(description="leaves that counted and were revoked since")
+    chain: ChainRef
+
+
+class BatchPage(BaseModel):
+    data: list[BatchSummary]
+    count: int = Field(description="total number of matching batches")
+    offset: int
+    limit: int
+
+
+class BatchDetail(BatchSummary):
+    """A batch with every leaf of its file, in file order (empty while not verified)."""
+
+    leaves: list[Delivery]
+    ledger: LedgerRef
+
+
+class BatchLeafValues(BaseModel):
+    """The ``BatchLeaf`` struct of ``verifyBatchedDelivery``, exact (numbers as decimal strings)."""
+
+    commitment_id: DecimalString
+    quantity: DecimalString
+    delivered_at: DecimalString
+    evidence_hashes: list[str]
+    evidence_uri: str
+    note: str
+    external_ref: str
+    asset_ref: str
+
+
+class BatchLeafProof(BaseModel):
+    """Everything needed to check one batched delivery on chain:
+    ``verifyBatchedDelivery(root, leaf, proof)`` on ``ledger.contract_address`` answers
+    ``(included, leaf_hash, revoked)``."""
+
+    root: str
+    leaf_hash: str
+    leaf_index: int = Field(description="position in the batch file's values")
+    leaf: BatchLeafValues
+    values: list[Any] = Field(description="the leaf as the batch file lists it, in leaf_encoding")
+    leaf_encoding: list[str]
+    proof: list[str] = Field(description="sibling hashes, leaf to root (sorted pairs)")
+    counted: bool
+    refused_reason: RefusedReason | None
+    revoked: bool
+    ledger: LedgerRef
 
 
 class Health(BaseModel):

@@ -6,6 +6,12 @@ checkpoint in ONE transaction, so a process killed at any moment leaves the inde
 boundary: a restart continues from the checkpoint with no gap and no duplicate (the
 projection also skips events it already has).
 
+Batch files (docs/LEDGER.md "Batches") are read from the evidence store by their SHA-256.
+A batch whose file is missing when its ``BatchAnchored`` is indexed is looked up again at the
+end of every pass (``recheck_missing_batches``: one indexed query, one file lookup per missing
+batch), in a transaction of its own; when the file has arrived the batch is verified and its
+commitments recomputed, with the same result as if the file had been there from the start.
+
 Block ranges are inclusive on both ends. Times are Unix seconds.
 """
 
@@ -21,10 +27,19 @@ from sqlalchemy.orm import Session
 
 from indexer.fetch import fetch_range
 from ledger.chain import BlockInfo
-from ledger.db.projection import Checkpoint, apply_events, load_checkpoint, save_chain_head, save_checkpoint
+from ledger.db.projection import (
+    BatchFiles,
+    Checkpoint,
+    apply_events,
+    load_checkpoint,
+    recheck_missing_batches,
+    save_chain_head,
+    save_checkpoint,
+)
 from ledger.deployment import Deployment
 from ledger.errors import ChainUnavailableError, LedgerConfigError, ReorgDetectedError
 from ledger.events import EventDecoder
+from ledger.evidence import EvidenceStore
 from ledger.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +87,8 @@ class Indexer:
             (blocks per chunk and transaction), ``poll_interval_seconds``.
         clock: current time in seconds (tests pass a fake one).
         max_backoff_seconds: longest pause between retries when the chain is unavailable.
+        batch_files: finds a batch file by its ``0x`` SHA-256 (bytes, or ``None`` when not
+            stored); by default the evidence store at ``settings.evidence_dir``.
 
     Raises:
         LedgerConfigError: ``chain`` has no deployment.
@@ -85,6 +102,7 @@ class Indexer:
         *,
         clock: Callable[[], float] = time.time,
         max_backoff_seconds: float = MAX_BACKOFF_SECONDS,
+        batch_files: BatchFiles | None = None,
     ) -> None:
         if chain.deployment is None:
             raise LedgerConfigError("The indexer needs a chain client with a deployment record.")
@@ -95,6 +113,19 @@ class Indexer:
         self._clock = clock
         self._max_backoff_seconds = max_backoff_seconds
         self._contract_version: str | None = None
+        if batch_files is None:
+            assert settings.evidence_dir is not None
+            batch_files = EvidenceStore(settings.evidence_dir).read_bytes
+        self._read_batch_file = batch_files
+
+    def _batch_file(self, sha256: str) -> bytes | None:
+        """A batch file's bytes, or ``None`` when it is not stored or cannot be read now (it
+        is then looked for again at the next pass)."""
+        try:
+            return self._read_batch_file(sha256)
+        except OSError as exc:
+            log.warning("Batch file %s cannot be read (%s); it is looked for again at the next pass", sha256, exc)
+            return None
 
     # ------------------------------------------------------------------ one pass
 
@@ -103,7 +134,7 @@ class Indexer:
         chunks of ``log_chunk_blocks`` blocks, each committed with the checkpoint in one
         transaction. Starts at the deploy block when there is no checkpoint. Records the
         chain head and the time it was seen (``chain_head_block``, ``head_seen_at``) even
-        when there is nothing to index.
+        when there is nothing to index. Ends with :meth:`recheck_missing_batches`.
 
         Args:
             stop: when set, stop after the current chunk (the checkpoint is consistent).
@@ -140,6 +171,7 @@ class Indexer:
                     contract_version=self._contract_version,
                     updated_at=int(self._clock()),
                 )
+            self.recheck_missing_batches()
             return 0
 
         applied = 0
@@ -149,7 +181,18 @@ class Indexer:
                 log.info("Stop requested; indexed up to block %d", chunk_start - 1)
                 break
             applied += self._index_chunk(chunk_start, min(chunk_start + chunk_blocks - 1, target), head, seen_at)
+        self.recheck_missing_batches()
         return applied
+
+    def recheck_missing_batches(self) -> list[str]:
+        """Look again for the file of every batch indexed as ``missing`` and count the ones
+        that arrived (``ledger.db.projection.recheck_missing_batches``), in one transaction.
+        Returns the roots whose file was found."""
+        with self._sessions() as session, session.begin():
+            found = recheck_missing_batches(session, self._batch_file)
+        for root in found:
+            log.info("Batch %s: its file arrived; checked and counted from its anchor", root)
+        return found
 
     def check_contract(self) -> str:
         """Check, once per indexer, that the node serves the deployment's chain and that the
@@ -209,7 +252,7 @@ class Indexer:
         last = self._header(to_block, headers)
         block_times = {number: info.timestamp for number, info in headers.items()}
         with self._sessions() as session, session.begin():
-            applied = apply_events(session, events, block_times)
+            applied = apply_events(session, events, block_times, batch_files=self._batch_file)
             save_checkpoint(
                 session,
                 to_block,

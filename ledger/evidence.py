@@ -192,6 +192,20 @@ class EvidenceStore:
         except FileNotFoundError as exc:
             raise EvidenceNotFoundError(normalise_sha256(sha256)) from exc
 
+    def read_bytes(self, sha256: str) -> bytes | None:
+        """The exact bytes stored under this hash, or ``None`` when nothing is (or the hash is
+        malformed). The bytes are not re-hashed: a reader that needs to trust them checks
+        their SHA-256 itself (the indexer does, for batch files: ``ledger.merkle``).
+
+        Raises:
+            OSError: the file exists but cannot be read.
+        """
+        try:
+            with open(self.path(sha256), "rb") as fh:
+                return fh.read()
+        except (FileNotFoundError, InvalidEvidenceHashError):
+            return None
+
     def media_type(self, sha256: str) -> str:
         """The media type recorded when the file was stored (``application/octet-stream``
         if none was recorded).

@@ -21,15 +21,22 @@ date differ (:data:`VERDICTS`):
 - on-record clock: ``met_on_record_at`` from the running state :class:`OnRecord` (what the
   contract keeps, so ``statusOf`` is O(1)).
 
+2.1.0 (docs/LEDGER.md "Batches", "Assets", "Confirmations", "Sub-commitments"): which
+recorded deliveries and leaves count and when (:func:`leaf_is_valid`, :func:`leaf_refusal`,
+:func:`count_deliveries`), a delivery's review (:func:`review_of`) and the roll-up of
+sub-commitments (:func:`rollup_progress_bps`, :func:`delivered_verdict`).
+
 Times are Unix seconds (UTC); quantities are in the commitment's unit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, literal
+
+from ledger.limits import EXTERNAL_REF_MAX_BYTES, MAX_EVIDENCE, MAX_QUANTITY, NOTE_MAX_BYTES, URI_MAX_BYTES
 
 STATUSES = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
 """Every status, in the order of the contract's ``Status`` enum."""
@@ -277,3 +284,272 @@ def registration_lag_days(registered_at: int, promised_at: int) -> int:
     """Whole days between the promise (claimed) and its registration (block time):
     ``floor((registered_at - promised_at) / 86400)``, >= 0."""
     return (registered_at - promised_at) // SECONDS_PER_DAY
+
+
+# ---------------------------------------------------------------------------- 2.1.0: batches and assets
+
+UNVERIFIED_REASONS = ("missing", "sha256_mismatch", "unparseable", "root_mismatch", "leaf_count_mismatch")
+"""Why an anchored batch is not verified (docs/LEDGER.md "Batches"); such a batch counts
+nothing. Only ``missing`` can change later (the file arrives)."""
+
+REFUSED_REASONS = (
+    "unknown_commitment",
+    "other_municipality",
+    "commitment_withdrawn",
+    "invalid_leaf",
+    "duplicate_external_ref",
+    "asset_already_counted",
+)
+"""Why a leaf of a verified batch counts nothing, in the order they are checked (the first
+that applies is reported; docs/LEDGER.md "Batches")."""
+
+REVIEWS = ("unconfirmed", "confirmed", "disputed")
+"""A delivery's review state (docs/LEDGER.md "Confirmations")."""
+
+
+def leaf_is_valid(
+    quantity: int,
+    delivered_at: int,
+    evidence_hashes: Sequence[str],
+    texts: Iterable[tuple[str, str]],
+    anchored_at: int,
+) -> bool:
+    """Whether a leaf passes the checks ``recordDelivery`` makes (else it is refused
+    ``invalid_leaf``, docs/LEDGER.md "Batches"): quantity 1..``MAX_QUANTITY``, ``delivered_at``
+    1..``anchored_at`` (Unix seconds), 1..``MAX_EVIDENCE`` evidence hashes, none zero, no
+    repeats, and every text within its byte limit (UTF-8).
+
+    Args:
+        quantity: the leaf's quantity (any integer the file holds).
+        delivered_at: its claimed delivery time, Unix seconds.
+        evidence_hashes: its evidence hashes as ``0x`` hex (compared case-insensitively).
+        texts: ``(field, text)`` pairs: ``evidence_uri``, ``note``, ``external_ref``,
+            ``asset_ref`` (limits in :data:`LEAF_TEXT_MAX_BYTES`).
+        anchored_at: the batch's anchor block time, Unix seconds.
+    """
+    if not 1 <= quantity <= MAX_QUANTITY:
+        return False
+    if not 1 <= delivered_at <= anchored_at:
+        return False
+    if not 1 <= len(evidence_hashes) <= MAX_EVIDENCE:
+        return False
+    lowered = [h.lower() for h in evidence_hashes]
+    if any(int(h, 16) == 0 for h in lowered) or len(set(lowered)) != len(lowered):
+        return False
+    for field, text in texts:
+        if len(text.encode("utf-8", errors="surrogatepass")) > LEAF_TEXT_MAX_BYTES[field]:
+            return False
+    return True
+
+
+LEAF_TEXT_MAX_BYTES = {
+    "evidence_uri": URI_MAX_BYTES,
+    "note": NOTE_MAX_BYTES,
+    "external_ref": EXTERNAL_REF_MAX_BYTES,
+    "asset_ref": EXTERNAL_REF_MAX_BYTES,
+}
+"""Byte limits of a leaf's texts: those of ``recordDelivery`` (``assetRef`` 0..64 bytes)."""
+
+
+def leaf_refusal(
+    *,
+    registered_before_anchor: bool,
+    same_municipality: bool,
+    withdrawn_before_anchor: bool,
+    valid: bool,
+) -> str | None:
+    """The refusal reasons of a leaf that depend on no running state, in the order of
+    :data:`REFUSED_REASONS` (the first that applies), or ``None``; ``duplicate_external_ref``
+    and ``asset_already_counted`` are decided by :func:`count_deliveries`.
+
+    Args:
+        registered_before_anchor: its commitment was registered before the anchor's
+            (block, log index).
+        same_municipality: the commitment is of the batch's municipality.
+        withdrawn_before_anchor: the commitment was withdrawn before the anchor.
+        valid: :func:`leaf_is_valid`.
+    """
+    if not registered_before_anchor:
+        return "unknown_commitment"
+    if not same_municipality:
+        return "other_municipality"
+    if withdrawn_before_anchor:
+        return "commitment_withdrawn"
+    if not valid:
+        return "invalid_leaf"
+    return None
+
+
+Position = tuple[int, int, int]
+"""Where a fact sits in the log: (block number, log index, leaf index); the leaf index is 0
+for anything but a leaf, whose (block, log index) is its batch's anchor."""
+
+
+@dataclass(frozen=True)
+class DeliveryFact:
+    """A recorded delivery or a leaf of a verified batch, as a commitment's running state
+    takes it (docs/LEDGER.md "Batches", "Assets").
+
+    Attributes:
+        key: identifies it in :class:`DeliveryCount` (any hashable).
+        position: its :data:`Position` (leaves: the anchor's, plus their index in the file).
+        quantity: in the commitment's unit.
+        delivered_at: claimed, Unix seconds.
+        recorded_at: block time of the record (a leaf: ``anchoredAt``), Unix seconds.
+        external_ref: its external ref (``""`` when none).
+        asset_key: its normalised asset ref (``""`` when none).
+        batched: a leaf (refused ``asset_already_counted`` / ``duplicate_external_ref``) or a
+            recorded delivery (``double_counted``; never refused for its external ref: the
+            contract checks recorded refs).
+        refused_reason: for a leaf, :func:`leaf_refusal`; ``None`` otherwise.
+        revoked_at_position: where it was revoked, or ``None``.
+    """
+
+    key: Any
+    position: Position
+    quantity: int
+    delivered_at: int
+    recorded_at: int
+    external_ref: str = ""
+    asset_key: str = ""
+    batched: bool = False
+    refused_reason: str | None = None
+    revoked_at_position: Position | None = None
+
+
+@dataclass(frozen=True)
+class TargetChange:
+    """An amendment that named the target: at ``position``, from ``previous_target`` to
+    ``target``, block time ``amended_at`` (Unix seconds)."""
+
+    position: Position
+    previous_target: int
+    target: int
+    amended_at: int
+
+
+@dataclass(frozen=True)
+class DeliveryCount:
+    """What :func:`count_deliveries` decides.
+
+    Attributes:
+        refused: key → ``None`` when it counts, else why not: a leaf's refusal reason, or
+            ``"asset_already_counted"`` for a recorded delivery (reported ``double_counted``).
+        current: the on-record state under the current terms (total and ``met_at``).
+        original: the on-record state under the original terms (amendments ignored).
+        counting: the facts that count now: not refused, not revoked.
+    """
+
+    refused: dict[Any, str | None]
+    current: OnRecord
+    original: OnRecord
+    counting: tuple[DeliveryFact, ...]
+
+
+def count_deliveries(
+    original_target: int, target_changes: Iterable[TargetChange], deliveries: Iterable[DeliveryFact]
+) -> DeliveryCount:
+    """Run a commitment's facts in log order (docs/LEDGER.md "Status rules", "Batches",
+    "Assets"): each delivery is decided when it is recorded (a leaf at its anchor, leaves in
+    file order) and, if it counts, enters the on-record running state of both terms at its
+    ``recorded_at``; a revocation takes a counted delivery out again; a target change moves
+    the current terms' state (:meth:`OnRecord.retargeted`).
+
+    A leaf is refused with its own ``refused_reason``, else ``duplicate_external_ref`` if its
+    non-empty ref is already the ref of a delivery of the commitment (any recorded one, or a
+    counted leaf; revoked ones included: the ref stays taken), else ``asset_already_counted``
+    if its non-empty asset is named by a counted delivery not revoked by then. A recorded
+    delivery whose asset is so named is a double count (refused ``asset_already_counted``).
+    Decided when recorded: a later revocation of the first does not make the second count.
+
+    Args:
+        original_target: the target as registered (>= 1).
+        target_changes: amendments that named the target, any order.
+        deliveries: recorded deliveries and leaves of verified batches, any order.
+    """
+    steps: list[tuple[Position, int, Any]] = []
+    for change in target_changes:
+        steps.append((change.position, 0, change))
+    facts = list(deliveries)
+    for fact in facts:
+        steps.append((fact.position, 1, fact))
+        if fact.revoked_at_position is not None:
+            steps.append((fact.revoked_at_position, 2, fact))
+    steps.sort(key=lambda step: (step[0], step[1]))
+
+    target = original_target
+    current, original = OnRecord(), OnRecord()
+    refused: dict[Any, str | None] = {}
+    assets: dict[str, Any] = {}  # asset key -> key of the counted, not revoked delivery naming it
+    refs: set[str] = set()
+    for _, kind, item in steps:
+        if kind == 0:
+            current = current.retargeted(item.previous_target, item.target, item.amended_at)
+            target = item.target
+        elif kind == 1:
+            reason = item.refused_reason if item.batched else None
+            if reason is None and item.batched and item.external_ref and item.external_ref in refs:
+                reason = "duplicate_external_ref"
+            if reason is None and item.asset_key and item.asset_key in assets:
+                reason = "asset_already_counted"
+            refused[item.key] = reason
+            if item.external_ref and (reason is None or not item.batched):
+                refs.add(item.external_ref)
+            if reason is None:
+                current = current.delivered(item.quantity, target, item.recorded_at)
+                original = original.delivered(item.quantity, original_target, item.recorded_at)
+                if item.asset_key:
+                    assets[item.asset_key] = item.key
+        elif refused.get(item.key, "not yet") is None:  # a revocation of a counted delivery
+            current = current.revoked(item.quantity, target)
+            original = original.revoked(item.quantity, original_target)
+            if item.asset_key and assets.get(item.asset_key) == item.key:
+                del assets[item.asset_key]
+    counting = tuple(f for f in facts if refused.get(f.key) is None and f.revoked_at_position is None)
+    return DeliveryCount(refused, current, original, counting)
+
+
+# ---------------------------------------------------------------------------- 2.1.0: confirmations
+
+
+def review_of(verdicts: Iterable[str]) -> str:
+    """A delivery's review from the latest verdict of each confirmer (``confirmed`` or
+    ``disputed``; docs/LEDGER.md "Confirmations"): ``disputed`` if any is a dispute, else
+    ``confirmed`` if at least one is a confirmation, else ``unconfirmed``."""
+    latest = set(verdicts)
+    if "disputed" in latest:
+        return "disputed"
+    if "confirmed" in latest:
+        return "confirmed"
+    return "unconfirmed"
+
+
+# ---------------------------------------------------------------------------- 2.1.0: roll-up
+
+ROLLUP_CAP_BPS = 10_000
+"""A commitment without (non-withdrawn) children enters its parent's roll-up with its own
+progress capped at 100 % (docs/LEDGER.md "Sub-commitments")."""
+
+
+def rollup_progress_bps(own_progress_bps: int, children: Iterable[tuple[int, int]]) -> int:
+    """A commitment's roll-up progress (docs/LEDGER.md "Sub-commitments", as Decidim
+    Accountability): its own ``progress_bps`` capped at :data:`ROLLUP_CAP_BPS` when it has no
+    non-withdrawn children, else ⌊Σ wᵢ·rᵢ / Σ wᵢ⌋ over them.
+
+    Args:
+        own_progress_bps: the commitment's own ``progress_bps`` (may exceed 10,000).
+        children: ``(weight, roll-up progress)`` of each non-withdrawn child (weights
+            1..1,000,000; each child's value from this function, so grandchildren count
+            through their parent).
+    """
+    pairs = list(children)
+    total_weight = sum(weight for weight, _ in pairs)
+    if not pairs or total_weight == 0:
+        return min(own_progress_bps, ROLLUP_CAP_BPS)
+    return sum(weight * progress for weight, progress in pairs) // total_weight
+
+
+def delivered_verdict(withdrawn: bool, met_at: int | None) -> bool:
+    """Whether a commitment's ``status`` is ``delivered`` or ``delivered_late`` (at any
+    evaluation time: both need only ``met_at``), for ``rollup_children_delivered``."""
+    return not withdrawn and met_at is not None

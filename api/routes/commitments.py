@@ -12,6 +12,7 @@ from api.schemas import (
     CommitmentDetail,
     CommitmentPage,
     CommitmentSummary,
+    DeliveryKind,
     DeliveryListed,
     DeliveryPage,
     Source,
@@ -111,9 +112,10 @@ def get_commitment(
 ) -> CommitmentDetail:
     """One commitment: its summary, texts, source document, `withdrawal` (or null),
     `amendments` (oldest first: what each changed, whether it came after the due date then in
-    force, lowered the target or moved the due date later), `deliveries` (by id, each with its
-    stated date, recording time and lag; each evidence hash with `stored`/`url` when this
-    server holds the file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
+    force, lowered the target or moved the due date later), `deliveries` (recorded ones by id,
+    then batched ones in log order, each with its stated date, recording time and lag, asset,
+    review and verdicts; each evidence hash with `stored`/`url` when this server holds the
+    file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
     contract address) to check it against, and the `sources` to credit (the municipality's
     sources whose url matches the commitment's `source_uri`; empty for a commitment registered
     directly by staff).
@@ -140,12 +142,17 @@ def list_deliveries(
     recorded_late: Annotated[
         bool | None, _flag("recorded more than 30 days after the date it states (true) or not (false)")
     ] = None,
+    kind: Annotated[DeliveryKind | None, Query(description="only recorded or only batched deliveries")] = None,
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> DeliveryPage:
-    """One page of deliveries (revoked ones included, with their `revocation`), by id
-    ascending, across commitments; each names its commitment (`commitment_title`,
-    `commitment_status`, `unit`, `municipality_id`, `municipality_name`).
+    """One page of deliveries (revoked ones included, with their `revocation`) across
+    commitments: recorded ones by id ascending, then batched ones (`kind` `batched`: leaves of
+    verified batches, in log order; their `id` is the leaf hash, `counted` / `refused_reason`
+    say whether they count); each names its commitment (`commitment_title`,
+    `commitment_status`, `unit`, `municipality_id`, `municipality_name`). Each has its
+    `asset_ref`, `double_counted`, `review` and the latest verdict of each confirmer
+    (`confirmations`, `disputes`).
 
     Each has both clocks: `delivered_at` (stated by the registrar) and `recorded_at` (block
     time), `recording_lag_seconds`/`recording_lag_days`, and `recorded_late` (lag above 30
@@ -158,6 +165,7 @@ def list_deliveries(
         municipality_id=municipality_id,
         commitment_id=commitment_id,
         recorded_late=recorded_late,
+        kind=kind,
         offset=offset,
         limit=limit,
         now=now,

@@ -20,7 +20,8 @@ MunicipalityId = Annotated[int, Path(ge=1, le=2**32 - 1, description="municipali
 def list_municipalities(session: SessionDep, now: NowDep, sources: SourcesDep) -> MunicipalityList:
     """Every municipality on the ledger, by id.
 
-    Each has its current `registrars` (addresses), `commitment_count`, `status_counts` (all six
+    Each has its current `registrars` and `confirmers` (addresses; `registrar_history` and
+    `confirmer_history` give every term), `commitment_count`, `status_counts` (all six
     statuses, evaluated now), `registered` (the chain reference of its onboarding) and the
     `sources` its data comes from, to be credited wherever it is shown.
     """

@@ -15,8 +15,16 @@ string the decoder produces (never NUL: ``ledger.events``); their column lengths
 contract's byte limits, which bound the characters too.
 
 Tables: ``index_schema``, ``checkpoint``, ``ledger_state``, ``events``, ``municipalities``,
-``admin_changes``, ``registrars``, ``registrar_terms``, ``commitments``, ``amendments``,
-``deliveries``, ``evidence_citations``. Field names follow docs/LEDGER.md.
+``admin_changes``, ``registrars``, ``registrar_terms``, ``confirmers``, ``confirmer_terms``,
+``commitments``, ``amendments``, ``deliveries``, ``evidence_citations``, ``batches``,
+``batch_leaves``, ``batch_evidence_citations``, ``batched_revocations``, ``verdicts``,
+``verdict_history``. Field names follow docs/LEDGER.md.
+
+Facts and derived columns: a row is written by the event that states its fact; the columns
+docs/LEDGER.md derives from several facts (a commitment's figures, a delivery's
+``double_counted`` and ``review``, a leaf's ``counted`` / ``refused_reason`` / revocation) are
+recomputed by the projection from the facts in log order (``ledger.db.projection``), so they
+come out the same whatever order the facts reached the index in (a batch file uploaded late).
 """
 
 from __future__ import annotations
@@ -27,9 +35,10 @@ from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """Version of this schema, kept in ``index_schema``; an index with another version (or none:
-a v1 index) is refused by ``ledger.db.engine.create_schema`` (rebuild: ``make reindex``)."""
+a v1 index) is refused by ``ledger.db.engine.create_schema`` (rebuild: ``make reindex``).
+"3": contract 2.1.0 (batches, assets, confirmers and verdicts, sub-commitments)."""
 
 HASH_LENGTH = 66
 ADDRESS_LENGTH = 42
@@ -62,7 +71,7 @@ class Base(DeclarativeBase):
     """Declarative base: every ``int`` column is a BIGINT (ids, blocks, quantities, times)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {int: BigInteger, dict[str, Any]: JSON}
+    type_annotation_map = {int: BigInteger, dict[str, Any]: JSON, list[str]: JSON}
 
 
 class ChainRefColumns:
@@ -226,7 +235,15 @@ class Commitment(ChainRefColumns, Base):
     running state); ``amended_after_due_date``, ``target_lowered`` (any amendment);
     ``recorded_late_count`` (non-revoked deliveries recorded late); ``historical_record``;
     ``signer_held_role`` (of the registration). All ``met_*`` are ``None`` while not met.
-    ``search_text`` is the lowercased title, description and external_ref (for ``q``)."""
+    ``search_text`` is the lowercased title, description and external_ref (for ``q``).
+
+    2.1.0: ``parent_id`` (``None`` for the chain's 0) and ``weight`` (0 without parent) as
+    registered; derived: ``batched_delivery_count`` (leaves of verified batches naming it),
+    ``confirmed_quantity`` / ``disputed_quantity`` and ``met_at_confirmed`` (counted
+    deliveries by review, claimed clock, current terms), ``rollup_progress_bps`` (``None``
+    without children), ``rollup_children_counted``, ``rollup_children_delivered``
+    (docs/LEDGER.md "Confirmations", "Sub-commitments"). Delivered and met figures count
+    batched deliveries of verified batches and leave out double counts."""
 
     __tablename__ = "commitments"
     __table_args__ = (
@@ -271,6 +288,15 @@ class Commitment(ChainRefColumns, Base):
     withdrawn_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
     withdrawn_block_time: Mapped[int | None]
     search_text: Mapped[str] = mapped_column(Text)
+    parent_id: Mapped[int | None] = mapped_column(index=True)  # no foreign key: a parent exists before its children
+    weight: Mapped[int] = mapped_column(default=0)
+    batched_delivery_count: Mapped[int] = mapped_column(default=0)
+    confirmed_quantity: Mapped[int] = mapped_column(DecimalInteger, default=0)
+    disputed_quantity: Mapped[int] = mapped_column(DecimalInteger, default=0)
+    met_at_confirmed: Mapped[int | None]  # Unix seconds, claimed, current terms, confirmed deliveries only
+    rollup_progress_bps: Mapped[int | None]
+    rollup_children_counted: Mapped[int] = mapped_column(default=0)
+    rollup_children_delivered: Mapped[int] = mapped_column(default=0)
 
 
 class Amendment(ChainRefColumns, Base):
@@ -305,7 +331,11 @@ class Delivery(ChainRefColumns, Base):
     its ``DeliveryRevoked`` event, if any (a revoked delivery no longer counts). Two clocks:
     ``delivered_at`` is claimed, ``recorded_at`` the block time; ``recording_lag_seconds`` is
     their difference and ``recorded_late`` whether it exceeds
-    ``ledger.status.RECORDED_LATE_AFTER_SECONDS``. ``delivery_number`` = id % 1,000,000."""
+    ``ledger.status.RECORDED_LATE_AFTER_SECONDS``. ``delivery_number`` = id % 1,000,000.
+    ``asset_ref`` as recorded, ``asset_key`` its normalised form (``ledger.merkle
+    .normalise_asset_ref``; ``""`` when none); derived: ``double_counted`` (its asset was already
+    counted for the commitment when it was recorded: it counts nothing) and ``review``
+    (``unconfirmed`` / ``confirmed`` / ``disputed``, from ``verdicts``)."""
 
     __tablename__ = "deliveries"
     __table_args__ = (UniqueConstraint("block_number", "log_index"),)
@@ -323,6 +353,10 @@ class Delivery(ChainRefColumns, Base):
     evidence_uri: Mapped[str] = mapped_column(String(512))
     note: Mapped[str] = mapped_column(Text)
     external_ref: Mapped[str] = mapped_column(String(64))
+    asset_ref: Mapped[str] = mapped_column(String(64), default="")
+    asset_key: Mapped[str] = mapped_column(Text, default="")
+    double_counted: Mapped[bool] = mapped_column(Boolean, default=False)
+    review: Mapped[str] = mapped_column(String(16), default="unconfirmed")
     revoked: Mapped[bool] = mapped_column(Boolean)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
     revocation_registrar: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
@@ -344,6 +378,191 @@ class EvidenceCitation(ChainRefColumns, Base):
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), primary_key=True, index=True)
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id"), index=True)
     position: Mapped[int]
+
+
+class Confirmer(ChainRefColumns, Base):
+    """A confirmer account of a municipality, as :class:`Registrar` for the confirmer role:
+    the chain reference is the latest ``ConfirmerAdded``; ``active`` turns false on
+    ``ConfirmerRemoved`` (``removed_*``)."""
+
+    __tablename__ = "confirmers"
+
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
+    account: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    added_by: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    removed_by: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    removed_block_number: Mapped[int | None]
+    removed_log_index: Mapped[int | None]
+    removed_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    removed_block_time: Mapped[int | None]
+
+
+class ConfirmerTerm(ChainRefColumns, Base):
+    """One interval during which ``account`` held the confirmer role of a municipality
+    (``ConfirmerAdded`` inclusive to ``ConfirmerRemoved`` exclusive), as
+    :class:`RegistrarTerm`."""
+
+    __tablename__ = "confirmer_terms"
+    __table_args__ = (Index("ix_confirmer_terms_member", "municipality_id", "account"),)
+
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    account: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    added_by: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    removed_by: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    removed_block_number: Mapped[int | None]
+    removed_log_index: Mapped[int | None]
+    removed_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    removed_block_time: Mapped[int | None]
+
+
+class Batch(ChainRefColumns, Base):
+    """An anchored batch (``BatchAnchored``, the chain reference). ``verified`` once its file
+    was found in the evidence store by ``file_sha256`` and checked
+    (``ledger.merkle.check_batch_file``); otherwise ``unverified_reason`` says why (``missing``,
+    ``sha256_mismatch``, ``unparseable``, ``root_mismatch``, ``leaf_count_mismatch``;
+    docs/LEDGER.md "Batches"). A ``missing`` batch is checked again at every indexer pass.
+    ``signer_held_role``: the registrar held the role at the anchor's log."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    root: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    registrar: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    signer_held_role: Mapped[bool] = mapped_column(Boolean)
+    leaf_count: Mapped[int]  # as anchored (claimed)
+    file_sha256: Mapped[str] = mapped_column(String(HASH_LENGTH), index=True)
+    file_uri: Mapped[str] = mapped_column(String(512))
+    anchored_at: Mapped[int]  # Unix seconds (event argument, = block time)
+    verified: Mapped[bool] = mapped_column(Boolean)
+    unverified_reason: Mapped[str | None] = mapped_column(String(32), index=True)
+
+
+class BatchLeaf(Base):
+    """One leaf (batched delivery) of a verified batch, at ``leaf_index`` in the file's
+    ``values``. Its chain reference is its batch's anchor.
+
+    The leaf's values as the file gives them: ``commitment_id`` (``None`` when it does not fit
+    BIGINT: no such commitment), ``quantity`` and ``delivered_at`` (exact, any uint64:
+    :class:`DecimalInteger`), ``evidence_hashes`` (JSON list of ``0x`` hex), texts (stored with
+    NUL and unpaired surrogates as U+FFFD, like decoded logs), ``asset_key`` (normalised
+    ``asset_ref``), ``values_json`` (the exact leaf values, JSON with ASCII escapes) and
+    ``proof`` (JSON list of ``0x`` hex: its StandardMerkleTree proof), ``valid``
+    (``ledger.status.leaf_is_valid`` on those exact values). ``recording_lag_seconds``
+    (``anchored_at - delivered_at``; ``None`` when delivered_at is after the anchor) and
+    ``recorded_late``.
+
+    Derived by the projection (docs/LEDGER.md "Batches", "Assets", "Confirmations"):
+    ``counted`` / ``refused_reason`` (``unknown_commitment``, ``other_municipality``,
+    ``commitment_withdrawn``, ``invalid_leaf``, ``duplicate_external_ref``,
+    ``asset_already_counted``), ``review``, and the revocation (``revoked``,
+    ``revocation_*``, ``revoked_*``: a copy of its ``batched_revocations`` row)."""
+
+    __tablename__ = "batch_leaves"
+    __table_args__ = (Index("ix_batch_leaves_root_leaf_hash", "root", "leaf_hash"),)
+
+    root: Mapped[str] = mapped_column(ForeignKey("batches.root"), primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(primary_key=True)
+    leaf_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    commitment_id: Mapped[int | None] = mapped_column(index=True)
+    quantity: Mapped[int] = mapped_column(DecimalInteger)
+    delivered_at: Mapped[int] = mapped_column(DecimalInteger)  # Unix seconds, claimed
+    recording_lag_seconds: Mapped[int | None]
+    recorded_late: Mapped[bool] = mapped_column(Boolean, index=True)
+    evidence_hashes: Mapped[list[str]] = mapped_column(JSON)
+    evidence_uri: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text)
+    external_ref: Mapped[str] = mapped_column(Text)
+    asset_ref: Mapped[str] = mapped_column(Text)
+    asset_key: Mapped[str] = mapped_column(Text)
+    values_json: Mapped[str] = mapped_column(Text)
+    proof: Mapped[list[str]] = mapped_column(JSON)
+    valid: Mapped[bool] = mapped_column(Boolean)  # ledger.status.leaf_is_valid, on the file's exact values
+    counted: Mapped[bool] = mapped_column(Boolean)
+    refused_reason: Mapped[str | None] = mapped_column(String(32))
+    review: Mapped[str] = mapped_column(String(16))
+    revoked: Mapped[bool] = mapped_column(Boolean)
+    revocation_reason: Mapped[str | None] = mapped_column(Text)
+    revocation_registrar: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    revocation_signer_held_role: Mapped[bool | None] = mapped_column(Boolean)
+    revoked_block_number: Mapped[int | None]
+    revoked_log_index: Mapped[int | None]
+    revoked_tx_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    revoked_block_time: Mapped[int | None]
+
+
+class BatchEvidenceCitation(Base):
+    """A leaf of a verified batch citing an evidence document (``position`` in its
+    ``evidenceHashes``; a repeated hash once, at its first position)."""
+
+    __tablename__ = "batch_evidence_citations"
+
+    sha256: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    root: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int]
+
+
+class BatchedRevocation(ChainRefColumns, Base):
+    """One ``BatchedDeliveryRevoked`` (the chain reference): kept whether or not the batch's
+    file is known, and copied onto every leaf of ``root`` with ``leaf_hash`` once it is."""
+
+    __tablename__ = "batched_revocations"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    root: Mapped[str] = mapped_column(ForeignKey("batches.root"), primary_key=True)
+    leaf_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(index=True)
+    registrar: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    signer_held_role: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text)
+    revoked_at: Mapped[int]  # Unix seconds (event argument, = block time)
+
+
+class VerdictColumns:
+    """A confirmer's verdict on a delivery. ``delivery_key`` names the delivery: the recorded
+    delivery's id in decimal, or ``<batch root>/<leaf hash>`` for a batched one (then
+    ``delivery_id`` is ``None`` and ``root`` / ``leaf_hash`` are set). ``verdict`` is
+    ``confirmed`` (with the confirmer's ``evidence_hash`` or ``None``) or ``disputed`` (with a
+    ``reason``); ``at`` its block time; ``signer_held_role``: the confirmer held the role then."""
+
+    delivery_key: Mapped[str] = mapped_column(String(140))
+    delivery_id: Mapped[int | None]
+    root: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    leaf_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    commitment_id: Mapped[int]
+    confirmer: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
+    verdict: Mapped[str] = mapped_column(String(16))
+    evidence_hash: Mapped[str | None] = mapped_column(String(HASH_LENGTH))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[int]  # Unix seconds
+    signer_held_role: Mapped[bool] = mapped_column(Boolean)
+
+
+class VerdictEvent(VerdictColumns, ChainRefColumns, Base):
+    """Every verdict event (``DeliveryConfirmed``, ``DeliveryDisputed``,
+    ``BatchedDeliveryConfirmed``, ``BatchedDeliveryDisputed``), keyed on its position."""
+
+    __tablename__ = "verdict_history"
+
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(primary_key=True)
+    delivery_key: Mapped[str] = mapped_column(String(140), index=True)
+
+
+class Verdict(VerdictColumns, ChainRefColumns, Base):
+    """The latest verdict of each confirmer on each delivery (docs/LEDGER.md "Confirmations":
+    it stays when the role is removed). The chain reference is that latest event."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+
+    delivery_key: Mapped[str] = mapped_column(String(140), primary_key=True)
+    confirmer: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)
+    commitment_id: Mapped[int] = mapped_column(index=True)
 
 
 TABLE_NAMES = tuple(table.name for table in Base.metadata.sorted_tables)

@@ -4,27 +4,39 @@ indexer's checkpoint.
 :func:`apply_events` is the only writer of the event-derived tables. It applies events in
 (block number, log index) order; each event is recorded in ``events`` under its chain
 position, and an event whose position is already there is skipped, so re-applying any range
-changes nothing (batches must come in block order, as the indexer fetches them). It never commits: the caller (the indexer loop) commits each chunk's rows
-together with the checkpoint, in one transaction.
+changes nothing (batches must come in block order, as the indexer fetches them). It never
+commits: the caller (the indexer loop) commits each chunk's rows together with the
+checkpoint, in one transaction.
 
-The projection reads nothing but the events and the rows earlier events produced (no chain
+The projection reads nothing but the events, the rows earlier events produced and the batch
+files it is handed (``batch_files``: SHA-256 → bytes, the evidence store's content; no chain
 call, no clock). Every rule it applies comes from ``ledger.status`` (docs/LEDGER.md):
 
-- ``met_at`` and ``met_at_original_terms`` (claimed clock, prefix rule) and
-  ``recorded_late_count`` are recomputed from the non-revoked deliveries after every
-  delivery, revocation and amendment;
-- ``delivered_quantity``, ``met_on_record_at`` and ``met_on_record_at_original_terms`` follow
-  the on-record running state (:class:`ledger.status.OnRecord`), event by event, exactly as
-  the contract keeps it (amendments of the target move only the current terms' state);
-- ``signer_held_role`` of every record is read from ``registrar_terms`` at the record's
-  (block, log index), i.e. from ``RegistrarAdded`` / ``RegistrarRemoved`` alone.
+- each event writes its facts (a commitment, an amendment, a delivery, a batch, a
+  revocation, a verdict, a role change);
+- then, for every commitment an event touched, the derived figures are recomputed from the
+  commitment's facts in log order (:func:`ledger.status.count_deliveries`): which recorded
+  deliveries are double counts and which leaves of verified batches count (each leaf at its
+  anchor's (block, log index), leaves in file order), ``delivered_quantity`` and
+  ``met_on_record_at`` under both terms (the on-record running state, exactly as the contract
+  keeps it for recorded deliveries), the claimed ``met_at`` under both terms,
+  ``recorded_late_count``, each delivery's ``review`` and the confirmed figures; then the
+  roll-up of those commitments and their ancestors;
+- a batch counts only once its file is known and checked (``ledger.merkle.check_batch_file``);
+  a batch whose file is missing is checked again by :func:`recheck_missing_batches` (the
+  indexer calls it at every pass). Because figures are recomputed from the facts in log order,
+  a file that arrives late gives the same index as a file that was there from the start;
+- ``signer_held_role`` of every record is read from ``registrar_terms`` (verdicts:
+  ``confirmer_terms``) at the record's (block, log index), i.e. from the role events alone.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
 import time
-from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -33,8 +45,14 @@ from ledger.db.models import (
     AdminChange,
     Amendment,
     Base,
+    Batch,
+    BatchedRevocation,
+    BatchEvidenceCitation,
+    BatchLeaf,
     CheckpointRow,
     Commitment,
+    Confirmer,
+    ConfirmerTerm,
     Delivery,
     EventRow,
     EvidenceCitation,
@@ -42,18 +60,32 @@ from ledger.db.models import (
     Municipality,
     Registrar,
     RegistrarTerm,
+    Verdict,
+    VerdictEvent,
 )
 from ledger.errors import ProjectionError
-from ledger.events import LedgerEvent
+from ledger.events import LedgerEvent, decode_text
 from ledger.limits import AMEND_DESCRIPTION, AMEND_TARGET, AMEND_TITLE, delivery_number
 from ledger.status import (
-    OnRecord,
+    DeliveryFact,
+    TargetChange,
     amendment_flags,
     claimed_met_at,
+    count_deliveries,
+    delivered_verdict,
     historical_record,
+    leaf_is_valid,
+    leaf_refusal,
+    progress_bps,
     recorded_late,
     recording_lag_seconds,
+    review_of,
+    rollup_progress_bps,
 )
+
+BatchFiles = Callable[[str], "bytes | None"]
+"""Where the projection finds batch files: ``0x`` SHA-256 → the file's exact bytes, or
+``None`` when it is not (yet) stored (the API's evidence store: ``EvidenceStore.read_bytes``)."""
 
 _Row = TypeVar("_Row", bound=Base)
 
@@ -111,18 +143,27 @@ class _Ref:
 
 @dataclass(frozen=True)
 class _Keys:
-    """Ids copied onto the ``events`` row for lookups."""
+    """Ids copied onto the ``events`` row for lookups, and the commitments whose derived
+    figures the event may change (``commitment_id`` and ``touched``)."""
 
     municipality_id: int | None = None
     commitment_id: int | None = None
     delivery_id: int | None = None
+    touched: frozenset[int] = field(default_factory=frozenset)
 
 
 # ---------------------------------------------------------------------------- entry points
 
 
-def apply_events(session: Session, events: Sequence[LedgerEvent], block_times: Mapping[int, int]) -> int:
-    """Apply decoded ledger events to the index, in (block number, log index) order.
+def apply_events(
+    session: Session,
+    events: Sequence[LedgerEvent],
+    block_times: Mapping[int, int],
+    *,
+    batch_files: BatchFiles | None = None,
+) -> int:
+    """Apply decoded ledger events to the index, in (block number, log index) order, then
+    recompute the derived figures of every commitment they touched (see module docstring).
 
     Idempotent: an event whose ``(block_number, log_index)`` is already in ``events`` (or
     repeated within ``events``) is skipped. Flushes but never commits.
@@ -132,14 +173,16 @@ def apply_events(session: Session, events: Sequence[LedgerEvent], block_times: M
         events: decoded events (``ledger.events.LedgerEvent``), in any order.
         block_times: timestamp (Unix seconds) of every block that has one of ``events``,
             by block number.
+        batch_files: finds the file of each ``BatchAnchored`` by its ``fileSha256``; ``None``:
+            no file is known (every new batch is ``missing``).
 
     Returns:
         The number of events applied (skipped ones not counted).
 
     Raises:
-        ProjectionError: an event refers to a municipality, commitment or delivery the index
-            does not have (a gap in the index, or logs of another contract), has an unknown
-            name, or its block has no entry in ``block_times``.
+        ProjectionError: an event refers to a municipality, commitment, delivery or batch the
+            index does not have (a gap in the index, or logs of another contract), has an
+            unknown name, or its block has no entry in ``block_times``.
     """
     ordered = sorted(events, key=lambda e: e.order)
     if not ordered:
@@ -152,14 +195,45 @@ def apply_events(session: Session, events: Sequence[LedgerEvent], block_times: M
         ).tuples()
     )
     applied = 0
+    touched: set[int] = set()
     for event in ordered:
         if event.order in seen:
             continue
         seen.add(event.order)
-        _apply_one(session, event, block_times)
+        touched |= _apply_one(session, event, block_times, batch_files)
         applied += 1
+    _refresh(session, touched)
     session.flush()
     return applied
+
+
+def recheck_missing_batches(session: Session, batch_files: BatchFiles) -> list[str]:
+    """Look again for the file of every batch that is unverified because its file was
+    ``missing`` (one indexed query, then one lookup per such batch); verify each file found
+    and recompute the commitments its leaves name, exactly as if the file had been there when
+    the batch was indexed. Flushes but never commits (the caller commits, in one transaction).
+
+    Args:
+        session: a session inside the caller's transaction.
+        batch_files: as for :func:`apply_events`.
+
+    Returns:
+        The roots of the batches whose file was found now (verified or not), oldest first.
+    """
+    missing = session.scalars(
+        select(Batch).where(Batch.unverified_reason == "missing").order_by(Batch.block_number, Batch.log_index)
+    ).all()
+    found: list[str] = []
+    touched: set[int] = set()
+    for batch in missing:
+        data = batch_files(batch.file_sha256)
+        if data is None:
+            continue
+        found.append(batch.root)
+        touched |= _check_batch(session, batch, data)
+    _refresh(session, touched)
+    session.flush()
+    return found
 
 
 def load_checkpoint(session: Session) -> Checkpoint | None:
@@ -252,14 +326,20 @@ def _checkpoint_row(
 # ---------------------------------------------------------------------------- dispatch
 
 
-def _apply_one(session: Session, event: LedgerEvent, block_times: Mapping[int, int]) -> None:
+def _apply_one(
+    session: Session, event: LedgerEvent, block_times: Mapping[int, int], batch_files: BatchFiles | None
+) -> set[int]:
+    """Apply one event's facts; returns the commitments whose figures it may change."""
     handler = _HANDLERS.get(event.name)
     if handler is None and event.name not in EVENTS_ONLY:
         raise ProjectionError(f"No projection for event {event.name} at block {event.block_number}.")
     if event.block_number not in block_times:
         raise ProjectionError(f"No block time given for block {event.block_number} ({event.name}).")
     ref = _Ref(event.block_number, event.log_index, event.transaction_hash, int(block_times[event.block_number]))
-    keys = handler(session, event, ref) if handler is not None else _Keys()
+    if event.name == "BatchAnchored":
+        keys = _batch_anchored(session, event, ref, batch_files)
+    else:
+        keys = handler(session, event, ref) if handler is not None else _Keys()
     session.add(
         EventRow(
             block_number=event.block_number,
@@ -275,6 +355,10 @@ def _apply_one(session: Session, event: LedgerEvent, block_times: Mapping[int, i
         )
     )
     session.flush()  # later events of the batch read what this one wrote
+    touched = set(keys.touched)
+    if keys.commitment_id is not None:
+        touched.add(keys.commitment_id)
+    return touched
 
 
 def _need(session: Session, model: type[_Row], key: object, event: LedgerEvent) -> _Row:
@@ -298,23 +382,25 @@ def _search_text(*parts: str) -> str:
     return "\x1f".join(part.lower() for part in parts)
 
 
-def _held_role(session: Session, municipality_id: int, account: str, ref: _Ref) -> bool:
-    """Whether ``account`` held the registrar role of ``municipality_id`` at ``ref``'s
-    (block, log index): a ``registrar_terms`` interval starts before it and has not ended
-    before it (docs/LEDGER.md "Who signed it")."""
+def _held_role(
+    session: Session, municipality_id: int, account: str, ref: _Ref, terms: type[RegistrarTerm | ConfirmerTerm] = RegistrarTerm
+) -> bool:
+    """Whether ``account`` held the role of ``terms`` (registrar by default, or confirmer) of
+    ``municipality_id`` at ``ref``'s (block, log index): an interval starts before it and has
+    not ended before it (docs/LEDGER.md "Who signed it")."""
     here = tuple_(ref.block_number, ref.log_index)
     term = session.scalar(
         select(func.count())
-        .select_from(RegistrarTerm)
+        .select_from(terms)
         .where(
-            RegistrarTerm.municipality_id == municipality_id,
-            RegistrarTerm.account == account,
-            tuple_(RegistrarTerm.block_number, RegistrarTerm.log_index) < here,
+            terms.municipality_id == municipality_id,
+            terms.account == account,
+            tuple_(terms.block_number, terms.log_index) < here,
             or_(
-                RegistrarTerm.removed_block_number.is_(None),
+                terms.removed_block_number.is_(None),
                 and_(
-                    RegistrarTerm.removed_block_number.is_not(None),
-                    tuple_(RegistrarTerm.removed_block_number, RegistrarTerm.removed_log_index) > here,
+                    terms.removed_block_number.is_not(None),
+                    tuple_(terms.removed_block_number, terms.removed_log_index) > here,
                 ),
             ),
         )
@@ -322,34 +408,20 @@ def _held_role(session: Session, municipality_id: int, account: str, ref: _Ref) 
     return bool(term)
 
 
-def _current_terms(c: Commitment) -> OnRecord:
-    return OnRecord(c.delivered_quantity, c.met_on_record_at)
+def _normalise_asset(asset_ref: str) -> str:
+    """The comparison form of an asset ref (``ledger.merkle.normalise_asset_ref``; ``""``
+    stays ``""``)."""
+    if asset_ref == "":
+        return ""
+    from ledger.merkle import normalise_asset_ref  # the one normalising rule (docs/LEDGER.md "Assets")
+
+    return normalise_asset_ref(asset_ref)
 
 
-def _original_terms(c: Commitment) -> OnRecord:
-    return OnRecord(c.delivered_quantity, c.met_on_record_at_original_terms)
-
-
-def _set_on_record(c: Commitment, current: OnRecord, original: OnRecord) -> None:
-    """Store both on-record states (they share the delivered total)."""
-    assert current.total == original.total
-    c.delivered_quantity = current.total
-    c.met_on_record_at = current.met_at
-    c.met_on_record_at_original_terms = original.met_at
-
-
-def _recompute_from_deliveries(session: Session, c: Commitment) -> None:
-    """Claimed ``met_at`` under both terms and ``recorded_late_count``, from the non-revoked
-    deliveries (the claimed clock's prefix rule, ``ledger.status.claimed_met_at``)."""
-    counted = session.execute(
-        select(Delivery.delivered_at, Delivery.quantity, Delivery.recorded_late).where(
-            Delivery.commitment_id == c.id, Delivery.revoked.is_(False)
-        )
-    ).tuples().all()
-    claims = [(delivered_at, quantity) for delivered_at, quantity, _ in counted]
-    c.met_at = claimed_met_at(claims, c.target_quantity)
-    c.met_at_original_terms = claimed_met_at(claims, c.original_target_quantity)
-    c.recorded_late_count = sum(1 for *_, late in counted if late)
+def _storable(text: str) -> str:
+    """A text from a batch file as a column can hold it and as decoded logs show it: NUL and
+    unpaired surrogates become U+FFFD (``ledger.events.decode_text``)."""
+    return decode_text(text.encode("utf-8", errors="surrogatepass"))
 
 
 # ---------------------------------------------------------------------------- handlers: platform
@@ -438,49 +510,68 @@ def _admin_changed(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     return _Keys(municipality_id=municipality.id)
 
 
-def _registrar_added(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+def _role_added(
+    session: Session, event: LedgerEvent, ref: _Ref, current: type[Registrar | Confirmer], terms: type[RegistrarTerm | ConfirmerTerm]
+) -> _Keys:
     a = event.args
     _need(session, Municipality, a["municipality_id"], event)
-    registrar = session.get(Registrar, (a["municipality_id"], a["account"]))
-    if registrar is None:
-        registrar = Registrar(municipality_id=a["municipality_id"], account=a["account"])
-        session.add(registrar)
-    registrar.active = True
-    registrar.added_by = a["by"]
+    member = session.get(current, (a["municipality_id"], a["account"]))
+    if member is None:
+        member = current(municipality_id=a["municipality_id"], account=a["account"])
+        session.add(member)
+    member.active = True
+    member.added_by = a["by"]
     for name, value in ref.columns().items():
-        setattr(registrar, name, value)
-    registrar.removed_by = None
+        setattr(member, name, value)
+    member.removed_by = None
     for name in ref.columns("removed_"):
-        setattr(registrar, name, None)
-    session.add(
-        RegistrarTerm(municipality_id=a["municipality_id"], account=a["account"], added_by=a["by"], **ref.columns())
-    )
+        setattr(member, name, None)
+    session.add(terms(municipality_id=a["municipality_id"], account=a["account"], added_by=a["by"], **ref.columns()))
     return _Keys(municipality_id=a["municipality_id"])
 
 
-def _registrar_removed(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+def _role_removed(
+    session: Session, event: LedgerEvent, ref: _Ref, current: type[Registrar | Confirmer], terms: type[RegistrarTerm | ConfirmerTerm]
+) -> _Keys:
     a = event.args
-    registrar = _need(session, Registrar, (a["municipality_id"], a["account"]), event)
-    registrar.active = False
-    registrar.removed_by = a["by"]
+    member = _need(session, current, (a["municipality_id"], a["account"]), event)
+    member.active = False
+    member.removed_by = a["by"]
     for name, value in ref.columns("removed_").items():
-        setattr(registrar, name, value)
+        setattr(member, name, value)
     term = session.scalar(
-        select(RegistrarTerm).where(
-            RegistrarTerm.municipality_id == a["municipality_id"],
-            RegistrarTerm.account == a["account"],
-            RegistrarTerm.removed_block_number.is_(None),
+        select(terms).where(
+            terms.municipality_id == a["municipality_id"],
+            terms.account == a["account"],
+            terms.removed_block_number.is_(None),
         )
     )
     if term is None:
         raise ProjectionError(
-            f"RegistrarRemoved at block {event.block_number} log {event.log_index}: {a['account']} holds no "
-            f"registrar term of municipality {a['municipality_id']} in the index. Rebuild it from the deploy block."
+            f"{event.name} at block {event.block_number} log {event.log_index}: {a['account']} holds no "
+            f"{terms.__tablename__[:-1].replace('_', ' ')} of municipality {a['municipality_id']} in the index. "
+            f"Rebuild it from the deploy block."
         )
     term.removed_by = a["by"]
     for name, value in ref.columns("removed_").items():
         setattr(term, name, value)
     return _Keys(municipality_id=a["municipality_id"])
+
+
+def _registrar_added(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    return _role_added(session, event, ref, Registrar, RegistrarTerm)
+
+
+def _registrar_removed(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    return _role_removed(session, event, ref, Registrar, RegistrarTerm)
+
+
+def _confirmer_added(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    return _role_added(session, event, ref, Confirmer, ConfirmerTerm)
+
+
+def _confirmer_removed(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    return _role_removed(session, event, ref, Confirmer, ConfirmerTerm)
 
 
 # ---------------------------------------------------------------------------- handlers: registrar
@@ -490,6 +581,7 @@ def _commitment_registered(session: Session, event: LedgerEvent, ref: _Ref) -> _
     a = event.args
     _need(session, Municipality, a["municipality_id"], event)
     source = a["source_document_hash"]
+    parent_id = int(a.get("parent_id", 0)) or None
     session.add(
         Commitment(
             id=a["commitment_id"],
@@ -521,6 +613,15 @@ def _commitment_registered(session: Session, event: LedgerEvent, ref: _Ref) -> _
             met_on_record_at_original_terms=None,
             withdrawn=False,
             search_text=_search_text(a["title"], a["description"], a["external_ref"]),
+            parent_id=parent_id,
+            weight=int(a.get("weight", 0)),
+            batched_delivery_count=0,
+            confirmed_quantity=0,
+            disputed_quantity=0,
+            met_at_confirmed=None,
+            rollup_progress_bps=None,
+            rollup_children_counted=0,
+            rollup_children_delivered=0,
             **ref.columns(),
         )
     )
@@ -559,16 +660,12 @@ def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Key
         c.title = a["title"]
     if fields & AMEND_DESCRIPTION:
         c.description = a["description"]
-    if fields & AMEND_TARGET:
-        current = _current_terms(c).retargeted(a["previous_target_quantity"], a["target_quantity"], a["amended_at"])
-        _set_on_record(c, current, _original_terms(c))
     c.target_quantity = a["target_quantity"]
     c.due_date = a["due_date"]
     c.amendment_count = max(c.amendment_count, a["amendment_number"])
     c.amended_after_due_date = c.amended_after_due_date or flags.after_due_date
     c.target_lowered = c.target_lowered or flags.lowered_target
     c.search_text = _search_text(c.title, c.description, c.external_ref)
-    _recompute_from_deliveries(session, c)
     return _Keys(municipality_id=c.municipality_id, commitment_id=c.id)
 
 
@@ -588,6 +685,7 @@ def _delivery_recorded(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys
     a = event.args
     c = _need(session, Commitment, a["commitment_id"], event)
     lag = recording_lag_seconds(a["delivered_at"], a["recorded_at"])
+    asset_ref = a.get("asset_ref", "")
     session.add(
         Delivery(
             id=a["delivery_id"],
@@ -603,6 +701,10 @@ def _delivery_recorded(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys
             evidence_uri=a["evidence_uri"],
             note=a["note"],
             external_ref=a["external_ref"],
+            asset_ref=asset_ref,
+            asset_key=_normalise_asset(asset_ref),
+            double_counted=False,
+            review="unconfirmed",
             revoked=False,
             **ref.columns(),
         )
@@ -615,13 +717,6 @@ def _delivery_recorded(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys
         session.add(
             EvidenceCitation(sha256=sha256, delivery_id=a["delivery_id"], commitment_id=c.id, position=position, **ref.columns())
         )
-    quantity, recorded_at = a["quantity"], a["recorded_at"]
-    _set_on_record(
-        c,
-        _current_terms(c).delivered(quantity, c.target_quantity, recorded_at),
-        _original_terms(c).delivered(quantity, c.original_target_quantity, recorded_at),
-    )
-    _recompute_from_deliveries(session, c)
     return _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=a["delivery_id"])
 
 
@@ -635,14 +730,337 @@ def _delivery_revoked(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     delivery.revocation_signer_held_role = _held_role(session, c.municipality_id, a["registrar"], ref)
     for name, value in ref.columns("revoked_").items():
         setattr(delivery, name, value)
-    session.flush()
-    _set_on_record(
-        c,
-        _current_terms(c).revoked(delivery.quantity, c.target_quantity),
-        _original_terms(c).revoked(delivery.quantity, c.original_target_quantity),
-    )
-    _recompute_from_deliveries(session, c)
     return _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=delivery.id)
+
+
+# ---------------------------------------------------------------------------- handlers: batches
+
+
+def _batch_anchored(session: Session, event: LedgerEvent, ref: _Ref, batch_files: BatchFiles | None) -> _Keys:
+    a = event.args
+    _need(session, Municipality, a["municipality_id"], event)
+    batch = Batch(
+        root=a["root"],
+        municipality_id=a["municipality_id"],
+        registrar=a["registrar"],
+        signer_held_role=_held_role(session, a["municipality_id"], a["registrar"], ref),
+        leaf_count=a["leaf_count"],
+        file_sha256=a["file_sha256"],
+        file_uri=a["file_uri"],
+        anchored_at=a["anchored_at"],
+        verified=False,
+        unverified_reason="missing",
+        **ref.columns(),
+    )
+    session.add(batch)
+    session.flush()
+    data = batch_files(batch.file_sha256) if batch_files is not None else None
+    touched = _check_batch(session, batch, data) if data is not None else set()
+    return _Keys(municipality_id=batch.municipality_id, touched=frozenset(touched))
+
+
+def _check_batch(session: Session, batch: Batch, data: bytes) -> set[int]:
+    """Check a batch's file and, when it verifies, write its leaves (docs/LEDGER.md
+    "Batches"); their ``counted`` / ``refused_reason`` are set by :func:`_refresh`. Returns the
+    commitments the leaves name."""
+    from ledger.merkle import check_batch_file  # the one Merkle implementation
+
+    checked = check_batch_file(
+        data, anchored_root=batch.root, anchored_sha256=batch.file_sha256, anchored_leaf_count=batch.leaf_count
+    )
+    if not checked.verified:
+        batch.verified = False
+        batch.unverified_reason = checked.reason
+        return set()
+    batch.verified = True
+    batch.unverified_reason = None
+    touched: set[int] = set()
+    for index, leaf in enumerate(checked.leaves):
+        commitment_id = int(leaf.commitment_id)
+        fits = commitment_id <= _MAX_BIGINT
+        quantity, delivered_at = int(leaf.quantity), int(leaf.delivered_at)
+        evidence = [h.lower() for h in leaf.evidence_hashes]
+        lag = batch.anchored_at - delivered_at
+        texts = {
+            "evidence_uri": leaf.evidence_uri,
+            "note": leaf.note,
+            "external_ref": leaf.external_ref,
+            "asset_ref": leaf.asset_ref,
+        }
+        valid = leaf_is_valid(quantity, delivered_at, evidence, texts.items(), batch.anchored_at)
+        session.add(
+            BatchLeaf(
+                root=batch.root,
+                leaf_index=index,
+                leaf_hash=leaf.leaf_hash.lower(),
+                commitment_id=commitment_id if fits else None,
+                quantity=quantity,
+                delivered_at=delivered_at,
+                recording_lag_seconds=lag if 0 <= lag <= _MAX_BIGINT else None,
+                recorded_late=0 <= lag and recorded_late(lag),
+                evidence_hashes=evidence,
+                evidence_uri=_storable(leaf.evidence_uri),
+                note=_storable(leaf.note),
+                external_ref=_storable(leaf.external_ref),
+                asset_ref=_storable(leaf.asset_ref),
+                asset_key=_storable(_normalise_asset(leaf.asset_ref)),
+                values_json=json.dumps(leaf.values, ensure_ascii=True),
+                proof=[h.lower() for h in leaf.proof],
+                valid=valid,
+                counted=False,
+                refused_reason="unknown_commitment",  # until its commitment's figures are computed
+                review="unconfirmed",
+                revoked=False,
+            )
+        )
+        first_positions: dict[str, int] = {}
+        for position, sha256 in enumerate(evidence):
+            first_positions.setdefault(sha256, position)
+        for sha256, position in first_positions.items():
+            session.add(BatchEvidenceCitation(sha256=sha256, root=batch.root, leaf_index=index, position=position))
+        if fits:
+            touched.add(commitment_id)
+    session.flush()
+    return touched
+
+
+_MAX_BIGINT = 2**63 - 1
+
+
+def _batched_delivery_revoked(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    a = event.args
+    batch = _need(session, Batch, a["root"], event)
+    session.add(
+        BatchedRevocation(
+            root=batch.root,
+            leaf_hash=a["leaf_hash"],
+            commitment_id=a["commitment_id"],
+            registrar=a["registrar"],
+            signer_held_role=_held_role(session, batch.municipality_id, a["registrar"], ref),
+            reason=a["reason"],
+            revoked_at=a["revoked_at"],
+            **ref.columns(),
+        )
+    )
+    return _Keys(municipality_id=batch.municipality_id, commitment_id=a["commitment_id"])
+
+
+# ---------------------------------------------------------------------------- handlers: confirmer
+
+
+_VERDICT_EVENTS = {
+    "DeliveryConfirmed": "confirmed",
+    "DeliveryDisputed": "disputed",
+    "BatchedDeliveryConfirmed": "confirmed",
+    "BatchedDeliveryDisputed": "disputed",
+}
+
+
+def batched_delivery_key(root: str, leaf_hash: str) -> str:
+    """``delivery_key`` of a batched delivery in ``verdicts``: ``<root>/<leaf hash>``."""
+    return f"{root.lower()}/{leaf_hash.lower()}"
+
+
+def _verdict_given(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    a = event.args
+    verdict = _VERDICT_EVENTS[event.name]
+    if event.name.startswith("Batched"):
+        batch = _need(session, Batch, a["root"], event)
+        municipality_id = batch.municipality_id
+        commitment_id = a["commitment_id"]
+        key = batched_delivery_key(a["root"], a["leaf_hash"])
+        subject: dict[str, Any] = {"delivery_id": None, "root": a["root"], "leaf_hash": a["leaf_hash"]}
+        delivery_id = None
+        at = a["confirmed_at"] if verdict == "confirmed" else a["disputed_at"]
+    else:
+        delivery = _need(session, Delivery, a["delivery_id"], event)
+        commitment_id = delivery.commitment_id
+        municipality_id = _need(session, Commitment, commitment_id, event).municipality_id
+        key = str(delivery.id)
+        subject = {"delivery_id": delivery.id, "root": None, "leaf_hash": None}
+        delivery_id = delivery.id
+        at = a["confirmed_at"] if verdict == "confirmed" else a["disputed_at"]
+    evidence = a.get("evidence_hash") if verdict == "confirmed" else None
+    values = {
+        "delivery_key": key,
+        **subject,
+        "commitment_id": commitment_id,
+        "confirmer": a["confirmer"],
+        "verdict": verdict,
+        "evidence_hash": None if evidence in (None, ZERO_HASH) else evidence,
+        "reason": a["reason"] if verdict == "disputed" else None,
+        "at": at,
+        "signer_held_role": _held_role(session, municipality_id, a["confirmer"], ref, ConfirmerTerm),
+        **ref.columns(),
+    }
+    session.add(VerdictEvent(**values))
+    latest = session.get(Verdict, (key, a["confirmer"]))
+    if latest is None:
+        session.add(Verdict(**values))
+    else:
+        for name, value in values.items():
+            setattr(latest, name, value)
+    return _Keys(municipality_id=municipality_id, commitment_id=commitment_id, delivery_id=delivery_id)
+
+
+# ---------------------------------------------------------------------------- derived figures
+
+
+def _refresh(session: Session, touched: set[int]) -> None:
+    """Recompute the derived figures of the ``touched`` commitments (those that exist), then
+    the roll-up of them and their ancestors."""
+    if not touched:
+        return
+    session.flush()
+    for commitment_id in sorted(touched):
+        c = session.get(Commitment, commitment_id)
+        if c is not None:
+            _rederive(session, c)
+    session.flush()
+    _rollup(session, touched)
+
+
+def _position(block_number: int, log_index: int, leaf_index: int = 0) -> tuple[int, int, int]:
+    return (block_number, log_index, leaf_index)
+
+
+def _rederive(session: Session, c: Commitment) -> None:
+    """A commitment's derived figures from its facts in log order (module docstring;
+    ``ledger.status.count_deliveries``), and the derived columns of its deliveries and leaves."""
+    registered = _position(c.block_number, c.log_index)
+    withdrawn = _position(c.withdrawn_block_number, c.withdrawn_log_index) if c.withdrawn else None
+    changes = [
+        TargetChange(_position(a.block_number, a.log_index), a.previous_target_quantity, a.target_quantity, a.amended_at)
+        for a in session.scalars(select(Amendment).where(Amendment.commitment_id == c.id))
+        if a.fields & AMEND_TARGET
+    ]
+    deliveries = list(session.scalars(select(Delivery).where(Delivery.commitment_id == c.id)))
+    leaves = session.execute(
+        select(BatchLeaf, Batch)
+        .join(Batch, Batch.root == BatchLeaf.root)
+        .where(BatchLeaf.commitment_id == c.id)
+        .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+    ).tuples().all()
+    revocations = {
+        (r.root, r.leaf_hash): r
+        for r in session.scalars(select(BatchedRevocation).where(BatchedRevocation.commitment_id == c.id))
+    }
+    verdicts: dict[str, list[str]] = {}
+    for key, verdict in session.execute(
+        select(Verdict.delivery_key, Verdict.verdict).where(Verdict.commitment_id == c.id)
+    ).tuples():
+        verdicts.setdefault(key, []).append(verdict)
+
+    facts: list[DeliveryFact] = []
+    for d in deliveries:
+        facts.append(
+            DeliveryFact(
+                key=str(d.id),
+                position=_position(d.block_number, d.log_index),
+                quantity=d.quantity,
+                delivered_at=d.delivered_at,
+                recorded_at=d.recorded_at,
+                external_ref=d.external_ref,
+                asset_key=d.asset_key,
+                revoked_at_position=_position(d.revoked_block_number, d.revoked_log_index) if d.revoked else None,
+            )
+        )
+    for leaf, batch in leaves:
+        anchor = _position(batch.block_number, batch.log_index)
+        revocation = revocations.get((leaf.root, leaf.leaf_hash))
+        facts.append(
+            DeliveryFact(
+                key=batched_delivery_key(leaf.root, leaf.leaf_hash) + f"#{leaf.leaf_index}",
+                position=_position(batch.block_number, batch.log_index, leaf.leaf_index),
+                quantity=leaf.quantity,
+                delivered_at=leaf.delivered_at,
+                recorded_at=batch.anchored_at,
+                external_ref=leaf.external_ref,
+                asset_key=leaf.asset_key,
+                batched=True,
+                refused_reason=leaf_refusal(
+                    registered_before_anchor=registered < anchor,
+                    same_municipality=batch.municipality_id == c.municipality_id,
+                    withdrawn_before_anchor=withdrawn is not None and withdrawn < anchor,
+                    valid=leaf.valid,
+                ),
+                revoked_at_position=None
+                if revocation is None
+                else _position(revocation.block_number, revocation.log_index),
+            )
+        )
+    counted = count_deliveries(c.original_target_quantity, changes, facts)
+
+    c.delivered_quantity = counted.current.total
+    c.met_on_record_at = counted.current.met_at
+    c.met_on_record_at_original_terms = counted.original.met_at
+    claims = [(f.delivered_at, f.quantity) for f in counted.counting]
+    c.met_at = claimed_met_at(claims, c.target_quantity)
+    c.met_at_original_terms = claimed_met_at(claims, c.original_target_quantity)
+    c.recorded_late_count = sum(1 for f in counted.counting if recorded_late(f.recorded_at - f.delivered_at))
+    c.batched_delivery_count = len(leaves)
+
+    reviews: dict[str, str] = {}
+    for d in deliveries:
+        d.double_counted = counted.refused.get(str(d.id)) is not None
+        d.review = reviews[str(d.id)] = review_of(verdicts.get(str(d.id), ()))
+    for leaf, _batch in leaves:
+        key = batched_delivery_key(leaf.root, leaf.leaf_hash)
+        reason = counted.refused.get(key + f"#{leaf.leaf_index}")
+        leaf.counted = reason is None
+        leaf.refused_reason = reason
+        leaf.review = reviews[key + f"#{leaf.leaf_index}"] = review_of(verdicts.get(key, ()))
+        _copy_revocation(leaf, revocations.get((leaf.root, leaf.leaf_hash)))
+    confirmed = [f for f in counted.counting if reviews[f.key] == "confirmed"]
+    c.confirmed_quantity = sum(f.quantity for f in confirmed)
+    c.disputed_quantity = sum(f.quantity for f in counted.counting if reviews[f.key] == "disputed")
+    c.met_at_confirmed = claimed_met_at([(f.delivered_at, f.quantity) for f in confirmed], c.target_quantity)
+
+
+def _copy_revocation(leaf: BatchLeaf, revocation: BatchedRevocation | None) -> None:
+    leaf.revoked = revocation is not None
+    leaf.revocation_reason = revocation.reason if revocation else None
+    leaf.revocation_registrar = revocation.registrar if revocation else None
+    leaf.revocation_signer_held_role = revocation.signer_held_role if revocation else None
+    leaf.revoked_block_number = revocation.block_number if revocation else None
+    leaf.revoked_log_index = revocation.log_index if revocation else None
+    leaf.revoked_tx_hash = revocation.tx_hash if revocation else None
+    leaf.revoked_block_time = revocation.block_time if revocation else None
+
+
+def _rollup_value(c: Commitment) -> int:
+    """What a child brings to its parent's roll-up: its own roll-up if it has children, else
+    its own progress capped (``ledger.status.rollup_progress_bps``)."""
+    if c.rollup_progress_bps is not None:
+        return c.rollup_progress_bps
+    return rollup_progress_bps(progress_bps(c.delivered_quantity, c.target_quantity), ())
+
+
+def _rollup(session: Session, touched: set[int]) -> None:
+    """Roll-up of the touched commitments and all their ancestors (docs/LEDGER.md
+    "Sub-commitments"), children before parents: a parent is registered before its children,
+    so its id is smaller, and ids are taken largest first."""
+    heap = [-commitment_id for commitment_id in touched]
+    heapq.heapify(heap)
+    done: set[int] = set()
+    while heap:
+        commitment_id = -heapq.heappop(heap)
+        if commitment_id in done:
+            continue
+        done.add(commitment_id)
+        c = session.get(Commitment, commitment_id)
+        if c is None:
+            continue
+        children = list(session.scalars(select(Commitment).where(Commitment.parent_id == c.id)))
+        live = [child for child in children if not child.withdrawn]
+        own = progress_bps(c.delivered_quantity, c.target_quantity)
+        c.rollup_progress_bps = (
+            rollup_progress_bps(own, [(child.weight, _rollup_value(child)) for child in live]) if children else None
+        )
+        c.rollup_children_counted = len(live)
+        c.rollup_children_delivered = sum(1 for child in live if delivered_verdict(child.withdrawn, child.met_at))
+        if c.parent_id is not None:
+            heapq.heappush(heap, -c.parent_id)
 
 
 _HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref], _Keys]] = {
@@ -655,9 +1073,17 @@ _HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref], _Keys]] = {
     "MunicipalityAdminChanged": _admin_changed,
     "RegistrarAdded": _registrar_added,
     "RegistrarRemoved": _registrar_removed,
+    "ConfirmerAdded": _confirmer_added,
+    "ConfirmerRemoved": _confirmer_removed,
     "CommitmentRegistered": _commitment_registered,
     "CommitmentAmended": _commitment_amended,
     "CommitmentWithdrawn": _commitment_withdrawn,
     "DeliveryRecorded": _delivery_recorded,
     "DeliveryRevoked": _delivery_revoked,
+    "BatchAnchored": lambda session, event, ref: _batch_anchored(session, event, ref, None),  # see _apply_one
+    "BatchedDeliveryRevoked": _batched_delivery_revoked,
+    "DeliveryConfirmed": _verdict_given,
+    "DeliveryDisputed": _verdict_given,
+    "BatchedDeliveryConfirmed": _verdict_given,
+    "BatchedDeliveryDisputed": _verdict_given,
 }

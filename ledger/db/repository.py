@@ -9,7 +9,10 @@ of statuses, Unix seconds, the request time):
   ``(page, count)``, :func:`get_commitment` (session, commitment_id, now, *, evidence_stored),
   :func:`find_commitment_by_ref`, :func:`commitment_municipality_ids`, :func:`list_themes`;
 - deliveries: :func:`list_deliveries` (session, *, filters, offset, limit, now,
-  evidence_stored) → ``(page, count)``;
+  evidence_stored) → ``(page, count)``, recorded and batched alike (``kind``);
+- batches: :func:`list_batches` (session, *, municipality_id, offset, limit,
+  evidence_stored) → ``(page, count)``, :func:`get_batch` (session, root, *,
+  evidence_stored), :func:`get_batch_leaf_proof` (session, root, leaf_hash);
 - :func:`verify_hash` (session, sha256_hex), :func:`get_checkpoint` (session) for ``/health``;
 - formatting helpers: :func:`iso`, :func:`chain_ref`, :func:`normalize_sha256`.
 
@@ -27,14 +30,21 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import ColumnElement, func, select
+import json
+
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
     AdminChange,
     Amendment,
+    Batch,
+    BatchEvidenceCitation,
+    BatchLeaf,
     CheckpointRow,
     Commitment,
+    Confirmer,
+    ConfirmerTerm,
     Delivery,
     EventRow,
     EvidenceCitation,
@@ -42,14 +52,16 @@ from ledger.db.models import (
     Municipality,
     Registrar,
     RegistrarTerm,
+    Verdict,
 )
-from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH
+from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH, batched_delivery_key
 from ledger.limits import amendment_field_names
 from ledger.status import (
     STATUSES,
     met_only_under_relaxed_terms,
     met_only_under_relaxed_terms_sql,
     progress_bps,
+    recorded_late,
     recording_lag_days,
     registration_lag_days,
     status_of,
@@ -62,6 +74,14 @@ MAX_PAGE_LIMIT = 100
 
 EVIDENCE_URL = "/api/v1/evidence/{sha256}"
 """Where the API serves a stored evidence file."""
+
+BATCH_FILE_URL = "/api/v1/batches/{root}/file"
+"""Where the API serves a stored batch file."""
+
+LEAF_ENCODING = ("uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string")
+"""The StandardMerkleTree leaf encoding of a batched delivery (docs/LEDGER.md "Batches")."""
+
+DELIVERY_KINDS = ("recorded", "batched")
 
 TIMELINE_KINDS = {
     "CommitmentRegistered": "registered",
@@ -182,24 +202,28 @@ def _status_counts(
     return counts
 
 
-def _registrars(session: Session, municipality_id: int | None = None) -> dict[int, list[str]]:
-    query = select(Registrar.municipality_id, Registrar.account).where(Registrar.active.is_(True))
+def _registrars(
+    session: Session, municipality_id: int | None = None, current: type[Registrar | Confirmer] = Registrar
+) -> dict[int, list[str]]:
+    query = select(current.municipality_id, current.account).where(current.active.is_(True))
     if municipality_id is not None:
-        query = query.where(Registrar.municipality_id == municipality_id)
+        query = query.where(current.municipality_id == municipality_id)
     result: dict[int, list[str]] = {}
     for mid, account in session.execute(
-        query.order_by(Registrar.municipality_id, Registrar.block_number, Registrar.log_index)
+        query.order_by(current.municipality_id, current.block_number, current.log_index)
     ).tuples():
         result.setdefault(mid, []).append(account)
     return result
 
 
-def _registrar_history(session: Session, municipality_id: int | None = None) -> dict[int, list[dict[str, Any]]]:
-    query = select(RegistrarTerm)
+def _registrar_history(
+    session: Session, municipality_id: int | None = None, terms: type[RegistrarTerm | ConfirmerTerm] = RegistrarTerm
+) -> dict[int, list[dict[str, Any]]]:
+    query = select(terms)
     if municipality_id is not None:
-        query = query.where(RegistrarTerm.municipality_id == municipality_id)
+        query = query.where(terms.municipality_id == municipality_id)
     result: dict[int, list[dict[str, Any]]] = {}
-    for t in session.scalars(query.order_by(RegistrarTerm.block_number, RegistrarTerm.log_index)):
+    for t in session.scalars(query.order_by(terms.block_number, terms.log_index)):
         result.setdefault(t.municipality_id, []).append(
             {
                 "account": t.account,
@@ -246,6 +270,8 @@ def _municipalities(session: Session, now: int, municipality_id: int | None) -> 
     on_record = _status_counts(session, now, "status_on_record", municipality_id)
     registrars = _registrars(session, municipality_id)
     history = _registrar_history(session, municipality_id)
+    confirmers = _registrars(session, municipality_id, Confirmer)
+    confirmer_history = _registrar_history(session, municipality_id, ConfirmerTerm)
     changes = _admin_changes(session, municipality_id)
     query = select(Municipality).order_by(Municipality.id)
     if municipality_id is not None:
@@ -262,6 +288,8 @@ def _municipalities(session: Session, now: int, municipality_id: int | None) -> 
             "admin_changes": changes.get(m.id, []),
             "registrars": registrars.get(m.id, []),
             "registrar_history": history.get(m.id, []),
+            "confirmers": confirmers.get(m.id, []),
+            "confirmer_history": confirmer_history.get(m.id, []),
             "commitment_count": sum(counts.get(m.id, empty).values()),
             "status_counts": counts.get(m.id, dict(empty)),
             "status_on_record_counts": on_record.get(m.id, dict(empty)),
@@ -277,7 +305,8 @@ def list_municipalities(session: Session, now: int) -> list[dict[str, Any]]:
     "started_by", "started": ChainRef}), "admin_changes" ([{"previous_admin", "new_admin",
     "recovered", "chain"}], oldest first), "registrars" (current ones, in the order they were
     added), "registrar_history" ([{"account", "added_by", "added": ChainRef, "removed_by",
-    "removed": ChainRef | null}], every registrar term, oldest first), "commitment_count",
+    "removed": ChainRef | null}], every registrar term, oldest first), "confirmers" and
+    "confirmer_history" (the same for the confirmer role), "commitment_count",
     "status_counts" / "status_on_record_counts" (all six statuses of ``status`` /
     ``status_on_record`` at ``now``, Unix seconds), "registered": ChainRef}``."""
     return _municipalities(session, now, None)
@@ -328,7 +357,19 @@ def list_themes(session: Session, municipality_id: int | None) -> list[dict[str,
 # ---------------------------------------------------------------------------- commitments
 
 
-def _summary(c: Commitment, municipality: str, now: int) -> dict[str, Any]:
+def _children(session: Session, commitment_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Parent id → ids of its sub-commitments (withdrawn ones included), ascending."""
+    ids = list(commitment_ids)
+    result: dict[int, list[int]] = {}
+    if ids:
+        for child, parent in session.execute(
+            select(Commitment.id, Commitment.parent_id).where(Commitment.parent_id.in_(ids)).order_by(Commitment.id)
+        ).tuples():
+            result.setdefault(parent, []).append(child)
+    return result
+
+
+def _summary(c: Commitment, municipality: str, now: int, children: list[int]) -> dict[str, Any]:
     statuses = verdicts(c, now)
     return {
         "id": c.id,
@@ -371,6 +412,20 @@ def _summary(c: Commitment, municipality: str, now: int) -> dict[str, Any]:
         "registrar": c.registrar,
         "signer_held_role": c.signer_held_role,
         "withdrawn": c.withdrawn,
+        "parent_id": c.parent_id,
+        "weight": c.weight,
+        "children": children,
+        "rollup_progress_bps": c.rollup_progress_bps,
+        "rollup_children_delivered": c.rollup_children_delivered,
+        "rollup_children_counted": c.rollup_children_counted,
+        "confirmed_quantity": str(c.confirmed_quantity),
+        "unconfirmed_quantity": str(c.delivered_quantity - c.confirmed_quantity),
+        "disputed_quantity": str(c.disputed_quantity),
+        "status_confirmed": status_of(c.withdrawn, c.confirmed_quantity, c.met_at_confirmed, c.due_date, now),
+        "met_at_confirmed": c.met_at_confirmed,
+        "met_at_confirmed_iso": iso(c.met_at_confirmed),
+        "progress_bps_confirmed": progress_bps(c.confirmed_quantity, c.target_quantity),
+        "batched_delivery_count": c.batched_delivery_count,
     }
 
 
@@ -400,7 +455,11 @@ def list_commitments(
     Summary fields: the v1 ones (``id``, ``municipality_id``, ``municipality_name``,
     ``external_ref``, ``title``, ``theme``, ``unit``, ``target_quantity``,
     ``delivered_quantity``, ``progress_bps``, ``status``, ``due_date``, ``met_at``,
-    ``registered``, ``withdrawn``) and those of docs/LEDGER.md "Fields", with ``_iso`` twins.
+    ``registered``, ``withdrawn``) and those of docs/LEDGER.md "Fields" (2.1.0: ``parent_id``
+    (null without parent), ``weight``, ``children`` (ids, withdrawn ones included),
+    ``rollup_*``, ``confirmed_quantity`` / ``unconfirmed_quantity`` / ``disputed_quantity``,
+    ``status_confirmed``, ``met_at_confirmed``, ``progress_bps_confirmed``,
+    ``batched_delivery_count``), with ``_iso`` twins.
 
     Args:
         now: evaluation time of the statuses, Unix seconds.
@@ -457,8 +516,9 @@ def list_commitments(
         .order_by(Commitment.id)
         .offset(offset)
         .limit(limit)
-    ).tuples()
-    return [_summary(c, name, now) for c, name in rows], total
+    ).tuples().all()
+    children = _children(session, [c.id for c, _ in rows])
+    return [_summary(c, name, now, children.get(c.id, [])) for c, name in rows], total
 
 
 def get_commitment(
@@ -471,7 +531,8 @@ def get_commitment(
     """One commitment: the summary of :func:`list_commitments` plus ``description``,
     ``source_document_sha256``, ``source_uri``, ``withdrawal`` (null or {"reason",
     "registrar", "signer_held_role", "chain"}), ``amendments`` (oldest first, see
-    docs/LEDGER.md "Fields"), ``deliveries`` (by id, as :func:`list_deliveries`) and
+    docs/LEDGER.md "Fields"), ``deliveries`` (as :func:`list_deliveries`: recorded ones by id,
+    then batched ones in log order) and
     ``timeline`` ((block, log index) order); without ``ledger`` (the route adds it from the
     deployment). ``None`` if unknown.
 
@@ -489,7 +550,7 @@ def get_commitment(
     if row is None:
         return None
     c, name = row.tuple()
-    detail = _summary(c, name, now)
+    detail = _summary(c, name, now, _children(session, [c.id]).get(c.id, []))
     detail.update(
         {
             "description": c.description,
@@ -504,7 +565,8 @@ def get_commitment(
                 "chain": _ref_of(c, "withdrawn_"),
             },
             "amendments": _amendments(session, c.id),
-            "deliveries": _deliveries(session, [Delivery.commitment_id == c.id], evidence_stored, 0, None),
+            "deliveries": _deliveries(session, [Delivery.commitment_id == c.id], evidence_stored, 0, None)
+            + _batched_deliveries(session, [BatchLeaf.commitment_id == c.id], evidence_stored, 0, None),
             "timeline": _timeline(session, c.id),
         }
     )
@@ -540,6 +602,35 @@ def _amendments(session: Session, commitment_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def _evidence_refs(sha256s: Iterable[str], evidence_stored: Callable[[str], bool] | None) -> list[dict[str, Any]]:
+    refs = []
+    for sha256 in sha256s:
+        stored = bool(evidence_stored and evidence_stored(sha256))
+        refs.append({"sha256": sha256, "stored": stored, "url": EVIDENCE_URL.format(sha256=sha256) if stored else None})
+    return refs
+
+
+def _reviews(session: Session, delivery_keys: Iterable[str]) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Delivery key → (confirmations, disputes): the latest verdict of each confirmer, in log
+    order (docs/LEDGER.md "Confirmations")."""
+    keys = list(dict.fromkeys(delivery_keys))
+    result: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    if not keys:
+        return result
+    for v in session.scalars(
+        select(Verdict).where(Verdict.delivery_key.in_(keys)).order_by(Verdict.block_number, Verdict.log_index)
+    ):
+        confirmations, disputes = result.setdefault(v.delivery_key, ([], []))
+        entry: dict[str, Any] = {"confirmer": v.confirmer}
+        if v.verdict == "confirmed":
+            entry["evidence_hash"] = v.evidence_hash
+        else:
+            entry["reason"] = v.reason
+        entry.update({"at": v.at, "at_iso": iso(v.at), "signer_held_role": v.signer_held_role, "chain": _ref_of(v)})
+        (confirmations if v.verdict == "confirmed" else disputes).append(entry)
+    return result
+
+
 def _deliveries(
     session: Session,
     conditions: list[ColumnElement[bool]],
@@ -547,27 +638,32 @@ def _deliveries(
     offset: int,
     limit: int | None,
 ) -> list[dict[str, Any]]:
-    """Delivery dicts matching ``conditions``, by id, one page (all when ``limit`` is None)."""
+    """Recorded delivery dicts matching ``conditions``, by id, one page (all when ``limit``
+    is None)."""
     query = select(Delivery).where(*conditions).order_by(Delivery.id).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     rows = list(session.scalars(query))
-    evidence: dict[int, list[dict[str, Any]]] = {}
+    evidence: dict[int, list[str]] = {}
     if rows:
         for delivery_id, sha256 in session.execute(
             select(EvidenceCitation.delivery_id, EvidenceCitation.sha256)
             .where(EvidenceCitation.delivery_id.in_([d.id for d in rows]))
             .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
         ).tuples():
-            stored = bool(evidence_stored and evidence_stored(sha256))
-            evidence.setdefault(delivery_id, []).append(
-                {"sha256": sha256, "stored": stored, "url": EVIDENCE_URL.format(sha256=sha256) if stored else None}
-            )
-    return [_delivery_dict(d, evidence.get(d.id, [])) for d in rows]
+            evidence.setdefault(delivery_id, []).append(sha256)
+    reviews = _reviews(session, [str(d.id) for d in rows])
+    return [
+        _delivery_dict(d, _evidence_refs(evidence.get(d.id, []), evidence_stored), reviews.get(str(d.id), ([], [])))
+        for d in rows
+    ]
 
 
-def _delivery_dict(d: Delivery, evidence: list[dict[str, Any]]) -> dict[str, Any]:
+def _delivery_dict(
+    d: Delivery, evidence: list[dict[str, Any]], review: tuple[list[dict[str, Any]], list[dict[str, Any]]]
+) -> dict[str, Any]:
     return {
+        "kind": "recorded",
         "id": d.id,
         "delivery_number": d.delivery_number,
         "commitment_id": d.commitment_id,
@@ -583,6 +679,8 @@ def _delivery_dict(d: Delivery, evidence: list[dict[str, Any]]) -> dict[str, Any
         "evidence_uri": d.evidence_uri,
         "note": d.note,
         "external_ref": d.external_ref,
+        "asset_ref": d.asset_ref,
+        "double_counted": d.double_counted,
         "registrar": d.registrar,
         "signer_held_role": d.signer_held_role,
         "recorded": _ref_of(d),
@@ -594,7 +692,103 @@ def _delivery_dict(d: Delivery, evidence: list[dict[str, Any]]) -> dict[str, Any
             "signer_held_role": d.revocation_signer_held_role,
             "chain": _ref_of(d, "revoked_"),
         },
+        "review": d.review,
+        "confirmations": review[0],
+        "disputes": review[1],
+        "batch_root": None,
+        "leaf_hash": None,
+        "leaf_index": None,
+        "counted": None,
+        "refused_reason": None,
     }
+
+
+def _leaf_commitment_id(leaf: BatchLeaf) -> int:
+    """The commitment id a leaf names, exact (the column is ``None`` beyond BIGINT)."""
+    return leaf.commitment_id if leaf.commitment_id is not None else int(json.loads(leaf.values_json)[0])
+
+
+def _batched_dict(
+    leaf: BatchLeaf,
+    batch: Batch,
+    evidence_stored: Callable[[str], bool] | None,
+    review: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+) -> dict[str, Any]:
+    """A leaf of a verified batch as a delivery (docs/LEDGER.md "Batches": id = leaf hash,
+    registrar = the batch's, recorded_at = anchoredAt)."""
+    lag = batch.anchored_at - leaf.delivered_at
+    return {
+        "kind": "batched",
+        "id": leaf.leaf_hash,
+        "delivery_number": None,
+        "commitment_id": _leaf_commitment_id(leaf),
+        "quantity": str(leaf.quantity),
+        "delivered_at": leaf.delivered_at,
+        "delivered_at_iso": iso(leaf.delivered_at),
+        "recorded_at": batch.anchored_at,
+        "recorded_at_iso": iso(batch.anchored_at),
+        "recording_lag_seconds": lag,
+        "recording_lag_days": recording_lag_days(lag),
+        "recorded_late": recorded_late(lag),
+        "evidence": _evidence_refs(list(dict.fromkeys(leaf.evidence_hashes)), evidence_stored),
+        "evidence_uri": leaf.evidence_uri,
+        "note": leaf.note,
+        "external_ref": leaf.external_ref,
+        "asset_ref": leaf.asset_ref,
+        "double_counted": leaf.refused_reason == "asset_already_counted",
+        "registrar": batch.registrar,
+        "signer_held_role": batch.signer_held_role,
+        "recorded": _ref_of(batch),
+        "revocation": None
+        if not leaf.revoked
+        else {
+            "reason": leaf.revocation_reason,
+            "registrar": leaf.revocation_registrar,
+            "signer_held_role": leaf.revocation_signer_held_role,
+            "chain": _ref_of(leaf, "revoked_"),
+        },
+        "review": leaf.review,
+        "confirmations": review[0],
+        "disputes": review[1],
+        "batch_root": leaf.root,
+        "leaf_hash": leaf.leaf_hash,
+        "leaf_index": leaf.leaf_index,
+        "counted": leaf.counted,
+        "refused_reason": leaf.refused_reason,
+    }
+
+
+def _leaves_query(conditions: list[ColumnElement[bool]], *, with_commitment: bool) -> Any:
+    query = select(BatchLeaf, Batch).join(Batch, Batch.root == BatchLeaf.root)
+    if with_commitment:  # deliveries lists: leaves of registered commitments only
+        query = query.join(Commitment, Commitment.id == BatchLeaf.commitment_id)
+    return query.where(*conditions)
+
+
+def _batched_deliveries(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    evidence_stored: Callable[[str], bool] | None,
+    offset: int,
+    limit: int | None,
+    *,
+    with_commitment: bool = True,
+) -> list[dict[str, Any]]:
+    """Leaves (batched deliveries) matching ``conditions``, in log order (anchor, then file
+    order), one page (all when ``limit`` is None)."""
+    query = (
+        _leaves_query(conditions, with_commitment=with_commitment)
+        .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.execute(query).tuples().all()
+    reviews = _reviews(session, [batched_delivery_key(leaf.root, leaf.leaf_hash) for leaf, _ in rows])
+    return [
+        _batched_dict(leaf, batch, evidence_stored, reviews.get(batched_delivery_key(leaf.root, leaf.leaf_hash), ([], [])))
+        for leaf, batch in rows
+    ]
 
 
 def list_deliveries(
@@ -603,45 +797,76 @@ def list_deliveries(
     municipality_id: int | None = None,
     commitment_id: int | None = None,
     recorded_late: bool | None = None,
+    kind: str | None = None,
     offset: int = 0,
     limit: int = 20,
     now: int,
     evidence_stored: Callable[[str], bool] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of deliveries across commitments (revoked ones included, with their
-    ``revocation``), by id ascending, and the total number matching the filters (AND).
+    """One page of deliveries across commitments, recorded ones (by id ascending) then
+    batched ones (leaves of verified batches that name a registered commitment, in log order:
+    anchor, then file order), revoked and uncounted ones included, and the total number
+    matching the filters (AND).
 
-    Each delivery: ``{"id", "delivery_number", "commitment_id", "quantity", "delivered_at"
-    (claimed), "recorded_at" (block time), "recording_lag_seconds", "recording_lag_days",
-    "recorded_late", "evidence": [{"sha256", "stored", "url"}], "evidence_uri", "note",
-    "external_ref", "registrar", "signer_held_role", "recorded": ChainRef, "revocation": null
-    or {"reason", "registrar", "signer_held_role", "chain"}}`` (times with ``_iso`` twins),
-    plus ``commitment_title``, ``commitment_status`` (claimed clock, current terms, at
-    ``now``), ``unit``, ``municipality_id`` and ``municipality_name``.
+    Each delivery: ``{"kind": "recorded" | "batched", "id" (a recorded delivery's id, a
+    batched one's leaf hash), "delivery_number" (null when batched), "commitment_id",
+    "quantity", "delivered_at" (claimed), "recorded_at" (block time; batched: the anchor's),
+    "recording_lag_seconds", "recording_lag_days", "recorded_late", "evidence": [{"sha256",
+    "stored", "url"}], "evidence_uri", "note", "external_ref", "asset_ref", "double_counted",
+    "registrar", "signer_held_role", "recorded": ChainRef, "revocation": null or {"reason",
+    "registrar", "signer_held_role", "chain"}, "review", "confirmations": [{"confirmer",
+    "evidence_hash", "at", "signer_held_role", "chain"}], "disputes": [{"confirmer", "reason",
+    "at", "signer_held_role", "chain"}], "batch_root", "leaf_hash", "leaf_index", "counted",
+    "refused_reason"}`` (the last five null for recorded ones; times with ``_iso`` twins), plus
+    ``commitment_title``, ``commitment_status`` (claimed clock, current terms, at ``now``),
+    ``unit``, ``municipality_id`` and ``municipality_name``.
 
     Args:
         municipality_id: only deliveries of this municipality's commitments.
         commitment_id: only this commitment's deliveries.
         recorded_late: only deliveries recorded late (true) or not (false).
+        kind: only ``recorded`` or only ``batched`` deliveries.
         offset: rows to skip (>= 0).
         limit: rows to return, 1..:data:`MAX_PAGE_LIMIT`.
         now: evaluation time of ``commitment_status``, Unix seconds.
         evidence_stored: as for :func:`get_commitment`.
 
     Raises:
-        ValueError: ``offset`` < 0 or ``limit`` outside 1..100.
+        ValueError: ``offset`` < 0, ``limit`` outside 1..100 or an unknown ``kind``.
     """
     _check_page(offset, limit)
-    conditions: list[ColumnElement[bool]] = []
+    if kind is not None and kind not in DELIVERY_KINDS:
+        raise ValueError(f"Unknown delivery kind {kind!r}; expected one of {', '.join(DELIVERY_KINDS)}.")
+    recorded: list[ColumnElement[bool]] = []
+    batched: list[ColumnElement[bool]] = []
     if municipality_id is not None:
-        conditions.append(
+        recorded.append(
             Delivery.commitment_id.in_(select(Commitment.id).where(Commitment.municipality_id == municipality_id))
         )
+        batched.append(Commitment.municipality_id == municipality_id)
     if commitment_id is not None:
-        conditions.append(Delivery.commitment_id == commitment_id)
-    conditions += _flag(Delivery.recorded_late, recorded_late)
-    total = session.scalar(select(func.count()).select_from(Delivery).where(*conditions)) or 0
-    page = _deliveries(session, conditions, evidence_stored, offset, limit)
+        recorded.append(Delivery.commitment_id == commitment_id)
+        batched.append(BatchLeaf.commitment_id == commitment_id)
+    recorded += _flag(Delivery.recorded_late, recorded_late)
+    batched += _flag(BatchLeaf.recorded_late, recorded_late)
+    recorded_total = (
+        0 if kind == "batched" else session.scalar(select(func.count()).select_from(Delivery).where(*recorded)) or 0
+    )
+    batched_total = (
+        0
+        if kind == "recorded"
+        else session.scalar(
+            select(func.count()).select_from(_leaves_query(batched, with_commitment=True).subquery())
+        )
+        or 0
+    )
+    page: list[dict[str, Any]] = []
+    if offset < recorded_total:
+        page = _deliveries(session, recorded, evidence_stored, offset, limit)
+    if len(page) < limit and kind != "recorded":
+        page += _batched_deliveries(
+            session, batched, evidence_stored, max(0, offset - recorded_total), limit - len(page)
+        )
     commitments = {
         c.id: (c, name)
         for c, name in session.execute(
@@ -661,7 +886,177 @@ def list_deliveries(
                 "municipality_name": name,
             }
         )
-    return page, total
+    return page, recorded_total + batched_total
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def _batch_counts(session: Session, roots: Iterable[str]) -> dict[str, tuple[int, int, int]]:
+    """Root → (counted_leaves, refused_leaves, revoked_leaves): counting now, refused (revoked
+    or not), counted once but revoked since."""
+    ids = list(roots)
+    if not ids:
+        return {}
+    counting = case((and_(BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)), 1), else_=0)
+    refused = case((BatchLeaf.counted.is_(False), 1), else_=0)
+    revoked = case((and_(BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(True)), 1), else_=0)
+    rows = session.execute(
+        select(BatchLeaf.root, func.sum(counting), func.sum(refused), func.sum(revoked))
+        .where(BatchLeaf.root.in_(ids))
+        .group_by(BatchLeaf.root)
+    ).tuples()
+    return {root: (int(a or 0), int(b or 0), int(c or 0)) for root, a, b, c in rows}
+
+
+def _batch_dict(
+    b: Batch, municipality: str, counts: tuple[int, int, int], evidence_stored: Callable[[str], bool] | None
+) -> dict[str, Any]:
+    stored = bool(evidence_stored and evidence_stored(b.file_sha256))
+    return {
+        "root": b.root,
+        "municipality_id": b.municipality_id,
+        "municipality_name": municipality,
+        "registrar": b.registrar,
+        "signer_held_role": b.signer_held_role,
+        "leaf_count": b.leaf_count,
+        "file_sha256": b.file_sha256,
+        "file_uri": b.file_uri,
+        "file_stored": stored,
+        "file_url": BATCH_FILE_URL.format(root=b.root) if stored else None,
+        "anchored_at": b.anchored_at,
+        "anchored_at_iso": iso(b.anchored_at),
+        "verified": b.verified,
+        "unverified_reason": b.unverified_reason,
+        "counted_leaves": counts[0],
+        "refused_leaves": counts[1],
+        "revoked_leaves": counts[2],
+        "chain": _ref_of(b),
+    }
+
+
+def list_batches(
+    session: Session,
+    *,
+    municipality_id: int | None = None,
+    verified: bool | None = None,
+    offset: int = 0,
+    limit: int = 20,
+    evidence_stored: Callable[[str], bool] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of anchored batches in log order (oldest first) and the number matching.
+
+    Each batch: ``{"root", "municipality_id", "municipality_name", "registrar",
+    "signer_held_role", "leaf_count" (as anchored), "file_sha256", "file_uri", "file_stored",
+    "file_url" (``/api/v1/batches/<root>/file`` when stored, else null), "anchored_at",
+    "anchored_at_iso", "verified", "unverified_reason" (null when verified; else ``missing``,
+    ``sha256_mismatch``, ``unparseable``, ``root_mismatch``, ``leaf_count_mismatch``),
+    "counted_leaves" (counting now), "refused_leaves", "revoked_leaves" (counted, then
+    revoked), "chain": ChainRef}``.
+
+    Args:
+        municipality_id: only this municipality's batches.
+        verified: only verified (true) or unverified (false) batches.
+        offset: rows to skip (>= 0).
+        limit: rows to return, 1..:data:`MAX_PAGE_LIMIT`.
+        evidence_stored: tells whether the file with this ``0x`` SHA-256 is stored here.
+
+    Raises:
+        ValueError: ``offset`` < 0 or ``limit`` outside 1..100.
+    """
+    _check_page(offset, limit)
+    conditions: list[ColumnElement[bool]] = []
+    if municipality_id is not None:
+        conditions.append(Batch.municipality_id == municipality_id)
+    conditions += _flag(Batch.verified, verified)
+    total = session.scalar(select(func.count()).select_from(Batch).where(*conditions)) or 0
+    rows = session.execute(
+        select(Batch, Municipality.name)
+        .join(Municipality, Municipality.id == Batch.municipality_id)
+        .where(*conditions)
+        .order_by(Batch.block_number, Batch.log_index)
+        .offset(offset)
+        .limit(limit)
+    ).tuples().all()
+    counts = _batch_counts(session, [b.root for b, _ in rows])
+    return [_batch_dict(b, name, counts.get(b.root, (0, 0, 0)), evidence_stored) for b, name in rows], total
+
+
+def get_batch(
+    session: Session, root: str, *, evidence_stored: Callable[[str], bool] | None = None, leaves: bool = True
+) -> dict[str, Any] | None:
+    """One batch as in :func:`list_batches`, plus ``leaves``: every leaf of its file in file
+    order, each as a batched delivery of :func:`list_deliveries` (``counted``,
+    ``refused_reason``, ``revocation``, ``review``; empty while the batch is not verified), or
+    ``None`` if no such root was anchored.
+
+    Args:
+        root: the batch's Merkle root, 64 hex digits (``0x`` optional, any case).
+        evidence_stored: as for :func:`list_batches`.
+        leaves: include the leaves (false: the summary only).
+
+    Raises:
+        ValueError: malformed root.
+    """
+    row = session.execute(
+        select(Batch, Municipality.name)
+        .join(Municipality, Municipality.id == Batch.municipality_id)
+        .where(Batch.root == normalize_sha256(root))
+    ).first()
+    if row is None:
+        return None
+    b, name = row.tuple()
+    detail = _batch_dict(b, name, _batch_counts(session, [b.root]).get(b.root, (0, 0, 0)), evidence_stored)
+    if leaves:
+        detail["leaves"] = _batched_deliveries(
+            session, [BatchLeaf.root == b.root], evidence_stored, 0, None, with_commitment=False
+        )
+    return detail
+
+
+def get_batch_leaf_proof(session: Session, root: str, leaf_hash: str) -> dict[str, Any] | None:
+    """What anyone needs to check one batched delivery on chain with
+    ``verifyBatchedDelivery(root, leaf, proof)``: ``{"root", "leaf_hash", "leaf_index",
+    "leaf": {"commitment_id", "quantity", "delivered_at", "evidence_hashes", "evidence_uri",
+    "note", "external_ref", "asset_ref"} (the ``BatchLeaf`` struct, exact values: quantities as
+    decimal strings), "values" (the leaf as the batch file lists it, in the leaf encoding),
+    "leaf_encoding", "proof" ([``0x`` hashes], OpenZeppelin sorted-pair proof), "counted",
+    "refused_reason", "revoked"}``, or ``None`` if the batch is unknown, not verified, or has
+    no such leaf (the first of equal leaves).
+
+    Raises:
+        ValueError: malformed root or leaf hash.
+    """
+    leaf = session.scalars(
+        select(BatchLeaf)
+        .where(BatchLeaf.root == normalize_sha256(root), BatchLeaf.leaf_hash == normalize_sha256(leaf_hash))
+        .order_by(BatchLeaf.leaf_index)
+        .limit(1)
+    ).first()
+    if leaf is None:
+        return None
+    values = json.loads(leaf.values_json)
+    return {
+        "root": leaf.root,
+        "leaf_hash": leaf.leaf_hash,
+        "leaf_index": leaf.leaf_index,
+        "leaf": {
+            "commitment_id": str(values[0]),
+            "quantity": str(values[1]),
+            "delivered_at": str(values[2]),
+            "evidence_hashes": list(values[3]),
+            "evidence_uri": values[4],
+            "note": values[5],
+            "external_ref": values[6],
+            "asset_ref": values[7],
+        },
+        "values": values,
+        "leaf_encoding": list(LEAF_ENCODING),
+        "proof": list(leaf.proof),
+        "counted": leaf.counted,
+        "refused_reason": leaf.refused_reason,
+        "revoked": leaf.revoked,
+    }
 
 
 def _timeline_details(kind: str, a: dict[str, Any]) -> dict[str, Any]:
@@ -754,10 +1149,13 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     """Where a document is cited: ``{"sha256", "found", "citations", "source_of"}``.
     ``citations`` are the deliveries whose ``DeliveryRecorded.evidenceHashes`` hold it (by
     delivery id, revoked ones included and flagged; ``chain`` is that ``DeliveryRecorded``
-    event): ``{"delivery_id", "commitment_id", "commitment_title", "municipality_id",
-    "municipality_name", "delivered_at", "recorded_at", "recorded_late", "quantity",
-    "registrar", "signer_held_role", "revoked", "revocation_reason", "chain"}`` (times with
-    ``_iso`` twins); ``source_of`` the commitments whose source document it is (by id).
+    event), then the leaves of verified batches whose evidence holds it (log order; ``chain``
+    is the ``BatchAnchored``): ``{"kind" (recorded | batched), "delivery_id" (batched: the
+    leaf hash), "commitment_id", "commitment_title", "municipality_id", "municipality_name",
+    "delivered_at", "recorded_at", "recorded_late", "quantity", "registrar",
+    "signer_held_role", "revoked", "revocation_reason", "chain", "batch_root", "leaf_hash",
+    "counted" (the last three null when recorded)}`` (times with ``_iso`` twins);
+    ``source_of`` the commitments whose source document it is (by id).
     ``found`` is true when either is not empty.
 
     Args:
@@ -777,6 +1175,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     ).tuples()
     citations = [
         {
+            "kind": "recorded",
             "delivery_id": d.id,
             "commitment_id": d.commitment_id,
             "commitment_title": title,
@@ -793,8 +1192,48 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
             "revoked": d.revoked,
             "revocation_reason": d.revocation_reason,
             "chain": _ref_of(citation),
+            "batch_root": None,
+            "leaf_hash": None,
+            "counted": None,
         }
         for citation, d, title, mid, name in rows
+    ]
+    batched = session.execute(
+        select(BatchLeaf, Batch, Commitment.title, Commitment.municipality_id, Municipality.name)
+        .join(
+            BatchEvidenceCitation,
+            and_(BatchEvidenceCitation.root == BatchLeaf.root, BatchEvidenceCitation.leaf_index == BatchLeaf.leaf_index),
+        )
+        .join(Batch, Batch.root == BatchLeaf.root)
+        .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
+        .join(Municipality, Municipality.id == Commitment.municipality_id)
+        .where(BatchEvidenceCitation.sha256 == sha256)
+        .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+    ).tuples()
+    citations += [
+        {
+            "kind": "batched",
+            "delivery_id": leaf.leaf_hash,
+            "commitment_id": leaf.commitment_id,
+            "commitment_title": title,
+            "municipality_id": mid,
+            "municipality_name": name,
+            "delivered_at": leaf.delivered_at,
+            "delivered_at_iso": iso(leaf.delivered_at),
+            "recorded_at": batch.anchored_at,
+            "recorded_at_iso": iso(batch.anchored_at),
+            "recorded_late": leaf.recorded_late,
+            "quantity": str(leaf.quantity),
+            "registrar": batch.registrar,
+            "signer_held_role": batch.signer_held_role,
+            "revoked": leaf.revoked,
+            "revocation_reason": leaf.revocation_reason,
+            "chain": _ref_of(batch),
+            "batch_root": leaf.root,
+            "leaf_hash": leaf.leaf_hash,
+            "counted": leaf.counted,
+        }
+        for leaf, batch, title, mid, name in batched
     ]
     source_of = [
         {"commitment_id": cid, "title": title, "municipality_name": name}

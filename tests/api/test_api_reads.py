@@ -173,6 +173,8 @@ def test_municipalities_list_counts_every_status(client: TestClient, chain: Ledg
         "recovery": None,
         "admin_changes": [],
         "registrars": [roles.registrar.address],
+        "confirmers": [],
+        "confirmer_history": [],
         "commitment_count": 3,
         "status_counts": {"pending": 0, "in_progress": 2, "delivered": 0, "delivered_late": 0, "overdue": 0, "withdrawn": 1},
         "status_on_record_counts": {
@@ -266,6 +268,20 @@ def summary_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, A
         "registrar": registrar,
         "signer_held_role": True,
         "withdrawn": False,
+        "parent_id": None,
+        "weight": 0,
+        "children": [],
+        "rollup_progress_bps": None,
+        "rollup_children_delivered": 0,
+        "rollup_children_counted": 0,
+        "confirmed_quantity": "0",
+        "unconfirmed_quantity": "50",
+        "disputed_quantity": "0",
+        "status_confirmed": "pending",
+        "met_at_confirmed": None,
+        "met_at_confirmed_iso": None,
+        "progress_bps_confirmed": 0,
+        "batched_delivery_count": 0,
     }
 
 
@@ -407,10 +423,21 @@ def delivery_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, 
         "evidence_uri": "https://example.org/rapport",
         "note": "Eerste oplevering",
         "external_ref": "lev-1",
+        "asset_ref": "",
+        "double_counted": False,
         "registrar": registrar,
         "signer_held_role": True,
         "recorded": recorded,
         "revocation": None,
+        "kind": "recorded",
+        "review": "unconfirmed",
+        "confirmations": [],
+        "disputes": [],
+        "batch_root": None,
+        "leaf_hash": None,
+        "leaf_index": None,
+        "counted": None,
+        "refused_reason": None,
     }
 
 
@@ -558,6 +585,10 @@ def test_verify_lists_every_citation_of_a_hash(client: TestClient, chain: Ledger
         "found": True,
         "citations": [
             {
+                "kind": "recorded",
+                "batch_root": None,
+                "leaf_hash": None,
+                "counted": None,
                 "delivery_id": 1_000_001,
                 "commitment_id": 1,
                 "commitment_title": "200 sociale huurwoningen",
@@ -576,6 +607,10 @@ def test_verify_lists_every_citation_of_a_hash(client: TestClient, chain: Ledger
                 "chain": ref(chain, seed["d1"].event("DeliveryRecorded")),
             },
             {
+                "kind": "recorded",
+                "batch_root": None,
+                "leaf_hash": None,
+                "counted": None,
                 "delivery_id": 3_000_001,
                 "commitment_id": 3,
                 "commitment_title": "Fietsenstalling",

@@ -18,6 +18,9 @@ from eth_utils import to_checksum_address
 from ledger.events import LedgerEvent
 
 CONTRACT = to_checksum_address("0x" + "c0" * 20)
+CONFIRMER = to_checksum_address("0x" + "e4" * 20)
+INSPECTOR = to_checksum_address("0x" + "f5" * 20)
+ZERO32 = "0x" + "00" * 32
 ADMIN = to_checksum_address("0x" + "a1" * 20)
 REGISTRAR = to_checksum_address("0x" + "b2" * 20)
 OTHER = to_checksum_address("0x" + "d3" * 20)
@@ -176,6 +179,59 @@ class Script:
             registrar=REGISTRAR,
             reason=reason,
             withdrawn_at=self.time,
+        )
+
+
+    # ------------------------------------------------------------------ 2.1.0
+
+    def confirmer(self, municipality_id: int, account: str = CONFIRMER, by: str = ADMIN) -> LedgerEvent:
+        return self.emit("ConfirmerAdded", municipality_id=municipality_id, account=account, by=by)
+
+    def unconfirmer(self, municipality_id: int, account: str = CONFIRMER, by: str = ADMIN) -> LedgerEvent:
+        return self.emit("ConfirmerRemoved", municipality_id=municipality_id, account=account, by=by)
+
+    def confirm(self, commitment_id: int, number: int, confirmer: str = CONFIRMER, evidence: str = ZERO32) -> LedgerEvent:
+        return self.emit(
+            "DeliveryConfirmed", delivery_id=did(commitment_id, number), commitment_id=commitment_id,
+            confirmer=confirmer, evidence_hash=evidence, confirmed_at=self.time,
+        )
+
+    def dispute(self, commitment_id: int, number: int, reason: str = "not there", confirmer: str = CONFIRMER) -> LedgerEvent:
+        return self.emit(
+            "DeliveryDisputed", delivery_id=did(commitment_id, number), commitment_id=commitment_id,
+            confirmer=confirmer, reason=reason, disputed_at=self.time,
+        )
+
+    def anchor(
+        self, root: str, file_sha256: str, leaf_count: int, municipality_id: int = 1, file_uri: str = "https://example.org/batch.json",
+        registrar: str = REGISTRAR,
+    ) -> LedgerEvent:
+        """``BatchAnchored`` at the current block time."""
+        return self.emit(
+            "BatchAnchored", root=root, municipality_id=municipality_id, registrar=registrar, leaf_count=leaf_count,
+            file_sha256=file_sha256, file_uri=file_uri, anchored_at=self.time,
+        )
+
+    def revoke_leaf(self, root: str, leaf_hash: str, commitment_id: int, reason: str = "wrong") -> LedgerEvent:
+        return self.emit(
+            "BatchedDeliveryRevoked", root=root, leaf_hash=leaf_hash, commitment_id=commitment_id,
+            registrar=REGISTRAR, reason=reason, revoked_at=self.time,
+        )
+
+    def confirm_leaf(
+        self, root: str, leaf_hash: str, commitment_id: int, confirmer: str = CONFIRMER, evidence: str = ZERO32
+    ) -> LedgerEvent:
+        return self.emit(
+            "BatchedDeliveryConfirmed", root=root, leaf_hash=leaf_hash, confirmer=confirmer,
+            commitment_id=commitment_id, evidence_hash=evidence, confirmed_at=self.time,
+        )
+
+    def dispute_leaf(
+        self, root: str, leaf_hash: str, commitment_id: int, reason: str = "not there", confirmer: str = CONFIRMER
+    ) -> LedgerEvent:
+        return self.emit(
+            "BatchedDeliveryDisputed", root=root, leaf_hash=leaf_hash, confirmer=confirmer,
+            commitment_id=commitment_id, reason=reason, disputed_at=self.time,
         )
 
 

@@ -31,9 +31,17 @@ def test_a_v1_index_without_a_schema_version_is_refused_until_rebuilt(backend: s
         create_schema(database.engine)
 
 
-def test_an_index_of_another_schema_version_is_refused(db: Database) -> None:
+def test_the_schema_is_version_3_for_contract_2_1_0() -> None:
+    assert SCHEMA_VERSION == "3"
+
+
+@pytest.mark.parametrize("version", ["2", "4"])
+def test_an_index_of_another_schema_version_is_refused(db: Database, version: str) -> None:
+    # "2": an index of contract 2.0.0, without batches, assets, verdicts or sub-commitments
     with db.sessions.begin() as session:
-        session.execute(update(IndexSchemaRow).values(version="3"))
+        session.execute(update(IndexSchemaRow).values(version=version))
     with pytest.raises(IndexSchemaError) as refused:
         create_schema(db.engine)
-    assert (refused.value.found, refused.value.expected) == ("3", SCHEMA_VERSION)
+    assert (refused.value.found, refused.value.expected) == (version, SCHEMA_VERSION)
+    drop_schema(db.engine)  # what `python -m indexer --reindex` does
+    create_schema(db.engine)

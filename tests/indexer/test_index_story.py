@@ -271,8 +271,15 @@ def summary(story: Story, refs: Refs, cid: int, registrar: str, **fields: Any) -
     base.setdefault("status_original_terms", base["status"])
     base.setdefault("status_on_record_original_terms", base["status_on_record"])
     base["registration_lag_days"] = (registered["block_time"] - base["promised_at"]) // DAY
+    # 2.1.0: no sub-commitments, batches or confirmations in this story: nothing confirmed yet
+    base.update({
+        "parent_id": None, "weight": 0, "children": [], "rollup_progress_bps": None, "rollup_children_delivered": 0,
+        "rollup_children_counted": 0, "confirmed_quantity": "0", "unconfirmed_quantity": base["delivered_quantity"],
+        "disputed_quantity": "0", "met_at_confirmed": None, "progress_bps_confirmed": 0, "batched_delivery_count": 0,
+        "status_confirmed": "withdrawn" if base["withdrawn"] else "overdue" if base["due_date"] < story.t else "pending",
+    })
     for key in ("promised_at", "due_date", "original_due_date", "met_at", "met_on_record_at",
-                "met_at_original_terms", "met_on_record_at_original_terms"):
+                "met_at_original_terms", "met_on_record_at_original_terms", "met_at_confirmed"):
         base[f"{key}_iso"] = None if base[key] is None else iso(base[key])
     return base
 
@@ -407,6 +414,9 @@ def delivery_dict(story: Story, refs: Refs, did: int, name: str, quantity: str, 
         "recording_lag_days": (recorded - claimed) // DAY, "recorded_late": recorded - claimed > 30 * DAY,
         "evidence": evidence, "evidence_uri": uri, "note": note, "external_ref": ref, "registrar": registrar,
         "signer_held_role": True, "recorded": refs.of(story.tx[name], "DeliveryRecorded"), "revocation": revocation,
+        "kind": "recorded", "asset_ref": "", "double_counted": False, "review": "unconfirmed", "confirmations": [],
+        "disputes": [], "batch_root": None, "leaf_hash": None, "leaf_index": None, "counted": None,
+        "refused_reason": None,
     }
 
 
@@ -531,6 +541,7 @@ def test_municipalities_with_registrars_admins_handovers_and_status_counts(
              {"account": s, "added_by": roles.council_admin.address, "added": ref(added[1, s]),
               "removed_by": roles.council_admin.address, "removed": refs.of(story.tx["remove"], "RegistrarRemoved")},
          ],
+         "confirmers": [], "confirmer_history": [],
          "commitment_count": 5,
          "status_counts": {**zero, "in_progress": 1, "delivered": 3, "delivered_late": 1},
          "status_on_record_counts": {**zero, "in_progress": 1, "delivered": 1, "delivered_late": 3},
@@ -541,6 +552,7 @@ def test_municipalities_with_registrars_admins_handovers_and_status_counts(
          "registrars": [o],
          "registrar_history": [{"account": o, "added_by": roles.other_admin.address, "added": ref(added[2, o]),
                                 "removed_by": None, "removed": None}],
+         "confirmers": [], "confirmer_history": [],
          "commitment_count": 2,
          "status_counts": {**zero, "pending": 1, "withdrawn": 1},
          "status_on_record_counts": {**zero, "pending": 1, "withdrawn": 1},
@@ -588,13 +600,15 @@ def test_verify_hash_finds_citations_and_source_documents(indexed: Database, sto
         "sha256": E1,
         "found": True,
         "citations": [
-            {"delivery_id": 1_000_001, "commitment_id": 1, "commitment_title": "Zonnepanelen op alle scholen",
+            {"kind": "recorded", "batch_root": None, "leaf_hash": None, "counted": None,
+             "delivery_id": 1_000_001, "commitment_id": 1, "commitment_title": "Zonnepanelen op alle scholen",
              "municipality_id": 1, "municipality_name": "Baarn", "delivered_at": t - 5 * DAY,
              "delivered_at_iso": iso(t - 5 * DAY), "recorded_at": d1, "recorded_at_iso": iso(d1),
              "recorded_late": False, "quantity": "120", "registrar": roles.registrar.address,
              "signer_held_role": True, "revoked": True, "revocation_reason": "dubbel geteld",
              "chain": refs.of(tx["d1"], "DeliveryRecorded")},
-            {"delivery_id": 6_000_001, "commitment_id": 6, "commitment_title": "Fietsenstallingen",
+            {"kind": "recorded", "batch_root": None, "leaf_hash": None, "counted": None,
+             "delivery_id": 6_000_001, "commitment_id": 6, "commitment_title": "Fietsenstallingen",
              "municipality_id": 2, "municipality_name": "Utrecht", "delivered_at": t - DAY,
              "delivered_at_iso": iso(t - DAY), "recorded_at": d6, "recorded_at_iso": iso(d6),
              "recorded_late": False, "quantity": "2", "registrar": roles.other_registrar.address,
