@@ -424,9 +424,8 @@ def domain(*, chain_id: int, contract: str) -> dict[str, Any]:
     if not isinstance(contract, str) or not is_address(contract):
         raise TypedDataError("EIP712Domain", "verifyingContract", f"must be a 0x address, not {contract!r}")
     chain = _value("EIP712Domain", "chainId", "uint256", chain_id, from_json=False)
-    return {
-        "name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain, "verifyingContract": to_checksum_address(contract),
-    }
+    address = to_checksum_address(contract)
+    return {"name": DOMAIN_NAME, "version": DOMAIN_VERSION, "chainId": chain, "verifyingContract": address}
 
 
 def typed_data(name: str, signed_message: Mapping[str, Any], *, chain_id: int, contract: str) -> dict[str, Any]:
