@@ -32,6 +32,11 @@ DELIVERY_ID_BASE = 1_000_000
 (``CommitmentLedger.DELIVERY_ID_BASE``)."""
 MAX_DELIVERIES = 999_999
 """Most deliveries per commitment, revoked ones included (``CommitmentLedger.MAX_DELIVERIES``)."""
+MAX_WEIGHT = 1_000_000
+"""Largest weight of a sub-commitment in its parent's roll-up, inclusive (``CommitmentLedger.MAX_WEIGHT``;
+1..MAX_WEIGHT with a parent, 0 without)."""
+ASSET_REF_MAX_BYTES = EXTERNAL_REF_MAX_BYTES
+"""Longest ``assetRef`` of a delivery or batch leaf, bytes (``DeliveryInput.assetRef``: 0..64)."""
 ADMIN_RECOVERY_DELAY = 42 * 86_400
 """Delay of a municipality admin recovery, in seconds (named as in the contract): 42 days, the Dutch objection period
 (Awb art. 6:7; docs/LEDGER.md "Recovery") (``CommitmentLedger.ADMIN_RECOVERY_DELAY``)."""

@@ -36,6 +36,7 @@ def test_issue_token_writes_only_the_tokens_hash_with_owner_only_mode(tmp_path: 
                 "municipality_id": 1,
                 "registrar": Account.from_key(KEY_A).address,
                 "private_key": KEY_A,
+                "roles": ["registrar"],
             }
         ]
     }
@@ -111,3 +112,97 @@ def test_require_municipality_refuses_another_municipalitys_record() -> None:
     identity.require_municipality(1, "commitment 3")
     with pytest.raises(StaffForbiddenError, match="commitment 3 belongs to municipality 2"):
         identity.require_municipality(2, "commitment 3")
+
+
+def test_a_token_holds_the_roles_it_was_issued_with(tmp_path: Path) -> None:
+    path = tmp_path / "staff-keys.json"
+    registrar = issue_token(path, 1, KEY_A)
+    confirmer = issue_token(path, 1, KEY_B, ["confirmer"])
+    both = issue_token(path, 2, KEY_A, ("confirmer", "registrar"))
+    registry = StaffRegistry(path)
+    assert registry.authenticate(registrar).roles == frozenset({"registrar"})
+    assert registry.authenticate(confirmer) == StaffIdentity(1, Account.from_key(KEY_B).address, KEY_B,
+                                                             frozenset({"confirmer"}))
+    assert registry.authenticate(both).roles == frozenset({"registrar", "confirmer"})
+    assert [t["roles"] for t in json.loads(path.read_text())["tokens"]] == [
+        ["registrar"], ["confirmer"], ["registrar", "confirmer"]]
+
+
+def test_a_v1_entry_without_roles_is_a_registrar(tmp_path: Path) -> None:
+    path = tmp_path / "staff-keys.json"
+    token = issue_token(path, 1, KEY_A)
+    data = json.loads(path.read_text())
+    del data["tokens"][0]["roles"]
+    path.write_text(json.dumps(data))
+    assert StaffRegistry(path).authenticate(token).roles == frozenset({"registrar"})
+
+
+@pytest.mark.parametrize("roles", [[], ["admin"], ["registrar", "owner"]])
+def test_unknown_or_no_roles_are_refused(tmp_path: Path, roles: list[str]) -> None:
+    with pytest.raises(LedgerConfigError, match="roles must be one or more of registrar, confirmer"):
+        issue_token(tmp_path / "k.json", 1, KEY_A, roles)
+    assert not (tmp_path / "k.json").exists()
+    path = tmp_path / "staff-keys.json"
+    issue_token(path, 1, KEY_A)
+    data = json.loads(path.read_text())
+    data["tokens"][0]["roles"] = roles
+    path.write_text(json.dumps(data))
+    with pytest.raises(LedgerConfigError, match="roles must be a non-empty list of registrar, confirmer"):
+        StaffRegistry(path)
+
+
+def test_require_role_refuses_a_write_the_token_may_not_make() -> None:
+    from ledger.staff import StaffRoleError
+
+    identity = StaffIdentity(1, "0xabc", KEY_A, frozenset({"confirmer"}))
+    identity.require_role("confirmer", "confirming a delivery")
+    with pytest.raises(StaffRoleError) as refused:
+        identity.require_role("registrar", "recording a delivery")
+    assert str(refused.value) == ("This token (account 0xabc of municipality 1) holds the role(s) confirmer, not "
+                                  "registrar, which recording a delivery needs. Use a registrar's token.")
+    assert (refused.value.needed_role, refused.value.roles) == ("registrar", ("confirmer",))
+
+
+def test_the_relayer_key_is_kept_beside_the_tokens_owner_only(tmp_path: Path) -> None:
+    from ledger.staff import RelayerIdentity, set_relayer_key
+
+    path = tmp_path / "staff-keys.json"
+    token = issue_token(path, 1, KEY_A)
+    registry = StaffRegistry(path)
+    assert registry.relayer() is None
+    assert set_relayer_key(path, KEY_B) == Account.from_key(KEY_B).address
+    assert registry.relayer() == RelayerIdentity(Account.from_key(KEY_B).address, KEY_B)  # re-read on change
+    assert registry.authenticate(token).municipality_id == 1
+    assert json.loads(path.read_text())["relayer"] == {"account": Account.from_key(KEY_B).address, "private_key": KEY_B}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert KEY_B[2:] not in repr(registry.relayer())
+    set_relayer_key(path, KEY_A)
+    assert registry.relayer().account == Account.from_key(KEY_A).address
+
+
+def test_a_relayer_that_does_not_match_its_key_is_a_config_error(tmp_path: Path) -> None:
+    from ledger.staff import set_relayer_key
+
+    path = tmp_path / "staff-keys.json"
+    set_relayer_key(path, KEY_A)
+    data = json.loads(path.read_text())
+    data["relayer"]["account"] = Account.from_key(KEY_B).address
+    path.write_text(json.dumps(data))
+    with pytest.raises(LedgerConfigError, match="relayer account .* does not match its private key"):
+        StaffRegistry(path)
+
+
+def test_the_command_line_issues_a_confirmer_token_and_sets_the_relayer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledger.staff import main
+
+    path = tmp_path / "staff-keys.json"
+    monkeypatch.setenv("LEDGER_REGISTRAR_KEY", KEY_A)
+    assert main(["--municipality-id", "3", "--role", "confirmer", "--keys-file", str(path)]) == 0
+    token = capsys.readouterr().out.strip()
+    assert StaffRegistry(path).authenticate(token).roles == frozenset({"confirmer"})
+    monkeypatch.setenv("LEDGER_RELAYER_KEY", KEY_B)
+    assert main(["--relayer", "--keys-file", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == Account.from_key(KEY_B).address
+    assert StaffRegistry(path).relayer().account == Account.from_key(KEY_B).address
