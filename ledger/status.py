@@ -36,7 +36,6 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import BigInteger, ColumnElement, and_, case, literal
 
-from ledger.limits import EXTERNAL_REF_MAX_BYTES, MAX_EVIDENCE, MAX_QUANTITY, NOTE_MAX_BYTES, URI_MAX_BYTES
 
 STATUSES = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
 """Every status, in the order of the contract's ``Status`` enum."""
@@ -307,48 +306,20 @@ REVIEWS = ("unconfirmed", "confirmed", "disputed")
 """A delivery's review state (docs/LEDGER.md "Confirmations")."""
 
 
-def leaf_is_valid(
-    quantity: int,
-    delivered_at: int,
-    evidence_hashes: Sequence[str],
-    texts: Iterable[tuple[str, str]],
-    anchored_at: int,
-) -> bool:
+def leaf_is_valid(problems: Iterable[Any], delivered_at: int, anchored_at: int) -> bool:
     """Whether a leaf passes the checks ``recordDelivery`` makes (else it is refused
-    ``invalid_leaf``, docs/LEDGER.md "Batches"): quantity 1..``MAX_QUANTITY``, ``delivered_at``
-    1..``anchored_at`` (Unix seconds), 1..``MAX_EVIDENCE`` evidence hashes, none zero, no
-    repeats, and every text within its byte limit (UTF-8).
+    ``invalid_leaf``, docs/LEDGER.md "Batches"): none of the limits that need no chain is
+    broken (``problems``: ``ledger.merkle.leaf_problems`` of the leaf: quantity
+    1..``MAX_QUANTITY``, ``delivered_at`` not 0, 1..``MAX_EVIDENCE`` evidence hashes, none zero,
+    no repeats, every text within its byte limit), and ``delivered_at`` is not after the
+    anchor's block time.
 
     Args:
-        quantity: the leaf's quantity (any integer the file holds).
+        problems: the limits the leaf breaks (empty when none).
         delivered_at: its claimed delivery time, Unix seconds.
-        evidence_hashes: its evidence hashes as ``0x`` hex (compared case-insensitively).
-        texts: ``(field, text)`` pairs: ``evidence_uri``, ``note``, ``external_ref``,
-            ``asset_ref`` (limits in :data:`LEAF_TEXT_MAX_BYTES`).
         anchored_at: the batch's anchor block time, Unix seconds.
     """
-    if not 1 <= quantity <= MAX_QUANTITY:
-        return False
-    if not 1 <= delivered_at <= anchored_at:
-        return False
-    if not 1 <= len(evidence_hashes) <= MAX_EVIDENCE:
-        return False
-    lowered = [h.lower() for h in evidence_hashes]
-    if any(int(h, 16) == 0 for h in lowered) or len(set(lowered)) != len(lowered):
-        return False
-    for field, text in texts:
-        if len(text.encode("utf-8", errors="surrogatepass")) > LEAF_TEXT_MAX_BYTES[field]:
-            return False
-    return True
-
-
-LEAF_TEXT_MAX_BYTES = {
-    "evidence_uri": URI_MAX_BYTES,
-    "note": NOTE_MAX_BYTES,
-    "external_ref": EXTERNAL_REF_MAX_BYTES,
-    "asset_ref": EXTERNAL_REF_MAX_BYTES,
-}
-"""Byte limits of a leaf's texts: those of ``recordDelivery`` (``assetRef`` 0..64 bytes)."""
+    return not list(problems) and 1 <= delivered_at <= anchored_at
 
 
 def leaf_refusal(

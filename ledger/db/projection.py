@@ -760,53 +760,46 @@ def _batch_anchored(session: Session, event: LedgerEvent, ref: _Ref, batch_files
 
 
 def _check_batch(session: Session, batch: Batch, data: bytes) -> set[int]:
-    """Check a batch's file and, when it verifies, write its leaves (docs/LEDGER.md
-    "Batches"); their ``counted`` / ``refused_reason`` are set by :func:`_refresh`. Returns the
-    commitments the leaves name."""
-    from ledger.merkle import check_batch_file  # the one Merkle implementation
+    """Check a batch's file (``ledger.merkle.check_batch_file``) and, when it verifies, write
+    its leaves (docs/LEDGER.md "Batches"); their ``counted`` / ``refused_reason`` are set by
+    :func:`_refresh`. Returns the commitments the leaves name."""
+    from ledger.merkle import check_batch_file, leaf_problems  # the one Merkle implementation
 
     checked = check_batch_file(
         data, anchored_root=batch.root, anchored_sha256=batch.file_sha256, anchored_leaf_count=batch.leaf_count
     )
     if not checked.verified:
         batch.verified = False
-        batch.unverified_reason = checked.reason
+        batch.unverified_reason = str(checked.reason.value) if checked.reason is not None else "unparseable"
         return set()
     batch.verified = True
     batch.unverified_reason = None
     touched: set[int] = set()
-    for index, leaf in enumerate(checked.leaves):
-        commitment_id = int(leaf.commitment_id)
+    for parsed in checked.leaves:
+        commitment_id = parsed.commitment_id
         fits = commitment_id <= _MAX_BIGINT
-        quantity, delivered_at = int(leaf.quantity), int(leaf.delivered_at)
-        evidence = [h.lower() for h in leaf.evidence_hashes]
+        delivered_at = parsed.delivered_at
+        evidence = list(parsed.evidence_hashes)
         lag = batch.anchored_at - delivered_at
-        texts = {
-            "evidence_uri": leaf.evidence_uri,
-            "note": leaf.note,
-            "external_ref": leaf.external_ref,
-            "asset_ref": leaf.asset_ref,
-        }
-        valid = leaf_is_valid(quantity, delivered_at, evidence, texts.items(), batch.anchored_at)
         session.add(
             BatchLeaf(
                 root=batch.root,
-                leaf_index=index,
-                leaf_hash=leaf.leaf_hash.lower(),
+                leaf_index=parsed.value_index,
+                leaf_hash=parsed.leaf_hash.lower(),
                 commitment_id=commitment_id if fits else None,
-                quantity=quantity,
+                quantity=parsed.quantity,
                 delivered_at=delivered_at,
                 recording_lag_seconds=lag if 0 <= lag <= _MAX_BIGINT else None,
                 recorded_late=0 <= lag and recorded_late(lag),
                 evidence_hashes=evidence,
-                evidence_uri=_storable(leaf.evidence_uri),
-                note=_storable(leaf.note),
-                external_ref=_storable(leaf.external_ref),
-                asset_ref=_storable(leaf.asset_ref),
-                asset_key=_storable(_normalise_asset(leaf.asset_ref)),
-                values_json=json.dumps(leaf.values, ensure_ascii=True),
-                proof=[h.lower() for h in leaf.proof],
-                valid=valid,
+                evidence_uri=_storable(parsed.evidence_uri),
+                note=_storable(parsed.note),
+                external_ref=_storable(parsed.external_ref),
+                asset_ref=_storable(parsed.asset_ref),
+                asset_key=_storable(_normalise_asset(parsed.asset_ref)),
+                values_json=json.dumps(parsed.values, ensure_ascii=True),
+                proof=[h.lower() for h in parsed.proof],
+                valid=leaf_is_valid(leaf_problems(parsed.leaf), delivered_at, batch.anchored_at),
                 counted=False,
                 refused_reason="unknown_commitment",  # until its commitment's figures are computed
                 review="unconfirmed",
@@ -817,7 +810,7 @@ def _check_batch(session: Session, batch: Batch, data: bytes) -> set[int]:
         for position, sha256 in enumerate(evidence):
             first_positions.setdefault(sha256, position)
         for sha256, position in first_positions.items():
-            session.add(BatchEvidenceCitation(sha256=sha256, root=batch.root, leaf_index=index, position=position))
+            session.add(BatchEvidenceCitation(sha256=sha256, root=batch.root, leaf_index=parsed.value_index, position=position))
         if fits:
             touched.add(commitment_id)
     session.flush()

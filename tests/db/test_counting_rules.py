@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ledger.limits import MAX_EVIDENCE, MAX_QUANTITY
+from ledger.merkle import BatchLeaf, leaf_problems
 from ledger.status import (
     REFUSED_REASONS,
     DeliveryFact,
@@ -20,7 +21,6 @@ from ledger.status import (
 )
 
 H1, H2 = "0x" + "11" * 32, "0x" + "22" * 32
-TEXTS = (("evidence_uri", ""), ("note", ""), ("external_ref", ""), ("asset_ref", ""))
 
 
 def recorded(key: str, block: int, quantity: int, *, at: int | None = None, ref: str = "", asset: str = "",
@@ -68,17 +68,18 @@ def test_the_refusal_reasons_are_checked_in_the_documented_order() -> None:
         ({"evidence_hashes": [f"0x{i:064x}" for i in range(1, MAX_EVIDENCE + 2)]}, False),
         ({"evidence_hashes": ["0x" + "00" * 32]}, False),
         ({"evidence_hashes": [H1, H1.upper().replace("0X", "0x")]}, False),
-        ({"texts": (("note", "€" * 333 + "x"),)}, True),
-        ({"texts": (("note", "€" * 333 + "xx"),)}, False),
-        ({"texts": (("asset_ref", "x" * 64),)}, True),
-        ({"texts": (("asset_ref", "x" * 65),)}, False),
-        ({"texts": (("external_ref", "é" * 33),)}, False),
-        ({"texts": (("evidence_uri", "u" * 513),)}, False),
+        ({"note": "€" * 333 + "x"}, True),
+        ({"note": "€" * 333 + "xx"}, False),
+        ({"asset_ref": "x" * 64}, True),
+        ({"asset_ref": "x" * 65}, False),
+        ({"external_ref": "é" * 33}, False),
+        ({"evidence_uri": "u" * 513}, False),
     ],
 )
 def test_an_invalid_leaf_fails_exactly_the_checks_of_record_delivery(changes: dict, valid: bool) -> None:
-    values = {"quantity": 5, "delivered_at": 999, "evidence_hashes": [H1, H2], "texts": TEXTS, "anchored_at": 1000, **changes}
-    assert leaf_is_valid(**values) is valid
+    values = {"commitment_id": 1, "quantity": 5, "delivered_at": 999, "evidence_hashes": [H1, H2], **changes}
+    leaf = BatchLeaf(**values)
+    assert leaf_is_valid(leaf_problems(leaf), leaf.delivered_at, 1000) is valid
 
 
 def test_leaves_count_at_their_anchor_in_file_order_on_the_on_record_clock() -> None:

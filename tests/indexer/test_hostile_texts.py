@@ -79,6 +79,7 @@ def test_nul_and_invalid_utf8_become_replacement_characters(indexed: Database, h
     )
     delivery = detail["deliveries"][0]
     assert (delivery["note"], delivery["evidence_uri"], delivery["external_ref"]) == (FFFD * NOTE_MAX_BYTES, FFFD, FFFD)
+    assert (delivery["asset_ref"], delivery["double_counted"]) == (FFFD + "lamp" + FFFD + " 7", False) == (decode_text(ASSET), False)
     assert detail["timeline"][0]["details"]["title"] == detail["title"]
     assert "\x00" not in repr(detail)
     assert ([c["id"] for c in found], total) == ([1], 1)
