@@ -258,3 +258,41 @@ def test_verify_finds_a_document_cited_by_a_batched_delivery(client: TestClient,
     assert body["found"] is True
     assert [(c["kind"], c["delivery_id"], c["batch_root"], c["leaf_hash"], c["counted"], c["quantity"])
             for c in body["citations"]] == [("batched", trees.leaf_hashes[1], trees.root, trees.leaf_hashes[1], True, "3")]
+
+
+# ------------------------------------------------------------------ OpenAPI
+
+
+def test_the_batch_endpoints_are_described_and_every_schema_reference_resolves(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    for path in ("/api/v1/batches", "/api/v1/batches/{root}", "/api/v1/batches/{root}/file",
+                 "/api/v1/batches/{root}/leaves/{leaf_hash}/proof"):
+        operation = paths[path]["get"]
+        assert operation["description"] and operation["tags"] == ["batches"]
+        assert set(paths[path]) == {"get"}  # reads only
+    assert set(paths["/api/v1/batches/{root}"]["get"]["responses"]) == {"200", "404", "422", "500"}
+    assert "application/json" in paths["/api/v1/batches/{root}/file"]["get"]["responses"]["200"]["content"]
+    assert paths["/api/v1/batches/{root}"]["get"]["responses"]["404"]["content"] == {
+        "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    components = schema["components"]["schemas"]
+
+    def refs(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+            return found + [r for value in node.values() for r in refs(value)]
+        if isinstance(node, list):
+            return [r for value in node for r in refs(value)]
+        return []
+
+    missing = {r for r in refs(schema) if r.split("/")[-1] not in components}
+    assert missing == set()
+    assert {"BatchSummary", "BatchDetail", "BatchPage", "BatchLeafProof", "BatchLeafValues", "Confirmation",
+            "Dispute"} <= set(components)
+    delivery = components["Delivery"]["properties"]
+    assert {"kind", "asset_ref", "double_counted", "review", "confirmations", "disputes", "batch_root", "leaf_hash",
+            "leaf_index", "counted", "refused_reason"} <= set(delivery)
+    summary = components["CommitmentSummary"]["properties"]
+    assert {"parent_id", "weight", "children", "rollup_progress_bps", "rollup_children_delivered",
+            "rollup_children_counted", "confirmed_quantity", "unconfirmed_quantity", "disputed_quantity",
+            "status_confirmed", "met_at_confirmed", "progress_bps_confirmed", "batched_delivery_count"} <= set(summary)
