@@ -3,8 +3,10 @@
 A YAML mapping per source (`load_mapping`) says how CSV rows become commitments, deliveries and
 revocations; `plan_source` computes the plan from the files alone (pure); the applier
 (`scripts.importer.apply`) executes only what the ledger does not have yet, in batches of up to
-100 operations per transaction; the CLI is
-``python -m scripts.importer MAPPING.yaml --api URL --token-file FILE [--batch-size N]``.
+100 operations per transaction, or (``deliveries: {mode: batch}``) each snapshot's deliveries
+as one anchored Merkle batch (`scripts.importer.batches`); the CLI is
+``python -m scripts.importer MAPPING.yaml --api URL --token-file FILE [--batch-size N]
+[--deliveries-mode per_delivery|batch]``.
 
 Example::
 
@@ -15,7 +17,7 @@ Example::
 
 from __future__ import annotations
 
-from .apply import ApplyResult, OpResult, TxRef, apply_plan
+from .apply import ApplyResult, BatchResult, OpResult, TxRef, apply_plan
 from .errors import (
     ApiError,
     ApiProblemError,
@@ -34,6 +36,7 @@ from .plan import (
     EvidenceFile,
     Operation,
     Plan,
+    PlannedBatch,
     RecordDelivery,
     RegisterCommitment,
     ReportRow,
@@ -45,6 +48,7 @@ from .planner import plan_source
 __all__ = [
     "ApiError",
     "ApplyResult",
+    "BatchResult",
     "OpResult",
     "TxRef",
     "apply_plan",
@@ -60,6 +64,7 @@ __all__ = [
     "MunicipalityNotFoundError",
     "Operation",
     "Plan",
+    "PlannedBatch",
     "ProgressSnapshotsMapping",
     "RecordDelivery",
     "RegisterCommitment",

@@ -20,18 +20,25 @@ duplicate: ``already_present``; anything else: ``failed``) and the rest is sent 
 refusal of the whole batch (no ``index``: paused ledger after the retries, transaction
 failed, ...) fails each of its items; a re-run finds on the ledger whatever did go in.
 Revocations are single calls. Every written operation names the transaction that carried it.
+
+Anchored batches (mapping ``deliveries: {mode: batch}``; `scripts.importer.batches`). The
+deliveries of one snapshot wait together and go as one ``POST /staff/batches`` when the next
+snapshot's first delivery comes, when a revocation of one of their commitments comes, or at
+the end; their commitments are registered first. Revoking a batched delivery waits until the
+API's index holds the batch the run anchored, then names its root and leaf hash.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from ledger.limits import delivery_commitment_id
 
-from .client import MAX_BATCH_FILE_BYTES, MAX_BATCH_SIZE, LedgerClient
+from . import batches as batching
+from .anchoring import PENDING, BatchWrites, not_registered
+from .client import MAX_BATCH_FILE_BYTES, MAX_BATCH_LEAVES, MAX_BATCH_SIZE, LedgerClient
 from .errors import (
     ApiError,
     ApiProblemError,
@@ -40,106 +47,15 @@ from .errors import (
     MunicipalityNotFoundError,
 )
 from .mapping import MunicipalityRef
-from .plan import EvidenceFile, Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
+from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
+from .results import OUTCOMES, ApplyResult, BatchResult, OpOutcome, OpResult, TxRef  # noqa: F401  (also imported from here)
 from .state import LedgerState, OnChain
 
-OpOutcome = Literal["done", "already_present", "would_do", "failed", "blocked"]
-OUTCOMES: tuple[OpOutcome, ...] = ("done", "already_present", "would_do", "failed", "blocked")
 _ALREADY = {
     "duplicate-external-ref": "existing_commitment_id",
     "duplicate-delivery-ref": "existing_delivery_id",
     "delivery-already-revoked": None,
 }
-
-
-@dataclass(frozen=True)
-class TxRef:
-    """The transaction that carried a written operation.
-
-    Attributes:
-        tx_hash: ``0x`` + 64 hex.
-        block_number: block it was mined in.
-        gas_used: gas of the whole transaction (shared by every operation it carried).
-        operations: how many operations of this run it carried (1 for a single call).
-    """
-
-    tx_hash: str
-    block_number: int | None
-    gas_used: int | None
-    operations: int
-
-    @classmethod
-    def from_answer(cls, answer: dict[str, Any], operations: int) -> TxRef | None:
-        """From an API write answer's ``tx`` (``{"tx_hash", "block_number", "gas_used"}``)."""
-        tx = answer.get("tx") or {}
-        if not tx.get("tx_hash"):
-            return None
-        number, gas = tx.get("block_number"), tx.get("gas_used")
-        return cls(str(tx["tx_hash"]), None if number is None else int(number), None if gas is None else int(gas), operations)
-
-    def as_json(self) -> dict[str, Any]:
-        """``{"tx_hash", "block_number", "gas_used", "operations"}``."""
-        return {"tx_hash": self.tx_hash, "block_number": self.block_number, "gas_used": self.gas_used,
-                "operations": self.operations}
-
-
-@dataclass(frozen=True)
-class OpResult:
-    """What happened to one planned operation.
-
-    Attributes:
-        index: index into `Plan.operations`.
-        outcome: ``done`` (written now), ``already_present`` (on the ledger before, or 409),
-            ``would_do`` (dry run), ``failed`` (the API refused; ``problem`` holds its
-            problem+json), ``blocked`` (an operation it depends on did not happen).
-        ledger_id: commitment id or delivery id when known.
-        detail: the problem detail, or why it is blocked.
-        warnings: differences between the source and what the ledger already holds.
-        tx: the transaction that carried it (``done`` only).
-        recorded_in: for ``already_present``, the transaction that wrote it earlier, when the
-            API names it.
-    """
-
-    index: int
-    outcome: OpOutcome
-    ledger_id: int | None = None
-    detail: str | None = None
-    problem: dict[str, Any] | None = None
-    warnings: tuple[str, ...] = ()
-    tx: TxRef | None = None
-    recorded_in: OnChain | None = None
-
-
-@dataclass
-class ApplyResult:
-    """Results of all operations, in plan order."""
-
-    results: list[OpResult] = field(default_factory=list)
-
-    def by_index(self) -> dict[int, OpResult]:
-        """Operation index → result."""
-        return {r.index: r for r in self.results}
-
-    def counts(self, plan: Plan) -> dict[str, dict[str, int]]:
-        """``{"commitments"|"deliveries"|"revocations": {outcome: n}}`` (all outcomes listed)."""
-        kinds = {RegisterCommitment: "commitments", RecordDelivery: "deliveries", RevokeDelivery: "revocations"}
-        out = {k: {o: 0 for o in OUTCOMES} for k in kinds.values()}
-        for r in self.results:
-            out[kinds[type(plan.operations[r.index])]][r.outcome] += 1
-        return out
-
-    @property
-    def failed(self) -> list[OpResult]:
-        """Results that are ``failed`` or ``blocked``."""
-        return [r for r in self.results if r.outcome in ("failed", "blocked")]
-
-    def transactions(self) -> list[TxRef]:
-        """The distinct transactions this run sent that were mined, in the order first seen."""
-        seen: dict[str, TxRef] = {}
-        for r in self.results:
-            if r.tx is not None:
-                seen.setdefault(r.tx.tx_hash, r.tx)
-        return list(seen.values())
 
 
 # ------------------------------------------------------------------ preconditions
@@ -222,6 +138,10 @@ def apply_plan(
     *,
     dry_run: bool,
     batch_size: int = MAX_BATCH_SIZE,
+    max_batch_leaves: int = MAX_BATCH_LEAVES,
+    index_timeout_seconds: float = 60.0,
+    poll_interval_seconds: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> ApplyResult:
     """Execute the operations of ``plan`` that ``state`` does not hold yet.
 
@@ -233,6 +153,12 @@ def apply_plan(
         dry_run: write nothing; report ``would_do`` for what would be written.
         batch_size: registrations or deliveries per transaction, 1..`MAX_BATCH_SIZE`; 1 sends
             each through its single endpoint. Evidence files are uploaded either way.
+        max_batch_leaves: most leaves per anchored batch request (deliveries the plan puts in
+            batches, `RecordDelivery.batch`); a planned batch with more goes in several.
+        index_timeout_seconds, poll_interval_seconds: how long to wait, and between polls of
+            ``/health``, for the API's index to hold a batch this run anchored before revoking
+            one of its leaves.
+        sleep: how to wait (tests pass a no-op).
 
     Returns:
         one `OpResult` per operation, in plan order. Never raises for a refused operation.
@@ -242,7 +168,11 @@ def apply_plan(
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
+    if max_batch_leaves < 1:
+        raise ValueError(f"max_batch_leaves must be at least 1, got {max_batch_leaves}")
     run = _Run(plan, client, state if state is not None else LedgerState.empty(), dry_run, batch_size)
+    run.max_batch_leaves = max_batch_leaves
+    run.index_wait = (index_timeout_seconds, poll_interval_seconds, sleep)
     for index, op in enumerate(plan.operations):
         if isinstance(op, RegisterCommitment):
             run.register(index, op)
@@ -250,15 +180,14 @@ def apply_plan(
             run.deliver(index, op)
         else:
             run.revoke(index, op)
+    for label in list(run.waiting_leaves):
+        run.flush_batch(label)
     run.flush_deliveries()
     run.flush_registrations()
-    return ApplyResult([run.results[i] for i in sorted(run.results)])
+    return ApplyResult([run.results[i] for i in sorted(run.results)], run.batch_results)
 
 
-_PENDING = -1  # id placeholder for something a dry run would create
-
-
-class _Run:
+class _Run(BatchWrites):
     def __init__(self, plan: Plan, client: LedgerClient | None, state: LedgerState, dry_run: bool, batch_size: int) -> None:
         if client is None and not dry_run:
             raise ValueError("a client is required unless dry_run")
@@ -268,12 +197,15 @@ class _Run:
         self.results: dict[int, OpResult] = {}
         self.commitments: dict[str, int] = {ref: c.id for ref, c in state.commitments.items()}
         self.summaries = {ref: c.summary for ref, c in state.commitments.items()}
-        self.deliveries: dict[tuple[str, str], int] = {}
+        self.deliveries: dict[tuple[str, str], int | str] = {}
         self.delivery_quantity: dict[tuple[str, str], int] = {}
         self.revoked: set[tuple[str, str]] = set()
         self.on_chain: dict[tuple[str, ...], OnChain | None] = {}
+        self.leaf_of: dict[tuple[str, str], tuple[str | None, str | None]] = {}  # (root, leaf hash)
+        self.refused_leaves: dict[tuple[str, str], str] = {}
         for ref, c in state.commitments.items():
             self.on_chain[(ref,)] = c.registered
+            self.refused_leaves.update({(ref, dref): reason for dref, reason in c.refused_leaves.items()})
             for dref, d in (c.deliveries or {}).items():
                 self.deliveries[(ref, dref)] = d.id
                 self.delivery_quantity[(ref, dref)] = d.quantity
@@ -281,9 +213,22 @@ class _Run:
                 if d.revoked:
                     self.revoked.add((ref, dref))
                     self.on_chain[(ref, dref, "revoked")] = d.revocation
+                if d.batch_root is not None:
+                    self.leaf_of[(ref, dref)] = (d.batch_root, str(d.id))
         self.planned_revocations = {(op.commitment_ref, op.delivery_ref) for op in plan.revocations}
         self.waiting_registrations: list[tuple[int, RegisterCommitment]] = []
         self.waiting_deliveries: list[tuple[int, RecordDelivery]] = []
+        # Anchored batches: leaves waiting per batch label, results, where each leaf is.
+        self.municipality_id = state.municipality_id
+        self.waiting_leaves: dict[str, list[tuple[int, RecordDelivery]]] = {}
+        self.batch_results: list[BatchResult] = []
+        self.anchored_block: dict[str, int] = {}
+        self.max_batch_leaves = MAX_BATCH_LEAVES
+        self.index_wait: tuple[float, float, Callable[[float], None]] = (60.0, 0.2, time.sleep)
+        # Dry run: the ids the ledger would give the commitments registered first (ids count
+        # from 1 across the ledger), so the roots of their batches can be shown.
+        self.next_predicted_id = None if state.commitment_total is None else state.commitment_total + 1
+        self.predicted: dict[str, int] = {}
 
     # -------------------------------------------------------------- per operation
 
@@ -292,7 +237,10 @@ class _Run:
             self.results[index] = OpResult(index, "already_present", self.commitments[op.external_ref], warnings=self._drift(op),
                                            recorded_in=self.on_chain.get((op.external_ref,)))
         elif self.dry_run:
-            self.commitments[op.external_ref] = _PENDING
+            self.commitments[op.external_ref] = PENDING
+            if self.next_predicted_id is not None:
+                self.predicted[op.external_ref] = self.next_predicted_id
+                self.next_predicted_id += 1
             self.results[index] = OpResult(index, "would_do")
         else:
             self.waiting_registrations.append((index, op))
@@ -305,9 +253,13 @@ class _Run:
             self.results[index] = OpResult(index, "already_present", self.deliveries[key], warnings=self._delivery_drift(key, op),
                                            recorded_in=self.on_chain.get(key))
         elif op.commitment_ref not in self.commitments and not self._waiting_registration(op.commitment_ref):
-            self.results[index] = OpResult(index, "blocked", detail=_not_registered(op.commitment_ref))
+            self.results[index] = OpResult(index, "blocked", detail=not_registered(op.commitment_ref))
+        elif op.batch is not None:
+            for label in [label for label in self.waiting_leaves if label != op.batch]:
+                self.flush_batch(label)  # batches go in plan (snapshot) order
+            self.waiting_leaves.setdefault(op.batch, []).append((index, op))
         elif self.dry_run:
-            self.deliveries[key] = _PENDING
+            self.deliveries[key] = PENDING
             self.results[index] = OpResult(index, "would_do")
         else:
             self.waiting_deliveries.append((index, op))
@@ -317,6 +269,9 @@ class _Run:
     def revoke(self, index: int, op: RevokeDelivery) -> None:
         if any(d.commitment_ref == op.commitment_ref for _i, d in self.waiting_deliveries):
             self.flush_deliveries()  # keep this commitment's operations in plan order
+        for label, leaves in list(self.waiting_leaves.items()):
+            if any(d.commitment_ref == op.commitment_ref for _i, d in leaves):
+                self.flush_batch(label)
         key = (op.commitment_ref, op.delivery_ref)
         if key in self.revoked:
             self.results[index] = OpResult(index, "already_present", self.deliveries.get(key),
@@ -330,8 +285,12 @@ class _Run:
             return
         if self.dry_run:
             self.revoked.add(key)
-            self.results[index] = OpResult(index, "would_do", None if delivery_id == _PENDING else delivery_id)
+            self.results[index] = OpResult(index, "would_do", None if delivery_id == PENDING else delivery_id)
             return
+        if key in self.leaf_of:
+            self._revoke_leaf(index, op, key)
+            return
+        assert isinstance(delivery_id, int)
         try:
             answer = self._client.revoke_delivery(delivery_id, op.reason)
         except ApiProblemError as exc:
@@ -371,17 +330,17 @@ class _Run:
             if op.commitment_ref in self.commitments:
                 ready.append((index, op))
             else:
-                self.results[index] = OpResult(index, "blocked", detail=_not_registered(op.commitment_ref))
+                self.results[index] = OpResult(index, "blocked", detail=not_registered(op.commitment_ref))
         if self.batch_size == 1:
             for index, op in ready:
                 self._deliver_one(index, op)
             return
-        for batch in _delivery_batches(ready, self.batch_size, MAX_BATCH_FILE_BYTES):
+        for batch in batching.chunks(ready, self.batch_size, MAX_BATCH_FILE_BYTES):
             self._send_batch(
                 batch,
                 lambda items: self._client.record_deliveries(
                     [op.batch_item(self.commitments[op.commitment_ref]) for _i, op in items],
-                    _evidence_files([op for _i, op in items]),
+                    batching.evidence_files([op for _i, op in items]),
                 ),
                 "delivery_ids",
                 lambda op, did: self.deliveries.__setitem__((op.commitment_ref, op.external_ref), did),
@@ -462,11 +421,6 @@ class _Run:
 
     # -------------------------------------------------------------- helpers
 
-    @property
-    def _client(self) -> LedgerClient:
-        assert self.client is not None
-        return self.client
-
     def _waiting_registration(self, ref: str) -> bool:
         return any(op.external_ref == ref for _i, op in self.waiting_registrations)
 
@@ -478,13 +432,15 @@ class _Run:
                 return (f"the API answered delivery id {new_id}, which does not name commitment {commitment_id}",)
         return ()
 
-    def _refused(self, index: int, exc: ApiProblemError, remember: Callable[[int], None], ledger_id: int | None = None) -> OpResult:
+    def _refused(self, index: int, exc: ApiProblemError, remember: Callable[[Any], None], ledger_id: int | str | None = None) -> OpResult:
         if exc.status == 409 and exc.slug in _ALREADY:
             member = _ALREADY[exc.slug]
             found = exc.extension(member) if member else ledger_id
+            if found is not None and not (isinstance(found, str) and found.startswith("0x")):
+                found = int(found)
             if found is not None:
-                remember(int(found))
-            return OpResult(index, "already_present", int(found) if found is not None else ledger_id, detail=exc.detail)
+                remember(found)
+            return OpResult(index, "already_present", found if found is not None else ledger_id, detail=exc.detail)
         return OpResult(index, "failed", ledger_id, detail=f"{exc.status} {exc.slug}: {exc.detail}", problem=exc.body or None)
 
     def _drift(self, op: RegisterCommitment) -> tuple[str, ...]:
@@ -513,42 +469,5 @@ class _Run:
         return tuple(warnings)
 
 
-def _evidence_files(ops: list[RecordDelivery]) -> list[EvidenceFile]:
-    """The evidence files of a delivery batch, each once (by SHA-256), in first-cited order: the
-    API stores them with the batch and refuses a file given twice or cited by no item."""
-    files: dict[str, EvidenceFile] = {}
-    for op in ops:
-        for f in op.evidence_files:
-            files.setdefault(f.sha256, f)
-    return list(files.values())
-
-
-def _delivery_batches(
-    ready: list[tuple[int, RecordDelivery]], batch_size: int, max_file_bytes: int
-) -> list[list[tuple[int, RecordDelivery]]]:
-    """Split deliveries into batches of at most ``batch_size`` whose distinct evidence files
-    total at most ``max_file_bytes`` (a delivery whose own files exceed it goes alone)."""
-    batches: list[list[tuple[int, RecordDelivery]]] = []
-    current: list[tuple[int, RecordDelivery]] = []
-    seen: set[str] = set()
-    size = 0
-    for index, op in ready:
-        new = {f.sha256: len(f.content) for f in op.evidence_files if f.sha256 not in seen}
-        if current and (len(current) >= batch_size or size + sum(new.values()) > max_file_bytes):
-            batches.append(current)
-            current, seen, size = [], set(), 0
-            new = {f.sha256: len(f.content) for f in op.evidence_files}
-        current.append((index, op))
-        seen.update(new)
-        size += sum(new.values())
-    if current:
-        batches.append(current)
-    return batches
-
-
 def _norm(value: Any) -> str:
     return str(value)
-
-
-def _not_registered(ref: str) -> str:
-    return f"commitment {ref!r} is not registered (see its row)"

@@ -3,11 +3,15 @@
     python -m scripts.importer MAPPING.yaml --api http://127.0.0.1:8000 \\
         (--token TOKEN | --token-file data/local-staff-tokens.json) \\
         [--data-dir DIR] [--dry-run] [--report out.json] [--batch-size 100] [--evidence-dir DIR]
+        [--deliveries-mode per_delivery|batch]
 
 Registrations and deliveries go in batches of ``--batch-size`` per transaction (default 100;
-1 sends each through its single endpoint). The evidence documents the importer generates are
-uploaded with their deliveries either way, so the API stores every file the chain cites;
-``--evidence-dir`` also writes a copy (named as in the report), to publish beside the data.
+1 sends each through its single endpoint). A mapping with ``deliveries: {mode: batch}`` (or
+``--deliveries-mode batch``) anchors the deliveries of each snapshot as one Merkle batch
+instead (one transaction per snapshot; the plan shows each batch's leaf count and the root it
+will anchor). The evidence documents the importer generates are uploaded with their
+deliveries either way, so the API stores every file the chain cites; ``--evidence-dir`` also
+writes a copy (named as in the report), to publish beside the data.
 
 Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation);
 2 nothing was attempted (bad mapping or data, no token, wrong municipality, API unreachable,
@@ -39,7 +43,7 @@ from .errors import (
     SourceDataError,
     TokenNotFoundError,
 )
-from .mapping import load_mapping
+from .mapping import DeliveryMode, load_mapping, with_delivery_mode
 from .plan import Plan
 from .planner import plan_source
 from .report import build_report, summary, write_report
@@ -80,11 +84,16 @@ def main(
     evidence_dir: Annotated[
         Optional[Path], typer.Option("--evidence-dir", help="also write a copy of the generated evidence documents here (the API stores them either way)")
     ] = None,
+    deliveries_mode: Annotated[
+        Optional[DeliveryMode], typer.Option("--deliveries-mode", help="override the mapping's deliveries.mode: per_delivery or batch (one anchored batch per snapshot)")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every cleaned row and warning")] = False,
 ) -> None:
     """Import one source (a mapping file) into the ledger through the staff API."""
     try:
         mapping = load_mapping(mapping_path)
+        if deliveries_mode is not None:
+            mapping = with_delivery_mode(mapping, deliveries_mode, "--deliveries-mode on the command line")
         plan = plan_source(mapping, data_dir)
     except (MappingError, SourceDataError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
@@ -217,6 +226,7 @@ def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> Non
         table.add_row(*cells)
     console.print(table)
 
+    _print_batches(plan, result)
     if s["transactions"] is not None and s["transactions"]["count"]:
         t = s["transactions"]
         console.print(f"Transactions: {t['count']} carried {t['operations']} operations, {t['gas_used']:,} gas")
@@ -237,6 +247,35 @@ def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> Non
     if verbose:
         _print_rows(plan, result)
     _print_failures(plan, result)
+
+
+def _print_batches(plan: Plan, result: ApplyResult | None) -> None:
+    """The anchored batches: planned leaf counts, and per request its leaves, root and outcome."""
+    if not plan.batches:
+        return
+    planned = ", ".join(f"{b.label}: {b.leaf_count}" for b in plan.batches)
+    console.print(f"Batches planned (leaves per snapshot): {escape(planned)}; "
+                  f"{sum(b.leaf_count for b in plan.batches)} leaves in {len(plan.batches)} batches")
+    if result is None or not result.batches:
+        return
+    t = Table(title="Anchored batches (transactions in the report)")
+    for col in ("batch", "leaves", "outcome", "root", "block"):
+        t.add_column(col, justify="right" if col in ("leaves", "block") else "left", no_wrap=True)
+    headers = {"done": "anchored", "already_present": "anchored before", "would_do": "would anchor"}
+    for b in result.batches:
+        root = b.root or "(not known)"
+        if b.predicted:
+            root += " (predicted ids)"
+        block = str(b.tx.block_number) if b.tx is not None else ""
+        t.add_row(escape(f"{b.label}#{b.chunk}"), str(b.leaf_count), headers.get(b.outcome, b.outcome), escape(root), block)
+    console.print(t)
+    notes: dict[str, list[str]] = {}  # each note once, with the batches it concerns
+    for b in result.batches:
+        for note in (b.detail, *b.warnings):
+            if note:
+                notes.setdefault(note, []).append(f"{b.label}#{b.chunk}")
+    for note, names in notes.items():
+        console.print(f"[yellow]batch {escape(', '.join(names))}:[/yellow] {escape(note)}")
 
 
 def _print_rows(plan: Plan, result: ApplyResult | None) -> None:

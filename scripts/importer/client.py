@@ -27,6 +27,10 @@ MAX_BATCH_SIZE = 100  # items per batch request (docs/API.md), one transaction e
 MAX_BATCH_FILE_BYTES = 48 * 1024 * 1024
 """Most evidence bytes the importer puts in one delivery batch: the API takes a multipart
 batch of at most 64 MiB in all (docs/API.md); the rest is room for the items' JSON text."""
+MAX_BATCH_LEAVES = 10_000
+"""Most leaves the importer puts in one anchored batch: the API takes 1..10,000 deliveries per
+``POST /staff/batches`` (``api/schemas.py`` ``MAX_BATCH_LEAVES``); the contract takes any
+number (``leafCount`` up to 2**32 - 1)."""
 
 
 class LedgerClient:
@@ -110,6 +114,11 @@ class LedgerClient:
             if not data or offset >= int(page.get("count", 0)):
                 return
 
+    def commitment_count(self) -> int:
+        """How many commitments the whole ledger holds (``count`` of ``GET /commitments``,
+        all municipalities); ids count from 1, so this is also the highest id."""
+        return int(self._request("GET", "/commitments", params={"offset": 0, "limit": 1}).get("count", 0))
+
     def commitment(self, commitment_id: int) -> dict[str, Any]:
         """``GET /commitments/{id}``: `CommitmentDetail` with ``deliveries``."""
         return self._request("GET", f"/commitments/{commitment_id}")
@@ -175,6 +184,7 @@ class LedgerClient:
             ("evidence_uri", op.evidence_uri),
             ("external_ref", op.external_ref),
             *(("evidence_sha256", sha) for sha in op.evidence_sha256),
+            *((("asset_ref", op.asset_ref),) if op.asset_ref else ()),
         ]
         # Every part goes through `files` so the body is multipart/form-data even without files.
         parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
@@ -182,6 +192,54 @@ class LedgerClient:
         ]
         parts += [("evidence", (f.filename, f.content, f.media_type)) for f in op.evidence_files]
         return self._request("POST", f"/staff/commitments/{commitment_id}/deliveries", files=parts)
+
+    def anchor_batch(
+        self, municipality_id: int, items: list[dict[str, Any]], files: Sequence[EvidenceFile] = (), *, file_uri: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /staff/batches``: anchor the leaves ``items`` (`RecordDelivery.leaf_item`) as
+        one batch in one transaction; the API builds the tree, stores the batch file in its
+        evidence store and anchors its root →
+        ``{"root", "file_sha256", "file_uri", "leaf_count", "leaves": [{"leaf_hash",
+        "leaf_index", "commitment_id", ...}] (in item order), "transaction_hash", "block_number"}``.
+
+        With ``files`` (each cited by at least one item's ``evidence_hashes``, none twice) the
+        request is multipart/form-data, as ``POST /staff/deliveries/batch`` takes it: text
+        fields ``municipality_id``, ``deliveries`` (the items as JSON text) and ``file_uri``
+        when given, then the ``evidence`` files, stored with the batch; without, JSON.
+
+        Raises:
+            ApiProblemError: 422 with per-item ``errors`` (``loc`` ``["body", "deliveries",
+                i, field]``): nothing was sent; 409 ``batch-already-anchored`` (the contract's
+                ``LedgerBatchAlreadyAnchored``): this root is on chain already.
+        """
+        body: dict[str, Any] = {"municipality_id": municipality_id, "deliveries": items}
+        if file_uri:
+            body["file_uri"] = file_uri
+        if not files:
+            return self._request("POST", "/staff/batches", json=body)
+        parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
+            ("municipality_id", (None, str(municipality_id).encode("utf-8"), None)),
+            ("deliveries", (None, json.dumps(items, ensure_ascii=False).encode("utf-8"), None)),
+        ]
+        if file_uri:
+            parts.append(("file_uri", (None, file_uri.encode("utf-8"), None)))
+        parts += [("evidence", (f.filename, f.content, f.media_type)) for f in files]
+        return self._request("POST", "/staff/batches", files=parts)
+
+    def batch(self, root: str) -> dict[str, Any]:
+        """``GET /batches/{root}``: the anchored batch (``verified``, ``unverified_reason``,
+        ``counted_leaves``, ``chain``...). Raises `ApiProblemError` (404) if not anchored."""
+        return self._request("GET", f"/batches/{root}")
+
+    def revoke_batched_delivery(self, root: str, leaf_hash: str, reason: str) -> dict[str, Any]:
+        """``POST /staff/batches/{root}/leaves/{leaf_hash}/revocation`` (the API finds the leaf
+        and its proof in the stored batch file and calls ``revokeBatchedDelivery``) →
+        ``{"leaf_hash", "commitment_id", "tx"}``.
+
+        Raises:
+            ApiProblemError: e.g. 409 ``delivery-already-revoked``.
+        """
+        return self._request("POST", f"/staff/batches/{root}/leaves/{leaf_hash}/revocation", json={"reason": reason})
 
     def revoke_delivery(self, delivery_id: int, reason: str) -> dict[str, Any]:
         """``POST /staff/deliveries/{id}/revocation`` → ``{"delivery_id", "commitment_id", "tx"}``.

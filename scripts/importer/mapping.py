@@ -218,11 +218,15 @@ class DeliveryFields(Strict):
     ``$as_of``, ``$from`` and ``$to`` (progress before and after, in the commitment's unit).
 
     ``evidence_columns`` are copied from the snapshot row into the evidence JSON document.
+    ``asset_ref`` names the asset a delivery delivers (0..64 bytes after
+    ``ledger.merkle.normalise_asset_ref``; empty: none): an asset counts once per commitment
+    (docs/LEDGER.md "Assets"), so only a source with one asset per delivery may set it.
     """
 
     external_ref: FieldSpec
     note: FieldSpec = Field(default_factory=lambda: const_spec(""))
     evidence_uri: FieldSpec = Field(default_factory=lambda: const_spec(""))
+    asset_ref: FieldSpec = Field(default_factory=lambda: const_spec(""))
     evidence_columns: list[str] = Field(min_length=1)
 
     @field_validator("evidence_columns")
@@ -235,7 +239,31 @@ class DeliveryFields(Strict):
 
     def specs(self) -> dict[str, FieldSpec]:
         """Field name → spec."""
-        return {"external_ref": self.external_ref, "note": self.note, "evidence_uri": self.evidence_uri}
+        return {"external_ref": self.external_ref, "note": self.note, "evidence_uri": self.evidence_uri,
+                "asset_ref": self.asset_ref}
+
+
+DeliveryMode = Literal["per_delivery", "batch"]
+DELIVERY_MODES: tuple[DeliveryMode, ...] = ("per_delivery", "batch")
+
+
+class DeliveriesWrite(Strict):
+    """How the planned deliveries are written (the ``deliveries`` block).
+
+    ``mode``:
+
+    ``per_delivery`` (default)
+        each delivery is its own ``recordDelivery`` (sent ``--batch-size`` per transaction
+        through ``multicall``); the contract counts it at once.
+    ``batch``
+        the deliveries of one snapshot are one anchored batch (``POST /staff/batches``: one
+        Merkle root, one transaction, however many leaves; docs/LEDGER.md "Batches"), cut into
+        several only beyond the API's leaf limit. Readers count the leaves once they hold and
+        checked the batch file; the contract's ``statusOf`` does not see them.
+    """
+
+    mode: DeliveryMode = "per_delivery"
+    why: str | None = Field(default=None, description="the reason for the choice, copied to the report")
 
 
 class ProgressSnapshotsMapping(_MappingBase):
@@ -245,6 +273,7 @@ class ProgressSnapshotsMapping(_MappingBase):
     snapshots: list[Snapshot] = Field(min_length=1)
     progress: FieldSpec = Field(description="must evaluate to a non-negative integer in the commitment's unit")
     delivery: DeliveryFields
+    deliveries: DeliveriesWrite = Field(default_factory=DeliveriesWrite)
     revocation_reason: FieldSpec
 
     @model_validator(mode="after")
@@ -320,6 +349,19 @@ def load_mapping(path: str | Path) -> CommitmentsMapping | ProgressSnapshotsMapp
     if not isinstance(data, dict):
         raise MappingError(origin, ["the document must be a mapping with a 'kind' key"])
     return parse_mapping(data, origin=origin)
+
+
+def with_delivery_mode(
+    mapping: CommitmentsMapping | ProgressSnapshotsMapping, mode: DeliveryMode, why: str
+) -> CommitmentsMapping | ProgressSnapshotsMapping:
+    """The mapping with its ``deliveries.mode`` replaced (the CLI's ``--deliveries-mode``).
+
+    Raises:
+        MappingError: a ``kind: commitments`` mapping, which plans no deliveries.
+    """
+    if not isinstance(mapping, ProgressSnapshotsMapping):
+        raise MappingError("<command line>", [f"deliveries mode {mode!r}: a kind: {mapping.kind} mapping plans no deliveries"])
+    return mapping.model_copy(update={"deliveries": DeliveriesWrite(mode=mode, why=why)})
 
 
 def _format_error(error: Any) -> str:

@@ -89,11 +89,15 @@ class EvidenceFile:
 class RecordDelivery:
     """Record one delivery against the commitment ``commitment_ref``
     (``POST /api/v1/staff/commitments/{id}/deliveries``, or one item of
-    ``POST /api/v1/staff/deliveries/batch``).
+    ``POST /api/v1/staff/deliveries/batch``), or, when ``batch`` names a batch, one leaf of
+    that anchored batch (``POST /api/v1/staff/batches``).
 
     ``quantity`` in the commitment's unit; ``delivered_at`` Unix seconds (claimed: when it
     happened, not when it is recorded). ``evidence_files`` are uploaded with the delivery, by
     a single call or with its batch (each item cites them by hash, `evidence_hashes`).
+    ``asset_ref`` is already normalised (``ledger.merkle.normalise_asset_ref``), ``""`` for
+    none. ``batch``: the label of the anchored batch this delivery is a leaf of (the
+    snapshot's label), None when it is recorded on its own.
     """
 
     row: RowRef
@@ -105,6 +109,8 @@ class RecordDelivery:
     evidence_uri: str
     evidence_files: tuple[EvidenceFile, ...] = ()
     evidence_sha256: tuple[str, ...] = ()
+    asset_ref: str = ""
+    batch: str | None = None
 
     @property
     def evidence_hashes(self) -> tuple[str, ...]:
@@ -113,8 +119,9 @@ class RecordDelivery:
         return tuple(f.sha256 for f in self.evidence_files) + tuple(h.lower() for h in self.evidence_sha256)
 
     def batch_item(self, commitment_id: int) -> dict[str, object]:
-        """One item of ``POST /staff/deliveries/batch`` (quantity as a decimal string)."""
-        return {
+        """One item of ``POST /staff/deliveries/batch`` (quantity as a decimal string;
+        ``asset_ref`` only when there is one)."""
+        item: dict[str, object] = {
             "commitment_id": commitment_id,
             "quantity": str(self.quantity),
             "delivered_at": self.delivered_at,
@@ -122,6 +129,24 @@ class RecordDelivery:
             "evidence_uri": self.evidence_uri,
             "note": self.note,
             "external_ref": self.external_ref,
+        }
+        if self.asset_ref:
+            item["asset_ref"] = self.asset_ref
+        return item
+
+    def leaf_item(self, commitment_id: int) -> dict[str, object]:
+        """One item of ``deliveries`` of ``POST /staff/batches``: the leaf's fields
+        (docs/LEDGER.md "Batches"; quantity as a decimal string, ``delivered_at`` Unix
+        seconds as the single-delivery endpoint takes it)."""
+        return {
+            "commitment_id": commitment_id,
+            "quantity": str(self.quantity),
+            "delivered_at": self.delivered_at,
+            "evidence_hashes": list(self.evidence_hashes),
+            "evidence_uri": self.evidence_uri,
+            "note": self.note,
+            "external_ref": self.external_ref,
+            "asset_ref": self.asset_ref,
         }
 
     def describe(self) -> str:
@@ -146,6 +171,26 @@ class RevokeDelivery:
 
 
 Operation = Union[RegisterCommitment, RecordDelivery, RevokeDelivery]
+
+
+@dataclass(frozen=True)
+class PlannedBatch:
+    """The deliveries planned as the leaves of one anchored batch (``deliveries: {mode:
+    batch}``): one per snapshot, named by its label.
+
+    Attributes:
+        label: the snapshot's label (``"2022"``).
+        operations: indexes into `Plan.operations` of its `RecordDelivery` leaves, in plan
+            order (the order of the batch file's ``values``).
+    """
+
+    label: str
+    operations: tuple[int, ...]
+
+    @property
+    def leaf_count(self) -> int:
+        """Number of leaves planned (before any is found on the ledger already)."""
+        return len(self.operations)
 
 Outcome = Literal["planned", "unchanged", "skipped", "invalid"]
 
@@ -210,6 +255,16 @@ class Plan:
     def revocations(self) -> tuple[RevokeDelivery, ...]:
         """Planned revocations."""
         return tuple(op for op in self.operations if isinstance(op, RevokeDelivery))
+
+    @property
+    def batches(self) -> tuple[PlannedBatch, ...]:
+        """The planned anchored batches, in the order of their first leaf (empty unless the
+        mapping says ``deliveries: {mode: batch}``)."""
+        groups: dict[str, list[int]] = {}
+        for index, op in enumerate(self.operations):
+            if isinstance(op, RecordDelivery) and op.batch is not None:
+                groups.setdefault(op.batch, []).append(index)
+        return tuple(PlannedBatch(label, tuple(indexes)) for label, indexes in groups.items())
 
     @property
     def credit(self) -> str:

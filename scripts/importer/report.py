@@ -11,7 +11,7 @@ from typing import Any
 from .apply import ApplyResult
 from .plan import Plan
 
-REPORT_VERSION = 2  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier)
+REPORT_VERSION = 3  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches
 
 
 def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
@@ -21,9 +21,11 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         ``{"planned": {commitments, deliveries, revocations}, "applied": {kind: {outcome: n}}
         | None, "rows": {planned, unchanged, skipped, invalid, cleaned, with_warnings},
         "skipped_by_reason": {reason: n}, "cleaned_by_reason": {reason: n},
-        "failed_rows": n, "transactions": {"count", "gas_used", "operations"} | None}``;
-        ``transactions`` counts the mined transactions this run sent, their total gas and the
-        operations they carried.
+        "failed_rows": n, "transactions": {"count", "gas_used", "operations"} | None,
+        "deliveries_mode": "per_delivery" | "batch", "batches": {"planned": [{"label",
+        "leaf_count"}], "sent": {outcome: n} | None}}``; ``transactions`` counts the mined
+        transactions this run sent, their total gas and the operations they carried (an
+        anchored batch: one transaction carrying its leaves).
     """
     counts = plan.counts()
     cleaned_by_reason: dict[str, int] = {}
@@ -45,6 +47,14 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         "cleaned_by_reason": cleaned_by_reason,
         "failed_rows": failed_rows,
         "transactions": _transactions(result),
+        "deliveries_mode": getattr(getattr(plan.mapping, "deliveries", None), "mode", "per_delivery"),
+        "batches": {
+            "planned": [{"label": b.label, "leaf_count": b.leaf_count} for b in plan.batches],
+            "sent": None if result is None else {
+                outcome: sum(1 for b in result.batches if b.outcome == outcome)
+                for outcome in ("done", "already_present", "would_do", "failed")
+            },
+        },
     }
 
 
@@ -92,6 +102,7 @@ def build_report(
             entry["operations"].append(
                 {
                     "operation": op.describe(),
+                    "batch": getattr(op, "batch", None),
                     "outcome": res.outcome if res else "planned",
                     "ledger_id": res.ledger_id if res else None,
                     "detail": res.detail if res else None,
@@ -115,9 +126,11 @@ def build_report(
         "source": {**m.source.model_dump(mode="json"), "credit": m.source.credit},
         "municipality": m.municipality.model_dump(mode="json"),
         "not_imported": [n.model_dump(mode="json") for n in m.not_imported],
+        "deliveries": m.deliveries.model_dump(mode="json") if hasattr(m, "deliveries") else None,
         "notes": list(m.notes),
         "ledger": ledger,
         "summary": summary(plan, result),
+        "batches": [b.as_json() for b in result.batches] if result else [],
         "rows": rows,
     }
 

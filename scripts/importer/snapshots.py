@@ -12,6 +12,11 @@ For each later value q of the progress column, with p the counted sum:
 * q = p: nothing.
 
 A row whose progress cannot be parsed is reported ``skipped`` and changes nothing.
+
+With ``deliveries: {mode: batch}`` each delivery names its snapshot's label as its batch
+(`RecordDelivery.batch`): the deliveries of one snapshot become the leaves of one anchored
+batch (`Plan.batches`). A delivery whose (normalised) asset ref is already named by a counted
+delivery of the same item makes its row ``invalid`` (an asset counts once per commitment).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from .plan import (
     RevokeDelivery,
     RowRef,
 )
+from .batches import normalise_asset_ref
 from .rows import as_int, build_commitment, clean_row, evaluate, first_skip
 
 EVIDENCE_MEDIA_TYPE = "application/json"
@@ -49,6 +55,7 @@ class _Item:
     snapshot_label: str
     counted: list[tuple[str, int]] = field(default_factory=list)
     used_refs: set[str] = field(default_factory=set)
+    assets: dict[str, str] = field(default_factory=dict)  # delivery ref → its normalised asset ref, when it has one
 
     @property
     def progress(self) -> int:
@@ -162,6 +169,7 @@ class _Replay:
             self.items[key] = item
             item.counted = counted
             item.used_refs |= {op.external_ref for op in change_ops if isinstance(op, RecordDelivery)}
+            item.assets |= {op.external_ref: op.asset_ref for op in change_ops if isinstance(op, RecordDelivery) and op.asset_ref}
             ops = new_ops + change_ops
             self._add(base, extra, warnings, "planned" if ops else "unchanged", None, ops)
 
@@ -193,7 +201,7 @@ class _Replay:
                 ops.append(RevokeDelivery(ref, item.commitment.external_ref, delivery_ref, quantity, reason))
         counted_sum = sum(q for _r, q in counted)
         if progress > counted_sum:
-            delivery = self._delivery(item, snapshot, ref, values, context, previous, counted_sum, progress, problems)
+            delivery = self._delivery(item, snapshot, ref, values, context, previous, counted, progress, problems)
             if delivery is not None:
                 ops.append(delivery)
                 counted.append((delivery.external_ref, delivery.quantity))
@@ -201,18 +209,21 @@ class _Replay:
 
     def _delivery(
         self, item: _Item, snapshot: Snapshot, ref: RowRef, values: dict[str, str], context: dict[str, Any],
-        previous: int, counted_sum: int, progress: int, problems: list[str],
+        previous: int, counted: list[tuple[str, int]], progress: int, problems: list[str],
     ) -> RecordDelivery | None:
         spec = self.mapping.delivery
+        counted_sum = sum(q for _r, q in counted)
         quantity = progress - counted_sum
         change = {**context, "$from": counted_sum, "$to": progress}
         external_ref = str(evaluate("delivery.external_ref", spec.external_ref, change, problems) or "")
         note = str(evaluate("delivery.note", spec.note, change, problems) or "")
         evidence_uri = str(evaluate("delivery.evidence_uri", spec.evidence_uri, change, problems) or "")
+        asset_ref = normalise_asset_ref(str(evaluate("delivery.asset_ref", spec.asset_ref, change, problems) or ""))
         for name, value, max_bytes, required in (
             ("delivery.external_ref", external_ref, limits.EXTERNAL_REF_MAX_BYTES, True),
             ("delivery.note", note, limits.NOTE_MAX_BYTES, False),
             ("delivery.evidence_uri", evidence_uri, limits.URI_MAX_BYTES, False),
+            ("delivery.asset_ref", asset_ref, limits.ASSET_REF_MAX_BYTES, False),
         ):
             if (problem := limits.check_text(name, value, max_bytes, required=required)):
                 problems.append(problem)
@@ -220,6 +231,9 @@ class _Replay:
             problems.append(problem)
         if external_ref in item.used_refs:
             problems.append(f"delivery.external_ref {external_ref!r} is already used by this item")
+        if asset_ref and asset_ref in {item.assets.get(r) for r, _q in counted}:
+            problems.append(f"delivery.asset_ref {asset_ref!r} is already delivered by a counted delivery of this item "
+                            "(an asset counts once per commitment)")
         if problems:
             return None
         content = evidence_document(
@@ -235,6 +249,8 @@ class _Replay:
             note=note,
             evidence_uri=evidence_uri,
             evidence_files=(EvidenceFile(filename, EVIDENCE_MEDIA_TYPE, content),),
+            asset_ref=asset_ref,
+            batch=snapshot.label if self.mapping.deliveries.mode == "batch" else None,
         )
 
     def _drift(self, item: _Item, context: dict[str, Any], ref: RowRef) -> list[str]:

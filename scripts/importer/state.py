@@ -31,25 +31,39 @@ class OnChain:
 @dataclass(frozen=True)
 class ExistingDelivery:
     """A delivery on the ledger (``quantity`` in the commitment's unit), where it was
-    recorded and, if revoked, where the revocation was."""
+    recorded and, if revoked, where the revocation was.
 
-    id: int
+    ``id`` is the delivery id of a recorded delivery, the ``0x`` leaf hash of a batched one
+    (``batch_root`` then names its batch; docs/LEDGER.md "Batches")."""
+
+    id: int | str
     external_ref: str
     quantity: int
     revoked: bool
     recorded: OnChain | None = None
     revocation: OnChain | None = None
+    batch_root: str | None = None
+
+    @property
+    def batched(self) -> bool:
+        """Whether it is a leaf of an anchored batch."""
+        return self.batch_root is not None
 
 
 @dataclass
 class ExistingCommitment:
     """A commitment on the ledger, with its deliveries by external ref when they were read
-    (``deliveries is None`` means "not read": the plan records nothing against it)."""
+    (``deliveries is None`` means "not read": the plan records nothing against it).
+
+    ``refused_leaves``: external ref → reason of the leaves of anchored batches that readers
+    did not count (``refused_reason``, e.g. ``asset_already_counted``): not deliveries, so a
+    re-run plans them again (and the API refuses them again if the reason still holds)."""
 
     id: int
     external_ref: str
     summary: dict[str, Any]
     deliveries: dict[str, ExistingDelivery] | None = None
+    refused_leaves: dict[str, str] = field(default_factory=dict)
 
     @property
     def registered(self) -> OnChain | None:
@@ -59,10 +73,16 @@ class ExistingCommitment:
 
 @dataclass
 class LedgerState:
-    """Commitments of one municipality by external ref."""
+    """Commitments of one municipality by external ref.
+
+    ``commitment_total``: how many commitments the whole ledger holds (all municipalities;
+    ids count from 1, so the next one registered gets ``commitment_total + 1``), or None when
+    not read. A dry run uses it to predict the ids, and so the roots, of batches whose
+    commitments are not registered yet."""
 
     municipality_id: int | None
     commitments: dict[str, ExistingCommitment] = field(default_factory=dict)
+    commitment_total: int | None = None
 
     @classmethod
     def empty(cls, municipality_id: int | None = None) -> LedgerState:
@@ -78,7 +98,7 @@ def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iter
         ApiProblemError, ApiUnreachableError: from the client.
     """
     wanted = set(with_deliveries)
-    state = LedgerState(municipality_id)
+    state = LedgerState(municipality_id, commitment_total=client.commitment_count())
     for summary in client.iter_commitments(municipality_id):
         ref = str(summary["external_ref"])
         state.commitments[ref] = ExistingCommitment(int(summary["id"]), ref, summary)
@@ -88,10 +108,16 @@ def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iter
         existing.deliveries = {}
         for d in detail.get("deliveries") or []:
             delivery_ref = str(d.get("external_ref") or "")
-            if delivery_ref:
-                revocation = d.get("revocation")
-                existing.deliveries[delivery_ref] = ExistingDelivery(
-                    int(d["id"]), delivery_ref, int(d["quantity"]), revocation is not None,
-                    OnChain.from_ref(d.get("recorded")), OnChain.from_ref((revocation or {}).get("chain")),
-                )
+            if not delivery_ref:
+                continue
+            if d.get("kind") == "batched" and d.get("refused_reason") and d.get("revocation") is None:
+                existing.refused_leaves[delivery_ref] = str(d["refused_reason"])
+                continue
+            revocation = d.get("revocation")
+            batched = d.get("kind") == "batched"
+            existing.deliveries[delivery_ref] = ExistingDelivery(
+                str(d.get("leaf_hash") or d["id"]) if batched else int(d["id"]), delivery_ref, int(d["quantity"]),
+                revocation is not None, OnChain.from_ref(d.get("recorded")), OnChain.from_ref((revocation or {}).get("chain")),
+                str(d["batch_root"]) if batched else None,
+            )
     return state

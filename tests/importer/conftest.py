@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from scripts.importer import load_mapping, plan_source
+from scripts.importer.mapping import with_delivery_mode
 from tests.conftest import SHARED_DATA_DIR
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,15 @@ def baarn_plan(baarn_mapping, data_dir):
 
 @pytest.fixture(scope="session")
 def chile_plan(chile_mapping, data_dir):
+    """The shipped Chile mapping's plan: each snapshot's deliveries one anchored batch."""
     return plan_source(chile_mapping, data_dir)
+
+
+@pytest.fixture(scope="session")
+def chile_per_delivery_plan(chile_mapping, data_dir):
+    """The Chile plan with ``deliveries: {mode: per_delivery}``: each delivery recorded on
+    its own (in multicall batches of ``batch_size``)."""
+    return plan_source(with_delivery_mode(chile_mapping, "per_delivery", "tests of the per-delivery path"), data_dir)
 
 
 @pytest.fixture()
@@ -98,11 +107,19 @@ class FakeLedgerApi:
         kill_at: ``(n, when)``: the n-th write request (1-based) raises `Killed`, ``before``
             it is applied or ``after`` it was applied (the answer is lost).
         evidence: SHA-256 → bytes of every stored evidence file (uploaded by a recorded single
-            delivery or batch).
+            delivery or batch, or an anchored batch), batch files included.
+        batches: root → the anchored batch (``leaf_count``, ``file_sha256``, ``chain``...).
+            Its leaves are deliveries (``kind: batched``, id = leaf hash), counted at once
+            (this fake holds every file it anchored and never refuses a leaf after anchoring).
+        hide_batched: the commitment reads list no batched delivery, as when the index has not
+            verified a batch yet (its file not checked).
+        max_batch_leaves: most leaves ``POST /staff/batches`` takes (422 beyond).
         writes: ``(method, path)`` of every accepted or refused write.
         requests: ``(method, path)`` of every request.
         transactions: ``(path, items)`` of every accepted write, in order.
     """
+
+    ANCHOR_GAS = 60_000  # the fake's gas of one anchored batch, whatever its leaf count
 
     def __init__(self) -> None:
         self.municipalities = {
@@ -116,11 +133,14 @@ class FakeLedgerApi:
         self.head_block = 40
         self.indexed_block = 40
         self.reject: dict[str, tuple[int, str, str]] = {}
+        self.max_batch_leaves = 1000
+        self.hide_batched = False
         self.paused = False
         self.kill_at: tuple[int, str] | None = None
         self.writes: list[tuple[str, str]] = []
         self.requests: list[tuple[str, str]] = []
         self.transactions: list[tuple[str, int]] = []
+        self.batches: dict[str, dict] = {}
 
     def transport(self):
         return httpx.MockTransport(self.handle)
@@ -148,11 +168,14 @@ class FakeLedgerApi:
             ("POST", r"/api/v1/staff/commitments/(\d+)/deliveries", self.deliver),
             ("POST", r"/api/v1/staff/deliveries/batch", self.deliver_batch),
             ("POST", r"/api/v1/staff/deliveries/(\d+)/revocation", self.revoke),
+            ("POST", r"/api/v1/staff/batches", self.anchor),
+            ("GET", r"/api/v1/batches/(0x[0-9a-f]{64})", self.get_batch),
+            ("POST", r"/api/v1/staff/batches/(0x[0-9a-f]{64})/leaves/(0x[0-9a-f]{64})/revocation", self.revoke_leaf),
         ]
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, path)
             if match and method == request.method:
-                response = handler(request, *[int(g) for g in match.groups()])
+                response = handler(request, *[int(g) if g.isdigit() else g for g in match.groups()])
                 if request.method == "POST" and self.kill_at == (len(self.writes), "after"):
                     raise Killed()
                 return response
@@ -171,12 +194,15 @@ class FakeLedgerApi:
         auth = request.headers.get("authorization", "")
         return self.tokens.get(auth.removeprefix("Bearer "))
 
-    def tx(self, path, items):
+    def tx(self, path, items, gas_used=None):
+        """One mined transaction carrying ``items`` operations (gas 50,000 + 30,000 per item
+        unless given: an anchored batch costs the same for any number of leaves)."""
         self.transactions.append((path, items))
         self.head_block += 1
         self.indexed_block = self.head_block
         number = len(self.transactions)
-        return {"tx_hash": "0x" + f"{number:064x}", "block_number": self.head_block, "gas_used": 50_000 + 30_000 * items}
+        gas = 50_000 + 30_000 * items if gas_used is None else gas_used
+        return {"tx_hash": "0x" + f"{number:064x}", "block_number": self.head_block, "gas_used": gas}
 
     @staticmethod
     def chain_ref(tx):
@@ -200,7 +226,7 @@ class FakeLedgerApi:
 
     def summary(self, c):
         delivered = sum(int(d["quantity"]) for d in self.deliveries.values()
-                        if d["commitment_id"] == c["id"] and d["revocation"] is None)
+                        if d["commitment_id"] == c["id"] and d["revocation"] is None and d.get("counted", True))
         return {k: c[k] for k in ("id", "municipality_id", "external_ref", "title", "theme", "unit",
                                   "target_quantity", "promised_at", "due_date", "withdrawn", "registered")} | {"delivered_quantity": str(delivered)}
 
@@ -219,7 +245,8 @@ class FakeLedgerApi:
         c = self.commitments.get(commitment_id)
         if c is None:
             return self.problem(404, "not-found", "unknown commitment")
-        deliveries = [d for d in self.deliveries.values() if d["commitment_id"] == commitment_id]
+        deliveries = [d for d in self.deliveries.values() if d["commitment_id"] == commitment_id
+                      and not (self.hide_batched and d.get("kind") == "batched")]
         return self.ok(self.summary(c) | {"description": c["description"], "deliveries": deliveries})
 
     # -------------------------------------------------------------- staff
@@ -298,7 +325,8 @@ class FakeLedgerApi:
         return None
 
     def _new_delivery(self, commitment_id, fields, hashes, batch):
-        n = sum(1 for d in [*self.deliveries.values(), *batch] if d["commitment_id"] == commitment_id) + 1
+        n = sum(1 for d in [*self.deliveries.values(), *batch]
+                if d["commitment_id"] == commitment_id and d.get("kind") != "batched") + 1
         return {
             "id": commitment_id * 1_000_000 + n, "commitment_id": commitment_id, "quantity": str(fields["quantity"]),
             "delivered_at": int(fields["delivered_at"]), "note": fields["note"],
@@ -386,6 +414,108 @@ class FakeLedgerApi:
         tx = self.tx(request.url.path, 1)
         d["revocation"] = {"reason": json.loads(request.content)["reason"], "chain": self.chain_ref(tx)}
         return self.ok({"delivery_id": delivery_id, "commitment_id": d["commitment_id"], "tx": tx}, 201)
+
+    def anchor(self, request):
+        """``POST /staff/batches`` (JSON, or multipart with ``municipality_id``,
+        ``deliveries`` as JSON text, ``file_uri`` and ``evidence`` files): every item checked,
+        a 422 listing each bad item in ``errors`` (``loc`` ``["body", "deliveries", i,
+        field]``) writes nothing; the tree built with ledger/merkle.py; 409
+        ``batch-already-anchored`` for a root anchored before; else the batch file and the
+        evidence files are stored and the root anchored (one transaction)."""
+        from ledger import merkle
+
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        files: list[bytes] = []
+        if request.headers["content-type"].startswith("multipart/form-data"):
+            form = self.form(request)
+            body = {"municipality_id": int(form["municipality_id"][0]), "deliveries": json.loads(form["deliveries"][0])}
+            if "file_uri" in form:
+                body["file_uri"] = form["file_uri"][0]
+            files = form.get("evidence", [])
+        else:
+            body = json.loads(request.content)
+        if body["municipality_id"] != municipality_id:
+            return self.problem(403, "forbidden", "token of another municipality")
+        items = body["deliveries"]
+        if not 1 <= len(items) <= self.max_batch_leaves:
+            return self.problem(422, "validation-error", f"1..{self.max_batch_leaves} deliveries")
+        uploaded = {"0x" + hashlib.sha256(content).hexdigest() for content in files}
+        errors = []
+        seen: set[tuple[int, str]] = set()
+        for i, item in enumerate(items):
+            loc = ["body", "deliveries", i]
+            c = self.commitments.get(item["commitment_id"])
+            ref = item["external_ref"]
+            key = f"{c['external_ref']}/{ref}" if c else None
+            if c is None or c["municipality_id"] != municipality_id:
+                errors.append({"loc": [*loc, "commitment_id"], "msg": "no such commitment of this municipality", "type": "unknown_commitment"})
+            elif key in self.reject:
+                status, slug, detail = self.reject[key]
+                errors.append({"loc": [*loc, "external_ref"], "msg": detail, "type": slug})
+            elif (item["commitment_id"], ref) in seen or any(  # revoked ones keep their ref (docs/LEDGER.md)
+                    d["commitment_id"] == item["commitment_id"] and d["external_ref"] == ref
+                    and not (self.hide_batched and d.get("kind") == "batched") for d in self.deliveries.values()):
+                errors.append({"loc": [*loc, "external_ref"], "msg": f"{ref!r} is recorded", "type": "duplicate_external_ref"})
+            missing = [h for h in item["evidence_hashes"] if h not in self.evidence and h not in uploaded]
+            if missing:
+                errors.append({"loc": [*loc, "evidence_hashes"], "msg": f"not in the evidence store: {missing}", "type": "evidence_not_stored"})
+            seen.add((item["commitment_id"], ref))
+        if errors:
+            return self.problem(422, "validation-error", f"{len(errors)} deliveries are not valid", errors=errors)
+        leaves = [merkle.BatchLeaf(commitment_id=int(item["commitment_id"]), quantity=int(item["quantity"]),
+                                   delivered_at=int(item["delivered_at"]), evidence_hashes=tuple(item["evidence_hashes"]),
+                                   evidence_uri=item["evidence_uri"], note=item["note"], external_ref=item["external_ref"],
+                                   asset_ref=item["asset_ref"]) for item in items]
+        tree = merkle.build_tree(leaves)
+        root = tree.root_hex
+        if root in self.batches:
+            return self.problem(409, "batch-already-anchored", f"batch {root} is anchored already",
+                                contract_error={"name": "LedgerBatchAlreadyAnchored", "args": {"root": root}})
+        file_bytes = tree.to_file_bytes()
+        file_sha256 = "0x" + hashlib.sha256(file_bytes).hexdigest()
+        for content in [*files, file_bytes]:
+            self.evidence["0x" + hashlib.sha256(content).hexdigest()] = content
+        tx = self.tx(request.url.path, len(leaves), gas_used=self.ANCHOR_GAS)
+        file_uri = body.get("file_uri") or f"/api/v1/batches/{root}/file"
+        chain = self.chain_ref(tx)
+        self.batches[root] = {"root": root, "municipality_id": municipality_id, "leaf_count": len(leaves),
+                                   "file_sha256": file_sha256, "file_uri": file_uri, "verified": True,
+                                   "unverified_reason": None, "chain": chain}
+        answered = []
+        for i, item in enumerate(items):
+            leaf_hash = "0x" + tree.leaf_hashes[i].hex()
+            self.deliveries[leaf_hash] = {
+                "id": leaf_hash, "kind": "batched", "leaf_hash": leaf_hash, "batch_root": root, "leaf_index": i,
+                "counted": True, "refused_reason": None, "commitment_id": int(item["commitment_id"]),
+                "quantity": str(item["quantity"]), "delivered_at": int(item["delivered_at"]), "note": item["note"],
+                "evidence_uri": item["evidence_uri"], "external_ref": item["external_ref"], "asset_ref": item["asset_ref"],
+                "evidence": [{"sha256": h, "stored": h in self.evidence} for h in item["evidence_hashes"]],
+                "revocation": None, "recorded": chain,
+            }
+            answered.append({"leaf_hash": leaf_hash, "leaf_index": i, "commitment_id": int(item["commitment_id"]),
+                             "external_ref": item["external_ref"]})
+        return self.ok({"root": root, "file_sha256": file_sha256, "file_uri": file_uri, "leaf_count": len(leaves),
+                        "leaves": answered, "transaction_hash": tx["tx_hash"], "block_number": tx["block_number"],
+                        "gas_used": tx["gas_used"]}, 201)
+
+    def get_batch(self, request, root):
+        if root not in self.batches:
+            return self.problem(404, "not-found", f"no batch {root}")
+        return self.ok(self.batches[root])
+
+    def revoke_leaf(self, request, root, leaf_hash):
+        if self.caller(request) is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        d = self.deliveries.get(leaf_hash)
+        if root not in self.batches or d is None or d.get("batch_root") != root:
+            return self.problem(404, "not-found", f"no leaf {leaf_hash} in batch {root}")
+        if d["revocation"] is not None:
+            return self.problem(409, "delivery-already-revoked", "already revoked")
+        tx = self.tx(request.url.path, 1)
+        d["revocation"] = {"reason": json.loads(request.content)["reason"], "chain": self.chain_ref(tx)}
+        return self.ok({"leaf_hash": leaf_hash, "commitment_id": d["commitment_id"], "tx": tx}, 201)
 
     # -------------------------------------------------------------- views for assertions
 

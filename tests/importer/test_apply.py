@@ -66,9 +66,9 @@ CHILE_TRANSACTIONS = [
 ]
 
 
-def test_first_run_writes_everything_in_15_transactions_and_the_ledger_shows_the_2024_progress(chile_plan, fake_api, chile_csvs):
-    result = run(chile_plan, fake_api)
-    assert outcomes(result, chile_plan) == ALL_DONE
+def test_first_run_writes_everything_in_15_transactions_and_the_ledger_shows_the_2024_progress(chile_per_delivery_plan, fake_api, chile_csvs):
+    result = run(chile_per_delivery_plan, fake_api)
+    assert outcomes(result, chile_per_delivery_plan) == ALL_DONE
     assert result.failed == []
     assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
     assert fake_api.transactions == CHILE_TRANSACTIONS
@@ -76,23 +76,23 @@ def test_first_run_writes_everything_in_15_transactions_and_the_ledger_shows_the
     assert sum(tx.operations for tx in result.transactions()) == 395
 
 
-def test_a_batched_import_stores_every_evidence_file_as_batch_size_1_does(chile_plan, fake_api):
-    result = run(chile_plan, fake_api)
-    assert outcomes(result, chile_plan) == ALL_DONE
+def test_a_batched_import_stores_every_evidence_file_as_batch_size_1_does(chile_per_delivery_plan, fake_api):
+    result = run(chile_per_delivery_plan, fake_api)
+    assert outcomes(result, chile_per_delivery_plan) == ALL_DONE
     by_index = result.by_index()
-    for index, op in enumerate(chile_plan.operations):
-        if op in chile_plan.deliveries:
+    for index, op in enumerate(chile_per_delivery_plan.operations):
+        if op in chile_per_delivery_plan.deliveries:
             (evidence,) = op.evidence_files
             recorded = fake_api.deliveries[by_index[index].ledger_id]["evidence"]
             assert recorded == [{"sha256": "0x" + hashlib.sha256(evidence.content).hexdigest(), "stored": True}]
             assert fake_api.evidence[evidence.sha256] == evidence.content
     assert len(fake_api.evidence) == 170
     single = FakeLedgerApi()
-    run(chile_plan, single, batch_size=1)
+    run(chile_per_delivery_plan, single, batch_size=1)
     assert fake_api.evidence == single.evidence
 
 
-def test_each_delivery_batch_carries_the_files_of_its_own_deliveries_and_names_its_transaction(chile_plan, fake_api):
+def test_each_delivery_batch_carries_the_files_of_its_own_deliveries_and_names_its_transaction(chile_per_delivery_plan, fake_api):
     sent: list[tuple[int, int]] = []  # (items, files) of every delivery batch request
     handle = fake_api.handle
 
@@ -103,33 +103,33 @@ def test_each_delivery_batch_carries_the_files_of_its_own_deliveries_and_names_i
         return handle(request)
 
     fake_api.handle = recording
-    result = run(chile_plan, fake_api)
+    result = run(chile_per_delivery_plan, fake_api)
     assert sent == [(n, n) for path, n in CHILE_TRANSACTIONS if path == DELIVER_BATCH]
     assert sum(files for _items, files in sent) == 170
-    deliveries = {i for i, op in enumerate(chile_plan.operations) if op in chile_plan.deliveries}
+    deliveries = {i for i, op in enumerate(chile_per_delivery_plan.operations) if op in chile_per_delivery_plan.deliveries}
     assert all(result.by_index()[i].tx is not None for i in deliveries)
     assert len({result.by_index()[i].tx.tx_hash for i in deliveries}) == len(sent)
 
 
-def test_a_delivery_dropped_from_its_batch_takes_its_file_with_it(chile_plan, fake_api):
+def test_a_delivery_dropped_from_its_batch_takes_its_file_with_it(chile_per_delivery_plan, fake_api):
     fake_api.reject["132/snapshot-2022"] = (409, "duplicate-delivery-ref", "'snapshot-2022' is recorded")
-    result = run(chile_plan, fake_api)
-    (dropped,) = [op for op in chile_plan.deliveries if (op.commitment_ref, op.external_ref) == ("132", "snapshot-2022")]
-    assert outcomes(result, chile_plan)["deliveries"] == {"done": 169, "already_present": 1}
+    result = run(chile_per_delivery_plan, fake_api)
+    (dropped,) = [op for op in chile_per_delivery_plan.deliveries if (op.commitment_ref, op.external_ref) == ("132", "snapshot-2022")]
+    assert outcomes(result, chile_per_delivery_plan)["deliveries"] == {"done": 169, "already_present": 1}
     assert dropped.evidence_files[0].sha256 not in fake_api.evidence
     assert len(fake_api.evidence) == 169
 
 
-def test_delivery_batches_are_cut_before_their_files_pass_the_byte_limit(chile_plan):
+def test_delivery_batches_are_cut_before_their_files_pass_the_byte_limit(chile_per_delivery_plan):
     from dataclasses import replace
 
-    from scripts.importer.apply import _delivery_batches
+    from scripts.importer.batches import chunks as _delivery_batches
     from scripts.importer.plan import EvidenceFile
 
     shared = EvidenceFile("gedeeld.txt", "text/plain", b"s" * 40)
     sizes = [30, 30, 50, 10, 100, 5]
     ops = [replace(op, evidence_files=(EvidenceFile(f"{i}.txt", "text/plain", bytes([65 + i]) * n),))
-           for i, (op, n) in enumerate(zip(chile_plan.deliveries, sizes))]
+           for i, (op, n) in enumerate(zip(chile_per_delivery_plan.deliveries, sizes))]
     ops[3] = replace(ops[3], evidence_files=(*ops[3].evidence_files, shared))
     ops[5] = replace(ops[5], evidence_files=(*ops[5].evidence_files, shared))  # counted once in its batch
     ready = list(enumerate(ops))
@@ -141,35 +141,35 @@ def test_delivery_batches_are_cut_before_their_files_pass_the_byte_limit(chile_p
     assert batch_ids(_delivery_batches(ready, 100, 1)) == [[0], [1], [2], [3], [4], [5]]
 
 
-def test_batch_size_1_sends_single_calls_and_uploads_the_evidence_files(chile_plan, fake_api, chile_csvs):
-    result = run(chile_plan, fake_api, batch_size=1)
-    assert outcomes(result, chile_plan) == ALL_DONE
+def test_batch_size_1_sends_single_calls_and_uploads_the_evidence_files(chile_per_delivery_plan, fake_api, chile_csvs):
+    result = run(chile_per_delivery_plan, fake_api, batch_size=1)
+    assert outcomes(result, chile_per_delivery_plan) == ALL_DONE
     assert len(fake_api.transactions) == 395
     assert {path for path, _n in fake_api.transactions} & {REGISTER_BATCH, DELIVER_BATCH} == set()
     assert {n for _path, n in fake_api.transactions} == {1}
     assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
     assert len(fake_api.evidence) == 170
-    for op in chile_plan.deliveries:
+    for op in chile_per_delivery_plan.deliveries:
         (evidence,) = op.evidence_files
         assert fake_api.evidence[evidence.sha256] == evidence.content
 
 
-def test_every_written_operation_names_its_transaction(chile_plan, fake_api):
-    result = run(chile_plan, fake_api)
+def test_every_written_operation_names_its_transaction(chile_per_delivery_plan, fake_api):
+    result = run(chile_per_delivery_plan, fake_api)
     first_batch = fake_api.transactions[0]
     assert first_batch == (REGISTER_BATCH, 100)
     carried = [r for r in result.results if r.tx is not None and r.tx.tx_hash == "0x" + f"{1:064x}"]
-    assert [chile_plan.operations[r.index].external_ref for r in carried] == [op.external_ref for op in chile_plan.commitments[:100]]
+    assert [chile_per_delivery_plan.operations[r.index].external_ref for r in carried] == [op.external_ref for op in chile_per_delivery_plan.commitments[:100]]
     assert {(r.tx.block_number, r.tx.gas_used, r.tx.operations) for r in carried} == {(41, 3_050_000, 100)}
     assert all(r.tx is not None for r in result.results)
 
 
-def test_delivery_ids_name_their_commitment(chile_plan, fake_api):
-    result = run(chile_plan, fake_api)
+def test_delivery_ids_name_their_commitment(chile_per_delivery_plan, fake_api):
+    result = run(chile_per_delivery_plan, fake_api)
     by_index = result.by_index()
-    commitment_ids = {op.external_ref: by_index[i].ledger_id for i, op in enumerate(chile_plan.operations) if op in chile_plan.commitments}
-    for index, op in enumerate(chile_plan.operations):
-        if op in chile_plan.deliveries:
+    commitment_ids = {op.external_ref: by_index[i].ledger_id for i, op in enumerate(chile_per_delivery_plan.operations) if op in chile_per_delivery_plan.commitments}
+    for index, op in enumerate(chile_per_delivery_plan.operations):
+        if op in chile_per_delivery_plan.deliveries:
             assert by_index[index].ledger_id // 1_000_000 == commitment_ids[op.commitment_ref]
             assert by_index[index].warnings == ()
     uid_191 = commitment_ids["191"]
@@ -178,8 +178,8 @@ def test_delivery_ids_name_their_commitment(chile_plan, fake_api):
     ]
 
 
-def test_operations_of_one_commitment_keep_their_plan_order(chile_plan, fake_api):
-    run(chile_plan, fake_api)
+def test_operations_of_one_commitment_keep_their_plan_order(chile_per_delivery_plan, fake_api):
+    run(chile_per_delivery_plan, fake_api)
     # uid 188: delivered in 2022 and 2023, both revoked (newest first) in 2024.
     (c188,) = [c for c in fake_api.commitments.values() if c["external_ref"] == "188"]
     recorded = sorted((d["id"], d["external_ref"], d["revocation"] is not None) for d in fake_api.deliveries.values()
@@ -189,62 +189,62 @@ def test_operations_of_one_commitment_keep_their_plan_order(chile_plan, fake_api
     assert revocations == [f"/api/v1/staff/deliveries/{c188['id']}000002/revocation", f"/api/v1/staff/deliveries/{c188['id']}000001/revocation"]
 
 
-def test_second_run_writes_nothing(chile_plan, fake_api):
-    run(chile_plan, fake_api)
+def test_second_run_writes_nothing(chile_per_delivery_plan, fake_api):
+    run(chile_per_delivery_plan, fake_api)
     writes = len(fake_api.writes)
-    again = run(chile_plan, fake_api)
-    assert outcomes(again, chile_plan) == ALL_PRESENT
+    again = run(chile_per_delivery_plan, fake_api)
+    assert outcomes(again, chile_per_delivery_plan) == ALL_PRESENT
     assert len(fake_api.writes) == writes
     assert again.transactions() == []
 
 
-def test_a_second_run_names_the_transaction_that_wrote_each_operation_earlier(chile_plan, fake_api):
-    first = run(chile_plan, fake_api).by_index()
-    again = run(chile_plan, fake_api)
+def test_a_second_run_names_the_transaction_that_wrote_each_operation_earlier(chile_per_delivery_plan, fake_api):
+    first = run(chile_per_delivery_plan, fake_api).by_index()
+    again = run(chile_per_delivery_plan, fake_api)
     for result in again.results:
         written = first[result.index].tx
         assert (result.recorded_in.tx_hash, result.recorded_in.block_number) == (written.tx_hash, written.block_number)
         assert result.tx is None
 
 
-def test_an_interrupted_run_resumes_where_it_stopped(chile_plan, fake_api, chile_csvs):
-    half = Plan(chile_plan.mapping, chile_plan.operations[:200], chile_plan.report)
+def test_an_interrupted_run_resumes_where_it_stopped(chile_per_delivery_plan, fake_api, chile_csvs):
+    half = Plan(chile_per_delivery_plan.mapping, chile_per_delivery_plan.operations[:200], chile_per_delivery_plan.report)
     run(half, fake_api)
-    rest = run(chile_plan, fake_api)
-    counts = rest.counts(chile_plan)
+    rest = run(chile_per_delivery_plan, fake_api)
+    counts = rest.counts(chile_per_delivery_plan)
     assert sum(c["already_present"] for c in counts.values()) == 200
-    assert sum(c["done"] for c in counts.values()) == len(chile_plan.operations) - 200
+    assert sum(c["done"] for c in counts.values()) == len(chile_per_delivery_plan.operations) - 200
     assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
 
 
 @pytest.mark.parametrize("when", ["before", "after"])
-def test_a_run_killed_at_any_write_and_run_again_registers_nothing_twice_and_loses_nothing(chile_plan, chile_csvs, when):
+def test_a_run_killed_at_any_write_and_run_again_registers_nothing_twice_and_loses_nothing(chile_per_delivery_plan, chile_csvs, when):
     complete = FakeLedgerApi()
-    run(chile_plan, complete)
+    run(chile_per_delivery_plan, complete)
     expected_refs = complete.delivery_refs()
     for kill_at in range(1, len(CHILE_TRANSACTIONS) + 1):
         fake = FakeLedgerApi()
         fake.kill_at = (kill_at, when)
         with pytest.raises(Killed):
-            run(chile_plan, fake)
+            run(chile_per_delivery_plan, fake)
         fake.kill_at = None
         survived = len(fake.transactions)
         assert survived == (kill_at if when == "after" else kill_at - 1)
-        again = run(chile_plan, fake)
+        again = run(chile_per_delivery_plan, fake)
         assert again.failed == []
-        counts = again.counts(chile_plan)
+        counts = again.counts(chile_per_delivery_plan)
         assert sum(c["done"] + c["already_present"] for c in counts.values()) == 395
-        assert sorted(c["external_ref"] for c in fake.commitments.values()) == sorted(op.external_ref for op in chile_plan.commitments)
+        assert sorted(c["external_ref"] for c in fake.commitments.values()) == sorted(op.external_ref for op in chile_per_delivery_plan.commitments)
         assert fake.delivery_refs() == expected_refs
         assert fake.counted_sums(CHILE) == progress_2024(chile_csvs)
         assert sum(n for _p, n in fake.transactions) == 395
 
 
-def test_a_stale_state_is_safe_because_each_409_drops_its_item_from_the_batch(chile_plan, fake_api):
-    run(chile_plan, fake_api)
+def test_a_stale_state_is_safe_because_each_409_drops_its_item_from_the_batch(chile_per_delivery_plan, fake_api):
+    run(chile_per_delivery_plan, fake_api)
     writes = len(fake_api.writes)
-    stale = run(chile_plan, fake_api, state=LedgerState.empty(CHILE))
-    assert outcomes(stale, chile_plan) == ALL_PRESENT
+    stale = run(chile_per_delivery_plan, fake_api, state=LedgerState.empty(CHILE))
+    assert outcomes(stale, chile_per_delivery_plan) == ALL_PRESENT
     # Every batch is refused at index 0 (409) and sent again without that item: one request
     # per operation; nothing new is written.
     assert len(fake_api.writes) - writes == 395
@@ -267,38 +267,38 @@ def test_a_duplicate_in_a_batch_is_reported_present_and_the_rest_is_sent_again(b
     assert fake_api.writes == [("POST", REGISTER_BATCH)] * 3
 
 
-def test_a_refused_commitment_is_reported_with_the_problem_and_blocks_only_its_own_deliveries(chile_plan, fake_api):
+def test_a_refused_commitment_is_reported_with_the_problem_and_blocks_only_its_own_deliveries(chile_per_delivery_plan, fake_api):
     fake_api.reject["8"] = (422, "contract-rejected", "LedgerTextTooLong: title")
-    result = run(chile_plan, fake_api)
+    result = run(chile_per_delivery_plan, fake_api)
     by_index = result.by_index()
-    (register_8,) = [i for i, op in enumerate(chile_plan.operations) if getattr(op, "title", None) and op.external_ref == "8"]
+    (register_8,) = [i for i, op in enumerate(chile_per_delivery_plan.operations) if getattr(op, "title", None) and op.external_ref == "8"]
     failed = by_index[register_8]
     assert failed.outcome == "failed"
     assert failed.detail == "422 contract-rejected: LedgerTextTooLong: title"
     assert (failed.problem["type"], failed.problem["index"]) == ("/problems/contract-rejected", 7)
     blocked = [r for r in result.results if r.outcome == "blocked"]
-    assert {chile_plan.operations[r.index].commitment_ref for r in blocked} == {"8"}
-    assert len(blocked) == sum(1 for d in chile_plan.deliveries if d.commitment_ref == "8")
-    counts = result.counts(chile_plan)
+    assert {chile_per_delivery_plan.operations[r.index].commitment_ref for r in blocked} == {"8"}
+    assert len(blocked) == sum(1 for d in chile_per_delivery_plan.deliveries if d.commitment_ref == "8")
+    counts = result.counts(chile_per_delivery_plan)
     assert counts["commitments"]["done"] == 215
     assert counts["revocations"]["done"] == 9
     assert fake_api.transactions[:3] == [(REGISTER_BATCH, 99), (REGISTER_BATCH, 100), (REGISTER_BATCH, 16)]
 
 
-def test_a_refused_delivery_blocks_the_revocation_that_needs_it(chile_plan, fake_api):
+def test_a_refused_delivery_blocks_the_revocation_that_needs_it(chile_per_delivery_plan, fake_api):
     fake_api.reject["132/snapshot-2022"] = (503, "chain-unavailable", "node down")
-    result = run(chile_plan, fake_api)
-    failed = [(chile_plan.operations[r.index].describe(), r.outcome) for r in result.failed]
+    result = run(chile_per_delivery_plan, fake_api)
+    failed = [(chile_per_delivery_plan.operations[r.index].describe(), r.outcome) for r in result.failed]
     assert failed == [
         ("record delivery 'snapshot-2022' of 70 on commitment '132'", "failed"),
         ("revoke delivery 'snapshot-2022' (70) of commitment '132'", "blocked"),
     ]
 
 
-def test_a_paused_ledger_fails_each_item_of_the_batch_and_a_later_run_completes(chile_plan, fake_api, chile_csvs):
+def test_a_paused_ledger_fails_each_item_of_the_batch_and_a_later_run_completes(chile_per_delivery_plan, fake_api, chile_csvs):
     fake_api.paused = True
-    result = run(chile_plan, fake_api)
-    assert outcomes(result, chile_plan) == {
+    result = run(chile_per_delivery_plan, fake_api)
+    assert outcomes(result, chile_per_delivery_plan) == {
         "commitments": {"failed": 216}, "deliveries": {"blocked": 170}, "revocations": {"blocked": 9},
     }
     first = result.by_index()[0]
@@ -306,28 +306,28 @@ def test_a_paused_ledger_fails_each_item_of_the_batch_and_a_later_run_completes(
     assert fake_api.writes == [("POST", REGISTER_BATCH)] * 12  # 3 batches x 4 attempts
     assert fake_api.transactions == []
     fake_api.paused = False
-    again = run(chile_plan, fake_api)
-    assert outcomes(again, chile_plan) == ALL_DONE
+    again = run(chile_per_delivery_plan, fake_api)
+    assert outcomes(again, chile_per_delivery_plan) == ALL_DONE
     assert fake_api.counted_sums(CHILE) == progress_2024(chile_csvs)
 
 
 @pytest.mark.parametrize("batch_size", [0, 101])
-def test_a_batch_size_outside_1_to_100_is_refused(chile_plan, fake_api, batch_size):
+def test_a_batch_size_outside_1_to_100_is_refused(chile_per_delivery_plan, fake_api, batch_size):
     with pytest.raises(ValueError, match=f"batch_size must be 1..100, got {batch_size}"):
-        apply_plan(chile_plan, client_for(fake_api), LedgerState.empty(CHILE), dry_run=False, batch_size=batch_size)
+        apply_plan(chile_per_delivery_plan, client_for(fake_api), LedgerState.empty(CHILE), dry_run=False, batch_size=batch_size)
     assert fake_api.writes == []
 
 
-def test_a_token_of_another_municipality_is_refused(chile_plan, fake_api):
+def test_a_token_of_another_municipality_is_refused(chile_per_delivery_plan, fake_api):
     with pytest.raises(MunicipalityMismatchError) as info:
-        check_municipality(client_for(fake_api, "tok-baarn"), chile_plan.mapping.municipality)
+        check_municipality(client_for(fake_api, "tok-baarn"), chile_per_delivery_plan.mapping.municipality)
     assert (info.value.expected_code, info.value.token_code) == ("CL-GOB", "GM0308")
     assert fake_api.writes == []
 
 
-def test_an_unknown_token_is_a_problem(chile_plan, fake_api):
+def test_an_unknown_token_is_a_problem(chile_per_delivery_plan, fake_api):
     with pytest.raises(ApiProblemError) as info:
-        check_municipality(client_for(fake_api, "nope"), chile_plan.mapping.municipality)
+        check_municipality(client_for(fake_api, "nope"), chile_per_delivery_plan.mapping.municipality)
     assert (info.value.status, info.value.slug) == (401, "unauthorized")
 
 
@@ -335,25 +335,25 @@ def test_the_municipality_can_be_found_by_code_without_a_token(baarn_plan, fake_
     assert find_municipality(client_for(fake_api, None), baarn_plan.mapping.municipality)["id"] == 1
 
 
-def test_dry_run_writes_nothing_and_counts_what_it_would_write(chile_plan, fake_api):
-    result = run(chile_plan, fake_api, dry_run=True)
-    assert outcomes(result, chile_plan) == {
+def test_dry_run_writes_nothing_and_counts_what_it_would_write(chile_per_delivery_plan, fake_api):
+    result = run(chile_per_delivery_plan, fake_api, dry_run=True)
+    assert outcomes(result, chile_per_delivery_plan) == {
         "commitments": {"would_do": 216}, "deliveries": {"would_do": 170}, "revocations": {"would_do": 9},
     }
     assert fake_api.writes == []
 
 
-def test_dry_run_after_a_partial_run_counts_only_the_missing_operations(chile_plan, fake_api):
-    run(Plan(chile_plan.mapping, chile_plan.operations[:200], chile_plan.report), fake_api)
+def test_dry_run_after_a_partial_run_counts_only_the_missing_operations(chile_per_delivery_plan, fake_api):
+    run(Plan(chile_per_delivery_plan.mapping, chile_per_delivery_plan.operations[:200], chile_per_delivery_plan.report), fake_api)
     writes = len(fake_api.writes)
-    result = run(chile_plan, fake_api, dry_run=True)
-    counts = result.counts(chile_plan)
-    assert sum(c["would_do"] for c in counts.values()) == len(chile_plan.operations) - 200
+    result = run(chile_per_delivery_plan, fake_api, dry_run=True)
+    counts = result.counts(chile_per_delivery_plan)
+    assert sum(c["would_do"] for c in counts.values()) == len(chile_per_delivery_plan.operations) - 200
     assert len(fake_api.writes) == writes
 
 
-def test_dry_run_without_any_ledger_state_would_do_everything(chile_plan):
-    result = apply_plan(chile_plan, None, None, dry_run=True)
+def test_dry_run_without_any_ledger_state_would_do_everything(chile_per_delivery_plan):
+    result = apply_plan(chile_per_delivery_plan, None, None, dry_run=True)
     assert {r.outcome for r in result.results} == {"would_do"}
 
 
@@ -367,12 +367,14 @@ def test_existing_commitments_that_differ_are_warned_about_not_amended(baarn_pla
     assert first.warnings == ("already registered with a different title; not amended",)
 
 
-def test_read_state_pages_through_the_list(chile_plan, fake_api):
-    run(chile_plan, fake_api)
+def test_read_state_pages_through_the_list(chile_per_delivery_plan, fake_api):
+    run(chile_per_delivery_plan, fake_api)
     fake_api.requests.clear()
     state = read_state(client_for(fake_api), CHILE, with_deliveries={"132"})
     assert len(state.commitments) == 216
-    assert sum(1 for m, p in fake_api.requests if p == "/api/v1/commitments") == 3  # 100 + 100 + 16
+    # The ledger's total (one item), then the municipality's pages: 100 + 100 + 16.
+    assert sum(1 for m, p in fake_api.requests if p == "/api/v1/commitments") == 1 + 3
+    assert state.commitment_total == 216
     assert state.commitments["132"].deliveries["snapshot-2022"].revoked is True
     assert state.commitments["1"].deliveries is None
 

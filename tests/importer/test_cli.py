@@ -15,6 +15,7 @@ from scripts.importer.client import LedgerClient
 from scripts.importer.tokens import TOKEN_ENV_VAR, resolve_token
 
 runner = CliRunner()
+PER_DELIVERY = ("--deliveries-mode", "per_delivery")  # the shipped Chile mapping anchors batches
 
 
 @pytest.fixture()
@@ -168,7 +169,7 @@ def test_both_token_flags_are_refused(token_file):
 def test_the_report_names_the_transaction_of_every_row_and_counts_them(served, token_file, tmp_path, mapping_paths, data_dir):
     report_path = tmp_path / "chile.json"
     result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
-                    "--data-dir", data_dir, "--report", report_path)
+                    "--data-dir", data_dir, "--report", report_path, *PER_DELIVERY)
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text(encoding="utf-8"))
     assert report["batch_size"] == 100
@@ -188,9 +189,9 @@ def test_batched_evidence_documents_are_written_to_the_evidence_dir(served, toke
     evidence_dir = tmp_path / "evidence"
     report_path = tmp_path / "chile.json"
     result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
-                    "--data-dir", data_dir, "--report", report_path, "--evidence-dir", evidence_dir)
+                    "--data-dir", data_dir, "--report", report_path, *PER_DELIVERY, "--evidence-dir", evidence_dir)
     assert result.exit_code == 0, result.output
-    plan = plan_source(load_mapping(mapping_paths["chile"]), data_dir)
+    plan = plan_source(load_mapping(mapping_paths["chile"]), data_dir)  # the same deliveries either way
     expected = {f.filename: f.content for op in plan.deliveries for f in op.evidence_files}
     assert len(expected) == 170
     assert {p.name: p.read_bytes() for p in evidence_dir.iterdir()} == expected
@@ -208,9 +209,9 @@ def test_a_batched_import_uploads_every_evidence_file_without_an_evidence_dir(se
 
     report_path = tmp_path / "chile.json"
     result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
-                    "--data-dir", data_dir, "--report", report_path)
+                    "--data-dir", data_dir, "--report", report_path, *PER_DELIVERY)
     assert result.exit_code == 0, result.output
-    plan = plan_source(load_mapping(mapping_paths["chile"]), data_dir)
+    plan = plan_source(load_mapping(mapping_paths["chile"]), data_dir)  # the same deliveries either way
     assert len(served.transactions) == 15
     assert served.evidence == {f.sha256: f.content for op in plan.deliveries for f in op.evidence_files}
     assert len(served.evidence) == 170
@@ -223,7 +224,7 @@ def test_a_batched_import_uploads_every_evidence_file_without_an_evidence_dir(se
 def test_batch_size_1_uploads_the_evidence_in_single_calls(served, token_file, tmp_path, mapping_paths, data_dir):
     report_path = tmp_path / "chile.json"
     result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
-                    "--data-dir", data_dir, "--report", report_path, "--batch-size", 1)
+                    "--data-dir", data_dir, "--report", report_path, *PER_DELIVERY, "--batch-size", 1)
     assert result.exit_code == 0, result.output
     assert len(served.transactions) == 395
     assert len(served.evidence) == 170
@@ -236,5 +237,71 @@ def test_batch_size_1_uploads_the_evidence_in_single_calls(served, token_file, t
 def test_a_batch_size_outside_1_to_100_is_refused_with_exit_2(served, token_file, mapping_paths, data_dir, size):
     result = invoke(mapping_paths["baarn"], "--api", "http://ledger.test", "--token-file", token_file,
                     "--data-dir", data_dir, "--batch-size", size)
+    assert result.exit_code == 2
+    assert served.writes == []
+
+
+def test_the_chile_import_anchors_one_batch_per_snapshot_and_reports_each(served, token_file, tmp_path, mapping_paths, data_dir):
+    report_path = tmp_path / "chile.json"
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--report", report_path)
+    assert result.exit_code == 0, result.output
+    assert "Batches planned (leaves per snapshot): 2022: 64, 2023: 63, 2024: 43; 170 leaves in 3 batches" in result.flat
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["deliveries"] == {"mode": "batch", "why": report["deliveries"]["why"]}
+    assert report["summary"]["batches"] == {
+        "planned": [{"label": "2022", "leaf_count": 64}, {"label": "2023", "leaf_count": 63}, {"label": "2024", "leaf_count": 43}],
+        "sent": {"done": 3, "already_present": 0, "would_do": 0, "failed": 0},
+    }
+    assert [(b["label"], b["leaf_count"], b["outcome"]) for b in report["batches"]] == [
+        ("2022", 64, "done"), ("2023", 63, "done"), ("2024", 43, "done")]
+    assert [b["root"] for b in report["batches"]] == list(served.batches)
+    for b in report["batches"]:
+        assert b["root"] in result.flat and b["tx"]["operations"] == b["leaf_count"]
+    # 3 registration batches (the fake's 50,000 + 30,000 gas per item), 3 anchored batches
+    # (60,000 each, whatever their leaf count), 9 leaf revocations (80,000 each).
+    gas = 2 * (50_000 + 30_000 * 100) + (50_000 + 30_000 * 16) + 3 * 60_000 + 9 * 80_000
+    assert report["summary"]["transactions"] == {"count": 15, "gas_used": gas, "operations": 395}
+    leaves = [op for row in report["rows"] for op in row["operations"] if op["batch"] is not None]
+    assert len(leaves) == 170 and {op["outcome"] for op in leaves} == {"done"}
+    assert all(op["ledger_id"].startswith("0x") for op in leaves)
+
+    again = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                   "--data-dir", data_dir, "--report", report_path)
+    assert again.exit_code == 0, again.output
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["batches"] == [] and report["summary"]["transactions"]["count"] == 0
+    assert len(served.batches) == 3
+
+
+def test_dry_run_prints_the_root_each_batch_will_anchor(served, token_file, tmp_path, mapping_paths, data_dir):
+    report_path = tmp_path / "dry.json"
+    dry = invoke(mapping_paths["chile"], "--dry-run", "--api", "http://ledger.test", "--token-file", token_file,
+                 "--data-dir", data_dir, "--report", report_path)
+    assert dry.exit_code == 0, dry.output
+    assert served.writes == []
+    planned = json.loads(report_path.read_text(encoding="utf-8"))["batches"]
+    assert [(b["label"], b["leaf_count"], b["outcome"], b["root_predicted"]) for b in planned] == [
+        ("2022", 64, "would_do", True), ("2023", 63, "would_do", True), ("2024", 43, "would_do", True)]
+    for b in planned:
+        assert b["root"] in dry.flat
+    assert "would anchor" in dry.flat and "(predicted ids)" in dry.flat
+    real = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file, "--data-dir", data_dir)
+    assert real.exit_code == 0, real.output
+    assert list(served.batches) == [b["root"] for b in planned]
+
+
+def test_deliveries_mode_per_delivery_records_each_delivery_on_its_own(served, token_file, mapping_paths, data_dir):
+    result = invoke(mapping_paths["chile"], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, *PER_DELIVERY)
+    assert result.exit_code == 0, result.output
+    assert served.batches == {} and len(served.deliveries) == 170
+    assert "Batches planned" not in result.flat
+
+
+@pytest.mark.parametrize(("mapping", "mode"), [("chile", "merkle"), ("baarn", "batch")])
+def test_a_deliveries_mode_that_does_not_apply_is_refused_with_exit_2(served, token_file, mapping_paths, data_dir, mapping, mode):
+    result = invoke(mapping_paths[mapping], "--api", "http://ledger.test", "--token-file", token_file,
+                    "--data-dir", data_dir, "--deliveries-mode", mode)
     assert result.exit_code == 2
     assert served.writes == []
