@@ -37,7 +37,9 @@ from api.services.ledger_writes import (
     BatchItemError,
     CommitmentWithdrawnError,
     InputInvalidError,
+    ProblemRefusal,
     UnknownRecordError,
+    WriteRefusedError,
 )
 from ledger.errors import (
     ChainUnavailableError,
@@ -49,7 +51,7 @@ from ledger.errors import (
 from ledger.db.repository import iso as repository_iso
 from ledger.events import snake
 from ledger.limits import AMEND_FIELD_NAMES
-from ledger.staff import StaffForbiddenError
+from ledger.staff import StaffForbiddenError, StaffRoleError
 
 logger = logging.getLogger("api")
 
@@ -70,6 +72,22 @@ TITLES: dict[str, str] = {
     "amendment-changes-nothing": "Amendment changes nothing",
     "stale-amendment-count": "The commitment was amended since you read it",
     "too-many-deliveries": "Commitment has the most deliveries it can hold",
+    "asset-already-counted": "This asset is already counted for the commitment",
+    "invalid-weight": "Weight of the sub-commitment is not valid",
+    "parent-in-other-municipality": "Parent commitment belongs to another municipality",
+    "invalid-batch": "Batch is not valid",
+    "batch-already-anchored": "Batch is already anchored",
+    "invalid-proof": "Merkle proof does not prove the leaf is in the batch",
+    "leaf-in-other-municipality": "Leaf names a commitment of another municipality",
+    "self-confirmation": "A confirmer cannot review a delivery it recorded",
+    "verdict-unchanged": "The confirmer already gave this verdict",
+    "signature-expired": "The signature has expired",
+    "invalid-nonce": "The signature's nonce is not the signer's next one",
+    "invalid-signature": "The signature is not the signer's",
+    "batch-file-mismatch": "The batch file is not the anchored one",
+    "batch-file-missing": "The batch file is not stored here",
+    "index-behind": "The index has not caught up yet",
+    "relay-unavailable": "This server relays no signed writes",
     "ledger-paused": "The ledger is paused",
     "payload-too-large": "Payload too large",
     "unsupported-media-type": "Unsupported media type",
@@ -109,6 +127,21 @@ CONTRACT_ERRORS: dict[str, tuple[int, str]] = {
     "LedgerUnknownCommitment": (404, "not-found"),
     "LedgerUnknownDelivery": (404, "not-found"),
     "LedgerDuplicateEvidenceHash": (422, "duplicate-evidence"),
+    "LedgerAssetAlreadyCounted": (409, "asset-already-counted"),
+    "LedgerInvalidWeight": (422, "invalid-weight"),
+    "LedgerParentInOtherMunicipality": (422, "parent-in-other-municipality"),
+    "LedgerInvalidBatch": (422, "invalid-batch"),
+    "LedgerBatchAlreadyAnchored": (409, "batch-already-anchored"),
+    "LedgerUnknownBatch": (404, "not-found"),
+    "LedgerInvalidProof": (422, "invalid-proof"),
+    "LedgerBatchedDeliveryRevoked": (409, "delivery-already-revoked"),
+    "LedgerLeafInOtherMunicipality": (422, "leaf-in-other-municipality"),
+    "LedgerNotConfirmer": (403, "forbidden"),
+    "LedgerSelfConfirmation": (403, "self-confirmation"),
+    "LedgerVerdictUnchanged": (409, "verdict-unchanged"),
+    "LedgerSignatureExpired": (422, "signature-expired"),
+    "LedgerInvalidNonce": (409, "invalid-nonce"),
+    "LedgerInvalidSignature": (422, "invalid-signature"),
 }
 """Custom errors of the contract with their own status and problem type; any other custom
 error is 422 ``contract-rejected``."""
@@ -123,6 +156,24 @@ def _iso(seconds: Any) -> str:
 def amendment_field(bit: Any) -> str:
     """The API name of an ``AMEND_*`` bit (``4`` → ``target_quantity``)."""
     return next((name for b, name in AMEND_FIELD_NAMES if b == bit), str(bit))
+
+
+VERDICT_NAMES = ("none", "confirmed", "disputed")
+"""Index i is the contract's ``Verdict`` enum value i."""
+
+
+def verdict_name(value: Any) -> str:
+    """The API name of a ``Verdict`` enum value (``1`` → ``confirmed``)."""
+    return VERDICT_NAMES[value] if isinstance(value, int) and 0 <= value < len(VERDICT_NAMES) else str(value)
+
+
+def nonce_message(signer: Any, nonce: Any, expected: Any) -> str:
+    """The sentence of a nonce that is not the signer's next one (contract or off-chain check)."""
+    if isinstance(nonce, int) and isinstance(expected, int) and nonce < expected:
+        return (f"Nonce {nonce} of {signer} is already used (the next one is {expected}): this signed write was "
+                "submitted before, or another used the nonce. Read the nonce again and sign again.")
+    return (f"Nonce {nonce} of {signer} is not the next one, {expected}: signed writes of one signer go in nonce "
+            "order. Send the earlier ones first, or sign again with the current nonce.")
 
 
 def _quoted(value: Any) -> str:
@@ -143,7 +194,7 @@ CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"Account {a['account']} is not the admin of municipality {a['municipality_id']}."
     ),
     "LedgerNotRegistrar": lambda a: (
-        f"This token's registrar is not a registrar of municipality {a['municipality_id']}."
+        f"Account {a['account']} is not a registrar of municipality {a['municipality_id']}."
     ),
     "LedgerUnknownMunicipality": lambda a: f"No municipality {a['municipality_id']}.",
     "LedgerUnknownCommitment": lambda a: f"No commitment {a['commitment_id']}.",
@@ -240,6 +291,65 @@ CONTRACT_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
         if a.get("is_registrar")
         else f"Account {a['account']} is not a registrar of municipality {a['municipality_id']}, so it cannot be removed."
     ),
+    # 2.1.0: assets, sub-commitments, batches, confirmations, signed writes
+    "LedgerAssetAlreadyCounted": lambda a: (
+        f"Asset {_quoted(a['asset_ref'])} is already counted for commitment {a['commitment_id']} by delivery "
+        f"{a['existing_delivery_id']}, which is not revoked: an asset counts once. Revoke that delivery first if it "
+        "was wrong."
+    ),
+    "LedgerParentInOtherMunicipality": lambda a: (
+        f"Parent commitment {a['parent_id']} belongs to municipality {a['parent_municipality_id']}, not to "
+        f"municipality {a['municipality_id']}: a sub-commitment's parent is of its own municipality."
+    ),
+    "LedgerInvalidWeight": lambda a: (
+        f"Weight {a['weight']} is not valid without a parent commitment: leave it 0 (or name a parent_id)."
+        if a["parent_id"] == 0
+        else f"Weight {a['weight']} of a part of commitment {a['parent_id']} is out of range: it must be from 1 to "
+        f"{a['max_weight']}."
+    ),
+    "LedgerInvalidBatch": lambda a: (
+        f"The batch with root {a['root']}, {a['leaf_count']} leaves and file SHA-256 {a['file_sha256']} is not "
+        "valid: root and file hash must not be zero and it needs at least one leaf."
+    ),
+    "LedgerBatchAlreadyAnchored": lambda a: (
+        f"The batch with root {a['root']} is already anchored (municipality {a['municipality_id']}): "
+        "each root is anchored once."
+    ),
+    "LedgerUnknownBatch": lambda a: f"No batch with root {a['root']} is anchored.",
+    "LedgerInvalidProof": lambda a: (
+        f"The proof does not show that leaf {a['leaf_hash']} is in the batch with root {a['root']}."
+    ),
+    "LedgerBatchedDeliveryRevoked": lambda a: (
+        f"The batched delivery {a['leaf_hash']} of batch {a['root']} is already revoked."
+    ),
+    "LedgerLeafInOtherMunicipality": lambda a: (
+        f"The leaf names commitment {a['commitment_id']}, which is not of municipality {a['municipality_id']}, "
+        f"whose batch {a['root']} it is in."
+    ),
+    "LedgerNotConfirmer": lambda a: (
+        f"Account {a['account']} is not a confirmer of municipality {a['municipality_id']}."
+    ),
+    "LedgerConfirmerUnchanged": lambda a: (
+        f"Account {a['account']} already is a confirmer of municipality {a['municipality_id']}."
+        if a.get("is_confirmer")
+        else f"Account {a['account']} is not a confirmer of municipality {a['municipality_id']}, so it cannot be removed."
+    ),
+    "LedgerSelfConfirmation": lambda a: (
+        f"Account {a['account']} recorded this delivery itself: a confirmer reviews only deliveries others recorded."
+    ),
+    "LedgerVerdictUnchanged": lambda a: (
+        f"Confirmer {a['confirmer']} has already {verdict_name(a['verdict'])} this delivery: a verdict is given once "
+        "and may only be changed."
+    ),
+    "LedgerSignatureExpired": lambda a: (
+        f"The signature of {a['signer']} expired: its deadline {a['deadline']} ({_iso(a['deadline'])}) is before the "
+        f"block time {a['block_time']} ({_iso(a['block_time'])}). Sign again with a later deadline."
+    ),
+    "LedgerInvalidNonce": lambda a: nonce_message(a["signer"], a["nonce"], a["expected"]),
+    "LedgerInvalidSignature": lambda a: (
+        f"The signature is not {a['signer']}'s over this write on this chain and ledger: another signer, chain, "
+        "contract or any changed field gives another digest."
+    ),
 }
 """A sentence for people per custom error of ``ICommitmentLedger`` (arguments by snake-case
 name, as :class:`ContractRevertError` carries them)."""
@@ -268,6 +378,28 @@ _CONTRACT_EXTENSIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "expected_amendment_count": a["expected"], "current_amendment_count": a["actual"],
     },
     "LedgerAmendmentChangesNothing": lambda a: {"field": amendment_field(a["field"])},
+    "LedgerAssetAlreadyCounted": lambda a: {
+        "commitment_id": a["commitment_id"], "asset_ref": a["asset_ref"], "existing_delivery_id": a["existing_delivery_id"],
+    },
+    "LedgerInvalidWeight": lambda a: {"parent_id": a["parent_id"] or None, "weight": a["weight"], "max_weight": a["max_weight"]},
+    "LedgerParentInOtherMunicipality": lambda a: {
+        "parent_id": a["parent_id"], "parent_municipality_id": a["parent_municipality_id"],
+        "municipality_id": a["municipality_id"],
+    },
+    "LedgerBatchAlreadyAnchored": lambda a: {"root": a["root"], "municipality_id": a["municipality_id"]},
+    "LedgerUnknownBatch": lambda a: {"root": a["root"]},
+    "LedgerInvalidProof": lambda a: {"root": a["root"], "leaf_hash": a["leaf_hash"]},
+    "LedgerBatchedDeliveryRevoked": lambda a: {"root": a["root"], "leaf_hash": a["leaf_hash"]},
+    "LedgerLeafInOtherMunicipality": lambda a: {
+        "root": a["root"], "commitment_id": a["commitment_id"], "municipality_id": a["municipality_id"],
+    },
+    "LedgerNotConfirmer": lambda a: {"account": a["account"], "municipality_id": a["municipality_id"]},
+    "LedgerNotRegistrar": lambda a: {"account": a["account"], "municipality_id": a["municipality_id"]},
+    "LedgerSelfConfirmation": lambda a: {"account": a["account"]},
+    "LedgerVerdictUnchanged": lambda a: {"confirmer": a["confirmer"], "verdict": verdict_name(a["verdict"])},
+    "LedgerSignatureExpired": lambda a: {"signer": a["signer"], "deadline": a["deadline"], "block_time": a["block_time"]},
+    "LedgerInvalidNonce": lambda a: {"signer": a["signer"], "nonce": a["nonce"], "expected_nonce": a["expected"]},
+    "LedgerInvalidSignature": lambda a: {"signer": a["signer"]},
 }
 """Extension members of a custom error, from its arguments."""
 
@@ -437,8 +569,12 @@ def problem_for(exc: Exception) -> ProblemError | None:
         )
     if isinstance(exc, EvidenceTooLargeError):
         return ProblemError(413, "payload-too-large", str(exc), max_bytes=exc.max_bytes)
+    if isinstance(exc, ProblemRefusal):
+        return ProblemError(exc.status, exc.slug, str(exc), headers=exc.headers, **exc.extensions())
     if isinstance(exc, StaffForbiddenError):
         return ProblemError(403, "forbidden", str(exc))
+    if isinstance(exc, StaffRoleError):
+        return ProblemError(403, "forbidden", str(exc), needed_role=exc.needed_role, token_roles=list(exc.roles))
     if isinstance(exc, StaffAuthError):
         return ProblemError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, UnknownRecordError):
@@ -458,8 +594,7 @@ def problem_for(exc: Exception) -> ProblemError | None:
 _MAPPED = (
     ProblemError, BatchItemError, RequestValidationError, InputInvalidError, ContractRevertError,
     ChainUnavailableError, requests.ConnectionError, requests.Timeout, TransactionFailedError,
-    EvidenceTooLargeError, StaffAuthError, UnknownRecordError, CommitmentWithdrawnError,
-    AmendmentChangesNothingError, StarletteHTTPException,
+    EvidenceTooLargeError, StaffAuthError, WriteRefusedError, StarletteHTTPException,
 )
 """Exception types :func:`problem_for` maps (each gets the one handler)."""
 

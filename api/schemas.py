@@ -39,11 +39,13 @@ from pydantic_core import PydanticCustomError
 
 from ledger.limits import (  # the contract's limits: one Python mirror
     AMEND_FIELD_NAMES,
+    ASSET_REF_MAX_BYTES,
     DESCRIPTION_MAX_BYTES,
     EXTERNAL_REF_MAX_BYTES,
     MAX_DATE,
     MAX_EVIDENCE,
     MAX_QUANTITY,
+    MAX_WEIGHT,
     NOTE_MAX_BYTES,
     REASON_MAX_BYTES,
     THEME_MAX_BYTES,
@@ -62,6 +64,11 @@ and the last with an ISO 8601 twin."""
 MAX_BATCH_ITEMS = 100
 """Most records in one batch write (``/staff/commitments/batch``, ``/staff/deliveries/batch``):
 one transaction of at most 100 registrations stays well inside a block's gas limit."""
+
+MAX_BATCH_LEAVES = 10_000
+"""Most deliveries in one anchored batch (``POST /staff/batches``): its file (at most
+``api.services.batches.BATCH_FILE_MAX_BYTES``) is stored here and read whole by the indexer;
+the anchor itself costs the same for any number of leaves."""
 
 AmendmentField = Literal["title", "description", "target_quantity", "due_date"]
 """A field an amendment may change (``ledger.limits.AMEND_FIELD_NAMES``)."""
@@ -182,6 +189,42 @@ Unit = _utf8_text(1, UNIT_MAX_BYTES)
 Uri = _utf8_text(0, URI_MAX_BYTES)
 Note = _utf8_text(0, NOTE_MAX_BYTES, multiline=True)
 Reason = _utf8_text(1, REASON_MAX_BYTES, multiline=True)
+
+
+def _asset_ref(value: str, info: ValidationInfo) -> str:
+    """An asset ref as sent on chain: checked as a single-line text, then normalised
+    (``ledger.merkle.normalise_asset_ref``: NFC, trimmed, inner whitespace runs one space),
+    then at most :data:`ASSET_REF_MAX_BYTES` bytes (UTF-8)."""
+    from ledger.merkle import normalise_asset_ref  # the one normalising rule (docs/LEDGER.md "Assets")
+
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PydanticCustomError("string_not_utf8", "String is not valid Unicode text") from exc
+    problem = text_problem(info.field_name or "asset_ref", value, multiline=False, required=False)
+    if problem is not None:
+        raise PydanticCustomError(problem[0], problem[1])
+    normalised = normalise_asset_ref(value)
+    size = len(normalised.encode("utf-8"))
+    if size > ASSET_REF_MAX_BYTES:
+        raise PydanticCustomError(
+            "string_too_long_bytes",
+            "String should have at most {max_bytes} bytes (UTF-8), got {size}",
+            {"max_bytes": ASSET_REF_MAX_BYTES, "size": size},
+        )
+    return normalised
+
+
+AssetRef = Annotated[
+    str,
+    AfterValidator(_asset_ref),
+    WithJsonSchema({
+        "type": "string",
+        "description": f"the asset this delivers (a streetlight number, an address code), 0..{ASSET_REF_MAX_BYTES} bytes "
+        "of UTF-8 after normalising (NFC, trimmed, inner whitespace runs one space; case kept), one line; "
+        "counted once per commitment",
+    }),
+]
 
 _DIGITS = re.compile(r"^[0-9]{1,32}$")
 _SHA256 = re.compile(r"^(?:0x)?([0-9a-fA-F]{64})$")
@@ -346,6 +389,14 @@ class CommitmentIn(InputModel):
     due_date: UnixTime = Field(description="deadline, after promised_at; due passed when block time > due_date")
     source_document_sha256: DocumentSha256 | None = None
     source_uri: Uri = ""
+    parent_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1,
+        description="the commitment this one is a part of (same municipality, not withdrawn), or null",
+    )
+    weight: int | None = Field(
+        default=None, ge=0, le=MAX_WEIGHT,
+        description=f"weight in the parent's roll-up, 1..{MAX_WEIGHT} (default 1 with a parent); none or 0 without parent",
+    )
 
     @model_validator(mode="after")
     def _due_after_promise(self) -> "CommitmentIn":
@@ -356,6 +407,29 @@ class CommitmentIn(InputModel):
                 {"due_date": self.due_date, "promised_at": self.promised_at},
             )
         return self
+
+    @model_validator(mode="after")
+    def _weight_with_parent(self) -> "CommitmentIn":
+        if self.parent_id is None and self.weight:
+            raise PydanticCustomError(
+                "weight_without_parent",
+                "weight {weight} needs a parent_id: only a part of another commitment has a weight",
+                {"weight": self.weight},
+            )
+        if self.parent_id is not None and self.weight == 0:
+            raise PydanticCustomError(
+                "weight_range",
+                "weight of a part of commitment {parent_id} should be from 1 to {max}",
+                {"parent_id": self.parent_id, "max": MAX_WEIGHT},
+            )
+        return self
+
+    @property
+    def chain_weight(self) -> int:
+        """``CommitmentInput.weight``: the weight given, 1 by default with a parent, 0 without."""
+        if self.parent_id is None:
+            return 0
+        return 1 if self.weight is None else self.weight
 
 
 class AmendmentIn(InputModel):
@@ -418,6 +492,7 @@ class DeliveryForm(InputModel):
     note: Note = ""
     evidence_uri: Uri = ""
     external_ref: DeliveryRef = Field(default="", description="unique per commitment when not empty")
+    asset_ref: AssetRef = ""
     evidence: Annotated[list[UploadFile], BeforeValidator(_drop_empty_uploads)] = Field(
         default_factory=list, description="evidence files, each at most the configured size (default 10 MiB)"
     )
@@ -455,6 +530,7 @@ class DeliveryIn(InputModel):
     evidence_uri: Uri = ""
     note: Note = ""
     external_ref: DeliveryRef = Field(default="", description="unique per commitment when not empty")
+    asset_ref: AssetRef = ""
 
 
 class DeliveryBatchIn(InputModel):
@@ -463,6 +539,63 @@ class DeliveryBatchIn(InputModel):
     ``loc`` naming the item)."""
 
     deliveries: list[DeliveryIn] = Field(min_length=1, max_length=MAX_BATCH_ITEMS, description=f"1..{MAX_BATCH_ITEMS} deliveries")
+
+
+class BatchDeliveryIn(InputModel):
+    """One delivery of an anchored batch (a leaf, docs/LEDGER.md "Batches"): as a delivery of
+    ``POST /staff/deliveries/batch``, evidence cited by hash."""
+
+    commitment_id: int = Field(ge=1, le=2**63 - 1)
+    quantity: Quantity
+    delivered_at: PastUnixTime = Field(description="claimed: Unix seconds or RFC 3339 with offset; not in the future")
+    evidence_hashes: list[DocumentSha256] = Field(min_length=1, max_length=MAX_EVIDENCE)
+    evidence_uri: Uri = ""
+    note: Note = ""
+    external_ref: DeliveryRef = Field(default="", description="unique per commitment when not empty")
+    asset_ref: AssetRef = ""
+
+
+class BatchIn(InputModel):
+    """A batch of deliveries to anchor as one Merkle root (``anchorBatch``)."""
+
+    municipality_id: int = Field(ge=1, le=2**32 - 1, description="the token's municipality")
+    deliveries: list[BatchDeliveryIn] = Field(
+        min_length=1, max_length=MAX_BATCH_LEAVES, description=f"1..{MAX_BATCH_LEAVES} deliveries, the file's order"
+    )
+    file_uri: Uri | None = Field(
+        default=None,
+        description="where the batch file is published (..512 bytes); null or empty: this server's "
+        "GET /api/v1/batches/{root}/file",
+    )
+
+
+class ConfirmationIn(InputModel):
+    """A confirmation of a delivery, optionally citing the confirmer's own evidence."""
+
+    evidence_hash: DocumentSha256 | None = Field(
+        default=None, description="SHA-256 of the confirmer's evidence (an inspection report), or null"
+    )
+
+
+class AuthorizationIn(InputModel):
+    """Who signed a relayed write (``ICommitmentLedger.Authorization``)."""
+
+    signer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the signing account (registrar or confirmer)")
+    nonce: Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, str) and v.isdigit() else v)] = Field(
+        ge=0, lt=2**256, description="the signer's next nonce (nonces(signer)), integer or decimal string"
+    )
+    deadline: Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, str) and v.isdigit() else v)] = Field(
+        ge=0, lt=2**256, description="last block time (Unix seconds, inclusive) the signature is accepted"
+    )
+    signature: str = Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=2 + 2 * 4096, description="0x hex")
+
+
+class RelayIn(InputModel):
+    """A write signed elsewhere (EIP-712, ``ledger.signing``), for the API's relayer to submit."""
+
+    operation: str = Field(description="the signed write, e.g. recordDelivery (GET /relay/typed-data lists them)")
+    message: dict[str, Any] = Field(description="the typed-data message that was signed, as JSON (ledger.signing)")
+    authorization: AuthorizationIn
 
 
 class VerifyForm(InputModel):
@@ -947,7 +1080,8 @@ class Health(BaseModel):
 class StaffMe(BaseModel):
     municipality_id: int
     municipality_name: str | None
-    registrar: str
+    registrar: str = Field(description="the token's account (whatever its roles)")
+    roles: list[str] = Field(default_factory=lambda: ["registrar"], description="registrar and/or confirmer")
 
 
 class TxResult(BaseModel):
@@ -958,6 +1092,8 @@ class TxResult(BaseModel):
 
 class CommitmentRegistered(BaseModel):
     commitment_id: int
+    parent_id: int | None = Field(default=None, description="the parent commitment, null for none")
+    weight: int = Field(default=0, description="weight in the parent's roll-up (0 without parent)")
     tx: TxResult
 
 
@@ -986,6 +1122,7 @@ class DeliveryRecorded(BaseModel):
     delivery_id: int
     commitment_id: int
     evidence_sha256: list[str]
+    asset_ref: str = Field(default="", description="the asset as recorded (normalised), empty when none")
     tx: TxResult
 
 
@@ -993,3 +1130,89 @@ class DeliveryRevoked(BaseModel):
     delivery_id: int
     commitment_id: int
     tx: TxResult
+
+
+class VerdictRecorded(BaseModel):
+    """A confirmer's verdict as the chain recorded it: on a recorded delivery (``delivery_id``)
+    or a batched one (``root`` and ``leaf_hash``)."""
+
+    delivery_id: int | None = None
+    root: str | None = None
+    leaf_hash: str | None = None
+    commitment_id: int
+    confirmer: str
+    verdict: Literal["confirmed", "disputed"]
+    evidence_hash: str | None = None
+    reason: str | None = None
+    tx: TxResult
+
+
+class AnchoredLeaf(BaseModel):
+    """One delivery of an anchored batch, with what checks it on chain (``verifyBatchedDelivery``)."""
+
+    leaf_hash: str
+    leaf_index: int = Field(description="position in the batch file's values (0-based)")
+    commitment_id: int
+    quantity: DecimalString
+    delivered_at: int
+    evidence_hashes: list[str]
+    evidence_uri: str
+    note: str
+    external_ref: str
+    asset_ref: str
+    proof: list[str] = Field(description="OpenZeppelin sorted-pair Merkle proof")
+
+
+class BatchAnchored(BaseModel):
+    """A batch stored here and anchored on chain."""
+
+    root: str
+    municipality_id: int
+    file_sha256: str
+    file_uri: str
+    leaf_count: int
+    leaves: list[AnchoredLeaf]
+    transaction_hash: str
+    block_number: int
+    tx: TxResult
+
+
+class BatchFileStored(BaseModel):
+    """The file of a batch anchored before, now stored here (so readers can verify it)."""
+
+    root: str
+    municipality_id: int
+    file_sha256: str
+    leaf_count: int
+    stored: bool = Field(description="true: the file was new to this server's store")
+
+
+class BatchedDeliveryRevoked(BaseModel):
+    root: str
+    leaf_hash: str
+    commitment_id: int
+    tx: TxResult
+
+
+class RelayedWrite(BaseModel):
+    """A signed write the relayer submitted: the record names ``signer``, never the relayer."""
+
+    operation: str
+    signer: str
+    relayer: str
+    record: dict[str, Any] = Field(description="the arguments of the event the write emitted (snake_case)")
+    event: str
+    tx: TxResult
+
+
+class TypedData(BaseModel):
+    """EIP-712 typed data for one signed write, as ``eth_signTypedData_v4`` / ethers'
+    ``signTypedData`` take it (``types`` without ``EIP712Domain`` for ethers: drop it)."""
+
+    operation: str
+    primaryType: str
+    domain: dict[str, Any]
+    types: dict[str, list[dict[str, str]]]
+    message: dict[str, Any]
+    signer: str | None
+    nonce: str | None = Field(description="the signer's next nonce (decimal), when signer was given")

@@ -23,13 +23,23 @@ from typing import Annotated, Any, AsyncIterator, Callable, Coroutine
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import ChainDep, EvidenceStoreDep, NowDep, SessionDep, SettingsDep, StaffDep
 from api.problems import problem_responses
-from api.routing import BATCH_JSON_MAX_BYTES, has_body, limited_receive, media_type_of, too_large, body_limited_route
+from api.routing import (
+    BATCH_JSON_MAX_BYTES,
+    FORM_OVERHEAD_BYTES,
+    body_limited_route,
+    has_body,
+    limited_receive,
+    media_type_of,
+    too_large,
+)
 from api.schemas import (
     MAX_BATCH_ITEMS,
     MAX_EVIDENCE,
@@ -39,7 +49,12 @@ from api.schemas import (
     CommitmentBatchRegistered,
     CommitmentIn,
     CommitmentRegistered,
+    BatchAnchored,
+    BatchedDeliveryRevoked,
+    BatchFileStored,
+    BatchIn,
     CommitmentWithdrawn,
+    ConfirmationIn,
     DeliveryBatchIn,
     DeliveryBatchRecorded,
     DeliveryForm,
@@ -47,9 +62,15 @@ from api.schemas import (
     DeliveryRevoked,
     ReasonIn,
     StaffMe,
+    VerdictRecorded,
+    text_problem,
 )
-from api.services import ledger_writes
+from ledger.limits import URI_MAX_BYTES
+from api.services import batches as batch_writes
+from api.services import confirmations, ledger_writes
+from api.services.batches import BATCH_FILE_MAX_BYTES
 from ledger.db import repository
+from ledger.staff import ROLES
 
 router = APIRouter(
     prefix="/staff",
@@ -72,31 +93,56 @@ BATCH_FORM_MAX_FILES = MAX_BATCH_ITEMS * MAX_EVIDENCE
 """Most files a delivery batch can cite (each file needs a citing item)."""
 
 
-class DeliveryBatchRoute(APIRoute):
-    """The guard of ``POST /staff/deliveries/batch`` (as :func:`api.routing.body_limited_route`
-    for a route that reads its own body): JSON at most :data:`BATCH_JSON_MAX_BYTES`,
-    multipart/form-data at most :data:`BATCH_FORM_MAX_BYTES`, anything else 415; a declared
-    ``Content-Length`` over the limit is refused at once, a streamed body when it passes it."""
+def self_read_route(json_max_bytes: int | None, form_max_bytes: int) -> type[APIRoute]:
+    """The guard of a route that reads its own body (as :func:`api.routing.body_limited_route`):
+    JSON at most ``json_max_bytes`` (``None``: no JSON), multipart/form-data at most
+    ``form_max_bytes``, anything else 415; a declared ``Content-Length`` over the limit is
+    refused at once, a streamed body when it passes it."""
+    accepted = "multipart/form-data" if json_max_bytes is None else "application/json or multipart/form-data"
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
+    class SelfReadRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = super().get_route_handler()
 
-        async def guarded(request: Request) -> Response:
-            media_type = media_type_of(request)
-            if media_type == "multipart/form-data":
-                limit = BATCH_FORM_MAX_BYTES
-            elif media_type is not None and (media_type == "application/json" or media_type.endswith("+json")):
-                limit = BATCH_JSON_MAX_BYTES
-            elif media_type or has_body(request):
-                raise HTTPException(415, f"Send this as application/json or multipart/form-data, not {media_type}.")
-            else:
-                limit = BATCH_JSON_MAX_BYTES
-            declared = request.headers.get("content-length", "").strip()
-            if declared.isdigit() and int(declared) > limit:
-                raise too_large(limit)
-            return await handler(Request(request.scope, limited_receive(request.receive, limit)))
+            async def guarded(request: Request) -> Response:
+                media_type = media_type_of(request)
+                json_like = media_type is not None and (media_type == "application/json" or media_type.endswith("+json"))
+                if media_type == "multipart/form-data":
+                    limit = form_max_bytes
+                elif json_like and json_max_bytes is not None:
+                    limit = json_max_bytes
+                elif media_type or has_body(request):
+                    raise HTTPException(415, f"Send this as {accepted}, not {media_type or 'no media type'}.")
+                else:
+                    limit = json_max_bytes if json_max_bytes is not None else form_max_bytes
+                declared = request.headers.get("content-length", "").strip()
+                if declared.isdigit() and int(declared) > limit:
+                    raise too_large(limit)
+                return await handler(Request(request.scope, limited_receive(request.receive, limit)))
 
-        return guarded
+            return guarded
+
+    SelfReadRoute.__name__ = f"SelfReadRoute{json_max_bytes}x{form_max_bytes}"
+    return SelfReadRoute
+
+
+DeliveryBatchRoute = self_read_route(BATCH_JSON_MAX_BYTES, BATCH_FORM_MAX_BYTES)
+"""The guard of ``POST /staff/deliveries/batch``: JSON at most :data:`BATCH_JSON_MAX_BYTES`,
+multipart/form-data at most :data:`BATCH_FORM_MAX_BYTES`."""
+
+ANCHOR_JSON_MAX_BYTES = 32 * 1024 * 1024
+"""Largest JSON body of ``POST /staff/batches``, bytes: 10,000 deliveries (``MAX_BATCH_LEAVES``)
+of about 2.8 KB of text each, at most."""
+
+ANCHOR_FORM_MAX_BYTES = 96 * 1024 * 1024
+"""Largest multipart body of ``POST /staff/batches``, bytes: its evidence files and the
+``deliveries`` text."""
+
+ANCHOR_FORM_MAX_FILES = 1000
+"""Most evidence files one ``POST /staff/batches`` carries (each cited by a delivery)."""
+
+BATCH_FILE_FORM_MAX_BYTES = BATCH_FILE_MAX_BYTES + FORM_OVERHEAD_BYTES
+"""Largest body of ``POST /staff/batches/file``, bytes: one batch file and ``file_uri``."""
 
 
 @dataclass
@@ -172,6 +218,71 @@ async def read_delivery_batch(request: Request) -> AsyncIterator[DeliveryBatchBo
 DeliveryBatchBodyDep = Annotated[DeliveryBatchBody, Depends(read_delivery_batch)]
 
 
+@dataclass
+class AnchorBatchBody:
+    """A batch to anchor as read from either form: the rows and the evidence files (none for JSON)."""
+
+    data: BatchIn
+    files: list[UploadFile] = field(default_factory=list)
+
+
+def _anchor_in(value: Any) -> BatchIn:
+    """Validate a decoded body as :class:`BatchIn`, errors located under ``body``."""
+    try:
+        return BatchIn.model_validate(value)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+async def read_anchor_batch(request: Request) -> AsyncIterator[AnchorBatchBody]:
+    """The body of ``POST /staff/batches``: JSON ``{"municipality_id", "deliveries": [...],
+    "file_uri"?}``, or multipart/form-data with the text fields ``municipality_id``,
+    ``deliveries`` (the same array, as JSON text) and ``file_uri`` (optional) and zero or more
+    ``evidence`` files. The files are closed when the request ends.
+
+    Raises:
+        RequestValidationError: the body is not such a batch (422, ``loc`` under ``body``).
+    """
+    if media_type_of(request) != "multipart/form-data":
+        raw = await request.body()
+        if not raw:
+            raise _invalid(["body"], "missing", "Field required")
+        yield AnchorBatchBody(_anchor_in(_json(raw, ["body"])))
+        return
+    async with request.form(max_files=ANCHOR_FORM_MAX_FILES, max_fields=8, max_part_size=ANCHOR_JSON_MAX_BYTES) as form:
+        errors: list[dict[str, Any]] = []
+        texts: dict[str, str] = {}
+        for name in form:
+            if name not in ("municipality_id", "deliveries", "file_uri", "evidence"):
+                errors.append({"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted",
+                               "input": None})
+        for name in ("municipality_id", "deliveries", "file_uri"):
+            values = form.getlist(name)
+            if len(values) > 1 or (values and not isinstance(values[0], str)):
+                errors.append({"type": "text_field", "loc": ("body", name), "input": None,
+                               "msg": f"{name} must be one text field"})
+            elif values:
+                texts[name] = str(values[0])
+        files: list[UploadFile] = []
+        for i, value in enumerate(form.getlist("evidence")):
+            if not isinstance(value, UploadFile):
+                errors.append({"type": "evidence_not_a_file", "loc": ("body", "evidence", i), "input": None,
+                               "msg": f"evidence number {i + 1} is not a file: cite hashes in the rows' evidence_hashes"})
+            elif value.filename or value.size:  # a form's file input left empty: ignored
+                files.append(value)
+        if errors:
+            raise RequestValidationError(errors)
+        body: dict[str, Any] = {k: v for k, v in texts.items() if k != "deliveries"}
+        if "deliveries" in texts:
+            body["deliveries"] = _json(texts["deliveries"], ["body", "deliveries"])
+        yield AnchorBatchBody(_anchor_in(body), files)
+
+
+AnchorBatchBodyDep = Annotated[AnchorBatchBody, Depends(read_anchor_batch)]
+
+
 def _inline_schema(model: Any) -> dict[str, Any]:
     """A model's JSON schema with its ``$defs`` written in place (for ``openapi_extra``)."""
     schema = model.model_json_schema(ref_template="#/$defs/{model}")
@@ -191,6 +302,23 @@ def _inline_schema(model: Any) -> dict[str, Any]:
 
 
 _DELIVERY_BATCH_SCHEMA = _inline_schema(DeliveryBatchIn)
+ANCHOR_BATCH_REQUEST_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": _inline_schema(BatchIn)},
+        "multipart/form-data": {"schema": {
+            "type": "object",
+            "required": ["municipality_id", "deliveries"],
+            "properties": {
+                "municipality_id": {"type": "string", "description": "the token's municipality"},
+                "deliveries": {"type": "string", "description": "the JSON array of the deliveries, as in the JSON body"},
+                "file_uri": {"type": "string", "description": "where the batch file is published (optional)"},
+                "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
+                             "description": "evidence files, each cited by at least one delivery's evidence_hashes"},
+            },
+        }},
+    },
+}
 DELIVERY_BATCH_REQUEST_BODY = {
     "required": True,
     "content": {
@@ -213,6 +341,27 @@ delivery_batches = APIRouter(
 )
 """``POST /staff/deliveries/batch`` (included in :data:`router` at the end): JSON or files."""
 
+anchor_batches = APIRouter(
+    route_class=self_read_route(ANCHOR_JSON_MAX_BYTES, ANCHOR_FORM_MAX_BYTES),
+    responses=problem_responses(401, 403, 422, 502, 503),
+)
+"""``POST /staff/batches`` (included in :data:`router` at the end): JSON or files, large."""
+
+batch_files = APIRouter(
+    route_class=self_read_route(None, BATCH_FILE_FORM_MAX_BYTES),
+    responses=problem_responses(401, 403, 422, 502, 503),
+)
+"""``POST /staff/batches/file`` (included in :data:`router` at the end): one batch file."""
+
+HEX32 = r"^(0x)?[0-9a-fA-F]{64}$"
+Root = Annotated[str, Path(pattern=HEX32, description="the batch's Merkle root: 64 hex characters, optional 0x")]
+LeafHash = Annotated[str, Path(pattern=HEX32, description="the leaf hash: 64 hex characters, optional 0x")]
+
+
+def _hex32(value: str) -> str:
+    return "0x" + value.removeprefix("0x").lower()
+
+
 CommitmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="commitment id")]
 DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="delivery id")]
 
@@ -220,11 +369,13 @@ DeliveryId = Annotated[int, Path(ge=1, le=2**63 - 1, description="delivery id")]
 @router.get("/me", response_model=StaffMe)
 def me(staff: StaffDep, session: SessionDep) -> StaffMe:
     """Who the token stands for: its municipality (name from the index, null if not indexed
-    yet) and the registrar account that signs its writes."""
+    yet), the account that signs its writes and the roles it may use (`registrar`,
+    `confirmer`)."""
     return StaffMe(
         municipality_id=staff.municipality_id,
         municipality_name=repository.municipality_name(session, staff.municipality_id),
         registrar=staff.registrar,
+        roles=[role for role in ROLES if role in staff.roles],
     )
 
 
@@ -234,7 +385,7 @@ def me(staff: StaffDep, session: SessionDep) -> StaffMe:
     response_model=CommitmentRegistered,
     responses=problem_responses(409, 415),
 )
-def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep) -> CommitmentRegistered:
+def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep) -> CommitmentRegistered:
     """Register a commitment for the token's municipality (`registerCommitment`).
 
     Text limits in UTF-8 bytes: `external_ref` 1..64 (unique per municipality), `title`
@@ -242,12 +393,16 @@ def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep) ->
     `target_quantity` 1..10^13 (integer or decimal string); `promised_at` (when the promise
     was made, e.g. the council's adoption; not in the future) and `due_date` (after
     `promised_at`, before the year 10000) as Unix seconds or RFC 3339 with offset;
-    `source_document_sha256` 64 hex characters (optional `0x`) or null.
+    `source_document_sha256` 64 hex characters (optional `0x`) or null. A sub-commitment names
+    its `parent_id` (same municipality, not withdrawn) and its `weight` in the parent's roll-up
+    (1..1,000,000, default 1); without `parent_id` the weight is omitted or 0.
 
-    201 `{"commitment_id", "tx"}`; 409 `duplicate-external-ref` with `existing_commitment_id`;
-    422 for a promise date after the block time or a due date not after the promise date.
+    201 `{"commitment_id", "parent_id", "weight", "tx"}`; 409 `duplicate-external-ref` with
+    `existing_commitment_id`, `commitment-withdrawn` (the parent); 422 for a promise date after
+    the block time, a due date not after the promise date, `parent-in-other-municipality` (with
+    `parent_id`, `parent_municipality_id`, `municipality_id`) or `invalid-weight`.
     """
-    return CommitmentRegistered.model_validate(ledger_writes.register_commitment(chain, staff, body))
+    return CommitmentRegistered.model_validate(ledger_writes.register_commitment(chain, staff, body, session))
 
 
 @router.post(
@@ -311,7 +466,9 @@ def record_delivery(
     Fields: `quantity` 1..10^13 (in the commitment's unit); `delivered_at` (the date you
     state; the chain adds the recording time) Unix seconds or RFC 3339 with offset, not in the
     future; `note` ..1000 bytes; `evidence_uri` ..512;
-    `external_ref` ..64 (unique per commitment when not empty); zero or more `evidence` files
+    `external_ref` ..64 (unique per commitment when not empty); `asset_ref` ..64 (the asset it
+    delivers, normalised: NFC, trimmed, inner whitespace one space; counted once per commitment);
+    zero or more `evidence` files
     (each at most `max_evidence_bytes`, default 10 MiB, stored here by SHA-256 with its media
     type) and zero or more `evidence_sha256` (files published elsewhere); 1..16 in all, no
     file empty and no hash twice (the same file twice, or a file whose hash is also given, is
@@ -322,8 +479,10 @@ def record_delivery(
     (or when its outcome is unknown), so every cited file can be fetched from
     `GET /evidence/{sha256}`; a refusal leaves the evidence store as it was.
 
-    201 `{"delivery_id", "commitment_id", "evidence_sha256", "tx"}`; 404 unknown commitment;
-    409 `commitment-withdrawn` or `duplicate-delivery-ref` (with `existing_delivery_id`); 413
+    201 `{"delivery_id", "commitment_id", "evidence_sha256", "asset_ref", "tx"}`; 404 unknown
+    commitment; 409 `commitment-withdrawn`, `duplicate-delivery-ref` (with
+    `existing_delivery_id`) or `asset-already-counted` (with `commitment_id`, `asset_ref` and
+    `existing_delivery_id`: a delivery id, or the leaf hash of a batched delivery); 413
     `payload-too-large` (nothing stored, nothing sent); 422 `duplicate-evidence` if the
     contract finds a hash twice.
     """
@@ -352,13 +511,57 @@ def revoke_delivery(
     return DeliveryRevoked.model_validate(result)
 
 
+@router.post(
+    "/deliveries/{delivery_id}/confirmation",
+    status_code=201,
+    response_model=VerdictRecorded,
+    responses=problem_responses(404, 409, 415),
+)
+def confirm_delivery(
+    delivery_id: DeliveryId, body: ConfirmationIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+) -> VerdictRecorded:
+    """Confirm a delivery (`confirmDelivery`), as a confirmer of its municipality who did not
+    record it: `{"evidence_hash": "0x..." | null}` (your own evidence, e.g. an inspection
+    report). A later dispute changes the verdict; repeating it is refused.
+
+    201 `{"delivery_id", "commitment_id", "confirmer", "verdict": "confirmed",
+    "evidence_hash", "tx"}`; 403 `forbidden` (the token holds no confirmer role, or the
+    account is no confirmer there: `LedgerNotConfirmer`), 403 `self-confirmation` (it
+    recorded the delivery); 404 unknown delivery; 409 `verdict-unchanged` (with `confirmer`,
+    `verdict`) or `delivery-already-revoked`.
+    """
+    result = confirmations.confirm_delivery(chain, session, staff, delivery_id, body.evidence_hash)
+    return VerdictRecorded.model_validate(result)
+
+
+@router.post(
+    "/deliveries/{delivery_id}/dispute",
+    status_code=201,
+    response_model=VerdictRecorded,
+    responses=problem_responses(404, 409, 415),
+)
+def dispute_delivery(
+    delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+) -> VerdictRecorded:
+    """Dispute a delivery (`disputeDelivery`) with a `reason` (1..1000 bytes), as a confirmer;
+    rules as for the confirmation.
+
+    201 `{"delivery_id", "commitment_id", "confirmer", "verdict": "disputed", "reason", "tx"}`;
+    refusals as for the confirmation.
+    """
+    result = confirmations.dispute_delivery(chain, session, staff, delivery_id, body.reason)
+    return VerdictRecorded.model_validate(result)
+
+
 @batches.post(
     "/commitments/batch",
     status_code=201,
     response_model=CommitmentBatchRegistered,
     responses=problem_responses(409, 413, 415),
 )
-def register_commitments(body: CommitmentBatchIn, staff: StaffDep, chain: ChainDep) -> CommitmentBatchRegistered:
+def register_commitments(
+    body: CommitmentBatchIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+) -> CommitmentBatchRegistered:
     """Register 1..100 commitments in one transaction: `{"commitments": [...]}`, each
     item as the body of `POST /staff/commitments`. All or nothing.
 
@@ -367,7 +570,7 @@ def register_commitments(body: CommitmentBatchIn, staff: StaffDep, chain: ChainD
     `index`; a repeated `external_ref` inside the batch is 422 with `loc`
     `["body", "commitments", i, "external_ref"]`. JSON body at most 4 MiB.
     """
-    return CommitmentBatchRegistered.model_validate(ledger_writes.register_commitments(chain, staff, body))
+    return CommitmentBatchRegistered.model_validate(ledger_writes.register_commitments(chain, staff, body, session))
 
 
 @delivery_batches.post(
@@ -388,7 +591,7 @@ def record_deliveries(
 ) -> DeliveryBatchRecorded:
     """Record 1..100 deliveries in one transaction: `{"deliveries": [{"commitment_id",
     "quantity", "delivered_at", "evidence_sha256": [1..16 hashes], "evidence_uri", "note",
-    "external_ref"}, ...]}`. All or nothing.
+    "external_ref", "asset_ref"}, ...]}`. All or nothing.
 
     As JSON (at most 4 MiB) evidence is cited by hash only. As multipart/form-data (at most
     64 MiB in all) the field `deliveries` carries the same array as JSON text, with zero or
@@ -411,5 +614,201 @@ def record_deliveries(
     return DeliveryBatchRecorded.model_validate(result)
 
 
+@anchor_batches.post(
+    "/batches",
+    status_code=201,
+    response_model=BatchAnchored,
+    responses=problem_responses(404, 409, 413, 415),
+    openapi_extra={"requestBody": ANCHOR_BATCH_REQUEST_BODY},
+)
+def anchor_batch(
+    request: Request,
+    staff: StaffDep,
+    body: AnchorBatchBodyDep,
+    chain: ChainDep,
+    session: SessionDep,
+    store: EvidenceStoreDep,
+    settings: SettingsDep,
+) -> BatchAnchored:
+    """Anchor 1..10,000 deliveries as one batch (`anchorBatch`: one Merkle root, the same gas
+    for any number): `{"municipality_id", "deliveries": [{"commitment_id", "quantity",
+    "delivered_at", "evidence_hashes": [1..16], "evidence_uri", "note", "external_ref",
+    "asset_ref"}], "file_uri"?}`, each delivery as for `POST /staff/deliveries/batch`.
+
+    Every row is checked first and nothing is stored or sent if one is refused: 422
+    `validation-error` with one `errors` entry per problem, `loc` `["body", "deliveries", i,
+    field]`, `type` `unknown_commitment`, `other_municipality`, `commitment_withdrawn`,
+    `invalid_leaf`, `duplicate_external_ref`, `asset_already_counted` (inside the batch or
+    against a delivery already counted) or `duplicate_leaf`. Then the tree is built
+    (OpenZeppelin StandardMerkleTree), the batch file (its `dump()` JSON) is stored here and
+    only then the root is anchored, so an anchored batch never lacks its file: readers count
+    its deliveries once they checked it. `file_uri` defaults to this server's
+    `GET /api/v1/batches/{root}/file`.
+
+    As multipart/form-data: text fields `municipality_id`, `deliveries` (the array as JSON
+    text), `file_uri`, and `evidence` files, each cited by a row's `evidence_hashes` (stored
+    when the batch is anchored, as a delivery batch's files).
+
+    201 `{"root", "municipality_id", "file_sha256", "file_uri", "leaf_count", "leaves":
+    [{"leaf_hash", "leaf_index", "commitment_id", "quantity", "delivered_at",
+    "evidence_hashes", "evidence_uri", "note", "external_ref", "asset_ref", "proof"}],
+    "transaction_hash", "block_number", "tx"}`; 403 another municipality or no registrar;
+    409 `batch-already-anchored` (the same root: a retry of an anchored batch).
+    """
+    result = batch_writes.anchor_batch(
+        chain, session, store, staff, body.data, base_url=str(request.base_url),
+        files=body.files, max_evidence_bytes=settings.max_evidence_bytes,
+    )
+    return BatchAnchored.model_validate(result)
+
+
+@batch_files.post(
+    "/batches/file",
+    status_code=201,
+    response_model=BatchAnchored,
+    responses={200: {"model": BatchFileStored, "description": "The file of an anchored batch, stored"},
+               **problem_responses(409, 413, 415)},
+    openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["file"],
+        "properties": {"file": {"type": "string", "format": "binary", "description": "the batch file (dump JSON)"},
+                       "file_uri": {"type": "string", "description": "where it is published (optional)"}},
+    }}}}},
+)
+async def upload_batch_file(
+    request: Request, staff: StaffDep, chain: ChainDep, session: SessionDep, store: EvidenceStoreDep
+) -> Any:
+    """A batch file built elsewhere (`StandardMerkleTree.of(values, leafEncoding).dump()` of
+    `@openzeppelin/merkle-tree`, leaf encoding `["uint256","uint64","uint64","bytes32[]",
+    "string","string","string","string"]`), multipart/form-data: `file`, `file_uri` (optional).
+
+    If its root is anchored already (its file was missing here), the file is only stored, once
+    its SHA-256 is the anchored one, so readers can verify the batch: 200 `{"root",
+    "municipality_id", "file_sha256", "leaf_count", "stored"}` (409 `batch-file-mismatch` for
+    other bytes, 503 `index-behind` while the index has not seen the anchor). Otherwise its
+    leaves are checked as the rows of `POST /staff/batches` (`loc` `["body", "file",
+    "values", i, field]`), it is stored and anchored for the token's municipality: 201 as
+    `POST /staff/batches`. 422 `validation-error` (`batch_file_invalid`) for a file that is
+    not such a dump (its tree must match its values).
+    """
+    content, file_uri = await _read_batch_file(request)
+    anchored, result = await run_in_threadpool(
+        batch_writes.store_batch_file, chain, session, store, staff, content, file_uri, base_url=str(request.base_url)
+    )
+    if anchored:
+        return BatchAnchored.model_validate(result)
+    return JSONResponse(BatchFileStored.model_validate(result).model_dump(), status_code=200)
+
+
+async def _read_batch_file(request: Request) -> tuple[bytes, str | None]:
+    """``file`` (bytes, at most ``BATCH_FILE_MAX_BYTES``) and ``file_uri`` of the upload form.
+
+    Raises:
+        RequestValidationError: a field is missing, repeated or of the wrong kind (422).
+        HTTPException: 413, the file is too large.
+    """
+    async with request.form(max_files=1, max_fields=2, max_part_size=URI_FORM_MAX_BYTES) as form:
+        errors: list[dict[str, Any]] = []
+        for name in form:
+            if name not in ("file", "file_uri"):
+                errors.append({"type": "extra_forbidden", "loc": ("body", name), "msg": "Extra inputs are not permitted",
+                               "input": None})
+        uploads = form.getlist("file")
+        if len(uploads) != 1 or not isinstance(uploads[0], UploadFile):
+            errors.append({"type": "missing", "loc": ("body", "file"), "input": None,
+                           "msg": "one batch file is required in the field file"})
+        uris = form.getlist("file_uri")
+        if len(uris) > 1 or (uris and not isinstance(uris[0], str)):
+            errors.append({"type": "text_field", "loc": ("body", "file_uri"), "input": None,
+                           "msg": "file_uri must be one text field"})
+        if errors:
+            raise RequestValidationError(errors)
+        uri = str(uris[0]) if uris else None
+        if uri:
+            problem = text_problem("file_uri", uri, multiline=False, required=False)
+            size = len(uri.encode("utf-8", errors="surrogatepass"))
+            if problem is not None or size > URI_MAX_BYTES:
+                raise _invalid(["body", "file_uri"], problem[0] if problem else "string_too_long_bytes",
+                               problem[1] if problem else f"String should have at most {URI_MAX_BYTES} bytes (UTF-8), "
+                               f"got {size}")
+        upload = uploads[0]
+        assert isinstance(upload, UploadFile)
+        content = await upload.read(BATCH_FILE_MAX_BYTES + 1)
+        if len(content) > BATCH_FILE_MAX_BYTES:
+            raise too_large(BATCH_FILE_MAX_BYTES)
+        return content, uri or None
+
+
+URI_FORM_MAX_BYTES = 4 * URI_MAX_BYTES
+"""Largest text part of the batch file form, bytes (``file_uri``, escaped)."""
+
+
+@router.post(
+    "/batches/{root}/leaves/{leaf_hash}/revocation",
+    status_code=201,
+    response_model=BatchedDeliveryRevoked,
+    responses=problem_responses(404, 409, 415),
+)
+def revoke_batched_delivery(
+    root: Root, leaf_hash: LeafHash, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
+    store: EvidenceStoreDep,
+) -> BatchedDeliveryRevoked:
+    """Revoke one delivery of an anchored batch (`revokeBatchedDelivery`) with a `reason`
+    (1..1000 bytes): it stops counting; nothing is deleted. The leaf's values and proof are
+    read from the batch file stored here.
+
+    201 `{"root", "leaf_hash", "commitment_id", "tx"}`; 403 another municipality's batch; 404
+    no such batch or leaf; 409 `delivery-already-revoked` (with `root`, `leaf_hash`) or
+    `batch-file-missing` (upload it with `POST /staff/batches/file`); 503 `index-behind`.
+    """
+    result = batch_writes.revoke_batched_delivery(chain, session, store, staff, _hex32(root), _hex32(leaf_hash), body.reason)
+    return BatchedDeliveryRevoked.model_validate(result)
+
+
+@router.post(
+    "/batches/{root}/leaves/{leaf_hash}/confirmation",
+    status_code=201,
+    response_model=VerdictRecorded,
+    responses=problem_responses(404, 409, 415),
+)
+def confirm_batched_delivery(
+    root: Root, leaf_hash: LeafHash, body: ConfirmationIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
+    store: EvidenceStoreDep,
+) -> VerdictRecorded:
+    """Confirm one delivery of an anchored batch (`confirmBatchedDelivery`), as a confirmer who
+    did not anchor it; as `POST /staff/deliveries/{id}/confirmation`, the leaf and proof from
+    the stored batch file.
+
+    201 `{"root", "leaf_hash", "commitment_id", "confirmer", "verdict": "confirmed",
+    "evidence_hash", "tx"}`; refusals as the delivery's, plus those of the batched revocation.
+    """
+    result = confirmations.confirm_batched_delivery(
+        chain, session, store, staff, _hex32(root), _hex32(leaf_hash), body.evidence_hash
+    )
+    return VerdictRecorded.model_validate(result)
+
+
+@router.post(
+    "/batches/{root}/leaves/{leaf_hash}/dispute",
+    status_code=201,
+    response_model=VerdictRecorded,
+    responses=problem_responses(404, 409, 415),
+)
+def dispute_batched_delivery(
+    root: Root, leaf_hash: LeafHash, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
+    store: EvidenceStoreDep,
+) -> VerdictRecorded:
+    """Dispute one delivery of an anchored batch (`disputeBatchedDelivery`) with a `reason`.
+
+    201 `{"root", "leaf_hash", "commitment_id", "confirmer", "verdict": "disputed", "reason",
+    "tx"}`; refusals as for the confirmation.
+    """
+    result = confirmations.dispute_batched_delivery(
+        chain, session, store, staff, _hex32(root), _hex32(leaf_hash), body.reason
+    )
+    return VerdictRecorded.model_validate(result)
+
+
 router.include_router(batches)
 router.include_router(delivery_batches)
+router.include_router(anchor_batches)
+router.include_router(batch_files)

@@ -8,12 +8,20 @@ does not have yet (just registered) is left to the contract, which checks all of
 its refusal comes back as :class:`~ledger.errors.ContractRevertError` (unknown → 404, not a
 registrar → 403, paused → 503, ...) and nothing is written.
 
-Argument tuples follow the struct field order of ``ICommitmentLedger`` (v2):
+Argument tuples follow the struct field order of ``ICommitmentLedger`` (2.1.0):
 ``CommitmentInput(municipalityId, externalRef, title, description, theme, targetQuantity,
-unit, promisedAt, dueDate, sourceDocumentHash, sourceUri)``,
+unit, promisedAt, dueDate, sourceDocumentHash, sourceUri, parentId, weight)``,
 ``AmendmentInput(expectedAmendmentCount, fields, title, description, targetQuantity, dueDate,
 reason)`` (fields not named are sent empty/zero, as the contract requires),
-``DeliveryInput(quantity, deliveredAt, evidenceHashes, evidenceUri, note, externalRef)``.
+``DeliveryInput(quantity, deliveredAt, evidenceHashes, evidenceUri, note, externalRef,
+assetRef)`` (``assetRef`` normalised by the wire model: ``ledger.merkle.normalise_asset_ref``).
+
+Every write here needs the token's ``registrar`` role (:meth:`StaffIdentity.require_role`,
+403 before anything is sent). 2.1.0 checks against the index before sending, with the
+contract's problem types: a parent of another municipality (422
+``parent-in-other-municipality``) or withdrawn (409 ``commitment-withdrawn``), and an asset
+already counted for the commitment (409 ``asset-already-counted``), also by a batched
+delivery, which the contract cannot see (docs/LEDGER.md "Assets").
 
 An amendment carries the amendment count the registrar saw and names only the fields it
 changes, so it never needs the index to fill in the others; a stale count is the contract's
@@ -59,7 +67,8 @@ from ledger.errors import (
 from ledger.events import snake
 from ledger.evidence import EvidenceStore, StagedFile, hash_stream
 from ledger.limits import delivery_commitment_id
-from ledger.staff import StaffIdentity
+from api.services import index_reads
+from ledger.staff import REGISTRAR, StaffIdentity
 
 logger = logging.getLogger("api")
 
@@ -140,6 +149,74 @@ class InputInvalidError(WriteRefusedError, ValueError):
         self.errors = errors
 
 
+class ProblemRefusal(WriteRefusedError):
+    """A refusal that names its own problem (``api.problems`` maps it by these attributes,
+    never by its text): ``status`` and ``slug`` of the problem type, and
+    :meth:`extensions`, the members carrying the offending values."""
+
+    status: int = 422
+    slug: str = "validation-error"
+    headers: dict[str, str] = {}
+
+    def extensions(self) -> dict[str, Any]:
+        """Extension members of the problem (the offending values), JSON-ready."""
+        return {}
+
+
+class ParentInOtherMunicipalityError(ProblemRefusal, ValueError):
+    """The parent commitment named by a registration belongs to another municipality (HTTP
+    422 ``parent-in-other-municipality``, as the contract's ``LedgerParentInOtherMunicipality``)."""
+
+    def __init__(self, parent_id: int, parent_municipality_id: int, municipality_id: int) -> None:
+        super().__init__(
+            f"Parent commitment {parent_id} belongs to municipality {parent_municipality_id}, not to municipality "
+            f"{municipality_id}: a sub-commitment's parent is of its own municipality."
+        )
+        self.parent_id = parent_id
+        self.parent_municipality_id = parent_municipality_id
+        self.municipality_id = municipality_id
+
+    status, slug = 422, "parent-in-other-municipality"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"parent_id": self.parent_id, "parent_municipality_id": self.parent_municipality_id,
+                "municipality_id": self.municipality_id}
+
+
+class AssetAlreadyCountedError(ProblemRefusal):
+    """The delivery's asset is already counted for the commitment by a delivery that is not
+    revoked (HTTP 409 ``asset-already-counted``, as the contract's ``LedgerAssetAlreadyCounted``).
+
+    Attributes:
+        commitment_id: the commitment.
+        asset_ref: the normalised asset ref.
+        existing_delivery_id: the delivery counting it: a recorded delivery's id (int) or a
+            batched delivery's leaf hash (``0x`` hex).
+    """
+
+    def __init__(self, commitment_id: int, asset_ref: str, existing_delivery_id: int | str) -> None:
+        super().__init__(
+            f"Asset “{asset_ref}” is already counted for commitment {commitment_id} by delivery "
+            f"{existing_delivery_id}, which is not revoked: an asset counts once. Revoke that delivery first if it "
+            "was wrong."
+        )
+        self.commitment_id = commitment_id
+        self.asset_ref = asset_ref
+        self.existing_delivery_id = existing_delivery_id
+
+    status, slug = 409, "asset-already-counted"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"commitment_id": self.commitment_id, "asset_ref": self.asset_ref,
+                "existing_delivery_id": self.existing_delivery_id}
+
+
+def delivery_key(value: str) -> int | str:
+    """A delivery key of :mod:`api.services.index_reads` as the API names deliveries: a
+    recorded delivery's id as an int, a batched one's leaf hash as text."""
+    return int(value) if value.isdigit() else value
+
+
 def tx_json(tx: TxResult) -> dict[str, Any]:
     """The API's ``TxResult``: ``{"tx_hash", "block_number", "gas_used"}``."""
     return {"tx_hash": tx.tx_hash, "block_number": tx.block_number, "gas_used": tx.gas_used}
@@ -171,7 +248,7 @@ def writable_commitment(
 
 
 def _commitment_input(identity: StaffIdentity, data: CommitmentIn) -> tuple[Any, ...]:
-    """``CommitmentInput`` of the v2 ABI for the token's municipality."""
+    """``CommitmentInput`` of the 2.1.0 ABI for the token's municipality."""
     return (
         identity.municipality_id,
         data.external_ref,
@@ -184,22 +261,59 @@ def _commitment_input(identity: StaffIdentity, data: CommitmentIn) -> tuple[Any,
         data.due_date,
         _bytes32(data.source_document_sha256),
         data.source_uri,
+        data.parent_id or 0,
+        data.chain_weight,
     )
 
 
-def register_commitment(chain: LedgerChain, identity: StaffIdentity, data: CommitmentIn) -> dict[str, Any]:
-    """Register a commitment for the token's municipality.
-
-    Returns:
-        ``{"commitment_id", "tx"}``.
+def check_parent(session: Session | None, identity: StaffIdentity, parent_id: int | None) -> None:
+    """Refuse a parent the index shows cannot take a part: of another municipality, or
+    withdrawn. A parent the index does not have (yet) is left to the contract
+    (``LedgerUnknownCommitment`` 404, ``LedgerParentInOtherMunicipality`` 422,
+    ``LedgerCommitmentWithdrawn`` 409).
 
     Raises:
+        ParentInOtherMunicipalityError: of another municipality (422).
+        CommitmentWithdrawnError: the parent is withdrawn (409).
+    """
+    if parent_id is None or session is None:
+        return
+    parent = index_reads.commitments(session, [parent_id]).get(parent_id)
+    if parent is None:
+        return
+    if parent.municipality_id != identity.municipality_id:
+        raise ParentInOtherMunicipalityError(parent_id, parent.municipality_id, identity.municipality_id)
+    if parent.withdrawn:
+        raise CommitmentWithdrawnError(parent_id)
+
+
+def register_commitment(
+    chain: LedgerChain, identity: StaffIdentity, data: CommitmentIn, session: Session | None = None
+) -> dict[str, Any]:
+    """Register a commitment for the token's municipality (a part of ``data.parent_id`` with
+    ``data.chain_weight`` when it names a parent).
+
+    Returns:
+        ``{"commitment_id", "parent_id", "weight", "tx"}``.
+
+    Raises:
+        StaffRoleError: the token holds no registrar role (403).
+        ParentInOtherMunicipalityError, CommitmentWithdrawnError: see :func:`check_parent`.
         ContractRevertError: e.g. ``LedgerDuplicateCommitmentRef`` (409), ``LedgerNotRegistrar``
-            (403), ``LedgerPaused`` (503), ``LedgerInvalidPromiseDate`` (422).
+            (403), ``LedgerPaused`` (503), ``LedgerInvalidPromiseDate`` (422),
+            ``LedgerInvalidWeight`` / ``LedgerParentInOtherMunicipality`` (422).
         ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`.
     """
+    identity.require_role(REGISTRAR, "registering a commitment")
+    check_parent(session, identity, data.parent_id)
     tx = chain.send("registerCommitment", [_commitment_input(identity, data)], identity.private_key)
-    return {"commitment_id": tx.event("CommitmentRegistered").args["commitment_id"], "tx": tx_json(tx)}
+    event = tx.event("CommitmentRegistered")
+    return {
+        "commitment_id": event.args["commitment_id"],
+        "parent_id": event.args["parent_id"] or None,
+        "weight": event.args["weight"],
+        "tx": tx_json(tx),
+    }
 
 
 def amend_commitment(
@@ -224,6 +338,7 @@ def amend_commitment(
             ``LedgerAmendmentChangesNothing`` (409), ``LedgerUnknownCommitment`` (404),
             ``LedgerInvalidDueDate`` (422), ``LedgerPaused`` (503).
     """
+    identity.require_role(REGISTRAR, "amending a commitment")
     current = writable_commitment(session, identity, commitment_id, now)
     if current is not None and current["amendment_count"] == data.expected_amendment_count:
         _check_amendment(current, data)
@@ -274,6 +389,7 @@ def withdraw_commitment(
         StaffForbiddenError, CommitmentWithdrawnError: see :func:`writable_commitment`.
         ContractRevertError: the contract refused (e.g. ``LedgerUnknownCommitment``).
     """
+    identity.require_role(REGISTRAR, "withdrawing a commitment")
     writable_commitment(session, identity, commitment_id, now)
     tx = chain.send("withdrawCommitment", [commitment_id, reason], identity.private_key)
     return {"commitment_id": tx.event("CommitmentWithdrawn").args["commitment_id"], "tx": tx_json(tx)}
@@ -350,8 +466,20 @@ def check_batch_evidence(uploads: Sequence[UploadFile], data: DeliveryBatchIn, m
         InputInvalidError: every empty, repeated or uncited file, ``loc`` ``["body",
             "evidence", i]`` (HTTP 422).
     """
-    items, errors = _hash_uploads(uploads, max_evidence_bytes)
     cited = {sha256 for d in data.deliveries for sha256 in d.evidence_sha256}
+    return check_batch_evidence_hashes(uploads, cited, max_evidence_bytes, field="evidence_sha256")
+
+
+def check_batch_evidence_hashes(
+    uploads: Sequence[UploadFile], cited: set[str], max_evidence_bytes: int, *, field: str = "evidence_hashes"
+) -> list[str]:
+    """:func:`check_batch_evidence` against the set of hashes the items cite (``field`` names
+    the items' evidence list in the messages).
+
+    Raises:
+        EvidenceTooLargeError, InputInvalidError: as :func:`check_batch_evidence`.
+    """
+    items, errors = _hash_uploads(uploads, max_evidence_bytes)
     first: dict[str, str] = {}
     for loc, label, sha256 in items:
         if sha256 in first:
@@ -361,7 +489,7 @@ def check_batch_evidence(uploads: Sequence[UploadFile], data: DeliveryBatchIn, m
         first[sha256] = label
         if sha256 not in cited:
             errors.append({"loc": loc, "msg": f"{label} (SHA-256 {sha256}) is cited by no delivery of the batch; "
-                           "list its hash in the evidence_sha256 of the deliveries it proves", "type": "evidence_uncited"})
+                           f"list its hash in the {field} of the deliveries it proves", "type": "evidence_uncited"})
     if errors:
         errors.sort(key=lambda e: e["loc"][2])
         raise InputInvalidError(errors)
@@ -417,8 +545,10 @@ def record_delivery(
         LedgerError: an upload changed between hashing and staging (staged files
             discarded, nothing sent).
     """
+    identity.require_role(REGISTRAR, "recording a delivery")
     file_hashes = check_evidence(form, max_evidence_bytes)
     writable_commitment(session, identity, commitment_id, now)
+    check_asset(session, commitment_id, form.asset_ref)
     hashes = file_hashes + list(form.evidence_sha256)
     tx = send_with_evidence(
         store, form.evidence, file_hashes, max_evidence_bytes,
@@ -430,8 +560,23 @@ def record_delivery(
         "delivery_id": event.args["delivery_id"],
         "commitment_id": event.args["commitment_id"],
         "evidence_sha256": list(event.args["evidence_hashes"]),
+        "asset_ref": event.args["asset_ref"],
         "tx": tx_json(tx),
     }
+
+
+def check_asset(session: Session, commitment_id: int, asset_ref: str) -> None:
+    """Refuse a delivery whose (normalised) asset the index shows is already counted for the
+    commitment, by a recorded delivery or a batched one (which the contract cannot see).
+
+    Raises:
+        AssetAlreadyCountedError: 409.
+    """
+    if not asset_ref:
+        return
+    existing = index_reads.counted_assets(session, [commitment_id]).get((commitment_id, asset_ref))
+    if existing is not None:
+        raise AssetAlreadyCountedError(commitment_id, asset_ref, delivery_key(existing))
 
 
 def send_with_evidence(
@@ -514,9 +659,12 @@ def revoke_delivery(
         StaffForbiddenError: the indexed commitment belongs to another municipality.
         ContractRevertError: see above.
     """
-    commitment = repository.get_commitment(session, delivery_commitment_id(delivery_id), now)
+    identity.require_role(REGISTRAR, "revoking a delivery")
+    commitment = index_reads.commitments(session, [delivery_commitment_id(delivery_id)]).get(
+        delivery_commitment_id(delivery_id)
+    )
     if commitment is not None:
-        identity.require_municipality(commitment["municipality_id"], f"delivery {delivery_id}")
+        identity.require_municipality(commitment.municipality_id, f"delivery {delivery_id}")
     tx = chain.send("revokeDelivery", [delivery_id, reason], identity.private_key)
     event = tx.event("DeliveryRevoked")
     return {"delivery_id": event.args["delivery_id"], "commitment_id": event.args["commitment_id"], "tx": tx_json(tx)}
@@ -539,7 +687,9 @@ def _repeats(values: Sequence[Any], loc: Callable[[int], list[Any]], what: Calla
     return errors
 
 
-def register_commitments(chain: LedgerChain, identity: StaffIdentity, data: CommitmentBatchIn) -> dict[str, Any]:
+def register_commitments(
+    chain: LedgerChain, identity: StaffIdentity, data: CommitmentBatchIn, session: Session | None = None
+) -> dict[str, Any]:
     """Register every commitment of the batch in one transaction (``multicall``), all or
     nothing, for the token's municipality.
 
@@ -553,6 +703,7 @@ def register_commitments(chain: LedgerChain, identity: StaffIdentity, data: Comm
         ContractRevertError: a refusal of the whole batch (``LedgerPaused``: 503).
         ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`.
     """
+    identity.require_role(REGISTRAR, "registering commitments")
     items = data.commitments
     errors = _repeats(
         [c.external_ref for c in items],
@@ -561,6 +712,11 @@ def register_commitments(chain: LedgerChain, identity: StaffIdentity, data: Comm
     )
     if errors:
         raise InputInvalidError(errors)
+    for i, c in enumerate(items):
+        try:
+            check_parent(session, identity, c.parent_id)
+        except LedgerError as exc:
+            raise BatchItemError(i, exc) from exc
     calls = [("registerCommitment", [_commitment_input(identity, c)]) for c in items]
     try:
         tx = chain.send_multicall(calls, identity.private_key)
@@ -606,6 +762,7 @@ def record_deliveries(
         ContractRevertError: a refusal of the whole batch (``LedgerPaused``: 503).
         ChainUnavailableError, TransactionFailedError: see :meth:`LedgerChain.send`.
     """
+    identity.require_role(REGISTRAR, "recording deliveries")
     items = data.deliveries
     errors = []
     for i, d in enumerate(items):
@@ -619,7 +776,13 @@ def record_deliveries(
         lambda i: ["body", "deliveries", i, "external_ref"],
         lambda i, j: f"external_ref of deliveries[{i}] repeats deliveries[{j}] on the same commitment",
     )
+    errors += _repeats(
+        [(d.commitment_id, d.asset_ref) if d.asset_ref else None for d in items],
+        lambda i: ["body", "deliveries", i, "asset_ref"],
+        lambda i, j: f"asset_ref of deliveries[{i}] repeats deliveries[{j}] on the same commitment: an asset counts once",
+    )
     if errors:
+        errors.sort(key=lambda e: e["loc"][2])
         raise InputInvalidError(errors)
     file_hashes = check_batch_evidence(files, data, max_evidence_bytes) if files else []
     municipalities: dict[int, int] = {}  # indexed commitment id -> municipality id
@@ -634,6 +797,11 @@ def record_deliveries(
         checked.add(d.commitment_id)
         if commitment is not None:
             municipalities[d.commitment_id] = commitment["municipality_id"]
+    assets = index_reads.counted_assets(session, [d.commitment_id for d in items if d.asset_ref])
+    for i, d in enumerate(items):
+        existing = assets.get((d.commitment_id, d.asset_ref)) if d.asset_ref else None
+        if existing is not None:
+            raise BatchItemError(i, AssetAlreadyCountedError(d.commitment_id, d.asset_ref, delivery_key(existing)))
     calls = [("recordDelivery", [d.commitment_id, _delivery_input(d, d.evidence_sha256)]) for d in items]
     try:
         if files:
@@ -653,8 +821,9 @@ def record_deliveries(
 
 
 def _delivery_input(d: DeliveryForm | DeliveryIn, hashes: Sequence[str]) -> tuple[Any, ...]:
-    """``DeliveryInput`` of the v2 ABI."""
-    return (d.quantity, d.delivered_at, [_bytes32(h) for h in hashes], d.evidence_uri, d.note, d.external_ref)
+    """``DeliveryInput`` of the 2.1.0 ABI."""
+    return (d.quantity, d.delivered_at, [_bytes32(h) for h in hashes], d.evidence_uri, d.note, d.external_ref,
+            d.asset_ref)
 
 
 def _byte_length(value: Any) -> int:
@@ -668,14 +837,22 @@ _ITEM_MATCHERS: dict[str, Callable[[Any, dict[str, Any], dict[int, int]], bool]]
     "LedgerInvalidDueDate": lambda c, a, m: (getattr(c, "due_date", None), getattr(c, "promised_at", None))
     == (a["due_date"], a["promised_at"]),
     # deliveries
-    "LedgerUnknownCommitment": lambda d, a, m: getattr(d, "commitment_id", None) == a["commitment_id"],
-    "LedgerCommitmentWithdrawn": lambda d, a, m: getattr(d, "commitment_id", None) == a["commitment_id"],
+    "LedgerUnknownCommitment": lambda d, a, m: getattr(d, "commitment_id", getattr(d, "parent_id", None))
+    == a["commitment_id"],
+    "LedgerCommitmentWithdrawn": lambda d, a, m: getattr(d, "commitment_id", getattr(d, "parent_id", None))
+    == a["commitment_id"],
     "LedgerTooManyDeliveries": lambda d, a, m: getattr(d, "commitment_id", None) == a["commitment_id"],
     "LedgerDuplicateDeliveryRef": lambda d, a, m: (getattr(d, "commitment_id", None), getattr(d, "external_ref", None))
     == (a["commitment_id"], a["external_ref"]),
     "LedgerInvalidDeliveryDate": lambda d, a, m: getattr(d, "delivered_at", None) == a["delivered_at"],
     "LedgerInvalidEvidenceCount": lambda d, a, m: len(getattr(d, "evidence_sha256", ())) == a["count"],
     "LedgerDuplicateEvidenceHash": lambda d, a, m: list(getattr(d, "evidence_sha256", ())).count(a["evidence_hash"]) > 1,
+    "LedgerAssetAlreadyCounted": lambda d, a, m: (getattr(d, "commitment_id", None), getattr(d, "asset_ref", None))
+    == (a["commitment_id"], a["asset_ref"]),
+    # registrations (2.1.0)
+    "LedgerInvalidWeight": lambda c, a, m: ((getattr(c, "parent_id", None) or 0), getattr(c, "chain_weight", None))
+    == (a["parent_id"], a["weight"]),
+    "LedgerParentInOtherMunicipality": lambda c, a, m: getattr(c, "parent_id", None) == a["parent_id"],
     # both
     "LedgerInvalidQuantity": lambda x, a, m: getattr(x, "target_quantity", getattr(x, "quantity", None)) == a["quantity"],
     "LedgerTextTooLong": lambda x, a, m: _byte_length(getattr(x, snake(str(a["field"])), "")) == a["length"],

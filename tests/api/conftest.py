@@ -19,8 +19,8 @@ from api.main import create_app
 from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.settings import Settings
-from ledger.staff import issue_token
-from tests.api.helpers import MAX_EVIDENCE_BYTES, SOURCES_DIR, Made, Tokens, register
+from ledger.staff import issue_token, set_relayer_key
+from tests.api.helpers import CONFIRMER, RELAYER, SIGNER, MAX_EVIDENCE_BYTES, SOURCES_DIR, Made, Part2Tokens, Tokens, register
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +80,23 @@ def utrecht_commitment(client: TestClient, tokens: Tokens, index: Any) -> Made:
     made = register(client, tokens.utrecht)
     index()
     return made
+
+
+@pytest.fixture(scope="module")
+def part2(api_settings: Settings, chain: LedgerChain, roles: Any, tokens: Tokens) -> Part2Tokens:
+    """The 2.1.0 roles of this module's Baarn (only for the modules that ask): ``CONFIRMER`` a
+    confirmer with a confirmer-only token; ``roles.registrar`` also a confirmer, with a token
+    holding both roles (its own deliveries are self-confirmations); ``SIGNER`` a registrar who
+    signs with its own wallet (no token); ``RELAYER`` the API's relayer key; a
+    confirmer-role token of ``roles.stranger``, who is no confirmer on chain."""
+    admin = roles.council_admin.key
+    chain.send("addConfirmer", [1, CONFIRMER.address], admin)
+    chain.send("addConfirmer", [1, roles.registrar.address], admin)
+    chain.send("addRegistrar", [1, SIGNER.address], admin)
+    path = api_settings.staff_keys_file
+    set_relayer_key(path, RELAYER.key)
+    return Part2Tokens(
+        confirmer=issue_token(path, 1, CONFIRMER.key, ["confirmer"]),
+        registrar_and_confirmer=issue_token(path, 1, roles.registrar.key, ["registrar", "confirmer"]),
+        stranger_confirmer=issue_token(path, 1, roles.stranger.key, ["confirmer"]),
+    )

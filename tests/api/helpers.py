@@ -28,6 +28,36 @@ MAX_EVIDENCE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
+class Account:
+    """A test account of the 2.1.0 roles (anvil development keys the module roles do not use)."""
+
+    key: str
+
+    @property
+    def address(self) -> str:
+        from eth_account import Account as EthAccount
+
+        return EthAccount.from_key(self.key).address
+
+
+CONFIRMER = Account("0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356")
+"""Anvil key 7: a confirmer of Baarn (an inspector)."""
+RELAYER = Account("0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97")
+"""Anvil key 8: the API's relayer."""
+SIGNER = Account("0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6")
+"""Anvil key 9: a Baarn registrar who signs with its own wallet and holds no token."""
+
+
+@dataclass(frozen=True)
+class Part2Tokens:
+    """Staff tokens of the ``part2`` fixture (2.1.0 roles)."""
+
+    confirmer: str  # CONFIRMER, confirmer role only
+    registrar_and_confirmer: str  # roles.registrar, both roles (and a confirmer on chain)
+    stranger_confirmer: str  # roles.stranger: a confirmer-role token of an account no confirmer on chain
+
+
+@dataclass(frozen=True)
 class Tokens:
     """Staff tokens by who holds them."""
 

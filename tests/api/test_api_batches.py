@@ -269,7 +269,7 @@ def test_a_paused_ledger_refuses_every_write_with_503_and_keeps_reading(
             assert "index" not in body
         assert head(chain) == before
         health = client.get("/api/v1/health").json()
-        assert (health["paused"], health["contract_version"]) == (True, "2.0.0")
+        assert (health["paused"], health["contract_version"]) == (True, "2.1.0")
         assert client.get("/api/v1/commitments").status_code == 200
     finally:
         chain.send("unpause", [], roles.platform_admin.key)

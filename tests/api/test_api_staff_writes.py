@@ -108,7 +108,8 @@ def test_staff_me_names_the_tokens_municipality_and_registrar(client: TestClient
     index()
     response = client.get("/api/v1/staff/me", headers=auth(tokens.baarn))
     assert response.status_code == 200
-    assert response.json() == {"municipality_id": 1, "municipality_name": "Baarn", "registrar": roles.registrar.address}
+    assert response.json() == {"municipality_id": 1, "municipality_name": "Baarn", "registrar": roles.registrar.address,
+                               "roles": ["registrar"]}
     assert client.get("/api/v1/staff/me", headers=auth(tokens.utrecht)).json()["municipality_name"] == "Utrecht"
 
 
@@ -480,6 +481,7 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
     delivery = client.get(f"/api/v1/commitments/{wonen.id}").json()["deliveries"][0]
     recorded_at = delivery["recorded"]["block_time"]
     assert delivery == {
+        "kind": "recorded",
         "id": delivery_id(wonen.id, 1),
         "delivery_number": 1,
         "commitment_id": wonen.id,
@@ -499,10 +501,20 @@ def test_delivery_stores_its_files_and_cites_them_on_chain(
         "evidence_uri": "https://baarn.example/oplevering-fase-1",
         "note": "Fase 1 opgeleverd",
         "external_ref": "lev-001",
+        "asset_ref": "",
+        "double_counted": False,
         "registrar": roles.registrar.address,
         "signer_held_role": True,
         "recorded": delivery["recorded"],
         "revocation": None,
+        "review": "unconfirmed",
+        "confirmations": [],
+        "disputes": [],
+        "batch_root": None,
+        "leaf_hash": None,
+        "leaf_index": None,
+        "counted": None,
+        "refused_reason": None,
     }
     assert delivery["recorded"]["tx_hash"] == body["tx"]["tx_hash"]
     verify = client.get(f"/api/v1/verify/{PHOTO_SHA}").json()

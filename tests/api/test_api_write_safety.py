@@ -449,9 +449,10 @@ def test_line_breaks_and_tabs_are_kept_in_multi_line_texts(client: TestClient, t
 
 
 def test_refusals_read_as_sentences_consistently_across_endpoints(
-    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, veilig: Veilig, commitment: Made
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, veilig: Veilig, commitment: Made, roles: Any
 ) -> None:
     v = veilig.id
+    stranger = roles.stranger.address
     head = chain.head_block_number()
     amendment = {"expected_amendment_count": 0, "title": "t", "reason": "r"}
     cases = [
@@ -465,9 +466,9 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
         (client.post("/api/v1/staff/deliveries/99/revocation", json={"reason": "r"}, headers=auth(tokens.baarn)),
          404, "not-found", "No delivery 99.", "LedgerUnknownDelivery"),
         (client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": "x-1"}, headers=auth(tokens.baarn_stranger)),
-         403, "forbidden", "This token's registrar is not a registrar of municipality 1.", "LedgerNotRegistrar"),
+         403, "forbidden", f"Account {stranger} is not a registrar of municipality 1.", "LedgerNotRegistrar"),
         (deliver(client, tokens.baarn_stranger, v, evidence_sha256=ELSEWHERE),
-         403, "forbidden", "This token's registrar is not a registrar of municipality 1.", "LedgerNotRegistrar"),
+         403, "forbidden", f"Account {stranger} is not a registrar of municipality 1.", "LedgerNotRegistrar"),
         (client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": veilig.external_ref},
                      headers=auth(tokens.baarn)),
          409, "duplicate-external-ref",
@@ -513,7 +514,7 @@ def test_refusals_read_as_sentences_consistently_across_endpoints(
 def test_every_custom_error_of_the_interface_has_a_sentence() -> None:
     source = (REPO_ROOT / "contracts" / "interfaces" / "ICommitmentLedger.sol").read_text(encoding="utf-8")
     samples = {"uint8": 4, "uint32": 3, "uint256": 7, "uint64": 9, "address": "0x" + "11" * 20, "string": "externalRef",
-               "bool": True, "bytes32": "0x" + "ab" * 32}
+               "bool": True, "bytes32": "0x" + "ab" * 32, "Verdict": 1}
     errors = re.findall(r"^\s*error (\w+)\(([^)]*)\);", source, flags=re.MULTILINE)
     assert len(errors) >= 20
     for name, params in errors:
