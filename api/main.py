@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.problems import Problem, install_problem_handlers, problem_responses
-from api.routes import batches, commitments, evidence, health, municipalities, staff, verify
+from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify
 from ledger.chain import LedgerChain
 from ledger.db.engine import create_schema, make_engine, session_factory
 from ledger.deployment import load_deployment
@@ -226,13 +226,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "verify", "description": "Check a document against the ledger."},
             {"name": "evidence", "description": "Evidence files stored by this server."},
             {"name": "staff", "description": "Registrar writes (bearer token)."},
+            {"name": "relay", "description": "Writes signed elsewhere (EIP-712), submitted by this server's relayer."},
         ],
     )
     app.state.settings = settings
     install_problem_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, municipalities, commitments, batches, verify, evidence, staff):
+    for module in (health, municipalities, commitments, batches, verify, evidence, staff, relay):
         api.include_router(module.router)
     app.include_router(api)
     _include_docs(app)
