@@ -331,13 +331,13 @@ def _apply_one(
 ) -> set[int]:
     """Apply one event's facts; returns the commitments whose figures it may change."""
     handler = _HANDLERS.get(event.name)
-    if handler is None and event.name not in EVENTS_ONLY:
+    if handler is None and event.name not in EVENTS_ONLY and event.name not in _FILE_HANDLERS:
         raise ProjectionError(f"No projection for event {event.name} at block {event.block_number}.")
     if event.block_number not in block_times:
         raise ProjectionError(f"No block time given for block {event.block_number} ({event.name}).")
     ref = _Ref(event.block_number, event.log_index, event.transaction_hash, int(block_times[event.block_number]))
-    if event.name == "BatchAnchored":
-        keys = _batch_anchored(session, event, ref, batch_files)
+    if event.name in _FILE_HANDLERS:
+        keys = _FILE_HANDLERS[event.name](session, event, ref, batch_files)
     else:
         keys = handler(session, event, ref) if handler is not None else _Keys()
     session.add(
@@ -1073,10 +1073,14 @@ _HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref], _Keys]] = {
     "CommitmentWithdrawn": _commitment_withdrawn,
     "DeliveryRecorded": _delivery_recorded,
     "DeliveryRevoked": _delivery_revoked,
-    "BatchAnchored": lambda session, event, ref: _batch_anchored(session, event, ref, None),  # see _apply_one
     "BatchedDeliveryRevoked": _batched_delivery_revoked,
     "DeliveryConfirmed": _verdict_given,
     "DeliveryDisputed": _verdict_given,
     "BatchedDeliveryConfirmed": _verdict_given,
     "BatchedDeliveryDisputed": _verdict_given,
 }
+
+_FILE_HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref, BatchFiles | None], _Keys]] = {
+    "BatchAnchored": _batch_anchored,
+}
+"""Handlers that also read batch files."""

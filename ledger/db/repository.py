@@ -13,6 +13,8 @@ of statuses, Unix seconds, the request time):
 - batches: :func:`list_batches` (session, *, municipality_id, offset, limit,
   evidence_stored) → ``(page, count)``, :func:`get_batch` (session, root, *,
   evidence_stored), :func:`get_batch_leaf_proof` (session, root, leaf_hash);
+- write checks (what a write would collide with, for many commitments at once):
+  :func:`commitment_states`, :func:`taken_delivery_refs`, :func:`counted_assets`;
 - :func:`verify_hash` (session, sha256_hex), :func:`get_checkpoint` (session) for ``/health``;
 - formatting helpers: :func:`iso`, :func:`chain_ref`, :func:`normalize_sha256`.
 
@@ -1140,6 +1142,79 @@ def find_commitment_by_ref(session: Session, municipality_id: int, external_ref:
         "withdrawn": c.withdrawn,
         "registered": _ref_of(c),
     }
+
+
+# ---------------------------------------------------------------------------- write checks
+
+
+def commitment_states(session: Session, commitment_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The indexed commitments among ``commitment_ids``: id → ``{"municipality_id",
+    "withdrawn"}`` (ids the index does not have are left out)."""
+    ids = sorted(set(commitment_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Commitment.id, Commitment.municipality_id, Commitment.withdrawn).where(Commitment.id.in_(ids))
+    ).tuples()
+    return {cid: {"municipality_id": mid, "withdrawn": bool(withdrawn)} for cid, mid, withdrawn in rows}
+
+
+def taken_delivery_refs(session: Session, commitment_ids: Iterable[int]) -> dict[tuple[int, str], str]:
+    """``(commitment id, external ref)`` → the delivery holding it (a recorded delivery's id
+    in decimal, or a batched one's leaf hash), for every non-empty ref of these commitments:
+    as ``ledger.status.count_deliveries`` takes them, any recorded delivery (revoked or double
+    counted too) and any counted leaf (revoked too) holds its ref; the first holder is given."""
+    ids = sorted(set(commitment_ids))
+    taken: dict[tuple[int, str], str] = {}
+    if not ids:
+        return taken
+    for cid, ref, delivery_id in session.execute(
+        select(Delivery.commitment_id, Delivery.external_ref, Delivery.id)
+        .where(Delivery.commitment_id.in_(ids), Delivery.external_ref != "")
+        .order_by(Delivery.id)
+    ).tuples():
+        taken.setdefault((cid, ref), str(delivery_id))
+    for cid, ref, leaf_hash in session.execute(
+        select(BatchLeaf.commitment_id, BatchLeaf.external_ref, BatchLeaf.leaf_hash)
+        .join(Batch, Batch.root == BatchLeaf.root)
+        .where(BatchLeaf.commitment_id.in_(ids), BatchLeaf.external_ref != "", BatchLeaf.counted.is_(True))
+        .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+    ).tuples():
+        taken.setdefault((cid, ref), leaf_hash)
+    return taken
+
+
+def counted_assets(session: Session, commitment_ids: Iterable[int]) -> dict[tuple[int, str], str]:
+    """``(commitment id, normalised asset ref)`` → the counted, not revoked delivery naming it
+    (a recorded delivery's id in decimal, or a batched one's leaf hash): what a new delivery of
+    that asset would be a double count of (docs/LEDGER.md "Assets")."""
+    ids = sorted(set(commitment_ids))
+    counted: dict[tuple[int, str], str] = {}
+    if not ids:
+        return counted
+    for cid, key, delivery_id in session.execute(
+        select(Delivery.commitment_id, Delivery.asset_key, Delivery.id)
+        .where(
+            Delivery.commitment_id.in_(ids),
+            Delivery.asset_key != "",
+            Delivery.revoked.is_(False),
+            Delivery.double_counted.is_(False),
+        )
+        .order_by(Delivery.id)
+    ).tuples():
+        counted.setdefault((cid, key), str(delivery_id))
+    for cid, key, leaf_hash in session.execute(
+        select(BatchLeaf.commitment_id, BatchLeaf.asset_key, BatchLeaf.leaf_hash)
+        .where(
+            BatchLeaf.commitment_id.in_(ids),
+            BatchLeaf.asset_key != "",
+            BatchLeaf.counted.is_(True),
+            BatchLeaf.revoked.is_(False),
+        )
+        .order_by(BatchLeaf.root, BatchLeaf.leaf_index)
+    ).tuples():
+        counted.setdefault((cid, key), leaf_hash)
+    return counted
 
 
 # ---------------------------------------------------------------------------- verify, health

@@ -348,3 +348,17 @@ def test_verdicts_on_batched_deliveries_give_their_review(db: Database) -> None:
     assert [c["confirmer"] for c in batched[0]["confirmations"]] == [CONFIRMER]
     assert (d["confirmed_quantity"], d["disputed_quantity"], d["unconfirmed_quantity"], d["met_at_confirmed"]) == (
         "2", "3", "3", None)
+
+
+def test_write_checks_see_taken_refs_and_counted_assets_as_the_counting_rules_do(db: Database) -> None:
+    s, f = late_story()
+    apply(db, s, holding(f))
+    s.next_block().withdraw(2)
+    apply(db, s, holding(f))
+    with db.sessions() as session:
+        assert repository.commitment_states(session, [2, 1, 77]) == {
+            1: {"municipality_id": 1, "withdrawn": False}, 2: {"municipality_id": 1, "withdrawn": True}}
+        # leaf 1 ("b") was revoked: its ref stays taken; the recorded "Paal 12" is a double count
+        assert repository.taken_delivery_refs(session, [1, 2]) == {(1, "c"): str(did(1, 2)), (1, "b"): f.leaf_hashes[1]}
+        assert repository.counted_assets(session, [1, 2]) == {(1, "Paal 12"): f.leaf_hashes[0]}
+        assert repository.counted_assets(session, []) == {} == repository.taken_delivery_refs(session, [])
