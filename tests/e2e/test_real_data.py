@@ -1,6 +1,7 @@
 """End to end on real public data: both datasets imported through the staff API (batched
-writes) into a fresh ledger, the API's figures checked against figures computed here from the
-source files, and the auditor's replay (chain only) compared with the API."""
+writes; the Chile deliveries of each snapshot anchored as one Merkle batch) into a fresh
+ledger, the API's figures checked against figures computed here from the source files, and the
+auditor's replay (chain only) compared with the API."""
 
 from __future__ import annotations
 
@@ -83,28 +84,33 @@ def test_chile_deliveries_are_recorded_late_with_the_exact_lag(imported: Importe
     listed = _chile(imported)
     # Every counted delivery is imported years after its snapshot's date.
     assert sum(c["recorded_late_count"] for c in listed.values()) == 170 - 9
-    # uid 8: its 2022 snapshot delivery (70 %), dated 2022-12-31T23:59:59-03:00.
+    # uid 8: its 2022 snapshot delivery (70 %), dated 2022-12-31T23:59:59-03:00, a leaf of the
+    # 2022 batch, recorded when that batch was anchored.
     detail = httpx.get(f"{api}/api/v1/commitments/{listed['8']['id']}").json()
     (delivery,) = [d for d in detail["deliveries"] if d["external_ref"] == "snapshot-2022"]
     (row,) = [r for r in imported.chile.report["rows"] if r["key"] == "8" and r["file"].endswith("2022.csv")]
-    tx = row["operations"][1]["tx"]
-    block = LedgerChain(imported.stack.rpc_url).block(tx["block_number"])
+    leaf = row["operations"][1]
+    block = LedgerChain(imported.stack.rpc_url).block(leaf["tx"]["block_number"])
     assert block is not None
     lag = block.timestamp - CHILE_2022_AS_OF
     assert delivery["delivered_at"] == CHILE_2022_AS_OF
     assert delivery["recorded_at"] == block.timestamp
     assert (delivery["recording_lag_seconds"], delivery["recording_lag_days"]) == (lag, lag // 86_400)
     assert lag > RECORDED_LATE_AFTER_SECONDS and delivery["recorded_late"] is True
-    assert delivery["id"] == listed["8"]["id"] * 1_000_000 + 1
+    assert (delivery["kind"], delivery["id"], delivery["leaf_hash"]) == ("batched", leaf["ledger_id"], leaf["ledger_id"])
+    assert delivery["batch_root"] == imported.chile.report["batches"][0]["root"]
 
 
 def test_the_imports_use_one_transaction_per_batch_of_up_to_100(imported: ImportedSystem) -> None:
     assert imported.baarn.report["batch_size"] == 100
     assert imported.baarn.report["summary"]["transactions"]["count"] == 2  # 100 + 31 registrations
     assert imported.baarn.report["summary"]["transactions"]["operations"] == 131
-    # Chile: 3 registration batches, 3 delivery batches, 9 single revocations.
+    # Chile: 3 registration batches, 3 anchored batches (one per snapshot), 9 single
+    # revocations of batched deliveries.
     assert imported.chile.report["summary"]["transactions"]["count"] == 15
     assert imported.chile.report["summary"]["transactions"]["operations"] == 395
+    assert [(b["label"], b["leaf_count"], b["outcome"]) for b in imported.chile.report["batches"]] == [
+        ("2022", 64, "done"), ("2023", 63, "done"), ("2024", 43, "done")]
     ops = [op for row in imported.chile.report["rows"] for op in row["operations"]]
     assert {op["outcome"] for op in ops} == {"done"}
     assert all(op["tx"]["tx_hash"].startswith("0x") for op in ops)
@@ -160,10 +166,27 @@ def test_chile_import_records_the_planned_deliveries_and_corrections(imported: I
     counted = [d for d in detail["deliveries"] if d["revocation"] is None]
     assert len(revoked) == 1
     assert revoked[0]["revocation"]["reason"].startswith("Progress fell from 70% to 40%")
-    assert revoked[0]["id"] == uid_191["id"] * 1_000_000 + 2
+    # The revoked one is the 2023 snapshot's leaf, in the 2023 batch.
+    assert (revoked[0]["kind"], revoked[0]["external_ref"]) == ("batched", "snapshot-2023")
+    assert revoked[0]["batch_root"] == imported.chile.report["batches"][1]["root"]
     assert sum(int(d["quantity"]) for d in counted) == 40
     assert detail["progress_bps"] == 4000
     assert [source["publisher"].split(" (")[0] for source in detail["sources"]] == ["Fundación Ciudadano Inteligente"]
+
+
+def test_each_chile_snapshot_is_one_verified_batch_whose_file_the_api_serves(imported: ImportedSystem) -> None:
+    api = imported.stack.api_url
+    page = httpx.get(f"{api}/api/v1/batches", params={"municipality_id": imported.stack.municipality_ids["CL-GOB"]}).json()
+    sent = imported.chile.report["batches"]
+    assert [(b["root"], b["leaf_count"], b["file_sha256"]) for b in page["data"]] == [
+        (b["root"], b["leaf_count"], b["file_sha256"]) for b in sent]
+    # Verified, so counted; the corrections of 2023 and 2024 revoked 5 leaves of the 2022 batch
+    # and 4 of the 2023 batch.
+    assert [(b["verified"], b["counted_leaves"], b["revoked_leaves"], b["refused_leaves"]) for b in page["data"]] == [
+        (True, 59, 5, 0), (True, 59, 4, 0), (True, 43, 0, 0)]
+    for b in page["data"]:
+        file = httpx.get(f"{api}/api/v1/batches/{b['root']}/file")
+        assert "0x" + hashlib.sha256(file.content).hexdigest() == b["file_sha256"]
 
 
 def test_the_batched_evidence_documents_are_kept_beside_the_reports(imported: ImportedSystem) -> None:
