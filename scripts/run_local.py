@@ -10,6 +10,9 @@
    network: the platform admin registers it with its generated admin, and that admin adds the
    generated registrar (``data/local-keys.json``); a staff token per registrar
    (``data/local-staff-tokens.json``, municipality code → token), local use only;
+   also a generated confirmer per municipality, added by its admin, with a confirmer token
+   (``data/local-confirmer-tokens.json``), and the API's generated relayer key (funded; it pays
+   the writes signed elsewhere that ``POST /relay`` submits), all in ``data/local-keys.json``;
 4. the indexer (``python -m indexer``) and the API with the site (uvicorn, port 8000).
 
 Prints the URLs and tokens, and on Ctrl-C (SIGINT) or SIGTERM stops the API, the indexer and
@@ -39,8 +42,8 @@ from ledger.chain import LedgerChain
 from ledger.errors import ChainUnavailableError, LedgerError
 from ledger.settings import REPO_ROOT, Settings, load_settings
 from ledger.sources import load_sources
-from ledger.staff import issue_token
-from scripts.admin import ensure_registrar, onboard_municipality
+from ledger.staff import CONFIRMER, StaffRegistry, issue_token, set_relayer_key
+from scripts.admin import ensure_confirmer, ensure_registrar, find_municipality, onboard_municipality
 from scripts.deploy import ensure_deployed
 from scripts.local_keys import LOCAL_CHAIN_IDS, WELL_KNOWN_KEYS
 
@@ -202,6 +205,47 @@ def bootstrap_local(settings: Settings, chain: LedgerChain, platform_admin_key: 
     return tokens
 
 
+def bootstrap_local_part2(settings: Settings, chain: LedgerChain) -> tuple[str, dict[str, str]]:
+    """The 2.1.0 roles of the local ledger, after :func:`bootstrap_local`: a generated relayer
+    key (``relayer_key`` in ``data/local-keys.json``, funded, set in the staff key file) and per
+    municipality a generated confirmer (``confirmer_key``), added by its admin, with a
+    confirmer token (``data/local-confirmer-tokens.json``, code → token). Keys are saved before
+    they are used; every step checks first, so a re-run completes what is missing.
+
+    Returns:
+        (the relayer's address, municipality code → confirmer token; local use only).
+
+    Raises:
+        LedgerError: not a local chain; ContractRevertError: the contract refused a step.
+    """
+    check_local(settings, chain)
+    keys_path, keys = _load_keys(settings)
+    if "relayer_key" not in keys:
+        keys["relayer_key"] = _new_key()
+        _write_private_json(keys_path, keys)
+    relayer = Account.from_key(keys["relayer_key"]).address
+    _fund(chain, relayer)
+    current = StaffRegistry(settings.staff_keys_file).relayer()
+    if current is None or current.account != relayer:
+        set_relayer_key(settings.staff_keys_file, keys["relayer_key"])
+    tokens_path = settings.data_dir / "local-confirmer-tokens.json"
+    tokens = json.loads(tokens_path.read_text()) if tokens_path.exists() else {}
+    for code, entry in keys["municipalities"].items():
+        if "confirmer_key" not in entry:
+            entry["confirmer_key"] = _new_key()
+            _write_private_json(keys_path, keys)
+        confirmer = Account.from_key(entry["confirmer_key"]).address
+        _fund(chain, confirmer)
+        municipality_id = find_municipality(chain, Account.from_key(entry["admin_key"]).address, code)
+        if municipality_id is None:
+            continue  # not onboarded (bootstrap_local does it first)
+        ensure_confirmer(chain, entry["admin_key"], municipality_id, confirmer)
+        if code not in tokens:
+            tokens[code] = issue_token(settings.staff_keys_file, municipality_id, entry["confirmer_key"], [CONFIRMER])
+            _write_private_json(tokens_path, tokens)
+    return relayer, tokens
+
+
 class LocalSystem:
     """The child processes of ``make run`` and their orderly shutdown."""
 
@@ -299,6 +343,7 @@ def main() -> int:
                 "in data/local-keys.json (a deployment from before v2?): run `make reset` to start over"
             )
         tokens = bootstrap_local(settings, chain, platform_admin_key)
+        relayer, confirmer_tokens = bootstrap_local_part2(settings, chain)
         console.print("Starting the indexer and the API …")
         system.start_services()
         site = f"http://{API_HOST}:{API_PORT}"
@@ -309,6 +354,10 @@ def main() -> int:
         console.print("\nStaff tokens for local use (Authorization: Bearer <token>), also in data/local-staff-tokens.json:")
         for municipality_code, token in tokens.items():
             console.print(f"  {municipality_code}: {token}")
+        console.print("Confirmer tokens (confirm or dispute deliveries), also in data/local-confirmer-tokens.json:")
+        for municipality_code, token in confirmer_tokens.items():
+            console.print(f"  {municipality_code}: {token}")
+        console.print(f"Relayer (pays the signed writes of POST {site}/api/v1/relay): {relayer}")
         console.print("\nImport the real datasets in another terminal: [bold]make import-baarn[/] and [bold]make import-chile[/]; "
                       "audit with [bold]make replay[/]. Stop with Ctrl-C.")
         while not stopping["now"]:
