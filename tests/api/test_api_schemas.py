@@ -39,6 +39,8 @@ def test_a_minimal_commitment_gets_defaults_for_optional_texts() -> None:
         "theme": "",
         "source_document_sha256": None,
         "source_uri": "",
+        "parent_id": None,
+        "weight": None,
     }
 
 
