@@ -46,16 +46,33 @@ def list_batches(
     return BatchPage(data=[BatchSummary.model_validate(r) for r in rows], count=total, offset=offset, limit=limit)
 
 
-@router.get("/batches/{root}", response_model=BatchDetail, responses=problem_responses(404, 422))
-def get_batch(root: Root, session: SessionDep, store: EvidenceStoreDep, deployment: DeploymentDep) -> BatchDetail:
-    """One batch with every leaf of its file in file order, each a batched delivery: its
-    values, `counted` and `refused_reason` (`unknown_commitment`, `other_municipality`,
-    `commitment_withdrawn`, `invalid_leaf`, `duplicate_external_ref`, `asset_already_counted`),
-    `revocation`, `review` and verdicts. `leaves` is empty while the batch is not verified.
+MAX_LEAVES_PER_PAGE = 1000
+"""Most leaves in one batch detail (page on with ``leaf_offset``)."""
 
-    404 `not-found` if no batch has this root; 422 for a malformed root.
+
+@router.get("/batches/{root}", response_model=BatchDetail, responses=problem_responses(404, 422))
+def get_batch(
+    root: Root,
+    session: SessionDep,
+    store: EvidenceStoreDep,
+    deployment: DeploymentDep,
+    leaf_offset: Annotated[int, Query(ge=0, le=2**32, description="leaves to skip")] = 0,
+    leaf_limit: Annotated[
+        int, Query(ge=1, le=MAX_LEAVES_PER_PAGE, description=f"leaves per page, 1..{MAX_LEAVES_PER_PAGE}")
+    ] = MAX_LEAVES_PER_PAGE,
+) -> BatchDetail:
+    """One batch with the leaves of its file in file order (`leaf_offset` on, at most
+    `leaf_limit`, 1,000 by default: a verified batch has `leaf_count` leaves), each a batched
+    delivery: its values, `counted` and `refused_reason` (`unknown_commitment`,
+    `other_municipality`, `commitment_withdrawn`, `invalid_leaf`, `duplicate_external_ref`,
+    `asset_already_counted`), `revocation`, `review` and verdicts. `leaves` is empty while the
+    batch is not verified.
+
+    404 `not-found` if no batch has this root; 422 for a malformed root or paging parameter.
     """
-    detail = repository.get_batch(session, normalise_sha256(root), evidence_stored=store.exists)
+    detail = repository.get_batch(
+        session, normalise_sha256(root), evidence_stored=store.exists, leaf_offset=leaf_offset, leaf_limit=leaf_limit
+    )
     if detail is None:
         raise ProblemError(404, "not-found", f"No batch with root {normalise_sha256(root)} was anchored.")
     detail["ledger"] = {"chain_id": deployment.chain_id, "contract_address": deployment.contract_address}

@@ -96,6 +96,15 @@ TIMELINE_KINDS = {
 
 _SHA256 = re.compile(r"^(0x)?[0-9a-fA-F]{64}$")
 
+IN_CHUNK = 500
+"""Most values bound in one ``IN (...)`` (SQLite's bound-parameter limit is far above; a
+commitment may have up to 999,999 deliveries and a batch any number of leaves)."""
+
+
+def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+    for start in range(0, len(values), IN_CHUNK):
+        yield values[start : start + IN_CHUNK]
+
 
 # ---------------------------------------------------------------------------- formatting
 
@@ -617,11 +626,10 @@ def _reviews(session: Session, delivery_keys: Iterable[str]) -> dict[str, tuple[
     order (docs/LEDGER.md "Confirmations")."""
     keys = list(dict.fromkeys(delivery_keys))
     result: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-    if not keys:
-        return result
-    for v in session.scalars(
-        select(Verdict).where(Verdict.delivery_key.in_(keys)).order_by(Verdict.block_number, Verdict.log_index)
-    ):
+    found: list[Verdict] = []
+    for chunk in _chunks(keys):
+        found += session.scalars(select(Verdict).where(Verdict.delivery_key.in_(chunk)))
+    for v in sorted(found, key=lambda v: (v.block_number, v.log_index)):
         confirmations, disputes = result.setdefault(v.delivery_key, ([], []))
         entry: dict[str, Any] = {"confirmer": v.confirmer}
         if v.verdict == "confirmed":
@@ -647,10 +655,10 @@ def _deliveries(
         query = query.limit(limit)
     rows = list(session.scalars(query))
     evidence: dict[int, list[str]] = {}
-    if rows:
+    for chunk in _chunks([d.id for d in rows]):
         for delivery_id, sha256 in session.execute(
             select(EvidenceCitation.delivery_id, EvidenceCitation.sha256)
-            .where(EvidenceCitation.delivery_id.in_([d.id for d in rows]))
+            .where(EvidenceCitation.delivery_id.in_(chunk))
             .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
         ).tuples():
             evidence.setdefault(delivery_id, []).append(sha256)
@@ -985,21 +993,32 @@ def list_batches(
 
 
 def get_batch(
-    session: Session, root: str, *, evidence_stored: Callable[[str], bool] | None = None, leaves: bool = True
+    session: Session,
+    root: str,
+    *,
+    evidence_stored: Callable[[str], bool] | None = None,
+    leaves: bool = True,
+    leaf_offset: int = 0,
+    leaf_limit: int | None = None,
 ) -> dict[str, Any] | None:
-    """One batch as in :func:`list_batches`, plus ``leaves``: every leaf of its file in file
-    order, each as a batched delivery of :func:`list_deliveries` (``counted``,
-    ``refused_reason``, ``revocation``, ``review``; empty while the batch is not verified), or
-    ``None`` if no such root was anchored.
+    """One batch as in :func:`list_batches`, plus ``leaves``: its file's leaves in file order
+    (``leaf_index`` ``leaf_offset`` on, at most ``leaf_limit``; all by default), each as a
+    batched delivery of :func:`list_deliveries` (``counted``, ``refused_reason``,
+    ``revocation``, ``review``; empty while the batch is not verified), or ``None`` if no such
+    root was anchored.
 
     Args:
         root: the batch's Merkle root, 64 hex digits (``0x`` optional, any case).
         evidence_stored: as for :func:`list_batches`.
         leaves: include the leaves (false: the summary only).
+        leaf_offset: leaves to skip (>= 0).
+        leaf_limit: most leaves to return (>= 1), ``None`` for all.
 
     Raises:
-        ValueError: malformed root.
+        ValueError: malformed root, ``leaf_offset`` < 0 or ``leaf_limit`` < 1.
     """
+    if leaf_offset < 0 or (leaf_limit is not None and leaf_limit < 1):
+        raise ValueError(f"leaf_offset must be >= 0 and leaf_limit >= 1, got {leaf_offset} and {leaf_limit}.")
     row = session.execute(
         select(Batch, Municipality.name)
         .join(Municipality, Municipality.id == Batch.municipality_id)
@@ -1011,7 +1030,7 @@ def get_batch(
     detail = _batch_dict(b, name, _batch_counts(session, [b.root]).get(b.root, (0, 0, 0)), evidence_stored)
     if leaves:
         detail["leaves"] = _batched_deliveries(
-            session, [BatchLeaf.root == b.root], evidence_stored, 0, None, with_commitment=False
+            session, [BatchLeaf.root == b.root], evidence_stored, leaf_offset, leaf_limit, with_commitment=False
         )
     return detail
 

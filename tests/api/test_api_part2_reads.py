@@ -296,3 +296,12 @@ def test_the_batch_endpoints_are_described_and_every_schema_reference_resolves(c
     assert {"parent_id", "weight", "children", "rollup_progress_bps", "rollup_children_delivered",
             "rollup_children_counted", "confirmed_quantity", "unconfirmed_quantity", "disputed_quantity",
             "status_confirmed", "met_at_confirmed", "progress_bps_confirmed", "batched_delivery_count"} <= set(summary)
+
+
+def test_the_leaves_of_a_batch_page_with_leaf_offset_and_leaf_limit(client: TestClient, seed: dict) -> None:
+    trees = seed["trees"]
+    page = client.get(f"/api/v1/batches/{trees.root}", params={"leaf_offset": 1, "leaf_limit": 5}).json()
+    assert [x["leaf_index"] for x in page["leaves"]] == [1]
+    assert client.get(f"/api/v1/batches/{trees.root}", params={"leaf_limit": 1}).json()["leaves"][0]["leaf_index"] == 0
+    for params in ({"leaf_limit": 0}, {"leaf_limit": 1001}, {"leaf_offset": -1}):
+        assert_problem(client.get(f"/api/v1/batches/{trees.root}", params=params), 422, "validation-error")

@@ -362,3 +362,23 @@ def test_write_checks_see_taken_refs_and_counted_assets_as_the_counting_rules_do
         assert repository.taken_delivery_refs(session, [1, 2]) == {(1, "c"): str(did(1, 2)), (1, "b"): f.leaf_hashes[1]}
         assert repository.counted_assets(session, [1, 2]) == {(1, "Paal 12"): f.leaf_hashes[0]}
         assert repository.counted_assets(session, []) == {} == repository.taken_delivery_refs(session, [])
+
+
+def test_a_batch_of_1200_leaves_is_counted_and_read_back_whole(db: Database) -> None:
+    from ledger.merkle import verify_proof
+
+    s = base_script()
+    t = s.time
+    s.next_block().commitment(1, target_quantity=1200)
+    f = build([leaf(1, 1, t - DAY, ref=f"r-{i}") for i in range(1200)])
+    s.next_block().anchor(f.root, f.sha256, 1200)
+    s.next_block().confirm_leaf(f.root, f.leaf_hashes[1199], 1)
+    apply(db, s, holding(f))
+    b = batch(db, f.root)
+    assert (len(b["leaves"]), b["counted_leaves"], b["leaves"][1199]["review"]) == (1200, 1200, "confirmed")
+    d = detail(db, 1, s.time)
+    assert (d["delivered_quantity"], d["status_on_record"], d["confirmed_quantity"], len(d["deliveries"])) == (
+        "1200", "delivered", "1", 1200)
+    with db.sessions() as session:
+        proof = repository.get_batch_leaf_proof(session, f.root, f.leaf_hashes[1199])
+    assert proof["proof"] == f.proofs[1199] and verify_proof(f.root, f.leaf_hashes[1199], proof["proof"])
