@@ -410,7 +410,15 @@ class Problem(BaseModel):
     ``existing_commitment_id`` / ``existing_delivery_id`` (duplicate references),
     ``expected_amendment_count`` / ``current_amendment_count`` (stale count), ``field``
     (amendment that changes nothing), ``index`` (the refused item of a batch, 0-based),
-    ``tx_hash`` (failed transaction), ``max_bytes`` (too large)."""
+    ``tx_hash`` (failed transaction), ``max_bytes`` (too large). 2.1.0: ``commitment_id`` /
+    ``asset_ref`` / ``existing_delivery_id`` (asset already counted; a batched delivery by its
+    leaf hash), ``parent_id`` / ``parent_municipality_id`` / ``municipality_id`` (parent of
+    another municipality), ``parent_id`` / ``weight`` / ``max_weight`` (invalid weight),
+    ``root`` / ``leaf_hash`` / ``municipality_id`` / ``file_sha256`` / ``uploaded_sha256``
+    (batches), ``account`` / ``municipality_id`` (no registrar or confirmer on chain;
+    self-confirmation), ``needed_role`` / ``token_roles`` (the token's roles do not allow the
+    write), ``confirmer`` / ``verdict`` (verdict unchanged), ``signer`` / ``recovered`` /
+    ``deadline`` / ``block_time`` / ``nonce`` / ``expected_nonce`` (signed writes)."""
 
     model_config = ConfigDict(extra="allow")
 

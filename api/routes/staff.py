@@ -1,5 +1,8 @@
-"""Staff (registrar) writes. ``Authorization: Bearer <token>``; the server signs with the
-token's registrar key, waits for the receipt and returns what the chain recorded.
+"""Staff writes. ``Authorization: Bearer <token>``; the server signs with the token's key,
+waits for the receipt and returns what the chain recorded. A token holds roles
+(``ledger.staff``): ``registrar`` for registrations, amendments, withdrawals, deliveries,
+revocations and batches; ``confirmer`` for confirmations and disputes (403 ``forbidden``
+with ``needed_role`` otherwise, before anything is sent).
 
 Every write may also answer: 401 `unauthorized` (missing or unknown token), 403 `forbidden`
 (record of another municipality, or the account is no registrar there), 422
@@ -13,6 +16,12 @@ refused item answers with that item's problem plus the extension member `index` 
 validation errors name the item in `errors[].loc` (`["body", "commitments", 3, "title"]`).
 The delivery batch reads its body itself (:func:`read_delivery_batch`), as it takes either
 JSON or multipart/form-data with evidence files (:class:`DeliveryBatchRoute` guards both).
+
+Anchored batches (``/staff/batches``, docs/LEDGER.md "Batches") are one Merkle root for up to
+10,000 deliveries; every row is checked first (422 with one ``errors`` entry per problem),
+and the batch file is stored here before the root is anchored (``api.services.batches``).
+A batched delivery is named by batch root and leaf hash; its values and proof come from the
+stored file.
 """
 
 from __future__ import annotations

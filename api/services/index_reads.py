@@ -92,10 +92,3 @@ def counted_assets(session: Session, commitment_ids: Iterable[int]) -> dict[tupl
     ).tuples():
         counted.setdefault((cid, key), leaf_hash)
     return counted
-
-
-def batch_file_sha256(session: Session, root: str) -> tuple[str, int] | None:
-    """``(file_sha256, municipality_id)`` of the anchored batch ``root`` (``0x`` lowercase), or
-    ``None`` if the index does not have it (yet)."""
-    row = session.execute(select(Batch.file_sha256, Batch.municipality_id).where(Batch.root == root)).first()
-    return None if row is None else (row[0], int(row[1]))

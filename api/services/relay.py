@@ -22,7 +22,10 @@ API or the chain refused):
    ``ledger.merkle.normalise_asset_ref``'s form, the one readers compare).
 
 For the batched operations the message names ``root`` and ``leafHash`` only; the leaf's values
-and its proof come from the stored batch file (:func:`api.services.batches.stored_leaf`). The
+and its proof come from the stored batch file (:func:`api.services.batches.stored_leaf`). A
+relayed ``anchorBatch`` is sent whether or not this server holds the file it names (the signer
+may publish it elsewhere): until the file is stored here (``POST /staff/batches/file``) the
+indexer reports the batch ``missing`` and counts none of its leaves. The
 relayer is the key file's ``relayer`` (``ledger.staff``); without one, 503
 ``relay-unavailable``. The contract then checks everything again, and its refusals map as for
 every write (``LedgerNotRegistrar`` 403, ...).

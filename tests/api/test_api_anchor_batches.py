@@ -578,3 +578,19 @@ def test_revoking_a_leaf_that_cannot_be_found_names_why(
                                403, "forbidden")
     assert forbidden["detail"] == f"This token is for municipality 2; batch {root} belongs to municipality 1."
     assert chain.head_block_number() == head
+
+
+def test_a_refused_anchor_discards_its_evidence_files_and_keeps_the_batch_file(
+    app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, commitment: Made
+) -> None:
+    report = b"a report of a batch the contract refuses\n"
+    rows = [row(commitment.id, evidence_hashes=[sha(report)], note="geweigerd")]
+    head, files, _staged = snapshot(app, chain)
+    response = client.post("/api/v1/staff/batches", headers=auth(tokens.baarn_stranger), data={
+        "municipality_id": "1", "deliveries": json.dumps(rows)}, files=[("evidence", ("r.txt", report, "text/plain"))])
+    assert assert_problem(response, 403, "forbidden")["contract_error"]["name"] == "LedgerNotRegistrar"
+    file_sha256 = sha(merkle.build_tree([leaf_of(rows[0])]).to_file_bytes())
+    assert chain.head_block_number() == head
+    assert stored_files(app) == sorted(files + [file_sha256[2:], file_sha256[2:] + ".json"])  # cited by nothing
+    assert not app.state.evidence_store.exists(sha(report))
+    assert staged_files(app) == []

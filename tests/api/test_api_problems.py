@@ -245,3 +245,17 @@ def test_staff_cli_issues_a_token_from_the_environment_key(tmp_path: Path, monke
     assert main(["--municipality-id", "2", "--keys-file", str(tmp_path / "keys.json")]) == 0
     token = capsys.readouterr().out.strip()
     assert StaffRegistry(tmp_path / "keys.json").authenticate(token).municipality_id == 2
+
+
+def test_every_problem_type_of_a_contract_error_has_a_title() -> None:
+    from api.problems import CONTRACT_ERRORS, CONTRACT_MESSAGES, TITLES
+
+    assert {slug for _status, slug in CONTRACT_ERRORS.values()} <= set(TITLES)
+    assert set(CONTRACT_ERRORS) <= set(CONTRACT_MESSAGES)
+    assert CONTRACT_ERRORS["LedgerAssetAlreadyCounted"] == (409, "asset-already-counted")
+    assert CONTRACT_ERRORS["LedgerNotConfirmer"] == (403, "forbidden")
+    assert CONTRACT_ERRORS["LedgerSelfConfirmation"] == (403, "self-confirmation")
+    assert CONTRACT_ERRORS["LedgerVerdictUnchanged"] == (409, "verdict-unchanged")
+    assert CONTRACT_ERRORS["LedgerInvalidNonce"] == (409, "invalid-nonce")
+    assert (CONTRACT_ERRORS["LedgerSignatureExpired"], CONTRACT_ERRORS["LedgerInvalidSignature"]) == (
+        (422, "signature-expired"), (422, "invalid-signature"))

@@ -11,6 +11,8 @@ confirmer, ``RELAYER`` the API's relayer key.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import subprocess
 from pathlib import Path
@@ -22,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from api.deps import get_now
 from api.main import create_app
-from ledger import signing
+from ledger import merkle, signing
 from ledger.chain import LedgerChain
 from ledger.deployment import Deployment
 from tests.api.helpers import (
@@ -359,3 +361,33 @@ def test_without_a_relayer_key_nothing_is_relayed(
     assert body["detail"] == ("This server has no relayer key, so it relays no signed writes. Submit the ...BySig call "
                               "yourself, or ask the operator to set one (python -m ledger.staff --relayer).")
     assert chain.head_block_number() == head
+
+
+def test_a_relayed_registration_anchor_and_batched_revocation_name_the_signer(
+    app: FastAPI, client: TestClient, chain: LedgerChain, deployment: Deployment, part2: Part2Tokens, index: Any,
+) -> None:
+    struct = (1, "ondertekend-1", "Bomen planten", "", "", 20, "bomen", 1_655_071_200, 1_924_988_399, bytes(32), "", 0, 0)
+    registered = relay(client, signed(chain, deployment, "registerCommitment", [struct], SIGNER.key))
+    assert registered.status_code == 201, registered.text
+    record = registered.json()["record"]
+    assert (record["registrar"], record["external_ref"], record["target_quantity"]) == (SIGNER.address, "ondertekend-1", "20")
+    cid = record["commitment_id"]
+    tree = merkle.build_tree([merkle.BatchLeaf(cid, 5, 1_736_938_800, (EVIDENCE,), note="door de wallet")])
+    content = tree.to_file_bytes()
+    file_sha256 = hashlib.sha256(content).digest()
+    anchor = relay(client, signed(chain, deployment, "anchorBatch",
+                                  [(1, tree.root, 1, file_sha256, "https://elders.example/b.json")], SIGNER.key))
+    assert anchor.status_code == 201, anchor.text
+    assert (anchor.json()["event"], anchor.json()["record"]["registrar"]) == ("BatchAnchored", SIGNER.address)
+    index()
+    assert client.get(f"/api/v1/batches/{tree.root_hex}").json()["unverified_reason"] == "missing"  # not stored here
+    app.state.evidence_store.save_stream(io.BytesIO(content), len(content), "application/json")
+    index()
+    leaf = tree.leaves[0]
+    revoked = relay(client, signed(chain, deployment, "revokeBatchedDelivery",
+                                   [tree.root, tuple(leaf.values()), tree.proof(0), "Verkeerde straat"], SIGNER.key))
+    assert revoked.status_code == 201, revoked.text
+    assert {k: revoked.json()["record"][k] for k in ("root", "leaf_hash", "commitment_id", "registrar", "reason")} == {
+        "root": tree.root_hex, "leaf_hash": "0x" + leaf.leaf_hash().hex(), "commitment_id": cid,
+        "registrar": SIGNER.address, "reason": "Verkeerde straat"}
+    index()
