@@ -43,7 +43,6 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from api.schemas import BatchDeliveryIn
-from api.services import index_reads
 from api.services.ledger_writes import (
     InputInvalidError,
     ProblemRefusal,
@@ -212,11 +211,11 @@ def _commitment_states(chain: LedgerChain, session: Session, ids: Iterable[int])
     """Commitment id → (municipality id, withdrawn), ``None`` if it does not exist: from the
     index, else from the contract (``commitmentState``; a commitment registered a moment ago)."""
     wanted = sorted(set(ids))
-    indexed = index_reads.commitments(session, wanted)
+    indexed = repository.commitment_states(session, wanted)
     states: dict[int, tuple[int, bool] | None] = {}
     for cid in wanted:
         if cid in indexed:
-            states[cid] = (indexed[cid].municipality_id, indexed[cid].withdrawn)
+            states[cid] = (indexed[cid]["municipality_id"], indexed[cid]["withdrawn"])
             continue
         try:
             state = chain.call("commitmentState", cid)
@@ -269,8 +268,8 @@ def check_leaves(
             refuse(i, "commitment_id", "commitment_withdrawn",
                    f"{name(i)}: commitment {cid} is withdrawn: it accepts no delivery")
     ids = [int(leaf.commitment_id) for leaf in leaves]
-    taken_refs = index_reads.taken_delivery_refs(session, ids)
-    counted = index_reads.counted_assets(session, ids)
+    taken_refs = repository.taken_delivery_refs(session, ids)
+    counted = repository.counted_assets(session, ids)
     first_ref: dict[tuple[int, str], int] = {}
     first_asset: dict[tuple[int, str], int] = {}
     first_leaf: dict[bytes, int] = {}

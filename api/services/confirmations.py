@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from api.services import index_reads
 from api.services.batches import stored_leaf
 from api.services.ledger_writes import ZERO_BYTES32, tx_json
 from ledger.chain import LedgerChain
+from ledger.db import repository
 from ledger.evidence import EvidenceStore
 from ledger.limits import delivery_commitment_id
 from ledger.staff import CONFIRMER, StaffIdentity
@@ -34,9 +34,9 @@ def _bytes32(sha256: str | None) -> bytes:
 def _check_delivery(session: Session, identity: StaffIdentity, delivery_id: int, what: str) -> None:
     identity.require_role(CONFIRMER, what)
     commitment_id = delivery_commitment_id(delivery_id)
-    commitment = index_reads.commitments(session, [commitment_id]).get(commitment_id)
+    commitment = repository.commitment_states(session, [commitment_id]).get(commitment_id)
     if commitment is not None:
-        identity.require_municipality(commitment.municipality_id, f"delivery {delivery_id}")
+        identity.require_municipality(commitment["municipality_id"], f"delivery {delivery_id}")
 
 
 def confirm_delivery(

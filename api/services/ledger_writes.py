@@ -67,7 +67,6 @@ from ledger.errors import (
 from ledger.events import snake
 from ledger.evidence import EvidenceStore, StagedFile, hash_stream
 from ledger.limits import delivery_commitment_id
-from api.services import index_reads
 from ledger.staff import REGISTRAR, StaffIdentity
 
 logger = logging.getLogger("api")
@@ -212,7 +211,8 @@ class AssetAlreadyCountedError(ProblemRefusal):
 
 
 def delivery_key(value: str) -> int | str:
-    """A delivery key of :mod:`api.services.index_reads` as the API names deliveries: a
+    """A delivery key of ``repository.taken_delivery_refs`` / ``counted_assets`` as the API
+    names deliveries: a
     recorded delivery's id as an int, a batched one's leaf hash as text."""
     return int(value) if value.isdigit() else value
 
@@ -278,12 +278,12 @@ def check_parent(session: Session | None, identity: StaffIdentity, parent_id: in
     """
     if parent_id is None or session is None:
         return
-    parent = index_reads.commitments(session, [parent_id]).get(parent_id)
+    parent = repository.commitment_states(session, [parent_id]).get(parent_id)
     if parent is None:
         return
-    if parent.municipality_id != identity.municipality_id:
-        raise ParentInOtherMunicipalityError(parent_id, parent.municipality_id, identity.municipality_id)
-    if parent.withdrawn:
+    if parent["municipality_id"] != identity.municipality_id:
+        raise ParentInOtherMunicipalityError(parent_id, parent["municipality_id"], identity.municipality_id)
+    if parent["withdrawn"]:
         raise CommitmentWithdrawnError(parent_id)
 
 
@@ -574,7 +574,7 @@ def check_asset(session: Session, commitment_id: int, asset_ref: str) -> None:
     """
     if not asset_ref:
         return
-    existing = index_reads.counted_assets(session, [commitment_id]).get((commitment_id, asset_ref))
+    existing = repository.counted_assets(session, [commitment_id]).get((commitment_id, asset_ref))
     if existing is not None:
         raise AssetAlreadyCountedError(commitment_id, asset_ref, delivery_key(existing))
 
@@ -660,11 +660,11 @@ def revoke_delivery(
         ContractRevertError: see above.
     """
     identity.require_role(REGISTRAR, "revoking a delivery")
-    commitment = index_reads.commitments(session, [delivery_commitment_id(delivery_id)]).get(
+    commitment = repository.commitment_states(session, [delivery_commitment_id(delivery_id)]).get(
         delivery_commitment_id(delivery_id)
     )
     if commitment is not None:
-        identity.require_municipality(commitment.municipality_id, f"delivery {delivery_id}")
+        identity.require_municipality(commitment["municipality_id"], f"delivery {delivery_id}")
     tx = chain.send("revokeDelivery", [delivery_id, reason], identity.private_key)
     event = tx.event("DeliveryRevoked")
     return {"delivery_id": event.args["delivery_id"], "commitment_id": event.args["commitment_id"], "tx": tx_json(tx)}
@@ -797,7 +797,7 @@ def record_deliveries(
         checked.add(d.commitment_id)
         if commitment is not None:
             municipalities[d.commitment_id] = commitment["municipality_id"]
-    assets = index_reads.counted_assets(session, [d.commitment_id for d in items if d.asset_ref])
+    assets = repository.counted_assets(session, [d.commitment_id for d in items if d.asset_ref])
     for i, d in enumerate(items):
         existing = assets.get((d.commitment_id, d.asset_ref)) if d.asset_ref else None
         if existing is not None:
