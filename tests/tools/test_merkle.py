@@ -14,7 +14,7 @@ import json
 import pytest
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from ledger import merkle
 from ledger.errors import LedgerError
@@ -116,6 +116,18 @@ def test_a_leaf_hash_is_keccak_of_keccak_of_the_abi_encoded_values() -> None:
     assert LEAF_A.abi_encoded() == abi_encode(list(LEAF_ENCODING), values)
     assert LEAF_A.leaf_hash() == keccak(keccak(abi_encode(list(LEAF_ENCODING), values)))
     assert "0x" + LEAF_A.leaf_hash().hex() == THREE_LEAF_HASHES[0]
+
+
+@given(st.builds(
+    BatchLeaf,
+    st.integers(0, 2**256 - 1), st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=17).map(tuple),
+    st.text(), st.text(), st.text(max_size=40), st.text(max_size=40),
+))
+@example(BatchLeaf(2**256 - 1, 2**64 - 1, 2**64 - 1, (b"\xff" * 32,) * 16, "x" * 31, "é" * 16, "r" * 33, "日" * 11))
+def test_the_written_out_leaf_encoding_is_eth_abi_s_for_any_leaf(generated: BatchLeaf) -> None:
+    # BatchLeaf.abi_encoded is hand-written for speed; eth_abi is the reference.
+    assert generated.abi_encoded() == abi_encode(list(LEAF_ENCODING), generated.values())
 
 
 def test_a_leaf_s_json_values_are_decimal_strings_hex_hashes_and_texts() -> None:
