@@ -52,14 +52,11 @@ can differ by a multiple of 12 gas from one run to the next. The first write of 
 one-off costs (a counter slot going from zero to non-zero, a signer's nonce slot, a contract's
 first storage): each of those is done once as a warm-up, and named when it is shown.
 
-The batch trees follow OpenZeppelin's StandardMerkleTree (``@openzeppelin/merkle-tree``
-``standard-v1``: leaf ``keccak256(keccak256(abi.encode(values)))`` in
-:data:`BATCH_LEAF_ENCODING`, leaves sorted by hash, sorted pairs), built by :func:`build_batch`
-until ``ledger/merkle.py`` (the project's one implementation) lands; the ledger's
-``verifyBatchedDelivery`` checks a proof of each anchored tree, so a tree the contract would
-not accept stops the bench. EIP-712 signatures are made with eth_account from the type strings
-:data:`RECORD_DELIVERY_TYPE` and :data:`CONFIRM_DELIVERY_TYPE`, checked against the contract's
-``*_TYPEHASH`` constants.
+The batch trees and files are ``ledger/merkle.py``'s (``build_tree``, ``to_file_bytes``: the
+project's one OpenZeppelin StandardMerkleTree); the ledger's ``verifyBatchedDelivery`` checks a
+proof of each anchored tree, so a tree the contract would not accept stops the bench. The
+signed writes are ``ledger/signing.py``'s typed data (its table of the contract's type strings),
+signed with eth_account.
 """
 
 from __future__ import annotations
@@ -79,15 +76,16 @@ import solcx
 import yaml
 from eth_abi import encode as abi_encode
 from eth_account import Account
-from eth_hash.auto import keccak
 from rich.console import Console
 from rich.table import Table
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
 from bench.anvil import BROWNIE_CONFIG, throwaway_anvil
+from ledger import signing
 from ledger.chain import LedgerChain
 from ledger.errors import LedgerError
+from ledger.merkle import LEAF_ENCODING, BatchLeaf, BatchTree, build_tree
 from ledger.settings import REPO_ROOT
 from scripts.local_keys import WELL_KNOWN_KEYS
 
@@ -95,12 +93,9 @@ FLOOR_SOURCE = "bench/contracts/GasFloor.sol"
 SIGNATURE_FLOOR_SOURCE = "bench/contracts/SignatureCheckFloor.sol"
 REFERENCE_SOURCES = (FLOOR_SOURCE, SIGNATURE_FLOOR_SOURCE)
 EAS_ARTIFACTS = REPO_ROOT / "node_modules" / "@ethereum-attestation-service" / "eas-contracts" / "artifacts" / "contracts"
-DELIVERY_SCHEMA = (
-    "uint256 commitmentId,uint64 quantity,uint64 deliveredAt,bytes32[] evidenceHashes,"
-    "string evidenceUri,string note,string externalRef,string assetRef"
-)
-"""EAS schema with the fields of a delivery (``ICommitmentLedger.DeliveryInput`` and its id)."""
-_DELIVERY_SCHEMA_TYPES = ["uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string"]
+DELIVERY_SCHEMA = ",".join(f"{kind} {name}" for kind, name in zip(LEAF_ENCODING, signing.LEAF_FIELDS))
+"""EAS schema with the fields of a delivery (``ICommitmentLedger.DeliveryInput`` and its id, as in a
+``BatchLeaf``): ``"uint256 commitmentId,uint64 quantity,...,string assetRef"``."""
 
 TX_BASE_GAS = 21_000
 """Intrinsic gas of every transaction (yellow paper, G_transaction)."""
@@ -130,21 +125,9 @@ CONFIRMED_BATCH_SIZE = 1_000
 """The batch (one of :data:`BATCH_SIZES`) whose first leaf ``confirmBatchedDelivery`` confirms."""
 BATCH_FILE_URI = "https://data.gemeente.example/ledger/batches/{sha256}.json"
 """Where a municipality would publish a batch file, named by the SHA-256 (hex) of its bytes."""
-BATCH_LEAF_ENCODING = ("uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string")
-"""StandardMerkleTree leaf encoding of a batched delivery (``ICommitmentLedger.BatchLeaf``)."""
 SIGNATURE_LIFETIME_SECONDS = 90 * 86_400
 """Deadline of the bench's signatures after the chain's time, seconds: outlasts the 42-day
 recovery wait the bench fast-forwards before it measures the references."""
-
-EIP712_DOMAIN_NAME = "CommitmentLedger"
-EIP712_DOMAIN_VERSION = "2"
-RECORD_DELIVERY_TYPE = (
-    "RecordDelivery(uint256 commitmentId,uint64 quantity,uint64 deliveredAt,bytes32[] evidenceHashes,"
-    "string evidenceUri,string note,string externalRef,string assetRef,uint256 nonce,uint256 deadline)"
-)
-"""EIP-712 type string of ``recordDeliveryBySig`` (the contract's ``RECORD_DELIVERY_TYPEHASH``)."""
-CONFIRM_DELIVERY_TYPE = "ConfirmDelivery(uint256 deliveryId,bytes32 evidenceHash,uint256 nonce,uint256 deadline)"
-"""EIP-712 type string of ``confirmDeliveryBySig`` (the contract's ``CONFIRM_DELIVERY_TYPEHASH``)."""
 
 NOTE_40_BYTES = "Opgeleverd: 40 woningen, blok A en B, Q3"
 REASON_40_BYTES = "Blok B niet opgeleverd, zie inspectie 12"
@@ -393,33 +376,7 @@ def _sha(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
-# ------------------------------------------------------------------ batches (StandardMerkleTree)
-
-
-def _word(value: int) -> bytes:
-    return value.to_bytes(32, "big")
-
-
-def encode_batch_leaf(leaf: Sequence[Any]) -> bytes:
-    """``abi.encode`` of one leaf in :data:`BATCH_LEAF_ENCODING`: the same bytes as
-    ``eth_abi.encode(BATCH_LEAF_ENCODING, leaf)``, written out for this one tuple type because
-    eth_abi's generic encoder takes about 4 s for the 100,000 leaves of the largest batch.
-
-    Args:
-        leaf: ``(commitmentId, quantity, deliveredAt, evidenceHashes, evidenceUri, note,
-            externalRef, assetRef)``: three non-negative ints, a list of 32-byte hashes, four str.
-    """
-    commitment_id, quantity, delivered_at, evidence_hashes, *texts = leaf
-    tails = [_word(len(evidence_hashes)) + b"".join(evidence_hashes)]
-    for text in texts:
-        data = text.encode("utf-8")
-        tails.append(_word(len(data)) + data + b"\x00" * (-len(data) % 32))
-    heads = [_word(commitment_id), _word(quantity), _word(delivered_at)]
-    offset = 32 * len(BATCH_LEAF_ENCODING)
-    for tail in tails:
-        heads.append(_word(offset))
-        offset += len(tail)
-    return b"".join(heads + tails)
+# ------------------------------------------------------------------ batches and signatures
 
 
 @contextmanager
@@ -435,111 +392,27 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _node_hash(a: bytes, b: bytes) -> bytes:
-    return keccak(a + b if a <= b else b + a)
-
-
-@dataclass(frozen=True)
-class BenchBatch:
-    """A batch of deliveries as OpenZeppelin's ``StandardMerkleTree.of(values, BATCH_LEAF_ENCODING)``
-    builds it (``@openzeppelin/merkle-tree`` 1.0, ``sortLeaves`` on).
-
-    Attributes:
-        values: the leaves in file order (see :func:`encode_batch_leaf` for their shape).
-        tree: every node, root at 0, children of i at 2i + 1 and 2i + 2, leaves (sorted by
-            hash) at the end in reverse order: ``2 * len(values) - 1`` hashes of 32 bytes.
-        tree_indices: where each value's leaf is in ``tree``.
-    """
-
-    values: tuple[tuple[Any, ...], ...]
-    tree: tuple[bytes, ...]
-    tree_indices: tuple[int, ...]
-
-    @property
-    def root(self) -> bytes:
-        """The Merkle root anchored on chain."""
-        return self.tree[0]
-
-    def proof(self, value_index: int) -> list[bytes]:
-        """Sibling hashes from the leaf of ``values[value_index]`` up to the root (OZ ``getProof``)."""
-        index, proof = self.tree_indices[value_index], []
-        while index > 0:
-            proof.append(self.tree[index + 1 if index % 2 else index - 1])
-            index = (index - 1) // 2
-        return proof
-
-    def dump(self) -> bytes:
-        """The batch file: the tree's ``standard-v1`` dump as compact UTF-8 JSON (uints as decimal
-        strings, hashes as ``0x`` hex), the bytes whose SHA-256 is anchored."""
-        def jsonable(value: tuple[Any, ...]) -> list[Any]:
-            commitment_id, quantity, delivered_at, evidence_hashes, *texts = value
-            return [str(commitment_id), str(quantity), str(delivered_at), ["0x" + h.hex() for h in evidence_hashes], *texts]
-
-        document = {
-            "format": "standard-v1",
-            "leafEncoding": list(BATCH_LEAF_ENCODING),
-            "tree": ["0x" + node.hex() for node in self.tree],
-            "values": [{"value": jsonable(v), "treeIndex": i} for v, i in zip(self.values, self.tree_indices)],
-        }
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def build_batch(values: Sequence[tuple[Any, ...]]) -> BenchBatch:
-    """Build the StandardMerkleTree of ``values``: leaf hash ``keccak256(keccak256(abi.encode(v)))``,
-    leaves sorted by hash, each inner node the hash of its two children sorted.
-
-    Raises:
-        ValueError: ``values`` is empty.
-    """
-    if not values:
-        raise ValueError("a batch needs at least one leaf")
-    hashed = sorted((keccak(keccak(encode_batch_leaf(v))), i) for i, v in enumerate(values))
-    size = 2 * len(hashed) - 1
-    tree: list[bytes] = [b""] * size
-    tree_indices = [0] * len(hashed)
-    for leaf_index, (leaf_hash, value_index) in enumerate(hashed):
-        tree[size - 1 - leaf_index] = leaf_hash
-        tree_indices[value_index] = size - 1 - leaf_index
-    for i in range(size - 1 - len(hashed), -1, -1):
-        tree[i] = _node_hash(tree[2 * i + 1], tree[2 * i + 2])
-    return BenchBatch(tuple(tuple(v) for v in values), tuple(tree), tuple(tree_indices))
-
-
-def streetlight_batch_values(leaves: int, commitment_id: int, delivered_at: int, first_lamp: int) -> list[tuple[Any, ...]]:
+def streetlight_batch_leaves(leaves: int, commitment_id: int, delivered_at: int, first_lamp: int) -> list[BatchLeaf]:
     """The deliveries of a bench batch: one LED streetlight each (quantity 1), numbered from
     ``first_lamp`` (``assetRef`` "lantaarnpaal 000123", so no asset repeats across the bench's
     batches), one evidence hash, a short note, no external ref, claimed within the day before
     ``delivered_at`` (Unix seconds)."""
     return [
-        (commitment_id, 1, delivered_at - (lamp % 1_440) * 60, [_sha(f"lantaarnpaal-{lamp}")], "", BATCH_NOTE, "",
-         f"lantaarnpaal {lamp:06d}")
+        BatchLeaf(commitment_id, 1, delivered_at - (lamp % 1_440) * 60, (_sha(f"lantaarnpaal-{lamp}"),), "", BATCH_NOTE,
+                  "", f"lantaarnpaal {lamp:06d}")
         for lamp in range(first_lamp, first_lamp + leaves)
     ]
 
 
-# ------------------------------------------------------------------ EIP-712 signatures
-
-
-def _typed_fields(type_string: str) -> tuple[str, list[dict[str, str]]]:
-    primary, _, members = type_string.partition("(")
-    return primary, [dict(zip(("type", "name"), m.split(" "))) for m in members.rstrip(")").split(",")]
-
-
-def sign_write(private_key: str, type_string: str, values: Sequence[Any], chain_id: int, verifying_contract: str) -> bytes:
-    """The 65-byte EIP-712 signature (r, s, v) of one signed write.
-
-    Args:
-        private_key: the signer's key (hex).
-        type_string: the primary type, e.g. :data:`RECORD_DELIVERY_TYPE` (no referenced structs).
-        values: the type's members in its order, ``nonce`` and ``deadline`` last.
-        chain_id: the domain's chain id.
-        verifying_contract: the domain's contract (the ledger, or a reference contract).
-    """
-    primary, fields = _typed_fields(type_string)
-    message = {field["name"]: value for field, value in zip(fields, values, strict=True)}
-    domain = {"name": EIP712_DOMAIN_NAME, "version": EIP712_DOMAIN_VERSION, "chainId": chain_id,
-              "verifyingContract": verifying_contract}
-    return bytes(Account.sign_typed_data(private_key, domain, {primary: fields}, message).signature)
+def _signed_args(key: str, name: str, args: list[Any], *, nonce: int, deadline: int, chain_id: int,
+                 contract: str) -> list[Any]:
+    """The arguments of ``<name>BySig``: ``args`` and the ``Authorization`` of ``key``'s EIP-712
+    signature over them (ledger/signing.py) in the domain of ``contract`` on ``chain_id`` (the
+    ledger, or a reference contract with the ledger's domain name and version)."""
+    message = signing.message(name, args, nonce=nonce, deadline=deadline)
+    data = signing.typed_data(name, message, chain_id=chain_id, contract=contract)
+    signer = Account.from_key(key).address
+    return [*args, signing.authorization(signer, nonce, deadline, signing.sign(data, key))]
 
 
 def _calldata_gas(w3: Web3, tx_hash: str) -> int:
@@ -558,16 +431,16 @@ def measure(rpc_url: str) -> GasReport:
     """Deploy the ledger and the references on the chain at ``rpc_url`` (a fresh anvil with
     its standard accounts) and measure every write once.
 
-    Builds the three batch trees (:data:`BATCH_SIZES`; about 2 s for the 100,000-leaf one,
-    its 31 MB file included) between the writes, while solc compiles the references in the
+    Builds the three batch trees (:data:`BATCH_SIZES`; for the 100,000-leaf one about 2 s, its
+    31 MB file about 1 s more) between the writes, while solc compiles the references in the
     background.
 
     Returns:
         the gas tables, the references, both issues' targets and the ``statusOf`` figures.
 
     Raises:
-        GasBenchError: a reference contract could not be built, a write failed, a type string
-            is not the contract's, or the ledger did not accept a proof of an anchored tree.
+        GasBenchError: a reference contract could not be built, a write failed, or the ledger
+            did not accept a proof of an anchored tree.
         ContractRevertError: the ledger refused a write (a bench input no longer valid).
     """
     with ThreadPoolExecutor(max_workers=1) as compiler:  # solc runs in its own process meanwhile
@@ -670,22 +543,17 @@ def _measure(rpc_url: str, compiled_references: Callable[[], dict[str, tuple[lis
     # Signed deliveries (issue 6): the registrar signs, the relayer sends. The signer's first
     # signed write turns its nonce slot from zero to non-zero (one-off, shown); the second one,
     # with the record of (a), is measured. Their delivery ids follow the ones above.
-    for function, type_string in (("RECORD_DELIVERY_TYPEHASH", RECORD_DELIVERY_TYPE),
-                                  ("CONFIRM_DELIVERY_TYPEHASH", CONFIRM_DELIVERY_TYPE)):
-        if bytes(chain.call(function)) != keccak(type_string.encode()):
-            raise GasBenchError(f"the bench's type string {type_string!r} is not the contract's {function}.")
     chain_id = chain.chain_id()
     ledger_address = chain.deployment.contract_address
     deadline = _latest_timestamp(chain) + SIGNATURE_LIFETIME_SECONDS
 
-    def delivery_by_sig(record: tuple[Any, ...], nonce: int) -> list[Any]:
-        values = [delivery_commitment, *record, nonce, deadline]
-        signature = sign_write(registrar, RECORD_DELIVERY_TYPE, values, chain_id, ledger_address)
-        return [delivery_commitment, record, (address[registrar], nonce, deadline, signature)]
+    def by_sig(key: str, name: str, args: list[Any], nonce: int) -> list[Any]:
+        return _signed_args(key, name, args, nonce=nonce, deadline=deadline, chain_id=chain_id, contract=ledger_address)
 
     signed_ids = []
     for label, record, nonce in ((FIRST_SIGNED_DELIVERY, first, 0), (SIGNED_DELIVERY, later, 1)):
-        result = chain.send("recordDeliveryBySig", delivery_by_sig(record, nonce), relayer)
+        args = by_sig(registrar, "recordDelivery", [delivery_commitment, record], nonce)
+        result = chain.send("recordDeliveryBySig", args, relayer)
         recorded = result.event("DeliveryRecorded").args
         if recorded["registrar"] != address[registrar]:
             raise GasBenchError(f"a relayed delivery names {recorded['registrar']}, not its signer {address[registrar]}.")
@@ -701,8 +569,8 @@ def _measure(rpc_url: str, compiled_references: Callable[[], dict[str, tuple[lis
     first_lamp = 0
     for leaves in BATCH_SIZES:
         with _no_cyclic_gc():
-            batch = build_batch(streetlight_batch_values(leaves, lamp_commitment, delivered_at, first_lamp))
-            file = batch.dump()
+            batch = build_tree(streetlight_batch_leaves(leaves, lamp_commitment, delivered_at, first_lamp))
+            file = batch.to_file_bytes()
         first_lamp += leaves
         anchors.append(_anchor(chain, w3, batch, file, registrar))
         if leaves == CONFIRMED_BATCH_SIZE:
@@ -717,12 +585,11 @@ def _measure(rpc_url: str, compiled_references: Callable[[], dict[str, tuple[lis
     send(DISPUTE, "disputeDelivery", [delivery_a + 2, REASON_40_BYTES], confirmer, confirmations)
     proof = confirmed_batch.proof(0)
     send(CONFIRM_BATCHED.format(leaves=CONFIRMED_BATCH_SIZE, proof_hashes=len(proof)), "confirmBatchedDelivery",
-         [confirmed_batch.root, confirmed_batch.values[0], proof, b"\x00" * 32], confirmer, confirmations)
+         [confirmed_batch.root, tuple(confirmed_batch.leaves[0].values()), proof, b"\x00" * 32], confirmer,
+         confirmations)
 
     def confirm_by_sig(delivery_id: int, nonce: int) -> list[Any]:
-        values = [delivery_id, b"\x00" * 32, nonce, deadline]
-        signature = sign_write(confirmer, CONFIRM_DELIVERY_TYPE, values, chain_id, ledger_address)
-        return [delivery_id, b"\x00" * 32, (address[confirmer], nonce, deadline, signature)]
+        return by_sig(confirmer, "confirmDelivery", [delivery_id, b"\x00" * 32], nonce)
 
     send(FIRST_SIGNED_CONFIRM, "confirmDeliveryBySig", confirm_by_sig(signed_ids[0], 0), relayer, confirmations)
     send(SIGNED_CONFIRM, "confirmDeliveryBySig", confirm_by_sig(signed_ids[1], 1), relayer, confirmations)
@@ -752,19 +619,19 @@ def _measure(rpc_url: str, compiled_references: Callable[[], dict[str, tuple[lis
     )
 
 
-def _anchor(chain: LedgerChain, w3: Web3, batch: BenchBatch, file: bytes, registrar: str) -> BatchAnchorGas:
-    """Anchor ``batch`` for municipality 1 with the SHA-256 and URI of ``file`` (its dump), then
-    have the ledger check a proof of its first and last value (``verifyBatchedDelivery``)."""
-    leaves = len(batch.values)
+def _anchor(chain: LedgerChain, w3: Web3, batch: BatchTree, file: bytes, registrar: str) -> BatchAnchorGas:
+    """Anchor ``batch`` for municipality 1 with the SHA-256 and URI of ``file`` (its batch file),
+    then have the ledger check a proof of its first and last value (``verifyBatchedDelivery``)."""
+    leaves = len(batch.leaves)
     file_sha256 = hashlib.sha256(file).digest()
     batch_input = (1, batch.root, leaves, file_sha256, BATCH_FILE_URI.format(sha256=file_sha256.hex()))
     result = chain.send("anchorBatch", [batch_input], registrar)
     for value_index in (0, leaves - 1):
-        included, leaf_hash, _ = chain.call("verifyBatchedDelivery", batch.root, batch.values[value_index],
-                                            batch.proof(value_index))
-        if not included or bytes(leaf_hash) != batch.tree[batch.tree_indices[value_index]]:
-            raise GasBenchError(f"the ledger does not accept the proof of value {value_index} of the "
-                                f"{leaves:,}-leaf batch 0x{batch.root.hex()}: the bench's tree is not the contract's.")
+        included, leaf_hash, _ = chain.call("verifyBatchedDelivery", batch.root,
+                                            tuple(batch.leaves[value_index].values()), batch.proof(value_index))
+        if not included or bytes(leaf_hash) != batch.leaf_hashes[value_index]:
+            raise GasBenchError(f"the ledger does not accept the proof of value {value_index} of the {leaves:,}-leaf "
+                                f"batch 0x{batch.root.hex()}: ledger/merkle.py's tree is not the contract's.")
     if chain.call("batchOf", batch.root)[2] != leaves:
         raise GasBenchError(f"batch 0x{batch.root.hex()} is not anchored with {leaves:,} leaves.")
     return BatchAnchorGas(leaves=leaves, gas=result.gas_used, calldata_gas=_calldata_gas(w3, result.tx_hash),
@@ -798,12 +665,10 @@ def _measure_references(
 
     abi, bytecode = compiled["SignatureCheckFloor"]
     contract = chain.deploy(abi, bytecode, [], sender, "SignatureCheckFloor")
-    signer = Account.from_key(signer_key).address
     for nonce, record in enumerate((first, later)):
-        values = [commitment_id, *record, nonce, deadline]
-        signature = sign_write(signer_key, RECORD_DELIVERY_TYPE, values, chain.w3.eth.chain_id, contract.address)
-        call = contract.functions.recordDeliveryBySig(commitment_id, record, (signer, nonce, deadline, signature))
-        gas = chain.gas(call, relayer, f"SignatureCheckFloor nonce {nonce}")
+        args = _signed_args(signer_key, "recordDelivery", [commitment_id, record], nonce=nonce, deadline=deadline,
+                            chain_id=chain.w3.eth.chain_id, contract=contract.address)
+        gas = chain.gas(contract.functions.recordDeliveryBySig(*args), relayer, f"SignatureCheckFloor nonce {nonce}")
     references.append((SIGNATURE_FLOOR, gas))
 
     registry_abi, registry_bytecode = load_eas_artifact("SchemaRegistry")
@@ -816,7 +681,7 @@ def _measure_references(
 
     def attest(record: tuple[Any, ...]) -> Any:
         quantity, delivered_at, hashes, uri, note, ref, asset = record
-        data = abi_encode(_DELIVERY_SCHEMA_TYPES, [commitment_id, quantity, delivered_at, hashes, uri, note, ref, asset])
+        data = abi_encode(LEAF_ENCODING, [commitment_id, quantity, delivered_at, hashes, uri, note, ref, asset])
         return eas.functions.attest((schema_uid, ("0x" + "00" * 20, 0, True, b"\x00" * 32, data, 0)))
 
     chain.gas(attest(first), sender, "EAS.attest warm-up")
@@ -899,6 +764,17 @@ def _targets_table(title: str, targets: Sequence[Ratio]) -> Table:
     return table
 
 
+def _gas_table(title: str, rows: Sequence[tuple[str, int]], base_name: str, base: int) -> Table:
+    """``(operation, gas)`` rows with each one's gas ÷ ``base`` (the gas of ``base_name``)."""
+    table = Table(title=title)
+    table.add_column("operation")
+    table.add_column("gas", justify="right")
+    table.add_column(f"÷ {base_name}", justify="right")
+    for name, gas in rows:
+        table.add_row(name, f"{gas:,}", f"{gas / base:.2f}")
+    return table
+
+
 def print_report(report: GasReport, console: Console | None = None) -> None:
     """Print the gas table, the references, issue 5's targets, the batch anchors, the signed
     delivery, the confirmations, issue 6's targets (PASS/FAIL) and the view figures; gas units."""
@@ -906,14 +782,9 @@ def print_report(report: GasReport, console: Console | None = None) -> None:
     settings = compiler_settings()
     runs = settings.optimizer.get("runs", 200)
     base = report.gas(SHORT_REGISTRATION)
-    table = Table(title=f"Gas per ledger write (anvil --hardfork {report.hardfork}; solc {settings.version}, "
-                        f"viaIR {settings.via_ir}, optimizer runs {runs:,})")
-    table.add_column("operation")
-    table.add_column("gas", justify="right")
-    table.add_column("÷ short registration", justify="right")
-    for name, gas in report.rows:
-        table.add_row(name, f"{gas:,}", f"{gas / base:.2f}")
-    console.print(table)
+    console.print(_gas_table(f"Gas per ledger write (anvil --hardfork {report.hardfork}; solc {settings.version}, "
+                             f"viaIR {settings.via_ir}, optimizer runs {runs:,})",
+                             report.rows, "short registration", base))
 
     delivery = report.gas(LATER_DELIVERY)
     refs = Table(title="The same delivery record elsewhere (second write of each contract)")
@@ -959,13 +830,8 @@ def print_report(report: GasReport, console: Console | None = None) -> None:
     signed.add_row("signed ÷ (floor + one slot + signature check)", f"{signed_gas / (floor_slot + sig_check):.3f} x")
     console.print(signed)
 
-    confirmations = Table(title="Confirmer's writes (on deliveries the registrar recorded; no target)")
-    confirmations.add_column("operation")
-    confirmations.add_column("gas", justify="right")
-    confirmations.add_column("÷ recordDelivery (a)", justify="right")
-    for name, gas in report.confirmations:
-        confirmations.add_row(name, f"{gas:,}", f"{gas / delivery:.2f}")
-    console.print(confirmations)
+    console.print(_gas_table("Confirmer's writes (on deliveries the registrar recorded; no target)",
+                             report.confirmations, "recordDelivery (a)", delivery))
     console.print(_targets_table("Issue 6 targets (Ledger v2, part 2)", report.part2_targets))
 
     view = Table(title="statusOf view gas (eth_estimateGas) by deliveries recorded, reverse date order")

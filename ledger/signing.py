@@ -18,8 +18,9 @@ The flow, one function each::
 
 Hashing and signing are eth_account's (``encode_typed_data``, ``Account.sign_message``,
 ``Account.recover_message``); only the final EIP-191 step of :func:`digest`
-(``keccak256(0x19 0x01 || domainSeparator || hashStruct(message))``) and the StandardMerkleTree
-leaf hash of :func:`leaf_hash` are computed here.
+(``keccak256(0x19 0x01 || domainSeparator || hashStruct(message))``) is computed here. The
+StandardMerkleTree leaf hash a batched write signs (:func:`leaf_hash`) is ledger/merkle.py's
+(:meth:`ledger.merkle.BatchLeaf.leaf_hash`), the one implementation of batch trees.
 
 Values. A *message* is a dict with every field of the operation's primary type, ``nonce`` and
 ``deadline`` included, in Python form: ``uintN`` as ``int`` (0 <= v < 2**N; Unix seconds for
@@ -47,12 +48,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import SignableMessage, encode_typed_data
 from eth_utils import is_address, keccak, to_checksum_address
 
+from ledger import merkle
 from ledger.errors import LedgerError
+from ledger.merkle import LEAF_ENCODING
 
 DOMAIN_NAME = "CommitmentLedger"
 """``name`` of the ledger's EIP-712 domain (the contract's ``EIP712("CommitmentLedger", "2")``)."""
@@ -66,14 +68,13 @@ DOMAIN_TYPE: tuple[dict[str, str], ...] = (
 )
 """``EIP712Domain`` of OpenZeppelin's ``EIP712`` (no salt)."""
 
-LEAF_ENCODING: tuple[str, ...] = ("uint256", "uint64", "uint64", "bytes32[]", "string", "string", "string", "string")
-"""ABI types of a ``BatchLeaf`` (commitmentId, quantity, deliveredAt, evidenceHashes,
-evidenceUri, note, externalRef, assetRef): the StandardMerkleTree leaf encoding."""
 LEAF_FIELDS: tuple[str, ...] = (
     "commitmentId", "quantity", "deliveredAt", "evidenceHashes", "evidenceUri", "note", "externalRef", "assetRef",
 )
-"""``BatchLeaf`` members, in struct order."""
+"""``BatchLeaf`` members, in struct order; their ABI types are :data:`ledger.merkle.LEAF_ENCODING`
+(imported here as ``LEAF_ENCODING``)."""
 _LEAF_TYPES = tuple(zip(LEAF_FIELDS, LEAF_ENCODING))
+_LEAF_MEMBER = dict(zip(merkle.LEAF_FIELDS, LEAF_FIELDS))  # merkle.BatchLeaf field -> struct member
 
 MAX_JSON_CHAIN_ID = 2**53 - 1
 """Largest chain id :func:`typed_data_to_json` writes (a JSON number a JavaScript wallet reads exactly)."""
@@ -310,10 +311,16 @@ def _struct(op: str, param: str, names: Sequence[str], value: Any) -> dict[str, 
     raise TypedDataError(op, param, f"must be a tuple of {len(names)} values ({', '.join(names)}) or a dict")
 
 
+def _leaf_values(op: str, leaf: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """A ``BatchLeaf`` argument's values in struct order, Python form (hashes as bytes)."""
+    members = _struct(op, "leaf", LEAF_FIELDS, leaf)
+    return [_value(op, n, t, members[n], from_json=False) for n, t in _LEAF_TYPES]
+
+
 def leaf_hash(leaf: Sequence[Any] | Mapping[str, Any]) -> bytes:
     """The StandardMerkleTree leaf hash of a ``BatchLeaf`` (what the contract's batched writes
-    compute and sign over as ``leafHash``): ``keccak256(keccak256(abi.encode(values)))`` in
-    :data:`LEAF_ENCODING` (OpenZeppelin ``@openzeppelin/merkle-tree``, ``standard-v1``).
+    compute and sign over as ``leafHash``): :meth:`ledger.merkle.BatchLeaf.leaf_hash` of the
+    struct argument as web3 takes it.
 
     Args:
         leaf: the leaf as a tuple in struct order or a dict by member name (:data:`LEAF_FIELDS`);
@@ -325,9 +332,11 @@ def leaf_hash(leaf: Sequence[Any] | Mapping[str, Any]) -> bytes:
     Raises:
         TypedDataError: a member is missing or of the wrong kind.
     """
-    members = _struct("BatchLeaf", "leaf", LEAF_FIELDS, leaf)
-    values = [_value("BatchLeaf", n, t, members[n], from_json=False) for n, t in _LEAF_TYPES]
-    return keccak(keccak(abi_encode(list(LEAF_ENCODING), values)))
+    values = _leaf_values("BatchLeaf", leaf)
+    try:
+        return merkle.BatchLeaf(*values).leaf_hash()
+    except merkle.LeafValueError as exc:  # an int subclass, say: merkle takes exact types only
+        raise TypedDataError("BatchLeaf", _LEAF_MEMBER[exc.field], str(exc)) from exc
 
 
 def message(name: str, args: Sequence[Any], *, nonce: int, deadline: int) -> dict[str, Any]:
@@ -403,8 +412,7 @@ def call_args(
             assert leaf is not None
             if leaf_hash(leaf) != values["leafHash"]:
                 raise TypedDataError(name, "leafHash", "the leaf's StandardMerkleTree hash is not the signed leafHash")
-            members = _struct(name, "leaf", LEAF_FIELDS, leaf)
-            args.append(tuple(_value(name, n, t, members[n], from_json=False) for n, t in _LEAF_TYPES))
+            args.append(tuple(_leaf_values(name, leaf)))
         elif param == "proof":
             args.append(_value(name, "proof", "bytes32[]", proof, from_json=False))
         else:

@@ -12,15 +12,10 @@ the one ``measure`` run this module shares.
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import pytest
-from eth_abi import encode as abi_encode
 
 from bench.gas import (
     ANCHOR_TARGET_GAS,
-    BATCH_LEAF_ENCODING,
     BATCH_SIZE,
     BATCH_SIZES,
     CONFIRM,
@@ -40,12 +35,8 @@ from bench.gas import (
     SIGNED_DELIVERY_VS_FLOOR_SLOT_TARGET,
     TEXT_BYTE_TARGET_GAS,
     GasReport,
-    build_batch,
-    encode_batch_leaf,
     measure,
-    streetlight_batch_values,
 )
-from ledger.settings import REPO_ROOT
 
 # One zero-to-non-zero SSTORE of a cold slot against a non-zero-to-non-zero one (EIP-2929 and
 # EIP-2200: 22,100 against 5,000 gas).
@@ -173,27 +164,3 @@ def test_the_confirmer_s_writes_are_measured(report: GasReport) -> None:
     assert gas[CONFIRM] < gas[CONFIRM_WITH_EVIDENCE] < gas[names[3]]
     assert gas[CONFIRM] < gas[SIGNED_CONFIRM]
 
-
-# ------------------------------------------------------------------ the bench's trees
-
-
-def test_the_bench_encodes_leaves_exactly_as_eth_abi_does() -> None:
-    values = streetlight_batch_values(1_000, 14, 1_800_000_000, 0)
-    values.append((2**256 - 1, 10**13, 1, [b"\x01" * 32] * 16, "é" * 100, "x" * 1_000, "r" * 64, ""))
-    assert [encode_batch_leaf(v) for v in values] == [abi_encode(list(BATCH_LEAF_ENCODING), v) for v in values]
-
-
-def test_the_bench_tree_is_openzeppelin_s_standard_merkle_tree() -> None:
-    batch = build_batch(streetlight_batch_values(10, 14, 1_800_000_000, 0))
-    script = """
-    const {StandardMerkleTree} = require('@openzeppelin/merkle-tree');
-    const file = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-    const tree = StandardMerkleTree.of(file.values.map(v => v.value), file.leafEncoding);
-    StandardMerkleTree.load(file);  // validates the dump: format, every leaf, every node
-    console.log(JSON.stringify({dump: tree.dump(), proofs: file.values.map((_, i) => tree.getProof(i))}));
-    """
-    out = subprocess.run(["node", "-e", script], input=batch.dump().decode(), capture_output=True, text=True,
-                         check=True, cwd=REPO_ROOT)
-    theirs = json.loads(out.stdout)
-    assert theirs["dump"] == json.loads(batch.dump())
-    assert theirs["proofs"] == [["0x" + h.hex() for h in batch.proof(i)] for i in range(10)]
