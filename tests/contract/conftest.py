@@ -9,14 +9,18 @@ import gc
 
 import pytest
 from brownie import CommitmentLedger, accounts, chain, web3
+from eth_account import Account
 
 from constants import (
     AMEND_TARGET,
-    AMENDMENT_REASON,
     AMENDED_TARGET,
+    AMENDMENT_REASON,
+    ASSET_REF,
     BAARN_CODE,
     BAARN_ID,
     BAARN_NAME,
+    BATCH_FILE_SHA256,
+    BATCH_FILE_URI,
     COMMITMENT_DESCRIPTION,
     COMMITMENT_DUE_AFTER,
     COMMITMENT_PROMISED_BEFORE,
@@ -28,14 +32,22 @@ from constants import (
     DAY,
     DELIVERY_NOTE,
     DELIVERY_QUANTITY,
+    DELIVERY_REF,
     EVIDENCE,
     EVIDENCE_URI,
+    SIGNATURE_VALID_FOR,
     SOURCE_DOCUMENT_HASH,
     SOURCE_URI,
     UTRECHT_CODE,
     UTRECHT_ID,
     UTRECHT_NAME,
 )
+import typed_data
+from standard_tree import StandardTree
+
+
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+"""The mnemonic anvil derives its development accounts from (public, local use only)."""
 
 
 def pytest_configure(config):
@@ -101,6 +113,26 @@ def stranger():
 def newcomer():
     """An account without a role yet, to be given one by a test (new admin, new owner, ...)."""
     return accounts[6]
+
+
+@pytest.fixture
+def confirmer(ledger, baarn, council_admin):
+    """Confirmer of Baarn (an inspector), given the role by Baarn's admin."""
+    ledger.addConfirmer(BAARN_ID, accounts[7], {"from": council_admin})
+    return accounts[7]
+
+
+@pytest.fixture
+def other_confirmer(ledger, utrecht, other_admin):
+    """Confirmer of Utrecht."""
+    ledger.addConfirmer(UTRECHT_ID, accounts[8], {"from": other_admin})
+    return accounts[8]
+
+
+@pytest.fixture
+def relayer():
+    """Submits writes others signed and pays their gas; holds no role."""
+    return accounts[9]
 
 
 # ------------------------------------------------------------------ block time
@@ -196,7 +228,8 @@ def _build(defaults, changes):
 
 @pytest.fixture
 def commitment_input(promised_at, due_date):
-    """Builds a CommitmentInput tuple for Baarn; keyword arguments replace fields."""
+    """Builds a CommitmentInput tuple for Baarn, without parent (parentId 0, weight 0); keyword
+    arguments replace fields."""
 
     def build(**changes):
         defaults = {
@@ -211,6 +244,8 @@ def commitment_input(promised_at, due_date):
             "dueDate": due_date,
             "sourceDocumentHash": SOURCE_DOCUMENT_HASH,
             "sourceUri": SOURCE_URI,
+            "parentId": 0,
+            "weight": 0,
         }
         return _build(defaults, changes)
 
@@ -239,7 +274,8 @@ def amendment_input():
 
 @pytest.fixture
 def delivery_input(clock):
-    """Builds a DeliveryInput tuple (two evidence files, no external ref), dated at the clock start."""
+    """Builds a DeliveryInput tuple (two evidence files, no external ref, no asset), dated at the
+    clock start."""
 
     def build(**changes):
         defaults = {
@@ -249,6 +285,47 @@ def delivery_input(clock):
             "evidenceUri": EVIDENCE_URI,
             "note": DELIVERY_NOTE,
             "externalRef": "",
+            "assetRef": "",
+        }
+        return _build(defaults, changes)
+
+    return build
+
+
+@pytest.fixture
+def batch_leaf(clock):
+    """Builds a BatchLeaf tuple: a delivery of 50 against commitment 1 (the `commitment`
+    fixture) dated at the clock start, two evidence files, no external ref, no asset; keyword
+    arguments replace fields."""
+
+    def build(**changes):
+        defaults = {
+            "commitmentId": 1,
+            "quantity": DELIVERY_QUANTITY,
+            "deliveredAt": clock.start,
+            "evidenceHashes": list(EVIDENCE[:2]),
+            "evidenceUri": EVIDENCE_URI,
+            "note": DELIVERY_NOTE,
+            "externalRef": "",
+            "assetRef": "",
+        }
+        return _build(defaults, changes)
+
+    return build
+
+
+@pytest.fixture
+def batch_input():
+    """Builds a BatchInput tuple for Baarn: ``batch_input(root, leafCount)``; keyword arguments
+    replace the other fields (fileSha256, fileUri, municipalityId)."""
+
+    def build(root, leafCount, **changes):
+        defaults = {
+            "municipalityId": BAARN_ID,
+            "root": root,
+            "leafCount": leafCount,
+            "fileSha256": BATCH_FILE_SHA256,
+            "fileUri": BATCH_FILE_URI,
         }
         return _build(defaults, changes)
 
@@ -277,6 +354,73 @@ def deliver(ledger, registrar, clock, delivery_input):
         )
 
     return record
+
+
+@pytest.fixture
+def tree(commitment, batch_leaf):
+    """The tree of a batch of four deliveries against the `commitment`: leaf 0 names an asset,
+    leaf 1 an external ref, leaves 2 and 3 differ in quantity only (not anchored yet)."""
+    return StandardTree([
+        batch_leaf(quantity=10, assetRef=ASSET_REF),
+        batch_leaf(quantity=20, externalRef=DELIVERY_REF),
+        batch_leaf(quantity=30),
+        batch_leaf(quantity=40, note=""),
+    ])
+
+
+@pytest.fixture
+def batch(ledger, tree, registrar, batch_input):
+    """The `tree`, anchored by Baarn's registrar; returns the tree."""
+    ledger.anchorBatch(batch_input(tree.root, len(tree.leaves)), {"from": registrar})
+    return tree
+
+
+@pytest.fixture(scope="session")
+def private_keys():
+    """The private key of each of brownie's accounts, by address: anvil's accounts are unlocked
+    on the node and brownie holds no key, so they are derived here from anvil's standard test
+    mnemonic (BIP-44 path m/44'/60'/0'/0/i), and checked against the node's accounts. Local
+    test keys only."""
+    Account.enable_unaudited_hdwallet_features()
+    keys = {}
+    for index, account in enumerate(accounts):
+        derived = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+        assert derived.address == account.address, "anvil was started with another mnemonic"
+        keys[account.address] = derived.key
+    return keys
+
+
+@pytest.fixture
+def authorize(ledger, clock, private_keys):
+    """``authorize(operation, args, signer)``: the Authorization tuple (signer, nonce, deadline,
+    signature) of ``signer`` (an account, or the address of a contract wallet) for
+    ``operation`` (e.g. "recordDelivery") called with ``args``: its next nonce, a deadline a day
+    after the latest block, signed with its key in this ledger's domain. Keywords replace one
+    part: ``nonce``, ``deadline``, ``key`` (another key signs), ``chain_id``, ``contract``
+    (the domain's verifyingContract)."""
+
+    def build(operation, args, signer, *, nonce=None, deadline=None, key=None, chain_id=None, contract=None):
+        address = getattr(signer, "address", signer)
+        nonce = ledger.nonces(address) if nonce is None else nonce
+        deadline = clock.now() + SIGNATURE_VALID_FOR if deadline is None else deadline
+        signature = typed_data.sign(
+            operation, args, private_key=key or private_keys[address], nonce=nonce, deadline=deadline,
+            chain_id=chain.id if chain_id is None else chain_id, contract=contract or ledger.address,
+        )
+        return (address, nonce, deadline, signature)
+
+    return build
+
+
+@pytest.fixture
+def relay(ledger, relayer):
+    """``relay(operation, args, auth)``: the relayer submits ``operation``'s ``...BySig`` twin;
+    returns the transaction."""
+
+    def submit(operation, args, auth):
+        return getattr(ledger, operation + "BySig")(*args, auth, {"from": relayer})
+
+    return submit
 
 
 @pytest.fixture

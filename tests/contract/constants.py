@@ -26,7 +26,7 @@ DAY = 86_400  # seconds
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_HASH = "0x" + "00" * 32
 
-VERSION = "2.0.0"
+VERSION = "2.1.0"
 
 # CommitmentLedger's public constants (docs/LEDGER.md)
 MAX_QUANTITY = 10**13  # largest quantity or target, in the commitment's unit, inclusive
@@ -34,12 +34,21 @@ MAX_DATE = 253_402_300_800  # 10000-01-01T00:00:00Z: due dates are < this
 DELIVERY_ID_BASE = 1_000_000  # delivery id = commitment id * this + n, n = 1, 2, ...
 MAX_DELIVERIES = 999_999  # per commitment, revoked ones included
 ADMIN_RECOVERY_DELAY = 42 * DAY  # seconds between AdminRecoveryStarted and completion
+MAX_WEIGHT = 1_000_000  # largest weight of a sub-commitment in its parent's roll-up, inclusive
+MAX_ASSET_REF = MAX_REF  # DeliveryInput.assetRef and BatchLeaf.assetRef: 0..64 bytes
+MAX_LEAF_COUNT = 2**32 - 1  # BatchInput.leafCount is a uint32, 1..this
+EIP170_MAX_CODE_BYTES = 24_576  # EIP-170: the largest deployed contract code, bytes
 
 # AmendmentInput.fields bits
 AMEND_TITLE = 1
 AMEND_DESCRIPTION = 2
 AMEND_TARGET = 4
 AMEND_DUE_DATE = 8
+
+# ICommitmentLedger.Verdict
+NO_VERDICT = 0
+CONFIRMED = 1
+DISPUTED = 2
 
 # ICommitmentLedger.Status
 PENDING = 0
@@ -97,7 +106,29 @@ DELIVERY_NOTE = "Eerste blok Eemnesserweg opgeleverd"
 DELIVERY_REF = "OPL-2025-001"
 REVOCATION_REASON = "Dubbel geboekt"
 
-# accounts by role (conftest.py fixtures) that are not a registrar of Baarn / not its admin
-NOT_BAARN_REGISTRARS = ["platform_admin", "council_admin", "other_admin", "other_registrar", "stranger"]
-NOT_BAARN_ADMINS = ["platform_admin", "registrar", "other_admin", "other_registrar", "stranger"]
+# assets (DeliveryInput.assetRef): a streetlight number, a BAG address code
+ASSET_REF = "LP-0308-00417"
+OTHER_ASSET_REF = "0308010000123456"
+
+# confirmations
+CONFIRMATION_EVIDENCE = sha256_hex(b"inspectierapport 2025-017")
+DISPUTE_REASON = "Bij inspectie bleken 12 woningen niet op label A"
+
+# batches: the file is the tree's StandardMerkleTree dump (docs/LEDGER.md "Batches")
+BATCH_FILE_SHA256 = sha256_hex(b"batch file of the tests")  # the tests never fetch the file
+BATCH_FILE_URI = "https://baarn.nl/opleveringen/batch-2025-q1.json"
+BATCH_REVOCATION_REASON = "Lantaarnpaal stond al in een eerdere batch"
+
+# signed writes (EIP-712 domain of CommitmentLedger)
+DOMAIN_NAME = "CommitmentLedger"
+DOMAIN_VERSION = "2"
+SIGNATURE_VALID_FOR = DAY  # deadline = block time of signing + this, seconds
+
+# accounts by role (conftest.py fixtures) that are not a registrar of Baarn / not its admin / not
+# its confirmer
+NOT_BAARN_REGISTRARS = ["platform_admin", "council_admin", "confirmer", "other_admin", "other_registrar", "stranger"]
+NOT_BAARN_ADMINS = ["platform_admin", "registrar", "confirmer", "other_admin", "other_registrar", "stranger"]
 NOT_OWNERS = ["council_admin", "registrar", "other_admin", "other_registrar", "stranger"]
+NOT_BAARN_CONFIRMERS = [
+    "platform_admin", "council_admin", "registrar", "other_admin", "other_registrar", "other_confirmer", "stranger"
+]

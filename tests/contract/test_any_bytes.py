@@ -17,10 +17,12 @@ from ledger.events import EventDecoder, decode_text
 
 NUL_TEXT = b"Wonen\x00en leefomgeving"
 INVALID_UTF8 = b"\xff\xfe caf\xc3 \xed\xa0\x80 \xc0\xaf"  # stray bytes, truncated sequence, surrogate, overlong
-COMMITMENT_TYPES = "(uint32,bytes,bytes,bytes,bytes,uint64,bytes,uint64,uint64,bytes32,bytes)"
-DELIVERY_TYPES = "(uint64,uint64,bytes32[],bytes,bytes,bytes)"
-REGISTERED_DATA = ["bytes", "bytes", "bytes", "bytes", "uint64", "bytes", "uint64", "uint64", "bytes32", "bytes", "uint64"]
-RECORDED_DATA = ["uint64", "uint64", "uint64", "bytes32[]", "bytes", "bytes", "bytes"]
+COMMITMENT_TYPES = "(uint32,bytes,bytes,bytes,bytes,uint64,bytes,uint64,uint64,bytes32,bytes,uint256,uint32)"
+DELIVERY_TYPES = "(uint64,uint64,bytes32[],bytes,bytes,bytes,bytes)"
+REGISTERED_DATA = [
+    "bytes", "bytes", "bytes", "bytes", "uint64", "bytes", "uint64", "uint64", "bytes32", "bytes", "uint256", "uint32", "uint64"
+]
+RECORDED_DATA = ["uint64", "uint64", "uint64", "bytes32[]", "bytes", "bytes", "bytes", "bytes"]
 
 
 def _send(ledger, sender, function, types, args):
@@ -31,7 +33,7 @@ def _send(ledger, sender, function, types, args):
 
 def _commitment(promised_at, due_date, *, ref=b"RB-bytes", title=INVALID_UTF8, description=NUL_TEXT, theme=NUL_TEXT, unit=b"\x00"):
     return (BAARN_ID, ref, title, description, theme, COMMITMENT_TARGET, unit, promised_at, due_date,
-            bytes.fromhex(EVIDENCE[0][2:]), b"https://example.org/\x00\xff")
+            bytes.fromhex(EVIDENCE[0][2:]), b"https://example.org/\x00\xff", 0, 0)
 
 
 def test_commitment_with_nul_and_invalid_utf8_texts_is_registered_byte_for_byte(ledger, baarn, registrar, promised_at, due_date):
@@ -76,12 +78,13 @@ def test_text_limits_count_raw_bytes(ledger, baarn, registrar, promised_at, due_
 
 @pytest.mark.parametrize("text", [NUL_TEXT, INVALID_UTF8], ids=["nul", "invalid utf-8"])
 def test_delivery_texts_may_hold_any_bytes(ledger, commitment, registrar, clock, text):
-    delivery = (10, clock.start, [bytes.fromhex(EVIDENCE[0][2:])], text, text, text)
+    delivery = (10, clock.start, [bytes.fromhex(EVIDENCE[0][2:])], text, text, text, text)
 
     tx = _send(ledger, registrar, ledger.recordDelivery, ["uint256", DELIVERY_TYPES], [commitment, delivery])
 
     (log,) = web3.eth.get_transaction_receipt(tx.txid)["logs"]
     values = abi_decode(RECORDED_DATA, bytes(log["data"]))
-    assert values[4:] == (text, text, text)
-    assert EventDecoder(ledger.abi).decode(log).args["note"] == decode_text(text)
+    assert values[4:] == (text, text, text, text)  # evidenceUri, note, externalRef, assetRef
+    args = EventDecoder(ledger.abi).decode(log).args
+    assert (args["note"], args["asset_ref"]) == (decode_text(text), decode_text(text))
     assert int.from_bytes(log["topics"][1], "big") == delivery_id(commitment, 1)

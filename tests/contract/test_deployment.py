@@ -43,7 +43,7 @@ def test_deployment_with_zero_owner_is_refused(clock, platform_admin):
         CommitmentLedger.deploy(ZERO_ADDRESS, {"from": platform_admin})
 
 
-def test_version_is_2_0_0(ledger, stranger):
+def test_version_is_2_1_0(ledger, stranger):
     assert ledger.version({"from": stranger}) == VERSION
 
 

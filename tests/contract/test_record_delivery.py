@@ -62,6 +62,7 @@ def test_registrar_can_record_delivery(ledger, commitment, registrar, delivery_i
         "evidenceUri": EVIDENCE_URI,
         "note": DELIVERY_NOTE,
         "externalRef": DELIVERY_REF,
+        "assetRef": "",
     }
 
 

@@ -62,6 +62,8 @@ def test_registrar_can_register_commitment(ledger, baarn, registrar, commitment_
         "dueDate": due_date,
         "sourceDocumentHash": SOURCE_DOCUMENT_HASH,
         "sourceUri": SOURCE_URI,
+        "parentId": 0,
+        "weight": 0,
         "registeredAt": clock.start + 3600,
     }
 
