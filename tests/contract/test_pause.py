@@ -1,7 +1,8 @@
 """pause and unpause: the platform admin's emergency stop of every write.
 
 While paused every write reverts with LedgerPaused() except cancelAdminRecovery, unpause and
-the ownership transfer; every view keeps answering (docs/LEDGER.md, "Pause").
+the ownership transfer, signed writes (`...BySig`) and batch writes included; every view keeps
+answering (docs/LEDGER.md, "Pause").
 """
 
 import brownie
@@ -10,22 +11,30 @@ import pytest
 from constants import (
     ADMIN_RECOVERY_DELAY,
     BAARN_ID,
+    BATCH_REVOCATION_REASON,
     COMMITMENT_TARGET,
+    CONFIRMATION_EVIDENCE,
+    CONFIRMED,
     DAY,
+    DISPUTE_REASON,
     IN_PROGRESS,
+    NO_VERDICT,
     NOT_OWNERS,
     REVOCATION_REASON,
     UTRECHT_ID,
+    VERSION,
     WITHDRAWAL_REASON,
     ZERO_ADDRESS,
     delivery_id,
+    sha256_hex,
 )
 
 
 @pytest.fixture
-def ready(ledger, commitment, utrecht, platform_admin, council_admin, newcomer, deliver, clock):
-    """State in which every write below would succeed: a Baarn delivery of 50, a handover of
-    Baarn to `newcomer` waiting for acceptance, and a recovery of Utrecht past its delay."""
+def ready(ledger, commitment, utrecht, batch, confirmer, platform_admin, council_admin, newcomer, deliver, clock):
+    """State in which every write below would succeed: a Baarn delivery of 50, the four-leaf
+    `batch` anchored, a Baarn confirmer, a handover of Baarn to `newcomer` waiting for
+    acceptance, and a recovery of Utrecht past its delay."""
     deliver(commitment, 50, clock.start)
     ledger.proposeMunicipalityAdmin(BAARN_ID, newcomer, {"from": council_admin})
     ledger.startAdminRecovery(UTRECHT_ID, newcomer, {"from": platform_admin})
@@ -34,10 +43,35 @@ def ready(ledger, commitment, utrecht, platform_admin, council_admin, newcomer, 
 
 
 @pytest.fixture
-def writes(ledger, platform_admin, council_admin, registrar, other_admin, newcomer, stranger,
-           commitment_input, amendment_input, delivery_input):
-    """Every write of the ledger, by name, each called by an account allowed to make it."""
-    return {
+def writes(ledger, batch, platform_admin, council_admin, registrar, confirmer, other_admin, newcomer, stranger,
+           commitment_input, amendment_input, delivery_input, batch_input, authorize, relay):
+    """Every write of the ledger, by name, each called by an account allowed to make it; the
+    signed ones signed by that account and submitted by the relayer."""
+    delivery = delivery_id(1, 1)
+    leaf = (batch.root, batch.leaves[0], batch.proof(0))
+    registrar_args = {
+        "registerCommitment": [commitment_input(externalRef="RB-2")],
+        "amendCommitment": [1, amendment_input()],
+        "withdrawCommitment": [1, WITHDRAWAL_REASON],
+        "recordDelivery": [1, delivery_input()],
+        "revokeDelivery": [delivery, REVOCATION_REASON],
+        "anchorBatch": [batch_input(sha256_hex(b"another root"), 1)],
+        "revokeBatchedDelivery": [*leaf, BATCH_REVOCATION_REASON],
+    }
+    confirmer_args = {
+        "confirmDelivery": [delivery, CONFIRMATION_EVIDENCE],
+        "disputeDelivery": [delivery, DISPUTE_REASON],
+        "confirmBatchedDelivery": [*leaf, CONFIRMATION_EVIDENCE],
+        "disputeBatchedDelivery": [*leaf, DISPUTE_REASON],
+    }
+
+    def direct(name, args, account):
+        return lambda: getattr(ledger, name)(*args, {"from": account})
+
+    def signed(name, args, account):
+        return lambda: relay(name, args, authorize(name, args, account))
+
+    every = {
         "registerMunicipality": lambda: ledger.registerMunicipality("Amersfoort", "GM0307", other_admin, {"from": platform_admin}),
         "startAdminRecovery": lambda: ledger.startAdminRecovery(BAARN_ID, stranger, {"from": platform_admin}),
         "completeAdminRecovery": lambda: ledger.completeAdminRecovery(UTRECHT_ID, {"from": stranger}),
@@ -45,15 +79,17 @@ def writes(ledger, platform_admin, council_admin, registrar, other_admin, newcom
         "acceptMunicipalityAdmin": lambda: ledger.acceptMunicipalityAdmin(BAARN_ID, {"from": newcomer}),
         "addRegistrar": lambda: ledger.addRegistrar(BAARN_ID, stranger, {"from": council_admin}),
         "removeRegistrar": lambda: ledger.removeRegistrar(BAARN_ID, registrar, {"from": council_admin}),
-        "registerCommitment": lambda: ledger.registerCommitment(commitment_input(externalRef="RB-2"), {"from": registrar}),
-        "amendCommitment": lambda: ledger.amendCommitment(1, amendment_input(), {"from": registrar}),
-        "withdrawCommitment": lambda: ledger.withdrawCommitment(1, WITHDRAWAL_REASON, {"from": registrar}),
-        "recordDelivery": lambda: ledger.recordDelivery(1, delivery_input(), {"from": registrar}),
-        "revokeDelivery": lambda: ledger.revokeDelivery(delivery_id(1, 1), REVOCATION_REASON, {"from": registrar}),
+        "addConfirmer": lambda: ledger.addConfirmer(BAARN_ID, stranger, {"from": council_admin}),
+        "removeConfirmer": lambda: ledger.removeConfirmer(BAARN_ID, confirmer, {"from": council_admin}),
         "multicall": lambda: ledger.multicall(
             [ledger.registerCommitment.encode_input(commitment_input(externalRef="RB-2"))], {"from": registrar}
         ),
     }
+    for args, account in ((registrar_args, registrar), (confirmer_args, confirmer)):
+        for name, call_args in args.items():
+            every[name] = direct(name, call_args, account)
+            every[name + "BySig"] = signed(name, call_args, account)
+    return every
 
 
 WRITES = [
@@ -64,12 +100,17 @@ WRITES = [
     "acceptMunicipalityAdmin",
     "addRegistrar",
     "removeRegistrar",
-    "registerCommitment",
-    "amendCommitment",
-    "withdrawCommitment",
-    "recordDelivery",
-    "revokeDelivery",
+    "addConfirmer",
+    "removeConfirmer",
     "multicall",
+] + [
+    name + suffix
+    for name in [
+        "registerCommitment", "amendCommitment", "withdrawCommitment", "recordDelivery", "revokeDelivery",
+        "anchorBatch", "revokeBatchedDelivery",
+        "confirmDelivery", "disputeDelivery", "confirmBatchedDelivery", "disputeBatchedDelivery",
+    ]
+    for suffix in ("", "BySig")
 ]
 
 
@@ -159,7 +200,10 @@ def test_ownership_can_be_transferred_while_paused(ledger, platform_admin, newco
     assert ledger.paused() is True
 
 
-def test_views_answer_while_paused(ledger, ready, platform_admin, council_admin, registrar, newcomer, promised_at, due_date, clock):
+def test_views_answer_while_paused(
+    ledger, ready, batch, platform_admin, council_admin, registrar, confirmer, newcomer, promised_at, due_date, clock
+):
+    ledger.confirmDelivery(delivery_id(1, 1), CONFIRMATION_EVIDENCE, {"from": confirmer})
     ledger.pause({"from": platform_admin})
 
     assert tuple(ledger.statusOf(ready)) == (IN_PROGRESS, 50, COMMITMENT_TARGET, 2500, 0)
@@ -169,7 +213,14 @@ def test_views_answer_while_paused(ledger, ready, platform_admin, council_admin,
     assert ledger.municipalityAdmin(BAARN_ID) == council_admin
     assert ledger.pendingMunicipalityAdmin(BAARN_ID) == newcomer
     assert ledger.adminRecovery(UTRECHT_ID)[0] == newcomer
-    assert ledger.version() == "2.0.0"
+    assert ledger.version() == VERSION
+    assert ledger.isConfirmer(BAARN_ID, confirmer)
+    assert ledger.nonces(registrar) == 0
+    assert tuple(ledger.batchOf(batch.root)) == (BAARN_ID, registrar, 4)
+    assert tuple(ledger.verifyBatchedDelivery(batch.root, batch.leaves[0], batch.proof(0))) == (True, batch.leaf_hash(0), False)
+    assert ledger.batchLeafHash(batch.leaves[0]) == batch.leaf_hash(0)
+    assert ledger.verdictOf(delivery_id(1, 1), confirmer) == CONFIRMED
+    assert ledger.batchedVerdictOf(batch.root, batch.leaf_hash(0), confirmer) == NO_VERDICT
 
 
 def test_pause_does_not_run_out_the_clock_of_a_recovery(ledger, baarn, platform_admin, council_admin, newcomer, clock):

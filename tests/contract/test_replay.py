@@ -19,12 +19,21 @@ from constants import (
     AMEND_TARGET,
     AMEND_TITLE,
     AMENDED_TITLE,
+    ASSET_REF,
     BAARN_ID,
+    BATCH_REVOCATION_REASON,
+    CONFIRMATION_EVIDENCE,
+    CONFIRMED,
     DAY,
     DELIVERED,
     DELIVERED_LATE,
     DELIVERY_ID_BASE,
+    DISPUTE_REASON,
+    DISPUTED,
     IN_PROGRESS,
+    MAX_WEIGHT,
+    NO_VERDICT,
+    OTHER_ASSET_REF,
     OVERDUE,
     PENDING,
     REVOCATION_REASON,
@@ -32,8 +41,10 @@ from constants import (
     WITHDRAWAL_REASON,
     WITHDRAWN,
     ZERO_ADDRESS,
+    ZERO_HASH,
 )
 from ledger.events import EventDecoder
+from standard_tree import StandardTree
 
 ALLOWED_RPC_METHODS = {"eth_getLogs", "eth_getBlockByNumber"}
 
@@ -47,6 +58,8 @@ class ReplayedCommitment:
     target: int
     promised_at: int
     due_date: int
+    parent_id: int = 0
+    weight: int = 0
     withdrawn: bool = False
     amendment_count: int = 0
     delivery_count: int = 0
@@ -77,6 +90,15 @@ class ReplayedCommitment:
 
 
 @dataclass
+class ReplayedDelivery:
+    commitment_id: int
+    registrar: str
+    quantity: int
+    asset_ref: str
+    revoked: bool = False
+
+
+@dataclass
 class ReplayedMunicipality:
     admin: str
     pending_admin: str = ZERO_ADDRESS
@@ -91,7 +113,12 @@ class ReplayedLedger:
     municipalities: dict = field(default_factory=dict)  # id -> ReplayedMunicipality
     registrars: set = field(default_factory=set)  # (municipality id, address)
     commitments: dict = field(default_factory=dict)  # id -> ReplayedCommitment
-    deliveries: dict = field(default_factory=dict)  # id -> [commitment id, quantity, revoked]
+    deliveries: dict = field(default_factory=dict)  # id -> ReplayedDelivery
+    confirmers: set = field(default_factory=set)  # (municipality id, address)
+    verdicts: dict = field(default_factory=dict)  # (delivery id, confirmer) -> CONFIRMED | DISPUTED
+    batches: dict = field(default_factory=dict)  # root -> (municipality id, registrar, leaf count)
+    revoked_leaves: set = field(default_factory=set)  # (root, leaf hash)
+    batched_verdicts: dict = field(default_factory=dict)  # (root, leaf hash, confirmer) -> verdict
 
     def apply(self, name, args):
         getattr(self, "_" + name)(args)
@@ -148,8 +175,15 @@ class ReplayedLedger:
 
     def _CommitmentRegistered(self, args):
         assert args["commitment_id"] == len(self.commitments) + 1
+        parent = self.commitments.get(args["parent_id"])
+        if args["parent_id"]:  # a sub-commitment: parent of the same municipality, open, weight 1..MAX_WEIGHT
+            assert parent.municipality_id == args["municipality_id"] and not parent.withdrawn
+            assert 1 <= args["weight"] <= MAX_WEIGHT
+        else:
+            assert args["weight"] == 0
         self.commitments[args["commitment_id"]] = ReplayedCommitment(
-            args["municipality_id"], args["external_ref"], args["target_quantity"], args["promised_at"], args["due_date"]
+            args["municipality_id"], args["external_ref"], args["target_quantity"], args["promised_at"], args["due_date"],
+            args["parent_id"], args["weight"],
         )
 
     def _CommitmentAmended(self, args):
@@ -173,19 +207,69 @@ class ReplayedLedger:
         commitment = self.commitments[args["commitment_id"]]
         commitment.delivery_count += 1
         assert args["delivery_id"] == args["commitment_id"] * DELIVERY_ID_BASE + commitment.delivery_count
-        self.deliveries[args["delivery_id"]] = [args["commitment_id"], args["quantity"], False]
+        if args["asset_ref"]:  # an asset counts once per commitment, while its delivery is not revoked
+            assert not any(
+                d.asset_ref == args["asset_ref"] and d.commitment_id == args["commitment_id"] and not d.revoked
+                for d in self.deliveries.values()
+            )
+        self.deliveries[args["delivery_id"]] = ReplayedDelivery(
+            args["commitment_id"], args["registrar"], args["quantity"], args["asset_ref"]
+        )
         commitment.delivered += args["quantity"]
         if not commitment.met_on_record_at and commitment.delivered >= commitment.target:
             commitment.met_on_record_at = args["recorded_at"]
 
     def _DeliveryRevoked(self, args):
         delivery = self.deliveries[args["delivery_id"]]
-        assert delivery[0] == args["commitment_id"] and not delivery[2]
-        delivery[2] = True
+        assert delivery.commitment_id == args["commitment_id"] and not delivery.revoked
+        delivery.revoked = True
         commitment = self.commitments[args["commitment_id"]]
-        commitment.delivered -= delivery[1]
+        commitment.delivered -= delivery.quantity
         if commitment.delivered < commitment.target:
             commitment.met_on_record_at = 0
+
+    def _ConfirmerAdded(self, args):
+        self.confirmers.add((args["municipality_id"], args["account"]))
+
+    def _ConfirmerRemoved(self, args):
+        self.confirmers.remove((args["municipality_id"], args["account"]))
+
+    def _review(self, args, verdict):
+        delivery = self.deliveries[args["delivery_id"]]
+        assert delivery.commitment_id == args["commitment_id"] and not delivery.revoked
+        assert args["confirmer"] != delivery.registrar
+        assert (self.commitments[delivery.commitment_id].municipality_id, args["confirmer"]) in self.confirmers
+        assert self.verdicts.get((args["delivery_id"], args["confirmer"])) != verdict
+        self.verdicts[(args["delivery_id"], args["confirmer"])] = verdict
+
+    def _DeliveryConfirmed(self, args):
+        self._review(args, CONFIRMED)
+
+    def _DeliveryDisputed(self, args):
+        self._review(args, DISPUTED)
+
+    def _BatchAnchored(self, args):
+        assert args["root"] not in self.batches
+        self.batches[args["root"]] = (args["municipality_id"], args["registrar"], args["leaf_count"])
+
+    def _BatchedDeliveryRevoked(self, args):
+        assert self.commitments[args["commitment_id"]].municipality_id == self.batches[args["root"]][0]
+        assert (args["root"], args["leaf_hash"]) not in self.revoked_leaves
+        self.revoked_leaves.add((args["root"], args["leaf_hash"]))
+
+    def _batched_review(self, args, verdict):
+        municipality_id, batch_registrar, _ = self.batches[args["root"]]
+        assert self.commitments[args["commitment_id"]].municipality_id == municipality_id
+        assert (args["root"], args["leaf_hash"]) not in self.revoked_leaves and args["confirmer"] != batch_registrar
+        key = (args["root"], args["leaf_hash"], args["confirmer"])
+        assert self.batched_verdicts.get(key) != verdict
+        self.batched_verdicts[key] = verdict
+
+    def _BatchedDeliveryConfirmed(self, args):
+        self._batched_review(args, CONFIRMED)
+
+    def _BatchedDeliveryDisputed(self, args):
+        self._batched_review(args, DISPUTED)
 
 
 def _recording_rpc(methods):
@@ -215,10 +299,18 @@ def replay(ledger, deploy_block, rpc):
     return replayed, int(latest["timestamp"], 16)
 
 
+@dataclass
+class History:
+    commitments: list  # ids, in registration order
+    trees: list  # StandardTree of every anchored batch
+
+
 @pytest.fixture
 def history(ledger, utrecht, platform_admin, council_admin, registrar, other_admin, other_registrar, stranger, newcomer,
-            commitment_input, amendment_input, delivery_input, deliver, clock):
-    """Two municipalities, eight commitments, every kind of event; deliveries claimed out of date order."""
+            confirmer, other_confirmer, commitment_input, amendment_input, delivery_input, deliver, batch_leaf,
+            batch_input, authorize, relay, clock):
+    """Two municipalities, nine commitments, two batches, every kind of event, direct and signed
+    (relayed) writes; deliveries claimed out of date order."""
     start = clock.start
     first = ledger.registerCommitment(commitment_input(), {"from": registrar}).return_value  # 200 homes
     second = ledger.registerCommitment(
@@ -256,6 +348,36 @@ def history(ledger, utrecht, platform_admin, council_admin, registrar, other_adm
         + [ledger.recordDelivery.encode_input(6, delivery_input(quantity=5))],
         {"from": registrar},
     )
+    # 9: a sub-commitment of 1, signed by the registrar and relayed; its streetlight counted,
+    # revoked, and counted again by a signed delivery
+    child = commitment_input(externalRef="RB-9", targetQuantity=40, parentId=first, weight=3)
+    relay("registerCommitment", [child], authorize("registerCommitment", [child], registrar))
+    lamp = deliver(9, 1, start + 6 * DAY, assetRef=ASSET_REF).return_value
+    ledger.revokeDelivery(lamp, REVOCATION_REASON, {"from": registrar})
+    lamp_again = [9, delivery_input(quantity=1, assetRef=ASSET_REF)]
+    lamp_again_id = relay("recordDelivery", lamp_again, authorize("recordDelivery", lamp_again, registrar)).return_value
+    # verdicts: a confirmation, a dispute turned into a confirmation, a signed dispute in Utrecht;
+    # a confirmer who comes and goes
+    ledger.confirmDelivery(lamp_again_id, CONFIRMATION_EVIDENCE, {"from": confirmer})
+    ledger.disputeDelivery(second * DELIVERY_ID_BASE + 1, DISPUTE_REASON, {"from": confirmer})
+    ledger.confirmDelivery(second * DELIVERY_ID_BASE + 1, ZERO_HASH, {"from": confirmer})
+    utrecht_dispute = [third * DELIVERY_ID_BASE + 1, DISPUTE_REASON]
+    relay("disputeDelivery", utrecht_dispute, authorize("disputeDelivery", utrecht_dispute, other_confirmer))
+    ledger.addConfirmer(BAARN_ID, stranger, {"from": council_admin})
+    ledger.removeConfirmer(BAARN_ID, stranger, {"from": council_admin})
+    # batches: Baarn's (one leaf revoked, one confirmed, one disputed), Utrecht's signed and relayed
+    baarn_tree = StandardTree([
+        batch_leaf(commitmentId=first, quantity=5),
+        batch_leaf(commitmentId=9, quantity=2, assetRef=OTHER_ASSET_REF),
+        batch_leaf(commitmentId=first, quantity=7, externalRef="OPL-B-3"),
+    ])
+    ledger.anchorBatch(batch_input(baarn_tree.root, 3), {"from": registrar})
+    ledger.revokeBatchedDelivery(baarn_tree.root, baarn_tree.leaves[2], baarn_tree.proof(2), BATCH_REVOCATION_REASON, {"from": registrar})
+    ledger.confirmBatchedDelivery(baarn_tree.root, baarn_tree.leaves[0], baarn_tree.proof(0), CONFIRMATION_EVIDENCE, {"from": confirmer})
+    ledger.disputeBatchedDelivery(baarn_tree.root, baarn_tree.leaves[1], baarn_tree.proof(1), DISPUTE_REASON, {"from": confirmer})
+    utrecht_tree = StandardTree([batch_leaf(commitmentId=third, quantity=3)])
+    anchor = [batch_input(utrecht_tree.root, 1, municipalityId=utrecht)]
+    relay("anchorBatch", anchor, authorize("anchorBatch", anchor, other_registrar))
     ledger.pause({"from": platform_admin})
     ledger.unpause({"from": platform_admin})
     # Baarn hands over; the new admin reshuffles the registrars; a recovery of Baarn stays pending
@@ -273,10 +395,10 @@ def history(ledger, utrecht, platform_admin, council_admin, registrar, other_adm
     ledger.proposeMunicipalityAdmin(UTRECHT_ID, other_admin, {"from": newcomer})
     ledger.startAdminRecovery(BAARN_ID, stranger, {"from": platform_admin})
     ledger.transferOwnership(stranger, {"from": platform_admin})
-    return list(range(1, 9))
+    return History(list(range(1, 10)), [baarn_tree, utrecht_tree])
 
 
-def _assert_replay_equals_views(ledger, replayed, now, accounts):
+def _assert_replay_equals_views(ledger, replayed, now, accounts, trees):
     assert (replayed.owner, replayed.pending_owner, replayed.paused) == (ledger.owner(), ledger.pendingOwner(), ledger.paused())
     assert tuple(ledger.counts()) == (len(replayed.municipalities), len(replayed.commitments))
     for municipality_id, municipality in replayed.municipalities.items():
@@ -285,13 +407,31 @@ def _assert_replay_equals_views(ledger, replayed, now, accounts):
         assert tuple(ledger.adminRecovery(municipality_id)) == municipality.recovery
         for account in accounts:
             assert ledger.isRegistrar(municipality_id, account) == ((municipality_id, account.address) in replayed.registrars)
+            assert ledger.isConfirmer(municipality_id, account) == ((municipality_id, account.address) in replayed.confirmers)
     for commitment_id, commitment in replayed.commitments.items():
         assert tuple(ledger.commitmentState(commitment_id)) == commitment.state()
         assert tuple(ledger.statusOf(commitment_id)) == commitment.status(now)
         assert ledger.commitmentIdByRef(commitment.municipality_id, commitment.external_ref) == commitment_id
+    for delivery_id, delivery in replayed.deliveries.items():
+        for account in accounts:
+            assert ledger.verdictOf(delivery_id, account) == replayed.verdicts.get((delivery_id, account.address), NO_VERDICT)
+    assert sorted(replayed.batches) == sorted(tree.root for tree in trees)
+    for root, batch in replayed.batches.items():
+        assert tuple(ledger.batchOf(root)) == batch
+    for tree in trees:
+        for index, leaf in enumerate(tree.leaves):
+            leaf_hash = tree.leaf_hash(index)
+            revoked = (tree.root, leaf_hash) in replayed.revoked_leaves
+            assert tuple(ledger.verifyBatchedDelivery(tree.root, leaf, tree.proof(index))) == (True, leaf_hash, revoked)
+            for account in accounts:
+                verdict = replayed.batched_verdicts.get((tree.root, leaf_hash, account.address), NO_VERDICT)
+                assert ledger.batchedVerdictOf(tree.root, leaf_hash, account) == verdict
 
 
-ROLES = ["platform_admin", "council_admin", "registrar", "other_admin", "other_registrar", "stranger", "newcomer"]
+ROLES = [
+    "platform_admin", "council_admin", "registrar", "other_admin", "other_registrar", "stranger", "newcomer",
+    "confirmer", "other_confirmer", "relayer",
+]
 
 
 def test_replay_reads_the_chain_with_get_logs_and_one_block_header_only(ledger, history):
@@ -303,15 +443,16 @@ def test_replay_reads_the_chain_with_get_logs_and_one_block_header_only(ledger, 
 def test_replayed_state_equals_every_view(ledger, history, request):
     replayed, now = replay(ledger, ledger.tx.block_number, _recording_rpc(set()))
 
-    assert sorted(replayed.commitments) == history
-    _assert_replay_equals_views(ledger, replayed, now, [request.getfixturevalue(role) for role in ROLES])
+    assert sorted(replayed.commitments) == history.commitments
+    _assert_replay_equals_views(ledger, replayed, now, [request.getfixturevalue(role) for role in ROLES], history.trees)
 
 
 def test_replayed_history_covers_every_event_of_the_abi(ledger, history):
     decoder = EventDecoder(ledger.abi)
     logs = web3.eth.get_logs({"address": ledger.address, "fromBlock": ledger.tx.block_number, "toBlock": "latest"})
     seen = {decoder.decode(log).name for log in logs}
-    assert seen == {entry["name"] for entry in ledger.abi if entry["type"] == "event"}
+    # ERC-5267's EIP712DomainChanged (OpenZeppelin EIP712) is never emitted: the domain is fixed at deployment
+    assert seen == {entry["name"] for entry in ledger.abi if entry["type"] == "event"} - {"EIP712DomainChanged"}
 
 
 def test_replayed_statuses_still_equal_status_of_after_every_due_date(ledger, history, registrar, delivery_input, clock):
@@ -320,9 +461,9 @@ def test_replayed_statuses_still_equal_status_of_after_every_due_date(ledger, hi
 
     replayed, now = replay(ledger, ledger.tx.block_number, _recording_rpc(set()))
 
-    statuses = [tuple(ledger.statusOf(commitment_id)) for commitment_id in history]
-    assert [replayed.commitments[commitment_id].status(now) for commitment_id in history] == statuses
+    statuses = [tuple(ledger.statusOf(commitment_id)) for commitment_id in history.commitments]
+    assert [replayed.commitments[commitment_id].status(now) for commitment_id in history.commitments] == statuses
     # 2 was met on record after its first due date, but before the one it was moved to
     assert [status[0] for status in statuses] == [
-        DELIVERED, DELIVERED, OVERDUE, WITHDRAWN, OVERDUE, DELIVERED, DELIVERED_LATE, OVERDUE
+        DELIVERED, DELIVERED, OVERDUE, WITHDRAWN, OVERDUE, DELIVERED, DELIVERED_LATE, OVERDUE, OVERDUE
     ]
