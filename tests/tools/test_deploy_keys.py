@@ -179,7 +179,7 @@ def test_production_deploys_with_an_explicit_own_key_from_a_file(anvil_url: str,
     record = json.loads((tmp_path / "deployment.json").read_text())
     owner = w3.eth.call({"to": record["contract_address"], "data": "0x8da5cb5b"})  # owner()
     assert Web3.to_checksum_address(owner[-20:]) == OWN_ADDRESS
-    assert record["abi_version"] == "2.0.0"
+    assert record["abi_version"] == "2.1.0"
 
 
 def test_local_use_deploys_with_the_default_local_key(anvil_url: str, tmp_path: Path) -> None:
