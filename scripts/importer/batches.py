@@ -187,9 +187,11 @@ def send_batch(
     ``lookup``, which are the client's `anchor_batch` and `batch`).
 
     Returns:
-        an `AnchorOutcome`: on 201 every leaf ``done`` with the leaf hash the API answered;
-        on 409 already anchored every leaf ``already_present``; on a refusal naming items,
-        those items settled and the others in ``retry``; otherwise every leaf ``failed``.
+        an `AnchorOutcome`: on 201 every leaf ``done`` with its leaf hash as computed here (an
+        API answer that differs in root, file SHA-256, leaf count or a leaf hash is a
+        warning); on 409 already anchored every leaf ``already_present``; on a refusal naming
+        items, those items settled and the others in ``retry``; otherwise every leaf
+        ``failed``.
     """
     ops = [op for _i, op in items]
     indexes = tuple(i for i, _op in items)
@@ -249,7 +251,7 @@ def _already_anchored(exc: ApiProblemError, lookup: Callable[[str], dict[str, An
         try:
             found = lookup(tree.root)
         except ApiError as error:
-            warnings.append(f"could not read batch {tree.root} back: {error}")
+            warnings.append(f"batch {tree.root} not read back (the API's index may not hold it yet): {error}")
         if found and found.get("verified") is False:
             warnings.append(f"batch {tree.root} is anchored but not verified ({found.get('unverified_reason')}): "
                             "readers count none of its leaves")
