@@ -8,6 +8,7 @@ bytes (UTF-8 for str, raw for bytes). Times are Unix seconds, relative to the te
 from hashlib import sha256
 
 from ledger.limits import (  # the off-chain mirror: these tests hold it to the contract
+    ASSET_REF_MAX_BYTES as MAX_ASSET_REF,
     DESCRIPTION_MAX_BYTES as MAX_DESCRIPTION,
     EXTERNAL_REF_MAX_BYTES as MAX_REF,
     MAX_EVIDENCE,
@@ -35,7 +36,6 @@ DELIVERY_ID_BASE = 1_000_000  # delivery id = commitment id * this + n, n = 1, 2
 MAX_DELIVERIES = 999_999  # per commitment, revoked ones included
 ADMIN_RECOVERY_DELAY = 42 * DAY  # seconds between AdminRecoveryStarted and completion
 MAX_WEIGHT = 1_000_000  # largest weight of a sub-commitment in its parent's roll-up, inclusive
-MAX_ASSET_REF = MAX_REF  # DeliveryInput.assetRef and BatchLeaf.assetRef: 0..64 bytes
 MAX_LEAF_COUNT = 2**32 - 1  # BatchInput.leafCount is a uint32, 1..this
 EIP170_MAX_CODE_BYTES = 24_576  # EIP-170: the largest deployed contract code, bytes
 

@@ -1,7 +1,7 @@
 """Deployment, public constants, version and the custom-error format."""
 
 import brownie
-from brownie import CommitmentLedger
+from brownie import CommitmentLedger, web3
 
 from constants import (
     ADMIN_RECOVERY_DELAY,
@@ -10,10 +10,12 @@ from constants import (
     AMEND_TARGET,
     AMEND_TITLE,
     DELIVERY_ID_BASE,
+    EIP170_MAX_CODE_BYTES,
     MAX_DATE,
     MAX_DELIVERIES,
     MAX_EVIDENCE,
     MAX_QUANTITY,
+    MAX_WEIGHT,
     VERSION,
     ZERO_ADDRESS,
 )
@@ -43,6 +45,12 @@ def test_deployment_with_zero_owner_is_refused(clock, platform_admin):
         CommitmentLedger.deploy(ZERO_ADDRESS, {"from": platform_admin})
 
 
+def test_deployed_code_fits_the_eip170_limit(ledger):
+    # 24,576 bytes (EIP-170): above it the ledger cannot be deployed on mainnet or any EVM chain
+    deployed = web3.eth.get_code(ledger.address)
+    assert len(deployed) == len(bytes.fromhex(CommitmentLedger._build["deployedBytecode"])) < EIP170_MAX_CODE_BYTES
+
+
 def test_version_is_2_1_0(ledger, stranger):
     assert ledger.version({"from": stranger}) == VERSION
 
@@ -56,6 +64,7 @@ def test_counts_start_at_zero_municipalities_and_zero_commitments(ledger):
 
 
 def test_limits_and_delays_are_public(ledger):
+    assert ledger.MAX_WEIGHT() == MAX_WEIGHT
     assert ledger.MAX_QUANTITY() == MAX_QUANTITY
     assert ledger.MAX_EVIDENCE() == MAX_EVIDENCE
     assert ledger.MAX_DATE() == MAX_DATE
@@ -72,6 +81,8 @@ def test_amendment_field_bits_are_public(ledger):
 def test_off_chain_mirror_of_the_numeric_limits_equals_the_contract(ledger):
     # ledger/limits.py is what the API and the importer validate with before writing
     assert (limits.MAX_QUANTITY, limits.MAX_EVIDENCE) == (ledger.MAX_QUANTITY(), ledger.MAX_EVIDENCE())
+    assert (limits.MAX_WEIGHT, limits.MAX_DATE) == (ledger.MAX_WEIGHT(), ledger.MAX_DATE())
+    assert (limits.DELIVERY_ID_BASE, limits.MAX_DELIVERIES) == (ledger.DELIVERY_ID_BASE(), ledger.MAX_DELIVERIES())
 
 
 def test_custom_errors_render_as_name_colon_comma_separated_arguments(ledger, baarn, council_admin, registrar):
