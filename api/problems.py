@@ -45,6 +45,7 @@ from ledger.errors import (
     ChainUnavailableError,
     ContractRevertError,
     EvidenceTooLargeError,
+    InsufficientFundsError,
     StaffAuthError,
     TransactionFailedError,
 )
@@ -95,6 +96,7 @@ TITLES: dict[str, str] = {
     "rate-limited": "Too many requests",
     "chain-unavailable": "The chain is unavailable",
     "transaction-failed": "The transaction failed",
+    "sender-unfunded": "The sending account cannot pay for gas",
     "internal-error": "Internal server error",
 }
 """Title of each problem type, by slug (``type`` is ``/problems/<slug>``)."""
@@ -568,6 +570,14 @@ def problem_for(exc: Exception) -> ProblemError | None:
     if isinstance(exc, (ChainUnavailableError, requests.ConnectionError, requests.Timeout)):
         logger.warning("chain unavailable: %s", getattr(exc, "reason", exc))
         return _CHAIN_DOWN
+    if isinstance(exc, InsufficientFundsError):
+        logger.error("sender unfunded: %s", exc)
+        return ProblemError(
+            503, "sender-unfunded",
+            "The account that sends this transaction cannot pay its gas. Nothing was sent; "
+            "the operator must fund it.",
+            account=exc.account, balance_wei=str(exc.balance_wei), needed_wei=str(exc.needed_wei),
+        )
     if isinstance(exc, TransactionFailedError):
         logger.error("transaction failed: %s", exc)
         return ProblemError(
@@ -602,7 +612,7 @@ def problem_for(exc: Exception) -> ProblemError | None:
 _MAPPED = (
     ProblemError, BatchItemError, RequestValidationError, InputInvalidError, ContractRevertError,
     ChainUnavailableError, requests.ConnectionError, requests.Timeout, TransactionFailedError,
-    EvidenceTooLargeError, StaffAuthError, WriteRefusedError, StarletteHTTPException,
+    InsufficientFundsError, EvidenceTooLargeError, StaffAuthError, WriteRefusedError, StarletteHTTPException,
 )
 """Exception types :func:`problem_for` maps (each gets the one handler)."""
 

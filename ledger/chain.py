@@ -29,6 +29,7 @@ from ledger.deployment import Deployment
 from ledger.errors import (
     ChainUnavailableError,
     ContractRevertError,
+    InsufficientFundsError,
     LogRangeTooLargeError,
     TransactionFailedError,
     UnsupportedContractVersionError,
@@ -269,6 +270,7 @@ class LedgerChain:
         Raises:
             ContractRevertError: the contract refused (custom error name and arguments).
             TransactionFailedError: mined but failed, or no receipt within the timeout.
+            InsufficientFundsError: the account cannot pay for it (nothing sent).
             ChainUnavailableError: the node cannot be reached.
         """
         assert self._contract is not None, "writes need a deployment"
@@ -287,7 +289,22 @@ class LedgerChain:
                 )
             except (ContractCustomError, ContractLogicError) as exc:
                 raise self._revert_error(exc) from exc
+            self._check_funds(account.address, tx)
             return self._sign_send_wait(tx, private_key)
+
+    def _check_funds(self, address: str, tx: Mapping[str, Any]) -> None:
+        """Refuse before sending when ``address`` cannot pay gas limit × (max) fee per gas
+        plus value (wei), so an unfunded relayer or registrar gets a typed error, not the
+        node's message.
+
+        Raises:
+            InsufficientFundsError: balance below that amount.
+        """
+        fee = int(tx.get("maxFeePerGas") or tx.get("gasPrice") or 0)
+        needed = int(tx.get("gas", 0)) * fee + int(tx.get("value", 0))
+        balance = self.balance_wei(address)
+        if balance < needed:
+            raise InsufficientFundsError(address, balance, needed)
 
     def encode_call(self, function: str, args: Sequence[Any]) -> bytes:
         """ABI-encoded calldata (selector + arguments) of one ledger function call.

@@ -94,6 +94,17 @@ class TransactionFailedError(ChainError):
         self.tx_hash = tx_hash
 
 
+class InsufficientFundsError(ChainError):
+    """The sending account cannot pay for the transaction (checked before sending, so nothing
+    was sent): its balance is below gas limit × max fee per gas, in wei."""
+
+    def __init__(self, account: str, balance_wei: int, needed_wei: int) -> None:
+        super().__init__(f"Account {account} holds {balance_wei} wei; the transaction needs up to {needed_wei} wei")
+        self.account = account
+        self.balance_wei = balance_wei
+        self.needed_wei = needed_wei
+
+
 class ReorgDetectedError(ChainError):
     """The block hash stored with the indexer's checkpoint is no longer on the chain."""
 

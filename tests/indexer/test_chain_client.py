@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 
 from ledger.chain import SUPPORTED_CONTRACT_VERSIONS, LedgerChain, OnChainStatus
-from ledger.errors import ContractRevertError
+from ledger.errors import ContractRevertError, InsufficientFundsError
 from ledger.events import decode_text
 from tests.indexer.ledger_txs import DAY, commitment_input, delivery_input, sha
 
@@ -91,3 +91,24 @@ def test_an_empty_multicall_is_refused_before_anything_is_sent(chain: LedgerChai
 )
 def test_decoded_texts_never_hold_nul_or_invalid_utf8(raw: bytes, text: str) -> None:
     assert decode_text(raw) == text
+
+
+def test_an_account_that_cannot_pay_gas_is_refused_before_anything_is_sent(
+    chain: LedgerChain, roles, chain_time: Callable[[], int]
+) -> None:
+    """A registrar key without ether gets InsufficientFundsError naming it, its balance (0 wei)
+    and what the transaction could cost; its nonce stays 0, so nothing was sent."""
+    from eth_account import Account
+
+    unfunded = Account.from_key("0x" + "42" * 32)
+    t = chain_time()
+    registered = chain.send("registerCommitment", [commitment_input(1, "unfunded-1", "Onbetaald", due=t + DAY)],
+                            roles.registrar.key)
+    commitment_id = registered.events[0].args["commitment_id"]
+    chain.send("addRegistrar", [1, unfunded.address], roles.council_admin.key)
+    with pytest.raises(InsufficientFundsError) as refused:
+        chain.send("recordDelivery", [commitment_id, delivery_input(1, t - 60, [sha("unfunded")])], "0x" + unfunded.key.hex().removeprefix("0x"))
+    assert refused.value.account == unfunded.address
+    assert refused.value.balance_wei == 0
+    assert refused.value.needed_wei > 0
+    assert chain._w3.eth.get_transaction_count(unfunded.address) == 0
