@@ -395,6 +395,31 @@ def test_a_signature_for_a_second_ledger_on_the_same_chain_is_refused_by_the_fir
         relay("recordDelivery", args, authorize("recordDelivery", args, registrar, contract=second.address))
 
 
+@pytest.mark.parametrize(("signed", "submitted"), [
+    ("disputeDelivery", "revokeDelivery"),
+    ("revokeDelivery", "withdrawCommitment"),
+    ("disputeBatchedDelivery", "revokeBatchedDelivery"),
+])
+def test_a_signature_for_one_write_is_refused_by_another_of_the_same_shape(ledger, batch, registrar, signed, submitted, authorize, relay):
+    # the primary type's name is in its type hash: equal fields do not make equal digests
+    if "Batched" in signed:
+        args = [batch.root, batch.leaves[0], batch.proof(0), DISPUTE_REASON]
+    else:
+        args = [1, DISPUTE_REASON]  # a delivery id for one, a commitment id for the other
+    with brownie.reverts(_refused_as_invalid(registrar.address)):
+        relay(submitted, args, authorize(signed, args, registrar))
+
+
+def test_a_signature_made_while_registrar_is_refused_once_the_role_is_removed(
+    ledger, commitment, council_admin, registrar, delivery_input, authorize, relay
+):
+    args = [commitment, delivery_input()]
+    auth = authorize("recordDelivery", args, registrar)
+    ledger.removeRegistrar(BAARN_ID, registrar, {"from": council_admin})
+    with brownie.reverts(f"LedgerNotRegistrar: {BAARN_ID}, {registrar.address.lower()}"):
+        relay("recordDelivery", args, auth)
+
+
 # ------------------------------------------------------------------ who recorded it
 
 
