@@ -18,6 +18,8 @@ from constants import (
     DAY,
     DISPUTE_REASON,
     IN_PROGRESS,
+    MAX_NOTE,
+    MAX_REASON,
     NO_VERDICT,
     NOT_OWNERS,
     REVOCATION_REASON,
@@ -167,6 +169,34 @@ def test_every_write_is_refused_while_paused_and_accepted_after_unpause(ledger, 
     ledger.unpause({"from": platform_admin})
 
     assert writes[write]().status == 1
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "contract bug: disputeDelivery and disputeBatchedDelivery check the reason before the pause "
+    "(_disputeDelivery/_disputeBatchedDelivery call _requireText before _reviewDelivery's _whenNotPaused), "
+    "so a paused ledger answers LedgerEmptyText / LedgerTextTooLong instead of LedgerPaused; every other "
+    "write checks the pause first"
+))
+@pytest.mark.parametrize("write", ["disputeDelivery", "disputeBatchedDelivery"])
+@pytest.mark.parametrize("reason", ["", "r" * (MAX_REASON + 1)], ids=["empty reason", "reason too long"])
+def test_a_paused_ledger_refuses_an_invalid_dispute_as_paused(ledger, ready, batch, confirmer, platform_admin, write, reason):
+    ledger.pause({"from": platform_admin})
+    with brownie.reverts("LedgerPaused: "):
+        if write == "disputeDelivery":
+            ledger.disputeDelivery(delivery_id(1, 1), reason, {"from": confirmer})
+        else:
+            ledger.disputeBatchedDelivery(batch.root, batch.leaves[0], batch.proof(0), reason, {"from": confirmer})
+
+
+def test_a_paused_ledger_refuses_an_invalid_write_as_paused(ledger, ready, batch, registrar, platform_admin, delivery_input, batch_input):
+    # the pause is checked before the input: a paused ledger never reports what else is wrong
+    ledger.pause({"from": platform_admin})
+    with brownie.reverts("LedgerPaused: "):
+        ledger.recordDelivery(1, delivery_input(quantity=0, note="n" * (MAX_NOTE + 1)), {"from": registrar})
+    with brownie.reverts("LedgerPaused: "):
+        ledger.revokeBatchedDelivery(batch.root, batch.leaves[0], batch.proof(0), "", {"from": registrar})
+    with brownie.reverts("LedgerPaused: "):
+        ledger.anchorBatch(batch_input(batch.root, 0, fileUri=""), {"from": registrar})
 
 
 def test_writes_list_names_every_non_view_function_of_the_abi(ledger):
