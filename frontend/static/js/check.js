@@ -2,7 +2,7 @@
 // is looked up with GET /api/v1/verify/{sha256}.
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
-import { $, h, fill, when, num, qty, fact, chainRef, problemBox } from './ui.js';
+import { $, h, fill, when, num, qty, fact, chainRef, problemBox, code, shortHash } from './ui.js';
 import { commitmentCredit, sourceOf } from './credits.js';
 
 const HEX = /^(?:0x)?([0-9a-f]{64})$/;
@@ -37,23 +37,33 @@ async function context(cites, sources) {
   return { munis: ms, detail: (id) => byId.get(id) || null };
 }
 
+// A delivery citing the document: recorded (its id is a number) or a leaf of a verified batch
+// (its id is the leaf hash; recorded on chain by the batch's anchor, counted unless refused).
 function citation(c, ctx) {
   const d = ctx.detail(c.commitment_id);
   const m = ctx.munis.get(d ? d.municipality_id : c.municipality_id);
   const src = m && sourceOf(m.code);
   const q = qty(c.quantity, d ? d.unit : '');
-  return h('li', { class: c.revoked ? 'card revoked' : 'card' },
+  const batched = c.kind === 'batched';
+  const notCounted = c.revoked || c.counted === false;
+  const validity = c.revoked
+    ? [h('span', { class: 'tag-revoked' }, t('delivery.revoked')), ' ', t('delivery.revokedReason'), ': ', c.revocation_reason || '']
+    : c.counted === false ? t('check.refused') : t(batched ? 'check.batchedValid' : 'check.valid');
+  return h('li', { class: notCounted ? 'card revoked' : 'card' },
     h('h3', { lang: src ? src.lang : null },
-      h('a', { href: `/commitments/${c.commitment_id}#delivery-${c.delivery_id}` }, c.commitment_title)),
+      h('a', { href: `/commitments/${c.commitment_id}#delivery-${encodeURIComponent(c.delivery_id)}` }, c.commitment_title)),
     h('dl', { class: 'facts' },
       fact(t('filter.municipality'), c.municipality_name),
-      fact(t('check.delivery'), t('delivery.number', { id: num(c.delivery_id) })),
+      fact(t('check.delivery'), batched ? t('delivery.batched', { hash: shortHash(c.leaf_hash) })
+        : t('delivery.number', { id: num(c.delivery_id) })),
       fact(t('field.date'), when(c.delivered_at, c.delivered_at_iso, src && src.timeZone)),
-      fact(t('field.quantity'), c.revoked ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
-      fact(t('check.validity'), c.revoked
-        ? [h('span', { class: 'tag-revoked' }, t('delivery.revoked')), ' ', t('delivery.revokedReason'), ': ', c.revocation_reason || '']
-        : t('check.valid'))),
-    h('p', { class: 'strong small' }, t('chain.recorded')), chainRef(c.chain, c.registrar),
+      fact(t('field.quantity'), notCounted ? [h('s', {}, q), ` (${t('delivery.notCounted')})`] : q),
+      fact(t('check.validity'), validity),
+      batched ? fact(t('field.leafHash'), code(c.leaf_hash)) : null,
+      batched && c.batch_root && c.leaf_hash ? fact(t('batch.proof'), h('a', {
+        href: `/api/v1/batches/${encodeURIComponent(c.batch_root)}/leaves/${encodeURIComponent(c.leaf_hash)}/proof`,
+      }, t('batch.proofLink'))) : null),
+    h('p', { class: 'strong small' }, t(batched ? 'chain.anchored' : 'chain.recorded')), chainRef(c.chain, c.registrar),
     d ? commitmentCredit(d, m) : null);
 }
 

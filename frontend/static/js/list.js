@@ -1,7 +1,9 @@
 // Commitments list: filters in the URL, results, pagination, counts per municipality.
 import { ready, t, tn } from './i18n.js';
 import { get } from './api.js';
-import { $, h, fill, badge, progress, when, num, problemBox, fact, commitmentFlags, tNodes, STATUSES } from './ui.js';
+import {
+  $, h, fill, badge, progress, when, num, qty, pct, problemBox, fact, flag, commitmentFlags, tNodes, STATUSES,
+} from './ui.js';
 import { credit, sourceOf } from './credits.js';
 
 const LIMIT = 20;
@@ -82,18 +84,29 @@ function overview() {
   fill($('credits'), ...rows.map((m) => h('li', {}, credit(m))));
 }
 
+const isZero = (v) => v == null || /^0*$/.test(String(v));
+
+// The second party's check in one line: the confirmed share of the target, once something counts.
+const confirmedShare = (c) => (c.confirmed_quantity == null || isZero(c.delivered_quantity) ? ''
+  : t('list.confirmedOf', {
+    pct: pct(c.progress_bps_confirmed), done: num(c.confirmed_quantity), target: num(c.target_quantity), unit: c.unit || '',
+  }));
+
 function item(c) {
   const m = munis.get(c.municipality_id);
   const src = m && sourceOf(m.code);
   const tz = src && src.timeZone;
-  const flags = commitmentFlags(c);
+  const flags = [...commitmentFlags(c),
+    isZero(c.disputed_quantity) ? null : flag('list.disputed', 'warn', { quantity: qty(c.disputed_quantity, c.unit) }),
+  ].filter(Boolean);
   return h('li', { class: 'card' },
     h('h3', { lang: src ? src.lang : null }, h('a', { href: `/commitments/${c.id}` }, c.title)),
     h('p', { class: 'small dates' },
       tNodes('list.promisedOn', { date: when(c.promised_at, c.promised_at_iso, tz) }), ' · ',
       tNodes('list.recordedOn', {
         date: when(c.registered && c.registered.block_time, c.registered && c.registered.block_time_iso, tz),
-      })),
+      }),
+      c.parent_id ? [' · ', h('a', { href: `/commitments/${c.parent_id}` }, t('list.partOf', { id: num(c.parent_id) }))] : null),
     flags.length ? h('p', { class: 'flags' }, flags) : null,
     h('dl', { class: 'facts' },
       fact(t('filter.municipality'), c.municipality_name),
@@ -101,6 +114,8 @@ function item(c) {
       fact(t('field.statusClaimed'), badge(c.status)),
       fact(t('field.statusOnRecord'), badge(c.status_on_record)),
       fact(t('field.progress'), progress(c)),
+      fact(t('list.confirmed'), confirmedShare(c)),
+      fact(t('list.rollup'), c.rollup_progress_bps != null ? pct(c.rollup_progress_bps) : ''),
       fact(t('field.due'), when(c.due_date, c.due_date_iso, tz)),
       fact(t('field.ref'), c.external_ref)));
 }

@@ -88,15 +88,19 @@ export const fact = (label, ...value) =>
 
 export const code = (text) => h('code', { class: 'hash' }, text);
 
-/** Where a fact is recorded on chain (ChainRef), and by which registrar account. */
-export function chainRef(ch, registrar) {
+/** A 32-byte hash shortened for headings: "0x12345678…abcd" (the full hash is shown beside it). */
+export const shortHash = (hex) => (hex && hex.length > 14 ? `${hex.slice(0, 10)}…${hex.slice(-4)}` : hex || '');
+
+/** Where a fact is recorded on chain (ChainRef), and by which account (a registrar's unless
+ * `label` names another role). */
+export function chainRef(ch, registrar, label) {
   if (!ch) return null;
   return h('dl', { class: 'chain' },
     fact(t('chain.time'), when(ch.block_time, ch.block_time_iso, null, true)),
     fact(t('chain.block'), String(ch.block_number)),
     fact(t('chain.log'), String(ch.log_index)),
     fact(t('chain.tx'), code(ch.tx_hash)),
-    registrar ? fact(t('field.registrar'), code(registrar)) : null);
+    registrar ? fact(label || t('field.registrar'), code(registrar)) : null);
 }
 
 /** An error box from an ApiError (problem+json title and detail). */
