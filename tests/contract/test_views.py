@@ -7,21 +7,30 @@ from constants import (
     BAARN_ID,
     COMMITMENT_REF,
     COMMITMENT_TARGET,
+    CONFIRMED,
+    DISPUTE_REASON,
+    DISPUTED,
     IN_PROGRESS,
     UTRECHT_ID,
     VERSION,
     ZERO_ADDRESS,
+    ZERO_HASH,
 )
 
-ROLES = ["platform_admin", "council_admin", "registrar", "other_admin", "other_registrar", "stranger", "newcomer"]
+ROLES = [
+    "platform_admin", "council_admin", "registrar", "confirmer", "other_admin", "other_registrar", "stranger", "newcomer",
+    "relayer",
+]
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_views_answer_every_caller_alike(
-    ledger, commitment, utrecht, platform_admin, council_admin, registrar, other_admin, newcomer, deliver, clock,
-    promised_at, due_date, role, request
+    ledger, commitment, utrecht, batch, confirmer, platform_admin, council_admin, registrar, other_admin, newcomer,
+    deliver, clock, promised_at, due_date, role, request
 ):
-    deliver(commitment, 50, clock.start)
+    delivery = deliver(commitment, 50, clock.start).return_value
+    ledger.confirmDelivery(delivery, ZERO_HASH, {"from": confirmer})
+    ledger.disputeBatchedDelivery(batch.root, batch.leaves[1], batch.proof(1), DISPUTE_REASON, {"from": confirmer})
     ledger.proposeMunicipalityAdmin(UTRECHT_ID, newcomer, {"from": other_admin})
     started = ledger.startAdminRecovery(BAARN_ID, newcomer, {"from": platform_admin}).timestamp
     caller = {"from": request.getfixturevalue(role)}
@@ -43,3 +52,14 @@ def test_views_answer_every_caller_alike(
     assert ledger.paused(caller) is False
     assert tuple(ledger.counts(caller)) == (2, 1)
     assert ledger.owner(caller) == platform_admin
+    assert ledger.isConfirmer(BAARN_ID, confirmer, caller)
+    assert not ledger.isConfirmer(UTRECHT_ID, confirmer, caller)
+    assert ledger.verdictOf(delivery, confirmer, caller) == CONFIRMED
+    assert ledger.batchedVerdictOf(batch.root, batch.leaf_hash(1), confirmer, caller) == DISPUTED
+    assert ledger.nonces(registrar, caller) == 0
+    assert tuple(ledger.batchOf(batch.root, caller)) == (BAARN_ID, registrar, 4)
+    assert ledger.batchLeafHash(batch.leaves[2], caller) == batch.leaf_hash(2)
+    assert tuple(ledger.verifyBatchedDelivery(batch.root, batch.leaves[2], batch.proof(2), caller)) == (
+        True, batch.leaf_hash(2), False
+    )
+    assert ledger.eip712Domain(caller)[4] == ledger.address
