@@ -4,7 +4,7 @@ A batch is one Merkle root for many deliveries (docs/LEDGER.md "Batches"): the c
 one slot per root and cannot see the leaves, so `statusOf` never counts them; a leaf is proved
 with an OpenZeppelin StandardMerkleTree proof (sorted pairs, double-hashed leaves). Trees are
 built by the tests' own helper (standard_tree.py), checked here against
-@openzeppelin/merkle-tree itself. Custom errors render bytes32 arguments as Python bytes.
+@openzeppelin/merkle-tree itself; the trees of ledger/merkle.py are proved on chain too. Custom errors render bytes32 arguments as Python bytes.
 """
 
 import json
@@ -33,6 +33,7 @@ from constants import (
     ZERO_HASH,
     sha256_hex,
 )
+from ledger import merkle
 from standard_tree import LEAF_ENCODING, StandardTree, as_error_arg, hex32, leaf_hash
 
 LARGE_TREE_LEAVES = 1_000
@@ -81,6 +82,22 @@ def test_the_tests_tree_equals_openzeppelins_standard_merkle_tree(tree):
 def test_batch_leaf_hash_is_the_standard_merkle_tree_leaf_hash(ledger, tree, stranger):
     for index, leaf in enumerate(tree.leaves):
         assert ledger.batchLeafHash(leaf, {"from": stranger}) == tree.leaf_hash(index) == hex32(leaf_hash(leaf))
+
+
+def test_a_batch_built_by_ledger_merkle_is_proved_on_chain(ledger, commitment, registrar, batch_input, batch_leaf):
+    # ledger/merkle.py builds what the API and the importer anchor; its leaf encoding is written out by hand
+    leaves = [
+        batch_leaf(quantity=1, note="Lantaarnpaal vervangen – Eemnesserweg 12 (LED, 3000 K) · ✓", assetRef="LP-0308-00417"),
+        batch_leaf(quantity=2, evidenceHashes=list(EVIDENCE[:16]), evidenceUri="u" * 100, externalRef="OPL-é"),
+        batch_leaf(quantity=3, evidenceUri="", note=""),
+    ]
+    built = merkle.build_tree([merkle.BatchLeaf(*leaf) for leaf in leaves])
+    ledger.anchorBatch(batch_input(built.root_hex, 3, fileSha256=sha256_hex(built.to_file_bytes())), {"from": registrar})
+
+    assert built.root_hex == StandardTree(leaves).root
+    for index, leaf in enumerate(leaves):
+        assert ledger.batchLeafHash(leaf) == hex32(built.leaf_hashes[index])
+        assert _verified(ledger, built.root_hex, leaf, built.proof_hex(index)) == (True, hex32(built.leaf_hashes[index]), False)
 
 
 # ------------------------------------------------------------------ anchorBatch
