@@ -5,6 +5,7 @@ Command line::
     python -m scripts.replay --rpc-url URL --address 0x.. --deploy-block N [--to-block M]
         [--api-url http://127.0.0.1:8000] [--report replay-report.json] [--chunk-blocks 2000]
         [--now UNIX] [--wait-seconds 30] [--boundary-seconds 120]
+        [--batch-dir DIR] [--batch-files-from-api]
     python -m scripts.replay --rpc-url URL --deployment data/deployment.json [...]
 
 brownie::
@@ -13,8 +14,9 @@ brownie::
 
 (reads ``LEDGER_RPC_URL`` (default ``http://127.0.0.1:8546``), ``LEDGER_DEPLOYMENT_FILE``
 (default ``data/deployment.json``), ``LEDGER_API_URL`` (default ``http://127.0.0.1:8000``;
-set it to an empty string to skip the comparison) and ``LEDGER_REPLAY_REPORT`` (default
-``data/replay-report.json``); it talks to the node with its own web3 connection, not brownie's).
+set it to an empty string to skip the comparison), ``LEDGER_REPLAY_REPORT`` (default
+``data/replay-report.json``) and ``LEDGER_BATCH_DIR`` (default: none); it talks to the node with
+its own web3 connection, not brownie's).
 
 What it does:
 
@@ -25,7 +27,14 @@ What it does:
    municipalities (admins, handovers, recoveries, registrar intervals), the pause state,
    commitments (original and current terms, amendments, withdrawal), deliveries (both
    clocks, revocations) and the chain reference of each fact with the auditor's own
-   projection; no other ``eth_call``.
+   projection; no other ``eth_call``. Each anchored batch counts only once its file is found
+   and checked against the chain (docs/LEDGER.md "Batches"): in ``--batch-dir`` (a file named
+   ``<sha256 hex>.json``, or any file of the folder with that SHA-256) and, with
+   ``--batch-files-from-api``, as the API serves it (``GET /api/v1/batches/{root}/file``). The
+   verdict always comes from the bytes: their SHA-256 against the anchored ``fileSha256``, the
+   root rebuilt from them against the anchored root, their leaf count against ``leafCount``;
+   a batch whose file is missing or does not match is reported with its reason and counts
+   nothing.
 2. Evaluates, with the auditor's own rules (docs/LEDGER.md), the four statuses and met times
    (claimed / on record × current / original terms), progress and the derived facts at
    ``--now`` (Unix seconds, default the wall clock: the API evaluates statuses at request
@@ -59,6 +68,7 @@ from rich.console import Console
 
 from ledger.errors import LedgerError
 from scripts.audit.api import ApiClient, fetch_snapshot, wait_for_index
+from scripts.audit.batchfiles import BatchFiles
 from scripts.audit.compare import DEFAULT_BOUNDARY_SECONDS, compare_with_api
 from scripts.audit.errors import ApiFetchError, ReplayConfigError
 from scripts.audit.report import build_report, print_comparison, print_summary, write_report
@@ -92,6 +102,9 @@ class ReplayOptions:
         now: Unix seconds the report's statuses are evaluated at; ``None`` for the wall clock.
         wait_seconds: how long to wait for the API's index to reach ``to_block``, seconds.
         boundary_seconds: due dates this close to the API read are boundary cases, seconds.
+        batch_dir: folder holding batch files (``<sha256 hex>.json`` or any name), or ``None``.
+        batch_files_from_api: also read batch files from the API (needs ``api_url``); their
+            bytes are checked against the chain like any other copy.
     """
 
     rpc_url: str
@@ -105,6 +118,23 @@ class ReplayOptions:
     now: int | None = None
     wait_seconds: float = DEFAULT_WAIT_SECONDS
     boundary_seconds: int = DEFAULT_BOUNDARY_SECONDS
+    batch_dir: Path | None = None
+    batch_files_from_api: bool = False
+
+
+def batch_files_for(options: ReplayOptions) -> BatchFiles:
+    """Where this run looks for batch files (``--batch-dir``, the API if asked).
+
+    Raises:
+        ReplayConfigError: ``batch_files_from_api`` without ``api_url``, or ``batch_dir`` is
+            not a folder.
+    """
+    fetch = None
+    if options.batch_files_from_api:
+        if not options.api_url:
+            raise ReplayConfigError("--batch-files-from-api needs --api-url.")
+        fetch = ApiClient(options.api_url).batch_file
+    return BatchFiles(options.batch_dir, fetch)
 
 
 def resolve_target(options: ReplayOptions) -> ReplayTarget:
@@ -177,7 +207,7 @@ def _compare(options: ReplayOptions, result: ReplayResult, console: Console) -> 
             f"The API's deploy block is {waited.health.get('deploy_block')}, the replay started at block "
             f"{result.from_block}."
         )
-    snapshot = fetch_snapshot(client, extra_ids=set(result.state.commitments))
+    snapshot = fetch_snapshot(client, extra_ids=set(result.state.commitments), extra_roots=set(result.state.batches))
     comparison = compare_with_api(
         result.state,
         snapshot.to_payload(),
@@ -212,12 +242,13 @@ def run_replay(options: ReplayOptions, console: Console | None = None) -> int:
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     try:
         target = resolve_target(options)
+        batch_files = batch_files_for(options)
         with console.status("Replaying the ledger's events…") as status:
 
             def on_chunk(chunk: LogChunk) -> None:
                 status.update(f"Replaying the ledger's events: blocks up to {chunk.to_block} read…")
 
-            result = replay_ledger(target, on_chunk=on_chunk)
+            result = replay_ledger(target, on_chunk=on_chunk, batch_files=batch_files)
         now = int(time.time()) if options.now is None else options.now
         report = build_report(result, now)
         print_summary(console, report)
@@ -266,6 +297,13 @@ def replay_command(
     boundary_seconds: int = typer.Option(
         DEFAULT_BOUNDARY_SECONDS, "--boundary-seconds", min=0, help="Due dates this close to the API read are boundary cases."
     ),
+    batch_dir: Optional[Path] = typer.Option(
+        None, "--batch-dir", envvar="LEDGER_BATCH_DIR",
+        help="Folder of batch files (<sha256 hex>.json, or any file with the anchored SHA-256).",
+    ),
+    batch_files_from_api: bool = typer.Option(
+        False, "--batch-files-from-api", help="Also read batch files from the API (checked against the chain)."
+    ),
 ) -> None:
     """Rebuild the ledger from its events and, with --api-url, compare it with the API.
     Exit code 0: all agrees; 1: differences or anomalies; 2: could not run."""
@@ -282,6 +320,8 @@ def replay_command(
             now=now,
             wait_seconds=wait_seconds,
             boundary_seconds=boundary_seconds,
+            batch_dir=batch_dir,
+            batch_files_from_api=batch_files_from_api,
         )
     )
     raise typer.Exit(code)
@@ -292,8 +332,9 @@ def main() -> None:
 
     Reads ``LEDGER_RPC_URL`` (default ``http://127.0.0.1:8546``), ``LEDGER_DEPLOYMENT_FILE``
     (default ``data/deployment.json``), ``LEDGER_API_URL`` (default ``http://127.0.0.1:8000``;
-    empty string: no comparison) and ``LEDGER_REPLAY_REPORT`` (default
-    ``data/replay-report.json``). Uses its own web3 connection, not brownie's.
+    empty string: no comparison), ``LEDGER_REPLAY_REPORT`` (default
+    ``data/replay-report.json``) and ``LEDGER_BATCH_DIR`` (default: none); batch files are also
+    read from the API when it is compared. Uses its own web3 connection, not brownie's.
 
     Raises:
         SystemExit: with code 1 or 2 when the run finds differences or fails (see the module
@@ -305,6 +346,8 @@ def main() -> None:
             deployment_file=Path(os.environ.get("LEDGER_DEPLOYMENT_FILE") or DEFAULT_DEPLOYMENT_FILE),
             api_url=os.environ.get("LEDGER_API_URL", DEFAULT_API_URL) or None,
             report_path=Path(os.environ.get("LEDGER_REPLAY_REPORT") or "data/replay-report.json"),
+            batch_dir=Path(os.environ["LEDGER_BATCH_DIR"]) if os.environ.get("LEDGER_BATCH_DIR") else None,
+            batch_files_from_api=bool(os.environ.get("LEDGER_API_URL", DEFAULT_API_URL)),
         )
     )
     if code != EXIT_OK:

@@ -1,16 +1,18 @@
 """Read the server's JSON API (docs/API.md) for the comparison, over plain HTTP.
 
 Only ``GET`` requests on the citizens' endpoints: ``/api/v1/health``,
-``/api/v1/municipalities``, ``/api/v1/commitments`` (every page, ``limit`` <= 100) and
-``/api/v1/commitments/{id}``. The answers are kept as the decoded JSON (dicts), untouched, so
-the comparison sees exactly what a citizen would.
+``/api/v1/municipalities``, ``/api/v1/commitments`` (every page, ``limit`` <= 100),
+``/api/v1/commitments/{id}``, ``/api/v1/batches`` (every page) and ``/api/v1/batches/{root}``;
+and, when the auditor asks for it, a batch's file (``/api/v1/batches/{root}/file``, exact bytes,
+checked by the replay against the chain like any other copy). The answers are kept as the
+decoded JSON (dicts), untouched, so the comparison sees exactly what a citizen would.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import requests
@@ -40,7 +42,7 @@ class ApiClient:
         self.page_limit = max(1, min(page_limit, MAX_PAGE_LIMIT))
         self._session = requests.Session()
 
-    def _get(self, path: str, params: dict[str, Any] | None = None, *, allow_404: bool = False) -> Any:
+    def _response(self, path: str, params: dict[str, Any] | None, allow_404: bool) -> requests.Response | None:
         url = f"{self.base_url}{API_PREFIX}{path}"
         try:
             response = self._session.get(url, params=params, timeout=self.timeout_seconds)
@@ -50,6 +52,13 @@ class ApiClient:
             return None
         if response.status_code != 200:
             raise ApiFetchError(url, f"HTTP {response.status_code}: {response.text[:200]}", response.status_code)
+        return response
+
+    def _get(self, path: str, params: dict[str, Any] | None = None, *, allow_404: bool = False) -> Any:
+        url = f"{self.base_url}{API_PREFIX}{path}"
+        response = self._response(path, params, allow_404)
+        if response is None:
+            return None
         try:
             return response.json()
         except ValueError as exc:
@@ -75,23 +84,18 @@ class ApiClient:
         except (KeyError, TypeError) as exc:
             raise ApiFetchError(f"{self.base_url}{API_PREFIX}/municipalities", f"no 'data' list in {page!r:.200}") from exc
 
-    def commitment_summaries(self) -> list[dict[str, Any]]:
-        """Every ``CommitmentSummary`` of ``GET /api/v1/commitments``, all pages, in API order.
-
-        Raises:
-            ApiFetchError: unreachable, not 200, not JSON, or the pages do not add up (the total
-                ``count`` is never reached although pages come back empty).
-        """
+    def _pages(self, path: str) -> list[dict[str, Any]]:
+        """Every row of the list endpoint ``path``, all pages, in API order."""
         rows: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = self._get("/commitments", {"offset": offset, "limit": self.page_limit})
+            page = self._get(path, {"offset": offset, "limit": self.page_limit})
             try:
                 data = list(page["data"])
                 total = int(page["count"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise ApiFetchError(
-                    f"{self.base_url}{API_PREFIX}/commitments", f"no 'data' list and 'count' in {page!r:.200}"
+                    f"{self.base_url}{API_PREFIX}{path}", f"no 'data' list and 'count' in {page!r:.200}"
                 ) from exc
             rows.extend(data)
             offset += len(data)
@@ -99,9 +103,44 @@ class ApiClient:
                 return rows
             if not data:
                 raise ApiFetchError(
-                    f"{self.base_url}{API_PREFIX}/commitments",
-                    f"empty page at offset {offset} although count is {total}",
+                    f"{self.base_url}{API_PREFIX}{path}", f"empty page at offset {offset} although count is {total}"
                 )
+
+    def commitment_summaries(self) -> list[dict[str, Any]]:
+        """Every ``CommitmentSummary`` of ``GET /api/v1/commitments``, all pages, in API order.
+
+        Raises:
+            ApiFetchError: unreachable, not 200, not JSON, or the pages do not add up (the total
+                ``count`` is never reached although pages come back empty).
+        """
+        return self._pages("/commitments")
+
+    def batches(self) -> list[dict[str, Any]]:
+        """Every ``BatchSummary`` of ``GET /api/v1/batches``, all pages, in API order.
+
+        Raises:
+            ApiFetchError: as :meth:`commitment_summaries`.
+        """
+        return self._pages("/batches")
+
+    def batch(self, root: str) -> dict[str, Any] | None:
+        """``BatchDetail`` (with its leaves) of ``GET /api/v1/batches/{root}``, ``None`` on 404.
+
+        Raises:
+            ApiFetchError: unreachable, another non-200 status, or not JSON.
+        """
+        return self._get(f"/batches/{root}", allow_404=True)
+
+    def batch_file(self, root: str) -> bytes | None:
+        """The exact bytes of ``GET /api/v1/batches/{root}/file``, ``None`` on 404 (the
+        server does not hold the file). Nothing is checked here: the replay checks the bytes
+        against the chain.
+
+        Raises:
+            ApiFetchError: unreachable or another non-200 status.
+        """
+        response = self._response(f"/batches/{root}/file", None, True)
+        return None if response is None else response.content
 
     def commitment(self, commitment_id: int) -> dict[str, Any] | None:
         """``CommitmentDetail`` of ``GET /api/v1/commitments/{id}``, ``None`` on 404.
@@ -122,6 +161,9 @@ class ApiSnapshot:
         summaries: every ``CommitmentSummary`` (list pages).
         commitments: ``CommitmentDetail`` by id, for every id of the list and of the chain.
             An id the API answers 404 for is absent.
+        batches: every ``BatchSummary`` (list pages).
+        batch_details: ``BatchDetail`` by root, for every root of the list and of the chain
+            (absent when the API answers 404).
         fetched_from, fetched_to: Unix seconds around the fetch (statuses on the API side are
             evaluated somewhere in this window).
     """
@@ -132,6 +174,8 @@ class ApiSnapshot:
     commitments: dict[int, dict[str, Any]]
     fetched_from: int
     fetched_to: int
+    batches: list[dict[str, Any]] = field(default_factory=list)
+    batch_details: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_payload(self) -> dict[str, Any]:
         """The dict form :func:`scripts.audit.compare.compare_with_api` takes."""
@@ -140,18 +184,26 @@ class ApiSnapshot:
             "municipalities": self.municipalities,
             "summaries": self.summaries,
             "commitments": list(self.commitments.values()),
+            "batches": self.batches,
+            "batch_details": list(self.batch_details.values()),
         }
 
 
 def fetch_snapshot(
-    client: ApiClient, *, extra_ids: set[int] | frozenset[int] = frozenset(), detail_workers: int = 8
+    client: ApiClient,
+    *,
+    extra_ids: set[int] | frozenset[int] = frozenset(),
+    extra_roots: set[str] | frozenset[str] = frozenset(),
+    detail_workers: int = 8,
 ) -> ApiSnapshot:
-    """Fetch health, municipalities, every commitment page and every commitment detail.
+    """Fetch health, municipalities, every commitment page and detail, every batch page and
+    detail.
 
     Args:
         client: the API client.
         extra_ids: ids to fetch in detail even if the list does not show them (the chain's
             ids), so a commitment the list omits is still looked up.
+        extra_roots: batch roots to fetch in detail likewise (the chain's).
         detail_workers: parallel detail requests.
 
     Raises:
@@ -163,8 +215,12 @@ def fetch_snapshot(
     summaries = client.commitment_summaries()
     listed = {row["id"] for row in summaries if isinstance(row, dict) and isinstance(row.get("id"), int)}
     ids = sorted(listed | set(extra_ids))
+    batches = client.batches()
+    listed_roots = {row["root"].lower() for row in batches if isinstance(row, dict) and isinstance(row.get("root"), str)}
+    roots = sorted(listed_roots | {r.lower() for r in extra_roots})
     with ThreadPoolExecutor(max_workers=max(1, detail_workers)) as pool:
         details = dict(zip(ids, pool.map(client.commitment, ids)))
+        batch_details = dict(zip(roots, pool.map(client.batch, roots)))
     fetched_to = int(time.time())
     return ApiSnapshot(
         health=health,
@@ -173,6 +229,8 @@ def fetch_snapshot(
         commitments={i: d for i, d in details.items() if d is not None},
         fetched_from=fetched_from,
         fetched_to=fetched_to,
+        batches=batches,
+        batch_details={r: d for r, d in batch_details.items() if d is not None},
     )
 
 

@@ -10,11 +10,20 @@ case-insensitively and registrar lists compare as sets.
 
 Compared: every field of :data:`SUMMARY_FIELDS` in the list pages and of
 :data:`DETAIL_FIELDS` in ``GET /api/v1/commitments/{id}``, with the withdrawal, every
-delivery (:data:`DELIVERY_FIELDS` and its revocation, by id) and every amendment
+delivery (:data:`DELIVERY_FIELDS`, its revocation and each confirmer's latest verdict in
+``confirmations`` / ``disputes`` (:data:`VERDICT_FIELDS`, by confirmer); recorded deliveries by
+id, batched ones by ``batch_root`` and ``leaf_index``) and every amendment
 (:data:`AMENDMENT_FIELDS`, by ``amendment_number``); every municipality of
 ``GET /api/v1/municipalities`` (:data:`MUNICIPALITY_FIELDS`, ``recovery``, ``admin_changes``,
-``registrar_history``, ``registrars``, ``status_counts``, ``status_on_record_counts``); and ``chain_id``, ``contract_address``, ``paused``,
-``contract_version`` of the health answer.
+``registrar_history``, ``confirmer_history``, ``registrars``, ``confirmers``, ``status_counts``,
+``status_on_record_counts``); every batch of ``GET /api/v1/batches`` (:data:`BATCH_FIELDS`, by
+root) and the leaves of ``GET /api/v1/batches/{root}`` (as deliveries, by ``leaf_index``); and
+``chain_id``, ``contract_address``, ``paused``, ``contract_version`` of the health answer.
+
+A batch the replay could not verify (its file not found or not matching the chain) while the
+API counts it is a difference on ``verified``: the auditor cannot confirm what the API counts.
+Give the replay the files (``--batch-dir``, or ``--batch-files-from-api`` to check the API's
+own copies against the chain).
 
 Statuses depend on time and the API evaluates them at request time, which the auditor cannot
 choose. The comparison therefore takes the window ``[fetched_from, fetched_to]`` (Unix
@@ -31,7 +40,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from scripts.audit.model import Commitment, LedgerState, Municipality
 from scripts.audit.rules import STATUS_FIELDS, STATUSES, evaluate, possible_statuses
-from scripts.audit.wire import commitment_json
+from scripts.audit.wire import batch_json, commitment_json
 
 DEFAULT_BOUNDARY_SECONDS = 120
 """A due date this close (seconds) to the comparison window is a boundary case."""
@@ -86,6 +95,20 @@ SUMMARY_FIELDS: tuple[str, ...] = (
     "recorded_late_count",
     "registrar",
     "signer_held_role",
+    # new in 2.1.0 (docs/LEDGER.md "New in 2.1.0")
+    "parent_id",
+    "weight",
+    "children",
+    "rollup_progress_bps",
+    "rollup_children_delivered",
+    "rollup_children_counted",
+    "confirmed_quantity",
+    "unconfirmed_quantity",
+    "disputed_quantity",
+    "status_confirmed",
+    *_timed("met_at_confirmed"),
+    "progress_bps_confirmed",
+    "batched_delivery_count",
 )
 """Fields of a commitment in the list pages (summary), dotted for nesting."""
 
@@ -96,6 +119,8 @@ ACTION_FIELDS: tuple[str, ...] = ("reason", "registrar", "signer_held_role", *_r
 """Fields of a withdrawal or a revocation."""
 
 DELIVERY_FIELDS: tuple[str, ...] = (
+    "kind",
+    "id",
     "commitment_id",
     "delivery_number",
     "quantity",
@@ -110,8 +135,40 @@ DELIVERY_FIELDS: tuple[str, ...] = (
     "registrar",
     "signer_held_role",
     *_ref("recorded"),
+    # new in 2.1.0
+    "asset_ref",
+    "double_counted",
+    "review",
+    "batch_root",
+    "leaf_hash",
+    "leaf_index",
+    "counted",
+    "refused_reason",
 )
-"""Fields of a delivery (``evidence``: the SHA-256 hashes in order), plus ``revocation``."""
+"""Fields of a delivery, recorded or batched (``evidence``: the SHA-256 hashes in order), plus
+``revocation``, ``confirmations`` and ``disputes``."""
+
+VERDICT_FIELDS: tuple[str, ...] = ("confirmer", *_timed("at"), "signer_held_role", *_ref("chain"))
+"""Fields of each entry of ``confirmations`` (plus ``evidence_hash``) and ``disputes`` (plus
+``reason``)."""
+
+BATCH_FIELDS: tuple[str, ...] = (
+    "municipality_id",
+    "municipality_name",
+    "registrar",
+    "signer_held_role",
+    "leaf_count",
+    "file_sha256",
+    "file_uri",
+    *_timed("anchored_at"),
+    "verified",
+    "unverified_reason",
+    "counted_leaves",
+    "refused_leaves",
+    "revoked_leaves",
+    *_ref("chain"),
+)
+"""Fields of a batch (docs/LEDGER.md "New in 2.1.0", Batch), compared in the list pages."""
 
 AMENDMENT_FIELDS: tuple[str, ...] = (
     "fields",
@@ -149,18 +206,19 @@ class Difference:
     """One field on which chain and API disagree.
 
     Attributes:
-        subject: ``"commitment"``, ``"municipality"`` or ``"ledger"`` (health: chain id, contract).
-        id: the commitment's or municipality's id (``None`` for ``"ledger"``).
+        subject: ``"commitment"``, ``"municipality"``, ``"batch"`` or ``"ledger"`` (health:
+            chain id, contract).
+        id: the commitment's or municipality's id, the batch's root (``None`` for ``"ledger"``).
         field: dotted field name, e.g. ``"status"``, ``"registered.tx_hash"``,
             ``"deliveries[7].quantity"``, ``"presence"`` (record on one side only).
         chain: the value rebuilt from the chain, in wire form (:data:`MISSING` if absent).
         api: the API's value (:data:`MISSING` if absent).
         where: which answer it came from: ``"detail"``, ``"list"``, ``"municipalities"``,
-            ``"health"``.
+            ``"batches"``, ``"batch"``, ``"health"``.
     """
 
     subject: str
-    id: int | None
+    id: int | str | None
     field: str
     chain: Any
     api: Any
@@ -289,12 +347,12 @@ class _Collector:
     def __init__(self) -> None:
         self.differences: list[Difference] = []
 
-    def field(self, subject: str, ident: int | None, name: str, chain: Any, api: Any, where: str) -> None:
+    def field(self, subject: str, ident: Any, name: str, chain: Any, api: Any, where: str) -> None:
         if not same(chain, api):
             self.differences.append(Difference(subject, ident, name, chain, api, where))
 
     def fields(
-        self, subject: str, ident: int | None, prefix: str, names: Iterable[str], chain: Any, api: Any, where: str
+        self, subject: str, ident: Any, prefix: str, names: Iterable[str], chain: Any, api: Any, where: str
     ) -> None:
         """Compare each dotted field of ``names`` in ``chain`` (wire form) and ``api``; each
         difference is named ``prefix`` + field."""
@@ -302,7 +360,7 @@ class _Collector:
             self.field(subject, ident, prefix + name, _lookup(chain, name), _lookup(api, name), where)
 
     def optional(
-        self, subject: str, ident: int | None, prefix: str, name: str, names: Iterable[str], chain: Any, api: Any,
+        self, subject: str, ident: Any, prefix: str, name: str, names: Iterable[str], chain: Any, api: Any,
         where: str,
     ) -> None:
         """Compare the nullable object ``name``: both ``null`` agree; one side ``null`` (or
@@ -328,36 +386,96 @@ def _api_delivery(api_delivery: Any) -> Any:
     return {**api_delivery, "evidence": evidence}
 
 
+RowKey = Any
+"""A row's key in a compared list: an ``int`` (ids, numbers) or a ``str``."""
+
+
+def delivery_key(row: Any) -> RowKey:
+    """A delivery row's key: a recorded delivery's id (``int``), a batched one's
+    ``"<batch_root>#<leaf_index>"`` (one leaf may sit in two batches or twice in one file);
+    ``None`` for a row without either."""
+    if not isinstance(row, Mapping):
+        return None
+    if row.get("kind") == "batched" or isinstance(row.get("leaf_index"), int):
+        root = row.get("batch_root")
+        return f"{root.lower()}#{row.get('leaf_index')}" if isinstance(root, str) else None
+    try:
+        return int(row["id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _number_key(key: str) -> Any:
+    """The key function of rows keyed on the integer field ``key``."""
+
+    def of(row: Any) -> RowKey:
+        try:
+            return int(row[key])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    return of
+
+
+def _sort_key(key: RowKey) -> tuple[int, Any]:
+    return (0, key) if isinstance(key, int) else (1, str(key))
+
+
 def _compare_rows(
     out: _Collector,
-    commitment_id: int,
+    subject: str,
+    ident: Any,
     name: str,
-    key: str,
+    key_of: Any,
     names: Sequence[str],
     chain_rows: list[dict[str, Any]],
     api_rows: Any,
+    where: str,
     nested: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> None:
-    """Compare the list ``name`` (deliveries, amendments) of a detail answer row by row, keyed
-    on ``key``; a row on one side only is a ``presence`` difference; ``nested`` names nullable
-    objects of each row (a delivery's ``revocation``) and their fields."""
+    """Compare the list ``name`` (deliveries, amendments, leaves) of an answer row by row,
+    keyed by ``key_of(row)``; a row on one side only is a ``presence`` difference; ``nested``
+    names nullable objects of each row (a delivery's ``revocation``) and their fields; a row
+    with ``confirmations`` / ``disputes`` has them compared by confirmer."""
     if not isinstance(api_rows, list):
-        out.field("commitment", commitment_id, name, f"{len(chain_rows)} {name}", api_rows, "detail")
+        out.field(subject, ident, name, f"{len(chain_rows)} {name}", api_rows, where)
         return
-    chain_by_key = {int(row[key]): row for row in chain_rows}
-    api_by_key = _keyed(api_rows, key)
-    for number in sorted(chain_by_key.keys() | api_by_key.keys()):
-        prefix = f"{name}[{number}]."
-        chain_row, api_row = chain_by_key.get(number), api_by_key.get(number)
+    chain_by_key = {key_of(row): row for row in chain_rows}
+    api_by_key = {k: row for row in api_rows if (k := key_of(row)) is not None}
+    for key in sorted(chain_by_key.keys() | api_by_key.keys(), key=_sort_key):
+        prefix = f"{name}[{key}]."
+        chain_row, api_row = chain_by_key.get(key), api_by_key.get(key)
         if chain_row is None or api_row is None:
             out.field(
-                "commitment", commitment_id, f"{prefix}presence",
-                "present" if chain_row else MISSING, "present" if api_row else MISSING, "detail",
+                subject, ident, f"{prefix}presence", "present" if chain_row else MISSING,
+                "present" if api_row else MISSING, where,
             )
             continue
-        out.fields("commitment", commitment_id, prefix, names, chain_row, api_row, "detail")
+        out.fields(subject, ident, prefix, names, chain_row, api_row, where)
         for object_name, object_fields in nested:
-            out.optional("commitment", commitment_id, prefix, object_name, object_fields, chain_row, api_row, "detail")
+            out.optional(subject, ident, prefix, object_name, object_fields, chain_row, api_row, where)
+        if "confirmations" in chain_row:
+            _compare_verdicts(out, subject, ident, prefix, chain_row, api_row, where)
+
+
+def _confirmer_key(row: Any) -> RowKey:
+    confirmer = row.get("confirmer") if isinstance(row, Mapping) else None
+    return confirmer.lower() if isinstance(confirmer, str) else None
+
+
+def _compare_verdicts(
+    out: _Collector, subject: str, ident: Any, prefix: str, chain_row: Mapping[str, Any], api_row: Any, where: str
+) -> None:
+    """A delivery's ``confirmations`` and ``disputes`` (each confirmer's latest verdict), by
+    confirmer, and their order (oldest first)."""
+    for name, extra in (("confirmations", "evidence_hash"), ("disputes", "reason")):
+        mine, theirs = chain_row[name], _lookup(api_row, name)
+        _compare_rows(out, subject, ident, f"{prefix}{name}", _confirmer_key, (*VERDICT_FIELDS, extra), mine, theirs, where)
+        if isinstance(theirs, list):
+            out.field(
+                subject, ident, f"{prefix}{name}.order", [_confirmer_key(v) for v in mine],
+                [_confirmer_key(v) for v in theirs], where,
+            )
 
 
 def expected_commitment(commitment: Commitment, municipality_name: str | None, now: int) -> dict[str, Any]:
@@ -414,12 +532,12 @@ def _compare_commitment(
     if isinstance(api_deliveries, list):
         api_deliveries = [_api_delivery(d) for d in api_deliveries]
     _compare_rows(
-        out, commitment.id, "deliveries", "id", DELIVERY_FIELDS, expected["deliveries"], api_deliveries,
-        (("revocation", ACTION_FIELDS),),
+        out, "commitment", commitment.id, "deliveries", delivery_key, DELIVERY_FIELDS, expected["deliveries"],
+        api_deliveries, "detail", (("revocation", ACTION_FIELDS),),
     )
     _compare_rows(
-        out, commitment.id, "amendments", "amendment_number", AMENDMENT_FIELDS, expected["amendments"],
-        api_detail.get("amendments", MISSING),
+        out, "commitment", commitment.id, "amendments", _number_key("amendment_number"), AMENDMENT_FIELDS,
+        expected["amendments"], api_detail.get("amendments", MISSING), "detail",
     )
 
 
@@ -470,6 +588,7 @@ def _compare_municipality(
     for name, rows, names, nested in (
         ("admin_changes", [c.to_json() for c in municipality.admin_changes], ADMIN_CHANGE_FIELDS, ()),
         ("registrar_history", [r.to_json() for r in municipality.registrar_roles], REGISTRAR_INTERVAL_FIELDS, ("removed",)),
+        ("confirmer_history", [r.to_json() for r in municipality.confirmer_roles], REGISTRAR_INTERVAL_FIELDS, ("removed",)),
     ):
         api_rows = _lookup(api, name)
         if not isinstance(api_rows, list):
@@ -480,12 +599,13 @@ def _compare_municipality(
             out.fields(subject, ident, f"{name}[{index}].", names, mine, theirs, where)
             for object_name in nested:
                 out.optional(subject, ident, f"{name}[{index}].", object_name, CHAIN_REF_FIELDS, mine, theirs, where)
-    api_registrars = _lookup(api, "registrars")
-    if isinstance(api_registrars, list) and all(isinstance(a, str) for a in api_registrars):
-        if sorted(a.lower() for a in municipality.registrars) != sorted(a.lower() for a in api_registrars):
-            out.field(subject, ident, "registrars", sorted(municipality.registrars), sorted(api_registrars), where)
-    else:
-        out.field(subject, ident, "registrars", sorted(municipality.registrars), api_registrars, where)
+    for name, accounts in (("registrars", municipality.registrars), ("confirmers", municipality.confirmers)):
+        api_accounts = _lookup(api, name)
+        if isinstance(api_accounts, list) and all(isinstance(a, str) for a in api_accounts):
+            if sorted(a.lower() for a in accounts) != sorted(a.lower() for a in api_accounts):
+                out.field(subject, ident, name, sorted(accounts), sorted(api_accounts), where)
+        else:
+            out.field(subject, ident, name, sorted(accounts), api_accounts, where)
     for status_field, counts_name in (("status", "status_counts"), ("status_on_record", "status_on_record_counts")):
         at, low, high = _status_ranges(commitments, window, compared_from, status_field)
         for status in STATUSES:
@@ -493,6 +613,43 @@ def _compare_municipality(
             if isinstance(actual, int) and not isinstance(actual, bool) and low[status] <= actual <= high[status]:
                 continue
             out.field(subject, ident, f"{counts_name}.{status}", at[status], actual, where)
+
+
+# ---------------------------------------------------------------------- batches
+
+
+def _compare_batches(out: _Collector, state: LedgerState, api_payload: Mapping[str, Any]) -> None:
+    """Every batch of the list pages (:data:`BATCH_FIELDS`, by root) and, when given, the
+    leaves of each batch detail (as deliveries, by ``leaf_index``)."""
+    names = {m.id: m.name for m in state.municipalities.values()}
+    listed = {r.get("root", "").lower(): r for r in api_payload.get("batches") or [] if isinstance(r, Mapping)}
+    details_given = api_payload.get("batch_details") is not None
+    details = {
+        r.get("root", "").lower(): r for r in api_payload.get("batch_details") or [] if isinstance(r, Mapping)
+    }
+    mine = {root.lower(): batch for root, batch in state.batches.items()}
+    for root in sorted(mine.keys() | listed.keys()):
+        batch, api_row = mine.get(root), listed.get(root)
+        if batch is None or api_row is None:
+            out.field("batch", root, "presence", "present" if batch else MISSING, "present" if api_row else MISSING, "batches")
+            continue
+        expected = batch_json(batch, names.get(batch.municipality_id, MISSING))
+        out.fields("batch", root, "", BATCH_FIELDS, expected, api_row, "batches")
+        if not details_given:
+            continue
+        detail = details.get(root)
+        if detail is None:
+            out.field("batch", root, "presence", "present", MISSING, "batch")
+            continue
+        leaves = detail.get("leaves", MISSING)
+        if isinstance(leaves, list):
+            leaves = [_api_delivery(leaf) for leaf in leaves]
+        for leaf in expected["leaves"]:
+            leaf["evidence"] = leaf["evidence_sha256"]
+        _compare_rows(
+            out, "batch", root, "leaves", _number_key("leaf_index"), DELIVERY_FIELDS, expected["leaves"], leaves,
+            "batch", (("revocation", ACTION_FIELDS),),
+        )
 
 
 # ---------------------------------------------------------------------- entry point
@@ -514,7 +671,8 @@ def compare_with_api(
         replay_state: the rebuilt ledger.
         api_payload: what the API said, as decoded JSON: ``{"commitments": [CommitmentDetail]
             (or a dict by id), "summaries": [CommitmentSummary] (optional: list pages),
-            "municipalities": [Municipality] (optional), "health": {...} (optional)}``. A key
+            "municipalities": [Municipality] (optional), "batches": [BatchSummary] (optional),
+            "batch_details": [BatchDetail] (optional), "health": {...} (optional)}``. A key
             left out is not compared; an empty list means the API has none.
         compared_from: Unix seconds just before the API was read; chain statuses are
             evaluated at this time.
@@ -572,5 +730,8 @@ def compare_with_api(
                 continue
             own = [c for c in replay_state.commitments.values() if c.municipality_id == municipality_id]
             _compare_municipality(out, municipality, own, api_row, window, compared_from)
+
+    if api_payload.get("batches") is not None:
+        _compare_batches(out, replay_state, api_payload)
 
     return Comparison(out.differences, boundary, compared_from, compared_to, boundary_seconds, [])

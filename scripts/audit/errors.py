@@ -67,7 +67,7 @@ class ApiFetchError(ReplayError, ConnectionError):
 
 class UnsupportedContractVersionError(ReplayError):
     """The contract's ``version()`` is not one this replay knows (docs/LEDGER.md "Versions":
-    v2 readers know ``2.0.0`` only). Replaying another ABI's events with these rules would
+    readers know ``2.1.0`` only). Replaying another ABI's events with these rules would
     report wrong facts, so the replay refuses to run (exit code 2).
 
     Attributes:

@@ -5,9 +5,12 @@ commitment's unit (rendered as decimal strings in JSON, as the API does, because
 not fit a JS number); hashes are ``0x`` + 64 lowercase hex characters; addresses are EIP-55
 checksummed. Every fact carries the :class:`ChainRef` of the event that recorded it.
 
-The model holds facts only (what the events say, plus whether each signer held the role at
-its log's position). Everything derived by a rule of docs/LEDGER.md (statuses, met times,
-lags, flags) is computed in :mod:`scripts.audit.rules`.
+The model holds facts (what the events say, plus whether each signer held the role at its
+log's position) and the decisions docs/LEDGER.md makes *when a fact is recorded*: whether an
+anchored batch was verified (and why not), whether each leaf or recorded delivery counted
+(``refused_reason``, ``double_counted``). Everything derived at evaluation time (statuses, met
+times, lags, reviews, roll-up, flags) is computed in :mod:`scripts.audit.rules`,
+:mod:`scripts.audit.review` and :mod:`scripts.audit.rollup`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ ZERO_ADDRESS = "0x" + "00" * 20
 DELIVERY_ID_BASE = 1_000_000
 """A delivery id is ``commitment_id * DELIVERY_ID_BASE + n``, n = 1.. per commitment
 (docs/LEDGER.md "Ids"; the contract's ``DELIVERY_ID_BASE``)."""
+
+MAX_WEIGHT = 1_000_000
+"""Largest weight of a sub-commitment in its parent's roll-up (docs/LEDGER.md
+"Sub-commitments", the contract's ``MAX_WEIGHT``)."""
 
 AMEND_FIELD_NAMES: tuple[tuple[int, str], ...] = (
     (1, "title"),
@@ -134,8 +141,9 @@ class Recovery:
 
 @dataclass
 class RegistrarRole:
-    """One interval during which ``account`` held the registrar role: from ``added`` (log
-    position inclusive) to ``removed`` (exclusive), ``None`` while it still holds it."""
+    """One interval during which ``account`` held a role (registrar, or confirmer in
+    ``Municipality.confirmer_roles``): from ``added`` (log position inclusive) to ``removed``
+    (exclusive), ``None`` while it still holds it."""
 
     account: str
     added: ChainRef
@@ -162,8 +170,11 @@ class Municipality:
         pending_admin: the proposed successor (two-step handover), ``None`` if none.
         recovery: the pending recovery, ``None`` if none.
         registrars: current registrar accounts, in the order they were (last) added.
+        confirmers: current confirmer accounts (docs/LEDGER.md "Roles"), in the order they were
+            (last) added.
         admin_changes: every admin change, in order.
         registrar_roles: every registrar interval, in the order they began.
+        confirmer_roles: every confirmer interval, in the order they began.
         recovery_history: ``{"action": "started"|"cancelled"|"completed", "proposed_admin",
             "by", "chain", ("executable_at")}`` per recovery event, in order.
     """
@@ -176,8 +187,10 @@ class Municipality:
     pending_admin: str | None = None
     recovery: Recovery | None = None
     registrars: list[str] = field(default_factory=list)
+    confirmers: list[str] = field(default_factory=list)
     admin_changes: list[AdminChange] = field(default_factory=list)
     registrar_roles: list[RegistrarRole] = field(default_factory=list)
+    confirmer_roles: list[RegistrarRole] = field(default_factory=list)
     recovery_history: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -228,6 +241,43 @@ class Action:
         }
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A confirmer's verdict on a delivery (docs/LEDGER.md "Confirmations"): one
+    ``DeliveryConfirmed`` / ``DeliveryDisputed`` (or their ``Batched...`` twins).
+
+    Attributes:
+        confirmer: the account that gave it (the signer of a signed write).
+        verdict: ``"confirmed"`` or ``"disputed"``.
+        evidence_hash: a confirmation's own evidence, ``None`` when it cites none (zero hash)
+            and for a dispute.
+        reason: a dispute's reason, ``None`` for a confirmation.
+        at: the time the event reports (Unix seconds, = its block time).
+        signer_held_role: the account held the confirmer role of the delivery's municipality
+            at this log's position.
+    """
+
+    confirmer: str
+    verdict: str
+    evidence_hash: str | None
+    reason: str | None
+    at: int
+    signer_held_role: bool
+    chain: ChainRef
+
+    def to_json(self) -> dict[str, Any]:
+        """An entry of ``confirmations`` (with ``evidence_hash``) or ``disputes`` (with ``reason``)."""
+        detail = {"evidence_hash": self.evidence_hash} if self.verdict == "confirmed" else {"reason": self.reason}
+        return {
+            "confirmer": self.confirmer,
+            **detail,
+            "at": self.at,
+            "at_iso": iso_utc(self.at),
+            "signer_held_role": self.signer_held_role,
+            "chain": self.chain.to_json(),
+        }
+
+
 @dataclass
 class Delivery:
     """A delivery recorded against a commitment: two clocks, ``delivered_at`` (claimed by the
@@ -236,8 +286,15 @@ class Delivery:
     Attributes:
         number: ``id % DELIVERY_ID_BASE``, 1 for the commitment's first delivery.
         evidence_sha256: the evidence hashes of ``DeliveryRecorded``, in order.
-        revocation: ``None`` while the delivery counts.
+        asset_ref: the asset it names as the event gives it (``""`` when none).
+        asset_key: ``asset_ref`` after ``ledger.merkle.normalise_asset_ref`` (``""`` when none).
+        double_counted: its asset was already named by a counted, not revoked delivery of the
+            commitment when it was recorded (docs/LEDGER.md "Assets"): it never counts.
+        revocation: ``None`` while the delivery is not revoked.
+        verdicts: each confirmer's latest verdict, in the order of those latest verdicts.
     """
+
+    kind = "recorded"
 
     id: int
     commitment_id: int
@@ -252,12 +309,130 @@ class Delivery:
     registrar: str
     signer_held_role: bool
     recorded: ChainRef
+    asset_ref: str = ""
+    asset_key: str = ""
+    double_counted: bool = False
     revocation: Action | None = None
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
 
     @property
     def revoked(self) -> bool:
         """Whether the delivery was revoked (it no longer counts)."""
         return self.revocation is not None
+
+    @property
+    def counts(self) -> bool:
+        """Whether it counts towards its commitment now: not double counted, not revoked."""
+        return not self.double_counted and not self.revoked
+
+    @property
+    def key(self) -> str:
+        """Its key among a commitment's deliveries (recorded and batched): the decimal id."""
+        return str(self.id)
+
+
+@dataclass
+class BatchedDelivery:
+    """One leaf of a verified batch, as a delivery (docs/LEDGER.md "Batches"): the leaf's
+    values, the batch's registrar, ``recorded_at`` = the batch's ``anchoredAt`` and its chain
+    reference = the ``BatchAnchored`` log.
+
+    Attributes:
+        root: the batch's Merkle root.
+        leaf_hash: the StandardMerkleTree leaf hash (its delivery id).
+        leaf_index: its position in the batch file's ``values``.
+        commitment_id: the commitment the leaf names (it may not exist).
+        quantity, delivered_at, evidence_sha256, evidence_uri, note, external_ref, asset_ref:
+            the leaf's values (texts as every reader shows them: NUL and unpaired surrogates
+            as U+FFFD).
+        asset_key: ``asset_ref`` normalised (``""`` when none).
+        refused_reason: why it never counted (decided at the anchor, docs/LEDGER.md
+            "Batches"), ``None`` when it counted.
+        revocation: the ``BatchedDeliveryRevoked``, ``None`` while not revoked.
+        verdicts: each confirmer's latest verdict on ``(root, leaf_hash)``.
+    """
+
+    kind = "batched"
+
+    root: str
+    leaf_hash: str
+    leaf_index: int
+    commitment_id: int
+    quantity: int
+    delivered_at: int
+    recorded_at: int
+    evidence_sha256: list[str]
+    evidence_uri: str
+    note: str
+    external_ref: str
+    asset_ref: str
+    asset_key: str
+    registrar: str
+    signer_held_role: bool
+    recorded: ChainRef
+    refused_reason: str | None = None
+    revocation: Action | None = None
+    verdicts: dict[str, Verdict] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> bool:
+        """Whether the leaf counted when its batch was anchored (not refused)."""
+        return self.refused_reason is None
+
+    @property
+    def revoked(self) -> bool:
+        """Whether the leaf was revoked."""
+        return self.revocation is not None
+
+    @property
+    def counts(self) -> bool:
+        """Whether it counts towards its commitment now: not refused, not revoked."""
+        return self.counted and not self.revoked
+
+    @property
+    def double_counted(self) -> bool:
+        """Its asset was already counted (``refused_reason`` ``asset_already_counted``)."""
+        return self.refused_reason == "asset_already_counted"
+
+    @property
+    def key(self) -> str:
+        """Its key among a commitment's deliveries: ``<root>#<leaf_index>`` (one leaf may appear
+        in two batches, or twice in one file)."""
+        return f"{self.root}#{self.leaf_index}"
+
+
+@dataclass
+class Batch:
+    """An anchored batch (``BatchAnchored``) and what checking its file found.
+
+    Attributes:
+        leaf_count: the number of leaves the registrar claimed.
+        file_sha256: SHA-256 of the batch file, as anchored.
+        anchored_at: the time the event reports (Unix seconds): the on-record time of every leaf.
+        signer_held_role: the registrar held the role of ``municipality_id`` at the anchor.
+        verified: the file was found and checked (docs/LEDGER.md "Batches").
+        unverified_reason: ``missing``, ``sha256_mismatch``, ``unparseable``, ``root_mismatch``
+            or ``leaf_count_mismatch``; ``None`` when verified.
+        file_source: where the checked bytes came from (``"dir:<path>"``, ``"api"``), ``None``
+            when no file was found.
+        leaves: the leaves of a verified batch in file order (empty otherwise).
+        revocations: ``BatchedDeliveryRevoked`` by leaf hash (kept for unverified batches too).
+    """
+
+    root: str
+    municipality_id: int
+    registrar: str
+    leaf_count: int
+    file_sha256: str
+    file_uri: str
+    anchored_at: int
+    signer_held_role: bool
+    chain: ChainRef
+    verified: bool = False
+    unverified_reason: str | None = "missing"
+    file_source: str | None = None
+    leaves: list[BatchedDelivery] = field(default_factory=list)
+    revocations: dict[str, Action] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -289,8 +464,11 @@ class Commitment:
     (after the last amendment); ``original_target_quantity`` / ``original_due_date`` (and
     ``original_title`` / ``original_description``) keep the registered ones. ``registered_at``
     is the time the event reports (it equals ``registered.block_time``); ``promised_at`` is the
-    claimed date the promise was made. ``deliveries`` are in id order; ``steps`` is the
-    on-record running log (see :class:`ProgressStep`).
+    claimed date the promise was made. ``deliveries`` are the recorded ones in id order,
+    ``batched`` the leaves of verified batches that name it in log order (anchor, then file
+    order); ``steps`` is the on-record running log (see :class:`ProgressStep`). ``parent_id``
+    and ``weight`` come from the registration (``None`` and 0 without parent); ``children``
+    are its sub-commitments in id order, withdrawn ones included.
     """
 
     id: int
@@ -317,11 +495,20 @@ class Commitment:
     withdrawal: Action | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     steps: list[ProgressStep] = field(default_factory=list)
+    parent_id: int | None = None
+    weight: int = 0
+    children: list["Commitment"] = field(default_factory=list)
+    batched: list[BatchedDelivery] = field(default_factory=list)
 
     @property
     def withdrawn(self) -> bool:
         """Whether the commitment was withdrawn."""
         return self.withdrawal is not None
+
+    @property
+    def all_deliveries(self) -> list[Delivery | BatchedDelivery]:
+        """Recorded deliveries (id order), then batched ones (log order), counted or not."""
+        return [*self.deliveries, *self.batched]
 
 
 @dataclass
@@ -334,6 +521,9 @@ class LedgerState:
         pending_owner: a started two-step ownership transfer, else ``None``.
         paused: whether writes are paused after the last event.
         pauses: ``{"action": "paused"|"unpaused", "account", "chain"}`` per event, in order.
+        batches: every anchored batch by root, in log order.
+        leaf_verdicts: (root, leaf hash) → each confirmer's latest verdict on that batched
+            delivery (shared by the leaves with that hash; kept for unverified batches too).
         event_counts: number of replayed events by event name.
         anomalies: integrity problems found while replaying (empty for a sound ledger).
     """
@@ -341,6 +531,8 @@ class LedgerState:
     municipalities: dict[int, Municipality] = field(default_factory=dict)
     commitments: dict[int, Commitment] = field(default_factory=dict)
     deliveries: dict[int, Delivery] = field(default_factory=dict)
+    batches: dict[str, Batch] = field(default_factory=dict)
+    leaf_verdicts: dict[tuple[str, str], dict[str, Verdict]] = field(default_factory=dict)
     contract_version: str | None = None
     owner: str | None = None
     pending_owner: str | None = None

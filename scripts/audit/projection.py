@@ -10,6 +10,13 @@ account that held the role at that log's position (from ``RegistrarAdded`` /
 those the pause allows may appear while paused. Each violation becomes an
 :class:`~scripts.audit.model.Anomaly` (the event is applied when it still makes sense, skipped
 otherwise) so one bad log does not hide the rest.
+
+Contract 2.1.0 adds sub-commitments (``parentId``, ``weight`` of ``CommitmentRegistered``),
+assets (``assetRef`` of ``DeliveryRecorded``: a double count is decided when recorded, by
+:class:`~scripts.audit.counting.DeliveryCounter`), batches (:mod:`scripts.audit.projection_batches`:
+a batch's file is looked for and checked when its ``BatchAnchored`` is applied, and its counted
+leaves enter the on-record running state at that log's position, in file order) and
+confirmers with their verdicts (:mod:`scripts.audit.projection_reviews`).
 """
 
 from __future__ import annotations
@@ -17,8 +24,12 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from ledger.events import LedgerEvent
+from scripts.audit.assets import asset_key
+from scripts.audit.batchfiles import BatchFiles
+from scripts.audit.counting import DeliveryCounter
 from scripts.audit.model import (
     DELIVERY_ID_BASE,
+    MAX_WEIGHT,
     ZERO_ADDRESS,
     ZERO_HASH,
     Action,
@@ -34,6 +45,8 @@ from scripts.audit.model import (
     Recovery,
     RegistrarRole,
 )
+from scripts.audit.projection_batches import BatchEvents
+from scripts.audit.projection_reviews import ReviewEvents
 
 AMEND_TITLE, AMEND_DESCRIPTION, AMEND_TARGET, AMEND_DUE_DATE = 1, 2, 4, 8
 AMEND_ALL = 15
@@ -49,16 +62,22 @@ def chain_ref(event: LedgerEvent, block_time: int) -> ChainRef:
     return ChainRef(event.transaction_hash, event.block_number, event.log_index, block_time)
 
 
-class Projector:
+class Projector(BatchEvents, ReviewEvents):
     """Builds a :class:`LedgerState` from events.
 
-    Usage: ``p = Projector(); for e in events: p.apply(e, time_of[e.block_number]);
+    Usage: ``p = Projector(batch_files); for e in events: p.apply(e, time_of[e.block_number]);
     state = p.finish()``. Events must come in (block number, log index) order;
     :meth:`apply` records an anomaly for an event older than the previous one.
+
+    Args:
+        batch_files: where to look for the files of anchored batches; ``None``: nowhere (every
+            batch is then ``missing`` and counts nothing).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, batch_files: BatchFiles | None = None) -> None:
         self.state = LedgerState()
+        self.batch_files = batch_files
+        self._counters: dict[int, DeliveryCounter] = {}
         self._last_order: tuple[int, int] | None = None
         self._finished = False
         self._handlers: Mapping[str, Callable[[Mapping[str, Any], ChainRef], None]] = {
@@ -78,6 +97,14 @@ class Projector:
             "CommitmentWithdrawn": self._commitment_withdrawn,
             "DeliveryRecorded": self._delivery_recorded,
             "DeliveryRevoked": self._delivery_revoked,
+            "BatchAnchored": self._batch_anchored,
+            "BatchedDeliveryRevoked": self._batched_delivery_revoked,
+            "ConfirmerAdded": self._confirmer_added,
+            "ConfirmerRemoved": self._confirmer_removed,
+            "DeliveryConfirmed": self._delivery_confirmed,
+            "DeliveryDisputed": self._delivery_disputed,
+            "BatchedDeliveryConfirmed": self._batched_delivery_confirmed,
+            "BatchedDeliveryDisputed": self._batched_delivery_disputed,
         }
 
     # ------------------------------------------------------------------ driving
@@ -110,9 +137,22 @@ class Projector:
         self.state.anomalies.append(anomaly)
 
     def finish(self) -> LedgerState:
-        """Return the state (no more events may be applied)."""
+        """Return the state (no more events may be applied). Each commitment's ``batched``
+        lists every leaf of a verified batch that names it, in log order, also leaves anchored
+        before it was registered (refused ``unknown_commitment``)."""
         self._finished = True
+        for commitment in self.state.commitments.values():
+            commitment.batched = []
+        for batch in self.state.batches.values():
+            for leaf in batch.leaves:
+                named = self.state.commitments.get(leaf.commitment_id)
+                if named is not None:
+                    named.batched.append(leaf)
         return self.state
+
+    def _counter(self, commitment_id: int) -> DeliveryCounter:
+        """The running refs and assets of a commitment (:mod:`scripts.audit.counting`)."""
+        return self._counters.setdefault(commitment_id, DeliveryCounter())
 
     def _anomaly(self, kind: str, message: str, ref: ChainRef | None) -> None:
         self.state.anomalies.append(Anomaly(kind, message, ref))
@@ -306,6 +346,7 @@ class Projector:
         if args["target_quantity"] <= 0:
             self._anomaly("terms", f"commitment {commitment_id}: target {args['target_quantity']} is not positive", ref)
             return
+        parent = self._parent_of(commitment_id, args, ref)
         source_hash = args["source_document_hash"]
         self.state.commitments[commitment_id] = Commitment(
             id=commitment_id,
@@ -328,7 +369,33 @@ class Projector:
             registered_at=args["registered_at"],
             signer_held_role=held,
             registered=ref,
+            parent_id=args["parent_id"] or None,
+            weight=args["weight"],
         )
+        if parent is not None:
+            parent.children.append(self.state.commitments[commitment_id])
+
+    def _parent_of(self, commitment_id: int, args: Mapping[str, Any], ref: ChainRef) -> Commitment | None:
+        """The parent a registration names (docs/LEDGER.md "Sub-commitments"), ``None``
+        without one; a parent that is unknown, of another municipality or withdrawn, or a
+        weight outside 1..MAX_WEIGHT (0 without parent), is an anomaly."""
+        parent_id, weight = args["parent_id"], args["weight"]
+        if parent_id == 0:
+            if weight != 0:
+                self._anomaly("sub-commitment", f"commitment {commitment_id}: weight {weight} without a parent", ref)
+            return None
+        if not 1 <= weight <= MAX_WEIGHT:
+            self._anomaly("sub-commitment", f"commitment {commitment_id}: weight {weight} outside 1..{MAX_WEIGHT}", ref)
+        parent = self.state.commitments.get(parent_id)
+        if parent is None:
+            self._anomaly("sub-commitment", f"commitment {commitment_id}: unknown parent {parent_id}", ref)
+        elif parent.municipality_id != args["municipality_id"]:
+            self._anomaly(
+                "sub-commitment", f"commitment {commitment_id}: parent {parent_id} is of municipality {parent.municipality_id}", ref
+            )
+        elif parent.withdrawn:
+            self._anomaly("sub-commitment", f"commitment {commitment_id}: parent {parent_id} was withdrawn", ref)
+        return parent
 
     def _commitment_amended(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         commitment = self._commitment(args["commitment_id"], "CommitmentAmended", ref)
@@ -430,10 +497,13 @@ class Projector:
             registrar=args["registrar"],
             signer_held_role=held,
             recorded=ref,
+            asset_ref=args["asset_ref"],
+            asset_key=asset_key(args["asset_ref"]),
         )
         self.state.deliveries[delivery_id] = delivery
         commitment.deliveries.append(delivery)
-        commitment.steps.append(ProgressStep("delivery", delivery.quantity, 0, delivery.recorded_at, ref.order))
+        if not self._counter(commitment.id).record(delivery):
+            commitment.steps.append(ProgressStep("delivery", delivery.quantity, 0, delivery.recorded_at, ref.order))
 
     def _delivery_revoked(self, args: Mapping[str, Any], ref: ChainRef) -> None:
         delivery = self.state.deliveries.get(args["delivery_id"])
@@ -454,4 +524,6 @@ class Projector:
         held = self._signer_held_role(commitment.municipality_id, args["registrar"], "DeliveryRevoked", ref)
         self._check_time(f"delivery {delivery.id} revokedAt", args["revoked_at"], ref)
         delivery.revocation = Action(args["reason"], args["registrar"], args["revoked_at"], held, ref)
-        commitment.steps.append(ProgressStep("revocation", delivery.quantity, 0, args["revoked_at"], ref.order))
+        if not delivery.double_counted:  # a double count never counted: nothing to take back
+            self._counter(commitment.id).revoke(delivery)
+            commitment.steps.append(ProgressStep("revocation", delivery.quantity, 0, args["revoked_at"], ref.order))

@@ -3,7 +3,7 @@
 Report shape (JSON object; quantities are decimal strings, times Unix seconds with ``*_iso``
 twins, block ranges inclusive; field names of docs/LEDGER.md)::
 
-    {"report_version": 2, "generated_at", "generated_at_iso", "now", "now_iso",
+    {"report_version": 3, "generated_at", "generated_at_iso", "now", "now_iso",
      "chain_id", "contract_address", "contract_version", "from_block", "to_block",
      "to_block_hash", "to_block_time", "head_block", "blocks_scanned", "logs_fetched",
      "events_replayed", "event_counts": {name: n}, "seconds", "owner", "pending_owner",
@@ -14,16 +14,34 @@ twins, block ranges inclusive; field names of docs/LEDGER.md)::
                 "met_only_under_relaxed_terms", "historical_records", "admin_changes",
                 "admin_recoveries", "recoveries_started", "recoveries_cancelled",
                 "pauses", "records_signed_without_role",
-                "status_counts": {status: n}, "status_on_record_counts": {status: n}},
+                "batches_anchored", "batches_verified", "batches_not_verifiable": {reason: n},
+                "batched_deliveries", "batched_deliveries_counted", "batched_deliveries_revoked",
+                "leaves_refused": {reason: n}, "deliveries_double_counted",
+                "deliveries_confirmed", "deliveries_disputed", "confirmers", "sub_commitments",
+                "status_counts": {status: n}, "status_on_record_counts": {status: n},
+                "status_confirmed_counts": {status: n}},
      "municipalities": [scripts.audit.wire.municipality_json],
      "commitments": [scripts.audit.wire.commitment_json],
+     "batches": [scripts.audit.wire.batch_json],
+     "batches_not_verifiable": [{"root", "municipality_id", "unverified_reason", "leaf_count",
+                                 "file_sha256", "file_uri", "chain"}],
+     "refused_leaves": [{"batch_root", "leaf_index", "leaf_hash", "commitment_id", "quantity",
+                         "refused_reason"}],
+     "double_counts": [{"kind", "id", "commitment_id", "asset_ref", "quantity", "chain"}],
+     "disputed_deliveries": [{"kind", "id", "commitment_id", "quantity", "disputes"}],
      "anomalies": [{"kind", "message", "chain"}],
      "comparison": null | {"api_url", "api_health", "api_caught_up", "waited_seconds",
                            "ok", "difference_count", "differences", "boundary",
                            "compared_from", "compared_to", "boundary_seconds", "notes"},
      "sources": [{"municipality_code", "credit"}]}
 
-``deliveries_recorded_late`` counts non-revoked deliveries (as ``recorded_late_count``).
+``deliveries_recorded_late`` counts deliveries that count (as ``recorded_late_count``, batched
+ones included). ``batched_deliveries`` are the leaves of verified batches (``_counted``: counting
+now; ``_revoked``: counted, then revoked; ``leaves_refused``: never counted, by reason);
+``deliveries_double_counted`` are recorded deliveries marked ``double_counted`` plus leaves
+refused ``asset_already_counted``; ``deliveries_confirmed`` / ``_disputed`` count deliveries
+that count, by review. The lists ``batches_not_verifiable``, ``refused_leaves``,
+``double_counts`` and ``disputed_deliveries`` repeat what a sceptical reader looks for.
 Statuses, ``delivered_quantity``, progress and met times are evaluated at ``now``.
 """
 
@@ -41,14 +59,19 @@ from ledger.settings import REPO_ROOT
 from ledger.sources import load_sources
 from scripts.audit import rules
 from scripts.audit.compare import MISSING, Comparison
+from scripts.audit.leaves import REFUSED_REASONS
 from scripts.audit.model import LedgerState, iso_utc
+from scripts.audit.review import disputes, review_of
 from scripts.audit.rules import STATUSES
 from scripts.audit.runner import ReplayResult
-from scripts.audit.wire import commitment_json, municipality_json, status_counts
+from scripts.audit.wire import batch_json, commitment_json, municipality_json, status_counts
 
 SOURCES_DIR = REPO_ROOT / "scripts" / "mappings"
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3
+
+UNVERIFIED_REASONS: tuple[str, ...] = ("missing", "sha256_mismatch", "unparseable", "root_mismatch", "leaf_count_mismatch")
+"""Why an anchored batch is not verified (docs/LEDGER.md "Batches"), in the order checked."""
 
 
 def _municipalities_json(state: LedgerState, now: int) -> list[dict[str, Any]]:
@@ -71,6 +94,10 @@ def _totals(state: LedgerState, now: int) -> dict[str, Any]:
         + [a.signer_held_role for a in amendments]
         + [c.withdrawal.signer_held_role for c in commitments if c.withdrawal]
         + [d.revocation.signer_held_role for d in deliveries if d.revocation]
+        + [b.signer_held_role for b in state.batches.values()]
+        + [r.signer_held_role for b in state.batches.values() for r in b.revocations.values()]
+        + [v.signer_held_role for d in deliveries for v in d.verdicts.values()]
+        + [v.signer_held_role for verdicts in state.leaf_verdicts.values() for v in verdicts.values()]
     )
     return {
         "municipalities": len(state.municipalities),
@@ -90,8 +117,63 @@ def _totals(state: LedgerState, now: int) -> dict[str, Any]:
         "recoveries_cancelled": sum(1 for h in recovery_events if h["action"] == "cancelled"),
         "pauses": sum(1 for p in state.pauses if p["action"] == "paused"),
         "records_signed_without_role": sum(1 for held in signed if not held),
+        **_part2_totals(state),
         "status_counts": status_counts(commitments, now),
         "status_on_record_counts": status_counts(commitments, now, "status_on_record"),
+        "status_confirmed_counts": status_counts(commitments, now, "status_confirmed"),
+    }
+
+
+def _part2_totals(state: LedgerState) -> dict[str, Any]:
+    """Totals of batches, leaves, double counts, reviews and sub-commitments (module docstring)."""
+    batches = list(state.batches.values())
+    leaves = [leaf for b in batches for leaf in b.leaves]
+    counting = [d for c in state.commitments.values() for d in c.all_deliveries if d.counts]
+    recorded = list(state.deliveries.values())
+    reviews = [review_of(d) for d in counting]
+    return {
+        "batches_anchored": len(batches),
+        "batches_verified": sum(1 for b in batches if b.verified),
+        "batches_not_verifiable": {r: sum(1 for b in batches if b.unverified_reason == r) for r in UNVERIFIED_REASONS},
+        "batched_deliveries": len(leaves),
+        "batched_deliveries_counted": sum(1 for leaf in leaves if leaf.counts),
+        "batched_deliveries_revoked": sum(1 for leaf in leaves if leaf.counted and leaf.revoked),
+        "leaves_refused": {r: sum(1 for leaf in leaves if leaf.refused_reason == r) for r in REFUSED_REASONS},
+        "deliveries_double_counted": sum(1 for d in [*recorded, *leaves] if rules.double_counted_asset(d)),
+        "deliveries_confirmed": reviews.count("confirmed"),
+        "deliveries_disputed": reviews.count("disputed"),
+        "confirmers": sum(len(m.confirmers) for m in state.municipalities.values()),
+        "sub_commitments": sum(1 for c in state.commitments.values() if c.parent_id is not None),
+    }
+
+
+def _findings(state: LedgerState) -> dict[str, list[dict[str, Any]]]:
+    """The lists of batches not verifiable, refused leaves, double counts and disputed
+    deliveries (module docstring), in log order."""
+    batches = list(state.batches.values())
+    leaves = [leaf for b in batches for leaf in b.leaves]
+    deliveries = [*sorted(state.deliveries.values(), key=lambda d: d.recorded.order), *leaves]
+    return {
+        "batches_not_verifiable": [
+            {"root": b.root, "municipality_id": b.municipality_id, "unverified_reason": b.unverified_reason,
+             "leaf_count": b.leaf_count, "file_sha256": b.file_sha256, "file_uri": b.file_uri, "chain": b.chain.to_json()}
+            for b in batches if rules.batch_not_verifiable(b)
+        ],
+        "refused_leaves": [
+            {"batch_root": leaf.root, "leaf_index": leaf.leaf_index, "leaf_hash": leaf.leaf_hash,
+             "commitment_id": leaf.commitment_id, "quantity": str(leaf.quantity), "refused_reason": leaf.refused_reason}
+            for leaf in leaves if not leaf.counted
+        ],
+        "double_counts": [
+            {"kind": d.kind, "id": d.leaf_hash if d.kind == "batched" else d.id, "commitment_id": d.commitment_id,
+             "asset_ref": d.asset_ref, "quantity": str(d.quantity), "chain": d.recorded.to_json()}
+            for d in deliveries if rules.double_counted_asset(d)
+        ],
+        "disputed_deliveries": [
+            {"kind": d.kind, "id": d.leaf_hash if d.kind == "batched" else d.id, "commitment_id": d.commitment_id,
+             "quantity": str(d.quantity), "disputes": disputes(d)}
+            for d in deliveries if d.counts and rules.disputed_delivery(d)
+        ],
     }
 
 
@@ -109,6 +191,7 @@ def build_report(
     state = result.state
     generated_at = int(time.time()) if generated_at is None else generated_at
     names = {m.id: m.name for m in state.municipalities.values()}
+    rollup_memo: dict[int, int] = {}
     return {
         "report_version": REPORT_VERSION,
         "generated_at": generated_at,
@@ -135,9 +218,11 @@ def build_report(
         "totals": _totals(state, now),
         "municipalities": _municipalities_json(state, now),
         "commitments": [
-            commitment_json(c, names.get(c.municipality_id), now)
+            commitment_json(c, names.get(c.municipality_id), now, rollup_memo)
             for c in sorted(state.commitments.values(), key=lambda c: c.id)
         ],
+        "batches": [batch_json(b, names.get(b.municipality_id)) for b in state.batches.values()],
+        **_findings(state),
         "anomalies": [a.to_json() for a in state.anomalies],
         "comparison": comparison,
         "sources": _sources_json(state),
@@ -190,7 +275,9 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
     """Print the replay summary: range, counts by ``status`` (claimed dates) and by
     ``status_on_record`` (recording times), the facts a sceptical reader looks for
     (recorded-late deliveries, amendments after the due date, relaxed-terms verdicts,
-    historical records, admin recoveries, pauses) and the anomalies."""
+    historical records, admin recoveries, pauses, batches and their leaves, double counts,
+    reviews), the findings (batches not verifiable, refused leaves, double counts, disputed
+    deliveries) and the anomalies."""
     totals = report["totals"]
     console.print(
         f"[bold]Ledger[/bold] {report['contract_address']} (version {report['contract_version']}) on chain "
@@ -220,10 +307,27 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         ("recoveries started / cancelled", None),
         ("pauses", "pauses"),
         ("records signed without the role", "records_signed_without_role"),
+        ("batches anchored", "batches_anchored"),
+        ("batches verified (file found, SHA-256 and root match the chain)", "batches_verified"),
+        ("batched deliveries (leaves of verified batches)", "batched_deliveries"),
+        ("batched deliveries counting now", "batched_deliveries_counted"),
+        ("batched deliveries revoked", "batched_deliveries_revoked"),
+        ("deliveries double counted (asset already counted): count nothing", "deliveries_double_counted"),
+        ("counted deliveries confirmed by a second party", "deliveries_confirmed"),
+        ("counted deliveries disputed", "deliveries_disputed"),
+        ("confirmers", "confirmers"),
+        ("sub-commitments", "sub_commitments"),
     ):
         value = f"{totals['recoveries_started']} / {totals['recoveries_cancelled']}" if key is None else str(totals[key])
         facts.add_row(label, value)
+    for reason, count in totals["batches_not_verifiable"].items():
+        if count:
+            facts.add_row(f"batches not verifiable, counting nothing: {reason.replace('_', ' ')}", str(count))
+    for reason, count in totals["leaves_refused"].items():
+        if count:
+            facts.add_row(f"leaves refused: {reason.replace('_', ' ')}", str(count))
     console.print(facts)
+    _print_findings(console, report)
     console.print("The ledger is paused: writes are refused." if report["paused"] else "The ledger is not paused.")
     if report["anomalies"]:
         anomalies = Table(title=f"Anomalies in the event stream ({len(report['anomalies'])})")
@@ -239,6 +343,44 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
         console.print("No anomalies in the event stream.")
     for source in report.get("sources", []):
         console.print(f"[dim]Source ({source['municipality_code']}): {source['credit']}[/dim]")
+
+
+def _abbreviated(value: str) -> str:
+    """A long hash as ``0x12345678…abcdef`` for a table cell."""
+    return value if len(value) <= 18 else value[:10] + "…" + value[-6:]
+
+
+def _finding_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _print_findings(console: Console, report: dict[str, Any]) -> None:
+    """Tables of the batches not verifiable, refused leaves, double counts and disputed
+    deliveries (only those that have rows)."""
+    short = _abbreviated
+    tables = (
+        ("Batches anchored but not verifiable: they count nothing", ("Root", "Municipality", "Reason", "Leaves", "Block"),
+         [(short(b["root"]), str(b["municipality_id"]), b["unverified_reason"], str(b["leaf_count"]),
+           str(b["chain"]["block_number"])) for b in report.get("batches_not_verifiable", [])]),
+        ("Refused leaves of verified batches: they count nothing", ("Batch", "Leaf", "Commitment", "Quantity", "Reason"),
+         [(short(r["batch_root"]), str(r["leaf_index"]), str(r["commitment_id"]), r["quantity"], r["refused_reason"])
+          for r in report.get("refused_leaves", [])]),
+        ("Double counts: an asset already counted for the commitment", ("Kind", "Delivery", "Commitment", "Asset", "Quantity"),
+         [(d["kind"], short(str(d["id"])), str(d["commitment_id"]), d["asset_ref"], d["quantity"])
+          for d in report.get("double_counts", [])]),
+        ("Disputed deliveries", ("Kind", "Delivery", "Commitment", "Quantity", "Disputed by: reason"),
+         [(d["kind"], short(str(d["id"])), str(d["commitment_id"]), d["quantity"],
+           "; ".join(f"{x['confirmer'][:10]}…: {x['reason']}" for x in d["disputes"]))
+          for d in report.get("disputed_deliveries", [])]),
+    )
+    for title, columns, rows in tables:
+        if rows:
+            console.print(_finding_table(f"{title} ({len(rows)})", columns, rows))
 
 
 def print_comparison(console: Console, comparison: Comparison, api_url: str) -> None:

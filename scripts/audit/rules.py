@@ -2,7 +2,9 @@
 the contract, ``ledger/status.py`` or the API): one status mapping, two clocks, two sets of
 terms, and the derived facts (lags, recorded late, historical record, amendment flags).
 
-- ``delivered`` = sum of the quantities of the non-revoked deliveries;
+- ``delivered`` = sum of the quantities of the deliveries that count: recorded ones neither
+  revoked nor double counted, and leaves of verified batches neither refused nor revoked
+  (docs/LEDGER.md "Batches", "Assets"; decided by the projection when each was recorded);
 - claimed ``met_at`` = the earliest claimed ``delivered_at`` t such that the non-revoked
   deliveries claimed on or before t sum to at least the target (a revocation counts
   retroactively);
@@ -16,6 +18,13 @@ terms, and the derived facts (lags, recorded late, historical record, amendment 
   delivered_late if met_at ≠ None; overdue if now > due date; in_progress if delivered > 0;
   pending otherwise.
 
+- confirmed figures (docs/LEDGER.md "Confirmations"): the same mapping on the claimed clock and
+  current terms, counting only the deliveries whose review is ``confirmed``.
+
+Flags a sceptical reader looks for, as predicates: :func:`recorded_late`,
+:func:`historical_record`, :func:`after_due_date`, :func:`batch_not_verifiable`,
+:func:`disputed_delivery`, :func:`double_counted_asset`.
+
 All times are Unix seconds; quantities are integers in the commitment's unit.
 """
 
@@ -24,7 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from scripts.audit.model import Amendment, Commitment, Delivery, ProgressStep
+from scripts.audit.model import Amendment, Batch, BatchedDelivery, Commitment, Delivery, ProgressStep
+from scripts.audit.review import review_of
+
+AnyDelivery = Delivery | BatchedDelivery
+"""A recorded or a batched delivery."""
 
 STATUSES: tuple[str, ...] = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
 """Every status, in the order of the contract's ``Status`` enum."""
@@ -36,8 +49,11 @@ RECORDED_LATE_AFTER_SECONDS = 30 * SECONDS_PER_DAY
 (2,592,000 s = 30 days: one monthly reporting cycle). The same rule as docs/LEDGER.md "Two
 clocks" (and the server's constant of the same name), kept here with the auditor's own code."""
 
-STATUS_FIELDS: tuple[str, ...] = ("status", "status_on_record", "status_original_terms", "status_on_record_original_terms")
-"""The four statuses of a commitment (docs/LEDGER.md "Status rules")."""
+STATUS_FIELDS: tuple[str, ...] = (
+    "status", "status_on_record", "status_original_terms", "status_on_record_original_terms", "status_confirmed",
+)
+"""The statuses of a commitment: the four of docs/LEDGER.md "Status rules" and
+``status_confirmed`` ("Confirmations")."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,10 @@ class Evaluation:
         status, status_on_record, status_original_terms, status_on_record_original_terms:
             one of :data:`STATUSES` each, evaluated at ``now``.
         met_only_under_relaxed_terms: the claimed verdict is better under the current terms.
+        confirmed_quantity, unconfirmed_quantity, disputed_quantity: of the counted deliveries,
+            those whose review is confirmed; not confirmed (unconfirmed + disputed); disputed.
+        status_confirmed, met_at_confirmed, progress_bps_confirmed: the claimed clock and
+            current terms counting confirmed deliveries only.
         now: the Unix time the statuses were evaluated at.
     """
 
@@ -73,16 +93,23 @@ class Evaluation:
     status_original_terms: str
     status_on_record_original_terms: str
     met_only_under_relaxed_terms: bool
+    confirmed_quantity: int
+    unconfirmed_quantity: int
+    disputed_quantity: int
+    status_confirmed: str
+    met_at_confirmed: int | None
+    progress_bps_confirmed: int
     now: int
 
 
-def counted(deliveries: Iterable[Delivery]) -> list[Delivery]:
-    """The deliveries that count: those not revoked."""
-    return [d for d in deliveries if not d.revoked]
+def counted(deliveries: Iterable[AnyDelivery]) -> list[AnyDelivery]:
+    """The deliveries that count now (``counts``: not revoked, not double counted, not a
+    refused leaf)."""
+    return [d for d in deliveries if d.counts]
 
 
-def delivered_quantity(deliveries: Iterable[Delivery]) -> int:
-    """Sum of the quantities of the non-revoked ``deliveries``."""
+def delivered_quantity(deliveries: Iterable[AnyDelivery]) -> int:
+    """Sum of the quantities of the ``deliveries`` that count."""
     return sum(d.quantity for d in counted(deliveries))
 
 
@@ -91,8 +118,8 @@ def _positive(target_quantity: int) -> None:
         raise ValueError(f"target_quantity must be positive, got {target_quantity}")
 
 
-def claimed_met_at(deliveries: Iterable[Delivery], target_quantity: int) -> int | None:
-    """Claimed clock: the earliest claimed ``delivered_at`` t such that the non-revoked
+def claimed_met_at(deliveries: Iterable[AnyDelivery], target_quantity: int) -> int | None:
+    """Claimed clock: the earliest claimed ``delivered_at`` t such that the counted
     deliveries claimed on or before t sum to at least ``target_quantity``; ``None`` if they
     never do. Recording order does not matter, only the claimed dates.
 
@@ -184,17 +211,22 @@ def relaxed_only(status: str, status_original_terms: str) -> bool:
 
 
 def evaluate(commitment: Commitment, now: int) -> Evaluation:
-    """Figures and the four statuses of ``commitment`` at Unix time ``now``."""
-    delivered = delivered_quantity(commitment.deliveries)
+    """Figures and the statuses of ``commitment`` at Unix time ``now``."""
+    deliveries = counted(commitment.all_deliveries)
+    delivered = delivered_quantity(deliveries)
     target, due = commitment.target_quantity, commitment.due_date
     original_target, original_due = commitment.original_target_quantity, commitment.original_due_date
-    met = claimed_met_at(commitment.deliveries, target)
+    met = claimed_met_at(deliveries, target)
     met_record = on_record_met_at(commitment.steps, original_target, follow_amendments=True)
-    met_original = claimed_met_at(commitment.deliveries, original_target)
+    met_original = claimed_met_at(deliveries, original_target)
     met_record_original = on_record_met_at(commitment.steps, original_target, follow_amendments=False)
+    reviews = [(d, review_of(d)) for d in deliveries]
+    confirmed = [d for d, review in reviews if review == "confirmed"]
+    confirmed_quantity = delivered_quantity(confirmed)
+    met_confirmed = claimed_met_at(confirmed, target)
 
-    def status(met_time: int | None, due_date: int) -> str:
-        return status_at(withdrawn=commitment.withdrawn, delivered=delivered, met_at=met_time, due_date=due_date, now=now)
+    def status(met_time: int | None, due_date: int, quantity: int = delivered) -> str:
+        return status_at(withdrawn=commitment.withdrawn, delivered=quantity, met_at=met_time, due_date=due_date, now=now)
 
     status_current = status(met, due)
     status_original = status(met_original, original_due)
@@ -215,6 +247,12 @@ def evaluate(commitment: Commitment, now: int) -> Evaluation:
         status_original_terms=status_original,
         status_on_record_original_terms=status(met_record_original, original_due),
         met_only_under_relaxed_terms=relaxed_only(status_current, status_original),
+        confirmed_quantity=confirmed_quantity,
+        unconfirmed_quantity=delivered - confirmed_quantity,
+        disputed_quantity=sum(d.quantity for d, review in reviews if review == "disputed"),
+        status_confirmed=status(met_confirmed, due, confirmed_quantity),
+        met_at_confirmed=met_confirmed,
+        progress_bps_confirmed=progress_bps(confirmed_quantity, target),
         now=now,
     )
 
@@ -239,24 +277,44 @@ def possible_statuses(commitment: Commitment, earliest: int, latest: int) -> dic
 # ---------------------------------------------------------------------- deliveries
 
 
-def recording_lag_seconds(delivery: Delivery) -> int:
+def recording_lag_seconds(delivery: AnyDelivery) -> int:
     """``recorded_at - delivered_at``, seconds (≥ 0 on a sound ledger)."""
     return delivery.recorded_at - delivery.delivered_at
 
 
-def recording_lag_days(delivery: Delivery) -> int:
+def recording_lag_days(delivery: AnyDelivery) -> int:
     """⌊recording lag / 86,400⌋, whole days."""
     return recording_lag_seconds(delivery) // SECONDS_PER_DAY
 
 
-def recorded_late(delivery: Delivery) -> bool:
+def recorded_late(delivery: AnyDelivery) -> bool:
     """The lag is more than :data:`RECORDED_LATE_AFTER_SECONDS`."""
     return recording_lag_seconds(delivery) > RECORDED_LATE_AFTER_SECONDS
 
 
 def recorded_late_count(commitment: Commitment) -> int:
-    """Number of non-revoked deliveries of ``commitment`` recorded late."""
-    return sum(1 for d in counted(commitment.deliveries) if recorded_late(d))
+    """Number of deliveries of ``commitment`` that count (recorded or batched) and were
+    recorded late."""
+    return sum(1 for d in counted(commitment.all_deliveries) if recorded_late(d))
+
+
+def disputed_delivery(delivery: AnyDelivery) -> bool:
+    """Flag: a confirmer's latest verdict on ``delivery`` is a dispute (its review is
+    ``disputed``; docs/LEDGER.md "Confirmations")."""
+    return review_of(delivery) == "disputed"
+
+
+def double_counted_asset(delivery: AnyDelivery) -> bool:
+    """Flag: ``delivery`` names an asset already counted for its commitment when it was
+    recorded (a recorded one ``double_counted``, a leaf refused ``asset_already_counted``;
+    docs/LEDGER.md "Assets"): it counts nothing."""
+    return delivery.double_counted
+
+
+def batch_not_verifiable(batch: Batch) -> bool:
+    """Flag: ``batch`` is anchored but its contents could not be verified (file missing or
+    not matching the chain: ``unverified_reason``); it counts nothing (docs/LEDGER.md "Batches")."""
+    return not batch.verified
 
 
 # ---------------------------------------------------------------------- commitments and amendments

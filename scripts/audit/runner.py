@@ -6,7 +6,9 @@ time and hash of each block with events (``eth_getBlockByNumber``: the projectio
 time each event reports against its block, and a changed hash means a reorg during the replay)
 and applies the events in (block number, log index) order. State comes from events only; the
 one ``eth_call`` is ``version()`` at the start, so that a contract whose events follow another
-ABI is refused instead of misread.
+ABI is refused instead of misread. The files of anchored batches are looked for where the
+caller says (:class:`~scripts.audit.batchfiles.BatchFiles`: a folder, the API) and checked
+against the chain by the projection.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from eth_utils import is_address, to_checksum_address
 from ledger.abi import ledger_abi
 from ledger.errors import EventDecodeError
 from ledger.events import EventDecoder, LedgerEvent
+from scripts.audit.batchfiles import BatchFiles
 from scripts.audit.errors import ChainMismatchError, ReplayConfigError, UnsupportedContractVersionError
 from scripts.audit.model import Anomaly, ChainRef, LedgerState
 from scripts.audit.projection import Projector
 from scripts.audit.source import ChainSource, LogChunk
 
-SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.0.0",)
+SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.1.0",)
 """Contract versions whose events this replay knows how to read (docs/LEDGER.md "Versions")."""
 
 DEFAULT_CHUNK_BLOCKS = 2000
@@ -170,6 +173,7 @@ def replay_ledger(
     *,
     source: ChainSource | None = None,
     on_chunk: Callable[[LogChunk], None] | None = None,
+    batch_files: BatchFiles | None = None,
 ) -> ReplayResult:
     """Rebuild the ledger from its events in ``target.deploy_block..to_block`` (inclusive).
 
@@ -177,6 +181,8 @@ def replay_ledger(
         target: what to replay.
         source: chain access to use (a new :class:`ChainSource` on ``target.rpc_url`` if omitted).
         on_chunk: called after each ``eth_getLogs`` range is applied (progress display).
+        batch_files: where to look for batch files; ``None``: nowhere, so every anchored batch
+            is unverified (``missing``) and counts nothing.
 
     Returns:
         The :class:`ReplayResult`. Integrity problems are in ``result.state.anomalies``.
@@ -189,6 +195,7 @@ def replay_ledger(
         UnsupportedContractVersionError: ``version()`` answers none of
             :data:`SUPPORTED_CONTRACT_VERSIONS` (or the contract has no ``version()``).
         ReplayChainError: the node cannot be reached or keeps refusing ``eth_getLogs``.
+        ApiFetchError: ``batch_files`` reads the API and it failed.
         ArtifactNotFoundError: the contracts are not compiled (the ABI comes from ``build/``).
     """
     started = time.monotonic()
@@ -225,7 +232,7 @@ def replay_ledger(
     last = source.block(to_block)
 
     decoder = EventDecoder(ledger_abi())
-    projector = Projector()
+    projector = Projector(batch_files)
     projector.state.contract_version = version
     logs_fetched = 0
     chunks = 0

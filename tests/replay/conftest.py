@@ -38,6 +38,7 @@ def scenario(chain: LedgerChain, roles: Any, rpc_url: str) -> Scenario:
     deliveries: dict[int, DeliveryWritten] = {}
 
     def register(name: str, key: str, values: tuple) -> Written:
+        values = values + (0, 0)  # no parent, no weight (the part 2 scenario has sub-commitments)
         tx = chain.send("registerCommitment", [values], key)
         commitments[name] = Written(tx.event("CommitmentRegistered").args["commitment_id"], values, tx)
         return commitments[name]
@@ -49,6 +50,7 @@ def scenario(chain: LedgerChain, roles: Any, rpc_url: str) -> Scenario:
         return deliveries[delivery_id]
 
     def deliver(written: Written, key: str, registrar: str, values: tuple) -> DeliveryWritten:
+        values = values + ("",)  # no asset
         return keep(written, chain.send("recordDelivery", [written.id, values], key), registrar, values)
 
     def amend(written: Written, key: str, values: tuple) -> None:
@@ -65,8 +67,8 @@ def scenario(chain: LedgerChain, roles: Any, rpc_url: str) -> Scenario:
     in_progress = register(
         "in_progress", baarn, (1, "wonen-002", "Build 300 homes", "", "Wonen", 300, "homes", t0 - 50 * DAY, t0 + 30 * DAY, ZERO, ""),
     )
-    first = (60, t0 - 5 * DAY, [sha256(b"permit A")], "https://baarn.nl/a", "first block", "lev-1")
-    second = (40, t0 - 3 * DAY, [sha256(b"permit B")], "", "", "")
+    first = (60, t0 - 5 * DAY, [sha256(b"permit A")], "https://baarn.nl/a", "first block", "lev-1", "")
+    second = (40, t0 - 3 * DAY, [sha256(b"permit B")], "", "", "", "")
     batch = chain.send_multicall([("recordDelivery", [in_progress.id, first]), ("recordDelivery", [in_progress.id, second])], baarn)
     keep(in_progress, batch, reg, first, 0)
     keep(in_progress, batch, reg, second, 1)

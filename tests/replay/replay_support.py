@@ -4,8 +4,12 @@ helpers by basename)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import threading
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from web3 import HTTPProvider, Web3
 
@@ -145,19 +149,23 @@ def registered(block: int, commitment_id: int, *, target: int, due: int, promise
     args = dict(
         commitment_id=commitment_id, municipality_id=1, registrar=REGISTRAR, external_ref=f"ref-{commitment_id}",
         title=f"Commitment {commitment_id}", description="", theme="Wonen", target_quantity=target, unit="homes",
-        promised_at=promised, due_date=due, source_document_hash=ZERO32, source_uri="", registered_at=time_of(block),
+        promised_at=promised, due_date=due, source_document_hash=ZERO32, source_uri="", parent_id=0, weight=0,
+        registered_at=time_of(block),
     )
     args.update(extra)
     return event("CommitmentRegistered", block, **args)
 
 
-def delivered(block: int, delivery_id: int, quantity: int, delivered_at: int, log_index: int = 0) -> LedgerEvent:
+def delivered(
+    block: int, delivery_id: int, quantity: int, delivered_at: int, log_index: int = 0, *, asset_ref: str = "",
+    external_ref: str = "",
+) -> LedgerEvent:
     """A ``DeliveryRecorded`` (commitment ``delivery_id // 1_000_000``) by REGISTRAR, recorded at
     the block time."""
     return event(
         "DeliveryRecorded", block, log_index, delivery_id=delivery_id, commitment_id=delivery_id // 1_000_000,
         registrar=REGISTRAR, quantity=quantity, delivered_at=delivered_at, recorded_at=time_of(block),
-        evidence_hashes=[EVIDENCE_1], evidence_uri="", note="", external_ref="",
+        evidence_hashes=[EVIDENCE_1], evidence_uri="", note="", external_ref=external_ref, asset_ref=asset_ref,
     )
 
 
@@ -204,12 +212,12 @@ def synthetic_events() -> list[LedgerEvent]:
         event(
             "DeliveryRecorded", 5, 0, delivery_id=1_000_001, commitment_id=1, registrar=REGISTRAR, quantity=4,
             delivered_at=time_of(5) - 100, recorded_at=time_of(5), evidence_hashes=[EVIDENCE_1],
-            evidence_uri="https://baarn.nl/e", note="first", external_ref="d-1",
+            evidence_uri="https://baarn.nl/e", note="first", external_ref="d-1", asset_ref="",
         ),
         event(
             "DeliveryRecorded", 6, 0, delivery_id=1_000_002, commitment_id=1, registrar=REGISTRAR, quantity=6,
             delivered_at=time_of(6) - 100, recorded_at=time_of(6), evidence_hashes=[EVIDENCE_2], evidence_uri="",
-            note="", external_ref="",
+            note="", external_ref="", asset_ref="",
         ),
         event(
             "DeliveryRevoked", 7, delivery_id=1_000_002, commitment_id=1, registrar=REGISTRAR, reason="Counted twice",
@@ -239,14 +247,24 @@ SUMMARY_KEYS = (
     "status_on_record_original_terms", "met_on_record_at_original_terms", "met_on_record_at_original_terms_iso",
     "progress_bps_original_terms", "met_only_under_relaxed_terms", "amendment_count", "amended_after_due_date",
     "target_lowered", "recorded_late_count", "registrar", "signer_held_role",
+    "parent_id", "weight", "children", "rollup_progress_bps", "rollup_children_delivered", "rollup_children_counted",
+    "confirmed_quantity", "unconfirmed_quantity", "disputed_quantity", "status_confirmed", "met_at_confirmed",
+    "met_at_confirmed_iso", "progress_bps_confirmed", "batched_delivery_count",
 )
-"""The keys of a v2 ``CommitmentSummary`` (docs/API.md v1 fields plus docs/LEDGER.md's)."""
+"""The keys of a 2.1.0 ``CommitmentSummary`` (docs/API.md v1 fields plus docs/LEDGER.md's)."""
 
 DELIVERY_KEYS = (
-    "id", "commitment_id", "delivery_number", "quantity", "delivered_at", "delivered_at_iso", "recorded_at",
+    "kind", "id", "commitment_id", "delivery_number", "quantity", "delivered_at", "delivered_at_iso", "recorded_at",
     "recorded_at_iso", "recording_lag_seconds", "recording_lag_days", "recorded_late", "evidence_uri", "note",
-    "external_ref", "registrar", "signer_held_role", "recorded",
+    "external_ref", "asset_ref", "double_counted", "registrar", "signer_held_role", "recorded", "review",
+    "confirmations", "disputes", "batch_root", "leaf_hash", "leaf_index", "counted", "refused_reason",
 )
+BATCH_KEYS = (
+    "root", "municipality_id", "municipality_name", "registrar", "signer_held_role", "leaf_count", "file_sha256",
+    "file_uri", "anchored_at", "anchored_at_iso", "verified", "unverified_reason", "counted_leaves", "refused_leaves",
+    "revoked_leaves", "chain",
+)
+"""The keys of a ``BatchSummary`` (docs/LEDGER.md "New in 2.1.0", Batch)."""
 
 
 def _action(action: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -255,22 +273,30 @@ def _action(action: dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: action[k] for k in ("reason", "registrar", "signer_held_role", "chain")}
 
 
-def api_answers(commitments: list[dict[str, Any]], municipalities: list[dict[str, Any]], health: dict[str, Any]) -> dict[str, Any]:
-    """What an honest v2 API answers, rendered from the replay's wire form (report rows of
-    ``commitments`` and ``municipalities``): ``{"health", "summaries", "details" (by id),
-    "municipalities"}`` in the shapes of docs/API.md with docs/LEDGER.md's field names."""
+def _api_delivery(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: d[k] for k in DELIVERY_KEYS} | {
+        "evidence": [{"sha256": h, "stored": False, "url": None} for h in d["evidence_sha256"]],
+        "revocation": _action(d["revocation"]),
+    }
+
+
+def api_answers(
+    commitments: list[dict[str, Any]],
+    municipalities: list[dict[str, Any]],
+    health: dict[str, Any],
+    batches: list[dict[str, Any]] = (),
+) -> dict[str, Any]:
+    """What an honest 2.1.0 API answers, rendered from the replay's wire form (report rows of
+    ``commitments``, ``municipalities`` and ``batches``): ``{"health", "summaries", "details"
+    (by id), "municipalities", "batches", "batch_details"}`` in the shapes of docs/API.md with
+    docs/LEDGER.md's field names."""
     summaries, details = [], {}
     for c in commitments:
         summary = {k: c[k] for k in SUMMARY_KEYS}
         detail = dict(summary)
         detail.update({k: c[k] for k in ("description", "source_document_sha256", "source_uri")})
         detail["withdrawal"] = _action(c["withdrawal"])
-        detail["deliveries"] = [
-            {k: d[k] for k in DELIVERY_KEYS}
-            | {"evidence": [{"sha256": h, "stored": False, "url": None} for h in d["evidence_sha256"]],
-               "revocation": _action(d["revocation"])}
-            for d in c["deliveries"]
-        ]
+        detail["deliveries"] = [_api_delivery(d) for d in c["deliveries"]]
         detail["amendments"] = [dict(a) for a in c["amendments"]]
         detail["timeline"] = []
         summaries.append(summary)
@@ -278,10 +304,14 @@ def api_answers(commitments: list[dict[str, Any]], municipalities: list[dict[str
     rows = [
         {k: m[k] for k in ("id", "name", "code", "admin", "pending_admin", "recovery", "registrars", "commitment_count",
                            "status_counts", "status_on_record_counts", "registered", "admin_changes",
-                           "registrar_history")}
+                           "registrar_history", "confirmers", "confirmer_history")}
         for m in municipalities
     ]
-    return {"health": health, "summaries": summaries, "details": details, "municipalities": rows}
+    batch_rows = [{k: b[k] for k in BATCH_KEYS} for b in batches]
+    batch_details = [{k: b[k] for k in BATCH_KEYS} | {"leaves": [_api_delivery(leaf) for leaf in b["leaves"]]}
+                     for b in batches]
+    return {"health": health, "summaries": summaries, "details": details, "municipalities": rows,
+            "batches": batch_rows, "batch_details": batch_details}
 
 
 def api_from_report(report: dict[str, Any]) -> dict[str, Any]:
@@ -292,7 +322,7 @@ def api_from_report(report: dict[str, Any]) -> dict[str, Any]:
         "indexed_block": report["to_block"], "lag_blocks": 0, "head_seen_at": report["generated_at"],
         "paused": report["paused"], "contract_version": report["contract_version"],
     }
-    return api_answers(report["commitments"], report["municipalities"], health)
+    return api_answers(report["commitments"], report["municipalities"], health, report["batches"])
 
 
 def deploy_code_without_version(rpc_url: str, sender: str) -> str:
@@ -302,3 +332,79 @@ def deploy_code_without_version(rpc_url: str, sender: str) -> str:
     tx_hash_hex = rpc(rpc_url, "eth_sendTransaction", {"from": sender, "data": init_code})
     receipt = Web3(HTTPProvider(rpc_url)).eth.wait_for_transaction_receipt(tx_hash_hex, timeout=30)
     return str(receipt["contractAddress"])
+
+
+# ---------------------------------------------------------------------- a stand-in API over HTTP
+
+
+class StandInApi:
+    """A tiny HTTP server answering the citizens' GET endpoints from a dict (pages capped at 3);
+    ``data["batch_files"]`` (root → bytes) are served at ``/api/v1/batches/{root}/file``."""
+
+    PAGE_CAP = 3
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                url = urlparse(self.path)
+                query = parse_qs(url.query)
+                body: Any
+                status = 200
+                if url.path == "/api/v1/health":
+                    body = api.data["health"]
+                elif url.path == "/api/v1/municipalities":
+                    body = {"data": api.data["municipalities"], "count": len(api.data["municipalities"])}
+                elif url.path == "/api/v1/commitments":
+                    offset = int(query.get("offset", ["0"])[0])
+                    limit = min(int(query.get("limit", ["20"])[0]), api.PAGE_CAP)
+                    rows = api.data["summaries"]
+                    body = {"data": rows[offset:offset + limit], "count": len(rows), "offset": offset, "limit": limit}
+                elif url.path.startswith("/api/v1/commitments/"):
+                    found = api.data["details"].get(int(url.path.rsplit("/", 1)[1]))
+                    body, status = (found, 200) if found else ({"type": "/problems/not-found", "status": 404}, 404)
+                elif url.path == "/api/v1/batches":
+                    offset = int(query.get("offset", ["0"])[0])
+                    limit = min(int(query.get("limit", ["20"])[0]), api.PAGE_CAP)
+                    rows = api.data["batches"]
+                    body = {"data": rows[offset:offset + limit], "count": len(rows), "offset": offset, "limit": limit}
+                elif url.path.startswith("/api/v1/batches/") and url.path.endswith("/file"):
+                    root = url.path.split("/")[4]
+                    found = api.data.get("batch_files", {}).get(root)
+                    if found is not None:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(found)))
+                        self.end_headers()
+                        self.wfile.write(found)
+                        return
+                    body, status = {"type": "/problems/not-found", "status": 404}, 404
+                elif url.path.startswith("/api/v1/batches/"):
+                    root = url.path.rsplit("/", 1)[1]
+                    found = next((b for b in api.data["batch_details"] if b["root"] == root), None)
+                    body, status = (found, 200) if found else ({"type": "/problems/not-found", "status": 404}, 404)
+                else:
+                    body, status = {"status": 404}, 404
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "StandInApi":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.server.server_close()

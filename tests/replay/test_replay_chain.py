@@ -41,7 +41,7 @@ def test_replay_covers_the_deploy_block_to_the_head_and_finds_no_anomalies(
     replayed: ReplayResult, deployment: Deployment
 ) -> None:
     assert replayed.state.anomalies == []
-    assert replayed.state.contract_version == "2.0.0"
+    assert replayed.state.contract_version == "2.1.0"
     assert (replayed.chain_id, replayed.contract_address, replayed.from_block) == (
         deployment.chain_id, deployment.contract_address, deployment.deploy_block,
     )
@@ -121,11 +121,13 @@ def test_replay_rebuilds_every_registration_field_and_its_chain_ref(
 ) -> None:
     registrar_of = {1: roles.registrar.address, 2: roles.other_registrar.address}
     for written in scenario.commitments.values():
-        (municipality_id, ref, title, description, theme, target, unit, promised, due, source_hash, source_uri) = written.input
+        (municipality_id, ref, title, description, theme, target, unit, promised, due, source_hash, source_uri,
+         parent_id, weight) = written.input
         c = replayed.state.commitments[written.id]
         assert (c.municipality_id, c.external_ref, c.theme, c.unit, c.promised_at, c.source_uri) == (
             municipality_id, ref, theme, unit, promised, source_uri,
         )
+        assert (c.parent_id, c.weight, c.children, c.batched) == (None, 0, [], []) and (parent_id, weight) == (0, 0)
         assert c.source_document_sha256 == (None if source_hash == b"\x00" * 32 else hex32(source_hash))
         assert (c.registrar, c.signer_held_role) == (registrar_of[municipality_id], True)
         assert (c.original_title, c.original_description, c.original_target_quantity, c.original_due_date) == (
@@ -183,13 +185,14 @@ def test_replay_rebuilds_every_delivery_with_both_clocks_and_its_revocation(
 ) -> None:
     assert sorted(replayed.state.deliveries) == sorted(scenario.deliveries)
     for written in scenario.deliveries.values():
-        quantity, delivered_at, hashes, uri, note, ref = written.input
+        quantity, delivered_at, hashes, uri, note, ref, asset = written.input
         d = replayed.state.deliveries[written.id]
         assert d.id == written.commitment_id * 1_000_000 + d.number
         assert (d.commitment_id, d.quantity, d.delivered_at, d.evidence_uri, d.note, d.external_ref, d.registrar) == (
             written.commitment_id, quantity, delivered_at, uri, note, ref, written.registrar,
         )
         assert d.evidence_sha256 == [hex32(h) for h in hashes]
+        assert (d.asset_ref, d.asset_key, d.double_counted, d.verdicts) == (asset, "", False, {})
         assert d.recorded.block_time == d.recorded_at
         if written.revocation is None:
             assert d.revocation is None
@@ -320,14 +323,14 @@ class NodeReportingVersion(ChainSource):
         return self.version
 
 
-@pytest.mark.parametrize("version", ["1.0.0", "2.1.0", None])
+@pytest.mark.parametrize("version", ["1.0.0", "2.0.0", "2.2.0", None])
 def test_replay_refuses_an_unknown_contract_version(rpc_url: str, deployment: Deployment, version: str | None) -> None:
     with pytest.raises(UnsupportedContractVersionError) as caught:
         replay_ledger(
             ReplayTarget(rpc_url, deployment.contract_address, deployment.deploy_block),
             source=NodeReportingVersion(rpc_url, version),
         )
-    assert (caught.value.version, caught.value.supported) == (version, ("2.0.0",))
+    assert (caught.value.version, caught.value.supported) == (version, ("2.1.0",))
 
 
 def test_replay_refuses_a_contract_without_version(rpc_url: str, deployment: Deployment, roles: Any) -> None:
@@ -338,7 +341,7 @@ def test_replay_refuses_a_contract_without_version(rpc_url: str, deployment: Dep
 
 
 def test_the_real_ledger_reports_its_version(rpc_url: str, deployment: Deployment) -> None:
-    assert ChainSource(rpc_url).contract_version(deployment.contract_address) == "2.0.0"
+    assert ChainSource(rpc_url).contract_version(deployment.contract_address) == "2.1.0"
 
 
 def test_replay_refuses_another_chain_id(rpc_url: str, deployment: Deployment) -> None:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from typer.testing import CliRunner
 
 from ledger.deployment import Deployment, save_deployment
-from replay_support import DAY, Scenario, api_from_report, deploy_code_without_version, hex32
+from replay_support import DAY, Scenario, StandInApi, api_from_report, deploy_code_without_version, hex32
 from scripts.replay import app
 
 runner = CliRunner()
@@ -43,11 +40,11 @@ def test_cli_without_api_replays_and_writes_the_report(
     report = json.loads(report_path.read_text(encoding="utf-8"))
 
     assert (report["chain_id"], report["contract_address"], report["contract_version"], report["from_block"]) == (
-        deployment.chain_id, deployment.contract_address, "2.0.0", deployment.deploy_block,
+        deployment.chain_id, deployment.contract_address, "2.1.0", deployment.deploy_block,
     )
     assert report["to_block"] == report["head_block"]
     assert report["blocks_scanned"] == report["to_block"] - report["from_block"] + 1
-    assert (report["now"], report["report_version"], report["paused"]) == (scenario.t0, 2, False)
+    assert (report["now"], report["report_version"], report["paused"]) == (scenario.t0, 3, False)
     assert report["events_replayed"] == 45 and report["anomalies"] == [] and report["comparison"] is None
     assert report["totals"] == {
         "municipalities": 2, "commitments": 10, "deliveries_recorded": 12, "deliveries_revoked": 2,
@@ -55,10 +52,22 @@ def test_cli_without_api_replays_and_writes_the_report(
         "commitments_amended_after_due_date": 2, "commitments_target_lowered": 1, "met_only_under_relaxed_terms": 1,
         "historical_records": 6, "admin_changes": 2, "admin_recoveries": 1, "recoveries_started": 2,
         "recoveries_cancelled": 1, "pauses": 1, "records_signed_without_role": 0,
+        "batches_anchored": 0, "batches_verified": 0,
+        "batches_not_verifiable": {"missing": 0, "sha256_mismatch": 0, "unparseable": 0, "root_mismatch": 0,
+                                   "leaf_count_mismatch": 0},
+        "batched_deliveries": 0, "batched_deliveries_counted": 0, "batched_deliveries_revoked": 0,
+        "leaves_refused": {"unknown_commitment": 0, "other_municipality": 0, "commitment_withdrawn": 0, "invalid_leaf": 0,
+                           "duplicate_external_ref": 0, "asset_already_counted": 0},
+        "deliveries_double_counted": 0, "deliveries_confirmed": 0, "deliveries_disputed": 0, "confirmers": 0,
+        "sub_commitments": 0,
         "status_counts": {"pending": 1, "in_progress": 2, "delivered": 4, "delivered_late": 1, "overdue": 1, "withdrawn": 1},
         "status_on_record_counts": {"pending": 1, "in_progress": 2, "delivered": 1, "delivered_late": 4, "overdue": 1,
                                     "withdrawn": 1},
+        "status_confirmed_counts": {"pending": 4, "in_progress": 0, "delivered": 0, "delivered_late": 0, "overdue": 5,
+                                    "withdrawn": 1},
     }
+    assert (report["batches"], report["batches_not_verifiable"], report["refused_leaves"], report["double_counts"],
+            report["disputed_deliveries"]) == ([], [], [], [], [])
     baarn, utrecht = report["municipalities"]
     assert (baarn["name"], baarn["code"], baarn["admin"], baarn["registrars"], baarn["commitment_count"]) == (
         "Baarn", "GM0308", roles.council_admin.address, [roles.registrar.address], 9,
@@ -158,58 +167,6 @@ def test_cli_exits_2_without_address_or_deployment(rpc_url: str, tmp_path: Path)
 
 
 # ---------------------------------------------------------------------- against a stand-in API
-
-
-class StandInApi:
-    """A tiny HTTP server answering the citizens' GET endpoints from a dict (pages capped at 3)."""
-
-    PAGE_CAP = 3
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.data = data
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
-                url = urlparse(self.path)
-                query = parse_qs(url.query)
-                body: Any
-                status = 200
-                if url.path == "/api/v1/health":
-                    body = api.data["health"]
-                elif url.path == "/api/v1/municipalities":
-                    body = {"data": api.data["municipalities"], "count": len(api.data["municipalities"])}
-                elif url.path == "/api/v1/commitments":
-                    offset = int(query.get("offset", ["0"])[0])
-                    limit = min(int(query.get("limit", ["20"])[0]), api.PAGE_CAP)
-                    rows = api.data["summaries"]
-                    body = {"data": rows[offset:offset + limit], "count": len(rows), "offset": offset, "limit": limit}
-                elif url.path.startswith("/api/v1/commitments/"):
-                    found = api.data["details"].get(int(url.path.rsplit("/", 1)[1]))
-                    body, status = (found, 200) if found else ({"type": "/problems/not-found", "status": 404}, 404)
-                else:
-                    body, status = {"status": 404}, 404
-                raw = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "StandInApi":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

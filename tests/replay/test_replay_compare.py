@@ -39,13 +39,13 @@ def recorded() -> dict[str, Any]:
     """The recorded answers, as ``compare_with_api`` takes them."""
     raw = json.loads(FIXTURE.read_text(encoding="utf-8"))
     return {"health": raw["health"], "summaries": raw["summaries"], "commitments": raw["details"],
-            "municipalities": raw["municipalities"]}
+            "municipalities": raw["municipalities"], "batches": raw["batches"], "batch_details": raw["batch_details"]}
 
 
 @pytest.fixture
 def state() -> LedgerState:
     built = project(synthetic_events())
-    built.contract_version = "2.0.0"
+    built.contract_version = "2.1.0"
     return built
 
 
@@ -149,7 +149,7 @@ def test_a_field_the_api_lacks_is_a_difference(state: LedgerState) -> None:
     del payload["health"]["contract_version"]
     found = [(d.subject, d.id, d.field, d.chain, d.api, d.where) for d in differences(state, payload)]
     assert found == [
-        ("ledger", None, "contract_version", "2.0.0", MISSING, "health"),
+        ("ledger", None, "contract_version", "2.1.0", MISSING, "health"),
         ("commitment", 1, "status_on_record", "in_progress", MISSING, "detail"),
         ("commitment", 1, "deliveries[1000001].recording_lag_days", 0, MISSING, "detail"),
         ("municipality", 1, "pending_admin", None, MISSING, "municipalities"),
@@ -234,7 +234,7 @@ def test_admin_changes_and_a_pending_recovery_are_compared() -> None:
         event("MunicipalityAdminChanged", 12, municipality_id=1, previous_admin=ADMIN, new_admin=STRANGER, recovered=False),
         event("AdminRecoveryStarted", 13, municipality_id=1, proposed_admin=ADMIN, by=OWNER, executable_at=executable_at),
     ])
-    chain_state.contract_version = "2.0.0"
+    chain_state.contract_version = "2.1.0"
     payload = recorded()
     row = payload["municipalities"][0]
     row["admin"] = STRANGER

@@ -233,6 +233,7 @@ def test_possible_statuses_cover_either_due_date_inside_the_window() -> None:
     assert around_original == {
         "status": {"in_progress"}, "status_on_record": {"in_progress"},
         "status_original_terms": {"in_progress", "overdue"}, "status_on_record_original_terms": {"in_progress", "overdue"},
+        "status_confirmed": {"pending"},  # nothing confirmed; the current due date is far
     }
     assert possible_statuses(c, due + 1, due + 60)["status_original_terms"] == {"overdue"}
     assert possible_statuses(c, due - 60, due)["status_original_terms"] == {"in_progress"}
