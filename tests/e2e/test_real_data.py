@@ -147,12 +147,52 @@ def test_replay_from_the_chain_alone_finds_no_difference_with_the_api(imported: 
     report_path = tmp_path / "replay.json"
     proc = subprocess.run(
         [sys.executable, "-m", "scripts.replay", "--rpc-url", stack.rpc_url, "--address", stack.deployment.contract_address,
-         "--deploy-block", str(stack.deployment.deploy_block), "--api-url", stack.api_url, "--report", str(report_path)],
+         "--deploy-block", str(stack.deployment.deploy_block), "--api-url", stack.api_url, "--report", str(report_path),
+         "--batch-files-from-api"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(report_path.read_text())
     assert report["comparison"]["differences"] == []
+    # The Chile deliveries came as one batch per snapshot, each checked by the replay itself
+    # against the anchored SHA-256 and root, and counted: 59 + 59 + 43 leaves count now.
+    batches = report["batches"]
+    assert [(b["leaf_count"], b["verified"], b["counted_leaves"], b["revoked_leaves"]) for b in batches] == [
+        (64, True, 59, 5), (63, True, 59, 4), (43, True, 43, 0)]
+    assert report["batches_not_verifiable"] == []
+
+
+def test_a_batch_file_edited_by_one_byte_is_detected_by_the_replay_and_counts_nothing(
+    imported: ImportedSystem, tmp_path
+) -> None:
+    """The auditor downloads the three Chile batch files, saved under the SHA-256 anchored for
+    each (``<sha256>.json``), and one byte of the 2023 file is changed (the first digit of its
+    first leaf's commitment id): the replay finds that file's SHA-256 is not the anchored one,
+    shows the batch as not verifiable (``sha256_mismatch``) and counts none of its 63
+    deliveries; the other two still count."""
+    stack = imported.stack
+    files = tmp_path / "batches"
+    files.mkdir()
+    roots = [b["root"] for b in imported.chile.report["batches"]]
+    for index, root in enumerate(roots):
+        anchored_sha256 = httpx.get(f"{stack.api_url}/api/v1/batches/{root}").json()["file_sha256"]
+        content = httpx.get(f"{stack.api_url}/api/v1/batches/{root}/file").content
+        if index == 1:
+            at = content.index(b'"value":["') + len(b'"value":["')
+            content = content[:at] + (b"8" if content[at:at + 1] != b"8" else b"9") + content[at + 1:]
+        (files / f"{anchored_sha256.removeprefix('0x')}.json").write_bytes(content)
+    report_path = tmp_path / "replay.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "scripts.replay", "--rpc-url", stack.rpc_url, "--address", stack.deployment.contract_address,
+         "--deploy-block", str(stack.deployment.deploy_block), "--batch-dir", str(files), "--report", str(report_path)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(report_path.read_text())
+    by_root = {b["root"]: b for b in report["batches"]}
+    assert [(by_root[r]["verified"], by_root[r]["unverified_reason"], by_root[r]["counted_leaves"]) for r in roots] == [
+        (True, None, 59), (False, "sha256_mismatch", 0), (True, None, 43)]
+    assert [b["root"] for b in report["batches_not_verifiable"]] == [roots[1]]
 
 
 def test_chile_import_records_the_planned_deliveries_and_corrections(imported: ImportedSystem) -> None:
