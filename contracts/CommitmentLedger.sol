@@ -773,6 +773,7 @@ contract CommitmentLedger is ICommitmentLedger, Ownable2Step, Multicall, EIP712 
     }
 
     function _disputeDelivery(address actor, uint256 deliveryId, string calldata reason) private {
+        _whenNotPaused();
         _requireText("reason", reason, _MAX_REASON);
         uint256 commitmentId = _reviewDelivery(actor, deliveryId, Verdict.Disputed);
         emit DeliveryDisputed(deliveryId, commitmentId, actor, reason, uint64(block.timestamp));
@@ -798,6 +799,7 @@ contract CommitmentLedger is ICommitmentLedger, Ownable2Step, Multicall, EIP712 
         bytes32[] calldata proof,
         string calldata reason
     ) private {
+        _whenNotPaused();
         _requireText("reason", reason, _MAX_REASON);
         _reviewBatchedDelivery(actor, root, leafHash, commitmentId, proof, Verdict.Disputed);
         emit BatchedDeliveryDisputed(root, leafHash, actor, commitmentId, reason, uint64(block.timestamp));

@@ -667,7 +667,7 @@ interface ICommitmentLedger {
 
     // ------------------------------------------------------------------ views
 
-    /// @notice ABI version of this ledger, semantic versioning ("2.0.0").
+    /// @notice ABI version of this ledger, semantic versioning ("2.1.0").
     function version() external pure returns (string memory);
 
     /// @notice On-record status and progress of a commitment at the current block time, in O(1)

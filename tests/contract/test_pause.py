@@ -171,12 +171,6 @@ def test_every_write_is_refused_while_paused_and_accepted_after_unpause(ledger, 
     assert writes[write]().status == 1
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "contract bug: disputeDelivery and disputeBatchedDelivery check the reason before the pause "
-    "(_disputeDelivery/_disputeBatchedDelivery call _requireText before _reviewDelivery's _whenNotPaused), "
-    "so a paused ledger answers LedgerEmptyText / LedgerTextTooLong instead of LedgerPaused; every other "
-    "write checks the pause first"
-))
 @pytest.mark.parametrize("write", ["disputeDelivery", "disputeBatchedDelivery"])
 @pytest.mark.parametrize("reason", ["", "r" * (MAX_REASON + 1)], ids=["empty reason", "reason too long"])
 def test_a_paused_ledger_refuses_an_invalid_dispute_as_paused(ledger, ready, batch, confirmer, platform_admin, write, reason):
