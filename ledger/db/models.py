@@ -35,10 +35,15 @@ from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 """Version of this schema, kept in ``index_schema``; an index with another version (or none:
 a v1 index) is refused by ``ledger.db.engine.create_schema`` (rebuild: ``make reindex``).
-"3": contract 2.1.0 (batches, assets, confirmers and verdicts, sub-commitments)."""
+"3": contract 2.1.0 (batches, assets, confirmers and verdicts, sub-commitments); "4": the
+same events, plus the commitment columns lists sort on (``progress_bps``, ``last_changed_at``,
+``last_change_block``, ``last_change_log_index``) and their indexes."""
+
+MAX_BIGINT = 2**63 - 1
+"""Largest value of a BIGINT column (signed 64 bits)."""
 
 HASH_LENGTH = 66
 ADDRESS_LENGTH = 42
@@ -243,13 +248,24 @@ class Commitment(ChainRefColumns, Base):
     deliveries by review, claimed clock, current terms), ``rollup_progress_bps`` (``None``
     without children), ``rollup_children_counted``, ``rollup_children_delivered``
     (docs/LEDGER.md "Confirmations", "Sub-commitments"). Delivered and met figures count
-    batched deliveries of verified batches and leave out double counts."""
+    batched deliveries of verified batches and leave out double counts.
+
+    4 (for sorting lists, each indexed): ``progress_bps`` = ⌊delivered × 10,000 / current
+    target⌋ (``ledger.status.progress_bps``), capped at :data:`MAX_BIGINT` (the delivered
+    total itself may exceed BIGINT); ``last_change_block`` / ``last_change_log_index`` /
+    ``last_changed_at`` (block time, Unix seconds): the latest event in (block, log index)
+    order that concerns the commitment: its registration, an amendment, its withdrawal, one of
+    its deliveries recorded or revoked, the anchor of a verified batch with a leaf naming it, a
+    batched revocation naming it, a confirmer's verdict on one of its deliveries. Both are
+    derived from the facts, like the figures above, so a batch file that arrives late gives the
+    same values as one that was there at the anchor."""
 
     __tablename__ = "commitments"
     __table_args__ = (
         UniqueConstraint("municipality_id", "external_ref"),
         UniqueConstraint("block_number", "log_index"),
         Index("ix_commitments_municipality_theme", "municipality_id", "theme"),
+        Index("ix_commitments_last_change", "last_change_block", "last_change_log_index"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -266,7 +282,7 @@ class Commitment(ChainRefColumns, Base):
     original_target_quantity: Mapped[int]
     original_due_date: Mapped[int]  # Unix seconds
     target_quantity: Mapped[int]
-    due_date: Mapped[int]  # Unix seconds
+    due_date: Mapped[int] = mapped_column(index=True)  # Unix seconds
     historical_record: Mapped[bool] = mapped_column(Boolean)
     source_document_sha256: Mapped[str | None] = mapped_column(String(HASH_LENGTH), index=True)
     source_uri: Mapped[str] = mapped_column(String(512))
@@ -297,6 +313,10 @@ class Commitment(ChainRefColumns, Base):
     rollup_progress_bps: Mapped[int | None]
     rollup_children_counted: Mapped[int] = mapped_column(default=0)
     rollup_children_delivered: Mapped[int] = mapped_column(default=0)
+    progress_bps: Mapped[int] = mapped_column(index=True, default=0)  # capped at MAX_BIGINT
+    last_changed_at: Mapped[int]  # Unix seconds (block time of the latest event concerning it)
+    last_change_block: Mapped[int]
+    last_change_log_index: Mapped[int]
 
 
 class Amendment(ChainRefColumns, Base):
@@ -547,6 +567,7 @@ class VerdictEvent(VerdictColumns, ChainRefColumns, Base):
     ``BatchedDeliveryConfirmed``, ``BatchedDeliveryDisputed``), keyed on its position."""
 
     __tablename__ = "verdict_history"
+    __table_args__ = (Index("ix_verdict_history_commitment", "commitment_id", "block_number", "log_index"),)
 
     block_number: Mapped[int] = mapped_column(primary_key=True)
     log_index: Mapped[int] = mapped_column(primary_key=True)

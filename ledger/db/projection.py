@@ -20,8 +20,9 @@ call, no clock). Every rule it applies comes from ``ledger.status`` (docs/LEDGER
   anchor's (block, log index), leaves in file order), ``delivered_quantity`` and
   ``met_on_record_at`` under both terms (the on-record running state, exactly as the contract
   keeps it for recorded deliveries), the claimed ``met_at`` under both terms,
-  ``recorded_late_count``, each delivery's ``review`` and the confirmed figures; then the
-  roll-up of those commitments and their ancestors;
+  ``recorded_late_count``, each delivery's ``review`` and the confirmed figures, the stored
+  ``progress_bps`` and the last change (the latest chain position among the commitment's
+  facts: what lists sort on); then the roll-up of those commitments and their ancestors;
 - a batch counts only once its file is known and checked (``ledger.merkle.check_batch_file``);
   a batch whose file is missing is checked again by :func:`recheck_missing_batches` (the
   indexer calls it at every pass). Because figures are recomputed from the facts in log order,
@@ -57,6 +58,7 @@ from ledger.db.models import (
     EventRow,
     EvidenceCitation,
     LedgerStateRow,
+    MAX_BIGINT,
     Municipality,
     Registrar,
     RegistrarTerm,
@@ -622,6 +624,10 @@ def _commitment_registered(session: Session, event: LedgerEvent, ref: _Ref) -> _
             rollup_progress_bps=None,
             rollup_children_counted=0,
             rollup_children_delivered=0,
+            progress_bps=0,
+            last_changed_at=ref.block_time,
+            last_change_block=ref.block_number,
+            last_change_log_index=ref.log_index,
             **ref.columns(),
         )
     )
@@ -777,7 +783,7 @@ def _check_batch(session: Session, batch: Batch, data: bytes) -> set[int]:
     touched: set[int] = set()
     for parsed in checked.leaves:
         commitment_id = parsed.commitment_id
-        fits = commitment_id <= _MAX_BIGINT
+        fits = commitment_id <= MAX_BIGINT
         delivered_at = parsed.delivered_at
         evidence = list(parsed.evidence_hashes)
         lag = batch.anchored_at - delivered_at
@@ -789,7 +795,7 @@ def _check_batch(session: Session, batch: Batch, data: bytes) -> set[int]:
                 commitment_id=commitment_id if fits else None,
                 quantity=parsed.quantity,
                 delivered_at=delivered_at,
-                recording_lag_seconds=lag if 0 <= lag <= _MAX_BIGINT else None,
+                recording_lag_seconds=lag if 0 <= lag <= MAX_BIGINT else None,
                 recorded_late=0 <= lag and recorded_late(lag),
                 evidence_hashes=evidence,
                 evidence_uri=_storable(parsed.evidence_uri),
@@ -815,9 +821,6 @@ def _check_batch(session: Session, batch: Batch, data: bytes) -> set[int]:
             touched.add(commitment_id)
     session.flush()
     return touched
-
-
-_MAX_BIGINT = 2**63 - 1
 
 
 def _batched_delivery_revoked(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
@@ -922,9 +925,10 @@ def _rederive(session: Session, c: Commitment) -> None:
     ``ledger.status.count_deliveries``), and the derived columns of its deliveries and leaves."""
     registered = _position(c.block_number, c.log_index)
     withdrawn = _position(c.withdrawn_block_number, c.withdrawn_log_index) if c.withdrawn else None
+    amendments = list(session.scalars(select(Amendment).where(Amendment.commitment_id == c.id)))
     changes = [
         TargetChange(_position(a.block_number, a.log_index), a.previous_target_quantity, a.target_quantity, a.amended_at)
-        for a in session.scalars(select(Amendment).where(Amendment.commitment_id == c.id))
+        for a in amendments
         if a.fields & AMEND_TARGET
     ]
     deliveries = list(session.scalars(select(Delivery).where(Delivery.commitment_id == c.id)))
@@ -1008,6 +1012,27 @@ def _rederive(session: Session, c: Commitment) -> None:
     c.confirmed_quantity = sum(f.quantity for f in confirmed)
     c.disputed_quantity = sum(f.quantity for f in counted.counting if reviews[f.key] == "disputed")
     c.met_at_confirmed = claimed_met_at([(f.delivered_at, f.quantity) for f in confirmed], c.target_quantity)
+    c.progress_bps = min(progress_bps(c.delivered_quantity, c.target_quantity), MAX_BIGINT)
+
+    changed: list[tuple[int, int, int]] = [(c.block_number, c.log_index, c.block_time)]
+    if c.withdrawn:
+        changed.append((c.withdrawn_block_number, c.withdrawn_log_index, c.withdrawn_block_time))
+    changed += [(a.block_number, a.log_index, a.block_time) for a in amendments]
+    for d in deliveries:
+        changed.append((d.block_number, d.log_index, d.block_time))
+        if d.revoked:
+            changed.append((d.revoked_block_number, d.revoked_log_index, d.revoked_block_time))
+    changed += [(batch.block_number, batch.log_index, batch.block_time) for _leaf, batch in leaves]
+    changed += [(r.block_number, r.log_index, r.block_time) for r in revocations.values()]
+    latest_verdict = session.execute(
+        select(VerdictEvent.block_number, VerdictEvent.log_index, VerdictEvent.block_time)
+        .where(VerdictEvent.commitment_id == c.id)
+        .order_by(VerdictEvent.block_number.desc(), VerdictEvent.log_index.desc())
+        .limit(1)
+    ).first()
+    if latest_verdict is not None:
+        changed.append(tuple(latest_verdict))
+    c.last_change_block, c.last_change_log_index, c.last_changed_at = max(changed)
 
 
 def _copy_revocation(leaf: BatchLeaf, revocation: BatchedRevocation | None) -> None:

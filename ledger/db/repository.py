@@ -5,9 +5,11 @@ of statuses, Unix seconds, the request time):
 
 - municipalities: :func:`list_municipalities` (session, now), :func:`get_municipality`
   (session, municipality_id, now), :func:`municipality_name`, :func:`municipality_codes`;
-- commitments: :func:`list_commitments` (session, now, *, filters, offset, limit) →
+- commitments: :func:`list_commitments` (session, now, *, filters, sort, offset, limit) →
   ``(page, count)``, :func:`get_commitment` (session, commitment_id, now, *, evidence_stored),
   :func:`find_commitment_by_ref`, :func:`commitment_municipality_ids`, :func:`list_themes`;
+- charts of the site: :func:`commitment_chart_rows` (session, now, municipality_id) and
+  :func:`commitment_delivery_points` (session, commitment_id);
 - deliveries: :func:`list_deliveries` (session, *, filters, offset, limit, now,
   evidence_stored) → ``(page, count)``, recorded and batched alike (``kind``);
 - batches: :func:`list_batches` (session, *, municipality_id, offset, limit,
@@ -84,6 +86,20 @@ LEAF_ENCODING = ("uint256", "uint64", "uint64", "bytes32[]", "string", "string",
 """The StandardMerkleTree leaf encoding of a batched delivery (docs/LEDGER.md "Batches")."""
 
 DELIVERY_KINDS = ("recorded", "batched")
+
+STATUS_URGENCY = ("overdue", "in_progress", "pending", "delivered_late", "delivered", "withdrawn")
+"""Every status of :data:`ledger.status.STATUSES`, most urgent first: the order of
+``sort=status`` (``-status`` reverses it). The one place of this order."""
+
+COMMITMENT_SORT_KEYS = ("id", "due_date", "progress", "status", "last_change")
+"""What :func:`list_commitments` sorts on: ``id``; ``due_date`` (current terms);
+``progress`` (``progress_bps``, current terms); ``status`` (claimed clock, current terms, at
+``now``, in :data:`STATUS_URGENCY` order); ``last_change`` (the latest event concerning the
+commitment, in (block, log index) order: ``last_changed_at``)."""
+
+COMMITMENT_SORTS = tuple(sort for key in COMMITMENT_SORT_KEYS for sort in (key, f"-{key}"))
+"""Every ``sort`` value :func:`list_commitments` takes: a key of :data:`COMMITMENT_SORT_KEYS`,
+ascending, or with a ``-`` prefix, descending (JSON:API style)."""
 
 TIMELINE_KINDS = {
     "CommitmentRegistered": "registered",
@@ -437,11 +453,51 @@ def _summary(c: Commitment, municipality: str, now: int, children: list[int]) ->
         "met_at_confirmed_iso": iso(c.met_at_confirmed),
         "progress_bps_confirmed": progress_bps(c.confirmed_quantity, c.target_quantity),
         "batched_delivery_count": c.batched_delivery_count,
+        "last_changed_at": c.last_changed_at,
+        "last_changed_at_iso": iso(c.last_changed_at),
     }
 
 
 def _flag(column: Any, wanted: bool | None) -> list[ColumnElement[bool]]:
     return [] if wanted is None else [column.is_(wanted)]
+
+
+def _recorded_counting() -> list[ColumnElement[bool]]:
+    """Conditions (AND) of a recorded delivery that counts now, as the projection decided
+    (``ledger.status.count_deliveries``): not revoked and not a double count."""
+    return [Delivery.revoked.is_(False), Delivery.double_counted.is_(False)]
+
+
+def _leaf_counting() -> list[ColumnElement[bool]]:
+    """Conditions (AND) of a leaf of a verified batch that counts now, as the projection
+    decided (``ledger.status.count_deliveries``): counted at its anchor and not revoked since."""
+    return [BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)]
+
+
+def _commitment_order(sort: str, now: int) -> list[ColumnElement[Any]]:
+    """``ORDER BY`` of :func:`list_commitments` for one of :data:`COMMITMENT_SORTS`: the key,
+    ascending or descending, then ``id`` ascending (ties).
+
+    Raises:
+        ValueError: not one of :data:`COMMITMENT_SORTS`.
+    """
+    if sort not in COMMITMENT_SORTS:
+        raise ValueError(f"Unknown sort {sort!r}; expected one of {', '.join(COMMITMENT_SORTS)}.")
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key == "id":
+        return [Commitment.id.desc() if descending else Commitment.id.asc()]
+    columns: list[ColumnElement[Any]]
+    if key == "due_date":
+        columns = [Commitment.due_date]
+    elif key == "progress":
+        columns = [Commitment.progress_bps]
+    elif key == "status":
+        rank = {status: position for position, status in enumerate(STATUS_URGENCY)}
+        columns = [case(rank, value=verdict_sql("status", now))]
+    else:  # last_change
+        columns = [Commitment.last_change_block, Commitment.last_change_log_index]
+    return [column.desc() if descending else column.asc() for column in columns] + [Commitment.id.asc()]
 
 
 def list_commitments(
@@ -457,11 +513,13 @@ def list_commitments(
     historical_record: bool | None = None,
     met_only_under_relaxed_terms: bool | None = None,
     q: str | None = None,
+    sort: str = "id",
     offset: int = 0,
     limit: int = 20,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of commitments (summary dicts, by id ascending) and the total number matching
-    the filters, which combine with AND (``None`` / empty: no filter).
+    """One page of commitments (summary dicts, in ``sort`` order: by id ascending by default)
+    and the total number matching the filters, which combine with AND (``None`` / empty: no
+    filter).
 
     Summary fields: the v1 ones (``id``, ``municipality_id``, ``municipality_name``,
     ``external_ref``, ``title``, ``theme``, ``unit``, ``target_quantity``,
@@ -470,7 +528,9 @@ def list_commitments(
     (null without parent), ``weight``, ``children`` (ids, withdrawn ones included),
     ``rollup_*``, ``confirmed_quantity`` / ``unconfirmed_quantity`` / ``disputed_quantity``,
     ``status_confirmed``, ``met_at_confirmed``, ``progress_bps_confirmed``,
-    ``batched_delivery_count``), with ``_iso`` twins.
+    ``batched_delivery_count``), and ``last_changed_at`` (block time of the latest event
+    concerning the commitment, Unix seconds: see ``ledger.db.models.Commitment``), with
+    ``_iso`` twins.
 
     Args:
         now: evaluation time of the statuses, Unix seconds.
@@ -486,6 +546,10 @@ def list_commitments(
             under the current terms than the original ones.
         q: case-insensitive substring of the title, description or external_ref; blank
             means no filter.
+        sort: one of :data:`COMMITMENT_SORTS`: ``id``, ``due_date``, ``progress``,
+            ``status`` (most urgent first: :data:`STATUS_URGENCY`) or ``last_change``
+            (oldest first), each ascending, or descending with a ``-`` prefix
+            (``-last_change``: most recently changed first); ties by id ascending.
         offset: rows to skip (>= 0).
         limit: rows to return, 1..:data:`MAX_PAGE_LIMIT`.
 
@@ -493,10 +557,11 @@ def list_commitments(
         ``(page, total_matching)``.
 
     Raises:
-        ValueError: an unknown status, ``offset`` < 0 or ``limit`` outside 1..100.
+        ValueError: an unknown status or sort, ``offset`` < 0 or ``limit`` outside 1..100.
     """
     wanted = _check_statuses(statuses)
     wanted_on_record = _check_statuses(statuses_on_record)
+    order = _commitment_order(sort, now)
     _check_page(offset, limit)
 
     conditions: list[ColumnElement[bool]] = []
@@ -524,7 +589,7 @@ def list_commitments(
         select(Commitment, Municipality.name)
         .join(Municipality, Municipality.id == Commitment.municipality_id)
         .where(*conditions)
-        .order_by(Commitment.id)
+        .order_by(*order)
         .offset(offset)
         .limit(limit)
     ).tuples().all()
@@ -908,7 +973,7 @@ def _batch_counts(session: Session, roots: Iterable[str]) -> dict[str, tuple[int
     ids = list(roots)
     if not ids:
         return {}
-    counting = case((and_(BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)), 1), else_=0)
+    counting = case((and_(*_leaf_counting()), 1), else_=0)
     refused = case((BatchLeaf.counted.is_(False), 1), else_=0)
     revoked = case((and_(BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(True)), 1), else_=0)
     rows = session.execute(
@@ -1163,6 +1228,95 @@ def find_commitment_by_ref(session: Session, municipality_id: int, external_ref:
     }
 
 
+# ---------------------------------------------------------------------------- charts
+
+
+def commitment_chart_rows(session: Session, now: int, municipality_id: int | None = None) -> list[dict[str, Any]]:
+    """One row per commitment (withdrawn ones included), by id, for drawing "commitments due
+    vs commitments met over time": ``{"id", "municipality_id", "due_date",
+    "original_due_date", "promised_at" (claimed), "registered_at" (block time), "met_at"
+    (claimed clock, current terms; null while not met), "met_on_record_at" (block time; null
+    while not met), "withdrawn", "withdrawn_at" (block time of the withdrawal, null when not
+    withdrawn), "status" (claimed clock, current terms, at ``now``), "status_on_record"}``;
+    times are Unix seconds, statuses those of :func:`list_commitments`.
+
+    Args:
+        now: evaluation time of the statuses, Unix seconds.
+        municipality_id: only this municipality's commitments; all when ``None``.
+    """
+    query = select(
+        Commitment.id,
+        Commitment.municipality_id,
+        Commitment.due_date,
+        Commitment.original_due_date,
+        Commitment.promised_at,
+        Commitment.registered_at,
+        Commitment.met_at,
+        Commitment.met_on_record_at,
+        Commitment.met_at_original_terms,
+        Commitment.met_on_record_at_original_terms,
+        Commitment.withdrawn,
+        Commitment.withdrawn_block_time,
+        Commitment.delivered_quantity,
+    )
+    if municipality_id is not None:
+        query = query.where(Commitment.municipality_id == municipality_id)
+    rows = []
+    for row in session.execute(query.order_by(Commitment.id)):
+        statuses = verdicts(row, now)
+        rows.append(
+            {
+                "id": row.id,
+                "municipality_id": row.municipality_id,
+                "due_date": row.due_date,
+                "original_due_date": row.original_due_date,
+                "promised_at": row.promised_at,
+                "registered_at": row.registered_at,
+                "met_at": row.met_at,
+                "met_on_record_at": row.met_on_record_at,
+                "withdrawn": row.withdrawn,
+                "withdrawn_at": row.withdrawn_block_time if row.withdrawn else None,
+                "status": statuses["status"],
+                "status_on_record": statuses["status_on_record"],
+            }
+        )
+    return rows
+
+
+def commitment_delivery_points(session: Session, commitment_id: int) -> list[dict[str, Any]]:
+    """Every delivery of one commitment that counts now (recorded ones not revoked and not
+    double counted, leaves of verified batches counted and not revoked: the deliveries whose
+    sum is ``delivered_quantity``), for drawing its cumulative delivered quantity by stated
+    date and by recording time: ``{"kind": "recorded" | "batched", "id" (a recorded
+    delivery's id, a batched one's leaf hash), "quantity" (int, in the commitment's unit),
+    "delivered_at" (claimed), "recorded_at" (block time; batched: the anchor's)}``, times in
+    Unix seconds, ordered by ``recorded_at``, then ``delivered_at``, then log order. Empty for
+    an unknown commitment or one with no counted delivery.
+    """
+    points: list[tuple[tuple[int, ...], dict[str, Any]]] = []
+    for delivery_id, quantity, delivered_at, recorded_at, block_number, log_index in session.execute(
+        select(
+            Delivery.id, Delivery.quantity, Delivery.delivered_at, Delivery.recorded_at, Delivery.block_number,
+            Delivery.log_index,
+        ).where(Delivery.commitment_id == commitment_id, *_recorded_counting())
+    ).tuples():
+        point = {"kind": "recorded", "id": delivery_id, "quantity": quantity, "delivered_at": delivered_at,
+                 "recorded_at": recorded_at}
+        points.append(((recorded_at, delivered_at, block_number, log_index, 0), point))
+    for leaf_hash, quantity, delivered_at, anchored_at, block_number, log_index, leaf_index in session.execute(
+        select(
+            BatchLeaf.leaf_hash, BatchLeaf.quantity, BatchLeaf.delivered_at, Batch.anchored_at, Batch.block_number,
+            Batch.log_index, BatchLeaf.leaf_index,
+        )
+        .join(Batch, Batch.root == BatchLeaf.root)
+        .where(BatchLeaf.commitment_id == commitment_id, *_leaf_counting())
+    ).tuples():
+        point = {"kind": "batched", "id": leaf_hash, "quantity": quantity, "delivered_at": delivered_at,
+                 "recorded_at": anchored_at}
+        points.append(((anchored_at, delivered_at, block_number, log_index, leaf_index), point))
+    return [point for _, point in sorted(points, key=lambda entry: entry[0])]
+
+
 # ---------------------------------------------------------------------------- write checks
 
 
@@ -1213,23 +1367,13 @@ def counted_assets(session: Session, commitment_ids: Iterable[int]) -> dict[tupl
         return counted
     for cid, key, delivery_id in session.execute(
         select(Delivery.commitment_id, Delivery.asset_key, Delivery.id)
-        .where(
-            Delivery.commitment_id.in_(ids),
-            Delivery.asset_key != "",
-            Delivery.revoked.is_(False),
-            Delivery.double_counted.is_(False),
-        )
+        .where(Delivery.commitment_id.in_(ids), Delivery.asset_key != "", *_recorded_counting())
         .order_by(Delivery.id)
     ).tuples():
         counted.setdefault((cid, key), str(delivery_id))
     for cid, key, leaf_hash in session.execute(
         select(BatchLeaf.commitment_id, BatchLeaf.asset_key, BatchLeaf.leaf_hash)
-        .where(
-            BatchLeaf.commitment_id.in_(ids),
-            BatchLeaf.asset_key != "",
-            BatchLeaf.counted.is_(True),
-            BatchLeaf.revoked.is_(False),
-        )
+        .where(BatchLeaf.commitment_id.in_(ids), BatchLeaf.asset_key != "", *_leaf_counting())
         .order_by(BatchLeaf.root, BatchLeaf.leaf_index)
     ).tuples():
         counted.setdefault((cid, key), leaf_hash)

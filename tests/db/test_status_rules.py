@@ -72,7 +72,8 @@ def sql_verdicts(database: Database, rows: list[dict], now: int) -> list[dict]:
                     original_target_quantity=1, target_quantity=1, historical_record=False,
                     source_document_sha256=None, source_uri="", amendment_count=0, amended_after_due_date=False,
                     target_lowered=False, recorded_late_count=0, search_text="", block_number=2, log_index=i,
-                    tx_hash="0x" + "00" * 32, block_time=0, **row,
+                    tx_hash="0x" + "00" * 32, block_time=0, last_changed_at=0, last_change_block=2,
+                    last_change_log_index=i, **row,
                 )
             )
         columns = [verdict_sql(field, now).label(field) for field in STATUS_FIELDS]
