@@ -76,6 +76,12 @@ AmendmentField = Literal["title", "description", "target_quantity", "due_date"]
 StatusName = Literal["pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn"]
 """A commitment's status (ledger.status.STATUSES)."""
 
+CommitmentSort = Literal[
+    "id", "-id", "due_date", "-due_date", "progress", "-progress", "status", "-status", "last_change", "-last_change"
+]
+"""How ``GET /commitments`` sorts (``ledger.db.repository.COMMITMENT_SORTS``, same order): a key
+ascending, or descending with a ``-`` prefix; ties by id ascending."""
+
 
 # ------------------------------------------------------------------ input types
 
@@ -787,6 +793,11 @@ class CommitmentSummary(BaseModel):
     met_at_confirmed_iso: str | None
     progress_bps_confirmed: int = Field(description="floor(confirmed * 10000 / target)")
     batched_delivery_count: int = Field(description="leaves of verified batches that name it (counted or not)")
+    last_changed_at: int = Field(
+        description="block time of the latest event concerning it (registration, amendment, withdrawal, a delivery "
+        "recorded or revoked, a batch anchored with a leaf for it, a batched revocation, a verdict), Unix seconds"
+    )
+    last_changed_at_iso: str
 
 
 class CommitmentPage(BaseModel):

@@ -11,6 +11,7 @@ from api.problems import ProblemError, problem_responses
 from api.schemas import (
     CommitmentDetail,
     CommitmentPage,
+    CommitmentSort,
     CommitmentSummary,
     DeliveryKind,
     DeliveryListed,
@@ -62,19 +63,28 @@ def list_commitments(
     q: Annotated[
         str | None, Query(max_length=200, description="case-insensitive substring of title, description or external_ref")
     ] = None,
+    sort: Annotated[
+        CommitmentSort,
+        Query(description="id, due_date, progress, status (most urgent first) or last_change; '-' prefix: descending"),
+    ] = "id",
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> CommitmentPage:
-    """One page of commitments, by id ascending.
+    """One page of commitments, in `sort` order (default `id`).
 
+    `sort` is one of `id`, `due_date` (current terms), `progress` (`progress_bps`), `status`
+    (claimed clock, current terms, most urgent first: overdue, in_progress, pending,
+    delivered_late, delivered, withdrawn) or `last_change` (the latest event concerning the
+    commitment, `last_changed_at`, oldest first), each ascending, or descending with a `-`
+    prefix (`-last_change`: most recently changed first); ties by id ascending.
     Filters combine with AND; each flag is `true` or `false` (omitted: no filter).
     `count` is the number of commitments matching the filters (not the page size); `sources`
     credits the data sources of the commitments on this page.
     Quantities are decimal strings in the commitment's `unit`; statuses are evaluated at the
     request time, twice (claimed dates: `status`; recording times: `status_on_record`) and
     against both the current and the original terms; times are Unix seconds with an ISO 8601
-    UTC twin (`*_iso`). 422 for an unknown status, a flag that is not true/false, `limit`
-    outside 1..100 or a negative `offset`.
+    UTC twin (`*_iso`). 422 for an unknown status or sort, a flag that is not true/false,
+    `limit` outside 1..100 or a negative `offset`.
     """
     rows, total = repository.list_commitments(
         session,
@@ -88,6 +98,7 @@ def list_commitments(
         historical_record=historical_record,
         met_only_under_relaxed_terms=met_only_under_relaxed_terms,
         q=q,
+        sort=sort,
         offset=offset,
         limit=limit,
     )

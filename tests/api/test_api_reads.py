@@ -224,8 +224,10 @@ def test_themes_count_commitments_per_theme(client: TestClient, seed: dict) -> N
 
 
 def summary_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, Any]:
-    """The exact summary of commitment 1 (50 of 200, due in 30 days, never amended)."""
+    """The exact summary of commitment 1 (50 of 200, due in 30 days, never amended; last
+    changed by its delivery)."""
     registered = ref(chain, seed["c1"].event("CommitmentRegistered"))
+    delivered = ref(chain, seed["d1"].event("DeliveryRecorded"))
     return {
         "id": 1,
         "municipality_id": 1,
@@ -282,6 +284,8 @@ def summary_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, A
         "met_at_confirmed_iso": None,
         "progress_bps_confirmed": 0,
         "batched_delivery_count": 0,
+        "last_changed_at": delivered["block_time"],
+        "last_changed_at_iso": delivered["block_time_iso"],
     }
 
 
