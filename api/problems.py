@@ -28,7 +28,7 @@ import requests
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -617,17 +617,44 @@ _MAPPED = (
 """Exception types :func:`problem_for` maps (each gets the one handler)."""
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Register the exception handlers that turn every error into a problem (:func:`problem_for`)."""
+HtmlErrorRenderer = Callable[[Request, int, str], Response]
+"""``(request, status, problem slug) -> response``: the site's error page for a path it serves."""
 
-    async def _mapped(request: Request, exc: Exception) -> JSONResponse:
+MACHINE_PATHS = ("/api/", "/openapi.json", "/docs")
+"""Paths whose errors are always problem+json, never a page."""
+
+
+def _html_page(request: Request, status: int, slug: str) -> Response | None:
+    """The site's error page for ``request`` (a path outside :data:`MACHINE_PATHS`), when the
+    site installed a renderer in ``app.state.html_error_renderer``; else ``None``."""
+    renderer: HtmlErrorRenderer | None = getattr(request.app.state, "html_error_renderer", None)
+    if renderer is None or request.url.path.startswith(MACHINE_PATHS):
+        return None
+    try:
+        return renderer(request, status, slug)
+    except Exception:  # noqa: BLE001 - an error page must never fail; fall back to the problem
+        logger.error("the error page for %s failed", request.url.path, exc_info=True)
+        return None
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the exception handlers that turn every error into a problem (:func:`problem_for`),
+    or, on the site's own paths, into the site's error page in the reader's language."""
+
+    async def _mapped(request: Request, exc: Exception) -> Response:
         problem = problem_for(exc)
         if problem is None:
             return await _unexpected(request, exc)
+        page = _html_page(request, problem.status, problem.slug)
+        if page is not None:
+            return page
         return problem_response(problem.status, problem.slug, problem.detail, headers=problem.headers, **problem.extensions)
 
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        page = _html_page(request, 500, "internal-error")
+        if page is not None:
+            return page
         return problem_response(500, "internal-error", "An unexpected error occurred; it has been logged.")
 
     for exc_type in _MAPPED:

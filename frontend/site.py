@@ -1,129 +1,303 @@
-"""Citizens' website: HTML pages and static assets, served next to the JSON API.
+"""The citizens' website, rendered on the server (Jinja2 templates in ``frontend/templates``)
+and complete without JavaScript; served by the API app next to ``/api/v1``.
 
-Each page is its ``<main>`` element in ``pages/<name>.html``, placed in the one shared
-layout ``pages/_layout.html`` (head, header, navigation, footer) once per process; vanilla
-JavaScript (ES modules, no build step) in ``static/js`` fills it from the public JSON API
-under ``/api/v1`` (docs/API.md).
+Pages (each in Dutch and English: ``?lang=``, the ``lang`` cookie or ``Accept-Language``):
 
-Usage in the API app::
+- ``/``: commitments, with filters and sorting as a plain GET form and links, and a pager;
+- ``/commitments/{id}``: promise and proof side by side, the dates in plain words, every
+  delivery, the on-chain timeline, a chart, the share link and QR code, and the in-browser
+  check against the chain (``static/js/chaincheck.js``);
+- ``/municipalities``: the comparison across municipalities;
+- ``/municipalities/{id}``: one municipality's overview (counts by status, chart of due
+  versus met over time, the overdue list first, feeds and downloads);
+- ``/check``: the document check (``?sha256=`` without JavaScript; with it, the file is
+  hashed in the browser and checked against the chain by ``static/js/doccheck.js``);
+- ``/about``: what the ledger is, the status rules, the sources, how to replay it;
+- ``/static/...``: versioned static files (:mod:`frontend.assets`); feeds
+  (:mod:`frontend.feeds`), downloads (:mod:`frontend.downloads`) and QR codes
+  (:mod:`frontend.share`) have their own routers.
 
-    from frontend import site
-    app.include_router(site.router)
-    site.mount_static(app)
+Routes only do HTTP: data comes from ``ledger.db.repository``, words from
+:mod:`frontend.views`, charts from :mod:`frontend.charts`. Errors on these paths (a mistyped
+URL, an unknown commitment, a bad filter value) are pages in the reader's language with the
+right status, never raw JSON.
 
-Routes: ``/`` (commitments), ``/commitments/{id}``, ``/check`` (document check),
-``/about``, and ``/static/...``. None of them overlaps ``/api/v1``, ``/docs`` or
-``/openapi.json``; the page routes are left out of the OpenAPI schema.
+Usage in the API app: ``site.install(app)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from string import Template
+import time
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi import APIRouter, FastAPI, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-FRONTEND_DIR = Path(__file__).resolve().parent
-PAGES_DIR = FRONTEND_DIR / "pages"
-STATIC_DIR = FRONTEND_DIR / "static"
-
-#: Mount path of the static assets; the HTML pages reference it literally.
-STATIC_PATH = "/static"
-
-#: Headers sent with every page. The pages load only same-origin scripts, styles and
-#: JSON, so a strict Content-Security-Policy costs nothing and blocks injected scripts.
-PAGE_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-cache",
-}
+from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, SourcesDep
+from frontend import charts, downloads, feeds, share, views
+from frontend.assets import Assets, static_router
+from frontend.i18n import Lang
+from frontend.web import LangDep, render, request_lang, site_base
+from ledger.db import repository
+from ledger.sources import SourceCredit
+from ledger.status import STATUSES
 
 router = APIRouter(include_in_schema=False)
 
+PAGE_SIZE = 20
+"""Commitments per page of the list."""
 
-@dataclass(frozen=True)
-class Page:
-    """A page: its ``<main>`` file, Dutch title (the script translates it), module script and
-    the navigation entry it marks as current (``list``, ``check``, ``about`` or none)."""
+SORTS = ("due_date", "-due_date", "progress", "-progress", "status", "-status", "last_change", "-last_change", "id", "-id")
+"""Sort keys of the list (``-`` descending), as the API's ``sort``."""
 
-    file: str
-    title: str
-    script: str
-    nav: str | None
+OVERVIEW_OVERDUE_LIMIT = 20
+"""Overdue commitments listed on a municipality's overview (the rest: a link to the list)."""
 
+DEFAULT_SORT = "status"
+"""The list starts with what needs attention: overdue first, then by id."""
 
-PAGES = {
-    "index": Page("index.html", "Beloften", "list.js", "list"),
-    "commitment": Page("commitment.html", "Belofte", "commitment.js", None),
-    "check": Page("check.html", "Document controleren", "check.js", "check"),
-    "about": Page("about.html", "Over dit register", "about.js", "about"),
-}
+Sort = Literal["due_date", "-due_date", "progress", "-progress", "status", "-status", "last_change", "-last_change", "id", "-id"]
+StatusName = Literal["pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn"]
 
 
-@lru_cache(maxsize=len(PAGES))
-def render(name: str) -> str:
-    """The full HTML of page ``name`` (a key of :data:`PAGES`): its ``<main>`` in the layout.
-
-    Raises:
-        KeyError: unknown page name.
-        FileNotFoundError: the layout or the page file is missing.
-    """
-    page = PAGES[name]
-    layout = Template((PAGES_DIR / "_layout.html").read_text(encoding="utf-8"))
-    current = {f"current_{nav}": ' aria-current="page"' if nav == page.nav else "" for nav in ("list", "check", "about")}
-    return layout.substitute(
-        title=page.title, script=page.script, main=(PAGES_DIR / page.file).read_text(encoding="utf-8").rstrip("\n"), **current
-    )
+def _source(sources: dict[str, list[SourceCredit]], code: str | None) -> SourceCredit | None:
+    found = sources.get(code or "") or []
+    return found[0] if found else None
 
 
-def _page(name: str) -> HTMLResponse:
-    """Page ``name`` (a key of :data:`PAGES`) with the page security headers."""
-    return HTMLResponse(render(name), headers=PAGE_HEADERS)
+def _time_zone(sources: dict[str, list[SourceCredit]], code: str | None) -> str | None:
+    source = _source(sources, code)
+    return source.time_zone if source else None
 
 
 @router.api_route("/", methods=["GET", "HEAD"])
-def commitments_page() -> HTMLResponse:
-    """Commitments list: filters, status badges, progress, pagination, per-municipality counts."""
-    return _page("index")
+def commitments_page(
+    request: Request,
+    lang: LangDep,
+    session: SessionDep,
+    now: NowDep,
+    sources: SourcesDep,
+    municipality_id: Annotated[int | None, Query(ge=1, le=2**32 - 1)] = None,
+    theme: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[list[StatusName] | None, Query()] = None,
+    recorded_late: bool | None = None,
+    amended_after_due_date: bool | None = None,
+    met_only_under_relaxed_terms: bool | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Sort = DEFAULT_SORT,
+    page: Annotated[int, Query(ge=1, le=10**9)] = 1,
+) -> HTMLResponse:
+    """The commitments: overview per municipality, filter form, one page of results."""
+    filters = {"municipality_id": municipality_id, "theme": theme or None, "status": status or [],
+               "recorded_late": recorded_late or None, "amended_after_due_date": amended_after_due_date or None,
+               "met_only_under_relaxed_terms": met_only_under_relaxed_terms or None, "q": (q or "").strip() or None}
+    rows, total = repository.list_commitments(
+        session, now, municipality_id=municipality_id, theme=filters["theme"], statuses=status or (),
+        recorded_late=filters["recorded_late"], amended_after_due_date=filters["amended_after_due_date"],
+        met_only_under_relaxed_terms=filters["met_only_under_relaxed_terms"], q=filters["q"],
+        sort=sort, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+    )
+    municipalities = repository.list_municipalities(session, now)
+    codes = {m["id"]: m["code"] for m in municipalities}
+    themes = repository.list_themes(session, municipality_id)
+    pages = max(1, -(-total // PAGE_SIZE))
+    active = {k: v for k, v in filters.items() if v}
+    title = lang.t("list.heading")
+    return render(
+        request, "list.html", lang, title=title, description=lang.t("list.lead"),
+        rows=[_card(r, lang, _time_zone(sources, codes.get(r["municipality_id"]))) for r in rows],
+        total=total, page_number=page, pages=pages, page_size=PAGE_SIZE, filters=filters, active=active, sort=sort,
+        sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities, themes=themes,
+        municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
+    )
+
+
+def _card(c: dict[str, Any], lang: Lang, tz: str | None) -> dict[str, Any]:
+    """A commitment summary with the words of its list card."""
+    return {**c, "badge": views.status_badge(c, lang), "flags": views.commitment_flags(c, lang, tz),
+            "progress": views.progress_text(c, lang), "tz": tz}
 
 
 @router.api_route("/commitments/{commitment_id}", methods=["GET", "HEAD"])
-def commitment_page(commitment_id: str) -> HTMLResponse:
-    """One commitment: promise and proof side by side, and its on-chain timeline.
+def commitment_page(
+    request: Request,
+    lang: LangDep,
+    session: SessionDep,
+    now: NowDep,
+    sources: SourcesDep,
+    store: EvidenceStoreDep,
+    deployment: DeploymentDep,
+    commitment_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+) -> HTMLResponse:
+    """One commitment: promise and proof side by side, its deliveries, timeline, chart,
+    share link, and the chain check. 404 page if unknown."""
+    c = repository.get_commitment(session, commitment_id, now, evidence_stored=store.exists)
+    if c is None:
+        return error_page(request, 404, "not-found")
+    codes = repository.municipality_codes(session, [c["municipality_id"]])
+    code = codes.get(c["municipality_id"])
+    source = _source(sources, code)
+    tz = source.time_zone if source else None
+    credited = [s for s in sources.get(code or "", []) if s.credits(c["source_uri"])]
+    parent = repository.get_commitment(session, c["parent_id"], now) if c["parent_id"] else None
+    children = [repository.get_commitment(session, child, now) for child in c["children"]]
+    points = repository.commitment_delivery_points(session, commitment_id)
+    checkpoint = repository.get_checkpoint(session) or {}
+    chart = charts.commitment_chart(
+        points, target=int(c["target_quantity"]), original_target=int(c["original_target_quantity"]),
+        due_date=c["due_date"], original_due_date=c["original_due_date"], promised_at=c["promised_at"], now=now,
+        unit=c["unit"], labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="cc",
+    )
+    share_url = share.share_url(site_base(request), commitment_id, lang.code)
+    badge = views.status_badge(c, lang)
+    description = f'{badge.text} · {views.progress_text(c, lang)} · {lang.t("when.due")} {lang.date(c["due_date"], tz)}'
+    return render(
+        request, "commitment.html", lang, title=c["title"], description=description, og_type="article",
+        c=c, tz=tz, source=source, credited=credited, headline=badge, flags=views.commitment_flags(c, lang, tz),
+        dates=views.dates(c, lang, tz), verdicts=views.verdicts(c, lang), progress=views.progress_text(c, lang),
+        progress_original=views.progress_text(c, lang, original=True), parent=parent,
+        children=[_card(k, lang, tz) for k in children if k is not None], chart=chart,
+        deliveries=[{**d, "title": views.delivery_title(d, lang), "state": views.delivery_state(d, lang),
+                     "lag": views.lag_text(d["recording_lag_seconds"], lang), "late": d["recorded_late"]}
+                    for d in c["deliveries"]],
+        share_url=share_url, qr_url=f"/commitments/{commitment_id}/qr.svg?lang={lang.code}",
+        expected=_chain_check_expected(c, now, checkpoint), views=views,
+        feed_url=f"/feeds/{c['municipality_id']}.atom?lang={lang.code}",
+    )
 
-    Args:
-        commitment_id: taken from the URL by the page's script, which asks
-            ``/api/v1/commitments/{id}`` and shows the API's problem (404, 422) if any.
-            It is a string here so that a bad id still gets the page and a readable error.
-    """
-    return _page("commitment")
+
+def _chain_check_expected(c: dict[str, Any], now: int, checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """What the page states, for the in-browser chain check to compare with the chain
+    (``static/js/chaincheck.js``): the commitment's fields, its deliveries and batches."""
+    fields = ("title", "target_quantity", "original_target_quantity", "unit", "due_date", "original_due_date",
+              "promised_at", "delivered_quantity", "met_at", "met_on_record_at", "met_at_original_terms",
+              "met_on_record_at_original_terms", "status", "status_on_record", "status_original_terms",
+              "status_on_record_original_terms", "amendment_count", "withdrawn", "registrar")
+    batches: dict[str, dict[str, Any]] = {}
+    deliveries = []
+    for d in c["deliveries"]:
+        deliveries.append({
+            "key": str(d["id"]), "kind": d["kind"], "quantity": d["quantity"], "delivered_at": d["delivered_at"],
+            "recorded_at": d["recorded_at"], "revoked": d["revocation"] is not None,
+            "counted": bool(d.get("counted", True)) and not d.get("double_counted") and d["revocation"] is None,
+            "evidence": [e["sha256"] for e in d["evidence"]], "tx_hash": d["recorded"]["tx_hash"],
+            "batch_root": d.get("batch_root"),
+        })
+        if d.get("batch_root"):
+            batches[d["batch_root"]] = {"root": d["batch_root"], "file_url": f"/api/v1/batches/{d['batch_root']}/file"}
+    return {"commitment_id": c["id"], "municipality_id": c["municipality_id"], "now": now,
+            "indexed_block": checkpoint.get("last_block"), "fields": {k: c[k] for k in fields},
+            "deliveries": deliveries, "batches": list(batches.values())}
+
+
+def _chart_labels(lang: Lang, tz: str | None) -> charts.ChartLabels:
+    return charts.ChartLabels(
+        **{name: lang.t(f"chart.{name}") for name in charts.ChartLabels.text_fields()},
+        format_date=lambda seconds: lang.short_date(seconds, tz),
+        format_number=lang.number,
+        time_zone=tz,
+    )
+
+
+@router.api_route("/municipalities", methods=["GET", "HEAD"])
+def municipalities_page(request: Request, lang: LangDep, session: SessionDep, now: NowDep, sources: SourcesDep) -> HTMLResponse:
+    """Comparison across municipalities: counts by status, share with recorded proof."""
+    municipalities = repository.list_municipalities(session, now)
+    rows = []
+    for m in municipalities:
+        counts = m["status_counts"]
+        total = m["commitment_count"]
+        met = counts.get("delivered", 0) + counts.get("delivered_late", 0)
+        rows.append({**m, "met": met, "source": _source(sources, m["code"]),
+                     "met_pct": lang.percent_bps(met * 10_000 // total) if total else lang.percent_bps(0)})
+    return render(request, "municipalities.html", lang, title=lang.t("compare.heading"), description=lang.t("compare.lead"),
+                  rows=rows, statuses=views.STATUS_ORDER)
+
+
+@router.api_route("/municipalities/{municipality_id}", methods=["GET", "HEAD"])
+def municipality_page(
+    request: Request,
+    lang: LangDep,
+    session: SessionDep,
+    now: NowDep,
+    sources: SourcesDep,
+    municipality_id: Annotated[int, Path(ge=1, le=2**32 - 1)],
+) -> HTMLResponse:
+    """One municipality: counts by status, chart of due versus met, overdue list first."""
+    m = repository.get_municipality(session, municipality_id, now)
+    if m is None:
+        return error_page(request, 404, "not-found")
+    source = _source(sources, m["code"])
+    tz = source.time_zone if source else None
+    overdue, overdue_total = repository.list_commitments(session, now, municipality_id=municipality_id,
+                                                         statuses=("overdue",), sort="due_date", limit=OVERVIEW_OVERDUE_LIMIT)
+    recent, _ = repository.list_commitments(session, now, municipality_id=municipality_id, sort="-last_change", limit=10)
+    rows = repository.commitment_chart_rows(session, now, municipality_id)
+    chart = charts.municipality_chart(rows, now=now, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
+    table = charts.municipality_table(rows, now=now, time_zone=tz)
+    themes = repository.list_themes(session, municipality_id)
+    return render(
+        request, "municipality.html", lang, title=m["name"],
+        description=lang.t("overview.description", name=m["name"], n=lang.number(m["commitment_count"])),
+        m=m, source=source, tz=tz, statuses=views.STATUS_ORDER, chart=chart, table=table, themes=themes,
+        overdue=[_card(r, lang, tz) for r in overdue], overdue_total=overdue_total,
+        recent=[_card(r, lang, tz) for r in recent],
+    )
 
 
 @router.api_route("/check", methods=["GET", "HEAD"])
-def check_page() -> HTMLResponse:
-    """Document check: hashes a file in the browser (never uploaded) and looks it up."""
-    return _page("check")
+def check_page(
+    request: Request,
+    lang: LangDep,
+    session: SessionDep,
+    sha256: Annotated[str | None, Query(max_length=200)] = None,
+) -> HTMLResponse:
+    """Document check. ``?sha256=`` (64 hex digits, ``0x`` optional) shows where this index
+    finds it; the page's script hashes a file in the browser and checks it on chain."""
+    result: dict[str, Any] | None = None
+    invalid = False
+    if sha256 is not None and sha256.strip():
+        try:
+            result = repository.verify_hash(session, sha256.strip())
+        except ValueError:
+            invalid = True
+    return render(
+        request, "check.html", lang, title=lang.t("check.title"), description=lang.t("check.lead"),
+        status_code=422 if invalid else 200, asked=sha256 or "", result=result, invalid=invalid, views=views,
+    )
 
 
 @router.api_route("/about", methods=["GET", "HEAD"])
-def about_page() -> HTMLResponse:
-    """About the ledger: status rules, data sources and how auditors replay the chain."""
-    return _page("about")
+def about_page(request: Request, lang: LangDep, session: SessionDep, now: NowDep, sources: SourcesDep) -> HTMLResponse:
+    """About the ledger: what it is, the status rules, the sources, how to replay it."""
+    checkpoint = repository.get_checkpoint(session) or {}
+    all_sources = [s for found in sources.values() for s in found]
+    return render(request, "about.html", lang, title=lang.t("about.title"), description=lang.t("about.lead"),
+                  checkpoint=checkpoint, sources=all_sources, statuses=STATUSES)
 
 
-def mount_static(app: FastAPI) -> None:
-    """Mount ``frontend/static`` (CSS, JS modules, translations) at ``/static``.
+# ------------------------------------------------------------------ errors
 
-    Args:
-        app: the FastAPI application that also serves ``/api/v1``.
-    """
-    app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="static")
+
+ERROR_KEYS = {400: "bad", 404: "notFound", 405: "bad", 413: "bad", 415: "bad", 422: "bad", 503: "unavailable"}
+
+
+def error_page(request: Request, status: int, slug: str) -> Response:
+    """The error page for ``status`` (a problem ``slug``) in the reader's language."""
+    lang = request_lang(request)
+    key = ERROR_KEYS.get(status, "internal")
+    return render(request, "error.html", lang, title=lang.t(f"errorPage.{key}.title"),
+                  description=lang.t(f"errorPage.{key}.text"), status_code=status, status=status, key=key, slug=slug)
+
+
+def install(app: FastAPI) -> None:
+    """Serve the site on ``app``: pages, feeds, downloads, QR codes, static files, and error
+    pages for the site's paths."""
+    assets = Assets()
+    app.state.site_assets = assets
+    app.include_router(static_router(assets))
+    app.include_router(router)
+    app.include_router(feeds.router)
+    app.include_router(downloads.router)
+    app.include_router(share.router)
+    app.state.html_error_renderer = error_page

@@ -13,7 +13,7 @@ import stat
 from pathlib import Path
 from typing import Literal, Mapping
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from ledger.errors import LedgerConfigError
 
@@ -46,6 +46,18 @@ class Settings(BaseModel):
         max_lag_blocks: health turns ``degraded`` when the index lags the head by more blocks.
         tx_timeout_seconds: how long a write waits for its receipt, seconds.
         sources_dir: folder of the importer's source mappings, read for source credits.
+        public_rpc_url: read-only JSON-RPC URL that readers' browsers use to check the site
+            against the chain (``LEDGER_PUBLIC_RPC_URL``); locally the chain's own URL, empty
+            (no in-browser check offered) in production unless set. Never a URL with a key
+            that must stay secret: every reader sees it.
+        explorer_url: base URL of a block explorer with Etherscan/Blockscout paths
+            (``/tx/<hash>``, ``/block/<n>``, ``/address/<a>``), e.g. ``https://etherscan.io``
+            (``LEDGER_EXPLORER_URL``); empty: chain references are shown without links.
+        network_name: the chain's name as readers know it (``LEDGER_NETWORK_NAME``); empty:
+            taken from the chain id (``ledger.networks``).
+        site_url: public base URL of the site (``LEDGER_SITE_URL``, e.g.
+            ``https://register.baarn.nl``), used in feeds, share links and Open Graph tags;
+            empty: the URL of each request.
     """
 
     env: Literal["local", "production"] = "local"
@@ -63,6 +75,18 @@ class Settings(BaseModel):
     max_lag_blocks: int = Field(default=100, ge=0)
     tx_timeout_seconds: float = Field(default=120.0, gt=0)
     sources_dir: Path = REPO_ROOT / "scripts" / "mappings"
+    public_rpc_url: str = Field(default="", max_length=2000)
+    explorer_url: str = Field(default="", max_length=2000)
+    network_name: str = Field(default="", max_length=100)
+    site_url: str = Field(default="", max_length=2000)
+
+    @field_validator("public_rpc_url", "explorer_url", "site_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Empty, or an http(s) URL (without its trailing slash)."""
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, not {value!r}")
+        return value.rstrip("/")
 
     def model_post_init(self, __context: object) -> None:
         if self.deployment_file is None:
@@ -73,6 +97,8 @@ class Settings(BaseModel):
             self.staff_keys_file = self.data_dir / "staff-keys.json"
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
+        if not self.public_rpc_url and self.env == "local":
+            self.public_rpc_url = self.rpc_url
 
     def check_safe(self, explicitly_set: set[str]) -> None:
         """Refuse local defaults outside local use.

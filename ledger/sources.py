@@ -25,6 +25,9 @@ class SourceCredit(BaseModel):
         source_uris: the ``source_uri`` values its commitments carry on chain (the source's url
             and the mapping's constant ``source_uri``, if any): a commitment is credited to
             this source when its ``source_uri`` is one of them.
+        language: BCP 47 tag of the source's texts (``""``: not stated); the site marks them
+            with it, since ledger texts stay in their own language.
+        time_zone: IANA zone of the source's calendar dates (the site shows dates in it).
         credit: one line: ``"<name> — <publisher> — <url> — <licence>"``.
     """
 
@@ -35,6 +38,8 @@ class SourceCredit(BaseModel):
     url: str
     licence: str
     source_uris: frozenset[str] = frozenset()
+    language: str = ""
+    time_zone: str = "Europe/Amsterdam"
 
     def credits(self, source_uri: str) -> bool:
         """Whether a commitment with this on-chain ``source_uri`` comes from this source."""
@@ -72,6 +77,8 @@ def load_sources(mappings_dir: Path) -> list[SourceCredit]:
                 url=str(source.get("url", "")),
                 licence=" ".join(str(source.get("licence", "")).split()),
                 source_uris=frozenset(u for u in uris if u),
+                language=str(source.get("language", "")),
+                time_zone=str(municipality.get("time_zone") or "Europe/Amsterdam"),
             )
         )
     return sources

@@ -24,6 +24,7 @@ from collections.abc import Mapping as MappingABC
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -52,6 +53,7 @@ class SourceCredit(Strict):
     publisher: str = Field(min_length=1)
     url: str = Field(min_length=1)
     licence: str = Field(min_length=1, description="licence, or a note that none is stated")
+    language: str = Field(default="", max_length=35, description="BCP 47 tag of the source's texts, e.g. nl, es")
 
     @property
     def credit(self) -> str:
@@ -64,6 +66,16 @@ class MunicipalityRef(Strict):
 
     name: str = Field(min_length=1)
     code: str = Field(min_length=1)
+    time_zone: str = Field(default="Europe/Amsterdam", description="IANA zone of the source's calendar dates")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
 
     @field_validator("code")
     @classmethod

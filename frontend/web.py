@@ -1,0 +1,216 @@
+"""Rendering of the site's pages: the Jinja2 environment, the language of a request, the
+chain settings readers need, and the headers every page carries.
+
+A page is ``render(request, "name.html", lang, title=..., description=..., **context)``. Each
+template sees:
+
+- ``lang`` (:class:`frontend.i18n.Lang`) and ``t`` (its texts), ``plural``;
+- ``url(path, **query)``: an internal link that keeps the language (``?lang=en``); ``None``
+  values are left out, lists repeat the parameter;
+- ``static(name)``: the versioned URL of a static asset (:mod:`frontend.assets`);
+- ``chain``: :class:`ChainView` (network name, contract, deploy block, read-only RPC URL,
+  explorer links);
+- ``page``: title, description, canonical URL and the other language's URL (Open Graph and
+  ``hreflang``).
+
+Templates autoescape everything; ledger texts are other people's words and are never marked
+safe. Pages carry a Content-Security-Policy without ``unsafe-inline``: scripts and styles come
+from this origin only, and the browser may connect to this origin and the configured
+read-only RPC URL (for the chain check) only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Mapping
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from frontend.assets import Assets
+from frontend.i18n import DEFAULT, LANG_COOKIE, LANG_COOKIE_MAX_AGE_SECONDS, SUPPORTED, Lang, negotiate
+from ledger.networks import TEST_CHAIN_IDS, network_name
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+SITE_NAME = {"nl": "Van belofte naar bewijs", "en": "From promise to proof"}
+
+
+def content_security_policy(rpc_url: str) -> str:
+    """The pages' CSP: same origin only, plus ``connect-src`` to the RPC URL's origin."""
+    connect = "'self'"
+    if rpc_url:
+        parts = urlsplit(rpc_url)
+        connect += f" {parts.scheme}://{parts.netloc}"
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+@dataclass(frozen=True)
+class ChainView:
+    """What a reader needs to check the site against the chain.
+
+    Attributes:
+        chain_id: EIP-155 chain id.
+        network: the network's name (``ledger.networks``).
+        contract: the ledger's address (EIP-55).
+        deploy_block: block of the deployment (first block to read logs from).
+        rpc_url: read-only JSON-RPC URL for the browser; ``""``: no in-browser check.
+        explorer_url: block explorer base URL; ``""``: chain references without links.
+        test_network: a test or local chain (records there have no lasting value).
+    """
+
+    chain_id: int
+    network: str
+    contract: str
+    deploy_block: int
+    rpc_url: str
+    explorer_url: str
+    test_network: bool
+
+    def tx_url(self, tx_hash: str) -> str | None:
+        return f"{self.explorer_url}/tx/{tx_hash}" if self.explorer_url else None
+
+    def block_url(self, block_number: int) -> str | None:
+        return f"{self.explorer_url}/block/{block_number}" if self.explorer_url else None
+
+    def address_url(self, address: str) -> str | None:
+        return f"{self.explorer_url}/address/{address}" if self.explorer_url else None
+
+
+def chain_view(request: Request) -> ChainView:
+    """The chain settings of the app serving ``request`` (settings and deployment record)."""
+    settings = request.app.state.settings
+    deployment = request.app.state.deployment
+    return ChainView(
+        chain_id=deployment.chain_id,
+        network=network_name(deployment.chain_id, settings.network_name),
+        contract=deployment.contract_address,
+        deploy_block=deployment.deploy_block,
+        rpc_url=settings.public_rpc_url,
+        explorer_url=settings.explorer_url,
+        test_network=deployment.chain_id in TEST_CHAIN_IDS,
+    )
+
+
+def request_lang(request: Request) -> Lang:
+    """The language of ``request`` (:func:`frontend.i18n.negotiate`)."""
+    code = negotiate(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    return Lang(code)
+
+
+LangDep = Annotated[Lang, Depends(request_lang)]
+
+
+def site_base(request: Request) -> str:
+    """Public base URL of the site: ``LEDGER_SITE_URL``, else the request's own."""
+    configured = request.app.state.settings.site_url
+    return configured or str(request.base_url).rstrip("/")
+
+
+def internal_url(path: str, lang_code: str, query: Mapping[str, Any] | None = None) -> str:
+    """``path`` with ``query`` (``None`` and ``""`` left out, lists repeated) and ``lang``."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in (query or {}).items():
+        if key == "lang" or value is None or value == "" or value is False:
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        pairs += [(key, "true" if v is True else str(v)) for v in values if v is not None and v != ""]
+    pairs.append(("lang", lang_code))
+    return f"{path}?{urlencode(pairs)}"
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml", "svg"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env
+
+
+ENV = _environment()
+
+
+def _assets(request: Request) -> Assets:
+    assets = getattr(request.app.state, "site_assets", None)
+    if assets is None:
+        assets = request.app.state.site_assets = Assets()
+    return assets
+
+
+def render(
+    request: Request,
+    template: str,
+    lang: Lang,
+    *,
+    title: str,
+    description: str,
+    status_code: int = 200,
+    og_type: str = "website",
+    image: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """The page ``template`` in ``lang`` as an HTML response with the page headers.
+
+    Args:
+        title: the page's own title (the site name is appended in ``<title>``).
+        description: one or two sentences for ``<meta name=description>`` and link previews.
+        status_code: HTTP status (404 pages are pages too).
+        og_type: Open Graph type (``website``, ``article``).
+        image: absolute URL of a preview image, if any.
+        context: the template's own variables.
+    """
+    chain = chain_view(request)
+    base = site_base(request)
+    query = {k: request.query_params.getlist(k) for k in request.query_params.keys() if k != "lang"}
+    canonical = base + internal_url(request.url.path, lang.code, query)
+    other_url = internal_url(request.url.path, lang.other, query)
+    assets = _assets(request)
+    html = ENV.get_template(template).render(
+        lang=lang,
+        t=lang.t,
+        th=lambda key: Markup(lang.t(key)),  # our own texts with markup (links, <code>); never ledger texts
+        plural=lang.plural,
+        url=lambda path, **q: internal_url(path, lang.code, q),
+        static=assets.url,
+        chain=chain,
+        site_name=SITE_NAME[lang.code],
+        page={
+            "title": title,
+            "description": description,
+            "canonical": canonical,
+            "other_lang_url": other_url,
+            "alternates": {code: base + internal_url(request.url.path, code, query) for code in SUPPORTED},
+            "og_type": og_type,
+            "image": image,
+            "path": request.url.path,
+        },
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers={
+        "Content-Security-Policy": content_security_policy(chain.rpc_url),
+        "Referrer-Policy": "same-origin",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-cache",
+        "Vary": "Accept-Language, Cookie",
+        "Content-Language": lang.code,
+        **(headers or {}),
+    })
+    chosen = request.query_params.get("lang", "").strip().lower()
+    if chosen in SUPPORTED and request.cookies.get(LANG_COOKIE) != chosen:
+        response.set_cookie(LANG_COOKIE, chosen, max_age=LANG_COOKIE_MAX_AGE_SECONDS, samesite="lax", httponly=True)
+    return response
+
+
+__all__ = ["ChainView", "LangDep", "render", "request_lang", "internal_url", "site_base", "chain_view", "DEFAULT"]
