@@ -620,8 +620,9 @@ _MAPPED = (
 HtmlErrorRenderer = Callable[[Request, int, str], Response]
 """``(request, status, problem slug) -> response``: the site's error page for a path it serves."""
 
-MACHINE_PATHS = ("/api/", "/openapi.json", "/docs")
-"""Paths whose errors are always problem+json, never a page."""
+MACHINE_PATHS = ("/api/", "/openapi.json", "/docs", "/feeds/", "/downloads/")
+"""Paths whose errors are always problem+json, never a page (read by programs: the API,
+feed readers, scripts that download the open data)."""
 
 
 def _html_page(request: Request, status: int, slug: str) -> Response | None:

@@ -38,10 +38,11 @@ from fastapi.responses import Response
 from feedgen.feed import FeedGenerator
 from sqlalchemy.orm import Session
 
-from api.deps import DeploymentDep, NowDep, SessionDep, SettingsDep, SourcesDep
+from api.deps import DeploymentDep, NowDep, SessionDep, SourcesDep
 from api.problems import ProblemError
 from frontend.i18n import DEFAULT_TIME_ZONE, Lang
-from frontend.share import request_lang, share_url, site_base
+from frontend.share import share_url
+from frontend.web import request_lang, site_base
 from ledger.db import activity, repository
 from ledger.deployment import Deployment
 from ledger.sources import SourceCredit
@@ -268,7 +269,6 @@ def all_feed(
     now: NowDep,
     sources: SourcesDep,
     deployment: DeploymentDep,
-    settings: SettingsDep,
 ) -> Response:
     """The latest activity of every municipality; ``<rights>`` credits every source."""
     lang = request_lang(request)
@@ -277,7 +277,7 @@ def all_feed(
     return _respond(
         render_feed(
             lang=lang,
-            base=site_base(request, settings),
+            base=site_base(request),
             path=feed_path(),
             alternate_query={},
             title=lang.t("feed.title.all"),
@@ -305,7 +305,6 @@ def municipality_feed(
     now: NowDep,
     sources: SourcesDep,
     deployment: DeploymentDep,
-    settings: SettingsDep,
 ) -> Response:
     """The latest activity of one municipality. 404 ``not-found`` if unknown."""
     name, code = _municipality(session, municipality_id)
@@ -314,7 +313,7 @@ def municipality_feed(
     return _respond(
         render_feed(
             lang=lang,
-            base=site_base(request, settings),
+            base=site_base(request),
             path=feed_path(municipality_id),
             alternate_query={"municipality_id": str(municipality_id)},
             title=lang.t("feed.title.municipality", municipality=name),
@@ -336,7 +335,6 @@ def theme_feed(
     now: NowDep,
     sources: SourcesDep,
     deployment: DeploymentDep,
-    settings: SettingsDep,
 ) -> Response:
     """The latest activity of one theme (exact, percent-decoded from the path) of one
     municipality. 404 ``not-found`` if the municipality is unknown or none of its commitments
@@ -351,7 +349,7 @@ def theme_feed(
     return _respond(
         render_feed(
             lang=lang,
-            base=site_base(request, settings),
+            base=site_base(request),
             path=feed_path(municipality_id, theme),
             alternate_query={"municipality_id": str(municipality_id), "theme": theme},
             title=lang.t("feed.title.theme", municipality=name, theme=theme),

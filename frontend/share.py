@@ -19,11 +19,10 @@ import segno
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep
 from api.problems import ProblemError
-from frontend.i18n import LANG_COOKIE, Lang, negotiate
+from frontend.web import request_lang, site_base
 from ledger.db import repository
-from ledger.settings import Settings
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,28 +44,11 @@ QR_CACHE_CONTROL = "public, max-age=86400"
 CommitmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="commitment id (from 1)")]
 
 
-def site_base(request: Request, settings: Settings) -> str:
-    """The public base URL of the site, without trailing slash: ``settings.site_url``
-    (``LEDGER_SITE_URL``) when set, else the base URL of ``request`` (scheme, host, port and
-    root path as the server saw them)."""
-    return settings.site_url or str(request.base_url).rstrip("/")
-
-
 def share_url(site_base: str, commitment_id: int, lang_code: str) -> str:
     """The link to share for a commitment: ``<site_base>/commitments/<id>?lang=<code>``, e.g.
     ``share_url("https://register.baarn.nl", 12, "nl")`` →
     ``"https://register.baarn.nl/commitments/12?lang=nl"``. ``site_base`` may end with ``/``."""
     return f"{site_base.rstrip('/')}/commitments/{commitment_id}?lang={lang_code}"
-
-
-def request_lang(request: Request) -> Lang:
-    """The language of ``request`` (``?lang=``, the ``lang`` cookie, ``Accept-Language``,
-    else Dutch: :func:`frontend.i18n.negotiate`)."""
-    return Lang(
-        negotiate(
-            request.query_params.get("lang"), request.cookies.get(LANG_COOKIE), request.headers.get("accept-language")
-        )
-    )
 
 
 def qr_svg(url: str, title: str) -> bytes:
@@ -91,7 +73,7 @@ def qr_svg(url: str, title: str) -> bytes:
 
 
 @router.api_route("/commitments/{commitment_id}/qr.svg", methods=["GET", "HEAD"])
-def commitment_qr(commitment_id: CommitmentId, request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+def commitment_qr(commitment_id: CommitmentId, request: Request, session: SessionDep) -> Response:
     """The QR code of the commitment's share link in the request's language (``image/svg+xml``,
     cached publicly for a day; ``Vary`` on what picks the language).
 
@@ -100,7 +82,7 @@ def commitment_qr(commitment_id: CommitmentId, request: Request, session: Sessio
     if not repository.commitment_states(session, [commitment_id]):
         raise ProblemError(404, "not-found", f"No commitment {commitment_id}.")
     lang = request_lang(request)
-    url = share_url(site_base(request, settings), commitment_id, lang.code)
+    url = share_url(site_base(request), commitment_id, lang.code)
     return Response(
         qr_svg(url, lang.t("share.qrTitle", id=commitment_id)),
         media_type="image/svg+xml",
