@@ -241,7 +241,7 @@ def municipality_page(
         description=lang.t("overview.description", name=m["name"], n=lang.number(m["commitment_count"])),
         m=m, source=source, tz=tz, statuses=views.STATUS_ORDER, chart=chart, table=table, themes=themes,
         overdue=[_card(r, lang, tz) for r in overdue], overdue_total=overdue_total,
-        recent=[_card(r, lang, tz) for r in recent],
+        recent=[_card(r, lang, tz) for r in recent], feed_path=feeds.feed_path,
     )
 
 
