@@ -27,13 +27,12 @@ Usage in the API app: ``site.install(app)``.
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
-from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, SourcesDep
+from api.deps import EvidenceStoreDep, NowDep, SessionDep, SourcesDep
 from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
@@ -126,7 +125,6 @@ def commitment_page(
     now: NowDep,
     sources: SourcesDep,
     store: EvidenceStoreDep,
-    deployment: DeploymentDep,
     commitment_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
 ) -> HTMLResponse:
     """One commitment: promise and proof side by side, its deliveries, timeline, chart,
