@@ -251,6 +251,10 @@ def test_checkpoint_records_the_indexed_block_its_hash_the_head_version_and_paus
 # ---------------------------------------------------------------------------- repository
 
 
+LAST_CHANGE = {1: "a1", 2: "d4", 3: "d7", 4: "d5", 5: "c5", 6: "w6", 7: "a7"}
+"""The story's transaction that last concerned each commitment (its ``last_changed_at``)."""
+
+
 def summary(story: Story, refs: Refs, cid: int, registrar: str, **fields: Any) -> dict[str, Any]:
     """The expected summary of commitment ``cid``: ``fields`` given, the rest by default (no
     amendment: original terms = current terms, every clock's status = ``status``)."""
@@ -278,8 +282,9 @@ def summary(story: Story, refs: Refs, cid: int, registrar: str, **fields: Any) -
         "disputed_quantity": "0", "met_at_confirmed": None, "progress_bps_confirmed": 0, "batched_delivery_count": 0,
         "status_confirmed": "withdrawn" if base["withdrawn"] else "overdue" if base["due_date"] < story.t else "pending",
     })
+    base["last_changed_at"] = at(refs, story, LAST_CHANGE[cid])
     for key in ("promised_at", "due_date", "original_due_date", "met_at", "met_on_record_at",
-                "met_at_original_terms", "met_on_record_at_original_terms", "met_at_confirmed"):
+                "met_at_original_terms", "met_on_record_at_original_terms", "met_at_confirmed", "last_changed_at"):
         base[f"{key}_iso"] = None if base[key] is None else iso(base[key])
     return base
 
