@@ -27,12 +27,14 @@ Usage in the API app: ``site.install(app)``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import EvidenceStoreDep, NowDep, SessionDep, SourcesDep
+from api.schemas import CommitmentSort as Sort
+from api.schemas import StatusName
 from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
@@ -46,7 +48,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 20
 """Commitments per page of the list."""
 
-SORTS = ("due_date", "-due_date", "progress", "-progress", "status", "-status", "last_change", "-last_change", "id", "-id")
+SORTS = repository.COMMITMENT_SORTS
 """Sort keys of the list (``-`` descending), as the API's ``sort``."""
 
 OVERVIEW_OVERDUE_LIMIT = 20
@@ -55,8 +57,7 @@ OVERVIEW_OVERDUE_LIMIT = 20
 DEFAULT_SORT = "status"
 """The list starts with what needs attention: overdue first, then by id."""
 
-Sort = Literal["due_date", "-due_date", "progress", "-progress", "status", "-status", "last_change", "-last_change", "id", "-id"]
-StatusName = Literal["pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn"]
+
 
 
 def _source(sources: dict[str, list[SourceCredit]], code: str | None) -> SourceCredit | None:

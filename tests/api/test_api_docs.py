@@ -52,7 +52,7 @@ def test_swagger_ui_files_are_served(client: TestClient, path: str, media_type: 
 
 
 def test_the_sites_own_static_files_are_still_served(client: TestClient) -> None:
-    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/static/css/app.css").status_code == 200
 
 
 def test_there_is_no_redoc_page(client: TestClient) -> None:
