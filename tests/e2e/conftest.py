@@ -16,6 +16,7 @@ import pytest
 
 from scripts.stack import InProcessStack
 from tests.conftest import ANVIL_KEYS, REPO_ROOT, SHARED_DATA_DIR
+from tests.e2e.site_browser import browser, page, seeded  # noqa: F401 (fixtures of the site's browser tests)
 
 MAPPINGS = REPO_ROOT / "scripts" / "mappings"
 
