@@ -582,9 +582,9 @@ class _Chart:
         zone = _zone(self.labels.time_zone)
         first, last = _year_of(self.start, zone) + 1, _year_of(self.end, zone)
         years = [y for y in range(first, last + 1) if self.start < _new_year(y, zone) <= self.end]
-        label_room = 4 * CHAR_WIDTH + 12
-        every = next(k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10_000)
-                     if (self.right - PLOT_LEFT) / max(1, len(years)) * k >= label_room)
+        label_room = len(str(last)) * CHAR_WIDTH + 12
+        every = next(m * 10**e for e in range(6) for m in (1, 2, 5)
+                     if (self.right - PLOT_LEFT) / max(1, len(years)) * m * 10**e >= label_room)
         shown = [y for y in years if y % every == 0]
         base = self.plot_bottom
         parts = [f'<path class="chart-axis" d="M{_n(PLOT_LEFT)} {_n(base)}H{_n(self.right)}" '

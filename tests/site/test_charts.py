@@ -202,7 +202,7 @@ def test_a_due_date_in_year_10000_draws_and_keeps_the_table_short():
     root = parse(charts.municipality_chart(rows, now=NOW, labels=labels(time_zone="Pacific/Kiritimati"),
                                            lang_code="en", id_prefix="far"))
     years = [t for t in texts_of(root, "chart-tick-label") if len(t) >= 4]
-    assert years == [str(y) for y in range(3000, 10_001, 1000)]
+    assert years == ["4000", "6000", "8000", "10000"]
     assert root.find(f"{SVG}desc").text == f"1 of 2 due by 2025-06-01; 0 met as stated, 0 on chain; last due {YEAR_10000 + 30 * DAY}."
 
 
