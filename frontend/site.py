@@ -194,7 +194,7 @@ def _chart_labels(lang: Lang, tz: str | None) -> charts.ChartLabels:
         **{name: lang.t(f"chart.{name}") for name in charts.ChartLabels.text_fields()},
         format_date=lambda seconds: lang.short_date(seconds, tz),
         format_number=lang.number,
-        time_zone=tz,
+        time_zone=tz or lang.time_zone,
     )
 
 
@@ -233,7 +233,7 @@ def municipality_page(
     recent, _ = repository.list_commitments(session, now, municipality_id=municipality_id, sort="-last_change", limit=10)
     rows = repository.commitment_chart_rows(session, now, municipality_id)
     chart = charts.municipality_chart(rows, now=now, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
-    table = charts.municipality_table(rows, now=now, time_zone=tz)
+    table = charts.municipality_table(rows, now=now, time_zone=tz or lang.time_zone)
     themes = repository.list_themes(session, municipality_id)
     return render(
         request, "municipality.html", lang, title=m["name"],
