@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -146,25 +147,39 @@ class Lang:
     def _zone(self, time_zone: str | None) -> ZoneInfo:
         return ZoneInfo(time_zone or self.time_zone)
 
+    def _day(self, seconds: int, time_zone: str | None) -> date | str:
+        """The calendar day of ``seconds`` in ``time_zone``: a :class:`date`, or its ISO text
+        (``"10000-01-01"``) when the day lies beyond what :class:`date` holds (years 1..9999;
+        the contract's last due date, 9999-12-31T23:59:59Z, is already 10000-01-01 in
+        Europe/Amsterdam)."""
+        zone = self._zone(time_zone)
+        moment = _utc(seconds)
+        if moment is not None:
+            try:
+                return moment.astimezone(zone).date()
+            except OverflowError:
+                offset = zone.utcoffset(moment.replace(tzinfo=None))
+        else:
+            offset = zone.utcoffset(datetime.max if seconds > 0 else datetime.min)
+        return _iso_day(int(seconds) + int(offset.total_seconds() if offset else 0))
+
     def date(self, seconds: int | None, time_zone: str | None = None) -> str:
         """Unix seconds as a long calendar date ("2 december 2026" / "2 December 2026") in
-        ``time_zone`` (IANA; default the site's); ``""`` for ``None``. Dates beyond year 9999
-        (the contract allows due dates up to year 10000) read as the ISO date."""
+        ``time_zone`` (IANA; default the site's); ``""`` for ``None``. A day beyond year 9999
+        in that zone (the contract allows due dates up to 9999-12-31T23:59:59Z) reads as the
+        ISO date ("10000-01-01")."""
         if seconds is None:
             return ""
-        moment = _utc(seconds)
-        if moment is None:
-            return str(seconds)
-        return format_date(moment.astimezone(self._zone(time_zone)).date(), format="long", locale=self.locale)
+        day = self._day(seconds, time_zone)
+        return day if isinstance(day, str) else format_date(day, format="long", locale=self.locale)
 
     def short_date(self, seconds: int | None, time_zone: str | None = None) -> str:
-        """Unix seconds as a short date ("2 dec 2026" / "2 Dec 2026"); ``""`` for ``None``."""
+        """Unix seconds as a short date ("2 dec 2026" / "2 Dec 2026"); ``""`` for ``None``; a
+        day beyond year 9999 as in :meth:`date`."""
         if seconds is None:
             return ""
-        moment = _utc(seconds)
-        if moment is None:
-            return str(seconds)
-        return format_date(moment.astimezone(self._zone(time_zone)).date(), format="medium", locale=self.locale)
+        day = self._day(seconds, time_zone)
+        return day if isinstance(day, str) else format_date(day, format="medium", locale=self.locale)
 
     def datetime(self, seconds: int | None) -> str:
         """Unix seconds as date and time in UTC, for block times ("2 dec 2026 14:03:09 UTC")."""
@@ -172,7 +187,7 @@ class Lang:
             return ""
         moment = _utc(seconds)
         if moment is None:
-            return str(seconds)
+            return _iso_moment(int(seconds)).replace("T", " ").replace("Z", " UTC")
         return format_datetime(moment, format="medium", tzinfo=timezone.utc, locale=self.locale) + " UTC"
 
     def number(self, value: int | str | None) -> str:
@@ -182,20 +197,23 @@ class Lang:
         return format_decimal(int(value), locale=self.locale)
 
     def percent_bps(self, bps: int | None) -> str:
-        """Basis points (1/10,000) as a percentage, rounded down to whole percent below 1 % no
-        further: ``4000`` → "40%" / "40%"; ``12345`` → "123,45%" / "123.45%"."""
+        """Basis points (1/10,000) as an exact percentage, at most two decimals (a basis point
+        is 0.01 %): ``4000`` → "40%" / "40%"; ``12345`` → "123,45%" / "123.45%"."""
         if bps is None:
             return ""
-        return format_percent(bps / 10_000, format="#,##0.##%", locale=self.locale)
+        return format_percent(Decimal(int(bps)).scaleb(-4), format="#,##0.##%", locale=self.locale)
 
     def duration(self, seconds: int) -> str:
         """A duration in words at the coarsest sensible unit ("3 jaar" / "3 years", "5 days")."""
         return format_timedelta(timedelta(seconds=seconds), threshold=1.0, format="long", locale=self.locale)
 
     def iso(self, seconds: int | None) -> str:
-        """Unix seconds as ISO 8601 UTC (for ``<time datetime>``); ``""`` for ``None``."""
-        moment = _utc(seconds) if seconds is not None else None
-        return moment.isoformat().replace("+00:00", "Z") if moment else ""
+        """Unix seconds as ISO 8601 UTC (for ``<time datetime>``; years beyond 9999 with more
+        digits, as HTML allows); ``""`` for ``None``."""
+        if seconds is None:
+            return ""
+        moment = _utc(seconds)
+        return moment.isoformat().replace("+00:00", "Z") if moment else _iso_moment(int(seconds))
 
 
 def _utc(seconds: int) -> datetime | None:
@@ -203,6 +221,32 @@ def _utc(seconds: int) -> datetime | None:
         return datetime.fromtimestamp(int(seconds), tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    """(year, month, day) of the proleptic Gregorian calendar ``days`` after 1970-01-01
+    (H. Hinnant's ``civil_from_days``), for dates :class:`date` cannot hold."""
+    days += 719_468
+    era = days // 146_097
+    doe = days - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (month <= 2), month, day
+
+
+def _iso_day(seconds: int) -> str:
+    """The ISO date ("10000-01-01") of the UTC day of ``seconds``, any year."""
+    year, month, day = _civil(seconds // 86_400)
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def _iso_moment(seconds: int) -> str:
+    """ISO 8601 UTC date and time ("10000-01-01T00:00:00Z") of ``seconds``, any year."""
+    rest = seconds % 86_400
+    return f"{_iso_day(seconds)}T{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}Z"
 
 
 @lru_cache(maxsize=len(SUPPORTED))
