@@ -3,7 +3,8 @@
 ``Assets.url("css/app.css")`` gives ``/static/css/app.<10 hex of its SHA-256>.css``. A request
 for that exact name is answered with ``Cache-Control: public, max-age=31536000, immutable``: a
 changed file gets a new name, so a cached copy is never stale. A request without the version
-(or with an old one) gets the current file with ``no-cache``. Compression is the app's
+(or with an old one) gets the current file with ``no-cache`` and its ETag, so a browser
+revalidates it and gets ``304 Not Modified`` while it is unchanged. Compression is the app's
 ``GZipMiddleware``.
 
 Three kinds of asset, all served the same way:
@@ -23,9 +24,9 @@ import mimetypes
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Annotated, Callable
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import Response
 
 from ledger.abi import ledger_abi
@@ -114,8 +115,10 @@ class Assets:
         stem, dot, suffix = name.rpartition(".")
         return f"{STATIC_PATH}/{stem}.{asset.version}.{suffix}" if dot else f"{STATIC_PATH}/{name}.{asset.version}"
 
-    def response(self, requested: str) -> Response:
-        """The response to ``GET /static/<requested>``.
+    def response(self, requested: str, if_none_match: str | None = None) -> Response:
+        """The response to ``GET /static/<requested>``: the asset, or ``304 Not Modified``
+        when ``if_none_match`` (the request's ``If-None-Match``) names its current ETag (a
+        browser revalidating an unversioned name it holds; RFC 9110 §13.1.2).
 
         Raises:
             HTTPException 404: no such asset.
@@ -127,9 +130,19 @@ class Assets:
             name, version, asset = requested, None, self.get(requested)
         if asset is None:
             raise HTTPException(404, f"No static file {requested}.")
-        cache = IMMUTABLE if version == asset.version else REVALIDATE
-        return Response(asset.body, media_type=asset.media_type, headers={
-            "Cache-Control": cache, "ETag": f'"{asset.version}"', "X-Content-Type-Options": "nosniff"})
+        etag = f'"{asset.version}"'
+        headers = {"Cache-Control": IMMUTABLE if version == asset.version else REVALIDATE, "ETag": etag,
+                   "X-Content-Type-Options": "nosniff"}
+        if if_none_match and _etag_matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """Whether an ``If-None-Match`` value (``*`` or a list of entity tags, weak ones too)
+    names ``etag`` (weak comparison, RFC 9110 §8.8.3.2)."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
 
 
 def static_router(assets: Assets) -> APIRouter:
@@ -137,7 +150,7 @@ def static_router(assets: Assets) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.api_route(STATIC_PATH + "/{path:path}", methods=["GET", "HEAD"])
-    def static(path: str) -> Response:
-        return assets.response(path)
+    def static(path: str, if_none_match: Annotated[str | None, Header()] = None) -> Response:
+        return assets.response(path, if_none_match)
 
     return router
