@@ -71,7 +71,7 @@ class Steps {
       label.textContent = C.t(`chaincheck.step.${name}`);
       const detail = document.createElement('span');
       detail.className = 'cc-detail';
-      li.append(outcome, label, detail);
+      li.append(outcome, ' ', label, ' ', detail);
       this.list.append(li);
       this.items.set(name, { li, outcome, detail });
       this.set(name, 'skip', C.t('chaincheck.notRunDetail'), 'notRun');
@@ -265,8 +265,8 @@ async function checkBatches(C, R, chain, s, steps, anchors, expected, commitment
     relevant.add(root);
     if (!check.verified) bad += 1;
     const li = el('li', check.verified ? 'ok' : 'warn');
+    li.dataset.root = root;
     li.append(C.t('chaincheck.batch.item', { root: short(root), block: C.formatNumber(e.blockNumber, lang) }));
-    li.append(C.chainRef(s, 'tx', e.txHash, short(e.txHash)), ' ');
     const text = check.verified
       ? C.t('chaincheck.batch.verified', { leaves: C.formatNumber(check.leaves.length, lang), mine: C.formatNumber(mineCount, lang) })
       : C.t(`chaincheck.batch.reason.${check.reason}`, {
@@ -275,15 +275,15 @@ async function checkBatches(C, R, chain, s, steps, anchors, expected, commitment
         where: check.error && check.error.where ? check.error.where : '',
         count: check.reason === 'leaf_count_mismatch' ? String(countValues(bytes)) : '',
       });
-    li.append(text);
+    li.append(text, ' ', C.t('chaincheck.batch.anchoredIn'), C.chainRef(s, 'tx', e.txHash, short(e.txHash)));
     list.append(li);
   }
   const n = relevant.size;
   const summary = bad
     ? C.t('chaincheck.batches.some', { bad: C.formatNumber(bad, lang), n: C.formatNumber(n, lang) })
-    : C.t('chaincheck.batches.ok', { n: C.formatNumber(n, lang) });
+    : C.t(n === 1 ? 'chaincheck.batches.ok.one' : 'chaincheck.batches.ok.other', { n: C.formatNumber(n, lang) });
   const detail = steps.set('batches', n === 0 ? 'skip' : bad ? 'warn' : 'ok', n ? summary : '', n === 0 ? 'skip' : undefined);
-  if (others) detail.append(' ', C.t('chaincheck.batches.others', { n: C.formatNumber(others, lang) }));
+  if (others) detail.append(' ', C.t(others === 1 ? 'chaincheck.batches.others.one' : 'chaincheck.batches.others.other', { n: C.formatNumber(others, lang) }));
   if (n) detail.append(list);
   return { checks, relevant };
 }

@@ -183,6 +183,8 @@ function parseLeafValue(value, valueIndex) {
 
 export function parseBatchFile(text) {
   if (text.charCodeAt(0) === 0xfeff) throw new BatchFileError('(top level)', 'JSON without a byte order mark');
+  // JSON.parse reads 1.0 and 1e0 as the integer 1; a dump writes integers only.
+  if (/"treeIndex"\s*:\s*-?[0-9]+[.eE]/.test(text)) throw new BatchFileError('values[].treeIndex', 'an integer');
   let doc;
   try {
     doc = JSON.parse(text);
@@ -228,7 +230,7 @@ export async function checkBatchFile(bytes, anchor, hashes) {
   if (result.sha256 !== String(anchor.fileSha256).toLowerCase()) return { ...result, reason: 'sha256_mismatch' };
   let parsed;
   try {
-    parsed = parseBatchFile(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    parsed = parseBatchFile(new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes));
   } catch (err) {
     return { ...result, reason: 'unparseable', error: err };
   }
