@@ -36,15 +36,14 @@ if (section) start().catch(() => {
 async function start() {
   const urls = JSON.parse((document.getElementById('asset-urls') || {}).textContent || '{}');
   const [C, R] = await Promise.all([import(urls.chain), import(urls.rules)]);
-  const s = C.settings();
   const button = document.getElementById('chain-check-run');
-  if (!button || !s.rpcUrl) return; // the page says the operator configured no public RPC URL
+  if (!button || !C.settings().rpcUrl) return; // the page says the operator configured no public RPC URL
   button.hidden = false;
   const firstLabel = button.textContent;
   button.addEventListener('click', async () => {
     button.disabled = true;
     try {
-      await run(C, R, s);
+      await run(C, R, C.settings());
     } finally {
       button.disabled = false;
       button.textContent = C.t('chaincheck.runAgain') || firstLabel;
@@ -275,7 +274,7 @@ async function checkBatches(C, R, chain, s, steps, anchors, expected, commitment
         where: check.error && check.error.where ? check.error.where : '',
         count: check.reason === 'leaf_count_mismatch' ? String(countValues(bytes)) : '',
       });
-    li.append(text, ' ', C.t('chaincheck.batch.anchoredIn'), C.chainRef(s, 'tx', e.txHash, short(e.txHash)));
+    li.append(text, ' ', C.t('chaincheck.batch.anchoredIn'), C.chainRef(s, 'tx', e.txHash, short(e.txHash)), '.');
     list.append(li);
   }
   const n = relevant.size;
@@ -406,6 +405,9 @@ function eventTable(C, s, projection, events, headingKey, lang) {
   const details = el('details', 'cc-events');
   details.append(el('summary', '', C.t(headingKey, { count: C.formatNumber(events.length, lang) })));
   const wrap = el('div', 'cc-scroll');
+  wrap.tabIndex = 0; // a region that may scroll sideways is reachable by keyboard
+  wrap.setAttribute('role', 'region');
+  wrap.setAttribute('aria-label', C.t(headingKey, { count: C.formatNumber(events.length, lang) }));
   const table = el('table');
   const head = el('tr');
   for (const key of ['event', 'block', 'tx', 'what']) {
