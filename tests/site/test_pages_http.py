@@ -357,6 +357,22 @@ def test_accept_language_chooses_when_nothing_else_does(client: TestClient) -> N
     assert Page(client.get("/municipalities").text).html_lang == "nl"
 
 
+def test_an_unknown_lang_is_ignored_and_not_remembered(client: TestClient) -> None:
+    response = client.get("/?lang=fr", headers={"Accept-Language": "en"})
+    assert (response.status_code, Page(response.text).html_lang) == (200, "en")
+    assert "set-cookie" not in response.headers
+    shouted = client.get("/?lang=EN")
+    assert shouted.headers["set-cookie"].startswith("lang=en;")
+
+
+def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
+    for path in ("/", "/commitments/1", "/about"):
+        head = client.head(path, headers={"Accept-Encoding": "identity"})
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == "text/html; charset=utf-8"
+        assert int(head.headers["content-length"]) == len(client.get(path, headers={"Accept-Encoding": "identity"}).content)
+
+
 def test_internal_links_keep_the_language(client: TestClient) -> None:
     page = Page(client.get("/?lang=en").text)
     site_links = [a["href"] for a in page.anchors if a["href"].startswith("/") and "hreflang" not in a
