@@ -776,28 +776,35 @@ function reportBug(err) {
   view.append(el('p', 'field-error', C.t('doccheck.bug', { message: err && err.message ? err.message : String(err) })));
 }
 
-async function main() {
+function main() {
   if (!region) return;
   const urls = readJsonBlock('asset-urls') || {};
-  try {
-    C = await import(urls.chain);
-  } catch (err) {
+  // Listeners first, so a file chosen while chain.js still loads is not missed.
+  const ready = (urls.chain ? import(urls.chain) : Promise.reject(new Error('no chain.js URL'))).then((mod) => {
+    C = mod;
+  });
+  const failed = () => {
     const texts = readJsonBlock('texts') || {};
-    region.textContent = texts['doccheck.error.asset'] ? texts['doccheck.error.asset'].replace('{what}', 'chain.js') : 'chain.js';
-    return;
-  }
+    const template = texts['doccheck.error.asset'] || '{what}';
+    region.textContent = template.replace('{what}', 'chain.js');
+  };
   const form = document.getElementById('doc-check-file');
   if (form) form.addEventListener('submit', (event) => event.preventDefault());
   const input = document.getElementById('check-file');
-  if (input) {
-    input.addEventListener('change', () => {
-      const file = input.files && input.files[0];
-      if (file) checkFile(file).catch(reportBug);
-    });
-  }
-  const own = readJsonBlock('doc-check-index');
-  const given = own && typeof own.sha256 === 'string' ? own.sha256.toLowerCase() : '';
-  if (HEX32.test(given) && C.settings().rpcUrl) offerGivenHash(given);
+  const run = () => {
+    const file = input.files && input.files[0];
+    if (file) ready.then(() => checkFile(file).catch(reportBug), failed);
+  };
+  if (input) input.addEventListener('change', run);
+  ready.then(() => {
+    if (input && input.files && input.files.length) {
+      run(); // a file the browser kept in the form (back/forward navigation)
+      return;
+    }
+    const own = readJsonBlock('doc-check-index');
+    const given = own && typeof own.sha256 === 'string' ? own.sha256.toLowerCase() : '';
+    if (HEX32.test(given) && C.settings().rpcUrl) offerGivenHash(given);
+  }, failed);
 }
 
 main();
