@@ -42,6 +42,8 @@ SOURCE_DOCUMENT = b"Coalitieakkoord Baarn 2022-2026, hoofdstuk Duurzaamheid\n"
 BATCH_DOCUMENT = b"Plantlijst bomen Brink, eerste rij\n"
 REVOKED_BATCH_DOCUMENT = b"Plantlijst bomen Brink, tweede rij\n"
 UNKNOWN_DOCUMENT = b"Een document dat niemand ooit vastlegde\n"
+SHARED_DOCUMENT = b"Gezamenlijk opleverrapport laadpalen en bomen\n"
+SHARED_REVOCATION_REASON = "Bomen niet in dit rapport"
 HOSTILE_DOCUMENT = b"Verslag van een belofte met een kwaadaardige titel\n"
 HOSTILE_TITLE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 """A commitment title that is markup: the check shows it as text and never runs it."""
@@ -72,7 +74,9 @@ class Ledger:
     delivery 2 (5, :data:`REVOKED_DOCUMENT`, revoked with :data:`REVOCATION_REASON`);
     ``trees`` ("Bomen", target 5) delivered in one anchored batch of two leaves
     (:data:`BATCH_DOCUMENT`; :data:`REVOKED_BATCH_DOCUMENT`, the second leaf revoked with
-    :data:`BATCH_REVOCATION_REASON`); ``hostile`` titled :data:`HOSTILE_TITLE`, with a
+    :data:`BATCH_REVOCATION_REASON`); :data:`SHARED_DOCUMENT` cited by delivery 3 of
+    ``chargers`` and by delivery 1 of ``trees``, the latter revoked with
+    :data:`SHARED_REVOCATION_REASON`; ``hostile`` titled :data:`HOSTILE_TITLE`, with a
     delivery citing :data:`HOSTILE_DOCUMENT`."""
 
     api_url: str
@@ -124,6 +128,11 @@ def ledger(rpc_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         })["commitment_id"]
         post(f"commitments/{hostile}/deliveries", data={"quantity": "1", "delivered_at": str(DELIVERED)},
              files={"evidence": ("verslag.txt", HOSTILE_DOCUMENT, "text/plain")})
+        post(f"commitments/{chargers}/deliveries", data={"quantity": "1", "delivered_at": str(DELIVERED)},
+             files={"evidence": ("gezamenlijk.txt", SHARED_DOCUMENT, "text/plain")})
+        shared = post(f"commitments/{trees}/deliveries", data={"quantity": "1", "delivered_at": str(DELIVERED)},
+                      files={"evidence": ("gezamenlijk.txt", SHARED_DOCUMENT, "text/plain")})["delivery_id"]
+        post(f"deliveries/{shared}/revocation", json={"reason": SHARED_REVOCATION_REASON})
         stack.wait_indexed()  # a batch's rows are checked against the index
         batch = post("batches", json={"municipality_id": stack.municipality_ids["GM0308"], "deliveries": [
             {"commitment_id": trees, "quantity": 2, "delivered_at": DELIVERED, "evidence_hashes": [sha(BATCH_DOCUMENT)],
@@ -197,7 +206,7 @@ def test_a_cited_file_passes_every_step_on_chain(ledger: Ledger, page: Page) -> 
     expect(found).to_contain_text(
         f"Read the whole event log of contract version 2.1.0: blocks {ledger.deploy_block} to {ledger.head_block} "
         f"(the latest block, {blocks} blocks)")
-    expect(found).to_contain_text(f"of which 3 DeliveryRecorded and 3 CommitmentRegistered.")
+    expect(found).to_contain_text(f"of which 5 DeliveryRecorded and 3 CommitmentRegistered.")
     expect(found.locator(".dc-items > li")).to_have_text(re.compile(
         rf"^✓ Correct In the evidence hashes of DeliveryRecorded, delivery {ledger.chargers * 1_000_000 + 1} \(block \d+, transaction 0x"))
     cited = steps(page).nth(2)
@@ -270,6 +279,21 @@ def test_a_revoked_delivery_reads_as_revoked_in_dutch(ledger: Ledger, page: Page
         f"{REVOCATION_REASON}.")
 
 
+def test_a_document_valid_in_one_delivery_and_revoked_in_another_is_only_partly_valid(ledger: Ledger, page: Page) -> None:
+    done = check_file(page, ledger, "en", "gezamenlijk.txt", SHARED_DOCUMENT)
+    expect(steps(page)).to_have_class(["ok", "ok", "ok", "warn", "ok", "warn dc-verdict"])
+    expect(steps(page).nth(3).locator(".dc-outcome").first).to_have_text("⚠ Partly correct")
+    items = steps(page).nth(3).locator(".dc-items > li")
+    expect(items).to_have_class(["ok", "fail"])
+    expect(items.nth(1)).to_contain_text(f"delivery 1 of commitment {ledger.trees}: revoked on ")
+    expect(items.nth(1)).to_contain_text(f": {SHARED_REVOCATION_REASON} (block ")
+    expect(done).to_have_text("Verdict: ⚠ Partly correctOnly partly valid: 1 of 2 citations hold; see the steps above.")
+    page.goto(f"{ledger.api_url}/check?lang=nl")
+    page.locator("#check-file").set_input_files(str(ledger.file("gezamenlijk.txt", SHARED_DOCUMENT)))
+    expect(verdict(page)).to_have_text(
+        "Oordeel: ⚠ Klopt deelsSlechts gedeeltelijk geldig: 1 van 2 vermeldingen kloppen; zie de stappen hierboven.")
+
+
 # ------------------------------------------------------------------ documents in a batch
 
 
@@ -278,7 +302,7 @@ def test_a_document_in_a_batch_is_proven_by_the_anchored_file_and_the_contract(l
     done = check_file(page, ledger, "en", "plantlijst.txt", BATCH_DOCUMENT)
     expect(steps(page)).to_have_class(["ok", "ok", "ok", "ok", "ok", "ok dc-verdict"])
     found = steps(page).nth(1)
-    expect(found).to_contain_text("of which 3 DeliveryRecorded and 3 CommitmentRegistered.")
+    expect(found).to_contain_text("of which 5 DeliveryRecorded and 3 CommitmentRegistered.")
     expect(found).to_contain_text("1 batch is anchored on chain; the deliveries in a batch are not in the event log one by one")
     expect(found.locator(".dc-items > li")).to_have_text(re.compile(
         rf"^✓ Correct In batch {root}, leaf {first['leaf_hash']} \(delivery 1 in the file\): the batch file from this server "

@@ -139,6 +139,8 @@ function accountRef(s, address) {
 }
 
 const OUTCOMES = ['ok', 'fail', 'warn', 'skip', 'pending'];
+/** Classes of a step or item; its words are `doccheck.outcome.<word>`, by default the class's,
+ * or 'unchecked' (class warn) when something could not be read. */
 
 /** One step: <li class=state><span name>: <span outcome> <p detail> <ul items>. */
 function step(list, nameKey) {
@@ -154,16 +156,16 @@ function step(list, nameKey) {
     progress(content) {
       detail.replaceChildren(content);
     },
-    set(state, content) {
+    set(state, content, words = state) {
       if (!OUTCOMES.includes(state)) throw new Error(`unknown outcome ${state}`);
       li.className = state;
-      outcome.textContent = C.t(`doccheck.outcome.${state}`);
+      outcome.textContent = C.t(`doccheck.outcome.${words}`);
       detail.replaceChildren(...(content ? [content] : []));
     },
-    item(state, content) {
+    item(state, content, words = state) {
       if (!items.isConnected) li.append(items);
       const row = el('li', state);
-      row.append(el('span', 'dc-outcome', C.t(`doccheck.outcome.${state}`)), ' ', content);
+      row.append(el('span', 'dc-outcome', C.t(`doccheck.outcome.${words}`)), ' ', content);
       items.append(row);
       return row;
     },
@@ -471,8 +473,8 @@ async function chainCheck(hash, list, view, isCurrent) {
   const role = step(list, 'doccheck.step.role');
   const verdict = step(list, 'doccheck.step.verdict');
   verdict.li.classList.add('dc-verdict');
-  const finish = (state, key, params) => {
-    verdict.set(state, fill(key, params));
+  const finish = (state, key, params, words = state) => {
+    verdict.set(state, fill(key, params), words);
     verdict.li.className = `${state} dc-verdict`;
   };
   const skipRest = (key, params = {}) => {
@@ -510,9 +512,9 @@ async function chainCheck(hash, list, view, isCurrent) {
     if (!isCurrent()) return;
     const typed = C.classify(err, s.rpcUrl);
     const reason = C.t(`doccheck.error.${typed.code}`, typed.params);
-    found.set('warn', fill('doccheck.found.failed', { reason }));
+    found.set('warn', fill('doccheck.found.failed', { reason }), 'unchecked');
     skipRest('doccheck.skip.unchecked');
-    finish('warn', 'doccheck.verdict.unchecked', { reason });
+    finish('warn', 'doccheck.verdict.unchecked', { reason }, 'unchecked');
     await indexFallback(view, hash, 'doccheck.index.afterFailure', isCurrent);
     return;
   }
@@ -562,7 +564,7 @@ async function chainCheck(hash, list, view, isCurrent) {
   for (const c of batched) {
     const result = await checkBatched(chain, m, hash, c);
     if (!isCurrent()) return;
-    found.item(result.state, result.node);
+    found.item(result.state, result.node, result.state === 'warn' ? 'unchecked' : result.state);
     foundStates.push(result.state);
     if (result.citation) citations.push(result.citation);
     else if (result.state === 'warn') batchUnchecked.push(result.reason);
@@ -582,12 +584,13 @@ async function chainCheck(hash, list, view, isCurrent) {
   } else {
     const none = document.createDocumentFragment();
     none.append(fill('doccheck.found.none', { to: blockRef(s, headBlock) }), ' ', notes);
-    found.set(batchUnchecked.length ? 'warn' : 'fail', none);
+    if (batchUnchecked.length) found.set('warn', none, 'unchecked');
+    else found.set('fail', none);
   }
 
   if (!citations.length) {
     skipRest('doccheck.skip.nothing');
-    if (batchUnchecked.length) finish('warn', 'doccheck.verdict.unchecked', { reason: batchUnchecked.join('; ') });
+    if (batchUnchecked.length) finish('warn', 'doccheck.verdict.unchecked', { reason: batchUnchecked.join('; ') }, 'unchecked');
     else if (batchFailed) finish('fail', 'doccheck.verdict.notProven', { to: num(headBlock) });
     else finish('fail', 'doccheck.verdict.notFound', { to: num(headBlock) });
     return;
@@ -625,7 +628,7 @@ async function chainCheck(hash, list, view, isCurrent) {
     if (info && info.withdrawn && !c.problem) {
       node.append(' ', fill('doccheck.cited.withdrawnNote', { date: day(info.withdrawn.args.withdrawnAt), reason: info.withdrawn.args.reason }));
     }
-    const state = c.problem ? 'fail' : c.refusedReason ? 'warn' : 'ok';
+    const state = c.problem || c.refusedReason ? 'fail' : 'ok';
     citedStates.push(state);
     cited.item(state, node);
   }
