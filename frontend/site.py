@@ -27,14 +27,13 @@ Usage in the API app: ``site.install(app)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import EvidenceStoreDep, NowDep, SessionDep, SourcesDep
-from api.schemas import CommitmentSort as Sort
-from api.schemas import StatusName
 from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
@@ -77,39 +76,112 @@ def commitments_page(
     session: SessionDep,
     now: NowDep,
     sources: SourcesDep,
-    municipality_id: Annotated[int | None, Query(ge=1, le=2**32 - 1)] = None,
+    municipality_id: Annotated[str | None, Query(max_length=20)] = None,
     theme: Annotated[str | None, Query(max_length=200)] = None,
-    status: Annotated[list[StatusName] | None, Query()] = None,
-    recorded_late: bool | None = None,
-    amended_after_due_date: bool | None = None,
-    met_only_under_relaxed_terms: bool | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    recorded_late: Annotated[str | None, Query(max_length=5)] = None,
+    amended_after_due_date: Annotated[str | None, Query(max_length=5)] = None,
+    met_only_under_relaxed_terms: Annotated[str | None, Query(max_length=5)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    sort: Sort = DEFAULT_SORT,
-    page: Annotated[int, Query(ge=1, le=10**9)] = 1,
+    sort: Annotated[str | None, Query(max_length=20)] = None,
+    page: Annotated[str | None, Query(max_length=12)] = None,
 ) -> HTMLResponse:
-    """The commitments: overview per municipality, filter form, one page of results."""
-    filters = {"municipality_id": municipality_id, "theme": theme or None, "status": status or [],
-               "recorded_late": recorded_late or None, "amended_after_due_date": amended_after_due_date or None,
-               "met_only_under_relaxed_terms": met_only_under_relaxed_terms or None, "q": (q or "").strip() or None}
+    """The commitments: overview per municipality, filter form, one page of results.
+
+    The parameters are those of the list's GET form, so an empty value ("All
+    municipalities", "All statuses") means no filter; a value that is not empty and not
+    valid (a municipality id that is not a number, an unknown status or sort) gives the 422
+    error page and changes nothing. Flags are ``true`` when set.
+    """
+    try:
+        filters = ListFilters.parse(municipality_id, theme, status, recorded_late, amended_after_due_date,
+                                    met_only_under_relaxed_terms, q, sort, page)
+    except ValueError:
+        return error_page(request, 422, "validation-error")
     rows, total = repository.list_commitments(
-        session, now, municipality_id=municipality_id, theme=filters["theme"], statuses=status or (),
-        recorded_late=filters["recorded_late"], amended_after_due_date=filters["amended_after_due_date"],
-        met_only_under_relaxed_terms=filters["met_only_under_relaxed_terms"], q=filters["q"],
-        sort=sort, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+        session, now, municipality_id=filters.municipality_id, theme=filters.theme, statuses=filters.status,
+        recorded_late=filters.recorded_late, amended_after_due_date=filters.amended_after_due_date,
+        met_only_under_relaxed_terms=filters.met_only_under_relaxed_terms, q=filters.q,
+        sort=filters.sort, offset=(filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
     )
     municipalities = repository.list_municipalities(session, now)
     codes = {m["id"]: m["code"] for m in municipalities}
-    themes = repository.list_themes(session, municipality_id)
+    themes = repository.list_themes(session, filters.municipality_id)
     pages = max(1, -(-total // PAGE_SIZE))
-    active = {k: v for k, v in filters.items() if v}
-    title = lang.t("list.heading")
+    active = filters.active()
     return render(
-        request, "list.html", lang, title=title, description=lang.t("list.lead"),
+        request, "list.html", lang, title=lang.t("list.heading"), description=lang.t("list.lead"),
         rows=[_card(r, lang, _time_zone(sources, codes.get(r["municipality_id"]))) for r in rows],
-        total=total, page_number=page, pages=pages, page_size=PAGE_SIZE, filters=filters, active=active, sort=sort,
-        sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities, themes=themes,
-        municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
+        total=total, page_number=filters.page, pages=pages, page_size=PAGE_SIZE, filters=filters,
+        active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
+        themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
     )
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """The list's filters, read from its GET form (empty value: no filter)."""
+
+    municipality_id: int | None = None
+    theme: str | None = None
+    status: tuple[str, ...] = ()
+    recorded_late: bool | None = None
+    amended_after_due_date: bool | None = None
+    met_only_under_relaxed_terms: bool | None = None
+    q: str | None = None
+    sort: str = DEFAULT_SORT
+    page: int = 1
+
+    @classmethod
+    def parse(cls, municipality_id: str | None, theme: str | None, status: list[str] | None, recorded_late: str | None,
+              amended_after_due_date: str | None, met_only_under_relaxed_terms: str | None, q: str | None,
+              sort: str | None, page: str | None) -> "ListFilters":
+        """The filters of the form's values.
+
+        Raises:
+            ValueError: a value that is not empty and not valid (municipality id or page not a
+                positive integer in range, unknown status or sort, a flag other than true/false).
+        """
+        statuses = tuple(s for s in (v.strip() for v in status or ()) if s)
+        if any(s not in STATUSES for s in statuses):
+            raise ValueError(f"unknown status in {statuses}")
+        chosen_sort = (sort or "").strip() or DEFAULT_SORT
+        if chosen_sort not in SORTS:
+            raise ValueError(f"unknown sort {chosen_sort!r}")
+        return cls(
+            municipality_id=_positive(municipality_id, 2**32 - 1), theme=(theme or "").strip() or None,
+            status=statuses, recorded_late=_flag(recorded_late), amended_after_due_date=_flag(amended_after_due_date),
+            met_only_under_relaxed_terms=_flag(met_only_under_relaxed_terms), q=(q or "").strip() or None,
+            sort=chosen_sort, page=_positive(page, 10**9) or 1,
+        )
+
+    def active(self) -> dict[str, Any]:
+        """The filters that are set, as query parameters (for links that keep them)."""
+        values = {"municipality_id": self.municipality_id, "theme": self.theme, "status": list(self.status),
+                  "recorded_late": self.recorded_late, "amended_after_due_date": self.amended_after_due_date,
+                  "met_only_under_relaxed_terms": self.met_only_under_relaxed_terms, "q": self.q}
+        return {k: v for k, v in values.items() if v}
+
+
+def _positive(value: str | None, maximum: int) -> int | None:
+    """``None`` for an empty value, else an integer 1..``maximum``. Raises ValueError."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ValueError(f"not an integer 1..{maximum}: {text!r}")
+    return int(text)
+
+
+def _flag(value: str | None) -> bool | None:
+    """``True`` for ``true``, ``None`` for empty or ``false`` (a flag filters only when set).
+    Raises ValueError for anything else."""
+    text = (value or "").strip().lower()
+    if text in ("", "false"):
+        return None
+    if text == "true":
+        return True
+    raise ValueError(f"not true/false: {text!r}")
 
 
 def _card(c: dict[str, Any], lang: Lang, tz: str | None) -> dict[str, Any]:

@@ -233,8 +233,6 @@ def test_without_javascript_the_filter_form_filters_and_sorts(site: Imported, no
     expect(page.locator("#commitment-list [data-status]").first).to_have_attribute("data-status", re.compile("^overdue"))
 
 
-@pytest.mark.xfail(strict=True, reason="the list's GET form sends municipality_id= and status= for 'All ...', which "
-                   "the route refuses with 422: frontend/site.py should read an empty value as no filter")
 def test_without_javascript_the_filter_form_works_with_all_municipalities(site: Imported, no_script_page: Page) -> None:
     page = no_script_page
     page.goto(_url(site, "/", "en"))
