@@ -206,7 +206,7 @@ def test_a_cited_file_passes_every_step_on_chain(ledger: Ledger, page: Page) -> 
     expect(found).to_contain_text(
         f"Read the whole event log of contract version 2.1.0: blocks {ledger.deploy_block} to {ledger.head_block} "
         f"(the latest block, {blocks} blocks)")
-    expect(found).to_contain_text(f"of which 5 DeliveryRecorded and 3 CommitmentRegistered.")
+    expect(found).to_contain_text("of which 5 DeliveryRecorded and 3 CommitmentRegistered.")
     expect(found.locator(".dc-items > li")).to_have_text(re.compile(
         rf"^✓ Correct In the evidence hashes of DeliveryRecorded, delivery {ledger.chargers * 1_000_000 + 1} \(block \d+, transaction 0x"))
     cited = steps(page).nth(2)
@@ -321,9 +321,9 @@ def test_a_document_in_a_batch_is_proven_by_the_anchored_file_and_the_contract(l
 def test_a_revoked_batched_delivery_is_revoked_with_its_reason(ledger: Ledger, page: Page) -> None:
     done = check_file(page, ledger, "nl", "tweede rij.txt", REVOKED_BATCH_DOCUMENT)
     expect(steps(page)).to_have_class(["ok", "ok", "ok", "fail", "ok", "fail dc-verdict"])
-    expect(steps(page).nth(3).locator(".dc-items > li")).to_contain_text(f"herroepen op ")
+    expect(steps(page).nth(3).locator(".dc-items > li")).to_contain_text("herroepen op ")
     expect(steps(page).nth(3).locator(".dc-items > li")).to_contain_text(f": {BATCH_REVOCATION_REASON} (blok ")
-    expect(done).to_contain_text(f"Staat in het register, maar is herroepen op ")
+    expect(done).to_contain_text("Staat in het register, maar is herroepen op ")
     expect(done).to_contain_text(f": {BATCH_REVOCATION_REASON}.")
 
 
