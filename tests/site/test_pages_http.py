@@ -84,8 +84,9 @@ class Story:
         self.now = r + 60 * DAY
         s.commitment(1, title="Renovate 200 social homes", theme="Wonen", target_quantity=200, due_date=r + YEAR)
         s.commitment(2, title="Plant 500 trees", theme="Groen", target_quantity=500, unit="bomen", due_date=r + 10 * DAY)
+        self.source_document = sha("raadsbesluit zorgloket")
         s.commitment(3, title="Open the health desk", theme="Zorg", target_quantity=1, unit="loket",
-                     promised_at=r - 3 * YEAR, due_date=r - YEAR)
+                     promised_at=r - 3 * YEAR, due_date=r - YEAR, source_document_hash=self.source_document)
         s.commitment(4, title="Repave the Brink", theme="Verkeer", target_quantity=1, unit="straat", due_date=r + 5 * DAY)
         s.commitment(5, municipality_id=2, title=CHILE_TITLE, theme="Pensiones", target_quantity=1000, unit="personas",
                      due_date=r + 2 * YEAR, source_uri="https://www.deldichoalhecho.cl/")
@@ -676,6 +677,10 @@ def test_the_check_finds_a_cited_hash_without_javascript(client: TestClient, sto
         assert EN.t("check.valid") in words
         assert '<a href="/commitments/1?lang=en">Renovate 200 social homes</a>' in response.text
         assert Page(response.text).json_block("doc-check-index")["sha256"] == story.cited
+    source = client.get("/check", params={"sha256": story.source_document, "lang": "en"})
+    assert source.status_code == 200
+    assert EN.plural("check.sourceOf", 1) in text_of(source.text)
+    assert '<a href="/commitments/3?lang=en">Open the health desk</a> (Baarn)' in source.text
     unknown = client.get("/check", params={"sha256": sha("never recorded"), "lang": "en"})
     assert unknown.status_code == 200
     assert EN.t("check.notFound") in text_of(unknown.text)
