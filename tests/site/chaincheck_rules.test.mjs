@@ -24,8 +24,7 @@ const EV2 = '0x' + 'cd'.repeat(32);
 const coder = AbiCoder.defaultAbiCoder();
 const hashes = {
   sha256Hex: async (bytes) => '0x' + createHash('sha256').update(bytes).digest('hex'),
-  leafHash: (values) => keccak256(keccak256(coder.encode(R.LEAF_ENCODING, values))),
-  nodeHash: (a, b) => keccak256(concat(a < b ? [a, b] : [b, a])),
+  keccak256: (bytes) => keccak256(bytes),
 };
 
 // ------------------------------------------------------------------ event builders
@@ -438,6 +437,38 @@ test('batch file check: OZ file verified; missing, edited, wrong root, wrong cou
   dump.tree[1] = '0x' + '11'.repeat(32);
   const treeEdited = new TextEncoder().encode(JSON.stringify(dump));
   assert.equal((await R.checkBatchFile(treeEdited, { ...anchor, fileSha256: await hashes.sha256Hex(treeEdited) }, hashes)).reason, 'unparseable');
+});
+
+test('the leaf encoding written out equals ethers\' generic abi.encode, hashes equal OZ\'s leaf hash', () => {
+  const leaves = [
+    leafValues({ quantity: 1, deliveredAt: 1 }),
+    leafValues({ cid: 2n ** 256n - 1n, quantity: '18446744073709551615', deliveredAt: '18446744073709551615', evidence: [] }),
+    leafValues({ quantity: 10, deliveredAt: T0, evidence: Array.from({ length: 16 }, (_, i) => '0x' + (i + 1).toString(16).padStart(64, 'e')),
+      uri: 'https://bewijs.example/' + 'x'.repeat(600), note: 'Straße 🌳 ' + 'é'.repeat(40), ref: 'a'.repeat(32), asset: 'b'.repeat(33) }),
+    leafValues({ quantity: 3, deliveredAt: T0, note: '\ud800 lone' }),
+  ];
+  for (const values of leaves) {
+    const clean = values.map((v) => (typeof v === 'string' ? v.toWellFormed() : v)); // as TextEncoder encodes it
+    assert.equal('0x' + Buffer.from(R.encodeLeaf(values)).toString('hex'), coder.encode(R.LEAF_ENCODING, clean));
+    assert.equal(R.leafHash(values, keccak256), StandardMerkleTree.of([clean], [...R.LEAF_ENCODING]).leafHash(clean));
+  }
+  const a = '0x' + '01'.repeat(32);
+  const b = '0x' + 'ff'.repeat(32);
+  assert.equal(R.nodeHash(a, b, keccak256), keccak256(concat([a, b])));
+  assert.equal(R.nodeHash(b, a, keccak256), keccak256(concat([a, b])));
+});
+
+test('a file naming no leaf of the commitment asked about is not hashed further', async () => {
+  const b = await batch(2, T0, [{ cid: 99n, quantity: 1, deliveredAt: T0 }]);
+  const anchor = { root: b.root, fileSha256: b.anchor.args.fileSha256, leafCount: 1 };
+  const counting = { ...hashes, keccak256: (bytes) => { counting.calls += 1; return keccak256(bytes); }, calls: 0 };
+  const skipped = await R.checkBatchFile(b.bytes, anchor, counting, { onlyFor: CID });
+  assert.deepEqual([skipped.verified, skipped.reason, skipped.skipped, counting.calls], [false, null, true, 0]);
+  const full = await R.checkBatchFile(b.bytes, anchor, counting, { onlyFor: 99n });
+  assert.deepEqual([full.verified, full.skipped], [true, false]);
+  // an edited file is reported, whatever it names
+  const edited = await R.checkBatchFile(new TextEncoder().encode(' ' + new TextDecoder().decode(b.bytes)), anchor, hashes, { onlyFor: CID });
+  assert.equal(edited.reason, 'sha256_mismatch');
 });
 
 test('batch file check agrees with OZ on a larger tree (odd count, every tree index)', async () => {

@@ -45,7 +45,8 @@
 //   getLogs(chain, {topics, fromBlock, toBlock, onProgress}) -> Promise<Array<ethers.Log>>
 //       eth_getLogs of data-contract over fromBlock..toBlock (inclusive; fromBlock defaults to
 //       data-deploy-block), in chunks of CHUNK_BLOCKS blocks; a chunk the provider refuses as too
-//       large is halved (down to one block) and the smaller size kept. Logs come back in
+//       large is halved (down to one block) and the smaller size kept (also for the next
+//       getLogs on the same Chain: chain.logSpan). Logs come back in
 //       ascending (block, log index) order. onProgress(doneToBlock, toBlock) after each chunk.
 //       Throws ChainError 'range' (refused even one block), 'no-history' (the node has pruned
 //       the blocks), 'rpc' (other node error), 'unreachable'.
@@ -274,7 +275,7 @@ export async function getLogs(chain, { topics = [], fromBlock, toBlock, onProgre
   const start0 = fromBlock === undefined ? chain.settings.deployBlock : fromBlock;
   if (toBlock < start0) return [];
   const out = [];
-  let span = CHUNK_BLOCKS;
+  let span = chain.logSpan || CHUNK_BLOCKS;
   let start = start0;
   while (start <= toBlock) {
     const end = Math.min(start + span - 1, toBlock);
@@ -288,10 +289,12 @@ export async function getLogs(chain, { topics = [], fromBlock, toBlock, onProgre
       if (typed.code === 'rpc' && RANGE_HINTS.test(typed.params.message)) {
         if (start === end) throw new ChainError('range', typed.params, err);
         span = Math.max(1, Math.floor((end - start + 1) / 2));
+        chain.logSpan = span;
         continue;
       }
       if (typed.code === 'unreachable' && err && err.code === 'TIMEOUT' && start !== end) {
         span = Math.max(1, Math.floor((end - start + 1) / 2));
+        chain.logSpan = span;
         continue;
       }
       throw typed;

@@ -142,9 +142,9 @@ async function run(C, R, s) {
     const head = await C.head(chain);
     const from = s.deployBlock;
     const fmtBlock = (n) => C.formatNumber(n, lang);
-    const progress = (done) => steps.set('events', 'run', C.t('chaincheck.events.reading', {
-      from: fmtBlock(from), head: fmtBlock(head.number), done: fmtBlock(done) }), 'run');
-    progress(from);
+    const progress = (done, part, parts) => steps.set('events', 'run', C.t('chaincheck.events.reading', {
+      from: fmtBlock(from), head: fmtBlock(head.number), done: fmtBlock(done), part, parts }), 'run');
+    progress(from, 1, 1);
     const logs = await readCommitmentLogs(C, chain, commitmentId, municipalityId, expected, head.number, progress);
     const events = logs.map((log) => C.decodeLog(chain, log)).filter(Boolean);
     const compareBlock = indexedBlock === null ? head.number : Math.min(indexedBlock, head.number);
@@ -207,8 +207,9 @@ async function readCommitmentLogs(C, chain, commitmentId, municipalityId, expect
   if (named.length) queries.push([[topic('BatchAnchored')], named]);
   const seen = new Set();
   const out = [];
-  for (const topics of queries) {
-    for (const log of await C.getLogs(chain, { topics, toBlock, onProgress: progress })) {
+  for (const [i, topics] of queries.entries()) {
+    const onProgress = (done) => progress(done, i + 1, queries.length);
+    for (const log of await C.getLogs(chain, { topics, toBlock, onProgress })) {
       const key = `${log.transactionHash}:${log.logIndex}`;
       if (!seen.has(key)) {
         seen.add(key);
@@ -230,13 +231,7 @@ async function fetchBytes(url) {
 }
 
 async function checkBatches(C, R, chain, s, steps, anchors, expected, commitmentId, municipalityId, compareBlock) {
-  const { ethers } = chain;
-  const coder = ethers.AbiCoder.defaultAbiCoder();
-  const hashes = {
-    sha256Hex: (bytes) => C.sha256Hex(bytes),
-    leafHash: (values) => ethers.keccak256(ethers.keccak256(coder.encode(R.LEAF_ENCODING, values))),
-    nodeHash: (a, b) => ethers.keccak256(ethers.concat(a < b ? [a, b] : [b, a])),
-  };
+  const hashes = { sha256Hex: (bytes) => C.sha256Hex(bytes), keccak256: (bytes) => chain.ethers.keccak256(bytes) };
   const lang = s.lang;
   const checks = new Map();
   const relevant = new Set();
@@ -253,11 +248,11 @@ async function checkBatches(C, R, chain, s, steps, anchors, expected, commitment
     const root = e.args.root.toLowerCase();
     const url = (named.get(root) && named.get(root).file_url) || `${s.api}/batches/${root}/file`;
     const bytes = await fetchBytes(url);
-    const check = await R.checkBatchFile(bytes, { root, fileSha256: e.args.fileSha256, leafCount: e.args.leafCount }, hashes);
+    const options = named.has(root) ? {} : { onlyFor: commitmentId };
+    const check = await R.checkBatchFile(bytes, { root, fileSha256: e.args.fileSha256, leafCount: e.args.leafCount }, hashes, options);
     checks.set(root, check);
     const mineCount = check.leaves.filter((leaf) => leaf.commitmentId === commitmentId).length;
-    const concerns = named.has(root) || mineCount > 0 || !check.verified;
-    if (!concerns) {
+    if (check.skipped || (check.verified && mineCount === 0 && !named.has(root))) {
       others += 1;
       continue;
     }

@@ -18,11 +18,16 @@
 //   parseBatchFile(text) -> {leaves: [{valueIndex, treeIndex, commitmentId: BigInt, quantity: BigInt,
 //        deliveredAt, evidenceHashes: string[], evidenceUri, note, externalRef, assetRef, values}]}
 //        throws BatchFileError (not the standard-v1 dump of LEAF_ENCODING leaves)
-//   checkBatchFile(bytes: Uint8Array|null, anchor: {root, fileSha256, leafCount}, hashes)
-//        -> Promise<{verified, reason: null|UNVERIFIED_REASONS[i], sha256, rebuiltRoot, leaves, error}>
-//        hashes = { sha256Hex(bytes) -> Promise<'0x..'>, leafHash(values) -> '0x..' (keccak256 of
-//                   keccak256(abi.encode(LEAF_ENCODING, values))), nodeHash(a, b) -> '0x..'
-//                   (keccak256 of the two 32-byte hashes, smaller first) }
+//   encodeLeaf(values) -> Uint8Array   abi.encode(LEAF_ENCODING, values), written out for this one
+//        tuple type (a generic ABI encoder takes a millisecond a leaf; a batch may hold 10,000)
+//   leafHash(values, keccak256) -> '0x..'   keccak256(keccak256(encodeLeaf(values)))
+//   nodeHash(a, b, keccak256) -> '0x..'     keccak256 of the two 32-byte hashes, smaller first
+//   checkBatchFile(bytes: Uint8Array|null, anchor: {root, fileSha256, leafCount}, hashes, options)
+//        -> Promise<{verified, reason: null|UNVERIFIED_REASONS[i], sha256, rebuiltRoot, leaves, error, skipped}>
+//        hashes = { sha256Hex(bytes) -> Promise<'0x..'>, keccak256(bytes: Uint8Array) -> '0x..' };
+//        options.onlyFor = a commitment id (BigInt): a file whose SHA-256 matches and that parses
+//        but names no leaf of it is not hashed further ({verified: false, reason: null,
+//        skipped: true}): it cannot change that commitment, whatever its tree.
 //   project({commitmentId, events, batches}) -> Projection | null (null: no CommitmentRegistered)
 //        events: every event of this commitment (and the BatchAnchored of batches that may name
 //        it), any order; batches: Map root(lowercase) → checkBatchFile result.
@@ -207,6 +212,72 @@ export function parseBatchFile(text) {
   return { tree: doc.tree, leaves };
 }
 
+const HEX_VALUE = new Map(Array.from({ length: 256 }, (_, i) => [i.toString(16).padStart(2, '0'), i]));
+
+function hexToBytes(hex) {
+  const text = hex.toLowerCase();
+  const out = new Uint8Array((text.length - 2) / 2);
+  for (let i = 0; i < out.length; i += 1) out[i] = HEX_VALUE.get(text.substr(2 + 2 * i, 2));
+  return out;
+}
+
+function word(value) {
+  const out = new Uint8Array(32);
+  if (typeof value === 'number' && value <= 0xffffffff) {
+    out[28] = value >>> 24;
+    out[29] = (value >>> 16) & 0xff;
+    out[30] = (value >>> 8) & 0xff;
+    out[31] = value & 0xff;
+    return out;
+  }
+  let v = BigInt(value);
+  for (let i = 31; i >= 0 && v > 0n; i -= 1) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+export function encodeLeaf(values) {
+  const [commitmentId, quantity, deliveredAt, evidence, ...texts] = values;
+  const tails = [];
+  const hashes = new Uint8Array(32 + 32 * evidence.length);
+  hashes.set(word(evidence.length), 0);
+  evidence.forEach((h, i) => hashes.set(hexToBytes(h), 32 + 32 * i));
+  tails.push(hashes);
+  for (const text of texts) {
+    const data = encoder.encode(wellFormed(text));
+    const tail = new Uint8Array(32 + Math.ceil(data.length / 32) * 32);
+    tail.set(word(data.length), 0);
+    tail.set(data, 32);
+    tails.push(tail);
+  }
+  const heads = [word(commitmentId), word(quantity), word(deliveredAt)];
+  let offset = 32 * 8;
+  for (const tail of tails) {
+    heads.push(word(offset));
+    offset += tail.length;
+  }
+  const out = new Uint8Array(offset);
+  let at = 0;
+  for (const part of [...heads, ...tails]) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+export function leafHash(values, keccak256) {
+  return keccak256(hexToBytes(keccak256(encodeLeaf(values)))).toLowerCase();
+}
+
+export function nodeHash(a, b, keccak256) {
+  const pair = new Uint8Array(64);
+  pair.set(hexToBytes(a < b ? a : b), 0);
+  pair.set(hexToBytes(a < b ? b : a), 32);
+  return keccak256(pair).toLowerCase();
+}
+
 // OZ StandardMerkleTree.of: leaf hashes sorted ascending (stable), placed from the end of the
 // array backwards, each inner node i the pair hash of nodes 2i+1 and 2i+2; root at 0.
 function rebuildTree(leafHashes, nodeHash) {
@@ -222,9 +293,9 @@ function rebuildTree(leafHashes, nodeHash) {
   return { nodes, treeIndices };
 }
 
-export async function checkBatchFile(bytes, anchor, hashes) {
+export async function checkBatchFile(bytes, anchor, hashes, options = {}) {
   const root = String(anchor.root).toLowerCase();
-  const result = { verified: false, reason: null, sha256: null, rebuiltRoot: null, leaves: [], error: null };
+  const result = { verified: false, reason: null, sha256: null, rebuiltRoot: null, leaves: [], error: null, skipped: false };
   if (bytes === null || bytes === undefined) return { ...result, reason: 'missing' };
   result.sha256 = (await hashes.sha256Hex(bytes)).toLowerCase();
   if (result.sha256 !== String(anchor.fileSha256).toLowerCase()) return { ...result, reason: 'sha256_mismatch' };
@@ -234,11 +305,14 @@ export async function checkBatchFile(bytes, anchor, hashes) {
   } catch (err) {
     return { ...result, reason: 'unparseable', error: err };
   }
-  const leafHashes = parsed.leaves.map((leaf) => hashes.leafHash(leaf.values).toLowerCase());
+  if (options.onlyFor !== undefined && !parsed.leaves.some((leaf) => leaf.commitmentId === BigInt(options.onlyFor))) {
+    return { ...result, skipped: true };
+  }
+  const leafHashes = parsed.leaves.map((leaf) => leafHash(leaf.values, hashes.keccak256));
   if (new Set(leafHashes).size !== leafHashes.length) {
     return { ...result, reason: 'unparseable', error: new BatchFileError('values', 'no two values the same leaf') };
   }
-  const { nodes, treeIndices } = rebuildTree(leafHashes, (a, b) => hashes.nodeHash(a, b).toLowerCase());
+  const { nodes, treeIndices } = rebuildTree(leafHashes, (a, b) => nodeHash(a, b, hashes.keccak256));
   result.rebuiltRoot = nodes[0];
   const treeMatches = parsed.tree.length === nodes.length && parsed.tree.every((h, i) => h === nodes[i]);
   const indicesMatch = parsed.leaves.every((leaf, i) => leaf.treeIndex === treeIndices[i]);
