@@ -314,6 +314,34 @@ def test_without_javascript_lang_en_changes_the_html_and_the_switch_sets_the_coo
     assert {c["name"]: c["value"] for c in page.context.cookies()}["lang"] == "nl"
 
 
+def test_without_javascript_the_hash_form_checks_a_hash_on_the_server(site: Imported, no_script_page: Page) -> None:
+    page = no_script_page
+    page.goto(_url(site, "/check", "en"))
+    expect(page.locator("#doc-check-result")).to_contain_text("Nothing checked yet.")
+    page.get_by_label("SHA-256 hash").fill(UNKNOWN_SHA256)
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(page).to_have_url(re.compile(f"[?&]sha256={UNKNOWN_SHA256}(&|$)"))
+    result = page.locator("#doc-check-result")
+    expect(result.get_by_test_id("check-hash")).to_have_text(UNKNOWN_SHA256)
+    expect(result.locator(".verdict")).to_have_text("Not found in the ledger.")
+
+    page.get_by_label("SHA-256 hash").fill(site.evidence_sha256)
+    page.get_by_role("button", name="Check", exact=True).click()
+    citation = page.locator("#doc-check-result .citation")
+    expect(citation).to_have_count(1)
+    expect(citation.get_by_role("link", name=site.chile_commitment["title"])).to_have_attribute(
+        "href", f"/commitments/{site.chile_commitment['id']}?lang=en")
+    expect(citation.locator(".verdict")).to_have_text("Valid: counts towards progress (delivery in a verified batch)")
+
+    response = page.goto(_url(site, "/check?sha256=not-a-hash", "en"))
+    assert response is not None and response.status == 422
+    field = page.get_by_label("SHA-256 hash")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_attribute("aria-describedby", "sha-hint sha-error")
+    expect(page.locator("#sha-error")).to_have_text(
+        "This is not a valid SHA-256 hash: enter 64 characters 0–9 and a–f, optionally starting with 0x.")
+
+
 # ------------------------------------------------------------------ keyboard
 
 
