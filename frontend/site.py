@@ -333,7 +333,8 @@ def check_page(
         except ValueError:
             invalid = True
     return render(
-        request, "check.html", lang, title=lang.t("check.title"), description=lang.t("check.lead"),
+        request, "check.html", lang, title=(lang.t("errorPage.titlePrefix") if invalid else "") + lang.t("check.title"),
+        description=lang.t("check.lead"),
         status_code=422 if invalid else 200, asked=sha256 or "", result=result, invalid=invalid, views=views,
     )
 

@@ -195,6 +195,7 @@ def render(
             "og_type": og_type,
             "image": image,
             "path": request.url.path,
+            "error": status_code >= 400,
         },
         **context,
     )

@@ -681,6 +681,9 @@ def test_the_check_finds_a_cited_hash_without_javascript(client: TestClient, sto
     assert source.status_code == 200
     assert EN.plural("check.sourceOf", 1) in text_of(source.text)
     assert '<a href="/commitments/3?lang=en">Open the health desk</a> (Baarn)' in source.text
+    refused = client.get("/check", params={"sha256": "zz", "lang": "en"})
+    assert (refused.status_code, Page(refused.text).title) == (422, "Error: Check a document — From promise to proof")
+    assert '<meta name="robots" content="noindex">' in refused.text and 'rel="canonical"' not in refused.text
     unknown = client.get("/check", params={"sha256": sha("never recorded"), "lang": "en"})
     assert unknown.status_code == 200
     assert EN.t("check.notFound") in text_of(unknown.text)
