@@ -250,7 +250,8 @@ def _chain_check_expected(c: dict[str, Any], now: int, checkpoint: dict[str, Any
         deliveries.append({
             "key": str(d["id"]), "kind": d["kind"], "quantity": d["quantity"], "delivered_at": d["delivered_at"],
             "recorded_at": d["recorded_at"], "revoked": d["revocation"] is not None,
-            "counted": bool(d.get("counted", True)) and not d.get("double_counted") and d["revocation"] is None,
+            # recorded deliveries carry counted = null (only batched leaves are counted or refused)
+            "counted": d.get("counted") is not False and not d.get("double_counted") and d["revocation"] is None,
             "evidence": [e["sha256"] for e in d["evidence"]], "tx_hash": d["recorded"]["tx_hash"],
             "batch_root": d.get("batch_root"),
         })
