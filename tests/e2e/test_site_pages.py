@@ -163,11 +163,15 @@ def test_every_page_passes_axe_in_its_language_with_its_own_title_and_preview(
         expect(page).to_have_title(f"{target.title[lang]} — {SITE_NAME[lang]}")
         meta = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('meta[property^="og:"]')]
             .map((m) => [m.getAttribute('property'), m.getAttribute('content')]))""")
-        canonical = page.locator("link[rel=canonical]").get_attribute("href")
         assert meta["og:title"] == target.title[lang]
         assert meta["og:description"].strip()
-        assert meta["og:url"] == canonical and canonical.startswith(site.api_url + target.path.split("?")[0])
-        assert f"lang={lang}" in canonical
+        assert meta["og:url"].startswith(site.api_url + target.path.split("?")[0]) and f"lang={lang}" in meta["og:url"]
+        if target.status < 400:
+            expect(page.locator("link[rel=canonical]")).to_have_attribute("href", meta["og:url"])
+            expect(page.locator("link[rel=alternate][hreflang]")).to_have_count(2)
+        else:  # an error is not a page to index or to link to in another language
+            expect(page.locator("meta[name=robots]")).to_have_attribute("content", "noindex")
+            expect(page.locator("link[rel=canonical], link[rel=alternate][hreflang]")).to_have_count(0)
         SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
         height = min(page.evaluate("document.documentElement.scrollHeight"), SCREENSHOT_MAX_HEIGHT)
         page.screenshot(path=SCREENSHOTS_DIR / f"{name}-{lang}-{width}.png", full_page=True,
