@@ -96,7 +96,7 @@ import-chile: setup
 	$(PY) -m scripts.importer scripts/mappings/ddah-chile.yaml --api $(API_URL) --token-file $(TOKENS) --data-dir $(DATA_DIR) --report data/import-chile.json
 
 replay: setup
-	$(PY) -m scripts.replay --deployment data/deployment.json --rpc-url $(LEDGER_RPC_URL) --api-url $(API_URL) --report data/replay-report.json
+	$(PY) -m scripts.replay --deployment data/deployment.json --rpc-url $(LEDGER_RPC_URL) --api-url $(API_URL) --batch-files-from-api --report data/replay-report.json
 
 # Rebuild the index from the deploy block (stop `make run` first).
 reindex:

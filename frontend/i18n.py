@@ -204,8 +204,17 @@ class Lang:
         return format_percent(Decimal(int(bps)).scaleb(-4), format="#,##0.##%", locale=self.locale)
 
     def duration(self, seconds: int) -> str:
-        """A duration in words at the coarsest sensible unit ("3 jaar" / "3 years", "5 days")."""
-        return format_timedelta(timedelta(seconds=seconds), threshold=1.0, format="long", locale=self.locale)
+        """A duration in words at its coarsest whole unit, rounded DOWN ("3 jaar" / "3 years"
+        for 3 years and 11 months, "1 month", "5 days"): a record's lateness is never
+        overstated. Units: years of 365 days, months of 30 days, days (Babel's words)."""
+        days = max(0, seconds) // 86_400
+        for unit_days in (365, 30):
+            if days >= unit_days:
+                days = days // unit_days * unit_days
+                break
+        if days == 0:
+            return format_timedelta(timedelta(seconds=max(0, seconds)), threshold=1.0, format="long", locale=self.locale)
+        return format_timedelta(timedelta(days=days), threshold=1.0, format="long", locale=self.locale)
 
     def iso(self, seconds: int | None) -> str:
         """Unix seconds as ISO 8601 UTC (for ``<time datetime>``; years beyond 9999 with more

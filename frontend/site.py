@@ -110,12 +110,32 @@ def commitments_page(
     pages = max(1, -(-total // PAGE_SIZE))
     active = filters.active()
     return render(
-        request, "list.html", lang, title=lang.t("list.heading"), description=lang.t("list.lead"),
+        request, "list.html", lang, title=_list_title(lang, filters, municipalities, pages), description=lang.t("list.lead"),
         rows=[_card(r, lang, _time_zone(sources, codes.get(r["municipality_id"]))) for r in rows],
         total=total, page_number=filters.page, pages=pages, page_size=PAGE_SIZE, filters=filters,
         active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
         themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
     )
+
+
+def _list_title(lang: Lang, filters: "ListFilters", municipalities: list[dict[str, Any]], pages: int) -> str:
+    """The list's title with what it shows: municipality, theme, statuses, words, sort and
+    page ("Beloften en wat ervan terechtkwam · Baarn · Termijn verstreken · pagina 2 van 7"),
+    so that every list a reader shares or bookmarks has its own title."""
+    parts = [lang.t("list.heading")]
+    names = {m["id"]: m["name"] for m in municipalities}
+    if filters.municipality_id is not None:
+        parts.append(names.get(filters.municipality_id, str(filters.municipality_id)))
+    if filters.theme:
+        parts.append(filters.theme)
+    parts += [lang.t(f"status.{s}") for s in filters.status]
+    if filters.q:
+        parts.append(f"“{filters.q}”")
+    if filters.sort != DEFAULT_SORT:
+        parts.append(lang.t(f"sort.{filters.sort}"))
+    if filters.page > 1:
+        parts.append(lang.t("pager.page", page=lang.number(filters.page), pages=lang.number(pages)))
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -213,6 +233,10 @@ def commitment_page(
     parent = repository.get_commitment(session, c["parent_id"], now) if c["parent_id"] else None
     children = [repository.get_commitment(session, child, now) for child in c["children"]]
     points = repository.commitment_delivery_points(session, commitment_id)
+    roots = list(dict.fromkeys(d["batch_root"] for d in c["deliveries"] if d.get("batch_root")))
+    batches = [b for b in (repository.get_batch(session, root, evidence_stored=store.exists, leaves=False) for root in roots) if b]
+    unverifiable, _ = repository.list_batches(session, municipality_id=c["municipality_id"], verified=False,
+                                              limit=repository.MAX_PAGE_LIMIT, evidence_stored=store.exists)
     checkpoint = repository.get_checkpoint(session) or {}
     chart = charts.commitment_chart(
         points, target=int(c["target_quantity"]), original_target=int(c["original_target_quantity"]),
@@ -231,6 +255,7 @@ def commitment_page(
         deliveries=[{**d, "title": views.delivery_title(d, lang), "state": views.delivery_state(d, lang),
                      "lag": views.lag_text(d["recording_lag_seconds"], lang), "late": d["recorded_late"]}
                     for d in c["deliveries"]],
+        batches=batches, unverifiable=unverifiable, timeline=views.timeline(c, lang),
         share_url=share_url, qr_url=f"/commitments/{commitment_id}/qr.svg?lang={lang.code}",
         expected=_chain_check_expected(c, now, checkpoint), views=views,
         feed_url=f"/feeds/{c['municipality_id']}.atom?lang={lang.code}",
@@ -322,6 +347,7 @@ def check_page(
     request: Request,
     lang: LangDep,
     session: SessionDep,
+    sources: SourcesDep,
     sha256: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     """Document check. ``?sha256=`` (64 hex digits, ``0x`` optional) shows where this index
@@ -337,6 +363,7 @@ def check_page(
         request, "check.html", lang, title=(lang.t("errorPage.titlePrefix") if invalid else "") + lang.t("check.title"),
         description=lang.t("check.lead"),
         status_code=422 if invalid else 200, asked=sha256 or "", result=result, invalid=invalid, views=views,
+        time_zones={mid: _time_zone(sources, code) for mid, code in repository.municipality_codes(session).items()},
     )
 
 

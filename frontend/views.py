@@ -173,3 +173,31 @@ def short_hash(value: str | None, keep: int = 10) -> str:
     if not value:
         return ""
     return value if len(value) <= keep + 2 else f"{value[:keep + 2]}…"
+
+
+def timeline(c: dict[str, Any], lang: Lang) -> list[dict[str, Any]]:
+    """Every on-chain fact of commitment detail ``c`` in chain order (block number, log
+    index): the index's timeline (registered, amended, delivered, revoked, withdrawn) plus
+    what it does not hold: the anchor of each batch that delivers to it, batched revocations,
+    and each confirmer's latest verdict on each of its deliveries. Each entry is ``{"kind",
+    "chain", ...}``; ``kind`` is also the text key ``tl.<kind>``."""
+    entries: list[dict[str, Any]] = [dict(e) for e in c["timeline"]]
+    anchors: dict[str, dict[str, Any]] = {}
+    for d in c["deliveries"]:
+        label = delivery_title(d, lang)
+        if d["kind"] == "batched":
+            anchor = anchors.setdefault(d["batch_root"], {"kind": "anchored", "chain": d["recorded"], "root": d["batch_root"],
+                                                          "labels": [], "quantity": 0})
+            anchor["labels"].append(label)
+            anchor["quantity"] += int(d["quantity"])
+            if d["revocation"]:
+                entries.append({"kind": "revoked_batched", "chain": d["revocation"]["chain"], "label": label,
+                                "reason": d["revocation"]["reason"]})
+        for r in d.get("confirmations") or []:
+            entries.append({"kind": "confirmed", "chain": r["chain"], "label": label, "confirmer": r["confirmer"],
+                            "evidence_hash": r.get("evidence_hash")})
+        for r in d.get("disputes") or []:
+            entries.append({"kind": "disputed", "chain": r["chain"], "label": label, "confirmer": r["confirmer"],
+                            "reason": r["reason"]})
+    entries += anchors.values()
+    return sorted(entries, key=lambda e: (e["chain"]["block_number"], e["chain"]["log_index"]))

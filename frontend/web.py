@@ -85,13 +85,19 @@ class ChainView:
         return f"{self.explorer_url}/address/{address}" if self.explorer_url else None
 
 
-def chain_view(request: Request) -> ChainView:
-    """The chain settings of the app serving ``request`` (settings and deployment record)."""
+def chain_view(request: Request, lang: Lang | None = None) -> ChainView:
+    """The chain settings of the app serving ``request`` (settings and deployment record);
+    the network's name in ``lang`` when the texts have one (``network.<chain id>``) and the
+    operator set none."""
     settings = request.app.state.settings
     deployment = request.app.state.deployment
+    name = network_name(deployment.chain_id, settings.network_name)
+    key = f"network.{deployment.chain_id}"
+    if lang is not None and not settings.network_name and lang.has(key):
+        name = lang.t(key)
     return ChainView(
         chain_id=deployment.chain_id,
-        network=network_name(deployment.chain_id, settings.network_name),
+        network=name,
         contract=deployment.contract_address,
         deploy_block=deployment.deploy_block,
         rpc_url=settings.public_rpc_url,
@@ -171,7 +177,7 @@ def render(
         image: absolute URL of a preview image, if any.
         context: the template's own variables.
     """
-    chain = chain_view(request)
+    chain = chain_view(request, lang)
     base = site_base(request)
     query = {k: request.query_params.getlist(k) for k in request.query_params.keys() if k != "lang"}
     canonical = base + internal_url(request.url.path, lang.code, query)

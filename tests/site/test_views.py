@@ -76,8 +76,8 @@ def test_status_badge_without_recorded_proof(status: str) -> None:
 
 def test_overdue_without_proof_is_a_warning_with_the_hint_never_red() -> None:
     for lang, text, hint in [
-        (EN, "Deadline passed — no proof recorded yet", "No recorded proof is not the same as not done"),
-        (NL, "Termijn verstreken — nog geen bewijs vastgelegd", "Geen vastgelegd bewijs is niet hetzelfde als niet gedaan"),
+        (EN, "Deadline passed — no proof recorded yet", "No counted proof is not the same as not done"),
+        (NL, "Termijn verstreken — nog geen bewijs vastgelegd", "Geen bewijs dat meetelt is niet hetzelfde als niet gedaan"),
     ]:
         for field in ("status", "status_on_record", "status_original_terms"):
             c = commitment(**{field: "overdue"}, delivered_quantity="0")
