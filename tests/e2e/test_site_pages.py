@@ -112,7 +112,9 @@ def site(imported: ImportedSystem) -> Imported:
     checking = both("Check a document", "Document controleren")
     pages = {
         "list": SitePage("/", 200, listing),
-        "list-filtered": SitePage(f"/?municipality_id={chile}&status=overdue&sort=-due_date", 200, listing),
+        "list-filtered": SitePage(f"/?municipality_id={chile}&status=overdue&sort=-due_date", 200, both(
+            f"{listing['en']} · {names[chile]} · Overdue · due date (latest first)",
+            f"{listing['nl']} · {names[chile]} · Termijn verstreken · termijn (laatste eerst)")),
         "commitment-baarn": SitePage(f"/commitments/{baarn_commitment['id']}", 200, both(baarn_commitment["title"], baarn_commitment["title"])),
         "commitment-chile": SitePage(f"/commitments/{chile_commitment['id']}", 200, both(chile_commitment["title"], chile_commitment["title"])),
         "municipalities": SitePage("/municipalities", 200, both("Municipalities compared", "Gemeenten vergeleken")),
@@ -187,7 +189,7 @@ def test_every_page_passes_axe_in_its_language_with_its_own_title_and_preview(
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_different_pages_have_different_titles(site: Imported, lang: str) -> None:
-    distinct = ("list", "commitment-baarn", "commitment-chile", "municipalities", "municipality-baarn",
+    distinct = ("list", "list-filtered", "commitment-baarn", "commitment-chile", "municipalities", "municipality-baarn",
                 "municipality-chile", "check", "about", "not-found")
     titles = [re.search(r"<title>(.*?)</title>", httpx.get(_url(site, site.pages[n].path, lang)).text, re.S)[1] for n in distinct]
     assert len(set(titles)) == len(distinct), titles
@@ -481,7 +483,8 @@ def test_the_timeline_lists_every_chain_event_with_its_transaction_hash(site: Im
     label = {"registered": "Registered", "amended": "Amended", "delivered": "Delivery recorded", "revoked": "Delivery revoked",
              "withdrawn": "Withdrawn"}
     events = [(label[e["kind"]], e["chain"]["tx_hash"], e["chain"]["block_number"]) for e in c["timeline"]]
-    events += [("Batch anchored", d["recorded"]["tx_hash"], d["recorded"]["block_number"]) for d in c["deliveries"] if d["kind"] == "batched"]
+    anchors = {d["batch_root"]: d["recorded"] for d in c["deliveries"] if d["kind"] == "batched"}  # one entry per batch
+    events += [("Batch anchored", ref["tx_hash"], ref["block_number"]) for ref in anchors.values()]
     events += [("Delivery revoked", d["revocation"]["chain"]["tx_hash"], d["revocation"]["chain"]["block_number"])
                for d in c["deliveries"] if d["kind"] == "batched" and d["revocation"]]
     assert events and events[0][0] == "Registered"
