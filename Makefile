@@ -20,7 +20,7 @@ API_URL ?= http://127.0.0.1:8000
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
-.PHONY: setup run test compile slither import-baarn import-chile replay reindex reset bench browser clean help
+.PHONY: setup run test compile slither import-baarn import-chile replay reindex reset bench bench-site browser clean help
 
 help:
 	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make slither | make reset"
@@ -115,6 +115,10 @@ test: setup browser slither
 bench: setup
 	$(PY) -m bench.gas
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
+
+# Weight and speed of the site on make run's ledger (import the datasets first; data/ is only read).
+bench-site: setup
+	$(PY) -m bench.site --data-dir data --rpc-url $(LEDGER_RPC_URL)
 
 clean:
 	rm -rf build reports .solcx $(VENV) $(SLITHER_VENV) node_modules
