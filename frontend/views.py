@@ -104,7 +104,7 @@ def commitment_flags(c: dict[str, Any], lang: Lang, tz: str | None = None) -> li
     if delivered and not c["withdrawn"]:
         confirmed = int(c["confirmed_quantity"])
         if int(c["disputed_quantity"]):
-            flags.append(Badge("disputed", lang.t("list.disputed", quantity=lang.number(c["disputed_quantity"])), "bad"))
+            flags.append(Badge("disputed", lang.t("list.disputed", quantity=f'{lang.number(c["disputed_quantity"])} {c["unit"]}'), "bad"))
         elif confirmed >= delivered:
             flags.append(Badge("confirmed", lang.t("flag.allConfirmed"), "ok"))
         else:

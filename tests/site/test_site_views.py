@@ -194,7 +194,7 @@ def test_confirmation_flags() -> None:
     confirmed = views.commitment_flags(commitment(confirmed_quantity="40"), EN)
     assert [(f.key, f.text, f.tone) for f in confirmed] == [("confirmed", "Every delivery confirmed by a second party", "ok")]
     disputed = views.commitment_flags(commitment(confirmed_quantity="40", disputed_quantity="1500"), EN)
-    assert [(f.key, f.text, f.tone) for f in disputed] == [("disputed", "Disputed by a second party: 1,500", "bad")]
+    assert [(f.key, f.text, f.tone) for f in disputed] == [("disputed", "Disputed by a second party: 1,500 woningen", "bad")]
     partly = views.commitment_flags(commitment(confirmed_quantity="15"), NL)
     assert [(f.key, f.text) for f in partly] == [("unconfirmed", "25 woningen nog niet bevestigd door een tweede partij")]
 
