@@ -229,7 +229,7 @@ def test_a_disputed_delivery_shows_its_reason_in_dutch(seeded: Seeded, page: Pag
     expect(_verdict(page, "status")).to_have_text("Geleverd")
     expect(_verdict(page, "status_confirmed")).to_have_text("Nog geen bewijs bevestigd door een tweede partij")
     expect(_dd(page.locator("#proof"), "Betwist")).to_have_text("1 bankje")
-    expect(page.locator(".flags-detail [data-status='disputed']")).to_have_text("Betwist door een tweede partij: 1")
+    expect(page.locator(".flags-detail [data-status='disputed']")).to_have_text("Betwist door een tweede partij: 1 bankje")
 
 
 def test_a_batched_delivery_links_its_leaf_to_a_proof_that_the_contract_accepts(seeded: Seeded, page: Page) -> None:
