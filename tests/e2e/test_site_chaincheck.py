@@ -145,7 +145,7 @@ def run_check(page: Page) -> None:
     button = page.locator("#chain-check-run")
     expect(button).to_be_visible()
     button.click()
-    expect(page.locator("#chain-check-result li[data-step='chain']")).to_be_visible()
+    expect(page.locator("#chain-check-result li[data-step='chain']")).to_be_visible(timeout=CHECK_MS)
     expect(button).to_be_enabled(timeout=CHECK_MS)
     expect(page.locator("#chain-check-result li.run")).to_have_count(0)
 
@@ -197,9 +197,9 @@ def test_the_check_in_english_and_with_an_explorer_links_blocks_and_transactions
     page.locator(".cc-events summary").click()
     revoked = page.locator(".cc-events tbody tr[data-event='DeliveryRevoked']")
     tx = ledger.tx_hashes["revocation"]
-    expect(revoked.get_by_role("link", name=tx)).to_have_attribute("href", f"https://explorer.example/tx/{tx}")
+    expect(revoked.get_by_role("link", name=tx, exact=True)).to_have_attribute("href", f"https://explorer.example/tx/{tx}")
     block = revoked.get_attribute("data-block")
-    expect(revoked.get_by_role("link", name=block)).to_have_attribute("href", f"https://explorer.example/block/{block}")
+    expect(revoked.get_by_role("link", name=block, exact=True)).to_have_attribute("href", f"https://explorer.example/block/{block}")
 
 
 def test_a_batched_commitment_matches_with_its_batch_file_verified(ledger: Ledger, page: Page) -> None:
