@@ -42,6 +42,13 @@ _NO_POSITION = -1
 """Chain position used to order an entry without one (``became_overdue``)."""
 
 
+def _at_row(kind: str, row: Any, c: Commitment, municipality: str) -> dict[str, Any]:
+    """:func:`_common` for an entry at ``row``'s own event (a table with the chain-ref
+    columns ``tx_hash``, ``block_number``, ``log_index``, ``block_time``)."""
+    ref = chain_ref(row.tx_hash, row.block_number, row.log_index, row.block_time)
+    return _common(kind, row.block_time, c, municipality, ref, _log_id(row.tx_hash, row.log_index))
+
+
 def _common(
     kind: str,
     at: int,
@@ -97,14 +104,7 @@ def _registered(session: Session, where: list[ColumnElement[bool]], limit: int) 
     ).tuples()
     entries = []
     for c, name in rows:
-        entry = _common(
-            "commitment_registered",
-            c.block_time,
-            c,
-            name,
-            chain_ref(c.tx_hash, c.block_number, c.log_index, c.block_time),
-            _log_id(c.tx_hash, c.log_index),
-        )
+        entry = _at_row("commitment_registered", c, c, name)
         entry.update(
             {
                 "external_ref": c.external_ref,
@@ -129,14 +129,7 @@ def _amended(session: Session, where: list[ColumnElement[bool]], limit: int) -> 
     ).tuples()
     entries = []
     for a, c, name in rows:
-        entry = _common(
-            "commitment_amended",
-            a.block_time,
-            c,
-            name,
-            chain_ref(a.tx_hash, a.block_number, a.log_index, a.block_time),
-            _log_id(a.tx_hash, a.log_index),
-        )
+        entry = _at_row("commitment_amended", a, c, name)
         entry.update(
             {
                 "amendment_number": a.amendment_number,
@@ -183,14 +176,7 @@ def _recorded(session: Session, where: list[ColumnElement[bool]], limit: int) ->
     ).tuples()
     entries = []
     for d, c, name in rows:
-        entry = _common(
-            "delivery_recorded",
-            d.block_time,
-            c,
-            name,
-            chain_ref(d.tx_hash, d.block_number, d.log_index, d.block_time),
-            _log_id(d.tx_hash, d.log_index),
-        )
+        entry = _at_row("delivery_recorded", d, c, name)
         entry.update(
             {
                 "delivery_id": d.id,
@@ -303,14 +289,7 @@ def _batched_revoked(session: Session, where: list[ColumnElement[bool]], limit: 
             quantities[(r.root, r.leaf_hash)] = int(quantity)
     entries = []
     for r, c, name in rows:
-        entry = _common(
-            "batched_delivery_revoked",
-            r.block_time,
-            c,
-            name,
-            chain_ref(r.tx_hash, r.block_number, r.log_index, r.block_time),
-            _log_id(r.tx_hash, r.log_index),
-        )
+        entry = _at_row("batched_delivery_revoked", r, c, name)
         known = quantities.get((r.root, r.leaf_hash))
         entry.update(
             {
