@@ -1,0 +1,80 @@
+"""Logging of the API, the indexer and the importer: plain text locally, one JSON object per
+line in production (``LEDGER_LOG_FORMAT=json|text``, ``Settings.log_format``).
+
+A JSON line (python-json-logger's ``JsonFormatter``) carries ``time`` (ISO 8601 UTC with
+milliseconds), ``level``, ``logger`` and ``message``, plus whatever the record was given as
+``extra``; the API's access log (``api.edges.AccessLogMiddleware``, logger ``api.access``) adds
+``method``, ``path`` (never the query string), ``status``, ``duration_ms``, ``client`` and
+``request_id``. An exception's traceback goes in ``exc_info`` (a string).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+
+# --- JSON formatter (H6: structured logs) -------------------------------------------------
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""The plain-text line (the indexer's format before JSON logs existed)."""
+
+JSON_FIELDS = ("time", "level", "logger", "message")
+"""The fields every JSON line starts with, in this order."""
+
+
+class JsonFormatter(_JsonFormatter):
+    """One JSON object per record: :data:`JSON_FIELDS`, then the record's ``extra`` fields.
+
+    Usable from a ``logging.config.dictConfig`` dict as ``{"()": "api.logging_config.JsonFormatter"}``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
+        kwargs.setdefault("json_ensure_ascii", False)
+        super().__init__(["asctime", "levelname", "name", "message"], *args, **kwargs)
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
+        """``2026-12-02T20:18:33.123Z``: ISO 8601 UTC, milliseconds."""
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        super().add_fields(log_data, record, message_dict)
+        if "asctime" in log_data:
+            log_data["time"] = log_data.pop("asctime")
+        ordered = {name: log_data.pop(name) for name in JSON_FIELDS if name in log_data}
+        rest = dict(log_data)
+        log_data.clear()
+        log_data.update(ordered)
+        log_data.update(rest)
+
+
+def formatter(log_format: str) -> logging.Formatter:
+    """The formatter of ``log_format`` (``json`` or ``text``)."""
+    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+
+
+def formatter_config(log_format: str) -> dict[str, Any]:
+    """The ``dictConfig`` entry of the formatter of ``log_format`` (``json`` or ``text``)."""
+    if log_format == "json":
+        return {"()": f"{__name__}.JsonFormatter"}
+    return {"format": TEXT_FORMAT}
+
+
+def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
+    """Send the root logger's records to stderr in ``log_format`` (``json`` or ``text``), at
+    ``level``: for the indexer's and the importer's command lines (uvicorn takes a
+    ``--log-config`` instead). Replaces any handler the root logger had."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter(log_format))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+# --- end of the JSON formatter ------------------------------------------------------------
