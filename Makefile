@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 # slither-analyzer needs newer eth-* libraries than eth-brownie pins: its own virtualenv.
 SLITHER_VENV := .venv-slither
 SLITHER_DIR := build/slither
+# schemathesis 4 needs a newer hypothesis than eth-brownie pins: its own virtualenv too.
+SCHEMATHESIS_VENV := .venv-schemathesis
 BIN := $(CURDIR)/node_modules/.bin
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
 export PATH := $(BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
@@ -20,7 +22,7 @@ API_URL ?= http://127.0.0.1:8000
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
-.PHONY: setup run test compile slither import-baarn import-chile replay reindex reset bench bench-site browser clean help
+.PHONY: setup run test compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-site browser clean help
 
 help:
 	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make slither | make reset"
@@ -38,6 +40,14 @@ $(SLITHER_VENV)/.installed: requirements-slither.txt
 	test -x $(SLITHER_VENV)/bin/python || $(PYTHON) -m venv $(SLITHER_VENV)
 	$(SLITHER_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-slither.txt
 	touch $@
+
+# Used by tests/tools/test_schemathesis.py (the OpenAPI checked against the live API).
+$(SCHEMATHESIS_VENV)/.installed: requirements-schemathesis.txt
+	test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-schemathesis.txt
+	touch $@
+
+schemathesis-setup: $(SCHEMATHESIS_VENV)/.installed
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
@@ -108,7 +118,7 @@ reset:
 
 ## ---------------------------------------------------------------- test
 
-test: setup browser slither
+test: setup browser slither schemathesis-setup
 	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
@@ -121,4 +131,4 @@ bench-site: setup
 	$(PY) -m bench.site --data-dir data --rpc-url $(LEDGER_RPC_URL)
 
 clean:
-	rm -rf build reports .solcx $(VENV) $(SLITHER_VENV) node_modules
+	rm -rf build reports .solcx $(VENV) $(SLITHER_VENV) $(SCHEMATHESIS_VENV) node_modules
