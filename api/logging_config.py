@@ -78,3 +78,44 @@ def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
 
 
 # --- end of the JSON formatter ------------------------------------------------------------
+
+
+# --- uvicorn's access log without query strings (H5: secrets out of logs) ------------------
+#
+# uvicorn's access logger (``uvicorn.access``; the h11 and httptools protocols alike) logs
+# '%s - "%s %s HTTP/%s" %d' with (client, method, path WITH its query, http version, status):
+# a token or any other secret a client put in a query string would land in the log.
+# DropQueryString cuts the query off that argument; LOG_CONFIG is uvicorn's own default
+# configuration with that filter on its access handler. Wherever uvicorn is started:
+#     uvicorn.run("api.main:app", log_config=LOG_CONFIG)  /  uvicorn.Config(app, log_config=LOG_CONFIG)
+
+import copy  # noqa: E402 - this section's own imports, kept with it
+
+from uvicorn.config import LOGGING_CONFIG as _UVICORN_LOGGING_CONFIG  # noqa: E402
+
+ACCESS_PATH_ARG = 2
+"""Index of the request path (with its query) in the arguments of uvicorn's access record."""
+
+
+class DropQueryString(logging.Filter):
+    """Cut the query string (``?`` and all after it) off the request path of uvicorn access
+    log records; the record is changed in place and always kept. Usable from a ``dictConfig``
+    dict as ``{"()": "api.logging_config.DropQueryString"}``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (record.name.startswith("uvicorn.access") and isinstance(args, tuple) and len(args) > ACCESS_PATH_ARG
+                and isinstance(args[ACCESS_PATH_ARG], str)):
+            path = args[ACCESS_PATH_ARG].split("?", 1)[0]
+            record.args = (*args[:ACCESS_PATH_ARG], path, *args[ACCESS_PATH_ARG + 1:])
+        return True
+
+
+LOG_CONFIG: dict[str, Any] = copy.deepcopy(_UVICORN_LOGGING_CONFIG)
+"""uvicorn's default logging configuration with :class:`DropQueryString` on the access handler
+(``log_config=`` of ``uvicorn.run`` / ``uvicorn.Config``)."""
+LOG_CONFIG.setdefault("filters", {})["drop_query_string"] = {"()": f"{__name__}.DropQueryString"}
+LOG_CONFIG["handlers"]["access"].setdefault("filters", []).append("drop_query_string")
+
+
+# --- end of the access log filter ----------------------------------------------------------
