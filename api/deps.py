@@ -74,7 +74,7 @@ StaffRegistryDep = Annotated[StaffRegistry, Depends(get_staff_registry)]
 NowDep = Annotated[int, Depends(get_now)]
 SourcesDep = Annotated[dict[str, list[SourceCredit]], Depends(get_sources)]
 
-_bearer = HTTPBearer(auto_error=False, description="A staff token issued with `python -m ledger.staff`.")
+_bearer = HTTPBearer(auto_error=False, description="A staff token issued with `python -m scripts.admin tokens issue`.")
 
 
 def get_staff(
@@ -84,7 +84,8 @@ def get_staff(
     """The registrar identity of the ``Authorization: Bearer <token>`` header.
 
     Raises:
-        UnknownStaffTokenError: no bearer token, or an unknown one (401).
+        UnknownStaffTokenError: no bearer token, or an unknown, expired
+            (``ExpiredStaffTokenError``) or revoked (``RevokedStaffTokenError``) one (401).
     """
     if credentials is None:
         raise UnknownStaffTokenError("No bearer token was sent.")

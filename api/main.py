@@ -30,8 +30,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.gzip import GZipMiddleware
 
+from api import edges
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify
 from ledger.chain import LedgerChain
@@ -91,7 +91,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     Raises:
         DeploymentNotFoundError: no deployment record (deploy first).
-        LedgerConfigError: settings or the staff key file are invalid.
+        LedgerConfigError: settings or the staff token file are invalid, or a keystore it
+            needs is missing or does not unlock (``ledger.keystore.KeystoreError``).
     """
     settings: Settings = app.state.settings or load_settings()
     app.state.settings = settings
@@ -110,7 +111,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.evidence_store.promote_leftovers()
         except OSError:  # reads and new writes still work; the next start-up retries
             logger.error("evidence files left staged could not be promoted", exc_info=True)
-        app.state.staff_registry = StaffRegistry(settings.staff_keys_file)
+        # the token file is validated and every keystore it needs unlocked now: a broken file
+        # or a wrong password stops the start-up, naming the file, instead of 500s later
+        app.state.staff_registry = StaffRegistry.from_settings(settings)
         app.state.sources = credits_by_code(settings.sources_dir)
         logger.info(
             "API ready: chain %s, ledger %s, %d staff token(s)",
@@ -234,10 +237,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    # --- Edges (api/edges.py): access log and metrics, security headers, CORS, gzip, the
+    # staff token checked before any body byte is read, rate limits; and GET /metrics.
     # Pages, feeds, downloads and JSON compress well (the English texts 16.5 KB → 5.6 KB);
     # evidence files and batch files are served as stored (their bytes are hashed by readers,
     # and gzip only changes the transfer, not the bytes the client gets).
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES)
+    edges.install(app, gzip_minimum_bytes=GZIP_MINIMUM_BYTES)
+    # --- end of the edges
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (health, municipalities, commitments, batches, verify, evidence, staff, relay):

@@ -1,51 +1,72 @@
-"""Staff tokens: each bound to one account (and its key) of one municipality, with the roles
-the API lets it use; and the API's relayer key.
+"""Staff tokens: each bound to one account of one municipality, with the roles the API lets
+it use, an expiry and a revocation; and the API's relayer. The accounts' keys live in
+encrypted keystores (:mod:`ledger.keystore`), never in the token file.
 
-The key file (``settings.staff_keys_file``, readable by its owner only) holds::
+The token file (``settings.staff_keys_file``, mode 0600) holds, version 3::
 
-    {"tokens": [{"token_sha256": "0x..", "municipality_id": 1, "registrar": "0x..",
-                 "private_key": "0x..", "roles": ["registrar", "confirmer"]}],
-     "relayer": {"account": "0x..", "private_key": "0x.."}}
+    {"version": 3,
+     "tokens": [{"token_id": "tok_1a2b3c4d", "token_sha256": "0x..", "municipality_id": 1,
+                 "roles": ["registrar", "confirmer"], "account": "0x..",
+                 "issued_at": 1767225600, "expires_at": 1774972800, "revoked_at": null}],
+     "relayer": {"account": "0x.."}}
 
-``registrar`` is the token's account (the name is kept from v1 key files, whatever its roles);
-``roles`` (:data:`ROLES`, at least one) defaults to ``["registrar"]`` when missing. A role
-here only says which API writes a token may make; the contract checks on every write that
-the account holds that role on chain (``LedgerNotRegistrar``, ``LedgerNotConfirmer``).
-``relayer`` (optional) is the account that submits writes signed elsewhere (``POST /relay``:
-the ``...BySig`` functions) and pays their gas; it holds no role.
+``token_id`` is public (listing, revoking, problems); the token itself is never stored, only
+its SHA-256. Times are Unix seconds; a token is usable while ``issued_at <= now <
+expires_at`` and ``revoked_at`` is null. ``roles`` (:data:`ROLES`, at least one) only say
+which API writes a token may make; the contract checks on every write that the account
+holds that role on chain (``LedgerNotRegistrar``, ``LedgerNotConfirmer``). ``relayer``
+(optional) is the account that submits writes signed elsewhere (``POST /relay``: the
+``...BySig`` functions) and pays their gas; it holds no role. Each ``account`` (and the
+relayer's) has its keystore ``<keystore_dir>/<account>.json``.
 
-Tokens are never stored in clear: only their SHA-256. :meth:`StaffRegistry.authenticate`
-hashes the presented token and compares it with every entry using
-:func:`hmac.compare_digest`. The file is re-read when it changes, so a token issued while the
-server runs works at once.
+A v1/v2 file (each entry with a plain ``private_key``, accounts named ``registrar``) is
+refused (:class:`LegacyKeyFileError`) until :func:`migrate_key_file` (``python -m
+scripts.admin keys migrate``) moves the keys into keystores and rewrites it.
 
-Issue a token (prints it once; the account's key is read from the environment variable
-``LEDGER_REGISTRAR_KEY`` or asked for, never taken from the command line), or set the relayer
-key (``LEDGER_RELAYER_KEY`` or asked for)::
+:class:`StaffRegistry` loads the file and unlocks every keystore it needs when it is built
+(the API's start-up), refusing a malformed file, a missing keystore or a wrong password
+there. It hashes a presented token and compares it with every entry using
+:func:`hmac.compare_digest`. The file is re-read when it changes, so a token issued or
+revoked while the server runs counts at once; a change that does not load is logged (file
+name and error, no secret) and the previous tokens stay in force.
 
-    python -m ledger.staff --municipality-id 1 [--role registrar] [--role confirmer] [--keys-file data/staff-keys.json]
-    python -m ledger.staff --relayer [--keys-file data/staff-keys.json]
+The command line is ``python -m scripts.admin tokens ...`` / ``keys ...``; ``python -m
+ledger.staff`` only says so.
 """
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
+import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from eth_account import Account
-from eth_utils import to_checksum_address
+from eth_utils import is_address, to_checksum_address
 
 from ledger.errors import LedgerConfigError, StaffAuthError
+from ledger.keystore import Keystore, KeystoreOptions, keystore_options, options_from_environ
+
+if TYPE_CHECKING:
+    from ledger.settings import Settings
+
+logger = logging.getLogger("ledger.staff")
+
+KEY_FILE_VERSION = 3
+DEFAULT_TOKEN_LIFETIME_SECONDS = 90 * 86400
+"""Lifetime of a token issued without one, seconds (``settings.token_lifetime_days``: 90)."""
+
+ADMIN_COMMAND = "python -m scripts.admin"
 
 REGISTRAR = "registrar"
 CONFIRMER = "confirmer"
@@ -55,10 +76,52 @@ anchor batches) and ``confirmer`` (confirm or dispute deliveries it did not reco
 
 
 class UnknownStaffTokenError(StaffAuthError):
-    """No token was presented, or it matches no entry of the key file (HTTP 401)."""
+    """No token was presented, or it matches no entry of the token file (HTTP 401)."""
 
     def __init__(self, reason: str = "Missing or unknown staff token.") -> None:
-        super().__init__(f"{reason} Send `Authorization: Bearer <token>` with a token issued by `python -m ledger.staff`.")
+        super().__init__(
+            f"{reason} Send `Authorization: Bearer <token>` with a token issued by `{ADMIN_COMMAND} tokens issue`."
+        )
+
+
+class ExpiredStaffTokenError(UnknownStaffTokenError):
+    """The token is known but its ``expires_at`` has passed (HTTP 401).
+
+    Attributes:
+        token_id: the token's public id.
+        expires_at: when it expired, Unix seconds.
+    """
+
+    def __init__(self, token_id: str, expires_at: int) -> None:
+        StaffAuthError.__init__(
+            self,
+            f"This staff token ({token_id}) expired at {_iso(expires_at)}. Ask an operator for a new one "
+            f"(`{ADMIN_COMMAND} tokens issue`).",
+        )
+        self.token_id = token_id
+        self.expires_at = expires_at
+
+
+class RevokedStaffTokenError(UnknownStaffTokenError):
+    """The token is known but was revoked (HTTP 401).
+
+    Attributes:
+        token_id: the token's public id.
+        revoked_at: when it was revoked, Unix seconds.
+    """
+
+    def __init__(self, token_id: str, revoked_at: int) -> None:
+        StaffAuthError.__init__(self, f"This staff token ({token_id}) was revoked at {_iso(revoked_at)}.")
+        self.token_id = token_id
+        self.revoked_at = revoked_at
+
+
+class LegacyKeyFileError(LedgerConfigError):
+    """The token file is a v1/v2 file with plain private keys: refused until migrated."""
+
+
+class UnknownTokenIdError(LedgerConfigError):
+    """No token of the token file has this id (revoking)."""
 
 
 class StaffForbiddenError(StaffAuthError):
@@ -91,8 +154,8 @@ class StaffRoleError(StaffAuthError):
 
 @dataclass(frozen=True)
 class StaffIdentity:
-    """Who a token stands for: an account of one municipality, its signing key and the roles
-    the API lets it use.
+    """Who a token stands for: an account of one municipality, its signing key (unlocked from
+    its keystore) and the roles the API lets it use.
 
     Attributes:
         municipality_id: the municipality the token may write for.
@@ -100,12 +163,14 @@ class StaffIdentity:
             confirmer-only token's account too).
         private_key: the account's key (``0x`` hex); never printed.
         roles: the roles of :data:`ROLES` the token may use (default: registrar).
+        token_id: the token's public id (``tok_`` + 8 hex), empty when built by hand.
     """
 
     municipality_id: int
     registrar: str
     private_key: str = field(repr=False)
     roles: frozenset[str] = frozenset({REGISTRAR})
+    token_id: str = field(default="", compare=False)
 
     @property
     def account(self) -> str:
@@ -146,148 +211,178 @@ class RelayerIdentity:
 
 
 def token_sha256(token: str) -> str:
-    """``0x`` + SHA-256 hex of the token's UTF-8 bytes: what the key file stores."""
+    """``0x`` + SHA-256 hex of the token's UTF-8 bytes: what the token file stores."""
     return "0x" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _iso(unix_seconds: int) -> str:
+    return datetime.fromtimestamp(unix_seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_token_id() -> str:
+    """A fresh public token id: ``tok_`` + 8 random lowercase hex."""
+    return "tok_" + secrets.token_hex(4)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """One token of the token file, as listed (no token, no hash).
+
+    Attributes:
+        token_id: public id, ``tok_`` + 8 hex.
+        municipality_id: the municipality it may write for.
+        roles: its roles, in :data:`ROLES` order.
+        account: the account it signs with, EIP-55.
+        issued_at: Unix seconds.
+        expires_at: Unix seconds; usable before it.
+        revoked_at: Unix seconds, or ``None`` while not revoked.
+    """
+
+    token_id: str
+    municipality_id: int
+    roles: tuple[str, ...]
+    account: str
+    issued_at: int
+    expires_at: int
+    revoked_at: int | None = None
+
+    def state(self, now: int) -> str:
+        """``active``, ``expired`` or ``revoked`` at ``now`` (Unix seconds)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if now >= self.expires_at else "active"
 
 
 @dataclass(frozen=True)
 class _Entry:
-    digest: bytes
-    identity: StaffIdentity
+    digest: bytes = field(repr=False)
+    record: TokenRecord
 
 
-def _roles(value: Any) -> frozenset[str]:
-    """The ``roles`` of a key file entry (default ``["registrar"]``).
+@dataclass(frozen=True)
+class _KeyFile:
+    entries: tuple[_Entry, ...]
+    relayer: str | None
+
+
+def _roles(value: Any) -> tuple[str, ...]:
+    """The ``roles`` of a token file entry, in :data:`ROLES` order.
 
     Raises:
         ValueError: not a non-empty list of :data:`ROLES`.
     """
-    if value is None:
-        return frozenset({REGISTRAR})
     if not isinstance(value, list) or not value or any(r not in ROLES for r in value):
         raise ValueError(f"roles must be a non-empty list of {', '.join(ROLES)}, not {value!r}")
-    return frozenset(value)
+    return tuple(role for role in ROLES if role in value)
 
 
 _KEY_FILE_SHAPE = (
-    '{"tokens": [{"token_sha256": "0x..", "municipality_id": 1, "registrar": "0x..", "private_key": "0x..", '
-    '"roles": ["registrar"]}], "relayer": {"account": "0x..", "private_key": "0x.."}} ("relayer" optional).'
+    '{"version": 3, "tokens": [{"token_id": "tok_..", "token_sha256": "0x..", "municipality_id": 1, '
+    '"roles": ["registrar"], "account": "0x..", "issued_at": 0, "expires_at": 0, "revoked_at": null}], '
+    '"relayer": {"account": "0x.."}} ("relayer" optional).'
 )
 
 
-def _parse_key_file(path: Path, text: str) -> tuple[list[_Entry], RelayerIdentity | None]:
-    try:
-        raw = json.loads(text)
-        entries = []
-        for item in raw["tokens"]:
-            digest = bytes.fromhex(str(item["token_sha256"]).removeprefix("0x"))
-            if len(digest) != 32:
-                raise ValueError("token_sha256 must be 32 bytes")
-            key = str(item["private_key"])
-            registrar = Account.from_key(key).address
-            if "registrar" in item and to_checksum_address(item["registrar"]) != registrar:
-                raise ValueError(f"registrar {item['registrar']} does not match its private key")
-            municipality_id = int(item["municipality_id"])
-            if municipality_id < 1:
-                raise ValueError("municipality_id must be >= 1")
-            entries.append(_Entry(digest, StaffIdentity(municipality_id, registrar, key, _roles(item.get("roles")))))
-        relayer = None
-        if raw.get("relayer") is not None:
-            key = str(raw["relayer"]["private_key"])
-            account = Account.from_key(key).address
-            if "account" in raw["relayer"] and to_checksum_address(raw["relayer"]["account"]) != account:
-                raise ValueError(f"relayer account {raw['relayer']['account']} does not match its private key")
-            relayer = RelayerIdentity(account, key)
-        return entries, relayer
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise LedgerConfigError(
-            f"Staff key file {path} is malformed ({type(exc).__name__}: {exc}). Expected {_KEY_FILE_SHAPE}"
-        ) from exc
+def _is_legacy(raw: Any) -> bool:
+    """Whether ``raw`` is a v1/v2 key file (plain private keys)."""
+    if not isinstance(raw, dict):
+        return False
+    tokens = raw.get("tokens")
+    relayer = raw.get("relayer")
+    return (isinstance(tokens, list) and any(isinstance(t, dict) and "private_key" in t for t in tokens)) or (
+        isinstance(relayer, dict) and "private_key" in relayer
+    )
 
 
-class StaffRegistry:
-    """The staff tokens of the key file.
+def _address(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise ValueError(f"{what} must be an address")
+    return to_checksum_address(value)
 
-    Args:
-        keys_file: path of the key file; a missing file means no token is valid.
+
+def _unix(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} must be Unix seconds (an integer >= 0)")
+    return value
+
+
+def _parse_key_file(path: Path, text: str) -> _KeyFile:
+    """The tokens and relayer of a v3 token file.
 
     Raises:
-        LedgerConfigError: the file exists but is malformed.
+        LegacyKeyFileError: a v1/v2 file with plain keys.
+        LedgerConfigError: malformed (the message names the file and the field, never a value
+            that could be secret).
     """
-
-    def __init__(self, keys_file: Path) -> None:
-        self.keys_file = Path(keys_file)
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int, int] | None = None
-        self._entries: list[_Entry] = []
-        self._relayer: RelayerIdentity | None = None
-        self._reload_if_changed()
-
-    def _reload_if_changed(self) -> None:
-        try:
-            st = self.keys_file.stat()
-        except FileNotFoundError:
-            with self._lock:
-                self._stamp, self._entries, self._relayer = None, [], None
-            return
-        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
-        with self._lock:
-            if stamp == self._stamp:
-                return
-            self._entries, self._relayer = _parse_key_file(self.keys_file, self.keys_file.read_text(encoding="utf-8"))
-            self._stamp = stamp
-
-    def relayer(self) -> RelayerIdentity | None:
-        """The relayer of the key file (re-read when it changed), or ``None`` if it has none."""
-        self._reload_if_changed()
-        return self._relayer
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def authenticate(self, token: str | None) -> StaffIdentity:
-        """The identity a token stands for.
-
-        Every entry is compared in constant time (the loop does not stop at a match).
-
-        Raises:
-            UnknownStaffTokenError: no token, or an unknown one.
-        """
-        if not token:
-            raise UnknownStaffTokenError("No staff token was sent.")
-        self._reload_if_changed()
-        presented = hashlib.sha256(token.encode("utf-8")).digest()
-        found: StaffIdentity | None = None
-        for entry in self._entries:
-            if hmac.compare_digest(entry.digest, presented):
-                found = entry.identity
-        if found is None:
-            raise UnknownStaffTokenError("Unknown staff token.")
-        return found
-
-
-def _account_of(private_key: str) -> str:
     try:
-        return Account.from_key(private_key).address
-    except (ValueError, TypeError) as exc:
-        raise LedgerConfigError(f"Not a valid private key: {type(exc).__name__}.") from exc
+        raw = json.loads(text)
+    except ValueError as exc:
+        raise LedgerConfigError(f"Staff token file {path} is not JSON (line {getattr(exc, 'lineno', '?')}).") from None
+    if _is_legacy(raw):
+        raise LegacyKeyFileError(
+            f"Staff token file {path} holds plain private keys (a v1/v2 file): it is not used. Move them into "
+            f"encrypted keystores with `{ADMIN_COMMAND} keys migrate`."
+        )
+    try:
+        if not isinstance(raw, dict) or raw.get("version") != KEY_FILE_VERSION or not isinstance(raw.get("tokens"), list):
+            raise ValueError(f"version must be {KEY_FILE_VERSION}, with a list of tokens")
+        entries = []
+        seen_ids: set[str] = set()
+        for n, item in enumerate(raw["tokens"]):
+            where = f"token {n}"
+            if not isinstance(item, dict):
+                raise ValueError(f"{where} must be an object")
+            digest_hex = item.get("token_sha256")
+            if not isinstance(digest_hex, str):
+                raise ValueError(f"{where}: token_sha256 missing")
+            digest = bytes.fromhex(digest_hex.removeprefix("0x"))
+            if len(digest) != 32:
+                raise ValueError(f"{where}: token_sha256 must be 32 bytes")
+            token_id = item.get("token_id")
+            if not isinstance(token_id, str) or not token_id.startswith("tok_") or len(token_id) > 40:
+                raise ValueError(f"{where}: token_id must be tok_...")
+            if token_id in seen_ids:
+                raise ValueError(f"{where}: token_id {token_id} appears twice")
+            seen_ids.add(token_id)
+            municipality_id = item.get("municipality_id")
+            if isinstance(municipality_id, bool) or not isinstance(municipality_id, int) or municipality_id < 1:
+                raise ValueError(f"{where} ({token_id}): municipality_id must be an integer >= 1")
+            revoked_at = item.get("revoked_at")
+            record = TokenRecord(
+                token_id=token_id,
+                municipality_id=municipality_id,
+                roles=_roles(item.get("roles")),
+                account=_address(item.get("account"), f"{where} ({token_id}): account"),
+                issued_at=_unix(item.get("issued_at"), f"{where} ({token_id}): issued_at"),
+                expires_at=_unix(item.get("expires_at"), f"{where} ({token_id}): expires_at"),
+                revoked_at=None if revoked_at is None else _unix(revoked_at, f"{where} ({token_id}): revoked_at"),
+            )
+            entries.append(_Entry(digest, record))
+        relayer = raw.get("relayer")
+        if relayer is not None:
+            if not isinstance(relayer, dict):
+                raise ValueError("relayer must be an object")
+            relayer = _address(relayer.get("account"), "relayer account")
+        return _KeyFile(tuple(entries), relayer)
+    except (TypeError, ValueError) as exc:
+        raise LedgerConfigError(f"Staff token file {path} is malformed ({exc}). Expected {_KEY_FILE_SHAPE}") from None
 
 
 def _read_key_file(path: Path) -> dict[str, Any]:
-    """The key file's JSON (``{"tokens": []}`` if missing), after checking it parses.
+    """The token file's JSON (an empty v3 file if missing), after checking it loads.
 
     Raises:
-        LedgerConfigError: the file is malformed (nothing is then written to it).
+        LedgerConfigError: the file is malformed or legacy (nothing is then written to it).
     """
     if not path.exists():
-        return {"tokens": []}
+        return {"version": KEY_FILE_VERSION, "tokens": []}
     text = path.read_text(encoding="utf-8")
     _parse_key_file(path, text)  # refuse to extend a malformed file
     return dict(json.loads(text))
 
 
 def _write_key_file(path: Path, data: dict[str, Any]) -> None:
-    """Write the key file atomically (temporary file beside it, fsynced, renamed), mode 0600."""
+    """Write the token file atomically (temporary file beside it, fsynced, renamed), mode 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".staff-keys-", suffix=".tmp", dir=path.parent)
     try:
@@ -302,89 +397,407 @@ def _write_key_file(path: Path, data: dict[str, Any]) -> None:
         Path(tmp_name).unlink(missing_ok=True)
 
 
-def issue_token(
-    path: Path, municipality_id: int, private_key: str, roles: Iterable[str] = (REGISTRAR,)
-) -> str:
-    """Create a token for the account of ``private_key`` in ``municipality_id`` with ``roles``
-    and add its SHA-256 to the key file (created if missing), written atomically with mode 0600.
+def default_keystore_dir(keys_file: Path) -> Path:
+    """Where the keystores of a token file live unless told otherwise: ``keystores`` beside it
+    (``settings.keystore_dir``'s default)."""
+    return Path(keys_file).parent / "keystores"
 
-    The token is returned once and stored nowhere in clear. Whether the account really holds
-    the roles on chain is checked by the contract on every write.
+
+def _keystore(keys_file: Path, keystore_dir: Path | None, options: KeystoreOptions | None) -> Keystore:
+    return Keystore(keystore_dir or default_keystore_dir(keys_file), options or options_from_environ())
+
+
+class StaffRegistry:
+    """The staff tokens of the token file, with their accounts' keys unlocked.
 
     Args:
-        path: the key file.
+        keys_file: path of the token file; a missing file means no token is valid.
+        keystore_dir: the keystore folder (default: ``keystores`` beside the token file).
+        options: password and kdf of the keystores (default: from ``LEDGER_KEYSTORE_*``,
+            :func:`ledger.keystore.options_from_environ`).
+        clock: the time, Unix seconds (tests pass their own).
+
+    Raises:
+        LegacyKeyFileError: the file holds plain keys (migrate it).
+        LedgerConfigError: the file is malformed.
+        KeystoreError: a keystore of an active token or of the relayer is missing, does not
+            unlock with the password, or is malformed (the message names its file).
+    """
+
+    def __init__(self, keys_file: Path, keystore_dir: Path | None = None, options: KeystoreOptions | None = None,
+                 clock: Any = time.time) -> None:
+        self.keys_file = Path(keys_file)
+        self.keystore = _keystore(self.keys_file, keystore_dir, options)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int, int] | None = None
+        self._file = _KeyFile((), None)
+        self._keys: dict[str, str] = {}
+        self._load(strict=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StaffRegistry:
+        """The registry of ``settings`` (token file, keystore folder, password), checked now.
+
+        Raises:
+            LedgerConfigError: as the constructor, or no usable password
+                (``KeystorePasswordMissingError``).
+        """
+        return cls(settings.staff_keys_file, settings.keystore_dir, keystore_options(settings))
+
+    def _now(self) -> int:
+        return int(self._clock())
+
+    def _load(self, strict: bool) -> None:
+        try:
+            st = self.keys_file.stat()
+        except FileNotFoundError:
+            with self._lock:
+                self._stamp, self._file = None, _KeyFile((), None)
+            return
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if stamp == self._stamp:
+                return
+            try:
+                loaded = _parse_key_file(self.keys_file, self.keys_file.read_text(encoding="utf-8"))
+                keys = self._unlock_needed(loaded)
+            except LedgerConfigError as exc:
+                if strict:
+                    raise
+                logger.error("staff token file %s changed but does not load (%s: %s); the previous %d token(s) stay "
+                             "in force", self.keys_file, type(exc).__name__, exc, len(self._file.entries))
+                self._stamp = stamp  # logged once per change
+                return
+            self._file, self._keys, self._stamp = loaded, keys, stamp
+
+    def _unlock_needed(self, loaded: _KeyFile) -> dict[str, str]:
+        """Private keys of the relayer and of the accounts of active tokens (cached ones kept)."""
+        now = self._now()
+        needed = {e.record.account for e in loaded.entries if e.record.state(now) == "active"}
+        if loaded.relayer is not None:
+            needed.add(loaded.relayer)
+        keys = {}
+        for account in sorted(needed):
+            keys[account] = self._keys.get(account) or self.keystore.unlock(account)
+        return keys
+
+    def relayer(self) -> RelayerIdentity | None:
+        """The relayer of the token file (re-read when it changed), or ``None`` if it has none."""
+        self._load(strict=False)
+        account = self._file.relayer
+        if account is None or account not in self._keys:
+            return None
+        return RelayerIdentity(account, self._keys[account])
+
+    def __len__(self) -> int:
+        """How many tokens are active now."""
+        now = self._now()
+        return sum(1 for e in self._file.entries if e.record.state(now) == "active")
+
+    def tokens(self) -> list[TokenRecord]:
+        """Every token of the file (re-read when it changed), in file order."""
+        self._load(strict=False)
+        return [e.record for e in self._file.entries]
+
+    def authenticate(self, token: str | None) -> StaffIdentity:
+        """The identity a token stands for.
+
+        Every entry is compared in constant time (the loop does not stop at a match).
+
+        Raises:
+            UnknownStaffTokenError: no token, or an unknown one.
+            RevokedStaffTokenError: a revoked token.
+            ExpiredStaffTokenError: a token past its ``expires_at``.
+        """
+        if not token:
+            raise UnknownStaffTokenError("No staff token was sent.")
+        self._load(strict=False)
+        presented = hashlib.sha256(token.encode("utf-8")).digest()
+        found: TokenRecord | None = None
+        for entry in self._file.entries:
+            if hmac.compare_digest(entry.digest, presented):
+                found = entry.record
+        if found is None:
+            raise UnknownStaffTokenError("Unknown staff token.")
+        if found.revoked_at is not None:
+            raise RevokedStaffTokenError(found.token_id, found.revoked_at)
+        if self._now() >= found.expires_at:
+            raise ExpiredStaffTokenError(found.token_id, found.expires_at)
+        key = self._keys.get(found.account)
+        if key is None:  # became active after the last load (e.g. a clock set back): unlock now
+            key = self.keystore.unlock(found.account)
+            self._keys[found.account] = key
+        return StaffIdentity(found.municipality_id, found.account, key, frozenset(found.roles), found.token_id)
+
+
+def _wanted_roles(roles: Iterable[str] | str) -> list[str]:
+    roles = (roles,) if isinstance(roles, str) else tuple(roles)
+    wanted = [role for role in ROLES if role in set(roles)]
+    if not wanted or set(roles) - set(ROLES):
+        raise LedgerConfigError(f"roles must be one or more of {', '.join(ROLES)}, not {sorted(set(roles))}.")
+    return wanted
+
+
+def issue_token(
+    path: Path,
+    municipality_id: int,
+    private_key: str | None = None,
+    roles: Iterable[str] = (REGISTRAR,),
+    *,
+    account: str | None = None,
+    expires_in_seconds: int | None = None,
+    now: int | None = None,
+    keystore_dir: Path | None = None,
+    options: KeystoreOptions | None = None,
+) -> str:
+    """Create a token for an account of ``municipality_id`` with ``roles`` and add its SHA-256
+    (with a fresh token id, ``issued_at`` and ``expires_at``) to the token file (created if
+    missing), written atomically with mode 0600.
+
+    The account is that of ``private_key``, whose keystore is then written (replaced) in the
+    keystore folder; or ``account``, whose keystore must exist already and unlock. The token is
+    returned once and stored nowhere in clear. Whether the account really holds the roles on
+    chain is checked by the contract on every write.
+
+    Args:
+        path: the token file.
         municipality_id: the municipality the token may write for (>= 1).
-        private_key: the account's key, ``0x`` hex.
+        private_key: the account's key, ``0x`` hex (or ``None`` with ``account``).
         roles: roles of :data:`ROLES` the token may use (at least one; default registrar).
+        account: the account of an existing keystore, instead of ``private_key``.
+        expires_in_seconds: lifetime, seconds (default ``LEDGER_TOKEN_LIFETIME_DAYS`` or
+            :data:`DEFAULT_TOKEN_LIFETIME_SECONDS`).
+        now: issue time, Unix seconds (default: the clock).
+        keystore_dir: the keystore folder (default: ``keystores`` beside the token file).
+        options: keystore password and kdf (default: from ``LEDGER_KEYSTORE_*``).
 
     Returns:
         The token (URL-safe text, 32 random bytes).
 
     Raises:
-        LedgerConfigError: the existing file is malformed, or the arguments are invalid.
+        LedgerConfigError: the existing file is malformed or legacy, the arguments are
+            invalid, or the account's keystore is missing or does not unlock.
     """
     if municipality_id < 1:
         raise LedgerConfigError("municipality_id must be >= 1.")
-    roles = (roles,) if isinstance(roles, str) else tuple(roles)
-    wanted = [role for role in ROLES if role in set(roles)]
-    if not wanted or set(roles) - set(ROLES):
-        raise LedgerConfigError(f"roles must be one or more of {', '.join(ROLES)}, not {sorted(set(roles))}.")
-    registrar = _account_of(private_key)
+    wanted = _wanted_roles(roles)
+    if (private_key is None) == (account is None):
+        raise LedgerConfigError("Give the account's private key or the account of an existing keystore (not both).")
+    if expires_in_seconds is None:
+        days = os.environ.get("LEDGER_TOKEN_LIFETIME_DAYS")
+        expires_in_seconds = int(days) * 86400 if days else DEFAULT_TOKEN_LIFETIME_SECONDS
+    if expires_in_seconds < 1:
+        raise LedgerConfigError("A token's lifetime must be at least 1 second.")
     path = Path(path)
     data = _read_key_file(path)
+    keystore = _keystore(path, keystore_dir, options)
+    if private_key is not None:
+        address = keystore.write(private_key)
+    else:
+        address = to_checksum_address(account) if is_address(account) else _address_error(account)
+        keystore.unlock(address)  # a missing keystore or a wrong password now, not at start-up
+    issued_at = int(time.time()) if now is None else now
     token = secrets.token_urlsafe(32)
+    ids = {t.get("token_id") for t in data["tokens"]}
+    token_id = new_token_id()
+    while token_id in ids:
+        token_id = new_token_id()
+    data["version"] = KEY_FILE_VERSION
     data["tokens"] = [
         *data["tokens"],
         {
+            "token_id": token_id,
             "token_sha256": token_sha256(token),
             "municipality_id": municipality_id,
-            "registrar": registrar,
-            "private_key": private_key,
             "roles": wanted,
+            "account": address,
+            "issued_at": issued_at,
+            "expires_at": issued_at + expires_in_seconds,
+            "revoked_at": None,
         },
     ]
     _write_key_file(path, data)
     return token
 
 
-def set_relayer_key(path: Path, private_key: str) -> str:
-    """Make the account of ``private_key`` the API's relayer in the key file (created if
-    missing; tokens kept), written atomically with mode 0600.
+def _address_error(value: Any) -> str:
+    raise LedgerConfigError(f"Not an account address: {value!r}.")
+
+
+def token_id_of(path: Path, token: str) -> str:
+    """The public id of ``token`` in the token file.
+
+    Raises:
+        UnknownStaffTokenError: no such token.
+    """
+    digest = token_sha256(token)
+    for item in _read_key_file(Path(path))["tokens"]:
+        if hmac.compare_digest(str(item["token_sha256"]), digest):
+            return str(item["token_id"])
+    raise UnknownStaffTokenError("Unknown staff token.")
+
+
+def list_tokens(path: Path) -> list[TokenRecord]:
+    """Every token of the token file (none if it is missing), in file order.
+
+    Raises:
+        LedgerConfigError: the file is malformed or legacy.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [e.record for e in _parse_key_file(path, path.read_text(encoding="utf-8")).entries]
+
+
+def relayer_of(path: Path) -> str | None:
+    """The relayer account of the token file, or ``None`` (no file, or no relayer).
+
+    Raises:
+        LedgerConfigError: the file is malformed or legacy.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    return _parse_key_file(path, path.read_text(encoding="utf-8")).relayer
+
+
+def revoke_token(path: Path, token_id: str, now: int | None = None) -> TokenRecord:
+    """Mark the token ``token_id`` revoked at ``now`` (Unix seconds; default the clock) in the
+    token file; a token revoked already keeps its first ``revoked_at``.
+
+    Returns:
+        The token as now recorded.
+
+    Raises:
+        UnknownTokenIdError: no token has this id.
+        LedgerConfigError: the file is malformed or legacy.
+    """
+    path = Path(path)
+    data = _read_key_file(path)
+    for item in data["tokens"]:
+        if item["token_id"] == token_id:
+            if item.get("revoked_at") is None:
+                item["revoked_at"] = int(time.time()) if now is None else now
+                _write_key_file(path, data)
+            return next(r for r in list_tokens(path) if r.token_id == token_id)
+    raise UnknownTokenIdError(f"No token {token_id!r} in {path} (`{ADMIN_COMMAND} tokens list` shows them).")
+
+
+def set_relayer_key(path: Path, private_key: str, *, keystore_dir: Path | None = None,
+                    options: KeystoreOptions | None = None) -> str:
+    """Make the account of ``private_key`` the API's relayer: its keystore written (replaced)
+    in the keystore folder, its address in the token file (created if missing; tokens kept),
+    written atomically with mode 0600.
 
     Returns:
         The relayer's address.
 
     Raises:
-        LedgerConfigError: the existing file is malformed, or the key is invalid.
+        LedgerConfigError: the existing file is malformed or legacy, or the key is invalid.
     """
-    account = _account_of(private_key)
     path = Path(path)
     data = _read_key_file(path)
-    data["relayer"] = {"account": account, "private_key": private_key}
+    account = _keystore(path, keystore_dir, options).write(private_key)
+    data["version"] = KEY_FILE_VERSION
+    data["relayer"] = {"account": account}
     _write_key_file(path, data)
     return account
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line: issue a staff token and print it once, or set the relayer key."""
-    from ledger.settings import load_settings
+@dataclass(frozen=True)
+class Migration:
+    """What :func:`migrate_key_file` did.
 
-    parser = argparse.ArgumentParser(prog="python -m ledger.staff", description="Issue a staff token, or set the relayer key.")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--municipality-id", type=int)
-    target.add_argument("--relayer", action="store_true", help="set the API's relayer key (LEDGER_RELAYER_KEY or asked for)")
-    parser.add_argument("--role", action="append", choices=ROLES, help="a role of the token (repeatable; default registrar)")
-    parser.add_argument("--keys-file", type=Path, default=None, help="default: settings.staff_keys_file")
-    args = parser.parse_args(argv)
-    keys_file = args.keys_file or load_settings().staff_keys_file
-    if args.relayer:
-        key = os.environ.get("LEDGER_RELAYER_KEY") or getpass.getpass("Relayer private key (0x...): ")
-        print(set_relayer_key(keys_file, key.strip()))
-        return 0
-    key = os.environ.get("LEDGER_REGISTRAR_KEY") or getpass.getpass("Account private key (0x...): ")
-    token = issue_token(keys_file, args.municipality_id, key.strip(), args.role or (REGISTRAR,))
-    print(token)
-    return 0
+    Attributes:
+        accounts: EIP-55 addresses whose keys were moved into keystores, sorted.
+        tokens: the migrated tokens (new ids, ``issued_at`` = the migration,
+            ``expires_at`` = it + the lifetime).
+        relayer: the relayer's address, or ``None``.
+    """
+
+    accounts: tuple[str, ...]
+    tokens: tuple[TokenRecord, ...]
+    relayer: str | None
+
+
+def migrate_key_file(path: Path, *, keystore_dir: Path | None = None, options: KeystoreOptions | None = None,
+                     expires_in_seconds: int = DEFAULT_TOKEN_LIFETIME_SECONDS, now: int | None = None) -> Migration:
+    """Move the plain keys of a v1/v2 key file into keystores and rewrite the file as v3
+    (tokens keep their hashes, municipality and roles; each gets an id and an expiry).
+
+    Keystores are written first, then the file is replaced atomically, so an interruption
+    leaves the old file (run it again).
+
+    Raises:
+        LedgerConfigError: the file is missing, is not a v1/v2 file, or an entry is malformed
+            (nothing is written then).
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LedgerConfigError(f"No staff key file at {path}.") from None
+    except ValueError:
+        raise LedgerConfigError(f"Staff key file {path} is not JSON.") from None
+    if not _is_legacy(raw):
+        _parse_key_file(path, json.dumps(raw))  # a v3 file: malformed or fine, nothing to migrate
+        raise LedgerConfigError(f"Staff token file {path} holds no plain key: nothing to migrate.")
+    keystore = _keystore(path, keystore_dir, options)
+    issued_at = int(time.time()) if now is None else now
+    keys: dict[str, str] = {}
+    tokens = []
+    try:
+        for n, item in enumerate(raw["tokens"]):
+            address = Account.from_key(str(item["private_key"])).address
+            named = item.get("registrar")
+            if named is not None and to_checksum_address(named) != address:
+                raise ValueError(f"token {n}: registrar does not match its private key")
+            municipality_id = int(item["municipality_id"])
+            if municipality_id < 1:
+                raise ValueError(f"token {n}: municipality_id must be >= 1")
+            digest = bytes.fromhex(str(item["token_sha256"]).removeprefix("0x"))
+            if len(digest) != 32:
+                raise ValueError(f"token {n}: token_sha256 must be 32 bytes")
+            keys[address] = str(item["private_key"])
+            tokens.append({
+                "token_id": new_token_id(),
+                "token_sha256": "0x" + digest.hex(),
+                "municipality_id": municipality_id,
+                "roles": list(_roles(item.get("roles", [REGISTRAR]))),
+                "account": address,
+                "issued_at": issued_at,
+                "expires_at": issued_at + expires_in_seconds,
+                "revoked_at": None,
+            })
+        relayer = None
+        if raw.get("relayer") is not None:
+            relayer = Account.from_key(str(raw["relayer"]["private_key"])).address
+            named = raw["relayer"].get("account")
+            if named is not None and to_checksum_address(named) != relayer:
+                raise ValueError("relayer account does not match its private key")
+            keys[relayer] = str(raw["relayer"]["private_key"])
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) and str(exc).startswith(("token", "relayer")) else type(exc).__name__
+        raise LedgerConfigError(f"Staff key file {path} is malformed ({reason}): nothing migrated.") from None
+    for key in keys.values():
+        keystore.write(key)
+    data: dict[str, Any] = {"version": KEY_FILE_VERSION, "tokens": tokens}
+    if relayer is not None:
+        data["relayer"] = {"account": relayer}
+    _write_key_file(path, data)
+    return Migration(tuple(sorted(keys)), tuple(list_tokens(path)), relayer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The old command line: says where the commands moved (exit status 2)."""
+    print(
+        f"`python -m ledger.staff` has moved: use `{ADMIN_COMMAND} tokens issue --municipality-id N --role registrar`, "
+        f"`{ADMIN_COMMAND} tokens list`, `{ADMIN_COMMAND} tokens revoke <token id>`, `{ADMIN_COMMAND} keys import` and "
+        f"`{ADMIN_COMMAND} keys set-relayer` (`{ADMIN_COMMAND} --help`).",
+        file=sys.stderr,
+    )
+    return 2
 
 
 if __name__ == "__main__":

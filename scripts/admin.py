@@ -6,23 +6,53 @@ relayer key lets the API submit writes signed elsewhere.
 Plain CLI (``python -m scripts.admin --help``) and library functions used by the local
 set-up (``scripts/run_local.py``). Keys are hex private keys; on a public chain they come
 from the operator's own key management, never from this repository.
+
+Tokens and keystores (``ledger.staff``, ``ledger.keystore``; the one CLI for them)::
+
+    python -m scripts.admin tokens issue --municipality-id 1 --role registrar [--expires-in-days 90] [--account 0x..]
+    python -m scripts.admin tokens list
+    python -m scripts.admin tokens revoke tok_1a2b3c4d
+    python -m scripts.admin keys import [--stdin]      # key from LEDGER_ACCOUNT_KEY, stdin or a prompt
+    python -m scripts.admin keys list
+    python -m scripts.admin keys set-relayer [--stdin] # key from LEDGER_RELAYER_KEY, stdin or a prompt
+    python -m scripts.admin keys migrate               # a v1/v2 key file with plain keys
+
+Keystores are unlocked with ``LEDGER_KEYSTORE_PASSWORD_FILE`` or ``LEDGER_KEYSTORE_PASSWORD``.
+A private key is never taken from the command line (it would sit in the shell history and in
+``ps``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
-from eth_account import Account
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from ledger.chain import LedgerChain
 from ledger.deployment import load_deployment
-from ledger.errors import ContractRevertError
-from ledger.settings import load_settings
-from ledger.staff import ROLES, issue_token, set_relayer_key
+from ledger.errors import ContractRevertError, LedgerConfigError
+from ledger.keystore import Keystore, KeystoreOptions, keystore_options
+from ledger.settings import Settings, load_settings
+from ledger.staff import (
+    ROLES,
+    default_keystore_dir,
+    issue_token,
+    list_tokens,
+    migrate_key_file,
+    relayer_of,
+    revoke_token,
+    set_relayer_key,
+    token_id_of,
+)
 
-app = typer.Typer(help="Onboard municipalities, registrars and staff tokens.", no_args_is_help=True)
+app = typer.Typer(help="Onboard municipalities, registrars and confirmers; staff tokens and keystores.", no_args_is_help=True)
 
 
 def find_municipality(chain: LedgerChain, admin_address: str, code: str) -> int | None:
@@ -126,32 +156,188 @@ def add_confirmer(
     Console().print(f"{confirmer} is a confirmer of {municipality_id}" + ("" if changed else " (already)"))
 
 
-@app.command("issue-token")
-def issue(
-    municipality_id: int = typer.Argument(...),
-    registrar_key: str = typer.Option(..., envvar="LEDGER_REGISTRAR_KEY", help="Key of the account the server signs with."),
+def _fail(message: str) -> typer.Exit:
+    """Print ``message`` to stderr and return the exit to raise (status 1)."""
+    Console(stderr=True).print(f"[red]{escape(message)}[/red]")
+    return typer.Exit(1)
+
+
+def _paths(keys_file: Path | None, keystore_dir: Path | None) -> tuple[Settings, Path, Path, KeystoreOptions]:
+    """The settings, token file, keystore folder and keystore options a command uses:
+    ``--keys-file`` / ``--keystore-dir`` when given (the folder then defaults to ``keystores``
+    beside the file), else the settings'."""
+    try:
+        settings = load_settings()
+        options = keystore_options(settings)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    path = keys_file or settings.staff_keys_file
+    assert path is not None and settings.keystore_dir is not None
+    folder = keystore_dir or (default_keystore_dir(keys_file) if keys_file else settings.keystore_dir)
+    return settings, path, folder, options
+
+
+def _read_key(env_var: str, from_stdin: bool, what: str) -> str:
+    """A private key from stdin (``--stdin``: its first line), else the environment variable
+    ``env_var``, else a hidden prompt; never from the command line."""
+    if from_stdin:
+        key = sys.stdin.readline()
+    else:
+        key = os.environ.get(env_var) or typer.prompt(f"{what} private key (0x...)", hide_input=True)
+    return key.strip()
+
+
+def _when(unix_seconds: int | None) -> str:
+    if unix_seconds is None:
+        return "-"
+    return datetime.fromtimestamp(unix_seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+KEYS_FILE_HELP = "Token file (default: settings.staff_keys_file, LEDGER_STAFF_KEYS_FILE)."
+KEYSTORE_DIR_HELP = "Keystore folder (default: settings.keystore_dir; with --keys-file, keystores/ beside it)."
+
+tokens_app = typer.Typer(help="Staff bearer tokens: issue, list, revoke.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encrypted keystores of the accounts the API signs with.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(keys_app, name="keys")
+
+
+@tokens_app.command("issue")
+def tokens_issue(
+    municipality_id: int = typer.Option(..., help="The municipality the token may write for."),
     role: list[str] = typer.Option(["registrar"], help=f"A role of the token, repeatable: {', '.join(ROLES)}."),
-    keys_file: Path = typer.Option(None, help="Staff key file (default: settings.staff_keys_file)."),
+    expires_in_days: int = typer.Option(None, min=1, help="Lifetime in days (default: settings.token_lifetime_days, 90)."),
+    account: str = typer.Option(None, help="Account of an existing keystore (keys import); without it the key is read "
+                                           "from LEDGER_ACCOUNT_KEY, --stdin or a prompt and its keystore written."),
+    stdin: bool = typer.Option(False, "--stdin", help="Read the account's private key from the first line of stdin."),
+    keys_file: Path = typer.Option(None, help=KEYS_FILE_HELP),
+    keystore_dir: Path = typer.Option(None, help=KEYSTORE_DIR_HELP),
 ) -> None:
     """Issue a staff bearer token bound to one account of one municipality, with its roles
-    (registrar by default; --role confirmer for a confirmer). Prints the token once; only its
-    SHA-256 is stored."""
-    settings = load_settings()
-    token = issue_token(keys_file or settings.staff_keys_file, municipality_id, registrar_key, role)
-    Console().print(f"Token for {Account.from_key(registrar_key).address} of municipality {municipality_id} "
-                    f"({', '.join(role)}):")
+    (registrar by default; --role confirmer for a confirmer) and an expiry. Prints the token
+    once on stdout; only its SHA-256 is stored."""
+    settings, path, folder, options = _paths(keys_file, keystore_dir)
+    days = expires_in_days or settings.token_lifetime_days
+    key = None if account else _read_key("LEDGER_ACCOUNT_KEY", stdin, "Account")
+    try:
+        token = issue_token(path, municipality_id, key, role, account=account, expires_in_seconds=days * 86400,
+                            keystore_dir=folder, options=options)
+        record = next(r for r in list_tokens(path) if r.token_id == token_id_of(path, token))
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    Console(stderr=True).print(
+        f"Token {record.token_id} for {record.account} of municipality {municipality_id} ({', '.join(record.roles)}), "
+        f"expires {_when(record.expires_at)}. Shown once:"
+    )
     print(token)
 
 
-@app.command("set-relayer")
-def set_relayer(
-    relayer_key: str = typer.Option(..., envvar="LEDGER_RELAYER_KEY", help="Key of the account that pays relayed writes."),
-    keys_file: Path = typer.Option(None, help="Staff key file (default: settings.staff_keys_file)."),
+@tokens_app.command("list")
+def tokens_list(
+    keys_file: Path = typer.Option(None, help=KEYS_FILE_HELP),
 ) -> None:
-    """Set the key the API relays signed writes with (POST /relay); it holds no role."""
-    settings = load_settings()
-    address = set_relayer_key(keys_file or settings.staff_keys_file, relayer_key)
+    """List the tokens: id, municipality, roles, account, issued, expires, revoked, state
+    (never a token or its hash)."""
+    _, path, _, _ = _paths(keys_file, None)
+    try:
+        records = list_tokens(path)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    now = int(time.time())
+    table = Table("id", "municipality", "roles", "account", "issued", "expires", "revoked", "state")
+    for r in records:
+        table.add_row(r.token_id, str(r.municipality_id), ",".join(r.roles), r.account, _when(r.issued_at),
+                      _when(r.expires_at), _when(r.revoked_at), r.state(now))
+    Console(width=200).print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: str = typer.Argument(..., help="The token's id (tok_..., from `tokens list`)."),
+    keys_file: Path = typer.Option(None, help=KEYS_FILE_HELP),
+) -> None:
+    """Revoke a token: the API refuses it (401) from now on; a running API re-reads the file."""
+    _, path, _, _ = _paths(keys_file, None)
+    try:
+        record = revoke_token(path, token_id)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    Console().print(f"Token {record.token_id} ({record.account} of municipality {record.municipality_id}) "
+                    f"revoked at {_when(record.revoked_at)}")
+
+
+@keys_app.command("import")
+def keys_import(
+    stdin: bool = typer.Option(False, "--stdin", help="Read the private key from the first line of stdin."),
+    env_var: str = typer.Option("LEDGER_ACCOUNT_KEY", help="Environment variable holding the key (else a prompt)."),
+    keystore_dir: Path = typer.Option(None, help=KEYSTORE_DIR_HELP),
+) -> None:
+    """Encrypt a private key (from stdin, an environment variable or a hidden prompt; never
+    the command line) into its account's keystore; prints the address."""
+    _, _, folder, options = _paths(None, keystore_dir)
+    key = _read_key(env_var, stdin, "Account")
+    try:
+        address = Keystore(folder, options).write(key)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    Console().print(f"{address}: keystore {Keystore(folder, options).path_of(address)}")
+
+
+@keys_app.command("list")
+def keys_list(
+    keys_file: Path = typer.Option(None, help=KEYS_FILE_HELP),
+    keystore_dir: Path = typer.Option(None, help=KEYSTORE_DIR_HELP),
+) -> None:
+    """List the keystores: address, kdf, and which tokens (or the relayer) use it."""
+    _, path, folder, options = _paths(keys_file, keystore_dir)
+    store = Keystore(folder, options)
+    try:
+        records = list_tokens(path)
+        relayer = relayer_of(path)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    table = Table("account", "kdf", "used by", "file")
+    for address in store.addresses():
+        users = [r.token_id for r in records if r.account == address] + (["relayer"] if relayer == address else [])
+        table.add_row(address, store.kdf_of(address), ", ".join(users) or "-", str(store.path_of(address)))
+    Console(width=200).print(table)
+
+
+@keys_app.command("set-relayer")
+def keys_set_relayer(
+    stdin: bool = typer.Option(False, "--stdin", help="Read the private key from the first line of stdin."),
+    keys_file: Path = typer.Option(None, help=KEYS_FILE_HELP),
+    keystore_dir: Path = typer.Option(None, help=KEYSTORE_DIR_HELP),
+) -> None:
+    """Set the account the API relays signed writes with (POST /relay; it holds no role): its
+    key (LEDGER_RELAYER_KEY, --stdin or a prompt) goes into its keystore."""
+    _, path, folder, options = _paths(keys_file, keystore_dir)
+    key = _read_key("LEDGER_RELAYER_KEY", stdin, "Relayer")
+    try:
+        address = set_relayer_key(path, key, keystore_dir=folder, options=options)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
     Console().print(f"Relayer: {address}")
+
+
+@keys_app.command("migrate")
+def keys_migrate(
+    expires_in_days: int = typer.Option(None, min=1, help="Lifetime of the migrated tokens, days from now "
+                                                          "(default: settings.token_lifetime_days, 90)."),
+    keys_file: Path = typer.Option(None, help=KEYS_FILE_HELP),
+    keystore_dir: Path = typer.Option(None, help=KEYSTORE_DIR_HELP),
+) -> None:
+    """Move the plain private keys of a v1/v2 key file into encrypted keystores and rewrite
+    the file without them (its tokens keep working, with an id and an expiry)."""
+    settings, path, folder, options = _paths(keys_file, keystore_dir)
+    days = expires_in_days or settings.token_lifetime_days
+    try:
+        done = migrate_key_file(path, keystore_dir=folder, options=options, expires_in_seconds=days * 86400)
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    Console().print(f"{len(done.accounts)} key(s) moved into {folder}; {len(done.tokens)} token(s) kept in {path} "
+                    f"(no key left in it), expiring {_when(done.tokens[0].expires_at) if done.tokens else '-'}"
+                    + (f"; relayer {done.relayer}" if done.relayer else ""))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ and its proof come from the stored batch file (:func:`api.services.batches.store
 relayed ``anchorBatch`` is sent whether or not this server holds the file it names (the signer
 may publish it elsewhere): until the file is stored here (``POST /staff/batches/file``) the
 indexer reports the batch ``missing`` and counts none of its leaves. The
-relayer is the key file's ``relayer`` (``ledger.staff``); without one, 503
+relayer is the token file's ``relayer`` (``ledger.staff``); without one, 503
 ``relay-unavailable``. The contract then checks everything again, and its refusals map as for
 every write (``LedgerNotRegistrar`` 403, ...).
 """
@@ -72,7 +72,7 @@ class RelayUnavailableError(ProblemRefusal):
     def __init__(self) -> None:
         super().__init__(
             "This server has no relayer key, so it relays no signed writes. Submit the ...BySig call yourself, "
-            "or ask the operator to set one (python -m ledger.staff --relayer)."
+            "or ask the operator to set one (python -m scripts.admin keys set-relayer)."
         )
 
 

@@ -237,13 +237,19 @@ def test_startup_without_a_deployment_record_fails_with_the_fix(tmp_path: Path) 
             pass
 
 
-def test_staff_cli_issues_a_token_from_the_environment_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    from ledger.staff import StaffRegistry, main
+def test_staff_cli_issues_a_token_from_the_environment_key(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from ledger.staff import StaffRegistry
+    from scripts.admin import app as admin_app
 
     key = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
-    monkeypatch.setenv("LEDGER_REGISTRAR_KEY", key)
-    assert main(["--municipality-id", "2", "--keys-file", str(tmp_path / "keys.json")]) == 0
-    token = capsys.readouterr().out.strip()
+    done = CliRunner().invoke(
+        admin_app, ["tokens", "issue", "--municipality-id", "2", "--keys-file", str(tmp_path / "keys.json")],
+        env={"LEDGER_ACCOUNT_KEY": key, "LEDGER_DATA_DIR": str(tmp_path)},
+    )
+    assert done.exit_code == 0, done.stderr
+    token = done.stdout.strip()
     assert StaffRegistry(tmp_path / "keys.json").authenticate(token).municipality_id == 2
 
 

@@ -359,7 +359,7 @@ def test_without_a_relayer_key_nothing_is_relayed(
         body = assert_problem(relay(other, signed(chain, deployment, "recordDelivery", delivery_args(commitment.id),
                                                   SIGNER.key)), 503, "relay-unavailable")
     assert body["detail"] == ("This server has no relayer key, so it relays no signed writes. Submit the ...BySig call "
-                              "yourself, or ask the operator to set one (python -m ledger.staff --relayer).")
+                              "yourself, or ask the operator to set one (python -m scripts.admin keys set-relayer).")
     assert chain.head_block_number() == head
 
 

@@ -1,4 +1,5 @@
-"""Staff tokens (ledger/staff.py): issued once, stored as SHA-256 in a 0600 file."""
+"""Staff tokens (ledger/staff.py): issued once, stored as SHA-256 (with an id, an expiry and a
+revocation) in a 0600 file that holds no key; the accounts' keys in encrypted keystores."""
 
 from __future__ import annotations
 
@@ -25,23 +26,36 @@ KEY_B = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 
 def test_issue_token_writes_only_the_tokens_hash_with_owner_only_mode(tmp_path: Path) -> None:
     path = tmp_path / "keys" / "staff-keys.json"
-    token = issue_token(path, 1, KEY_A)
+    token = issue_token(path, 1, KEY_A, now=1_800_000_000)
     assert len(token) >= 43
     text = path.read_text()
     assert token not in text
-    assert json.loads(text) == {
+    assert KEY_A[2:] not in text.lower()
+    data = json.loads(text)
+    token_id = data["tokens"][0]["token_id"]
+    assert len(token_id) == 12 and token_id.startswith("tok_") and int(token_id[4:], 16) >= 0
+    assert data == {
+        "version": 3,
         "tokens": [
             {
+                "token_id": token_id,
                 "token_sha256": token_sha256(token),
                 "municipality_id": 1,
-                "registrar": Account.from_key(KEY_A).address,
-                "private_key": KEY_A,
                 "roles": ["registrar"],
+                "account": Account.from_key(KEY_A).address,
+                "issued_at": 1_800_000_000,
+                "expires_at": 1_800_000_000 + 90 * 86400,
+                "revoked_at": None,
             }
-        ]
+        ],
     }
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert [p.name for p in path.parent.iterdir()] == ["staff-keys.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == ["keystores", "staff-keys.json"]
+    keystore = path.parent / "keystores" / f"{Account.from_key(KEY_A).address}.json"
+    assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
+    assert stat.S_IMODE(keystore.parent.stat().st_mode) == 0o700
+    assert KEY_A[2:] not in keystore.read_text().lower()
+    assert json.loads(keystore.read_text())["version"] == 3
 
 
 def test_authenticate_returns_the_identity_of_the_token(tmp_path: Path) -> None:
@@ -82,20 +96,22 @@ def test_a_token_issued_while_running_is_accepted_at_once(tmp_path: Path) -> Non
 
 def test_a_malformed_key_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "staff-keys.json"
-    path.write_text('{"tokens": [{"token_sha256": "0x12"}]}')
+    path.write_text('{"version": 3, "tokens": [{"token_sha256": "0x12"}]}')
     with pytest.raises(LedgerConfigError, match="malformed"):
         StaffRegistry(path)
     with pytest.raises(LedgerConfigError):
         issue_token(path, 1, KEY_A)
 
 
-def test_a_registrar_that_does_not_match_its_key_is_a_config_error(tmp_path: Path) -> None:
+def test_an_account_without_its_keystore_is_a_config_error(tmp_path: Path) -> None:
+    from ledger.keystore import KeystoreMissingError
+
     path = tmp_path / "staff-keys.json"
     issue_token(path, 1, KEY_A)
     data = json.loads(path.read_text())
-    data["tokens"][0]["registrar"] = Account.from_key(KEY_B).address
+    data["tokens"][0]["account"] = Account.from_key(KEY_B).address
     path.write_text(json.dumps(data))
-    with pytest.raises(LedgerConfigError, match="does not match"):
+    with pytest.raises(KeystoreMissingError, match=f"keystores/{Account.from_key(KEY_B).address}.json is missing"):
         StaffRegistry(path)
 
 
@@ -128,15 +144,6 @@ def test_a_token_holds_the_roles_it_was_issued_with(tmp_path: Path) -> None:
         ["registrar"], ["confirmer"], ["registrar", "confirmer"]]
 
 
-def test_a_v1_entry_without_roles_is_a_registrar(tmp_path: Path) -> None:
-    path = tmp_path / "staff-keys.json"
-    token = issue_token(path, 1, KEY_A)
-    data = json.loads(path.read_text())
-    del data["tokens"][0]["roles"]
-    path.write_text(json.dumps(data))
-    assert StaffRegistry(path).authenticate(token).roles == frozenset({"registrar"})
-
-
 @pytest.mark.parametrize("roles", [[], ["admin"], ["registrar", "owner"]])
 def test_unknown_or_no_roles_are_refused(tmp_path: Path, roles: list[str]) -> None:
     with pytest.raises(LedgerConfigError, match="roles must be one or more of registrar, confirmer"):
@@ -163,7 +170,7 @@ def test_require_role_refuses_a_write_the_token_may_not_make() -> None:
     assert (refused.value.needed_role, refused.value.roles) == ("registrar", ("confirmer",))
 
 
-def test_the_relayer_key_is_kept_beside_the_tokens_owner_only(tmp_path: Path) -> None:
+def test_the_relayer_key_is_kept_in_its_keystore_and_its_account_beside_the_tokens(tmp_path: Path) -> None:
     from ledger.staff import RelayerIdentity, set_relayer_key
 
     path = tmp_path / "staff-keys.json"
@@ -173,14 +180,16 @@ def test_the_relayer_key_is_kept_beside_the_tokens_owner_only(tmp_path: Path) ->
     assert set_relayer_key(path, KEY_B) == Account.from_key(KEY_B).address
     assert registry.relayer() == RelayerIdentity(Account.from_key(KEY_B).address, KEY_B)  # re-read on change
     assert registry.authenticate(token).municipality_id == 1
-    assert json.loads(path.read_text())["relayer"] == {"account": Account.from_key(KEY_B).address, "private_key": KEY_B}
+    assert json.loads(path.read_text())["relayer"] == {"account": Account.from_key(KEY_B).address}
+    assert (tmp_path / "keystores" / f"{Account.from_key(KEY_B).address}.json").is_file()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert KEY_B[2:] not in repr(registry.relayer())
     set_relayer_key(path, KEY_A)
     assert registry.relayer().account == Account.from_key(KEY_A).address
 
 
-def test_a_relayer_that_does_not_match_its_key_is_a_config_error(tmp_path: Path) -> None:
+def test_a_relayer_without_its_keystore_is_a_config_error(tmp_path: Path) -> None:
+    from ledger.keystore import KeystoreMissingError
     from ledger.staff import set_relayer_key
 
     path = tmp_path / "staff-keys.json"
@@ -188,21 +197,12 @@ def test_a_relayer_that_does_not_match_its_key_is_a_config_error(tmp_path: Path)
     data = json.loads(path.read_text())
     data["relayer"]["account"] = Account.from_key(KEY_B).address
     path.write_text(json.dumps(data))
-    with pytest.raises(LedgerConfigError, match="relayer account .* does not match its private key"):
+    with pytest.raises(KeystoreMissingError, match="is missing"):
         StaffRegistry(path)
 
 
-def test_the_command_line_issues_a_confirmer_token_and_sets_the_relayer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_old_command_line_says_where_it_moved(capsys: pytest.CaptureFixture[str]) -> None:
     from ledger.staff import main
 
-    path = tmp_path / "staff-keys.json"
-    monkeypatch.setenv("LEDGER_REGISTRAR_KEY", KEY_A)
-    assert main(["--municipality-id", "3", "--role", "confirmer", "--keys-file", str(path)]) == 0
-    token = capsys.readouterr().out.strip()
-    assert StaffRegistry(path).authenticate(token).roles == frozenset({"confirmer"})
-    monkeypatch.setenv("LEDGER_RELAYER_KEY", KEY_B)
-    assert main(["--relayer", "--keys-file", str(path)]) == 0
-    assert capsys.readouterr().out.strip() == Account.from_key(KEY_B).address
-    assert StaffRegistry(path).relayer().account == Account.from_key(KEY_B).address
+    assert main(["--municipality-id", "3"]) == 2
+    assert "python -m scripts.admin tokens issue" in capsys.readouterr().err
