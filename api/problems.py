@@ -420,7 +420,10 @@ class Problem(BaseModel):
     (batches), ``account`` / ``municipality_id`` (no registrar or confirmer on chain;
     self-confirmation), ``needed_role`` / ``token_roles`` (the token's roles do not allow the
     write), ``confirmer`` / ``verdict`` (verdict unchanged), ``signer`` / ``recovered`` /
-    ``deadline`` / ``block_time`` / ``nonce`` / ``expected_nonce`` (signed writes)."""
+    ``deadline`` / ``block_time`` / ``nonce`` / ``expected_nonce`` (signed writes);
+    ``rate_limit`` (``staff_write``, ``document_check`` or ``failed_auth``) / ``limit_requests``
+    / ``window_seconds`` / ``retry_after_seconds`` (429 ``rate-limited``, ``api.edges``, with a
+    ``Retry-After`` header of the same seconds)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -477,15 +480,27 @@ def problem_response(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=dict(headers or {}), media_type=PROBLEM_MEDIA_TYPE)
 
 
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before retrying (an integer, RFC 9110 delay-seconds).",
+    "schema": {"type": "string", "pattern": "^[0-9]+$", "examples": ["30"]},
+}
+"""OpenAPI header object of ``Retry-After``, sent with every 429 ``rate-limited``."""
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem statuses of a route."""
-    return {
-        status: {
+    """OpenAPI ``responses`` entries for problem statuses of a route: each an
+    ``application/problem+json`` :class:`Problem`; a 429 also documents its ``Retry-After``
+    header (:data:`RETRY_AFTER_HEADER`)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
             "description": _status_phrase(status),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
-        for status in statuses
-    }
+        if status == 429:
+            entry["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+        responses[status] = entry
+    return responses
 
 
 def _status_phrase(status: int) -> str:

@@ -207,9 +207,7 @@ def render(
     )
     response = HTMLResponse(html, status_code=status_code, headers={
         "Content-Security-Policy": content_security_policy(chain.rpc_url),
-        "Referrer-Policy": "same-origin",
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "no-cache",
+        "Cache-Control": "no-cache",  # nosniff, Referrer-Policy, X-Frame-Options: api.edges, on every response
         "Vary": "Accept-Language, Cookie",
         "Content-Language": lang.code,
         **(headers or {}),
