@@ -63,6 +63,11 @@ class Settings(BaseModel):
             head for this long, seconds.
         max_lag_blocks: health turns ``degraded`` when the index lags the head by more blocks.
         tx_timeout_seconds: how long a write waits for its receipt, seconds.
+        outbox_poll_seconds: pause between two passes of the write outbox's reconciler
+            (``ledger.outbox``; a new write wakes it at once), seconds.
+        outbox_rebroadcast_seconds: a sent write without receipt is broadcast again after this
+            long, seconds.
+        write_wait_max_seconds: the most a staff write waits for ``Prefer: wait=N``, seconds.
         sources_dir: folder of the importer's source mappings, read for source credits.
         public_rpc_url: read-only JSON-RPC URL that readers' browsers use to check the site
             against the chain (``LEDGER_PUBLIC_RPC_URL``); locally the chain's own URL, empty
@@ -117,6 +122,9 @@ class Settings(BaseModel):
     head_stale_seconds: int = Field(default=60, ge=1)
     max_lag_blocks: int = Field(default=100, ge=0)
     tx_timeout_seconds: float = Field(default=120.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
+    outbox_rebroadcast_seconds: float = Field(default=3.0, gt=0, le=3600)
+    write_wait_max_seconds: float = Field(default=30.0, ge=0, le=600)
     sources_dir: Path = REPO_ROOT / "scripts" / "mappings"
     public_rpc_url: str = Field(default="", max_length=2000)
     explorer_url: str = Field(default="", max_length=2000)
@@ -295,6 +303,8 @@ def _secret_path_problems(settings: Settings) -> list[str]:
 
 
 def _well_known_key_problems(settings: Settings) -> list[str]:
+    from eth_utils import to_checksum_address
+
     from ledger.local_keys import is_well_known_address
 
     found: list[tuple[str, Path]] = []
@@ -306,7 +316,7 @@ def _well_known_key_problems(settings: Settings) -> list[str]:
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # unlocking it at start-up names what is wrong
             if is_well_known_address(address):
-                found.append((address, file))
+                found.append(("0x" + address.removeprefix("0x"), file))
     if settings.staff_keys_file.is_file():
         try:
             raw = json.loads(settings.staff_keys_file.read_text(encoding="utf-8"))
@@ -319,8 +329,9 @@ def _well_known_key_problems(settings: Settings) -> list[str]:
     seen: set[tuple[str, Path]] = set()
     problems = []
     for address, file in found:
-        if (address.lower(), file) not in seen:
-            seen.add((address.lower(), file))
+        address = to_checksum_address(address)
+        if (address, file) not in seen:
+            seen.add((address, file))
             problems.append(
                 f"{file} uses account {address}, one of the well-known local development keys (anyone can sign with it)."
             )
