@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 # --- JSON formatter (H6: structured logs) -------------------------------------------------
 
@@ -35,6 +36,7 @@ class JsonFormatter(_JsonFormatter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
         kwargs.setdefault("json_ensure_ascii", False)
+        kwargs.setdefault("reserved_attrs", [*RESERVED_ATTRS, "color_message"])  # uvicorn's ANSI twin of message
         super().__init__(["asctime", "levelname", "name", "message"], *args, **kwargs)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 - logging's name
@@ -75,6 +77,30 @@ def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+"""uvicorn's loggers, which have handlers of their own (and do not propagate)."""
+
+
+def ensure_logging(log_format: str) -> None:
+    """Make the API's records visible in ``log_format`` without touching a configuration that
+    exists: the root logger gets a stderr handler at INFO only when it has none (uvicorn
+    leaves it bare; pytest's capture is left alone), and in ``json`` the handlers uvicorn set
+    up on its own loggers get the JSON formatter (its start-up lines and its access log, if
+    enabled, become JSON lines too). Called by the API's lifespan."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter(log_format))
+        root.addHandler(handler)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            root.setLevel(logging.INFO)
+    if log_format == "json":
+        for name in UVICORN_LOGGERS:
+            for handler in logging.getLogger(name).handlers:
+                if not isinstance(handler.formatter, JsonFormatter):
+                    handler.setFormatter(JsonFormatter())
 
 
 # --- end of the JSON formatter ------------------------------------------------------------

@@ -31,7 +31,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import edges
+from api import edges, logging_config
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify
 from ledger.chain import LedgerChain
@@ -96,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """
     settings: Settings = app.state.settings or load_settings()
     app.state.settings = settings
+    logging_config.ensure_logging(settings.log_format or "text")  # H6: JSON lines with LEDGER_LOG_FORMAT=json
     deployment = load_deployment(settings.deployment_file)
     engine = make_engine(settings.database_url)
     try:

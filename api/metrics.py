@@ -89,10 +89,15 @@ class IndexCollector(Collector):
         try:
             with factory() as session:
                 checkpoint = repository.get_checkpoint(session) or {}
-                outbox = _outbox_counts(session)
         except Exception:  # noqa: BLE001 - a scrape never fails because the database is down
             logger.warning("/metrics: the index could not be read", exc_info=True)
             return []
+        try:
+            with factory() as session:
+                outbox = _outbox_counts(session)
+        except Exception:  # noqa: BLE001 - nor because the outbox cannot be read
+            logger.warning("/metrics: the write outbox could not be read", exc_info=True)
+            outbox = None
         families = []
         head, indexed, seen_at = (checkpoint.get(k) for k in ("chain_head_block", "last_block", "head_seen_at"))
         if head is not None and indexed is not None:
@@ -115,13 +120,17 @@ class IndexCollector(Collector):
 
 
 def _outbox_counts(session: Any) -> dict[str, int] | None:
-    """Writes by state from ``ledger.db.outbox.count_by_state(session)`` when that module
-    exists (the write outbox), else ``None``."""
+    """Writes by state from ``ledger.db.outbox.count_by_state(session)`` (every state of
+    ``outbox.STATES``, 0 when none) when that module exists (the write outbox), else ``None``."""
     if importlib.util.find_spec("ledger.db.outbox") is None:
         return None
     outbox = importlib.import_module("ledger.db.outbox")
     count_by_state = getattr(outbox, "count_by_state", None)
-    return dict(count_by_state(session)) if callable(count_by_state) else None
+    if not callable(count_by_state):
+        return None
+    counts = {str(state): 0 for state in getattr(outbox, "STATES", ())}  # every state, 0 when none
+    counts.update({str(state): int(count) for state, count in dict(count_by_state(session)).items()})
+    return counts
 
 
 def registry_for(app: FastAPI) -> CollectorRegistry:

@@ -4,6 +4,7 @@ default and per audience when configured, gzip of problems and staff answers, th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import warnings
@@ -201,6 +202,8 @@ def test_metrics_count_requests_by_route_template(edge_client: TestClient, token
     assert delta("ledger_staff_writes_total", kind="register_commitment", outcome="refused") == 1
     assert _sample(after, "ledger_index_lag_blocks") is not None
     assert _sample(after, "ledger_index_head_age_seconds") is not None
+    if importlib.util.find_spec("ledger.db.outbox") is not None:  # the write outbox (H1)
+        assert _sample(after, "ledger_outbox_writes", state="queued") is not None
 
 
 def test_metrics_only_for_the_allowed_clients_and_not_in_the_schema(api_settings: Settings, edge_client: TestClient) -> None:
