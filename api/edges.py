@@ -30,7 +30,7 @@
    against ``settings.document_check_rate_limit`` of the client.
 
 Body and upload limits are enforced by the routes' classes while the body streams
-(``api.routing``). Rate limits are moving windows of the ``limits`` package, counted in this
+(``api.routing``). Rate limits (``off`` locally by default, ``ledger.settings``) are moving windows of the ``limits`` package, counted in this
 process's memory or, with ``settings.rate_limit_storage_url`` (``redis://...``), in Redis,
 shared by every API process of the same ledger; a refusal is 429 ``rate-limited`` with
 ``Retry-After`` (seconds) and the limit in the problem. When the counter store is unreachable
@@ -68,7 +68,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import metrics
 from api.problems import problem_response
 from ledger.errors import StaffAuthError
-from ledger.settings import Settings
+from ledger.settings import RATE_LIMIT_OFF, Settings
 
 access_log = logging.getLogger("api.access")
 logger = logging.getLogger("api")
@@ -226,14 +226,14 @@ class RateLimiter:
     async def _run(self, call: Callable[[], Any]) -> Any:
         return await anyio.to_thread.run_sync(call) if self._remote else call()
 
-    async def hit(self, name: str, limit: RateLimitItem, key: str) -> Refusal | None:
-        """Count one request of ``key`` against ``limit``; a :class:`Refusal` when it is over
-        (then it is not counted)."""
-        return await self._check(name, limit, key, count=True)
+    async def hit(self, name: str, limit: RateLimitItem | None, key: str) -> Refusal | None:
+        """Count one request of ``key`` against ``limit`` (``None``: no limit); a
+        :class:`Refusal` when it is over (then it is not counted)."""
+        return None if limit is None else await self._check(name, limit, key, count=True)
 
-    async def exhausted(self, name: str, limit: RateLimitItem, key: str) -> Refusal | None:
+    async def exhausted(self, name: str, limit: RateLimitItem | None, key: str) -> Refusal | None:
         """A :class:`Refusal` when ``key`` has used up ``limit`` (nothing counted)."""
-        return await self._check(name, limit, key, count=False)
+        return None if limit is None else await self._check(name, limit, key, count=False)
 
     async def _check(self, name: str, limit: RateLimitItem, key: str, *, count: bool) -> Refusal | None:
         identifiers = (self._namespace, name, key)
@@ -260,9 +260,11 @@ def rate_limiter(scope: Scope) -> RateLimiter:
     return _cached(scope, "rate_limiter", build)
 
 
-def _limit(scope: Scope, name: str) -> RateLimitItem:
+def _limit(scope: Scope, name: str) -> RateLimitItem | None:
+    """The limit ``settings.<name>_rate_limit``, or ``None`` when it is ``off``."""
     settings = _settings(scope)
-    return _cached(scope, f"limit:{name}", lambda: parse(getattr(settings, f"{name}_rate_limit")))
+    text = getattr(settings, f"{name}_rate_limit", None)
+    return None if not text or text == RATE_LIMIT_OFF else _cached(scope, f"limit:{name}", lambda: parse(text))
 
 
 # --- the middlewares ------------------------------------------------------------------------

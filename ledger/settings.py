@@ -25,6 +25,13 @@ from ledger.errors import LedgerConfigError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 LOCAL_RPC_URL = "http://127.0.0.1:8546"
+RATE_LIMIT_OFF = "off"
+PRODUCTION_RATE_LIMITS = {
+    "staff_write_rate_limit": "60/minute",
+    "document_check_rate_limit": "30/minute",
+    "failed_auth_rate_limit": "10/minute",
+}
+"""The rate limits of ``LEDGER_ENV=production`` unless set (``api.edges``); locally ``off``."""
 
 
 class Settings(BaseModel):
@@ -85,10 +92,13 @@ class Settings(BaseModel):
             a ``limits`` storage URL such as ``redis://127.0.0.1:6379``, so that several API
             processes share them); empty: this process's memory.
         staff_write_rate_limit: staff writes per token (``limits`` notation, e.g.
-            ``60/minute``; a moving window).
-        document_check_rate_limit: document checks (``/api/v1/verify*``) per client IP.
+            ``60/minute``; a moving window); ``off``: none. Default ``60/minute`` in
+            production, ``off`` locally (tests, `make run` and local imports write faster).
+        document_check_rate_limit: document checks (``/api/v1/verify*``) per client IP;
+            default ``30/minute`` in production, ``off`` locally.
         failed_auth_rate_limit: failed staff authentications per client IP; past it every
-            staff request from that IP is refused (429) until the window has moved on.
+            staff request from that IP is refused (429) until the window has moved on;
+            default ``10/minute`` in production, ``off`` locally.
         forwarded_allow_ips: comma-separated proxy addresses or networks whose
             ``X-Forwarded-For`` / ``X-Forwarded-Proto`` are believed (``LEDGER_FORWARDED_ALLOW_IPS``);
             empty (the default): the socket peer is the client and the scheme its own.
@@ -131,9 +141,9 @@ class Settings(BaseModel):
     network_name: str = Field(default="", max_length=100)
     site_url: str = Field(default="", max_length=2000)
     rate_limit_storage_url: str = Field(default="", max_length=2000)
-    staff_write_rate_limit: str = "60/minute"
-    document_check_rate_limit: str = "30/minute"
-    failed_auth_rate_limit: str = "10/minute"
+    staff_write_rate_limit: str | None = None
+    document_check_rate_limit: str | None = None
+    failed_auth_rate_limit: str | None = None
     forwarded_allow_ips: str = ""
     cors_origins: str = ""
     cors_staff_origins: str = ""
@@ -142,10 +152,12 @@ class Settings(BaseModel):
 
     @field_validator("staff_write_rate_limit", "document_check_rate_limit", "failed_auth_rate_limit")
     @classmethod
-    def _rate_limit(cls, value: str) -> str:
-        """A rate limit in ``limits`` notation (``60/minute``, ``10 per 30 seconds``)."""
+    def _rate_limit(cls, value: str | None) -> str | None:
+        """A rate limit in ``limits`` notation (``60/minute``, ``10 per 30 seconds``), or ``off``."""
         from limits import parse_many
 
+        if value is None or value.strip().lower() == RATE_LIMIT_OFF:
+            return value if value is None else RATE_LIMIT_OFF
         try:
             parse_many(value)
         except ValueError as exc:
@@ -186,6 +198,9 @@ class Settings(BaseModel):
             self.public_rpc_url = self.rpc_url
         if self.log_format is None:
             self.log_format = "json" if self.env == "production" else "text"
+        for name, production in PRODUCTION_RATE_LIMITS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, production if self.env == "production" else RATE_LIMIT_OFF)
 
     def check_safe(self, explicitly_set: set[str]) -> None:
         """Refuse local defaults outside local use.

@@ -115,3 +115,13 @@ def test_redis_counters_are_shared_by_processes(limited: Settings, tokens: Token
             assert (one if n % 2 else two).get(f"/api/v1/verify/0x{HASH}").status_code == 200
         assert_rate_limited(one.get(f"/api/v1/verify/0x{HASH}"), "document_check", CHECKS)
         assert_rate_limited(two.get(f"/api/v1/verify/0x{HASH}"), "document_check", CHECKS)
+
+
+def test_off_locally_by_default(api_settings: Settings, tokens: Tokens) -> None:
+    assert (api_settings.staff_write_rate_limit, api_settings.failed_auth_rate_limit) == ("off", "off")
+    with TestClient(create_app(api_settings), client=(fresh_ip(), 40000)) as client:
+        for _ in range(3 * FAILURES + 5):
+            assert client.get("/api/v1/staff/me", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get("/api/v1/staff/me", headers=Tokens.header(tokens.baarn)).status_code == 200
+        for _ in range(3 * CHECKS):
+            assert client.get(f"/api/v1/verify/0x{HASH}").status_code == 200
