@@ -112,7 +112,10 @@ def ensure_logging(log_format: str) -> None:
 # '%s - "%s %s HTTP/%s" %d' with (client, method, path WITH its query, http version, status):
 # a token or any other secret a client put in a query string would land in the log.
 # DropQueryString cuts the query off that argument; LOG_CONFIG is uvicorn's own default
-# configuration with that filter on its access handler. Wherever uvicorn is started:
+# configuration with that filter on its access logger. ``create_app`` also puts the filter on
+# the ``uvicorn.access`` logger of its process (install_access_log_filter), so however
+# uvicorn is started (``python -m uvicorn api.main:app``, uvicorn.run, a log-config file of
+# its own, H6's JSON handlers) the access log has no query string. For an explicit config:
 #     uvicorn.run("api.main:app", log_config=LOG_CONFIG)  /  uvicorn.Config(app, log_config=LOG_CONFIG)
 
 import copy  # noqa: E402 - this section's own imports, kept with it
@@ -138,10 +141,19 @@ class DropQueryString(logging.Filter):
 
 
 LOG_CONFIG: dict[str, Any] = copy.deepcopy(_UVICORN_LOGGING_CONFIG)
-"""uvicorn's default logging configuration with :class:`DropQueryString` on the access handler
-(``log_config=`` of ``uvicorn.run`` / ``uvicorn.Config``)."""
+"""uvicorn's default logging configuration with :class:`DropQueryString` on the
+``uvicorn.access`` logger (``log_config=`` of ``uvicorn.run`` / ``uvicorn.Config``)."""
 LOG_CONFIG.setdefault("filters", {})["drop_query_string"] = {"()": f"{__name__}.DropQueryString"}
-LOG_CONFIG["handlers"]["access"].setdefault("filters", []).append("drop_query_string")
+LOG_CONFIG["loggers"]["uvicorn.access"].setdefault("filters", []).append("drop_query_string")
+
+
+def install_access_log_filter() -> None:
+    """Put :class:`DropQueryString` on the ``uvicorn.access`` logger of this process (once):
+    a logger's filter sees every record logged on it, whatever handlers a configuration
+    gives it later."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, DropQueryString) for f in access.filters):
+        access.addFilter(DropQueryString())
 
 
 # --- end of the access log filter ----------------------------------------------------------

@@ -33,7 +33,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import edges, logging_config
 from api.problems import Problem, install_problem_handlers, problem_responses
-from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify
+from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify, writes
 from ledger.chain import LedgerChain
 from ledger.db.engine import create_schema, make_engine, session_factory
 from ledger.deployment import load_deployment
@@ -116,6 +116,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # or a wrong password stops the start-up, naming the file, instead of 500s later
         app.state.staff_registry = StaffRegistry.from_settings(settings)
         app.state.sources = credits_by_code(settings.sources_dir)
+        writes.start_outbox(app)  # journaled staff writes are sent and reconciled (ledger.outbox)
         logger.info(
             "API ready: chain %s, ledger %s, %d staff token(s)",
             deployment.chain_id,
@@ -124,6 +125,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
         yield
     finally:
+        writes.stop_outbox(app)
         engine.dispose()
 
 
@@ -238,6 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    logging_config.install_access_log_filter()  # uvicorn's access log without query strings (tokens)
     # --- Edges (api/edges.py): access log and metrics, security headers, CORS, gzip, the
     # staff token checked before any body byte is read, rate limits; and GET /metrics.
     # Pages, feeds, downloads and JSON compress well (the English texts 16.5 KB → 5.6 KB);
@@ -247,7 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # --- end of the edges
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, municipalities, commitments, batches, verify, evidence, staff, relay):
+    for module in (health, municipalities, commitments, batches, verify, evidence, staff, writes, relay):
         api.include_router(module.router)
     app.include_router(api)
     _include_docs(app)

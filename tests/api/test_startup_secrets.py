@@ -112,7 +112,7 @@ def test_uvicorn_exits_non_zero_naming_the_broken_file(settings: Settings, tmp_p
 
 @pytest.fixture()
 def served(settings: Settings, roles: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """uvicorn serving the API with ``api.logging_config.LOG_CONFIG`` on :data:`PORT`, with a
+    """uvicorn serving the API on :data:`PORT` (its own command line), with a
     good, an expired and a revoked token of ``roles.registrar``, and ``roles.stranger`` as
     the relayer. Yields the tokens, the base URL and ``stop()``, which stops the server and
     returns everything it logged."""
@@ -127,11 +127,13 @@ def served(settings: Settings, roles: Any, tmp_path: Path) -> Iterator[dict[str,
     set_relayer_key(path, roles.stranger.key, options=OPTIONS)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "LEDGER_DATA_DIR": str(data), "LEDGER_RPC_URL": settings.rpc_url,
            "LEDGER_KEYSTORE_PASSWORD": PASSWORD, "LEDGER_LOG_FORMAT": "text"}
-    code = ("import uvicorn; from api.logging_config import LOG_CONFIG; "
-            f"uvicorn.run('api.main:app', host='127.0.0.1', port={PORT}, log_config=LOG_CONFIG, log_level='debug')")
+    # started as `make run` starts it (uvicorn's own command line, its default log config): the
+    # app puts DropQueryString on uvicorn's access logger itself
+    command = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(PORT),
+               "--log-level", "debug"]
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
     def stop() -> str:
         if server.poll() is None:
@@ -184,3 +186,19 @@ def test_no_secret_reaches_a_log_line_or_a_response(served: dict[str, Any], role
     for where, text in [("log", log), *((f"response {n}", body) for n, body in enumerate(bodies))]:
         for what, secret in secrets.items():
             assert secret not in text and secret not in text.lower(), f"{what} in {where}"
+
+
+def test_log_config_drops_the_query_of_uvicorns_access_records() -> None:
+    import logging
+    import logging.config
+
+    from api.logging_config import LOG_CONFIG, DropQueryString
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5", "GET", "/api/v1/health?token=abc", "1.1", 200), None)
+    assert DropQueryString().filter(record)
+    assert record.getMessage() == '127.0.0.1:5 - "GET /api/v1/health HTTP/1.1" 200'
+    other = logging.LogRecord("api", logging.INFO, __file__, 1, "%s %s %s", ("a", "b", "/x?y"), None)
+    assert DropQueryString().filter(other) and other.getMessage() == "a b /x?y"  # other loggers untouched
+    assert LOG_CONFIG["loggers"]["uvicorn.access"]["filters"] == ["drop_query_string"]
+    assert LOG_CONFIG["filters"]["drop_query_string"] == {"()": "api.logging_config.DropQueryString"}
