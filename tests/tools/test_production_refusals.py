@@ -56,7 +56,11 @@ def test_a_deployment_on_a_local_chain_id_is_refused(tmp_path: Path, chain_id: i
 
 
 def test_the_well_known_addresses_are_those_of_the_well_known_keys() -> None:
+    from scripts import local_keys
+    from tests.conftest import ANVIL_KEYS
+
     assert WELL_KNOWN_ADDRESSES == {Account.from_key(key).address for key in WELL_KNOWN_KEYS}
+    assert ANVIL_KEYS == WELL_KNOWN_KEYS == local_keys.WELL_KNOWN_KEYS  # one list (ledger/local_keys.py)
     assert is_well_known_address("0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266")
     assert not is_well_known_address(Account.from_key(OWN_KEY).address)
 
