@@ -21,6 +21,12 @@ refusal of the whole batch (no ``index``: paused ledger after the retries, trans
 failed, ...) fails each of its items; a re-run finds on the ledger whatever did go in.
 Revocations are single calls. Every written operation names the transaction that carried it.
 
+Stopping. A failure that is not the operation's own fault (`is_service_failure`) is recorded
+as ``failed`` like any other; when the client counts too many in a row it raises
+`ConsecutiveFailuresError`, which is not caught here: the run ends, the operations not sent
+yet have no result, and a re-run writes what is missing. ``on_progress`` sees every result as
+it is recorded, so a caller can report a run that stops or is interrupted.
+
 Anchored batches (mapping ``deliveries: {mode: batch}``; `scripts.importer.batches`). The
 deliveries of one snapshot wait together and go as one ``POST /staff/batches`` when the next
 snapshot's first delivery comes, when a revocation of one of their commitments comes, or at
@@ -142,6 +148,7 @@ def apply_plan(
     index_timeout_seconds: float = 60.0,
     poll_interval_seconds: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[ApplyResult], None] | None = None,
 ) -> ApplyResult:
     """Execute the operations of ``plan`` that ``state`` does not hold yet.
 
@@ -159,18 +166,24 @@ def apply_plan(
             ``/health``, for the API's index to hold a batch this run anchored before revoking
             one of its leaves.
         sleep: how to wait (tests pass a no-op).
+        on_progress: called with the results so far (an `ApplyResult` of the operations
+            settled, in plan order, and the batches sent) each time one is recorded.
 
     Returns:
         one `OpResult` per operation, in plan order. Never raises for a refused operation.
 
     Raises:
         ValueError: ``batch_size`` out of range, or no client for a real run.
+        ConsecutiveFailuresError: from the client: the run stopped (``on_progress`` has seen
+            every result recorded before).
     """
     if not 1 <= batch_size <= MAX_BATCH_SIZE:
         raise ValueError(f"batch_size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
     if max_batch_leaves < 1:
         raise ValueError(f"max_batch_leaves must be at least 1, got {max_batch_leaves}")
     run = _Run(plan, client, state if state is not None else LedgerState.empty(), dry_run, batch_size)
+    if on_progress is not None:
+        run.observe(on_progress)
     run.max_batch_leaves = max_batch_leaves
     run.index_wait = (index_timeout_seconds, poll_interval_seconds, sleep)
     for index, op in enumerate(plan.operations):
@@ -229,6 +242,14 @@ class _Run(BatchWrites):
         # from 1 across the ledger), so the roots of their batches can be shown.
         self.next_predicted_id = None if state.commitment_total is None else state.commitment_total + 1
         self.predicted: dict[str, int] = {}
+
+    def observe(self, on_progress: Callable[[ApplyResult], None]) -> None:
+        """Call ``on_progress`` with the results so far whenever a result or a batch is recorded."""
+        def changed() -> None:
+            on_progress(ApplyResult([self.results[i] for i in sorted(self.results)], list(self.batch_results)))
+
+        self.results = _Recorded(self.results, changed)
+        self.batch_results = _RecordedList(self.batch_results, changed)
 
     # -------------------------------------------------------------- per operation
 
@@ -471,3 +492,33 @@ class _Run(BatchWrites):
 
 def _norm(value: Any) -> str:
     return str(value)
+
+
+class _Recorded(dict):  # type: ignore[type-arg]
+    """Operation index → `OpResult` that calls ``changed()`` after each result recorded."""
+
+    def __init__(self, initial: dict[int, OpResult], changed: Callable[[], None]) -> None:
+        super().__init__(initial)
+        self._changed = changed
+
+    def __setitem__(self, index: int, result: OpResult) -> None:
+        super().__setitem__(index, result)
+        self._changed()
+
+    def setdefault(self, index: int, result: OpResult) -> OpResult:  # type: ignore[override]
+        if index in self:
+            return self[index]
+        self[index] = result
+        return result
+
+
+class _RecordedList(list):  # type: ignore[type-arg]
+    """The run's `BatchResult` list that calls ``changed()`` after each batch appended."""
+
+    def __init__(self, initial: list[BatchResult], changed: Callable[[], None]) -> None:
+        super().__init__(initial)
+        self._changed = changed
+
+    def append(self, batch: BatchResult) -> None:
+        super().append(batch)
+        self._changed()

@@ -1,28 +1,54 @@
 """HTTP client of the ledger API (docs/API.md), the only module that speaks HTTP.
 
 Every method returns the decoded JSON of a 2xx answer or raises `ApiProblemError` (any non-2xx,
-with the RFC 9457 problem document) or `ApiUnreachableError`. Rate limiting (429) and an
-unavailable chain or paused ledger (503) are retried with backoff, honouring ``Retry-After``;
-the API writes nothing when it answers with an error, and the importer's external refs make a
-repeated write answer 409, so retrying a write is safe.
+with the RFC 9457 problem document), `ApiUnreachableError` or `WriteTimeoutError`. Rate
+limiting (429), gateway errors and an unavailable chain or paused ledger (502/503/504) and
+transport errors are retried with backoff, honouring ``Retry-After``, at most
+``max_attempts`` times and ``max_retry_seconds`` in all per request; every retry is announced
+to ``on_retry``. After ``max_consecutive_failures`` calls in a row failed that way (not the
+request's own fault: `is_service_failure`), the next such failure raises
+`ConsecutiveFailuresError` instead, which ends a run.
+
+Writes (every staff POST) go to the write outbox of the API: each carries an
+``Idempotency-Key`` derived from its content (`LedgerClient.idempotency_key`: the mapping's
+municipality code, the operation's path and the row's refs and values, the same on every run)
+and ``Prefer: wait=<write_wait_seconds>``. The API answers 201 with the old body (plus
+``write``) when the write was confirmed within the wait, 202 ``{"write": Write}`` with
+``Location: /api/v1/staff/writes/{id}`` otherwise: the client then polls that location until
+the write is ``confirmed`` (its ``result`` is returned, with ``write``) or ``failed`` (its
+``problem`` is raised as `ApiProblemError`, with ``write_id``). An API without the outbox
+answers 201 without ``write``: returned as is. Retrying a write is safe: the same key returns
+the same write, and the importer's external refs make a repeated write answer 409.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from .errors import ApiProblemError, ApiUnreachableError
+from .errors import (
+    ApiError,
+    ApiProblemError,
+    ApiUnreachableError,
+    ConsecutiveFailuresError,
+    WriteTimeoutError,
+    is_service_failure,
+)
 from .plan import EvidenceFile, RecordDelivery
 
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_PAGE_SIZE = 100
+MAX_POLL_INTERVAL_SECONDS = 5.0
+"""Longest wait between two polls of a write the API accepted (202), unless ``Retry-After``
+asks for longer."""
 MAX_BATCH_SIZE = 100  # items per batch request (docs/API.md), one transaction each
 MAX_BATCH_FILE_BYTES = 48 * 1024 * 1024
 """Most evidence bytes the importer puts in one delivery batch: the API takes a multipart
@@ -39,12 +65,26 @@ class LedgerClient:
     Args:
         base_url: e.g. ``http://127.0.0.1:8000`` (without ``/api/v1``).
         token: staff bearer token; None for public calls only.
-        timeout_seconds: per request; writes wait for the transaction receipt, so be generous.
+        timeout_seconds: per request; a write may be held up to ``write_wait_seconds`` (an
+            API without the outbox: until the receipt), so be generous.
         max_attempts: attempts per request on 429/502/503/504 and transport errors (>= 1).
         retry_backoff_seconds: first wait between attempts, doubled each time, capped at
             ``max_retry_wait_seconds`` (also the cap applied to ``Retry-After``).
+        max_retry_seconds: most time one request may take with its retries (waits included);
+            None: ``max_attempts`` only.
+        max_consecutive_failures: raise `ConsecutiveFailuresError` on the n-th call in a row
+            that fails without its own fault; None: never.
+        write_wait_seconds: ``Prefer: wait=N`` on writes (0: not sent).
+        write_timeout_seconds: most time spent polling one accepted (202) write.
+        write_poll_seconds: first wait between two polls of a write (doubled each time).
+        idempotency_namespace: the first part of every ``Idempotency-Key`` (the mapping's
+            municipality code).
+        on_retry: called with a `RetryNotice` before each retry's wait (the CLI logs it).
+        before_request: called before each call (the CLI brings its report up to date, so
+            it holds every result while the importer waits for the API).
         transport: an httpx transport (tests pass ``httpx.MockTransport``).
         sleep: how to wait (tests pass a no-op).
+        clock: monotonic seconds (tests pass a fake advanced by their ``sleep``).
     """
 
     def __init__(
@@ -56,8 +96,17 @@ class LedgerClient:
         max_attempts: int = 4,
         retry_backoff_seconds: float = 1.0,
         max_retry_wait_seconds: float = 30.0,
+        max_retry_seconds: float | None = 60.0,
+        max_consecutive_failures: int | None = None,
+        write_wait_seconds: int = 10,
+        write_timeout_seconds: float = 300.0,
+        write_poll_seconds: float = 0.5,
+        idempotency_namespace: str = "",
+        on_retry: Callable[[RetryNotice], None] | None = None,
+        before_request: Callable[[], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         headers = {"Accept": "application/json"}
         if token:
@@ -68,7 +117,17 @@ class LedgerClient:
         self._max_attempts = max(1, max_attempts)
         self._backoff = retry_backoff_seconds
         self._max_wait = max_retry_wait_seconds
+        self._max_retry = max_retry_seconds
+        self._max_failures = None if max_consecutive_failures is None else max(1, max_consecutive_failures)
+        self._failures = 0
+        self._write_wait = max(0, int(write_wait_seconds))
+        self._write_timeout = write_timeout_seconds
+        self._poll = write_poll_seconds
+        self._namespace = idempotency_namespace
+        self._on_retry = on_retry
+        self._before_request = before_request
         self._sleep = sleep
+        self._clock = clock
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -251,31 +310,178 @@ class LedgerClient:
 
     # ------------------------------------------------------------------ plumbing
 
+    @property
+    def consecutive_failures(self) -> int:
+        """Requests in a row that failed for a reason not their own (`is_service_failure`);
+        0 after any answer that is not such a failure."""
+        return self._failures
+
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        url = API_PREFIX + path
-        for attempt in range(1, self._max_attempts + 1):
-            try:
-                response = self._http.request(method, url, **kwargs)
-            except httpx.TransportError as exc:
-                if attempt == self._max_attempts:
-                    raise ApiUnreachableError(self.base_url + url, exc) from exc
-                self._sleep(self._wait(attempt, None))
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self._max_attempts:
-                self._sleep(self._wait(attempt, response.headers.get("Retry-After")))
-                continue
+        """One call (a POST with its polls counts once): the decoded JSON, or the error; counts
+        consecutive service failures and raises `ConsecutiveFailuresError` at the limit."""
+        if self._before_request is not None:
+            self._before_request()
+        try:
+            answer = self._call(method, API_PREFIX + path, **kwargs)
+        except ApiError as exc:
+            if not is_service_failure(exc):
+                self._failures = 0
+                raise
+            self._failures += 1
+            if self._max_failures is not None and self._failures >= self._max_failures:
+                raise ConsecutiveFailuresError(self._failures, exc) from exc
+            raise
+        self._failures = 0
+        return answer
+
+    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+        if method != "POST":
+            response = self._send(method, url, **kwargs)
             if response.is_success:
                 return response.json() if response.content else {}
             raise ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
-        raise AssertionError("unreachable")  # pragma: no cover
+        headers = {"Idempotency-Key": self.idempotency_key(method, url, json_body=kwargs.get("json"), parts=kwargs.get("files"))}
+        if self._write_wait > 0:
+            headers["Prefer"] = f"wait={self._write_wait}"
+        response = self._send(method, url, headers=headers, **kwargs)
+        if response.status_code == 202:
+            body = _json_object(response)
+            write = body.get("write") if isinstance(body.get("write"), dict) else body
+            location = response.headers.get("Location") or f"{API_PREFIX}/staff/writes/{write.get('id')}"
+            return self._settle(method, url, write, location, response.headers.get("Retry-After"))
+        if response.is_success:
+            return response.json() if response.content else {}
+        raise ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
+
+    def _settle(self, method: str, url: str, write: dict[str, Any], location: str, retry_after: str | None) -> dict[str, Any]:
+        """Poll ``location`` (``GET /staff/writes/{id}``) until the write is confirmed (its
+        ``result``, the old 201 body, with ``write`` added) or failed (its problem raised as
+        `ApiProblemError`, with ``write_id``); waits start at ``write_poll_seconds``, double up
+        to `MAX_POLL_INTERVAL_SECONDS`, ``Retry-After`` wins; bounded by
+        ``write_timeout_seconds`` (`WriteTimeoutError`)."""
+        start = self._clock()
+        interval = self._poll
+        while True:
+            state = str(write.get("state") or "")
+            if state == "confirmed":
+                result = dict(write.get("result") or {})
+                result.setdefault("write", write)
+                return result
+            if state == "failed":
+                problem = write.get("problem") if isinstance(write.get("problem"), dict) else {}
+                body = {**problem, "write_id": write.get("id")}
+                status = int(problem.get("status") or 500)
+                raise ApiProblemError(method, url, status, body, json.dumps(problem))
+            waited = self._clock() - start
+            if waited >= self._write_timeout:
+                raise WriteTimeoutError(self.base_url + url, str(write.get("id")), state or "unknown", waited)
+            wait = _seconds(retry_after)
+            wait = min(interval if wait is None else wait, self._max_wait, max(0.0, self._write_timeout - waited))
+            self._sleep(wait)
+            interval = min(interval * 2, MAX_POLL_INTERVAL_SECONDS)
+            response = self._send("GET", location)
+            if not response.is_success:
+                raise ApiProblemError("GET", location, response.status_code, _problem_body(response), response.text)
+            body = _json_object(response)
+            write = body["write"] if isinstance(body.get("write"), dict) else body
+            retry_after = response.headers.get("Retry-After")
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP request with its retries (transport errors, `RETRY_STATUSES`): at most
+        ``max_attempts`` attempts and ``max_retry_seconds`` in all; each retry is announced to
+        ``on_retry``. Returns the last response (any status but a retried one) or raises the
+        last failure (`ApiUnreachableError`, `ApiProblemError`)."""
+        start = self._clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after = None
+            try:
+                response = self._http.request(method, url, **kwargs)
+            except httpx.TransportError as exc:
+                failure: ApiError = ApiUnreachableError(self.base_url + url, exc)
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if response.status_code not in RETRY_STATUSES:
+                    return response
+                failure = ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
+                reason = f"{failure.status} {failure.slug}"
+                retry_after = response.headers.get("Retry-After")
+            wait = self._wait(attempt, retry_after)
+            elapsed = self._clock() - start
+            if attempt >= self._max_attempts or (self._max_retry is not None and elapsed + wait > self._max_retry):
+                raise failure
+            if self._on_retry is not None:
+                self._on_retry(RetryNotice(method, url, attempt, wait, reason, elapsed, self._max_retry))
+            self._sleep(wait)
 
     def _wait(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None:
-            try:
-                return min(float(retry_after), self._max_wait)
-            except ValueError:
-                pass
+        seconds = _seconds(retry_after)
+        if seconds is not None:
+            return min(seconds, self._max_wait)
         return min(self._backoff * 2 ** (attempt - 1), self._max_wait)
+
+    def idempotency_key(self, method: str, url: str, *, json_body: Any = None,
+                        parts: Sequence[tuple[str, tuple[str | None, bytes, str | None]]] | None = None) -> str:
+        """The ``Idempotency-Key`` of a write: ``importer-`` + 40 hex of the SHA-256 of the
+        namespace (the mapping's municipality code), the method and path, and the request's
+        content (JSON canonically; multipart fields by name and value, files by name, media
+        type and SHA-256). The content carries the row's external refs, so the key names
+        the source row(s) and the operation, and is the same on every run that sends the same
+        request: a re-run after a kill gets the same write, never a second one; a changed row
+        gets a new key (never 422 ``idempotency-key-reused``)."""
+        digest = hashlib.sha256()
+        digest.update(json.dumps([self._namespace, method, url], ensure_ascii=False).encode("utf-8"))
+        if json_body is not None:
+            digest.update(json.dumps(json_body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        for name, (filename, content, media_type) in parts or ():
+            digest.update(json.dumps([name, filename, media_type, hashlib.sha256(content).hexdigest()]).encode("utf-8"))
+        return "importer-" + digest.hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """One retry about to happen (for ``on_retry``, which the CLI logs).
+
+    Attributes:
+        method, url: the request (path from the API root, e.g. ``/api/v1/health``).
+        attempt: the attempt that just failed (1-based).
+        wait_seconds: the wait before the next attempt.
+        reason: ``"503 ledger-paused"``, ``"ConnectError: ..."``.
+        elapsed_seconds: spent on this request so far (before the wait).
+        budget_seconds: ``max_retry_seconds`` (None: attempts only).
+    """
+
+    method: str
+    url: str
+    attempt: int
+    wait_seconds: float
+    reason: str
+    elapsed_seconds: float
+    budget_seconds: float | None
+
+    def describe(self) -> str:
+        """``GET /api/v1/health: 503 ledger-paused; retry 2 in 2.0 s (3 s of 60 s used)``."""
+        budget = "" if self.budget_seconds is None else f" ({self.elapsed_seconds:.0f} s of {self.budget_seconds:.0f} s used)"
+        return f"{self.method} {self.url}: {self.reason}; retry {self.attempt + 1} in {self.wait_seconds:.1f} s{budget}"
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (an HTTP date is ignored: backoff applies)."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _problem_body(response: httpx.Response) -> dict[str, Any]:

@@ -85,6 +85,58 @@ class ApiProblemError(ApiError):
         """The problem's extension member ``name`` (e.g. ``existing_commitment_id``), or None."""
         return self.body.get(name)
 
+    @property
+    def service_failure(self) -> bool:
+        """True when the refusal is not the request's own fault: 429 (rate limited beyond the
+        retries) or 5xx (the API, the chain or the ledger is unavailable)."""
+        return self.status == 429 or self.status >= 500
+
+
+class WriteTimeoutError(ApiError, TimeoutError):
+    """A write the API accepted (202) was neither confirmed nor failed within the importer's
+    wait; it goes on server-side, and a re-run (same ``Idempotency-Key``) finds the same write.
+
+    Attributes:
+        write_id: the API's write id.
+        state: its last polled state (``queued``, ``sent``, ``mined``).
+        waited_seconds: how long the importer polled.
+    """
+
+    def __init__(self, url: str, write_id: str, state: str, waited_seconds: float) -> None:
+        self.url = url
+        self.write_id = write_id
+        self.state = state
+        self.waited_seconds = waited_seconds
+        super().__init__(
+            f"write {write_id} ({url}) is still {state} after {waited_seconds:.0f} s: it goes on in the API; "
+            f"re-run later (the same write is found again) or raise --write-timeout-seconds"
+        )
+
+
+def is_service_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure that is not the request's own fault (the API unreachable,
+    a write not settled in time, 429 beyond the retries, 5xx): what `ConsecutiveFailuresError`
+    counts."""
+    if isinstance(exc, (ApiUnreachableError, WriteTimeoutError)):
+        return True
+    return isinstance(exc, ApiProblemError) and exc.service_failure
+
+
+class ConsecutiveFailuresError(ImporterError):
+    """The run stops: this many requests in a row failed for a reason that is not their own
+    fault (`is_service_failure`). Not an `ApiError`, so the applier does not record it as one
+    operation's failure: it ends the run (the CLI writes the report and exits 3).
+
+    Attributes:
+        count: consecutive failed requests.
+        last: the last failure.
+    """
+
+    def __init__(self, count: int, last: ApiError) -> None:
+        self.count = count
+        self.last = last
+        super().__init__(f"{count} requests in a row failed, the last with: {last}")
+
 
 class MunicipalityMismatchError(ImporterError, PermissionError):
     """The staff token belongs to another municipality than the mapping declares."""

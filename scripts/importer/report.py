@@ -1,9 +1,18 @@
 """The JSON report of a run: header (source credit, what is not imported, documented choices),
-summary counts, and one entry per CSV row with the results of its operations."""
+summary counts, and one entry per CSV row with the results of its operations.
+
+The CLI rewrites it as the run goes (`write_report`: a temporary file then ``os.replace``, so
+a reader or a kill never sees half a file): ``"complete": false`` while running, with the
+operations not settled yet as ``"outcome": "planned"``; ``"complete": true`` at the end. A run
+that stopped (consecutive failures), was interrupted (SIGINT, SIGTERM) or crashed leaves
+``"complete": false, "interrupted": true`` and ``"interruption": {"reason", "detail",
+"at"}`` (``reason``: ``consecutive-failures``, ``sigint``, ``sigterm`` or ``crash``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +20,7 @@ from typing import Any
 from .apply import ApplyResult
 from .plan import Plan
 
-REPORT_VERSION = 3  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches
+REPORT_VERSION = 4  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress
 
 
 def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
@@ -79,6 +88,8 @@ def build_report(
     dry_run: bool,
     ledger: dict[str, Any] | None = None,
     batch_size: int | None = None,
+    complete: bool = True,
+    interruption: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole report as a JSON-ready dict (see module docstring).
 
@@ -89,6 +100,8 @@ def build_report(
         dry_run: whether nothing was written.
         ledger: what the run learnt about the ledger (municipality, health), if anything.
         batch_size: operations per transaction asked for (``--batch-size``), echoed.
+        complete: False while the run goes on, or when it ended early.
+        interruption: why it ended early (``{"reason", "detail", "at"}``), None otherwise.
     """
     m = plan.mapping
     by_index = result.by_index() if result else {}
@@ -113,9 +126,19 @@ def build_report(
                 }
             )
         rows.append(entry)
+    settled = sum(1 for row in plan.report if row.operations and all(i in by_index for i in row.operations))
     return {
         "report_version": REPORT_VERSION,
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "complete": complete,
+        "interrupted": interruption is not None,
+        "interruption": interruption,
+        "progress": {
+            "rows_with_operations": sum(1 for row in plan.report if row.operations),
+            "rows_settled": settled,
+            "operations": len(plan.operations),
+            "operations_settled": len(by_index),
+        },
         "mapping": mapping_path,
         "kind": m.kind,
         "data_dir": data_dir,
@@ -136,6 +159,9 @@ def build_report(
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
-    """Write the report as UTF-8 JSON (indented, keys in insertion order)."""
+    """Write the report as UTF-8 JSON (indented, keys in insertion order), atomically: to
+    ``<path>.tmp`` in the same directory, then ``os.replace`` over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
