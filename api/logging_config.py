@@ -82,20 +82,25 @@ def configure_logging(log_format: str, level: int | str = logging.INFO) -> None:
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 """uvicorn's loggers, which have handlers of their own (and do not propagate)."""
 
+SERVICE_LOGGERS = ("api", "ledger", "indexer", "frontend")
+"""The service's own loggers, shown from INFO on (the root logger stays at WARNING)."""
+
 
 def ensure_logging(log_format: str) -> None:
     """Make the API's records visible in ``log_format`` without touching a configuration that
-    exists: the root logger gets a stderr handler at INFO only when it has none (uvicorn
-    leaves it bare; pytest's capture is left alone), and in ``json`` the handlers uvicorn set
-    up on its own loggers get the JSON formatter (its start-up lines and its access log, if
-    enabled, become JSON lines too). Called by the API's lifespan."""
+    exists: the root logger gets a stderr handler only when it has none (uvicorn leaves it
+    bare; pytest's capture is left alone), with :data:`SERVICE_LOGGERS` at INFO; and in
+    ``json`` the handlers uvicorn set up on its own loggers get the JSON formatter (its
+    start-up lines and its access log, if enabled, become JSON lines too). Called by the
+    API's lifespan."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(formatter(log_format))
         root.addHandler(handler)
-        if root.level > logging.INFO or root.level == logging.NOTSET:
-            root.setLevel(logging.INFO)
+        for name in SERVICE_LOGGERS:  # the libraries' INFO chatter stays out
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.INFO)
     if log_format == "json":
         for name in UVICORN_LOGGERS:
             for handler in logging.getLogger(name).handlers:
