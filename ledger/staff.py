@@ -36,6 +36,7 @@ ledger.staff`` only says so.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -46,10 +47,11 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from eth_account import Account
 from eth_utils import is_address, to_checksum_address
@@ -397,6 +399,19 @@ def _write_key_file(path: Path, data: dict[str, Any]) -> None:
         Path(tmp_name).unlink(missing_ok=True)
 
 
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``.<name>.lock`` beside the token file (created 0600) while
+    it is read, changed and rewritten, so two commands at once never lose a change."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def default_keystore_dir(keys_file: Path) -> Path:
     """Where the keystores of a token file live unless told otherwise: ``keystores`` beside it
     (``settings.keystore_dir``'s default)."""
@@ -590,39 +605,39 @@ def issue_token(
     if expires_in_seconds < 1:
         raise LedgerConfigError("A token's lifetime must be at least 1 second.")
     path = Path(path)
-    data = _read_key_file(path)
+    _read_key_file(path)  # a malformed or legacy file: refused before a keystore is written
     keystore = _keystore(path, keystore_dir, options)
     if private_key is not None:
         address = keystore.write(private_key)
     else:
-        address = to_checksum_address(account) if is_address(account) else _address_error(account)
+        if not isinstance(account, str) or not is_address(account):
+            raise LedgerConfigError(f"Not an account address: {account!r}.")
+        address = to_checksum_address(account)
         keystore.unlock(address)  # a missing keystore or a wrong password now, not at start-up
     issued_at = int(time.time()) if now is None else now
     token = secrets.token_urlsafe(32)
-    ids = {t.get("token_id") for t in data["tokens"]}
-    token_id = new_token_id()
-    while token_id in ids:
+    with _file_lock(path):
+        data = _read_key_file(path)
+        ids = {t.get("token_id") for t in data["tokens"]}
         token_id = new_token_id()
-    data["version"] = KEY_FILE_VERSION
-    data["tokens"] = [
+        while token_id in ids:
+            token_id = new_token_id()
+        data["version"] = KEY_FILE_VERSION
+        data["tokens"] = [
         *data["tokens"],
-        {
-            "token_id": token_id,
-            "token_sha256": token_sha256(token),
-            "municipality_id": municipality_id,
-            "roles": wanted,
-            "account": address,
-            "issued_at": issued_at,
-            "expires_at": issued_at + expires_in_seconds,
-            "revoked_at": None,
-        },
-    ]
-    _write_key_file(path, data)
+            {
+                "token_id": token_id,
+                "token_sha256": token_sha256(token),
+                "municipality_id": municipality_id,
+                "roles": wanted,
+                "account": address,
+                "issued_at": issued_at,
+                "expires_at": issued_at + expires_in_seconds,
+                "revoked_at": None,
+            },
+        ]
+        _write_key_file(path, data)
     return token
-
-
-def _address_error(value: Any) -> str:
-    raise LedgerConfigError(f"Not an account address: {value!r}.")
 
 
 def token_id_of(path: Path, token: str) -> str:
@@ -674,13 +689,14 @@ def revoke_token(path: Path, token_id: str, now: int | None = None) -> TokenReco
         LedgerConfigError: the file is malformed or legacy.
     """
     path = Path(path)
-    data = _read_key_file(path)
-    for item in data["tokens"]:
-        if item["token_id"] == token_id:
-            if item.get("revoked_at") is None:
-                item["revoked_at"] = int(time.time()) if now is None else now
-                _write_key_file(path, data)
-            return next(r for r in list_tokens(path) if r.token_id == token_id)
+    with _file_lock(path):
+        data = _read_key_file(path)
+        for item in data["tokens"]:
+            if item["token_id"] == token_id:
+                if item.get("revoked_at") is None:
+                    item["revoked_at"] = int(time.time()) if now is None else now
+                    _write_key_file(path, data)
+                return next(r for r in list_tokens(path) if r.token_id == token_id)
     raise UnknownTokenIdError(f"No token {token_id!r} in {path} (`{ADMIN_COMMAND} tokens list` shows them).")
 
 
@@ -697,11 +713,13 @@ def set_relayer_key(path: Path, private_key: str, *, keystore_dir: Path | None =
         LedgerConfigError: the existing file is malformed or legacy, or the key is invalid.
     """
     path = Path(path)
-    data = _read_key_file(path)
+    _read_key_file(path)  # a malformed or legacy file: refused before a keystore is written
     account = _keystore(path, keystore_dir, options).write(private_key)
-    data["version"] = KEY_FILE_VERSION
-    data["relayer"] = {"account": account}
-    _write_key_file(path, data)
+    with _file_lock(path):
+        data = _read_key_file(path)
+        data["version"] = KEY_FILE_VERSION
+        data["relayer"] = {"account": account}
+        _write_key_file(path, data)
     return account
 
 

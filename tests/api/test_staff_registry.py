@@ -50,7 +50,7 @@ def test_issue_token_writes_only_the_tokens_hash_with_owner_only_mode(tmp_path: 
         ],
     }
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in path.parent.iterdir()) == ["keystores", "staff-keys.json"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".staff-keys.json.lock", "keystores", "staff-keys.json"]
     keystore = path.parent / "keystores" / f"{Account.from_key(KEY_A).address}.json"
     assert stat.S_IMODE(keystore.stat().st_mode) == 0o600
     assert stat.S_IMODE(keystore.parent.stat().st_mode) == 0o700

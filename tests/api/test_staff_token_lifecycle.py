@@ -200,3 +200,19 @@ def test_an_unknown_token_still_says_unknown(tmp_path: Path) -> None:
         StaffRegistry(path, options=FAST).authenticate("guess")
     assert type(refused.value) is UnknownStaffTokenError
     assert "python -m scripts.admin tokens issue" in str(refused.value)
+
+
+def test_tokens_issued_and_revoked_at_once_are_all_kept(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "staff-keys.json"
+    first = issue_token(path, 1, KEY_A, options=FAST)
+    with ThreadPoolExecutor(8) as pool:
+        revoking = pool.submit(revoke_token, path, token_id_of(path, first))
+        issued = list(pool.map(lambda m: issue_token(path, m, KEY_B, options=FAST), range(1, 17)))
+        revoked = revoking.result()
+    records = list_tokens(path)
+    assert len(records) == 17 and len({r.token_id for r in records}) == 17
+    assert [r.token_id for r in records if r.revoked_at is not None] == [revoked.token_id]
+    registry = StaffRegistry(path, options=FAST)
+    assert sorted(registry.authenticate(t).municipality_id for t in issued) == list(range(1, 17))
