@@ -51,6 +51,7 @@ from ledger.errors import (
 )
 from ledger.db.repository import iso as repository_iso
 from ledger.events import snake
+from ledger.outbox import IdempotencyKeyReusedError
 from ledger.limits import AMEND_FIELD_NAMES
 from ledger.staff import StaffForbiddenError, StaffRoleError
 
@@ -576,6 +577,9 @@ def problem_for(exc: Exception) -> ProblemError | None:
         if inner is None:
             return None
         return ProblemError(inner.status, inner.slug, inner.detail, headers=inner.headers, **inner.extensions, index=exc.index)
+    if isinstance(exc, IdempotencyKeyReusedError):
+        return ProblemError(422, "idempotency-key-reused", str(exc), idempotency_key=exc.idempotency_key,
+                            write_id=exc.write_id)
     if isinstance(exc, RequestValidationError):
         return _validation(list(exc.errors()))
     if isinstance(exc, InputInvalidError):
@@ -628,6 +632,7 @@ _MAPPED = (
     ProblemError, BatchItemError, RequestValidationError, InputInvalidError, ContractRevertError,
     ChainUnavailableError, requests.ConnectionError, requests.Timeout, TransactionFailedError,
     InsufficientFundsError, EvidenceTooLargeError, StaffAuthError, WriteRefusedError, StarletteHTTPException,
+    IdempotencyKeyReusedError,
 )
 """Exception types :func:`problem_for` maps (each gets the one handler)."""
 

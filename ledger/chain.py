@@ -22,7 +22,14 @@ from eth_abi import decode as abi_decode
 from eth_account import Account
 from eth_utils import function_abi_to_4byte_selector, to_checksum_address
 from web3 import HTTPProvider, Web3
-from web3.exceptions import BadFunctionCallOutput, ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    TransactionNotFound,
+    Web3RPCError,
+)
 
 from ledger.abi import ledger_abi, ledger_bytecode
 from ledger.deployment import Deployment
@@ -32,6 +39,7 @@ from ledger.errors import (
     InsufficientFundsError,
     LogRangeTooLargeError,
     TransactionFailedError,
+    TransactionRejectedError,
     UnsupportedContractVersionError,
     WrongChainError,
 )
@@ -74,6 +82,34 @@ class TxResult:
             if event.name == name:
                 return event
         raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class SignedTx:
+    """A transaction signed for the outbox, not sent yet: raw bytes (``0x`` hex), hash,
+    nonce and sender (EIP-55)."""
+
+    raw_tx: str
+    tx_hash: str
+    nonce: int
+    account: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A mined transaction as the outbox sees it: ``status`` 1 (success) or 0 (reverted), its
+    block (number and ``0x`` hash), gas used and, for a success, the decoded ledger events."""
+
+    tx_hash: str
+    status: int
+    block_number: int
+    block_hash: str
+    gas_used: int
+    events: tuple[LedgerEvent, ...]
+
+    def result(self) -> TxResult:
+        """The :class:`TxResult` of a successful receipt."""
+        return TxResult(self.tx_hash, self.block_number, self.gas_used, self.events)
 
 
 @dataclass(frozen=True)
@@ -261,11 +297,13 @@ class LedgerChain:
         with self._locks_guard:
             return self._send_locks.setdefault(address, threading.Lock())
 
-    def send(self, function: str, args: Sequence[Any], private_key: str) -> TxResult:
+    def send(self, function: str, args: Sequence[Any], private_key: str, **_outbox: Any) -> TxResult:
         """Sign and send a ledger transaction from ``private_key``'s account, wait for the
         receipt and decode the events it emitted. Sends from one account are serialised
         (nonces). The gas limit comes from ``eth_estimateGas``, which also surfaces a
-        refusal before anything is sent.
+        refusal before anything is sent. Keyword arguments of the outbox's
+        ``Journal.send`` (``result``, ``context``, ``evidence``) are accepted and ignored, so
+        a service can send straight or through the outbox.
 
         Raises:
             ContractRevertError: the contract refused (custom error name and arguments).
@@ -315,7 +353,7 @@ class LedgerChain:
         assert self._contract is not None, "encoding needs a deployment"
         return bytes.fromhex(self._contract.encode_abi(function, args=list(args))[2:])
 
-    def send_multicall(self, calls: Sequence[tuple[str, Sequence[Any]]], private_key: str) -> TxResult:
+    def send_multicall(self, calls: Sequence[tuple[str, Sequence[Any]]], private_key: str, **_outbox: Any) -> TxResult:
         """Send many ledger calls from one account in one transaction through
         ``multicall(bytes[])`` (OpenZeppelin ``Multicall``: all or nothing, in order, the
         caller's roles checked for each call) and decode all the events they emitted.
@@ -357,6 +395,161 @@ class LedgerChain:
             or to_checksum_address(log["address"]) == to_checksum_address(self.deployment.contract_address)
         )
         return TxResult(hex_hash, int(receipt["blockNumber"]), int(receipt["gasUsed"]), events)
+
+    # ------------------------------------------------------------------ outbox primitives
+    # (``ledger.outbox``: build and estimate, sign locally with a given nonce, broadcast the
+    # raw bytes, read receipts and nonces; nothing here waits)
+
+    def build_call(self, function: str, args: Sequence[Any], account: str) -> dict[str, Any]:
+        """The unsigned transaction of one ledger call from ``account`` (gas limit from
+        ``eth_estimateGas``, fees, chain id; ``nonce`` left for :meth:`sign`), after checking
+        that the account can pay for it. A refusal by the contract surfaces here, before
+        anything is journaled or sent.
+
+        Raises:
+            ContractRevertError: the contract refused (custom error name and arguments).
+            InsufficientFundsError: the account cannot pay gas limit × max fee (wei).
+            ChainUnavailableError: the node cannot be reached.
+        """
+        assert self._contract is not None, "writes need a deployment"
+        fn = getattr(self._contract.functions, function)(*args)
+        try:
+            tx = self._rpc(
+                "build transaction",
+                fn.build_transaction,
+                {
+                    "from": to_checksum_address(account),
+                    "nonce": 0,
+                    "chainId": self.deployment.chain_id if self.deployment else self.chain_id(),
+                },
+            )
+        except (ContractCustomError, ContractLogicError) as exc:
+            raise self._revert_error(exc) from exc
+        self._check_funds(account, tx)
+        tx = dict(tx)
+        tx.pop("nonce", None)
+        return {k: (v if not isinstance(v, bytes) else "0x" + v.hex()) for k, v in tx.items()}
+
+    def build_multicall(self, calls: Sequence[tuple[str, Sequence[Any]]], account: str) -> dict[str, Any]:
+        """:meth:`build_call` of ``multicall(bytes[])`` over ``calls`` (see :meth:`send_multicall`).
+
+        Raises:
+            ValueError: ``calls`` is empty.
+            ContractRevertError, InsufficientFundsError, ChainUnavailableError: as :meth:`build_call`.
+        """
+        if not calls:
+            raise ValueError("send_multicall needs at least one call")
+        payload = [self.encode_call(function, args) for function, args in calls]
+        return self.build_call("multicall", [payload], account)
+
+    @staticmethod
+    def sign(tx: Mapping[str, Any], nonce: int, private_key: str) -> SignedTx:
+        """Sign ``tx`` (from :meth:`build_call`) with ``nonce``, locally (no RPC).
+
+        Returns:
+            The raw bytes as ``0x`` hex, the transaction hash, the nonce and the sender.
+        """
+        signed = Account.sign_transaction({**tx, "nonce": nonce}, private_key)
+        return SignedTx(
+            raw_tx="0x" + bytes(signed.raw_transaction).hex(),
+            tx_hash="0x" + bytes(signed.hash).hex(),
+            nonce=nonce,
+            account=Account.from_key(private_key).address,
+        )
+
+    def broadcast(self, raw_tx: str) -> str:
+        """``eth_sendRawTransaction`` of signed bytes (``0x`` hex); returns the ``0x`` hash.
+        Sending the same bytes again is harmless (same hash).
+
+        Raises:
+            TransactionRejectedError: the node refused it (the reason is the node's text, kept
+                for the log only: callers decide from chain state, see ``ledger.outbox``).
+            ChainUnavailableError: the node cannot be reached.
+        """
+        try:
+            tx_hash = self._rpc("eth_sendRawTransaction", self._w3.eth.send_raw_transaction, raw_tx)
+        except Web3RPCError as exc:
+            raise TransactionRejectedError(str(exc)) from exc
+        except ValueError as exc:  # older web3 paths raise ValueError with the RPC error
+            raise TransactionRejectedError(str(exc)) from exc
+        return "0x" + bytes(tx_hash).hex()
+
+    def receipt(self, tx_hash: str) -> Receipt | None:
+        """The receipt of ``tx_hash``, or ``None`` while the node has none (pending, dropped,
+        or never seen).
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+
+        def fetch() -> Any:
+            try:
+                return self._w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        raw = self._rpc("eth_getTransactionReceipt", fetch)
+        if raw is None or raw.get("blockNumber") is None:
+            return None
+        events: tuple[LedgerEvent, ...] = ()
+        if int(raw["status"]) == 1:
+            events = tuple(
+                self.decoder.decode(log)
+                for log in raw["logs"]
+                if self.deployment is None
+                or to_checksum_address(log["address"]) == to_checksum_address(self.deployment.contract_address)
+            )
+        return Receipt(
+            tx_hash="0x" + bytes(raw["transactionHash"]).hex(),
+            status=int(raw["status"]),
+            block_number=int(raw["blockNumber"]),
+            block_hash="0x" + bytes(raw["blockHash"]).hex(),
+            gas_used=int(raw["gasUsed"]),
+            events=events,
+        )
+
+    def is_pending(self, tx_hash: str) -> bool:
+        """Whether the node knows ``tx_hash`` (``eth_getTransactionByHash``: in its pool or mined).
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+
+        def fetch() -> Any:
+            try:
+                return self._w3.eth.get_transaction(tx_hash)
+            except TransactionNotFound:
+                return None
+
+        return self._rpc("eth_getTransactionByHash", fetch) is not None
+
+    def nonce_at(self, address: str, block: str = "latest") -> int:
+        """``eth_getTransactionCount(address, block)``: ``latest`` counts mined transactions,
+        ``pending`` also those in the node's pool.
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+        return int(self._rpc("eth_getTransactionCount", self._w3.eth.get_transaction_count,
+                             to_checksum_address(address), block))
+
+    def replay_failure(self, tx: Mapping[str, Any], account: str, block_number: int) -> ContractRevertError | None:
+        """Why a mined transaction failed: its call replayed with ``eth_call`` on the state of
+        block ``block_number`` (its parent block). ``None`` when the replay does not revert
+        there (the failure depended on a transaction before it in its own block).
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached.
+        """
+        call = {"from": to_checksum_address(account), "to": tx["to"], "data": tx.get("data") or tx.get("input"),
+                "gas": tx.get("gas")}
+        try:
+            self._rpc("eth_call", self._w3.eth.call, call, max(0, block_number))
+        except (ContractCustomError, ContractLogicError) as exc:
+            return self._revert_error(exc)
+        except Web3RPCError as exc:
+            return ContractRevertError("Unknown", {"message": str(exc)})
+        return None
 
     def deploy(self, platform_admin_key: str) -> Deployment:
         """Deploy a new ``CommitmentLedger`` owned by the key's account and return its record

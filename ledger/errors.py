@@ -94,6 +94,16 @@ class TransactionFailedError(ChainError):
         self.tx_hash = tx_hash
 
 
+class TransactionRejectedError(ChainError):
+    """The node refused a signed transaction at ``eth_sendRawTransaction`` (already known,
+    nonce too low, underpriced, ...). Its text is the node's, for logs only: the outbox decides
+    what happened from chain state (nonces, receipts), never from this text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The node refused the transaction: {reason}")
+        self.reason = reason
+
+
 class InsufficientFundsError(ChainError):
     """The sending account cannot pay for the transaction (checked before sending, so nothing
     was sent): its balance is below gas limit × max fee per gas, in wei."""

@@ -5,6 +5,7 @@ it is checked off chain before anything is sent (``api.services.relay``)."""
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from typing import Annotated, Any
 
@@ -12,10 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from api.deps import ChainDep, DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, StaffRegistryDep
 from api.problems import problem_responses
+from api.routes.writes import ACCEPTED_RESPONSES, accept
 from api.routing import body_limited_route
 from api.schemas import RelayedWrite, RelayIn, TypedData
 from api.services import relay as relay_service
 from ledger import signing
+from ledger.outbox import canonical_json
 
 router = APIRouter(
     prefix="/relay",
@@ -61,12 +64,20 @@ TYPED_DATA_DESCRIPTION = inspect.cleandoc("""The exact EIP-712 typed data to sig
 
 
 @router.post("", status_code=201, response_model=RelayedWrite, description=RELAY_DESCRIPTION,
-             responses=problem_responses(403, 404, 409, 413, 415))
-def relay(body: RelayIn, chain: ChainDep, session: SessionDep, store: EvidenceStoreDep, deployment: DeploymentDep,
-          registry: StaffRegistryDep, now: NowDep) -> RelayedWrite:
-    """Submit a write signed elsewhere (see ``RELAY_DESCRIPTION``)."""
-    result = relay_service.relay(chain, session, store, deployment, registry.relayer(), body.model_dump(), now)
-    return RelayedWrite.model_validate(result)
+             responses={**problem_responses(403, 404, 409, 413, 415), **ACCEPTED_RESPONSES})
+def relay(request: Request, body: RelayIn, chain: ChainDep, session: SessionDep, store: EvidenceStoreDep,
+          deployment: DeploymentDep, registry: StaffRegistryDep, now: NowDep) -> RelayedWrite:
+    """Submit a write signed elsewhere (see ``RELAY_DESCRIPTION``). Through the write outbox
+    as every staff write (202, ``Prefer: wait``); its idempotency key is the digest of the
+    signed payload, so the same signed write is submitted once."""
+    relayer = registry.relayer()
+    payload = body.model_dump(mode="json")
+    digest = "relay:" + hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return accept(
+        request, "relay", payload,
+        lambda journal: relay_service.relay(journal, session, store, deployment, relayer, body.model_dump(), now),
+        account=relayer.account if relayer is not None else "", key=digest, chain=chain,
+    )
 
 
 @router.get("/typed-data", response_model=TypedData, description=TYPED_DATA_DESCRIPTION)
@@ -75,7 +86,8 @@ def typed_data(
     chain: ChainDep,
     deployment: DeploymentDep,
     now: NowDep,
-    operation: Annotated[str, Query(description="the signed write, e.g. recordDelivery")],
+    operation: Annotated[str, Query(description="the signed write, e.g. recordDelivery",
+                                    json_schema_extra={"enum": list(signing.OPERATIONS)})],
     signer: Annotated[str | None, Query(pattern=r"^0x[0-9a-fA-F]{40}$", description="fills in its next nonce")] = None,
 ) -> TypedData:
     """The typed data to sign for an operation (see ``TYPED_DATA_DESCRIPTION``)."""

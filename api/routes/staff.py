@@ -4,6 +4,12 @@ waits for the receipt and returns what the chain recorded. A token holds roles
 revocations and batches; ``confirmer`` for confirmations and disputes (403 ``forbidden``
 with ``needed_role`` otherwise, before anything is sent).
 
+Every write goes through the write outbox (``api.routes.writes``): checked as below, then
+journaled and answered 202 `{"write": Write}` with `Location: /api/v1/staff/writes/{id}`;
+with `Prefer: wait=N` the 201 body below (plus `write`) once it is confirmed within N
+seconds. `Idempotency-Key` (or the key derived from the request) makes a repeat the same
+write. The 201 bodies below are also each confirmed write's `result`.
+
 Every write may also answer: 401 `unauthorized` (missing or unknown token), 403 `forbidden`
 (record of another municipality, or the account is no registrar there), 422
 `validation-error` (checked before anything is stored or sent) or `contract-rejected`,
@@ -26,6 +32,7 @@ stored file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Annotated, Any, AsyncIterator, Callable, Coroutine
@@ -75,6 +82,7 @@ from api.schemas import (
     text_problem,
 )
 from ledger.limits import URI_MAX_BYTES
+from api.routes.writes import ACCEPTED_RESPONSES, accept, file_hashes
 from api.services import batches as batch_writes
 from api.services import confirmations, ledger_writes
 from api.services.batches import BATCH_FILE_MAX_BYTES
@@ -85,12 +93,12 @@ router = APIRouter(
     prefix="/staff",
     tags=["staff"],
     route_class=body_limited_route(max_files=MAX_EVIDENCE),
-    responses=problem_responses(401, 403, 422, 502, 503),
+    responses={**problem_responses(400, 401, 403, 422, 429, 502, 503), **ACCEPTED_RESPONSES},
 )
 
 batches = APIRouter(
     route_class=body_limited_route(max_files=0, json_max_bytes=BATCH_JSON_MAX_BYTES),
-    responses=problem_responses(401, 403, 422, 502, 503),
+    responses={**problem_responses(400, 401, 403, 422, 429, 502, 503), **ACCEPTED_RESPONSES},
 )
 """The batch routes (included in :data:`router` at the end): a larger JSON limit."""
 
@@ -310,55 +318,76 @@ def _inline_schema(model: Any) -> dict[str, Any]:
     return inline(schema)
 
 
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` without its ``null`` alternative (a form field is text or absent, never null)."""
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
+    if len(options) != 1:
+        return schema
+    return {**options[0], **{k: v for k, v in schema.items() if k not in ("anyOf", "default")}}
+
+
 _DELIVERY_BATCH_SCHEMA = _inline_schema(DeliveryBatchIn)
+_ANCHOR_BATCH_SCHEMA = _inline_schema(BatchIn)
+_JSON_PART = {"contentType": "application/json"}
+"""The ``encoding`` of a form field that holds JSON text (``deliveries``)."""
 ANCHOR_BATCH_REQUEST_BODY = {
     "required": True,
     "content": {
-        "application/json": {"schema": _inline_schema(BatchIn)},
-        "multipart/form-data": {"schema": {
-            "type": "object",
-            "required": ["municipality_id", "deliveries"],
-            "properties": {
-                "municipality_id": {"type": "string", "description": "the token's municipality"},
-                "deliveries": {"type": "string", "description": "the JSON array of the deliveries, as in the JSON body"},
-                "file_uri": {"type": "string", "description": "where the batch file is published (optional)"},
-                "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
-                             "description": "evidence files, each cited by at least one delivery's evidence_hashes"},
+        "application/json": {"schema": _ANCHOR_BATCH_SCHEMA},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["municipality_id", "deliveries"],
+                "additionalProperties": False,
+                "properties": {
+                    "municipality_id": _ANCHOR_BATCH_SCHEMA["properties"]["municipality_id"],
+                    "deliveries": {**_ANCHOR_BATCH_SCHEMA["properties"]["deliveries"],
+                                   "description": "the JSON array of the deliveries, as in the JSON body (JSON text)"},
+                    "file_uri": _not_null(_ANCHOR_BATCH_SCHEMA["properties"]["file_uri"]),
+                    "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                 "description": "evidence files, each cited by at least one delivery's evidence_hashes"},
+                },
             },
-        }},
+            "encoding": {"deliveries": _JSON_PART},
+        },
     },
 }
 DELIVERY_BATCH_REQUEST_BODY = {
     "required": True,
     "content": {
         "application/json": {"schema": _DELIVERY_BATCH_SCHEMA},
-        "multipart/form-data": {"schema": {
-            "type": "object",
-            "required": ["deliveries"],
-            "properties": {
-                "deliveries": {"type": "string", "description": "the JSON array of the deliveries, as in the JSON body"},
-                "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
-                             "description": "evidence files, each cited by at least one item's evidence_sha256"},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["deliveries"],
+                "additionalProperties": False,
+                "properties": {
+                    "deliveries": {**_DELIVERY_BATCH_SCHEMA["properties"]["deliveries"],
+                                   "description": "the JSON array of the deliveries, as in the JSON body (JSON text)"},
+                    "evidence": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                 "description": "evidence files, each cited by at least one item's evidence_sha256"},
+                },
             },
-        }},
+            "encoding": {"deliveries": _JSON_PART},
+        },
     },
 }
 
 delivery_batches = APIRouter(
     route_class=DeliveryBatchRoute,
-    responses=problem_responses(401, 403, 422, 502, 503),
+    responses={**problem_responses(400, 401, 403, 422, 429, 502, 503), **ACCEPTED_RESPONSES},
 )
 """``POST /staff/deliveries/batch`` (included in :data:`router` at the end): JSON or files."""
 
 anchor_batches = APIRouter(
     route_class=self_read_route(ANCHOR_JSON_MAX_BYTES, ANCHOR_FORM_MAX_BYTES),
-    responses=problem_responses(401, 403, 422, 502, 503),
+    responses={**problem_responses(400, 401, 403, 422, 429, 502, 503), **ACCEPTED_RESPONSES},
 )
 """``POST /staff/batches`` (included in :data:`router` at the end): JSON or files, large."""
 
 batch_files = APIRouter(
     route_class=self_read_route(None, BATCH_FILE_FORM_MAX_BYTES),
-    responses=problem_responses(401, 403, 422, 502, 503),
+    responses={**problem_responses(400, 401, 403, 422, 429, 502, 503), **ACCEPTED_RESPONSES},
 )
 """``POST /staff/batches/file`` (included in :data:`router` at the end): one batch file."""
 
@@ -394,7 +423,9 @@ def me(staff: StaffDep, session: SessionDep) -> StaffMe:
     response_model=CommitmentRegistered,
     responses=problem_responses(409, 415),
 )
-def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep) -> CommitmentRegistered:
+def register_commitment(
+    request: Request, body: CommitmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+) -> CommitmentRegistered:
     """Register a commitment for the token's municipality (`registerCommitment`).
 
     Text limits in UTF-8 bytes: `external_ref` 1..64 (unique per municipality), `title`
@@ -411,7 +442,8 @@ def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep, se
     the block time, a due date not after the promise date, `parent-in-other-municipality` (with
     `parent_id`, `parent_municipality_id`, `municipality_id`) or `invalid-weight`.
     """
-    return CommitmentRegistered.model_validate(ledger_writes.register_commitment(chain, staff, body, session))
+    return accept(request, "register_commitment", body.model_dump(mode="json"),
+                  lambda journal: ledger_writes.register_commitment(journal, staff, body, session), staff=staff, chain=chain)
 
 
 @router.post(
@@ -421,7 +453,7 @@ def register_commitment(body: CommitmentIn, staff: StaffDep, chain: ChainDep, se
     responses=problem_responses(404, 409, 415),
 )
 def amend_commitment(
-    commitment_id: CommitmentId, body: AmendmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
+    request: Request, commitment_id: CommitmentId, body: AmendmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
 ) -> CommitmentAmended:
     """Amend a commitment (`amendCommitment`): only the fields given change.
 
@@ -435,7 +467,9 @@ def amend_commitment(
     and `current_amendment_count`), `amendment-changes-nothing` (with `field`) or
     `commitment-withdrawn`; 422 for a due date not after the promise date.
     """
-    return CommitmentAmended.model_validate(ledger_writes.amend_commitment(chain, session, staff, commitment_id, body, now))
+    return accept(request, "amend_commitment", {"commitment_id": commitment_id, **body.model_dump(mode="json")},
+                  lambda journal: ledger_writes.amend_commitment(journal, session, staff, commitment_id, body, now),
+                  staff=staff, chain=chain)
 
 
 @router.post(
@@ -445,13 +479,14 @@ def amend_commitment(
     responses=problem_responses(404, 409, 415),
 )
 def withdraw_commitment(
-    commitment_id: CommitmentId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
+    request: Request, commitment_id: CommitmentId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
 ) -> CommitmentWithdrawn:
     """Withdraw a commitment (`withdrawCommitment`) with a `reason` (1..1000 bytes); it then
     accepts no amendment or delivery. 201 `{"commitment_id", "tx"}`; 404 unknown; 409
     `commitment-withdrawn` if it already is."""
-    result = ledger_writes.withdraw_commitment(chain, session, staff, commitment_id, body.reason, now)
-    return CommitmentWithdrawn.model_validate(result)
+    return accept(request, "withdraw_commitment", {"commitment_id": commitment_id, **body.model_dump(mode="json")},
+                  lambda journal: ledger_writes.withdraw_commitment(journal, session, staff, commitment_id, body.reason,
+                                                                    now), staff=staff, chain=chain)
 
 
 @router.post(
@@ -461,6 +496,7 @@ def withdraw_commitment(
     responses=problem_responses(404, 409, 413, 415),
 )
 def record_delivery(
+    request: Request,
     commitment_id: CommitmentId,
     form: Annotated[DeliveryForm, Form(media_type="multipart/form-data")],
     staff: StaffDep,
@@ -495,10 +531,15 @@ def record_delivery(
     `payload-too-large` (nothing stored, nothing sent); 422 `duplicate-evidence` if the
     contract finds a hash twice.
     """
-    result = ledger_writes.record_delivery(
-        chain, session, store, staff, commitment_id, form, now, max_evidence_bytes=settings.max_evidence_bytes
+    uploads = list(form.evidence)
+    material = {"commitment_id": commitment_id, **form.model_dump(mode="json", exclude={"evidence"})}
+    return accept(
+        request, "record_delivery", material,
+        lambda journal: ledger_writes.record_delivery(
+            journal, session, store, staff, commitment_id, form, now, max_evidence_bytes=settings.max_evidence_bytes
+        ),
+        staff=staff, chain=chain, evidence=file_hashes(uploads),
     )
-    return DeliveryRecorded.model_validate(result)
 
 
 @router.post(
@@ -508,7 +549,7 @@ def record_delivery(
     responses=problem_responses(404, 409, 415),
 )
 def revoke_delivery(
-    delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
+    request: Request, delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep, now: NowDep
 ) -> DeliveryRevoked:
     """Revoke a delivery (`revokeDelivery`) with a `reason` (1..1000 bytes): it stops counting
     towards progress; nothing is deleted. Allowed after withdrawal.
@@ -516,8 +557,9 @@ def revoke_delivery(
     201 `{"delivery_id", "commitment_id", "tx"}`; 404 unknown delivery; 403 if it belongs to
     another municipality; 409 `delivery-already-revoked`.
     """
-    result = ledger_writes.revoke_delivery(chain, session, staff, delivery_id, body.reason, now)
-    return DeliveryRevoked.model_validate(result)
+    return accept(request, "revoke_delivery", {"delivery_id": delivery_id, **body.model_dump(mode="json")},
+                  lambda journal: ledger_writes.revoke_delivery(journal, session, staff, delivery_id, body.reason, now),
+                  staff=staff, chain=chain)
 
 
 @router.post(
@@ -527,7 +569,7 @@ def revoke_delivery(
     responses=problem_responses(404, 409, 415),
 )
 def confirm_delivery(
-    delivery_id: DeliveryId, body: ConfirmationIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+    request: Request, delivery_id: DeliveryId, body: ConfirmationIn, staff: StaffDep, chain: ChainDep, session: SessionDep
 ) -> VerdictRecorded:
     """Confirm a delivery (`confirmDelivery`), as a confirmer of its municipality who did not
     record it: `{"evidence_hash": "0x..." | null}` (your own evidence, e.g. an inspection
@@ -539,8 +581,9 @@ def confirm_delivery(
     recorded the delivery); 404 unknown delivery; 409 `verdict-unchanged` (with `confirmer`,
     `verdict`) or `delivery-already-revoked`.
     """
-    result = confirmations.confirm_delivery(chain, session, staff, delivery_id, body.evidence_hash)
-    return VerdictRecorded.model_validate(result)
+    return accept(request, "confirm_delivery", {"delivery_id": delivery_id, **body.model_dump(mode="json")},
+                  lambda journal: confirmations.confirm_delivery(journal, session, staff, delivery_id, body.evidence_hash),
+                  staff=staff, chain=chain)
 
 
 @router.post(
@@ -550,7 +593,7 @@ def confirm_delivery(
     responses=problem_responses(404, 409, 415),
 )
 def dispute_delivery(
-    delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+    request: Request, delivery_id: DeliveryId, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep
 ) -> VerdictRecorded:
     """Dispute a delivery (`disputeDelivery`) with a `reason` (1..1000 bytes), as a confirmer;
     rules as for the confirmation.
@@ -558,8 +601,9 @@ def dispute_delivery(
     201 `{"delivery_id", "commitment_id", "confirmer", "verdict": "disputed", "reason", "tx"}`;
     refusals as for the confirmation.
     """
-    result = confirmations.dispute_delivery(chain, session, staff, delivery_id, body.reason)
-    return VerdictRecorded.model_validate(result)
+    return accept(request, "dispute_delivery", {"delivery_id": delivery_id, **body.model_dump(mode="json")},
+                  lambda journal: confirmations.dispute_delivery(journal, session, staff, delivery_id, body.reason),
+                  staff=staff, chain=chain)
 
 
 @batches.post(
@@ -569,7 +613,7 @@ def dispute_delivery(
     responses=problem_responses(409, 413, 415),
 )
 def register_commitments(
-    body: CommitmentBatchIn, staff: StaffDep, chain: ChainDep, session: SessionDep
+    request: Request, body: CommitmentBatchIn, staff: StaffDep, chain: ChainDep, session: SessionDep
 ) -> CommitmentBatchRegistered:
     """Register 1..100 commitments in one transaction: `{"commitments": [...]}`, each
     item as the body of `POST /staff/commitments`. All or nothing.
@@ -579,7 +623,8 @@ def register_commitments(
     `index`; a repeated `external_ref` inside the batch is 422 with `loc`
     `["body", "commitments", i, "external_ref"]`. JSON body at most 4 MiB.
     """
-    return CommitmentBatchRegistered.model_validate(ledger_writes.register_commitments(chain, staff, body, session))
+    return accept(request, "register_commitments", body.model_dump(mode="json"),
+                  lambda journal: ledger_writes.register_commitments(journal, staff, body, session), staff=staff, chain=chain)
 
 
 @delivery_batches.post(
@@ -590,6 +635,7 @@ def register_commitments(
     openapi_extra={"requestBody": DELIVERY_BATCH_REQUEST_BODY},
 )
 def record_deliveries(
+    request: Request,
     staff: StaffDep,
     body: DeliveryBatchBodyDep,
     chain: ChainDep,
@@ -616,11 +662,14 @@ def record_deliveries(
     a hash given twice in an item or a repeated (`commitment_id`, `external_ref`) is 422 with
     `loc` naming the item; 413 `payload-too-large` (nothing stored, nothing sent).
     """
-    result = ledger_writes.record_deliveries(
-        chain, session, staff, body.data, now,
-        store=store, files=body.files, max_evidence_bytes=settings.max_evidence_bytes,
+    return accept(
+        request, "record_deliveries", body.data.model_dump(mode="json"),
+        lambda journal: ledger_writes.record_deliveries(
+            journal, session, staff, body.data, now,
+            store=store, files=body.files, max_evidence_bytes=settings.max_evidence_bytes,
+        ),
+        staff=staff, chain=chain, evidence=file_hashes(body.files),
     )
-    return DeliveryBatchRecorded.model_validate(result)
 
 
 @anchor_batches.post(
@@ -664,11 +713,14 @@ def anchor_batch(
     "transaction_hash", "block_number", "tx"}`; 403 another municipality or no registrar;
     409 `batch-already-anchored` (the same root: a retry of an anchored batch).
     """
-    result = batch_writes.anchor_batch(
-        chain, session, store, staff, body.data, base_url=str(request.base_url),
-        files=body.files, max_evidence_bytes=settings.max_evidence_bytes,
+    return accept(
+        request, "anchor_batch", body.data.model_dump(mode="json"),
+        lambda journal: batch_writes.anchor_batch(
+            journal, session, store, staff, body.data, base_url=str(request.base_url),
+            files=body.files, max_evidence_bytes=settings.max_evidence_bytes,
+        ),
+        staff=staff, chain=chain, evidence=file_hashes(body.files),
     )
-    return BatchAnchored.model_validate(result)
 
 
 @batch_files.post(
@@ -678,10 +730,11 @@ def anchor_batch(
     responses={200: {"model": BatchFileStored, "description": "The file of an anchored batch, stored"},
                **problem_responses(409, 413, 415)},
     openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"],
+        "type": "object", "required": ["file"], "additionalProperties": False,
         "properties": {"file": {"type": "string", "format": "binary", "description": "the batch file (dump JSON)"},
-                       "file_uri": {"type": "string", "description": "where it is published (optional)"}},
-    }}}}},
+                       "file_uri": {**_not_null(_ANCHOR_BATCH_SCHEMA["properties"]["file_uri"]),
+                                    "description": "where it is published (optional)"}},
+    }, "encoding": {"file": _JSON_PART}}}}},
 )
 async def upload_batch_file(
     request: Request, staff: StaffDep, chain: ChainDep, session: SessionDep, store: EvidenceStoreDep
@@ -700,11 +753,16 @@ async def upload_batch_file(
     not such a dump (its tree must match its values).
     """
     content, file_uri = await _read_batch_file(request)
-    anchored, result = await run_in_threadpool(
-        batch_writes.store_batch_file, chain, session, store, staff, content, file_uri, base_url=str(request.base_url)
+    outcome = await run_in_threadpool(
+        accept, request, "anchor_batch_file",
+        {"file_sha256": "0x" + hashlib.sha256(content).hexdigest(), "file_uri": file_uri},
+        lambda journal: batch_writes.store_batch_file(journal, session, store, staff, content, file_uri,
+                                                      base_url=str(request.base_url)),
+        staff=staff, chain=chain,
     )
-    if anchored:
-        return BatchAnchored.model_validate(result)
+    if isinstance(outcome, Response):
+        return outcome
+    _anchored, result = outcome
     return JSONResponse(BatchFileStored.model_validate(result).model_dump(), status_code=200)
 
 
@@ -758,7 +816,7 @@ URI_FORM_MAX_BYTES = 4 * URI_MAX_BYTES
     responses=problem_responses(404, 409, 415),
 )
 def revoke_batched_delivery(
-    root: Root, leaf_hash: LeafHash, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
+    request: Request, root: Root, leaf_hash: LeafHash, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
     store: EvidenceStoreDep,
 ) -> BatchedDeliveryRevoked:
     """Revoke one delivery of an anchored batch (`revokeBatchedDelivery`) with a `reason`
@@ -769,8 +827,13 @@ def revoke_batched_delivery(
     no such batch or leaf; 409 `delivery-already-revoked` (with `root`, `leaf_hash`) or
     `batch-file-missing` (upload it with `POST /staff/batches/file`); 503 `index-behind`.
     """
-    result = batch_writes.revoke_batched_delivery(chain, session, store, staff, _hex32(root), _hex32(leaf_hash), body.reason)
-    return BatchedDeliveryRevoked.model_validate(result)
+    return accept(
+        request, "revoke_batched_delivery",
+        {"root": _hex32(root), "leaf_hash": _hex32(leaf_hash), **body.model_dump(mode="json")},
+        lambda journal: batch_writes.revoke_batched_delivery(journal, session, store, staff, _hex32(root),
+                                                             _hex32(leaf_hash), body.reason),
+        staff=staff, chain=chain,
+    )
 
 
 @router.post(
@@ -780,7 +843,7 @@ def revoke_batched_delivery(
     responses=problem_responses(404, 409, 415),
 )
 def confirm_batched_delivery(
-    root: Root, leaf_hash: LeafHash, body: ConfirmationIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
+    request: Request, root: Root, leaf_hash: LeafHash, body: ConfirmationIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
     store: EvidenceStoreDep,
 ) -> VerdictRecorded:
     """Confirm one delivery of an anchored batch (`confirmBatchedDelivery`), as a confirmer who
@@ -790,10 +853,14 @@ def confirm_batched_delivery(
     201 `{"root", "leaf_hash", "commitment_id", "confirmer", "verdict": "confirmed",
     "evidence_hash", "tx"}`; refusals as the delivery's, plus those of the batched revocation.
     """
-    result = confirmations.confirm_batched_delivery(
-        chain, session, store, staff, _hex32(root), _hex32(leaf_hash), body.evidence_hash
+    return accept(
+        request, "confirm_batched_delivery",
+        {"root": _hex32(root), "leaf_hash": _hex32(leaf_hash), **body.model_dump(mode="json")},
+        lambda journal: confirmations.confirm_batched_delivery(
+            journal, session, store, staff, _hex32(root), _hex32(leaf_hash), body.evidence_hash
+        ),
+        staff=staff, chain=chain,
     )
-    return VerdictRecorded.model_validate(result)
 
 
 @router.post(
@@ -803,7 +870,7 @@ def confirm_batched_delivery(
     responses=problem_responses(404, 409, 415),
 )
 def dispute_batched_delivery(
-    root: Root, leaf_hash: LeafHash, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
+    request: Request, root: Root, leaf_hash: LeafHash, body: ReasonIn, staff: StaffDep, chain: ChainDep, session: SessionDep,
     store: EvidenceStoreDep,
 ) -> VerdictRecorded:
     """Dispute one delivery of an anchored batch (`disputeBatchedDelivery`) with a `reason`.
@@ -811,10 +878,14 @@ def dispute_batched_delivery(
     201 `{"root", "leaf_hash", "commitment_id", "confirmer", "verdict": "disputed", "reason",
     "tx"}`; refusals as for the confirmation.
     """
-    result = confirmations.dispute_batched_delivery(
-        chain, session, store, staff, _hex32(root), _hex32(leaf_hash), body.reason
+    return accept(
+        request, "dispute_batched_delivery",
+        {"root": _hex32(root), "leaf_hash": _hex32(leaf_hash), **body.model_dump(mode="json")},
+        lambda journal: confirmations.dispute_batched_delivery(
+            journal, session, store, staff, _hex32(root), _hex32(leaf_hash), body.reason
+        ),
+        staff=staff, chain=chain,
     )
-    return VerdictRecorded.model_validate(result)
 
 
 router.include_router(batches)

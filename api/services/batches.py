@@ -48,6 +48,7 @@ from api.services.ledger_writes import (
     ProblemRefusal,
     check_batch_evidence_hashes,
     delivery_key,
+    result_builder,
     send_with_evidence,
     tx_json,
 )
@@ -318,14 +319,22 @@ def _store_then_anchor(
     content: bytes,
     file_uri: str,
     send: Callable[[Callable[[], TxResult]], TxResult] | None = None,
+    *,
+    tree: merkle.BatchTree | None = None,
+    leaves: Sequence[merkle.BatchLeaf] = (),
+    evidence: Sequence[str] = (),
 ) -> tuple[str, TxResult]:
     """Store the batch file, then anchor its root (module docstring). Returns (file SHA-256,
-    the anchor's transaction)."""
+    the anchor's transaction). Through the outbox the write's context holds what the 201
+    body needs besides the receipt (:func:`_batch_anchored`)."""
     file_sha256, _size = store.save_stream(io.BytesIO(content), BATCH_FILE_MAX_BYTES, BATCH_FILE_MEDIA_TYPE)
     batch_input = (municipality_id, bytes.fromhex(root[2:]), leaf_count, bytes.fromhex(file_sha256[2:]), file_uri)
+    context = {"municipality_id": municipality_id, "root": root, "file_sha256": file_sha256, "file_uri": file_uri,
+               "leaves": [leaf_json(tree, leaf, i) for i, leaf in enumerate(leaves)] if tree is not None else []}
 
     def anchor() -> TxResult:
-        return chain.send("anchorBatch", [batch_input], identity.private_key)
+        return chain.send("anchorBatch", [batch_input], identity.private_key, result="batch_anchored",
+                          context=context, evidence=list(evidence))
 
     return file_sha256, (send(anchor) if send is not None else anchor())
 
@@ -384,9 +393,26 @@ def anchor_batch(
         def send(anchor: Callable[[], TxResult]) -> TxResult:
             return send_with_evidence(store, files, file_hashes, max_evidence_bytes, anchor,
                                       what=f"batch {root} of {len(leaves)} deliveries")
+    cited = sorted({h for row in data.deliveries for h in row.evidence_hashes})
     file_sha256, tx = _store_then_anchor(chain, store, identity, data.municipality_id, root, len(leaves), content,
-                                         file_uri, send)
+                                         file_uri, send, tree=tree, leaves=leaves, evidence=cited)
     return _anchored(tx, data.municipality_id, root, file_sha256, file_uri, tree, leaves)
+
+
+@result_builder("batch_anchored")
+def _batch_anchored(tx: TxResult, context: dict[str, Any]) -> dict[str, Any]:
+    event = tx.event("BatchAnchored")
+    return {
+        "root": event.args["root"],
+        "municipality_id": context["municipality_id"],
+        "file_sha256": context["file_sha256"],
+        "file_uri": context["file_uri"],
+        "leaf_count": event.args["leaf_count"],
+        "leaves": context["leaves"],
+        "transaction_hash": tx.tx_hash,
+        "block_number": tx.block_number,
+        "tx": tx_json(tx),
+    }
 
 
 def _anchored(
@@ -458,7 +484,8 @@ def store_batch_file(
     if errors:
         raise InputInvalidError(errors)
     uri = file_uri or default_file_uri(base_url, root)
-    file_sha256, tx = _store_then_anchor(chain, store, identity, identity.municipality_id, root, len(leaves), content, uri)
+    file_sha256, tx = _store_then_anchor(chain, store, identity, identity.municipality_id, root, len(leaves), content, uri,
+                                         tree=tree, leaves=leaves)
     return True, _anchored(tx, identity.municipality_id, root, file_sha256, uri, tree, leaves)
 
 
@@ -573,7 +600,12 @@ def revoke_batched_delivery(
     identity.require_role(REGISTRAR, "revoking a batched delivery")
     leaf = stored_leaf(chain, session, store, identity, root, leaf_hash)
     tx = chain.send("revokeBatchedDelivery", [leaf.root_bytes, leaf.struct, leaf.proof_bytes, reason],
-                    identity.private_key)
+                    identity.private_key, result="batched_delivery_revoked")
+    return _batched_revoked(tx, {})
+
+
+@result_builder("batched_delivery_revoked")
+def _batched_revoked(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("BatchedDeliveryRevoked")
     return {"root": event.args["root"], "leaf_hash": event.args["leaf_hash"],
             "commitment_id": event.args["commitment_id"], "tx": tx_json(tx)}

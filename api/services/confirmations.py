@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from api.services.batches import stored_leaf
-from api.services.ledger_writes import ZERO_BYTES32, tx_json
-from ledger.chain import LedgerChain
+from api.services.ledger_writes import ZERO_BYTES32, result_builder, tx_json
+from ledger.chain import LedgerChain, TxResult
 from ledger.db import repository
 from ledger.evidence import EvidenceStore
 from ledger.limits import delivery_commitment_id
@@ -57,7 +57,13 @@ def confirm_delivery(
         ContractRevertError: see the module docstring.
     """
     _check_delivery(session, identity, delivery_id, "confirming a delivery")
-    tx = chain.send("confirmDelivery", [delivery_id, _bytes32(evidence_hash)], identity.private_key)
+    tx = chain.send("confirmDelivery", [delivery_id, _bytes32(evidence_hash)], identity.private_key,
+                    result="delivery_confirmed")
+    return _delivery_confirmed(tx, {})
+
+
+@result_builder("delivery_confirmed")
+def _delivery_confirmed(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("DeliveryConfirmed")
     return {
         "delivery_id": event.args["delivery_id"],
@@ -81,7 +87,12 @@ def dispute_delivery(
         as :func:`confirm_delivery`.
     """
     _check_delivery(session, identity, delivery_id, "disputing a delivery")
-    tx = chain.send("disputeDelivery", [delivery_id, reason], identity.private_key)
+    tx = chain.send("disputeDelivery", [delivery_id, reason], identity.private_key, result="delivery_disputed")
+    return _delivery_disputed(tx, {})
+
+
+@result_builder("delivery_disputed")
+def _delivery_disputed(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("DeliveryDisputed")
     return {
         "delivery_id": event.args["delivery_id"],
@@ -117,7 +128,12 @@ def confirm_batched_delivery(
     identity.require_role(CONFIRMER, "confirming a batched delivery")
     leaf = stored_leaf(chain, session, store, identity, root, leaf_hash)
     tx = chain.send("confirmBatchedDelivery", [leaf.root_bytes, leaf.struct, leaf.proof_bytes, _bytes32(evidence_hash)],
-                    identity.private_key)
+                    identity.private_key, result="batched_delivery_confirmed")
+    return _batched_confirmed(tx, {})
+
+
+@result_builder("batched_delivery_confirmed")
+def _batched_confirmed(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("BatchedDeliveryConfirmed")
     return {
         "root": event.args["root"],
@@ -150,7 +166,12 @@ def dispute_batched_delivery(
     identity.require_role(CONFIRMER, "disputing a batched delivery")
     leaf = stored_leaf(chain, session, store, identity, root, leaf_hash)
     tx = chain.send("disputeBatchedDelivery", [leaf.root_bytes, leaf.struct, leaf.proof_bytes, reason],
-                    identity.private_key)
+                    identity.private_key, result="batched_delivery_disputed")
+    return _batched_disputed(tx, {})
+
+
+@result_builder("batched_delivery_disputed")
+def _batched_disputed(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("BatchedDeliveryDisputed")
     return {
         "root": event.args["root"],

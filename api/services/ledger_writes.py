@@ -67,6 +67,7 @@ from ledger.errors import (
 from ledger.events import snake
 from ledger.evidence import EvidenceStore, StagedFile, hash_stream
 from ledger.limits import delivery_commitment_id
+from ledger.outbox import WriteJournaled
 from ledger.staff import REGISTRAR, StaffIdentity
 
 logger = logging.getLogger("api")
@@ -210,6 +211,33 @@ class AssetAlreadyCountedError(ProblemRefusal):
                 "existing_delivery_id": self.existing_delivery_id}
 
 
+ResultBuilder = Callable[[TxResult, dict[str, Any]], dict[str, Any]]
+"""(the receipt's :class:`TxResult`, the write's context JSON) → the route's 201 body."""
+
+RESULTS: dict[str, ResultBuilder] = {}
+"""Result builders by name (``ledger.outbox``: a journaled write names its builder, which
+turns the receipt into today's 201 body once the write is confirmed)."""
+
+
+def result_builder(name: str) -> Callable[[ResultBuilder], ResultBuilder]:
+    """Register a function as the result builder ``name`` (see :data:`RESULTS`)."""
+
+    def register(fn: ResultBuilder) -> ResultBuilder:
+        RESULTS[name] = fn
+        return fn
+
+    return register
+
+
+def build_result(name: str, tx: TxResult, context: dict[str, Any]) -> dict[str, Any]:
+    """The 201 body of a confirmed write (builder ``name``).
+
+    Raises:
+        KeyError: no such builder.
+    """
+    return RESULTS[name](tx, context)
+
+
 def delivery_key(value: str) -> int | str:
     """A delivery key of ``repository.taken_delivery_refs`` / ``counted_assets`` as the API
     names deliveries: a
@@ -306,7 +334,13 @@ def register_commitment(
     """
     identity.require_role(REGISTRAR, "registering a commitment")
     check_parent(session, identity, data.parent_id)
-    tx = chain.send("registerCommitment", [_commitment_input(identity, data)], identity.private_key)
+    tx = chain.send("registerCommitment", [_commitment_input(identity, data)], identity.private_key,
+                    result="commitment_registered")
+    return _registered(tx, {})
+
+
+@result_builder("commitment_registered")
+def _registered(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("CommitmentRegistered")
     return {
         "commitment_id": event.args["commitment_id"],
@@ -351,7 +385,12 @@ def amend_commitment(
         data.due_date or 0,
         data.reason,
     )
-    tx = chain.send("amendCommitment", [commitment_id, struct], identity.private_key)
+    tx = chain.send("amendCommitment", [commitment_id, struct], identity.private_key, result="commitment_amended")
+    return _amended(tx, {})
+
+
+@result_builder("commitment_amended")
+def _amended(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("CommitmentAmended")
     return {
         "commitment_id": event.args["commitment_id"],
@@ -391,7 +430,12 @@ def withdraw_commitment(
     """
     identity.require_role(REGISTRAR, "withdrawing a commitment")
     writable_commitment(session, identity, commitment_id, now)
-    tx = chain.send("withdrawCommitment", [commitment_id, reason], identity.private_key)
+    tx = chain.send("withdrawCommitment", [commitment_id, reason], identity.private_key, result="commitment_withdrawn")
+    return _withdrawn(tx, {})
+
+
+@result_builder("commitment_withdrawn")
+def _withdrawn(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     return {"commitment_id": tx.event("CommitmentWithdrawn").args["commitment_id"], "tx": tx_json(tx)}
 
 
@@ -505,6 +549,8 @@ def _may_be_mined(exc: BaseException) -> bool:
     could not be reached before sending mean nothing is or will be recorded."""
     if not isinstance(exc, Exception):
         return True
+    if isinstance(exc, WriteJournaled):  # journaled: the outbox owes it to the chain
+        return True
     if isinstance(exc, TransactionFailedError):
         return isinstance(exc.__cause__, TimeExhausted)
     if isinstance(exc, ChainUnavailableError):
@@ -552,9 +598,15 @@ def record_delivery(
     hashes = file_hashes + list(form.evidence_sha256)
     tx = send_with_evidence(
         store, form.evidence, file_hashes, max_evidence_bytes,
-        lambda: chain.send("recordDelivery", [commitment_id, _delivery_input(form, hashes)], identity.private_key),
+        lambda: chain.send("recordDelivery", [commitment_id, _delivery_input(form, hashes)], identity.private_key,
+                           result="delivery_recorded", evidence=hashes),
         what=f"delivery on commitment {commitment_id}",
     )
+    return _delivery_recorded(tx, {})
+
+
+@result_builder("delivery_recorded")
+def _delivery_recorded(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("DeliveryRecorded")
     return {
         "delivery_id": event.args["delivery_id"],
@@ -665,7 +717,12 @@ def revoke_delivery(
     )
     if commitment is not None:
         identity.require_municipality(commitment["municipality_id"], f"delivery {delivery_id}")
-    tx = chain.send("revokeDelivery", [delivery_id, reason], identity.private_key)
+    tx = chain.send("revokeDelivery", [delivery_id, reason], identity.private_key, result="delivery_revoked")
+    return _delivery_revoked(tx, {})
+
+
+@result_builder("delivery_revoked")
+def _delivery_revoked(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     event = tx.event("DeliveryRevoked")
     return {"delivery_id": event.args["delivery_id"], "commitment_id": event.args["commitment_id"], "tx": tx_json(tx)}
 
@@ -719,12 +776,17 @@ def register_commitments(
             raise BatchItemError(i, exc) from exc
     calls = [("registerCommitment", [_commitment_input(identity, c)]) for c in items]
     try:
-        tx = chain.send_multicall(calls, identity.private_key)
+        tx = chain.send_multicall(calls, identity.private_key, result="commitments_registered")
     except ContractRevertError as exc:
         index = refused_item(exc, items)
         if index is None:
             raise
         raise BatchItemError(index, exc) from exc
+    return _commitments_registered(tx, {})
+
+
+@result_builder("commitments_registered")
+def _commitments_registered(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     ids = [e.args["commitment_id"] for e in tx.events if e.name == "CommitmentRegistered"]
     return {"commitment_ids": ids, "tx": tx_json(tx)}
 
@@ -803,19 +865,26 @@ def record_deliveries(
         if existing is not None:
             raise BatchItemError(i, AssetAlreadyCountedError(d.commitment_id, d.asset_ref, delivery_key(existing)))
     calls = [("recordDelivery", [d.commitment_id, _delivery_input(d, d.evidence_sha256)]) for d in items]
+    cited = list(dict.fromkeys(h for d in items for h in d.evidence_sha256))
     try:
         if files:
             assert store is not None, "a batch with files needs the evidence store"
             tx = send_with_evidence(store, files, file_hashes, max_evidence_bytes,
-                                    lambda: chain.send_multicall(calls, identity.private_key),
+                                    lambda: chain.send_multicall(calls, identity.private_key,
+                                                                 result="deliveries_recorded", evidence=cited),
                                     what=f"batch of {len(items)} deliveries")
         else:
-            tx = chain.send_multicall(calls, identity.private_key)
+            tx = chain.send_multicall(calls, identity.private_key, result="deliveries_recorded", evidence=cited)
     except ContractRevertError as exc:
         index = refused_item(exc, items, municipalities=municipalities)
         if index is None:
             raise
         raise BatchItemError(index, exc) from exc
+    return _deliveries_recorded(tx, {})
+
+
+@result_builder("deliveries_recorded")
+def _deliveries_recorded(tx: TxResult, _context: dict[str, Any]) -> dict[str, Any]:
     ids = [e.args["delivery_id"] for e in tx.events if e.name == "DeliveryRecorded"]
     return {"delivery_ids": ids, "tx": tx_json(tx)}
 

@@ -38,9 +38,9 @@ from typing import Any, Mapping
 from sqlalchemy.orm import Session
 
 from api.services import batches
-from api.services.ledger_writes import InputInvalidError, ProblemRefusal, check_asset, tx_json
+from api.services.ledger_writes import InputInvalidError, ProblemRefusal, check_asset, result_builder, tx_json
 from ledger import signing
-from ledger.chain import LedgerChain
+from ledger.chain import LedgerChain, TxResult
 from ledger.deployment import Deployment
 from ledger.evidence import EvidenceStore
 from ledger.staff import RelayerIdentity
@@ -246,12 +246,20 @@ def relay(
                                     "0x" + write.message["leafHash"].hex())
         leaf, proof = found.struct, found.proof_bytes
     args = signing.call_args(write.operation, write.message, write.authorization, leaf=leaf, proof=proof)
-    tx = chain.send(op.function, args, relayer.private_key)
-    event = tx.event(EVENTS[write.operation])
+    evidence = ["0x" + bytes(h).hex() for h in write.message.get("evidenceHashes", ()) if isinstance(h, (bytes, bytearray))]
+    context = {"operation": write.operation, "signer": write.signer, "relayer": relayer.account,
+               "event": EVENTS[write.operation]}
+    tx = chain.send(op.function, args, relayer.private_key, result="relayed", context=context, evidence=evidence)
+    return _relayed(tx, context)
+
+
+@result_builder("relayed")
+def _relayed(tx: TxResult, context: dict[str, Any]) -> dict[str, Any]:
+    event = tx.event(context["event"])
     return {
-        "operation": write.operation,
-        "signer": write.signer,
-        "relayer": relayer.account,
+        "operation": context["operation"],
+        "signer": context["signer"],
+        "relayer": context["relayer"],
         "event": event.name,
         "record": _json_record(event.args),
         "tx": tx_json(tx),

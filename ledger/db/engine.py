@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger.db import outbox
 from ledger.db.models import SCHEMA_VERSION, TABLE_NAMES, Base, IndexSchemaRow
 from ledger.errors import IndexSchemaError
 
@@ -99,6 +100,17 @@ def create_schema(engine: Engine) -> None:
     except IntegrityError:  # another process created the schema at the same moment
         pass
     _check_schema_version(engine, set(TABLE_NAMES))
+    create_outbox(engine)
+
+
+def create_outbox(engine: Engine) -> None:
+    """Create the write outbox's tables if missing (``ledger.db.outbox``: its own metadata,
+    which :func:`drop_schema` never drops: the outbox is what the API owes the chain)."""
+    try:
+        with engine.begin() as conn:
+            outbox.create_tables(conn)
+    except (IntegrityError, ProgrammingError):  # another process created them at the same moment
+        pass
 
 
 def _check_schema_version(engine: Engine, present: set[str]) -> None:
@@ -112,7 +124,8 @@ def _check_schema_version(engine: Engine, present: set[str]) -> None:
 
 def drop_schema(engine: Engine) -> None:
     """Drop every table of the index, of this schema version or an older one (v1's tables
-    are a subset of these), to rebuild it from the deploy block."""
+    are a subset of these), to rebuild it from the deploy block. The outbox's tables
+    (``ledger.db.outbox``) are not the index's and stay."""
     Base.metadata.drop_all(engine)
 
 

@@ -47,8 +47,10 @@ def app(api_settings: Settings, tokens: Tokens) -> FastAPI:
 
 @pytest.fixture(scope="module")
 def client(app: FastAPI) -> Iterator[TestClient]:
-    """A client of the running app (lifespan entered once per module)."""
-    with TestClient(app) as test_client:
+    """A client of the running app (lifespan entered once per module). It sends
+    ``Prefer: wait=30`` with every request, so a staff write answers 201 with its body once the
+    write outbox confirmed it (``api.routes.writes``), as writes did before the outbox."""
+    with TestClient(app, headers={"Prefer": "wait=30"}) as test_client:
         yield test_client
 
 

@@ -41,6 +41,7 @@ def test_a_confirmer_confirms_disputes_and_confirms_again(
     response = confirm(client, part2.confirmer, delivery, REPORT.upper().replace("0X", "0x"))
     assert response.status_code == 201, response.text
     body = response.json()
+    assert body.pop("write")["state"] == "confirmed"  # the outbox's write, beside the 201 body
     assert body == {"delivery_id": delivery, "root": None, "leaf_hash": None, "commitment_id": commitment.id,
                     "confirmer": CONFIRMER.address, "verdict": "confirmed", "evidence_hash": REPORT, "reason": None,
                     "tx": body["tx"]}
@@ -140,6 +141,7 @@ def test_a_batched_delivery_is_confirmed_and_disputed_by_root_and_leaf_hash(
                            headers=auth(part2.confirmer))
     assert response.status_code == 201, response.text
     body = response.json()
+    assert body.pop("write")["state"] == "confirmed"  # the outbox's write, beside the 201 body
     assert body == {"delivery_id": None, "root": root, "leaf_hash": leaf, "commitment_id": commitment.id,
                     "confirmer": CONFIRMER.address, "verdict": "confirmed", "evidence_hash": REPORT, "reason": None,
                     "tx": body["tx"]}

@@ -198,7 +198,8 @@ def test_duplicate_external_ref_is_a_conflict_naming_the_existing_commitment(
     client: TestClient, chain: LedgerChain, tokens: Tokens, wonen: Made
 ) -> None:
     before = counts(chain)
-    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": wonen.external_ref},
+    response = client.post("/api/v1/staff/commitments",  # another request with the same ref (an exact repeat is the same write)
+                           json={**COMMITMENT, "external_ref": wonen.external_ref, "title": "Another plan"},
                            headers=auth(tokens.baarn))
     body = assert_problem(response, 409, "duplicate-external-ref")
     assert body["existing_commitment_id"] == wonen.id
@@ -544,9 +545,9 @@ def test_duplicate_delivery_ref_is_a_conflict_naming_the_existing_delivery(
     before = counts(chain)
     response = client.post(
         f"/api/v1/staff/commitments/{commitment.id}/deliveries",
-        data={"quantity": "1", "delivered_at": "1736938800", "external_ref": "lev-001", "evidence_sha256": ELSEWHERE},
+        data={"quantity": "2", "delivered_at": "1736938800", "external_ref": "lev-001", "evidence_sha256": ELSEWHERE},
         headers=auth(tokens.baarn),
-    )
+    )  # another delivery with the same ref (an exact repeat is the same write: the outbox)
     body = assert_problem(response, 409, "duplicate-delivery-ref")
     assert body["existing_delivery_id"] == existing
     assert counts(chain) == before
