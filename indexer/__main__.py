@@ -18,6 +18,7 @@ import signal
 import threading
 from types import FrameType
 
+from api.logging_config import configure_logging
 from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.db import create_schema, drop_schema, make_engine, session_factory
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = load_settings()
+        configure_logging(settings.log_format or "text", args.log_level)  # JSON lines with LEDGER_LOG_FORMAT=json
         assert settings.deployment_file is not None
         deployment = load_deployment(settings.deployment_file)
         chain = LedgerChain(settings.rpc_url, deployment, tx_timeout_seconds=settings.tx_timeout_seconds)
