@@ -10,6 +10,7 @@ import warnings
 from typing import Any, Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -83,10 +84,12 @@ def test_document_checks_per_client(limited_client: TestClient, limited: Setting
 
 def test_failed_authentications_then_every_staff_request_of_the_client(limited_client: TestClient, tokens: Tokens) -> None:
     client = limited_client
+    refused_before = REGISTRY.get_sample_value("ledger_rate_limit_refusals_total", {"limit": "failed_auth"}) or 0
     for _ in range(FAILURES):
         assert_problem(client.get("/api/v1/staff/me", headers={"Authorization": "Bearer wrong"}), 401, "unauthorized")
     assert_rate_limited(client.get("/api/v1/staff/me", headers=Tokens.header(tokens.baarn)), "failed_auth", FAILURES)
     assert_rate_limited(client.post("/api/v1/staff/commitments", json={}), "failed_auth", FAILURES)
+    assert REGISTRY.get_sample_value("ledger_rate_limit_refusals_total", {"limit": "failed_auth"}) == refused_before + 2
     assert client.get("/api/v1/municipalities").status_code == 200  # public reads go on
 
 
