@@ -8,7 +8,11 @@ takes ``max_files`` evidence files of at most ``settings.max_evidence_bytes`` ea
 ``Content-Length`` above the limit is refused at once; a body without one is counted while
 it streams and refused as soon as it passes the limit. (Starlette's own body limit answers a
 declared oversize with plain text; this one answers with a problem.) The exact per-file
-limit is checked again when each file is hashed or stored.
+limit is checked again when each file is hashed or stored; the multipart parser spools at
+most the route's limit (its files are closed when the 413 stops it).
+
+Staff routes never get this far without a valid token: ``api.edges.StaffGateMiddleware``
+answers 401 before the route (and so before any body byte) is reached.
 """
 
 from __future__ import annotations
