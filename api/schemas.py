@@ -53,6 +53,7 @@ from ledger.limits import (  # the contract's limits: one Python mirror
     UNIT_MAX_BYTES,
     URI_MAX_BYTES,
 )
+from ledger.signing import OPERATIONS as SIGNED_OPERATIONS
 from ledger.sources import SourceCredit
 
 # ------------------------------------------------------------------ limits
@@ -150,6 +151,48 @@ def text_problem(field: str, value: str, *, multiline: bool, required: bool) -> 
     return None
 
 
+def _char_class(chars: Iterable[str]) -> str:
+    """The inside of a regex character class holding ``chars``, as ``\\uXXXX`` ranges (read the
+    same by ECMA-262, as OpenAPI readers do, and by Python's ``re``)."""
+    codes = sorted({ord(c) for c in chars})
+    parts: list[str] = []
+    start = previous = codes[0]
+    for code in [*codes[1:], None]:
+        if code is not None and code == previous + 1:
+            previous = code
+            continue
+        parts.append(f"\\u{start:04x}" if start == previous else f"\\u{start:04x}-\\u{previous:04x}")
+        if code is not None:
+            start = previous = code
+    return "".join(parts)
+
+
+_BMP = [chr(c) for c in range(0x10000) if not 0xD800 <= c < 0xE000]
+_FORBIDDEN = {
+    multiline: _char_class(
+        [c for c in _BMP if unicodedata.category(c) == "Cc" and not (multiline and c in LINE_BREAKS)]
+        + sorted(BIDI_CONTROLS)
+    )
+    for multiline in (False, True)
+}
+"""Characters no text may hold (:func:`text_problem`), as a character class: control
+characters (line breaks and tabs allowed in a multi-line text) and bidirectional controls.
+(Lone surrogates, which are no Unicode text and refused too, cannot be written in a pattern
+that every regex engine compiles.)"""
+_INVISIBLE = _char_class(c for c in _BMP if c.isspace() or unicodedata.category(c) in ("Cc", "Cf"))
+"""Characters that do not make a required text visible (whitespace, control and format
+characters of the Basic Multilingual Plane)."""
+
+
+def text_pattern(*, multiline: bool, required: bool) -> str:
+    """The JSON Schema ``pattern`` of a text field: no character :func:`text_problem` refuses
+    and, for a required text, at least one visible character."""
+    allowed = f"[^{_FORBIDDEN[multiline]}]"
+    if not required:
+        return f"^{allowed}*$"
+    return f"^{allowed}*[^{_FORBIDDEN[multiline]}{_INVISIBLE}]{allowed}*$"
+
+
 def _utf8_text(min_bytes: int, max_bytes: int, *, multiline: bool = False) -> Any:
     def check(value: str, info: ValidationInfo) -> str:
         size = len(value.encode("utf-8", errors="surrogatepass"))
@@ -179,8 +222,12 @@ def _utf8_text(min_bytes: int, max_bytes: int, *, multiline: bool = False) -> An
         WithJsonSchema(
             {
                 "type": "string",
+                # bytes bound characters from above (exact for ASCII); the byte limit is checked too
+                **({"minLength": 1} if min_bytes > 0 else {}),
+                "maxLength": max_bytes,
+                "pattern": text_pattern(multiline=multiline, required=min_bytes > 0),
                 "description": f"UTF-8 text of {min_bytes}..{max_bytes} bytes, {lines}; no control or "
-                "bidirectional override characters",
+                "bidirectional override characters" + ("; not only whitespace" if min_bytes > 0 else ""),
             }
         ),
     ]
@@ -280,7 +327,7 @@ Quantity = Annotated[
         {
             "anyOf": [
                 {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
-                {"type": "string", "pattern": "^[0-9]+$"},
+                {"type": "string", "pattern": f"^([1-9][0-9]{{0,{len(str(MAX_QUANTITY)) - 2}}}|{MAX_QUANTITY})$"},
             ],
             "description": f"1..{_power_of_ten(MAX_QUANTITY)}, in the commitment's unit; an integer or a decimal string",
             "examples": ["200"],
@@ -322,8 +369,14 @@ def _parse_unix_time(value: Any) -> int:
 
 _TIME_SCHEMA = {
     "anyOf": [
-        {"type": "integer", "minimum": 1, "description": "Unix seconds"},
-        {"type": "string", "format": "date-time", "description": "RFC 3339 with offset"},
+        {"type": "integer", "minimum": 1, "maximum": MAX_UNIX_SECONDS, "description": "Unix seconds"},
+        {
+            "type": "string",
+            "format": "date-time",
+            # years 1971..9998, so that any offset stays within 1..MAX_UNIX_SECONDS
+            "pattern": "^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-",
+            "description": "RFC 3339 with offset",
+        },
     ],
 }
 
@@ -359,11 +412,27 @@ def _non_zero_sha256(value: str) -> str:
 
 
 _SHA256_SCHEMA = {"type": "string", "pattern": "^(0x)?[0-9a-fA-F]{64}$", "examples": ["0x" + "ab" * 32]}
+_DOCUMENT_SHA256_SCHEMA = {
+    **_SHA256_SCHEMA,
+    "not": {"pattern": "^(0x)?0{64}$"},
+    "description": "SHA-256 of a document: 64 hex characters, optional 0x; not the zero hash",
+}
 
 Sha256 = Annotated[str, PlainValidator(normalise_sha256), WithJsonSchema(_SHA256_SCHEMA)]
 DocumentSha256 = Annotated[
-    str, PlainValidator(normalise_sha256), AfterValidator(_non_zero_sha256), WithJsonSchema(_SHA256_SCHEMA)
+    str, PlainValidator(normalise_sha256), AfterValidator(_non_zero_sha256), WithJsonSchema(_DOCUMENT_SHA256_SCHEMA)
 ]
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """Refuse ``true``/``false`` where a number is wanted (pydantic's lax mode reads them as 1/0)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer, not a boolean")
+    return value
+
+
+WholeNumber = BeforeValidator(_not_a_boolean)
+"""For ``int`` fields of request bodies: a JSON boolean is no number."""
 
 
 class InputModel(BaseModel):
@@ -395,11 +464,11 @@ class CommitmentIn(InputModel):
     due_date: UnixTime = Field(description="deadline, after promised_at; due passed when block time > due_date")
     source_document_sha256: DocumentSha256 | None = None
     source_uri: Uri = ""
-    parent_id: int | None = Field(
+    parent_id: Annotated[int | None, WholeNumber] = Field(
         default=None, ge=1, le=2**63 - 1,
         description="the commitment this one is a part of (same municipality, not withdrawn), or null",
     )
-    weight: int | None = Field(
+    weight: Annotated[int | None, WholeNumber] = Field(
         default=None, ge=0, le=MAX_WEIGHT,
         description=f"weight in the parent's roll-up, 1..{MAX_WEIGHT} (default 1 with a parent); none or 0 without parent",
     )
@@ -444,7 +513,7 @@ class AmendmentIn(InputModel):
     detail's ``amendment_count``); the contract refuses a stale one, so nothing is read from
     the index to fill in the others."""
 
-    expected_amendment_count: int = Field(
+    expected_amendment_count: Annotated[int, WholeNumber] = Field(
         ge=0, le=2**32 - 1, description="amendments the registrar saw (0 before the first); a stale count is 409"
     )
     title: Title | None = None
@@ -491,7 +560,13 @@ class DeliveryForm(InputModel):
 
     ``evidence`` files are stored by their SHA-256; ``evidence_sha256`` cites files
     published elsewhere. Files' hashes come first, in upload order, then the given hashes.
+    1..16 evidence items in all (the schema says: at least one of either, each at most 16).
     """
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["evidence"], "properties": {"evidence": {"minItems": 1}}},
+        {"required": ["evidence_sha256"], "properties": {"evidence_sha256": {"minItems": 1}}},
+    ]})
 
     quantity: Quantity
     delivered_at: PastUnixTime = Field(description="Unix seconds or RFC 3339 with offset; not in the future")
@@ -500,9 +575,13 @@ class DeliveryForm(InputModel):
     external_ref: DeliveryRef = Field(default="", description="unique per commitment when not empty")
     asset_ref: AssetRef = ""
     evidence: Annotated[list[UploadFile], BeforeValidator(_drop_empty_uploads)] = Field(
-        default_factory=list, description="evidence files, each at most the configured size (default 10 MiB)"
+        default_factory=list, max_length=MAX_EVIDENCE,
+        description="evidence files, each at most the configured size (default 10 MiB)",
     )
-    evidence_sha256: list[DocumentSha256] = Field(default_factory=list)
+    evidence_sha256: list[DocumentSha256] = Field(
+        default_factory=list, max_length=MAX_EVIDENCE, json_schema_extra={"uniqueItems": True},
+        description="SHA-256 of evidence files published elsewhere, none twice",
+    )
 
     @model_validator(mode="after")
     def _evidence_count(self) -> "DeliveryForm":
@@ -529,7 +608,7 @@ class DeliveryIn(InputModel):
     """A delivery in a batch: as the form of ``POST /staff/commitments/{id}/deliveries``, with
     the commitment named and evidence as hashes only (no files)."""
 
-    commitment_id: int = Field(ge=1, le=2**63 - 1)
+    commitment_id: Annotated[int, WholeNumber] = Field(ge=1, le=2**63 - 1)
     quantity: Quantity
     delivered_at: PastUnixTime = Field(description="claimed: Unix seconds or RFC 3339 with offset; not in the future")
     evidence_sha256: list[DocumentSha256] = Field(min_length=1, max_length=MAX_EVIDENCE)
@@ -551,7 +630,7 @@ class BatchDeliveryIn(InputModel):
     """One delivery of an anchored batch (a leaf, docs/LEDGER.md "Batches"): as a delivery of
     ``POST /staff/deliveries/batch``, evidence cited by hash."""
 
-    commitment_id: int = Field(ge=1, le=2**63 - 1)
+    commitment_id: Annotated[int, WholeNumber] = Field(ge=1, le=2**63 - 1)
     quantity: Quantity
     delivered_at: PastUnixTime = Field(description="claimed: Unix seconds or RFC 3339 with offset; not in the future")
     evidence_hashes: list[DocumentSha256] = Field(min_length=1, max_length=MAX_EVIDENCE)
@@ -564,7 +643,7 @@ class BatchDeliveryIn(InputModel):
 class BatchIn(InputModel):
     """A batch of deliveries to anchor as one Merkle root (``anchorBatch``)."""
 
-    municipality_id: int = Field(ge=1, le=2**32 - 1, description="the token's municipality")
+    municipality_id: Annotated[int, WholeNumber] = Field(ge=1, le=2**32 - 1, description="the token's municipality")
     deliveries: list[BatchDeliveryIn] = Field(
         min_length=1, max_length=MAX_BATCH_LEAVES, description=f"1..{MAX_BATCH_LEAVES} deliveries, the file's order"
     )
@@ -583,23 +662,55 @@ class ConfirmationIn(InputModel):
     )
 
 
+JSON_SAFE_INTEGER_MAX = 2**53 - 1
+"""Largest integer a JSON number carries exactly to every reader (RFC 7493, I-JSON §2.2)."""
+
+_UINT256_TEXT = re.compile(r"^[0-9]{1,77}$")
+"""A uint256 as decimal text: up to 77 digits, so always below 2**256 (about 1.16 * 10**77)."""
+
+
+def _parse_uint256(value: Any) -> int:
+    if isinstance(value, str) and _UINT256_TEXT.match(value):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= JSON_SAFE_INTEGER_MAX:
+        return value
+    raise PydanticCustomError(
+        "uint256_type",
+        "Should be a whole number from 0, as an integer up to {max_integer} or a string of 1 to 77 decimal digits",
+        {"max_integer": JSON_SAFE_INTEGER_MAX},
+    )
+
+
+Uint256 = Annotated[
+    int,
+    PlainValidator(_parse_uint256),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "integer", "minimum": 0, "maximum": JSON_SAFE_INTEGER_MAX},
+            {"type": "string", "pattern": _UINT256_TEXT.pattern},
+        ],
+        "description": "a uint256: an integer up to 2^53 - 1, or decimal digits (at most 77) for a larger one",
+        "examples": [0, "1767225600"],
+    }),
+]
+"""A ``uint256`` argument: a JSON integer up to :data:`JSON_SAFE_INTEGER_MAX` or its decimal
+text (1..77 ASCII digits) for any size; 422 otherwise."""
+
+
 class AuthorizationIn(InputModel):
     """Who signed a relayed write (``ICommitmentLedger.Authorization``)."""
 
     signer: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="the signing account (registrar or confirmer)")
-    nonce: Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, str) and v.isdigit() else v)] = Field(
-        ge=0, lt=2**256, description="the signer's next nonce (nonces(signer)), integer or decimal string"
-    )
-    deadline: Annotated[int, BeforeValidator(lambda v: int(v) if isinstance(v, str) and v.isdigit() else v)] = Field(
-        ge=0, lt=2**256, description="last block time (Unix seconds, inclusive) the signature is accepted"
-    )
+    nonce: Uint256 = Field(description="the signer's next nonce (nonces(signer))")
+    deadline: Uint256 = Field(description="last block time (Unix seconds, inclusive) the signature is accepted")
     signature: str = Field(pattern=r"^0x([0-9a-fA-F]{2})+$", max_length=2 + 2 * 4096, description="0x hex")
 
 
 class RelayIn(InputModel):
     """A write signed elsewhere (EIP-712, ``ledger.signing``), for the API's relayer to submit."""
 
-    operation: str = Field(description="the signed write, e.g. recordDelivery (GET /relay/typed-data lists them)")
+    operation: str = Field(description="the signed write, e.g. recordDelivery (GET /relay/typed-data lists them)",
+                           json_schema_extra={"enum": list(SIGNED_OPERATIONS)})
     message: dict[str, Any] = Field(description="the typed-data message that was signed, as JSON (ledger.signing)")
     authorization: AuthorizationIn
 

@@ -421,7 +421,7 @@ def me(staff: StaffDep, session: SessionDep) -> StaffMe:
     "/commitments",
     status_code=201,
     response_model=CommitmentRegistered,
-    responses=problem_responses(409, 415),
+    responses=problem_responses(404, 409, 415),
 )
 def register_commitment(
     request: Request, body: CommitmentIn, staff: StaffDep, chain: ChainDep, session: SessionDep
@@ -437,7 +437,8 @@ def register_commitment(
     its `parent_id` (same municipality, not withdrawn) and its `weight` in the parent's roll-up
     (1..1,000,000, default 1); without `parent_id` the weight is omitted or 0.
 
-    201 `{"commitment_id", "parent_id", "weight", "tx"}`; 409 `duplicate-external-ref` with
+    201 `{"commitment_id", "parent_id", "weight", "tx"}`; 404 `not-found` for an unknown
+    `parent_id`; 409 `duplicate-external-ref` with
     `existing_commitment_id`, `commitment-withdrawn` (the parent); 422 for a promise date after
     the block time, a due date not after the promise date, `parent-in-other-municipality` (with
     `parent_id`, `parent_municipality_id`, `municipality_id`) or `invalid-weight`.
@@ -610,7 +611,7 @@ def dispute_delivery(
     "/commitments/batch",
     status_code=201,
     response_model=CommitmentBatchRegistered,
-    responses=problem_responses(409, 413, 415),
+    responses=problem_responses(404, 409, 413, 415),
 )
 def register_commitments(
     request: Request, body: CommitmentBatchIn, staff: StaffDep, chain: ChainDep, session: SessionDep

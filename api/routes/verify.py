@@ -21,7 +21,7 @@ Sha256Path = Annotated[
 ]
 
 
-@router.get("/verify/{sha256}", response_model=VerifyResult, responses=problem_responses(422))
+@router.get("/verify/{sha256}", response_model=VerifyResult, responses=problem_responses(422, 429))
 def verify_hash(sha256: Sha256Path, session: SessionDep) -> VerifyResult:
     """Where a document with this SHA-256 is cited.
 
@@ -33,14 +33,15 @@ def verify_hash(sha256: Sha256Path, session: SessionDep) -> VerifyResult:
     return VerifyResult.model_validate(repository.verify_hash(session, normalise_sha256(sha256)))
 
 
-@router.post("/verify", response_model=VerifyResult, responses=problem_responses(413, 415, 422))
+@router.post("/verify", response_model=VerifyResult, responses=problem_responses(400, 413, 415, 422, 429))
 def verify_file(
     form: Annotated[VerifyForm, Form(media_type="multipart/form-data")], session: SessionDep, settings: SettingsDep
 ) -> VerifyResult:
     """Hash an uploaded document (multipart/form-data, field `file`) and look it up, as
     `GET /verify/{sha256}`. The file is hashed in chunks and not stored. 413
     `payload-too-large` above the evidence size limit (`max_evidence_bytes`, default 10 MiB);
-    415 if the body is not multipart/form-data.
+    415 if the body is not multipart/form-data; 400 `bad-request` if it is not readable as one.
+    429 `rate-limited` past the document-check limit per client (`Retry-After`).
     """
     form.file.file.seek(0)
     sha256, _size = hash_stream(form.file.file, settings.max_evidence_bytes)
