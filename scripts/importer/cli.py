@@ -289,7 +289,7 @@ class _LiveRun:
         self._rows = [row for row in plan.report if row.operations]
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-            TextColumn("written {task.fields[written]} · present {task.fields[present]} · refused {task.fields[refused]}"),
+            TextColumn("confirmed {task.fields[written]} · present {task.fields[present]} · failed {task.fields[refused]}"),
             TimeElapsedColumn(), console=err_console, disable=not show_progress, transient=False,
         )
         self._task: TaskID | None = None
@@ -335,10 +335,10 @@ class _LiveRun:
         return out
 
     def done_text(self) -> str:
-        """``42 of 131 rows settled (written 40, present 2, refused 0)``."""
+        """``42 of 131 rows settled (written 40, present 2, failed or blocked 0)``."""
         c = self.counts()
         return (f"{c['rows']} of {len(self._rows)} rows settled (written {c['done']}, present {c['already_present']}, "
-                f"refused {c['failed'] + c['blocked']})")
+                f"failed or blocked {c['failed'] + c['blocked']})")
 
     def stop(self, reason: str, detail: str) -> None:
         """The run ended early: the last report says why."""

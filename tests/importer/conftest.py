@@ -6,6 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
@@ -117,6 +121,15 @@ class FakeLedgerApi:
         writes: ``(method, path)`` of every accepted or refused write.
         requests: ``(method, path)`` of every request.
         transactions: ``(path, items)`` of every accepted write, in order.
+        outbox: answer staff writes as the write outbox does (issue 7): a write the handler
+            accepts answers 202 ``{"write": Write}`` with ``Location``, its ``result`` the old
+            201 body, confirmed at the ``confirm_after_polls``-th ``GET /staff/writes/{id}``
+            (0: at once, answered 201 with ``write`` as under ``Prefer: wait``); a refusal
+            answers its problem at once. The same ``Idempotency-Key`` with the same request
+            returns the same write (nothing applied again), with another request 422
+            ``idempotency-key-reused``.
+        outbox_writes: write id → Write. ``idempotency_keys``: the key of every write request.
+        write_delay_seconds: each write request waits this long (for tests that kill a run).
     """
 
     ANCHOR_GAS = 60_000  # the fake's gas of one anchored batch, whatever its leaf count
@@ -141,13 +154,81 @@ class FakeLedgerApi:
         self.requests: list[tuple[str, str]] = []
         self.transactions: list[tuple[str, int]] = []
         self.batches: dict[str, dict] = {}
+        self.outbox = False
+        self.confirm_after_polls = 1
+        self.outbox_writes: dict[str, dict] = {}
+        self.outbox_keys: dict[str, tuple[str, str]] = {}  # key → (fingerprint, write id)
+        self.outbox_polls: dict[str, int] = {}
+        self.idempotency_keys: list[str | None] = []
+        self.prefer: list[str | None] = []
+        self.write_delay_seconds = 0.0
 
     def transport(self):
         return httpx.MockTransport(self.handle)
 
-    # -------------------------------------------------------------- routing
+    # -------------------------------------------------------------- the write outbox
 
     def handle(self, request):
+        if request.method == "POST":
+            self.idempotency_keys.append(request.headers.get("idempotency-key"))
+            self.prefer.append(request.headers.get("prefer"))
+            if self.write_delay_seconds:
+                time.sleep(self.write_delay_seconds)
+        match = re.fullmatch(r"/api/v1/staff/writes/(w\d+)", request.url.path)
+        if match and request.method == "GET":
+            self.requests.append((request.method, request.url.path))
+            return self.poll_write(match.group(1))
+        if not (self.outbox and request.method == "POST"):
+            return self.route(request)
+        key = request.headers.get("idempotency-key")
+        fingerprint = hashlib.sha256(request.method.encode() + request.url.path.encode() + request.content).hexdigest()
+        if key in self.outbox_keys:
+            seen, write_id = self.outbox_keys[key]
+            if seen != fingerprint:
+                return self.problem(422, "idempotency-key-reused", "this Idempotency-Key was used for another request")
+            return self.write_answer(self.outbox_writes[write_id])
+        response = self.route(request)
+        if not response.is_success:
+            return response
+        write_id = f"w{len(self.outbox_writes) + 1}"
+        write = {"id": write_id, "kind": request.url.path, "state": "queued", "idempotency_key": key,
+                 "result": json.loads(response.content)}
+        self.outbox_writes[write_id] = write
+        if key is not None:
+            self.outbox_keys[key] = (fingerprint, write_id)
+        self.outbox_polls[write_id] = 0
+        if self.confirm_after_polls == 0:
+            write["state"] = "confirmed"
+        return self.write_answer(write)
+
+    def write_view(self, write):
+        """The Write document (``result`` only once confirmed)."""
+        view = {k: v for k, v in write.items() if k != "result"}
+        if write["state"] == "confirmed":
+            view["result"] = write["result"]
+        return view
+
+    def write_answer(self, write):
+        if write["state"] == "confirmed":
+            return httpx.Response(201, json=write["result"] | {"write": self.write_view(write)},
+                                  headers={"Preference-Applied": "wait=10"})
+        return httpx.Response(202, json={"write": self.write_view(write)},
+                              headers={"Location": f"/api/v1/staff/writes/{write['id']}"})
+
+    def poll_write(self, write_id):
+        write = self.outbox_writes.get(write_id)
+        if write is None:
+            return self.problem(404, "not-found", "unknown write")
+        self.outbox_polls[write_id] += 1
+        if self.outbox_polls[write_id] >= self.confirm_after_polls:
+            write["state"] = "confirmed"
+        else:
+            write["state"] = "sent"
+        return self.ok({"write": self.write_view(write)})
+
+    # -------------------------------------------------------------- routing
+
+    def route(self, request):
         path = request.url.path
         self.requests.append((request.method, path))
         if request.method == "POST":
@@ -535,6 +616,47 @@ class FakeLedgerApi:
 @pytest.fixture()
 def fake_api() -> FakeLedgerApi:
     return FakeLedgerApi()
+
+
+@contextmanager
+def served_over_http(fake: FakeLedgerApi, port: int):
+    """Serve ``fake`` over real HTTP on ``127.0.0.1:port`` (a thread), for an importer run in a
+    subprocess; yields the base URL. Requests are handled one at a time, as the fake is not
+    thread-safe."""
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self):
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            request = httpx.Request(self.command, f"http://127.0.0.1:{port}{self.path}",
+                                    headers=list(self.headers.items()), content=body)
+            with lock:
+                response = fake.handle(request)
+            content = response.content
+            self.send_response(response.status_code)
+            for name, value in response.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")
