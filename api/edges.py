@@ -125,6 +125,14 @@ def _trusted(scope: Scope) -> tuple[Network, ...]:
     return _cached(scope, "forwarded_allow_ips", lambda: networks(settings.forwarded_allow_ips)) if settings else ()
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path as the routes see it: without the ``root_path`` the server was
+    given (``uvicorn --root-path /ledger``), which Starlette keeps in ``scope["path"]``."""
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", "") or "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 def _peer(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else ""
@@ -289,7 +297,7 @@ class StaffGateMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(STAFF_PREFIX) or scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or not route_path(scope).startswith(STAFF_PREFIX) or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         registry = getattr(scope["app"].state, "staff_registry", None)
@@ -343,7 +351,7 @@ class DocumentCheckLimitMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
+        path = route_path(scope)
         if (
             scope["type"] != "http"
             or scope["method"] == "OPTIONS"
@@ -391,7 +399,7 @@ class CorsMiddleware:
         if scope["type"] != "http" or settings is None:
             await self.app(scope, receive, send)
             return
-        if scope["path"].startswith(STAFF_PREFIX):
+        if route_path(scope).startswith(STAFF_PREFIX):
             cors = _cached(scope, "cors_staff", lambda: self._staff(settings))
         elif scope["method"] in READ_METHODS:
             cors = _cached(scope, "cors_public", lambda: self._public(settings))
@@ -410,7 +418,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        staff = scope["path"].startswith(STAFF_PREFIX)
+        staff = route_path(scope).startswith(STAFF_PREFIX)
         tls = request_scheme(scope) == "https"
 
         async def send_with_headers(message: Message) -> None:
@@ -497,7 +505,7 @@ def route_template(scope: Scope) -> str:
         return metrics.UNMATCHED_ROUTE
     if isinstance(route, Mount):
         own = own.rstrip("/") + "/{path}"
-    path = scope.get("path", "")
+    path = route_path(scope)
     for start in [0, *(i for i, char in enumerate(path) if char == "/" and i > 0)]:
         if pattern.fullmatch(path[start:]) or (isinstance(route, Mount) and pattern.match(path[start:])):
             return path[:start] + own

@@ -214,3 +214,12 @@ def test_metrics_only_for_the_allowed_clients_and_not_in_the_schema(api_settings
         assert monitor.get("/metrics").status_code == 200
     assert "/metrics" not in edge_client.get("/openapi.json").json()["paths"]
 
+
+
+def test_behind_a_root_path_the_staff_gate_still_applies(api_settings: Settings, tokens: Tokens) -> None:
+    with _client(api_settings, root_path="/ledger") as client:
+        refused = client.post("/ledger/api/v1/staff/commitments", content=b"x", headers={"Content-Type": "text/plain"})
+        assert_problem(refused, 401, "unauthorized")  # the gate's answer: the route would say 415 first
+        assert refused.headers["cache-control"] == "no-store"
+        me = client.get("/ledger/api/v1/staff/me", headers=Tokens.header(tokens.baarn))
+        assert me.status_code == 200 and me.headers["cache-control"] == "no-store"
