@@ -574,12 +574,13 @@ class DeliveryForm(InputModel):
     evidence_uri: Uri = ""
     external_ref: DeliveryRef = Field(default="", description="unique per commitment when not empty")
     asset_ref: AssetRef = ""
+    # maxItems in the schema only: the count of both together is checked below, with one message
     evidence: Annotated[list[UploadFile], BeforeValidator(_drop_empty_uploads)] = Field(
-        default_factory=list, max_length=MAX_EVIDENCE,
+        default_factory=list, json_schema_extra={"maxItems": MAX_EVIDENCE},
         description="evidence files, each at most the configured size (default 10 MiB)",
     )
     evidence_sha256: list[DocumentSha256] = Field(
-        default_factory=list, max_length=MAX_EVIDENCE, json_schema_extra={"uniqueItems": True},
+        default_factory=list, json_schema_extra={"maxItems": MAX_EVIDENCE, "uniqueItems": True},
         description="SHA-256 of evidence files published elsewhere, none twice",
     )
 
@@ -1185,9 +1186,13 @@ class BatchLeafProof(BaseModel):
 
 
 class Health(BaseModel):
-    """Index health, read from the indexer's checkpoint (``null`` before its first pass)."""
+    """Index health, read from the indexer's checkpoint (``null`` before its first pass), and
+    whether the node answers (``api.freshness``)."""
 
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="ok: node reachable and index fresh; degraded: node reachable, index behind, "
+        "stale or not built yet; unavailable: the node does not answer (reads still served from the index)"
+    )
     chain_id: int
     contract_address: str
     deploy_block: int
@@ -1197,6 +1202,28 @@ class Health(BaseModel):
     head_seen_at: int | None = Field(description="Unix seconds the indexer last saw the chain head")
     paused: bool | None = Field(description="whether the ledger's writes are paused, as indexed (null before the first pass)")
     contract_version: str | None = Field(description='the contract\'s version(), e.g. "2.1.0" (null before the first pass)')
+    node_reachable: bool = Field(description="whether the node answered eth_blockNumber (probe cached a few seconds)")
+    index_age_seconds: int | None = Field(description="seconds since the indexer last saw the chain head (now - head_seen_at)")
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="why the service is not ready: not_indexed, index_lagging, head_stale, node_unreachable",
+    )
+
+
+class Liveness(BaseModel):
+    """``GET /health/live``: the process serves."""
+
+    status: Literal["alive"]
+
+
+class Readiness(BaseModel):
+    """``GET /health/ready`` when ready (a 503 ``not-ready`` problem otherwise)."""
+
+    status: Literal["ready"]
+    indexed_block: int
+    lag_blocks: int
+    index_age_seconds: int
+    node_reachable: bool
 
 
 class StaffMe(BaseModel):
