@@ -15,7 +15,8 @@ once by a new write) moves every open write on, in nonce order per account:
   transaction took the nonce and the stored call is re-signed with a fresh nonce (a new
   attempt, ``queued`` again); otherwise it stays ``queued`` and is tried again.
 - ``sent`` → receipt with status 1 → ``mined`` (block number and hash kept); status 0 →
-  ``failed``, the reason decoded by replaying the call with ``eth_call`` on the parent block.
+  ``failed``, the reason decoded by replaying the call with ``eth_call`` on the parent block
+  (or, when it passes there, on its own block: it lost to a transaction mined before it).
   No receipt: nonce taken (as above) → re-signed; still pending after
   ``rebroadcast_seconds`` → the SAME bytes are broadcast again (harmless; it also rescues a
   transaction a node left in its pool, as anvil's automine does with pipelined transactions,
@@ -460,7 +461,7 @@ class Reconciler:
             if receipt is not None or self.chain.is_pending(row["tx_hash"]):
                 self._move(row, state="sent", broadcast_at=now)  # already known: it was sent
                 return
-            if self._latest_nonce(row["account"], latest) > row["nonce"]:
+            if self._nonce_taken(row, latest):
                 self._resign(row, "its nonce was taken by another transaction")
                 return
             logger.warning("write %s: the node refused tx %s (%s); retried later", row["id"], row["tx_hash"], exc.reason)
@@ -473,7 +474,7 @@ class Reconciler:
             self._mined(row, receipt)
             return
         if self._latest_nonce(row["account"], latest) > row["nonce"]:
-            if self.chain.receipt(row["tx_hash"]) is None:  # mined in the meantime? (state, not messages)
+            if self._nonce_taken(row, latest):
                 self._resign(row, "its nonce was taken by another transaction")
             return
         now = int(self.clock())
@@ -484,14 +485,27 @@ class Reconciler:
                 pass  # already in the pool, or a lower nonce is missing: the lower one goes first
             self._move(row, broadcast_at=now)
 
+    def _nonce_taken(self, row: dict[str, Any], latest: dict[str, int]) -> bool:
+        """Whether another transaction took the write's nonce, from chain state only: the
+        account's mined count is above our nonce, the node knows nothing of our hash (no
+        receipt, not in its pool), and that has held for ``rebroadcast_seconds`` since we last
+        handed it over (a node may count a nonce a moment before it serves the receipt)."""
+        if self._latest_nonce(row["account"], latest) <= row["nonce"]:
+            return False
+        since = int(row.get("broadcast_at") or row.get("updated_at") or 0)
+        if int(self.clock()) - since < self.rebroadcast_seconds:
+            return False
+        return self.chain.receipt(row["tx_hash"]) is None and not self.chain.is_pending(row["tx_hash"])
+
     def _mined(self, row: dict[str, Any], receipt: Receipt) -> None:
         if receipt.status == 1:
             self._move(row, state="mined", block_number=receipt.block_number, block_hash=receipt.block_hash,
                        confirmations=1)
             return
         cause: Exception | None = None
-        try:
-            cause = self.chain.replay_failure(row["tx_json"], row["account"], receipt.block_number - 1)
+        try:  # the parent block's state; a conflict with a transaction before it in its own block shows after it
+            cause = (self.chain.replay_failure(row["tx_json"], row["account"], receipt.block_number - 1)
+                     or self.chain.replay_failure(row["tx_json"], row["account"], receipt.block_number))
         except ChainUnavailableError:
             raise
         except Exception:  # noqa: BLE001 - the failure is certain; only its reason is unknown

@@ -35,6 +35,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, StaffDep
 from api.problems import PROBLEM_MEDIA_TYPE, TITLES, ProblemError, _status_phrase, problem_for, problem_responses
+from api import schemas
 from api.services import batches as _batches  # noqa: F401 - registers result builders
 from api.services import confirmations as _confirmations  # noqa: F401
 from api.services import relay as _relay  # noqa: F401
@@ -95,6 +96,35 @@ class WriteList(BaseModel):
     count: int
 
 
+RESULT_MODELS: dict[str, type[BaseModel]] = {
+    "register_commitment": schemas.CommitmentRegistered,
+    "amend_commitment": schemas.CommitmentAmended,
+    "withdraw_commitment": schemas.CommitmentWithdrawn,
+    "record_delivery": schemas.DeliveryRecorded,
+    "revoke_delivery": schemas.DeliveryRevoked,
+    "confirm_delivery": schemas.VerdictRecorded,
+    "dispute_delivery": schemas.VerdictRecorded,
+    "register_commitments": schemas.CommitmentBatchRegistered,
+    "record_deliveries": schemas.DeliveryBatchRecorded,
+    "anchor_batch": schemas.BatchAnchored,
+    "anchor_batch_file": schemas.BatchAnchored,
+    "revoke_batched_delivery": schemas.BatchedDeliveryRevoked,
+    "confirm_batched_delivery": schemas.VerdictRecorded,
+    "dispute_batched_delivery": schemas.VerdictRecorded,
+    "relay": schemas.RelayedWrite,
+}
+"""The 201 model of each write kind: a confirmed write's ``result`` is its route's body."""
+
+
+def result_body(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The route's 201 body of a confirmed write (through its response model), else ``None``."""
+    result = row.get("result_json")
+    if row["state"] != "confirmed" or result is None:
+        return None
+    model = RESULT_MODELS.get(row["kind"])
+    return jsonable_encoder(model.model_validate(result)) if model is not None else result
+
+
 def _iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -119,7 +149,7 @@ def write_json(row: dict[str, Any]) -> dict[str, Any]:
         "created_at_iso": _iso(int(row["created_at"])),
         "updated_at": int(row["updated_at"]),
         "updated_at_iso": _iso(int(row["updated_at"])),
-        "result": row.get("result_json") if state == "confirmed" else None,
+        "result": result_body(row),
         "problem": row.get("problem_json") if state == "failed" else None,
     }
 
@@ -298,7 +328,7 @@ def answer(request: Request, row: dict[str, Any], wait: float | None) -> Respons
         headers["Preference-Applied"] = f"wait={int(wait) if float(wait).is_integer() else wait}"
     write = write_json(row)
     if row["state"] == "confirmed" and wait is not None:
-        return JSONResponse({**(row.get("result_json") or {}), "write": write}, status_code=201, headers=headers)
+        return JSONResponse({**(write["result"] or {}), "write": write}, status_code=201, headers=headers)
     if row["state"] == "failed" and wait is not None:
         problem = dict(row.get("problem_json") or {})
         problem["write_id"] = row["id"]

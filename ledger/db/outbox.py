@@ -270,6 +270,27 @@ def citing_writes(session: Session, sha256: str) -> list[dict[str, str]]:
     return [dict(r) for r in rows]
 
 
+def evidence_citation(session: Session, sha256: str) -> str:
+    """How a stored evidence file is cited, for ``GET /evidence/{sha256}``: ``"index"`` (a
+    delivery, a batch leaf or a batch file in the index), ``"pending"`` (only by writes of the
+    outbox not failed, not yet indexed), ``"failed"`` (only by writes that failed for good: it
+    never got on chain), ``"none"`` (by nothing this server knows: a file stored before the
+    outbox)."""
+    from ledger.db.models import Batch, BatchEvidenceCitation, EvidenceCitation
+
+    for query in (
+        select(EvidenceCitation.sha256).where(EvidenceCitation.sha256 == sha256).limit(1),
+        select(BatchEvidenceCitation.sha256).where(BatchEvidenceCitation.sha256 == sha256).limit(1),
+        select(Batch.file_sha256).where(Batch.file_sha256 == sha256).limit(1),
+    ):
+        if session.execute(query).first() is not None:
+            return "index"
+    states = {row["state"] for row in citing_writes(session, sha256)}
+    if not states:
+        return "none"
+    return "failed" if states == {"failed"} else "pending"
+
+
 def is_integrity_error(exc: BaseException) -> bool:
     """Whether ``exc`` is a unique-constraint conflict (the idempotency key was taken)."""
     return isinstance(exc, IntegrityError)

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from web3.exceptions import TimeExhausted
 
 from api.deps import get_chain
 from ledger.chain import LedgerChain
@@ -77,6 +76,8 @@ class FailingMulticall:
 
     def send_multicall(self, *_args: Any, **_kwargs: Any) -> Any:
         raise self._exc
+
+    build_multicall = send_multicall  # the write outbox's estimate: nothing journaled
 
 
 @pytest.fixture()
@@ -315,31 +316,22 @@ def test_a_file_over_the_limit_is_413_and_so_is_a_request_over_64_mib(
 # ------------------------------------------------------------------ outcome unknown: stored
 
 
-def _no_receipt() -> TransactionFailedError:
-    timeout = TransactionFailedError("0x" + "00" * 32, "no receipt within 120 s")
-    timeout.__cause__ = TimeExhausted("timed out")
-    return timeout
-
-
-@pytest.mark.parametrize(
-    ("failure", "status", "slug"),
-    [
-        pytest.param(_no_receipt(), 502, "transaction-failed", id="no-receipt"),
-        pytest.param(ChainUnavailableError("http://node", "receipt: connection reset"), 503, "chain-unavailable",
-                     id="node-lost-after-sending"),
-    ],
-)
-def test_a_batch_whose_transaction_may_still_be_mined_stores_its_files(
+def test_a_journaled_batch_stores_its_files_before_it_is_confirmed(
     app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, settled: None,
-    failure: Exception, status: int, slug: str,
 ) -> None:
-    (commitment,) = register(client, tokens.baarn, f"be-unknown-{slug}")
-    one, two = f"outcome unknown, file one ({slug})\n".encode(), f"outcome unknown, file two ({slug})\n".encode()
-    app.dependency_overrides[get_chain] = lambda: FailingMulticall(chain, failure)
-    head, before = chain.head_block_number(), stored(app)
-    response = post_batch(client, tokens.baarn, [item(commitment, [sha(one)]), item(commitment, [sha(two), sha(one)])],
-                          [("een.txt", one, "text/plain"), ("twee.txt", two, "text/plain")])
-    assert_problem(response, status, slug)
-    assert chain.head_block_number() == head
+    # Journaled (202), the batch is owed to the chain, which will cite the files: stored at
+    # once, served as pending until the index cites them.
+    (commitment,) = register(client, tokens.baarn, "be-journaled")
+    one, two = b"journaled batch, file one\n", b"journaled batch, file two\n"
+    before = stored(app)
+    parts: list[tuple[str, Any]] = [("deliveries", (None, json.dumps(
+        [item(commitment, [sha(one)]), item(commitment, [sha(two), sha(one)])]).encode(), None))]
+    parts += [("evidence", ("een.txt", one, "text/plain")), ("evidence", ("twee.txt", two, "text/plain"))]
+    response = client.post(BATCH, files=parts, headers={**Tokens.header(tokens.baarn), "Prefer": ""})
+    assert response.status_code == 202, response.text
+    assert response.headers["location"] == f"/api/v1/staff/writes/{response.json()['write']['id']}"
     assert stored(app) == sorted(before + [sha(one)[2:], sha(one)[2:] + ".json", sha(two)[2:], sha(two)[2:] + ".json"])
-    assert client.get(f"/api/v1/evidence/{sha(two)}").content == two
+    fetched = client.get(f"/api/v1/evidence/{sha(two)}")
+    assert (fetched.content, fetched.headers["x-ledger-citation"]) == (two, "pending")
+    final = app.state.reconciler.wait_for(response.json()["write"]["id"], 30)
+    assert final is not None and final["state"] == "confirmed"

@@ -194,6 +194,8 @@ def test_openapi_describes_every_endpoint_and_problem(client: TestClient) -> Non
         "/api/v1/staff/deliveries/{delivery_id}/dispute",
         "/api/v1/staff/deliveries/{delivery_id}/revocation",
         "/api/v1/staff/me",
+        "/api/v1/staff/writes",
+        "/api/v1/staff/writes/{write_id}",
         "/api/v1/themes",
         "/api/v1/verify",
         "/api/v1/verify/{sha256}",

@@ -159,6 +159,7 @@ def test_a_delivery_signed_with_eth_account_is_relayed_and_names_its_signer(
     response = relay(client, body)
     assert response.status_code == 201, response.text
     answer = response.json()
+    assert answer.pop("write")["kind"] == "relay"  # the outbox's write, beside the 201 body
     delivery = commitment.id * 1_000_000 + 1
     assert answer == {
         "operation": "recordDelivery", "signer": SIGNER.address, "relayer": RELAYER.address, "event": "DeliveryRecorded",
@@ -250,10 +251,14 @@ def test_a_replayed_signed_write_is_refused_as_a_used_nonce(
     client: TestClient, chain: LedgerChain, deployment: Deployment, part2: Part2Tokens, index: Any, commitment: Made
 ) -> None:
     body = signed(chain, deployment, "recordDelivery", delivery_args(commitment.id, ref="eenmaal"), SIGNER.key)
-    assert relay(client, body).status_code == 201
+    first = relay(client, body)
+    assert first.status_code == 201
     head = chain.head_block_number()
     nonce = int(body["message"]["nonce"])
-    replay = assert_problem(relay(client, body), 409, "invalid-nonce")
+    again = relay(client, body)  # the same signed payload is the same write (its digest is the key): no transaction
+    assert (again.status_code, again.json()["tx"]) == (201, first.json()["tx"])
+    replay = assert_problem(client.post("/api/v1/relay", json=body, headers={"Idempotency-Key": "another-try"}),
+                            409, "invalid-nonce")
     assert (replay["nonce"], replay["expected_nonce"]) == (nonce, nonce + 1)
     assert replay["detail"] == (f"Nonce {nonce} of {SIGNER.address} is already used (the next one is {nonce + 1}): this "
                                 "signed write was submitted before, or another used the nonce. Read the nonce again and "
