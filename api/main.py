@@ -31,7 +31,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import edges, logging_config
+from api import edges, freshness, logging_config
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify, writes
 from ledger.chain import LedgerChain
@@ -248,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # and gzip only changes the transfer, not the bytes the client gets).
     edges.install(app, gzip_minimum_bytes=GZIP_MINIMUM_BYTES)
     # --- end of the edges
+    freshness.install(app)  # X-Ledger-Indexed-Block / X-Ledger-Index-Age on every read (H3)
 
     api = APIRouter(prefix=API_PREFIX)
     for module in (health, municipalities, commitments, batches, verify, evidence, staff, writes, relay):

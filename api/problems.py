@@ -89,6 +89,7 @@ TITLES: dict[str, str] = {
     "batch-file-mismatch": "The batch file is not the anchored one",
     "batch-file-missing": "The batch file is not stored here",
     "index-behind": "The index has not caught up yet",
+    "not-ready": "The service is not ready",
     "relay-unavailable": "This server relays no signed writes",
     "ledger-paused": "The ledger is paused",
     "payload-too-large": "Payload too large",
@@ -424,7 +425,9 @@ class Problem(BaseModel):
     ``deadline`` / ``block_time`` / ``nonce`` / ``expected_nonce`` (signed writes);
     ``rate_limit`` (``staff_write``, ``document_check`` or ``failed_auth``) / ``limit_requests``
     / ``window_seconds`` / ``retry_after_seconds`` (429 ``rate-limited``, ``api.edges``, with a
-    ``Retry-After`` header of the same seconds)."""
+    ``Retry-After`` header of the same seconds); ``reasons`` / ``node_reachable`` /
+    ``indexed_block`` / ``lag_blocks`` / ``index_age_seconds`` (503 ``not-ready`` of
+    ``/health/ready``, with ``Retry-After``)."""
 
     model_config = ConfigDict(extra="allow")
 

@@ -69,6 +69,9 @@ class Settings(BaseModel):
         head_stale_seconds: health turns ``degraded`` when the indexer has not seen the chain
             head for this long, seconds.
         max_lag_blocks: health turns ``degraded`` when the index lags the head by more blocks.
+        node_probe_timeout_seconds: how long the readiness probe waits for the node's
+            ``eth_blockNumber``, seconds (``api.freshness``).
+        node_probe_cache_seconds: how long one probe answer is reused, seconds.
         tx_timeout_seconds: how long a write waits for its receipt, seconds.
         outbox_poll_seconds: pause between two passes of the write outbox's reconciler
             (``ledger.outbox``; a new write wakes it at once), seconds.
@@ -131,6 +134,8 @@ class Settings(BaseModel):
     max_evidence_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     head_stale_seconds: int = Field(default=60, ge=1)
     max_lag_blocks: int = Field(default=100, ge=0)
+    node_probe_timeout_seconds: float = Field(default=2.0, gt=0, le=60)
+    node_probe_cache_seconds: float = Field(default=3.0, ge=0, le=60)
     tx_timeout_seconds: float = Field(default=120.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0, le=3600)
     outbox_rebroadcast_seconds: float = Field(default=3.0, gt=0, le=3600)

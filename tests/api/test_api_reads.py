@@ -123,6 +123,9 @@ def test_health_is_degraded_before_the_indexer_ran(chain: LedgerChain, api_setti
         "head_seen_at": None,
         "paused": None,
         "contract_version": None,
+        "node_reachable": True,
+        "index_age_seconds": None,
+        "reasons": ["not_indexed"],
     }
 
 
@@ -142,14 +145,21 @@ def test_health_is_ok_when_the_index_is_at_the_head(client: TestClient, chain: L
         "head_seen_at": body["head_seen_at"],
         "paused": False,
         "contract_version": "2.1.0",
+        "node_reachable": True,
+        "index_age_seconds": body["index_age_seconds"],
+        "reasons": [],
     }
+    assert 0 <= body["index_age_seconds"] <= 60
 
 
 def test_health_is_degraded_when_the_head_was_not_seen_for_a_minute(app: FastAPI, client: TestClient, seed: dict) -> None:
     seen_at = client.get("/api/v1/health").json()["head_seen_at"]
     app.dependency_overrides[get_now] = lambda: seen_at + 61
     try:
-        assert client.get("/api/v1/health").json()["status"] == "degraded"
+        body = client.get("/api/v1/health").json()
+        assert (body["status"], body["reasons"], body["index_age_seconds"]) == ("degraded", ["head_stale"], 61)
+        ready = client.get("/api/v1/health/ready")
+        assert (ready.status_code, ready.json()["reasons"], ready.headers["retry-after"]) == (503, ["head_stale"], "3")
     finally:
         app.dependency_overrides.clear()
 
