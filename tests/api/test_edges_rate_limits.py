@@ -128,3 +128,11 @@ def test_off_locally_by_default(api_settings: Settings, tokens: Tokens) -> None:
         assert client.get("/api/v1/staff/me", headers=Tokens.header(tokens.baarn)).status_code == 200
         for _ in range(3 * CHECKS):
             assert client.get(f"/api/v1/verify/0x{HASH}").status_code == 200
+
+
+def test_an_unreachable_counter_store_lets_requests_through(api_settings: Settings, tokens: Tokens, caplog: pytest.LogCaptureFixture) -> None:
+    down = api_settings.model_copy(update={"rate_limit_storage_url": "redis://127.0.0.1:1", "document_check_rate_limit": "1/minute"})
+    with TestClient(create_app(down), client=(fresh_ip(), 40000)) as client:
+        for _ in range(3):
+            assert client.get(f"/api/v1/verify/0x{HASH}").status_code == 200
+    assert any("counter store failed" in r.getMessage() for r in caplog.records if r.name == "api")
