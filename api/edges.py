@@ -186,6 +186,10 @@ def _cached(scope: Scope, name: str, build: Callable[[], Any]) -> Any:
 
 # --- rate limits ----------------------------------------------------------------------------
 
+STORE_TIMEOUT_SECONDS = 0.5
+"""How long a rate-limit check waits for Redis (connecting, then each reply), seconds; past it
+the request goes through and the failure is logged."""
+
 
 class Refusal:
     """A request over a rate limit.
@@ -226,7 +230,14 @@ class RateLimiter:
     """
 
     def __init__(self, storage_url: str, namespace: str) -> None:
-        self.storage = storage_from_string(storage_url) if storage_url else MemoryStorage()
+        if not storage_url:
+            self.storage = MemoryStorage()
+        elif storage_url.startswith(("redis://", "rediss://", "redis+unix://")):
+            self.storage = storage_from_string(
+                storage_url, socket_connect_timeout=STORE_TIMEOUT_SECONDS, socket_timeout=STORE_TIMEOUT_SECONDS
+            )
+        else:
+            self.storage = storage_from_string(storage_url)
         self._strategy = MovingWindowRateLimiter(self.storage)
         self._namespace = namespace
         self._remote = not isinstance(self.storage, MemoryStorage)
