@@ -15,8 +15,20 @@
    the writes signed elsewhere that ``POST /relay`` submits), all in ``data/local-keys.json``;
 4. the indexer (``python -m indexer``) and the API with the site (uvicorn, port 8000).
 
-Prints the URLs and tokens, and on Ctrl-C (SIGINT) or SIGTERM stops the API, the indexer and
-then anvil, which writes its state. Logs go to ``data/logs/``.
+Prints the URLs and tokens, then supervises the three children: one that dies is started
+again (anvil from its ``--state`` file, so the chain survives, with at most the last second's
+blocks lost; the indexer; the API) after a back-off of 1 s, doubling to 30 s, reset once the
+child has run 60 s; each exit and restart is logged with its status (console and
+``data/logs/supervisor.log``). Reads keep working while the node or the indexer is down (the
+API serves them from the index and says how stale they are). On Ctrl-C (SIGINT) or SIGTERM it
+stops the API, the indexer (SIGTERM: it finishes its chunk) and then anvil, which writes its
+state. Logs go to ``data/logs/``.
+
+The supervisor is own code (about 60 lines): supervisord and circus are daemons with their
+own configuration and control socket (circus also needs pyzmq), more than three children of
+one foreground command need, and neither shares this process's start-up (deploy, bootstrap).
+The ports come from ``LEDGER_RPC_URL`` (anvil, 8546 by default) and ``LEDGER_API_PORT``
+(8000 by default).
 """
 
 from __future__ import annotations
@@ -30,6 +42,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlparse
@@ -56,6 +69,13 @@ API_PORT = int(os.environ.get("LEDGER_API_PORT", "8000"))
 FUND_WEI = 100 * 10**18  # 100 ETH of the local chain per generated account
 MIN_BALANCE_WEI = 10 * 10**18
 STARTUP_TIMEOUT_SECONDS = 60.0
+BACKOFF_FIRST_SECONDS = 1.0
+"""Wait before the first restart of a child that died, seconds (doubled after each restart)."""
+BACKOFF_MAX_SECONDS = 30.0
+"""The longest wait before a restart, seconds."""
+BACKOFF_RESET_SECONDS = 60.0
+"""A child that ran at least this long before it died is restarted after the first wait again."""
+STOP_TIMEOUT_SECONDS = 20.0
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 console = Console()
 
@@ -89,6 +109,16 @@ def _die_with_parent() -> None:
     SIGKILL, so anvil still writes its state and nothing is left holding the ports."""
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def anvil_binary() -> str:
+    """anvil's own executable (``node_modules/@foundry-rs/anvil-<platform>/bin/anvil``), not
+    npm's ``.bin/anvil`` Node wrapper: a SIGKILL of the wrapper would leave the real node
+    running and holding the port, so that the supervisor could not restart it. Falls back to
+    the wrapper on a platform without that package folder."""
+    machine = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(os.uname().machine, os.uname().machine)
+    native = REPO_ROOT / "node_modules" / "@foundry-rs" / f"anvil-{sys.platform}-{machine}" / "bin" / "anvil"
+    return str(native) if native.is_file() else str(REPO_ROOT / "node_modules" / ".bin" / "anvil")
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -246,23 +276,95 @@ def bootstrap_local_part2(settings: Settings, chain: LedgerChain) -> tuple[str, 
     return relayer, tokens
 
 
-class LocalSystem:
-    """The child processes of ``make run`` and their orderly shutdown."""
+def restart_delay(backoff_seconds: float, ran_seconds: float) -> tuple[float, float]:
+    """The wait before restarting a child that died, and the back-off after that restart.
 
-    def __init__(self, settings: Settings) -> None:
+    Args:
+        backoff_seconds: the child's current back-off, seconds (:data:`BACKOFF_FIRST_SECONDS`
+            at first).
+        ran_seconds: how long the child ran before it died, seconds.
+
+    Returns:
+        ``(wait_seconds, next_backoff_seconds)``: 1, 2, 4, ... 30, 30 s for a child that keeps
+        dying; back to 1 s once it ran :data:`BACKOFF_RESET_SECONDS`.
+    """
+    wait = BACKOFF_FIRST_SECONDS if ran_seconds >= BACKOFF_RESET_SECONDS else min(backoff_seconds, BACKOFF_MAX_SECONDS)
+    return wait, min(wait * 2, BACKOFF_MAX_SECONDS)
+
+
+def exit_status(returncode: int) -> str:
+    """``"exit code 1"``, or ``"killed by SIGKILL"`` for a negative (signal) return code."""
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+@dataclass
+class Child:
+    """One supervised child: its command, its current process and its back-off."""
+
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes]
+    started_at: float  # time.monotonic() of the last start
+    backoff_seconds: float = BACKOFF_FIRST_SECONDS
+    restart_at: float | None = None  # monotonic time of the planned restart, while dead
+    restarts: int = 0
+
+
+class LocalSystem:
+    """The child processes of ``make run``: started, restarted when they die
+    (:meth:`supervise`), and stopped in order."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.logs = settings.data_dir / "logs"
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.children: list[Child] = []
+        self._clock = clock
+
+    def _popen(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with open(self.logs / f"{name}.log", "ab") as log:
+            # Own session: a Ctrl-C in the terminal reaches only this supervisor, which then
+            # stops the children in order; if the supervisor is killed, the children get SIGTERM.
+            return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
+                                    start_new_session=True, preexec_fn=_die_with_parent)
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        log = open(self.logs / f"{name}.log", "ab")
-        # Own session: a Ctrl-C in the terminal reaches only this supervisor, which then stops
-        # the children in order; if the supervisor is killed, the children get SIGTERM.
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                                start_new_session=True, preexec_fn=_die_with_parent)
-        self.children.append((name, proc))
+        proc = self._popen(name, argv)
+        self.children.append(Child(name, argv, proc, self._clock()))
         return proc
+
+    def log(self, message: str) -> None:
+        """One supervisor event: on the console and, with the time, in ``logs/supervisor.log``."""
+        console.print(message)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with open(self.logs / "supervisor.log", "a", encoding="utf-8") as fh:
+            fh.write(f"{stamp} {message}\n")
+
+    def supervise(self) -> None:
+        """One pass: plan the restart of each child that died (logged with its exit status
+        and the wait, :func:`restart_delay`) and restart those whose wait is over (logged with
+        the new pid)."""
+        now = self._clock()
+        for child in self.children:
+            if child.proc.poll() is None:
+                continue
+            if child.restart_at is None:
+                ran = now - child.started_at
+                wait, child.backoff_seconds = restart_delay(child.backoff_seconds, ran)
+                child.restart_at = now + wait
+                self.log(f"{child.name} (pid {child.proc.pid}) stopped: {exit_status(child.proc.returncode)} "
+                         f"after {ran:.1f} s; restarting in {wait:g} s (see {self.logs}/{child.name}.log)")
+            elif now >= child.restart_at:
+                child.proc = self._popen(child.name, child.argv)
+                child.started_at, child.restart_at = self._clock(), None
+                child.restarts += 1
+                self.log(f"{child.name} restarted (pid {child.proc.pid}, restart {child.restarts})")
 
     def start_chain(self) -> None:
         url = urlparse(self.settings.rpc_url)
@@ -271,7 +373,9 @@ class LocalSystem:
             raise LedgerError(f"Port {port} is in use: is another `make run` (or node) running? Stop it first.")
         state = self.settings.data_dir / "chain" / "state.json"
         state.parent.mkdir(parents=True, exist_ok=True)
-        anvil = str(REPO_ROOT / "node_modules" / ".bin" / "anvil")
+        anvil = anvil_binary()
+        # --state loads the file at start and dumps it every second and on SIGTERM: a restart
+        # (make run again, or the supervisor after a crash) continues the same chain
         self._spawn("anvil", [anvil, "--host", host, "--port", str(port), "--chain-id", "31337",
                               "--state", str(state), "--state-interval", "1"])
         chain = LedgerChain(self.settings.rpc_url)
@@ -296,24 +400,26 @@ class LocalSystem:
             raise LedgerError(f"{exc}; see {self.logs}/api.log") from exc
 
     def _check_alive(self) -> None:
-        for name, proc in self.children:
-            if proc.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
-                raise LedgerError(f"{name} exited with code {proc.returncode}:\n" + "\n".join(tail))
+        """During start-up: a child that died stops ``make run`` with the end of its log."""
+        for child in self.children:
+            if child.proc.poll() is not None:
+                tail = (self.logs / f"{child.name}.log").read_text(errors="replace").splitlines()[-15:]
+                raise LedgerError(f"{child.name} exited with code {child.proc.returncode}:\n" + "\n".join(tail))
 
     def stop(self) -> None:
-        """Stop children in reverse start order (API, indexer, then anvil, which dumps its
-        state on SIGTERM), waiting up to 20 s each before killing."""
-        for name, proc in reversed(self.children):
+        """Stop children in reverse start order (API, indexer — which finishes its chunk —,
+        then anvil, which dumps its state on SIGTERM), waiting up to 20 s each before killing."""
+        for child in reversed(self.children):
+            proc = child.proc
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
-                    proc.wait(timeout=20)
+                    proc.wait(timeout=STOP_TIMEOUT_SECONDS)
                 except subprocess.TimeoutExpired:
-                    console.print(f"[yellow]{name} did not stop in 20 s; killing it[/]")
+                    console.print(f"[yellow]{child.name} did not stop in {STOP_TIMEOUT_SECONDS:g} s; killing it[/]")
                     proc.kill()
                     proc.wait()
-            console.print(f"stopped {name}")
+            console.print(f"stopped {child.name}")
 
 
 def main() -> int:
@@ -360,9 +466,10 @@ def main() -> int:
         console.print(f"Relayer (pays the signed writes of POST {site}/api/v1/relay): {relayer}")
         console.print("\nImport the real datasets in another terminal: [bold]make import-baarn[/] and [bold]make import-chile[/]; "
                       "audit with [bold]make replay[/]. Stop with Ctrl-C.")
+        system.log(f"supervising anvil, indexer and api (pids {', '.join(str(c.proc.pid) for c in system.children)})")
         while not stopping["now"]:
-            system._check_alive()
-            time.sleep(0.5)
+            system.supervise()
+            time.sleep(0.2)
         console.print("\nStopping …")
     except LedgerError as exc:
         console.print(f"[red]{exc}[/]")
