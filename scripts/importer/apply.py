@@ -54,7 +54,7 @@ from .errors import (
 )
 from .mapping import MunicipalityRef
 from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
-from .results import OUTCOMES, ApplyResult, BatchResult, OpOutcome, OpResult, TxRef  # noqa: F401  (also imported from here)
+from .results import OUTCOMES, ApplyResult, BatchResult, OpOutcome, OpResult, TxRef, settle_replays  # noqa: F401  (also imported from here)
 from .state import LedgerState, OnChain
 
 _ALREADY = {
@@ -197,7 +197,7 @@ def apply_plan(
         run.flush_batch(label)
     run.flush_deliveries()
     run.flush_registrations()
-    return ApplyResult([run.results[i] for i in sorted(run.results)], run.batch_results)
+    return settle_replays([run.results[i] for i in sorted(run.results)], list(run.batch_results))
 
 
 class _Run(BatchWrites):
@@ -246,7 +246,7 @@ class _Run(BatchWrites):
     def observe(self, on_progress: Callable[[ApplyResult], None]) -> None:
         """Call ``on_progress`` with the results so far whenever a result or a batch is recorded."""
         def changed() -> None:
-            on_progress(ApplyResult([self.results[i] for i in sorted(self.results)], list(self.batch_results)))
+            on_progress(settle_replays([self.results[i] for i in sorted(self.results)], list(self.batch_results)))
 
         self.results = _Recorded(self.results, changed)
         self.batch_results = _RecordedList(self.batch_results, changed)

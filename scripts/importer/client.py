@@ -19,6 +19,12 @@ the write is ``confirmed`` (its ``result`` is returned, with ``write``) or ``fai
 ``problem`` is raised as `ApiProblemError`, with ``write_id``). An API without the outbox
 answers 201 without ``write``: returned as is. Retrying a write is safe: the same key returns
 the same write, and the importer's external refs make a repeated write answer 409.
+
+A write the key names that an earlier run sent (created before this request: `_replayed`)
+is answered with ``"replayed": true`` added to its result (the applier reports it as already
+present, not written now); if that earlier write failed, it is sent again once under a key
+derived from the old key and the failed write's id (`_next_key`, the same on every run), so a
+row whose write failed once (a paused ledger, a node down) is not stuck on its old failure.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -46,6 +53,13 @@ from .plan import EvidenceFile, RecordDelivery
 API_PREFIX = "/api/v1"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_PAGE_SIZE = 100
+MAX_KEY_GENERATIONS = 5
+"""Most times one call sends a write again under a new key because its key named a write an
+earlier run sent that failed (`_next_key`)."""
+REPLAY_SLACK_SECONDS = 1.0
+"""The resolution of ``created_at`` and ``Date`` (whole seconds): a write created more than
+this before the request was sent (on the server's clock) is an earlier request's, answered
+with ``"replayed": true``; one created less than about 2 s before counts as this one's."""
 MAX_POLL_INTERVAL_SECONDS = 5.0
 """Longest wait between two polls of a write the API accepted (202), unless ``Retry-After``
 asks for longer."""
@@ -340,18 +354,64 @@ class LedgerClient:
             if response.is_success:
                 return response.json() if response.content else {}
             raise ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
-        headers = {"Idempotency-Key": self.idempotency_key(method, url, json_body=kwargs.get("json"), parts=kwargs.get("files"))}
-        if self._write_wait > 0:
-            headers["Prefer"] = f"wait={self._write_wait}"
-        response = self._send(method, url, headers=headers, **kwargs)
-        if response.status_code == 202:
-            body = _json_object(response)
-            write = body.get("write") if isinstance(body.get("write"), dict) else body
-            location = response.headers.get("Location") or f"{API_PREFIX}/staff/writes/{write.get('id')}"
-            return self._settle(method, url, write, location, response.headers.get("Retry-After"))
-        if response.is_success:
-            return response.json() if response.content else {}
-        raise ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
+        key = self.idempotency_key(method, url, json_body=kwargs.get("json"), parts=kwargs.get("files"))
+        for _generation in range(MAX_KEY_GENERATIONS):
+            started = self._clock()
+            headers = {"Idempotency-Key": key}
+            if self._write_wait > 0:
+                headers["Prefer"] = f"wait={self._write_wait}"
+            response = self._send(method, url, headers=headers, **kwargs)
+            if response.is_success:
+                body = _json_object(response) if response.content else {}
+                write = body.get("write") if isinstance(body.get("write"), dict) else None
+                if response.status_code != 202:
+                    if write is not None:
+                        body["replayed"] = self._replayed(write, response, started)
+                    return body
+                write = write if write is not None else body
+                replayed = self._replayed(write, response, started)
+                location = response.headers.get("Location") or f"{API_PREFIX}/staff/writes/{write.get('id')}"
+                try:
+                    result = self._settle(method, url, write, location, response.headers.get("Retry-After"))
+                except ApiProblemError as exc:
+                    if not replayed:
+                        raise
+                    key = _next_key(key, str(write.get("id")))
+                    continue
+                result["replayed"] = replayed
+                return result
+            problem = ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
+            write_id = problem.extension("write_id")
+            if not write_id or problem.slug == "idempotency-key-reused" or not self._failed_earlier(str(write_id), response, started):
+                raise problem
+            key = _next_key(key, str(write_id))
+        raise problem  # pragma: no cover - MAX_KEY_GENERATIONS failed writes of earlier runs in a row
+
+    def _replayed(self, write: dict[str, Any], response: httpx.Response, started: float) -> bool:
+        """Whether ``write`` was created before this request was sent (an earlier run's, found
+        by its key): its ``created_at`` is older than the answer's ``Date`` minus the time the
+        request took and `REPLAY_SLACK_SECONDS` (both on the server's clock)."""
+        created, date = write.get("created_at"), response.headers.get("Date")
+        if created is None or date is None:
+            return False
+        try:
+            server_now = parsedate_to_datetime(date).timestamp()
+        except (TypeError, ValueError):
+            return False
+        return int(created) < server_now - (self._clock() - started) - REPLAY_SLACK_SECONDS
+
+    def _failed_earlier(self, write_id: str, response: httpx.Response, started: float) -> bool:
+        """A failed write answered with ``write_id``: was it an earlier request's? (Read with
+        ``GET /staff/writes/{id}``; when that cannot be read, no.)"""
+        try:
+            polled = self._send("GET", f"{API_PREFIX}/staff/writes/{write_id}")
+        except ApiError:
+            return False
+        if not polled.is_success:
+            return False
+        body = _json_object(polled)
+        write = body["write"] if isinstance(body.get("write"), dict) else body
+        return write.get("state") == "failed" and self._replayed(write, response, started)
 
     def _settle(self, method: str, url: str, write: dict[str, Any], location: str, retry_after: str | None) -> dict[str, Any]:
         """Poll ``location`` (``GET /staff/writes/{id}``) until the write is confirmed (its
@@ -464,6 +524,12 @@ class RetryNotice:
         """``GET /api/v1/health: 503 ledger-paused; retry 2 in 2.0 s (3 s of 60 s used)``."""
         budget = "" if self.budget_seconds is None else f" ({self.elapsed_seconds:.0f} s of {self.budget_seconds:.0f} s used)"
         return f"{self.method} {self.url}: {self.reason}; retry {self.attempt + 1} in {self.wait_seconds:.1f} s{budget}"
+
+
+def _next_key(key: str, failed_write_id: str) -> str:
+    """The key of a write sent again because ``key`` names a failed write of an earlier run:
+    derived from both, so it is the same on every run too."""
+    return "importer-" + hashlib.sha256(f"{key}/after/{failed_write_id}".encode("utf-8")).hexdigest()[:40]
 
 
 def _seconds(value: str | None) -> float | None:

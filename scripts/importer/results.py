@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
@@ -23,12 +23,16 @@ class TxRef:
         block_number: block it was mined in.
         gas_used: gas of the whole transaction (shared by every operation it carried).
         operations: how many operations of this run it carried (1 for a single call).
+        earlier: an earlier run sent it: the API answered with that write (same
+            ``Idempotency-Key``, ``"replayed": true``); the applier reports its operations as
+            ``already_present`` (`settle_replays`).
     """
 
     tx_hash: str
     block_number: int | None
     gas_used: int | None
     operations: int
+    earlier: bool = False
 
     @classmethod
     def from_answer(cls, answer: dict[str, Any], operations: int) -> TxRef | None:
@@ -42,7 +46,8 @@ class TxRef:
         if not tx.get("tx_hash"):
             return None
         number, gas = tx.get("block_number"), tx.get("gas_used")
-        return cls(str(tx["tx_hash"]), None if number is None else int(number), None if gas is None else int(gas), operations)
+        return cls(str(tx["tx_hash"]), None if number is None else int(number), None if gas is None else int(gas), operations,
+                   earlier=answer.get("replayed") is True)
 
     def as_json(self) -> dict[str, Any]:
         """``{"tx_hash", "block_number", "gas_used", "operations"}``."""
@@ -123,6 +128,27 @@ class BatchResult:
             "detail": self.detail, "warnings": list(self.warnings), "recorded_in": self.recorded_in,
             "operations": list(self.operations),
         }
+
+
+REPLAYED = "an earlier run sent this write (the API answered it by its Idempotency-Key): nothing was written again"
+
+
+def settle_replays(results: list[OpResult], batches: list[BatchResult]) -> ApplyResult:
+    """The run's results with every ``done`` carried by an earlier run's write (`TxRef.earlier`)
+    reported as ``already_present``, recorded in that transaction."""
+    def op(r: OpResult) -> OpResult:
+        if r.outcome != "done" or r.tx is None or not r.tx.earlier:
+            return r
+        recorded = OnChain(r.tx.tx_hash, r.tx.block_number) if r.tx.block_number is not None else None
+        return replace(r, outcome="already_present", tx=None, recorded_in=recorded, detail=REPLAYED)
+
+    def batch(b: BatchResult) -> BatchResult:
+        if b.outcome != "done" or b.tx is None or not b.tx.earlier:
+            return b
+        return replace(b, outcome="already_present", tx=None, detail=REPLAYED,
+                       recorded_in={"tx_hash": b.tx.tx_hash, "block_number": b.tx.block_number})
+
+    return ApplyResult([op(r) for r in results], [batch(b) for b in batches])
 
 
 @dataclass

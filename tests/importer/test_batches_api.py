@@ -7,6 +7,7 @@ run again, anchors nothing twice; a re-run sends nothing; a stale state sends no
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, replace
 
 import httpx
@@ -120,23 +121,30 @@ def test_a_rerun_finds_every_leaf_counted_and_sends_nothing(imported, chile_plan
 
 def test_a_run_that_does_not_know_the_deliveries_anchors_nothing_twice(imported, chile_plan):
     # The commitments are known, their deliveries not (as after a kill before the state was
-    # read again): each batch is sent again and refused row by row, its refs being counted.
+    # read again): each batch is sent again, the same request with the same Idempotency-Key,
+    # and the write outbox answers it with the write an earlier run sent: nothing is anchored
+    # twice, and the run reports it as present. (The writes must be older than the clocks'
+    # 1 s resolution to be told from this run's: client.REPLAY_SLACK_SECONDS.)
+    time.sleep(2.5)
     with LedgerClient(imported.stack.api_url) as client:
         stale = read_state(client, imported.stack.municipality_ids["CL-GOB"])
     again = run(chile_plan, imported.stack, state=stale)
     assert again.failed == []
     assert {r.outcome for r in again.results} == {"already_present"}
-    assert [(b.outcome, b.leaf_count) for b in again.batches] == [("failed", n) for n in LEAF_COUNTS]
-    assert {r.detail.split(": ", 1)[0] for r in again.results if r.index in set(chile_plan.batches[0].operations)} == {
-        "422 validation-error"}
+    anchored = anchored_batches(imported.stack)
+    assert [(b.outcome, b.leaf_count, b.root) for b in again.batches] == [
+        ("already_present", n, a["root"]) for n, a in zip(LEAF_COUNTS, anchored)]
+    assert [b.recorded_in["tx_hash"] for b in again.batches] == [a["chain"]["tx_hash"] for a in anchored]
     assert again.transactions() == []
-    assert len(anchored_batches(imported.stack)) == 3
+    assert len(anchored) == 3
 
 
 def test_a_batch_sent_again_after_its_answer_was_lost_is_refused_by_its_root_and_counts_as_done(imported, chile_plan):
-    # Leaves without external refs, which the index cannot match to a delivery: only the
-    # contract's "root anchored already" (409) stops the second anchor. On a commitment of
-    # Baarn's, registered here, so the Chile figures stay as imported.
+    # Leaves without external refs, which the index cannot match to a delivery. Sent again
+    # with the same Idempotency-Key, the write outbox answers the first write; under another
+    # key (another client), only the contract's "root anchored already" (409) stops the
+    # second anchor. On a commitment of Baarn's, registered here, so the Chile figures stay
+    # as imported.
     stack = imported.stack
     with LedgerClient(stack.api_url, stack.tokens["GM0308"]) as client:
         registered = client.register_commitment({
@@ -149,15 +157,21 @@ def test_a_batch_sent_again_after_its_answer_was_lost_is_refused_by_its_root_and
     ops = tuple(replace(leaf, commitment_ref="batch-resent-test", external_ref="", quantity=q) for q in (1, 2))
     plan = Plan(chile_plan.mapping, ops, ())
     results = []
-    for _attempt in range(2):
+    for namespace in ("", "another-key", ""):
         stack.wait_indexed()
-        with LedgerClient(stack.api_url, stack.tokens["GM0308"]) as client:
+        if len(results) == 2:
+            time.sleep(2.5)  # older than the clocks' 1 s resolution: told from this run's write
+        with LedgerClient(stack.api_url, stack.tokens["GM0308"], idempotency_namespace=namespace) as client:
             results.append(apply_plan(plan, client, state, dry_run=False))
-    first, second = results
+    first, second, third = results
     assert [(b.outcome, b.leaf_count) for b in first.batches] == [("done", 2)]
     assert [(b.outcome, b.root) for b in second.batches] == [("already_present", first.batches[0].root)]
     assert second.batches[0].recorded_in["tx_hash"] == first.batches[0].tx.tx_hash
     assert [(r.outcome, r.ledger_id) for r in second.results] == [("already_present", r.ledger_id) for r in first.results]
     assert "anchored already" in second.results[0].detail
+    assert [(b.outcome, b.root, b.recorded_in["tx_hash"]) for b in third.batches] == [
+        ("already_present", first.batches[0].root, first.batches[0].tx.tx_hash)]
+    assert [(r.outcome, r.ledger_id) for r in third.results] == [("already_present", r.ledger_id) for r in first.results]
+    assert "an earlier run sent this write" in third.results[0].detail
     page = httpx.get(f"{stack.api_url}/api/v1/batches", params={"municipality_id": stack.municipality_ids["GM0308"]}).json()
     assert [(b["root"], b["verified"], b["counted_leaves"]) for b in page["data"]] == [(first.batches[0].root, True, 2)]

@@ -29,7 +29,6 @@ from scripts.importer.tokens import TOKEN_ENV_VAR
 from tests.importer.conftest import REPO, FakeLedgerApi, served_over_http
 
 runner = CliRunner()
-COMMITMENTS = "/api/v1/staff/commitments"
 
 
 class Clock:

@@ -7,11 +7,12 @@ a row that ends a run. A fake clock advances with the client's sleeps: no real w
 from __future__ import annotations
 
 import json
+from email.utils import formatdate
 
 import httpx
 import pytest
 
-from scripts.importer.client import LedgerClient, RetryNotice
+from scripts.importer.client import LedgerClient, RetryNotice, _next_key
 from scripts.importer.errors import (
     ApiProblemError,
     ApiUnreachableError,
@@ -123,12 +124,42 @@ def test_a_write_failed_after_202_raises_its_problem_with_the_write_id():
     assert not is_service_failure(info.value)
 
 
+NOW = 1_800_000_000  # the server's clock in the answers' Date header
+DATE = {"Date": formatdate(NOW, usegmt=True)}
+FAILED = {"type": "/problems/contract-rejected", "title": "Contract rejected", "status": 422, "detail": "LedgerPaused"}
+
+
 def test_a_write_failed_within_the_wait_answers_its_problem_with_write_id():
-    client = client_for([problem(409, "duplicate-external-ref", "already registered", existing_commitment_id=3, write_id="w9")])
+    failed_now = problem(422, "contract-rejected", "LedgerPaused", write_id="w9")
+    failed_now.headers.update(DATE)
+    seen = []
+    client = client_for([failed_now, httpx.Response(200, json=write("failed", id="w9", created_at=NOW, problem=FAILED))], seen=seen)
     with pytest.raises(ApiProblemError) as info:
         client.register_commitment(PAYLOAD)
-    assert (info.value.status, info.value.slug) == (409, "duplicate-external-ref")
-    assert (info.value.extension("existing_commitment_id"), info.value.extension("write_id")) == (3, "w9")
+    assert (info.value.status, info.value.slug, info.value.extension("write_id")) == (422, "contract-rejected", "w9")
+    assert [(r.method, r.url.path) for r in seen] == [("POST", "/api/v1/staff/commitments"), ("GET", "/api/v1/staff/writes/w9")]
+
+
+def test_a_key_naming_a_write_an_earlier_run_sent_answers_it_as_replayed():
+    earlier = write("confirmed", created_at=NOW - 3600, result=RESULT)
+    client = client_for([httpx.Response(201, json={**RESULT, "write": earlier}, headers=DATE)])
+    assert client.register_commitment(PAYLOAD)["replayed"] is True
+    fresh = write("confirmed", created_at=NOW - 1, result=RESULT)
+    client = client_for([httpx.Response(201, json={**RESULT, "write": fresh}, headers=DATE)])
+    assert client.register_commitment(PAYLOAD)["replayed"] is False
+
+
+def test_a_key_naming_a_failed_write_of_an_earlier_run_sends_the_write_again_under_a_derived_key():
+    old_failure = problem(422, "contract-rejected", "LedgerPaused", write_id="w1")
+    old_failure.headers.update(DATE)
+    seen = []
+    answers = [old_failure, httpx.Response(200, json=write("failed", created_at=NOW - 3600, problem=FAILED)),
+               httpx.Response(201, json={**RESULT, "write": write("confirmed", id="w2", created_at=NOW, result=RESULT)}, headers=DATE)]
+    client = client_for(answers, seen=seen)
+    answer = client.register_commitment(PAYLOAD)
+    assert (answer["commitment_id"], answer["write"]["id"], answer["replayed"]) == (7, "w2", False)
+    first, _get, second = seen
+    assert second.headers["idempotency-key"] == _next_key(first.headers["idempotency-key"], "w1") != first.headers["idempotency-key"]
 
 
 def test_a_reused_key_is_a_refusal_of_the_request_not_retried():
