@@ -545,6 +545,8 @@ class AmendmentIn(InputModel):
 class ReasonIn(InputModel):
     """A withdrawal or revocation: only the reason."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "Vervangen door het woningbouwplan"}]})
+
     reason: Reason
 
 
@@ -838,6 +840,8 @@ class ThemeCount(BaseModel):
 
 
 class ThemeList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"data": [{"theme": "Groen", "count": 12}], "count": 1}]})
+
     data: list[ThemeCount]
     count: int
 
@@ -1189,6 +1193,13 @@ class Health(BaseModel):
     """Index health, read from the indexer's checkpoint (``null`` before its first pass), and
     whether the node answers (``api.freshness``)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "ok", "chain_id": 31337, "contract_address": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "deploy_block": 1, "chain_head_block": 1234, "indexed_block": 1234, "lag_blocks": 0,
+        "head_seen_at": 1767225600, "paused": False, "contract_version": "2.1.0", "node_reachable": True,
+        "index_age_seconds": 2, "reasons": [],
+    }]})
+
     status: Literal["ok", "degraded", "unavailable"] = Field(
         description="ok: node reachable and index fresh; degraded: node reachable, index behind, "
         "stale or not built yet; unavailable: the node does not answer (reads still served from the index)"
@@ -1213,11 +1224,17 @@ class Health(BaseModel):
 class Liveness(BaseModel):
     """``GET /health/live``: the process serves."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "alive"}]})
+
     status: Literal["alive"]
 
 
 class Readiness(BaseModel):
     """``GET /health/ready`` when ready (a 503 ``not-ready`` problem otherwise)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "ready", "indexed_block": 1234, "lag_blocks": 0, "index_age_seconds": 2, "node_reachable": True,
+    }]})
 
     status: Literal["ready"]
     indexed_block: int
@@ -1227,6 +1244,11 @@ class Readiness(BaseModel):
 
 
 class StaffMe(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "municipality_id": 1, "municipality_name": "Baarn", "registrar": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+        "roles": ["registrar"],
+    }]})
+
     municipality_id: int
     municipality_name: str | None
     registrar: str = Field(description="the token's account (whatever its roles)")
@@ -1234,12 +1256,21 @@ class StaffMe(BaseModel):
 
 
 class TxResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654,
+    }]})
+
     tx_hash: str
     block_number: int
     gas_used: int
 
 
 class CommitmentRegistered(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "commitment_id": 7, "parent_id": None, "weight": 0,
+        "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     commitment_id: int
     parent_id: int | None = Field(default=None, description="the parent commitment, null for none")
     weight: int = Field(default=0, description="weight in the parent's roll-up (0 without parent)")
@@ -1247,27 +1278,50 @@ class CommitmentRegistered(BaseModel):
 
 
 class CommitmentAmended(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "commitment_id": 7, "amendment_number": 1,
+        "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     commitment_id: int
     amendment_number: int
     tx: TxResult
 
 
 class CommitmentBatchRegistered(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "commitment_ids": [8, 9], "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     commitment_ids: list[int] = Field(description="the new ids, in the order of the request's items")
     tx: TxResult
 
 
 class DeliveryBatchRecorded(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "delivery_ids": [7_000_002, 8_000_001],
+        "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     delivery_ids: list[int] = Field(description="the new ids, in the order of the request's items")
     tx: TxResult
 
 
 class CommitmentWithdrawn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "commitment_id": 7, "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     commitment_id: int
     tx: TxResult
 
 
 class DeliveryRecorded(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "delivery_id": 7_000_001, "commitment_id": 7, "evidence_sha256": ["0x" + "ab" * 32], "asset_ref": "",
+        "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     delivery_id: int
     commitment_id: int
     evidence_sha256: list[str]
@@ -1276,6 +1330,11 @@ class DeliveryRecorded(BaseModel):
 
 
 class DeliveryRevoked(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "delivery_id": 7_000_001, "commitment_id": 7,
+        "tx": {"tx_hash": "0x" + "3f" * 32, "block_number": 1234, "gas_used": 187_654},
+    }]})
+
     delivery_id: int
     commitment_id: int
     tx: TxResult
