@@ -221,7 +221,8 @@ def seeded_ledger(data_dir: Path) -> Iterator[Seeded]:
     and yield once everything is indexed."""
     keys = {"GM0308": (ANVIL_KEYS[6], ANVIL_KEYS[7]), "CL-GOB": (ANVIL_KEYS[8], ANVIL_KEYS[9])}
     with throwaway_anvil() as rpc_url, InProcessStack(rpc_url, data_dir, ANVIL_KEYS[0], keys) as stack:
-        api, auth = stack.api_url, {"Authorization": f"Bearer {stack.tokens['GM0308']}"}
+        api, auth = stack.api_url, {"Authorization": f"Bearer {stack.tokens['GM0308']}",
+                                    "Prefer": "wait=30"}  # the write outbox answers 201 once confirmed
         now = int(time.time())
 
         def post(path: str, headers: dict[str, str] = auth, **kwargs: Any) -> dict[str, Any]:
@@ -251,7 +252,8 @@ def seeded_ledger(data_dir: Path) -> Iterator[Seeded]:
         chain = LedgerChain(rpc_url, stack.deployment)
         baarn = stack.municipality_ids["GM0308"]
         ensure_confirmer(chain, keys["GM0308"][0], baarn, CONFIRMER)
-        inspector = {"Authorization": f"Bearer {issue_token(stack.settings.staff_keys_file, baarn, CONFIRMER_KEY, ['confirmer'])}"}
+        inspector = {"Authorization": f"Bearer {issue_token(stack.settings.staff_keys_file, baarn, CONFIRMER_KEY, ['confirmer'])}",
+                     "Prefer": "wait=30"}
         terms = {"promised_at": now - 10 * DAY, "due_date": now + 60 * DAY}
         parent = post("commitments", json={"external_ref": "e2e-wijk", "title": "Wijkaanpak", "target_quantity": 10,
                                            "unit": "projecten", **terms})["commitment_id"]

@@ -82,7 +82,8 @@ def ledger(rpc_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     keys = {"GM0308": (ANVIL_KEYS[6], ANVIL_KEYS[7]), "CL-GOB": (ANVIL_KEYS[8], ANVIL_KEYS[9])}
     data_dir = tmp_path_factory.mktemp("chaincheck")
     with InProcessStack(rpc_url, data_dir, ANVIL_KEYS[0], keys) as stack:
-        api, auth = stack.api_url, {"Authorization": f"Bearer {stack.tokens['GM0308']}"}
+        api, auth = stack.api_url, {"Authorization": f"Bearer {stack.tokens['GM0308']}",
+                                    "Prefer": "wait=30"}  # the write outbox answers 201 once confirmed
         now = int(time.time())
 
         def post(path: str, **kwargs: Any) -> dict[str, Any]:
