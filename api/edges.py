@@ -8,8 +8,9 @@
    request id echoed as ``X-Request-ID``, and the HTTP metrics (``api.metrics``).
 2. :class:`SecurityHeadersMiddleware`: every response (JSON, problems, files, pages, even a
    500) carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
-   ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` (a page's
-   own policy is kept, and says the same); every ``/api/v1/staff/`` response
+   ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` (a route's
+   own policy is kept; ``X-Frame-Options`` covers framing when it says nothing of it); every
+   ``/api/v1/staff/`` response
    ``Cache-Control: no-store``; ``Strict-Transport-Security`` only when the request came over
    TLS (its own scheme, or a trusted proxy's ``X-Forwarded-Proto``).
    These two wrap Starlette's error middleware, so they see the 500 answers too.
@@ -92,8 +93,8 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "content-security-policy": "frame-ancestors 'none'",
 }
-"""Set on every response that does not set them itself (a page's CSP has its own
-``frame-ancestors 'none'``)."""
+"""Set on every response that does not set them itself (a route's own policy is kept: pages
+say ``frame-ancestors 'none'`` themselves, and ``X-Frame-Options: DENY`` covers the rest)."""
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

@@ -4,6 +4,7 @@ default and per audience when configured, gzip of problems and staff answers, th
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import logging
@@ -31,10 +32,13 @@ SECURITY = {
 }
 
 
-def assert_secure(response: Any) -> None:
+def assert_secure(response: Any, own_policy: str | None = None) -> None:
     for name, value in SECURITY.items():
         assert response.headers.get_list(name) == [value], (name, response.headers)
-    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    if own_policy is None:
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    else:  # the route's own, kept as it is (X-Frame-Options: DENY forbids framing)
+        assert response.headers.get_list("content-security-policy") == [own_policy]
     assert "strict-transport-security" not in response.headers
 
 
@@ -223,3 +227,22 @@ def test_behind_a_root_path_the_staff_gate_still_applies(api_settings: Settings,
         assert refused.headers["cache-control"] == "no-store"
         me = client.get("/ledger/api/v1/staff/me", headers=Tokens.header(tokens.baarn))
         assert me.status_code == 200 and me.headers["cache-control"] == "no-store"
+
+
+def test_gzip_never_changes_an_evidence_files_bytes(edge_client: TestClient, tokens: Tokens, commitment: Any) -> None:
+    """gzip is only a transfer encoding: a stored text file (compressible) comes back byte for
+    byte, hashing to its name."""
+    content = ("Opleveringsrapport fase 1: 60 woningen aan de Eemnesserweg. " * 40).encode()
+    sha = hashlib.sha256(content).hexdigest()
+    response = edge_client.post(
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
+        data={"quantity": "1", "delivered_at": "1736938800"},
+        files=[("evidence", ("rapport.txt", content, "text/plain"))],
+        headers={**Tokens.header(tokens.baarn), "Prefer": "wait=30"},
+    )
+    assert response.status_code == 201, response.text
+    stored = edge_client.get(f"/api/v1/evidence/0x{sha}", headers={"Accept-Encoding": "gzip"})
+    assert stored.status_code == 200, stored.text
+    assert stored.headers.get("content-encoding") == "gzip"  # smaller on the wire...
+    assert stored.content == content and hashlib.sha256(stored.content).hexdigest() == sha  # ...the same bytes
+    assert_secure(stored, own_policy="default-src 'none'; sandbox")
