@@ -10,9 +10,8 @@
    500) carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
    ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` (a route's
    own policy is kept; ``X-Frame-Options`` covers framing when it says nothing of it); every
-   ``/api/v1/staff/`` response
-   ``Cache-Control: no-store``; ``Strict-Transport-Security`` only when the request came over
-   TLS (its own scheme, or a trusted proxy's ``X-Forwarded-Proto``).
+   ``/api/v1/staff/`` response ``Cache-Control: no-store``; ``Strict-Transport-Security`` only
+   when the request came over TLS (its own scheme, or a trusted proxy's ``X-Forwarded-Proto``).
    These two wrap Starlette's error middleware, so they see the 500 answers too.
 3. :class:`CorsMiddleware`: Starlette's ``CORSMiddleware`` for ``settings.cors_origins``
    (public reads, GET and HEAD only) and ``settings.cors_staff_origins`` (staff routes);
