@@ -1,0 +1,67 @@
+"""Kill tests of the whole stack (issue 7, "How to check it"): anvil, the API and the indexer
+are child processes, killed with SIGKILL at the worst moments while four registrars write
+(commitments, then deliveries, half with an evidence file), and restarted (anvil from its last
+state dump: blocks and the pool are lost). Then every write answered 202 must be
+``confirmed``, each external ref on chain exactly once, every cited file served, the index
+equal to a clean re-index row for row and the replay without differences
+(``tests.chaos.harness``). A few kills here; ``bench/chaos.py`` runs many.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.chaos.harness import Kill, Outcome, outbox_missing, run_scenario
+
+
+def explain(outcome: Outcome) -> str:
+    """Everything a reader of a failure needs: figures, kills (with the outbox states at each
+    kill), problems."""
+    lines = ["figures: " + json.dumps(outcome.figures())]
+    for kill in outcome.kills:
+        states = {}
+        for state in kill.writes_at_kill.values():
+            states[state] = states.get(state, 0) + 1
+        heads = f", head {kill.head_before} → {kill.head_after} after the restart" if kill.target == "anvil" else ""
+        lines.append(f"kill {kill.target} at {kill.moment} ({kill.note}): triggered={kill.triggered}, outbox {states}{heads}")
+    lines += ["problems:", *outcome.problems]
+    return "\n".join(lines)
+
+
+def check(outcome: Outcome) -> None:
+    print(explain(outcome))  # shown with -rP, and on failure
+    assert all(kill.triggered for kill in outcome.kills), explain(outcome)
+    assert not outcome.problems, explain(outcome)
+    figures = outcome.figures()
+    assert figures["answered_202"] == figures["writes"] == figures["confirmed_exactly_once"], explain(outcome)
+    if outcome.skipped:
+        pytest.skip("; ".join(outcome.skipped))
+    assert outcome.index_equal is True and outcome.replay_differences == 0, explain(outcome)
+
+
+@pytest.fixture(autouse=True)
+def _needs_outbox() -> None:
+    reason = outbox_missing()
+    if reason:
+        pytest.skip(reason)
+
+
+def test_automine_chain_killed_during_sends(chaos_stack):
+    """``make run``'s chain (automine, confirmations 0): anvil killed while the API handles a
+    write and again while a write is sent without receipt; the API killed right after a 202;
+    the indexer killed while it catches up."""
+    stack = chaos_stack("sqlite")
+    plan = [Kill("api", "accepted"), Kill("anvil", "request"), Kill("anvil", "sent"), Kill("indexer", "chunk")]
+    check(run_scenario(stack, plan, backend="sqlite", commitments=2, deliveries=3))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_interval_mining_every_process_killed(chaos_stack, backend):
+    """A chain mining a block a second, 2 confirmations: the API killed after a 202 and before
+    the write is confirmed (twice), anvil killed between send and receipt (the pool is lost),
+    the indexer killed during a chunk."""
+    stack = chaos_stack(backend, block_time_seconds=1, confirmations=2)
+    plan = [Kill("api", "accepted"), Kill("anvil", "sent"), Kill("api", "accepted"), Kill("indexer", "chunk")]
+    check(run_scenario(stack, plan, backend=backend, commitments=2, deliveries=3))
