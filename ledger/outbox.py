@@ -23,7 +23,9 @@ once by a new write) moves every open write on, in nonce order per account:
   foundry issue 10122: the lower nonce of an account always goes first, so a gap is filled
   before what waits behind it).
 - ``mined`` → receipt gone or its block hash changed (a reorg, a node restarted from an older
-  state) → back to ``sent`` and the same bytes broadcast again; else confirmations =
+  state) → back to ``sent`` and the same bytes broadcast again (every lost write of a pass in
+  the order it was mined, so the node records them in the same order and the ids a result
+  named stay the same); else confirmations =
   head − block + 1 (the receipt's block counts as one) and once that reaches
   ``confirmations_required`` = max(1, ``settings.confirmations``) → ``confirmed``, with the
   route's 201 body built from the receipt (so with ``confirmations`` 0 a mined write is
@@ -406,13 +408,22 @@ class Reconciler:
             with self.session_factory() as session:
                 rows = store.open_writes(session)
                 watched = store.recent_confirmed(session, now - int(self.watch_seconds))
+            if (rows or watched) and self.chain.deployment is not None and not self.chain.has_code():
+                # a node that came up without the ledger (empty, or not loaded yet): sending
+                # there would only put our transactions on a chain without the contract
+                logger.warning("outbox: no ledger contract at %s on this node; writes wait",
+                               self.chain.deployment.contract_address)
+                return 0
             changed = 0
             latest: dict[str, int] = {}
             head: list[int] = []
+            # Writes the chain lost first, sent again in the order they were mined, so that a
+            # node restarted from an older state records them in the same order (same ids).
+            placed = [r for r in rows if r["state"] == "mined"] + watched
+            for row in sorted(placed, key=lambda r: (r["block_number"] or 0, r["account"], r["nonce"])):
+                changed += self._watch(row)
             for row in rows:
                 changed += self._step(row, latest, head)
-            for row in watched:
-                changed += self._watch(row)
             if changed:
                 self._notify()
             return changed
@@ -522,12 +533,19 @@ class Reconciler:
             return
         confirmations = self._head(head) - receipt.block_number + 1
         if confirmations >= row["confirmations_required"]:
-            self._move(row, state="confirmed", confirmations=confirmations,
-                       result_json=self.build_result(row, receipt.result()))
+            try:
+                result = self.build_result(row, receipt.result())
+            except (KeyError, TypeError, ValueError) as exc:  # mined, but not the events the write makes
+                logger.error("write %s: receipt of tx %s holds no result (%r)", row["id"], row["tx_hash"], exc)
+                self._move(row, state="failed", problem_json=self.problem_of(
+                    TransactionFailedError(row["tx_hash"], "mined without the ledger events of this write"), row))
+                return
+            self._move(row, state="confirmed", confirmations=confirmations, result_json=result)
         elif confirmations != row["confirmations"]:
             self._move(row, confirmations=max(0, confirmations))
 
     def _watch(self, row: dict[str, Any]) -> int:
+        """A mined or confirmed write whose receipt is gone or moved: back to ``sent``."""
         receipt = self.chain.receipt(row["tx_hash"])
         if receipt is not None and receipt.block_hash == row["block_hash"]:
             return 0

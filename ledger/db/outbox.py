@@ -210,11 +210,11 @@ def open_writes(session: Session) -> list[dict[str, Any]]:
 
 
 def recent_confirmed(session: Session, since: int, limit: int = 500) -> list[dict[str, Any]]:
-    """Confirmed writes updated at or after ``since`` (Unix seconds), oldest first: the ones the
-    reconciler still watches for a chain that lost them."""
+    """Confirmed writes updated at or after ``since`` (Unix seconds), in block order: the ones
+    the reconciler still watches for a chain that lost them."""
     rows = session.execute(
         select(writes).where(and_(writes.c.state == "confirmed", writes.c.updated_at >= since))
-        .order_by(writes.c.updated_at).limit(limit)
+        .order_by(writes.c.block_number, writes.c.account, writes.c.nonce).limit(limit)
     ).mappings().all()
     return [_decode(r) for r in rows]
 
