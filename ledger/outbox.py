@@ -30,7 +30,8 @@ once by a new write) moves every open write on, in nonce order per account:
   ``confirmations_required`` = max(1, ``settings.confirmations``) → ``confirmed``, with the
   route's 201 body built from the receipt (so with ``confirmations`` 0 a mined write is
   confirmed at once).
-- ``confirmed`` writes are watched for ``watch_seconds`` more: one the chain lost goes back to
+- ``confirmed`` writes are watched for ``watch_seconds`` more (checked every
+  ``rebroadcast_seconds``, and at once when the head number went back): one the chain lost goes back to
   ``sent`` (its result cleared) and is sent again. With ``confirmations`` > 0 this only
   happens for a reorg deeper than that, which a real network makes final.
 
@@ -338,6 +339,8 @@ class Reconciler:
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False)
     _thread: threading.Thread | None = field(default=None, init=False)
     _pass_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _last_head: int = field(default=-1, init=False)
+    _watched_at: float = field(default=0.0, init=False)
 
     # ---------------------------------------------------------------- thread
 
@@ -405,9 +408,15 @@ class Reconciler:
         """
         with self._pass_lock:
             now = int(self.clock())
+            head_now = self.chain.head_block_number()
+            watch = (head_now < self._last_head  # the node went back: a reorg or an older state
+                     or time.monotonic() - self._watched_at >= self.rebroadcast_seconds)
+            self._last_head = head_now
             with self.session_factory() as session:
                 rows = store.open_writes(session)
-                watched = store.recent_confirmed(session, now - int(self.watch_seconds))
+                watched = store.recent_confirmed(session, now - int(self.watch_seconds)) if watch else []
+            if watch:
+                self._watched_at = time.monotonic()
             if (rows or watched) and self.chain.deployment is not None and not self.chain.has_code():
                 # a node that came up without the ledger (empty, or not loaded yet): sending
                 # there would only put our transactions on a chain without the contract
