@@ -31,7 +31,7 @@ from typing import Annotated, Any, Callable, Literal, Sequence
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from api.deps import SessionDep, StaffDep
 from api.problems import PROBLEM_MEDIA_TYPE, TITLES, ProblemError, _status_phrase, problem_for, problem_responses
@@ -384,4 +384,4 @@ def list_writes(
 
 
 __all__ = ["router", "accept", "answer", "write_json", "start_outbox", "stop_outbox", "Write", "WriteAccepted",
-           "WriteList", "ACCEPTED_RESPONSES", "file_hashes", "problem_body", "Field"]
+           "WriteList", "ACCEPTED_RESPONSES", "file_hashes", "problem_body"]
