@@ -350,18 +350,22 @@ class ChaosStack:
         scenario waits for another."""
         now = int(time.time())
         last_block = 0
-        for number, signer in enumerate(self.signers):
+        answers = []
+        for number, signer in enumerate(self.signers):  # all sent, then all awaited
             body = {"external_ref": f"base-{number}", "title": f"Chaos base commitment {number}", "target_quantity": 1000,
                     "unit": "items", "promised_at": now - 86_400, "due_date": now + 365 * 86_400}
-            with httpx.Client(base_url=self.api_url, timeout=60,
-                              headers={"Authorization": f"Bearer {signer.token}"}) as client:
-                response = client.post(f"{API}/staff/commitments", json=body,
-                                       headers={"Prefer": "wait=30", "Idempotency-Key": f"base-{number}"})
-                if response.status_code not in (201, 202):
-                    raise RuntimeError(f"base commitment refused: {response.status_code} {response.text}")
+            client = httpx.Client(base_url=self.api_url, timeout=60, headers={"Authorization": f"Bearer {signer.token}"})
+            response = client.post(f"{API}/staff/commitments", json=body, headers={"Idempotency-Key": f"base-{number}"})
+            if response.status_code not in (201, 202):
+                raise RuntimeError(f"base commitment refused: {response.status_code} {response.text}")
+            answers.append((signer, client, response))
+        for signer, client, response in answers:
+            try:
                 result = response.json()
-                if response.status_code == 202:
+                if "write" in result:
                     result = settle(client, result["write"]["id"], time.monotonic() + timeout_seconds).get("result") or {}
+            finally:
+                client.close()
             signer.commitment_id = int(result["commitment_id"])
             last_block = max(last_block, int((result.get("tx") or {}).get("block_number") or 0))
         if self.block_time_seconds is None:
@@ -747,7 +751,7 @@ def _play(stack: ChaosStack, kill: Kill, triggers: _Triggers, writing: Callable[
         hit = _wait_for(lambda: some_sent() or not writing(), until, 0.01) and some_sent()
     elif kill.moment == "chunk":
         stack.indexer.kill9()  # let a backlog build up
-        _wait_for(lambda: False, time.monotonic() + 3 * (stack.block_time_seconds or 1))
+        _wait_for(lambda: False, time.monotonic() + 2 * (stack.block_time_seconds or 1))
         stack.indexer.start()
         log = stack.indexer.log
         size = log.stat().st_size if log.exists() else 0
