@@ -22,7 +22,7 @@ API_URL ?= http://127.0.0.1:8000
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
-.PHONY: setup run test compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-site browser clean help
+.PHONY: setup run test test-postgres compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-site browser clean help
 
 help:
 	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make slither | make reset"
@@ -120,6 +120,12 @@ reset:
 
 test: setup browser slither schemathesis-setup
 	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
+
+# The same suite with every index on a fresh PostgreSQL schema (tests/db/databases.py:
+# LEDGER_TEST_DATABASE, LEDGER_TEST_POSTGRES_URL; default postgres@127.0.0.1:5432/test).
+test-postgres: setup browser slither schemathesis-setup
+	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 bench: setup

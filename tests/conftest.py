@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from eth_account import Account
@@ -37,6 +38,45 @@ ANVIL_KEYS = (
     "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
     "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stacks_on_test_database() -> Iterator[None]:
+    """Under ``LEDGER_TEST_DATABASE=postgresql`` every ``scripts.stack.InProcessStack`` that a
+    test starts without its own ``database_url`` indexes into a fresh PostgreSQL schema
+    (dropped when the stack exits), so the e2e, importer and API stacks run on PostgreSQL too;
+    with the SQLite default nothing changes."""
+    from tests.db.databases import TEST_BACKEND, index_database_url
+
+    if TEST_BACKEND == "sqlite":
+        yield
+        return
+    from contextlib import ExitStack
+
+    from scripts.stack import InProcessStack
+
+    enter, exit_ = InProcessStack.__enter__, InProcessStack.__exit__
+    databases: dict[int, ExitStack] = {}
+
+    def on_test_database(self: InProcessStack) -> InProcessStack:
+        if "database_url" not in self.settings_overrides:
+            databases[id(self)] = ExitStack()
+            url = databases[id(self)].enter_context(index_database_url(self.data_dir))
+            self.settings_overrides = {**self.settings_overrides, "database_url": url}
+        return enter(self)
+
+    def drop_test_database(self: InProcessStack, *exc: object) -> None:
+        try:
+            exit_(self, *exc)
+        finally:
+            database = databases.pop(id(self), None)
+            if database is not None:
+                database.close()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(InProcessStack, "__enter__", on_test_database)
+        patch.setattr(InProcessStack, "__exit__", drop_test_database)
+        yield
 
 
 @dataclass(frozen=True)
@@ -104,9 +144,13 @@ def chain(rpc_url: str, deployment: Deployment) -> LedgerChain:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, deployment: Deployment) -> Settings:
+def settings(tmp_path_factory: pytest.TempPathFactory, rpc_url: str, deployment: Deployment) -> Iterator[Settings]:
     """Settings for this module: its own data folder (SQLite file, evidence, deployment
-    record) pointed at the test chain, polling fast."""
+    record) pointed at the test chain, polling fast. Under ``LEDGER_TEST_DATABASE=postgresql``
+    the index is a fresh PostgreSQL schema instead (``tests.db.databases.index_database_url``)."""
+    from tests.db.databases import index_database_url
+
     data_dir = tmp_path_factory.mktemp("data")
     save_deployment(data_dir / "deployment.json", deployment)
-    return load_settings({}, data_dir=data_dir, rpc_url=rpc_url, poll_interval_seconds=0.1)
+    with index_database_url(data_dir) as database_url:
+        yield load_settings({}, data_dir=data_dir, rpc_url=rpc_url, poll_interval_seconds=0.1, database_url=database_url)

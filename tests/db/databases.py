@@ -26,6 +26,12 @@ from ledger.db.models import Base
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
+TEST_BACKEND = os.environ.get("LEDGER_TEST_DATABASE", "sqlite").strip().lower() or "sqlite"
+"""The backend of every index that a fixture makes without asking for one (the ``settings``
+fixture, in-process stacks): ``LEDGER_TEST_DATABASE=postgresql`` (``make test-postgres``)
+runs the whole suite on fresh PostgreSQL schemas; default ``sqlite``."""
+if TEST_BACKEND not in BACKENDS:
+    raise ValueError(f"LEDGER_TEST_DATABASE must be one of {BACKENDS}, not {TEST_BACKEND!r}")
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +91,38 @@ def fresh_database(backend: str, folder: Path, *, schema: bool = True) -> Iterat
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
             admin.dispose()
+
+
+@contextmanager
+def index_database_url(folder: Path) -> Iterator[str]:
+    """The URL of a fresh, empty index on :data:`TEST_BACKEND` for code that makes its own
+    tables (the app's lifespan, the indexer, ``InProcessStack``): on SQLite the file
+    ``ledger.sqlite3`` in ``folder`` (the default of ``Settings``); on PostgreSQL a new
+    schema, dropped afterwards (after
+    at most 10 s waiting for locks: a server thread that still holds one must not hang the
+    run; the schema is then left behind and named in a warning).
+
+    Skips the running test when PostgreSQL is asked for and not reachable."""
+    if TEST_BACKEND == "sqlite":
+        yield f"sqlite:///{folder / 'ledger.sqlite3'}"
+        return
+    skip_unless_backend("postgresql")
+    name = f"ledger_test_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
+    finally:
+        try:
+            with admin.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        except Exception as exc:  # a left-over schema must not fail the test that used it
+            import warnings
+
+            warnings.warn(f"test schema {name} not dropped: {exc}", stacklevel=2)
+        admin.dispose()
 
 
 def dump_index(engine: Engine, *, checkpoint: bool = False) -> dict[str, list[dict[str, Any]]]:
