@@ -408,13 +408,16 @@ class Reconciler:
         """
         with self._pass_lock:
             now = int(self.clock())
+            with self.session_factory() as session:
+                rows = store.open_writes(session)
+                recent = store.recent_confirmed(session, now - int(self.watch_seconds))
+            if not rows and not recent:
+                return 0  # nothing owed: no RPC at all (a node that is down costs nothing)
             head_now = self.chain.head_block_number()
             watch = (head_now < self._last_head  # the node went back: a reorg or an older state
                      or time.monotonic() - self._watched_at >= self.rebroadcast_seconds)
             self._last_head = head_now
-            with self.session_factory() as session:
-                rows = store.open_writes(session)
-                watched = store.recent_confirmed(session, now - int(self.watch_seconds)) if watch else []
+            watched = recent if watch else []
             if watch:
                 self._watched_at = time.monotonic()
             if (rows or watched) and self.chain.deployment is not None and not self.chain.has_code():
