@@ -49,7 +49,7 @@ def random_plan(rng: random.Random, kills: int) -> list[Kill]:
 
 
 def one_run(folder: Path, backend: str, scenario: str, plan: list[Kill], args: argparse.Namespace) -> Outcome:
-    with fresh_database(backend, folder) as database:
+    with fresh_database(backend, folder, schema=False) as database:
         with ChaosStack(folder / "stack", database.url, anvil_port=args.port_base, api_port=args.port_base + 1,
                         signers_per_municipality=args.signers, **SCENARIOS[scenario]) as stack:  # type: ignore[arg-type]
             return run_scenario(stack, plan, backend=backend, commitments=args.commitments, deliveries=args.deliveries,
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{scenario:8} {backend:10} run {run}: {'ok  ' if ok else 'FAIL'} " + json.dumps(
                     {k: figures[k] for k in ("seconds", "writes", "kills", "kills_by_target", "blocks_lost", "answered_202",
                                              "confirmed_exactly_once", "on_chain_twice_or_more", "missing_on_chain",
-                                             "ids_changed_after_shown", "lost_answers", "index_equal_to_reindex",
+                                             "ids_changed_after_shown", "lost_answers", "indexer_reorg_log_lines", "index_equal_to_reindex",
                                              "replay_differences")}), flush=True)
                 for kill in outcome.kills:
                     if not kill.triggered:
@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                     "missing_on_chain": figures["missing_on_chain"],
                     "ids_changed_after_shown": figures["ids_changed_after_shown"],
                     "lost_answers": figures["lost_answers"],
+                    "indexer_reorg_log_lines": figures["indexer_reorg_log_lines"],
+                    "runs_skipped_reorg_without_rollback": int(bool(outcome.skipped)),
                     "index_equal_to_reindex": int(figures["index_equal_to_reindex"] is True),
                     "replay_runs_with_0_differences": int(figures["replay_differences"] == 0),
                     "seconds": figures["seconds"],

@@ -28,7 +28,7 @@ def chaos_stack(tmp_path: Path) -> Iterator[Callable[..., ChaosStack]]:
 
     def make(backend: str, **options: object) -> ChaosStack:
         offset = 2 * ("sqlite", "postgresql").index(backend)
-        database = fresh_database(backend, tmp_path)
+        database = fresh_database(backend, tmp_path, schema=False)
         db = database.__enter__()
         stack = ChaosStack(tmp_path / f"stack-{backend}", db.url, anvil_port=PORT_BASE + offset,
                            api_port=PORT_BASE + offset + 1, **options)  # type: ignore[arg-type]

@@ -201,7 +201,8 @@ class ChaosStack:
 
     Args:
         folder: empty folder: data (deployment, keys, tokens, evidence), SQLite file, logs, state.
-        database_url: the index and outbox database (``Database.url`` of ``fresh_database``).
+        database_url: the index and outbox database, empty (``Database.url`` of
+            ``fresh_database(..., schema=False)``): the indexer makes its tables.
         anvil_port, api_port: TCP ports on 127.0.0.1 (refused when in use).
         block_time_seconds: anvil interval mining after set-up (``--block-time``); ``None``
             keeps automine (``make run``'s chain).
@@ -271,7 +272,10 @@ class ChaosStack:
         self._set_up()
         if self.block_time_seconds:
             _rpc(self.rpc_url, "evm_setIntervalMining", [self.block_time_seconds])
-        self.indexer.start()
+        self.indexer.start()  # it makes the tables (the children's code, not this process's)
+        if not _wait_for(lambda: b"Indexing contract" in self.indexer.log.read_bytes() or not self.indexer.alive(),
+                         time.monotonic() + 60, 0.1) or not self.indexer.alive():
+            raise RuntimeError(f"the indexer did not start:\n{self.indexer.tail()}")
         self.start_api()
         self._base_commitments()
         time.sleep(1.5)  # at least one dump (--state-interval 1) holds the set-up
@@ -602,12 +606,19 @@ class Kill:
             between send and receipt);
             ``chunk``: the indexer restarted with a backlog of blocks, killed while it works
             through its chunks.
-        down_seconds: how long it stays dead.
+        down_seconds: how long it stays dead (default 0.5 s; anvil 1.5 s, so that blocks it
+            mines again after the restart carry later timestamps: a block re-mined within the same
+            second from the same transactions would have the same hash, and the loss would go
+            unseen by the indexer).
     """
 
     target: str
     moment: str
-    down_seconds: float = 0.5
+    down_seconds: float | None = None
+
+    @property
+    def down(self) -> float:
+        return self.down_seconds if self.down_seconds is not None else (1.5 if self.target == "anvil" else 0.5)
 
 
 @dataclass
@@ -619,6 +630,7 @@ class KillRecord:
     note: str = ""
     writes_at_kill: dict[str, str] = field(default_factory=dict)  # write id → state
     head_before: int | None = None  # anvil kills: the head block before the kill and after the restart
+    trigger_state: str | None = None  # ``accepted`` kills: the state of the write just answered 202
     head_after: int | None = None
 
 
@@ -638,6 +650,7 @@ class Outcome:
     index_equal: bool | None = None
     index_rows: int = 0
     writer_errors: list[str] = field(default_factory=list)
+    reorg_log_lines: int = 0  # lines of the indexer's log that speak of a reorg
 
     @property
     def accepted(self) -> list[Sent]:
@@ -663,6 +676,7 @@ class Outcome:
             "on_chain_twice_or_more": self.chain_events.get("duplicated", 0),
             "missing_on_chain": self.chain_events.get("missing", 0),
             "attempts": sum((s.final or {}).get("attempts") or 0 for s in self.accepted),
+            "indexer_reorg_log_lines": self.reorg_log_lines,
             "index_equal_to_reindex": self.index_equal, "index_rows": self.index_rows,
             "replay_differences": self.replay_differences, "replay_anomalies": self.replay_anomalies,
             "problems": len(self.problems),
@@ -733,11 +747,13 @@ def _states(stack: ChaosStack) -> dict[str, str]:
 def _play(stack: ChaosStack, kill: Kill, triggers: _Triggers, writing: Callable[[], bool], until: float) -> KillRecord:
     child = stack.children[kill.target]
     note = ""
+    trigger: Sent | None = None
     if kill.moment == "accepted":
         triggers.accepted.clear()
         hit = _wait_for(lambda: triggers.accepted.is_set() or not writing(), until, 0.001) and triggers.accepted.is_set()
-        if hit and triggers.last_accepted is not None:
-            note = f"after 202 of {triggers.last_accepted.kind} {triggers.last_accepted.ref}"
+        trigger = triggers.last_accepted
+        if hit and trigger is not None:
+            note = f"after 202 of {trigger.kind} {trigger.ref}"
     elif kill.moment == "request":
         triggers.posting.clear()
         hit = _wait_for(lambda: triggers.posting.is_set() or not writing(), until, 0.001) and triggers.posting.is_set()
@@ -771,7 +787,10 @@ def _play(stack: ChaosStack, kill: Kill, triggers: _Triggers, writing: Callable[
             pass
     child.kill9()
     record.writes_at_kill = _states(stack)
-    time.sleep(kill.down_seconds)
+    if trigger is not None and trigger.write_id is not None:
+        record.trigger_state = record.writes_at_kill.get(trigger.write_id)
+        record.note += f" (write {trigger.write_id} {record.trigger_state} at the kill)"
+    time.sleep(kill.down)
     stack.restart(kill.target)
     if kill.target == "anvil":
         record.head_after = stack.head()
@@ -888,7 +907,9 @@ def _history(stack: ChaosStack, sent: Sent) -> str:
 def _check_index(stack: ChaosStack, outcome: Outcome, settle_seconds: float) -> None:
     """Index = clean re-index, then the replay (module docstring)."""
     problems = outcome.problems
-    reorged = b"Reorg detected" in (stack.indexer.log.read_bytes() if stack.indexer.log.exists() else b"")
+    log = stack.indexer.log.read_bytes() if stack.indexer.log.exists() else b""
+    outcome.reorg_log_lines = sum(1 for line in log.splitlines() if b"reorg" in line.lower())
+    reorged = b"Reorg detected" in log
     if reorged and rollback_missing():
         outcome.skipped.append(f"index and replay not compared: {rollback_missing()}; indexer log:\n"
                                f"{stack.indexer.tail(4)}")

@@ -14,6 +14,9 @@ import json
 import pytest
 
 from tests.chaos.harness import Kill, Outcome, outbox_missing, run_scenario
+from tests.db import databases
+
+SUITE_BACKEND = getattr(databases, "TEST_BACKEND", "sqlite")
 
 
 def explain(outcome: Outcome) -> str:
@@ -51,10 +54,10 @@ def _needs_outbox() -> None:
 def test_automine_chain_killed_during_sends(chaos_stack):
     """``make run``'s chain (automine, confirmations 0): anvil killed while the API handles a
     write and again while a write is sent without receipt; the API killed right after a 202;
-    the indexer killed while it catches up."""
-    stack = chaos_stack("sqlite")
+    the indexer killed while it catches up. On the suite's backend (``LEDGER_TEST_DATABASE``)."""
+    stack = chaos_stack(SUITE_BACKEND)
     plan = [Kill("api", "accepted"), Kill("anvil", "request"), Kill("anvil", "sent"), Kill("indexer", "chunk")]
-    check(run_scenario(stack, plan, backend="sqlite", commitments=2, deliveries=3))
+    check(run_scenario(stack, plan, backend=SUITE_BACKEND, commitments=2, deliveries=3))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -64,4 +67,8 @@ def test_interval_mining_every_process_killed(chaos_stack, backend):
     the indexer killed during a chunk."""
     stack = chaos_stack(backend, block_time_seconds=1, confirmations=2)
     plan = [Kill("api", "accepted"), Kill("anvil", "sent"), Kill("api", "accepted"), Kill("indexer", "chunk")]
-    check(run_scenario(stack, plan, backend=backend, commitments=2, deliveries=3))
+    outcome = run_scenario(stack, plan, backend=backend, commitments=2, deliveries=3)
+    check(outcome)
+    # the API died with the write it had just accepted still open (2 confirmations take 2 s)
+    assert [k.trigger_state in ("queued", "sent", "mined") for k in outcome.kills if k.target == "api"] == [True, True], \
+        explain(outcome)
