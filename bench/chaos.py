@@ -3,8 +3,8 @@
 Each run is the scenario of ``tests/chaos`` (``tests.chaos.harness``): a fresh anvil with its
 state file, a fresh ledger and roles, the indexer and one API process on a fresh database,
 ``--signers`` registrars per municipality (two municipalities) writing (commitments and deliveries, half with an evidence file), and a plan of
-``--kills`` SIGKILLs drawn at random (``--seed``) from the worst moments: anvil during a send
-or between send and receipt, the API after a 202, the indexer during a chunk; each killed
+``--kills`` SIGKILLs drawn at random (``--seed``) from the worst moments: anvil during a send,
+between send and receipt or right after a write was confirmed, the API after a 202, the indexer during a chunk; each killed
 process restarted (anvil from its last state: blocks are lost). Then the checks: every write
 answered 202 confirmed exactly once on chain, evidence served, the index equal to a clean
 re-index row for row, the replay without differences.
@@ -33,7 +33,8 @@ from pathlib import Path
 from tests.chaos.harness import ChaosStack, Kill, Outcome, outbox_missing, run_scenario
 from tests.db.databases import fresh_database, postgres_unavailable
 
-MOMENTS = (("anvil", "request"), ("anvil", "sent"), ("api", "accepted"), ("api", "accepted"), ("indexer", "chunk"))
+MOMENTS = (("anvil", "request"), ("anvil", "sent"), ("anvil", "confirmed"), ("api", "accepted"), ("api", "accepted"),
+           ("indexer", "chunk"))
 """What a random plan draws from (the API twice: its kills are the cheapest)."""
 
 SCENARIOS = {"automine": {"block_time_seconds": None, "confirmations": 0},
