@@ -5,7 +5,10 @@ the ``statusOf`` and ``version`` views (v2 ABI, ``ICommitmentLedger`` 2.1.0). Wr
 a given key, send (one call, or many in one transaction through ``multicall(bytes[])``), wait
 for the receipt, return the decoded events; a refusal by the contract, also one bubbled up from
 inside a multicall, comes back as :class:`ContractRevertError` with the custom error's name and
-arguments, and nothing is written.
+arguments, and nothing is written. The write outbox (``ledger.outbox``) uses the primitives
+that never wait: :meth:`LedgerChain.build_call` (estimate and fees, a refusal surfaces here),
+:meth:`LedgerChain.sign` (local, with a nonce the outbox allocated), :meth:`LedgerChain.broadcast`,
+:meth:`LedgerChain.receipt`, :meth:`LedgerChain.nonce_at` and :meth:`LedgerChain.replay_failure`.
 
 A :class:`LedgerChain` is expensive (HTTP session): build it once per process (the API's
 lifespan, the indexer's main) and pass it around.
@@ -24,6 +27,7 @@ from eth_utils import function_abi_to_4byte_selector, to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.exceptions import (
     BadFunctionCallOutput,
+    BlockNotFound,
     ContractCustomError,
     ContractLogicError,
     TimeExhausted,
@@ -34,6 +38,7 @@ from web3.exceptions import (
 from ledger.abi import ledger_abi, ledger_bytecode
 from ledger.deployment import Deployment
 from ledger.errors import (
+    ChainRpcError,
     ChainUnavailableError,
     ContractRevertError,
     InsufficientFundsError,
@@ -51,16 +56,28 @@ STATUS_NAMES = ("pending", "in_progress", "delivered", "delivered_late", "overdu
 SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.1.0",)
 """Contract ``version()`` values this code reads (docs/LEDGER.md "Versions")."""
 
-_RANGE_ERROR_HINTS = ("range", "too many", "limit", "exceed", "size", "10000", "timeout")
+
+def rpc_error_of(exc: Web3RPCError) -> tuple[int | None, str]:
+    """The JSON-RPC error object's ``(code, message)`` of an error response (web3 keeps the
+    response in ``rpc_response``); ``code`` is ``None`` when the response has none. Decisions
+    are made on the code, never on the message."""
+    response = getattr(exc, "rpc_response", None) or {}
+    error = response.get("error") if isinstance(response, Mapping) else None
+    if isinstance(error, Mapping):
+        code = error.get("code")
+        return (int(code) if isinstance(code, int) else None), str(error.get("message", exc))
+    return None, str(getattr(exc, "message", exc))
 
 
 @dataclass(frozen=True)
 class BlockInfo:
-    """A block header: number, ``0x`` hash, timestamp in Unix seconds."""
+    """A block header: number, ``0x`` hash, timestamp in Unix seconds, ``0x`` parent hash
+    (``""`` when not known)."""
 
     number: int
     hash: str
     timestamp: int
+    parent_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -193,36 +210,46 @@ class LedgerChain:
         """Number of the latest block.
 
         Raises:
+            ChainRpcError: the node answered with an error response.
             ChainUnavailableError: the node cannot be reached.
         """
-        return int(self._rpc("eth_blockNumber", lambda: self._w3.eth.block_number))
+        try:
+            return int(self._rpc("eth_blockNumber", lambda: self._w3.eth.block_number))
+        except Web3RPCError as exc:
+            raise ChainRpcError("eth_blockNumber", *rpc_error_of(exc)) from exc
 
     def block(self, number: int) -> BlockInfo | None:
-        """Header of block ``number``, or ``None`` if the node has no such block.
+        """Header of block ``number``, or ``None`` if the node has no such block (web3's
+        ``BlockNotFound``, i.e. a ``null`` result).
 
         Raises:
+            ChainRpcError: the node answered with an error response (never taken for a
+                missing block: that would look like a reorg).
             ChainUnavailableError: the node cannot be reached.
         """
-
-        def fetch() -> Any:
-            try:
-                return self._w3.eth.get_block(number)
-            except Exception as exc:  # web3 raises BlockNotFound; keep transport errors apart
-                if isinstance(exc, (requests.ConnectionError, requests.Timeout, OSError)):
-                    raise
-                return None
-
-        raw = self._rpc("eth_getBlockByNumber", fetch)
+        try:
+            raw = self._rpc("eth_getBlockByNumber", self._w3.eth.get_block, number)
+        except BlockNotFound:
+            return None
+        except Web3RPCError as exc:
+            raise ChainRpcError("eth_getBlockByNumber", *rpc_error_of(exc)) from exc
         if raw is None:
             return None
-        return BlockInfo(number=int(raw["number"]), hash="0x" + bytes(raw["hash"]).hex(), timestamp=int(raw["timestamp"]))
+        return BlockInfo(
+            number=int(raw["number"]),
+            hash="0x" + bytes(raw["hash"]).hex(),
+            timestamp=int(raw["timestamp"]),
+            parent_hash="0x" + bytes(raw["parentHash"]).hex(),
+        )
 
     def get_logs(self, from_block: int, to_block: int) -> list[Mapping[str, Any]]:
         """Raw logs of the ledger contract in blocks ``from_block..to_block``, both inclusive
         (as ``eth_getLogs``), in node order.
 
         Raises:
-            LogRangeTooLargeError: the provider refused the range (callers halve it).
+            LogRangeTooLargeError: the node answered with an error response, whatever its code
+                (hosted providers refuse ranges and result counts with several codes and
+                wordings): the range is refused and callers halve it.
             ChainUnavailableError: the node cannot be reached.
         """
         assert self.deployment is not None, "get_logs needs a deployment"
@@ -233,11 +260,9 @@ class LedgerChain:
         }
         try:
             return list(self._rpc("eth_getLogs", self._w3.eth.get_logs, params))
-        except Web3RPCError as exc:
-            message = str(exc).lower()
-            if any(hint in message for hint in _RANGE_ERROR_HINTS):
-                raise LogRangeTooLargeError(from_block, to_block, str(exc)) from exc
-            raise
+        except Web3RPCError as exc:  # an error RESPONSE (transport errors are ChainUnavailableError)
+            code, reason = rpc_error_of(exc)
+            raise LogRangeTooLargeError(from_block, to_block, reason, code) from exc
 
     def status_of(self, commitment_id: int) -> OnChainStatus:
         """The contract's ``statusOf`` view at the latest block.
