@@ -175,6 +175,8 @@ def test_openapi_describes_every_endpoint_and_problem(client: TestClient) -> Non
         "/api/v1/deliveries",
         "/api/v1/evidence/{sha256}",
         "/api/v1/health",
+        "/api/v1/health/live",
+        "/api/v1/health/ready",
         "/api/v1/municipalities",
         "/api/v1/municipalities/{municipality_id}",
         "/api/v1/relay",
