@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{scenario:8} {backend:10} run {run}: {'ok  ' if ok else 'FAIL'} " + json.dumps(
                     {k: figures[k] for k in ("seconds", "writes", "kills", "kills_by_target", "blocks_lost", "answered_202",
                                              "confirmed_exactly_once", "on_chain_twice_or_more", "missing_on_chain",
-                                             "ids_changed_after_shown", "lost_answers", "indexer_reorg_log_lines", "index_equal_to_reindex",
+                                             "ids_changed_after_shown", "lost_answers", "indexer_reorg_log_lines", "anvil_state_file_cut",
+                                             "index_equal_to_reindex",
                                              "replay_differences")}), flush=True)
                 for kill in outcome.kills:
                     if not kill.triggered:
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                     "ids_changed_after_shown": figures["ids_changed_after_shown"],
                     "lost_answers": figures["lost_answers"],
                     "indexer_reorg_log_lines": figures["indexer_reorg_log_lines"],
+                    "anvil_state_file_cut": figures["anvil_state_file_cut"],
                     "runs_skipped_reorg_without_rollback": int(bool(outcome.skipped)),
                     "index_equal_to_reindex": int(figures["index_equal_to_reindex"] is True),
                     "replay_runs_with_0_differences": int(figures["replay_differences"] == 0),

@@ -5,7 +5,9 @@ killed with SIGKILL at the worst moments while staff write, then audited.
 
 - anvil with its state file (``--state FILE --state-interval 1``, as ``scripts/run_local.py``):
   restarted after a kill from its last dump, so up to about a second of blocks (and the whole
-  transaction pool) is lost: what the write outbox must send again;
+  transaction pool) is lost: what the write outbox must send again. anvil rewrites that file in
+  place, so a kill during a dump leaves it cut and anvil refuses to start from it: the harness
+  keeps a copy of the last good dump and restarts from that (counted: ``anvil_state_file_cut``);
 - ``python -m indexer`` and one ``python -m uvicorn api.main:app`` on one database (a SQLite
   file or a PostgreSQL schema, ``tests/db/databases.py``), configured through ``LEDGER_*``.
 
@@ -226,6 +228,11 @@ class ChaosStack:
         self.rpc_url = f"http://127.0.0.1:{anvil_port}"
         self.api_url = f"http://127.0.0.1:{api_port}"
         self.state_file = folder / "chain" / "state.json"
+        self.good_state_file = folder / "chain" / "state.good.json"
+        self.state_restores = 0
+        self.dumped_block = -1  # best_block_number of anvil's last good dump
+        self._stopping = threading.Event()
+        self._keeper: threading.Thread | None = None
         self.deployment: Deployment | None = None
         self.signers: list[Signer] = []
         self.engine: Engine = make_engine(database_url)
@@ -280,8 +287,44 @@ class ChaosStack:
         self._base_commitments()
         time.sleep(1.5)  # at least one dump (--state-interval 1) holds the set-up
 
+    def _keep_state(self) -> None:
+        """Thread: copy anvil's state file to ``state.good.json`` (atomically) each time it
+        changes and parses. anvil rewrites ``--state`` in place: a SIGKILL during its dump
+        leaves a cut file that anvil then refuses to load ("failed to parse json file"); the
+        restart falls back to the last good copy (:attr:`state_restores`)."""
+        seen = None
+        while not self._stopping.is_set():
+            try:
+                stat = self.state_file.stat()
+                if (stat.st_mtime_ns, stat.st_size) != seen:
+                    data = self.state_file.read_bytes()
+                    self.dumped_block = int(json.loads(data).get("best_block_number") or 0)
+                    tmp = self.good_state_file.with_suffix(".tmp")
+                    tmp.write_bytes(data)
+                    os.replace(tmp, self.good_state_file)
+                    seen = (stat.st_mtime_ns, stat.st_size)
+            except (OSError, ValueError):
+                pass  # missing, or caught mid-write: next time
+            self._stopping.wait(0.1)
+
+    def _usable_state(self) -> None:
+        """Before anvil restarts: a state file that does not parse is replaced by the last good copy."""
+        try:
+            json.loads(self.state_file.read_bytes())
+            return
+        except (OSError, ValueError):
+            pass
+        if self.good_state_file.exists():
+            self.state_restores += 1
+            os.replace(self.good_state_file, self.state_file)
+
     def start_anvil(self, *, initial: bool = False) -> None:
         """Start anvil from its state file (interval mining unless it is the set-up start)."""
+        if not initial:
+            self._usable_state()
+        elif self._keeper is None:
+            self._keeper = threading.Thread(target=self._keep_state, name="anvil-state-keeper", daemon=True)
+            self._keeper.start()
         argv = list(self.anvil.argv)
         if self.block_time_seconds and not initial:
             self.anvil.argv = argv + ["--block-time", str(self.block_time_seconds)]
@@ -320,6 +363,7 @@ class ChaosStack:
             self.children[name].start()
 
     def close(self) -> None:
+        self._stopping.set()
         for child in (self.api, self.indexer, self.anvil):
             child.stop(10)
         self.engine.dispose()
@@ -456,12 +500,16 @@ class Writer(threading.Thread):
     Args:
         on_event: called as ``on_event(kind, sent)`` with ``"posting"`` before each POST and
             ``"accepted"`` on its 202/201 (the kill controller's triggers; must not block).
+        keep_writing: while set, after its own writes it goes on recording a delivery every
+            0.3 s (so that every kill of the plan finds writes in flight).
         deadline: monotonic time after which it gives up.
     """
 
     def __init__(self, stack: ChaosStack, signer: Signer, number: int, *, commitments: int, deliveries: int,
-                 deadline: float, on_event: Callable[[str, Sent], None]) -> None:
+                 deadline: float, on_event: Callable[[str, Sent], None],
+                 keep_writing: threading.Event | None = None) -> None:
         super().__init__(name=f"writer-{number}", daemon=True)
+        self.keep_writing = keep_writing or threading.Event()
         self.stack = stack
         self.signer = signer
         self.number = number
@@ -481,6 +529,11 @@ class Writer(threading.Thread):
                 self._commitment(c)
             for d in range(self.deliveries):
                 self._delivery(self.signer.commitment_id, d)
+            d = self.deliveries
+            while self.keep_writing.is_set() and time.monotonic() < self.deadline:  # until the plan is played
+                self._delivery(self.signer.commitment_id, d)
+                d += 1
+                time.sleep(0.3)
             for sent in self.sent:
                 self._settle(sent)
         except BaseException as exc:  # reported by run_scenario
@@ -604,8 +657,10 @@ class Kill:
             broadcast);
             ``sent``: as soon as the outbox holds a write ``sent`` without receipt yet (anvil:
             between send and receipt);
-            ``confirmed``: as soon as one more write is ``confirmed`` (anvil: its block is most
-            likely not in the state file yet, so the node comes back without it);
+            ``confirmed``: as soon as one more write is ``confirmed`` in a block that is indexed
+            but not yet in anvil's last state dump (anvil: the node comes back without a block
+            the index holds and a write staff saw confirmed); when the index lags behind the
+            dumps for 10 s, as soon as one more write is confirmed and indexed;
             ``chunk``: the indexer restarted with a backlog of blocks, killed while it works
             through its chunks.
         down_seconds: how long it stays dead (default 0.5 s; anvil 1.5 s, so that blocks it
@@ -654,6 +709,7 @@ class Outcome:
     index_rows: int = 0
     writer_errors: list[str] = field(default_factory=list)
     reorg_log_lines: int = 0  # lines of the indexer's log that speak of a reorg
+    state_restores: int = 0  # anvil restarts from the last good state copy (its own file was cut by the kill)
 
     @property
     def accepted(self) -> list[Sent]:
@@ -679,7 +735,7 @@ class Outcome:
             "on_chain_twice_or_more": self.chain_events.get("duplicated", 0),
             "missing_on_chain": self.chain_events.get("missing", 0),
             "attempts": sum((s.final or {}).get("attempts") or 0 for s in self.accepted),
-            "indexer_reorg_log_lines": self.reorg_log_lines,
+            "indexer_reorg_log_lines": self.reorg_log_lines, "anvil_state_file_cut": self.state_restores,
             "index_equal_to_reindex": self.index_equal, "index_rows": self.index_rows,
             "replay_differences": self.replay_differences, "replay_anomalies": self.replay_anomalies,
             "problems": len(self.problems),
@@ -714,19 +770,26 @@ def _wait_for(condition: Callable[[], bool], until: float, step: float = 0.02) -
 
 def run_scenario(stack: ChaosStack, plan: Iterable[Kill], *, backend: str, commitments: int = 1, deliveries: int = 4,
                  timeout_seconds: float = 120.0) -> Outcome:
-    """Start one :class:`Writer` per signer, play ``plan`` (from this thread: it restarts the
-    children), wait for the writers, then :func:`verify`. Returns the figures and problems."""
+    """Start one :class:`Writer` per signer (``commitments`` new commitments and ``deliveries``
+    deliveries each, then one more delivery every 0.3 s until the plan is played), play ``plan``
+    (from this thread: it restarts the children), wait for the writers, then :func:`verify`.
+    Returns the figures and problems."""
     started = time.monotonic()
     deadline = started + timeout_seconds
     outcome = Outcome(backend)
     triggers = _Triggers()
+    keep_writing = threading.Event()
+    keep_writing.set()
     writers = [Writer(stack, signer, n, commitments=commitments, deliveries=deliveries, deadline=deadline,
-                      on_event=triggers) for n, signer in enumerate(stack.signers)]
+                      on_event=triggers, keep_writing=keep_writing) for n, signer in enumerate(stack.signers)]
     for writer in writers:
         writer.start()
     writing = lambda: any(w.is_alive() for w in writers)  # noqa: E731
-    for kill in plan:
-        outcome.kills.append(_play(stack, kill, triggers, writing, min(deadline, time.monotonic() + 40)))
+    try:
+        for kill in plan:
+            outcome.kills.append(_play(stack, kill, triggers, writing, min(deadline, time.monotonic() + 40)))
+    finally:
+        keep_writing.clear()
     for writer in writers:
         writer.join(max(0.0, deadline - time.monotonic()))
         outcome.sent.extend(writer.sent)
@@ -735,6 +798,7 @@ def run_scenario(stack: ChaosStack, plan: Iterable[Kill], *, backend: str, commi
         if writer.is_alive():
             outcome.writer_errors.append(f"{writer.name}: still running at the deadline")
     outcome.problems.extend(outcome.writer_errors)
+    outcome.state_restores = stack.state_restores
     verify(stack, outcome)
     outcome.seconds = time.monotonic() - started
     return outcome
@@ -769,14 +833,23 @@ def _play(stack: ChaosStack, kill: Kill, triggers: _Triggers, writing: Callable[
                 return False
         hit = _wait_for(lambda: some_sent() or not writing(), until, 0.01) and some_sent()
     elif kill.moment == "confirmed":
-        def confirmed() -> int:
+        def confirmed() -> dict[str, int]:
             try:
-                return sum(1 for state in _states(stack).values() if state == "confirmed")
+                return {r["id"]: int(r["block_number"] or 0) for r in stack.outbox_rows() if r["state"] == "confirmed"}
             except Exception:
-                return 0
-        before = confirmed()
-        hit = _wait_for(lambda: confirmed() > before or not writing(), until, 0.01) and confirmed() > before
-        note = "right after a write was confirmed, before anvil's next state dump"
+                return {}
+        before = set(confirmed())
+
+        def indexed_not_dumped(strict: bool) -> bool:
+            indexed = stack.indexed_block() or -1
+            floor = stack.dumped_block if strict else -1
+            return any(floor < block <= indexed for write_id, block in confirmed().items() if write_id not in before)
+        strict = min(until, time.monotonic() + 10)
+        hit = _wait_for(lambda: indexed_not_dumped(True) or not writing(), strict, 0.02) and indexed_not_dumped(True)
+        note = f"a write confirmed and indexed in a block after anvil's last dump (block {stack.dumped_block})"
+        if not hit:  # the index lagged behind the dumps for 10 s: any newly confirmed and indexed write
+            hit = _wait_for(lambda: indexed_not_dumped(False) or not writing(), until, 0.02) and indexed_not_dumped(False)
+            note = f"a write confirmed and indexed (anvil's last dump: block {stack.dumped_block})"
     elif kill.moment == "chunk":
         stack.indexer.kill9()  # let a backlog build up
         _wait_for(lambda: False, time.monotonic() + 2 * (stack.block_time_seconds or 1))
