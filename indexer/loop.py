@@ -1,4 +1,4 @@
-"""Loop layer of the indexer: confirmations, chunking, checkpoint, reorg detection, polling.
+"""Loop layer of the indexer: confirmations, chunking, checkpoint, reorgs, polling.
 
 Each chunk of ``log_chunk_blocks`` blocks is fetched (``indexer.fetch``), decoded
 (``ledger.events``), projected (``ledger.db.projection``) and committed together with the
@@ -11,6 +11,20 @@ A batch whose file is missing when its ``BatchAnchored`` is indexed is looked up
 end of every pass (``recheck_missing_batches``: one indexed query, one file lookup per missing
 batch), in a transaction of its own; when the file has arrived the batch is verified and its
 commitments recomputed, with the same result as if the file had been there from the start.
+
+Reorgs: each chunk also records in ``indexed_blocks`` the hash and parent hash of every
+block with an event, of its last block and of every block within :func:`reorg_window` blocks
+of the pass's target (older rows without events are dropped). Each pass first checks the
+checkpoint's stored hash against the chain (a block's hash commits to all its ancestors);
+on a difference it looks for the common ancestor, the highest stored block of the window whose
+hash the chain still has, and in ONE transaction rolls the index back to it
+(``ledger.db.projection.roll_back_to``: events above it deleted, every projected table rebuilt
+from the remaining events, figures re-derived) with the checkpoint moved to it, logs
+``reorg at block N: depth D, ancestor A`` and indexes on from there. Only a reorg deeper than
+the window (no stored block of it is still on the chain) raises ``ReorgDetectedError`` (the
+operator reindexes). A header that no longer matches its logs while a chunk is fetched (the
+chain moved under the indexer) ends the pass without committing that chunk; the next pass
+checks again.
 
 Block ranges are inclusive on both ends. Times are Unix seconds.
 """
@@ -33,11 +47,14 @@ from ledger.db.projection import (
     apply_events,
     load_checkpoint,
     recheck_missing_batches,
+    roll_back_to,
+    save_blocks,
     save_chain_head,
     save_checkpoint,
+    stored_blocks,
 )
 from ledger.deployment import Deployment
-from ledger.errors import ChainUnavailableError, LedgerConfigError, ReorgDetectedError
+from ledger.errors import ChainRpcError, ChainUnavailableError, LedgerConfigError, ReorgDetectedError
 from ledger.events import EventDecoder
 from ledger.evidence import EvidenceStore
 from ledger.settings import Settings
@@ -46,6 +63,19 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 60.0
 """Longest pause between retries when the chain (or the database) is unavailable."""
+
+MIN_REORG_WINDOW_BLOCKS = 64
+"""Fewest recent blocks whose hashes are kept (see :func:`reorg_window`)."""
+
+
+def reorg_window(confirmations: int) -> int:
+    """Blocks below the indexed target whose hashes ``indexed_blocks`` keeps:
+    ``max(64, 2 × confirmations)``; a reorg deeper than that needs a reindex."""
+    return max(MIN_REORG_WINDOW_BLOCKS, 2 * confirmations)
+
+
+class _ChainMoved(Exception):
+    """A header fetched for a chunk no longer matches its logs' block hash."""
 
 
 class ChainReader(Protocol):
@@ -142,15 +172,20 @@ class Indexer:
         Returns:
             The number of events applied to the index.
 
+        A checkpoint whose block is no longer on the chain is rolled back to the common
+        ancestor first (module docstring); a header that no longer matches its logs ends the
+        pass (chunks committed so far stay).
+
         Raises:
-            ReorgDetectedError: the hash stored with the checkpoint is no longer the chain's
-                hash of that block, or a log's block hash differs from its block's header.
+            ReorgDetectedError: the checkpoint's block is no longer on the chain and neither is
+                any stored block of the reorg window (a reorg deeper than the window).
             LedgerConfigError: the index belongs to another contract.
             WrongChainError: the node serves another chain than the deployment's.
             UnsupportedContractVersionError: the contract's ``version()`` is not one this code
                 reads (checked once, before anything is indexed).
             ChainUnavailableError: the node cannot be reached (chunks committed so far stay).
-            ProjectionError: an event cannot be applied (see ``apply_events``).
+            ChainRpcError: the node answered with an error response (e.g. even one block's
+                logs refused).
         """
         if self._contract_version is None:
             self.check_contract()
@@ -180,7 +215,11 @@ class Indexer:
             if stop is not None and stop.is_set():
                 log.info("Stop requested; indexed up to block %d", chunk_start - 1)
                 break
-            applied += self._index_chunk(chunk_start, min(chunk_start + chunk_blocks - 1, target), head, seen_at)
+            try:
+                applied += self._index_chunk(chunk_start, min(chunk_start + chunk_blocks - 1, target), head, seen_at, target)
+            except _ChainMoved as moved:
+                log.warning("The chain changed while blocks %d.. were fetched (%s); checked again at the next pass", chunk_start, moved)
+                break
         self.recheck_missing_batches()
         return applied
 
@@ -226,33 +265,101 @@ class Indexer:
         on_chain = self._chain.block(checkpoint.last_block)
         chain_hash = on_chain.hash if on_chain is not None else None
         if chain_hash is None or chain_hash.lower() != checkpoint.last_block_hash.lower():
-            raise ReorgDetectedError(checkpoint.last_block, checkpoint.last_block_hash, chain_hash)
+            return self._roll_back(checkpoint, chain_hash) + 1
         return max(checkpoint.last_block + 1, deploy_block)
+
+    def _roll_back(self, checkpoint: Checkpoint, chain_hash: str | None) -> int:
+        """The checkpoint's block is no longer the chain's: find the common ancestor (the
+        highest block of ``indexed_blocks`` within the reorg window whose hash the chain still
+        has), roll the index back to it with the checkpoint in one transaction, log it and
+        return it.
+
+        Raises:
+            ReorgDetectedError: no stored block of the window is on the chain (deeper reorg).
+        """
+        assert checkpoint.last_block is not None and checkpoint.last_block_hash is not None
+        last = checkpoint.last_block
+        window = reorg_window(self._settings.confirmations)
+        with self._sessions() as session, session.begin():
+            candidates = stored_blocks(session, max(last - window, self._deployment.deploy_block), last)
+        ancestor: BlockInfo | None = None
+        for number, stored_hash in candidates:
+            info = self._chain.block(number)
+            if info is not None and info.hash.lower() == stored_hash.lower():
+                ancestor = info
+                break
+        if ancestor is None:
+            raise ReorgDetectedError(last, checkpoint.last_block_hash, chain_hash)
+        started = time.monotonic()
+        head = self._chain.head_block_number()
+        # The window below the ancestor, as a pass ending at the ancestor would have kept it.
+        keep_from = max(ancestor.number - window + 1, self._deployment.deploy_block)
+        known = {number for number, _ in candidates}
+        refill = [ancestor] + [
+            info
+            for info in (self._chain.block(n) for n in range(keep_from, ancestor.number) if n not in known)
+            if info is not None
+        ]
+        with self._sessions() as session, session.begin():
+            removed = roll_back_to(
+                session, ancestor.number, self._deployment.contract_address, batch_files=self._batch_file
+            )
+            save_blocks(session, [(i.number, i.hash, i.parent_hash) for i in refill], keep_from=keep_from)
+            save_checkpoint(
+                session,
+                ancestor.number,
+                ancestor.hash,
+                head,
+                int(self._clock()),
+                contract_address=self._deployment.contract_address,
+                contract_version=self._contract_version,
+                updated_at=int(self._clock()),
+            )
+        log.warning(
+            "reorg at block %d: depth %d, ancestor %d (%d events removed, index rebuilt in %.2f s)",
+            ancestor.number + 1,
+            last - ancestor.number,
+            ancestor.number,
+            removed,
+            time.monotonic() - started,
+        )
+        return ancestor.number
 
     def _header(self, number: int, cache: dict[int, BlockInfo], expected_hash: str | None = None) -> BlockInfo:
         info = cache.get(number)
         if info is None:
             info = self._chain.block(number)
             if info is None:
-                raise ReorgDetectedError(number, expected_hash or "(not indexed yet)", None)
+                raise _ChainMoved(f"block {number} is gone")
             cache[number] = info
         if expected_hash is not None and info.hash.lower() != expected_hash.lower():
-            raise ReorgDetectedError(number, expected_hash, info.hash)
+            raise _ChainMoved(f"block {number} is now {info.hash}, its logs say {expected_hash}")
         return info
 
-    def _index_chunk(self, from_block: int, to_block: int, head: int, seen_at: int) -> int:
+    def _index_chunk(self, from_block: int, to_block: int, head: int, seen_at: int, target: int | None = None) -> int:
         """Fetch, decode, project blocks ``from_block..to_block`` (inclusive) and commit them
-        with the checkpoint in one transaction. Returns the number of events applied."""
+        with the checkpoint and their block hashes (blocks with events, the last block, the
+        blocks within the reorg window below ``target``) in one transaction. Returns the
+        number of events applied."""
         started = time.monotonic()
+        target = to_block if target is None else target
+        window = reorg_window(self._settings.confirmations)
         logs = fetch_range(self._chain, from_block, to_block)
         events = self._chain.decoder.decode_all(logs)
         headers: dict[int, BlockInfo] = {}  # block headers of this chunk (block times, hashes)
         for event in events:
             self._header(event.block_number, headers, event.block_hash)
+        for number in range(max(from_block, target - window + 1), to_block):
+            self._header(number, headers)
         last = self._header(to_block, headers)
         block_times = {number: info.timestamp for number, info in headers.items()}
         with self._sessions() as session, session.begin():
             applied = apply_events(session, events, block_times, batch_files=self._batch_file)
+            save_blocks(
+                session,
+                [(n, info.hash, info.parent_hash) for n, info in sorted(headers.items())],
+                keep_from=target - window + 1,
+            )
             save_checkpoint(
                 session,
                 to_block,
@@ -280,22 +387,24 @@ class Indexer:
     def run_forever(self, stop: threading.Event) -> None:
         """Poll until ``stop`` is set: :meth:`run_once`, then wait ``poll_interval_seconds``.
 
-        A ``ChainUnavailableError`` (or a database that cannot be reached) is logged as a
-        warning and retried with exponential backoff (from ``poll_interval_seconds``,
+        A ``ChainUnavailableError``, a ``ChainRpcError`` (the node answered an error response,
+        e.g. a provider refusing even one block's logs), or a database that cannot be reached
+        is logged as a warning and retried with exponential backoff (from ``poll_interval_seconds``,
         doubling, at most ``max_backoff_seconds``); the checkpoint keeps every committed
         chunk, so nothing is skipped.
 
         Raises:
             ReorgDetectedError, LedgerConfigError, WrongChainError,
-            UnsupportedContractVersionError, ProjectionError: as :meth:`run_once`; they need an operator (the index must be rebuilt or the
-                configuration fixed), so the loop ends.
+            UnsupportedContractVersionError: as :meth:`run_once`; they need an operator (the
+                index must be rebuilt or the configuration fixed), so the loop ends. (An event
+                the projection cannot apply is recorded in ``event_errors``, never raised.)
         """
         poll = self._settings.poll_interval_seconds
         failures = 0
         while not stop.is_set():
             try:
                 self.run_once(stop)
-            except (ChainUnavailableError, OperationalError) as exc:
+            except (ChainUnavailableError, ChainRpcError, OperationalError) as exc:
                 failures += 1
                 delay = min(poll * 2**failures, self._max_backoff_seconds)
                 log.warning("Indexer pass %d failed, retrying in %.1f s: %s", failures, delay, exc)

@@ -62,11 +62,26 @@ class WrongChainError(ChainError):
         self.actual_chain_id = actual_chain_id
 
 
-class LogRangeTooLargeError(ChainError):
-    """The provider refused an ``eth_getLogs`` range as too large (callers halve it)."""
+class ChainRpcError(ChainError):
+    """The node answered a JSON-RPC request with an error response (not a transport error,
+    not a missing block): ``method`` is the JSON-RPC method, ``code`` the error object's code
+    (``None`` when the response had none), ``reason`` its message. The indexer retries it with
+    backoff; it never means a reorg."""
 
-    def __init__(self, from_block: int, to_block: int, reason: str) -> None:
-        super().__init__(f"eth_getLogs refused blocks {from_block}..{to_block} (inclusive): {reason}")
+    def __init__(self, method: str, code: int | None, reason: str, *, what: str | None = None) -> None:
+        super().__init__(f"{what or method} answered with JSON-RPC error {code}: {reason}")
+        self.method = method
+        self.code = code
+        self.reason = reason
+
+
+class LogRangeTooLargeError(ChainRpcError):
+    """The provider answered ``eth_getLogs`` over ``from_block..to_block`` (inclusive) with an
+    error response (any ``code``: hosted providers refuse block ranges and result counts with
+    -32602, -32005 and others), i.e. refused it; callers halve the range."""
+
+    def __init__(self, from_block: int, to_block: int, reason: str, code: int | None = None) -> None:
+        super().__init__("eth_getLogs", code, reason, what=f"eth_getLogs over blocks {from_block}..{to_block} (inclusive)")
         self.from_block = from_block
         self.to_block = to_block
 

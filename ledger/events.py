@@ -9,11 +9,18 @@ Decoded values are normalised for JSON and SQL: argument names in snake_case
 ``0x``-prefixed lowercase hex (66 characters), integers as ``int``, strings as ``str``.
 
 Strings: the contract stores any bytes (it checks lengths, not UTF-8), and nothing a
-registrar writes may stop a reader. Each string is decoded as UTF-8 with every invalid
-sequence replaced by U+FFFD (Python's ``errors="replace"``), and every NUL (U+0000) is then
-replaced by U+FFFD too: PostgreSQL ``text`` cannot hold NUL, and the indexer and the replay
-must show the same text. So a decoded string never contains U+0000, and its UTF-8 length can
-differ from the on-chain byte length (U+FFFD is 3 bytes).
+registrar writes may stop a reader. Each string has a display text, the one every reader
+shows (:func:`decode_text`): the bytes decoded as UTF-8 with every invalid sequence replaced
+by U+FFFD (Python's ``errors="replace"``), and every NUL (U+0000) then shown ESCAPED as
+U+2400 SYMBOL FOR NULL ("␀"): PostgreSQL ``text`` cannot hold NUL, and the indexer and the
+replay must show the same text. So a display text never contains U+0000, and its UTF-8
+length can differ from the on-chain byte length (U+FFFD and U+2400 are 3 bytes each).
+
+Faithful bytes: when a string's display text is not the exact UTF-8 of its bytes (invalid
+UTF-8, or a NUL), the event also carries the exact bytes as ``0x`` hex in
+:attr:`LedgerEvent.raw_texts` (argument name → hex; empty for the usual, exact texts). The
+indexer keeps them in ``events.args["raw"]`` (docs/LEDGER.md "Texts"). A text holding a
+genuine "␀" is exact UTF-8 and has no raw member, so the two stay apart.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ class LedgerEvent:
         transaction_hash: ``0x`` hex hash of the transaction.
         log_index: position of the log in its block (0-based).
         address: emitting contract, checksummed.
+        raw_texts: exact bytes (``0x`` hex) of each string argument whose display text is
+            not their exact UTF-8, by snake_case name; empty when every text is exact.
     """
 
     name: str
@@ -56,6 +65,7 @@ class LedgerEvent:
     transaction_hash: str
     log_index: int
     address: str
+    raw_texts: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     order: tuple[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -79,12 +89,23 @@ def _wire_type(abi_type: str) -> str:
 
 
 REPLACEMENT_CHARACTER = "\ufffd"
+"""Shown for each invalid UTF-8 sequence."""
+
+NUL_SYMBOL = "\u2400"
+"""Shown for each NUL byte (U+2400 SYMBOL FOR NULL, "␀")."""
 
 
 def decode_text(raw: bytes) -> str:
-    """On-chain string bytes → the text every reader shows: invalid UTF-8 and NUL (U+0000)
-    each become U+FFFD (see module docstring). Never raises."""
-    return bytes(raw).decode("utf-8", errors="replace").replace("\x00", REPLACEMENT_CHARACTER)
+    """On-chain string bytes → the display text every reader shows: each invalid UTF-8
+    sequence becomes U+FFFD, each NUL (U+0000) U+2400 "␀" (see module docstring). Never
+    raises; never returns a NUL."""
+    return bytes(raw).decode("utf-8", errors="replace").replace("\x00", NUL_SYMBOL)
+
+
+def is_exact_text(raw: bytes, text: str) -> bool:
+    """Whether ``text`` (``decode_text(raw)``) is the exact UTF-8 of ``raw``, i.e. no raw
+    bytes need keeping."""
+    return text.encode("utf-8") == bytes(raw)
 
 
 def _normalise(abi_type: str, value: Any) -> Any:
@@ -152,10 +173,13 @@ class EventDecoder:
         except Exception as exc:  # eth-abi raises several types; all mean "does not match"
             raise EventDecodeError(f"{entry['name']}: cannot decode log data: {exc}") from exc
         values: dict[str, Any] = {}
+        raw_texts: dict[str, str] = {}
         for spec, value in zip(indexed, indexed_values):
             values[spec["name"]] = _normalise(spec["type"], value)
         for spec, value in zip(plain, plain_values):
             values[spec["name"]] = _normalise(spec["type"], value)
+            if spec["type"] == "string" and not is_exact_text(value, values[spec["name"]]):
+                raw_texts[snake(spec["name"])] = _hex(value)
         args = {snake(spec["name"]): values[spec["name"]] for spec in entry["inputs"]}
         return LedgerEvent(
             name=entry["name"],
@@ -165,6 +189,7 @@ class EventDecoder:
             transaction_hash=_hex(log["transactionHash"]),
             log_index=int(log["logIndex"]),
             address=to_checksum_address(log["address"]),
+            raw_texts=raw_texts,
         )
 
     def decode_all(self, logs: Iterable[Mapping[str, Any]]) -> list[LedgerEvent]:

@@ -11,14 +11,16 @@ or a duration in seconds; quantities are in the commitment's unit and fit BIGINT
 contract bounds them to 10^13), except a commitment's delivered total (up to 999,999 of them:
 :class:`DecimalInteger`). Hashes are ``0x``-prefixed
 lowercase hex (66 characters), addresses EIP-55 checksummed (42 characters). Texts hold any
-string the decoder produces (never NUL: ``ledger.events``); their column lengths are the
+string the decoder produces (never NUL: shown as U+2400, ``ledger.events``; the exact
+bytes of a text that is not exact UTF-8 are in ``events.args["raw"]``); their column lengths are the
 contract's byte limits, which bound the characters too.
 
 Tables: ``index_schema``, ``checkpoint``, ``ledger_state``, ``events``, ``municipalities``,
 ``admin_changes``, ``registrars``, ``registrar_terms``, ``confirmers``, ``confirmer_terms``,
 ``commitments``, ``amendments``, ``deliveries``, ``evidence_citations``, ``batches``,
 ``batch_leaves``, ``batch_evidence_citations``, ``batched_revocations``, ``verdicts``,
-``verdict_history``. Field names follow docs/LEDGER.md.
+``verdict_history``, and the indexer's own ``indexed_blocks`` (block hashes, to survive
+reorgs) and ``event_errors`` (events the projection could not apply). Field names follow docs/LEDGER.md.
 
 Facts and derived columns: a row is written by the event that states its fact; the columns
 docs/LEDGER.md derives from several facts (a commitment's figures, a delivery's
@@ -35,12 +37,15 @@ from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 """Version of this schema, kept in ``index_schema``; an index with another version (or none:
 a v1 index) is refused by ``ledger.db.engine.create_schema`` (rebuild: ``make reindex``).
 "3": contract 2.1.0 (batches, assets, confirmers and verdicts, sub-commitments); "4": the
 same events, plus the commitment columns lists sort on (``progress_bps``, ``last_changed_at``,
-``last_change_block``, ``last_change_log_index``) and their indexes."""
+``last_change_block``, ``last_change_log_index``) and their indexes; "5": the same, plus
+``indexed_blocks`` (number, hash, parent hash of the recent blocks and of every block with an
+event: the indexer rolls back a reorg to the common ancestor) and ``event_errors`` (an event
+whose projection failed is kept in ``events`` and its error recorded; the indexer goes on)."""
 
 MAX_BIGINT = 2**63 - 1
 """Largest value of a BIGINT column (signed 64 bits)."""
@@ -149,6 +154,33 @@ class EventRow(Base):
     delivery_id: Mapped[int | None] = mapped_column(index=True)
     municipality_id: Mapped[int | None] = mapped_column(index=True)
     args: Mapped[dict[str, Any]]
+
+
+class IndexedBlock(Base):
+    """A block the indexer has indexed, as the chain had it then: its ``0x`` ``hash`` and
+    ``parent_hash``. Kept for the last ``max(64, 2 × confirmations)`` blocks below the
+    indexed target and for every block with an event; the checkpoint's block is always
+    there. On a reorg the highest row whose hash the chain still has is the common ancestor
+    (``indexer.loop``)."""
+
+    __tablename__ = "indexed_blocks"
+
+    number: Mapped[int] = mapped_column(primary_key=True)
+    hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    parent_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
+
+
+class EventError(Base):
+    """An event kept in ``events`` whose projection raised: the exception's class name
+    (``error_type``, e.g. ``"ProjectionError"``) and its text (``detail``, display only, never
+    decided on). The event changed nothing else in the index."""
+
+    __tablename__ = "event_errors"
+
+    block_number: Mapped[int] = mapped_column(primary_key=True)
+    log_index: Mapped[int] = mapped_column(primary_key=True)
+    error_type: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[str] = mapped_column(Text)
 
 
 class Municipality(ChainRefColumns, Base):
@@ -468,7 +500,7 @@ class BatchLeaf(Base):
     The leaf's values as the file gives them: ``commitment_id`` (``None`` when it does not fit
     BIGINT: no such commitment), ``quantity`` and ``delivered_at`` (exact, any uint64:
     :class:`DecimalInteger`), ``evidence_hashes`` (JSON list of ``0x`` hex), texts (stored with
-    NUL and unpaired surrogates as U+FFFD, like decoded logs), ``asset_key`` (normalised
+    unpaired surrogates as U+FFFD and NUL as U+2400 "␀", like decoded logs), ``asset_key`` (normalised
     ``asset_ref``), ``values_json`` (the exact leaf values, JSON with ASCII escapes) and
     ``proof`` (JSON list of ``0x`` hex: its StandardMerkleTree proof), ``valid``
     (``ledger.status.leaf_is_valid`` on those exact values). ``recording_lag_seconds``

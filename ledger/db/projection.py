@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -55,8 +56,11 @@ from ledger.db.models import (
     Confirmer,
     ConfirmerTerm,
     Delivery,
+    EventError,
     EventRow,
     EvidenceCitation,
+    IndexedBlock,
+    IndexSchemaRow,
     LedgerStateRow,
     MAX_BIGINT,
     Municipality,
@@ -84,6 +88,8 @@ from ledger.status import (
     review_of,
     rollup_progress_bps,
 )
+
+log = logging.getLogger(__name__)
 
 BatchFiles = Callable[[str], "bytes | None"]
 """Where the projection finds batch files: ``0x`` SHA-256 → the file's exact bytes, or
@@ -170,6 +176,11 @@ def apply_events(
     Idempotent: an event whose ``(block_number, log_index)`` is already in ``events`` (or
     repeated within ``events``) is skipped. Flushes but never commits.
 
+    Poison-proof: each event is applied in a savepoint; when its projection raises (any
+    exception: a data error must never stop the indexer) the savepoint is rolled back, the
+    event is still kept in ``events`` (ids ``None``) with its error in ``event_errors``
+    (exception class name and text), a warning is logged, and the next event is applied.
+
     Args:
         session: a session inside the caller's transaction.
         events: decoded events (``ledger.events.LedgerEvent``), in any order.
@@ -181,10 +192,10 @@ def apply_events(
     Returns:
         The number of events applied (skipped ones not counted).
 
-    Raises:
-        ProjectionError: an event refers to a municipality, commitment, delivery or batch the
-            index does not have (a gap in the index, or logs of another contract), has an
-            unknown name, or its block has no entry in ``block_times``.
+    An event's error (recorded, not raised) is a ``ProjectionError`` when it refers to a
+    municipality, commitment, delivery or batch the index does not have (a gap in the index,
+    or logs of another contract), has an unknown name, or its block has no entry in
+    ``block_times``; any other exception is recorded the same way.
     """
     ordered = sorted(events, key=lambda e: e.order)
     if not ordered:
@@ -202,7 +213,14 @@ def apply_events(
         if event.order in seen:
             continue
         seen.add(event.order)
-        touched |= _apply_one(session, event, block_times, batch_files)
+        savepoint = session.begin_nested()
+        try:
+            touched |= _apply_one(session, event, block_times, batch_files)
+        except Exception as exc:  # noqa: BLE001 - any data error of one event is recorded, never raised
+            savepoint.rollback()
+            _record_error(session, event, block_times, exc)
+        else:
+            savepoint.commit()
         applied += 1
     _refresh(session, touched)
     session.flush()
@@ -236,6 +254,93 @@ def recheck_missing_batches(session: Session, batch_files: BatchFiles) -> list[s
     _refresh(session, touched)
     session.flush()
     return found
+
+
+KEPT_ON_ROLLBACK = frozenset({IndexSchemaRow.__tablename__, CheckpointRow.__tablename__, IndexedBlock.__tablename__})
+"""Tables :func:`roll_back_to` does not rebuild from the events (it trims ``indexed_blocks``
+and the caller rewrites the checkpoint)."""
+
+
+def event_of_row(row: EventRow, contract_address: str) -> LedgerEvent:
+    """The decoded event an ``events`` row was written from (its ``args`` without ``raw``,
+    which goes back into ``raw_texts``): what :func:`apply_events` needs to apply it again."""
+    args = dict(row.args)
+    raw = args.pop("raw", None) or {}
+    return LedgerEvent(
+        name=row.name,
+        args=args,
+        block_number=row.block_number,
+        block_hash=row.block_hash,
+        transaction_hash=row.tx_hash,
+        log_index=row.log_index,
+        address=contract_address,
+        raw_texts=dict(raw),
+    )
+
+
+def roll_back_to(session: Session, ancestor: int, contract_address: str, *, batch_files: BatchFiles | None = None) -> int:
+    """Roll the index back to block ``ancestor`` (inclusive: its events stay): delete the
+    ``events`` rows and ``indexed_blocks`` above it, empty every projected table (and
+    ``event_errors``) and re-apply the remaining events in log order, which also re-derives
+    every commitment's figures (the projection is a pure function of the events and the batch
+    files). Flushes but never commits: the caller commits it with the new checkpoint, in one
+    transaction.
+
+    Args:
+        session: a session inside the caller's transaction.
+        ancestor: the common ancestor's block number.
+        contract_address: the ledger contract (checksummed) the events come from.
+        batch_files: as for :func:`apply_events`.
+
+    Returns:
+        The number of events removed (those above ``ancestor``).
+    """
+    kept = [
+        event_of_row(row, contract_address)
+        for row in session.scalars(
+            select(EventRow).where(EventRow.block_number <= ancestor).order_by(EventRow.block_number, EventRow.log_index)
+        )
+    ]
+    times = {
+        number: block_time
+        for number, block_time in session.execute(
+            select(EventRow.block_number, EventRow.block_time).where(EventRow.block_number <= ancestor)
+        ).tuples()
+    }
+    removed = session.scalar(select(func.count()).select_from(EventRow).where(EventRow.block_number > ancestor)) or 0
+    session.flush()
+    session.expunge_all()
+    for table in reversed(Base.metadata.sorted_tables):
+        if table.name not in KEPT_ON_ROLLBACK:
+            session.execute(table.delete())
+    session.execute(IndexedBlock.__table__.delete().where(IndexedBlock.number > ancestor))
+    apply_events(session, kept, times, batch_files=batch_files)
+    return int(removed)
+
+
+def save_blocks(session: Session, blocks: Sequence[tuple[int, str, str]], *, keep_from: int) -> None:
+    """Record indexed blocks ``(number, hash, parent hash)`` in ``indexed_blocks`` (replacing
+    rows of the same number), then drop the rows below ``keep_from`` that have no event.
+    Never commits."""
+    for number, block_hash, parent_hash in blocks:
+        session.merge(IndexedBlock(number=number, hash=block_hash, parent_hash=parent_hash))
+    with_events = select(EventRow.block_number).where(EventRow.block_number < keep_from)
+    session.execute(
+        IndexedBlock.__table__.delete().where(IndexedBlock.number < keep_from, IndexedBlock.number.not_in(with_events))
+    )
+    session.flush()
+
+
+def stored_blocks(session: Session, from_block: int, to_block: int) -> list[tuple[int, str]]:
+    """``(number, hash)`` of the stored blocks in ``from_block..to_block`` (inclusive),
+    highest first."""
+    return list(
+        session.execute(
+            select(IndexedBlock.number, IndexedBlock.hash)
+            .where(IndexedBlock.number.between(from_block, to_block))
+            .order_by(IndexedBlock.number.desc())
+        ).tuples()
+    )
 
 
 def load_checkpoint(session: Session) -> Checkpoint | None:
@@ -353,7 +458,7 @@ def _apply_one(
             municipality_id=keys.municipality_id,
             commitment_id=keys.commitment_id,
             delivery_id=keys.delivery_id,
-            args=dict(event.args),
+            args=_stored_args(event),
         )
     )
     session.flush()  # later events of the batch read what this one wrote
@@ -361,6 +466,46 @@ def _apply_one(
     if keys.commitment_id is not None:
         touched.add(keys.commitment_id)
     return touched
+
+
+def _stored_args(event: LedgerEvent) -> dict[str, Any]:
+    """``events.args``: the decoded arguments, plus ``raw`` (argument name → ``0x`` hex of the
+    exact bytes) when a text is not the exact UTF-8 of its bytes (``ledger.events``)."""
+    args = dict(event.args)
+    if event.raw_texts:
+        args["raw"] = dict(event.raw_texts)
+    return args
+
+
+def _record_error(session: Session, event: LedgerEvent, block_times: Mapping[int, int], exc: Exception) -> None:
+    """Keep ``event`` in ``events`` (no ids) and its error in ``event_errors``; log it."""
+    log.warning(
+        "Event %s at block %d log %d not applied (%s: %s); kept in events, recorded in event_errors",
+        event.name, event.block_number, event.log_index, type(exc).__name__, exc,
+    )
+    session.add(
+        EventRow(
+            block_number=event.block_number,
+            log_index=event.log_index,
+            name=event.name,
+            tx_hash=event.transaction_hash,
+            block_hash=event.block_hash,
+            block_time=int(block_times.get(event.block_number, 0)),
+            municipality_id=None,
+            commitment_id=None,
+            delivery_id=None,
+            args=_stored_args(event),
+        )
+    )
+    session.add(
+        EventError(
+            block_number=event.block_number,
+            log_index=event.log_index,
+            error_type=type(exc).__name__,
+            detail=decode_text(str(exc).encode("utf-8", errors="surrogatepass"))[:2000],
+        )
+    )
+    session.flush()
 
 
 def _need(session: Session, model: type[_Row], key: object, event: LedgerEvent) -> _Row:
@@ -421,8 +566,8 @@ def _normalise_asset(asset_ref: str) -> str:
 
 
 def _storable(text: str) -> str:
-    """A text from a batch file as a column can hold it and as decoded logs show it: NUL and
-    unpaired surrogates become U+FFFD (``ledger.events.decode_text``)."""
+    """A text from a batch file as a column can hold it and as decoded logs show it: unpaired
+    surrogates become U+FFFD, NUL U+2400 "␀" (``ledger.events.decode_text``)."""
     return decode_text(text.encode("utf-8", errors="surrogatepass"))
 
 

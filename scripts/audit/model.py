@@ -343,8 +343,8 @@ class BatchedDelivery:
         leaf_index: its position in the batch file's ``values``.
         commitment_id: the commitment the leaf names (it may not exist).
         quantity, delivered_at, evidence_sha256, evidence_uri, note, external_ref, asset_ref:
-            the leaf's values (texts as every reader shows them: NUL and unpaired surrogates
-            as U+FFFD).
+            the leaf's values (texts as every reader shows them: unpaired surrogates as
+            U+FFFD, NUL as U+2400 "␀").
         asset_key: ``asset_ref`` normalised (``""`` when none).
         refused_reason: why it never counted (decided at the anchor, docs/LEDGER.md
             "Batches"), ``None`` when it counted.

@@ -22,7 +22,7 @@ from scripts.audit.model import Action, Batch, BatchedDelivery, ChainRef, Progre
 
 def shown_text(text: str) -> str:
     """A batch file's text as every reader shows it (``ledger.events.decode_text`` of its
-    UTF-8 bytes: NUL and unpaired surrogates become U+FFFD)."""
+    UTF-8 bytes: unpaired surrogates become U+FFFD, NUL U+2400 "␀")."""
     return decode_text(text.encode("utf-8", errors="surrogatepass"))
 
 

@@ -31,14 +31,15 @@ def test_a_v1_index_without_a_schema_version_is_refused_until_rebuilt(backend: s
         create_schema(database.engine)
 
 
-def test_the_schema_is_version_4_for_contract_2_1_0_with_sorting_columns() -> None:
-    assert SCHEMA_VERSION == "4"
+def test_the_schema_is_version_5_for_contract_2_1_0_with_block_hashes_and_event_errors() -> None:
+    assert SCHEMA_VERSION == "5"
 
 
-@pytest.mark.parametrize("version", ["2", "3", "5"])
+@pytest.mark.parametrize("version", ["2", "3", "4", "6"])
 def test_an_index_of_another_schema_version_is_refused(db: Database, version: str) -> None:
     # "2": an index of contract 2.0.0, without batches, assets, verdicts or sub-commitments;
-    # "3": contract 2.1.0 without the columns lists sort on
+    # "3": contract 2.1.0 without the columns lists sort on; "4": without block hashes
+    # (reorgs) and event errors
     with db.sessions.begin() as session:
         session.execute(update(IndexSchemaRow).values(version=version))
     with pytest.raises(IndexSchemaError) as refused:

@@ -22,7 +22,7 @@ import indexer.loop as loop_module
 from indexer.loop import Indexer
 from ledger.chain import BlockInfo, LedgerChain
 from ledger.db import repository
-from ledger.db.models import CheckpointRow, EventRow
+from ledger.db.models import CheckpointRow, EventRow, IndexedBlock
 from ledger.db.projection import load_checkpoint
 from ledger.deployment import save_deployment
 from ledger.errors import ChainUnavailableError, LedgerConfigError, ReorgDetectedError, UnsupportedContractVersionError
@@ -225,11 +225,14 @@ def test_killing_the_process_at_any_moment_loses_and_duplicates_nothing(
 # ---------------------------------------------------------------------------- reorgs, config
 
 
-def test_a_changed_block_hash_at_the_checkpoint_is_a_reorg(db: Database, chain: LedgerChain, settings: Settings) -> None:
+def test_a_changed_block_hash_at_the_checkpoint_and_in_the_whole_window_is_a_reorg_too_deep(
+    db: Database, chain: LedgerChain, settings: Settings
+) -> None:
     Indexer(chain, db.sessions, settings, clock=clock).run_once()
     tampered = "0x" + "ee" * 32
     with db.sessions.begin() as session:
         session.execute(update(CheckpointRow).values(last_block_hash=tampered))
+        session.execute(update(IndexedBlock).values(hash=tampered))
     before = dump_index(db.engine, checkpoint=True)
     head = chain.head_block_number()
     with pytest.raises(ReorgDetectedError) as info:
@@ -265,15 +268,17 @@ class ForkedChain:
         return info
 
 
-def test_logs_whose_block_hash_differs_from_the_header_are_a_reorg(
-    db: Database, chain: LedgerChain, settings: Settings
+def test_logs_whose_block_hash_differs_from_the_header_end_the_pass_without_that_chunk(
+    db: Database, chain: LedgerChain, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     forked_block = chain.deployment.deploy_block + 5
-    with pytest.raises(ReorgDetectedError) as info:
+    with caplog.at_level(logging.WARNING, logger="indexer.loop"):
         Indexer(ForkedChain(chain, forked_block), db.sessions, indexer_settings(settings, log_chunk_blocks=4),
                 clock=clock).run_once()
-    assert (info.value.block_number, info.value.chain_hash) == (forked_block, "0x" + "ff" * 32)
+    assert f"The chain changed while blocks {forked_block - 1}.. were fetched" in caplog.text
     assert assert_index_is_a_prefix_of_the_chain(db, chain) == chain.deployment.deploy_block + 3
+    Indexer(chain, db.sessions, settings, clock=clock).run_once()  # the next pass goes on
+    assert assert_index_is_a_prefix_of_the_chain(db, chain) == chain.head_block_number()
 
 
 def test_an_index_of_another_contract_is_refused(db: Database, chain: LedgerChain, settings: Settings) -> None:
@@ -434,6 +439,7 @@ def test_errors_that_need_an_operator_end_the_loop(db: Database, chain: LedgerCh
     Indexer(chain, db.sessions, settings, clock=clock).run_once()
     with db.sessions.begin() as session:
         session.execute(update(CheckpointRow).values(last_block_hash="0x" + "ee" * 32))
+        session.execute(update(IndexedBlock).values(hash="0x" + "ee" * 32))
     with pytest.raises(ReorgDetectedError):
         Indexer(chain, db.sessions, settings, clock=clock).run_forever(RecordingStop(polls=100))
 
