@@ -50,6 +50,7 @@ from ledger.db.models import (
     Confirmer,
     ConfirmerTerm,
     Delivery,
+    EventError,
     EventRow,
     EvidenceCitation,
     LedgerStateRow,
@@ -343,6 +344,12 @@ def get_municipality(session: Session, municipality_id: int, now: int) -> dict[s
     """One municipality as in :func:`list_municipalities`, or ``None`` if unknown."""
     found = _municipalities(session, now, municipality_id)
     return found[0] if found else None
+
+
+def event_error_count(session: Session) -> int:
+    """How many indexed events the projection could not apply (``event_errors``: kept in
+    ``events``, their error recorded; /api/v1/health shows the count)."""
+    return int(session.scalar(select(func.count()).select_from(EventError)) or 0)
 
 
 def municipality_name(session: Session, municipality_id: int) -> str | None:

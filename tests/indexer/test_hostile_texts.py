@@ -1,6 +1,7 @@
 """Nothing a registrar writes stops the indexer: texts with NUL bytes, invalid UTF-8 and the
 longest lengths the contract takes, written on the real chain with raw calldata (the API would
-refuse them), indexed on SQLite and PostgreSQL, shown with U+FFFD for each bad byte (ledger.events)."""
+refuse them), indexed on SQLite and PostgreSQL, shown with U+FFFD for each invalid UTF-8 sequence and U+2400
+"␀" for each NUL (ledger.events), the exact bytes kept in ``events.args["raw"]``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ from typing import Callable, Iterator
 
 import pytest
 from eth_abi import encode
+from sqlalchemy import select
 from eth_utils import function_abi_to_4byte_selector
 from web3 import HTTPProvider, Web3
 
 from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.db import repository
+from ledger.db.models import EventRow
 from ledger.events import decode_text
 from ledger.limits import DESCRIPTION_MAX_BYTES, NOTE_MAX_BYTES, TITLE_MAX_BYTES
 from ledger.settings import Settings
@@ -21,6 +24,7 @@ from tests.db.databases import BACKENDS, Database, fresh_database
 from tests.indexer.ledger_txs import DAY, PROMISED, b32, sha
 
 FFFD = "\ufffd"
+NUL = "\u2400"
 TITLE = b"Sch\x00ool \xff\xfe end"
 LONG_TITLE = b"\xff" * TITLE_MAX_BYTES
 DESCRIPTION = b"\x00\xff" * (DESCRIPTION_MAX_BYTES // 2)
@@ -68,21 +72,38 @@ def indexed(request, hostile: int, chain: LedgerChain, settings: Settings, tmp_p
         yield db
 
 
-def test_nul_and_invalid_utf8_become_replacement_characters(indexed: Database, hostile: int) -> None:
+def test_nul_is_shown_escaped_and_invalid_utf8_becomes_replacement_characters(indexed: Database, hostile: int) -> None:
     with indexed.sessions() as session:
         detail = repository.get_commitment(session, 1, hostile)
-        found, total = repository.list_commitments(session, hostile, q="sch\ufffdool")
-    assert detail["title"] == "Sch" + FFFD + "ool " + FFFD * 2 + " end" == decode_text(TITLE)
-    assert detail["description"] == FFFD * DESCRIPTION_MAX_BYTES
+        found, total = repository.list_commitments(session, hostile, q="sch\u2400ool")
+    assert detail["title"] == "Sch" + NUL + "ool " + FFFD * 2 + " end" == decode_text(TITLE)
+    assert detail["description"] == (NUL + FFFD) * (DESCRIPTION_MAX_BYTES // 2)
     assert (detail["external_ref"], detail["theme"], detail["unit"], detail["source_uri"]) == (
-        "ref" + FFFD * 2, FFFD, FFFD, FFFD,
+        "ref" + NUL + FFFD, FFFD, NUL, FFFD,
     )
     delivery = detail["deliveries"][0]
-    assert (delivery["note"], delivery["evidence_uri"], delivery["external_ref"]) == (FFFD * NOTE_MAX_BYTES, FFFD, FFFD)
-    assert (delivery["asset_ref"], delivery["double_counted"]) == (FFFD + "lamp" + FFFD + " 7", False) == (decode_text(ASSET), False)
+    assert (delivery["note"], delivery["evidence_uri"], delivery["external_ref"]) == (NUL * NOTE_MAX_BYTES, FFFD, FFFD)
+    assert (delivery["asset_ref"], delivery["double_counted"]) == (NUL + "lamp" + FFFD + " 7", False) == (decode_text(ASSET), False)
     assert detail["timeline"][0]["details"]["title"] == detail["title"]
     assert "\x00" not in repr(detail)
     assert ([c["id"] for c in found], total) == ([1], 1)
+
+
+def test_the_exact_bytes_of_every_inexact_text_are_kept_and_exact_texts_have_none(indexed: Database) -> None:
+    with indexed.sessions() as session:
+        rows = session.scalars(select(EventRow).where(EventRow.name.in_(["CommitmentRegistered", "DeliveryRecorded"]))
+                               .order_by(EventRow.block_number, EventRow.log_index)).all()
+        errors = repository.event_error_count(session)
+    first, second, delivery = (row.args for row in rows)
+    assert first["raw"] == {
+        "external_ref": "0x" + b"ref\x00\xff".hex(), "title": "0x" + TITLE.hex(), "description": "0x" + DESCRIPTION.hex(),
+        "theme": "0xc3", "unit": "0x00", "source_uri": "0xe282",
+    }
+    assert second["raw"] == {"title": "0x" + LONG_TITLE.hex()}  # "x" * 64 and "u" are exact
+    assert delivery["raw"] == {
+        "evidence_uri": "0xf09f", "note": "0x" + NOTE.hex(), "external_ref": "0xff", "asset_ref": "0x" + ASSET.hex(),
+    }
+    assert errors == 0
 
 
 def test_the_longest_title_of_invalid_bytes_fits_its_column(indexed: Database, hostile: int) -> None:
