@@ -110,3 +110,18 @@ def test_the_longest_title_of_invalid_bytes_fits_its_column(indexed: Database, h
     with indexed.sessions() as session:
         detail = repository.get_commitment(session, 2, hostile)
     assert (detail["title"], detail["external_ref"]) == (FFFD * TITLE_MAX_BYTES, "x" * 64)
+
+
+def test_a_nul_title_is_shown_escaped_by_the_api_and_the_site(indexed: Database, settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"database_url": indexed.url}))) as client:
+        api = client.get("/api/v1/commitments/1")
+        page = client.get("/commitments/1")
+    assert api.status_code == 200, api.text
+    assert api.json()["title"] == "Sch" + NUL + "ool " + FFFD * 2 + " end"
+    assert "\\u0000" not in api.text and "\x00" not in api.text
+    assert page.status_code == 200
+    assert "Sch" + NUL + "ool" in page.text and "\x00" not in page.text
