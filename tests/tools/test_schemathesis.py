@@ -37,7 +37,7 @@ from ledger.evidence import EvidenceStore
 from ledger.settings import Settings
 from ledger.staff import issue_token, set_relayer_key
 from tests.api.helpers import RELAYER, SOURCES_DIR, amendment_input, commitment_input, delivery_input
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, Roles
 
 SCHEMATHESIS = REPO_ROOT / ".venv-schemathesis" / "bin" / "schemathesis"
 CONFIG = Path(__file__).with_name("schemathesis.toml")
@@ -96,8 +96,10 @@ def _seed(chain: LedgerChain, settings: Settings, registrar_key: str, other_key:
 class LiveApi:
     """The API and the indexer as processes; ``url`` and ``token`` (Baarn's registrar) set."""
 
-    def __init__(self, settings: Settings, rpc_url: str, token: str, logs: Path) -> None:
+    def __init__(self, settings: Settings, chain: LedgerChain, token: str, logs: Path) -> None:
         self.token = token
+        self.chain = chain
+        rpc_url = chain.rpc_url
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -124,7 +126,9 @@ class LiveApi:
                      "--log-level", "warning"]),
         ):
             log = open(self.logs / f"{name}.log", "wb")
-            self.processes.append(subprocess.Popen(argv, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
+            self.processes.append(
+                subprocess.Popen(argv, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            )
             log.close()
         deadline = time.monotonic() + 60
         while True:
@@ -149,7 +153,8 @@ class LiveApi:
         raise TimeoutError(f"index did not reach block {head}:\n{self.log_text()}")
 
     def log_text(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.logs.glob("*.log")))
+        logs = sorted(self.logs.glob("*.log"))
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in logs)
 
     def stop(self) -> None:
         for process in self.processes:
@@ -164,14 +169,14 @@ class LiveApi:
 
 @pytest.fixture(scope="module")
 def live_api(
-    settings: Settings, chain: LedgerChain, rpc_url: str, roles: object, tmp_path_factory: pytest.TempPathFactory
+    settings: Settings, chain: LedgerChain, roles: Roles, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveApi]:
     if not SCHEMATHESIS.exists():
         pytest.fail(f"{SCHEMATHESIS} is missing: run `make schemathesis-setup`")
-    _seed(chain, settings, roles.registrar.key, roles.other_registrar.key)  # type: ignore[attr-defined]
-    token = issue_token(settings.staff_keys_file, 1, roles.registrar.key)  # type: ignore[attr-defined]
+    _seed(chain, settings, roles.registrar.key, roles.other_registrar.key)
+    token = issue_token(settings.staff_keys_file, 1, roles.registrar.key)
     set_relayer_key(settings.staff_keys_file, RELAYER.key)  # POST /relay relays (else 503 relay-unavailable)
-    api = LiveApi(settings, rpc_url, token, tmp_path_factory.mktemp("schemathesis-logs"))
+    api = LiveApi(settings, chain, token, tmp_path_factory.mktemp("schemathesis-logs"))
     try:
         api.start()
         api.wait_indexed(chain.head_block_number())
@@ -180,9 +185,10 @@ def live_api(
         api.stop()
 
 
-def run_schemathesis(api: LiveApi, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+def run_schemathesis(api: LiveApi, name: str, *extra: str) -> tuple[subprocess.CompletedProcess[str], int]:
     """``schemathesis run`` against ``api`` with every check; its output is also saved in
-    ``reports/schemathesis-<name>.txt`` beside the JUnit report ``.xml``."""
+    ``reports/schemathesis-<name>.txt`` beside the JUnit report ``.xml``, with the run's
+    seconds and the blocks mined meanwhile. Returns the process and those blocks."""
     REPORTS_DIR.mkdir(exist_ok=True)
     junit = REPORTS_DIR / f"schemathesis-{name}.xml"
     argv = [
@@ -197,21 +203,27 @@ def run_schemathesis(api: LiveApi, name: str, *extra: str) -> subprocess.Complet
         "--no-color", "--output-truncate", "false", "--output-sanitize", "false",
         *extra,
     ]
-    done = subprocess.run(argv, cwd=api.logs, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS,
-                          env={**os.environ, "SCHEMATHESIS_HOOKS": ""})
-    output = done.stdout + done.stderr
-    (REPORTS_DIR / f"schemathesis-{name}.txt").write_text(output.replace(api.token, "<token>"))
-    return done
+    head = api.chain.head_block_number()
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=api.logs, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS)
+    seconds = time.monotonic() - started
+    blocks = api.chain.head_block_number() - head
+    done.stdout = done.stdout.replace(api.token, "<token>")
+    (REPORTS_DIR / f"schemathesis-{name}.txt").write_text(
+        f"{done.stdout}{done.stderr}\nschemathesis exit {done.returncode} in {seconds:.1f} s; {blocks} block(s) mined\n"
+    )
+    return done, blocks
 
 
 def test_schemathesis_finds_nothing_without_a_token(live_api: LiveApi) -> None:
-    done = run_schemathesis(live_api, "public")
+    done, _ = run_schemathesis(live_api, "public")
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-4000:] + live_api.log_text()
 
 
 def test_schemathesis_finds_nothing_with_a_registrar_token(live_api: LiveApi) -> None:
-    done = run_schemathesis(live_api, "registrar", "--header", f"Authorization: Bearer {live_api.token}")
-    assert done.returncode == 0, done.stdout[-20000:].replace(live_api.token, "<token>") + done.stderr[-4000:] + live_api.log_text()
+    done, blocks = run_schemathesis(live_api, "registrar", "--header", f"Authorization: Bearer {live_api.token}")
+    assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-4000:] + live_api.log_text()
+    assert blocks > 0  # the token's writes really reached the chain
 
 
 def test_schemathesis_is_installed_from_its_pinned_requirements() -> None:
