@@ -468,6 +468,26 @@ def test_the_command_logs_each_chunk_and_stops_cleanly_on_sigterm(
     assert dump_index(db.engine) == {k: v for k, v in reference.items() if k != "checkpoint"}
 
 
+@pytest.mark.parametrize("after_chunks", [1, 3])
+def test_sigterm_while_a_chunk_is_indexed_finishes_that_chunk_and_exits_0(
+    db: Database, chain: LedgerChain, settings: Settings, after_chunks: int
+) -> None:
+    process = start_indexer(indexer_env(settings, db, LEDGER_LOG_CHUNK_BLOCKS="1"), "--once")
+    lines: list[str] = []
+    for line in process.stderr:
+        lines.append(line)
+        if sum("Indexed blocks" in seen for seen in lines) == after_chunks:
+            break
+    process.send_signal(signal.SIGTERM)  # the next one-block chunk is being fetched or applied
+    _, rest = process.communicate(timeout=60)
+    text = "".join(lines) + rest
+    assert process.returncode == 0, text
+    assert "Received SIGTERM" in text and "Stop requested; indexed up to block" in text
+    last = assert_index_is_a_prefix_of_the_chain(db, chain)  # a chunk boundary: no half chunk
+    assert last is not None and last < chain.head_block_number()
+    assert text.count("Indexed blocks") == last - chain.deployment.deploy_block + 1
+
+
 def test_the_command_refuses_missing_settings_files(db: Database, settings: Settings, tmp_path: Path) -> None:
     env = indexer_env(settings, db, LEDGER_DATA_DIR=str(tmp_path / "empty"))
     result = subprocess.run(
