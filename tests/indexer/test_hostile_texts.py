@@ -125,3 +125,28 @@ def test_a_nul_title_is_shown_escaped_by_the_api_and_the_site(indexed: Database,
     assert "\\u0000" not in api.text and "\x00" not in api.text
     assert page.status_code == 200
     assert "Sch" + NUL + "ool" in page.text and "\x00" not in page.text
+
+
+def test_the_replay_shows_the_same_texts_as_the_index(
+    indexed: Database, hostile: int, rpc_url: str, chain: LedgerChain, tmp_path_factory
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from scripts.replay import app
+
+    report_path = tmp_path_factory.mktemp("replay") / "report.json"
+    deployment = chain.deployment
+    result = CliRunner().invoke(app, [
+        "--rpc-url", rpc_url, "--address", deployment.contract_address, "--deploy-block", str(deployment.deploy_block),
+        "--report", str(report_path), "--now", str(hostile),
+    ], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    replayed = {c["id"]: c for c in json.loads(report_path.read_text(encoding="utf-8"))["commitments"]}
+    with indexed.sessions() as session:
+        for commitment_id in (1, 2):
+            detail = repository.get_commitment(session, commitment_id, hostile)
+            for name in ("title", "description", "external_ref", "theme", "unit"):
+                assert replayed[commitment_id][name] == detail[name], name
+    assert replayed[1]["title"] == "Sch" + NUL + "ool " + FFFD * 2 + " end"
