@@ -194,8 +194,12 @@ def apply_events(
 
     An event's error (recorded, not raised) is a ``ProjectionError`` when it refers to a
     municipality, commitment, delivery or batch the index does not have (a gap in the index,
-    or logs of another contract), has an unknown name, or its block has no entry in
-    ``block_times``; any other exception is recorded the same way.
+    or logs of another contract) or has an unknown name; any other exception of its
+    projection is recorded the same way.
+
+    Raises:
+        ProjectionError: an event's block has no entry in ``block_times`` (the caller's
+            error; nothing of that event is written).
     """
     ordered = sorted(events, key=lambda e: e.order)
     if not ordered:
@@ -213,6 +217,8 @@ def apply_events(
         if event.order in seen:
             continue
         seen.add(event.order)
+        if event.block_number not in block_times:  # the caller's error, not the event's
+            raise ProjectionError(f"No block time given for block {event.block_number} ({event.name}).")
         savepoint = session.begin_nested()
         try:
             touched |= _apply_one(session, event, block_times, batch_files)

@@ -5,6 +5,7 @@ backdating, relaxed-terms and takeover stories as indexed facts, roles, checkpoi
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from sqlalchemy import select
@@ -447,16 +448,28 @@ def test_amendments_change_only_the_fields_they_name(db: Database) -> None:
         (lambda s: s.emit("EvidenceCited", evidence_hash=sha("x"), delivery_id=1, commitment_id=1), "No projection for event EvidenceCited"),
     ],
 )
-def test_an_event_that_does_not_fit_the_index_is_refused_and_nothing_is_written(db: Database, mutate, message) -> None:
+def test_an_event_that_does_not_fit_the_index_is_kept_with_its_error_and_nothing_else_is_written(
+    db: Database, mutate, message
+) -> None:
     s = base_script()
     s.next_block().commitment(1)
     apply(db, s)
     before = dump_index(db.engine)
     s.next_block()
     mutate(s)
-    with pytest.raises(ProjectionError, match=message):
-        apply(db, s)
-    assert dump_index(db.engine) == before
+    apply(db, s)  # never raises: a data error must not stop the indexer
+    after = dump_index(db.engine)
+    bad = s.events[-1]
+    assert [(e["block_number"], e["log_index"], e["error_type"]) for e in after["event_errors"]] == [
+        (bad.block_number, bad.log_index, "ProjectionError"),
+    ]
+    assert re.search(message, after["event_errors"][0]["detail"])
+    assert [(e["block_number"], e["log_index"]) for e in after["events"]] == [
+        (e["block_number"], e["log_index"]) for e in before["events"]
+    ] + [(bad.block_number, bad.log_index)]
+    assert {k: v for k, v in after.items() if k not in ("events", "event_errors")} == {
+        k: v for k, v in before.items() if k not in ("events", "event_errors")
+    }
 
 
 def test_an_event_without_its_block_time_is_refused(db: Database) -> None:
