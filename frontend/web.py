@@ -12,6 +12,8 @@ template sees:
   explorer links);
 - ``page``: title, description, canonical URL and the other language's URL (Open Graph and
   ``hreflang``).
+- ``index_notice``: the "this overview is updated up to …" text when the index is stale
+  (:func:`index_notice`), else ``None``.
 
 Templates autoescape everything; ledger texts are other people's words and are never marked
 safe. Pages carry a Content-Security-Policy without ``unsafe-inline``: scripts and styles come
@@ -21,13 +23,16 @@ read-only RPC URL (for the chain check) only.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from babel.dates import format_timedelta
 from markupsafe import Markup
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -104,6 +109,29 @@ def chain_view(request: Request, lang: Lang | None = None) -> ChainView:
         explorer_url=settings.explorer_url,
         test_network=deployment.chain_id in TEST_CHAIN_IDS,
     )
+
+
+def index_notice(request: Request, lang: Lang) -> str | None:
+    """The notice every page shows when the index is older than ``head_stale_seconds`` (the
+    indexer has not seen the chain head for that long): up to when it is updated, how long
+    ago, and whether the chain answers (``stale.unreachable`` / ``stale.behind``); ``None``
+    when fresh, before the indexer's first pass, or when the index cannot be read. The checkpoint
+    and the node probe are the cached ones of ``api.freshness``."""
+    from api import freshness  # the API's module; imported here, as the site is optional
+
+    if getattr(request.app.state, "session_factory", None) is None:
+        return None
+    try:
+        state = freshness.index_freshness(request.app).state()
+        now = int(time.time())
+        age = state.age_seconds(now)
+        if age is None or age <= request.app.state.settings.head_stale_seconds:
+            return None
+        key = "stale.behind" if freshness.node_probe(request.app).reachable() else "stale.unreachable"
+        ago = format_timedelta(timedelta(seconds=age), locale=lang.locale)
+        return lang.t(key, time=lang.datetime(state.head_seen_at), ago=ago)
+    except Exception:  # a notice must never cost the page
+        return None
 
 
 def request_lang(request: Request) -> Lang:
@@ -191,6 +219,7 @@ def render(
         url=lambda path, **q: internal_url(path, lang.code, q),
         static=assets.url,
         chain=chain,
+        index_notice=index_notice(request, lang),
         site_name=SITE_NAME[lang.code],
         page={
             "title": title,

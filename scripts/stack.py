@@ -46,12 +46,14 @@ class InProcessStack:
         data_dir: empty folder for the SQLite index, evidence, keys and deployment record.
         platform_admin_key: key that deploys and onboards (hex).
         municipality_keys: municipality code → (admin key, registrar key), funded accounts.
+        settings_overrides: further settings fields (e.g. ``head_stale_seconds``).
     """
 
     rpc_url: str
     data_dir: Path
     platform_admin_key: str
     municipality_keys: dict[str, tuple[str, str]]
+    settings_overrides: dict[str, object] = field(default_factory=dict)
     settings: Settings | None = None
     deployment: Deployment | None = None
     api_url: str = ""
@@ -64,7 +66,8 @@ class InProcessStack:
     def __enter__(self) -> "InProcessStack":
         chain = LedgerChain(self.rpc_url)
         self.deployment = chain.deploy(self.platform_admin_key)
-        self.settings = load_settings({}, data_dir=self.data_dir, rpc_url=self.rpc_url, poll_interval_seconds=0.1)
+        self.settings = load_settings({}, data_dir=self.data_dir, rpc_url=self.rpc_url, poll_interval_seconds=0.1,
+                                      **self.settings_overrides)
         save_deployment(self.settings.deployment_file, self.deployment)
         for municipality in source_municipalities(self.settings.sources_dir):
             admin_key, registrar_key = self.municipality_keys[municipality["code"]]
