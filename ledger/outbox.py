@@ -27,9 +27,10 @@ once by a new write) moves every open write on, in nonce order per account:
   the order it was mined, so the node records them in the same order and the ids a result
   named stay the same); else confirmations =
   head − block + 1 (the receipt's block counts as one) and once that reaches
-  ``confirmations_required`` = max(1, ``settings.confirmations``) → ``confirmed``, with the
+  ``confirmations_required`` = ``settings.confirmations`` + 1 → ``confirmed``, with the
   route's 201 body built from the receipt (so with ``confirmations`` 0 a mined write is
-  confirmed at once).
+  confirmed at once). The indexer indexes a block once ``settings.confirmations`` blocks are
+  on top of it (head − confirmations), so a confirmed write is already in the index's reads.
 - ``confirmed`` writes are watched for ``watch_seconds`` more (checked every
   ``rebroadcast_seconds``, and at once when the head number went back): one the chain lost goes back to
   ``sent`` (its result cleared) and is sent again. With ``confirmations`` > 0 this only
@@ -185,7 +186,8 @@ class Journal:
         chain: the chain client.
         session_factory: sessions of the database holding the outbox.
         request: who asks (:class:`WriteRequest`).
-        confirmations_required: confirmations a write needs (max(1, settings.confirmations)).
+        confirmations_required: confirmations a write needs, its own block included
+            (``settings.confirmations + 1``: the block the indexer reads it in).
         on_journaled: called with the row after each new journaled write (wakes the reconciler).
         clock: Unix seconds.
     """

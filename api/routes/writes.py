@@ -305,7 +305,7 @@ def accept(
     )
     reconciler: Reconciler = state.reconciler
     journal = Journal(chain if chain is not None else state.chain, state.session_factory, write_request,
-                      confirmations_required=settings.confirmations, on_journaled=reconciler.kick)
+                      confirmations_required=settings.confirmations + 1, on_journaled=reconciler.kick)
     row = journal.existing()
     if row is None:
         if staff is not None:

@@ -112,10 +112,10 @@ def test_the_indexer_stays_two_blocks_behind_the_head(deployed: Deployed) -> Non
 
 def test_the_outbox_asks_for_the_confirmations(deployed: Deployed) -> None:
     write = deployed.write["write"]
-    assert (write["state"], write["confirmations_required"]) == ("confirmed", CONFIRMATIONS)
+    assert (write["state"], write["confirmations_required"]) == ("confirmed", CONFIRMATIONS + 1)
     polled = httpx.get(deployed.cluster.api_urls[0] + f"/api/v1/staff/writes/{write['id']}",
                        headers={"Authorization": deployed.cluster.headers()["Authorization"]}, timeout=10).json()
-    assert polled["confirmations_required"] == CONFIRMATIONS
+    assert polled["confirmations_required"] == CONFIRMATIONS + 1
     assert polled["state"] == "confirmed" and polled["confirmations"] >= CONFIRMATIONS
 
 

@@ -100,7 +100,7 @@ def test_every_write_is_confirmed_once_with_its_own_id(landed: Landed) -> None:
     ids = sorted(c["commitment_id"] for c in landed.commitments)
     assert ids == list(range(1, PER_PROCESS * len(API_PORTS) + 1))
     assert all(c["write"]["state"] == "confirmed" for c in [*landed.commitments, *landed.deliveries])
-    assert all(c["write"]["confirmations_required"] == CONFIRMATIONS for c in landed.commitments)
+    assert all(c["write"]["confirmations_required"] == CONFIRMATIONS + 1 for c in landed.commitments)
     assert len({c["write"]["id"] for c in landed.commitments}) == len(landed.commitments)
     with landed.database.engine.connect() as conn:
         states = conn.execute(text("SELECT state, count(*) FROM outbox_writes GROUP BY state")).all()
