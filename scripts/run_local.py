@@ -52,7 +52,7 @@ from eth_account import Account
 from rich.console import Console
 
 from ledger.chain import LedgerChain
-from ledger.errors import ChainUnavailableError, LedgerError
+from ledger.errors import ChainUnavailableError, LedgerError, StaffAuthError
 from ledger.settings import REPO_ROOT, Settings, load_settings
 from ledger.sources import load_sources
 from ledger.staff import CONFIRMER, StaffRegistry, issue_token, set_relayer_key
@@ -229,10 +229,22 @@ def bootstrap_local(settings: Settings, chain: LedgerChain, platform_admin_key: 
             _fund(chain, address)
         municipality_id = onboard_municipality(chain, platform_admin_key, entry["name"], code, admin)
         ensure_registrar(chain, entry["admin_key"], municipality_id, registrar)
-        if code not in tokens:
+        if not _token_works(settings, tokens.get(code)):
             tokens[code] = issue_token(settings.staff_keys_file, municipality_id, entry["registrar_key"])
             _write_private_json(tokens_path, tokens)
     return tokens
+
+
+def _token_works(settings: Settings, token: str | None) -> bool:
+    """Whether a cached local token still authenticates (tokens expire after
+    ``token_lifetime_days`` and may be revoked: such a one is issued again at start)."""
+    if token is None:
+        return False
+    try:
+        StaffRegistry.from_settings(settings).authenticate(token)
+    except StaffAuthError:
+        return False
+    return True
 
 
 def bootstrap_local_part2(settings: Settings, chain: LedgerChain) -> tuple[str, dict[str, str]]:
@@ -270,7 +282,7 @@ def bootstrap_local_part2(settings: Settings, chain: LedgerChain) -> tuple[str, 
         if municipality_id is None:
             continue  # not onboarded (bootstrap_local does it first)
         ensure_confirmer(chain, entry["admin_key"], municipality_id, confirmer)
-        if code not in tokens:
+        if not _token_works(settings, tokens.get(code)):
             tokens[code] = issue_token(settings.staff_keys_file, municipality_id, entry["confirmer_key"], [CONFIRMER])
             _write_private_json(tokens_path, tokens)
     return relayer, tokens
@@ -302,6 +314,39 @@ def exit_status(returncode: int) -> str:
     return f"exit code {returncode}"
 
 
+CHAIN_STATE_COPY_SECONDS = 10.0
+"""How often the supervisor keeps a copy of anvil's state file that parses, seconds."""
+
+
+def keep_chain_state(state: Path) -> bool:
+    """Copy anvil's state file to ``<state>.good`` (atomically) when it parses as JSON;
+    ``False`` when it does not (anvil rewrites the file in place, so a SIGKILL during a dump
+    can leave it cut, and anvil then refuses to start)."""
+    try:
+        data = state.read_bytes()
+        json.loads(data)
+    except (OSError, ValueError):
+        return False
+    copy = state.with_name(state.name + ".good")
+    tmp = copy.with_name(copy.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, copy)
+    return True
+
+
+def repair_chain_state(state: Path) -> bool:
+    """Before anvil starts: when its state file exists but does not parse (cut by a kill
+    during a dump), put back the last copy that did (:func:`keep_chain_state`). The blocks
+    after that copy are lost like any unsaved block: the outbox sends their writes again and
+    the indexer rolls back to the common ancestor. Returns whether the file was put back."""
+    copy = state.with_name(state.name + ".good")
+    if not state.exists() or keep_chain_state(state) or not copy.exists():
+        return False
+    os.replace(copy, state)
+    keep_chain_state(state)
+    return True
+
+
 @dataclass
 class Child:
     """One supervised child: its command, its current process and its back-off."""
@@ -324,6 +369,13 @@ class LocalSystem:
         self.logs = settings.data_dir / "logs"
         self.children: list[Child] = []
         self._clock = clock
+        self.chain_state = settings.data_dir / "chain" / "state.json"
+        self._state_copied_at = clock()
+
+    def _repair_chain_state(self) -> None:
+        if repair_chain_state(self.chain_state):
+            self.log(f"anvil's state file {self.chain_state} was cut (killed during a dump): the last copy that "
+                     "parses was put back; later blocks are sent again by the outbox")
 
     def _popen(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -351,6 +403,9 @@ class LocalSystem:
         and the wait, :func:`restart_delay`) and restart those whose wait is over (logged with
         the new pid)."""
         now = self._clock()
+        if now - self._state_copied_at >= CHAIN_STATE_COPY_SECONDS:
+            self._state_copied_at = now
+            keep_chain_state(self.chain_state)
         for child in self.children:
             if child.proc.poll() is None:
                 continue
@@ -361,6 +416,8 @@ class LocalSystem:
                 self.log(f"{child.name} (pid {child.proc.pid}) stopped: {exit_status(child.proc.returncode)} "
                          f"after {ran:.1f} s; restarting in {wait:g} s (see {self.logs}/{child.name}.log)")
             elif now >= child.restart_at:
+                if child.name == "anvil":
+                    self._repair_chain_state()
                 child.proc = self._popen(child.name, child.argv)
                 child.started_at, child.restart_at = self._clock(), None
                 child.restarts += 1
@@ -371,8 +428,9 @@ class LocalSystem:
         host, port = url.hostname or "127.0.0.1", url.port or 8546
         if _port_open(host, port):
             raise LedgerError(f"Port {port} is in use: is another `make run` (or node) running? Stop it first.")
-        state = self.settings.data_dir / "chain" / "state.json"
+        state = self.chain_state
         state.parent.mkdir(parents=True, exist_ok=True)
+        self._repair_chain_state()
         anvil = anvil_binary()
         # --state loads the file at start and dumps it every second and on SIGTERM: a restart
         # (make run again, or the supervisor after a crash) continues the same chain
