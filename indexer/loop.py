@@ -78,6 +78,17 @@ class _ChainMoved(Exception):
     """A header fetched for a chunk no longer matches its logs' block hash."""
 
 
+SQLITE_BUSY_CODES = frozenset({5, 6})
+"""SQLite's ``SQLITE_BUSY`` and ``SQLITE_LOCKED`` result codes (https://sqlite.org/rescode.html)."""
+
+
+def database_busy(exc: OperationalError) -> bool:
+    """Whether a database error only means that SQLite was busy or locked by another writer
+    (by the driver's result code, ``sqlite3.Error.sqlite_errorcode``, never the message)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in SQLITE_BUSY_CODES
+
+
 class ChainReader(Protocol):
     """The part of ``ledger.chain.LedgerChain`` the indexer uses."""
 
@@ -391,7 +402,9 @@ class Indexer:
         e.g. a provider refusing even one block's logs), or a database that cannot be reached
         is logged as a warning and retried with exponential backoff (from ``poll_interval_seconds``,
         doubling, at most ``max_backoff_seconds``); the checkpoint keeps every committed
-        chunk, so nothing is skipped.
+        chunk, so nothing is skipped. A SQLite database that is only busy (another writer held
+        it past ``busy_timeout``: :func:`database_busy`) is retried after ``poll_interval_seconds``
+        without growing the backoff: under heavy write load the index must not fall a minute behind.
 
         Raises:
             ReorgDetectedError, LedgerConfigError, WrongChainError,
@@ -404,7 +417,15 @@ class Indexer:
         while not stop.is_set():
             try:
                 self.run_once(stop)
-            except (ChainUnavailableError, ChainRpcError, OperationalError) as exc:
+            except OperationalError as exc:
+                if not database_busy(exc):
+                    failures += 1
+                    delay = min(poll * 2**failures, self._max_backoff_seconds)
+                    log.warning("Indexer pass %d failed, retrying in %.1f s: %s", failures, delay, exc)
+                else:  # another writer held the SQLite file past busy_timeout: not an outage
+                    delay = poll
+                    log.info("Index database busy (another writer); retrying in %.1f s", delay)
+            except (ChainUnavailableError, ChainRpcError) as exc:
                 failures += 1
                 delay = min(poll * 2**failures, self._max_backoff_seconds)
                 log.warning("Indexer pass %d failed, retrying in %.1f s: %s", failures, delay, exc)
