@@ -1197,7 +1197,7 @@ class Health(BaseModel):
         "status": "ok", "chain_id": 31337, "contract_address": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
         "deploy_block": 1, "chain_head_block": 1234, "indexed_block": 1234, "lag_blocks": 0,
         "head_seen_at": 1767225600, "paused": False, "contract_version": "2.1.0", "node_reachable": True,
-        "index_age_seconds": 2, "reasons": [],
+        "index_age_seconds": 2, "reasons": [], "event_errors": 0,
     }]})
 
     status: Literal["ok", "degraded", "unavailable"] = Field(
@@ -1218,6 +1218,11 @@ class Health(BaseModel):
     reasons: list[str] = Field(
         default_factory=list,
         description="why the service is not ready: not_indexed, index_lagging, head_stale, node_unreachable",
+    )
+    event_errors: int = Field(
+        default=0, ge=0,
+        description="indexed events the projection could not apply (kept with their error in event_errors; "
+        "the indexer goes on)",
     )
 
 

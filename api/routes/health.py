@@ -13,7 +13,7 @@ import math
 from fastapi import APIRouter, Request
 
 from api import freshness
-from api.deps import DeploymentDep, NowDep, SettingsDep
+from api.deps import DeploymentDep, NowDep, SessionDep, SettingsDep
 from api.problems import ProblemError, RETRY_AFTER_HEADER, problem_responses
 from api.schemas import Health, Liveness, Readiness
 from ledger.db import repository
@@ -49,7 +49,9 @@ def _lag(state: freshness.IndexState) -> int | None:
 
 
 @router.get("/health", response_model=Health)
-def health(request: Request, deployment: DeploymentDep, settings: SettingsDep, now: NowDep) -> Health:
+def health(
+    request: Request, session: SessionDep, deployment: DeploymentDep, settings: SettingsDep, now: NowDep
+) -> Health:
     """Health of the index and the node; the HTTP status is 200 whatever the state (see
     `/health/ready` for a probe that fails).
 
@@ -68,6 +70,8 @@ def health(request: Request, deployment: DeploymentDep, settings: SettingsDep, n
     - `paused`: whether the platform admin paused all writes (as indexed; staff writes then
       answer 503 `ledger-paused`, reads keep working); `contract_version`: the contract's
       `version()` as the indexer read it ("2.1.0"). Both null before the indexer's first pass.
+    - `event_errors`: indexed events the projection could not apply (each kept with its error;
+      the indexer goes on): not 0 means a registrar wrote something the index cannot show.
     """
     state = _index_state(request)
     node_reachable = freshness.node_probe(request.app).reachable()
@@ -87,6 +91,7 @@ def health(request: Request, deployment: DeploymentDep, settings: SettingsDep, n
         node_reachable=node_reachable,
         index_age_seconds=state.age_seconds(now),
         reasons=reasons,
+        event_errors=repository.event_error_count(session),
     )
 
 

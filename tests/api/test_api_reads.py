@@ -126,6 +126,7 @@ def test_health_is_degraded_before_the_indexer_ran(chain: LedgerChain, api_setti
         "node_reachable": True,
         "index_age_seconds": None,
         "reasons": ["not_indexed"],
+        "event_errors": 0,
     }
 
 
@@ -148,6 +149,7 @@ def test_health_is_ok_when_the_index_is_at_the_head(client: TestClient, chain: L
         "node_reachable": True,
         "index_age_seconds": body["index_age_seconds"],
         "reasons": [],
+        "event_errors": 0,
     }
     assert 0 <= body["index_age_seconds"] <= 60
 
