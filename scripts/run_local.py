@@ -329,8 +329,11 @@ def keep_chain_state(state: Path) -> bool:
         return False
     copy = state.with_name(state.name + ".good")
     tmp = copy.with_name(copy.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, copy)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, copy)
+    except OSError:  # a full disk must not stop the supervisor: the older copy stays
+        return False
     return True
 
 
