@@ -86,6 +86,41 @@ def status_of(withdrawn: bool, delivered: int, met_at: int | None, due_date: int
     return "pending"
 
 
+SETTLED_STATUSES = ("withdrawn", "delivered", "delivered_late")
+"""The statuses that no longer change with time; the others (``pending``, ``in_progress``,
+``overdue``) are *open* and follow from the due date, the delivered quantity and ``now``."""
+
+SETTLED_COLUMNS: dict[str, str] = {
+    "status": "status_settled",
+    "status_on_record": "status_on_record_settled",
+    "status_original_terms": "status_original_terms_settled",
+    "status_on_record_original_terms": "status_on_record_original_terms_settled",
+    "status_confirmed": "status_confirmed_settled",
+}
+"""Status field → the ``ledger.db.models.Commitment`` column holding its settled part
+(:func:`settled_status`), kept by the projection (schema 6)."""
+
+
+def settled_status(withdrawn: bool, met_at: int | None, due_date: int) -> str | None:
+    """The settled part of :func:`status_of`: the status when it no longer depends on
+    ``now``, else ``None`` (open). For every ``now`` and ``delivered``,
+    ``status_of(...) == settled_status(...)`` whenever the latter is not ``None``.
+
+    Args:
+        withdrawn: whether the commitment was withdrawn.
+        met_at: when the target was met on the chosen clock, Unix seconds; ``None`` while not met.
+        due_date: the due date of the chosen terms, Unix seconds.
+
+    Returns:
+        One of :data:`SETTLED_STATUSES`, or ``None``.
+    """
+    if withdrawn:
+        return "withdrawn"
+    if met_at is not None:
+        return "delivered" if met_at <= due_date else "delivered_late"
+    return None
+
+
 def status_sql(now: int, table: Any = None, *, met_at: str = "met_at", due_date: str = "due_date") -> ColumnElement[str]:
     """The mapping as a SQL ``CASE`` expression at ``now`` (bound as a parameter), for
     ``WHERE status IN (...)`` and ``GROUP BY``.

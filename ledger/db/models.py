@@ -37,7 +37,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, Me
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 """Version of this schema, kept in ``index_schema``; an index with another version (or none:
 a v1 index) is refused by ``ledger.db.engine.create_schema`` (rebuild: ``make reindex``).
 "3": contract 2.1.0 (batches, assets, confirmers and verdicts, sub-commitments); "4": the
@@ -45,7 +45,10 @@ same events, plus the commitment columns lists sort on (``progress_bps``, ``last
 ``last_change_block``, ``last_change_log_index``) and their indexes; "5": the same, plus
 ``indexed_blocks`` (number, hash, parent hash of the recent blocks and of every block with an
 event: the indexer rolls back a reorg to the common ancestor) and ``event_errors`` (an event
-whose projection failed is kept in ``events`` and its error recorded; the indexer goes on)."""
+whose projection failed is kept in ``events`` and its error recorded; the indexer goes on);
+"6": the same events, plus each status's settled part stored on the commitment
+(``status_settled`` ...: ``ledger.status.settled_status``) and the indexes and full-text
+search that keep lists, searches and overviews flat with size (issue 8)."""
 
 MAX_BIGINT = 2**63 - 1
 """Largest value of a BIGINT column (signed 64 bits)."""
@@ -349,6 +352,15 @@ class Commitment(ChainRefColumns, Base):
     last_changed_at: Mapped[int]  # Unix seconds (block time of the latest event concerning it)
     last_change_block: Mapped[int]
     last_change_log_index: Mapped[int]
+    # 6: each status's settled part, stored so lists filter and count through indexes
+    # (``ledger.status.settled_status``): "withdrawn", "delivered", "delivered_late", or
+    # None while open (then pending / in_progress / overdue follow from the stored due date
+    # and delivered quantity at query time: ``ledger.status.status_sql``).
+    status_settled: Mapped[str | None] = mapped_column(String(16))
+    status_on_record_settled: Mapped[str | None] = mapped_column(String(16))
+    status_original_terms_settled: Mapped[str | None] = mapped_column(String(16))
+    status_on_record_original_terms_settled: Mapped[str | None] = mapped_column(String(16))
+    status_confirmed_settled: Mapped[str | None] = mapped_column(String(16))
 
 
 class Amendment(ChainRefColumns, Base):
