@@ -22,7 +22,7 @@ API_URL ?= http://127.0.0.1:8000
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
-.PHONY: setup run test test-postgres compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-site browser clean help
+.PHONY: setup run test test-postgres compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-tools bench-site browser clean help
 
 help:
 	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make slither | make reset"
@@ -93,6 +93,12 @@ browser:
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+# wrk from Debian for the API bench (bench/api.py loads the API from a second process).
+bench-tools:
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi; }
 
 ## ---------------------------------------------------------------- run
 
