@@ -11,7 +11,7 @@ from __future__ import annotations
 import subprocess
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import yaml
 
@@ -37,25 +37,35 @@ def pinned_evm_version() -> str:
 
 
 @contextmanager
-def throwaway_anvil(timeout_seconds: float = 30.0, hardfork: str | None = None) -> Iterator[str]:
+def throwaway_anvil(
+    timeout_seconds: float = 30.0,
+    hardfork: str | None = None,
+    *,
+    port: int | None = None,
+    extra_args: Sequence[str] = (),
+) -> Iterator[str]:
     """Start anvil (in-memory, automine, its standard ``test test ... junk`` accounts) and
     yield its RPC URL.
 
     Args:
         timeout_seconds: how long to wait for the first answer, seconds.
         hardfork: anvil ``--hardfork`` name; ``None`` pins :func:`pinned_evm_version`.
+        port: TCP port on 127.0.0.1; ``None`` takes a free one.
+        extra_args: further anvil options, e.g. ``("--gas-limit", "300000000")`` or
+            ``("--load-state", path)`` (bench/chain_fill.py).
 
     Raises:
         ChainUnavailableError: it did not answer within ``timeout_seconds``.
         LedgerConfigError: no hardfork given and none pinned in ``brownie-config.yaml``.
     """
-    port = free_port()
+    port = port or free_port()
     proc = subprocess.Popen(
         [
             str(REPO_ROOT / "node_modules" / ".bin" / "anvil"),
             "--port", str(port),
             "--hardfork", hardfork or pinned_evm_version(),
             "--silent",
+            *extra_args,
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
