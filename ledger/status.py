@@ -452,14 +452,83 @@ class DeliveryCount:
     counting: tuple[DeliveryFact, ...]
 
 
+class DeliveryCounter:
+    """The running state of :func:`count_deliveries`, one step at a time (docs/LEDGER.md
+    "Status rules", "Batches", "Assets"): the one rule for the full recount and for the
+    projection's incremental step (``ledger.db.projection``), which builds it from what it
+    stores of a commitment and applies the facts appended after all earlier ones.
+
+    Attributes:
+        original_target: the target as registered (>= 1).
+        target: the current target (after the target changes stepped so far).
+        current: the on-record state under the current terms.
+        original: the on-record state under the original terms.
+        assets: asset key → key of the counted, not revoked delivery naming it (any mapping;
+            the incremental step passes the keys it looked up).
+        refs: the external refs already taken (any recorded delivery, or a counted leaf;
+            revoked ones included).
+    """
+
+    def __init__(
+        self,
+        original_target: int,
+        target: int | None = None,
+        current: OnRecord | None = None,
+        original: OnRecord | None = None,
+        assets: dict[str, Any] | None = None,
+        refs: set[str] | None = None,
+    ) -> None:
+        self.original_target = original_target
+        self.target = original_target if target is None else target
+        self.current = current if current is not None else OnRecord()
+        self.original = original if original is not None else OnRecord()
+        self.assets: dict[str, Any] = {} if assets is None else assets
+        self.refs: set[str] = set() if refs is None else refs
+
+    def target_changed(self, change: TargetChange) -> None:
+        """An amendment naming the target (:meth:`OnRecord.retargeted` on the current terms)."""
+        self.current = self.current.retargeted(change.previous_target, change.target, change.amended_at)
+        self.target = change.target
+
+    def recorded(self, fact: DeliveryFact) -> str | None:
+        """Decide a delivery or leaf when it is recorded and, when it counts, enter it in both
+        terms' running state at its ``recorded_at``.
+
+        Returns:
+            ``None`` when it counts, else why not (see :func:`count_deliveries`).
+        """
+        reason = fact.refused_reason if fact.batched else None
+        if reason is None and fact.batched and fact.external_ref and fact.external_ref in self.refs:
+            reason = "duplicate_external_ref"
+        if reason is None and fact.asset_key and fact.asset_key in self.assets:
+            reason = "asset_already_counted"
+        if fact.external_ref and (reason is None or not fact.batched):
+            self.refs.add(fact.external_ref)
+        if reason is None:
+            self.current = self.current.delivered(fact.quantity, self.target, fact.recorded_at)
+            self.original = self.original.delivered(fact.quantity, self.original_target, fact.recorded_at)
+            if fact.asset_key:
+                self.assets[fact.asset_key] = fact.key
+        return reason
+
+    def revoked(self, fact: DeliveryFact) -> None:
+        """Take out a delivery that counted (:meth:`recorded` returned ``None`` for it); its
+        asset is free again if it was the one naming it."""
+        self.current = self.current.revoked(fact.quantity, self.target)
+        self.original = self.original.revoked(fact.quantity, self.original_target)
+        if fact.asset_key and self.assets.get(fact.asset_key) == fact.key:
+            del self.assets[fact.asset_key]
+
+
 def count_deliveries(
     original_target: int, target_changes: Iterable[TargetChange], deliveries: Iterable[DeliveryFact]
 ) -> DeliveryCount:
     """Run a commitment's facts in log order (docs/LEDGER.md "Status rules", "Batches",
-    "Assets"): each delivery is decided when it is recorded (a leaf at its anchor, leaves in
-    file order) and, if it counts, enters the on-record running state of both terms at its
-    ``recorded_at``; a revocation takes a counted delivery out again; a target change moves
-    the current terms' state (:meth:`OnRecord.retargeted`).
+    "Assets") through a :class:`DeliveryCounter`: each delivery is decided when it is
+    recorded (a leaf at its anchor, leaves in file order) and, if it counts, enters the
+    on-record running state of both terms at its ``recorded_at``; a revocation takes a
+    counted delivery out again; a target change moves the current terms' state
+    (:meth:`OnRecord.retargeted`).
 
     A leaf is refused with its own ``refused_reason``, else ``duplicate_external_ref`` if its
     non-empty ref is already the ref of a delivery of the commitment (any recorded one, or a
@@ -483,36 +552,17 @@ def count_deliveries(
             steps.append((fact.revoked_at_position, 2, fact))
     steps.sort(key=lambda step: (step[0], step[1]))
 
-    target = original_target
-    current, original = OnRecord(), OnRecord()
+    counter = DeliveryCounter(original_target)
     refused: dict[Any, str | None] = {}
-    assets: dict[str, Any] = {}  # asset key -> key of the counted, not revoked delivery naming it
-    refs: set[str] = set()
     for _, kind, item in steps:
         if kind == 0:
-            current = current.retargeted(item.previous_target, item.target, item.amended_at)
-            target = item.target
+            counter.target_changed(item)
         elif kind == 1:
-            reason = item.refused_reason if item.batched else None
-            if reason is None and item.batched and item.external_ref and item.external_ref in refs:
-                reason = "duplicate_external_ref"
-            if reason is None and item.asset_key and item.asset_key in assets:
-                reason = "asset_already_counted"
-            refused[item.key] = reason
-            if item.external_ref and (reason is None or not item.batched):
-                refs.add(item.external_ref)
-            if reason is None:
-                current = current.delivered(item.quantity, target, item.recorded_at)
-                original = original.delivered(item.quantity, original_target, item.recorded_at)
-                if item.asset_key:
-                    assets[item.asset_key] = item.key
+            refused[item.key] = counter.recorded(item)
         elif refused.get(item.key, "not yet") is None:  # a revocation of a counted delivery
-            current = current.revoked(item.quantity, target)
-            original = original.revoked(item.quantity, original_target)
-            if item.asset_key and assets.get(item.asset_key) == item.key:
-                del assets[item.asset_key]
+            counter.revoked(item)
     counting = tuple(f for f in facts if refused.get(f.key) is None and f.revoked_at_position is None)
-    return DeliveryCount(refused, current, original, counting)
+    return DeliveryCount(refused, counter.current, counter.original, counting)
 
 
 # ---------------------------------------------------------------------------- 2.1.0: confirmations
