@@ -2,8 +2,10 @@
 in SQL. This module is the one place of each rule for the indexer and the API; the auditor
 replay (``scripts/audit/``) has its own code on purpose.
 
-The mapping (:func:`status_of`, and :func:`status_sql` for filters and counts, which agree on
-every input: tests/db/test_status_rules.py) takes ``(withdrawn, delivered, met_at, due_date,
+The mapping (:func:`status_of`; :func:`status_sql` for output and counts and the sargable
+:func:`status_in_sql` for filters, which agree on every input: tests/db/test_status_rules.py,
+tests/db/test_lists_status_sql.py; the SQL reads the settled part the projection stores,
+:data:`SETTLED_COLUMNS`) takes ``(withdrawn, delivered, met_at, due_date,
 now)`` and answers, in this order:
 
 - ``withdrawn``      if the commitment was withdrawn;
@@ -34,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import BigInteger, ColumnElement, and_, case, literal
+from sqlalchemy import BigInteger, ColumnElement, and_, case, false, func, literal, or_
 
 
 STATUSES = ("pending", "in_progress", "delivered", "delivered_late", "overdue", "withdrawn")
@@ -121,36 +123,54 @@ def settled_status(withdrawn: bool, met_at: int | None, due_date: int) -> str | 
     return None
 
 
-def status_sql(now: int, table: Any = None, *, met_at: str = "met_at", due_date: str = "due_date") -> ColumnElement[str]:
+def status_sql(
+    now: int,
+    table: Any = None,
+    *,
+    met_at: str = "met_at",
+    due_date: str = "due_date",
+    settled: str = "status_settled",
+) -> ColumnElement[str]:
     """The mapping as a SQL ``CASE`` expression at ``now`` (bound as a parameter), for
-    ``WHERE status IN (...)`` and ``GROUP BY``.
+    output columns and ``GROUP BY``; filters use :func:`status_in_sql` (same answer, through
+    indexes).
+
+    It reads the stored settled part (:func:`settled_status`, kept by the projection in the
+    column ``settled``: ``withdrawn``, ``delivered``, ``delivered_late`` or NULL), then, for
+    an open commitment, the due date against ``now`` (``overdue`` when ``now > due_date``),
+    then the delivered quantity (``in_progress`` when not 0, else ``pending``). It agrees
+    with :func:`status_of` on every row whose settled column is ``settled_status(withdrawn,
+    met_at, due_date)`` (tests/db/test_lists_status_sql.py).
 
     Args:
         now: evaluation time, Unix seconds.
-        table: table, ORM entity or alias with the columns ``withdrawn``,
-            ``delivered_quantity`` and the two named below;
-            :class:`ledger.db.models.Commitment` by default.
-        met_at: name of the ``met_at`` column of the clock and terms (see :data:`VERDICTS`).
+        table: table, ORM entity or alias with the columns ``delivered_quantity`` and the
+            named ones; :class:`ledger.db.models.Commitment` by default.
+        met_at: name of the ``met_at`` column of the clock and terms (see :data:`VERDICTS`);
+            kept for callers, the settled column already says whether and when it was met.
         due_date: name of the due date column of the terms.
+        settled: name of the settled column of the clock and terms (:data:`SETTLED_COLUMNS`).
 
     Returns:
         A string-valued SQL expression whose values are :data:`STATUSES`.
     """
-    if table is None:
-        from ledger.db.models import Commitment
-
-        table = Commitment
-    cols = getattr(table, "c", table)
-    met = getattr(cols, met_at)
+    cols = _columns(table)
+    stored = getattr(cols, settled)
     due = getattr(cols, due_date)
     return case(
-        (cols.withdrawn.is_(True), literal("withdrawn")),
-        (and_(met.is_not(None), met <= due), literal("delivered")),
-        (met.is_not(None), literal("delivered_late")),
+        (stored.is_not(None), stored),
         (due < literal(int(now), BigInteger), literal("overdue")),
         (cols.delivered_quantity != 0, literal("in_progress")),  # a DecimalInteger: only == 0 works in SQL
         else_=literal("pending"),
     )
+
+
+def _columns(table: Any) -> Any:
+    if table is None:
+        from ledger.db.models import Commitment
+
+        table = Commitment
+    return getattr(table, "c", table)
 
 
 def verdict_sql(status_field: str, now: int, table: Any = None) -> ColumnElement[str]:
@@ -160,10 +180,72 @@ def verdict_sql(status_field: str, now: int, table: Any = None) -> ColumnElement
         KeyError: not a status field of :data:`VERDICTS`.
     """
     _, met_at, due_date = _VERDICT_BY_FIELD[status_field]
-    return status_sql(now, table, met_at=met_at, due_date=due_date)
+    return status_sql(now, table, met_at=met_at, due_date=due_date, settled=SETTLED_COLUMNS[status_field])
 
 
 _VERDICT_BY_FIELD = {v[0]: v for v in VERDICTS}
+
+
+def status_in_sql(status_field: str, statuses: Iterable[str], now: int, table: Any = None) -> ColumnElement[bool]:
+    """``<status_field> IN (statuses)`` at ``now`` as a sargable SQL condition (no ``CASE``:
+    each branch can use an index on (settled column, due date)), equal to
+    ``verdict_sql(status_field, now).in_(statuses)`` on every row:
+
+    - a settled status ``s``: ``settled = s`` (all settled ones wanted: ``settled IN (...)``);
+    - ``overdue``: ``settled IS NULL AND due_date < now``;
+    - ``in_progress`` / ``pending``: ``settled IS NULL AND due_date >= now AND
+      delivered_quantity <> 0`` / ``= 0`` (both: the quantity is not looked at).
+
+    Args:
+        status_field: a field of :data:`VERDICTS`.
+        statuses: some of :data:`STATUSES` (repeats ignored); none wanted gives a condition
+            that is false on every row.
+        now: evaluation time, Unix seconds.
+        table: as for :func:`status_sql`.
+
+    Raises:
+        KeyError: not a status field of :data:`VERDICTS`.
+        ValueError: a status not in :data:`STATUSES`.
+    """
+    _, _, due_date = _VERDICT_BY_FIELD[status_field]
+    wanted = set(statuses)
+    unknown = sorted(wanted - set(STATUSES))
+    if unknown:
+        raise ValueError(f"Unknown status {unknown[0]!r}; expected one of {', '.join(STATUSES)}.")
+    cols = _columns(table)
+    stored = getattr(cols, SETTLED_COLUMNS[status_field])
+    due = getattr(cols, due_date)
+    at = literal(int(now), BigInteger)
+    branches: list[ColumnElement[bool]] = []
+    settled = [s for s in SETTLED_STATUSES if s in wanted]
+    if settled:
+        branches.append(stored == settled[0] if len(settled) == 1 else stored.in_(settled))
+    if "overdue" in wanted:
+        branches.append(and_(stored.is_(None), due < at))
+    not_yet_due = {"in_progress", "pending"} & wanted
+    if not_yet_due == {"in_progress", "pending"}:
+        branches.append(and_(stored.is_(None), due >= at))
+    elif not_yet_due == {"in_progress"}:
+        branches.append(and_(stored.is_(None), due >= at, cols.delivered_quantity != 0))
+    elif not_yet_due == {"pending"}:
+        branches.append(and_(stored.is_(None), due >= at, cols.delivered_quantity == 0))
+    if not branches:
+        return false()
+    return branches[0] if len(branches) == 1 else or_(*branches)
+
+
+def next_status_change_sql(status_field: str, now: int, table: Any = None) -> ColumnElement[bool]:
+    """The rows whose ``status_field`` changes with time after ``now`` without a new event:
+    open (settled column NULL) and not yet due (``due_date >= now``): at ``due_date + 1``
+    they become ``overdue``. ``MIN(due_date)`` over them is the last second (inclusive) up
+    to which every status of the matching rows stays what it is at ``now``.
+
+    Raises:
+        KeyError: not a status field of :data:`VERDICTS`.
+    """
+    _, _, due_date = _VERDICT_BY_FIELD[status_field]
+    cols = _columns(table)
+    return and_(getattr(cols, SETTLED_COLUMNS[status_field]).is_(None), getattr(cols, due_date) >= literal(int(now), BigInteger))
 
 
 def verdicts(row: Any, now: int) -> dict[str, str]:
@@ -194,13 +276,16 @@ def met_only_under_relaxed_terms(status: str, status_original_terms: str) -> boo
 
 
 def met_only_under_relaxed_terms_sql(now: int, table: Any = None) -> ColumnElement[bool]:
-    """:func:`met_only_under_relaxed_terms` as a SQL boolean expression at ``now``."""
-    current = verdict_sql("status", now, table)
-    original = verdict_sql("status_original_terms", now, table)
-    return case(
-        (current == literal("delivered"), original != literal("delivered")),
-        (current == literal("delivered_late"), original.not_in(["delivered", "delivered_late"])),
-        else_=literal(False),
+    """:func:`met_only_under_relaxed_terms` as a SQL boolean expression at ``now`` (never
+    NULL, so its negation is exact). Both verdicts it compares are settled ones
+    (``delivered``, ``delivered_late``) or not, so it reads only the stored settled columns
+    and is the same at every ``now`` (the argument is kept for callers)."""
+    cols = _columns(table)
+    current = func.coalesce(getattr(cols, SETTLED_COLUMNS["status"]), literal(""))
+    original = func.coalesce(getattr(cols, SETTLED_COLUMNS["status_original_terms"]), literal(""))
+    return or_(
+        and_(current == literal("delivered"), original != literal("delivered")),
+        and_(current == literal("delivered_late"), original.not_in(["delivered", "delivered_late"])),
     )
 
 

@@ -15,6 +15,7 @@ from ledger.db.models import Commitment, Municipality
 from ledger.limits import MAX_DATE, MAX_QUANTITY
 from ledger.status import (
     RECORDED_LATE_AFTER_SECONDS,
+    SETTLED_COLUMNS,
     STATUSES,
     VERDICTS,
     AmendmentFlags,
@@ -28,6 +29,7 @@ from ledger.status import (
     recorded_late,
     recording_lag_days,
     registration_lag_days,
+    settled_status,
     status_of,
     verdict_sql,
     verdicts,
@@ -73,7 +75,7 @@ def sql_verdicts(database: Database, rows: list[dict], now: int) -> list[dict]:
                     source_document_sha256=None, source_uri="", amendment_count=0, amended_after_due_date=False,
                     target_lowered=False, recorded_late_count=0, search_text="", block_number=2, log_index=i,
                     tx_hash="0x" + "00" * 32, block_time=0, last_changed_at=0, last_change_block=2,
-                    last_change_log_index=i, **row,
+                    last_change_log_index=i, **row, **settled_columns(row),
                 )
             )
         columns = [verdict_sql(field, now).label(field) for field in STATUS_FIELDS]
@@ -82,6 +84,14 @@ def sql_verdicts(database: Database, rows: list[dict], now: int) -> list[dict]:
         ).mappings().all()
         session.rollback()
     return [{**{f: r[f] for f in STATUS_FIELDS}, "relaxed": bool(r["relaxed"])} for r in result]
+
+
+def settled_columns(row: dict) -> dict:
+    """The settled columns the projection stores for these inputs (schema 6: what the SQL
+    mapping reads, ``ledger.status.SETTLED_COLUMNS``)."""
+    return {
+        SETTLED_COLUMNS[field]: settled_status(row["withdrawn"], row[met], row[due]) for field, met, due in VERDICTS
+    }
 
 
 def python_verdicts(rows: list[dict], now: int) -> list[dict]:
