@@ -234,6 +234,16 @@ def status_in_sql(status_field: str, statuses: Iterable[str], now: int, table: A
     return branches[0] if len(branches) == 1 else or_(*branches)
 
 
+def due_date_column(status_field: str) -> str:
+    """The name of the due date column of a field of :data:`VERDICTS` (``due_date`` or
+    ``original_due_date``).
+
+    Raises:
+        KeyError: not a status field of :data:`VERDICTS`.
+    """
+    return _VERDICT_BY_FIELD[status_field][2]
+
+
 def next_status_change_sql(status_field: str, now: int, table: Any = None) -> ColumnElement[bool]:
     """The rows whose ``status_field`` changes with time after ``now`` without a new event:
     open (settled column NULL) and not yet due (``due_date >= now``): at ``due_date + 1``

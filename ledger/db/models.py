@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -301,6 +301,20 @@ class Commitment(ChainRefColumns, Base):
         UniqueConstraint("block_number", "log_index"),
         Index("ix_commitments_municipality_theme", "municipality_id", "theme"),
         Index("ix_commitments_last_change", "last_change_block", "last_change_log_index"),
+        # 6 (issue 8): each list sort as (key, id), alone and within a municipality; the
+        # status filters (settled part, then the due date for overdue / not yet due) and
+        # the status sort (settled part, then id) alone and within a municipality.
+        Index("ix_commitments_due_date_id", "due_date", "id"),
+        Index("ix_commitments_progress_id", "progress_bps", "id"),
+        Index("ix_commitments_municipality_id", "municipality_id", "id"),
+        Index("ix_commitments_municipality_due_date", "municipality_id", "due_date", "id"),
+        Index("ix_commitments_municipality_progress", "municipality_id", "progress_bps", "id"),
+        Index("ix_commitments_municipality_last_change", "municipality_id", "last_change_block", "last_change_log_index"),
+        Index("ix_commitments_status_due", "status_settled", "due_date"),
+        Index("ix_commitments_status_id", "status_settled", "id"),
+        Index("ix_commitments_municipality_status", "municipality_id", "status_settled", "due_date"),
+        Index("ix_commitments_on_record_due", "status_on_record_settled", "due_date"),
+        Index("ix_commitments_municipality_on_record", "municipality_id", "status_on_record_settled", "due_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -317,7 +331,7 @@ class Commitment(ChainRefColumns, Base):
     original_target_quantity: Mapped[int]
     original_due_date: Mapped[int]  # Unix seconds
     target_quantity: Mapped[int]
-    due_date: Mapped[int] = mapped_column(index=True)  # Unix seconds
+    due_date: Mapped[int]  # Unix seconds
     historical_record: Mapped[bool] = mapped_column(Boolean)
     source_document_sha256: Mapped[str | None] = mapped_column(String(HASH_LENGTH), index=True)
     source_uri: Mapped[str] = mapped_column(String(512))
@@ -348,7 +362,7 @@ class Commitment(ChainRefColumns, Base):
     rollup_progress_bps: Mapped[int | None]
     rollup_children_counted: Mapped[int] = mapped_column(default=0)
     rollup_children_delivered: Mapped[int] = mapped_column(default=0)
-    progress_bps: Mapped[int] = mapped_column(index=True, default=0)  # capped at MAX_BIGINT
+    progress_bps: Mapped[int] = mapped_column(default=0)  # capped at MAX_BIGINT
     last_changed_at: Mapped[int]  # Unix seconds (block time of the latest event concerning it)
     last_change_block: Mapped[int]
     last_change_log_index: Mapped[int]
@@ -632,3 +646,106 @@ class Verdict(VerdictColumns, ChainRefColumns, Base):
 
 TABLE_NAMES = tuple(table.name for table in Base.metadata.sorted_tables)
 """Names of every table of the index, in dependency order."""
+
+
+# ---------------------------------------------------------------------------- 6: search and version
+
+SEARCH_TABLE = "commitments_search"
+"""SQLite: the FTS5 table (trigram tokenizer, external content ``commitments.search_text``,
+rowid = commitment id) that finds the commitments whose ``search_text`` contains a needle of
+at least :data:`SEARCH_MIN_CHARS` characters; kept by triggers on ``commitments``. PostgreSQL
+uses a pg_trgm GIN index on ``commitments.search_text`` instead
+(``ix_commitments_search_trgm``). Either one only narrows the rows: the exact test (a
+substring of the lowercased texts, ``ledger.db.repository.list_commitments``) decides."""
+
+SEARCH_MIN_CHARS = 3
+"""Trigram indexes find needles of 3 characters or more; a shorter needle is looked for by
+the exact test alone (a scan of ``search_text``)."""
+
+VERSION_TABLE = "index_version"
+"""One row (``id`` 1): ``epoch`` (random hex, new each time the tables are created) and ``n``
+(raised by triggers on every write to ``commitments``). ``(epoch, n)`` names a state of the
+commitments, so counts computed from it can be kept until it changes
+(``ledger.db.repository``). Not part of :data:`Base`'s metadata: an index rebuilt from the
+chain equals the one kept incrementally row for row, whatever its counter."""
+
+_SQLITE_CREATE = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(search_text, content='commitments', "
+    "content_rowid='id', tokenize='trigram')",
+    f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (id INTEGER PRIMARY KEY, epoch TEXT NOT NULL, n INTEGER NOT NULL)",
+    f"CREATE TRIGGER IF NOT EXISTS commitments_ai AFTER INSERT ON commitments BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, search_text) VALUES (new.id, new.search_text); "
+    f"UPDATE {VERSION_TABLE} SET n = n + 1 WHERE id = 1; END",
+    f"CREATE TRIGGER IF NOT EXISTS commitments_ad AFTER DELETE ON commitments BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    f"UPDATE {VERSION_TABLE} SET n = n + 1 WHERE id = 1; END",
+    f"CREATE TRIGGER IF NOT EXISTS commitments_au_search AFTER UPDATE OF search_text ON commitments BEGIN "
+    f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}, rowid, search_text) VALUES ('delete', old.id, old.search_text); "
+    f"INSERT INTO {SEARCH_TABLE}(rowid, search_text) VALUES (new.id, new.search_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS commitments_au AFTER UPDATE ON commitments BEGIN "
+    f"UPDATE {VERSION_TABLE} SET n = n + 1 WHERE id = 1; END",
+)
+
+_POSTGRES_CREATE = (
+    f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (id BIGINT PRIMARY KEY, epoch TEXT NOT NULL, n BIGINT NOT NULL)",
+    f"CREATE OR REPLACE FUNCTION {VERSION_TABLE}_bump() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN UPDATE {VERSION_TABLE} SET n = n + 1 WHERE id = 1; RETURN NULL; END $$",
+    f"CREATE TRIGGER commitments_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON commitments "
+    f"FOR EACH STATEMENT EXECUTE FUNCTION {VERSION_TABLE}_bump()",
+)
+
+
+def _pg_trgm_schema(connection: Any) -> str:
+    """The schema of the pg_trgm extension, created (in ``public`` when that schema exists,
+    else the current one) if missing; another process creating it at the same moment is fine."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    find = text("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'")
+    found = connection.scalar(find)
+    if found is None:
+        public = connection.scalar(text("SELECT 1 FROM pg_namespace WHERE nspname = 'public'"))
+        try:
+            with connection.begin_nested():
+                connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm" + (" SCHEMA public" if public else "")))
+        except DBAPIError:  # created by another process between the two statements
+            pass
+        found = connection.scalar(find)
+    return str(found)
+
+
+def _create_search_and_version(target: Any, connection: Any, **_: Any) -> None:
+    import secrets
+
+    from sqlalchemy import text
+
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        statements: tuple[str, ...] = _SQLITE_CREATE
+    elif dialect == "postgresql":
+        schema = _pg_trgm_schema(connection).replace('"', '""')
+        statements = _POSTGRES_CREATE + (
+            f'CREATE INDEX IF NOT EXISTS ix_commitments_search_trgm ON commitments USING gin (search_text "{schema}".gin_trgm_ops)',
+        )
+    else:
+        return
+    for statement in statements:
+        connection.exec_driver_sql(statement)
+    connection.execute(
+        text(f"INSERT INTO {VERSION_TABLE} (id, epoch, n) VALUES (1, :epoch, 0) ON CONFLICT (id) DO NOTHING"),
+        {"epoch": secrets.token_hex(8)},
+    )
+
+
+def _drop_search_and_version(target: Any, connection: Any, **_: Any) -> None:
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {SEARCH_TABLE}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
+    elif dialect == "postgresql":
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
+        connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {VERSION_TABLE}_bump() CASCADE")
+
+
+event.listen(Commitment.__table__, "after_create", _create_search_and_version)
+event.listen(Commitment.__table__, "before_drop", _drop_search_and_version)

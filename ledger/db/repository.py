@@ -31,12 +31,17 @@ They only read; none of them commits or writes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import json
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, column, func, or_, select, table, text
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
@@ -59,16 +64,20 @@ from ledger.db.models import (
     RegistrarTerm,
     Verdict,
 )
+from ledger.db.models import SEARCH_MIN_CHARS, SEARCH_TABLE, VERSION_TABLE
 from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH, batched_delivery_key
 from ledger.limits import amendment_field_names
 from ledger.status import (
     STATUSES,
+    due_date_column,
     met_only_under_relaxed_terms,
     met_only_under_relaxed_terms_sql,
+    next_status_change_sql,
     progress_bps,
     recorded_late,
     recording_lag_days,
     registration_lag_days,
+    status_in_sql,
     status_of,
     verdict_sql,
     verdicts,
@@ -76,6 +85,11 @@ from ledger.status import (
 
 MAX_PAGE_LIMIT = 100
 """Largest ``limit`` of :func:`list_commitments` and :func:`list_deliveries`."""
+
+MAX_COMMITMENT_OFFSET = 10_000
+"""Largest ``offset`` of :func:`list_commitments`: an offset is read and skipped row by row,
+so deeper pages are reached with the ``after`` cursor (keyset pagination: the same work on
+every page)."""
 
 EVIDENCE_URL = "/api/v1/evidence/{sha256}"
 """Where the API serves a stored evidence file."""
@@ -207,6 +221,70 @@ def _check_statuses(statuses: Iterable[str]) -> list[str]:
     return wanted
 
 
+# ---------------------------------------------------------------------------- counts kept
+
+COUNT_CACHE_SIZE = 4096
+"""Most counts kept by :func:`_kept` per process (least recently used ones go first)."""
+
+_kept_counts: OrderedDict[tuple[Any, ...], tuple[int, int, Any]] = OrderedDict()
+_kept_lock = threading.Lock()
+_FOREVER = 2**63
+
+
+def _index_version(session: Session) -> tuple[str, int]:
+    """``(epoch, n)`` of ``index_version`` (``ledger.db.models.VERSION_TABLE``): it changes
+    with every write to ``commitments``."""
+    epoch, n = session.execute(text(f"SELECT epoch, n FROM {VERSION_TABLE} WHERE id = 1")).one()
+    return str(epoch), int(n)
+
+
+def _next_change(session: Session, status_field: str, conditions: list[ColumnElement[bool]], now: int) -> int:
+    """The last second (inclusive, Unix seconds) up to which the ``status_field`` of every
+    commitment matching ``conditions`` stays what it is at ``now`` without a new event: the
+    smallest due date of the open ones not yet due (one indexed query), or "never"."""
+    due = getattr(Commitment, due_date_column(status_field))
+    found = session.scalar(select(func.min(due)).where(*conditions, next_status_change_sql(status_field, now)))
+    return _FOREVER if found is None else int(found)
+
+
+def _kept(
+    session: Session,
+    now: int,
+    key: tuple[Any, ...],
+    compute: Callable[[], Any],
+    changes: Iterable[tuple[str, list[ColumnElement[bool]]]] = (),
+) -> Any:
+    """``compute()`` (a count or counts of commitments), kept per process until it may differ:
+    until the commitments change (:func:`_index_version`) or, for counts that depend on
+    statuses at ``now``, until the next due date crossing (``changes``: the status fields
+    and the conditions of the rows counted, :func:`_next_change`), and only for evaluation
+    times from the one it was computed at on (a request with an earlier ``now`` computes
+    again). So a count is never stale: it is what ``compute()`` would give now.
+
+    Args:
+        now: evaluation time of the statuses, Unix seconds.
+        key: what is counted (a name and the filters), hashable.
+        compute: the query, run in ``session``.
+        changes: ``(status field, conditions)`` of the time-dependent parts.
+    """
+    version = _index_version(session)
+    full_key = (str(session.get_bind().url), version, key)
+    with _kept_lock:
+        hit = _kept_counts.get(full_key)
+        if hit is not None and hit[0] <= now <= hit[1]:
+            _kept_counts.move_to_end(full_key)
+            return hit[2]
+    value = compute()
+    until = min([_next_change(session, field, conditions, now) for field, conditions in changes], default=_FOREVER)
+    if _index_version(session) == version:  # PostgreSQL reads each statement at its own snapshot
+        with _kept_lock:
+            _kept_counts[full_key] = (now, until, value)
+            _kept_counts.move_to_end(full_key)
+            while len(_kept_counts) > COUNT_CACHE_SIZE:
+                _kept_counts.popitem(last=False)
+    return value
+
+
 # ---------------------------------------------------------------------------- municipalities
 
 
@@ -214,20 +292,25 @@ def _status_counts(
     session: Session, now: int, status_field: str, municipality_id: int | None = None
 ) -> dict[int, dict[str, int]]:
     """Municipality id → {status: count} of one status field (``"status"``,
-    ``"status_on_record"``, ...), all six statuses listed."""
-    # Group over a subquery: PostgreSQL does not match a CASE with bound parameters in the
-    # select list to "the same" CASE in GROUP BY.
-    inner = select(Commitment.municipality_id.label("municipality_id"), verdict_sql(status_field, now).label("status"))
-    if municipality_id is not None:
-        inner = inner.where(Commitment.municipality_id == municipality_id)
-    sub = inner.subquery()
-    rows = session.execute(
-        select(sub.c.municipality_id, sub.c.status, func.count()).group_by(sub.c.municipality_id, sub.c.status)
-    ).tuples()
-    counts: dict[int, dict[str, int]] = {}
-    for mid, status, count in rows:
-        counts.setdefault(mid, dict.fromkeys(STATUSES, 0))[status] = count
-    return counts
+    ``"status_on_record"``), all six statuses listed; kept by :func:`_kept` (the same until
+    the commitments change or the next due date crossing)."""
+    conditions = [] if municipality_id is None else [Commitment.municipality_id == municipality_id]
+
+    def compute() -> dict[int, dict[str, int]]:
+        # Group over a subquery: PostgreSQL does not match a CASE with bound parameters in the
+        # select list to "the same" CASE in GROUP BY.
+        inner = select(Commitment.municipality_id.label("municipality_id"), verdict_sql(status_field, now).label("status"))
+        sub = inner.where(*conditions).subquery()
+        rows = session.execute(
+            select(sub.c.municipality_id, sub.c.status, func.count()).group_by(sub.c.municipality_id, sub.c.status)
+        ).tuples()
+        counts: dict[int, dict[str, int]] = {}
+        for mid, status, count in rows:
+            counts.setdefault(mid, dict.fromkeys(STATUSES, 0))[status] = count
+        return counts
+
+    kept = _kept(session, now, ("status_counts", status_field, municipality_id), compute, [(status_field, conditions)])
+    return {mid: dict(counts) for mid, counts in kept.items()}
 
 
 def _registrars(
@@ -384,7 +467,11 @@ def list_themes(session: Session, municipality_id: int | None) -> list[dict[str,
     query = select(Commitment.theme, func.count()).where(Commitment.theme != "")
     if municipality_id is not None:
         query = query.where(Commitment.municipality_id == municipality_id)
-    rows = session.execute(query.group_by(Commitment.theme).order_by(Commitment.theme)).tuples()
+
+    def compute() -> list[tuple[str, int]]:
+        return [(theme, count) for theme, count in session.execute(query.group_by(Commitment.theme).order_by(Commitment.theme))]
+
+    rows = _kept(session, 0, ("themes", municipality_id), compute)
     return [{"theme": theme, "count": count} for theme, count in rows]
 
 
@@ -483,7 +570,8 @@ def _leaf_counting() -> list[ColumnElement[bool]]:
 
 def _commitment_order(sort: str, now: int) -> list[ColumnElement[Any]]:
     """``ORDER BY`` of :func:`list_commitments` for one of :data:`COMMITMENT_SORTS`: the key,
-    ascending or descending, then ``id`` ascending (ties).
+    ascending or descending, then ``id`` ascending (ties). Used with ``offset``; cursors
+    page through :func:`_sort_segments` instead (the same order).
 
     Raises:
         ValueError: not one of :data:`COMMITMENT_SORTS`.
@@ -494,20 +582,106 @@ def _commitment_order(sort: str, now: int) -> list[ColumnElement[Any]]:
     key = sort.removeprefix("-")
     if key == "id":
         return [Commitment.id.desc() if descending else Commitment.id.asc()]
-    columns: list[ColumnElement[Any]]
-    if key == "due_date":
-        columns = [Commitment.due_date]
-    elif key == "progress":
-        columns = [Commitment.progress_bps]
-    elif key == "status":
+    if key == "status":
         rank = {status: position for position, status in enumerate(STATUS_URGENCY)}
-        columns = [case(rank, value=verdict_sql("status", now))]
-    else:  # last_change
-        columns = [Commitment.last_change_block, Commitment.last_change_log_index]
-    return [column.desc() if descending else column.asc() for column in columns] + [Commitment.id.asc()]
+        column_ = case(rank, value=verdict_sql("status", now))
+        return [column_.desc() if descending else column_.asc(), Commitment.id.asc()]
+    return [c.desc() if d else c.asc() for c, d in _sort_keys(sort)]
 
 
-def list_commitments(
+def _sort_keys(sort: str) -> list[tuple[Any, bool]]:
+    """The (column, descending) keys of a sort other than ``status``, ``id`` last."""
+    descending = sort.startswith("-")
+    key = sort.removeprefix("-")
+    if key == "id":
+        return [(Commitment.id, descending)]
+    columns = {
+        "due_date": [Commitment.due_date],
+        "progress": [Commitment.progress_bps],
+        "last_change": [Commitment.last_change_block, Commitment.last_change_log_index],
+        "status": [],
+    }[key]
+    return [(c, descending) for c in columns] + [(Commitment.id, False)]
+
+
+def _sort_segments(sort: str, now: int) -> list[tuple[str | None, list[tuple[Any, bool]]]]:
+    """The order of a sort as segments read one after the other, each ``(status or None,
+    keys)``: one segment (``None``: every row) ordered by :func:`_sort_keys`; ``status`` and
+    ``-status``: one segment per status in :data:`STATUS_URGENCY` order (or reversed), each
+    by id, so that every segment is an indexed read (no ``CASE`` to sort on)."""
+    if sort.removeprefix("-") != "status":
+        return [(None, _sort_keys(sort))]
+    order = STATUS_URGENCY[::-1] if sort.startswith("-") else STATUS_URGENCY
+    return [(status, [(Commitment.id, False)]) for status in order]
+
+
+class InvalidCursorError(ValueError):
+    """A pagination cursor (``after`` / ``before``) that this server did not make for this
+    ``sort``: not base64url JSON of ``[1, sort, segment, key values...]`` with integer
+    values."""
+
+
+CURSOR_FORMAT = 1
+"""Version of the cursor text; a cursor of another version is refused."""
+
+
+def _encode_cursor(sort: str, segment: int, values: list[int]) -> str:
+    raw = json.dumps([CURSOR_FORMAT, sort, segment, *values], separators=(",", ":")).encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str, segments: int, keys: int) -> tuple[int, list[int]]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursorError(f"Not a cursor of this list: {cursor!r}.") from exc
+    if (
+        not isinstance(decoded, list)
+        or len(decoded) != 3 + keys
+        or decoded[0] != CURSOR_FORMAT
+        or decoded[1] != sort
+        or not all(type(v) is int for v in decoded[2:])
+        or not 0 <= decoded[2] < segments
+    ):
+        raise InvalidCursorError(f"Not a cursor of this list for sort {sort!r}: {cursor!r}.")
+    return decoded[2], decoded[3:]
+
+
+def _beyond(keys: list[tuple[Any, bool]], values: list[int], forward: bool) -> ColumnElement[bool]:
+    """Rows strictly after (``forward``) or before the position ``values`` in the order
+    ``keys``, written so that the first key's range can use an index:
+    ``k1 >= v1 AND (k1 > v1 OR (k2 >= v2 AND (...)))`` (directions as the keys say)."""
+    (col, descending), value = keys[0], values[0]
+    up = forward != descending
+    strict = col > value if up else col < value
+    if len(keys) == 1:
+        return strict
+    return and_(col >= value if up else col <= value, or_(strict, _beyond(keys[1:], values[1:], forward)))
+
+
+def _sort_values(c: Commitment, keys: list[tuple[Any, bool]]) -> list[int]:
+    return [int(getattr(c, col.key)) for col, _ in keys]
+
+
+@dataclass(frozen=True)
+class CommitmentListPage:
+    """One page of :func:`list_commitments_page`: ``rows`` (summary dicts), ``total`` (all
+    rows matching the filters), ``next_cursor`` / ``prev_cursor`` (pass as ``after`` /
+    ``before`` for the next / previous page; ``None`` on the last / first page)."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def list_commitments(session: Session, now: int, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
+    """``(rows, total)`` of :func:`list_commitments_page` (same arguments)."""
+    page = list_commitments_page(session, now, **kwargs)
+    return page.rows, page.total
+
+
+def list_commitments_page(
     session: Session,
     now: int,
     *,
@@ -523,10 +697,12 @@ def list_commitments(
     sort: str = "id",
     offset: int = 0,
     limit: int = 20,
-) -> tuple[list[dict[str, Any]], int]:
-    """One page of commitments (summary dicts, in ``sort`` order: by id ascending by default)
-    and the total number matching the filters, which combine with AND (``None`` / empty: no
-    filter).
+    after: str | None = None,
+    before: str | None = None,
+) -> CommitmentListPage:
+    """One page of commitments (summary dicts, in ``sort`` order: by id ascending by default),
+    the total number matching the filters, which combine with AND (``None`` / empty: no
+    filter), and the cursors of the pages around it.
 
     Summary fields: the v1 ones (``id``, ``municipality_id``, ``municipality_name``,
     ``external_ref``, ``title``, ``theme``, ``unit``, ``target_quantity``,
@@ -538,6 +714,12 @@ def list_commitments(
     ``batched_delivery_count``), and ``last_changed_at`` (block time of the latest event
     concerning the commitment, Unix seconds: see ``ledger.db.models.Commitment``), with
     ``_iso`` twins.
+
+    Work per page does not grow with the index: filters and sorts read indexes (statuses
+    through ``ledger.status.status_in_sql``, the text through the trigram index of
+    ``ledger.db.models.SEARCH_TABLE``), a page after a cursor is a keyset read (``sort=status``:
+    one indexed read per status, in urgency order), and the total is kept by :func:`_kept`
+    until the commitments change or a due date is crossed.
 
     Args:
         now: evaluation time of the statuses, Unix seconds.
@@ -551,35 +733,49 @@ def list_commitments(
         historical_record: registered after (true) / not after (false) its original due date.
         met_only_under_relaxed_terms: the claimed verdict is (true) / is not (false) better
             under the current terms than the original ones.
-        q: case-insensitive substring of the title, description or external_ref; blank
-            means no filter.
+        q: case-insensitive substring of the title, description or external_ref (Python's
+            ``str.lower`` on both sides; NUL stands for "␀", U+2400, as texts are stored);
+            blank means no filter. 3 characters or more are found through the trigram index,
+            shorter ones by reading every ``search_text`` (``ledger.db.models.SEARCH_MIN_CHARS``).
         sort: one of :data:`COMMITMENT_SORTS`: ``id``, ``due_date``, ``progress``,
             ``status`` (most urgent first: :data:`STATUS_URGENCY`) or ``last_change``
             (oldest first), each ascending, or descending with a ``-`` prefix
             (``-last_change``: most recently changed first); ties by id ascending.
-        offset: rows to skip (>= 0).
+        offset: rows to skip, 0..:data:`MAX_COMMITMENT_OFFSET` (not with a cursor).
         limit: rows to return, 1..:data:`MAX_PAGE_LIMIT`.
+        after: a cursor of this list and ``sort`` (``next_cursor`` / ``prev_cursor`` of a
+            page): the rows after that position.
+        before: a cursor: the rows before that position (the ``limit`` nearest to it).
 
     Returns:
-        ``(page, total_matching)``.
+        The :class:`CommitmentListPage`.
 
     Raises:
-        ValueError: an unknown status or sort, ``offset`` < 0 or ``limit`` outside 1..100.
+        ValueError: an unknown status or sort, ``offset`` outside 0..10,000, ``limit``
+            outside 1..100, ``offset`` with a cursor, or both cursors.
+        InvalidCursorError: a cursor that is not one of this list for ``sort``.
     """
     wanted = _check_statuses(statuses)
     wanted_on_record = _check_statuses(statuses_on_record)
     order = _commitment_order(sort, now)
     _check_page(offset, limit)
+    if offset > MAX_COMMITMENT_OFFSET:
+        raise ValueError(f"offset must be at most {MAX_COMMITMENT_OFFSET} (page on with the cursor), got {offset}.")
+    if after is not None and before is not None:
+        raise ValueError("Give after or before, not both.")
+    if offset and (after is not None or before is not None):
+        raise ValueError("Give offset or a cursor, not both.")
+    segments = _sort_segments(sort, now)
+    key_count = len(segments[0][1])
+    cursor = after if after is not None else before
+    position = None if cursor is None else _decode_cursor(cursor, sort, len(segments), key_count)
 
+    # The conditions that do not depend on now, then the status ones.
     conditions: list[ColumnElement[bool]] = []
     if municipality_id is not None:
         conditions.append(Commitment.municipality_id == municipality_id)
     if theme is not None:
         conditions.append(Commitment.theme == theme)
-    if wanted:
-        conditions.append(verdict_sql("status", now).in_(wanted))
-    if wanted_on_record:
-        conditions.append(verdict_sql("status_on_record", now).in_(wanted_on_record))
     if recorded_late is not None:
         conditions.append(Commitment.recorded_late_count > 0 if recorded_late else Commitment.recorded_late_count == 0)
     conditions += _flag(Commitment.amended_after_due_date, amended_after_due_date)
@@ -587,21 +783,110 @@ def list_commitments(
     if met_only_under_relaxed_terms is not None:
         relaxed = met_only_under_relaxed_terms_sql(now)
         conditions.append(relaxed if met_only_under_relaxed_terms else ~relaxed)
-    needle = (q or "").replace("\x1f", "").strip().lower()
+    needle = search_needle(q)
     if needle:
-        conditions.append(Commitment.search_text.contains(needle, autoescape=True))
+        conditions.append(_search_condition(session, needle))
+    timeless = list(conditions)
+    changes: list[tuple[str, list[ColumnElement[bool]]]] = []
+    if wanted:
+        conditions.append(status_in_sql("status", wanted, now))
+        changes.append(("status", timeless))
+    if wanted_on_record:
+        conditions.append(status_in_sql("status_on_record", wanted_on_record, now))
+        changes.append(("status_on_record", timeless))
 
-    total = session.scalar(select(func.count()).select_from(Commitment).where(*conditions)) or 0
-    rows = session.execute(
-        select(Commitment, Municipality.name)
-        .join(Municipality, Municipality.id == Commitment.municipality_id)
-        .where(*conditions)
-        .order_by(*order)
-        .offset(offset)
-        .limit(limit)
-    ).tuples().all()
-    children = _children(session, [c.id for c, _ in rows])
-    return [_summary(c, name, now, children.get(c.id, [])) for c, name in rows], total
+    filters_key = (municipality_id, theme, tuple(sorted(wanted)), tuple(sorted(wanted_on_record)), recorded_late,
+                   amended_after_due_date, historical_record, met_only_under_relaxed_terms, needle)
+    total = _kept(
+        session, now, ("commitment_count", filters_key),
+        lambda: int(session.scalar(select(func.count()).select_from(Commitment).where(*conditions)) or 0),
+        changes,
+    )
+
+    def read(where: list[ColumnElement[bool]], by: list[ColumnElement[Any]], count: int, skip: int = 0) -> list[Any]:
+        query = select(Commitment, Municipality.name).join(Municipality, Municipality.id == Commitment.municipality_id)
+        return session.execute(query.where(*where).order_by(*by).offset(skip or None).limit(count)).tuples().all()
+
+    def walk(start: tuple[int, list[int]] | None, forward: bool, count: int) -> list[tuple[int, Any, str]]:
+        """Up to ``count`` rows from ``start`` (exclusive; the beginning / end when None)."""
+        found: list[tuple[int, Any, str]] = []
+        indices = range(len(segments)) if forward else range(len(segments) - 1, -1, -1)
+        for index in indices:
+            if start is not None and (index < start[0] if forward else index > start[0]):
+                continue
+            status, keys = segments[index]
+            if status is not None and wanted and status not in wanted:
+                continue
+            where = list(conditions)
+            if status is not None:
+                where.append(status_in_sql("status", [status], now))
+            if start is not None and index == start[0]:
+                where.append(_beyond(keys, start[1], forward))
+            by = [c.desc() if d else c.asc() for c, d in keys] if forward else [c.asc() if d else c.desc() for c, d in keys]
+            found += [(index, c, name) for c, name in read(where, by, count - len(found))]
+            if len(found) >= count:
+                break
+        return found
+
+    def position_of(index: int, c: Commitment) -> tuple[int, list[int]]:
+        return index, _sort_values(c, segments[index][1])
+
+    def segment_of(c: Commitment) -> int:
+        if len(segments) == 1:
+            return 0
+        status = status_of(c.withdrawn, c.delivered_quantity, c.met_at, c.due_date, now)
+        return [s for s, _ in segments].index(status)
+
+    if before is not None:
+        assert position is not None
+        rows = walk(position, False, limit + 1)
+        has_prev = len(rows) > limit
+        rows = rows[:limit][::-1]
+        prev_cursor = _encode_cursor(sort, *position_of(rows[0][0], rows[0][1])) if has_prev else None
+        last = position_of(rows[-1][0], rows[-1][1]) if rows else None
+        next_cursor = _encode_cursor(sort, *last) if last is not None and walk(last, True, 1) else None
+    else:
+        if offset:
+            plain = read(conditions, order, limit + 1, offset)
+            rows = [(segment_of(c), c, name) for c, name in plain]
+        else:
+            rows = walk(position, True, limit + 1)
+        has_next = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(sort, *position_of(rows[-1][0], rows[-1][1])) if has_next else None
+        if position is None and not offset:
+            prev_cursor = None
+        elif rows:
+            first = position_of(rows[0][0], rows[0][1])
+            prev_cursor = _encode_cursor(sort, *first) if walk(first, False, 1) else None
+        else:
+            prev_cursor = after if position is not None and walk(position, False, 1) else None
+    children = _children(session, [c.id for _, c, _ in rows])
+    return CommitmentListPage(
+        [_summary(c, name, now, children.get(c.id, [])) for _, c, name in rows], total, next_cursor, prev_cursor
+    )
+
+
+def search_needle(q: str | None) -> str:
+    """What ``q`` looks for in ``search_text``: trimmed, lowercased (``str.lower``), unit
+    separators (U+001F, between the fields) dropped and NUL as "␀" (U+2400, as texts are
+    stored); ``""`` when nothing is left (no filter)."""
+    return (q or "").replace("\x1f", "").replace("\x00", "\u2400").strip().lower()
+
+
+def _search_condition(session: Session, needle: str) -> ColumnElement[bool]:
+    """Rows whose ``search_text`` contains ``needle`` (already :func:`search_needle`): the
+    exact test (``LIKE`` with every wildcard escaped), which on SQLite reads only the rows the
+    FTS5 trigram table finds for needles of :data:`~ledger.db.models.SEARCH_MIN_CHARS` or
+    more (on PostgreSQL the pg_trgm GIN index serves the ``LIKE`` itself). Trigrams fold
+    case the same way on both sides, so they find every row that contains the needle; the
+    exact test removes what they find beyond it."""
+    exact = Commitment.search_text.contains(needle, autoescape=True)
+    if len(needle) < SEARCH_MIN_CHARS or session.get_bind().dialect.name != "sqlite":
+        return exact
+    fts = table(SEARCH_TABLE, column("rowid"), column("search_text"))
+    phrase = '"' + needle.replace('"', '""') + '"'
+    return and_(Commitment.id.in_(select(fts.c.rowid).where(fts.c.search_text.op("MATCH")(phrase))), exact)
 
 
 def get_commitment(

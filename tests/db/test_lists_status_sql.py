@@ -30,19 +30,21 @@ SUBSETS = [set(c) for n in range(0, len(STATUSES) + 1) for c in combinations(STA
 
 
 def insert_rows(session, rows: list[dict]) -> None:
+    """Replace the commitments by ``rows`` (ids 1.. in order): each row's status inputs and
+    any other column it names, the settled columns as the projection stores them."""
     session.execute(delete(Commitment))
     for i, row in enumerate(rows, start=1):
-        session.execute(
-            insert(Commitment).values(
-                id=i, municipality_id=1, registrar="0x" + "b2" * 20, signer_held_role=True, external_ref=f"r{i}",
-                title="t", description="", theme="", unit="u", promised_at=0, registered_at=0,
-                original_target_quantity=1, target_quantity=1, historical_record=False,
-                source_document_sha256=None, source_uri="", amendment_count=0, amended_after_due_date=False,
-                target_lowered=False, recorded_late_count=0, search_text="", block_number=2, log_index=i,
-                tx_hash="0x" + "00" * 32, block_time=0, last_changed_at=0, last_change_block=2,
-                last_change_log_index=i, **row, **settled_columns(row),
-            )
+        values = dict(
+            id=i, municipality_id=1, registrar="0x" + "b2" * 20, signer_held_role=True, external_ref=f"r{i}",
+            title="t", description="", theme="", unit="u", promised_at=0, registered_at=0,
+            original_target_quantity=1, target_quantity=1, historical_record=False,
+            source_document_sha256=None, source_uri="", amendment_count=0, amended_after_due_date=False,
+            target_lowered=False, recorded_late_count=0, search_text="", block_number=2, log_index=i,
+            tx_hash="0x" + "00" * 32, block_time=0, last_changed_at=0, last_change_block=2,
+            last_change_log_index=i,
         )
+        values.update(row)
+        session.execute(insert(Commitment).values(**values, **settled_columns(values)))
 
 
 def python_status(row: dict, field: str, now: int) -> str:
