@@ -6,7 +6,8 @@
 Content-Security-Policy; without that folder ``/docs`` is a short page pointing to
 ``/openapi.json``. There is no ReDoc page (it would need a CDN).
 
-Run: ``uvicorn api.main:app`` (settings from ``LEDGER_*`` variables). Importing this module
+Run: ``python -m api.server`` (``api.server``: uvicorn with uvloop and httptools,
+``LEDGER_API_WORKERS`` processes; settings from ``LEDGER_*`` variables). Importing this module
 connects to nothing: the database engine, the chain client, the evidence store and the staff
 tokens are built once in the lifespan and handed out by ``api.deps``.
 """
@@ -98,7 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     logging_config.ensure_logging(settings.log_format or "text")  # H6: JSON lines with LEDGER_LOG_FORMAT=json
     deployment = load_deployment(settings.deployment_file)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
     try:
         create_schema(engine)
         app.state.engine = engine

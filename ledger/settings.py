@@ -113,6 +113,18 @@ class Settings(BaseModel):
             (``LEDGER_METRICS_ALLOW_IPS``); loopback by default; empty: nobody.
         log_format: ``text`` or ``json`` (one JSON object per line; ``LEDGER_LOG_FORMAT``);
             default ``text`` locally, ``json`` in production.
+        api_workers: uvicorn worker processes of one API server (``LEDGER_API_WORKERS``,
+            1..64; ``python -m api.server``); default 1 (locally, and per instance behind
+            nginx, where ``ledger.target`` runs several instances instead).
+        db_pool_size: connections each API or indexer process keeps open to the index
+            (``LEDGER_DB_POOL_SIZE``, 1..100; SQLAlchemy's ``QueuePool``), default 10; up to
+            as many again are opened under a burst and closed afterwards
+            (``ledger.db.engine.make_engine``).
+        response_cache_entries: most read answers one API process keeps in memory, each valid
+            for one state of the index (``LEDGER_RESPONSE_CACHE_ENTRIES``, 0..100000; 0: none;
+            ``api.caching``), default 2048.
+        response_cache_bytes: most bytes of answers kept so (``LEDGER_RESPONSE_CACHE_BYTES``),
+            default 32 MiB; an answer above an eighth of it is never kept.
     """
 
     env: Literal["local", "production"] = "local"
@@ -154,6 +166,10 @@ class Settings(BaseModel):
     cors_staff_origins: str = ""
     metrics_allow_ips: str = "127.0.0.1,::1"
     log_format: Literal["text", "json"] | None = None
+    api_workers: int = Field(default=1, ge=1, le=64)
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    response_cache_entries: int = Field(default=2048, ge=0, le=100_000)
+    response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=2**31)
 
     @field_validator("staff_write_rate_limit", "document_check_rate_limit", "failed_auth_rate_limit")
     @classmethod

@@ -13,7 +13,7 @@
    also a generated confirmer per municipality, added by its admin, with a confirmer token
    (``data/local-confirmer-tokens.json``), and the API's generated relayer key (funded; it pays
    the writes signed elsewhere that ``POST /relay`` submits), all in ``data/local-keys.json``;
-4. the indexer (``python -m indexer``) and the API with the site (uvicorn, port 8000).
+4. the indexer (``python -m indexer``) and the API with the site (``python -m api.server``: uvicorn with uvloop and httptools, port 8000).
 
 Prints the URLs and tokens, then supervises the three children: one that dies is started
 again (anvil from its ``--state`` file, so the chain survives, with at most the last second's
@@ -454,7 +454,8 @@ class LocalSystem:
     def start_services(self) -> None:
         env_python = sys.executable
         self._spawn("indexer", [env_python, "-m", "indexer"])
-        self._spawn("api", [env_python, "-m", "uvicorn", "api.main:app", "--host", API_HOST, "--port", str(API_PORT)])
+        # api.server: uvicorn with uvloop and httptools, LEDGER_API_WORKERS processes (1 here)
+        self._spawn("api", [env_python, "-m", "api.server", "--host", API_HOST, "--port", str(API_PORT)])
         try:
             wait_for_api(f"http://{API_HOST}:{API_PORT}", STARTUP_TIMEOUT_SECONDS, self._check_alive)
         except TimeoutError as exc:

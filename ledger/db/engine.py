@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from ledger.db import outbox
 from ledger.db.models import SCHEMA_VERSION, TABLE_NAMES, Base, IndexSchemaRow
@@ -29,18 +30,31 @@ _SCHEMA_ROW_ID = 1
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite connection waits for another writer's lock, milliseconds."""
 
+DEFAULT_POOL_SIZE = 10
+"""Connections an engine keeps open (``ledger.settings.Settings.db_pool_size``)."""
 
-def make_engine(database_url: str, **engine_kwargs: Any) -> Engine:
+
+def make_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE, **engine_kwargs: Any) -> Engine:
     """Create the engine for ``database_url``.
+
+    Connections are pooled and kept (SQLAlchemy's ``QueuePool``, for a SQLite file as for
+    PostgreSQL): ``pool_size`` stay open between requests, as many again are opened under a
+    burst (``max_overflow``) and closed when returned; a request waits up to 30 s for one
+    beyond that. So the per-connection set-up below (PRAGMAs) runs once per connection, not
+    per request. PostgreSQL connections are pinged when taken from the pool
+    (``pool_pre_ping``: a restarted server costs one failed ping, not a failed request).
 
     SQLite: the parent folder of a file database is created; WAL journal, foreign keys on,
     ``busy_timeout`` of :data:`SQLITE_BUSY_TIMEOUT_MS`, ``check_same_thread=False`` (the API
     uses sessions from worker threads), and transactions that begin at the first statement
-    of a unit of work (reads included).
+    of a unit of work (reads included: a deferred ``BEGIN``, which takes no lock until a
+    write). An in-memory database keeps SQLAlchemy's one-connection-per-thread pool.
 
     Args:
         database_url: a SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``).
-        **engine_kwargs: passed on to :func:`sqlalchemy.create_engine` (e.g. ``echo=True``).
+        pool_size: connections kept open, >= 1.
+        **engine_kwargs: passed on to :func:`sqlalchemy.create_engine` (e.g. ``echo=True``;
+            ``poolclass`` or ``max_overflow`` override the pool).
 
     Returns:
         The engine (no connection is made yet).
@@ -49,6 +63,10 @@ def make_engine(database_url: str, **engine_kwargs: Any) -> Engine:
         sqlalchemy.exc.ArgumentError: the URL does not parse.
     """
     url = make_url(database_url)
+    memory = url.get_backend_name() == "sqlite" and (not url.database or url.database == ":memory:")
+    if not memory and "poolclass" not in engine_kwargs:
+        engine_kwargs.setdefault("pool_size", pool_size)
+        engine_kwargs.setdefault("max_overflow", pool_size)
     if url.get_backend_name() != "sqlite":
         engine_kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **engine_kwargs)
@@ -57,6 +75,8 @@ def make_engine(database_url: str, **engine_kwargs: Any) -> Engine:
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     connect_args = dict(engine_kwargs.pop("connect_args", {}))
     connect_args.setdefault("check_same_thread", False)
+    if not memory and "poolclass" not in engine_kwargs:
+        engine_kwargs["poolclass"] = QueuePool
     engine = create_engine(url, connect_args=connect_args, **engine_kwargs)
 
     @event.listens_for(engine, "connect")
