@@ -328,6 +328,31 @@ def claimed_met_at(deliveries: Iterable[tuple[int, int]], target: int) -> int | 
     return None
 
 
+def claimed_met_at_known(met_at: int | None, total: int, target: int, delivered_at: int, *, added: bool) -> tuple[bool, int | None]:
+    """:func:`claimed_met_at` after one claim was added to (``added``) or removed from the
+    claims, when it follows from what it was without a recount (the projection's
+    incremental step, ``ledger.db.projection``): not met while the claims sum below the
+    target; unchanged by a claim dated on or after ``met_at`` (added) or after it (removed),
+    as the prefix up to ``met_at`` is then the same or still reaches the target.
+
+    Args:
+        met_at: :func:`claimed_met_at` before the change, Unix seconds or ``None``.
+        total: the claims' sum after the change.
+        target: the target of the terms, >= 1.
+        delivered_at: the claimed date of the claim added or removed, Unix seconds.
+        added: whether it was added (else removed).
+
+    Returns:
+        ``(True, met_at after)`` when it follows, else ``(False, None)``: recount with
+        :func:`claimed_met_at`.
+    """
+    if total < target:
+        return True, None
+    if met_at is not None and (delivered_at >= met_at if added else delivered_at > met_at):
+        return True, met_at
+    return False, None
+
+
 @dataclass(frozen=True)
 class OnRecord:
     """The on-record running state of one set of terms: the delivered total of non-revoked
