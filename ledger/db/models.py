@@ -416,7 +416,12 @@ class Delivery(ChainRefColumns, Base):
     (``unconfirmed`` / ``confirmed`` / ``disputed``, from ``verdicts``)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("block_number", "log_index"),)
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index"),
+        # the projection's asset lookup per chunk (ledger.db.projection): counted deliveries
+        # of a commitment naming an asset, whatever the number of its deliveries
+        Index("ix_deliveries_commitment_asset", "commitment_id", "asset_key"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     commitment_id: Mapped[int] = mapped_column(ForeignKey("commitments.id"), index=True)
@@ -540,7 +545,10 @@ class BatchLeaf(Base):
     ``revocation_*``, ``revoked_*``: a copy of its ``batched_revocations`` row)."""
 
     __tablename__ = "batch_leaves"
-    __table_args__ = (Index("ix_batch_leaves_root_leaf_hash", "root", "leaf_hash"),)
+    __table_args__ = (
+        Index("ix_batch_leaves_root_leaf_hash", "root", "leaf_hash"),
+        Index("ix_batch_leaves_commitment_asset", "commitment_id", "asset_key"),  # as deliveries'
+    )
 
     root: Mapped[str] = mapped_column(ForeignKey("batches.root"), primary_key=True)
     leaf_index: Mapped[int] = mapped_column(primary_key=True)
