@@ -1,0 +1,490 @@
+"""A filled index for the read benches: N commitments and M deliveries, through the real projection.
+
+``python -m bench.fill_index --size small|big [--postgres-url URL] [--chunk-events 5000]``
+builds (or reuses) an index database and prints where it is and how fast it was filled.
+
+What it holds (``--size``; ``--commitments/--deliveries/--largest`` for other sizes):
+
+- ``small``: 350 commitments, 3,500 deliveries, the largest commitment with 100 of them;
+- ``big``: 100,000 commitments, 1,000,000 deliveries, the largest commitment with 10,000;
+
+across :data:`MUNICIPALITIES` (12 Utrecht-region municipalities) and :data:`THEMES` (10
+themes), with Dutch titles and descriptions built from the themes' words (so a text search for
+:data:`SEARCH_WORD` matches about half the commitments and :data:`NO_MATCH_WORD` none), one
+registrar and one confirmer per municipality, due dates from 4 months to 5 years after
+registration, chain times from 2023-01-02 (:data:`CHAIN_START`) over 3.3 years
+(:data:`CHAIN_SECONDS`), so that read at today's clock some are overdue, some pending or in
+progress, some delivered on time or late; 3 % withdrawn, 3 % amended (due date moved 180
+days later), 5 % of deliveries recorded more than 30 days after the date they state, 5 %
+confirmed, 1 % revoked. Every other commitment's deliveries (count drawn 0..2×mean) add up to
+its target or more (met), the rest to 5..95 % of it. The mix is the same at every size (one
+seeded generator, :data:`SEED`), so small and big differ in size only.
+
+The events are ``ledger.events.LedgerEvent`` objects built by ``tests.db.script.Script`` (the
+projection tests' builder: the decoder's argument names and value types), in chain order (one
+block per 12-second slot that has events), applied with ``ledger.db.projection.apply_events``
+in chunks of ``--chunk-events`` events (whole blocks), one transaction per chunk with the
+checkpoint, as the indexer commits. So every derived column is what the indexer would write.
+
+Cached: the database is ``data/bench/index-<key>.sqlite3`` (PostgreSQL: schema
+``bench_<key>``), ``<key>`` the sizes and a fingerprint of the projection's code
+(``ledger/db/*.py``, ``ledger/status.py``, ``ledger/events.py``, this file,
+``tests/db/script.py``); a manifest ``data/bench/index-<key>[.postgres].json`` written
+last says the fill is complete and names the picks the API bench reads (:class:`Manifest`).
+A run finds the manifest and returns at once; a cached file of another key is deleted when a
+new one is built (``data/`` is git-ignored).
+
+Fill speed (events/s) is printed and kept in the manifest: it is the projection's speed on
+synthetic events (H2's figure is the indexer bench's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import typer
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from ledger.db import create_schema, make_engine, session_factory
+from ledger.db.models import SCHEMA_VERSION
+from ledger.db.projection import apply_events, save_checkpoint
+from ledger.settings import REPO_ROOT
+from tests.db.script import CONFIRMER, CONTRACT, DAY, REGISTRAR, Script, did, sha
+
+CACHE_DIR = REPO_ROOT / "data" / "bench"
+"""Where filled databases and their manifests are kept (git-ignored ``data/``)."""
+
+SEED = 8
+"""Seed of the generator: the same sizes always give the same events."""
+
+CHAIN_START = 1_672_617_600
+"""Time of the first block, Unix seconds (2023-01-02T00:00:00Z)."""
+CHAIN_SECONDS = int(3.3 * 365 * DAY)
+"""Span of the chain's block times, seconds (to about April 2026)."""
+REGISTRATION_SECONDS = int(2.5 * 365 * DAY)
+"""Commitments are registered in the first 2.5 years, seconds."""
+BLOCK_SECONDS = 12
+"""One block per 12-second slot that has events."""
+LATE_SHARE = 0.05
+"""Share of deliveries recorded more than 30 days after their stated date."""
+
+LARGEST_ID = 1
+"""The commitment with the most deliveries (registered first, delivered throughout)."""
+TYPICAL_ID = 2
+"""A commitment with :data:`TYPICAL_DELIVERIES` deliveries, never withdrawn (detail pages)."""
+TYPICAL_DELIVERIES = 10
+OVERVIEW_MUNICIPALITY = 1
+"""The municipality of both (and of the overview pages)."""
+
+SEARCH_WORD = "bewoners"
+"""A word in about half the descriptions (text search with matches)."""
+NO_MATCH_WORD = "xylofoonorkest"
+"""A word in no title, description or reference (text search without a match)."""
+
+MUNICIPALITIES: tuple[tuple[int, str, str], ...] = (
+    (1, "Baarn", "GM0308"), (2, "Utrecht", "GM0344"), (3, "Amersfoort", "GM0307"), (4, "Zeist", "GM0355"),
+    (5, "Soest", "GM0342"), (6, "Hilversum", "GM0402"), (7, "Bunschoten", "GM0313"), (8, "Leusden", "GM0327"),
+    (9, "Nieuwegein", "GM0356"), (10, "Houten", "GM0321"), (11, "De Bilt", "GM0310"), (12, "Eemnes", "GM0317"),
+)
+"""(id, name, CBS code) of the municipalities on the ledger."""
+
+THEMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "Wonen": ("woningen", ("sociale huurwoningen", "starterswoningen", "seniorenwoningen", "studentenkamers",
+                           "flexwoningen")),
+    "Mobiliteit": ("stuks", ("fietsenstallingen", "laadpalen", "bushaltes", "zebrapaden", "deelauto's")),
+    "Klimaat": ("woningen", ("geïsoleerde woningen", "warmtepompen", "zonnedaken", "groene daken", "regentonnen")),
+    "Groen": ("stuks", ("straatbomen", "speeltuinen", "wadi's", "bloemenweides", "moestuinen")),
+    "Onderwijs": ("plaatsen", ("klaslokalen", "schoolpleinen", "kinderopvangplekken", "stageplekken")),
+    "Zorg": ("personen", ("mantelzorgers", "huisbezoeken", "buurtcoaches", "ouderen met hulp thuis")),
+    "Veiligheid": ("stuks", ("straatlantaarns", "AED's", "buurtpreventieteams", "veilige oversteekplaatsen")),
+    "Sport": ("stuks", ("sportvelden", "beweegtuinen", "zwemlessen", "trapveldjes")),
+    "Cultuur": ("stuks", ("kunstwerken", "gerestaureerde monumenten", "concerten", "bibliotheekpunten")),
+    "Economie": ("banen", ("werkplekken", "leerbanen", "startende ondernemers", "marktkramen")),
+}
+"""Theme → (unit, things promised)."""
+
+VERBS = ("Realiseren van", "Aanleggen van", "Bouwen van", "Plaatsen van", "Ondersteunen van", "Toevoegen van")
+PLACES = ("Noord", "Oost", "Zuid", "West", "Centrum", "het buitengebied", "de oude kern", "de stationsomgeving")
+PARTNERS = ("woningcorporaties", "ondernemers", "scholen", "zorgaanbieders", "de provincie", "sportclubs",
+            "maatschappelijke partners", "het waterschap")
+FUNDS = ("de begroting", "het klimaatfonds", "de reserve sociaal domein", "een rijksbijdrage",
+         "het investeringsfonds", "de woondeal")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many commitments and deliveries (the largest commitment's included)."""
+
+    commitments: int
+    deliveries: int
+    largest: int
+
+    @property
+    def key(self) -> str:
+        return f"c{self.commitments}-d{self.deliveries}-l{self.largest}"
+
+
+SIZES = {"small": Sizes(350, 3_500, 100), "big": Sizes(100_000, 1_000_000, 10_000)}
+
+FINGERPRINT_FILES = ("ledger/db/models.py", "ledger/db/projection.py", "ledger/db/engine.py", "ledger/status.py",
+                     "ledger/events.py", "ledger/limits.py", "bench/fill_index.py", "tests/db/script.py")
+"""The code a filled index depends on: a change in any of them makes a new fill."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A complete fill and what the API bench reads in it.
+
+    Attributes:
+        database_url: SQLAlchemy URL of the filled index.
+        sizes: commitments, deliveries, largest.
+        events: events applied.
+        seconds: wall-clock seconds of the fill.
+        events_per_second: ``events / seconds``.
+        last_block: last block of the synthetic chain (the checkpoint's).
+        typical_id: a commitment with exactly 10 deliveries, not withdrawn (detail pages).
+        largest_id: the commitment with ``sizes.largest`` deliveries.
+        municipality_id: the municipality of the overview pages (1).
+        evidence_sha256: an evidence hash cited by one delivery of ``typical_id`` (document check).
+        search_word / no_match_word: text searches with and without matches.
+        schema_version: the index schema it was built with.
+    """
+
+    database_url: str
+    sizes: dict
+    events: int
+    seconds: float
+    events_per_second: float
+    last_block: int
+    typical_id: int
+    largest_id: int
+    municipality_id: int
+    evidence_sha256: str
+    search_word: str
+    no_match_word: str
+    schema_version: str
+
+
+# ---------------------------------------------------------------------------- the plan
+
+
+@dataclass
+class _Plan:
+    """One commitment's facts (times in Unix seconds)."""
+
+    cid: int
+    municipality_id: int
+    theme: str
+    registered: int
+    due: int
+    target: int
+    deliveries: list[tuple[int, int]]  # (recorded time, quantity), in time order
+    withdrawn_at: int | None = None
+    amended_at: int | None = None
+
+
+def fingerprint() -> str:
+    """SHA-256 (12 hex digits) of :data:`FINGERPRINT_FILES` and the schema version."""
+    digest = hashlib.sha256(SCHEMA_VERSION.encode())
+    for name in FINGERPRINT_FILES:
+        digest.update(name.encode() + b"\0" + (REPO_ROOT / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _counts(rng: random.Random, sizes: Sizes) -> list[int]:
+    """Deliveries per commitment: the first has ``sizes.largest``, the second
+    :data:`TYPICAL_DELIVERIES` (the typical detail page), the others 0..2×mean, adjusted at
+    random so they add up to ``sizes.deliveries`` exactly."""
+    if sizes.commitments < 2 or sizes.deliveries < sizes.largest + TYPICAL_DELIVERIES:
+        raise ValueError(f"not a fillable size (2 commitments and {TYPICAL_DELIVERIES} deliveries beside the largest "
+                         f"at least): {sizes}")
+    others = sizes.commitments - 2
+    rest = sizes.deliveries - sizes.largest - TYPICAL_DELIVERIES
+    if others == 0:
+        return [sizes.largest + rest, TYPICAL_DELIVERIES]
+    mean = rest / others
+    counts = [rng.randint(0, max(0, round(2 * mean))) for _ in range(others)]
+    diff = rest - sum(counts)
+    while diff:
+        i = rng.randrange(others)
+        if diff > 0:
+            counts[i] += 1
+            diff -= 1
+        elif counts[i] > 0:
+            counts[i] -= 1
+            diff += 1
+    return [sizes.largest, TYPICAL_DELIVERIES, *counts]
+
+
+def plan(sizes: Sizes, seed: int = SEED) -> list[_Plan]:
+    """Every commitment's facts, ids 1..``sizes.commitments`` in registration order."""
+    rng = random.Random(seed)
+    counts = _counts(rng, sizes)
+    end = CHAIN_START + CHAIN_SECONDS
+    registered = sorted(CHAIN_START + 3600 + rng.randrange(REGISTRATION_SECONDS) for _ in range(sizes.commitments))
+    registered[0] = CHAIN_START + 3600  # the largest commitment: registered first, delivered throughout
+    themes = list(THEMES)
+    plans = []
+    for index, (count, reg) in enumerate(zip(counts, registered)):
+        cid = index + 1
+        largest, typical = cid == LARGEST_ID, cid == TYPICAL_ID
+        due = reg + rng.randrange(120 * DAY, 5 * 365 * DAY)
+        target = 12_000 if largest else rng.choice((4, 10, 25, 50, 120, 300, 1_000))
+        met = not largest and rng.random() < 0.5
+        withdrawn_at = None
+        if not (largest or typical) and rng.random() < 0.03:
+            withdrawn_at = rng.randrange(reg + DAY, end)
+        amended_at = None
+        if not (largest or typical) and withdrawn_at is None and rng.random() < 0.03:
+            amended_at = rng.randrange(reg + DAY, end)
+        last = min(withdrawn_at or end, end, due + 365 * DAY)
+        times = sorted(rng.randrange(reg + 60, max(reg + 120, last)) for _ in range(count))
+        total = target if largest else round(target * (rng.uniform(1.0, 1.1) if met else rng.uniform(0.05, 0.95)))
+        quantities = _split(rng, max(total, count), count) if count else []
+        if largest:
+            quantities = [1] * count
+        municipality_id = OVERVIEW_MUNICIPALITY if largest or typical else rng.choice(MUNICIPALITIES)[0]
+        plans.append(_Plan(cid, municipality_id, "Mobiliteit" if largest else rng.choice(themes),
+                           reg, due, target, list(zip(times, quantities)), withdrawn_at, amended_at))
+    return plans
+
+
+def _split(rng: random.Random, total: int, parts: int) -> list[int]:
+    """``total`` as ``parts`` positive integers of about equal size (at least 1 each)."""
+    base = [1] * parts
+    for _ in range(total - parts):
+        base[rng.randrange(parts)] += 1
+    return base
+
+
+def _title(rng: random.Random, p: _Plan, name: str) -> tuple[str, str]:
+    unit, things = THEMES[p.theme]
+    thing = rng.choice(things)
+    title = f"{rng.choice(VERBS)} {p.target:,} {thing} in {name} {rng.choice(PLACES)}".replace(",", ".")
+    who = f"samen met {SEARCH_WORD} en {rng.choice(PARTNERS)}" if rng.random() < 0.5 else f"met {rng.choice(PARTNERS)}"
+    description = (f"De gemeente {name} zorgt {who} voor {thing} ({p.target} {unit}). "
+                   f"Dit staat in het coalitieakkoord en wordt betaald uit {rng.choice(FUNDS)}.")
+    return title, description
+
+
+# ---------------------------------------------------------------------------- the events
+
+_REGISTER, _AMEND, _DELIVER, _CONFIRM, _REVOKE, _WITHDRAW = range(6)
+
+
+def _actions(plans: list[_Plan], rng: random.Random) -> list[tuple[int, int, int, int]]:
+    """Every fact after the set-up as ``(time, kind, commitment id, delivery number)``, in
+    chain order."""
+    actions: list[tuple[int, int, int, int]] = []
+    for p in plans:
+        actions.append((p.registered, _REGISTER, p.cid, 0))
+        if p.amended_at is not None:
+            actions.append((p.amended_at, _AMEND, p.cid, 0))
+        for number, (at, _quantity) in enumerate(p.deliveries, start=1):
+            actions.append((at, _DELIVER, p.cid, number))
+            chance = rng.random() if p.withdrawn_at is None else 1.0
+            if chance < 0.05:
+                actions.append((at + rng.randrange(DAY, 20 * DAY), _CONFIRM, p.cid, number))
+            elif chance < 0.06:
+                actions.append((at + rng.randrange(DAY, 60 * DAY), _REVOKE, p.cid, number))
+        if p.withdrawn_at is not None:
+            actions.append((max(p.withdrawn_at, p.deliveries[-1][0] + 60 if p.deliveries else 0), _WITHDRAW, p.cid, 0))
+    actions.sort()
+    return actions
+
+
+def _setup(script: Script) -> None:
+    for mid, name, code in MUNICIPALITIES:
+        script.municipality(mid, name=name, code=code)
+        script.registrar(mid)
+        script.confirmer(mid)
+
+
+def chunks(plans: list[_Plan], chunk_events: int, seed: int = SEED) -> Iterator[Script]:
+    """The chain's events as :class:`~tests.db.script.Script` objects of about
+    ``chunk_events`` events each, whole blocks, in order (the set-up in the first)."""
+    rng = random.Random(seed + 1)
+    names = {mid: name for mid, name, _code in MUNICIPALITIES}
+    by_id = {p.cid: p for p in plans}
+    script = Script(first_block=1, start_time=CHAIN_START, block_seconds=BLOCK_SECONDS)
+    _setup(script)
+    for at, kind, cid, number in _actions(plans, rng):
+        slot_time = at - at % BLOCK_SECONDS
+        if slot_time > script.time:
+            if len(script.events) >= chunk_events:
+                yield script
+                script = Script(first_block=script.block + 1, start_time=slot_time, block_seconds=BLOCK_SECONDS)
+            else:
+                script.next_block(slot_time - script.time)
+        p = by_id[cid]
+        if kind == _REGISTER:
+            title, description = _title(rng, p, names[p.municipality_id])
+            script.commitment(cid, p.municipality_id, title=title, description=description, theme=p.theme,
+                              unit=THEMES[p.theme][0], target_quantity=p.target, due_date=p.due,
+                              promised_at=script.time - 30 * DAY, external_ref=f"{names[p.municipality_id][:3].upper()}-{cid}",
+                              source_document_hash=sha(f"source-{cid // 10}"),
+                              source_uri=f"https://example.org/coalitieakkoord-{cid // 10}.pdf")
+        elif kind == _AMEND:
+            script.amend(cid, 1, previous_target=p.target, previous_due=p.due, due=p.due + 180 * DAY,
+                         reason="besluit gemeenteraad", municipality_id=p.municipality_id)
+            p.due += 180 * DAY
+        elif kind == _DELIVER:
+            quantity = p.deliveries[number - 1][1]
+            lag = rng.randrange(40 * DAY, 200 * DAY) if rng.random() < LATE_SHARE else rng.randrange(0, 10 * DAY)
+            script.delivery(cid, number, quantity, max(p.registered - 30 * DAY, script.time - lag),
+                            evidence_uri=f"https://example.org/bewijs/{did(cid, number)}.pdf",
+                            note=f"Opgeleverd: {quantity} {THEMES[p.theme][0]}")
+        elif kind == _CONFIRM:
+            script.confirm(cid, number)
+        elif kind == _REVOKE:
+            script.revoke(cid, number, reason="dubbel ingevoerd")
+        else:
+            script.withdraw(cid, reason="geen budget meer", municipality_id=p.municipality_id)
+    if script.events:
+        yield script
+
+
+# ---------------------------------------------------------------------------- filling
+
+
+def _postgres_url(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def _picks() -> dict:
+    return {"typical_id": TYPICAL_ID, "largest_id": LARGEST_ID, "municipality_id": OVERVIEW_MUNICIPALITY,
+            "evidence_sha256": sha(f"evidence-{did(TYPICAL_ID, 1)}")}
+
+
+def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5_000,
+         echo: bool = True) -> Manifest:
+    """Build the index of ``sizes`` (or find it in the cache) and return its manifest.
+
+    Args:
+        sizes: commitments, deliveries and the largest commitment's deliveries.
+        postgres_url: a PostgreSQL server URL (``postgresql+psycopg://...``): fill schema
+            ``bench_<key>`` there; ``None``: a SQLite file under :data:`CACHE_DIR`.
+        chunk_events: events per ``apply_events`` call and transaction (whole blocks).
+        echo: print progress (events applied, events/s) to stderr.
+
+    Raises:
+        ValueError: ``sizes`` cannot be filled (no commitment, or the largest larger than all).
+        sqlalchemy.exc.OperationalError: the database cannot be reached.
+    """
+    key = f"{sizes.key}-{fingerprint()}"
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    manifest_path = CACHE_DIR / f"index-{key}{'.postgres' if postgres_url else ''}.json"
+    if postgres_url:
+        schema = f"bench_{key.replace('-', '_')}"
+        url = _postgres_url(postgres_url, schema)
+    else:
+        path = CACHE_DIR / f"index-{key}.sqlite3"
+        url = f"sqlite:///{path}"
+    if manifest_path.is_file() and _present(url, postgres_url, schema if postgres_url else None):
+        return Manifest(**json.loads(manifest_path.read_text(encoding="utf-8")))
+    _forget_others(sizes, key, postgres_url)
+    if postgres_url:
+        admin = make_engine(postgres_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+    else:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    plans = plan(sizes)
+    picks = _picks()
+    engine = make_engine(url)
+    create_schema(engine)
+    sessions = session_factory(engine)
+    applied, started, last_block = 0, time.perf_counter(), 0
+    try:
+        for script in chunks(plans, chunk_events):
+            with sessions.begin() as session:
+                applied += apply_events(session, script.events, script.block_times)
+                last_block = script.block
+                save_checkpoint(session, last_block, script.events[-1].block_hash, last_block, script.time,
+                                contract_address=CONTRACT, contract_version="2.1.0")
+            if echo:
+                elapsed = time.perf_counter() - started
+                print(f"\r  {applied:,} events, {applied / elapsed:,.0f} events/s", end="", file=sys.stderr, flush=True)
+    finally:
+        engine.dispose()
+    seconds = time.perf_counter() - started
+    if echo:
+        print(file=sys.stderr)
+    manifest = Manifest(database_url=url, sizes=asdict(sizes), events=applied, seconds=round(seconds, 1),
+                        events_per_second=round(applied / seconds, 1), last_block=last_block, search_word=SEARCH_WORD,
+                        no_match_word=NO_MATCH_WORD, schema_version=SCHEMA_VERSION, **picks)
+    manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
+    return manifest
+
+
+def _present(url: str, postgres_url: str | None, schema: str | None) -> bool:
+    """Whether the cached database of a manifest is still there."""
+    if postgres_url is None:
+        return Path(make_url(url).database or "").is_file()
+    admin = make_engine(postgres_url)
+    try:
+        with admin.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
+                               {"s": schema}) == 1
+    finally:
+        admin.dispose()
+
+
+def _forget_others(sizes: Sizes, key: str, postgres_url: str | None) -> None:
+    """Delete the cached fills of these sizes built from other code (other fingerprints)."""
+    for manifest in CACHE_DIR.glob(f"index-{sizes.key}-*.json"):
+        if manifest.name.startswith(f"index-{key}") or manifest.name.endswith(".postgres.json") != bool(postgres_url):
+            continue
+        old = json.loads(manifest.read_text(encoding="utf-8"))
+        if postgres_url:
+            schema = "bench_" + manifest.name.removeprefix("index-").removesuffix(".postgres.json").replace("-", "_")
+            admin = make_engine(postgres_url)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+        else:
+            database = make_url(old["database_url"]).database or ""
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+        manifest.unlink()
+
+
+def sizes_of(size: str | None, commitments: int | None, deliveries: int | None, largest: int | None) -> Sizes:
+    """The sizes of ``--size`` (``small``/``big``), or of the three numbers.
+
+    Raises:
+        typer.BadParameter: neither, or an unknown size name.
+    """
+    if commitments is not None:
+        return Sizes(commitments, deliveries or 0, largest or 0)
+    if size not in SIZES:
+        raise typer.BadParameter(f"--size must be one of {', '.join(SIZES)} (or give --commitments)")
+    return SIZES[size]
+
+
+def main(
+    size: str = typer.Option("small", help="small (350 commitments) or big (100,000 commitments, 1,000,000 deliveries)"),
+    commitments: int = typer.Option(None, min=1, help="other sizes: commitments"),
+    deliveries: int = typer.Option(None, min=0, help="other sizes: deliveries in all"),
+    largest: int = typer.Option(None, min=0, help="other sizes: deliveries of the largest commitment"),
+    postgres_url: str = typer.Option(None, help="fill a schema on this PostgreSQL server instead of a SQLite file"),
+    chunk_events: int = typer.Option(5_000, min=1, help="events per apply_events call and transaction"),
+) -> None:
+    """Fill (or find cached) an index of the given size and print its manifest."""
+    manifest = fill(sizes_of(size, commitments, deliveries, largest), postgres_url=postgres_url, chunk_events=chunk_events)
+    print(json.dumps(asdict(manifest), indent=2))
+
+
+if __name__ == "__main__":
+    typer.run(main)
