@@ -916,12 +916,23 @@ class CommitmentSummary(BaseModel):
     last_changed_at_iso: str
 
 
+class PageLinks(BaseModel):
+    """Links to the pages around this one (same filters, sort and limit), ``null`` on the
+    last / first page: relative URLs with the opaque cursor as ``after`` / ``before``."""
+
+    next: str | None = Field(description="the next page (`after` cursor), null on the last page")
+    prev: str | None = Field(description="the previous page (`before` cursor), null on the first page")
+
+
 class CommitmentPage(BaseModel):
     data: list[CommitmentSummary]
     count: int = Field(description="total number of matching commitments")
     offset: int
     limit: int
     sources: list[Source] = Field(default_factory=list, description="credits of the sources of this page's commitments")
+    next_cursor: str | None = Field(default=None, description="pass as `after` for the next page; null on the last page")
+    prev_cursor: str | None = Field(default=None, description="pass as `before` for the previous page; null on the first page")
+    links: PageLinks = Field(default_factory=lambda: PageLinks(next=None, prev=None))
 
 
 class EvidenceRef(BaseModel):
@@ -1066,6 +1077,13 @@ class LedgerRef(BaseModel):
     contract_address: str
 
 
+class DetailLinks(BaseModel):
+    """Where the rest of a commitment's deliveries and timeline are (relative URLs)."""
+
+    deliveries_next: str | None = Field(description="/api/v1/commitments/{id}/deliveries?after=...; null when all are shown")
+    timeline_next: str | None = Field(description="/api/v1/commitments/{id}/timeline?after=...; null when all are shown")
+
+
 class CommitmentDetail(CommitmentSummary):
     """A commitment with its texts, deliveries and on-chain timeline."""
 
@@ -1074,10 +1092,43 @@ class CommitmentDetail(CommitmentSummary):
     source_uri: str
     withdrawal: RecordedAction | None
     amendments: list[Amendment] = Field(description="every amendment, oldest first")
-    deliveries: list[Delivery]
-    timeline: list[TimelineEntry]
+    deliveries: list[Delivery] = Field(
+        description="the first page (50) of its deliveries: recorded ones by id, then batched ones in log order"
+    )
+    deliveries_count: int = Field(description="all of its deliveries (revoked and uncounted ones included)")
+    deliveries_next_cursor: str | None = Field(
+        description="pass as `after` to /commitments/{id}/deliveries for the rest; null when all are here"
+    )
+    timeline: list[TimelineEntry] = Field(description="the first page (50) of its on-chain timeline, (block, log index) order")
+    timeline_count: int = Field(description="all of its timeline entries")
+    timeline_next_cursor: str | None = Field(
+        description="pass as `after` to /commitments/{id}/timeline for the rest; null when all are here"
+    )
+    detail_links: DetailLinks = Field(description="the second pages of `deliveries` and `timeline`, null when all are here")
     ledger: LedgerRef
     sources: list[Source] = Field(default_factory=list, description="where this commitment's data comes from (credit them)")
+
+
+class CommitmentDeliveryPage(BaseModel):
+    """One page of a commitment's deliveries (``GET /commitments/{id}/deliveries``)."""
+
+    data: list[Delivery]
+    count: int = Field(description="all of the commitment's deliveries")
+    limit: int
+    next_cursor: str | None = Field(description="pass as `after` for the next page; null on the last page")
+    prev_cursor: str | None = Field(description="pass as `before` for the previous page; null on the first page")
+    links: PageLinks
+
+
+class TimelinePage(BaseModel):
+    """One page of a commitment's on-chain timeline (``GET /commitments/{id}/timeline``)."""
+
+    data: list[TimelineEntry]
+    count: int = Field(description="all of the commitment's timeline entries")
+    limit: int
+    next_cursor: str | None = Field(description="pass as `after` for the next page; null on the last page")
+    prev_cursor: str | None = Field(description="pass as `before` for the previous page; null on the first page")
+    links: PageLinks
 
 
 class Citation(BaseModel):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, SourcesDep
 from api.problems import ProblemError, problem_responses
@@ -16,6 +17,7 @@ from api.schemas import (
     DeliveryKind,
     DeliveryListed,
     DeliveryPage,
+    PageLinks,
     Source,
     StatusName,
     ThemeCount,
@@ -29,6 +31,11 @@ CommitmentId = Annotated[int, Path(ge=1, le=2**63 - 1, description="commitment i
 MunicipalityFilter = Annotated[int | None, Query(ge=1, le=2**32 - 1, description="only this municipality")]
 Offset = Annotated[int, Query(ge=0, le=2**62, description="rows to skip")]
 Limit = Annotated[int, Query(ge=1, le=100, description="rows per page, 1..100")]
+CommitmentOffset = Annotated[
+    int,
+    Query(ge=0, le=repository.MAX_COMMITMENT_OFFSET, description="rows to skip, 0..10000 (deeper: the `after` cursor)"),
+]
+Cursor = Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]+$", description="a cursor of this list")]
 
 
 def _flag(description: str) -> object:
@@ -45,6 +52,7 @@ def list_themes(session: SessionDep, municipality_id: MunicipalityFilter = None)
 
 @router.get("/commitments", response_model=CommitmentPage, responses=problem_responses(422))
 def list_commitments(
+    request: Request,
     session: SessionDep,
     now: NowDep,
     sources: SourcesDep,
@@ -67,8 +75,10 @@ def list_commitments(
         CommitmentSort,
         Query(description="id, due_date, progress, status (most urgent first) or last_change; '-' prefix: descending"),
     ] = "id",
-    offset: Offset = 0,
+    offset: CommitmentOffset = 0,
     limit: Limit = 20,
+    after: Cursor = None,
+    before: Cursor = None,
 ) -> CommitmentPage:
     """One page of commitments, in `sort` order (default `id`).
 
@@ -83,33 +93,67 @@ def list_commitments(
     Quantities are decimal strings in the commitment's `unit`; statuses are evaluated at the
     request time, twice (claimed dates: `status`; recording times: `status_on_record`) and
     against both the current and the original terms; times are Unix seconds with an ISO 8601
-    UTC twin (`*_iso`). 422 for an unknown status or sort, a flag that is not true/false,
-    `limit` outside 1..100 or a negative `offset`.
+    UTC twin (`*_iso`).
+
+    Paging: `links.next` / `links.prev` (and `next_cursor` / `prev_cursor`) lead to the pages
+    around this one with an opaque cursor (`after`: the rows after it, `before`: the rows
+    before it), the same work on every page however deep; `offset` (0..10000) still works
+    and its answer carries the cursors too. `count` is exact: evaluated at the request time.
+
+    422 for an unknown status or sort, a flag that is not true/false, `limit` outside 1..100,
+    `offset` outside 0..10000, a cursor that is not one of this list for this `sort`, both
+    cursors, or a cursor with an `offset`.
     """
-    rows, total = repository.list_commitments(
-        session,
-        now,
-        municipality_id=municipality_id,
-        theme=theme,
-        statuses=status or (),
-        statuses_on_record=status_on_record or (),
-        recorded_late=recorded_late,
-        amended_after_due_date=amended_after_due_date,
-        historical_record=historical_record,
-        met_only_under_relaxed_terms=met_only_under_relaxed_terms,
-        q=q,
-        sort=sort,
-        offset=offset,
-        limit=limit,
-    )
+    try:
+        page = repository.list_commitments_page(
+            session,
+            now,
+            municipality_id=municipality_id,
+            theme=theme,
+            statuses=status or (),
+            statuses_on_record=status_on_record or (),
+            recorded_late=recorded_late,
+            amended_after_due_date=amended_after_due_date,
+            historical_record=historical_record,
+            met_only_under_relaxed_terms=met_only_under_relaxed_terms,
+            q=q,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+            after=after,
+            before=before,
+        )
+    except repository.InvalidCursorError as exc:
+        raise _query_problem("after" if after is not None else "before", exc) from exc
+    except ValueError as exc:  # both cursors, or a cursor with an offset
+        raise _query_problem("before" if after is not None and before is not None else "offset", exc) from exc
+    rows = page.rows
     codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
     return CommitmentPage(
         data=[CommitmentSummary.model_validate(r) for r in rows],
-        count=total,
+        count=page.total,
         offset=offset,
         limit=limit,
         sources=Source.list_for(sources, codes.values()),
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
+        links=PageLinks(next=_page_link(request, "after", page.next_cursor), prev=_page_link(request, "before", page.prev_cursor)),
     )
+
+
+def _page_link(request: Request, name: str, cursor: str | None) -> str | None:
+    """This request's path and query with ``offset``, ``after`` and ``before`` replaced by
+    ``name=cursor``; ``None`` without a cursor."""
+    if cursor is None:
+        return None
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "after", "before")]
+    return f"{request.url.path}?{urlencode([*kept, (name, cursor)])}"
+
+
+def _query_problem(parameter: str, exc: ValueError) -> ProblemError:
+    """422 ``validation-error`` naming the query parameter, as FastAPI's own are."""
+    return ProblemError(422, "validation-error", f"{parameter}: {exc}",
+                        errors=[{"loc": ["query", parameter], "msg": str(exc), "type": "value_error"}])
 
 
 @router.get("/commitments/{commitment_id}", response_model=CommitmentDetail, responses=problem_responses(404, 422))
