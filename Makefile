@@ -134,9 +134,10 @@ test-postgres: setup browser slither schemathesis-setup
 	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
-bench: setup
+bench: setup bench-tools
 	$(PY) -m bench.gas
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
+	$(PY) -m bench.api --size small,big --duration 5 --json reports/bench-api.json
 
 # Weight and speed of the site on make run's ledger (import the datasets first; data/ is only read).
 bench-site: setup
