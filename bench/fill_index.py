@@ -258,11 +258,10 @@ def plan(sizes: Sizes, seed: int = SEED) -> list[_Plan]:
 
 
 def _split(rng: random.Random, total: int, parts: int) -> list[int]:
-    """``total`` as ``parts`` positive integers of about equal size (at least 1 each)."""
-    base = [1] * parts
-    for _ in range(total - parts):
-        base[rng.randrange(parts)] += 1
-    return base
+    """``total`` (≥ ``parts``) as ``parts`` positive integers: cut at ``parts - 1`` distinct
+    random points of 1..total-1."""
+    cuts = [0, *sorted(rng.sample(range(1, total), parts - 1)), total]
+    return [b - a for a, b in zip(cuts, cuts[1:])]
 
 
 def _title(rng: random.Random, p: _Plan, name: str) -> tuple[str, str]:
