@@ -32,7 +32,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import edges, freshness, logging_config
+from api import caching, edges, freshness, logging_config
 from api.problems import Problem, install_problem_handlers, problem_responses
 from api.routes import batches, commitments, evidence, health, municipalities, relay, staff, verify, writes
 from ledger.chain import LedgerChain
@@ -247,6 +247,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Pages, feeds, downloads and JSON compress well (the English texts 16.5 KB → 5.6 KB);
     # evidence files and batch files are served as stored (their bytes are hashed by readers,
     # and gzip only changes the transfer, not the bytes the client gets).
+    caching.install(app)  # innermost edge: ETag, Cache-Control, 304, kept answers (api/caching.py)
     edges.install(app, gzip_minimum_bytes=GZIP_MINIMUM_BYTES)
     # --- end of the edges
     freshness.install(app)  # X-Ledger-Indexed-Block / X-Ledger-Index-Age on every read (H3)

@@ -37,7 +37,7 @@ from api.deps import EvidenceStoreDep, NowDep, SessionDep, SourcesDep
 from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
-from frontend.web import LangDep, render, request_lang, site_base
+from frontend.web import LangDep, internal_url, render, request_lang, site_base
 from ledger.db import repository
 from ledger.sources import SourceCredit
 from ledger.status import STATUSES
@@ -219,19 +219,47 @@ def commitment_page(
     sources: SourcesDep,
     store: EvidenceStoreDep,
     commitment_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    deliveries_after: Annotated[str | None, Query(max_length=80)] = None,
+    deliveries_before: Annotated[str | None, Query(max_length=80)] = None,
+    timeline_after: Annotated[str | None, Query(max_length=80)] = None,
+    timeline_before: Annotated[str | None, Query(max_length=80)] = None,
 ) -> HTMLResponse:
     """One commitment: promise and proof side by side, its deliveries, timeline, chart,
-    share link, and the chain check. 404 page if unknown."""
+    share link, and the chain check. 404 page if unknown.
+
+    Deliveries and the timeline are shown :data:`ledger.db.repository.DETAIL_PAGE_SIZE` at a
+    time, with "previous" / "next" links (plain links, no script needed) that carry the
+    keyset cursors ``deliveries_after`` / ``deliveries_before`` and ``timeline_after`` /
+    ``timeline_before`` (each list keeps its own page while the other moves); a cursor that
+    is not one of these lists' gives the 422 error page."""
     c = repository.get_commitment(session, commitment_id, now, evidence_stored=store.exists)
     if c is None:
         return error_page(request, 404, "not-found")
+    try:
+        deliveries_page = repository.commitment_deliveries(
+            session, commitment_id, after=deliveries_after, before=deliveries_before, evidence_stored=store.exists
+        ) if deliveries_after or deliveries_before else None
+        timeline_page = repository.commitment_timeline(
+            session, commitment_id, after=timeline_after, before=timeline_before
+        ) if timeline_after or timeline_before else None
+    except ValueError:
+        return error_page(request, 422, "validation-error")
+    deliveries_page = deliveries_page or {"data": c["deliveries"], "next_cursor": c["deliveries_next_cursor"], "prev_cursor": None}
+    timeline_page = timeline_page or {"data": c["timeline"], "next_cursor": c["timeline_next_cursor"], "prev_cursor": None}
+    c = {**c, "deliveries": deliveries_page["data"], "timeline": timeline_page["data"]}
+    keep = {"deliveries_after": deliveries_after, "deliveries_before": deliveries_before,
+            "timeline_after": timeline_after, "timeline_before": timeline_before}
+    pagers = {
+        "deliveries": _history_pager(request, keep, "deliveries", deliveries_page),
+        "timeline": _history_pager(request, keep, "timeline", timeline_page),
+    }
     codes = repository.municipality_codes(session, [c["municipality_id"]])
     code = codes.get(c["municipality_id"])
     source = _source(sources, code)
     tz = source.time_zone if source else None
     credited = [s for s in sources.get(code or "", []) if s.credits(c["source_uri"])]
-    parent = repository.get_commitment(session, c["parent_id"], now) if c["parent_id"] else None
-    children = [repository.get_commitment(session, child, now) for child in c["children"]]
+    parent = repository.get_commitment(session, c["parent_id"], now, page_size=0) if c["parent_id"] else None
+    children = [repository.get_commitment(session, child, now, page_size=0) for child in c["children"]]
     points = repository.commitment_delivery_points(session, commitment_id)
     roots = list(dict.fromkeys(d["batch_root"] for d in c["deliveries"] if d.get("batch_root")))
     batches = [b for b in (repository.get_batch(session, root, evidence_stored=store.exists, leaves=False) for root in roots) if b]
@@ -257,7 +285,7 @@ def commitment_page(
                     for d in c["deliveries"]],
         batches=batches, unverifiable=unverifiable, timeline=views.timeline(c, lang),
         share_url=share_url, qr_url=f"/commitments/{commitment_id}/qr.svg?lang={lang.code}",
-        expected=_chain_check_expected(c, now, checkpoint), views=views,
+        expected=_chain_check_expected(c, now, checkpoint), views=views, pagers=pagers,
         feed_url=f"/feeds/{c['municipality_id']}.atom?lang={lang.code}",
     )
 
@@ -284,7 +312,23 @@ def _chain_check_expected(c: dict[str, Any], now: int, checkpoint: dict[str, Any
             batches[d["batch_root"]] = {"root": d["batch_root"], "file_url": f"/api/v1/batches/{d['batch_root']}/file"}
     return {"commitment_id": c["id"], "municipality_id": c["municipality_id"], "now": now,
             "indexed_block": checkpoint.get("last_block"), "fields": {k: c[k] for k in fields},
-            "deliveries": deliveries, "batches": list(batches.values())}
+            "deliveries": deliveries, "deliveries_complete": len(deliveries) == c["deliveries_count"],
+            "batches": list(batches.values())}
+
+
+def _history_pager(request: Request, keep: dict[str, str | None], part: str, page: dict[str, Any]) -> dict[str, Any]:
+    """The "previous" / "next" links of one paged list of the commitment page (``part``:
+    ``deliveries`` or ``timeline``): the page's query with this list's cursor replaced
+    (``<part>_before`` = its ``prev_cursor``, ``<part>_after`` = its ``next_cursor``), the
+    other list's kept; each ``None`` at that end."""
+    others = {k: v for k, v in keep.items() if not k.startswith(part + "_")}
+
+    def link(name: str, cursor: str | None) -> str | None:
+        if cursor is None:
+            return None
+        return internal_url(request.url.path, request_lang(request).code, {**others, f"{part}_{name}": cursor})
+
+    return {"prev": link("before", page["prev_cursor"]), "next": link("after", page["next_cursor"])}
 
 
 def _chart_labels(lang: Lang, tz: str | None) -> charts.ChartLabels:

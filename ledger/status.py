@@ -88,6 +88,17 @@ def status_of(withdrawn: bool, delivered: int, met_at: int | None, due_date: int
     return "pending"
 
 
+def stable_until(due_dates: Iterable[int], now: int) -> int | None:
+    """The first Unix second after ``now`` at which a status evaluated at ``now`` against one
+    of ``due_dates`` may be different without a new event, or ``None`` when none can: by
+    :func:`status_of`, time only turns a status at ``due_date + 1`` (``now > due_date``), so
+    this is ``min(d + 1 for d in due_dates if d >= now)``. Answers (API, site) computed at
+    ``now`` stay exact up to the second before it (``api.caching``).
+    """
+    ahead = [int(d) for d in due_dates if int(d) >= now]
+    return min(ahead) + 1 if ahead else None
+
+
 SETTLED_STATUSES = ("withdrawn", "delivered", "delivered_late")
 """The statuses that no longer change with time; the others (``pending``, ``in_progress``,
 ``overdue``) are *open* and follow from the due date, the delivered quantity and ``now``."""

@@ -7,13 +7,16 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
 
+from api import caching
 from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, SourcesDep
 from api.problems import ProblemError, problem_responses
 from api.schemas import (
+    CommitmentDeliveryPage,
     CommitmentDetail,
     CommitmentPage,
     CommitmentSort,
     CommitmentSummary,
+    Delivery,
     DeliveryKind,
     DeliveryListed,
     DeliveryPage,
@@ -22,8 +25,11 @@ from api.schemas import (
     StatusName,
     ThemeCount,
     ThemeList,
+    TimelineEntry,
+    TimelinePage,
 )
 from ledger.db import repository
+from ledger.status import stable_until
 
 router = APIRouter(tags=["commitments"])
 
@@ -156,8 +162,36 @@ def _query_problem(parameter: str, exc: ValueError) -> ProblemError:
                         errors=[{"loc": ["query", parameter], "msg": str(exc), "type": "value_error"}])
 
 
+HistoryCursor = Annotated[
+    str | None,
+    Query(max_length=80, pattern=r"^[a-z](\.[0-9]{1,20}){1,3}$", description="a cursor of this list (`next_cursor`, `prev_cursor`)"),
+]
+HistoryLimit = Annotated[int, Query(ge=1, le=100, description="rows per page, 1..100")]
+
+
+def _history_url(commitment_id: int, part: str, parameter: str, cursor: str | None, limit: int) -> str | None:
+    """``/api/v1/commitments/{id}/{part}?{parameter}={cursor}&limit={limit}``, or ``None``."""
+    if cursor is None:
+        return None
+    return f"/api/v1/commitments/{commitment_id}/{part}?{urlencode({parameter: cursor, 'limit': limit})}"
+
+
+def _page_links(commitment_id: int, part: str, page: dict[str, object], limit: int) -> PageLinks:
+    return PageLinks(
+        next=_history_url(commitment_id, part, "after", page["next_cursor"], limit),  # type: ignore[arg-type]
+        prev=_history_url(commitment_id, part, "before", page["prev_cursor"], limit),  # type: ignore[arg-type]
+    )
+
+
+def _keep_for(request: Request, commitment: dict[str, object] | None, now: int) -> None:
+    """The answer stays exact until the commitment's statuses may turn with time."""
+    if commitment is not None:
+        caching.keep_until(request, stable_until([commitment["due_date"], commitment["original_due_date"]], now))  # type: ignore[list-item]
+
+
 @router.get("/commitments/{commitment_id}", response_model=CommitmentDetail, responses=problem_responses(404, 422))
 def get_commitment(
+    request: Request,
     commitment_id: CommitmentId,
     session: SessionDep,
     deployment: DeploymentDep,
@@ -167,23 +201,104 @@ def get_commitment(
 ) -> CommitmentDetail:
     """One commitment: its summary, texts, source document, `withdrawal` (or null),
     `amendments` (oldest first: what each changed, whether it came after the due date then in
-    force, lowered the target or moved the due date later), `deliveries` (recorded ones by id,
-    then batched ones in log order, each with its stated date, recording time and lag, asset,
-    review and verdicts; each evidence hash with `stored`/`url` when this server holds the
-    file) and the on-chain `timeline` (block, log index order), plus the `ledger` (chain id,
-    contract address) to check it against, and the `sources` to credit (the municipality's
-    sources whose url matches the commitment's `source_uri`; empty for a commitment registered
-    directly by staff).
+    force, lowered the target or moved the due date later), the first 50 `deliveries`
+    (recorded ones by id, then batched ones in log order, each with its stated date,
+    recording time and lag, asset, review and verdicts; each evidence hash with `stored`/`url`
+    when this server holds the file) with `deliveries_count`, and the first 50 entries of the
+    on-chain `timeline` (block, log index order) with `timeline_count`; the rest of either is
+    at `detail_links` (`/commitments/{id}/deliveries`, `/commitments/{id}/timeline`, by
+    cursor). Plus the `ledger` (chain id, contract address) to check it against, and the
+    `sources` to credit (the municipality's sources whose url matches the commitment's
+    `source_uri`; empty for a commitment registered directly by staff).
 
     404 `not-found` if unknown; 422 if the id is not a positive integer.
     """
+    caching.keep_answer(request, session, uses_evidence=True)
     detail = repository.get_commitment(session, commitment_id, now, evidence_stored=store.exists)
     if detail is None:
         raise ProblemError(404, "not-found", f"No commitment {commitment_id}.")
     detail["ledger"] = {"chain_id": deployment.chain_id, "contract_address": deployment.contract_address}
     codes = repository.municipality_codes(session, [detail["municipality_id"]])
     detail["sources"] = Source.list_for(sources, codes.values(), source_uri=detail["source_uri"])
+    limit = repository.DETAIL_PAGE_SIZE
+    detail["detail_links"] = {
+        "deliveries_next": _history_url(commitment_id, "deliveries", "after", detail["deliveries_next_cursor"], limit),
+        "timeline_next": _history_url(commitment_id, "timeline", "after", detail["timeline_next_cursor"], limit),
+    }
+    _keep_for(request, detail, now)
     return CommitmentDetail.model_validate(detail)
+
+
+@router.get(
+    "/commitments/{commitment_id}/deliveries", response_model=CommitmentDeliveryPage, responses=problem_responses(404, 422)
+)
+def get_commitment_deliveries(
+    request: Request,
+    commitment_id: CommitmentId,
+    session: SessionDep,
+    store: EvidenceStoreDep,
+    after: HistoryCursor = None,
+    before: HistoryCursor = None,
+    limit: HistoryLimit = repository.DETAIL_PAGE_SIZE,
+) -> CommitmentDeliveryPage:
+    """One page of a commitment's deliveries, in the detail's order (recorded ones by id,
+    then batched ones in log order), revoked and uncounted ones included, each as in the
+    detail. Keyset paging: `after` = a page's `next_cursor`, `before` = its `prev_cursor`;
+    `links.next` / `links.prev` are those URLs (null on the last / first page). `count` is
+    all of the commitment's deliveries. Each page costs the same however many there are.
+
+    404 `not-found` if the commitment is unknown; 422 for a malformed cursor, both `after`
+    and `before`, or `limit` outside 1..100.
+    """
+    caching.keep_answer(request, session, uses_evidence=True)
+    if repository.commitment_states(session, [commitment_id]) == {}:
+        raise ProblemError(404, "not-found", f"No commitment {commitment_id}.")
+    try:
+        page = repository.commitment_deliveries(
+            session, commitment_id, after=after, before=before, limit=limit, evidence_stored=store.exists
+        )
+    except ValueError as exc:
+        raise _query_problem("before" if before is not None else "after", exc) from exc
+    return CommitmentDeliveryPage(
+        data=[Delivery.model_validate(d) for d in page["data"]],
+        count=page["count"],
+        limit=limit,
+        next_cursor=page["next_cursor"],
+        prev_cursor=page["prev_cursor"],
+        links=_page_links(commitment_id, "deliveries", page, limit),
+    )
+
+
+@router.get("/commitments/{commitment_id}/timeline", response_model=TimelinePage, responses=problem_responses(404, 422))
+def get_commitment_timeline(
+    request: Request,
+    commitment_id: CommitmentId,
+    session: SessionDep,
+    after: HistoryCursor = None,
+    before: HistoryCursor = None,
+    limit: HistoryLimit = repository.DETAIL_PAGE_SIZE,
+) -> TimelinePage:
+    """One page of a commitment's on-chain timeline (registered, amended, delivered, revoked,
+    withdrawn), in (block, log index) order; keyset paging as `/commitments/{id}/deliveries`.
+
+    404 `not-found` if the commitment is unknown; 422 for a malformed cursor, both `after`
+    and `before`, or `limit` outside 1..100.
+    """
+    caching.keep_answer(request, session)
+    if repository.commitment_states(session, [commitment_id]) == {}:
+        raise ProblemError(404, "not-found", f"No commitment {commitment_id}.")
+    try:
+        page = repository.commitment_timeline(session, commitment_id, after=after, before=before, limit=limit)
+    except ValueError as exc:
+        raise _query_problem("before" if before is not None else "after", exc) from exc
+    return TimelinePage(
+        data=[TimelineEntry.model_validate(e) for e in page["data"]],
+        count=page["count"],
+        limit=limit,
+        next_cursor=page["next_cursor"],
+        prev_cursor=page["prev_cursor"],
+        links=_page_links(commitment_id, "timeline", page, limit),
+    )
 
 
 @router.get("/deliveries", response_model=DeliveryPage, responses=problem_responses(422))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path
+from fastapi import APIRouter, Form, Path, Request
 
+from api import caching
 from api.deps import SessionDep, SettingsDep
 from api.problems import problem_responses
 from api.routing import body_limited_route
@@ -22,14 +23,17 @@ Sha256Path = Annotated[
 
 
 @router.get("/verify/{sha256}", response_model=VerifyResult, responses=problem_responses(422, 429))
-def verify_hash(sha256: Sha256Path, session: SessionDep) -> VerifyResult:
+def verify_hash(request: Request, sha256: Sha256Path, session: SessionDep) -> VerifyResult:
     """Where a document with this SHA-256 is cited.
 
     `citations`: the deliveries whose evidence includes it (by delivery id; revoked ones are
     included with `revoked: true` and the reason; `chain` is the delivery's record on chain).
     `source_of`: the commitments whose source document it is. `found` is true when either is
     not empty. The hash is echoed as `0x` + 64 lowercase hex. 422 for a malformed hash.
+    The answer depends on the index alone: the same check is answered from memory until the
+    index changes (`api.caching`), with an `ETag` (`If-None-Match` gets 304).
     """
+    caching.keep_answer(request, session)
     return VerifyResult.model_validate(repository.verify_hash(session, normalise_sha256(sha256)))
 
 

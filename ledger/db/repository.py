@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 
 import json
 
-from sqlalchemy import ColumnElement, and_, case, column, func, or_, select, table, text
+from sqlalchemy import BigInteger, ColumnElement, and_, case, column, func, literal, or_, select, table, text, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
@@ -90,6 +90,11 @@ MAX_COMMITMENT_OFFSET = 10_000
 """Largest ``offset`` of :func:`list_commitments`: an offset is read and skipped row by row,
 so deeper pages are reached with the ``after`` cursor (keyset pagination: the same work on
 every page)."""
+
+DETAIL_PAGE_SIZE = 50
+"""Deliveries and timeline entries on the first page of a commitment's detail
+(:func:`get_commitment`); the rest through :func:`commitment_deliveries` and
+:func:`commitment_timeline`."""
 
 EVIDENCE_URL = "/api/v1/evidence/{sha256}"
 """Where the API serves a stored evidence file."""
@@ -895,21 +900,31 @@ def get_commitment(
     now: int,
     *,
     evidence_stored: Callable[[str], bool] | None = None,
+    page_size: int = DETAIL_PAGE_SIZE,
 ) -> dict[str, Any] | None:
     """One commitment: the summary of :func:`list_commitments` plus ``description``,
     ``source_document_sha256``, ``source_uri``, ``withdrawal`` (null or {"reason",
     "registrar", "signer_held_role", "chain"}), ``amendments`` (oldest first, see
-    docs/LEDGER.md "Fields"), ``deliveries`` (as :func:`list_deliveries`: recorded ones by id,
-    then batched ones in log order) and
-    ``timeline`` ((block, log index) order); without ``ledger`` (the route adds it from the
-    deployment). ``None`` if unknown.
+    docs/LEDGER.md "Fields"), the first page of its ``deliveries`` (as
+    :func:`commitment_deliveries`: recorded ones by id, then batched ones in log order) with
+    ``deliveries_count`` (all of them) and ``deliveries_next_cursor`` (of the next page, null
+    when all are here), and the first page of its ``timeline`` ((block, log index) order,
+    :func:`commitment_timeline`) with ``timeline_count`` and ``timeline_next_cursor``;
+    without ``ledger`` (the route adds it from the deployment). ``None`` if unknown.
 
     Args:
         now: evaluation time of the statuses, Unix seconds.
         evidence_stored: tells whether the evidence file with this ``0x`` SHA-256 is stored
             by this server (then ``stored`` is true and ``url`` points at
             ``/api/v1/evidence/<sha256>``); nothing is stored when ``None``.
+        page_size: deliveries and timeline entries on the first page, 0..100 (0: none, and
+            the counts ``None``: the summary and texts only).
+
+    Raises:
+        ValueError: ``page_size`` outside 0..100.
     """
+    if not 0 <= page_size <= MAX_PAGE_LIMIT:
+        raise ValueError(f"page_size must be 0..{MAX_PAGE_LIMIT}, got {page_size}.")
     row = session.execute(
         select(Commitment, Municipality.name)
         .join(Municipality, Municipality.id == Commitment.municipality_id)
@@ -933,9 +948,21 @@ def get_commitment(
                 "chain": _ref_of(c, "withdrawn_"),
             },
             "amendments": _amendments(session, c.id),
-            "deliveries": _deliveries(session, [Delivery.commitment_id == c.id], evidence_stored, 0, None)
-            + _batched_deliveries(session, [BatchLeaf.commitment_id == c.id], evidence_stored, 0, None),
-            "timeline": _timeline(session, c.id),
+        }
+    )
+    if page_size:
+        deliveries = commitment_deliveries(session, c.id, limit=page_size, evidence_stored=evidence_stored)
+        timeline = commitment_timeline(session, c.id, limit=page_size)
+    else:
+        deliveries = timeline = {"data": [], "count": None, "next_cursor": None}
+    detail.update(
+        {
+            "deliveries": deliveries["data"],
+            "deliveries_count": deliveries["count"],
+            "deliveries_next_cursor": deliveries["next_cursor"],
+            "timeline": timeline["data"],
+            "timeline_count": timeline["count"],
+            "timeline_next_cursor": timeline["next_cursor"],
         }
     )
     return detail
@@ -1004,10 +1031,12 @@ def _deliveries(
     evidence_stored: Callable[[str], bool] | None,
     offset: int,
     limit: int | None,
+    *,
+    descending: bool = False,
 ) -> list[dict[str, Any]]:
-    """Recorded delivery dicts matching ``conditions``, by id, one page (all when ``limit``
-    is None)."""
-    query = select(Delivery).where(*conditions).order_by(Delivery.id).offset(offset)
+    """Recorded delivery dicts matching ``conditions``, by id (``descending``: highest
+    first), one page (all when ``limit`` is None)."""
+    query = select(Delivery).where(*conditions).order_by(Delivery.id.desc() if descending else Delivery.id).offset(offset)
     if limit is not None:
         query = query.limit(limit)
     rows = list(session.scalars(query))
@@ -1140,12 +1169,14 @@ def _batched_deliveries(
     limit: int | None,
     *,
     with_commitment: bool = True,
+    descending: bool = False,
 ) -> list[dict[str, Any]]:
     """Leaves (batched deliveries) matching ``conditions``, in log order (anchor, then file
-    order), one page (all when ``limit`` is None)."""
+    order; ``descending``: the other way), one page (all when ``limit`` is None)."""
+    order = [Batch.block_number, Batch.log_index, BatchLeaf.leaf_index]
     query = (
         _leaves_query(conditions, with_commitment=with_commitment)
-        .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+        .order_by(*(key.desc() for key in order) if descending else order)
         .offset(offset)
     )
     if limit is not None:
@@ -1481,24 +1512,190 @@ def _timeline_details(kind: str, a: dict[str, Any]) -> dict[str, Any]:
     return {"reason": a["reason"], "withdrawn_at": a["withdrawn_at"]}
 
 
-def _timeline(session: Session, commitment_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(EventRow)
-        .where(EventRow.commitment_id == commitment_id, EventRow.name.in_(list(TIMELINE_KINDS)))
-        .order_by(EventRow.block_number, EventRow.log_index)
-    )
-    entries = []
-    for e in rows:
-        kind = TIMELINE_KINDS[e.name]
-        entries.append(
-            {
-                "kind": kind,
-                "chain": chain_ref(e.tx_hash, e.block_number, e.log_index, e.block_time),
-                "registrar": e.args["registrar"],
-                "details": _timeline_details(kind, e.args),
-            }
+def _timeline_entry(e: EventRow) -> dict[str, Any]:
+    kind = TIMELINE_KINDS[e.name]
+    return {
+        "kind": kind,
+        "chain": chain_ref(e.tx_hash, e.block_number, e.log_index, e.block_time),
+        "registrar": e.args["registrar"],
+        "details": _timeline_details(kind, e.args),
+    }
+
+
+DELIVERY_ID_BASE = 1_000_000
+"""Delivery ids are ``commitment_id * DELIVERY_ID_BASE + n`` with n in 1..999,999
+(docs/LEDGER.md), so a commitment's recorded deliveries are one id range."""
+
+_MAX_BIGINT = 2**63 - 1
+
+
+def _parse_position(cursor: str, kinds: dict[str, int]) -> tuple[int, ...]:
+    """A cursor (``<kind>.<n>.<n>...``) → its integers, checked against ``kinds`` (kind →
+    number of integers).
+
+    Raises:
+        ValueError: not such a cursor.
+    """
+    kind, _, rest = cursor.partition(".")
+    parts = rest.split(".") if rest else []
+    if kind not in kinds or len(parts) != kinds[kind] or not all(p.isdigit() and len(p) <= 20 for p in parts):
+        raise ValueError(f"Not a cursor of this list: {cursor!r}.")
+    values = tuple(int(p) for p in parts)
+    if any(v > _MAX_BIGINT for v in values):
+        raise ValueError(f"Not a cursor of this list: {cursor!r}.")
+    return (list(kinds).index(kind), *values)
+
+
+def _delivery_cursor(d: dict[str, Any]) -> str:
+    if d["kind"] == "recorded":
+        return f"r.{d['id']}"
+    return f"b.{d['recorded']['block_number']}.{d['recorded']['log_index']}.{d['leaf_index']}"
+
+
+def _recorded_range(commitment_id: int) -> list[ColumnElement[bool]]:
+    """The recorded deliveries of one commitment as an id range (ordered by the primary key)."""
+    low = commitment_id * DELIVERY_ID_BASE
+    if low + DELIVERY_ID_BASE - 1 > _MAX_BIGINT:
+        return [Delivery.commitment_id == commitment_id]
+    return [Delivery.id > low, Delivery.id < low + DELIVERY_ID_BASE]
+
+
+def commitment_deliveries(
+    session: Session,
+    commitment_id: int,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = DETAIL_PAGE_SIZE,
+    evidence_stored: Callable[[str], bool] | None = None,
+) -> dict[str, Any]:
+    """One page of a commitment's deliveries in the detail's order (recorded ones by id, then
+    batched ones in log order: anchor, then file order; revoked and uncounted ones included),
+    by keyset: ``{"data": [delivery as in :func:`list_deliveries`, without the commitment's
+    own fields], "count" (all of the commitment's deliveries), "next_cursor" (after the last
+    of ``data``, null on the last page), "prev_cursor" (before the first, null on the first
+    page)}``. An unknown commitment has none (count 0).
+
+    Cursors are opaque strings (``r.<delivery id>`` or ``b.<block>.<log index>.<leaf
+    index>``): pass ``next_cursor`` as ``after`` or ``prev_cursor`` as ``before``. Each page costs
+    ``limit`` rows whatever the number of deliveries (index range scans).
+
+    Args:
+        after: only deliveries after this cursor.
+        before: only deliveries before this cursor (the page that ends just before it).
+        limit: rows to return, 1..:data:`MAX_PAGE_LIMIT`.
+        evidence_stored: as for :func:`get_commitment`.
+
+    Raises:
+        ValueError: a malformed cursor, both ``after`` and ``before``, or ``limit`` outside
+            1..100.
+    """
+    _check_page(0, limit)
+    if after is not None and before is not None:
+        raise ValueError("Give after or before, not both.")
+    kinds = {"r": 1, "b": 3}
+    position = _parse_position(after if after is not None else before, kinds) if (after or before) is not None else None
+    backwards = before is not None
+    recorded: list[ColumnElement[bool]] = _recorded_range(commitment_id)
+    batched: list[ColumnElement[bool]] = [BatchLeaf.commitment_id == commitment_id]
+    leaf_key = tuple_(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+    want_recorded = want_batched = True
+    if position is not None:
+        if position[0] == 0:  # a recorded delivery
+            recorded.append(Delivery.id < position[1] if backwards else Delivery.id > position[1])
+            want_batched = not backwards
+        else:
+            key = tuple_(*(literal(v, BigInteger) for v in position[1:]))
+            batched.append(leaf_key < key if backwards else leaf_key > key)
+            want_recorded = backwards
+    fetch = limit + 1  # one more tells whether there is a page beyond
+    page: list[dict[str, Any]] = []
+    if backwards:  # newest first, then turned around
+        if want_batched:
+            page += _batched_deliveries(session, batched, evidence_stored, 0, fetch, descending=True)
+        if len(page) < fetch and want_recorded:
+            page += _deliveries(session, recorded, evidence_stored, 0, fetch - len(page), descending=True)
+        more = len(page) > limit
+        page = page[:limit][::-1]
+    else:
+        if want_recorded:
+            page += _deliveries(session, recorded, evidence_stored, 0, fetch)
+        if len(page) < fetch and want_batched:
+            page += _batched_deliveries(session, batched, evidence_stored, 0, fetch - len(page))
+        more = len(page) > limit
+        page = page[:limit]
+    count = (session.scalar(select(func.count()).select_from(Delivery).where(*_recorded_range(commitment_id))) or 0) + (
+        session.scalar(
+            select(func.count())
+            .select_from(BatchLeaf)
+            .join(Batch, Batch.root == BatchLeaf.root)
+            .where(BatchLeaf.commitment_id == commitment_id)
         )
-    return entries
+        or 0
+    )
+    next_cursor, previous_cursor = _page_cursors(page, more, position is not None, backwards, _delivery_cursor)
+    return {"data": page, "count": count, "next_cursor": next_cursor, "prev_cursor": previous_cursor}
+
+
+def _page_cursors(
+    page: list[Any], more: bool, from_cursor: bool, backwards: bool, cursor: Callable[[Any], str]
+) -> tuple[str | None, str | None]:
+    """``(next, previous)`` of a keyset page: read forwards, there is a next page when one
+    more row was found and a previous one when the page started at a cursor; read backwards
+    (``before``), the other way round."""
+    if not page:
+        return None, None
+    has_next, has_previous = (from_cursor, more) if backwards else (more, from_cursor)
+    return (cursor(page[-1]) if has_next else None), (cursor(page[0]) if has_previous else None)
+
+
+def commitment_timeline(
+    session: Session,
+    commitment_id: int,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int = DETAIL_PAGE_SIZE,
+) -> dict[str, Any]:
+    """One page of a commitment's on-chain timeline in (block, log index) order, by keyset:
+    ``{"data": [{"kind" (registered | amended | delivered | revoked | withdrawn), "chain":
+    ChainRef, "registrar", "details"}], "count", "next_cursor", "prev_cursor"}`` as
+    :func:`commitment_deliveries` (cursors ``t.<block>.<log index>``).
+
+    Raises:
+        ValueError: a malformed cursor, both ``after`` and ``before``, or ``limit`` outside
+            1..100.
+    """
+    _check_page(0, limit)
+    if after is not None and before is not None:
+        raise ValueError("Give after or before, not both.")
+    position = _parse_position(after if after is not None else before, {"t": 2}) if (after or before) is not None else None
+    backwards = before is not None
+    conditions: list[ColumnElement[bool]] = [
+        EventRow.commitment_id == commitment_id,
+        EventRow.name.in_(list(TIMELINE_KINDS)),
+    ]
+    key = tuple_(EventRow.block_number, EventRow.log_index)
+    if position is not None:
+        at = tuple_(literal(position[1], BigInteger), literal(position[2], BigInteger))
+        conditions.append(key < at if backwards else key > at)
+    order = [EventRow.block_number.desc(), EventRow.log_index.desc()] if backwards else [EventRow.block_number, EventRow.log_index]
+    rows = list(session.scalars(select(EventRow).where(*conditions).order_by(*order).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if backwards:
+        rows.reverse()
+    count = session.scalar(
+        select(func.count())
+        .select_from(EventRow)
+        .where(EventRow.commitment_id == commitment_id, EventRow.name.in_(list(TIMELINE_KINDS)))
+    ) or 0
+    next_cursor, previous_cursor = _page_cursors(
+        rows, more, position is not None, backwards, lambda e: f"t.{e.block_number}.{e.log_index}"
+    )
+    return {
+        "data": [_timeline_entry(e) for e in rows], "count": count, "next_cursor": next_cursor, "prev_cursor": previous_cursor
+    }
 
 
 def find_commitment_by_ref(session: Session, municipality_id: int, external_ref: str) -> dict[str, Any] | None:
@@ -1796,3 +1993,21 @@ def get_checkpoint(session: Session) -> dict[str, Any] | None:
         "contract_version": row.contract_version,
         "paused": bool(state and state.paused),
     }
+
+
+_INDEX_VERSION = select(
+    CheckpointRow.last_block,
+    CheckpointRow.last_block_hash,
+    select(func.count()).select_from(Batch).where(Batch.unverified_reason == "missing").scalar_subquery(),
+).where(CheckpointRow.id == CHECKPOINT_ID)
+
+
+def index_version(session: Session) -> tuple[Any, ...]:
+    """What names one state of the index, for answers kept until it changes (``api.caching``):
+    ``(last_block, last_block_hash, missing_batches)`` — the checkpoint moves with every
+    committed chunk and every reorg (which writes all events, the projection and the checkpoint
+    in one transaction), and the number of batches still ``missing`` their file falls when the
+    indexer counts a file that arrived later (the one write that does not move the
+    checkpoint). ``(None, None, 0)`` before the indexer's first pass. One indexed query."""
+    row = session.execute(_INDEX_VERSION).first()
+    return tuple(row) if row is not None else (None, None, 0)

@@ -34,8 +34,9 @@
 //   evaluate(projection, now) -> fields in the shape of the page's #chain-check-expected "fields"
 //   expectedDeliveries(projection) -> the page's "deliveries" shape
 //   compareFields(pageFields, chainFields) -> [{field, page, chain}]
-//   compareDeliveries(pageDeliveries, chainDeliveries) -> [{key, kind, batchRoot, field, page, chain}]
-//        field '(presence)' with page/chain true|false when one side lacks the delivery.
+//   compareDeliveries(pageDeliveries, chainDeliveries, complete = true) -> [{key, kind, batchRoot, field, page, chain}]
+//        field '(presence)' with page/chain true|false when one side lacks the delivery; when the page
+//        shows one page of a longer list (complete false), deliveries only on chain are not differences.
 
 export const STATUSES = Object.freeze(['pending', 'in_progress', 'delivered', 'delivered_late', 'overdue', 'withdrawn']);
 export const SECONDS_PER_DAY = 86400;
@@ -545,7 +546,7 @@ function deliveryId(d) {
   return d.kind === 'batched' ? `${lower(d.batch_root)}:${lower(d.key)}` : lower(d.key);
 }
 
-export function compareDeliveries(pageDeliveries, chainDeliveries) {
+export function compareDeliveries(pageDeliveries, chainDeliveries, complete = true) {
   const out = [];
   const chain = new Map(chainDeliveries.map((d) => [deliveryId(d), d]));
   const seen = new Set();
@@ -563,6 +564,7 @@ export function compareDeliveries(pageDeliveries, chainDeliveries) {
       if (canonical(field, d[field]) !== canonical(field, other[field])) out.push({ ...where, field, page: d[field], chain: other[field] });
     }
   }
+  if (!complete) return out; // a page of a long list: the chain's other deliveries are on other pages
   for (const [id, d] of chain) {
     if (!seen.has(id)) out.push({ key: d.key, kind: d.kind, batchRoot: d.batch_root || null, field: '(presence)', page: false, chain: true });
   }
