@@ -27,15 +27,16 @@ in chunks of ``--chunk-events`` events (whole blocks), one transaction per chunk
 checkpoint, as the indexer commits. So every derived column is what the indexer would write.
 
 Cached: the database is ``data/bench/index-<key>.sqlite3`` (PostgreSQL: schema
-``bench_<key>``), ``<key>`` the sizes and a fingerprint of the projection's code
-(``ledger/db/*.py``, ``ledger/status.py``, ``ledger/events.py``, this file,
-``tests/db/script.py``); a manifest ``data/bench/index-<key>[.postgres].json`` written
-last says the fill is complete and names the picks the API bench reads (:class:`Manifest`).
-A run finds the manifest and returns at once; a cached file of another key is deleted when a
-new one is built (``data/`` is git-ignored).
+``bench_<key>_<digest of the cache folder>``), ``<key>`` the sizes and a fingerprint of the
+code the index depends on (:data:`FINGERPRINT_FILES`: models, projection, engine, status
+rules, decoder, this file, the event builder); a manifest
+``data/bench/index-<key>.<sqlite|postgres>.json`` written last says the fill is complete and
+names the picks the API bench reads (:class:`Manifest`). A run that finds the manifest and its
+database returns at once; the fills of the same sizes from other code, and a half-done one,
+are dropped when a new one is built (``data/`` is git-ignored).
 
-Fill speed (events/s) is printed and kept in the manifest: it is the projection's speed on
-synthetic events (H2's figure is the indexer bench's).
+Speed: the manifest keeps the wall-clock events/s of the whole fill (generating the events
+included) and the projection's own events/s (time in ``apply_events`` and the commits).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ import json
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -145,10 +146,13 @@ class Manifest:
 
     Attributes:
         database_url: SQLAlchemy URL of the filled index.
+        postgres_schema: its schema on PostgreSQL, ``None`` on SQLite.
         sizes: commitments, deliveries, largest.
         events: events applied.
-        seconds: wall-clock seconds of the fill.
+        seconds: wall-clock seconds of the fill (events generated and applied).
         events_per_second: ``events / seconds``.
+        apply_seconds: seconds spent in ``apply_events`` and the commits alone.
+        apply_events_per_second: ``events / apply_seconds``: the projection's speed.
         last_block: last block of the synthetic chain (the checkpoint's).
         typical_id: a commitment with exactly 10 deliveries, not withdrawn (detail pages).
         largest_id: the commitment with ``sizes.largest`` deliveries.
@@ -159,18 +163,21 @@ class Manifest:
     """
 
     database_url: str
-    sizes: dict
-    events: int
-    seconds: float
-    events_per_second: float
-    last_block: int
-    typical_id: int
-    largest_id: int
-    municipality_id: int
-    evidence_sha256: str
-    search_word: str
-    no_match_word: str
-    schema_version: str
+    postgres_schema: str | None = None
+    sizes: dict = field(default_factory=dict)
+    events: int = 0
+    seconds: float = 0.0
+    events_per_second: float = 0.0
+    apply_seconds: float = 0.0
+    apply_events_per_second: float = 0.0
+    last_block: int = 0
+    typical_id: int = TYPICAL_ID
+    largest_id: int = LARGEST_ID
+    municipality_id: int = OVERVIEW_MUNICIPALITY
+    evidence_sha256: str = ""
+    search_word: str = SEARCH_WORD
+    no_match_word: str = NO_MATCH_WORD
+    schema_version: str = SCHEMA_VERSION
 
 
 # ---------------------------------------------------------------------------- the plan
@@ -359,104 +366,109 @@ def _postgres_url(url: str, schema: str) -> str:
 
 
 def _picks() -> dict:
-    return {"typical_id": TYPICAL_ID, "largest_id": LARGEST_ID, "municipality_id": OVERVIEW_MUNICIPALITY,
-            "evidence_sha256": sha(f"evidence-{did(TYPICAL_ID, 1)}")}
+    return {"evidence_sha256": sha(f"evidence-{did(TYPICAL_ID, 1)}")}
 
 
-def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5_000,
-         echo: bool = True) -> Manifest:
+def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5_000, echo: bool = True,
+         cache_dir: Path = CACHE_DIR) -> Manifest:
     """Build the index of ``sizes`` (or find it in the cache) and return its manifest.
 
     Args:
         sizes: commitments, deliveries and the largest commitment's deliveries.
         postgres_url: a PostgreSQL server URL (``postgresql+psycopg://...``): fill schema
-            ``bench_<key>`` there; ``None``: a SQLite file under :data:`CACHE_DIR`.
+            ``bench_<key>_<cache folder digest>`` there; ``None``: a SQLite file in ``cache_dir``.
         chunk_events: events per ``apply_events`` call and transaction (whole blocks).
         echo: print progress (events applied, events/s) to stderr.
+        cache_dir: where the SQLite file and the manifest are kept.
 
     Raises:
-        ValueError: ``sizes`` cannot be filled (no commitment, or the largest larger than all).
+        ValueError: ``sizes`` cannot be filled (fewer than 2 commitments, or fewer deliveries
+            than the largest commitment's plus 10).
         sqlalchemy.exc.OperationalError: the database cannot be reached.
     """
     key = f"{sizes.key}-{fingerprint()}"
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    manifest_path = CACHE_DIR / f"index-{key}{'.postgres' if postgres_url else ''}.json"
+    backend = "postgres" if postgres_url else "sqlite"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = cache_dir / f"index-{key}.{backend}.json"
+    schema = None
     if postgres_url:
-        schema = f"bench_{key.replace('-', '_')}"
+        folder = hashlib.sha256(str(cache_dir.resolve()).encode()).hexdigest()[:6]
+        schema = f"bench_{key}_{folder}".replace("-", "_")
         url = _postgres_url(postgres_url, schema)
     else:
-        path = CACHE_DIR / f"index-{key}.sqlite3"
-        url = f"sqlite:///{path}"
-    if manifest_path.is_file() and _present(url, postgres_url, schema if postgres_url else None):
-        return Manifest(**json.loads(manifest_path.read_text(encoding="utf-8")))
-    _forget_others(sizes, key, postgres_url)
+        url = f"sqlite:///{cache_dir / f'index-{key}.sqlite3'}"
+    if manifest_path.is_file():
+        cached = Manifest(**json.loads(manifest_path.read_text(encoding="utf-8")))
+        if _present(cached, postgres_url):
+            return cached
+    for old in cache_dir.glob(f"index-{sizes.key}-*.{backend}.json"):  # older code's fills, and a half-done one
+        _forget(Manifest(**json.loads(old.read_text(encoding="utf-8"))), postgres_url)
+        old.unlink()
+    _forget(Manifest(database_url=url, postgres_schema=schema), postgres_url)
     if postgres_url:
-        admin = make_engine(postgres_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-    else:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        _admin(postgres_url, f'CREATE SCHEMA "{schema}"')
     plans = plan(sizes)
-    picks = _picks()
     engine = make_engine(url)
     create_schema(engine)
     sessions = session_factory(engine)
-    applied, started, last_block = 0, time.perf_counter(), 0
+    applied, last_block, applying = 0, 0, 0.0
+    started = time.perf_counter()
     try:
         for script in chunks(plans, chunk_events):
+            chunk_started = time.perf_counter()
             with sessions.begin() as session:
                 applied += apply_events(session, script.events, script.block_times)
                 last_block = script.block
                 save_checkpoint(session, last_block, script.events[-1].block_hash, last_block, script.time,
                                 contract_address=CONTRACT, contract_version="2.1.0")
+            applying += time.perf_counter() - chunk_started
             if echo:
-                elapsed = time.perf_counter() - started
-                print(f"\r  {applied:,} events, {applied / elapsed:,.0f} events/s", end="", file=sys.stderr, flush=True)
+                print(f"\r  {applied:,} events, projection {applied / applying:,.0f} events/s", end="", file=sys.stderr,
+                      flush=True)
     finally:
         engine.dispose()
     seconds = time.perf_counter() - started
     if echo:
         print(file=sys.stderr)
-    manifest = Manifest(database_url=url, sizes=asdict(sizes), events=applied, seconds=round(seconds, 1),
-                        events_per_second=round(applied / seconds, 1), last_block=last_block, search_word=SEARCH_WORD,
-                        no_match_word=NO_MATCH_WORD, schema_version=SCHEMA_VERSION, **picks)
+    manifest = Manifest(
+        database_url=url, postgres_schema=schema, sizes=asdict(sizes), events=applied, seconds=round(seconds, 1),
+        events_per_second=round(applied / seconds, 1), apply_seconds=round(applying, 1),
+        apply_events_per_second=round(applied / applying, 1), last_block=last_block, **_picks())
     manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
     return manifest
 
 
-def _present(url: str, postgres_url: str | None, schema: str | None) -> bool:
-    """Whether the cached database of a manifest is still there."""
-    if postgres_url is None:
-        return Path(make_url(url).database or "").is_file()
+def _admin(postgres_url: str, statement: str) -> None:
     admin = make_engine(postgres_url)
     try:
-        with admin.connect() as conn:
-            return conn.scalar(text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
-                               {"s": schema}) == 1
+        with admin.begin() as conn:
+            conn.execute(text(statement))
     finally:
         admin.dispose()
 
 
-def _forget_others(sizes: Sizes, key: str, postgres_url: str | None) -> None:
-    """Delete the cached fills of these sizes built from other code (other fingerprints)."""
-    for manifest in CACHE_DIR.glob(f"index-{sizes.key}-*.json"):
-        if manifest.name.startswith(f"index-{key}") or manifest.name.endswith(".postgres.json") != bool(postgres_url):
-            continue
-        old = json.loads(manifest.read_text(encoding="utf-8"))
-        if postgres_url:
-            schema = "bench_" + manifest.name.removeprefix("index-").removesuffix(".postgres.json").replace("-", "_")
-            admin = make_engine(postgres_url)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            admin.dispose()
-        else:
-            database = make_url(old["database_url"]).database or ""
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{database}{suffix}").unlink(missing_ok=True)
-        manifest.unlink()
+def _present(manifest: Manifest, postgres_url: str | None) -> bool:
+    """Whether the database of a cached manifest is still there."""
+    if postgres_url is None:
+        return Path(make_url(manifest.database_url).database or "").is_file()
+    admin = make_engine(postgres_url)
+    try:
+        with admin.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM information_schema.schemata WHERE schema_name = :s"),
+                               {"s": manifest.postgres_schema}) == 1
+    finally:
+        admin.dispose()
+
+
+def _forget(manifest: Manifest, postgres_url: str | None) -> None:
+    """Drop the database of ``manifest`` (its schema, or its SQLite file and WAL)."""
+    if postgres_url is not None:
+        if manifest.postgres_schema:
+            _admin(postgres_url, f'DROP SCHEMA IF EXISTS "{manifest.postgres_schema}" CASCADE')
+        return
+    database = make_url(manifest.database_url).database or ""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 def sizes_of(size: str | None, commitments: int | None, deliveries: int | None, largest: int | None) -> Sizes:
