@@ -243,7 +243,7 @@ class CachingMiddleware:
         await self.app(scope, receive, buffer)
 
     async def _still_valid(self, scope: Scope, mark: CacheMark) -> bool:
-        if mark.valid_until is not None and int(time.time()) >= mark.valid_until:
+        if mark.valid_until is not None and _unix_now() >= mark.valid_until:
             return False
         app = scope["app"]
         if mark.evidence is not None:
@@ -263,6 +263,11 @@ class CachingMiddleware:
         except Exception:  # the index is unreadable: let the route answer (or fail) on its own
             return False
         return version == mark.version
+
+
+def _unix_now() -> int:
+    """The time kept answers are checked against, Unix seconds (``api.deps.get_now``'s clock)."""
+    return int(time.time())
 
 
 def _with_default_cache_control(start: Message) -> Message:
