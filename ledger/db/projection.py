@@ -40,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
@@ -73,10 +73,15 @@ from ledger.errors import ProjectionError
 from ledger.events import LedgerEvent, decode_text
 from ledger.limits import AMEND_DESCRIPTION, AMEND_TARGET, AMEND_TITLE, delivery_number
 from ledger.status import (
+    SETTLED_COLUMNS,
+    VERDICTS,
+    DeliveryCounter,
     DeliveryFact,
+    OnRecord,
     TargetChange,
     amendment_flags,
     claimed_met_at,
+    claimed_met_at_known,
     count_deliveries,
     delivered_verdict,
     historical_record,
@@ -87,6 +92,7 @@ from ledger.status import (
     recording_lag_seconds,
     review_of,
     rollup_progress_bps,
+    settled_status,
 )
 
 log = logging.getLogger(__name__)
@@ -139,13 +145,14 @@ class _Ref:
     tx_hash: str
     block_time: int
 
-    def columns(self, prefix: str = "") -> dict[str, object]:
-        """The chain reference as column values, names prefixed (``"revoked_"``, ...)."""
+    def columns(self, prefix: str = "", *, none: bool = False) -> dict[str, object]:
+        """The chain reference as column values, names prefixed (``"revoked_"``, ...);
+        all ``None`` when ``none``."""
         return {
-            f"{prefix}block_number": self.block_number,
-            f"{prefix}log_index": self.log_index,
-            f"{prefix}tx_hash": self.tx_hash,
-            f"{prefix}block_time": self.block_time,
+            f"{prefix}block_number": None if none else self.block_number,
+            f"{prefix}log_index": None if none else self.log_index,
+            f"{prefix}tx_hash": None if none else self.tx_hash,
+            f"{prefix}block_time": None if none else self.block_time,
         }
 
 
@@ -171,15 +178,34 @@ def apply_events(
     batch_files: BatchFiles | None = None,
 ) -> int:
     """Apply decoded ledger events to the index, in (block number, log index) order, then
-    recompute the derived figures of every commitment they touched (see module docstring).
+    bring the derived figures of every commitment they touched up to date (see module
+    docstring).
 
     Idempotent: an event whose ``(block_number, log_index)`` is already in ``events`` (or
     repeated within ``events``) is skipped. Flushes but never commits.
 
-    Poison-proof: each event is applied in a savepoint; when its projection raises (any
-    exception: a data error must never stop the indexer) the savepoint is rolled back, the
-    event is still kept in ``events`` (ids ``None``) with its error in ``event_errors``
-    (exception class name and text), a warning is logged, and the next event is applied.
+    Poison-proof: when an event's projection raises (any exception: a data error must never
+    stop the indexer) nothing of it is applied but its ``events`` row (ids ``None``) and its
+    error in ``event_errors`` (exception class name and text); a warning is logged and the
+    next event is applied.
+
+    How (the result is the same as :func:`apply_events_one_by_one`, the reference:
+    tests/db/test_projection_incremental.py): runs of consecutive registrations, amendments,
+    withdrawals, recorded deliveries, their revocations and verdicts (:data:`FAST_EVENTS`) go
+    through the fast path (:class:`_Chunk`): one query per table preloads the rows the run
+    names, each event is checked and applied in memory, and its figures are stepped
+    (``ledger.status.DeliveryCounter``, ``claimed_met_at_known``): O(1) per event whatever
+    the number of deliveries of its commitment, but for a claimed ``met_at`` that does not
+    follow from its previous value (the target crossed, a claim dated before it added or
+    removed, a target change, a verdict on a delivery claimed by then): one query of the
+    commitment's counting deliveries and leaves. The run's rows are then written with one
+    executemany per table. A fact that is not after all the earlier facts of its commitment
+    (not in log order) has that commitment re-derived in full at the end, as has every
+    commitment an event of any other kind touched (each such event in its own savepoint, as
+    in the reference). If the fast path meets anything it does not expect (a row that would
+    not fit a table, a repeated id), it is undone (savepoint) and the run is applied event by
+    event. Roll-ups: once per call for each distinct commitment whose children changed, and
+    its ancestors.
 
     Args:
         session: a session inside the caller's transaction.
@@ -199,11 +225,53 @@ def apply_events(
 
     Raises:
         ProjectionError: an event's block has no entry in ``block_times`` (the caller's
-            error; nothing of that event is written).
+            error; nothing of the events is written).
+    """
+    fresh = _fresh_events(session, events, block_times)
+    rederive: set[int] = set()
+    changed: set[int] = set()
+    start = 0
+    while start < len(fresh):
+        fast = fresh[start].name in FAST_EVENTS
+        end = start
+        while end < len(fresh) and (fresh[end].name in FAST_EVENTS) == fast:
+            end += 1
+        run = fresh[start:end]
+        if not fast or not _apply_fast(session, run, block_times, rederive, changed):
+            rederive |= _apply_each(session, run, block_times, batch_files)
+        start = end
+    _refresh(session, rederive, changed)
+    session.flush()
+    return len(fresh)
+
+
+def apply_events_one_by_one(
+    session: Session,
+    events: Sequence[LedgerEvent],
+    block_times: Mapping[int, int],
+    *,
+    batch_files: BatchFiles | None = None,
+) -> int:
+    """:func:`apply_events` the reference way, the index it builds being the same: each
+    event in its own savepoint (flushed), then every commitment an event touched re-derived
+    in full from its facts (:func:`_rederive`) and rolled up. Slower (a flush per event, and
+    O(facts) per touched commitment per call): for tests and benches. Same arguments,
+    result and errors as :func:`apply_events`."""
+    fresh = _fresh_events(session, events, block_times)
+    _refresh(session, _apply_each(session, fresh, block_times, batch_files), set())
+    session.flush()
+    return len(fresh)
+
+
+def _fresh_events(session: Session, events: Sequence[LedgerEvent], block_times: Mapping[int, int]) -> list[LedgerEvent]:
+    """``events`` in log order, without those already in ``events`` or repeated.
+
+    Raises:
+        ProjectionError: an event's block has no entry in ``block_times``.
     """
     ordered = sorted(events, key=lambda e: e.order)
     if not ordered:
-        return 0
+        return []
     seen = set(
         session.execute(
             select(EventRow.block_number, EventRow.log_index).where(
@@ -211,14 +279,24 @@ def apply_events(
             )
         ).tuples()
     )
-    applied = 0
-    touched: set[int] = set()
+    fresh: list[LedgerEvent] = []
     for event in ordered:
         if event.order in seen:
             continue
         seen.add(event.order)
         if event.block_number not in block_times:  # the caller's error, not the event's
             raise ProjectionError(f"No block time given for block {event.block_number} ({event.name}).")
+        fresh.append(event)
+    return fresh
+
+
+def _apply_each(
+    session: Session, events: Sequence[LedgerEvent], block_times: Mapping[int, int], batch_files: BatchFiles | None
+) -> set[int]:
+    """Apply ``events`` one by one, each in its own savepoint (an event that raises is
+    recorded with its error); returns the commitments whose figures they may change."""
+    touched: set[int] = set()
+    for event in events:
         savepoint = session.begin_nested()
         try:
             touched |= _apply_one(session, event, block_times, batch_files)
@@ -227,10 +305,7 @@ def apply_events(
             _record_error(session, event, block_times, exc)
         else:
             savepoint.commit()
-        applied += 1
-    _refresh(session, touched)
-    session.flush()
-    return applied
+    return touched
 
 
 def recheck_missing_batches(session: Session, batch_files: BatchFiles) -> list[str]:
@@ -257,7 +332,7 @@ def recheck_missing_batches(session: Session, batch_files: BatchFiles) -> list[s
             continue
         found.append(batch.root)
         touched |= _check_batch(session, batch, data)
-    _refresh(session, touched)
+    _refresh(session, touched, set())
     session.flush()
     return found
 
@@ -453,25 +528,28 @@ def _apply_one(
         keys = _FILE_HANDLERS[event.name](session, event, ref, batch_files)
     else:
         keys = handler(session, event, ref) if handler is not None else _Keys()
-    session.add(
-        EventRow(
-            block_number=event.block_number,
-            log_index=event.log_index,
-            name=event.name,
-            tx_hash=event.transaction_hash,
-            block_hash=event.block_hash,
-            block_time=ref.block_time,
-            municipality_id=keys.municipality_id,
-            commitment_id=keys.commitment_id,
-            delivery_id=keys.delivery_id,
-            args=_stored_args(event),
-        )
-    )
+    session.add(EventRow(**_event_values(event, ref.block_time, keys)))
     session.flush()  # later events of the batch read what this one wrote
     touched = set(keys.touched)
     if keys.commitment_id is not None:
         touched.add(keys.commitment_id)
     return touched
+
+
+def _event_values(event: LedgerEvent, block_time: int, keys: _Keys) -> dict[str, Any]:
+    """The ``events`` row of ``event`` (its ids from ``keys``)."""
+    return {
+        "block_number": event.block_number,
+        "log_index": event.log_index,
+        "name": event.name,
+        "tx_hash": event.transaction_hash,
+        "block_hash": event.block_hash,
+        "block_time": block_time,
+        "municipality_id": keys.municipality_id,
+        "commitment_id": keys.commitment_id,
+        "delivery_id": keys.delivery_id,
+        "args": _stored_args(event),
+    }
 
 
 def _stored_args(event: LedgerEvent) -> dict[str, Any]:
@@ -485,33 +563,27 @@ def _stored_args(event: LedgerEvent) -> dict[str, Any]:
 
 def _record_error(session: Session, event: LedgerEvent, block_times: Mapping[int, int], exc: Exception) -> None:
     """Keep ``event`` in ``events`` (no ids) and its error in ``event_errors``; log it."""
+    _log_error(event, exc)
+    session.add(EventRow(**_event_values(event, int(block_times.get(event.block_number, 0)), _Keys())))
+    session.add(EventError(**_error_values(event, exc)))
+    session.flush()
+
+
+def _log_error(event: LedgerEvent, exc: Exception) -> None:
     log.warning(
         "Event %s at block %d log %d not applied (%s: %s); kept in events, recorded in event_errors",
         event.name, event.block_number, event.log_index, type(exc).__name__, exc,
     )
-    session.add(
-        EventRow(
-            block_number=event.block_number,
-            log_index=event.log_index,
-            name=event.name,
-            tx_hash=event.transaction_hash,
-            block_hash=event.block_hash,
-            block_time=int(block_times.get(event.block_number, 0)),
-            municipality_id=None,
-            commitment_id=None,
-            delivery_id=None,
-            args=_stored_args(event),
-        )
-    )
-    session.add(
-        EventError(
-            block_number=event.block_number,
-            log_index=event.log_index,
-            error_type=type(exc).__name__,
-            detail=decode_text(str(exc).encode("utf-8", errors="surrogatepass"))[:2000],
-        )
-    )
-    session.flush()
+
+
+def _error_values(event: LedgerEvent, exc: Exception) -> dict[str, Any]:
+    """The ``event_errors`` row of ``event`` whose projection raised ``exc``."""
+    return {
+        "block_number": event.block_number,
+        "log_index": event.log_index,
+        "error_type": type(exc).__name__,
+        "detail": decode_text(str(exc).encode("utf-8", errors="surrogatepass"))[:2000],
+    }
 
 
 def _need(session: Session, model: type[_Row], key: object, event: LedgerEvent) -> _Row:
@@ -522,12 +594,17 @@ def _need(session: Session, model: type[_Row], key: object, event: LedgerEvent) 
     """
     row = session.get(model, key)
     if row is None:
-        raise ProjectionError(
-            f"{event.name} at block {event.block_number} log {event.log_index} refers to unknown "
-            f"{model.__tablename__} {key!r}: the index has a gap or holds another contract's "
-            f"events. Rebuild it from the deploy block."
-        )
+        raise _unknown(model, key, event)
     return row
+
+
+def _unknown(model: type[Base], key: object, event: LedgerEvent) -> ProjectionError:
+    """The error of ``event`` referring to row ``key`` of ``model`` that the index lacks."""
+    return ProjectionError(
+        f"{event.name} at block {event.block_number} log {event.log_index} refers to unknown "
+        f"{model.__tablename__} {key!r}: the index has a gap or holds another contract's "
+        f"events. Rebuild it from the deploy block."
+    )
 
 
 def _search_text(*parts: str) -> str:
@@ -539,26 +616,27 @@ def _held_role(
     session: Session, municipality_id: int, account: str, ref: _Ref, terms: type[RegistrarTerm | ConfirmerTerm] = RegistrarTerm
 ) -> bool:
     """Whether ``account`` held the role of ``terms`` (registrar by default, or confirmer) of
-    ``municipality_id`` at ``ref``'s (block, log index): an interval starts before it and has
-    not ended before it (docs/LEDGER.md "Who signed it")."""
-    here = tuple_(ref.block_number, ref.log_index)
-    term = session.scalar(
-        select(func.count())
-        .select_from(terms)
-        .where(
-            terms.municipality_id == municipality_id,
-            terms.account == account,
-            tuple_(terms.block_number, terms.log_index) < here,
-            or_(
-                terms.removed_block_number.is_(None),
-                and_(
-                    terms.removed_block_number.is_not(None),
-                    tuple_(terms.removed_block_number, terms.removed_log_index) > here,
-                ),
-            ),
+    ``municipality_id`` at ``ref``'s (block, log index) (:func:`_holds`, on its terms)."""
+    rows = session.execute(
+        select(terms.block_number, terms.log_index, terms.removed_block_number, terms.removed_log_index).where(
+            terms.municipality_id == municipality_id, terms.account == account
         )
-    )
-    return bool(term)
+    ).tuples()
+    return _holds([_term_interval(*row) for row in rows], ref)
+
+
+_Interval = tuple[tuple[int, int], "tuple[int, int] | None"]
+
+
+def _term_interval(block_number: int, log_index: int, removed_block: int | None, removed_log: int | None) -> _Interval:
+    return (block_number, log_index), None if removed_block is None else (removed_block, removed_log or 0)
+
+
+def _holds(intervals: Sequence[_Interval], ref: _Ref) -> bool:
+    """Whether one of a member's role intervals covers ``ref``: it starts before the
+    (block, log index) and has not ended before it (docs/LEDGER.md "Who signed it")."""
+    here = (ref.block_number, ref.log_index)
+    return any(start < here and (end is None or end > here) for start, end in intervals)
 
 
 def _normalise_asset(asset_ref: str) -> str:
@@ -733,14 +811,19 @@ def _confirmer_removed(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys
 def _commitment_registered(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     a = event.args
     _need(session, Municipality, a["municipality_id"], event)
+    session.add(Commitment(**_commitment_values(a, ref, _held_role(session, a["municipality_id"], a["registrar"], ref))))
+    return _Keys(municipality_id=a["municipality_id"], commitment_id=a["commitment_id"])
+
+
+def _commitment_values(a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) -> dict[str, Any]:
+    """The ``commitments`` row a ``CommitmentRegistered`` (args ``a``) writes."""
     source = a["source_document_hash"]
     parent_id = int(a.get("parent_id", 0)) or None
-    session.add(
-        Commitment(
+    values = dict(
             id=a["commitment_id"],
             municipality_id=a["municipality_id"],
             registrar=a["registrar"],
-            signer_held_role=_held_role(session, a["municipality_id"], a["registrar"], ref),
+            signer_held_role=signer_held_role,
             external_ref=a["external_ref"],
             title=a["title"],
             description=a["description"],
@@ -779,25 +862,35 @@ def _commitment_registered(session: Session, event: LedgerEvent, ref: _Ref) -> _
             last_changed_at=ref.block_time,
             last_change_block=ref.block_number,
             last_change_log_index=ref.log_index,
+            withdrawal_reason=None,
+            withdrawal_registrar=None,
+            withdrawal_signer_held_role=None,
+            **ref.columns("withdrawn_", none=True),
             **ref.columns(),
-        )
     )
-    return _Keys(municipality_id=a["municipality_id"], commitment_id=a["commitment_id"])
+    values.update(_settled_values(values.__getitem__))
+    return values
 
 
 def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     a = event.args
     c = _need(session, Commitment, a["commitment_id"], event)
+    session.add(Amendment(**_amendment_values(a, ref, _held_role(session, c.municipality_id, a["registrar"], ref))))
+    _amend(c, a)
+    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id)
+
+
+def _amendment_values(a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) -> dict[str, Any]:
+    """The ``amendments`` row a ``CommitmentAmended`` (args ``a``) writes."""
     fields = int(a["fields"])
     flags = amendment_flags(
         a["amended_at"], a["previous_target_quantity"], a["target_quantity"], a["previous_due_date"], a["due_date"]
     )
-    session.add(
-        Amendment(
-            commitment_id=c.id,
+    return dict(
+            commitment_id=a["commitment_id"],
             amendment_number=a["amendment_number"],
             registrar=a["registrar"],
-            signer_held_role=_held_role(session, c.municipality_id, a["registrar"], ref),
+            signer_held_role=signer_held_role,
             fields=fields,
             title=a["title"] if fields & AMEND_TITLE else None,
             description=a["description"] if fields & AMEND_DESCRIPTION else None,
@@ -811,7 +904,15 @@ def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Key
             lowered_target=flags.lowered_target,
             extended_due_date=flags.extended_due_date,
             **ref.columns(),
-        )
+    )
+
+
+def _amend(c: Any, a: Mapping[str, Any]) -> None:
+    """Set a commitment's terms and texts as a ``CommitmentAmended`` (args ``a``) does
+    (``c``: a ``Commitment`` or the fast path's row)."""
+    fields = int(a["fields"])
+    flags = amendment_flags(
+        a["amended_at"], a["previous_target_quantity"], a["target_quantity"], a["previous_due_date"], a["due_date"]
     )
     if fields & AMEND_TITLE:
         c.title = a["title"]
@@ -823,33 +924,46 @@ def _commitment_amended(session: Session, event: LedgerEvent, ref: _Ref) -> _Key
     c.amended_after_due_date = c.amended_after_due_date or flags.after_due_date
     c.target_lowered = c.target_lowered or flags.lowered_target
     c.search_text = _search_text(c.title, c.description, c.external_ref)
-    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id)
 
 
 def _commitment_withdrawn(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     a = event.args
     c = _need(session, Commitment, a["commitment_id"], event)
+    _withdraw(c, a, ref, _held_role(session, c.municipality_id, a["registrar"], ref))
+    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id)
+
+
+def _withdraw(c: Any, a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) -> None:
+    """Mark a commitment withdrawn as a ``CommitmentWithdrawn`` (args ``a``) does."""
     c.withdrawn = True
     c.withdrawal_reason = a["reason"]
     c.withdrawal_registrar = a["registrar"]
-    c.withdrawal_signer_held_role = _held_role(session, c.municipality_id, a["registrar"], ref)
+    c.withdrawal_signer_held_role = signer_held_role
     for name, value in ref.columns("withdrawn_").items():
         setattr(c, name, value)
-    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id)
 
 
 def _delivery_recorded(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     a = event.args
     c = _need(session, Commitment, a["commitment_id"], event)
+    session.add(Delivery(**_delivery_values(a, ref, _held_role(session, c.municipality_id, a["registrar"], ref))))
+    session.flush()  # the delivery must exist before its citations (foreign keys)
+    for values in _citation_values(a, ref):
+        session.add(EvidenceCitation(**values))
+    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=a["delivery_id"])
+
+
+def _delivery_values(a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) -> dict[str, Any]:
+    """The ``deliveries`` row a ``DeliveryRecorded`` (args ``a``) writes (not yet decided:
+    counted, unconfirmed)."""
     lag = recording_lag_seconds(a["delivered_at"], a["recorded_at"])
     asset_ref = a.get("asset_ref", "")
-    session.add(
-        Delivery(
+    return dict(
             id=a["delivery_id"],
-            commitment_id=c.id,
+            commitment_id=a["commitment_id"],
             delivery_number=delivery_number(a["delivery_id"]),
             registrar=a["registrar"],
-            signer_held_role=_held_role(session, c.municipality_id, a["registrar"], ref),
+            signer_held_role=signer_held_role,
             quantity=a["quantity"],
             delivered_at=a["delivered_at"],
             recorded_at=a["recorded_at"],
@@ -863,31 +977,42 @@ def _delivery_recorded(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys
             double_counted=False,
             review="unconfirmed",
             revoked=False,
+            revocation_reason=None,
+            revocation_registrar=None,
+            revocation_signer_held_role=None,
+            **ref.columns("revoked_", none=True),
             **ref.columns(),
-        )
     )
-    session.flush()  # the delivery must exist before its citations (foreign keys)
+
+
+def _citation_values(a: Mapping[str, Any], ref: _Ref) -> list[dict[str, Any]]:
+    """The ``evidence_citations`` rows of a ``DeliveryRecorded`` (args ``a``): each hash once,
+    at its first position."""
     first_positions: dict[str, int] = {}
     for position, sha256 in enumerate(a["evidence_hashes"]):
         first_positions.setdefault(sha256, position)  # the contract refuses repeats; be safe anyway
-    for sha256, position in first_positions.items():
-        session.add(
-            EvidenceCitation(sha256=sha256, delivery_id=a["delivery_id"], commitment_id=c.id, position=position, **ref.columns())
-        )
-    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=a["delivery_id"])
+    return [
+        dict(sha256=sha256, delivery_id=a["delivery_id"], commitment_id=a["commitment_id"], position=position, **ref.columns())
+        for sha256, position in first_positions.items()
+    ]
 
 
 def _delivery_revoked(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
     a = event.args
     delivery = _need(session, Delivery, a["delivery_id"], event)
     c = _need(session, Commitment, delivery.commitment_id, event)
+    _revoke(delivery, a, ref, _held_role(session, c.municipality_id, a["registrar"], ref))
+    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=delivery.id)
+
+
+def _revoke(delivery: Any, a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) -> None:
+    """Mark a delivery revoked as a ``DeliveryRevoked`` (args ``a``) does."""
     delivery.revoked = True
     delivery.revocation_reason = a["reason"]
     delivery.revocation_registrar = a["registrar"]
-    delivery.revocation_signer_held_role = _held_role(session, c.municipality_id, a["registrar"], ref)
+    delivery.revocation_signer_held_role = signer_held_role
     for name, value in ref.columns("revoked_").items():
         setattr(delivery, name, value)
-    return _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=delivery.id)
 
 
 # ---------------------------------------------------------------------------- handlers: batches
@@ -1008,27 +1133,15 @@ def batched_delivery_key(root: str, leaf_hash: str) -> str:
     return f"{root.lower()}/{leaf_hash.lower()}"
 
 
-def _verdict_given(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+def _verdict_values(
+    event: LedgerEvent, key: str, subject: dict[str, Any], commitment_id: int, ref: _Ref, signer_held_role: bool
+) -> dict[str, Any]:
+    """The ``verdict_history`` row (and latest ``verdicts`` row) of a verdict event on the
+    delivery ``key`` (``subject``: its ``delivery_id`` / ``root`` / ``leaf_hash``)."""
     a = event.args
     verdict = _VERDICT_EVENTS[event.name]
-    if event.name.startswith("Batched"):
-        batch = _need(session, Batch, a["root"], event)
-        municipality_id = batch.municipality_id
-        commitment_id = a["commitment_id"]
-        key = batched_delivery_key(a["root"], a["leaf_hash"])
-        subject: dict[str, Any] = {"delivery_id": None, "root": a["root"], "leaf_hash": a["leaf_hash"]}
-        delivery_id = None
-        at = a["confirmed_at"] if verdict == "confirmed" else a["disputed_at"]
-    else:
-        delivery = _need(session, Delivery, a["delivery_id"], event)
-        commitment_id = delivery.commitment_id
-        municipality_id = _need(session, Commitment, commitment_id, event).municipality_id
-        key = str(delivery.id)
-        subject = {"delivery_id": delivery.id, "root": None, "leaf_hash": None}
-        delivery_id = delivery.id
-        at = a["confirmed_at"] if verdict == "confirmed" else a["disputed_at"]
     evidence = a.get("evidence_hash") if verdict == "confirmed" else None
-    values = {
+    return {
         "delivery_key": key,
         **subject,
         "commitment_id": commitment_id,
@@ -1036,10 +1149,30 @@ def _verdict_given(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
         "verdict": verdict,
         "evidence_hash": None if evidence in (None, ZERO_HASH) else evidence,
         "reason": a["reason"] if verdict == "disputed" else None,
-        "at": at,
-        "signer_held_role": _held_role(session, municipality_id, a["confirmer"], ref, ConfirmerTerm),
+        "at": a["confirmed_at"] if verdict == "confirmed" else a["disputed_at"],
+        "signer_held_role": signer_held_role,
         **ref.columns(),
     }
+
+
+def _verdict_given(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
+    a = event.args
+    if event.name.startswith("Batched"):
+        batch = _need(session, Batch, a["root"], event)
+        municipality_id = batch.municipality_id
+        commitment_id = a["commitment_id"]
+        key = batched_delivery_key(a["root"], a["leaf_hash"])
+        subject: dict[str, Any] = {"delivery_id": None, "root": a["root"], "leaf_hash": a["leaf_hash"]}
+        delivery_id = None
+    else:
+        delivery = _need(session, Delivery, a["delivery_id"], event)
+        commitment_id = delivery.commitment_id
+        municipality_id = _need(session, Commitment, commitment_id, event).municipality_id
+        key = str(delivery.id)
+        subject = {"delivery_id": delivery.id, "root": None, "leaf_hash": None}
+        delivery_id = delivery.id
+    held = _held_role(session, municipality_id, a["confirmer"], ref, ConfirmerTerm)
+    values = _verdict_values(event, key, subject, commitment_id, ref, held)
     session.add(VerdictEvent(**values))
     latest = session.get(Verdict, (key, a["confirmer"]))
     if latest is None:
@@ -1053,18 +1186,53 @@ def _verdict_given(session: Session, event: LedgerEvent, ref: _Ref) -> _Keys:
 # ---------------------------------------------------------------------------- derived figures
 
 
-def _refresh(session: Session, touched: set[int]) -> None:
-    """Recompute the derived figures of the ``touched`` commitments (those that exist), then
-    the roll-up of them and their ancestors."""
-    if not touched:
+_SETTLED_INPUTS: tuple[tuple[str, str, str], ...] = tuple(
+    (SETTLED_COLUMNS[name], met_at, due_date) for name, met_at, due_date in VERDICTS
+) + ((SETTLED_COLUMNS["status_confirmed"], "met_at_confirmed", "due_date"),)
+"""Each stored settled column with the ``met_at`` and due date columns it is settled from."""
+
+
+def _settled_values(get: Callable[[str], Any]) -> dict[str, str | None]:
+    """The five stored settled columns of a commitment (``ledger.status.settled_status``),
+    from its columns as ``get(name)`` gives them."""
+    withdrawn = bool(get("withdrawn"))
+    return {column: settled_status(withdrawn, get(met_at), get(due)) for column, met_at, due in _SETTLED_INPUTS}
+
+
+def _refresh(session: Session, rederive: set[int], changed: set[int]) -> None:
+    """Re-derive in full the figures of the ``rederive`` commitments (those that exist),
+    then roll up every commitment of ``rederive`` or ``changed`` (already up to date) that
+    has children or a parent, and their ancestors."""
+    if not rederive and not changed:
         return
     session.flush()
-    for commitment_id in sorted(touched):
+    for commitment_id in sorted(rederive):
         c = session.get(Commitment, commitment_id)
         if c is not None:
             _rederive(session, c)
     session.flush()
-    _rollup(session, touched)
+    _rollup(session, _rollup_roots(session, rederive | changed))
+
+
+def _rollup_roots(session: Session, ids: set[int]) -> set[int]:
+    """Of ``ids``, those with children, and the parents of the others: where a roll-up
+    starts (a commitment without children has no roll-up of its own; two indexed queries per
+    5,000 ids)."""
+    roots: set[int] = set()
+    for part in _parts(sorted(ids)):
+        roots.update(
+            session.scalars(select(Commitment.parent_id).where(Commitment.parent_id.in_(part)).distinct())
+        )
+        roots.update(
+            session.scalars(select(Commitment.parent_id).where(Commitment.id.in_(part), Commitment.parent_id.is_not(None)))
+        )
+    return roots
+
+
+def _parts(values: Sequence[Any], size: int = 5_000) -> list[Sequence[Any]]:
+    """``values`` in slices of ``size`` (bound parameters per ``IN`` stay within every
+    backend's limit)."""
+    return [values[start:start + size] for start in range(0, len(values), size)]
 
 
 def _position(block_number: int, log_index: int, leaf_index: int = 0) -> tuple[int, int, int]:
@@ -1184,6 +1352,8 @@ def _rederive(session: Session, c: Commitment) -> None:
     if latest_verdict is not None:
         changed.append(tuple(latest_verdict))
     c.last_change_block, c.last_change_log_index, c.last_changed_at = max(changed)
+    for column, value in _settled_values(lambda name: getattr(c, name)).items():
+        setattr(c, column, value)
 
 
 def _copy_revocation(leaf: BatchLeaf, revocation: BatchedRevocation | None) -> None:
@@ -1230,6 +1400,495 @@ def _rollup(session: Session, touched: set[int]) -> None:
         c.rollup_children_delivered = sum(1 for child in live if delivered_verdict(child.withdrawn, child.met_at))
         if c.parent_id is not None:
             heapq.heappush(heap, -c.parent_id)
+
+
+# ---------------------------------------------------------------------------- the fast path
+
+FAST_EVENTS = frozenset({
+    "CommitmentRegistered",
+    "CommitmentAmended",
+    "CommitmentWithdrawn",
+    "DeliveryRecorded",
+    "DeliveryRevoked",
+    "DeliveryConfirmed",
+    "DeliveryDisputed",
+})
+"""The events :func:`apply_events` applies in runs through :class:`_Chunk` (the others, rare
+or naming batches, one by one with a full re-derivation of what they touch)."""
+
+
+class _Fallback(Exception):
+    """The fast path met a case it leaves to the reference path (a repeated id)."""
+
+
+class _Row(dict):  # type: ignore[type-arg]
+    """A row as the fast path holds it: column name → value, also as attributes, so the
+    mutations the handlers share (:func:`_amend`, :func:`_withdraw`, :func:`_revoke`) apply
+    to it as to an ORM row."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+
+def _apply_fast(
+    session: Session, events: Sequence[LedgerEvent], block_times: Mapping[int, int], rederive: set[int], changed: set[int]
+) -> bool:
+    """Apply a run of :data:`FAST_EVENTS` through :class:`_Chunk` inside a savepoint; add to
+    ``rederive`` the commitments to re-derive in full and to ``changed`` those brought up
+    to date. Returns ``False`` (nothing written) when the run must be applied one by one."""
+    session.flush()
+    savepoint = session.begin_nested()
+    try:
+        chunk = _Chunk(session, events)
+        for event in events:
+            chunk.apply(event, _Ref(event.block_number, event.log_index, event.transaction_hash, int(block_times[event.block_number])))
+        chunk.write()
+    except Exception as exc:  # noqa: BLE001 - anything unexpected: the reference path decides, event by event
+        savepoint.rollback()
+        log.debug("Fast path declined a run of %d events (%s: %s); applying them one by one", len(events), type(exc).__name__, exc)
+        return False
+    savepoint.commit()
+    session.expire_all()  # rows written past the ORM
+    for event, error in chunk.errors:
+        _log_error(event, error)
+    rederive |= chunk.rederive
+    changed |= chunk.changed
+    return True
+
+
+class _Chunk:
+    """One run of :data:`FAST_EVENTS` in memory (:func:`apply_events`, "How").
+
+    Loading takes one query per table, by the ids the events name: municipalities,
+    deliveries, commitments (also those of the deliveries), registrar and confirmer terms of
+    their municipalities, the counted not revoked deliveries and leaves naming the assets of
+    the new deliveries (indexed by commitment and asset), the latest verdicts on the
+    delivered named. Each event is then checked (a ``ProjectionError`` before anything of it
+    is changed: recorded in ``event_errors``) and applied to the rows in memory, its
+    commitment's figures stepped with the rules of ``ledger.status``; :meth:`write` writes
+    the new rows and the changed ones, one executemany per table.
+
+    Attributes:
+        rederive: commitments a fact reached not in log order (after :meth:`apply`): to be
+            re-derived in full.
+        changed: commitments whose figures or terms changed (roll-ups to refresh).
+        errors: the events recorded with their error, and the error.
+    """
+
+    def __init__(self, session: Session, events: Sequence[LedgerEvent]) -> None:
+        self.session = session
+        self.commitments: dict[int, _Row] = {}
+        self.new_commitments: list[int] = []
+        self._new_commitments_set: set[int] = set()
+        self.dirty_commitments: set[int] = set()
+        self.deliveries: dict[int, _Row] = {}
+        self.new_deliveries: list[int] = []
+        self._new_deliveries_set: set[int] = set()
+        self.dirty_deliveries: set[int] = set()
+        self.by_commitment: dict[int, set[int]] = {}
+        self.municipalities: set[int] = set()
+        self.terms: dict[tuple[str, int, str], list[_Interval]] = {}
+        self.assets: dict[int, dict[str, Any]] = {}
+        self.verdicts: dict[str, dict[str, str]] = {}
+        self.stored_verdicts: set[tuple[str, str]] = set()
+        self.latest_verdicts: dict[tuple[str, str], dict[str, Any]] = {}
+        self.counters: dict[int, DeliveryCounter] = {}
+        self.stored: dict[tuple[Table, int], dict[str, Any]] = {}  # rows as loaded, to write only what changed
+        self.rows: dict[Table, list[dict[str, Any]]] = {
+            table: [] for table in (EvidenceCitation.__table__, Amendment.__table__, VerdictEvent.__table__, EventRow.__table__, EventError.__table__)
+        }
+        self.rederive: set[int] = set()
+        self.changed: set[int] = set()
+        self.errors: list[tuple[LedgerEvent, ProjectionError]] = []
+        self._load(events)
+
+    # ------------------------------------------------------------------ loading
+
+    def _load(self, events: Sequence[LedgerEvent]) -> None:
+        s = self.session
+        registered = {e.args["commitment_id"] for e in events if e.name == "CommitmentRegistered"}
+        named = {e.args["commitment_id"] for e in events if e.name in ("CommitmentAmended", "CommitmentWithdrawn", "DeliveryRecorded")}
+        recorded = {e.args["delivery_id"] for e in events if e.name == "DeliveryRecorded"}
+        referred = {e.args["delivery_id"] for e in events if e.name in ("DeliveryRevoked", "DeliveryConfirmed", "DeliveryDisputed")}
+        municipalities = {e.args["municipality_id"] for e in events if e.name == "CommitmentRegistered"}
+
+        for part in _parts(sorted(municipalities)):
+            self.municipalities.update(s.scalars(select(Municipality.id).where(Municipality.id.in_(part))))
+        deliveries = Delivery.__table__
+        for part in _parts(sorted(recorded | referred)):
+            for row in s.execute(select(deliveries).where(deliveries.c.id.in_(part))).mappings():
+                if row["id"] in recorded:
+                    raise _Fallback(f"delivery {row['id']} is already in the index")
+                self._keep_delivery(_Row(row))
+                self.stored[(Delivery.__table__, row["id"])] = dict(row)
+        named |= {d.commitment_id for d in self.deliveries.values()}
+        commitments = Commitment.__table__
+        for part in _parts(sorted(named | registered)):
+            for row in s.execute(select(commitments).where(commitments.c.id.in_(part))).mappings():
+                if row["id"] in registered:
+                    raise _Fallback(f"commitment {row['id']} is already in the index")
+                self.commitments[row["id"]] = _Row(row)
+                self.stored[(Commitment.__table__, row["id"])] = dict(row)
+        municipalities |= {c.municipality_id for c in self.commitments.values()}
+        for kind, terms in (("registrar", RegistrarTerm), ("confirmer", ConfirmerTerm)):
+            for part in _parts(sorted(municipalities)):
+                for muni, account, *interval in s.execute(
+                    select(terms.municipality_id, terms.account, terms.block_number, terms.log_index,
+                           terms.removed_block_number, terms.removed_log_index).where(terms.municipality_id.in_(part))
+                ).tuples():
+                    self.terms.setdefault((kind, muni, account), []).append(_term_interval(*interval))
+        self._load_assets(events)
+        keys = sorted(str(e.args["delivery_id"]) for e in events if e.name in ("DeliveryConfirmed", "DeliveryDisputed"))
+        for part in _parts(keys):
+            for key, confirmer, verdict in s.execute(
+                select(Verdict.delivery_key, Verdict.confirmer, Verdict.verdict).where(Verdict.delivery_key.in_(part))
+            ).tuples():
+                self.verdicts.setdefault(key, {})[confirmer] = verdict
+                self.stored_verdicts.add((key, confirmer))
+
+    def _load_assets(self, events: Sequence[LedgerEvent]) -> None:
+        """Which asset keys of the run's new deliveries are named by a counted, not revoked
+        delivery or leaf of their commitment (``DeliveryCounter.assets``)."""
+        wanted: set[tuple[int, str]] = set()
+        for e in events:
+            if e.name == "DeliveryRecorded" and e.args.get("asset_ref", ""):
+                wanted.add((e.args["commitment_id"], _normalise_asset(e.args["asset_ref"])))
+        if not wanted:
+            return
+        ids = sorted({cid for cid, _ in wanted})
+        keys = sorted({key for _, key in wanted})
+        for id_part in _parts(ids, 2_500):
+            for key_part in _parts(keys, 2_500):
+                found = self.session.execute(
+                    select(Delivery.commitment_id, Delivery.asset_key, Delivery.id).where(
+                        Delivery.commitment_id.in_(id_part), Delivery.asset_key.in_(key_part),
+                        Delivery.double_counted.is_(False), Delivery.revoked.is_(False),
+                    )
+                ).tuples().all()
+                found += [
+                    (cid, key, batched_delivery_key(root, leaf_hash) + f"#{leaf_index}")
+                    for cid, key, root, leaf_hash, leaf_index in self.session.execute(
+                        select(BatchLeaf.commitment_id, BatchLeaf.asset_key, BatchLeaf.root, BatchLeaf.leaf_hash, BatchLeaf.leaf_index).where(
+                            BatchLeaf.commitment_id.in_(id_part), BatchLeaf.asset_key.in_(key_part),
+                            BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False),
+                        )
+                    ).tuples()
+                ]
+                for cid, key, fact_key in found:
+                    if (cid, key) in wanted:
+                        self.assets.setdefault(cid, {})[key] = str(fact_key)
+
+    def _keep_delivery(self, d: _Row) -> None:
+        self.deliveries[d.id] = d
+        self.by_commitment.setdefault(d.commitment_id, set()).add(d.id)
+
+    # ------------------------------------------------------------------ lookups
+
+    def _commitment(self, commitment_id: int, event: LedgerEvent) -> _Row:
+        c = self.commitments.get(commitment_id)
+        if c is None:
+            raise _unknown(Commitment, commitment_id, event)
+        return c
+
+    def _delivery(self, delivery_id: int, event: LedgerEvent) -> _Row:
+        d = self.deliveries.get(delivery_id)
+        if d is None:
+            raise _unknown(Delivery, delivery_id, event)
+        return d
+
+    def _held(self, kind: str, municipality_id: int, account: str, ref: _Ref) -> bool:
+        return _holds(self.terms.get((kind, municipality_id, account), ()), ref)
+
+    def _counter(self, c: _Row) -> DeliveryCounter:
+        """The commitment's running state as its stored figures give it."""
+        counter = self.counters.get(c.id)
+        if counter is None:
+            counter = self.counters[c.id] = DeliveryCounter(
+                c.original_target_quantity,
+                c.target_quantity,
+                OnRecord(c.delivered_quantity, c.met_on_record_at),
+                OnRecord(c.delivered_quantity, c.met_on_record_at_original_terms),
+                assets=self.assets.setdefault(c.id, {}),
+            )
+        return counter
+
+    def _claims(self, commitment_id: int, confirmed: bool) -> list[tuple[int, int]]:
+        """``(delivered_at, quantity)`` of the commitment's counting deliveries and leaves
+        (only the confirmed ones when ``confirmed``): one query each, O(its deliveries)."""
+        facts: dict[Any, tuple[int, int, bool, str]] = {}
+        for did, delivered_at, quantity, double_counted, revoked, review in self.session.execute(
+            select(Delivery.id, Delivery.delivered_at, Delivery.quantity, Delivery.double_counted, Delivery.revoked, Delivery.review)
+            .where(Delivery.commitment_id == commitment_id)
+        ).tuples():
+            facts[did] = (delivered_at, quantity, not double_counted and not revoked, review)
+        for did in self.by_commitment.get(commitment_id, ()):
+            d = self.deliveries[did]
+            facts[did] = (d.delivered_at, d.quantity, not d.double_counted and not d.revoked, d.review)
+        claims = [(at, quantity) for at, quantity, counting, review in facts.values() if counting and (not confirmed or review == "confirmed")]
+        for delivered_at, quantity, review in self.session.execute(
+            select(BatchLeaf.delivered_at, BatchLeaf.quantity, BatchLeaf.review).where(
+                BatchLeaf.commitment_id == commitment_id, BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)
+            )
+        ).tuples():
+            if not confirmed or review == "confirmed":
+                claims.append((delivered_at, quantity))
+        return claims
+
+    def _met_at(self, c: _Row, column: str, target: int, total: int, delivered_at: int, *, added: bool) -> int | None:
+        """``c``'s claimed ``met_at`` column after one claim more (``added``) or less: from
+        its value when it follows (``ledger.status.claimed_met_at_known``), else recounted."""
+        known, value = claimed_met_at_known(c[column], total, target, delivered_at, added=added)
+        if known:
+            return value
+        return claimed_met_at(self._claims(c.id, column == "met_at_confirmed"), target)
+
+    def _recount(self, c: _Row) -> None:
+        """Claimed ``met_at`` and ``met_at_confirmed`` under the current target (after a
+        target change)."""
+        for column, total in (("met_at", c.delivered_quantity), ("met_at_confirmed", c.confirmed_quantity)):
+            c[column] = None if total < c.target_quantity else claimed_met_at(self._claims(c.id, column == "met_at_confirmed"), c.target_quantity)
+
+    def _in_order(self, c: _Row, ref: _Ref) -> None:
+        """A fact not after every fact of its commitment: re-derive it in full."""
+        if (ref.block_number, ref.log_index) <= (c.last_change_block, c.last_change_log_index):
+            self.rederive.add(c.id)
+
+    def _touched(self, c: _Row, ref: _Ref) -> None:
+        """The commitment changed at ``ref``: last change, progress, settled statuses."""
+        if (ref.block_number, ref.log_index) > (c.last_change_block, c.last_change_log_index):
+            c.last_change_block, c.last_change_log_index, c.last_changed_at = ref.block_number, ref.log_index, ref.block_time
+        c.progress_bps = min(progress_bps(c.delivered_quantity, c.target_quantity), MAX_BIGINT)
+        c.update(_settled_values(c.__getitem__))
+        if c.id not in self._new_commitments_set:
+            self.dirty_commitments.add(c.id)
+        self.changed.add(c.id)
+
+    def _event(self, event: LedgerEvent, ref: _Ref, keys: _Keys) -> None:
+        self.rows[EventRow.__table__].append(_event_values(event, ref.block_time, keys))
+
+    def _record_state(self, c: _Row, counter: DeliveryCounter) -> None:
+        c.delivered_quantity = counter.current.total
+        c.met_on_record_at = counter.current.met_at
+        c.met_on_record_at_original_terms = counter.original.met_at
+
+    # ------------------------------------------------------------------ events
+
+    def apply(self, event: LedgerEvent, ref: _Ref) -> None:
+        """Apply one event in memory; a ``ProjectionError`` (raised before anything of it
+        changed) keeps it with its error instead."""
+        try:
+            getattr(self, "_" + event.name)(event, ref)
+        except ProjectionError as exc:
+            self.errors.append((event, exc))
+            self._event(event, ref, _Keys())
+            self.rows[EventError.__table__].append(_error_values(event, exc))
+
+    def _CommitmentRegistered(self, event: LedgerEvent, ref: _Ref) -> None:
+        a = event.args
+        if a["municipality_id"] not in self.municipalities:
+            raise _unknown(Municipality, a["municipality_id"], event)
+        if a["commitment_id"] in self.commitments:
+            raise _Fallback(f"commitment {a['commitment_id']} registered twice")
+        c = _Row(_commitment_values(a, ref, self._held("registrar", a["municipality_id"], a["registrar"], ref)))
+        self.commitments[c.id] = c
+        self.new_commitments.append(c.id)
+        self._new_commitments_set.add(c.id)
+        self.changed.add(c.id)
+        self._event(event, ref, _Keys(municipality_id=c.municipality_id, commitment_id=c.id))
+
+    def _CommitmentAmended(self, event: LedgerEvent, ref: _Ref) -> None:
+        a = event.args
+        c = self._commitment(a["commitment_id"], event)
+        values = _amendment_values(a, ref, self._held("registrar", c.municipality_id, a["registrar"], ref))
+        self._in_order(c, ref)
+        counter = self._counter(c)
+        target_before = c.target_quantity
+        _amend(c, a)
+        self.rows[Amendment.__table__].append(values)
+        if int(a["fields"]) & AMEND_TARGET:
+            counter.target_changed(TargetChange((ref.block_number, ref.log_index, 0), a["previous_target_quantity"], a["target_quantity"], a["amended_at"]))
+            self._record_state(c, counter)
+            self._recount(c)
+        elif c.target_quantity != target_before:  # a target the amendment does not name: the full rules decide
+            self.rederive.add(c.id)
+        self._touched(c, ref)
+        self._event(event, ref, _Keys(municipality_id=c.municipality_id, commitment_id=c.id))
+
+    def _CommitmentWithdrawn(self, event: LedgerEvent, ref: _Ref) -> None:
+        a = event.args
+        c = self._commitment(a["commitment_id"], event)
+        held = self._held("registrar", c.municipality_id, a["registrar"], ref)
+        self._in_order(c, ref)
+        if c.withdrawn:
+            self.rederive.add(c.id)
+        _withdraw(c, a, ref, held)
+        self._touched(c, ref)
+        self._event(event, ref, _Keys(municipality_id=c.municipality_id, commitment_id=c.id))
+
+    def _DeliveryRecorded(self, event: LedgerEvent, ref: _Ref) -> None:
+        a = event.args
+        c = self._commitment(a["commitment_id"], event)
+        if a["delivery_id"] in self.deliveries:
+            raise _Fallback(f"delivery {a['delivery_id']} recorded twice")
+        d = _Row(_delivery_values(a, ref, self._held("registrar", c.municipality_id, a["registrar"], ref)))
+        citations = _citation_values(a, ref)
+        self._in_order(c, ref)
+        counter = self._counter(c)
+        reason = counter.recorded(
+            DeliveryFact(
+                key=str(d.id), position=(ref.block_number, ref.log_index, 0), quantity=d.quantity,
+                delivered_at=d.delivered_at, recorded_at=d.recorded_at, external_ref=d.external_ref, asset_key=d.asset_key,
+            )
+        )
+        d.double_counted = reason is not None
+        self._keep_delivery(d)
+        self.new_deliveries.append(d.id)
+        self._new_deliveries_set.add(d.id)
+        self.rows[EvidenceCitation.__table__] += citations
+        if reason is None:
+            self._record_state(c, counter)
+            c.met_at = self._met_at(c, "met_at", c.target_quantity, c.delivered_quantity, d.delivered_at, added=True)
+            c.met_at_original_terms = self._met_at(
+                c, "met_at_original_terms", c.original_target_quantity, c.delivered_quantity, d.delivered_at, added=True
+            )
+            c.recorded_late_count += 1 if d.recorded_late else 0
+        self._touched(c, ref)
+        self._event(event, ref, _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=d.id))
+
+    def _DeliveryRevoked(self, event: LedgerEvent, ref: _Ref) -> None:
+        a = event.args
+        d = self._delivery(a["delivery_id"], event)
+        c = self._commitment(d.commitment_id, event)
+        held = self._held("registrar", c.municipality_id, a["registrar"], ref)
+        self._in_order(c, ref)
+        if d.revoked:  # revoked twice: the full rules decide
+            self.rederive.add(c.id)
+        counting = not d.double_counted and not d.revoked
+        counter = self._counter(c)
+        _revoke(d, a, ref, held)
+        self._changed_delivery(d)
+        if counting:
+            counter.revoked(
+                DeliveryFact(
+                    key=str(d.id), position=(d.block_number, d.log_index, 0), quantity=d.quantity,
+                    delivered_at=d.delivered_at, recorded_at=d.recorded_at, external_ref=d.external_ref, asset_key=d.asset_key,
+                )
+            )
+            self._record_state(c, counter)
+            c.met_at = self._met_at(c, "met_at", c.target_quantity, c.delivered_quantity, d.delivered_at, added=False)
+            c.met_at_original_terms = self._met_at(
+                c, "met_at_original_terms", c.original_target_quantity, c.delivered_quantity, d.delivered_at, added=False
+            )
+            c.recorded_late_count -= 1 if d.recorded_late else 0
+            self._reviewed(c, d, d.review, "unconfirmed")
+        self._touched(c, ref)
+        self._event(event, ref, _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=d.id))
+
+    def _verdict(self, event: LedgerEvent, ref: _Ref) -> None:
+        a = event.args
+        d = self._delivery(a["delivery_id"], event)
+        c = self._commitment(d.commitment_id, event)
+        key = str(d.id)
+        values = _verdict_values(
+            event, key, {"delivery_id": d.id, "root": None, "leaf_hash": None}, c.id, ref,
+            self._held("confirmer", c.municipality_id, a["confirmer"], ref),
+        )
+        self._in_order(c, ref)
+        self.rows[VerdictEvent.__table__].append(values)
+        self.latest_verdicts[(key, a["confirmer"])] = values
+        latest = self.verdicts.setdefault(key, {})
+        latest[a["confirmer"]] = values["verdict"]
+        review = review_of(latest.values())
+        if review != d.review:
+            before, d.review = d.review, review
+            self._changed_delivery(d)
+            if not d.double_counted and not d.revoked:
+                self._reviewed(c, d, before, review)
+        self._touched(c, ref)
+        self._event(event, ref, _Keys(municipality_id=c.municipality_id, commitment_id=c.id, delivery_id=d.id))
+
+    _DeliveryConfirmed = _verdict
+    _DeliveryDisputed = _verdict
+
+    def _reviewed(self, c: _Row, d: _Row, before: str, after: str) -> None:
+        """A counting delivery's review went from ``before`` to ``after`` (or it stopped
+        counting: ``after`` ``unconfirmed``): confirmed and disputed figures by deltas."""
+        if before == after:
+            return
+        if before == "disputed":
+            c.disputed_quantity -= d.quantity
+        if after == "disputed":
+            c.disputed_quantity += d.quantity
+        if "confirmed" in (before, after):
+            c.confirmed_quantity += d.quantity if after == "confirmed" else -d.quantity
+            c.met_at_confirmed = self._met_at(
+                c, "met_at_confirmed", c.target_quantity, c.confirmed_quantity, d.delivered_at, added=after == "confirmed"
+            )
+
+    def _changed_delivery(self, d: _Row) -> None:
+        if d.id not in self._new_deliveries_set:
+            self.dirty_deliveries.add(d.id)
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self) -> None:
+        """Write the run's rows: one executemany per table, parents first (foreign keys)."""
+        s = self.session
+        if self.new_commitments:
+            s.execute(insert(Commitment.__table__), [dict(self.commitments[i]) for i in self.new_commitments])
+        self._update_changed(Commitment.__table__, [self.commitments[i] for i in sorted(self.dirty_commitments)])
+        if self.new_deliveries:
+            s.execute(insert(Delivery.__table__), [dict(self.deliveries[i]) for i in self.new_deliveries])
+        self._update_changed(Delivery.__table__, [self.deliveries[i] for i in sorted(self.dirty_deliveries)])
+        for table in (EvidenceCitation.__table__, Amendment.__table__, VerdictEvent.__table__):
+            if self.rows[table]:
+                s.execute(insert(table), self.rows[table])
+        new = [v for k, v in self.latest_verdicts.items() if k not in self.stored_verdicts]
+        if new:
+            s.execute(insert(Verdict.__table__), new)
+        _update_rows(s, Verdict.__table__, [v for k, v in self.latest_verdicts.items() if k in self.stored_verdicts], None)
+        for table in (EventRow.__table__, EventError.__table__):
+            if self.rows[table]:
+                s.execute(insert(table), self.rows[table])
+
+
+    def _update_changed(self, table: Table, rows: Sequence[_Row]) -> None:
+        """``UPDATE`` the columns of ``rows`` that differ from the rows as loaded (an
+        executemany per set of changed columns: an unchanged indexed column costs nothing)."""
+        groups: dict[tuple[str, ...], list[_Row]] = {}
+        for row in rows:
+            stored = self.stored[(table, row["id"])]
+            names = tuple(name for name, value in row.items() if stored.get(name) != value)
+            if names:
+                groups.setdefault(names, []).append(row)
+        for names, group in groups.items():
+            _update_rows(self.session, table, group, names)
+
+
+def _update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None) -> None:
+    """``UPDATE`` ``rows`` of ``table`` by primary key, setting ``columns`` (all but the key
+    when ``None``): one executemany."""
+    if not rows:
+        return
+    keys = [column.name for column in table.primary_key.columns]
+    names = [name for name in (columns or [c.name for c in table.columns]) if name not in keys]
+    statement = (
+        update(table)
+        .where(*[table.c[key] == bindparam(f"k_{key}") for key in keys])
+        .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names})
+    )
+    session.execute(
+        statement,
+        [{**{f"k_{key}": row[key] for key in keys}, **{f"v_{name}": row[name] for name in names}} for row in rows],
+    )
 
 
 _HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref], _Keys]] = {
