@@ -138,6 +138,9 @@ bench: setup bench-tools
 	$(PY) -m bench.gas
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
 	$(PY) -m bench.api --size small,big --duration 5 --json reports/bench-api.json
+	$(PY) -m bench.chain_fill
+	$(PY) -m bench.indexer --json reports/bench-indexer.json
+	$(PY) -m bench.replay --json reports/bench-replay.json
 
 # Weight and speed of the site on make run's ledger (import the datasets first; data/ is only read).
 bench-site: setup

@@ -66,15 +66,23 @@ def decode_log(log: dict[str, Any], decoders: dict[str, tuple[list[str], list[st
     return (*values, *abi_decode(data, bytes.fromhex(log["data"][2:])))
 
 
-def bare_fetch_decode(rpc_url: str, address: str, from_block: int, to_block: int, chunk_blocks: int) -> BareRun:
+def bare_fetch_decode(rpc_url: str, address: str, from_block: int, to_block: int, chunk_blocks: int,
+                      *, warm_up: bool = True) -> BareRun:
     """Fetch and decode every log of ``address`` in ``from_block..to_block`` (both inclusive)
     with one ``eth_getLogs`` per ``chunk_blocks`` blocks, starting at ``from_block`` (as the
     indexer and the replay cut their ranges).
+
+    Args:
+        warm_up: first run the same pass untimed. The first ``eth_getLogs`` over a range of an
+            anvil that has just loaded its state is several times slower than the next ones;
+            the code measured after this pass gets the warm node, so this pass must too.
 
     Raises:
         BareRpcError: the node answered an error object.
         httpx.HTTPError: the node cannot be reached.
     """
+    if warm_up:
+        bare_fetch_decode(rpc_url, address, from_block, to_block, chunk_blocks, warm_up=False)
     decoders = _decoders()
     started = time.perf_counter()
     events = calls = 0

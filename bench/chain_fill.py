@@ -40,6 +40,7 @@ import gzip
 import hashlib
 import json
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -404,8 +405,13 @@ def fill(rpc_url: str, deployment: Deployment, operations: Sequence[Operation], 
     rpc("evm_setAutomine", False)
     transactions = 0
 
-    def send_and_mine(raws: list[str]) -> None:
-        rpc.batch([("eth_sendRawTransaction", [raw]) for raw in raws])
+    def send_and_mine(raws: list[str], first_nonce: int) -> None:
+        try:
+            rpc.batch([("eth_sendRawTransaction", [raw]) for raw in raws])
+        except ChainFillError as exc:
+            on_chain = int(rpc("eth_getTransactionCount", registrar.address, "latest"), 16)
+            raise ChainFillError(f"block {int(rpc('eth_blockNumber'), 16) + 1}: {exc}; the registrar's nonce on chain "
+                                 f"is {on_chain}, this block's transactions have {first_nonce}..{first_nonce + len(raws) - 1}") from exc
         rpc("evm_mine")
 
     try:
@@ -423,7 +429,7 @@ def fill(rpc_url: str, deployment: Deployment, operations: Sequence[Operation], 
                     nonce += 1
                 if pending is not None:
                     pending.result()  # blocks are mined in order, one at a time
-                pending = miner.submit(send_and_mine, raws)
+                pending = miner.submit(send_and_mine, raws, nonce - len(raws))
                 transactions += len(raws)
                 if progress is not None:
                     progress(min(start + per_block, len(operations)), len(operations))
@@ -443,8 +449,30 @@ def fill(rpc_url: str, deployment: Deployment, operations: Sequence[Operation], 
     return BuildStats(time.monotonic() - started, last_block - first_block + 1, transactions, gas_used)
 
 
+def port_free(port: int, wait_seconds: float = 0.0) -> bool:
+    """Whether nothing listens on ``port`` of 127.0.0.1 (it can be bound, with
+    ``SO_REUSEADDR`` as anvil binds: a closed connection in TIME_WAIT does not count), asking
+    again for up to ``wait_seconds`` seconds (the anvil of the previous chain may still be
+    exiting: ``node_modules/.bin/anvil`` is a wrapper that ends before the binary it started)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                return True
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return False
+        time.sleep(0.2)
+
+
 def _anvil_args(state_file: Path | None = None) -> list[str]:
-    args = ["--gas-limit", str(BLOCK_GAS_LIMIT)]
+    """anvil options of a bench chain: the block gas limit, and ``--prune-history`` (without
+    it anvil writes every block's state to disk, so each block costs more than the one before:
+    the build slowed from 190 to 33 operations/s over 30,000 operations); with the state to
+    load, if any."""
+    args = ["--gas-limit", str(BLOCK_GAS_LIMIT), "--prune-history"]
     return args + (["--load-state", str(state_file)] if state_file is not None else [])
 
 
@@ -481,6 +509,8 @@ def built_chain(
     if size < 1 or ops_per_tx < 1 or txs_per_block < 1:
         raise ValueError(f"size, ops per transaction and transactions per block must be at least 1 "
                          f"(got {size}, {ops_per_tx}, {txs_per_block})")
+    if port is not None and not port_free(port, wait_seconds=15.0):  # anvil would not bind; its wait would find the other
+        raise ChainFillError(f"port {port} on 127.0.0.1 is taken: give another (--port)")
     stem = cache_key(shape, size, ops_per_tx, txs_per_block)
     state_file = cache_dir / f"{stem}.state.json.gz"
     meta_file = cache_dir / f"{stem}.meta.json"

@@ -291,6 +291,7 @@ def main(
                 child = child_rss(built, chunk_blocks)
     figures = report(console, runs, child, chunk_blocks)
     if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
