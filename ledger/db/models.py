@@ -302,19 +302,21 @@ class Commitment(ChainRefColumns, Base):
         Index("ix_commitments_municipality_theme", "municipality_id", "theme"),
         Index("ix_commitments_last_change", "last_change_block", "last_change_log_index"),
         # 6 (issue 8): each list sort as (key, id), alone and within a municipality; the
-        # status filters (settled part, then the due date for overdue / not yet due) and
-        # the status sort (settled part, then id) alone and within a municipality.
+        # status filters (settled part, then the due date for overdue / not yet due, then
+        # the delivered quantity for in progress / pending: status counts read these
+        # covering indexes only) and the status sort (settled part, then id).
         Index("ix_commitments_due_date_id", "due_date", "id"),
         Index("ix_commitments_progress_id", "progress_bps", "id"),
         Index("ix_commitments_municipality_id", "municipality_id", "id"),
         Index("ix_commitments_municipality_due_date", "municipality_id", "due_date", "id"),
         Index("ix_commitments_municipality_progress", "municipality_id", "progress_bps", "id"),
         Index("ix_commitments_municipality_last_change", "municipality_id", "last_change_block", "last_change_log_index"),
-        Index("ix_commitments_status_due", "status_settled", "due_date"),
+        Index("ix_commitments_status_due", "status_settled", "due_date", "delivered_quantity"),
         Index("ix_commitments_status_id", "status_settled", "id"),
-        Index("ix_commitments_municipality_status", "municipality_id", "status_settled", "due_date"),
-        Index("ix_commitments_on_record_due", "status_on_record_settled", "due_date"),
-        Index("ix_commitments_municipality_on_record", "municipality_id", "status_on_record_settled", "due_date"),
+        Index("ix_commitments_municipality_status", "municipality_id", "status_settled", "due_date", "delivered_quantity"),
+        Index("ix_commitments_on_record_due", "status_on_record_settled", "due_date", "delivered_quantity"),
+        Index("ix_commitments_municipality_on_record", "municipality_id", "status_on_record_settled", "due_date",
+              "delivered_quantity"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,149 @@
+"""Lists, searches and overviews of the data layer at two sizes of the index, side by side
+(issue 8: "flat with size").
+
+    python -m bench.lists [--small 350] [--large 20000] [--backend sqlite|postgresql] [--calls 200]
+
+Fills two fresh indexes straight through SQL (no chain: the projection's output shapes, with
+the settled columns and search texts as the projection writes them; ten municipalities, eight
+themes, due dates from three years back to three years ahead, a third delivered, one in
+twenty withdrawn), then times each read of ``ledger.db.repository`` the API and the site
+make, each call in its own session as a request has: calls per second on each index and their
+ratio (large / small; the goal is at least 0.7). Counts are kept between calls (the index does
+not change while it runs); the "cold" rows clear the kept counts before every call, which is
+what the first request after an index write pays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import insert
+
+from ledger.db import repository
+from ledger.db.models import Commitment, Municipality
+from ledger.db.projection import _search_text
+from ledger.status import SETTLED_COLUMNS, VERDICTS, settled_status
+from tests.db.databases import fresh_database
+
+NOW = 1_790_000_000
+YEAR = 365 * 86_400
+WORDS = ("fietspad", "zonnepanelen", "woningen", "groen", "school", "brug", "warmtenet", "speeltuin", "riolering",
+         "bomen", "laadpalen", "bibliotheek", "sporthal", "haven", "dijk", "straat")
+THEMES = ("Wonen", "Groen", "Mobiliteit", "Energie", "Onderwijs", "Zorg", "Cultuur", "Water")
+
+
+def commitment_rows(n: int, rng: random.Random) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(1, n + 1):
+        title = " ".join(rng.choice(WORDS) for _ in range(3)).capitalize() + f" {i}"
+        description = " ".join(rng.choice(WORDS) for _ in range(12))
+        ref = f"REF-{i:06d}"
+        due = NOW + rng.randint(-3 * YEAR, 3 * YEAR)
+        target = rng.randint(1, 100)
+        roll = rng.random()
+        withdrawn = roll < 0.05
+        met = None if withdrawn or roll > 0.38 else due + rng.randint(-YEAR, YEAR // 4)
+        delivered = target if met is not None else (rng.randint(0, target - 1) if rng.random() < 0.5 else 0)
+        row = dict(
+            id=i, municipality_id=1 + i % 10, registrar="0x" + "b2" * 20, signer_held_role=True, external_ref=ref,
+            title=title, description=description, theme=THEMES[i % len(THEMES)], unit="stuks",
+            promised_at=due - 2 * YEAR, registered_at=NOW - 4 * YEAR, original_target_quantity=target,
+            target_quantity=target, historical_record=False, source_document_sha256=None, source_uri="",
+            amendment_count=0, amended_after_due_date=rng.random() < 0.05, target_lowered=False,
+            recorded_late_count=int(rng.random() < 0.1), search_text=_search_text(title, description, ref),
+            block_number=10 + i, log_index=0, tx_hash="0x" + "00" * 32, block_time=NOW - 4 * YEAR,
+            last_changed_at=NOW - YEAR, last_change_block=10 + i + rng.randint(0, 10 * n), last_change_log_index=0,
+            original_due_date=due, due_date=due, delivered_quantity=delivered, met_at=met, met_on_record_at=met,
+            met_at_original_terms=met, met_on_record_at_original_terms=met, withdrawn=withdrawn,
+            progress_bps=delivered * 10_000 // target,
+        )
+        row.update({SETTLED_COLUMNS[f]: settled_status(withdrawn, row[m], row[d]) for f, m, d in VERDICTS})
+        row["status_confirmed_settled"] = settled_status(withdrawn, None, due)
+        rows.append(row)
+    return rows
+
+
+def fill(database: Any, n: int) -> None:
+    rng = random.Random(8)
+    with database.sessions.begin() as session:
+        session.execute(insert(Municipality), [
+            dict(id=m, name=f"Gemeente {m}", code=f"GM{m:04d}", admin="0x" + "a1" * 20, block_number=1, log_index=m,
+                 tx_hash="0x" + "00" * 32, block_time=0) for m in range(1, 11)])
+        rows = commitment_rows(n, rng)
+        for start in range(0, len(rows), 5_000):
+            session.execute(insert(Commitment), rows[start : start + 5_000])
+
+
+READS: dict[str, Callable[[Any], Any]] = {
+    "list page of 50 (sort id)": lambda s: repository.list_commitments_page(s, NOW, limit=50),
+    "site list (sort status, 20)": lambda s: repository.list_commitments_page(s, NOW, sort="status", limit=20),
+    "filtered search (q, municipality, 2 statuses)": lambda s: repository.list_commitments_page(
+        s, NOW, q="fietspad", municipality_id=3, statuses=["overdue", "in_progress"], limit=50),
+    "text search, no match": lambda s: repository.list_commitments_page(s, NOW, q="zzqqxy", limit=20),
+    "text search, 2 characters": lambda s: repository.list_commitments_page(s, NOW, q="zq", limit=20),
+    "overview (all municipalities)": lambda s: repository.list_municipalities(s, NOW),
+    "one municipality": lambda s: repository.get_municipality(s, 3, NOW),
+    "themes": lambda s: repository.list_themes(s, None),
+    "overdue of a municipality by due date": lambda s: repository.list_commitments_page(
+        s, NOW, municipality_id=3, statuses=["overdue"], sort="due_date", limit=20),
+    "recent of a municipality": lambda s: repository.list_commitments_page(s, NOW, municipality_id=3, sort="-last_change", limit=10),
+}
+
+
+def per_second(database: Any, read: Callable[[Any], Any], calls: int, cold: bool) -> float:
+    with database.sessions() as session:
+        read(session)  # warm the connection and, unless cold, the kept counts
+    start = time.perf_counter()
+    for _ in range(calls):
+        if cold:
+            repository._kept_counts.clear()
+        with database.sessions() as session:
+            read(session)
+    return calls / (time.perf_counter() - start)
+
+
+def deep_page(database: Any, hops: int) -> Callable[[Any], Any]:
+    """The read of the page ``hops`` pages deep by cursor (sort due_date, 50 a page)."""
+    with database.sessions() as session:
+        page = repository.list_commitments_page(session, NOW, sort="due_date", limit=50)
+        for _ in range(hops):
+            page = repository.list_commitments_page(session, NOW, sort="due_date", limit=50, after=page.next_cursor)
+    cursor = page.next_cursor
+    return lambda s: repository.list_commitments_page(s, NOW, sort="due_date", limit=50, after=cursor)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=350)
+    parser.add_argument("--large", type=int, default=20_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--calls", type=int, default=200)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder, \
+            fresh_database(args.backend, Path(folder)) as small, fresh_database(args.backend, Path(folder)) as large:
+        started = time.perf_counter()
+        fill(small, args.small)
+        fill(large, args.large)
+        print(f"filled {args.small:,} and {args.large:,} commitments ({args.backend}) in {time.perf_counter() - started:.1f} s")
+        reads = dict(READS)
+        reads["page 5 deep by cursor (due_date, 50)"] = None  # type: ignore[assignment]
+        print(f"{'read':52} {'calls/s ' + format(args.small, ','):>16} {'calls/s ' + format(args.large, ','):>16} {'ratio':>7}")
+        for cold in (False, True):
+            for name, read in reads.items():
+                if read is None:
+                    small_read, large_read = deep_page(small, 4), deep_page(large, 4)
+                else:
+                    small_read = large_read = read
+                a = per_second(small, small_read, args.calls, cold)
+                b = per_second(large, large_read, args.calls, cold)
+                label = ("cold: " if cold else "") + name
+                print(f"{label:52} {a:16,.0f} {b:16,.0f} {b / a:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
