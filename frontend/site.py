@@ -85,6 +85,8 @@ def commitments_page(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: Annotated[str | None, Query(max_length=20)] = None,
     page: Annotated[str | None, Query(max_length=12)] = None,
+    after: Annotated[str | None, Query(max_length=400)] = None,
+    before: Annotated[str | None, Query(max_length=400)] = None,
 ) -> HTMLResponse:
     """The commitments: overview per municipality, filter form, one page of results.
 
@@ -92,18 +94,26 @@ def commitments_page(
     municipalities", "All statuses") means no filter; a value that is not empty and not
     valid (a municipality id that is not a number, an unknown status or sort) gives the 422
     error page and changes nothing. Flags are ``true`` when set.
+
+    The pager's links carry the data layer's cursor (``after`` / ``before``: the same work
+    on every page however deep) and the page number they lead to (``page``, for "page 2 of
+    7"); a ``page`` without a cursor (a bookmark) is read by offset, up to
+    ``repository.MAX_COMMITMENT_OFFSET`` rows deep (deeper: the 422 page).
     """
     try:
         filters = ListFilters.parse(municipality_id, theme, status, recorded_late, amended_after_due_date,
                                     met_only_under_relaxed_terms, q, sort, page)
-    except ValueError:
+        cursor = {"after": (after or "").strip() or None, "before": (before or "").strip() or None}
+        listed = repository.list_commitments_page(
+            session, now, municipality_id=filters.municipality_id, theme=filters.theme, statuses=filters.status,
+            recorded_late=filters.recorded_late, amended_after_due_date=filters.amended_after_due_date,
+            met_only_under_relaxed_terms=filters.met_only_under_relaxed_terms, q=filters.q, sort=filters.sort,
+            offset=0 if cursor["after"] or cursor["before"] else (filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+            **cursor,
+        )
+    except ValueError:  # a bad filter, a cursor that is not one of this list, a page too deep for an offset
         return error_page(request, 422, "validation-error")
-    rows, total = repository.list_commitments(
-        session, now, municipality_id=filters.municipality_id, theme=filters.theme, statuses=filters.status,
-        recorded_late=filters.recorded_late, amended_after_due_date=filters.amended_after_due_date,
-        met_only_under_relaxed_terms=filters.met_only_under_relaxed_terms, q=filters.q,
-        sort=filters.sort, offset=(filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
-    )
+    rows, total = listed.rows, listed.total
     municipalities = repository.list_municipalities(session, now)
     codes = {m["id"]: m["code"] for m in municipalities}
     themes = repository.list_themes(session, filters.municipality_id)
@@ -113,6 +123,7 @@ def commitments_page(
         request, "list.html", lang, title=_list_title(lang, filters, municipalities, pages), description=lang.t("list.lead"),
         rows=[_card(r, lang, _time_zone(sources, codes.get(r["municipality_id"]))) for r in rows],
         total=total, page_number=filters.page, pages=pages, page_size=PAGE_SIZE, filters=filters,
+        next_cursor=listed.next_cursor, prev_cursor=listed.prev_cursor,
         active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
         themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
     )
