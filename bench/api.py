@@ -5,14 +5,16 @@
 For each size (bench/fill_index.py: ``small`` 350 commitments, ``big`` 100,000 commitments with
 1,000,000 deliveries; filled once through the real projection and cached under data/bench/),
 it serves two apps, one at a time, each with ONE uvicorn worker and the same uvicorn options
-(:data:`UVICORN_OPTIONS`: those of the API's launcher, scripts/run_local.py, which leaves loop
-and HTTP parser on ``auto``, i.e. uvloop and httptools when installed):
+(``api.server.uvicorn_options``, as ``make run`` starts the API: uvloop, httptools,
+keep-alive 75 s, no proxy or server headers):
 
-- the baseline, ``bench.trivial_app:app`` (``GET /ping``: a plain ``def`` route returning
-  ``{"ok": true}``), measured before and after the real app's endpoints (their mean is the
-  baseline of every ratio, so a change of machine load during the run shows as the spread);
-- the real app, ``api.main:app`` exactly as the launcher serves it (``python -m uvicorn``,
-  settings from ``LEDGER_*``: the filled index, a data folder with a deployment record of
+- the baseline, ``python -m bench.trivial_app`` (``GET /ping``: a plain ``def`` route
+  returning ``{"ok": true}``), served beside the real app (idle while the other is loaded) and
+  measured first and again after every :data:`BASELINE_EVERY` endpoints; each endpoint's ratio
+  is to the mean of the two samples around its block, so a change of machine load during the
+  run moves both sides of a ratio alike;
+- the real app exactly as ``make run`` serves it (``python -m api.server``,
+  ``LEDGER_API_WORKERS=1``, settings from ``LEDGER_*``: the filled index, a data folder with a deployment record of
   the synthetic chain, no staff tokens, rate limits off as locally; the index's checkpoint
   marked as seen now and ``LEDGER_HEAD_STALE_SECONDS`` one day, so no page shows the stale
   notice or probes the node).
@@ -27,9 +29,13 @@ document check ≥ 0.5×, p99 < 4× p50); with two sizes, the flatness big/small
 (goal ≥ 0.7 for list, search, overview and detail); and the API process's peak RSS (VmHWM of
 /proc/<pid>/status after all its endpoints; goal < 300 MB).
 
+Some endpoints are read with one URL over and over (answers the API keeps per index state
+serve them) and also spread at random over the manifest's samples of up to 10,000 commitments
+or evidence hashes (``random ... of the sample``), as many readers would.
+
 Needs wrk (``make bench-tools``: Debian's package). Run time: per size about
-(2 + 17 endpoints) × (duration + 1.5) s plus start-ups: about 2.5 minutes per size at the
-default 5 s (plus the fill on first use: see bench/fill_index.py). The machine is shared:
+(7 trivial + 23 endpoints) × (duration + 1.5) s plus start-ups: about 3.5 minutes per size at
+the default 5 s (plus the fill on first use: see bench/fill_index.py). The machine is shared:
 compare ratios of one run, not requests/s across runs.
 """
 
@@ -63,11 +69,12 @@ from tests.db.script import CONTRACT
 
 API_PORTS = range(8760, 8770)
 """Ports the served apps may use (the first free one is taken)."""
-UVICORN_OPTIONS: tuple[str, ...] = ("--workers", "1")
-"""uvicorn options of both apps beside host and port: one worker; loop and HTTP parser as
-the launcher leaves them (``auto``: uvloop and httptools when installed)."""
+API_LOG_DIR = REPO_ROOT / "data" / "bench"
+"""Where the served API's log of each size is kept (``api-<size>.log``)."""
 READY_TIMEOUT_SECONDS = 60.0
 WARMUP_SECONDS = 1
+BASELINE_EVERY = 4
+"""The trivial endpoint is measured again after every this many endpoints."""
 WRK_TIMEOUT_SECONDS = 30
 """wrk's request timeout (its default, 2 s, would drop the slowest answers from the latencies)."""
 STALE_SECONDS = 86_400
@@ -91,6 +98,9 @@ class Endpoint:
         goal: least ratio to the trivial endpoint the issue asks for, or ``None``.
         flat: whether the flatness goal (big/small ≥ 0.7) applies.
         body: for a POST: the file uploaded as multipart field ``file``.
+        choices: paths each request picks one of at random (a Lua script; ``path`` is the
+            first, the one checked): reads spread over many commitments or documents, so an
+            answer kept for one URL serves few of them.
     """
 
     name: str
@@ -98,6 +108,7 @@ class Endpoint:
     goal: float | None = None
     flat: bool = False
     body: bytes | None = None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -112,10 +123,16 @@ class Result:
     errors: int
     response_bytes: int = 0
     note: str = ""
+    baseline: float = 0.0
+    """Requests/s of the trivial endpoint around this one's (mean of the samples before and after its block)."""
 
     @property
     def tail(self) -> float:
         return self.p99_ms / self.p50_ms if self.p50_ms else float("inf")
+
+    @property
+    def ratio(self) -> float:
+        return self.requests_per_second / self.baseline if self.baseline else 0.0
 
 
 @dataclass
@@ -129,33 +146,43 @@ class SizeRun:
     rss_peak_mb: float = 0.0
     rss_mb: float = 0.0
 
-    @property
-    def baseline(self) -> float:
-        return sum(r.requests_per_second for r in self.trivial) / len(self.trivial)
-
 
 def endpoints(m: Manifest) -> list[Endpoint]:
     """The API's and the site's reads the issue names, on the manifest's picks."""
     q, none, sha = m.search_word, m.no_match_word, m.evidence_sha256
     document = f"evidence-{m.typical_id * 1_000_000 + 1}".encode()  # its SHA-256 is sha
+    details = tuple(f"/api/v1/commitments/{i}" for i in m.id_sample)
+    pages = tuple(f"/commitments/{i}" for i in m.id_sample)
+    checks = tuple(f"/api/v1/verify/{h}" for h in m.evidence_sample)
     return [
-        Endpoint("API commitment detail (10 deliveries)", f"/api/v1/commitments/{m.typical_id}", 0.5, True),
-        Endpoint(f"API commitment detail ({m.sizes['largest']:,} deliveries)", f"/api/v1/commitments/{m.largest_id}"),
+        Endpoint("API commitment detail (10 deliveries, one id)", f"/api/v1/commitments/{m.typical_id}", 0.5, True),
+        Endpoint("API commitment detail (random ids of the sample)", details[0], 0.5, True, choices=details),
+        Endpoint("API commitment detail (the largest)", f"/api/v1/commitments/{m.largest_id}"),
         Endpoint("API list page of 50", "/api/v1/commitments?limit=50", 0.3, True),
         Endpoint(f"API filtered search (q={q}, status=overdue)", f"/api/v1/commitments?q={q}&status=overdue", 0.3, True),
         Endpoint("API search, no match", f"/api/v1/commitments?q={none}", None, True),
         Endpoint("API municipality overview", f"/api/v1/municipalities/{m.municipality_id}", None, True),
         Endpoint("API municipalities", "/api/v1/municipalities", None, True),
-        Endpoint("API document check (GET hash)", f"/api/v1/verify/{sha}", 0.5),
+        Endpoint("API document check (GET hash, one hash)", f"/api/v1/verify/{sha}", 0.5),
+        Endpoint("API document check (GET hash, random of the sample)", checks[0], 0.5, choices=checks),
         Endpoint("API document check (POST file)", "/api/v1/verify", 0.5, body=document),
         Endpoint("site list /", "/", None, True),
         Endpoint("site search", f"/?q={q}&status=overdue", None, True),
         Endpoint("site search, no match", f"/?q={none}", None, True),
-        Endpoint("site commitment (10 deliveries)", f"/commitments/{m.typical_id}", None, True),
-        Endpoint(f"site commitment ({m.sizes['largest']:,} deliveries)", f"/commitments/{m.largest_id}"),
+        Endpoint("site commitment (10 deliveries, one id)", f"/commitments/{m.typical_id}", None, True),
+        Endpoint("site commitment (random ids of the sample)", pages[0], None, True, choices=pages),
+        Endpoint("site commitment (the largest)", f"/commitments/{m.largest_id}"),
         Endpoint("site municipality overview", f"/municipalities/{m.municipality_id}", None, True),
         Endpoint("site document check", f"/check?sha256={sha}"),
     ]
+
+
+def next_pages(url: str, m: Manifest) -> list[Endpoint]:
+    """The second page of the largest commitment's deliveries and of its timeline, as its
+    detail links them (``detail_links``; none when the detail returns everything)."""
+    links = httpx.get(f"{url}/api/v1/commitments/{m.largest_id}", timeout=120).json().get("detail_links") or {}
+    named = (("deliveries_next", "API the largest's deliveries, page 2"), ("timeline_next", "API the largest's timeline, page 2"))
+    return [Endpoint(name, links[key]) for key, name in named if links.get(key)]
 
 
 # ---------------------------------------------------------------------------- serving
@@ -191,11 +218,16 @@ class Served:
         return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
 
 
+def _inherited() -> dict[str, str]:
+    """This process's environment without ``LEDGER_*`` (the served app gets only the bench's)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("LEDGER_")}
+
+
 @contextmanager
-def serve(app: str, env: dict[str, str], log: Path, ready_path: str) -> Iterator[Served]:
-    """``python -m uvicorn <app>`` with :data:`UVICORN_OPTIONS` on a free port of
-    :data:`API_PORTS`; yields once ``ready_path`` answers 200; stopped with SIGTERM (SIGKILL
-    after 10 s).
+def serve(module: str, env: dict[str, str], log: Path, ready_path: str) -> Iterator[Served]:
+    """``python -m <module> --host 127.0.0.1 --port <port>`` (``api.server`` or
+    ``bench.trivial_app``) on a free port of :data:`API_PORTS`; yields once ``ready_path``
+    answers 200; stopped with SIGTERM (SIGKILL after 35 s: uvicorn's graceful shutdown is 30 s).
 
     Raises:
         RuntimeError: the server exits or does not answer within :data:`READY_TIMEOUT_SECONDS`
@@ -205,27 +237,27 @@ def serve(app: str, env: dict[str, str], log: Path, ready_path: str) -> Iterator
     url = f"http://127.0.0.1:{port}"
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), *UVICORN_OPTIONS],
-            cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **env}, stdout=out, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO_ROOT, env={**_inherited(), "PYTHONPATH": str(REPO_ROOT), **env}, stdout=out, stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{app} exited with {process.returncode}: see {log}")
+                raise RuntimeError(f"{module} exited with {process.returncode}: see {log}")
             try:
                 if httpx.get(url + ready_path, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{app} did not answer {ready_path} within {READY_TIMEOUT_SECONDS:.0f} s: see {log}")
+                raise RuntimeError(f"{module} did not answer {ready_path} within {READY_TIMEOUT_SECONDS:.0f} s: see {log}")
             time.sleep(0.2)
         yield Served(url, process)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(10)
+            process.wait(35)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
@@ -249,6 +281,7 @@ def _api_env(manifest: Manifest, data_dir: Path) -> dict[str, str]:
         "LEDGER_RPC_URL": "http://127.0.0.1:9",  # nothing listens: reads never need the node
         "LEDGER_HEAD_STALE_SECONDS": str(STALE_SECONDS),
         "LEDGER_LOG_FORMAT": "text",
+        "LEDGER_API_WORKERS": "1",
     }
 
 
@@ -256,6 +289,15 @@ def _api_env(manifest: Manifest, data_dir: Path) -> dict[str, str]:
 
 _LATENCY = re.compile(r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _choices_lua(folder: Path, paths: tuple[str, ...]) -> Path:
+    """A wrk script whose every request GETs one of ``paths`` at random (seeded)."""
+    script = folder / "choices.lua"
+    listed = ",\n".join(json.dumps(p) for p in paths)  # the paths are ASCII: a JSON string is a Lua string
+    script.write_text(f"math.randomseed(8)\nlocal paths = {{\n{listed}\n}}\nlocal n = #paths\n"
+                      "request = function()\n  return wrk.format(\"GET\", paths[math.random(n)])\nend\n", encoding="ascii")
+    return script
 
 
 def _lua(folder: Path, body: bytes) -> Path:
@@ -294,6 +336,8 @@ def load(url: str, endpoint: Endpoint, *, duration: int, connections: int, folde
     command = ["wrk", "-t1", f"-c{connections}", "--latency", f"--timeout={WRK_TIMEOUT_SECONDS}s"]
     if endpoint.body is not None:
         command += ["-s", str(_lua(folder, endpoint.body))]
+    elif endpoint.choices:
+        command += ["-s", str(_choices_lua(folder, endpoint.choices))]
     subprocess.run([*command, f"-d{WARMUP_SECONDS}s", url + endpoint.path], capture_output=True, check=True)
     out = subprocess.run([*command, f"-d{duration}s", url + endpoint.path], capture_output=True, check=True, text=True)
     rps, p50, p99, requests, errors = parse_wrk(out.stdout)
@@ -311,7 +355,11 @@ def check(url: str, endpoint: Endpoint) -> tuple[int, str]:
     note = "" if response.status_code == 200 else f"status {response.status_code}"
     if response.status_code == 200 and endpoint.path.startswith("/api/v1/commitments/"):
         body = response.json()
-        note = f"{len(body.get('deliveries', []))} deliveries, {len(body.get('timeline', []))} timeline entries returned"
+        if "deliveries" in body:
+            note = (f"{len(body['deliveries'])} of {body.get('deliveries_count', '?')} deliveries, "
+                    f"{len(body.get('timeline', []))} of {body.get('timeline_count', '?')} timeline entries returned")
+        elif "data" in body:
+            note = f"{len(body['data'])} entries returned"
     elif response.status_code == 200 and endpoint.path.startswith("/commitments/"):
         note = f"{response.text.count(DELIVERY_ITEM)} delivery items in the page"
     return len(response.content), note
@@ -331,34 +379,40 @@ def run_size(size: str, *, duration: int, connections: int, postgres_url: str | 
         folder = Path(tmp)
         trivial = Endpoint("trivial endpoint", "/ping")
         options = dict(duration=duration, connections=connections, folder=folder)
-        with serve("bench.trivial_app:app", {}, folder / "trivial.log", "/ping") as served:
-            run.trivial.append(load(served.url, trivial, **options))
         data_dir = folder / "data"
         data_dir.mkdir()
         env = _api_env(manifest, data_dir)
-        with serve("api.main:app", env, folder / "api.log", "/api/v1/health/live") as served:
-            for endpoint in endpoints(manifest):
-                size_bytes, note = check(served.url, endpoint)
-                result = load(served.url, endpoint, **options)
-                result.response_bytes, result.note = size_bytes, note
-                run.results.append(result)
-                console.print(f"  {endpoint.name}: {result.requests_per_second:,.0f} req/s")
-            run.rss_mb, run.rss_peak_mb = served.memory_mb()
-        with serve("bench.trivial_app:app", {}, folder / "trivial.log", "/ping") as served:
-            run.trivial.append(load(served.url, trivial, **options))
-        if any(r.errors for r in run.results):
-            shutil.copy(folder / "api.log", REPO_ROOT / "data" / "bench" / f"api-{size}.log")
+        try:
+            with serve("bench.trivial_app", {}, folder / "trivial.log", "/ping") as baseline, \
+                    serve("api.server", env, folder / "api.log", "/api/v1/health/live") as served:
+                run.trivial.append(load(baseline.url, trivial, **options))
+                todo = endpoints(manifest) + next_pages(served.url, manifest)
+                for start in range(0, len(todo), BASELINE_EVERY):
+                    block = []
+                    for endpoint in todo[start:start + BASELINE_EVERY]:
+                        size_bytes, note = check(served.url, endpoint)
+                        result = load(served.url, endpoint, **options)
+                        result.response_bytes, result.note = size_bytes, note
+                        block.append(result)
+                        console.print(f"  {endpoint.name}: {result.requests_per_second:,.0f} req/s")
+                    run.rss_mb, run.rss_peak_mb = served.memory_mb()
+                    run.trivial.append(load(baseline.url, trivial, **options))
+                    for result in block:
+                        result.baseline = (run.trivial[-2].requests_per_second + run.trivial[-1].requests_per_second) / 2
+                    run.results += block
+        finally:  # the served API's log outlives the temporary folder
+            shutil.copy(folder / "api.log", API_LOG_DIR / f"api-{size}.log")
+    console.print(f"  the API's log: {API_LOG_DIR / f'api-{size}.log'}")
     return run
 
 
 # ---------------------------------------------------------------------------- report
 
 
-def _goal_text(r: Result, baseline: float) -> str:
+def _goal_text(r: Result) -> str:
     parts = []
-    ratio = r.requests_per_second / baseline
     if r.endpoint.goal is not None:
-        parts.append(f"≥{r.endpoint.goal}× {'met' if ratio >= r.endpoint.goal else 'MISSED'}")
+        parts.append(f"≥{r.endpoint.goal}× {'met' if r.ratio >= r.endpoint.goal else 'MISSED'}")
     parts.append(f"p99<4×p50 {'met' if r.tail < GOAL_P99_OVER_P50 else 'MISSED'}")
     if r.errors:
         parts.append(f"{r.errors} ERRORS")
@@ -371,14 +425,14 @@ def report(runs: list[SizeRun], console: Console, connections: int, duration: in
         s = run.manifest.sizes
         table = Table(title=f"{run.size}: {s['commitments']:,} commitments, {s['deliveries']:,} deliveries — one uvicorn "
                             f"worker, wrk -t1 -c{connections} -d{duration}s; trivial endpoint "
-                            f"{' / '.join(f'{t.requests_per_second:,.0f}' for t in run.trivial)} req/s (before / after), "
-                            f"baseline {run.baseline:,.0f}")
-        for column in ("endpoint", "req/s", "× trivial", "p50 ms", "p99 ms", "p99/p50", "bytes", "goals", "returned"):
+                            f"{' / '.join(f'{t.requests_per_second:,.0f}' for t in run.trivial)} req/s (measured every "
+                            f"{BASELINE_EVERY} endpoints; each ratio is to the mean of the two around it)")
+        for column in ("endpoint", "req/s", "trivial req/s", "× trivial", "p50 ms", "p99 ms", "p99/p50", "bytes", "goals",
+                       "returned"):
             table.add_column(column, justify="left" if column in ("endpoint", "goals", "returned") else "right")
         for r in run.results:
-            table.add_row(r.endpoint.name, f"{r.requests_per_second:,.0f}", f"{r.requests_per_second / run.baseline:.2f}",
-                          f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.tail:.1f}", f"{r.response_bytes:,}",
-                          _goal_text(r, run.baseline), r.note)
+            table.add_row(r.endpoint.name, f"{r.requests_per_second:,.0f}", f"{r.baseline:,.0f}", f"{r.ratio:.2f}",
+                          f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", f"{r.tail:.1f}", f"{r.response_bytes:,}", _goal_text(r), r.note)
         console.print(table)
     for run in runs:
         verdict = "met" if run.rss_peak_mb < GOAL_RSS_MB else "MISSED"
@@ -390,10 +444,14 @@ def report(runs: list[SizeRun], console: Console, connections: int, duration: in
         table = Table(title="Flatness: requests/s at big ÷ at small (each size's own run); and each as × its trivial")
         for column in ("endpoint", "small req/s", "big req/s", "big/small", "× trivial small", "× trivial big", "goal ≥ 0.7"):
             table.add_column(column, justify="left" if column == "endpoint" else "right")
-        for a, b in zip(small.results, big.results):
+        at_small = {r.endpoint.name: r for r in small.results}
+        for b in big.results:
+            a = at_small.get(b.endpoint.name)
+            if a is None or not a.requests_per_second:
+                continue
             flat = b.requests_per_second / a.requests_per_second
             table.add_row(b.endpoint.name, f"{a.requests_per_second:,.0f}", f"{b.requests_per_second:,.0f}", f"{flat:.2f}",
-                          f"{a.requests_per_second / small.baseline:.2f}", f"{b.requests_per_second / big.baseline:.2f}",
+                          f"{a.ratio:.2f}", f"{b.ratio:.2f}",
                           ("met" if flat >= GOAL_FLATNESS else "MISSED") if b.endpoint.flat else "")
         console.print(table)
 
@@ -427,7 +485,7 @@ def figures(runs: list[SizeRun]) -> dict:
         "baseline_rps": [round(t.requests_per_second, 1) for t in run.trivial], "rss_peak_mb": round(run.rss_peak_mb, 1),
         "fill": {"events": run.manifest.events, "seconds": run.manifest.seconds, "events_per_second": run.manifest.events_per_second},
         "endpoints": {r.endpoint.name: {
-            "path": r.endpoint.path, "rps": round(r.requests_per_second, 1), "ratio": round(r.requests_per_second / run.baseline, 3),
+            "path": r.endpoint.path, "rps": round(r.requests_per_second, 1), "ratio": round(r.ratio, 3), "baseline_rps": round(r.baseline, 1),
             "p50_ms": r.p50_ms, "p99_ms": r.p99_ms, "requests": r.requests, "errors": r.errors, "bytes": r.response_bytes,
             "note": r.note} for r in run.results}} for run in runs}
 

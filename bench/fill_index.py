@@ -85,6 +85,9 @@ TYPICAL_DELIVERIES = 10
 OVERVIEW_MUNICIPALITY = 1
 """The municipality of both (and of the overview pages)."""
 
+SAMPLE_SIZE = 10_000
+"""Most ids and evidence hashes in the manifest's samples."""
+
 SEARCH_WORD = "bewoners"
 """A word in about half the descriptions (text search with matches)."""
 NO_MATCH_WORD = "xylofoonorkest"
@@ -158,6 +161,9 @@ class Manifest:
         largest_id: the commitment with ``sizes.largest`` deliveries.
         municipality_id: the municipality of the overview pages (1).
         evidence_sha256: an evidence hash cited by one delivery of ``typical_id`` (document check).
+        id_sample: up to :data:`SAMPLE_SIZE` commitment ids, ``largest_id`` left out (reads
+            spread over many commitments, as readers' are).
+        evidence_sample: up to :data:`SAMPLE_SIZE` evidence hashes, each cited by one delivery.
         search_word / no_match_word: text searches with and without matches.
         schema_version: the index schema it was built with.
     """
@@ -175,6 +181,8 @@ class Manifest:
     largest_id: int = LARGEST_ID
     municipality_id: int = OVERVIEW_MUNICIPALITY
     evidence_sha256: str = ""
+    id_sample: list[int] = field(default_factory=list)
+    evidence_sample: list[str] = field(default_factory=list)
     search_word: str = SEARCH_WORD
     no_match_word: str = NO_MATCH_WORD
     schema_version: str = SCHEMA_VERSION
@@ -365,8 +373,15 @@ def _postgres_url(url: str, schema: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
-def _picks() -> dict:
-    return {"evidence_sha256": sha(f"evidence-{did(TYPICAL_ID, 1)}")}
+def _picks(plans: list[_Plan], seed: int = SEED) -> dict:
+    """The manifest's picks: the typical commitment's first evidence hash, and seeded samples
+    of up to :data:`SAMPLE_SIZE` commitment ids (the largest left out) and evidence hashes."""
+    rng = random.Random(seed + 2)
+    ids = [p.cid for p in plans if p.cid != LARGEST_ID]
+    deliveries = [(p.cid, n) for p in plans if p.cid != LARGEST_ID for n in range(1, len(p.deliveries) + 1)]
+    return {"evidence_sha256": sha(f"evidence-{did(TYPICAL_ID, 1)}"),
+            "id_sample": sorted(rng.sample(ids, min(SAMPLE_SIZE, len(ids)))),
+            "evidence_sample": [sha(f"evidence-{did(c, n)}") for c, n in rng.sample(deliveries, min(SAMPLE_SIZE, len(deliveries)))]}
 
 
 def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5_000, echo: bool = True,
@@ -433,7 +448,7 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
     manifest = Manifest(
         database_url=url, postgres_schema=schema, sizes=asdict(sizes), events=applied, seconds=round(seconds, 1),
         events_per_second=round(applied / seconds, 1), apply_seconds=round(applying, 1),
-        apply_events_per_second=round(applied / applying, 1), last_block=last_block, **_picks())
+        apply_events_per_second=round(applied / applying, 1), last_block=last_block, **_picks(plans))
     manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
     return manifest
 
