@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from ledger.db import outbox
-from ledger.db.models import SCHEMA_VERSION, TABLE_NAMES, Base, IndexSchemaRow
+from ledger.db.models import SCHEMA_VERSION, TABLE_NAMES, Base, IndexSchemaRow, ensure_search_and_version
 from ledger.errors import IndexSchemaError
 
 _SCHEMA_ROW_ID = 1
@@ -115,6 +115,7 @@ def create_schema(engine: Engine) -> None:
     try:
         with engine.begin() as conn:  # tables and version row in one transaction
             Base.metadata.create_all(conn)
+            ensure_search_and_version(conn)  # text search and index_version (an index made before them)
             if conn.scalar(select(IndexSchemaRow.version).where(IndexSchemaRow.id == _SCHEMA_ROW_ID)) is None:
                 conn.execute(insert(IndexSchemaRow).values(id=_SCHEMA_ROW_ID, version=SCHEMA_VERSION))
     except IntegrityError:  # another process created the schema at the same moment

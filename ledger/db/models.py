@@ -757,5 +757,29 @@ def _drop_search_and_version(target: Any, connection: Any, **_: Any) -> None:
         connection.exec_driver_sql(f"DROP FUNCTION IF EXISTS {VERSION_TABLE}_bump() CASCADE")
 
 
+def ensure_search_and_version(connection: Any) -> None:
+    """Create the text search (:data:`SEARCH_TABLE` and its triggers on SQLite, the pg_trgm
+    index on PostgreSQL) and :data:`VERSION_TABLE` with its triggers where they are missing:
+    an index of schema "6" made before them gets them, and SQLite's search table is filled
+    from the commitments already there (FTS5 ``rebuild``). Nothing is done when they exist
+    (one catalogue query). Called by ``ledger.db.engine.create_schema`` in its transaction."""
+    from sqlalchemy import text
+
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        found = connection.scalar(
+            text("SELECT count(*) FROM sqlite_master WHERE name IN (:search, :version)"),
+            {"search": SEARCH_TABLE, "version": VERSION_TABLE},
+        )
+        if found == 2:
+            return
+        _create_search_and_version(None, connection)
+        connection.exec_driver_sql(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')")
+    elif dialect == "postgresql":
+        if connection.scalar(text("SELECT to_regclass(:name)"), {"name": VERSION_TABLE}) is not None:
+            return
+        _create_search_and_version(None, connection)
+
+
 event.listen(Commitment.__table__, "after_create", _create_search_and_version)
 event.listen(Commitment.__table__, "before_drop", _drop_search_and_version)
