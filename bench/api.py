@@ -368,12 +368,14 @@ def check(url: str, endpoint: Endpoint) -> tuple[int, str]:
 # ---------------------------------------------------------------------------- one size
 
 
-def run_size(size: str, *, duration: int, connections: int, postgres_url: str | None, console: Console) -> SizeRun:
+def run_size(size: str, *, duration: int, connections: int, postgres_url: str | None, console: Console,
+             reuse_fill: bool = False) -> SizeRun:
     """Fill (or reuse) the index of ``size``, serve both apps and load every endpoint."""
     console.print(f"[bold]{size}[/bold]: filling or reusing the index (bench/fill_index.py) ...")
-    manifest = fill(SIZES[size], postgres_url=postgres_url)
+    manifest = fill(SIZES[size], postgres_url=postgres_url, reuse_any_code=reuse_fill)
     console.print(f"  {manifest.sizes['commitments']:,} commitments, {manifest.sizes['deliveries']:,} deliveries, "
-                  f"{manifest.events:,} events; filled in {manifest.seconds:,.0f} s ({manifest.events_per_second:,.0f} events/s)")
+                  f"{manifest.events:,} events; filled in {manifest.seconds:,.0f} s ({manifest.events_per_second:,.0f} events/s; "
+                  f"the projection alone {manifest.apply_events_per_second:,.0f} events/s)")
     run = SizeRun(size, manifest)
     with tempfile.TemporaryDirectory(prefix=f"bench-api-{size}-") as tmp:
         folder = Path(tmp)
@@ -462,6 +464,7 @@ def main(
     connections: int = typer.Option(8, min=1, help="wrk connections"),
     postgres_url: str = typer.Option(None, help="serve an index filled on this PostgreSQL server instead of SQLite"),
     json_out: Path = typer.Option(None, "--json", help="also write the figures to this JSON file"),
+    reuse_fill: bool = typer.Option(False, "--reuse-fill", help="take a cached index of a size filled by other code"),
 ) -> None:
     """Load the trivial endpoint and the API's and site's reads with wrk; print ratios, latencies, flatness, memory."""
     if shutil.which("wrk") is None:
@@ -471,7 +474,8 @@ def main(
     if unknown or not sizes:
         raise typer.BadParameter(f"--size takes {', '.join(SIZES)}, not {size!r}")
     console = Console(width=None if sys.stdout.isatty() else 200)
-    runs = [run_size(s, duration=duration, connections=connections, postgres_url=postgres_url, console=console) for s in sizes]
+    runs = [run_size(s, duration=duration, connections=connections, postgres_url=postgres_url, console=console,
+                     reuse_fill=reuse_fill) for s in sizes]
     report(runs, console, connections, duration)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,9 @@ code the index depends on (:data:`FINGERPRINT_FILES`: models, projection, engine
 rules, decoder, this file, the event builder); a manifest
 ``data/bench/index-<key>.<sqlite|postgres>.json`` written last says the fill is complete and
 names the picks the API bench reads (:class:`Manifest`). A run that finds the manifest and its
-database returns at once; the fills of the same sizes from other code, and a half-done one,
-are dropped when a new one is built (``data/`` is git-ignored).
+database returns at once (``--reuse-fill``: also a fill of these sizes by other code, same
+schema version); a half-done fill is dropped before a new one starts, and the fills of the
+same sizes by other code once it is complete (``data/`` is git-ignored).
 
 Speed: the manifest keeps the wall-clock events/s of the whole fill (generating the events
 included) and the projection's own events/s (time in ``apply_events`` and the commits).
@@ -46,7 +47,7 @@ import json
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterator
 
@@ -385,7 +386,7 @@ def _picks(plans: list[_Plan], seed: int = SEED) -> dict:
 
 
 def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5_000, echo: bool = True,
-         cache_dir: Path = CACHE_DIR) -> Manifest:
+         cache_dir: Path = CACHE_DIR, reuse_any_code: bool = False) -> Manifest:
     """Build the index of ``sizes`` (or find it in the cache) and return its manifest.
 
     Args:
@@ -395,6 +396,10 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
         chunk_events: events per ``apply_events`` call and transaction (whole blocks).
         echo: print progress (events applied, events/s) to stderr.
         cache_dir: where the SQLite file and the manifest are kept.
+        reuse_any_code: take the newest complete fill of ``sizes`` even when it was built by
+            other code (another fingerprint): the big fill takes long, and the projection's
+            tests hold that faster code writes the same rows. The schema version must still
+            match (the API refuses another).
 
     Raises:
         ValueError: ``sizes`` cannot be filled (fewer than 2 commitments, or fewer deliveries
@@ -412,14 +417,13 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
         url = _postgres_url(postgres_url, schema)
     else:
         url = f"sqlite:///{cache_dir / f'index-{key}.sqlite3'}"
-    if manifest_path.is_file():
-        cached = Manifest(**json.loads(manifest_path.read_text(encoding="utf-8")))
-        if _present(cached, postgres_url):
-            return cached
-    for old in cache_dir.glob(f"index-{sizes.key}-*.{backend}.json"):  # older code's fills, and a half-done one
-        _forget(Manifest(**json.loads(old.read_text(encoding="utf-8"))), postgres_url)
-        old.unlink()
-    _forget(Manifest(database_url=url, postgres_schema=schema), postgres_url)
+    cached = cached_fills(sizes, postgres_url, cache_dir)
+    for path, manifest in cached:
+        if path == manifest_path or (reuse_any_code and manifest.schema_version == SCHEMA_VERSION):
+            if echo and path != manifest_path:
+                print(f"  reusing {path.name}, filled by other code than this (--reuse-fill)", file=sys.stderr)
+            return manifest
+    _forget(Manifest(database_url=url, postgres_schema=schema), postgres_url)  # a half-done fill of this key
     if postgres_url:
         _admin(postgres_url, f'CREATE SCHEMA "{schema}"')
     plans = plan(sizes)
@@ -450,7 +454,23 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
         events_per_second=round(applied / seconds, 1), apply_seconds=round(applying, 1),
         apply_events_per_second=round(applied / applying, 1), last_block=last_block, **_picks(plans))
     manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
+    for path, old in cached:  # older code's fills of these sizes, once the new one is complete
+        _forget(old, postgres_url)
+        path.unlink()
     return manifest
+
+
+def cached_fills(sizes: Sizes, postgres_url: str | None, cache_dir: Path = CACHE_DIR) -> list[tuple[Path, Manifest]]:
+    """The complete fills of ``sizes`` on this backend in ``cache_dir`` whose database is
+    still there, by any code, newest first: (manifest path, manifest)."""
+    backend = "postgres" if postgres_url else "sqlite"
+    found = []
+    known = {f.name for f in fields(Manifest)}
+    for path in sorted(cache_dir.glob(f"index-{sizes.key}-*.{backend}.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        manifest = Manifest(**{k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k in known})
+        if _present(manifest, postgres_url):
+            found.append((path, manifest))
+    return found
 
 
 def _admin(postgres_url: str, statement: str) -> None:
@@ -506,9 +526,11 @@ def main(
     largest: int = typer.Option(None, min=0, help="other sizes: deliveries of the largest commitment"),
     postgres_url: str = typer.Option(None, help="fill a schema on this PostgreSQL server instead of a SQLite file"),
     chunk_events: int = typer.Option(5_000, min=1, help="events per apply_events call and transaction"),
+    reuse_fill: bool = typer.Option(False, "--reuse-fill", help="take a cached fill of these sizes made by other code"),
 ) -> None:
     """Fill (or find cached) an index of the given size and print its manifest."""
-    manifest = fill(sizes_of(size, commitments, deliveries, largest), postgres_url=postgres_url, chunk_events=chunk_events)
+    manifest = fill(sizes_of(size, commitments, deliveries, largest), postgres_url=postgres_url, chunk_events=chunk_events,
+                    reuse_any_code=reuse_fill)
     print(json.dumps(asdict(manifest), indent=2))
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from bench.api import _lua, endpoints, parse_wrk
+from bench import fill_index
 from bench.fill_index import (
     LARGEST_ID,
     MUNICIPALITIES,
@@ -21,6 +23,7 @@ from bench.fill_index import (
     TYPICAL_DELIVERIES,
     TYPICAL_ID,
     Sizes,
+    cached_fills,
     fill,
     plan,
 )
@@ -80,6 +83,18 @@ def test_fill_applies_every_event_once_and_reuses_the_cache(backend: str, tmp_pa
             with admin.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{manifest.postgres_schema}" CASCADE')
             admin.dispose()
+
+
+def test_a_fill_by_other_code_is_rebuilt_unless_reused_and_dropped_once_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = fill(TINY, echo=False, cache_dir=tmp_path)
+    monkeypatch.setattr(fill_index, "fingerprint", lambda: "000000000000")
+    assert fill(TINY, echo=False, cache_dir=tmp_path, reuse_any_code=True) == first
+    second = fill(TINY, echo=False, cache_dir=tmp_path)
+    assert second.database_url != first.database_url
+    assert [m for _p, m in cached_fills(TINY, None, tmp_path)] == [second]
+    assert not Path(make_url(first.database_url).database).exists()
 
 
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8760/ping
