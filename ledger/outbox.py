@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.chain import LedgerChain, Receipt, TxResult
 from ledger.db import outbox as store
+from ledger.db import repository
 from ledger.errors import (
     ChainUnavailableError,
     ContractRevertError,
@@ -382,15 +383,33 @@ class Reconciler:
                 logger.error("outbox pass failed", exc_info=True)
                 self._stop.wait(min(self.poll_seconds, 1.0))
 
-    def wait_for(self, write_id: str, timeout: float, *, poll: float = 0.05) -> dict[str, Any] | None:
-        """Wait up to ``timeout`` seconds for the write to be ``confirmed`` or ``failed``;
-        returns its row as it is then (``None`` if there is no such write)."""
+    def wait_for(
+        self, write_id: str, timeout: float, *, poll: float = 0.05, indexed: bool = False
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """Wait up to ``timeout`` seconds for the write to be ``confirmed`` or ``failed`` and,
+        with ``indexed``, for a confirmed write's block to be in the index too (the indexer's
+        checkpoint ``last_block`` >= its ``block_number``: then every read shows it).
+
+        Returns:
+            ``(row, in_index)``: the write's row as it is then (``None`` if there is no such
+            write) and whether its block is indexed (always false unless confirmed and
+            ``indexed``).
+        """
         deadline = time.monotonic() + max(0.0, timeout)
         while True:
             with self.session_factory() as session:
                 row = store.get_write(session, write_id)
-            if row is None or row["state"] in TERMINAL_STATES or time.monotonic() >= deadline:
-                return row
+                in_index = (
+                    indexed
+                    and row is not None
+                    and row["state"] == "confirmed"
+                    and _indexed_through(session, row.get("block_number"))
+                )
+            settled = row is None or row["state"] == "failed" or (
+                row["state"] == "confirmed" and (in_index or not indexed)
+            )
+            if settled or time.monotonic() >= deadline:
+                return row, bool(in_index)
             self.kick()
             with self._changed:
                 self._changed.wait(min(poll * 4, max(0.0, deadline - time.monotonic())))
@@ -611,3 +630,12 @@ class Reconciler:
                        nonce, signed.tx_hash)
         row.update(state="queued", attempts=row["attempts"] + 1, nonce=nonce, tx_hash=signed.tx_hash,
                    raw_tx=signed.raw_tx, tx_json=tx, block_number=None, block_hash=None, confirmations=0)
+
+
+def _indexed_through(session: Session, block_number: int | None) -> bool:
+    """Whether the index holds ``block_number`` (its checkpoint's last block is at or past it)."""
+    if block_number is None:
+        return False
+    checkpoint = repository.get_checkpoint(session)
+    last = (checkpoint or {}).get("last_block")
+    return last is not None and last >= block_number

@@ -7,7 +7,10 @@ answered **202 Accepted** ``{"write": Write}`` with ``Location: /api/v1/staff/wr
 - ``Prefer: wait=N`` (RFC 7240; N seconds, at most ``settings.write_wait_max_seconds``): the
   request waits up to N s. Confirmed by then → **201** with the route's body plus ``"write"``;
   failed by then → the write's problem (its status) with ``write_id``; else 202. Either way
-  ``Preference-Applied: wait=N``.
+  ``Preference-Applied: wait=N``. Confirmed is final on chain; the index may show it a moment
+  later (reads carry ``X-Ledger-Indexed-Block``). ``Prefer: wait=N, indexed`` also waits for
+  the write's block to be indexed: 201 then means every read shows it
+  (``Preference-Applied: wait=N, indexed``); confirmed but not yet indexed by then → 202.
 - ``Idempotency-Key`` (draft-ietf-httpapi-idempotency-key-header: 1..255 printable ASCII,
   else 400 ``invalid-idempotency-key``). Without it the key is derived
   (:func:`ledger.outbox.fingerprint` of kind, token account, municipality, canonical JSON body
@@ -53,6 +56,7 @@ TITLES.setdefault("idempotency-key-reused", "The idempotency key was used for an
 TITLES.setdefault("invalid-idempotency-key", "The Idempotency-Key header is not valid")
 
 _KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+_INDEXED = re.compile(r"(?:^|[,;\s])indexed\s*(?:$|[,;\s])", re.IGNORECASE)
 _WAIT = re.compile(r"(?:^|[,;\s])wait\s*=\s*\"?(\d+(?:\.\d+)?)\"?", re.IGNORECASE)
 
 
@@ -244,6 +248,12 @@ def prefer_wait(request: Request, max_seconds: float) -> float | None:
     return None if found is None else min(found, max_seconds)
 
 
+def prefer_indexed(request: Request) -> bool:
+    """Whether ``Prefer`` holds the ``indexed`` preference (RFC 7240 extension token): with
+    ``wait=N``, a 201 then also means the write's block is in the index (every read shows it)."""
+    return any(_INDEXED.search(header) for header in request.headers.getlist("prefer"))
+
+
 def file_hashes(files: Sequence[Any]) -> list[str]:
     """``0x`` SHA-256 of uploaded files (each read from the start and rewound): the evidence
     part of a derived idempotency key."""
@@ -323,9 +333,13 @@ def answer(request: Request, row: dict[str, Any], wait: float | None) -> Respons
     """202, 201 or the write's problem (module docstring)."""
     headers = {"Location": location(row["id"])}
     if wait is not None:
-        waited = request.app.state.reconciler.wait_for(row["id"], wait)
+        indexed = prefer_indexed(request)
+        waited, in_index = request.app.state.reconciler.wait_for(row["id"], wait, indexed=indexed)
         row = waited or row
-        headers["Preference-Applied"] = f"wait={int(wait) if float(wait).is_integer() else wait}"
+        applied = f"wait={int(wait) if float(wait).is_integer() else wait}"
+        headers["Preference-Applied"] = applied + (", indexed" if in_index else "")
+        if indexed and row["state"] == "confirmed" and not in_index:
+            return JSONResponse({"write": write_json(row)}, status_code=202, headers=headers)
     write = write_json(row)
     if row["state"] == "confirmed" and wait is not None:
         return JSONResponse({**(write["result"] or {}), "write": write}, status_code=201, headers=headers)

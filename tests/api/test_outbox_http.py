@@ -88,6 +88,32 @@ def test_prefer_wait_answers_201_with_the_routes_body_and_the_write(client: Test
     assert set(body) == {"commitment_id", "parent_id", "weight", "tx"}
 
 
+def test_prefer_indexed_answers_201_only_once_the_index_holds_the_writes_block(
+    client: TestClient, tokens: Tokens, index: Any
+) -> None:
+    body = commitment_body()
+    key = {"Idempotency-Key": unique_ref("indexed")}
+    # confirmed on chain at once (0 confirmations), but no indexer has read its block yet
+    early = client.post("/api/v1/staff/commitments", json=body,
+                        headers=auth(tokens.baarn, Prefer="wait=1, indexed", **key))
+    assert early.status_code == 202, early.text
+    assert early.headers["preference-applied"] == "wait=1"
+    write = early.json()["write"]
+    assert write["state"] == "confirmed" and write["result"]["commitment_id"] >= 1
+    assert client.get(f"/api/v1/commitments/{write['result']['commitment_id']}").status_code == 404
+    index()
+    late = client.post("/api/v1/staff/commitments", json=body,
+                       headers=auth(tokens.baarn, Prefer="wait=1, indexed", **key))
+    assert late.status_code == 201, late.text
+    assert late.headers["preference-applied"] == "wait=1, indexed"
+    assert late.json()["write"]["id"] == write["id"]
+    shown = client.get(f"/api/v1/commitments/{late.json()['commitment_id']}")
+    assert shown.status_code == 200 and shown.json()["title"] == body["title"]
+    # without the preference a confirmed write is 201 at once, indexed or not
+    plain = client.post("/api/v1/staff/commitments", json=commitment_body(), headers=auth(tokens.baarn, Prefer="wait=10"))
+    assert plain.status_code == 201 and plain.headers["preference-applied"] == "wait=10"
+
+
 def test_an_exact_repeat_is_the_same_write_and_one_transaction(
     client: TestClient, chain: LedgerChain, tokens: Tokens
 ) -> None:
