@@ -28,6 +28,8 @@
    ``settings.staff_write_rate_limit`` of its token. The route's own token check stays.
 6. :class:`DocumentCheckLimitMiddleware`: ``/api/v1/verify`` and ``/api/v1/verify/...`` count
    against ``settings.document_check_rate_limit`` of the client.
+7. :class:`HeadAsGetMiddleware`: ``HEAD`` on ``/api/``, ``/feeds/`` and ``/downloads/`` is
+   the ``GET`` of the same URL without its body (the site's pages declare HEAD themselves).
 
 Body and upload limits are enforced by the routes' classes while the body streams
 (``api.routing``). Rate limits (``off`` locally by default, ``ledger.settings``) are moving windows of the ``limits`` package, counted in this
@@ -378,6 +380,35 @@ class DocumentCheckLimitMiddleware:
         await self.app(scope, receive, send)
 
 
+HEAD_AS_GET_PREFIXES = ("/api/", "/feeds/", "/downloads/")
+"""Paths whose GET routes also answer HEAD (RFC 9110 9.3.2) through :class:`HeadAsGetMiddleware`;
+the site's pages declare HEAD themselves."""
+
+
+class HeadAsGetMiddleware:
+    """Answer ``HEAD`` on the programs' paths (:data:`HEAD_AS_GET_PREFIXES`) as the ``GET`` of
+    the same URL without its body: same status and headers (``Content-Length``, ``ETag``,
+    ``Content-Type`` included), as RFC 9110 9.3.2 asks. FastAPI's routes declare only GET, so
+    without this every ``HEAD /api/v1/...`` would be 405."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or not route_path(scope).startswith(HEAD_AS_GET_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
 class CorsMiddleware:
     """Starlette's ``CORSMiddleware`` per audience: public reads (GET, HEAD and their
     preflights) for ``settings.cors_origins``; staff routes for ``settings.cors_staff_origins``.
@@ -536,6 +567,7 @@ def install(app: FastAPI, *, gzip_minimum_bytes: int) -> None:
     """Put the edge middlewares on ``app`` (module docstring: 1 and 2 around Starlette's error
     middleware, 3 to 6 inside it) and add ``GET /metrics``; responses shorter than
     ``gzip_minimum_bytes`` are sent uncompressed."""
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(DocumentCheckLimitMiddleware)
     app.add_middleware(StaffGateMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=gzip_minimum_bytes)

@@ -246,3 +246,21 @@ def test_gzip_never_changes_an_evidence_files_bytes(edge_client: TestClient, tok
     assert stored.headers.get("content-encoding") == "gzip"  # smaller on the wire...
     assert stored.content == content and hashlib.sha256(stored.content).hexdigest() == sha  # ...the same bytes
     assert_secure(stored, own_policy="default-src 'none'; sandbox")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/health/live", "/api/v1/municipalities", "/api/v1/commitments?limit=2"])
+def test_head_on_a_read_is_its_get_without_the_body(edge_client: TestClient, path: str) -> None:
+    got = edge_client.get(path, headers={"Accept-Encoding": "identity"})
+    head = edge_client.head(path, headers={"Accept-Encoding": "identity"})
+    assert (head.status_code, got.status_code) == (200, 200)
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"] == "application/json"
+    assert head.headers["content-length"] == got.headers["content-length"] == str(len(got.content))
+
+
+def test_head_on_an_unknown_read_is_its_404_and_a_write_route_still_refuses_head(edge_client: TestClient) -> None:
+    missing = edge_client.head("/api/v1/commitments/999999")
+    assert missing.status_code == 404 and missing.content == b""
+    assert missing.headers["content-type"] == "application/problem+json"
+    refused = edge_client.head("/api/v1/staff/commitments")
+    assert refused.status_code in (401, 405) and refused.content == b""
