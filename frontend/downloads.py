@@ -147,11 +147,13 @@ DeliveryFiltersDep = Annotated[DeliveryFilters, Depends(delivery_filters)]
 
 def all_commitments(session: Session, now: int, filters: CommitmentFilters) -> list[dict[str, Any]]:
     """Every commitment matching ``filters``, by id: the summaries of
-    ``repository.list_commitments`` (statuses at ``now``, Unix seconds), read
-    :data:`PAGE_SIZE` at a time, each with ``source_uri`` and ``source_document_sha256``."""
+    ``repository.list_commitments_page`` (statuses at ``now``, Unix seconds), read
+    :data:`PAGE_SIZE` at a time by its cursor (the same work per page however many), each
+    with ``source_uri`` and ``source_document_sha256``."""
     rows: list[dict[str, Any]] = []
+    cursor: str | None = None
     while True:
-        page, total = repository.list_commitments(
+        page = repository.list_commitments_page(
             session,
             now,
             municipality_id=filters.municipality_id,
@@ -163,11 +165,12 @@ def all_commitments(session: Session, now: int, filters: CommitmentFilters) -> l
             historical_record=filters.historical_record,
             met_only_under_relaxed_terms=filters.met_only_under_relaxed_terms,
             q=filters.q,
-            offset=len(rows),
+            after=cursor,
             limit=PAGE_SIZE,
         )
-        rows += page
-        if not page or len(rows) >= total:
+        rows += page.rows
+        cursor = page.next_cursor
+        if cursor is None:
             break
     found = activity.commitment_sources(session, [r["id"] for r in rows])
     for row in rows:
