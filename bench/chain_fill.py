@@ -1,7 +1,7 @@
 """Big ledger chains, built fast and cached, for the indexer and replay benches.
 
 ``python -m bench.chain_fill [--shapes wide,deep,big] [--wide-commitments 10000]
-[--deep-deliveries 20000] [--big-events 100000] [--ops-per-tx 50] [--txs-per-block 1]
+[--deep-deliveries 20000] [--big-events 100000] [--ops-per-tx N] [--txs-per-block N]
 [--rebuild] [--port 8610]`` builds (or finds in the cache) each chain and prints its build
 time, events, blocks, transactions and gas.
 
@@ -24,7 +24,8 @@ automine is switched off (``evm_setAutomine false``) and every block is ``--txs-
 raw transactions signed locally (eth-account, nonces counted here, no gas estimate: a fixed
 gas budget per operation, :data:`GAS_PER_OPERATION`), each a ``multicall`` of
 ``--ops-per-tx`` operations ABI-encoded with eth-abi, sent in one JSON-RPC batch, then mined
-with one ``evm_mine``. At the end the chain's logs are counted per event name against the
+with one ``evm_mine`` (default packing per shape: ``wide`` and ``deep`` 50 × 1, 50 events a
+block; ``big`` 100 × 5, 500 events a block). At the end the chain's logs are counted per event name against the
 plan (a reverted transaction would be missing events): :class:`ChainFillError` otherwise.
 
 Cache: the chain's state (``anvil_dumpState``, blocks, receipts and logs included) is saved as
@@ -48,7 +49,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import httpx
 import typer
@@ -86,14 +87,6 @@ GAS_PER_TRANSACTION = 100_000
 MAX_FEE_PER_GAS = 10 * 10**9
 """``maxFeePerGas`` of every bulk transaction, wei (anvil's base fee starts at 1 gwei and falls
 in blocks filled below half their limit); no priority fee."""
-
-DEFAULT_OPS_PER_TX = 50
-"""Operations per ``multicall`` transaction (the importer sends up to 100)."""
-
-DEFAULT_TXS_PER_BLOCK = 1
-"""Transactions per block: with :data:`DEFAULT_OPS_PER_TX`, 50 events a block, so the
-100,000 events of ``big`` span 2,000 blocks (two indexer chunks at the default
-``LEDGER_LOG_CHUNK_BLOCKS`` of 2,000)."""
 
 DEFAULT_PORT = 8610
 """First of the ports the big-chain benches use (8610-8619)."""
@@ -213,19 +206,26 @@ def big_ops(events: int) -> Iterator[Operation]:
 @dataclass(frozen=True)
 class Shape:
     """A chain shape: name, what its size counts, its default size, how many events a size
-    makes and the operations of a size."""
+    makes, the operations of a size, and its default packing: operations per ``multicall``
+    transaction (the importer sends up to 100) and transactions per block."""
 
     name: str
     size_means: str
     default_size: int
     events: Callable[[int], int]
     operations: Callable[[int], Iterator[Operation]]
+    ops_per_tx: int
+    txs_per_block: int
 
 
 SHAPES: dict[str, Shape] = {
-    "wide": Shape("wide", "commitments (2 deliveries each)", 10_000, lambda n: 3 * n, wide_ops),
-    "deep": Shape("deep", "deliveries of one commitment", 20_000, lambda n: 1 + n, deep_ops),
-    "big": Shape("big", "events in total", 100_000, lambda n: n, big_ops),
+    # 50 events a block: 600 and 400 blocks.
+    "wide": Shape("wide", "commitments (2 deliveries each)", 10_000, lambda n: 3 * n, wide_ops, 50, 1),
+    "deep": Shape("deep", "deliveries of one commitment", 20_000, lambda n: 1 + n, deep_ops, 50, 1),
+    # 500 events a block (five importer-sized multicalls): 200 blocks. anvil computes the state
+    # root over the whole state at every block, so a block costs more the bigger the ledger
+    # (at 50 events a block, the 100,000 events would take most of an hour to mine).
+    "big": Shape("big", "events in total", 100_000, lambda n: n, big_ops, 100, 5),
 }
 
 
@@ -481,8 +481,8 @@ def built_chain(
     shape: str,
     size: int | None = None,
     *,
-    ops_per_tx: int = DEFAULT_OPS_PER_TX,
-    txs_per_block: int = DEFAULT_TXS_PER_BLOCK,
+    ops_per_tx: int | None = None,
+    txs_per_block: int | None = None,
     port: int | None = DEFAULT_PORT,
     rebuild: bool = False,
     cache_dir: Path = CACHE_DIR,
@@ -493,8 +493,8 @@ def built_chain(
     built and saved there. The anvil is stopped on exit.
 
     Args:
-        ops_per_tx: operations per ``multicall`` transaction.
-        txs_per_block: transactions per block.
+        ops_per_tx: operations per ``multicall`` transaction (``None``: the shape's).
+        txs_per_block: transactions per block (``None``: the shape's).
         port: anvil's port on 127.0.0.1 (``None``: a free one).
         console: where build progress is printed (``None``: nowhere).
 
@@ -506,6 +506,8 @@ def built_chain(
     """
     spec = SHAPES[shape]
     size = spec.default_size if size is None else size
+    ops_per_tx = spec.ops_per_tx if ops_per_tx is None else ops_per_tx
+    txs_per_block = spec.txs_per_block if txs_per_block is None else txs_per_block
     if size < 1 or ops_per_tx < 1 or txs_per_block < 1:
         raise ValueError(f"size, ops per transaction and transactions per block must be at least 1 "
                          f"(got {size}, {ops_per_tx}, {txs_per_block})")
@@ -594,8 +596,8 @@ def main(
     wide_commitments: int = typer.Option(SHAPES["wide"].default_size, min=1, help="wide: commitments (2 deliveries each)"),
     deep_deliveries: int = typer.Option(SHAPES["deep"].default_size, min=1, help="deep: deliveries of the one commitment"),
     big_events: int = typer.Option(SHAPES["big"].default_size, min=1, help="big: events in total"),
-    ops_per_tx: int = typer.Option(DEFAULT_OPS_PER_TX, min=1, help="operations per multicall transaction"),
-    txs_per_block: int = typer.Option(DEFAULT_TXS_PER_BLOCK, min=1, help="transactions per block"),
+    ops_per_tx: Optional[int] = typer.Option(None, min=1, help="operations per multicall transaction (default: the shape's)"),
+    txs_per_block: Optional[int] = typer.Option(None, min=1, help="transactions per block (default: the shape's)"),
     rebuild: bool = typer.Option(False, "--rebuild", help="build again even when cached"),
     port: int = typer.Option(DEFAULT_PORT, help="anvil's port"),
 ) -> None:

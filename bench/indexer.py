@@ -47,7 +47,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench.baseline import BareRun, bare_fetch_decode
-from bench.chain_fill import DEFAULT_OPS_PER_TX, DEFAULT_PORT, DEFAULT_TXS_PER_BLOCK, SHAPES, BuiltChain, built_chain, parse_shapes
+from bench.chain_fill import DEFAULT_PORT, SHAPES, BuiltChain, built_chain, parse_shapes
 from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.db import create_schema, make_engine, session_factory
@@ -260,8 +260,6 @@ def main(
     wide_commitments: int = typer.Option(SHAPES["wide"].default_size, min=1, help="wide: commitments (2 deliveries each)"),
     deep_deliveries: int = typer.Option(SHAPES["deep"].default_size, min=1, help="deep: deliveries of the one commitment"),
     big_events: int = typer.Option(SHAPES["big"].default_size, min=1, help="big: events in total"),
-    ops_per_tx: int = typer.Option(DEFAULT_OPS_PER_TX, min=1, help="chain packing: operations per transaction"),
-    txs_per_block: int = typer.Option(DEFAULT_TXS_PER_BLOCK, min=1, help="chain packing: transactions per block"),
     chunk_blocks: int = typer.Option(Settings().log_chunk_blocks, min=1, help="blocks per eth_getLogs (indexer and bare)"),
     rss: bool = typer.Option(True, "--rss/--no-rss", help="measure python -m indexer's peak RSS on the largest chain"),
     json_path: Path | None = typer.Option(None, "--json", help="also write the figures as JSON here"),
@@ -278,7 +276,7 @@ def main(
     runs: list[IndexerRun] = []
     child: RssRun | None = None
     for name in names:
-        with built_chain(name, sizes[name], ops_per_tx=ops_per_tx, txs_per_block=txs_per_block, port=port,
+        with built_chain(name, sizes[name], port=port,
                          console=console) as built:
             console.print(f"{name}: {built.events:,} events in blocks {built.deployment.deploy_block}..{built.last_block} "
                           f"({'loaded' if built.from_cache else 'built'} in {built.load_seconds:.1f} s)")

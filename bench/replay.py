@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.baseline import bare_fetch_decode
-from bench.chain_fill import DEFAULT_OPS_PER_TX, DEFAULT_PORT, DEFAULT_TXS_PER_BLOCK, SHAPES, BuiltChain, built_chain, parse_shapes
+from bench.chain_fill import DEFAULT_PORT, SHAPES, BuiltChain, built_chain, parse_shapes
 from scripts.audit.runner import DEFAULT_CHUNK_BLOCKS, ReplayTarget, replay_ledger
 from scripts.replay import EXIT_OK, ReplayOptions, run_replay
 
@@ -141,8 +141,6 @@ def main(
     wide_commitments: int = typer.Option(SHAPES["wide"].default_size, min=1, help="wide: commitments (2 deliveries each)"),
     deep_deliveries: int = typer.Option(SHAPES["deep"].default_size, min=1, help="deep: deliveries of the one commitment"),
     big_events: int = typer.Option(SHAPES["big"].default_size, min=1, help="big: events in total"),
-    ops_per_tx: int = typer.Option(DEFAULT_OPS_PER_TX, min=1, help="chain packing: operations per transaction"),
-    txs_per_block: int = typer.Option(DEFAULT_TXS_PER_BLOCK, min=1, help="chain packing: transactions per block"),
     chunk_blocks: int = typer.Option(DEFAULT_CHUNK_BLOCKS, min=1, help="blocks per eth_getLogs (replay and bare)"),
     json_path: Path | None = typer.Option(None, "--json", help="also write the figures as JSON here"),
     port: int = typer.Option(DEFAULT_PORT, help="anvil's port"),
@@ -152,7 +150,7 @@ def main(
     sizes = {"wide": wide_commitments, "deep": deep_deliveries, "big": big_events}
     runs: list[ReplayRun] = []
     for name in parse_shapes(shapes):
-        with built_chain(name, sizes[name], ops_per_tx=ops_per_tx, txs_per_block=txs_per_block, port=port,
+        with built_chain(name, sizes[name], port=port,
                          console=console) as built:
             runs.append(replay_once(built, chunk_blocks))
             r = runs[-1]
