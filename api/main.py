@@ -127,6 +127,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         writes.stop_outbox(app)
+        reader = getattr(app.state, "index_version_reader", None)  # api.caching's kept connection
+        if reader is not None:
+            reader.close()
         engine.dispose()
 
 

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 
 import json
 
-from sqlalchemy import BigInteger, ColumnElement, and_, case, column, func, literal, or_, select, table, text, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, column, func, literal, or_, select, table, text, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
@@ -2033,12 +2033,65 @@ _INDEX_VERSION = select(
 ).where(CheckpointRow.id == CHECKPOINT_ID)
 
 
-def index_version(session: Session) -> tuple[Any, ...]:
+def index_version(session: Session | Connection) -> tuple[Any, ...]:
     """What names one state of the index, for answers kept until it changes (``api.caching``):
     ``(last_block, last_block_hash, missing_batches)`` — the checkpoint moves with every
     committed chunk and every reorg (which writes all events, the projection and the checkpoint
     in one transaction), and the number of batches still ``missing`` their file falls when the
     indexer counts a file that arrived later (the one write that does not move the
-    checkpoint). ``(None, None, 0)`` before the indexer's first pass. One indexed query."""
+    checkpoint). ``(None, None, 0)`` before the indexer's first pass. One indexed query, on a
+    session or a plain connection."""
     row = session.execute(_INDEX_VERSION).first()
     return tuple(row) if row is not None else (None, None, 0)
+
+
+class IndexVersionReader:
+    """:func:`index_version` on one connection of ``engine`` kept for it, through the driver
+    directly (the statement compiled once; no pool checkout, no ORM): the per-request check
+    of the answers ``api.caching`` keeps, tens of microseconds on SQLite. Thread-safe (one
+    read at a time). Each read ends its transaction (SQLite connections here are in
+    autocommit; others are rolled back), so it never holds a snapshot; a failed read drops
+    the connection and raises, the next one opens another.
+
+    Args:
+        engine: the index's engine.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+        self._sql = str(_INDEX_VERSION.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        self._lock = threading.Lock()
+        self._connection: Any = None
+
+    def read(self) -> tuple[Any, ...]:
+        """The index version now (as :func:`index_version`).
+
+        Raises:
+            sqlalchemy.exc.DBAPIError or the driver's error: the index cannot be read.
+        """
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._engine.raw_connection()
+            try:
+                cursor = self._connection.cursor()
+                try:
+                    cursor.execute(self._sql)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+                self._connection.rollback()
+            except Exception:
+                connection, self._connection = self._connection, None
+                try:
+                    connection.invalidate()
+                except Exception:  # the connection is gone already
+                    pass
+                raise
+        return tuple(row) if row is not None else (None, None, 0)
+
+    def close(self) -> None:
+        """Give the kept connection back to the engine's pool."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
