@@ -143,12 +143,21 @@ class ApiClient:
         return None if response is None else response.content
 
     def commitment(self, commitment_id: int) -> dict[str, Any] | None:
-        """``CommitmentDetail`` of ``GET /api/v1/commitments/{id}``, ``None`` on 404.
+        """``CommitmentDetail`` of ``GET /api/v1/commitments/{id}``, ``None`` on 404, with
+        every delivery in ``deliveries``: the detail holds the first page, the rest is read
+        from ``GET /api/v1/commitments/{id}/deliveries`` by cursor (``deliveries_next_cursor``,
+        then each page's ``next_cursor``), 100 a page, appended in the API's order.
 
         Raises:
             ApiFetchError: unreachable, another non-200 status, or not JSON.
         """
-        return self._get(f"/commitments/{commitment_id}", allow_404=True)
+        detail = self._get(f"/commitments/{commitment_id}", allow_404=True)
+        cursor = detail.get("deliveries_next_cursor") if isinstance(detail, dict) else None
+        while cursor:
+            page = self._get(f"/commitments/{commitment_id}/deliveries", {"after": cursor, "limit": 100})
+            detail["deliveries"] = list(detail.get("deliveries") or []) + list(page.get("data") or [])
+            cursor = page.get("next_cursor")
+        return detail
 
 
 @dataclass

@@ -193,8 +193,16 @@ class LedgerClient:
         return int(self._request("GET", "/commitments", params={"offset": 0, "limit": 1}).get("count", 0))
 
     def commitment(self, commitment_id: int) -> dict[str, Any]:
-        """``GET /commitments/{id}``: `CommitmentDetail` with ``deliveries``."""
-        return self._request("GET", f"/commitments/{commitment_id}")
+        """``GET /commitments/{id}``: `CommitmentDetail` with every delivery in ``deliveries``
+        (the detail holds the first page; the rest is read from ``/commitments/{id}/deliveries``
+        by cursor, 100 a page, and appended in the same order)."""
+        detail = self._request("GET", f"/commitments/{commitment_id}")
+        cursor = detail.get("deliveries_next_cursor")
+        while cursor:
+            page = self._request("GET", f"/commitments/{commitment_id}/deliveries", params={"after": cursor, "limit": 100})
+            detail["deliveries"] = list(detail.get("deliveries") or []) + list(page.get("data") or [])
+            cursor = page.get("next_cursor")
+        return detail
 
     # ------------------------------------------------------------------ staff
 

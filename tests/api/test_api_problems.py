@@ -172,6 +172,8 @@ def test_openapi_describes_every_endpoint_and_problem(client: TestClient) -> Non
         "/api/v1/batches/{root}/leaves/{leaf_hash}/proof",
         "/api/v1/commitments",
         "/api/v1/commitments/{commitment_id}",
+        "/api/v1/commitments/{commitment_id}/deliveries",
+        "/api/v1/commitments/{commitment_id}/timeline",
         "/api/v1/deliveries",
         "/api/v1/evidence/{sha256}",
         "/api/v1/health",

@@ -503,6 +503,11 @@ def test_commitment_detail_has_exact_values(client: TestClient, chain: LedgerCha
                 },
             },
         ],
+        "deliveries_count": 1,
+        "deliveries_next_cursor": None,
+        "timeline_count": 2,
+        "timeline_next_cursor": None,
+        "detail_links": {"deliveries_next": None, "timeline_next": None},
         "ledger": {"chain_id": 31337, "contract_address": chain.deployment.contract_address},
         "sources": [BAARN_SOURCE],
     }
