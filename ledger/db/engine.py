@@ -115,6 +115,9 @@ def create_schema(engine: Engine) -> None:
     try:
         with engine.begin() as conn:  # tables and version row in one transaction
             Base.metadata.create_all(conn)
+            for table in Base.metadata.sorted_tables:  # indexes added to a schema-6 table made before them
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
             ensure_search_and_version(conn)  # text search and index_version (an index made before them)
             if conn.scalar(select(IndexSchemaRow.version).where(IndexSchemaRow.id == _SCHEMA_ROW_ID)) is None:
                 conn.execute(insert(IndexSchemaRow).values(id=_SCHEMA_ROW_ID, version=SCHEMA_VERSION))
