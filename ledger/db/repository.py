@@ -899,6 +899,8 @@ def _scan_finds_sooner(session: Session, now: int, needle: str, total: int, limi
     if len(needle) < SEARCH_MIN_CHARS or session.get_bind().dialect.name != "sqlite":
         return False
     everything = _count(session, now, ("all",), [], [])
+    if (limit + 1) * everything < total * total:  # with_needle >= total: no need to count it
+        return True
     with_needle = _count(session, now, ("needle", needle), [_search_condition(session, needle)], [])
     return (limit + 1) * everything < total * with_needle
 
