@@ -134,6 +134,10 @@ test-postgres: setup browser slither schemathesis-setup
 	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
+# bench/api.py loads the API and the site with wrk (make bench-tools) on a small and a big index
+# (bench/fill_index.py, cached under data/bench/): about 4 minutes per size at 5 s per endpoint,
+# plus each index's fill through the projection on first use (small about 1 minute; big about an
+# hour at the ~280 events/s the projection reached on this shared machine).
 bench: setup bench-tools
 	$(PY) -m bench.gas
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
