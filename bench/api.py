@@ -4,7 +4,7 @@
 
 For each size (bench/fill_index.py: ``small`` 350 commitments, ``big`` 100,000 commitments with
 1,000,000 deliveries; filled once through the real projection and cached under data/bench/),
-it serves two apps, one at a time, each with ONE uvicorn worker and the same uvicorn options
+it serves two apps side by side (loading one at a time), each with ONE uvicorn worker and the same uvicorn options
 (``api.server.uvicorn_options``, as ``make run`` starts the API: uvloop, httptools,
 keep-alive 75 s, no proxy or server headers):
 
@@ -19,9 +19,9 @@ keep-alive 75 s, no proxy or server headers):
   marked as seen now and ``LEDGER_HEAD_STALE_SECONDS`` one day, so no page shows the stale
   notice or probes the node).
 
-Each endpoint (:func:`endpoints`) is checked first (status 200, response bytes, and for the
-commitment with the most deliveries how many deliveries and timeline entries its detail
-returns), then loaded with ``wrk -t1 -c<connections> -d<duration>s --latency`` after a 1 s
+Each endpoint (:func:`endpoints`, then :func:`next_pages`) is requested once first (a status
+other than 200 is noted, the response bytes printed, and for a commitment how many of its
+deliveries and timeline entries the answer holds), then loaded with ``wrk -t1 -c<connections> -d<duration>s --latency`` after a 1 s
 warm-up (POST ``/api/v1/verify`` through a small Lua script with a multipart body). Printed
 per endpoint: requests/s, ratio to the trivial endpoint, p50 and p99 latency (ms), p99/p50, and
 the issue's goal met or not (detail ≥ 0.5×, list page of 50 and filtered search ≥ 0.3×,
