@@ -124,14 +124,20 @@ reset:
 
 ## ---------------------------------------------------------------- test
 
+# pytest-xdist workers, each with its own anvil (tests/conftest.py: brownie's port 8545 + 10 x
+# the worker number) and whole modules (tests/e2e: the whole folder) to one worker. 0 runs
+# everything in this process.
+TEST_WORKERS ?= 2
+PYTEST_ARGS ?= -n $(TEST_WORKERS)
+
 test: setup browser slither schemathesis-setup
-	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
+	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 # The same suite with every index on a fresh PostgreSQL schema (tests/db/databases.py:
 # LEDGER_TEST_DATABASE, LEDGER_TEST_POSTGRES_URL; default postgres@127.0.0.1:5432/test).
 test-postgres: setup browser slither schemathesis-setup
-	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest; status=$$?; \
+	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 # bench/api.py loads the API and the site with wrk (make bench-tools) on a small and a big index

@@ -1,9 +1,12 @@
 """Shared fixtures for every test folder.
 
-brownie's pytest plugin starts anvil (brownie-config.yaml: port 8555, the standard
+brownie's pytest plugin starts anvil (port :data:`BROWNIE_PORT`, the standard
 "test test ... junk" mnemonic) before any test runs. Tests that are not brownie contract
 tests talk to that chain through our own ``ledger.chain.LedgerChain``, each module on a
 fresh deployment, so they never see another module's data.
+
+``make test`` runs two pytest-xdist workers (``-n 2``): each has its own anvil and runs whole
+modules (:func:`xdist_scope`), so module fixtures and fixed ports stay in one process.
 """
 
 from __future__ import annotations
@@ -38,6 +41,101 @@ ANVIL_KEYS = (
     "0xdbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
     "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
 )
+
+
+BROWNIE_PORT = int(os.environ.get("LEDGER_TEST_ANVIL_PORT", "8545"))
+"""TCP port of the anvil that brownie's pytest plugin starts (or attaches to) for this run:
+``LEDGER_TEST_ANVIL_PORT``, default 8545 (brownie's). Under pytest-xdist worker ``gwN`` uses
+``BROWNIE_PORT + 10 * N`` (8545, 8555, ...), so each worker has a chain of its own (tests move
+its clock, mine, snapshot and revert) and none lands on ``make run``'s 8546."""
+
+
+def worker_number() -> int:
+    """This process's pytest-xdist worker number (``PYTEST_XDIST_WORKER=gwN`` → N), 0 without
+    xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(worker.removeprefix("gw"))
+
+
+def _several_workers(config: pytest.Config) -> bool:
+    """Whether this run has more than one pytest-xdist worker (not without xdist, nor with
+    ``-n 0`` or ``-n 1``)."""
+    count = os.environ.get("PYTEST_XDIST_WORKER_COUNT")  # set in the workers
+    if count:
+        return int(count) > 1
+    return getattr(config.option, "numprocesses", None) not in (None, 0, 1)  # the controller's -n
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``LEDGER_TEST_RPC_URL`` with more than one xdist worker (one chain cannot serve
+    two processes that move its clock and revert it), and point brownie's ``development``
+    network at this worker's port (after brownie's own ``pytest_configure``, which adds the
+    worker number to its port: the value set here wins).
+
+    Raises:
+        pytest.UsageError: ``LEDGER_TEST_RPC_URL`` is set and the run has several workers.
+    """
+    if os.environ.get("LEDGER_TEST_RPC_URL") and _several_workers(config):
+        raise pytest.UsageError("LEDGER_TEST_RPC_URL names one chain, but each xdist worker needs its own: "
+                                "unset it (each worker then gets its own anvil) or run with -n 0")
+    if not config.pluginmanager.has_plugin("pytest-brownie"):
+        return
+    from brownie._config import CONFIG
+
+    network = CONFIG.networks[CONFIG.settings["networks"]["default"]]
+    network["cmd_settings"]["port"] = BROWNIE_PORT + 10 * worker_number()
+
+
+SHARED_SESSION_FOLDERS = ("tests/e2e/",)
+"""Folders whose modules share costly session fixtures (tests/e2e: both real datasets imported
+through the importer, a seeded ledger, Chromium): under xdist one worker runs the whole folder,
+so those fixtures are built once, not once per worker."""
+
+SLOW_SCOPES_FIRST = ("tests/e2e/",)
+"""Work units (:func:`xdist_scope`) started first under xdist, slowest first, so that no long
+one starts last and leaves the other worker idle (seconds per unit from ``--durations`` of a
+whole run on this 2-core machine); the others follow by number of tests, most first."""
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The xdist work unit of a test: its folder when that is in
+    :data:`SHARED_SESSION_FOLDERS`, else its module (module-scoped fixtures, such as the
+    module's deployment or an anvil on a fixed port, then run in one process)."""
+    path = nodeid.split("::", 1)[0]
+    return next((folder for folder in SHARED_SESSION_FOLDERS if path.startswith(folder)), path)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under pytest-xdist: whole work units (:func:`xdist_scope`) to a worker, in the
+    collection's order (:func:`pytest_collection_modifyitems` puts the slow ones first). Runs
+    before brownie's hook of the same name, which would schedule by file."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ScopeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    config.option.loadscopereorder = False
+    return ScopeScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, order the tests by work unit: :data:`SLOW_SCOPES_FIRST` first, the
+    others by number of tests (most first); each unit keeps its own order. Every worker
+    computes the same order, as xdist requires."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        units.setdefault(xdist_scope(item.nodeid), []).append(item)
+
+    def rank(unit: str) -> tuple[int, int]:
+        slow = SLOW_SCOPES_FIRST.index(unit) if unit in SLOW_SCOPES_FIRST else len(SLOW_SCOPES_FIRST)
+        return slow, -len(units[unit])
+
+    items[:] = [item for unit in sorted(units, key=rank) for item in units[unit]]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -108,19 +206,28 @@ def roles() -> Roles:
 
 
 @pytest.fixture(scope="session")
-def rpc_url() -> str:
-    """JSON-RPC URL of the test chain: the one brownie started for this run, or
-    ``LEDGER_TEST_RPC_URL`` when set (an anvil of your own with the standard mnemonic), so
-    that a concurrent test run sharing brownie's chain cannot revert this run's blocks with
-    the ``evm_revert`` of its ``fn_isolation``."""
+def rpc_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """JSON-RPC URL of this process's test chain (standard mnemonic, chain id 31337):
+    ``LEDGER_TEST_RPC_URL`` when set (an anvil of your own, e.g. so that a concurrent run's
+    ``evm_revert`` cannot undo this run's blocks; refused under xdist with more than one
+    worker, see :func:`pytest_configure`); else the chain brownie's plugin started for this
+    process (:data:`BROWNIE_PORT`); else, without that plugin (``-p no:pytest-brownie``), an
+    anvil started for this session on a free port and stopped after it."""
     override = os.environ.get("LEDGER_TEST_RPC_URL")
     if override:
-        return override
-    from brownie import network, web3
+        yield override
+        return
+    if request.config.pluginmanager.has_plugin("pytest-brownie"):
+        from brownie import network, web3
 
-    if not network.is_connected():
-        network.connect("development")
-    return web3.provider.endpoint_uri
+        if not network.is_connected():
+            network.connect("development")
+        yield web3.provider.endpoint_uri
+        return
+    from bench.anvil import throwaway_anvil
+
+    with throwaway_anvil() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
