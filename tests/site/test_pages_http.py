@@ -581,7 +581,8 @@ def test_filters_survive_paging_and_sorting(client: TestClient) -> None:
     assert len(after) == 1 and after[0]
 
 
-@pytest.mark.parametrize("query", ["sort=zz", "status=done", "page=0", "municipality_id=x", "recorded_late=maybe"])
+@pytest.mark.parametrize("query", ["sort=zz", "status=done", "page=0", "municipality_id=x", "recorded_late=maybe",
+                                   "after=bm90IGEgY3Vyc29y", "page=502"])
 def test_a_bad_filter_is_a_422_page(client: TestClient, query: str) -> None:
     response = client.get(f"/?{query}&lang=en")
     assert response.status_code == 422
