@@ -14,8 +14,10 @@ call, no clock). Every rule it applies comes from ``ledger.status`` (docs/LEDGER
 
 - each event writes its facts (a commitment, an amendment, a delivery, a batch, a
   revocation, a verdict, a role change);
-- then, for every commitment an event touched, the derived figures are recomputed from the
-  commitment's facts in log order (:func:`ledger.status.count_deliveries`): which recorded
+- then, for every commitment an event touched, the derived figures follow from the
+  commitment's facts in log order (:func:`ledger.status.count_deliveries`; stepped one fact at
+  a time by :class:`ledger.status.DeliveryCounter` when the fact comes after all earlier ones,
+  else recomputed from all of them: :func:`apply_events`, "How"): which recorded
   deliveries are double counts and which leaves of verified batches count (each leaf at its
   anchor's (block, log index), leaves in file order), ``delivered_quantity`` and
   ``met_on_record_at`` under both terms (the on-record running state, exactly as the contract
@@ -33,6 +35,7 @@ call, no clock). Every rule it applies comes from ``ledger.status`` (docs/LEDGER
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 import logging
@@ -820,53 +823,53 @@ def _commitment_values(a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) 
     source = a["source_document_hash"]
     parent_id = int(a.get("parent_id", 0)) or None
     values = dict(
-            id=a["commitment_id"],
-            municipality_id=a["municipality_id"],
-            registrar=a["registrar"],
-            signer_held_role=signer_held_role,
-            external_ref=a["external_ref"],
-            title=a["title"],
-            description=a["description"],
-            theme=a["theme"],
-            unit=a["unit"],
-            promised_at=a["promised_at"],
-            registered_at=a["registered_at"],
-            original_target_quantity=a["target_quantity"],
-            original_due_date=a["due_date"],
-            target_quantity=a["target_quantity"],
-            due_date=a["due_date"],
-            historical_record=historical_record(a["registered_at"], a["due_date"]),
-            source_document_sha256=None if source == ZERO_HASH else source,
-            source_uri=a["source_uri"],
-            amendment_count=0,
-            amended_after_due_date=False,
-            target_lowered=False,
-            delivered_quantity=0,
-            recorded_late_count=0,
-            met_at=None,
-            met_at_original_terms=None,
-            met_on_record_at=None,
-            met_on_record_at_original_terms=None,
-            withdrawn=False,
-            search_text=_search_text(a["title"], a["description"], a["external_ref"]),
-            parent_id=parent_id,
-            weight=int(a.get("weight", 0)),
-            batched_delivery_count=0,
-            confirmed_quantity=0,
-            disputed_quantity=0,
-            met_at_confirmed=None,
-            rollup_progress_bps=None,
-            rollup_children_counted=0,
-            rollup_children_delivered=0,
-            progress_bps=0,
-            last_changed_at=ref.block_time,
-            last_change_block=ref.block_number,
-            last_change_log_index=ref.log_index,
-            withdrawal_reason=None,
-            withdrawal_registrar=None,
-            withdrawal_signer_held_role=None,
-            **ref.columns("withdrawn_", none=True),
-            **ref.columns(),
+        id=a["commitment_id"],
+        municipality_id=a["municipality_id"],
+        registrar=a["registrar"],
+        signer_held_role=signer_held_role,
+        external_ref=a["external_ref"],
+        title=a["title"],
+        description=a["description"],
+        theme=a["theme"],
+        unit=a["unit"],
+        promised_at=a["promised_at"],
+        registered_at=a["registered_at"],
+        original_target_quantity=a["target_quantity"],
+        original_due_date=a["due_date"],
+        target_quantity=a["target_quantity"],
+        due_date=a["due_date"],
+        historical_record=historical_record(a["registered_at"], a["due_date"]),
+        source_document_sha256=None if source == ZERO_HASH else source,
+        source_uri=a["source_uri"],
+        amendment_count=0,
+        amended_after_due_date=False,
+        target_lowered=False,
+        delivered_quantity=0,
+        recorded_late_count=0,
+        met_at=None,
+        met_at_original_terms=None,
+        met_on_record_at=None,
+        met_on_record_at_original_terms=None,
+        withdrawn=False,
+        search_text=_search_text(a["title"], a["description"], a["external_ref"]),
+        parent_id=parent_id,
+        weight=int(a.get("weight", 0)),
+        batched_delivery_count=0,
+        confirmed_quantity=0,
+        disputed_quantity=0,
+        met_at_confirmed=None,
+        rollup_progress_bps=None,
+        rollup_children_counted=0,
+        rollup_children_delivered=0,
+        progress_bps=0,
+        last_changed_at=ref.block_time,
+        last_change_block=ref.block_number,
+        last_change_log_index=ref.log_index,
+        withdrawal_reason=None,
+        withdrawal_registrar=None,
+        withdrawal_signer_held_role=None,
+        **ref.columns("withdrawn_", none=True),
+        **ref.columns(),
     )
     values.update(_settled_values(values.__getitem__))
     return values
@@ -887,23 +890,23 @@ def _amendment_values(a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) -
         a["amended_at"], a["previous_target_quantity"], a["target_quantity"], a["previous_due_date"], a["due_date"]
     )
     return dict(
-            commitment_id=a["commitment_id"],
-            amendment_number=a["amendment_number"],
-            registrar=a["registrar"],
-            signer_held_role=signer_held_role,
-            fields=fields,
-            title=a["title"] if fields & AMEND_TITLE else None,
-            description=a["description"] if fields & AMEND_DESCRIPTION else None,
-            previous_target_quantity=a["previous_target_quantity"],
-            target_quantity=a["target_quantity"],
-            previous_due_date=a["previous_due_date"],
-            due_date=a["due_date"],
-            reason=a["reason"],
-            amended_at=a["amended_at"],
-            after_due_date=flags.after_due_date,
-            lowered_target=flags.lowered_target,
-            extended_due_date=flags.extended_due_date,
-            **ref.columns(),
+        commitment_id=a["commitment_id"],
+        amendment_number=a["amendment_number"],
+        registrar=a["registrar"],
+        signer_held_role=signer_held_role,
+        fields=fields,
+        title=a["title"] if fields & AMEND_TITLE else None,
+        description=a["description"] if fields & AMEND_DESCRIPTION else None,
+        previous_target_quantity=a["previous_target_quantity"],
+        target_quantity=a["target_quantity"],
+        previous_due_date=a["previous_due_date"],
+        due_date=a["due_date"],
+        reason=a["reason"],
+        amended_at=a["amended_at"],
+        after_due_date=flags.after_due_date,
+        lowered_target=flags.lowered_target,
+        extended_due_date=flags.extended_due_date,
+        **ref.columns(),
     )
 
 
@@ -959,29 +962,29 @@ def _delivery_values(a: Mapping[str, Any], ref: _Ref, signer_held_role: bool) ->
     lag = recording_lag_seconds(a["delivered_at"], a["recorded_at"])
     asset_ref = a.get("asset_ref", "")
     return dict(
-            id=a["delivery_id"],
-            commitment_id=a["commitment_id"],
-            delivery_number=delivery_number(a["delivery_id"]),
-            registrar=a["registrar"],
-            signer_held_role=signer_held_role,
-            quantity=a["quantity"],
-            delivered_at=a["delivered_at"],
-            recorded_at=a["recorded_at"],
-            recording_lag_seconds=lag,
-            recorded_late=recorded_late(lag),
-            evidence_uri=a["evidence_uri"],
-            note=a["note"],
-            external_ref=a["external_ref"],
-            asset_ref=asset_ref,
-            asset_key=_normalise_asset(asset_ref),
-            double_counted=False,
-            review="unconfirmed",
-            revoked=False,
-            revocation_reason=None,
-            revocation_registrar=None,
-            revocation_signer_held_role=None,
-            **ref.columns("revoked_", none=True),
-            **ref.columns(),
+        id=a["delivery_id"],
+        commitment_id=a["commitment_id"],
+        delivery_number=delivery_number(a["delivery_id"]),
+        registrar=a["registrar"],
+        signer_held_role=signer_held_role,
+        quantity=a["quantity"],
+        delivered_at=a["delivered_at"],
+        recorded_at=a["recorded_at"],
+        recording_lag_seconds=lag,
+        recorded_late=recorded_late(lag),
+        evidence_uri=a["evidence_uri"],
+        note=a["note"],
+        external_ref=a["external_ref"],
+        asset_ref=asset_ref,
+        asset_key=_normalise_asset(asset_ref),
+        double_counted=False,
+        review="unconfirmed",
+        revoked=False,
+        revocation_reason=None,
+        revocation_registrar=None,
+        revocation_signer_held_role=None,
+        **ref.columns("revoked_", none=True),
+        **ref.columns(),
     )
 
 
@@ -1446,6 +1449,8 @@ def _apply_fast(
     to date. Returns ``False`` (nothing written) when the run must be applied one by one."""
     session.flush()
     savepoint = session.begin_nested()
+    collecting = gc.isenabled()
+    gc.disable()  # the run's rows are thousands of small containers, all kept to its end: no cycles to find meanwhile
     try:
         chunk = _Chunk(session, events)
         for event in events:
@@ -1455,6 +1460,9 @@ def _apply_fast(
         savepoint.rollback()
         log.debug("Fast path declined a run of %d events (%s: %s); applying them one by one", len(events), type(exc).__name__, exc)
         return False
+    finally:
+        if collecting:
+            gc.enable()
     savepoint.commit()
     session.expire_all()  # rows written past the ORM
     for event, error in chunk.errors:
@@ -1524,19 +1532,19 @@ class _Chunk:
             self.municipalities.update(s.scalars(select(Municipality.id).where(Municipality.id.in_(part))))
         deliveries = Delivery.__table__
         for part in _parts(sorted(recorded | referred)):
-            for row in s.execute(select(deliveries).where(deliveries.c.id.in_(part))).mappings():
+            for row in _rows(s, select(deliveries).where(deliveries.c.id.in_(part))):
                 if row["id"] in recorded:
                     raise _Fallback(f"delivery {row['id']} is already in the index")
                 self._keep_delivery(_Row(row))
-                self.stored[(Delivery.__table__, row["id"])] = dict(row)
+                self.stored[(Delivery.__table__, row["id"])] = row
         named |= {d.commitment_id for d in self.deliveries.values()}
         commitments = Commitment.__table__
         for part in _parts(sorted(named | registered)):
-            for row in s.execute(select(commitments).where(commitments.c.id.in_(part))).mappings():
+            for row in _rows(s, select(commitments).where(commitments.c.id.in_(part))):
                 if row["id"] in registered:
                     raise _Fallback(f"commitment {row['id']} is already in the index")
                 self.commitments[row["id"]] = _Row(row)
-                self.stored[(Commitment.__table__, row["id"])] = dict(row)
+                self.stored[(Commitment.__table__, row["id"])] = row
         municipalities |= {c.municipality_id for c in self.commitments.values()}
         for kind, terms in (("registrar", RegistrarTerm), ("confirmer", ConfirmerTerm)):
             for part in _parts(sorted(municipalities)):
@@ -1871,6 +1879,13 @@ class _Chunk:
                 groups.setdefault(names, []).append(row)
         for names, group in groups.items():
             _update_rows(self.session, table, group, names)
+
+
+def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:
+    """The rows of a ``SELECT`` as dicts by column name."""
+    result = session.execute(statement)
+    names = list(result.keys())
+    return [dict(zip(names, row)) for row in result.tuples()]
 
 
 def _update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None) -> None:
