@@ -92,10 +92,20 @@ SHARED_SESSION_FOLDERS = ("tests/e2e/",)
 through the importer, a seeded ledger, Chromium): under xdist one worker runs the whole folder,
 so those fixtures are built once, not once per worker."""
 
-SLOW_SCOPES_FIRST = ("tests/e2e/",)
+SLOW_SCOPES_FIRST = (
+    "tests/e2e/",
+    "tests/chaos/test_kill_stack.py",
+    "tests/contract/test_signed_writes.py",
+    "tests/tools/test_merkle_crosscheck.py",
+    "tests/tools/test_gas_targets.py",
+    "tests/contract/test_pause.py",
+    "tests/contract/test_confirmations.py",
+)
 """Work units (:func:`xdist_scope`) started first under xdist, slowest first, so that no long
-one starts last and leaves the other worker idle (seconds per unit from ``--durations`` of a
-whole run on this 2-core machine); the others follow by number of tests, most first."""
+one starts last and leaves the other worker idle (from ``--durations=0`` per folder on this
+2-core machine: e.g. test_signed_writes.py 320 s, test_merkle_crosscheck.py 306 s,
+test_gas_targets.py 198 s under a load of 10); the others follow by number of tests, most
+first. A unit missing here only costs balance, never a result."""
 
 
 def xdist_scope(nodeid: str) -> str:
