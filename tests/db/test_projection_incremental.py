@@ -221,3 +221,24 @@ def test_a_delivery_id_recorded_twice_is_the_reference_paths_error(db) -> None:
         assert [e.log_index for e in session.scalars(select(EventError))] == [4]
         assert session.get(Commitment, 1).delivered_quantity == 40
 
+
+
+def test_a_commitment_ref_registered_twice_is_the_reference_paths_error(db) -> None:
+    """Two registrations with one external ref in a municipality: the second does not fit the
+    table (a database error inside the fast path's savepoint); the run is applied one by one
+    and the index equals the reference, the second kept with its error."""
+    s = Script()
+    s.municipality(1)
+    s.registrar(1)
+    s.commitment(1, external_ref="same")
+    s.commitment(2, external_ref="same")
+    s.next_block().delivery(1, 1, 10, s.time)
+    with tempfile.TemporaryDirectory() as folder, fresh_database(db.backend, Path(folder)) as reference:
+        with db.sessions.begin() as session:
+            assert projection.apply_events(session, s.events, s.block_times) == 5
+        with reference.sessions.begin() as session:
+            projection.apply_events_one_by_one(session, s.events, s.block_times)
+        built = dump_index(db.engine)
+        assert built == dump_index(reference.engine)
+    assert [(e["log_index"], e["error_type"]) for e in built["event_errors"]] == [(3, "IntegrityError")]
+    assert [(c["id"], c["delivered_quantity"]) for c in built["commitments"]] == [(1, 10)]
