@@ -6,6 +6,8 @@ builds (or reuses) an index database and prints where it is and how fast it was 
 What it holds (``--size``; ``--commitments/--deliveries/--largest`` for other sizes):
 
 - ``small``: 350 commitments, 3,500 deliveries, the largest commitment with 100 of them;
+- ``medium``: 20,000 commitments (the size of the issue's figures), 200,000 deliveries, the
+  largest commitment with 10,000;
 - ``big``: 100,000 commitments, 1,000,000 deliveries, the largest commitment with 10,000;
 
 across :data:`MUNICIPALITIES` (12 Utrecht-region municipalities) and :data:`THEMES` (10
@@ -137,7 +139,9 @@ class Sizes:
         return f"c{self.commitments}-d{self.deliveries}-l{self.largest}"
 
 
-SIZES = {"small": Sizes(350, 3_500, 100), "big": Sizes(100_000, 1_000_000, 10_000)}
+SIZES = {"small": Sizes(350, 3_500, 100), "medium": Sizes(20_000, 200_000, 10_000), "big": Sizes(100_000, 1_000_000, 10_000)}
+"""small: the issue's 350 commitments; medium: the 20,000 its figures were measured at, with the
+10,000-delivery commitment; big: the issue's goal size."""
 
 FINGERPRINT_FILES = ("ledger/db/models.py", "ledger/db/projection.py", "ledger/db/engine.py", "ledger/status.py",
                      "ledger/events.py", "ledger/limits.py", "bench/fill_index.py", "tests/db/script.py")
@@ -520,7 +524,8 @@ def sizes_of(size: str | None, commitments: int | None, deliveries: int | None, 
 
 
 def main(
-    size: str = typer.Option("small", help="small (350 commitments) or big (100,000 commitments, 1,000,000 deliveries)"),
+    size: str = typer.Option("small", help="small (350 commitments), medium (20,000) or big (100,000 commitments, "
+                                           "1,000,000 deliveries)"),
     commitments: int = typer.Option(None, min=1, help="other sizes: commitments"),
     deliveries: int = typer.Option(None, min=0, help="other sizes: deliveries in all"),
     largest: int = typer.Option(None, min=0, help="other sizes: deliveries of the largest commitment"),
