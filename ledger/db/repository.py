@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 
 import json
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, and_, case, column, func, literal, or_, select, table, text, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, column, func, literal, or_, select, table, text, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
@@ -927,6 +927,13 @@ def _search_condition(session: Session, needle: str) -> ColumnElement[bool]:
     return and_(Commitment.id.in_(select(fts.c.rowid).where(fts.c.search_text.op("MATCH")(phrase))), exact)
 
 
+_COMMITMENT_WITH_NAME = (
+    select(Commitment, Municipality.name)
+    .join(Municipality, Municipality.id == Commitment.municipality_id)
+    .where(Commitment.id == bindparam("commitment_id"))
+)
+
+
 def get_commitment(
     session: Session,
     commitment_id: int,
@@ -958,11 +965,7 @@ def get_commitment(
     """
     if not 0 <= page_size <= MAX_PAGE_LIMIT:
         raise ValueError(f"page_size must be 0..{MAX_PAGE_LIMIT}, got {page_size}.")
-    row = session.execute(
-        select(Commitment, Municipality.name)
-        .join(Municipality, Municipality.id == Commitment.municipality_id)
-        .where(Commitment.id == commitment_id)
-    ).first()
+    row = session.execute(_COMMITMENT_WITH_NAME, {"commitment_id": commitment_id}).first()
     if row is None:
         return None
     c, name = row.tuple()
@@ -1001,6 +1004,11 @@ def get_commitment(
     return detail
 
 
+_AMENDMENTS_OF = (
+    select(Amendment).where(Amendment.commitment_id == bindparam("commitment_id")).order_by(Amendment.amendment_number)
+)
+
+
 def _amendments(session: Session, commitment_id: int) -> list[dict[str, Any]]:
     return [
         {
@@ -1024,9 +1032,7 @@ def _amendments(session: Session, commitment_id: int) -> list[dict[str, Any]]:
             "signer_held_role": a.signer_held_role,
             "chain": _ref_of(a),
         }
-        for a in session.scalars(
-            select(Amendment).where(Amendment.commitment_id == commitment_id).order_by(Amendment.amendment_number)
-        )
+        for a in session.scalars(_AMENDMENTS_OF, {"commitment_id": commitment_id})
     ]
 
 
@@ -1038,6 +1044,16 @@ def _evidence_refs(sha256s: Iterable[str], evidence_stored: Callable[[str], bool
     return refs
 
 
+_VERDICTS_OF = select(Verdict).where(Verdict.delivery_key.in_(bindparam("keys", expanding=True)))
+_EVIDENCE_OF = (
+    select(EvidenceCitation.delivery_id, EvidenceCitation.sha256)
+    .where(EvidenceCitation.delivery_id.in_(bindparam("ids", expanding=True)))
+    .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
+)
+"""Statements built once (the detail's hot path: building a statement costs more than running
+it on an indexed lookup); their values are bound per call."""
+
+
 def _reviews(session: Session, delivery_keys: Iterable[str]) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     """Delivery key → (confirmations, disputes): the latest verdict of each confirmer, in log
     order (docs/LEDGER.md "Confirmations")."""
@@ -1045,7 +1061,7 @@ def _reviews(session: Session, delivery_keys: Iterable[str]) -> dict[str, tuple[
     result: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     found: list[Verdict] = []
     for chunk in _chunks(keys):
-        found += session.scalars(select(Verdict).where(Verdict.delivery_key.in_(chunk)))
+        found += session.scalars(_VERDICTS_OF, {"keys": chunk})
     for v in sorted(found, key=lambda v: (v.block_number, v.log_index)):
         confirmations, disputes = result.setdefault(v.delivery_key, ([], []))
         entry: dict[str, Any] = {"confirmer": v.confirmer}
@@ -1072,14 +1088,16 @@ def _deliveries(
     query = select(Delivery).where(*conditions).order_by(Delivery.id.desc() if descending else Delivery.id).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    rows = list(session.scalars(query))
+    return _recorded_dicts(session, list(session.scalars(query)), evidence_stored)
+
+
+def _recorded_dicts(
+    session: Session, rows: list[Delivery], evidence_stored: Callable[[str], bool] | None
+) -> list[dict[str, Any]]:
+    """Recorded delivery rows → their dicts (evidence and reviews read for all at once)."""
     evidence: dict[int, list[str]] = {}
     for chunk in _chunks([d.id for d in rows]):
-        for delivery_id, sha256 in session.execute(
-            select(EvidenceCitation.delivery_id, EvidenceCitation.sha256)
-            .where(EvidenceCitation.delivery_id.in_(chunk))
-            .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
-        ).tuples():
+        for delivery_id, sha256 in session.execute(_EVIDENCE_OF, {"ids": chunk}):
             evidence.setdefault(delivery_id, []).append(sha256)
     reviews = _reviews(session, [str(d.id) for d in rows])
     return [
@@ -1214,7 +1232,13 @@ def _batched_deliveries(
     )
     if limit is not None:
         query = query.limit(limit)
-    rows = session.execute(query).tuples().all()
+    return _leaf_dicts(session, list(session.execute(query).tuples()), evidence_stored)
+
+
+def _leaf_dicts(
+    session: Session, rows: list[tuple[BatchLeaf, Batch]], evidence_stored: Callable[[str], bool] | None
+) -> list[dict[str, Any]]:
+    """(leaf, batch) rows → batched delivery dicts (reviews read for all at once)."""
     reviews = _reviews(session, [batched_delivery_key(leaf.root, leaf.leaf_hash) for leaf, _ in rows])
     return [
         _batched_dict(leaf, batch, evidence_stored, reviews.get(batched_delivery_key(leaf.root, leaf.leaf_hash), ([], [])))
@@ -1593,6 +1617,40 @@ def _recorded_range(commitment_id: int) -> list[ColumnElement[bool]]:
     return [Delivery.id > low, Delivery.id < low + DELIVERY_ID_BASE]
 
 
+_FIRST_RECORDED = (
+    select(Delivery)
+    .where(Delivery.id > bindparam("low"), Delivery.id < bindparam("high"))
+    .order_by(Delivery.id)
+    .limit(bindparam("limit"))
+)
+_FIRST_LEAVES = (
+    select(BatchLeaf, Batch)
+    .join(Batch, Batch.root == BatchLeaf.root)
+    .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
+    .where(BatchLeaf.commitment_id == bindparam("commitment_id"))
+    .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+    .limit(bindparam("limit"))
+)
+_FIRST_TIMELINE = (
+    select(EventRow)
+    .where(EventRow.commitment_id == bindparam("commitment_id"), EventRow.name.in_(list(TIMELINE_KINDS)))
+    .order_by(EventRow.block_number, EventRow.log_index)
+    .limit(bindparam("limit"))
+)
+_LEAF_COUNT = (
+    select(func.count())
+    .select_from(BatchLeaf)
+    .join(Batch, Batch.root == BatchLeaf.root)
+    .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
+    .where(BatchLeaf.commitment_id == bindparam("commitment_id"))
+)
+_TIMELINE_COUNT = (
+    select(func.count())
+    .select_from(EventRow)
+    .where(EventRow.commitment_id == bindparam("commitment_id"), EventRow.name.in_(list(TIMELINE_KINDS)))
+)
+
+
 def commitment_deliveries(
     session: Session,
     commitment_id: int,
@@ -1643,6 +1701,9 @@ def commitment_deliveries(
             want_recorded = backwards
     fetch = limit + 1  # one more tells whether there is a page beyond
     page: list[dict[str, Any]] = []
+    # the first page read forwards tells the counts itself when it did not fill up
+    recorded_total: int | None = None
+    batched_total: int | None = None
     if backwards:  # newest first, then turned around
         if want_batched:
             page += _batched_deliveries(session, batched, evidence_stored, 0, fetch, descending=True)
@@ -1650,22 +1711,36 @@ def commitment_deliveries(
             page += _deliveries(session, recorded, evidence_stored, 0, fetch - len(page), descending=True)
         more = len(page) > limit
         page = page[:limit][::-1]
+    elif position is None and commitment_id * DELIVERY_ID_BASE + DELIVERY_ID_BASE - 1 <= _MAX_BIGINT:
+        # the first page, by far the most read: statements built once
+        low = commitment_id * DELIVERY_ID_BASE
+        rows = list(session.scalars(_FIRST_RECORDED, {"low": low, "high": low + DELIVERY_ID_BASE, "limit": fetch}))
+        page += _recorded_dicts(session, rows, evidence_stored)
+        if len(page) < fetch:
+            recorded_total = len(page)
+            wanted = fetch - len(page)
+            found = list(session.execute(_FIRST_LEAVES, {"commitment_id": commitment_id, "limit": wanted}).tuples())
+            if len(found) < wanted:
+                batched_total = len(found)
+            page += _leaf_dicts(session, found, evidence_stored)
+        more = len(page) > limit
+        page = page[:limit]
     else:
         if want_recorded:
             page += _deliveries(session, recorded, evidence_stored, 0, fetch)
         if len(page) < fetch and want_batched:
-            page += _batched_deliveries(session, batched, evidence_stored, 0, fetch - len(page))
+            wanted = fetch - len(page)
+            leaves = _batched_deliveries(session, batched, evidence_stored, 0, wanted)
+            if position is None and len(leaves) < wanted:
+                batched_total = len(leaves)
+            page += leaves
         more = len(page) > limit
         page = page[:limit]
-    count = (session.scalar(select(func.count()).select_from(Delivery).where(*_recorded_range(commitment_id))) or 0) + (
-        session.scalar(
-            select(func.count())
-            .select_from(BatchLeaf)
-            .join(Batch, Batch.root == BatchLeaf.root)
-            .where(BatchLeaf.commitment_id == commitment_id)
-        )
-        or 0
-    )
+    if recorded_total is None:
+        recorded_total = session.scalar(select(func.count()).select_from(Delivery).where(*_recorded_range(commitment_id))) or 0
+    if batched_total is None:
+        batched_total = session.scalar(_LEAF_COUNT, {"commitment_id": commitment_id}) or 0
+    count = recorded_total + batched_total
     next_cursor, previous_cursor = _page_cursors(page, more, position is not None, backwards, _delivery_cursor)
     return {"data": page, "count": count, "next_cursor": next_cursor, "prev_cursor": previous_cursor}
 
@@ -1713,16 +1788,18 @@ def commitment_timeline(
         at = tuple_(literal(position[1], BigInteger), literal(position[2], BigInteger))
         conditions.append(key < at if backwards else key > at)
     order = [EventRow.block_number.desc(), EventRow.log_index.desc()] if backwards else [EventRow.block_number, EventRow.log_index]
-    rows = list(session.scalars(select(EventRow).where(*conditions).order_by(*order).limit(limit + 1)))
+    if position is None:
+        rows = list(session.scalars(_FIRST_TIMELINE, {"commitment_id": commitment_id, "limit": limit + 1}))
+    else:
+        rows = list(session.scalars(select(EventRow).where(*conditions).order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
         rows.reverse()
-    count = session.scalar(
-        select(func.count())
-        .select_from(EventRow)
-        .where(EventRow.commitment_id == commitment_id, EventRow.name.in_(list(TIMELINE_KINDS)))
-    ) or 0
+    if position is None and not more:  # the whole timeline is on this page
+        count = len(rows)
+    else:
+        count = session.scalar(_TIMELINE_COUNT, {"commitment_id": commitment_id}) or 0
     next_cursor, previous_cursor = _page_cursors(
         rows, more, position is not None, backwards, lambda e: f"t.{e.block_number}.{e.log_index}"
     )
