@@ -1982,6 +1982,35 @@ def counted_assets(session: Session, commitment_ids: Iterable[int]) -> dict[tupl
 # ---------------------------------------------------------------------------- verify, health
 
 
+_RECORDED_CITATIONS = (
+    select(EvidenceCitation, Delivery, Commitment.title, Commitment.municipality_id, Municipality.name)
+    .join(Delivery, Delivery.id == EvidenceCitation.delivery_id)
+    .join(Commitment, Commitment.id == EvidenceCitation.commitment_id)
+    .join(Municipality, Municipality.id == Commitment.municipality_id)
+    .where(EvidenceCitation.sha256 == bindparam("sha256"))
+    .order_by(EvidenceCitation.delivery_id)
+)
+_BATCHED_CITATIONS = (
+    select(BatchLeaf, Batch, Commitment.title, Commitment.municipality_id, Municipality.name)
+    .join(
+        BatchEvidenceCitation,
+        and_(BatchEvidenceCitation.root == BatchLeaf.root, BatchEvidenceCitation.leaf_index == BatchLeaf.leaf_index),
+    )
+    .join(Batch, Batch.root == BatchLeaf.root)
+    .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
+    .join(Municipality, Municipality.id == Commitment.municipality_id)
+    .where(BatchEvidenceCitation.sha256 == bindparam("sha256"))
+    .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+)
+_SOURCE_OF = (
+    select(Commitment.id, Commitment.title, Municipality.name)
+    .join(Municipality, Municipality.id == Commitment.municipality_id)
+    .where(Commitment.source_document_sha256 == bindparam("sha256"))
+    .order_by(Commitment.id)
+)
+"""The document check's statements, built once (``sha256`` bound per call)."""
+
+
 def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     """Where a document is cited: ``{"sha256", "found", "citations", "source_of"}``.
     ``citations`` are the deliveries whose ``DeliveryRecorded.evidenceHashes`` hold it (by
@@ -2002,14 +2031,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
         ValueError: malformed hash (the API answers 422).
     """
     sha256 = normalize_sha256(sha256_hex)
-    rows = session.execute(
-        select(EvidenceCitation, Delivery, Commitment.title, Commitment.municipality_id, Municipality.name)
-        .join(Delivery, Delivery.id == EvidenceCitation.delivery_id)
-        .join(Commitment, Commitment.id == EvidenceCitation.commitment_id)
-        .join(Municipality, Municipality.id == Commitment.municipality_id)
-        .where(EvidenceCitation.sha256 == sha256)
-        .order_by(EvidenceCitation.delivery_id)
-    ).tuples()
+    rows = session.execute(_RECORDED_CITATIONS, {"sha256": sha256}).tuples()
     citations = [
         {
             "kind": "recorded",
@@ -2035,18 +2057,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
         }
         for citation, d, title, mid, name in rows
     ]
-    batched = session.execute(
-        select(BatchLeaf, Batch, Commitment.title, Commitment.municipality_id, Municipality.name)
-        .join(
-            BatchEvidenceCitation,
-            and_(BatchEvidenceCitation.root == BatchLeaf.root, BatchEvidenceCitation.leaf_index == BatchLeaf.leaf_index),
-        )
-        .join(Batch, Batch.root == BatchLeaf.root)
-        .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
-        .join(Municipality, Municipality.id == Commitment.municipality_id)
-        .where(BatchEvidenceCitation.sha256 == sha256)
-        .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
-    ).tuples()
+    batched = session.execute(_BATCHED_CITATIONS, {"sha256": sha256}).tuples()
     citations += [
         {
             "kind": "batched",
@@ -2074,12 +2085,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     ]
     source_of = [
         {"commitment_id": cid, "title": title, "municipality_name": name}
-        for cid, title, name in session.execute(
-            select(Commitment.id, Commitment.title, Municipality.name)
-            .join(Municipality, Municipality.id == Commitment.municipality_id)
-            .where(Commitment.source_document_sha256 == sha256)
-            .order_by(Commitment.id)
-        ).tuples()
+        for cid, title, name in session.execute(_SOURCE_OF, {"sha256": sha256}).tuples()
     ]
     return {"sha256": sha256, "found": bool(citations or source_of), "citations": citations, "source_of": source_of}
 
