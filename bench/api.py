@@ -62,7 +62,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.fill_index import SIZES, Manifest, fill
+from bench.fill_index import Manifest, fill, sizes_of
 from ledger.db import make_engine, session_factory
 from ledger.db.projection import save_chain_head
 from ledger.deployment import Deployment, save_deployment
@@ -374,8 +374,9 @@ def run_size(size: str, *, duration: int, connections: int, postgres_url: str | 
              reuse_fill: bool = False) -> SizeRun:
     """Fill (or reuse) the index of ``size``, serve both apps and load every endpoint."""
     console.print(f"[bold]{size}[/bold]: filling or reusing the index (bench/fill_index.py) ...")
-    manifest = fill(SIZES[size], postgres_url=postgres_url, reuse_any_code=reuse_fill)
-    console.print(f"  {manifest.sizes['commitments']:,} commitments, {manifest.sizes['deliveries']:,} deliveries, "
+    manifest = fill(sizes_of(size), postgres_url=postgres_url, reuse_any_code=reuse_fill)
+    console.print(f"  {manifest.counts['commitments']:,} commitments, {manifest.counts['deliveries']:,} deliveries "
+                  f"(the largest commitment {manifest.counts['largest']:,}), "
                   f"{manifest.events:,} events; filled in {manifest.seconds:,.0f} s ({manifest.events_per_second:,.0f} events/s; "
                   f"the projection alone {manifest.apply_events_per_second:,.0f} events/s)")
     run = SizeRun(size, manifest)
@@ -426,7 +427,7 @@ def _goal_text(r: Result) -> str:
 def report(runs: list[SizeRun], console: Console, connections: int, duration: int) -> None:
     """Print one table per size, then flatness and memory."""
     for run in runs:
-        s = run.manifest.sizes
+        s = run.manifest.counts
         table = Table(title=f"{run.size}: {s['commitments']:,} commitments, {s['deliveries']:,} deliveries — one uvicorn "
                             f"worker, wrk -t1 -c{connections} -d{duration}s; trivial endpoint "
                             f"{' / '.join(f'{t.requests_per_second:,.0f}' for t in run.trivial)} req/s (measured every "
@@ -462,7 +463,8 @@ def report(runs: list[SizeRun], console: Console, connections: int, duration: in
 
 
 def main(
-    size: str = typer.Option("small,big", help="comma-separated sizes of bench/fill_index.py: small, medium, big"),
+    size: str = typer.Option("small,big", help="comma-separated sizes of bench/fill_index.py: small, medium, big, or "
+                                               "<size>:<events> (a prefix of its chain)"),
     duration: int = typer.Option(5, min=1, help="seconds of load per endpoint"),
     connections: int = typer.Option(8, min=1, help="wrk connections"),
     postgres_url: str = typer.Option(None, help="serve an index filled on this PostgreSQL server instead of SQLite"),
@@ -473,9 +475,10 @@ def main(
     if shutil.which("wrk") is None:
         raise typer.BadParameter("wrk is not installed: run `make bench-tools` (Debian's wrk)")
     sizes = [s.strip() for s in size.split(",") if s.strip()]
-    unknown = [s for s in sizes if s not in SIZES]
-    if unknown or not sizes:
-        raise typer.BadParameter(f"--size takes {', '.join(SIZES)}, not {size!r}")
+    if not sizes:
+        raise typer.BadParameter("--size needs at least one size")
+    for s in sizes:
+        sizes_of(s)  # BadParameter for an unknown size, before anything is filled
     console = Console(width=None if sys.stdout.isatty() else 200)
     runs = [run_size(s, duration=duration, connections=connections, postgres_url=postgres_url, console=console,
                      reuse_fill=reuse_fill) for s in sizes]

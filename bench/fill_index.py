@@ -35,7 +35,8 @@ rules, decoder, this file, the event builder); a manifest
 ``data/bench/index-<key>.<sqlite|postgres>.json`` written last says the fill is complete and
 names the picks the API bench reads (:class:`Manifest`). A run that finds the manifest and its
 database returns at once (``--reuse-fill``: also a fill of these sizes by other code, same
-schema version); a half-done fill is dropped before a new one starts, and the fills of the
+schema version); a fill that was stopped resumes after its last committed chunk (its
+checkpoint, as the indexer resumes), and the fills of the
 same sizes by other code once it is complete (``data/`` is git-ignored).
 
 Speed: the manifest keeps the wall-clock events/s of the whole fill (generating the events
@@ -59,7 +60,8 @@ from sqlalchemy.engine import make_url
 
 from ledger.db import create_schema, make_engine, session_factory
 from ledger.db.models import SCHEMA_VERSION
-from ledger.db.projection import apply_events, save_checkpoint
+from ledger.db.projection import apply_events, load_checkpoint, save_checkpoint
+from ledger.limits import delivery_commitment_id
 from ledger.settings import REPO_ROOT
 from tests.db.script import CONFIRMER, CONTRACT, DAY, REGISTRAR, Script, did, sha
 
@@ -128,21 +130,26 @@ FUNDS = ("de begroting", "het klimaatfonds", "de reserve sociaal domein", "een r
 
 @dataclass(frozen=True)
 class Sizes:
-    """How many commitments and deliveries (the largest commitment's included)."""
+    """How many commitments and deliveries (the largest commitment's included); ``events``:
+    only a prefix of that chain, its first chunks up to at least this many events (an index
+    in the middle of its backfill), ``None``: all of it."""
 
     commitments: int
     deliveries: int
     largest: int
+    events: int | None = None
 
     @property
     def key(self) -> str:
-        return f"c{self.commitments}-d{self.deliveries}-l{self.largest}"
+        prefix = f"-e{self.events}" if self.events else ""
+        return f"c{self.commitments}-d{self.deliveries}-l{self.largest}{prefix}"
 
 
 SIZES = {"small": Sizes(350, 3_500, 100), "medium": Sizes(20_000, 200_000, 10_000), "big": Sizes(100_000, 1_000_000, 10_000)}
 """small: the issue's 350 commitments; medium: the 20,000 its figures were measured at, with the
 10,000-delivery commitment; big: the issue's goal size."""
 
+FINGERPRINT_LENGTH = 12
 FINGERPRINT_FILES = ("ledger/db/models.py", "ledger/db/projection.py", "ledger/db/engine.py", "ledger/status.py",
                      "ledger/events.py", "ledger/limits.py", "bench/fill_index.py", "tests/db/script.py")
 """The code a filled index depends on: a change in any of them makes a new fill."""
@@ -155,12 +162,15 @@ class Manifest:
     Attributes:
         database_url: SQLAlchemy URL of the filled index.
         postgres_schema: its schema on PostgreSQL, ``None`` on SQLite.
-        sizes: commitments, deliveries, largest.
-        events: events applied.
-        seconds: wall-clock seconds of the fill (events generated and applied).
-        events_per_second: ``events / seconds``.
+        sizes: commitments, deliveries, largest (as planned), events (a prefix) or ``None``.
+        counts: commitments, deliveries and the largest's deliveries in the index (the
+            planned ones, or fewer in a prefix).
+        events: events in the index.
+        resumed_events: of them, the ones an earlier, stopped run had applied.
+        seconds: wall-clock seconds of this run's fill (events generated and applied).
+        events_per_second: events applied by this run / ``seconds`` (0 when none).
         apply_seconds: seconds spent in ``apply_events`` and the commits alone.
-        apply_events_per_second: ``events / apply_seconds``: the projection's speed.
+        apply_events_per_second: events applied / ``apply_seconds``: the projection's speed.
         last_block: last block of the synthetic chain (the checkpoint's).
         typical_id: a commitment with exactly 10 deliveries, not withdrawn (detail pages).
         largest_id: the commitment with ``sizes.largest`` deliveries.
@@ -176,7 +186,9 @@ class Manifest:
     database_url: str
     postgres_schema: str | None = None
     sizes: dict = field(default_factory=dict)
+    counts: dict = field(default_factory=dict)
     events: int = 0
+    resumed_events: int = 0
     seconds: float = 0.0
     events_per_second: float = 0.0
     apply_seconds: float = 0.0
@@ -216,7 +228,7 @@ def fingerprint() -> str:
     digest = hashlib.sha256(SCHEMA_VERSION.encode())
     for name in FINGERPRINT_FILES:
         digest.update(name.encode() + b"\0" + (REPO_ROOT / name).read_bytes())
-    return digest.hexdigest()[:12]
+    return digest.hexdigest()[:FINGERPRINT_LENGTH]
 
 
 def _counts(rng: random.Random, sizes: Sizes) -> list[int]:
@@ -378,15 +390,18 @@ def _postgres_url(url: str, schema: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
-def _picks(plans: list[_Plan], seed: int = SEED) -> dict:
-    """The manifest's picks: the typical commitment's first evidence hash, and seeded samples
-    of up to :data:`SAMPLE_SIZE` commitment ids (the largest left out) and evidence hashes."""
+def _picks(ids: list[int], delivery_ids: list[int], seed: int = SEED) -> dict:
+    """The manifest's picks among the commitments and deliveries in the index: the typical
+    commitment's first evidence hash, and seeded samples of up to :data:`SAMPLE_SIZE`
+    commitment ids and evidence hashes (the largest commitment's left out)."""
     rng = random.Random(seed + 2)
-    ids = [p.cid for p in plans if p.cid != LARGEST_ID]
-    deliveries = [(p.cid, n) for p in plans if p.cid != LARGEST_ID for n in range(1, len(p.deliveries) + 1)]
+    ids = [i for i in ids if i != LARGEST_ID]
+    deliveries = [d for d in delivery_ids if delivery_commitment_id(d) != LARGEST_ID]
     return {"evidence_sha256": sha(f"evidence-{did(TYPICAL_ID, 1)}"),
             "id_sample": sorted(rng.sample(ids, min(SAMPLE_SIZE, len(ids)))),
-            "evidence_sample": [sha(f"evidence-{did(c, n)}") for c, n in rng.sample(deliveries, min(SAMPLE_SIZE, len(deliveries)))]}
+            "evidence_sample": [sha(f"evidence-{d}") for d in rng.sample(deliveries, min(SAMPLE_SIZE, len(deliveries)))],
+            "counts": {"commitments": len(ids) + 1, "deliveries": len(delivery_ids),
+                       "largest": sum(delivery_commitment_id(d) == LARGEST_ID for d in delivery_ids)}}
 
 
 def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5_000, echo: bool = True,
@@ -427,17 +442,28 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
             if echo and path != manifest_path:
                 print(f"  reusing {path.name}, filled by other code than this (--reuse-fill)", file=sys.stderr)
             return manifest
-    _forget(Manifest(database_url=url, postgres_schema=schema), postgres_url)  # a half-done fill of this key
     if postgres_url:
-        _admin(postgres_url, f'CREATE SCHEMA "{schema}"')
+        _admin(postgres_url, f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     plans = plan(sizes)
     engine = make_engine(url)
     create_schema(engine)
     sessions = session_factory(engine)
-    applied, last_block, applying = 0, 0, 0.0
+    with sessions() as session:  # a fill that was stopped resumes after its last chunk, as the indexer does
+        checkpoint = load_checkpoint(session)
+    resume_after = checkpoint.last_block if checkpoint and checkpoint.last_block is not None else 0
+    applied, resumed, last_block, applying = 0, 0, resume_after, 0.0
+    ids: list[int] = []
+    delivery_ids: list[int] = []
     started = time.perf_counter()
     try:
         for script in chunks(plans, chunk_events):
+            if sizes.events and applied + resumed >= sizes.events:
+                break
+            ids += [e.args["commitment_id"] for e in script.events if e.name == "CommitmentRegistered"]
+            delivery_ids += [e.args["delivery_id"] for e in script.events if e.name == "DeliveryRecorded"]
+            if script.block <= resume_after:
+                resumed += len(script.events)
+                continue
             chunk_started = time.perf_counter()
             with sessions.begin() as session:
                 applied += apply_events(session, script.events, script.block_times)
@@ -454,9 +480,10 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
     if echo:
         print(file=sys.stderr)
     manifest = Manifest(
-        database_url=url, postgres_schema=schema, sizes=asdict(sizes), events=applied, seconds=round(seconds, 1),
-        events_per_second=round(applied / seconds, 1), apply_seconds=round(applying, 1),
-        apply_events_per_second=round(applied / applying, 1), last_block=last_block, **_picks(plans))
+        database_url=url, postgres_schema=schema, sizes=asdict(sizes), events=applied + resumed, resumed_events=resumed,
+        seconds=round(seconds, 1), events_per_second=round(applied / seconds, 1) if applied else 0.0,
+        apply_seconds=round(applying, 1), apply_events_per_second=round(applied / applying, 1) if applied else 0.0,
+        last_block=last_block, **_picks(ids, delivery_ids))
     manifest_path.write_text(json.dumps(asdict(manifest), indent=2) + "\n", encoding="utf-8")
     for path, old in cached:  # older code's fills of these sizes, once the new one is complete
         _forget(old, postgres_url)
@@ -470,8 +497,12 @@ def cached_fills(sizes: Sizes, postgres_url: str | None, cache_dir: Path = CACHE
     backend = "postgres" if postgres_url else "sqlite"
     found = []
     known = {f.name for f in fields(Manifest)}
-    for path in sorted(cache_dir.glob(f"index-{sizes.key}-*.{backend}.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        manifest = Manifest(**{k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k in known})
+    pattern = f"index-{sizes.key}-{'?' * FINGERPRINT_LENGTH}.{backend}.json"
+    for path in sorted(cache_dir.glob(pattern), key=lambda p: p.stat().st_mtime, reverse=True):
+        values = {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k in known}
+        if not values.get("counts") and not values.get("sizes", {}).get("events"):  # a manifest from before counts: the whole chain
+            values["counts"] = {k: values.get("sizes", {}).get(k) for k in ("commitments", "deliveries", "largest")}
+        manifest = Manifest(**values)
         if _present(manifest, postgres_url):
             found.append((path, manifest))
     return found
@@ -510,22 +541,29 @@ def _forget(manifest: Manifest, postgres_url: str | None) -> None:
         Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
-def sizes_of(size: str | None, commitments: int | None, deliveries: int | None, largest: int | None) -> Sizes:
-    """The sizes of ``--size`` (``small``/``big``), or of the three numbers.
+def sizes_of(size: str | None, commitments: int | None = None, deliveries: int | None = None, largest: int | None = None,
+             events: int | None = None) -> Sizes:
+    """The sizes of ``size`` (``small``, ``medium``, ``big``, or ``<name>:<events>`` for a
+    prefix of that chain), or of the three numbers; ``events``: a prefix of so many events.
 
     Raises:
-        typer.BadParameter: neither, or an unknown size name.
+        typer.BadParameter: neither, an unknown size name or a prefix that is not a positive integer.
     """
+    name, _, prefix = (size or "").partition(":")
+    if prefix:
+        if not prefix.isdigit() or int(prefix) < 1:
+            raise typer.BadParameter(f"a prefix is <size>:<events>, events a positive integer, not {size!r}")
+        events = int(prefix)
     if commitments is not None:
-        return Sizes(commitments, deliveries or 0, largest or 0)
-    if size not in SIZES:
-        raise typer.BadParameter(f"--size must be one of {', '.join(SIZES)} (or give --commitments)")
-    return SIZES[size]
+        return Sizes(commitments, deliveries or 0, largest or 0, events)
+    if name not in SIZES:
+        raise typer.BadParameter(f"size must be one of {', '.join(SIZES)} (or <size>:<events>, or give --commitments)")
+    return Sizes(SIZES[name].commitments, SIZES[name].deliveries, SIZES[name].largest, events)
 
 
 def main(
     size: str = typer.Option("small", help="small (350 commitments), medium (20,000) or big (100,000 commitments, "
-                                           "1,000,000 deliveries)"),
+                                           "1,000,000 deliveries); <size>:<events> for a prefix of its chain"),
     commitments: int = typer.Option(None, min=1, help="other sizes: commitments"),
     deliveries: int = typer.Option(None, min=0, help="other sizes: deliveries in all"),
     largest: int = typer.Option(None, min=0, help="other sizes: deliveries of the largest commitment"),

@@ -97,6 +97,29 @@ def test_a_fill_by_other_code_is_rebuilt_unless_reused_and_dropped_once_replaced
     assert not Path(make_url(first.database_url).database).exists()
 
 
+def test_a_prefix_holds_the_first_chunks_and_a_stopped_fill_resumes_after_them(tmp_path: Path) -> None:
+    prefix = fill(Sizes(30, 200, 50, events=120), chunk_events=40, echo=False, cache_dir=tmp_path)
+    assert 120 <= prefix.events < 283 and prefix.resumed_events == 0
+    assert prefix.counts["commitments"] < 30 and prefix.counts["deliveries"] < 200
+    # the prefix's database under the whole chain's name: a fill of the whole chain that was stopped
+    whole_url = prefix.database_url.replace("-e120-", "-")
+    Path(make_url(prefix.database_url).database).rename(make_url(whole_url).database)
+    whole = fill(TINY, chunk_events=40, echo=False, cache_dir=tmp_path)
+    assert (whole.database_url, whole.resumed_events, whole.last_block) == (whole_url, prefix.events, fresh_last_block(tmp_path))
+    assert whole.counts == {"commitments": 30, "deliveries": 200, "largest": 50}
+    engine = make_engine(whole.database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(EventRow)) == whole.events
+    finally:
+        engine.dispose()
+
+
+def fresh_last_block(tmp_path: Path) -> int:
+    """The last block of the whole tiny chain, filled from nothing elsewhere."""
+    return fill(TINY, chunk_events=40, echo=False, cache_dir=tmp_path / "fresh").last_block
+
+
 WRK_OUTPUT = """Running 5s test @ http://127.0.0.1:8760/ping
   1 threads and 8 connections
   Thread Stats   Avg      Stdev     Max   +/- Stdev
