@@ -13,10 +13,13 @@ argument names and types), two event streams:
 
 and applies each to a fresh index in chunks of ``--chunk`` events, committing after each
 chunk as the indexer does (``indexer.loop``). It prints, per backend, path and stream, the
-events/s of the registrations and of the deliveries (commit included), the ratio fast /
-reference (the reference path runs ``--reference-deliveries`` deliveries only: it is
-O(deliveries) per chunk for a commitment), and ``one`` / ``many`` (issue 8: O(1) work per
-event whatever the number of deliveries per commitment, within 20 %).
+events/s of the registrations and of the deliveries (commit included), the deliveries/s of the
+last quarter of the chunks over the first quarter (1.00: the cost of a delivery does not grow
+with its commitment's deliveries), the ratio fast / reference (both on streams of
+``--reference-deliveries`` deliveries: the reference path is O(deliveries) per chunk for a
+commitment and flushes every event), and ``one`` / ``many`` (issue 8: O(1) work per event whatever the number of deliveries per
+commitment, within 20 %; ``many`` writes one commitment row per delivery, ``one`` one per
+chunk).
 
 Timings are noisy on a shared 2-core machine: compare the ratios of one run.
 """
@@ -81,24 +84,32 @@ def _chunks(events: Sequence[LedgerEvent], size: int) -> Iterator[Sequence[Ledge
         yield events[start:start + size]
 
 
-def run(url: str, stream: Stream, apply: Apply, chunk: int, deliveries: int) -> tuple[float, float]:
+def run(url: str, stream: Stream, apply: Apply, chunk: int, deliveries: int) -> tuple[float, float, float]:
     """Apply ``stream`` (its first ``deliveries`` deliveries) to the fresh index at ``url``
-    in chunks, one commit each; returns (registrations/s, deliveries/s)."""
+    in chunks, one commit each; returns (registrations/s, deliveries/s, deliveries/s of the
+    last quarter of the chunks / of the first quarter: 1.0 when the cost per delivery does
+    not grow with the deliveries already there)."""
     engine = make_engine(url)
     create_schema(engine)
     sessions = session_factory(engine)
     rates = []
+    seconds: list[float] = []
     try:
         for events in (stream.setup, stream.deliveries[:deliveries]):
             started = time.perf_counter()
+            seconds = []
             for part in _chunks(events, chunk):
+                begun = time.perf_counter()
                 with sessions() as session:
                     apply(session, part, stream.block_times)
                     session.commit()
+                seconds.append(time.perf_counter() - begun)
             rates.append(len(events) / (time.perf_counter() - started))
     finally:
         engine.dispose()
-    return rates[0], rates[1]
+    quarter = max(1, len(seconds) // 4)
+    growth = sum(seconds[:quarter]) / sum(seconds[-quarter:]) if seconds else 1.0
+    return rates[0], rates[1], growth
 
 
 def _fresh_url(backend: str, folder: Path) -> tuple[str, Callable[[], None]]:
@@ -124,39 +135,46 @@ def main(
     backends: str = typer.Option("sqlite,postgresql", help="comma-separated: sqlite, postgresql"),
 ) -> None:
     console = Console()
-    streams = [build_stream("many", deliveries // 2, 2), build_stream("one", 1, deliveries)]
-    reference = getattr(projection, "apply_events_one_by_one", None)
+    small = min(reference_deliveries, deliveries)
+    streams = {
+        size: [build_stream("many", size // 2, 2), build_stream("one", 1, size)] for size in sorted({deliveries, small})
+    }
     paths: list[tuple[str, Apply, int]] = [("fast", projection.apply_events, deliveries)]
-    if reference is not None:
-        paths.append(("reference", reference, min(reference_deliveries, deliveries)))
+    if small < deliveries:
+        paths.append(("fast", projection.apply_events, small))
+    paths.append(("reference", projection.apply_events_one_by_one, small))
     table = Table(title=f"apply_events, chunks of {chunk} events, commit per chunk (events/s)")
-    for column in ("backend", "path", "stream", "deliveries", "registrations/s", "deliveries/s"):
+    for column in ("backend", "path", "stream", "deliveries", "registrations/s", "deliveries/s", "last/first quarter"):
         table.add_column(column, justify="right")
-    figures: dict[tuple[str, str, str], float] = {}
+    figures: dict[tuple[str, str, str, int], float] = {}
     with tempfile.TemporaryDirectory() as folder:
         for backend in [b.strip() for b in backends.split(",") if b.strip()]:
             for path, apply, count in paths:
-                for stream in streams:
+                for stream in streams[count]:
                     url, drop = _fresh_url(backend, Path(folder))
                     try:
-                        registrations, delivered = run(url, stream, apply, chunk, count)
+                        registrations, delivered, growth = run(url, stream, apply, chunk, count)
                     finally:
                         drop()
-                    figures[(backend, path, stream.name)] = delivered
-                    table.add_row(backend, path, stream.name, f"{count:,}", f"{registrations:,.0f}", f"{delivered:,.0f}")
+                    figures[(backend, path, stream.name, count)] = delivered
+                    table.add_row(
+                        backend, path, stream.name, f"{count:,}", f"{registrations:,.0f}", f"{delivered:,.0f}", f"{growth:.2f}"
+                    )
     console.print(table)
     ratios = Table(title="ratios (deliveries/s)")
-    for column in ("backend", "fast / reference (many)", "fast / reference (one)", "one / many (fast)"):
+    for column in (
+        "backend", f"fast / reference, many ({small:,})", f"fast / reference, one ({small:,})", f"one / many, fast ({deliveries:,})"
+    ):
         ratios.add_column(column, justify="right")
     for backend in sorted({key[0] for key in figures}):
-        def ratio(a: tuple[str, str, str], b: tuple[str, str, str]) -> str:
+        def ratio(a: tuple[str, str, str, int], b: tuple[str, str, str, int]) -> str:
             return f"{figures[a] / figures[b]:.2f}" if a in figures and b in figures else "-"
 
         ratios.add_row(
             backend,
-            ratio((backend, "fast", "many"), (backend, "reference", "many")),
-            ratio((backend, "fast", "one"), (backend, "reference", "one")),
-            ratio((backend, "fast", "one"), (backend, "fast", "many")),
+            ratio((backend, "fast", "many", small), (backend, "reference", "many", small)),
+            ratio((backend, "fast", "one", small), (backend, "reference", "one", small)),
+            ratio((backend, "fast", "one", deliveries), (backend, "fast", "many", deliveries)),
         )
     console.print(ratios)
 
