@@ -242,3 +242,24 @@ def test_a_commitment_ref_registered_twice_is_the_reference_paths_error(db) -> N
         assert built == dump_index(reference.engine)
     assert [(e["log_index"], e["error_type"]) for e in built["event_errors"]] == [(3, "IntegrityError")]
     assert [(c["id"], c["delivered_quantity"]) for c in built["commitments"]] == [(1, 10)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    claims=st.lists(st.tuples(st.integers(0, 30), st.integers(1, 20)), max_size=12),
+    claim=st.tuples(st.integers(0, 30), st.integers(1, 20)),
+    target=st.integers(1, 120),
+    added=st.booleans(),
+)
+def test_the_prefix_rule_shortcut_agrees_with_the_recount(claims: list, claim: tuple[int, int], target: int, added: bool) -> None:
+    """``claimed_met_at_known`` (the fast path's O(1) step) is either unknown or exactly
+    ``claimed_met_at`` of the claims after one was added or removed."""
+    from ledger.status import claimed_met_at, claimed_met_at_known
+
+    before = claims + ([] if added else [claim])
+    after = claims + ([claim] if added else [])
+    known, value = claimed_met_at_known(claimed_met_at(before, target), sum(q for _, q in after), target, claim[0], added=added)
+    if known:
+        assert value == claimed_met_at(after, target)
+    if added and sum(q for _, q in after) < target:
+        assert known
