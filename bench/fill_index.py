@@ -457,7 +457,7 @@ def fill(sizes: Sizes, *, postgres_url: str | None = None, chunk_events: int = 5
     started = time.perf_counter()
     try:
         for script in chunks(plans, chunk_events):
-            if sizes.events and applied + resumed >= sizes.events:
+            if script.block > resume_after and sizes.events and applied + resumed >= sizes.events:
                 break
             ids += [e.args["commitment_id"] for e in script.events if e.name == "CommitmentRegistered"]
             delivery_ids += [e.args["delivery_id"] for e in script.events if e.name == "DeliveryRecorded"]
