@@ -41,6 +41,7 @@ import gzip
 import hashlib
 import json
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -578,6 +579,12 @@ def parse_sizes(wide: int, deep: int, big: int) -> dict[str, int]:
     return {"wide": wide, "deep": deep, "big": big}
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM raise ``SystemExit(143)`` in the main thread, so that a bench stopped with
+    ``kill`` still stops its anvil and drops its PostgreSQL schema (``finally`` blocks run)."""
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: sys.exit(128 + signal.SIGTERM))
+
+
 def parse_shapes(text: str) -> list[str]:
     """Comma-separated shape names, checked.
 
@@ -602,6 +609,7 @@ def main(
     port: int = typer.Option(DEFAULT_PORT, help="anvil's port"),
 ) -> None:
     """Build (or load from data/bench/) each chain and print how long it took."""
+    exit_cleanly_on_sigterm()
     console = Console(width=None if sys.stdout.isatty() else 160)
     sizes = parse_sizes(wide_commitments, deep_deliveries, big_events)
     table = Table(title="Benchmark chains (anvil; set-up events included in the event count)")

@@ -47,7 +47,7 @@ from rich.table import Table
 from sqlalchemy import text
 
 from bench.baseline import BareRun, bare_fetch_decode
-from bench.chain_fill import DEFAULT_PORT, SHAPES, BuiltChain, built_chain, parse_shapes
+from bench.chain_fill import DEFAULT_PORT, SHAPES, BuiltChain, built_chain, exit_cleanly_on_sigterm, parse_shapes
 from indexer.loop import Indexer
 from ledger.chain import LedgerChain
 from ledger.db import create_schema, make_engine, session_factory
@@ -197,7 +197,12 @@ def child_rss(built: BuiltChain, chunk_blocks: int) -> RssRun:
         with open(Path(tmp) / "indexer.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "indexer", "--once", "--log-level", "WARNING"],
                                     cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-            _, status, usage = os.wait4(proc.pid, 0)
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)
+            except BaseException:  # stopped (SIGTERM, ^C): the child goes too
+                proc.kill()
+                proc.wait()
+                raise
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
@@ -266,6 +271,7 @@ def main(
     port: int = typer.Option(DEFAULT_PORT, help="anvil's port"),
 ) -> None:
     """Print indexer events/s beside bare eth_getLogs + decode, their ratios, and peak RSS."""
+    exit_cleanly_on_sigterm()
     console = Console(width=None if sys.stdout.isatty() else 160)
     chosen = [b.strip() for b in backends.split(",") if b.strip()]
     if not chosen or any(b not in BACKENDS for b in chosen):

@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.baseline import bare_fetch_decode
-from bench.chain_fill import DEFAULT_PORT, SHAPES, BuiltChain, built_chain, parse_shapes
+from bench.chain_fill import DEFAULT_PORT, SHAPES, BuiltChain, built_chain, exit_cleanly_on_sigterm, parse_shapes
 from scripts.audit.runner import DEFAULT_CHUNK_BLOCKS, ReplayTarget, replay_ledger
 from scripts.replay import EXIT_OK, ReplayOptions, run_replay
 
@@ -146,6 +146,7 @@ def main(
     port: int = typer.Option(DEFAULT_PORT, help="anvil's port"),
 ) -> None:
     """Print the replay's events/s beside bare eth_getLogs + decode, and their ratios."""
+    exit_cleanly_on_sigterm()
     console = Console(width=None if sys.stdout.isatty() else 160)
     sizes = {"wide": wide_commitments, "deep": deep_deliveries, "big": big_events}
     runs: list[ReplayRun] = []
