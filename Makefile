@@ -144,6 +144,13 @@ test-postgres: setup browser slither schemathesis-setup
 # (bench/fill_index.py, cached under data/bench/): about 4 minutes per size at 5 s per endpoint,
 # plus each index's fill through the projection on first use (small about 1 minute; big about an
 # hour at the ~280 events/s the projection reached on this shared machine).
+# bench/chain_fill.py builds the indexer and replay benches' chains once (wide 30,003 events,
+# deep 20,004, big 100,003; about 20 minutes on this shared machine, then cached under
+# data/bench/ and loaded in 0.5 to 3 minutes each). bench/indexer.py then backfills each chain
+# on SQLite and on PostgreSQL and runs python -m indexer once on big: 400,000 events indexed,
+# about 35 minutes at 200 events/s (at the 42 events/s of this issue's busiest hour, 2.5 hours);
+# smaller runs: --wide-commitments, --deep-deliveries, --big-events, --backends, --no-rss.
+# bench/replay.py replays big three ways (bare, replay_ledger, the whole command): about 10 minutes.
 bench: setup bench-tools
 	$(PY) -m bench.gas
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
