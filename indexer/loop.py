@@ -1,6 +1,7 @@
 """Loop layer of the indexer: confirmations, chunking, checkpoint, reorgs, polling.
 
-Each chunk of ``log_chunk_blocks`` blocks is fetched (``indexer.fetch``), decoded
+Each chunk (at most ``log_chunk_blocks`` blocks, ended early once it holds ``log_chunk_events``
+logs: ``indexer.fetch.fetch_chunk``) is fetched as raw logs (``indexer.fetch``), decoded
 (``ledger.events``), projected (``ledger.db.projection``) and committed together with the
 checkpoint in ONE transaction, so a process killed at any moment leaves the index at a chunk
 boundary: a restart continues from the checkpoint with no gap and no duplicate (the
@@ -14,7 +15,11 @@ commitments recomputed, with the same result as if the file had been there from 
 
 Reorgs: each chunk also records in ``indexed_blocks`` the hash and parent hash of every
 block with an event, of its last block and of every block within :func:`reorg_window` blocks
-of the pass's target (older rows without events are dropped). Each pass first checks the
+of the pass's target (older rows without events are dropped). Their headers (hash, parent
+hash, time) are read in ONE JSON-RPC batch request per chunk (``LedgerChain.blocks``), never
+one call per block. (A log's ``blockTimestamp`` would give the time, but not the parent hash
+``indexed_blocks`` keeps for every block with an event, nor the check that the block is still
+the chain's: so the headers are read even when the node sends it.) Each pass first checks the
 checkpoint's stored hash against the chain (a block's hash commits to all its ancestors);
 on a difference it looks for the common ancestor, the highest stored block of the window whose
 hash the chain still has, and in ONE transaction rolls the index back to it
@@ -34,12 +39,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from indexer.fetch import fetch_range
+from indexer.fetch import RangeSizer, fetch_chunk
 from ledger.chain import BlockInfo
 from ledger.db.projection import (
     BatchFiles,
@@ -111,6 +116,10 @@ class ChainReader(Protocol):
         """Header of block ``number``, ``None`` if the node has none."""
         ...
 
+    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]:
+        """Headers of blocks ``numbers`` (one batch request), by number; missing ones left out."""
+        ...
+
     def get_logs(self, from_block: int, to_block: int) -> list[Mapping[str, Any]]:
         """Raw logs of the ledger in ``from_block..to_block`` (inclusive)."""
         ...
@@ -125,7 +134,8 @@ class Indexer:
         chain: the chain client, with the deployment (contract address, deploy block).
         session_factory: makes sessions on the index database (``ledger.db.session_factory``).
         settings: ``confirmations`` (blocks kept behind the head), ``log_chunk_blocks``
-            (blocks per chunk and transaction), ``poll_interval_seconds``.
+            (most blocks per chunk and transaction), ``log_chunk_events`` (logs a chunk aims
+            to hold at most), ``poll_interval_seconds``.
         clock: current time in seconds (tests pass a fake one).
         max_backoff_seconds: longest pause between retries when the chain is unavailable.
         batch_files: finds a batch file by its ``0x`` SHA-256 (bytes, or ``None`` when not
@@ -158,6 +168,7 @@ class Indexer:
             assert settings.evidence_dir is not None
             batch_files = EvidenceStore(settings.evidence_dir).read_bytes
         self._read_batch_file = batch_files
+        self._sizer = RangeSizer(settings.log_chunk_blocks, settings.log_chunk_events)
 
     def _batch_file(self, sha256: str) -> bytes | None:
         """A batch file's bytes, or ``None`` when it is not stored or cannot be read now (it
@@ -172,8 +183,9 @@ class Indexer:
 
     def run_once(self, stop: threading.Event | None = None) -> int:
         """Index every block up to ``head - confirmations`` that is not indexed yet, in
-        chunks of ``log_chunk_blocks`` blocks, each committed with the checkpoint in one
-        transaction. Starts at the deploy block when there is no checkpoint. Records the
+        chunks of at most ``log_chunk_blocks`` blocks, ended early once they hold
+        ``log_chunk_events`` logs (``indexer.fetch.fetch_chunk``), each committed with the
+        checkpoint in one transaction. Starts at the deploy block when there is no checkpoint. Records the
         chain head and the time it was seen (``chain_head_block``, ``head_seen_at``) even
         when there is nothing to index. Ends with :meth:`recheck_missing_batches`.
 
@@ -221,16 +233,19 @@ class Indexer:
             return 0
 
         applied = 0
-        chunk_blocks = self._settings.log_chunk_blocks
-        for chunk_start in range(start, target + 1, chunk_blocks):
+        chunk_start = start
+        while chunk_start <= target:
             if stop is not None and stop.is_set():
                 log.info("Stop requested; indexed up to block %d", chunk_start - 1)
                 break
+            chunk_end = min(chunk_start + self._settings.log_chunk_blocks - 1, target)
             try:
-                applied += self._index_chunk(chunk_start, min(chunk_start + chunk_blocks - 1, target), head, seen_at, target)
+                done, chunk_end = self._index_chunk(chunk_start, chunk_end, head, seen_at, target)
             except _ChainMoved as moved:
                 log.warning("The chain changed while blocks %d.. were fetched (%s); checked again at the next pass", chunk_start, moved)
                 break
+            applied += done
+            chunk_start = chunk_end + 1
         self.recheck_missing_batches()
         return applied
 
@@ -306,11 +321,7 @@ class Indexer:
         # The window below the ancestor, as a pass ending at the ancestor would have kept it.
         keep_from = max(ancestor.number - window + 1, self._deployment.deploy_block)
         known = {number for number, _ in candidates}
-        refill = [ancestor] + [
-            info
-            for info in (self._chain.block(n) for n in range(keep_from, ancestor.number) if n not in known)
-            if info is not None
-        ]
+        refill = [ancestor, *self._chain.blocks([n for n in range(keep_from, ancestor.number) if n not in known]).values()]
         with self._sessions() as session, session.begin():
             removed = roll_back_to(
                 session, ancestor.number, self._deployment.contract_address, batch_files=self._batch_file
@@ -336,34 +347,37 @@ class Indexer:
         )
         return ancestor.number
 
-    def _header(self, number: int, cache: dict[int, BlockInfo], expected_hash: str | None = None) -> BlockInfo:
-        info = cache.get(number)
-        if info is None:
-            info = self._chain.block(number)
-            if info is None:
-                raise _ChainMoved(f"block {number} is gone")
-            cache[number] = info
-        if expected_hash is not None and info.hash.lower() != expected_hash.lower():
-            raise _ChainMoved(f"block {number} is now {info.hash}, its logs say {expected_hash}")
-        return info
+    def _index_chunk(
+        self, from_block: int, to_block: int, head: int, seen_at: int, target: int | None = None
+    ) -> tuple[int, int]:
+        """Fetch, decode, project blocks ``from_block`` up to ``to_block`` (inclusive; the
+        chunk ends earlier once it holds ``log_chunk_events`` logs) and commit them with the
+        checkpoint and their block hashes (blocks with events, the last block, the blocks
+        within the reorg window below ``target``) in one transaction. The headers needed are
+        read in one batch request after the logs; a header whose hash is not its logs' block
+        hash (or that is gone) means the chain moved: nothing of the chunk is written
+        (:class:`_ChainMoved`).
 
-    def _index_chunk(self, from_block: int, to_block: int, head: int, seen_at: int, target: int | None = None) -> int:
-        """Fetch, decode, project blocks ``from_block..to_block`` (inclusive) and commit them
-        with the checkpoint and their block hashes (blocks with events, the last block, the
-        blocks within the reorg window below ``target``) in one transaction. Returns the
-        number of events applied."""
+        Returns:
+            ``(applied, last)``: the number of events applied and the chunk's last block.
+        """
         started = time.monotonic()
         target = to_block if target is None else target
         window = reorg_window(self._settings.confirmations)
-        logs = fetch_range(self._chain, from_block, to_block)
+        logs, to_block = fetch_chunk(self._chain, from_block, to_block, self._sizer)
         events = self._chain.decoder.decode_all(logs)
-        headers: dict[int, BlockInfo] = {}  # block headers of this chunk (block times, hashes)
-        for event in events:
-            self._header(event.block_number, headers, event.block_hash)
-        for number in range(max(from_block, target - window + 1), to_block):
-            self._header(number, headers)
-        last = self._header(to_block, headers)
+        event_blocks = {event.block_number: event.block_hash for event in events}
+        wanted = [*event_blocks, *range(max(from_block, target - window + 1), to_block), to_block]
+        headers = self._chain.blocks(wanted)  # ONE batch request: hashes, parents, times
+        for number in wanted:
+            info = headers.get(number)
+            if info is None:
+                raise _ChainMoved(f"block {number} is gone")
+            expected = event_blocks.get(number)
+            if expected is not None and info.hash.lower() != expected.lower():
+                raise _ChainMoved(f"block {number} is now {info.hash}, its logs say {expected}")
         block_times = {number: info.timestamp for number, info in headers.items()}
+        last = headers[to_block]
         with self._sessions() as session, session.begin():
             applied = apply_events(session, events, block_times, batch_files=self._batch_file)
             save_blocks(
@@ -391,7 +405,7 @@ class Indexer:
             time.monotonic() - started,
             head,
         )
-        return applied
+        return applied, to_block
 
     # ------------------------------------------------------------------ polling
 

@@ -1,7 +1,10 @@
-"""The only module that talks to the chain (JSON-RPC through web3.py).
+"""The only module that talks to the chain (JSON-RPC, through web3.py and, for the indexer's
+hot reads, straight over HTTP).
 
-Reads: chain id, head block, block headers, ``eth_getLogs`` over an inclusive block range,
-the ``statusOf`` and ``version`` views (v2 ABI, ``ICommitmentLedger`` 2.1.0). Writes: sign with
+Reads: chain id, head block, block headers (one, or many in ONE JSON-RPC batch request),
+``eth_getLogs`` over an inclusive block range as the node sends it (plain JSON dicts, no web3
+formatters: the indexer decodes them with ``ledger.events``), the ``statusOf`` and ``version``
+views (v2 ABI, ``ICommitmentLedger`` 2.1.0). Writes: sign with
 a given key, send (one call, or many in one transaction through ``multicall(bytes[])``), wait
 for the receipt, return the decoded events; a refusal by the contract, also one bubbled up from
 inside a multicall, comes back as :class:`ContractRevertError` with the custom error's name and
@@ -16,6 +19,7 @@ lifespan, the indexer's main) and pass it around.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -27,7 +31,6 @@ from eth_utils import function_abi_to_4byte_selector, to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.exceptions import (
     BadFunctionCallOutput,
-    BlockNotFound,
     ContractCustomError,
     ContractLogicError,
     TimeExhausted,
@@ -56,17 +59,23 @@ STATUS_NAMES = ("pending", "in_progress", "delivered", "delivered_late", "overdu
 SUPPORTED_CONTRACT_VERSIONS: tuple[str, ...] = ("2.1.0",)
 """Contract ``version()`` values this code reads (docs/LEDGER.md "Versions")."""
 
+MAX_BATCH_CALLS = 1000
+"""Most calls in one JSON-RPC batch request: geth's default ``--rpc.batch-request-limit``
+(1000); longer lists of headers go in several batches."""
 
-def rpc_error_of(exc: Web3RPCError) -> tuple[int | None, str]:
-    """The JSON-RPC error object's ``(code, message)`` of an error response (web3 keeps the
-    response in ``rpc_response``); ``code`` is ``None`` when the response has none. Decisions
-    are made on the code, never on the message."""
-    response = getattr(exc, "rpc_response", None) or {}
-    error = response.get("error") if isinstance(response, Mapping) else None
+LOG_QUANTITIES = ("blockNumber", "logIndex", "transactionIndex", "blockTimestamp")
+"""Fields of a raw log that :meth:`LedgerChain.get_logs` turns from ``0x`` hex quantities into
+ints (``blockTimestamp``: the block's time in Unix seconds, sent by anvil, geth ≥ 1.14 and
+reth; absent on older nodes)."""
+
+
+def error_object_of(error: Any) -> tuple[int | None, str]:
+    """``(code, message)`` of a JSON-RPC error object; ``code`` is ``None`` when it has no
+    integer code. Decisions are made on the code, never on the message."""
     if isinstance(error, Mapping):
         code = error.get("code")
-        return (int(code) if isinstance(code, int) else None), str(error.get("message", exc))
-    return None, str(getattr(exc, "message", exc))
+        return (int(code) if isinstance(code, int) else None), str(error.get("message", error))
+    return None, str(error)
 
 
 @dataclass(frozen=True)
@@ -144,6 +153,16 @@ class OnChainStatus:
     met_on_record_at: int | None
 
 
+def _block_info(raw: Mapping[str, Any]) -> BlockInfo:
+    """A raw JSON-RPC block object → :class:`BlockInfo` (hashes lowercase ``0x`` hex)."""
+    return BlockInfo(
+        number=int(raw["number"], 16),
+        hash=str(raw["hash"]).lower(),
+        timestamp=int(raw["timestamp"], 16),
+        parent_hash=str(raw["parentHash"]).lower(),
+    )
+
+
 class LedgerChain:
     """Client of one deployed ledger contract.
 
@@ -165,7 +184,10 @@ class LedgerChain:
         self.rpc_url = rpc_url
         self.deployment = deployment
         self.tx_timeout_seconds = tx_timeout_seconds
+        self._request_timeout_seconds = request_timeout_seconds
         self._w3 = Web3(HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout_seconds}))
+        self._http = requests.Session()  # raw JSON-RPC (logs, headers): keeps its connections
+        self._http.headers["Content-Type"] = "application/json"
         self.abi = ledger_abi()
         self.decoder = EventDecoder(self.abi)
         self._errors = {
@@ -186,6 +208,41 @@ class LedgerChain:
             return fn(*args)
         except (requests.ConnectionError, requests.Timeout, ConnectionError, OSError) as exc:
             raise ChainUnavailableError(self.rpc_url, f"{what}: {exc}") from exc
+
+    def _post(self, what: str, payload: Any) -> Any:
+        """POST one JSON-RPC request (a dict) or batch (a list) and return the decoded answer.
+
+        Raises:
+            ChainUnavailableError: the node cannot be reached, or answered with an HTTP error
+                status and no JSON-RPC error object, or with a body that is not JSON.
+        """
+        try:
+            response = self._http.post(self.rpc_url, data=json.dumps(payload), timeout=self._request_timeout_seconds)
+        except (requests.RequestException, OSError) as exc:
+            raise ChainUnavailableError(self.rpc_url, f"{what}: {exc}") from exc
+        try:
+            answer = json.loads(response.content)
+        except ValueError as exc:
+            raise ChainUnavailableError(self.rpc_url, f"{what}: HTTP {response.status_code}, not a JSON-RPC answer") from exc
+        if response.status_code != 200 and not (isinstance(answer, Mapping) and isinstance(answer.get("error"), Mapping)):
+            raise ChainUnavailableError(self.rpc_url, f"{what}: HTTP {response.status_code}")
+        return answer
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        """The ``result`` of one raw JSON-RPC call, as the node sent it.
+
+        Raises:
+            ChainRpcError: an error response (or an answer without a result).
+            ChainUnavailableError: as :meth:`_post`.
+        """
+        answer = self._post(method, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        if not isinstance(answer, Mapping):
+            raise ChainRpcError(method, None, "the answer is not a JSON-RPC response object")
+        if "error" in answer:
+            raise ChainRpcError(method, *error_object_of(answer["error"]))
+        if "result" not in answer:
+            raise ChainRpcError(method, None, "the answer has no result")
+        return answer["result"]
 
     def chain_id(self) -> int:
         """The node's chain id.
@@ -213,56 +270,79 @@ class LedgerChain:
             ChainRpcError: the node answered with an error response.
             ChainUnavailableError: the node cannot be reached.
         """
-        try:
-            return int(self._rpc("eth_blockNumber", lambda: self._w3.eth.block_number))
-        except Web3RPCError as exc:
-            raise ChainRpcError("eth_blockNumber", *rpc_error_of(exc)) from exc
+        return int(self._request("eth_blockNumber", []), 16)
 
     def block(self, number: int) -> BlockInfo | None:
-        """Header of block ``number``, or ``None`` if the node has no such block (web3's
-        ``BlockNotFound``, i.e. a ``null`` result).
+        """Header of block ``number``, or ``None`` if the node has no such block (a ``null``
+        result).
 
         Raises:
             ChainRpcError: the node answered with an error response (never taken for a
                 missing block: that would look like a reorg).
             ChainUnavailableError: the node cannot be reached.
         """
-        try:
-            raw = self._rpc("eth_getBlockByNumber", self._w3.eth.get_block, number)
-        except BlockNotFound:
-            return None
-        except Web3RPCError as exc:
-            raise ChainRpcError("eth_getBlockByNumber", *rpc_error_of(exc)) from exc
-        if raw is None:
-            return None
-        return BlockInfo(
-            number=int(raw["number"]),
-            hash="0x" + bytes(raw["hash"]).hex(),
-            timestamp=int(raw["timestamp"]),
-            parent_hash="0x" + bytes(raw["parentHash"]).hex(),
-        )
+        raw = self._request("eth_getBlockByNumber", [hex(number), False])
+        return None if raw is None else _block_info(raw)
 
-    def get_logs(self, from_block: int, to_block: int) -> list[Mapping[str, Any]]:
-        """Raw logs of the ledger contract in blocks ``from_block..to_block``, both inclusive
-        (as ``eth_getLogs``), in node order.
+    def blocks(self, numbers: Sequence[int]) -> dict[int, BlockInfo]:
+        """Headers of blocks ``numbers`` in ONE JSON-RPC batch request (several for more than
+        :data:`MAX_BATCH_CALLS`), by number; a block the node does not have is left out.
+        No request at all for no numbers.
+
+        Raises:
+            ChainRpcError: the node answered one of the calls, or the batch, with an error
+                response (never taken for a missing block).
+            ChainUnavailableError: the node cannot be reached.
+        """
+        wanted = sorted(set(numbers))
+        found: dict[int, BlockInfo] = {}
+        for first in range(0, len(wanted), MAX_BATCH_CALLS):
+            part = wanted[first : first + MAX_BATCH_CALLS]
+            calls = [
+                {"jsonrpc": "2.0", "id": i, "method": "eth_getBlockByNumber", "params": [hex(n), False]}
+                for i, n in enumerate(part)
+            ]
+            answer = self._post("eth_getBlockByNumber (batch)", calls)
+            if isinstance(answer, Mapping) and "error" in answer:  # the batch itself refused
+                raise ChainRpcError("eth_getBlockByNumber", *error_object_of(answer["error"]))
+            if not isinstance(answer, list) or len(answer) != len(calls):
+                raise ChainRpcError("eth_getBlockByNumber", None, f"a batch of {len(calls)} calls got no list of {len(calls)} answers")
+            for item in answer:
+                if not isinstance(item, Mapping) or not isinstance(item.get("id"), int) or not 0 <= item["id"] < len(part):
+                    raise ChainRpcError("eth_getBlockByNumber", None, "a batch answer with an unknown id")
+                if "error" in item:
+                    raise ChainRpcError("eth_getBlockByNumber", *error_object_of(item["error"]))
+                if item.get("result") is not None:
+                    found[part[item["id"]]] = _block_info(item["result"])
+        return found
+
+    def get_logs(self, from_block: int, to_block: int) -> list[dict[str, Any]]:
+        """Logs of the ledger contract in blocks ``from_block..to_block``, both inclusive, in
+        node order, as the node sends them: plain JSON dicts (hashes, topics, data and address
+        as ``0x`` hex strings), with the :data:`LOG_QUANTITIES` as ints (``blockTimestamp``
+        only when the node sends it). One raw ``eth_getLogs`` call, no web3 formatting.
 
         Raises:
             LogRangeTooLargeError: the node answered with an error response, whatever its code
                 (hosted providers refuse ranges and result counts with several codes and
                 wordings): the range is refused and callers halve it.
-            ChainUnavailableError: the node cannot be reached.
+            ChainUnavailableError: the node cannot be reached (or answered an HTTP error with
+                no JSON-RPC error object).
         """
         assert self.deployment is not None, "get_logs needs a deployment"
-        params = {
-            "address": to_checksum_address(self.deployment.contract_address),
-            "fromBlock": from_block,
-            "toBlock": to_block,
-        }
+        params = {"address": self.deployment.contract_address.lower(), "fromBlock": hex(from_block), "toBlock": hex(to_block)}
         try:
-            return list(self._rpc("eth_getLogs", self._w3.eth.get_logs, params))
-        except Web3RPCError as exc:  # an error RESPONSE (transport errors are ChainUnavailableError)
-            code, reason = rpc_error_of(exc)
-            raise LogRangeTooLargeError(from_block, to_block, reason, code) from exc
+            logs = self._request("eth_getLogs", [params])
+        except ChainRpcError as exc:  # an error RESPONSE (transport errors are ChainUnavailableError)
+            raise LogRangeTooLargeError(from_block, to_block, exc.reason, exc.code) from exc
+        if not isinstance(logs, list):
+            raise LogRangeTooLargeError(from_block, to_block, "the result is not a list of logs")
+        for log in logs:
+            for key in LOG_QUANTITIES:
+                value = log.get(key)
+                if isinstance(value, str):
+                    log[key] = int(value, 16)
+        return logs
 
     def status_of(self, commitment_id: int) -> OnChainStatus:
         """The contract's ``statusOf`` view at the latest block.

@@ -2,7 +2,10 @@
 
 Shared by the indexer and the auditor replay (they share the decoder, never the
 projection). It reads the event ABI of ``ICommitmentLedger`` (plus OpenZeppelin's ownership
-events) and decodes with eth-abi, with no node connection needed.
+events) and decodes with eth-abi (its compiled build ``faster-eth-abi``: the same API and
+values, pinned with web3 and brownie), with no node connection needed. It takes the logs as the
+node sends them (raw JSON-RPC ``eth_getLogs`` entries: hex strings, no web3 formatting) and
+web3's formatted ones (receipts).
 
 Decoded values are normalised for JSON and SQL: argument names in snake_case
 (``commitmentId`` → ``commitment_id``), addresses EIP-55 checksummed, ``bytes32`` as
@@ -27,10 +30,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from eth_abi import decode as abi_decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
+from faster_eth_abi import decode as abi_decode
 
 from ledger.errors import EventDecodeError
 
@@ -75,17 +79,33 @@ class LedgerEvent:
 def _hex(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return "0x" + bytes(value).hex()
-    text = str(value)
-    if hasattr(value, "hex") and not text.startswith("0x"):
-        text = value.hex()
-    text = text.lower()
+    text = str(value).lower()
     return text if text.startswith("0x") else "0x" + text
 
 
-def _wire_type(abi_type: str) -> str:
-    """Strings are decoded as bytes first: the contract does not check UTF-8, and a log must
-    never stop the indexer or the replay (see :func:`_normalise`)."""
-    return "bytes" if abi_type == "string" else abi_type
+def _bytes(value: Any) -> bytes:
+    """A ``0x`` hex string (raw JSON-RPC, either case, prefix optional) or bytes (web3's
+    ``HexBytes``) → bytes.
+
+    Raises:
+        ValueError: not hex.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    text = str(value)
+    return bytes.fromhex(text[2:] if text[:2] in ("0x", "0X") else text)
+
+
+def _int(value: Any) -> int:
+    """A JSON-RPC quantity (``0x`` hex string) or an int → int."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+@lru_cache(maxsize=65_536)
+def checksum(address: str) -> str:
+    """EIP-55 checksum of an address (``0x`` hex, any case), cached: a chain's events name the
+    same few contracts and registrars again and again, and each checksum is a Keccak hash."""
+    return to_checksum_address(address)
 
 
 REPLACEMENT_CHARACTER = "\ufffd"
@@ -102,42 +122,95 @@ def decode_text(raw: bytes) -> str:
     return bytes(raw).decode("utf-8", errors="replace").replace("\x00", NUL_SYMBOL)
 
 
-def is_exact_text(raw: bytes, text: str) -> bool:
-    """Whether ``text`` (``decode_text(raw)``) is the exact UTF-8 of ``raw``, i.e. no raw
-    bytes need keeping."""
-    return text.encode("utf-8") == bytes(raw)
+def _wire_type(abi_type: str) -> str:
+    """Strings are decoded as bytes first: the contract does not check UTF-8, and a log must
+    never stop the indexer or the replay (see :func:`_normaliser`)."""
+    return "bytes" if abi_type == "string" else abi_type
 
 
-def _normalise(abi_type: str, value: Any) -> Any:
-    if abi_type == "string":
-        return decode_text(value)
+def _hex_of_bytes(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _normaliser(abi_type: str) -> Callable[[Any], Any] | None:
+    """The function that turns a decoded value of ``abi_type`` into its JSON/SQL form (module
+    docstring), chosen once per argument when the decoder is built; ``None`` keeps the value
+    (integers, booleans). Strings have their own path (:data:`_TEXT`)."""
     if abi_type.endswith("[]"):
-        return [_normalise(abi_type[:-2], v) for v in value]
+        item = _normaliser(abi_type[:-2])
+        return list if item is None else (lambda values: [item(v) for v in values])
     if abi_type == "address":
-        return to_checksum_address(value)
+        return checksum
     if abi_type.startswith("bytes"):
-        return _hex(value)
-    if isinstance(value, bytes):  # pragma: no cover - no other bytes types in the ABI
-        return _hex(value)
-    return value
+        return _hex_of_bytes
+    return None
+
+
+_TEXT = "text"
+"""Marks a ``string`` argument: decoded from its bytes by :func:`decode_text`, raw bytes kept
+when the text is not their exact UTF-8."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How to decode one event, worked out once from its ABI entry: the eth-abi types of its
+    indexed arguments (read from topics 1.., all 32-byte words) and of its data (strings as
+    ``bytes``), and per argument in ABI order its snake_case name, its position among the
+    decoded values (indexed ones first, then data ones) and its normaliser."""
+
+    name: str
+    indexed_types: tuple[str, ...]
+    data_types: tuple[str, ...]
+    fields: tuple[tuple[str, int, Any], ...]  # (name, position, normaliser | None | _TEXT)
+
+    @classmethod
+    def of(cls, entry: Mapping[str, Any]) -> "_Layout":
+        """The layout of one event ABI entry.
+
+        Raises:
+            ValueError: an indexed argument of a dynamic type (its topic would hold only a
+                hash; the ledger indexes none), so topics 1.. are always 32-byte words.
+        """
+        indexed = [i for i in entry["inputs"] if i["indexed"]]
+        plain = [i for i in entry["inputs"] if not i["indexed"]]
+        for spec in indexed:
+            if spec["type"] in ("string", "bytes") or spec["type"].endswith("]") or spec["type"].startswith("tuple"):
+                raise ValueError(f"{entry['name']}: indexed {spec['type']} {spec['name']} is not a 32-byte topic")
+        position = {id(spec): n for n, spec in enumerate(indexed + plain)}
+        return cls(
+            name=entry["name"],
+            indexed_types=tuple(i["type"] for i in indexed),
+            data_types=tuple(_wire_type(i["type"]) for i in plain),
+            fields=tuple(
+                (snake(i["name"]), position[id(i)], _TEXT if i["type"] == "string" else _normaliser(i["type"]))
+                for i in entry["inputs"]
+            ),
+        )
 
 
 class EventDecoder:
     """Decodes the ledger's logs.
 
+    The layout of every event (eth-abi types and normalisers) is worked out once, here; each
+    log then costs one table look-up by topic 0 and two eth-abi calls, one for its data and
+    one for all its indexed topics (static 32-byte words, decoded together).
+
     Args:
         abi: the contract ABI (entries of any type; only ``event`` entries are used).
+
+    Raises:
+        ValueError: an event indexes an argument of a dynamic type (see :meth:`_Layout.of`).
     """
 
     def __init__(self, abi: Sequence[Mapping[str, Any]]) -> None:
-        self._by_topic: dict[bytes, Mapping[str, Any]] = {}
+        self._by_topic: dict[str, _Layout] = {}  # "0x" + lowercase hex of topic 0
         for entry in abi:
             if entry.get("type") == "event" and not entry.get("anonymous", False):
-                self._by_topic[bytes(event_abi_to_log_topic(dict(entry)))] = entry
+                self._by_topic["0x" + bytes(event_abi_to_log_topic(dict(entry))).hex()] = _Layout.of(entry)
 
     def topics(self) -> list[str]:
         """Topic 0 of every known event, ``0x`` hex (for ``eth_getLogs`` filters)."""
-        return ["0x" + t.hex() for t in self._by_topic]
+        return list(self._by_topic)
 
     def topic_of(self, event_name: str) -> str:
         """Topic 0 of ``event_name``, ``0x`` hex.
@@ -145,50 +218,59 @@ class EventDecoder:
         Raises:
             KeyError: unknown event name.
         """
-        for topic, entry in self._by_topic.items():
-            if entry["name"] == event_name:
-                return "0x" + topic.hex()
+        for topic, layout in self._by_topic.items():
+            if layout.name == event_name:
+                return topic
         raise KeyError(event_name)
 
     def decode(self, log: Mapping[str, Any]) -> LedgerEvent:
-        """Decode one raw log (a dict as returned by ``eth_getLogs``/web3).
+        """Decode one log: a raw ``eth_getLogs`` entry (JSON-RPC: ``0x`` hex strings and
+        quantities) or web3's formatted one (``HexBytes`` and ints, as in receipts).
 
         Raises:
-            EventDecodeError: the log's topic 0 is not an event of the ledger, or its data
-                does not match the event's ABI.
+            EventDecodeError: the log's topic 0 is not an event of the ledger, it has not one
+                32-byte topic per indexed argument, or its data does not match the event's ABI.
         """
-        topics = [bytes.fromhex(_hex(t)[2:]) for t in log["topics"]]
-        if not topics or topics[0] not in self._by_topic:
+        topics = [_hex(t) for t in log["topics"]]
+        layout = self._by_topic.get(topics[0]) if topics else None
+        if layout is None:
             raise EventDecodeError(f"Unknown event topic in log {log.get('logIndex')} of block {log.get('blockNumber')}")
-        entry = self._by_topic[topics[0]]
-        indexed = [i for i in entry["inputs"] if i["indexed"]]
-        plain = [i for i in entry["inputs"] if not i["indexed"]]
-        if len(topics) - 1 != len(indexed):
-            raise EventDecodeError(f"{entry['name']}: expected {len(indexed)} indexed topics, got {len(topics) - 1}")
+        if len(topics) - 1 != len(layout.indexed_types):
+            raise EventDecodeError(f"{layout.name}: expected {len(layout.indexed_types)} indexed topics, got {len(topics) - 1}")
+        if any(len(t) != 66 for t in topics[1:]):
+            raise EventDecodeError(f"{layout.name}: an indexed topic is not 32 bytes")
         try:
-            data = bytes.fromhex(_hex(log["data"])[2:])
-            plain_values = abi_decode([_wire_type(i["type"]) for i in plain], data)
-            # Indexed strings would be topics holding only their hash; the ledger indexes none.
-            indexed_values = [abi_decode([i["type"]], t)[0] for i, t in zip(indexed, topics[1:])]
-        except Exception as exc:  # eth-abi raises several types; all mean "does not match"
-            raise EventDecodeError(f"{entry['name']}: cannot decode log data: {exc}") from exc
-        values: dict[str, Any] = {}
+            values = abi_decode(layout.indexed_types, bytes.fromhex("".join([t[2:] for t in topics[1:]]))) if len(topics) > 1 else ()
+            values += abi_decode(layout.data_types, _bytes(log["data"]))
+        except Exception as exc:  # eth-abi raises several types, fromhex ValueError; all mean "does not match"
+            raise EventDecodeError(f"{layout.name}: cannot decode log data: {exc}") from exc
+        args: dict[str, Any] = {}
         raw_texts: dict[str, str] = {}
-        for spec, value in zip(indexed, indexed_values):
-            values[spec["name"]] = _normalise(spec["type"], value)
-        for spec, value in zip(plain, plain_values):
-            values[spec["name"]] = _normalise(spec["type"], value)
-            if spec["type"] == "string" and not is_exact_text(value, values[spec["name"]]):
-                raw_texts[snake(spec["name"])] = _hex(value)
-        args = {snake(spec["name"]): values[spec["name"]] for spec in entry["inputs"]}
+        for name, position, normalise in layout.fields:
+            value = values[position]
+            if normalise is None:
+                args[name] = value
+            elif normalise is _TEXT:
+                try:
+                    text = value.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = decode_text(value)
+                    raw_texts[name] = "0x" + value.hex()
+                else:
+                    if "\x00" in text:
+                        text = text.replace("\x00", NUL_SYMBOL)
+                        raw_texts[name] = "0x" + value.hex()
+                args[name] = text
+            else:
+                args[name] = normalise(value)
         return LedgerEvent(
-            name=entry["name"],
+            name=layout.name,
             args=args,
-            block_number=int(log["blockNumber"]),
+            block_number=_int(log["blockNumber"]),
             block_hash=_hex(log["blockHash"]),
             transaction_hash=_hex(log["transactionHash"]),
-            log_index=int(log["logIndex"]),
-            address=to_checksum_address(log["address"]),
+            log_index=_int(log["logIndex"]),
+            address=checksum(_hex(log["address"])),
             raw_texts=raw_texts,
         )
 

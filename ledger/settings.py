@@ -64,6 +64,11 @@ class Settings(BaseModel):
             whose blocks are final; 12 or more on a public chain).
         log_chunk_blocks: largest ``eth_getLogs`` range the indexer asks for, in blocks
             (halved on a provider's range error).
+        log_chunk_events: logs one indexer chunk aims to hold at most (one ``eth_getLogs``
+            answer and one transaction; ``LEDGER_LOG_CHUNK_EVENTS``): the next chunk's range
+            shrinks in proportion when a chunk held more, and doubles (up to
+            ``log_chunk_blocks``) while chunks hold fewer than half (``indexer.fetch``); this
+            bounds the indexer's memory on a backfill.
         poll_interval_seconds: pause of the indexer when it has caught up, seconds.
         max_evidence_bytes: largest evidence file accepted, bytes.
         head_stale_seconds: health turns ``degraded`` when the indexer has not seen the chain
@@ -142,6 +147,7 @@ class Settings(BaseModel):
     token_lifetime_days: int = Field(default=90, ge=1, le=3650)
     confirmations: int = Field(default=0, ge=0, le=1000)
     log_chunk_blocks: int = Field(default=2000, ge=1, le=1_000_000)
+    log_chunk_events: int = Field(default=10_000, ge=1, le=1_000_000)
     poll_interval_seconds: float = Field(default=1.0, gt=0, le=3600)
     max_evidence_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     head_stale_seconds: int = Field(default=60, ge=1)

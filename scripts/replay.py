@@ -22,8 +22,10 @@ What it does:
 
 1. Reads ``version()`` once and refuses a contract version it does not know (exit 2), then
    every log of the ledger contract in ``deploy-block..to-block`` (both inclusive;
-   ``to-block`` defaults to the head) with ``eth_getLogs`` in chunks, the block times with
-   ``eth_getBlockByNumber``, decodes the logs with the shared decoder and rebuilds
+   ``to-block`` defaults to the head) with raw ``eth_getLogs`` in chunks, the block times from
+   the logs' ``blockTimestamp`` (or, from a node that does not send it, from the chunk's block
+   headers in one ``eth_getBlockByNumber`` batch request), decodes the logs with the shared
+   decoder and rebuilds
    municipalities (admins, handovers, recoveries, registrar intervals), the pause state,
    commitments (original and current terms, amendments, withdrawal), deliveries (both
    clocks, revocations) and the chain reference of each fact with the auditor's own

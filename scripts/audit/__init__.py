@@ -2,8 +2,9 @@
 
 Layers, each testable alone (STYLE.md "Indexers"), none shared with the server:
 
-- :mod:`scripts.audit.source`: the auditor's own chain access (web3.py, ``eth_getLogs`` in
-  inclusive chunks, ``eth_getBlockByNumber`` for block times and hashes, one ``eth_call`` of
+- :mod:`scripts.audit.source`: the auditor's own chain access (web3.py for the first calls;
+  raw ``eth_getLogs`` in inclusive chunks, block times from the logs' ``blockTimestamp`` or
+  from headers read in one ``eth_getBlockByNumber`` batch per chunk; one ``eth_call`` of
   ``version()``; no other view).
 - :mod:`scripts.audit.model`: the rebuilt facts (municipalities with admins, recoveries,
   registrar and confirmer intervals; commitments with both sets of terms, parent and weight;

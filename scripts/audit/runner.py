@@ -1,10 +1,13 @@
 """Run a replay: chain source → shared log decoder → the auditor's projection.
 
 :func:`replay_ledger` reads every log of the ledger contract from its deploy block to a chosen
-block (both inclusive), decodes it with the shared ``ledger.events.EventDecoder``, fetches the
-time and hash of each block with events (``eth_getBlockByNumber``: the projection checks the
-time each event reports against its block, and a changed hash means a reorg during the replay)
-and applies the events in (block number, log index) order. State comes from events only; the
+block (both inclusive), decodes it with the shared ``ledger.events.EventDecoder``, takes the
+time of each block with events from its logs (``blockTimestamp``) or, for a node that does not
+send it, from the block headers of the chunk read in ONE batch request (a header whose hash is
+not its logs' block hash means a reorg during the replay), and applies the events in (block
+number, log index) order; the projection checks the time each event reports against its
+block. The last block's hash is read before the logs and again after them: a change means the
+chain reorganised during the replay. State comes from events only; the
 one ``eth_call`` is ``version()`` at the start, so that a contract whose events follow another
 ABI is refused instead of misread. The files of anchored batches are looked for where the
 caller says (:class:`~scripts.audit.batchfiles.BatchFiles`: a folder, the API) and checked
@@ -137,24 +140,28 @@ def _undecodable(log: Mapping[str, Any], block_time: int, exc: Exception) -> Ano
 def _apply_chunk(
     chunk: LogChunk, source: ChainSource, decoder: EventDecoder, projector: Projector, address: str
 ) -> None:
+    times = {int(log["blockNumber"]): int(log["blockTimestamp"]) for log in chunk.logs if "blockTimestamp" in log}
+    headers = source.blocks({int(log["blockNumber"]) for log in chunk.logs} - times.keys())
+    times.update((number, header.timestamp) for number, header in headers.items())
     events: list[tuple[LedgerEvent, int]] = []
     for log in chunk.logs:
         number = int(log["blockNumber"])
-        header = source.block(number)
+        block_time = times[number]
         if log.get("removed"):
-            projector.record_anomaly(_undecodable(log, header.timestamp, ValueError("log marked removed (reorg)")))
+            projector.record_anomaly(_undecodable(log, block_time, ValueError("log marked removed (reorg)")))
             continue
         try:
             event = decoder.decode(log)
         except EventDecodeError as exc:
-            projector.record_anomaly(_undecodable(log, header.timestamp, exc))
+            projector.record_anomaly(_undecodable(log, block_time, exc))
             continue
         if event.address != address or not chunk.from_block <= number <= chunk.to_block:
             projector.record_anomaly(
                 Anomaly("foreign-log", f"node returned a log of {event.address} in block {number}", None)
             )
             continue
-        if event.block_hash != header.hash:
+        header = headers.get(number)
+        if header is not None and event.block_hash != header.hash:
             projector.record_anomaly(
                 Anomaly(
                     "reorg",
@@ -163,7 +170,7 @@ def _apply_chunk(
                     None,
                 )
             )
-        events.append((event, header.timestamp))
+        events.append((event, block_time))
     for event, block_time in sorted(events, key=lambda pair: pair[0].order):
         projector.apply(event, block_time)
 
