@@ -681,9 +681,10 @@ class CommitmentListPage:
     prev_cursor: str | None
 
 
-def list_commitments(session: Session, now: int, **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
-    """``(rows, total)`` of :func:`list_commitments_page` (same arguments)."""
-    page = list_commitments_page(session, now, **kwargs)
+def list_commitments(session: Session, now: int, *, sort: str = "id", **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
+    """``(rows, total)`` of :func:`list_commitments_page` (same arguments; ``sort`` by id
+    by default)."""
+    page = list_commitments_page(session, now, sort=sort, **kwargs)
     return page.rows, page.total
 
 
