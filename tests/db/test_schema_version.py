@@ -31,15 +31,16 @@ def test_a_v1_index_without_a_schema_version_is_refused_until_rebuilt(backend: s
         create_schema(database.engine)
 
 
-def test_the_schema_is_version_5_for_contract_2_1_0_with_block_hashes_and_event_errors() -> None:
-    assert SCHEMA_VERSION == "5"
+def test_the_schema_is_version_6_for_contract_2_1_0_with_stored_settled_statuses() -> None:
+    assert SCHEMA_VERSION == "6"
 
 
-@pytest.mark.parametrize("version", ["2", "3", "4", "6"])
+@pytest.mark.parametrize("version", ["2", "3", "4", "5", "7"])
 def test_an_index_of_another_schema_version_is_refused(db: Database, version: str) -> None:
     # "2": an index of contract 2.0.0, without batches, assets, verdicts or sub-commitments;
     # "3": contract 2.1.0 without the columns lists sort on; "4": without block hashes
-    # (reorgs) and event errors
+    # (reorgs) and event errors; "5": without the stored settled statuses, the list indexes
+    # and the text search; "7": a newer build's
     with db.sessions.begin() as session:
         session.execute(update(IndexSchemaRow).values(version=version))
     with pytest.raises(IndexSchemaError) as refused:
