@@ -142,8 +142,8 @@ test-postgres: setup browser slither schemathesis-setup
 
 # bench/api.py loads the API and the site with wrk (make bench-tools) on a small and a big index
 # (bench/fill_index.py, cached under data/bench/): about 4 minutes per size at 5 s per endpoint,
-# plus each index's fill through the projection on first use (small about 1 minute; big about an
-# hour at the ~280 events/s the projection reached on this shared machine).
+# plus each index's fill through the projection on first use (small about 1 minute; big, 1.16M
+# events, 1.5-2 hours at the 150-250 events/s the projection reached on this shared machine).
 # bench/chain_fill.py builds the indexer and replay benches' chains once (wide 30,003 events,
 # deep 20,004, big 100,003; about 20 minutes on this shared machine, then cached under
 # data/bench/ and loaded in 0.5 to 3 minutes each). bench/indexer.py then backfills each chain
