@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from indexer.fetch import RangeSizer, fetch_chunk
 from ledger.chain import BlockInfo
+from ledger.db.engine import database_busy
 from ledger.db.projection import (
     BatchFiles,
     Checkpoint,
@@ -81,17 +82,6 @@ def reorg_window(confirmations: int) -> int:
 
 class _ChainMoved(Exception):
     """A header fetched for a chunk no longer matches its logs' block hash."""
-
-
-SQLITE_BUSY_CODES = frozenset({5, 6})
-"""SQLite's ``SQLITE_BUSY`` and ``SQLITE_LOCKED`` result codes (https://sqlite.org/rescode.html)."""
-
-
-def database_busy(exc: OperationalError) -> bool:
-    """Whether a database error only means that SQLite was busy or locked by another writer
-    (by the driver's result code, ``sqlite3.Error.sqlite_errorcode``, never the message)."""
-    code = getattr(exc.orig, "sqlite_errorcode", None)
-    return code is not None and (code & 0xFF) in SQLITE_BUSY_CODES
 
 
 class ChainReader(Protocol):

@@ -34,6 +34,24 @@ DEFAULT_POOL_SIZE = 10
 """Connections an engine keeps open (``ledger.settings.Settings.db_pool_size``)."""
 
 
+SQLITE_BUSY_CODES = frozenset({5, 6})
+"""SQLite's ``SQLITE_BUSY`` and ``SQLITE_LOCKED`` result codes (https://sqlite.org/rescode.html)."""
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether a database error only means that SQLite was busy or locked by another writer
+    (by the driver's result code, ``sqlite3.Error.sqlite_errorcode``, never the message)."""
+    code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in SQLITE_BUSY_CODES
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database's state, not the data's: SQLite busy or locked
+    (:func:`database_busy`), or a connection the driver lost (SQLAlchemy's
+    ``connection_invalidated``). Such an error is retried, never blamed on an event."""
+    return database_busy(exc) or bool(getattr(exc, "connection_invalidated", False))
+
+
 def make_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE, **engine_kwargs: Any) -> Engine:
     """Create the engine for ``database_url``.
 

@@ -46,6 +46,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from ledger.db.engine import database_unavailable
 from ledger.db.models import (
     AdminChange,
     Amendment,
@@ -190,7 +191,9 @@ def apply_events(
     Poison-proof: when an event's projection raises (any exception: a data error must never
     stop the indexer) nothing of it is applied but its ``events`` row (ids ``None``) and its
     error in ``event_errors`` (exception class name and text); a warning is logged and the
-    next event is applied.
+    next event is applied. The database's own state is not an event's error: a busy or locked
+    SQLite file or a lost connection (``ledger.db.engine.database_unavailable``) is raised, so
+    the caller rolls the chunk back and retries it.
 
     How (the result is the same as :func:`apply_events_one_by_one`, the reference:
     tests/db/test_projection_incremental.py): runs of consecutive registrations, amendments,
@@ -305,6 +308,8 @@ def _apply_each(
             touched |= _apply_one(session, event, block_times, batch_files)
         except Exception as exc:  # noqa: BLE001 - any data error of one event is recorded, never raised
             savepoint.rollback()
+            if database_unavailable(exc):
+                raise  # the database's state, not the event's: the caller retries the chunk
             _record_error(session, event, block_times, exc)
         else:
             savepoint.commit()
@@ -1458,6 +1463,8 @@ def _apply_fast(
         chunk.write()
     except Exception as exc:  # noqa: BLE001 - anything unexpected: the reference path decides, event by event
         savepoint.rollback()
+        if database_unavailable(exc):
+            raise  # busy or disconnected: the caller retries the chunk
         log.debug("Fast path declined a run of %d events (%s: %s); applying them one by one", len(events), type(exc).__name__, exc)
         return False
     finally:

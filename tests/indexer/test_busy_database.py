@@ -32,3 +32,47 @@ def test_a_database_that_cannot_be_opened_is_not_busy(tmp_path: Path) -> None:
         with create_engine(f"sqlite:///{tmp_path / 'missing' / 'index.sqlite3'}").connect():
             pass
     assert database_busy(refused.value) is False
+
+
+def test_a_locked_index_is_raised_by_the_projection_not_recorded_as_the_events_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A new user saw "Event DeliveryRecorded ... not applied (OperationalError: database is
+    locked)" in the indexer's log: the lock is the database's state, so apply_events raises it
+    (the indexer retries the chunk) and no event is blamed."""
+    from ledger.db.engine import create_schema, make_engine, session_factory
+    from ledger.db.models import EventError, EventRow
+    from ledger.db.projection import apply_events
+    from tests.db.script import Script
+    from sqlalchemy import func, select
+
+    url = f"sqlite:///{tmp_path / 'index.sqlite3'}"
+    engine = make_engine(url, connect_args={"timeout": 0.05})
+    create_schema(engine)
+    script = Script()
+    script.municipality(1)
+    script.registrar(1)
+    script.commitment(1)
+    holder = create_engine(url)
+    sessions = session_factory(engine)
+    with holder.connect() as held:
+        held.exec_driver_sql("BEGIN IMMEDIATE")
+        held.exec_driver_sql("INSERT INTO event_errors (block_number, log_index, error_type, detail) VALUES (0, 0, 'x', 'x')")
+        with sessions() as session:
+            session.connection().exec_driver_sql("PRAGMA busy_timeout=50")
+            with pytest.raises(OperationalError) as refused:
+                with session.begin_nested():
+                    apply_events(session, script.events, script.block_times)
+                    session.flush()
+            session.rollback()
+        assert database_busy(refused.value) is True
+        assert not [r for r in caplog.records if "not applied" in r.getMessage()]  # no event blamed
+        held.exec_driver_sql("ROLLBACK")
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EventError)) == 0
+        assert session.scalar(select(func.count()).select_from(EventRow)) == 0
+    with sessions.begin() as session:  # once the lock is gone the same events apply
+        assert apply_events(session, script.events, script.block_times) == 3
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EventError)) == 0
+        assert session.scalar(select(func.count()).select_from(EventRow)) == 3
