@@ -385,34 +385,31 @@ class Reconciler:
 
     def wait_for(
         self, write_id: str, timeout: float, *, poll: float = 0.05, indexed: bool = False
-    ) -> tuple[dict[str, Any] | None, bool]:
+    ) -> dict[str, Any] | None:
         """Wait up to ``timeout`` seconds for the write to be ``confirmed`` or ``failed`` and,
-        with ``indexed``, for a confirmed write's block to be in the index too (the indexer's
-        checkpoint ``last_block`` >= its ``block_number``: then every read shows it).
-
-        Returns:
-            ``(row, in_index)``: the write's row as it is then (``None`` if there is no such
-            write) and whether its block is indexed (always false unless confirmed and
-            ``indexed``).
-        """
+        with ``indexed``, for a confirmed write's block to be in the index too
+        (:meth:`in_index`: then every read shows it); returns its row as it is then (``None``
+        if there is no such write)."""
         deadline = time.monotonic() + max(0.0, timeout)
         while True:
             with self.session_factory() as session:
                 row = store.get_write(session, write_id)
-                in_index = (
-                    indexed
-                    and row is not None
-                    and row["state"] == "confirmed"
-                    and _indexed_through(session, row.get("block_number"))
-                )
+                shown = indexed and row is not None and row["state"] == "confirmed" and _indexed_through(
+                    session, row.get("block_number"))
             settled = row is None or row["state"] == "failed" or (
-                row["state"] == "confirmed" and (in_index or not indexed)
+                row["state"] == "confirmed" and (shown or not indexed)
             )
             if settled or time.monotonic() >= deadline:
-                return row, bool(in_index)
+                return row
             self.kick()
             with self._changed:
                 self._changed.wait(min(poll * 4, max(0.0, deadline - time.monotonic())))
+
+    def in_index(self, row: Mapping[str, Any]) -> bool:
+        """Whether a write's block is in the index (the indexer's checkpoint ``last_block`` is
+        at or past its ``block_number``); false for a write not mined yet."""
+        with self.session_factory() as session:
+            return _indexed_through(session, row.get("block_number"))
 
     def _notify(self) -> None:
         with self._changed:

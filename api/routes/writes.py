@@ -334,8 +334,9 @@ def answer(request: Request, row: dict[str, Any], wait: float | None) -> Respons
     headers = {"Location": location(row["id"])}
     if wait is not None:
         indexed = prefer_indexed(request)
-        waited, in_index = request.app.state.reconciler.wait_for(row["id"], wait, indexed=indexed)
-        row = waited or row
+        reconciler = request.app.state.reconciler
+        row = reconciler.wait_for(row["id"], wait, indexed=indexed) or row
+        in_index = indexed and row["state"] == "confirmed" and reconciler.in_index(row)
         applied = f"wait={int(wait) if float(wait).is_integer() else wait}"
         headers["Preference-Applied"] = applied + (", indexed" if in_index else "")
         if indexed and row["state"] == "confirmed" and not in_index:
