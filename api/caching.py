@@ -301,7 +301,9 @@ async def _send_answer(
         await send({"type": "http.response.start", "status": 304, "headers": _not_modified(raw)})
         await send({"type": "http.response.body", "body": b""})
         return
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+    # A copy: the edges outside (gzip) add their headers to the list they are sent, and a
+    # kept answer's own list must stay as it was kept (else its next use claims gzip).
+    await send({"type": "http.response.start", "status": status, "headers": list(raw)})
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 

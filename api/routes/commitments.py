@@ -110,6 +110,7 @@ def list_commitments(
     `offset` outside 0..10000, a cursor that is not one of this list for this `sort`, both
     cursors, or a cursor with an `offset`.
     """
+    caching.keep_answer(request, session)
     try:
         page = repository.list_commitments_page(
             session,
@@ -133,6 +134,7 @@ def list_commitments(
         raise _query_problem("after" if after is not None else "before", exc) from exc
     except ValueError as exc:  # both cursors, or a cursor with an offset
         raise _query_problem("before" if after is not None and before is not None else "offset", exc) from exc
+    caching.keep_until(request, page.valid_until)
     rows = page.rows
     codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
     return CommitmentPage(

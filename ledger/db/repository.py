@@ -69,6 +69,7 @@ from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH, batc
 from ledger.limits import amendment_field_names
 from ledger.status import (
     STATUSES,
+    VERDICTS,
     due_date_column,
     met_only_under_relaxed_terms,
     met_only_under_relaxed_terms_sql,
@@ -252,6 +253,21 @@ def _next_change(session: Session, status_field: str, conditions: list[ColumnEle
     return _FOREVER if found is None else int(found)
 
 
+def _statuses_stable_until(session: Session, now: int, conditions: list[ColumnElement[bool]]) -> int | None:
+    """The first Unix second after ``now`` at which some status (the four of
+    ``ledger.status.VERDICTS`` and ``status_confirmed``) of a commitment matching
+    ``conditions`` may differ from the one at ``now`` without a new event, as
+    ``ledger.status.stable_until`` gives it for one row; ``None`` when none can. One indexed
+    ``MIN`` per status field (:func:`_next_change`). ``conditions`` must not depend on ``now``
+    (a row that matches them later could turn the answer otherwise)."""
+    found = [_next_change(session, field, conditions, now) for field, _, _ in VERDICTS]
+    confirmed = session.scalar(select(func.min(Commitment.due_date)).where(
+        *conditions, Commitment.status_confirmed_settled.is_(None), Commitment.due_date >= literal(int(now), BigInteger)))
+    found.append(_FOREVER if confirmed is None else int(confirmed))
+    first = min(found)
+    return None if first >= _FOREVER else first + 1
+
+
 def _kept(
     session: Session,
     now: int,
@@ -427,6 +443,14 @@ def list_municipalities(session: Session, now: int) -> list[dict[str, Any]]:
     "status_counts" / "status_on_record_counts" (all six statuses of ``status`` /
     ``status_on_record`` at ``now``, Unix seconds), "registered": ChainRef}``."""
     return _municipalities(session, now, None)
+
+
+def municipalities_stable_until(session: Session, now: int, municipality_id: int | None = None) -> int | None:
+    """The first Unix second at which :func:`list_municipalities` (``municipality_id``
+    ``None``) or :func:`get_municipality` may differ without a new event (their status
+    counts turn at a due date), ``None`` when time alone cannot change it (as
+    ``ledger.status.stable_until``)."""
+    return _statuses_stable_until(session, now, [] if municipality_id is None else [Commitment.municipality_id == municipality_id])
 
 
 def get_municipality(session: Session, municipality_id: int, now: int) -> dict[str, Any] | None:
@@ -673,12 +697,16 @@ def _sort_values(c: Commitment, keys: list[tuple[Any, bool]]) -> list[int]:
 class CommitmentListPage:
     """One page of :func:`list_commitments_page`: ``rows`` (summary dicts), ``total`` (all
     rows matching the filters), ``next_cursor`` / ``prev_cursor`` (pass as ``after`` /
-    ``before`` for the next / previous page; ``None`` on the last / first page)."""
+    ``before`` for the next / previous page; ``None`` on the last / first page) and
+    ``valid_until``: the first Unix second at which the page (its rows, their statuses, the
+    total, the cursors) may differ without a new event, ``None`` when time alone cannot
+    change it (as ``ledger.status.stable_until``; ``api.caching`` keeps answers up to it)."""
 
     rows: list[dict[str, Any]]
     total: int
     next_cursor: str | None
     prev_cursor: str | None
+    valid_until: int | None = None
 
 
 def list_commitments(session: Session, now: int, *, sort: str = "id", **kwargs: Any) -> tuple[list[dict[str, Any]], int]:
@@ -787,14 +815,18 @@ def list_commitments_page(
         conditions.append(Commitment.recorded_late_count > 0 if recorded_late else Commitment.recorded_late_count == 0)
     conditions += _flag(Commitment.amended_after_due_date, amended_after_due_date)
     conditions += _flag(Commitment.historical_record, historical_record)
+    relaxed_at = None
     if met_only_under_relaxed_terms is not None:
         relaxed = met_only_under_relaxed_terms_sql(now)
+        relaxed_at = len(conditions)
         conditions.append(relaxed if met_only_under_relaxed_terms else ~relaxed)
     needle = search_needle(q)
     search_at = len(conditions)
     if needle:
         conditions.append(_search_condition(session, needle))
     timeless = list(conditions)
+    # Every row that may enter, leave or change on this page as time passes matches these.
+    valid_until = _statuses_stable_until(session, now, [c for i, c in enumerate(timeless) if i != relaxed_at])
     changes: list[tuple[str, list[ColumnElement[bool]]]] = []
     if wanted:
         conditions.append(status_in_sql("status", wanted, now))
@@ -844,7 +876,7 @@ def list_commitments_page(
         return [s for s, _ in segments].index(status)
 
     if not total:  # nothing matches (a kept count): no read at all
-        return CommitmentListPage([], 0, None, None)
+        return CommitmentListPage([], 0, None, None, valid_until)
     if before is not None:
         assert position is not None
         rows = walk(position, False, limit + 1)
@@ -871,7 +903,8 @@ def list_commitments_page(
             prev_cursor = after if position is not None and walk(position, False, 1) else None
     children = _children(session, [c.id for _, c, _ in rows])
     return CommitmentListPage(
-        [_summary(c, name, now, children.get(c.id, [])) for _, c, name in rows], total, next_cursor, prev_cursor
+        [_summary(c, name, now, children.get(c.id, [])) for _, c, name in rows], total, next_cursor, prev_cursor,
+        valid_until,
     )
 
 
