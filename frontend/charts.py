@@ -34,6 +34,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
+from itertools import accumulate
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
 
@@ -175,14 +176,13 @@ def cumulative_steps(weighted_times: Iterable[tuple[int | None, int]]) -> tuple[
     time, ascending, with the sum of the weights of every pair at or before it. Pairs whose
     time is ``None`` are left out."""
     totals: dict[int, int] = {}
+    get = totals.get
     for at, weight in weighted_times:
         if at is not None:
-            totals[int(at)] = totals.get(int(at), 0) + int(weight)
-    steps, running = [], 0
-    for at in sorted(totals):
-        running += totals[at]
-        steps.append(Step(at, running))
-    return tuple(steps)
+            at = int(at)
+            totals[at] = get(at, 0) + int(weight)
+    times = sorted(totals)
+    return tuple(map(Step, times, accumulate(map(totals.__getitem__, times))))
 
 
 def value_at(steps: Sequence[Step], at: int) -> int:
