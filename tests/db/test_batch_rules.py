@@ -377,8 +377,9 @@ def test_a_batch_of_1200_leaves_is_counted_and_read_back_whole(db: Database) -> 
     b = batch(db, f.root)
     assert (len(b["leaves"]), b["counted_leaves"], b["leaves"][1199]["review"]) == (1200, 1200, "confirmed")
     d = detail(db, 1, s.time)
-    assert (d["delivered_quantity"], d["status_on_record"], d["confirmed_quantity"], len(d["deliveries"])) == (
+    assert (d["delivered_quantity"], d["status_on_record"], d["confirmed_quantity"], d["deliveries_count"]) == (
         "1200", "delivered", "1", 1200)
+    assert len(d["deliveries"]) == 50  # the detail's first page; the rest by cursor
     with db.sessions() as session:
         proof = repository.get_batch_leaf_proof(session, f.root, f.leaf_hashes[1199])
     assert proof["proof"] == f.proofs[1199] and verify_proof(f.root, f.leaf_hashes[1199], proof["proof"])
