@@ -253,19 +253,27 @@ def _next_change(session: Session, status_field: str, conditions: list[ColumnEle
     return _FOREVER if found is None else int(found)
 
 
-def _statuses_stable_until(session: Session, now: int, conditions: list[ColumnElement[bool]]) -> int | None:
+def _statuses_stable_until(
+    session: Session, now: int, key: tuple[Any, ...], conditions: list[ColumnElement[bool]]
+) -> int | None:
     """The first Unix second after ``now`` at which some status (the four of
     ``ledger.status.VERDICTS`` and ``status_confirmed``) of a commitment matching
-    ``conditions`` may differ from the one at ``now`` without a new event, as
-    ``ledger.status.stable_until`` gives it for one row; ``None`` when none can. One indexed
-    ``MIN`` per status field (:func:`_next_change`). ``conditions`` must not depend on ``now``
-    (a row that matches them later could turn the answer otherwise)."""
-    found = [_next_change(session, field, conditions, now) for field, _, _ in VERDICTS]
-    confirmed = session.scalar(select(func.min(Commitment.due_date)).where(
-        *conditions, Commitment.status_confirmed_settled.is_(None), Commitment.due_date >= literal(int(now), BigInteger)))
-    found.append(_FOREVER if confirmed is None else int(confirmed))
-    first = min(found)
-    return None if first >= _FOREVER else first + 1
+    ``conditions`` (named by ``key``) may differ from the one at ``now`` without a new event,
+    as ``ledger.status.stable_until`` gives it for one row; ``None`` when none can. One
+    indexed ``MIN`` per status field (:func:`_next_change`; with a text search each reads the
+    rows the search finds), kept by :func:`_kept` up to the second before it. ``conditions``
+    must not depend on ``now`` (a row that matches them later could turn the answer otherwise)."""
+
+    def compute() -> int | None:
+        found = [_next_change(session, field, conditions, now) for field, _, _ in VERDICTS]
+        confirmed = session.scalar(select(func.min(Commitment.due_date)).where(
+            *conditions, Commitment.status_confirmed_settled.is_(None), Commitment.due_date >= literal(int(now), BigInteger)))
+        found.append(_FOREVER if confirmed is None else int(confirmed))
+        first = min(found)
+        return None if first >= _FOREVER else first + 1
+
+    return _kept(session, now, ("stable_until", key), compute,
+                 valid_through=lambda until: _FOREVER if until is None else until - 1)
 
 
 def _kept(
@@ -274,6 +282,7 @@ def _kept(
     key: tuple[Any, ...],
     compute: Callable[[], Any],
     changes: Iterable[tuple[str, list[ColumnElement[bool]]]] = (),
+    valid_through: Callable[[Any], int] | None = None,
 ) -> Any:
     """``compute()`` (a count or counts of commitments), kept per process until it may differ:
     until the commitments change (:func:`_index_version`) or, for counts that depend on
@@ -287,6 +296,8 @@ def _kept(
         key: what is counted (a name and the filters), hashable.
         compute: the query, run in ``session``.
         changes: ``(status field, conditions)`` of the time-dependent parts.
+        valid_through: the last second (inclusive) up to which a computed value holds, from
+            the value itself (a value that says until when it is exact).
     """
     version = _index_version(session)
     full_key = (str(session.get_bind().url), version, key)
@@ -297,6 +308,8 @@ def _kept(
             return hit[2]
     value = compute()
     until = min([_next_change(session, field, conditions, now) for field, conditions in changes], default=_FOREVER)
+    if valid_through is not None:
+        until = min(until, valid_through(value))
     if _index_version(session) == version:  # PostgreSQL reads each statement at its own snapshot
         with _kept_lock:
             _kept_counts[full_key] = (now, until, value)
@@ -450,7 +463,8 @@ def municipalities_stable_until(session: Session, now: int, municipality_id: int
     ``None``) or :func:`get_municipality` may differ without a new event (their status
     counts turn at a due date), ``None`` when time alone cannot change it (as
     ``ledger.status.stable_until``)."""
-    return _statuses_stable_until(session, now, [] if municipality_id is None else [Commitment.municipality_id == municipality_id])
+    return _statuses_stable_until(session, now, ("municipality", municipality_id),
+                                  [] if municipality_id is None else [Commitment.municipality_id == municipality_id])
 
 
 def get_municipality(session: Session, municipality_id: int, now: int) -> dict[str, Any] | None:
@@ -826,7 +840,9 @@ def list_commitments_page(
         conditions.append(_search_condition(session, needle))
     timeless = list(conditions)
     # Every row that may enter, leave or change on this page as time passes matches these.
-    valid_until = _statuses_stable_until(session, now, [c for i, c in enumerate(timeless) if i != relaxed_at])
+    valid_until = _statuses_stable_until(
+        session, now, ("list", municipality_id, theme, recorded_late, amended_after_due_date, historical_record, needle),
+        [c for i, c in enumerate(timeless) if i != relaxed_at])
     changes: list[tuple[str, list[ColumnElement[bool]]]] = []
     if wanted:
         conditions.append(status_in_sql("status", wanted, now))
