@@ -40,10 +40,11 @@ import heapq
 import json
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from ledger.db.engine import database_unavailable
@@ -72,6 +73,8 @@ from ledger.db.models import (
     RegistrarTerm,
     Verdict,
     VerdictEvent,
+    version_hold,
+    version_release,
 )
 from ledger.errors import ProjectionError
 from ledger.events import LedgerEvent, decode_text
@@ -234,20 +237,23 @@ def apply_events(
             error; nothing of the events is written).
     """
     fresh = _fresh_events(session, events, block_times)
+    if not fresh:
+        session.flush()
+        return 0
     rederive: set[int] = set()
     changed: set[int] = set()
-    start = 0
-    while start < len(fresh):
-        fast = fresh[start].name in FAST_EVENTS
-        end = start
-        while end < len(fresh) and (fresh[end].name in FAST_EVENTS) == fast:
-            end += 1
-        run = fresh[start:end]
-        if not fast or not _apply_fast(session, run, block_times, rederive, changed):
-            rederive |= _apply_each(session, run, block_times, batch_files)
-        start = end
-    _refresh(session, rederive, changed)
-    session.flush()
+    with _one_version_step(session):
+        start = 0
+        while start < len(fresh):
+            fast = fresh[start].name in FAST_EVENTS
+            end = start
+            while end < len(fresh) and (fresh[end].name in FAST_EVENTS) == fast:
+                end += 1
+            run = fresh[start:end]
+            if not fast or not _apply_fast(session, run, block_times, rederive, changed):
+                rederive |= _apply_each(session, run, block_times, batch_files)
+            start = end
+        _refresh(session, rederive, changed)
     return len(fresh)
 
 
@@ -264,9 +270,30 @@ def apply_events_one_by_one(
     O(facts) per touched commitment per call): for tests and benches. Same arguments,
     result and errors as :func:`apply_events`."""
     fresh = _fresh_events(session, events, block_times)
-    _refresh(session, _apply_each(session, fresh, block_times, batch_files), set())
-    session.flush()
+    if not fresh:
+        session.flush()
+        return 0
+    with _one_version_step(session):
+        _refresh(session, _apply_each(session, fresh, block_times, batch_files), set())
     return len(fresh)
+
+
+@contextmanager
+def _one_version_step(session: Session) -> Iterator[None]:
+    """Raise the index version (``ledger.db.models.VERSION_TABLE``) once for all the
+    commitment writes of the block instead of once per row or statement by its triggers
+    (held back meanwhile: ``ledger.db.models.version_hold``, never seen by another
+    connection). Flushes at the end. On an exception nothing is undone here: the caller rolls
+    the transaction back (which undoes the hold), as it must after any failed projection
+    call. A nested block ends the holding early (harmless: the triggers raise the version
+    again)."""
+    dialect = session.get_bind().dialect.name
+    for statement in version_hold(dialect):
+        session.execute(text(statement))
+    yield
+    session.flush()
+    for statement in version_release(dialect):
+        session.execute(text(statement))
 
 
 def _fresh_events(session: Session, events: Sequence[LedgerEvent], block_times: Mapping[int, int]) -> list[LedgerEvent]:
@@ -340,7 +367,9 @@ def recheck_missing_batches(session: Session, batch_files: BatchFiles) -> list[s
             continue
         found.append(batch.root)
         touched |= _check_batch(session, batch, data)
-    _refresh(session, touched, set())
+    if touched:
+        with _one_version_step(session):
+            _refresh(session, touched, set())
     session.flush()
     return found
 
@@ -1858,22 +1887,18 @@ class _Chunk:
         """Write the run's rows: one executemany per table, parents first (foreign keys)."""
         s = self.session
         if self.new_commitments:
-            s.execute(insert(Commitment.__table__), [dict(self.commitments[i]) for i in self.new_commitments])
+            _write_many(s, "insert", Commitment.__table__, [self.commitments[i] for i in self.new_commitments])
         self._update_changed(Commitment.__table__, [self.commitments[i] for i in sorted(self.dirty_commitments)])
         if self.new_deliveries:
-            s.execute(insert(Delivery.__table__), [dict(self.deliveries[i]) for i in self.new_deliveries])
+            _write_many(s, "insert", Delivery.__table__, [self.deliveries[i] for i in self.new_deliveries])
         self._update_changed(Delivery.__table__, [self.deliveries[i] for i in sorted(self.dirty_deliveries)])
         for table in (EvidenceCitation.__table__, Amendment.__table__, VerdictEvent.__table__):
-            if self.rows[table]:
-                s.execute(insert(table), self.rows[table])
+            _write_many(s, "insert", table, self.rows[table])
         new = [v for k, v in self.latest_verdicts.items() if k not in self.stored_verdicts]
-        if new:
-            s.execute(insert(Verdict.__table__), new)
-        _update_rows(s, Verdict.__table__, [v for k, v in self.latest_verdicts.items() if k in self.stored_verdicts], None)
+        _write_many(s, "insert", Verdict.__table__, new)
+        _write_many(s, "update", Verdict.__table__, [v for k, v in self.latest_verdicts.items() if k in self.stored_verdicts])
         for table in (EventRow.__table__, EventError.__table__):
-            if self.rows[table]:
-                s.execute(insert(table), self.rows[table])
-
+            _write_many(s, "insert", table, self.rows[table])
 
     def _update_changed(self, table: Table, rows: Sequence[_Row]) -> None:
         """``UPDATE`` the columns of ``rows`` that differ from the rows as loaded (an
@@ -1881,11 +1906,91 @@ class _Chunk:
         groups: dict[tuple[str, ...], list[_Row]] = {}
         for row in rows:
             stored = self.stored[(table, row["id"])]
-            names = tuple(name for name, value in row.items() if stored.get(name) != value)
+            if tuple(stored) == tuple(row):  # the usual case: the row as loaded (same keys, same order), values changed
+                names = tuple(name for name, value, before in zip(row, row.values(), stored.values()) if value != before)
+            else:
+                names = tuple(name for name, value in row.items() if stored.get(name) != value)
             if names:
                 groups.setdefault(names, []).append(row)
         for names, group in groups.items():
-            _update_rows(self.session, table, group, names)
+            _write_many(self.session, "update", table, group, names)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One compiled write of :func:`_write_many`: its SQL, and for each of its parameters in
+    the driver's order: its bind name, the row key it takes, the default when a row lacks
+    it (a column's scalar default) and the column type's bind processor."""
+
+    sql: str
+    binds: tuple[str, ...]
+    fields: tuple[str, ...]
+    defaults: tuple[Any, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+
+_plans: dict[tuple[str, str, str, tuple[str, ...]], _Plan] = {}
+
+
+def _plan(dialect: Any, kind: str, table: Table, names: tuple[str, ...]) -> _Plan:
+    """The :class:`_Plan` of an ``INSERT`` of ``names`` and the columns with a scalar
+    default (``kind`` ``"insert"``) or of an ``UPDATE`` setting ``names`` by primary key
+    (``"update"``) of ``table``, compiled once per dialect."""
+    cache_key = (dialect.name, kind, table.name, names)
+    plan = _plans.get(cache_key)
+    if plan is not None:
+        return plan
+    keys = [column.name for column in table.primary_key.columns]
+    defaults: dict[str, Any] = {}
+    if kind == "insert":
+        for column in table.columns:
+            if column.name not in names and column.default is not None and column.default.is_scalar:
+                defaults[column.name] = column.default.arg
+        by_bind = {name: name for name in (*names, *defaults)}
+        statement: Any = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in by_bind})
+    else:
+        sets = [name for name in names if name not in keys]
+        by_bind = {**{f"v_{name}": name for name in sets}, **{f"k_{key}": key for key in keys}}
+        statement = (
+            update(table)
+            .where(*[table.c[key] == bindparam(f"k_{key}", type_=table.c[key].type) for key in keys])
+            .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in sets})
+        )
+    compiled = statement.compile(dialect=dialect)
+    types = {bind.key: bind.type for bind in compiled.binds.values()}
+    order = tuple(compiled.positiontup) if compiled.positional else tuple(by_bind)
+    plan = _plans[cache_key] = _Plan(
+        sql=str(compiled),
+        binds=order,
+        fields=tuple(by_bind[bind] for bind in order),
+        defaults=tuple(defaults.get(by_bind[bind]) for bind in order),
+        processors=tuple(types[bind].bind_processor(dialect) for bind in order),
+        positional=bool(compiled.positional),
+    )
+    return plan
+
+
+def _write_many(session: Session, kind: str, table: Table, rows: Sequence[Mapping[str, Any]], names: Sequence[str] | None = None) -> None:
+    """``INSERT`` ``rows`` into ``table`` (``kind`` ``"insert"``; ``names``: their columns,
+    ``None``: the keys of the first row; a column with a scalar default a row lacks gets it)
+    or ``UPDATE`` them by primary key (``"update"``, setting ``names``; ``None``: every other
+    column): one DBAPI executemany of plain tuples (or dicts, for a driver of named
+    parameters), each value through its column type's bind processor, as SQLAlchemy would,
+    without its per-row parameter handling (thousands of rows per call)."""
+    if not rows:
+        return
+    if names is None:
+        names = list(rows[0]) if kind == "insert" else [column.name for column in table.columns]
+    dialect = session.get_bind().dialect
+    plan = _plan(dialect, kind, table, tuple(names))
+    columns = list(zip(plan.fields, plan.defaults, plan.processors))
+    values = [
+        [(row.get(field, default) if process is None else process(row.get(field, default))) for field, default, process in columns]
+        for row in rows
+    ]
+    params: list[Any] = [tuple(v) for v in values] if plan.positional else [dict(zip(plan.binds, v)) for v in values]
+    session.connection().exec_driver_sql(plan.sql, params)
 
 
 def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:
@@ -1893,24 +1998,6 @@ def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:
     result = session.execute(statement)
     names = list(result.keys())
     return [dict(zip(names, row)) for row in result.tuples()]
-
-
-def _update_rows(session: Session, table: Table, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None) -> None:
-    """``UPDATE`` ``rows`` of ``table`` by primary key, setting ``columns`` (all but the key
-    when ``None``): one executemany."""
-    if not rows:
-        return
-    keys = [column.name for column in table.primary_key.columns]
-    names = [name for name in (columns or [c.name for c in table.columns]) if name not in keys]
-    statement = (
-        update(table)
-        .where(*[table.c[key] == bindparam(f"k_{key}") for key in keys])
-        .values({name: bindparam(f"v_{name}", type_=table.c[name].type) for name in names})
-    )
-    session.execute(
-        statement,
-        [{**{f"k_{key}": row[key] for key in keys}, **{f"v_{name}": row[name] for name in names}} for row in rows],
-    )
 
 
 _HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref], _Keys]] = {
