@@ -670,7 +670,8 @@ def send_with_evidence(
         tx = send()
     except BaseException as exc:
         if sending and _may_be_mined(exc):
-            logger.warning("%s: outcome unknown, its evidence files are stored", what)
+            if not isinstance(exc, WriteJournaled):  # journaled is the normal path: the outbox owes it
+                logger.warning("%s: outcome unknown, its evidence files are stored", what)
             _settle(store, staged, promote=True)
         else:
             _settle(store, staged, promote=False)

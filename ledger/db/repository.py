@@ -684,7 +684,7 @@ def _decode_cursor(cursor: str, sort: str, segments: int, keys: int) -> tuple[in
         or len(decoded) != 3 + keys
         or decoded[0] != CURSOR_FORMAT
         or decoded[1] != sort
-        or not all(type(v) is int for v in decoded[2:])
+        or not all(type(v) is int and -_MAX_BIGINT - 1 <= v <= _MAX_BIGINT for v in decoded[2:])
         or not 0 <= decoded[2] < segments
     ):
         raise InvalidCursorError(f"Not a cursor of this list for sort {sort!r}: {cursor!r}.")
