@@ -484,6 +484,8 @@ def test_get_commitment_gives_amendments_deliveries_by_id_and_the_timeline_in_ch
                 "previous_target_quantity": "200", "target_quantity": "150", "previous_due_date": t + 30 * DAY,
                 "due_date": t + 60 * DAY, "reason": "raadsbesluit 2026", "amended_at": at(refs, story, "a1")}},
         ],
+        # the detail's first pages hold everything: counts, and no next page
+        "deliveries_count": 3, "deliveries_next_cursor": None, "timeline_count": 6, "timeline_next_cursor": None,
     })
     assert detail == expected
 
