@@ -125,10 +125,13 @@ reset:
 ## ---------------------------------------------------------------- test
 
 # pytest-xdist workers, each with its own anvil (tests/conftest.py: brownie's port 8545 + 10 x
-# the worker number) and whole modules (tests/e2e: the whole folder) to one worker. 0 runs
-# everything in this process.
-TEST_WORKERS ?= 2
-PYTEST_ARGS ?= -n $(TEST_WORKERS)
+# the worker number) and whole modules (tests/e2e: the whole folder) to one worker. 0 (the
+# default) runs everything in this process, in collection order: the first whole run on two
+# workers (slowest units first) put API modules after brownie's contract modules on one worker
+# and their module fixtures failed there, which a run in one process never does; until that is
+# understood, `make test TEST_WORKERS=2` is opt-in.
+TEST_WORKERS ?= 0
+PYTEST_ARGS ?= $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS),)
 
 test: setup browser slither schemathesis-setup
 	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
