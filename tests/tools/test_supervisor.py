@@ -122,7 +122,8 @@ class MakeRun:
             except psutil.NoSuchProcess:
                 continue
             if (name == "anvil" and argv and argv[0].endswith("anvil")) or (
-                name == "indexer" and argv[1:3] == ["-m", "indexer"]) or (name == "api" and "uvicorn" in argv):
+                name == "indexer" and argv[1:3] == ["-m", "indexer"]) or (
+                name == "api" and (argv[1:3] == ["-m", "api.server"] or "uvicorn" in argv)):
                 return process
         raise LookupError(name)
 
