@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Query, Request
@@ -261,14 +261,7 @@ def get_commitment_deliveries(
         )
     except ValueError as exc:
         raise _query_problem("before" if before is not None else "after", exc) from exc
-    return CommitmentDeliveryPage(
-        data=[Delivery.model_validate(d) for d in page["data"]],
-        count=page["count"],
-        limit=limit,
-        next_cursor=page["next_cursor"],
-        prev_cursor=page["prev_cursor"],
-        links=_page_links(commitment_id, "deliveries", page, limit),
-    )
+    return _history_page(CommitmentDeliveryPage, Delivery, commitment_id, "deliveries", page, limit)
 
 
 @router.get("/commitments/{commitment_id}/timeline", response_model=TimelinePage, responses=problem_responses(404, 422))
@@ -293,13 +286,19 @@ def get_commitment_timeline(
         page = repository.commitment_timeline(session, commitment_id, after=after, before=before, limit=limit)
     except ValueError as exc:
         raise _query_problem("before" if before is not None else "after", exc) from exc
-    return TimelinePage(
-        data=[TimelineEntry.model_validate(e) for e in page["data"]],
+    return _history_page(TimelinePage, TimelineEntry, commitment_id, "timeline", page, limit)
+
+
+def _history_page(model: Any, item: Any, commitment_id: int, kind: str, page: dict[str, Any], limit: int) -> Any:
+    """The wire page ``model`` of one page of a commitment's ``kind`` (``deliveries`` or
+    ``timeline``) as the data layer returned it, items validated as ``item``."""
+    return model(
+        data=[item.model_validate(row) for row in page["data"]],
         count=page["count"],
         limit=limit,
         next_cursor=page["next_cursor"],
         prev_cursor=page["prev_cursor"],
-        links=_page_links(commitment_id, "timeline", page, limit),
+        links=_page_links(commitment_id, kind, page, limit),
     )
 
 
