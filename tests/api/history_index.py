@@ -18,13 +18,14 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which the pinned env does not have
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 from api.main import create_app
+from ledger.db import repository
 from ledger.db.projection import apply_events, save_checkpoint
 from ledger.deployment import Deployment, save_deployment
 from ledger.settings import Settings
@@ -117,3 +118,16 @@ def client_of(settings: Settings) -> Iterator[TestClient]:
 def recorded_id(n: int) -> int:
     """Id of :data:`LONG`'s recorded delivery ``n``."""
     return did(LONG, n)
+
+
+def count_calls(monkeypatch: Any, name: str) -> list[int]:
+    """Count the calls of ``repository.<name>`` (the routes' data reads)."""
+    calls: list[int] = []
+    real = getattr(repository, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(repository, name, counted)
+    return calls

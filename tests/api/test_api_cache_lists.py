@@ -14,7 +14,7 @@ import pytest
 from api import caching
 from api.deps import get_now
 from ledger.db import repository
-from tests.api.history_index import SHORT, HistoryIndex, client_of, history_index
+from tests.api.history_index import count_calls, SHORT, HistoryIndex, client_of, history_index
 from tests.db.script import DAY
 
 
@@ -28,19 +28,6 @@ def index(tmp_path: Path) -> Iterator[HistoryIndex]:
 def client(index: HistoryIndex) -> Iterator[Any]:
     with client_of(index.settings()) as test_client:
         yield test_client
-
-
-def _calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Count the calls of ``repository.<name>`` (the routes' data reads)."""
-    calls: list[int] = []
-    real = getattr(repository, name)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(repository, name, counted)
-    return calls
 
 
 def _clock(client: Any, monkeypatch: pytest.MonkeyPatch, start: int) -> dict[str, int]:
@@ -60,7 +47,7 @@ def test_a_filtered_list_is_kept_until_a_row_turns_overdue(
     due = index.short_due
     assert not [d for d in _due_dates(index) if due - 5 <= d < due]  # no other turn in between
     clock = _clock(client, monkeypatch, due - 5)
-    calls = _calls(monkeypatch, "list_commitments_page")
+    calls = count_calls(monkeypatch, "list_commitments_page")
     url = "/api/v1/commitments?status=overdue&status=in_progress&limit=50"
     first = client.get(url).json()
     assert {r["id"]: r["status"] for r in first["data"]}[SHORT] == "in_progress"
@@ -75,7 +62,7 @@ def test_a_filtered_list_is_kept_until_a_row_turns_overdue(
 
 
 def test_a_kept_list_ends_when_the_index_moves(client: Any, index: HistoryIndex, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _calls(monkeypatch, "list_commitments_page")
+    calls = count_calls(monkeypatch, "list_commitments_page")
     first = client.get("/api/v1/commitments?q=kort").json()
     assert client.get("/api/v1/commitments?q=kort").json() == first and len(calls) == 1
     short = next(r for r in first["data"] if r["id"] == SHORT)
@@ -93,8 +80,8 @@ def test_the_municipality_overview_is_kept_until_a_count_turns(
 ) -> None:
     due = index.short_due
     clock = _clock(client, monkeypatch, due)
-    calls = _calls(monkeypatch, "get_municipality")
-    listed = _calls(monkeypatch, "list_municipalities")
+    calls = count_calls(monkeypatch, "get_municipality")
+    listed = count_calls(monkeypatch, "list_municipalities")
     first = client.get("/api/v1/municipalities/1").json()
     everyone = client.get("/api/v1/municipalities").json()
     assert client.get("/api/v1/municipalities/1").json() == first and len(calls) == 1

@@ -12,7 +12,7 @@ import pytest
 from api import caching
 from api.deps import get_now
 from ledger.db import repository
-from tests.api.history_index import LONG, SHORT, HistoryIndex, client_of, history_index
+from tests.api.history_index import count_calls, LONG, SHORT, HistoryIndex, client_of, history_index
 from tests.db.script import DAY, sha
 
 
@@ -26,19 +26,6 @@ def index(tmp_path: Path) -> Iterator[HistoryIndex]:
 def client(index: HistoryIndex) -> Iterator[Any]:
     with client_of(index.settings()) as test_client:
         yield test_client
-
-
-def _calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Count the calls of ``repository.<name>`` (the routes' data reads)."""
-    calls: list[int] = []
-    real = getattr(repository, name)
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(repository, name, counted)
-    return calls
 
 
 def test_a_read_has_an_etag_and_an_unchanged_one_is_a_304_without_body(client: Any) -> None:
@@ -84,7 +71,7 @@ def test_error_answers_get_no_etag(client: Any) -> None:
 def test_a_kept_answer_is_served_without_the_route_until_the_index_moves(
     client: Any, index: HistoryIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls = _calls(monkeypatch, "get_commitment")
+    calls = count_calls(monkeypatch, "get_commitment")
     first = client.get(f"/api/v1/commitments/{SHORT}")
     second = client.get(f"/api/v1/commitments/{SHORT}")
     assert len(calls) == 1 and second.content == first.content and second.headers["etag"] == first.headers["etag"]
@@ -107,7 +94,7 @@ def test_a_kept_answer_ends_the_second_a_status_turns_with_time(
     clock = {"now": due - 5}
     monkeypatch.setattr(caching, "_unix_now", lambda: clock["now"])
     client.app.dependency_overrides[get_now] = lambda: clock["now"]
-    calls = _calls(monkeypatch, "get_commitment")
+    calls = count_calls(monkeypatch, "get_commitment")
     assert client.get(f"/api/v1/commitments/{SHORT}").json()["status"] == "in_progress"
     clock["now"] = due  # still in time: the same answer, from memory
     assert client.get(f"/api/v1/commitments/{SHORT}").json()["status"] == "in_progress"
@@ -130,7 +117,7 @@ def test_a_kept_answer_ends_when_an_evidence_file_is_stored(client: Any) -> None
 
 
 def test_document_checks_are_kept_per_hash(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = _calls(monkeypatch, "verify_hash")
+    calls = count_calls(monkeypatch, "verify_hash")
     cited = sha("short-1")
     one = client.get(f"/api/v1/verify/{cited}")
     two = client.get(f"/api/v1/verify/{cited}")
@@ -155,7 +142,7 @@ def test_the_cache_is_bounded_in_entries_and_bytes() -> None:
 
 def test_no_answer_is_kept_when_the_cache_is_off(index: HistoryIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     with client_of(index.settings(response_cache_entries=0)) as client:
-        calls = _calls(monkeypatch, "get_commitment")
+        calls = count_calls(monkeypatch, "get_commitment")
         first = client.get(f"/api/v1/commitments/{SHORT}")
         client.get(f"/api/v1/commitments/{SHORT}")
         assert len(calls) == 2
