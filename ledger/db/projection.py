@@ -1532,6 +1532,7 @@ class _Chunk:
         self.commitments: dict[int, _Row] = {}
         self.new_commitments: list[int] = []
         self._new_commitments_set: set[int] = set()
+        self._stored_facts: dict[int, tuple[dict[int, tuple[int, int, bool, str]], list[tuple[int, int, str]]]] = {}
         self.dirty_commitments: set[int] = set()
         self.deliveries: dict[int, _Row] = {}
         self.new_deliveries: list[int] = []
@@ -1666,25 +1667,42 @@ class _Chunk:
 
     def _claims(self, commitment_id: int, confirmed: bool) -> list[tuple[int, int]]:
         """``(delivered_at, quantity)`` of the commitment's counting deliveries and leaves
-        (only the confirmed ones when ``confirmed``): one query each, O(its deliveries)."""
-        facts: dict[Any, tuple[int, int, bool, str]] = {}
-        for did, delivered_at, quantity, double_counted, revoked, review in self.session.execute(
-            select(Delivery.id, Delivery.delivered_at, Delivery.quantity, Delivery.double_counted, Delivery.revoked, Delivery.review)
-            .where(Delivery.commitment_id == commitment_id)
-        ).tuples():
-            facts[did] = (delivered_at, quantity, not double_counted and not revoked, review)
+        (only the confirmed ones when ``confirmed``): O(its deliveries), from memory once its
+        stored facts are read (:meth:`_stored_claims`)."""
+        stored, leaves = self._stored_claims(commitment_id)
+        facts = dict(stored)
         for did in self.by_commitment.get(commitment_id, ()):
             d = self.deliveries[did]
             facts[did] = (d.delivered_at, d.quantity, not d.double_counted and not d.revoked, d.review)
         claims = [(at, quantity) for at, quantity, counting, review in facts.values() if counting and (not confirmed or review == "confirmed")]
-        for delivered_at, quantity, review in self.session.execute(
-            select(BatchLeaf.delivered_at, BatchLeaf.quantity, BatchLeaf.review).where(
-                BatchLeaf.commitment_id == commitment_id, BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)
-            )
-        ).tuples():
-            if not confirmed or review == "confirmed":
-                claims.append((delivered_at, quantity))
+        claims += [(at, quantity) for at, quantity, review in leaves if not confirmed or review == "confirmed"]
         return claims
+
+    def _stored_claims(
+        self, commitment_id: int
+    ) -> tuple[dict[int, tuple[int, int, bool, str]], list[tuple[int, int, str]]]:
+        """The commitment's deliveries as the index holds them (id → delivered_at, quantity,
+        counting, review) and its counted, not revoked batch leaves (delivered_at, quantity,
+        review): two queries, once per run (nothing is written before :meth:`write`); none
+        for a commitment registered in this run (nothing in the index can name it yet)."""
+        known = self._stored_facts.get(commitment_id)
+        if known is not None:
+            return known
+        stored: dict[int, tuple[int, int, bool, str]] = {}
+        leaves: list[tuple[int, int, str]] = []
+        if commitment_id not in self._new_commitments_set:
+            for did, delivered_at, quantity, double_counted, revoked, review in self.session.execute(
+                select(Delivery.id, Delivery.delivered_at, Delivery.quantity, Delivery.double_counted, Delivery.revoked, Delivery.review)
+                .where(Delivery.commitment_id == commitment_id)
+            ).tuples():
+                stored[did] = (delivered_at, quantity, not double_counted and not revoked, review)
+            leaves = list(self.session.execute(
+                select(BatchLeaf.delivered_at, BatchLeaf.quantity, BatchLeaf.review).where(
+                    BatchLeaf.commitment_id == commitment_id, BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)
+                )
+            ).tuples())
+        known = self._stored_facts[commitment_id] = (stored, leaves)
+        return known
 
     def _met_at(self, c: _Row, column: str, target: int, total: int, delivered_at: int, *, added: bool) -> int | None:
         """``c``'s claimed ``met_at`` column after one claim more (``added``) or less: from
@@ -1965,7 +1983,7 @@ def _plan(dialect: Any, kind: str, table: Table, names: tuple[str, ...]) -> _Pla
         binds=order,
         fields=tuple(by_bind[bind] for bind in order),
         defaults=tuple(defaults.get(by_bind[bind]) for bind in order),
-        processors=tuple(types[bind].bind_processor(dialect) for bind in order),
+        processors=tuple(types[bind].dialect_impl(dialect).bind_processor(dialect) for bind in order),
         positional=bool(compiled.positional),
     )
     return plan
