@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable
 
 import json
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, column, func, literal, or_, select, table, text, tuple_
+from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, column, func, literal, literal_column, or_, select, table, text, tuple_
 from sqlalchemy.orm import Session
 
 from ledger.db.models import (
@@ -967,7 +967,7 @@ def search_needle(q: str | None) -> str:
 def _search_condition(session: Session, needle: str) -> ColumnElement[bool]:
     """Rows whose ``search_text`` contains ``needle`` (already :func:`search_needle`): the
     exact test (``LIKE`` with every wildcard escaped), which on SQLite reads only the rows the
-    FTS5 trigram table finds for needles of :data:`~ledger.db.models.SEARCH_MIN_CHARS` or
+    FTS5 trigram table finds (:func:`_every_trigram`) for needles of :data:`~ledger.db.models.SEARCH_MIN_CHARS` or
     more (on PostgreSQL the pg_trgm GIN index serves the ``LIKE`` itself). Trigrams fold
     case the same way on both sides, so they find every row that contains the needle; the
     exact test removes what they find beyond it."""
@@ -975,8 +975,17 @@ def _search_condition(session: Session, needle: str) -> ColumnElement[bool]:
     if len(needle) < SEARCH_MIN_CHARS or session.get_bind().dialect.name != "sqlite":
         return exact
     fts = table(SEARCH_TABLE, column("rowid"), column("search_text"))
-    phrase = '"' + needle.replace('"', '""') + '"'
-    return and_(Commitment.id.in_(select(fts.c.rowid).where(fts.c.search_text.op("MATCH")(phrase))), exact)
+    matches = literal_column(SEARCH_TABLE).op("MATCH")(_every_trigram(needle))  # the table, not a column: no column filter
+    return and_(Commitment.id.in_(select(fts.c.rowid).select_from(fts).where(matches)), exact)
+
+
+def _every_trigram(needle: str) -> str:
+    """The FTS5 query that finds the rows holding every trigram (3 characters, overlapping)
+    of ``needle`` (at least 3 characters), each a quoted string: ``"abc" AND "bcd"``. The
+    table keeps no positions (``ledger.db.models.SEARCH_TABLE``), so a phrase cannot be asked
+    for; the exact test decides."""
+    grams = dict.fromkeys(needle[i:i + SEARCH_MIN_CHARS] for i in range(len(needle) - SEARCH_MIN_CHARS + 1))
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
 _COMMITMENT_WITH_NAME = (

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import delete, update
 
 from ledger.db import repository
-from ledger.db.models import Commitment
+from ledger.db.models import SEARCH_TABLE, Commitment
 from ledger.db.projection import _search_text
 from tests.db.databases import Database
 from tests.db.test_lists_status_sql import insert_rows
@@ -91,3 +91,23 @@ def test_a_nul_in_the_needle_stands_for_the_nul_sign_of_stored_texts(status_db: 
         session.commit()
         assert found(session, "A\x00B") == ([1], 1)
         assert found(session, "a\u2400b t") == ([1], 1)
+
+
+def test_an_index_made_with_trigram_positions_answers_the_same(status_db: Database) -> None:  # noqa: F811
+    """An index whose FTS5 table was made before ``detail=none`` (schema 6 as first landed,
+    with positions) answers the every-trigram query with the same rows (SQLite only)."""
+    rows = [row(1, "Zonnepanelen op scholen", "", "a"), row(2, "Fietspad Eemnesserweg", "zonnig", "b"),
+            row(3, 'Straße "quoted"', "", "c")]
+    with status_db.sessions() as session:
+        if session.get_bind().dialect.name != "sqlite":
+            return
+        insert_rows(session, rows)
+        session.commit()
+        connection = session.connection()
+        connection.exec_driver_sql(f"DROP TABLE {SEARCH_TABLE}")
+        connection.exec_driver_sql(f"CREATE VIRTUAL TABLE {SEARCH_TABLE} USING fts5(search_text, content='commitments', "
+                                   "content_rowid='id', tokenize='trigram')")
+        connection.exec_driver_sql(f"INSERT INTO {SEARCH_TABLE}({SEARCH_TABLE}) VALUES ('rebuild')")
+        session.commit()
+        for q, expected in (("zonn", [1, 2]), ("PANELEN OP", [1]), ('"quot', [3]), ("strasse", []), ("aße", [3]), ("xyz", [])):
+            assert found(session, q) == (expected, len(expected)), q
