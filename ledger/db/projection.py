@@ -1683,26 +1683,29 @@ class _Chunk:
     ) -> tuple[dict[int, tuple[int, int, bool, str]], list[tuple[int, int, str]]]:
         """The commitment's deliveries as the index holds them (id → delivered_at, quantity,
         counting, review) and its counted, not revoked batch leaves (delivered_at, quantity,
-        review): two queries, once per run (nothing is written before :meth:`write`); none
-        for a commitment registered in this run (nothing in the index can name it yet)."""
+        review). Read at the first need for every loaded commitment of the run at once (two
+        queries per 500 commitments, O(their stored deliveries)), then kept for the run
+        (nothing is written before :meth:`write`); nothing is read for a commitment
+        registered in this run (nothing in the index can name it yet)."""
         known = self._stored_facts.get(commitment_id)
         if known is not None:
             return known
-        stored: dict[int, tuple[int, int, bool, str]] = {}
-        leaves: list[tuple[int, int, str]] = []
-        if commitment_id not in self._new_commitments_set:
-            for did, delivered_at, quantity, double_counted, revoked, review in self.session.execute(
-                select(Delivery.id, Delivery.delivered_at, Delivery.quantity, Delivery.double_counted, Delivery.revoked, Delivery.review)
-                .where(Delivery.commitment_id == commitment_id)
+        wanted = sorted(cid for cid in self.commitments if cid not in self._stored_facts and cid not in self._new_commitments_set)
+        for cid in (*wanted, commitment_id):
+            self._stored_facts.setdefault(cid, ({}, []))
+        for part in _parts(wanted, 500):
+            for cid, did, delivered_at, quantity, double_counted, revoked, review in self.session.execute(
+                select(Delivery.commitment_id, Delivery.id, Delivery.delivered_at, Delivery.quantity, Delivery.double_counted,
+                       Delivery.revoked, Delivery.review).where(Delivery.commitment_id.in_(part))
             ).tuples():
-                stored[did] = (delivered_at, quantity, not double_counted and not revoked, review)
-            leaves = list(self.session.execute(
-                select(BatchLeaf.delivered_at, BatchLeaf.quantity, BatchLeaf.review).where(
-                    BatchLeaf.commitment_id == commitment_id, BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)
+                self._stored_facts[cid][0][did] = (delivered_at, quantity, not double_counted and not revoked, review)
+            for cid, delivered_at, quantity, review in self.session.execute(
+                select(BatchLeaf.commitment_id, BatchLeaf.delivered_at, BatchLeaf.quantity, BatchLeaf.review).where(
+                    BatchLeaf.commitment_id.in_(part), BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)
                 )
-            ).tuples())
-        known = self._stored_facts[commitment_id] = (stored, leaves)
-        return known
+            ).tuples():
+                self._stored_facts[cid][1].append((delivered_at, quantity, review))
+        return self._stored_facts[commitment_id]
 
     def _met_at(self, c: _Row, column: str, target: int, total: int, delivered_at: int, *, added: bool) -> int | None:
         """``c``'s claimed ``met_at`` column after one claim more (``added``) or less: from
