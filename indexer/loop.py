@@ -7,6 +7,12 @@ checkpoint in ONE transaction, so a process killed at any moment leaves the inde
 boundary: a restart continues from the checkpoint with no gap and no duplicate (the
 projection also skips events it already has).
 
+While a chunk is projected and committed, the next one is read (fetched, decoded, its
+headers checked) by one read-ahead thread (:class:`_ReadAhead`): fetching waits on the node
+and SQLite's writing runs without the GIL, so on two cores the two overlap. A read is only
+a read: nothing of it reaches the index before its turn, and when a pass ends early (a stop,
+an error) the chunk read ahead is waited for and dropped.
+
 Batch files (docs/LEDGER.md "Batches") are read from the evidence store by their SHA-256.
 A batch whose file is missing when its ``BatchAnchored`` is indexed is looked up again at the
 end of every pass (``recheck_missing_batches``: one indexed query, one file lookup per missing
@@ -39,6 +45,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from sqlalchemy.exc import OperationalError
@@ -61,7 +68,7 @@ from ledger.db.projection import (
 )
 from ledger.deployment import Deployment
 from ledger.errors import ChainRpcError, ChainUnavailableError, LedgerConfigError, ReorgDetectedError
-from ledger.events import EventDecoder
+from ledger.events import EventDecoder, LedgerEvent
 from ledger.evidence import EvidenceStore
 from ledger.settings import Settings
 
@@ -82,6 +89,49 @@ def reorg_window(confirmations: int) -> int:
 
 class _ChainMoved(Exception):
     """A header fetched for a chunk no longer matches its logs' block hash."""
+
+
+@dataclass(frozen=True)
+class _ChunkRead:
+    """One chunk as read from the chain, not written yet: blocks ``from_block`` up to
+    ``to_block`` (inclusive), their decoded events in log order, the headers read for them
+    (by block number) and the seconds the read took."""
+
+    from_block: int
+    to_block: int
+    events: Sequence[LedgerEvent]
+    headers: Mapping[int, BlockInfo]
+    read_seconds: float
+
+
+class _ReadAhead:
+    """``read(*args)`` run in a daemon thread while the caller writes the chunk before it;
+    :meth:`result` waits for it and returns it or raises what it raised."""
+
+    def __init__(self, read: Callable[..., _ChunkRead], *args: Any) -> None:
+        self._result: _ChunkRead | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(read, args), name="indexer-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self, read: Callable[..., _ChunkRead], args: tuple[Any, ...]) -> None:
+        try:
+            self._result = read(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> _ChunkRead:
+        """The chunk read; raises the read's exception."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def drop(self) -> None:
+        """Wait for the read to end (at most one request's timeout) and forget it: the pass
+        ends, and the chain client and range sizer are the next pass's again."""
+        self._thread.join()
 
 
 class ChainReader(Protocol):
@@ -224,20 +274,34 @@ class Indexer:
 
         applied = 0
         chunk_start = start
-        while chunk_start <= target:
-            if stop is not None and stop.is_set():
-                log.info("Stop requested; indexed up to block %d", chunk_start - 1)
-                break
-            chunk_end = min(chunk_start + self._settings.log_chunk_blocks - 1, target)
-            try:
-                done, chunk_end = self._index_chunk(chunk_start, chunk_end, head, seen_at, target)
-            except _ChainMoved as moved:
-                log.warning("The chain changed while blocks %d.. were fetched (%s); checked again at the next pass", chunk_start, moved)
-                break
-            applied += done
-            chunk_start = chunk_end + 1
+        ahead: _ReadAhead | None = None
+        try:
+            while chunk_start <= target:
+                if stop is not None and stop.is_set():
+                    log.info("Stop requested; indexed up to block %d", chunk_start - 1)
+                    break
+                try:
+                    if ahead is not None:
+                        chunk, ahead = ahead.result(), None
+                    else:
+                        chunk = self._read_chunk(chunk_start, self._chunk_end(chunk_start, target), target)
+                    if chunk.to_block < target and not (stop is not None and stop.is_set()):
+                        following = chunk.to_block + 1
+                        ahead = _ReadAhead(self._read_chunk, following, self._chunk_end(following, target), target)
+                    applied += self._write_chunk(chunk, head, seen_at, target)
+                except _ChainMoved as moved:
+                    log.warning("The chain changed while blocks %d.. were fetched (%s); checked again at the next pass", chunk_start, moved)
+                    break
+                chunk_start = chunk.to_block + 1
+        finally:
+            if ahead is not None:
+                ahead.drop()
         self.recheck_missing_batches()
         return applied
+
+    def _chunk_end(self, chunk_start: int, target: int) -> int:
+        """The last block a chunk starting at ``chunk_start`` may reach (inclusive)."""
+        return min(chunk_start + self._settings.log_chunk_blocks - 1, target)
 
     def recheck_missing_batches(self) -> list[str]:
         """Look again for the file of every batch indexed as ``missing`` and count the ones
@@ -340,19 +404,29 @@ class Indexer:
     def _index_chunk(
         self, from_block: int, to_block: int, head: int, seen_at: int, target: int | None = None
     ) -> tuple[int, int]:
-        """Fetch, decode, project blocks ``from_block`` up to ``to_block`` (inclusive; the
-        chunk ends earlier once it holds ``log_chunk_events`` logs) and commit them with the
-        checkpoint and their block hashes (blocks with events, the last block, the blocks
-        within the reorg window below ``target``) in one transaction. The headers needed are
-        read in one batch request after the logs; a header whose hash is not its logs' block
-        hash (or that is gone) means the chain moved: nothing of the chunk is written
-        (:class:`_ChainMoved`).
+        """Read blocks ``from_block`` up to ``to_block`` (:meth:`_read_chunk`) and write them
+        (:meth:`_write_chunk`), without reading ahead.
 
         Returns:
             ``(applied, last)``: the number of events applied and the chunk's last block.
         """
-        started = time.monotonic()
         target = to_block if target is None else target
+        chunk = self._read_chunk(from_block, to_block, target)
+        return self._write_chunk(chunk, head, seen_at, target), chunk.to_block
+
+    def _read_chunk(self, from_block: int, to_block: int, target: int) -> _ChunkRead:
+        """Fetch and decode blocks ``from_block`` up to ``to_block`` (inclusive; the chunk
+        ends earlier once it holds ``log_chunk_events`` logs) and read the headers needed:
+        blocks with events, the blocks within the reorg window below ``target``, the last
+        block, in ONE batch request after the logs. Writes nothing (runs in the read-ahead
+        thread too: it touches only the chain client and the range sizer, which nothing else
+        uses meanwhile).
+
+        Raises:
+            _ChainMoved: a header's hash is not its logs' block hash, or a block is gone.
+            ChainUnavailableError, ChainRpcError, LogRangeTooLargeError: as ``fetch_chunk``.
+        """
+        started = time.monotonic()
         window = reorg_window(self._settings.confirmations)
         logs, to_block = fetch_chunk(self._chain, from_block, to_block, self._sizer)
         events = self._chain.decoder.decode_all(logs)
@@ -366,18 +440,26 @@ class Indexer:
             expected = event_blocks.get(number)
             if expected is not None and info.hash.lower() != expected.lower():
                 raise _ChainMoved(f"block {number} is now {info.hash}, its logs say {expected}")
+        return _ChunkRead(from_block, to_block, events, headers, time.monotonic() - started)
+
+    def _write_chunk(self, chunk: _ChunkRead, head: int, seen_at: int, target: int) -> int:
+        """Project a chunk's events and commit them with the checkpoint (its last block) and
+        the block hashes (:meth:`_read_chunk`'s headers) in one transaction; log it.
+        Returns the number of events applied."""
+        started = time.monotonic()
+        headers = chunk.headers
         block_times = {number: info.timestamp for number, info in headers.items()}
-        last = headers[to_block]
+        last = headers[chunk.to_block]
         with self._sessions() as session, session.begin():
-            applied = apply_events(session, events, block_times, batch_files=self._batch_file)
+            applied = apply_events(session, chunk.events, block_times, batch_files=self._batch_file)
             save_blocks(
                 session,
                 [(n, info.hash, info.parent_hash) for n, info in sorted(headers.items())],
-                keep_from=target - window + 1,
+                keep_from=target - reorg_window(self._settings.confirmations) + 1,
             )
             save_checkpoint(
                 session,
-                to_block,
+                chunk.to_block,
                 last.hash,
                 head,
                 seen_at,
@@ -386,16 +468,17 @@ class Indexer:
                 updated_at=int(self._clock()),
             )
         log.info(
-            "Indexed blocks %d..%d (%d blocks): %d events, %d applied, %.2f s; head %d",
-            from_block,
-            to_block,
-            to_block - from_block + 1,
-            len(events),
+            "Indexed blocks %d..%d (%d blocks): %d events, %d applied, read %.2f s, written %.2f s; head %d",
+            chunk.from_block,
+            chunk.to_block,
+            chunk.to_block - chunk.from_block + 1,
+            len(chunk.events),
             applied,
+            chunk.read_seconds,
             time.monotonic() - started,
             head,
         )
-        return applied, to_block
+        return applied
 
     # ------------------------------------------------------------------ polling
 
