@@ -137,6 +137,39 @@ def test_a_crash_between_chunks_resumes_without_gaps_or_duplicates(
     assert dump_index(db.engine, checkpoint=True) == reference
 
 
+def test_a_stop_during_a_chunk_keeps_that_chunk_and_drops_the_one_read_ahead(
+    db: Database, chain: LedgerChain, settings: Settings, reference: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop comes while the first chunk is projected (the second is being read ahead
+    meanwhile): the pass ends with the first chunk committed and nothing of the second; the
+    next pass reads it again and the index equals the one-chunk reference."""
+    from indexer import loop
+
+    chunked = indexer_settings(settings, log_chunk_blocks=3)
+    stop = threading.Event()
+    real_apply = loop.apply_events
+    reads: list[int] = []
+    real_read = loop.Indexer._read_chunk
+
+    def apply_then_stop(*args: Any, **kwargs: Any) -> int:
+        stop.set()
+        return real_apply(*args, **kwargs)
+
+    def counted_read(self: Any, from_block: int, *args: Any) -> Any:
+        reads.append(from_block)
+        return real_read(self, from_block, *args)
+
+    monkeypatch.setattr(loop, "apply_events", apply_then_stop)
+    monkeypatch.setattr(loop.Indexer, "_read_chunk", counted_read)
+    Indexer(chain, db.sessions, chunked, clock=clock).run_once(stop)
+    deploy = chain.deployment.deploy_block
+    assert reads == [deploy, deploy + 3]  # the second chunk was read ahead
+    assert assert_index_is_a_prefix_of_the_chain(db, chain) == deploy + 2  # only the first was written
+    monkeypatch.setattr(loop, "apply_events", real_apply)
+    Indexer(chain, db.sessions, chunked, clock=clock).run_once()
+    assert dump_index(db.engine, checkpoint=True) == reference
+
+
 def test_a_crash_inside_a_chunk_transaction_keeps_nothing_of_that_chunk(
     db: Database, chain: LedgerChain, settings: Settings, reference: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
