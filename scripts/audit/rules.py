@@ -30,8 +30,9 @@ All times are Unix seconds; quantities are integers in the commitment's unit.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from scripts.audit.model import Amendment, Batch, BatchedDelivery, Commitment, Delivery, ProgressStep
 from scripts.audit.review import review_of
@@ -210,8 +211,39 @@ def relaxed_only(status: str, status_original_terms: str) -> bool:
     return False
 
 
+_kept: dict[tuple[int, int], tuple[Commitment, Evaluation]] | None = None
+
+
+@contextmanager
+def kept_evaluations() -> Iterator[None]:
+    """Within the block, :func:`evaluate` computes each commitment's evaluation at a given
+    time once and answers again from it: for a report built from a final state, which reads
+    every commitment's statuses several times (counts, municipalities, the commitment itself)
+    and changes nothing meanwhile. Nested blocks share the outer one's evaluations."""
+    global _kept
+    if _kept is not None:
+        yield
+        return
+    _kept = {}
+    try:
+        yield
+    finally:
+        _kept = None
+
+
 def evaluate(commitment: Commitment, now: int) -> Evaluation:
-    """Figures and the statuses of ``commitment`` at Unix time ``now``."""
+    """Figures and the statuses of ``commitment`` at Unix time ``now`` (computed once per
+    commitment and time inside :func:`kept_evaluations`)."""
+    if _kept is None:
+        return _evaluate(commitment, now)
+    key = (id(commitment), now)
+    hit = _kept.get(key)
+    if hit is None:  # the commitment is kept beside its evaluation: its id cannot be reused meanwhile
+        hit = _kept[key] = (commitment, _evaluate(commitment, now))
+    return hit[1]
+
+
+def _evaluate(commitment: Commitment, now: int) -> Evaluation:
     deliveries = counted(commitment.all_deliveries)
     delivered = delivered_quantity(deliveries)
     target, due = commitment.target_quantity, commitment.due_date
