@@ -55,7 +55,7 @@ from ledger.limits import (  # the contract's limits: one Python mirror
     normalise_external_ref,
 )
 from ledger.signing import OPERATIONS as SIGNED_OPERATIONS
-from ledger.sources import SourceCredit
+from ledger.sources import SourceCredit, sources_of_commitments
 
 # ------------------------------------------------------------------ limits
 
@@ -775,17 +775,19 @@ class Source(BaseModel):
     credit: str = Field(description='one line: "<name> — <publisher> — <url> — <licence>"')
 
     @classmethod
+    def of(cls, credits: Iterable[SourceCredit]) -> list["Source"]:
+        """These credits (``ledger.sources``, which decides them), in their order."""
+        return [cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit) for c in credits]
+
+    @classmethod
     def list_for(
         cls, sources: dict[str, list[SourceCredit]], codes: Iterable[str], *, source_uri: str | None = None
     ) -> list["Source"]:
         """The credits of the municipalities with these codes, once each, in code order; with
         ``source_uri``, only the sources a commitment with that on-chain ``source_uri`` comes from."""
-        return [
-            cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit)
-            for code in sorted(set(codes))
-            for c in sources.get(code, [])
-            if source_uri is None or c.credits(source_uri)
-        ]
+        if source_uri is not None:
+            return cls.of(sources_of_commitments(sources, [(code, source_uri) for code in codes]))
+        return cls.of(c for code in sorted(set(codes)) for c in sources.get(code, []))
 
 
 class RegistrarTerm(BaseModel):

@@ -38,8 +38,8 @@ from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
 from frontend.web import LangDep, internal_url, render, request_lang, site_base
-from ledger.db import repository
-from ledger.sources import SourceCredit
+from ledger.db import activity, repository
+from ledger.sources import SourceCredit, credited_sources
 from ledger.status import STATUSES
 
 router = APIRouter(include_in_schema=False)
@@ -116,6 +116,7 @@ def commitments_page(
     rows, total = listed.rows, listed.total
     municipalities = repository.list_municipalities(session, now)
     codes = {m["id"]: m["code"] for m in municipalities}
+    uris = activity.commitment_sources(session, [r["id"] for r in rows])
     themes = repository.list_themes(session, filters.municipality_id)
     pages = max(1, -(-total // PAGE_SIZE))
     active = filters.active()
@@ -126,7 +127,27 @@ def commitments_page(
         next_cursor=listed.next_cursor, prev_cursor=listed.prev_cursor,
         active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
         themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
+        page_credits=_page_credits(sources, municipalities, [(r["municipality_id"], uris.get(r["id"], {}).get("source_uri", ""))
+                                                              for r in rows]),
     )
+
+
+def _page_credits(
+    sources: dict[str, list[SourceCredit]], municipalities: list[dict[str, Any]], rows: list[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """What the list's "Sources" section credits for the commitments on the page (``(municipality
+    id, on-chain source_uri)`` each), per municipality in the overview's order: ``{"name",
+    "sources"}`` (the datasets some of them come from: ``ledger.sources.credited_sources``) and
+    ``"by_hand"`` (some were typed in by hand, credited to the municipality's registrar)."""
+    credits = []
+    for m in municipalities:
+        own = [uri for mid, uri in rows if mid == m["id"]]
+        if not own:
+            continue
+        found = [credited_sources(sources.get(m["code"], []), uri) for uri in own]
+        datasets = [c for c in sources.get(m["code"], []) if any(c in f for f in found)]
+        credits.append({"name": m["name"], "sources": datasets, "by_hand": any(not f for f in found)})
+    return credits
 
 
 def _list_title(lang: Lang, filters: "ListFilters", municipalities: list[dict[str, Any]], pages: int) -> str:

@@ -665,6 +665,37 @@ def test_ledger_texts_keep_the_language_of_their_source(client: TestClient) -> N
     assert Page(baarn).by_id["commitment-title"]["lang"] == "nl"
 
 
+def sources_section(html: str) -> str:
+    """The visible words of the list's "Sources" section ("" when it has none)."""
+    found = re.search(r'<section class="sources" id="sources".*?</section>', html, flags=re.S)
+    return text_of(found.group(0)) if found else ""
+
+
+def test_the_list_credits_commitments_typed_in_by_hand_to_their_municipality_not_a_dataset(client: TestClient) -> None:
+    """The story's commitments were registered without a dataset's source_uri (as through the
+    staff API): the list credits the municipality's registrar, not the source mapping's dataset."""
+    for lang in (EN, NL):
+        section = sources_section(client.get(f"/?lang={lang.code}&municipality_id=1").text)
+        assert lang.t("credit.byHand", name="Baarn") in section
+        assert "Samen Baarn" not in section and "Gobierno de Chile" not in section
+    assert sources_section(client.get("/?lang=en&q=nothing-matches-this").text) == ""
+
+
+def test_the_list_credits_the_datasets_of_the_commitments_on_its_page() -> None:
+    from frontend.site import _page_credits
+    from ledger.sources import SourceCredit
+
+    akkoord = SourceCredit(municipality_code="GM0308", municipality_name="Baarn", name="Akkoord", publisher="Baarn",
+                           url="https://example.org/akkoord", licence="-", source_uris=frozenset({"https://example.org/akkoord"}))
+    other = akkoord.model_copy(update={"name": "Other", "url": "https://example.org/other",
+                                       "source_uris": frozenset({"https://example.org/other"})})
+    municipalities = [{"id": 1, "code": "GM0308", "name": "Baarn"}, {"id": 2, "code": "CL-GOB", "name": "Chile"}]
+    credits = _page_credits({"GM0308": [akkoord, other]}, municipalities, [(1, "https://example.org/akkoord"), (1, "")])
+    assert credits == [{"name": "Baarn", "sources": [akkoord], "by_hand": True}]
+    assert _page_credits({"GM0308": [akkoord, other]}, municipalities, [(2, "https://example.org/akkoord")]) == [
+        {"name": "Chile", "sources": [], "by_hand": True}]
+
+
 def test_chile_dates_are_on_the_santiago_calendar(client: TestClient, story: Story) -> None:
     html = client.get("/commitments/5?lang=en").text
     due = story.registered_at + 2 * YEAR
