@@ -289,7 +289,7 @@ def commitment_page(
     code = codes.get(c["municipality_id"])
     source = _source(sources, code)
     tz = source.time_zone if source else None
-    credited = [s for s in sources.get(code or "", []) if s.credits(c["source_uri"])]
+    credited = credited_sources(sources.get(code or "", []), c["source_uri"])
     parent = repository.get_commitment(session, c["parent_id"], now, page_size=0) if c["parent_id"] else None
     children = [repository.get_commitment(session, child, now, page_size=0) for child in c["children"]]
     points = repository.commitment_delivery_points(session, commitment_id)
