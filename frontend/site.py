@@ -98,7 +98,9 @@ def commitments_page(
     The pager's links carry the data layer's cursor (``after`` / ``before``: the same work
     on every page however deep) and the page number they lead to (``page``, for "page 2 of
     7"); a ``page`` without a cursor (a bookmark) is read by offset, up to
-    ``repository.MAX_COMMITMENT_OFFSET`` rows deep (deeper: the 422 page).
+    ``repository.MAX_COMMITMENT_OFFSET`` rows deep (deeper: the 422 page). A page past the
+    last row (a page number or cursor of a stale link) says so and leads back: "Previous" to
+    the last page (by offset, when it is within reach) and a link to the first page.
     """
     try:
         filters = ListFilters.parse(municipality_id, theme, status, recorded_late, amended_after_due_date,
@@ -120,10 +122,13 @@ def commitments_page(
     themes = repository.list_themes(session, filters.municipality_id)
     pages = max(1, -(-total // PAGE_SIZE))
     active = filters.active()
+    past_end = not rows and total > 0  # a page number or cursor beyond the last row (a stale link)
+    last_page = pages if past_end and (pages - 1) * PAGE_SIZE <= repository.MAX_COMMITMENT_OFFSET else None
     return render(
         request, "list.html", lang, title=_list_title(lang, filters, municipalities, pages), description=lang.t("list.lead"),
         rows=[_card(r, lang, _time_zone(sources, codes.get(r["municipality_id"]))) for r in rows],
         total=total, page_number=filters.page, pages=pages, page_size=PAGE_SIZE, filters=filters,
+        past_end=past_end, last_page=last_page,
         next_cursor=listed.next_cursor, prev_cursor=listed.prev_cursor,
         active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
         themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
@@ -352,15 +357,19 @@ def _history_pager(request: Request, keep: dict[str, str | None], part: str, pag
     """The "previous" / "next" links of one paged list of the commitment page (``part``:
     ``deliveries`` or ``timeline``): the page's query with this list's cursor replaced
     (``<part>_before`` = its ``prev_cursor``, ``<part>_after`` = its ``next_cursor``), the
-    other list's kept; each ``None`` at that end."""
+    other list's kept; each ``None`` at that end. ``past_end``: a cursor of this list led to
+    no rows (a stale link, past its last row), and ``first`` leads back to its first page."""
     others = {k: v for k, v in keep.items() if not k.startswith(part + "_")}
+    lang_code = request_lang(request).code
 
     def link(name: str, cursor: str | None) -> str | None:
         if cursor is None:
             return None
-        return internal_url(request.url.path, request_lang(request).code, {**others, f"{part}_{name}": cursor})
+        return internal_url(request.url.path, lang_code, {**others, f"{part}_{name}": cursor})
 
-    return {"prev": link("before", page["prev_cursor"]), "next": link("after", page["next_cursor"])}
+    past_end = not page["data"] and any(v for k, v in keep.items() if k.startswith(part + "_"))
+    return {"prev": link("before", page["prev_cursor"]), "next": link("after", page["next_cursor"]),
+            "past_end": past_end, "first": internal_url(request.url.path, lang_code, others)}
 
 
 def _chart_labels(lang: Lang, tz: str | None) -> charts.ChartLabels:

@@ -571,6 +571,54 @@ def test_the_pager_walks_every_row_once(client: TestClient, db: Database, story:
     assert nav.by_id["commitment-list"]["tag"] == "ol"
 
 
+def last_row_cursor(client: TestClient) -> str:
+    """The cursor of the last row (30) of the list sorted by id, as the API gives it: ``after``
+    it there is nothing (what a stale "Next" link holds once the list has shrunk)."""
+    last = client.get("/api/v1/commitments", params={"sort": "id", "offset": 29, "limit": 1}).json()
+    assert [r["id"] for r in last["data"]] == [30] and last["next_cursor"] is None
+    assert client.get("/api/v1/commitments", params={"sort": "id", "after": last["prev_cursor"]}).json()["data"] == []
+    return last["prev_cursor"]
+
+
+def pager_links(html: str) -> dict[str, str]:
+    """The list page's links by their words, ``&amp;`` read as ``&``."""
+    return {text_of(m.group(2)).strip(): m.group(1).replace("&amp;", "&")
+            for m in re.finditer(r'<a (?:rel="prev" )?href="([^"]+)"[^>]*>(.*?)</a>', html, flags=re.S)}
+
+
+@pytest.mark.parametrize("lang", [EN, NL], ids=["en", "nl"])
+@pytest.mark.parametrize("past", ["page=3", "page=9", "after", "page=2&after"])
+def test_a_page_past_the_end_leads_back_to_the_last_and_the_first_page(client: TestClient, lang: Lang, past: str) -> None:
+    query = past.replace("after", f"after={last_row_cursor(client)}") if "after" in past else past
+    html = client.get(f"/?lang={lang.code}&sort=id&{query}").text
+    assert card_ids(html) == []
+    words = text_of(html)
+    assert lang.t("results.pastEnd") in words and lang.t("results.none") not in words
+    assert lang.t("pager.pastEnd", pages="2") in words and lang.t("pager.page", page="1", pages="2") not in words
+    previous = re.search(r'<a rel="prev" href="([^"]+)"', html)
+    assert previous is not None
+    links = pager_links(html)
+    assert links[lang.t("pager.prev")] == links[lang.t("pager.last", page="2")] == f"/?sort=id&page=2&lang={lang.code}"
+    assert links[lang.t("pager.first")] == f"/?sort=id&lang={lang.code}"
+    assert card_ids(client.get(previous.group(1).replace("&amp;", "&")).text) == list(range(21, 31))
+    assert card_ids(client.get(links[lang.t("pager.first")]).text) == list(range(1, 21))
+
+
+def test_past_the_end_of_a_one_page_list_previous_is_the_first_page(client: TestClient) -> None:
+    html = client.get("/?lang=en&municipality_id=2&page=4").text
+    assert card_ids(html) == []
+    links = pager_links(html)
+    assert links[EN.t("pager.prev")] == links[EN.t("pager.first")] == "/?sort=status&municipality_id=2&lang=en"
+    assert EN.t("pager.last", page="1") not in links
+    assert card_ids(client.get(links[EN.t("pager.prev")]).text) == [5]
+
+
+def test_a_list_with_no_matches_is_not_past_its_end(client: TestClient) -> None:
+    html = client.get("/?lang=en&q=nothing-matches-this").text
+    assert EN.t("results.none") in text_of(html) and EN.t("results.pastEnd") not in text_of(html)
+    assert 'rel="prev"' not in html
+
+
 def test_filters_survive_paging_and_sorting(client: TestClient) -> None:
     html = client.get("/?lang=en&municipality_id=1&sort=id").text
     next_link = re.search(r'<a rel="next" href="([^"]+)"', html)
