@@ -630,12 +630,41 @@ def test_filters_survive_paging_and_sorting(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("query", ["sort=zz", "status=done", "page=0", "municipality_id=x", "recorded_late=maybe",
-                                   "after=bm90IGEgY3Vyc29y", "page=502"])
-def test_a_bad_filter_is_a_422_page(client: TestClient, query: str) -> None:
-    response = client.get(f"/?{query}&lang=en")
+                                   "after=bm90IGEgY3Vyc29y", "page=502", "after=garbage", "before=garbage",
+                                   "after=x&before=y", "after=" + "x" * 401])
+def test_a_bad_filter_is_a_422_page_that_names_it_and_links_to_the_first_page(client: TestClient, query: str) -> None:
+    response = client.get(f"/?{query}&theme=Wonen&lang=en")
     assert response.status_code == 422
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert Page(response.text).html_lang == "en"
+    page = Page(response.text)
+    assert page.html_lang == "en"
+    named = {"after=x&before=y": "before"}.get(query, query.split("=")[0])
+    assert page.by_id["bad-parameter"]["data-parameter"] == named
+    assert EN.t("errorPage.parameter", name=named) in text_of(response.text)
+    first = page.by_id["first-page"]["href"]  # without the bad value and the paging, the other filters kept
+    assert first == "/?theme=Wonen&lang=en"
+    assert client.get(first).status_code == 200
+
+
+@pytest.mark.parametrize("lang", [EN, NL], ids=["en", "nl"])
+@pytest.mark.parametrize("query, named", [("deliveries_after=garbage", "deliveries_after"), ("timeline_before=r.1", "timeline_before"),
+                                          ("deliveries_after=r.1&deliveries_before=r.9", "deliveries_before")])
+def test_a_bad_cursor_of_a_commitment_page_is_named_in_both_languages(client: TestClient, lang: Lang, query: str, named: str) -> None:
+    response = client.get(f"/commitments/1?{query}&lang={lang.code}")
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.by_id["bad-parameter"]["data-parameter"] == named
+    assert lang.t("errorPage.parameter", name=named) in text_of(response.text)
+    assert page.by_id["first-page"]["href"] == f"/commitments/1?lang={lang.code}"
+    assert lang.t("errorPage.firstPage") in text_of(response.text)
+
+
+def test_a_bad_path_parameter_is_named_and_the_page_links_to_the_list(client: TestClient) -> None:
+    response = client.get("/commitments/abc?lang=nl")
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.by_id["bad-parameter"]["data-parameter"] == "commitment_id"
+    assert "first-page" not in page.by_id and NL.t("errorPage.home") in text_of(response.text)
 
 
 # ---------------------------------------------------------------------------- plain words
