@@ -640,22 +640,31 @@ _MAPPED = (
 """Exception types :func:`problem_for` maps (each gets the one handler)."""
 
 
-HtmlErrorRenderer = Callable[[Request, int, str], Response]
-"""``(request, status, problem slug) -> response``: the site's error page for a path it serves."""
+HtmlErrorRenderer = Callable[[Request, int, str, "str | None"], Response]
+"""``(request, status, problem slug, parameter) -> response``: the site's error page for a path
+it serves; ``parameter`` names the query or path parameter a 422 ``validation-error`` is about
+(the ``loc`` of its first error), else ``None``."""
 
 MACHINE_PATHS = ("/api/", "/openapi.json", "/docs", "/feeds/", "/downloads/")
 """Paths whose errors are always problem+json, never a page (read by programs: the API,
 feed readers, scripts that download the open data)."""
 
 
-def _html_page(request: Request, status: int, slug: str) -> Response | None:
+def _parameter_of(problem: ProblemError) -> str | None:
+    """The query or path parameter the first error of a validation problem names, or ``None``."""
+    errors = problem.extensions.get("errors") or []
+    loc = list(errors[0].get("loc", ())) if errors else []
+    return loc[1] if len(loc) >= 2 and loc[0] in ("query", "path") and isinstance(loc[1], str) else None
+
+
+def _html_page(request: Request, status: int, slug: str, parameter: str | None = None) -> Response | None:
     """The site's error page for ``request`` (a path outside :data:`MACHINE_PATHS`), when the
     site installed a renderer in ``app.state.html_error_renderer``; else ``None``."""
     renderer: HtmlErrorRenderer | None = getattr(request.app.state, "html_error_renderer", None)
     if renderer is None or request.url.path.startswith(MACHINE_PATHS):
         return None
     try:
-        return renderer(request, status, slug)
+        return renderer(request, status, slug, parameter)
     except Exception:  # noqa: BLE001 - an error page must never fail; fall back to the problem
         logger.error("the error page for %s failed", request.url.path, exc_info=True)
         return None
@@ -669,7 +678,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         problem = problem_for(exc)
         if problem is None:
             return await _unexpected(request, exc)
-        page = _html_page(request, problem.status, problem.slug)
+        page = _html_page(request, problem.status, problem.slug, _parameter_of(problem))
         if page is not None:
             return page
         return problem_response(problem.status, problem.slug, problem.detail, headers=problem.headers, **problem.extensions)

@@ -21,7 +21,7 @@ import re
 import time
 import unicodedata
 from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Any, Callable, Iterable, Literal
 
 from fastapi import UploadFile
 from pydantic import (
@@ -52,9 +52,10 @@ from ledger.limits import (  # the contract's limits: one Python mirror
     TITLE_MAX_BYTES,
     UNIT_MAX_BYTES,
     URI_MAX_BYTES,
+    normalise_external_ref,
 )
 from ledger.signing import OPERATIONS as SIGNED_OPERATIONS
-from ledger.sources import SourceCredit
+from ledger.sources import SourceCredit, sources_of_commitments
 
 # ------------------------------------------------------------------ limits
 
@@ -193,8 +194,16 @@ def text_pattern(*, multiline: bool, required: bool) -> str:
     return f"^{allowed}*[^{_FORBIDDEN[multiline]}{_INVISIBLE}]{allowed}*$"
 
 
-def _utf8_text(min_bytes: int, max_bytes: int, *, multiline: bool = False) -> Any:
+def _utf8_text(
+    min_bytes: int, max_bytes: int, *, multiline: bool = False, normalise: Callable[[str], str] | None = None
+) -> Any:
+    """A text field of ``min_bytes..max_bytes`` UTF-8 bytes (inclusive) that :func:`text_problem`
+    accepts; with ``normalise``, the normalised text is checked and kept (external refs:
+    ``ledger.limits.normalise_external_ref``)."""
+
     def check(value: str, info: ValidationInfo) -> str:
+        if normalise is not None:
+            value = normalise(value)
         size = len(value.encode("utf-8", errors="surrogatepass"))
         if size < min_bytes:
             raise PydanticCustomError(
@@ -227,14 +236,15 @@ def _utf8_text(min_bytes: int, max_bytes: int, *, multiline: bool = False) -> An
                 "maxLength": max_bytes,
                 "pattern": text_pattern(multiline=multiline, required=min_bytes > 0),
                 "description": f"UTF-8 text of {min_bytes}..{max_bytes} bytes, {lines}; no control or "
-                "bidirectional override characters" + ("; not only whitespace" if min_bytes > 0 else ""),
+                "bidirectional override characters" + ("; not only whitespace" if min_bytes > 0 else "")
+                + ("; taken in Unicode NFC, the limit counting the NFC form" if normalise is not None else ""),
             }
         ),
     ]
 
 
-ExternalRef = _utf8_text(1, EXTERNAL_REF_MAX_BYTES)
-DeliveryRef = _utf8_text(0, EXTERNAL_REF_MAX_BYTES)
+ExternalRef = _utf8_text(1, EXTERNAL_REF_MAX_BYTES, normalise=normalise_external_ref)
+DeliveryRef = _utf8_text(0, EXTERNAL_REF_MAX_BYTES, normalise=normalise_external_ref)
 Title = _utf8_text(1, TITLE_MAX_BYTES)
 Description = _utf8_text(0, DESCRIPTION_MAX_BYTES, multiline=True)
 Theme = _utf8_text(0, THEME_MAX_BYTES)
@@ -765,17 +775,19 @@ class Source(BaseModel):
     credit: str = Field(description='one line: "<name> — <publisher> — <url> — <licence>"')
 
     @classmethod
+    def of(cls, credits: Iterable[SourceCredit]) -> list["Source"]:
+        """These credits (``ledger.sources``, which decides them), in their order."""
+        return [cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit) for c in credits]
+
+    @classmethod
     def list_for(
         cls, sources: dict[str, list[SourceCredit]], codes: Iterable[str], *, source_uri: str | None = None
     ) -> list["Source"]:
         """The credits of the municipalities with these codes, once each, in code order; with
         ``source_uri``, only the sources a commitment with that on-chain ``source_uri`` comes from."""
-        return [
-            cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit)
-            for code in sorted(set(codes))
-            for c in sources.get(code, [])
-            if source_uri is None or c.credits(source_uri)
-        ]
+        if source_uri is not None:
+            return cls.of(sources_of_commitments(sources, [(code, source_uri) for code in codes]))
+        return cls.of(c for code in sorted(set(codes)) for c in sources.get(code, []))
 
 
 class RegistrarTerm(BaseModel):

@@ -20,14 +20,18 @@ filter the API would refuse.
 "generated_at" (ISO 8601 UTC), "ledger": {"chain_id", "contract_address", "network"},
 "count", "data": [...]}``; ``data`` holds the API's list items (``CommitmentSummary`` /
 ``DeliveryListed``, same field names), commitments with ``source_uri`` and
-``source_document_sha256`` added; ``source_credits`` those of the municipalities in the file.
+``source_document_sha256`` added; ``source_credits`` the datasets of the municipality it is
+filtered by, then those its rows come from (``ledger.sources.sources_of_commitments``: a
+commitment typed in by hand adds none).
 
 **CSV**: UTF-8 with a byte order mark (so that spreadsheet programs read accented text right),
 comma separated, RFC 4180 quoting, CRLF line ends, one header row of the flat field names of
 :data:`COMMITMENT_COLUMNS` / :data:`DELIVERY_COLUMNS` (``*_iso`` times in UTC; booleans
 ``true`` / ``false``; empty for null; several evidence hashes separated by a space). The last
-column, ``source_credit``, credits the row's municipality's sources on every row, so the
-credit stays with any row that is copied elsewhere. The texts are other people's: a cell
+column, ``source_credit``, credits each row (``ledger.sources.credit_line``): the datasets its
+commitment comes from by its on-chain ``source_uri``, else (a commitment typed in by hand
+through the staff API) its municipality and the registrar who entered it; a delivery is
+credited as its commitment. So the credit stays with any row that is copied elsewhere. The texts are other people's: a cell
 that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
 apostrophe (``'``), so that a spreadsheet shows it as text instead of evaluating it as a
 formula (OWASP "CSV injection"); the JSON carries the texts unchanged.
@@ -56,7 +60,7 @@ from ledger.db import activity, repository
 from ledger.deployment import Deployment
 from ledger.networks import network_name
 from ledger.settings import Settings
-from ledger.sources import SourceCredit
+from ledger.sources import SourceCredit, credit_line, sources_of_commitments
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,8 +70,6 @@ PAGE_SIZE = repository.MAX_PAGE_LIMIT
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet read a cell as a formula."""
 
-CREDIT_SEPARATOR = " | "
-"""Between two source credits in one ``source_credit`` cell."""
 
 DOWNLOAD_HEADERS = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"}
 
@@ -288,10 +290,6 @@ def write_csv(columns: Iterable[Column], rows: Iterable[dict[str, Any]]) -> byte
 # ---------------------------------------------------------------------------- shared
 
 
-def _credit_line(sources: dict[str, list[SourceCredit]], code: str) -> str:
-    return CREDIT_SEPARATOR.join(c.credit for c in sources.get(code, []))
-
-
 def _label(session: Session, municipality_id: int | None) -> tuple[str, list[str]]:
     """The file name part (municipality code, or ``all``) and the codes to credit at least.
 
@@ -306,13 +304,30 @@ def _label(session: Session, municipality_id: int | None) -> tuple[str, list[str
     return re.sub(r"[^A-Za-z0-9._-]", "_", code), [code]
 
 
-def _with_codes(session: Session, sources: dict[str, list[SourceCredit]], rows: list[dict[str, Any]]) -> set[str]:
-    """Adds ``municipality_code`` and ``source_credit`` to each row; the codes seen."""
+def _with_credits(session: Session, sources: dict[str, list[SourceCredit]], rows: list[dict[str, Any]]) -> list[SourceCredit]:
+    """Adds ``municipality_code``, ``commitment_source_uri`` (the on-chain ``source_uri`` of the
+    row's commitment: a commitment row's own) and ``source_credit`` (``ledger.sources.credit_line``:
+    the datasets it comes from, else its municipality and registrar) to each row; the datasets
+    the rows come from (``ledger.sources.sources_of_commitments``)."""
     codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
+    deliveries = {r["commitment_id"] for r in rows if "commitment_id" in r}
+    uris = activity.commitment_sources(session, deliveries) if deliveries else {}
     for row in rows:
-        row["municipality_code"] = codes[row["municipality_id"]]
-        row["source_credit"] = _credit_line(sources, row["municipality_code"])
-    return set(codes.values())
+        code = row["municipality_code"] = codes[row["municipality_id"]]
+        uri = row["source_uri"] if "commitment_id" not in row else uris.get(row["commitment_id"], {}).get("source_uri", "")
+        row["commitment_source_uri"] = uri
+        row["source_credit"] = credit_line(sources.get(code, []), uri, row["municipality_name"], row.get("registrar") or "")
+    return sources_of_commitments(sources, [(r["municipality_code"], r["commitment_source_uri"]) for r in rows])
+
+
+def _credits(sources: dict[str, list[SourceCredit]], codes: list[str], from_rows: list[SourceCredit]) -> list[SourceCredit]:
+    """A JSON file's ``source_credits``: the sources of the municipality it is filtered by
+    (``codes``), then those its rows come from."""
+    credits: list[SourceCredit] = []
+    for c in [*(c for code in codes for c in sources.get(code, [])), *from_rows]:
+        if all(c is not seen for seen in credits):
+            credits.append(c)
+    return credits
 
 
 def _attachment(body: bytes, media_type: str, filename: str) -> Response:
@@ -325,14 +340,13 @@ def _attachment(body: bytes, media_type: str, filename: str) -> Response:
 
 def _json_file(
     items: list[dict[str, Any]],
-    codes: Iterable[str],
-    sources: dict[str, list[SourceCredit]],
+    credits: Iterable[SourceCredit],
     now: int,
     deployment: Deployment,
     settings: Settings,
 ) -> bytes:
     document = {
-        "source_credits": [s.model_dump() for s in Source.list_for(sources, codes)],
+        "source_credits": [s.model_dump() for s in Source.of(credits)],
         "generated_at": repository.iso(now),
         "ledger": {
             "chain_id": deployment.chain_id,
@@ -355,7 +369,7 @@ def commitments_csv(
     """Every matching commitment as CSV (:data:`COMMITMENT_COLUMNS`)."""
     label, _ = _label(session, filters.municipality_id)
     rows = all_commitments(session, now, filters)
-    _with_codes(session, sources, rows)
+    _with_credits(session, sources, rows)
     return _attachment(write_csv(COMMITMENT_COLUMNS, rows), CSV_MEDIA_TYPE, f"commitments-{label}.csv")
 
 
@@ -371,7 +385,7 @@ def commitments_json(
     """Every matching commitment as JSON (``CommitmentSummary`` + source columns)."""
     label, credited = _label(session, filters.municipality_id)
     rows = all_commitments(session, now, filters)
-    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
+    from_rows = _with_credits(session, sources, rows)
     items = [
         {
             **CommitmentSummary.model_validate(r).model_dump(mode="json"),
@@ -380,7 +394,7 @@ def commitments_json(
         }
         for r in rows
     ]
-    body = _json_file(items, [*credited, *codes.values()], sources, now, deployment, settings)
+    body = _json_file(items, _credits(sources, credited, from_rows), now, deployment, settings)
     return _attachment(body, JSON_MEDIA_TYPE, f"commitments-{label}.json")
 
 
@@ -390,7 +404,7 @@ def deliveries_csv(filters: DeliveryFiltersDep, session: SessionDep, now: NowDep
     only, so the evidence store is not asked)."""
     label, _ = _label(session, filters.municipality_id)
     rows = all_deliveries(session, now, filters, None)
-    _with_codes(session, sources, rows)
+    _with_credits(session, sources, rows)
     return _attachment(write_csv(DELIVERY_COLUMNS, rows), CSV_MEDIA_TYPE, f"deliveries-{label}.csv")
 
 
@@ -408,7 +422,7 @@ def deliveries_json(
     and ``url`` when this server holds the file, as in the API)."""
     label, credited = _label(session, filters.municipality_id)
     rows = all_deliveries(session, now, filters, store.exists)
-    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
+    from_rows = _with_credits(session, sources, rows)
     items = [DeliveryListed.model_validate(r).model_dump(mode="json") for r in rows]
-    body = _json_file(items, [*credited, *codes.values()], sources, now, deployment, settings)
+    body = _json_file(items, _credits(sources, credited, from_rows), now, deployment, settings)
     return _attachment(body, JSON_MEDIA_TYPE, f"deliveries-{label}.json")

@@ -45,7 +45,7 @@ from frontend.share import share_url
 from frontend.web import request_lang, site_base
 from ledger.db import activity, repository
 from ledger.deployment import Deployment
-from ledger.sources import SourceCredit
+from ledger.sources import CREDIT_SEPARATOR, SourceCredit
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,9 +60,6 @@ FEED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 """Five minutes in any cache; the language depends on the request's headers."""
-
-CREDIT_SEPARATOR = " | "
-"""Between two source credits in one ``<rights>``."""
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 """Characters XML 1.0 cannot hold (control characters, lone surrogates, U+FFFE/FFFF)."""

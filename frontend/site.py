@@ -38,11 +38,28 @@ from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
 from frontend.web import LangDep, internal_url, render, request_lang, site_base
-from ledger.db import repository
-from ledger.sources import SourceCredit
+from ledger.db import activity, repository
+from ledger.sources import SourceCredit, credited_sources
 from ledger.status import STATUSES
 
 router = APIRouter(include_in_schema=False)
+
+
+class InvalidParameterError(ValueError):
+    """A query parameter of a page that is not empty and not valid: the 422 page names it.
+
+    Attributes:
+        parameter: its name in the address (``status``, ``after``, ``deliveries_before``, ...).
+    """
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter = parameter
+
+
+PAGING_PARAMETERS = ("page", "after", "before", "deliveries_after", "deliveries_before", "timeline_after", "timeline_before")
+"""Query parameters that say which page of a list is shown: the error page's link back to the
+first page drops them."""
 
 PAGE_SIZE = 20
 """Commitments per page of the list."""
@@ -92,41 +109,74 @@ def commitments_page(
 
     The parameters are those of the list's GET form, so an empty value ("All
     municipalities", "All statuses") means no filter; a value that is not empty and not
-    valid (a municipality id that is not a number, an unknown status or sort) gives the 422
-    error page and changes nothing. Flags are ``true`` when set.
+    valid (a municipality id that is not a number, an unknown status or sort, a cursor that is
+    not one of this list's) gives the 422 error page, which names the parameter and links to
+    the list's first page, and changes nothing. Flags are ``true`` when set.
 
     The pager's links carry the data layer's cursor (``after`` / ``before``: the same work
     on every page however deep) and the page number they lead to (``page``, for "page 2 of
     7"); a ``page`` without a cursor (a bookmark) is read by offset, up to
-    ``repository.MAX_COMMITMENT_OFFSET`` rows deep (deeper: the 422 page).
+    ``repository.MAX_COMMITMENT_OFFSET`` rows deep (deeper: the 422 page). A page past the
+    last row (a page number or cursor of a stale link) says so and leads back: "Previous" to
+    the last page (by offset, when it is within reach) and a link to the first page.
     """
+    cursor = {"after": (after or "").strip() or None, "before": (before or "").strip() or None}
     try:
         filters = ListFilters.parse(municipality_id, theme, status, recorded_late, amended_after_due_date,
                                     met_only_under_relaxed_terms, q, sort, page)
-        cursor = {"after": (after or "").strip() or None, "before": (before or "").strip() or None}
+        if cursor["after"] and cursor["before"]:
+            raise InvalidParameterError("before", "give after or before, not both")
+        offset = 0 if cursor["after"] or cursor["before"] else (filters.page - 1) * PAGE_SIZE
+        if offset > repository.MAX_COMMITMENT_OFFSET:
+            raise InvalidParameterError("page", f"deeper than {repository.MAX_COMMITMENT_OFFSET} rows by page number")
         listed = repository.list_commitments_page(
             session, now, municipality_id=filters.municipality_id, theme=filters.theme, statuses=filters.status,
             recorded_late=filters.recorded_late, amended_after_due_date=filters.amended_after_due_date,
             met_only_under_relaxed_terms=filters.met_only_under_relaxed_terms, q=filters.q, sort=filters.sort,
-            offset=0 if cursor["after"] or cursor["before"] else (filters.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
-            **cursor,
+            offset=offset, limit=PAGE_SIZE, **cursor,
         )
-    except ValueError:  # a bad filter, a cursor that is not one of this list, a page too deep for an offset
-        return error_page(request, 422, "validation-error")
+    except InvalidParameterError as exc:  # a bad filter or page number
+        return error_page(request, 422, "validation-error", exc.parameter)
+    except repository.InvalidCursorError:  # a cursor that is not one of this list (for this sort)
+        return error_page(request, 422, "validation-error", "after" if cursor["after"] else "before")
     rows, total = listed.rows, listed.total
     municipalities = repository.list_municipalities(session, now)
     codes = {m["id"]: m["code"] for m in municipalities}
+    uris = activity.commitment_sources(session, [r["id"] for r in rows])
     themes = repository.list_themes(session, filters.municipality_id)
     pages = max(1, -(-total // PAGE_SIZE))
     active = filters.active()
+    past_end = not rows and total > 0  # a page number or cursor beyond the last row (a stale link)
+    last_page = pages if past_end and (pages - 1) * PAGE_SIZE <= repository.MAX_COMMITMENT_OFFSET else None
     return render(
         request, "list.html", lang, title=_list_title(lang, filters, municipalities, pages), description=lang.t("list.lead"),
         rows=[_card(r, lang, _time_zone(sources, codes.get(r["municipality_id"]))) for r in rows],
         total=total, page_number=filters.page, pages=pages, page_size=PAGE_SIZE, filters=filters,
+        past_end=past_end, last_page=last_page,
         next_cursor=listed.next_cursor, prev_cursor=listed.prev_cursor,
         active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
         themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
+        page_credits=_page_credits(sources, municipalities, [(r["municipality_id"], uris.get(r["id"], {}).get("source_uri", ""))
+                                                              for r in rows]),
     )
+
+
+def _page_credits(
+    sources: dict[str, list[SourceCredit]], municipalities: list[dict[str, Any]], rows: list[tuple[int, str]]
+) -> list[dict[str, Any]]:
+    """What the list's "Sources" section credits for the commitments on the page (``(municipality
+    id, on-chain source_uri)`` each), per municipality in the overview's order: ``{"name",
+    "sources"}`` (the datasets some of them come from: ``ledger.sources.credited_sources``) and
+    ``"by_hand"`` (some were typed in by hand, credited to the municipality's registrar)."""
+    credits = []
+    for m in municipalities:
+        own = [uri for mid, uri in rows if mid == m["id"]]
+        if not own:
+            continue
+        found = [credited_sources(sources.get(m["code"], []), uri) for uri in own]
+        datasets = [c for c in sources.get(m["code"], []) if any(c in f for f in found)]
+        credits.append({"name": m["name"], "sources": datasets, "by_hand": any(not f for f in found)})
+    return credits
 
 
 def _list_title(lang: Lang, filters: "ListFilters", municipalities: list[dict[str, Any]], pages: int) -> str:
@@ -170,20 +220,22 @@ class ListFilters:
         """The filters of the form's values.
 
         Raises:
-            ValueError: a value that is not empty and not valid (municipality id or page not a
-                positive integer in range, unknown status or sort, a flag other than true/false).
+            InvalidParameterError: a value that is not empty and not valid (municipality id or
+                page not a positive integer in range, unknown status or sort, a flag other than
+                true/false), naming the first such parameter.
         """
         statuses = tuple(s for s in (v.strip() for v in status or ()) if s)
         if any(s not in STATUSES for s in statuses):
-            raise ValueError(f"unknown status in {statuses}")
+            raise InvalidParameterError("status", f"unknown status in {statuses}")
         chosen_sort = (sort or "").strip() or DEFAULT_SORT
         if chosen_sort not in SORTS:
-            raise ValueError(f"unknown sort {chosen_sort!r}")
+            raise InvalidParameterError("sort", f"unknown sort {chosen_sort!r}")
         return cls(
-            municipality_id=_positive(municipality_id, 2**32 - 1), theme=(theme or "").strip() or None,
-            status=statuses, recorded_late=_flag(recorded_late), amended_after_due_date=_flag(amended_after_due_date),
-            met_only_under_relaxed_terms=_flag(met_only_under_relaxed_terms), q=(q or "").strip() or None,
-            sort=chosen_sort, page=_positive(page, 10**9) or 1,
+            municipality_id=_positive("municipality_id", municipality_id, 2**32 - 1), theme=(theme or "").strip() or None,
+            status=statuses, recorded_late=_flag("recorded_late", recorded_late),
+            amended_after_due_date=_flag("amended_after_due_date", amended_after_due_date),
+            met_only_under_relaxed_terms=_flag("met_only_under_relaxed_terms", met_only_under_relaxed_terms),
+            q=(q or "").strip() or None, sort=chosen_sort, page=_positive("page", page, 10**9) or 1,
         )
 
     def active(self) -> dict[str, Any]:
@@ -194,25 +246,26 @@ class ListFilters:
         return {k: v for k, v in values.items() if v}
 
 
-def _positive(value: str | None, maximum: int) -> int | None:
-    """``None`` for an empty value, else an integer 1..``maximum``. Raises ValueError."""
+def _positive(name: str, value: str | None, maximum: int) -> int | None:
+    """``None`` for an empty value, else an integer 1..``maximum`` (inclusive). Raises
+    InvalidParameterError naming ``name``."""
     text = (value or "").strip()
     if not text:
         return None
     if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise ValueError(f"not an integer 1..{maximum}: {text!r}")
+        raise InvalidParameterError(name, f"not an integer 1..{maximum}: {text!r}")
     return int(text)
 
 
-def _flag(value: str | None) -> bool | None:
+def _flag(name: str, value: str | None) -> bool | None:
     """``True`` for ``true``, ``None`` for empty or ``false`` (a flag filters only when set).
-    Raises ValueError for anything else."""
+    Raises InvalidParameterError naming ``name`` for anything else."""
     text = (value or "").strip().lower()
     if text in ("", "false"):
         return None
     if text == "true":
         return True
-    raise ValueError(f"not true/false: {text!r}")
+    raise InvalidParameterError(name, f"not true/false: {text!r}")
 
 
 def _card(c: dict[str, Any], lang: Lang, tz: str | None) -> dict[str, Any]:
@@ -242,7 +295,7 @@ def commitment_page(
     time, with "previous" / "next" links (plain links, no script needed) that carry the
     keyset cursors ``deliveries_after`` / ``deliveries_before`` and ``timeline_after`` /
     ``timeline_before`` (each list keeps its own page while the other moves); a cursor that
-    is not one of these lists' gives the 422 error page."""
+    is not one of these lists' (or both of one list) gives the 422 error page naming it."""
     c = repository.get_commitment(session, commitment_id, now, evidence_stored=store.exists)
     if c is None:
         return error_page(request, 404, "not-found")
@@ -250,11 +303,16 @@ def commitment_page(
         deliveries_page = repository.commitment_deliveries(
             session, commitment_id, after=deliveries_after, before=deliveries_before, evidence_stored=store.exists
         ) if deliveries_after or deliveries_before else None
+    except ValueError:  # not a cursor of this list, or both
+        return error_page(request, 422, "validation-error", "deliveries_after" if deliveries_after and not deliveries_before
+                          else "deliveries_before")
+    try:
         timeline_page = repository.commitment_timeline(
             session, commitment_id, after=timeline_after, before=timeline_before
         ) if timeline_after or timeline_before else None
     except ValueError:
-        return error_page(request, 422, "validation-error")
+        return error_page(request, 422, "validation-error", "timeline_after" if timeline_after and not timeline_before
+                          else "timeline_before")
     deliveries_page = deliveries_page or {"data": c["deliveries"], "next_cursor": c["deliveries_next_cursor"], "prev_cursor": None}
     timeline_page = timeline_page or {"data": c["timeline"], "next_cursor": c["timeline_next_cursor"], "prev_cursor": None}
     c = {**c, "deliveries": deliveries_page["data"], "timeline": timeline_page["data"]}
@@ -268,7 +326,7 @@ def commitment_page(
     code = codes.get(c["municipality_id"])
     source = _source(sources, code)
     tz = source.time_zone if source else None
-    credited = [s for s in sources.get(code or "", []) if s.credits(c["source_uri"])]
+    credited = credited_sources(sources.get(code or "", []), c["source_uri"])
     parent = repository.get_commitment(session, c["parent_id"], now, page_size=0) if c["parent_id"] else None
     children = [repository.get_commitment(session, child, now, page_size=0) for child in c["children"]]
     points = repository.commitment_delivery_points(session, commitment_id)
@@ -331,15 +389,19 @@ def _history_pager(request: Request, keep: dict[str, str | None], part: str, pag
     """The "previous" / "next" links of one paged list of the commitment page (``part``:
     ``deliveries`` or ``timeline``): the page's query with this list's cursor replaced
     (``<part>_before`` = its ``prev_cursor``, ``<part>_after`` = its ``next_cursor``), the
-    other list's kept; each ``None`` at that end."""
+    other list's kept; each ``None`` at that end. ``past_end``: a cursor of this list led to
+    no rows (a stale link, past its last row), and ``first`` leads back to its first page."""
     others = {k: v for k, v in keep.items() if not k.startswith(part + "_")}
+    lang_code = request_lang(request).code
 
     def link(name: str, cursor: str | None) -> str | None:
         if cursor is None:
             return None
-        return internal_url(request.url.path, request_lang(request).code, {**others, f"{part}_{name}": cursor})
+        return internal_url(request.url.path, lang_code, {**others, f"{part}_{name}": cursor})
 
-    return {"prev": link("before", page["prev_cursor"]), "next": link("after", page["next_cursor"])}
+    past_end = not page["data"] and any(v for k, v in keep.items() if k.startswith(part + "_"))
+    return {"prev": link("before", page["prev_cursor"]), "next": link("after", page["next_cursor"]),
+            "past_end": past_end, "first": internal_url(request.url.path, lang_code, others)}
 
 
 def _chart_labels(lang: Lang, tz: str | None) -> charts.ChartLabels:
@@ -437,12 +499,22 @@ def about_page(request: Request, lang: LangDep, session: SessionDep, now: NowDep
 ERROR_KEYS = {400: "bad", 404: "notFound", 405: "bad", 413: "bad", 415: "bad", 422: "bad", 503: "unavailable"}
 
 
-def error_page(request: Request, status: int, slug: str) -> Response:
-    """The error page for ``status`` (a problem ``slug``) in the reader's language."""
+def error_page(request: Request, status: int, slug: str, parameter: str | None = None) -> Response:
+    """The error page for ``status`` (a problem ``slug``) in the reader's language. With
+    ``parameter`` (the query or path parameter that was not valid) it names it and links to the
+    first page of what was asked: the same path and query without that parameter and without
+    the paging ones (:data:`PAGING_PARAMETERS`); none for a path parameter (the page links to
+    the list anyway)."""
     lang = request_lang(request)
     key = ERROR_KEYS.get(status, "internal")
+    first_page = None
+    if parameter is not None and parameter not in request.path_params:
+        kept = {k: request.query_params.getlist(k) for k in request.query_params
+                if k != parameter and k not in PAGING_PARAMETERS}
+        first_page = internal_url(request.url.path, lang.code, kept)
     return render(request, "error.html", lang, title=lang.t(f"errorPage.{key}.title"),
-                  description=lang.t(f"errorPage.{key}.text"), status_code=status, status=status, key=key, slug=slug)
+                  description=lang.t(f"errorPage.{key}.text"), status_code=status, status=status, key=key, slug=slug,
+                  parameter=parameter, first_page=first_page)
 
 
 def install(app: FastAPI) -> None:

@@ -9,6 +9,8 @@ on one side alone fails them.
 
 from __future__ import annotations
 
+import unicodedata
+
 NAME_MAX_BYTES = 100
 MUNICIPALITY_CODE_MAX_BYTES = 16
 EXTERNAL_REF_MAX_BYTES = 64
@@ -54,6 +56,18 @@ AMEND_FIELD_NAMES: tuple[tuple[int, str], ...] = (
 )
 """Each amendment bit and the field name it reports (docs/LEDGER.md "Fields"), in bit order."""
 AMEND_ALL = AMEND_TITLE | AMEND_DESCRIPTION | AMEND_TARGET | AMEND_DUE_DATE
+
+
+def normalise_external_ref(text: str) -> str:
+    """The one normalising rule for a commitment's or delivery's ``external_ref``, applied where
+    refs are checked before they go on chain (the staff write API's wire models, the importer's
+    rows and what it reads back; docs/API.md "External refs"): Unicode NFC, nothing else (case,
+    spaces and punctuation are kept). "Woning-e\u0301" (a combining accent) and "Woning-\u00e9"
+    (precomposed) are one ref, ``"Woning-\u00e9"``. The byte limit
+    (:data:`EXTERNAL_REF_MAX_BYTES`) applies to the normalised text. The chain, the indexer and the
+    replay keep and compare the bytes that were sent, as the contract does.
+    """
+    return unicodedata.normalize("NFC", text)
 
 
 def delivery_number(delivery_id: int) -> int:

@@ -1,12 +1,17 @@
 """Data sources and their credits, read from the importer's source mappings.
 
 Each mapping (``scripts/mappings/*.yaml``) names the municipality its rows belong to and the
-source it credits. The API attaches the credit to everything it shows of that municipality,
-and ``make run`` onboards each municipality, so a new source is one mapping file.
+source it credits, and ``make run`` onboards each municipality, so a new source is one mapping
+file. This module is the one place that decides what a commitment is credited to
+(:func:`credited_sources`, :func:`credit_line`): the sources whose url its on-chain
+``source_uri`` names (the importer sets it), else, for one typed in by hand through the staff
+API, its municipality and the registrar who entered it (:func:`hand_typed_credit`), never a
+dataset it does not come from. A delivery is credited as its commitment is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -48,6 +53,46 @@ class SourceCredit(BaseModel):
     @property
     def credit(self) -> str:
         return f"{self.name} — {self.publisher} — {self.url} — {self.licence}"
+
+
+CREDIT_SEPARATOR = " | "
+"""Between two credits in one line (a CSV cell, an Atom ``rights``)."""
+
+
+def credited_sources(sources: Iterable[SourceCredit], source_uri: str) -> list[SourceCredit]:
+    """The sources, of ``sources`` (its municipality's), that a commitment with this on-chain
+    ``source_uri`` comes from (:meth:`SourceCredit.credits`), in their order; ``[]`` for one
+    typed in by hand (an empty or its own ``source_uri``)."""
+    return [s for s in sources if s.credits(source_uri)]
+
+
+def sources_of_commitments(
+    sources: dict[str, list[SourceCredit]], commitments: Iterable[tuple[str, str]]
+) -> list[SourceCredit]:
+    """The sources that at least one of ``commitments`` (``(municipality code, on-chain
+    source_uri)`` pairs) comes from, once each, by municipality code, then in mapping order:
+    what a page or file of those commitments credits (one typed in by hand adds none)."""
+    uris: dict[str, set[str]] = {}
+    for code, source_uri in commitments:
+        uris.setdefault(code, set()).add(source_uri)
+    return [c for code in sorted(uris) for c in sources.get(code, []) if any(c.credits(u) for u in uris[code])]
+
+
+def hand_typed_credit(municipality_name: str, registrar: str) -> str:
+    """The credit of a commitment that comes from no imported dataset: its municipality and the
+    registrar account that entered it, e.g. ``"Baarn — entered by its registrar 0xb2b2… — not
+    from an imported dataset"``."""
+    return f"{municipality_name} — entered by its registrar {registrar} — not from an imported dataset"
+
+
+def credit_line(sources: Iterable[SourceCredit], source_uri: str, municipality_name: str, registrar: str) -> str:
+    """One line crediting a commitment (or a delivery of it): the :attr:`SourceCredit.credit` of
+    each of :func:`credited_sources` joined by :data:`CREDIT_SEPARATOR`, else
+    :func:`hand_typed_credit` of its municipality and ``registrar``."""
+    found = credited_sources(sources, source_uri)
+    if not found:
+        return hand_typed_credit(municipality_name, registrar)
+    return CREDIT_SEPARATOR.join(c.credit for c in found)
 
 
 def load_sources(mappings_dir: Path) -> list[SourceCredit]:

@@ -28,7 +28,8 @@ from api.schemas import (
     TimelineEntry,
     TimelinePage,
 )
-from ledger.db import repository
+from ledger.db import activity, repository
+from ledger.sources import SourceCredit, sources_of_commitments
 from ledger.status import stable_until
 
 router = APIRouter(tags=["commitments"])
@@ -95,7 +96,8 @@ def list_commitments(
     prefix (`-last_change`: most recently changed first); ties by id ascending.
     Filters combine with AND; each flag is `true` or `false` (omitted: no filter).
     `count` is the number of commitments matching the filters (not the page size); `sources`
-    credits the data sources of the commitments on this page.
+    credits the datasets the commitments on this page come from (none for one typed in by
+    hand through the staff API).
     Quantities are decimal strings in the commitment's `unit`; statuses are evaluated at the
     request time, twice (claimed dates: `status`; recording times: `status_on_record`) and
     against both the current and the original terms; times are Unix seconds with an ISO 8601
@@ -136,13 +138,12 @@ def list_commitments(
         raise _query_problem("before" if after is not None and before is not None else "offset", exc) from exc
     caching.keep_until(request, page.valid_until)
     rows = page.rows
-    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
     return CommitmentPage(
         data=[CommitmentSummary.model_validate(r) for r in rows],
         count=page.total,
         offset=offset,
         limit=limit,
-        sources=Source.list_for(sources, codes.values()),
+        sources=_page_sources(session, sources, rows, "id"),
         next_cursor=page.next_cursor,
         prev_cursor=page.prev_cursor,
         links=PageLinks(next=_page_link(request, "after", page.next_cursor), prev=_page_link(request, "before", page.prev_cursor)),
@@ -327,8 +328,8 @@ def list_deliveries(
 
     Each has both clocks: `delivered_at` (stated by the registrar) and `recorded_at` (block
     time), `recording_lag_seconds`/`recording_lag_days`, and `recorded_late` (lag above 30
-    days). `count` is the number matching the filters; `sources` credits the data sources of
-    this page's municipalities. 422 for a flag that is not true/false, `limit` outside 1..100
+    days). `count` is the number matching the filters; `sources` credits the datasets the
+    commitments of this page's deliveries come from (none for one typed in by hand). 422 for a flag that is not true/false, `limit` outside 1..100
     or a negative `offset`.
     """
     rows, total = repository.list_deliveries(
@@ -342,11 +343,19 @@ def list_deliveries(
         now=now,
         evidence_stored=store.exists,
     )
-    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
     return DeliveryPage(
         data=[DeliveryListed.model_validate(r) for r in rows],
         count=total,
         offset=offset,
         limit=limit,
-        sources=Source.list_for(sources, codes.values()),
+        sources=_page_sources(session, sources, rows, "commitment_id"),
     )
+
+
+def _page_sources(session: Any, sources: dict[str, list[SourceCredit]], rows: list[dict[str, Any]], id_key: str) -> list[Source]:
+    """The datasets a page's commitments (``row[id_key]``: a commitment's own id, or a
+    delivery's commitment) come from, as ``ledger.sources`` decides: none for one typed in by hand."""
+    codes = repository.municipality_codes(session, {r["municipality_id"] for r in rows})
+    uris = activity.commitment_sources(session, {r[id_key] for r in rows})
+    return Source.of(sources_of_commitments(sources, [
+        (codes[r["municipality_id"]], uris.get(r[id_key], {}).get("source_uri", "")) for r in rows]))

@@ -428,7 +428,7 @@ def register_commitment(
 ) -> CommitmentRegistered:
     """Register a commitment for the token's municipality (`registerCommitment`).
 
-    Text limits in UTF-8 bytes: `external_ref` 1..64 (unique per municipality), `title`
+    Text limits in UTF-8 bytes: `external_ref` 1..64 (unique per municipality; taken in NFC), `title`
     1..200, `description` ..8000, `theme` ..120, `unit` 1..32, `source_uri` ..512.
     `target_quantity` 1..10^13 (integer or decimal string); `promised_at` (when the promise
     was made, e.g. the council's adoption; not in the future) and `due_date` (after
@@ -512,7 +512,7 @@ def record_delivery(
     Fields: `quantity` 1..10^13 (in the commitment's unit); `delivered_at` (the date you
     state; the chain adds the recording time) Unix seconds or RFC 3339 with offset, not in the
     future; `note` ..1000 bytes; `evidence_uri` ..512;
-    `external_ref` ..64 (unique per commitment when not empty); `asset_ref` ..64 (the asset it
+    `external_ref` ..64 (unique per commitment when not empty; taken in NFC); `asset_ref` ..64 (the asset it
     delivers, normalised: NFC, trimmed, inner whitespace one space; counted once per commitment);
     zero or more `evidence` files
     (each at most `max_evidence_bytes`, default 10 MiB, stored here by SHA-256 with its media

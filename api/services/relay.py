@@ -19,7 +19,10 @@ API or the chain refused):
    ``invalid-nonce`` (``signer``, ``nonce``, ``expected_nonce``; a lower one was used before);
 5. what the index can tell, as for the API's own writes: a ``recordDelivery`` whose asset is
    already counted (409 ``asset-already-counted``) or not in normalised form (422: sign
-   ``ledger.merkle.normalise_asset_ref``'s form, the one readers compare).
+   ``ledger.merkle.normalise_asset_ref``'s form, the one readers compare); a
+   ``registerCommitment`` or ``recordDelivery`` whose ``externalRef`` is not in NFC (422
+   ``external_ref_not_normalised``: the API's own writes take refs in NFC,
+   ``ledger.limits.normalise_external_ref``, and a signed ref cannot be changed here).
 
 For the batched operations the message names ``root`` and ``leafHash`` only; the leaf's values
 and its proof come from the stored batch file (:func:`api.services.batches.stored_leaf`). A
@@ -43,6 +46,7 @@ from ledger import signing
 from ledger.chain import LedgerChain, TxResult
 from ledger.deployment import Deployment
 from ledger.evidence import EvidenceStore
+from ledger.limits import normalise_external_ref
 from ledger.staff import RelayerIdentity
 
 EVENTS: Mapping[str, str] = {
@@ -189,6 +193,11 @@ def check_signed_write(
 
 def _check_record(session: Session, write: signing.SignedWrite) -> None:
     """Check 5 of the module docstring."""
+    if write.operation in ("registerCommitment", "recordDelivery"):
+        ref = str(write.message["externalRef"])
+        if ref != normalise_external_ref(ref):
+            raise _invalid("externalRef", f"externalRef {ref!r} is not in NFC {normalise_external_ref(ref)!r}: sign the "
+                           "NFC form, the one the API's own writes send", "external_ref_not_normalised")
     if write.operation != "recordDelivery":
         return
     from ledger.merkle import normalise_asset_ref

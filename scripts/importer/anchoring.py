@@ -13,6 +13,7 @@ from collections.abc import Callable
 from . import batches as batching
 from .client import LedgerClient
 from .errors import ApiError, ApiProblemError
+from .limits import normalise_external_ref
 from .plan import RecordDelivery, RegisterCommitment, RevokeDelivery
 from .results import BatchResult, OpResult, TxRef
 from .state import OnChain
@@ -97,7 +98,7 @@ class BatchWrites:
         except ApiError:
             return None
         for d in detail.get("deliveries") or []:
-            if d.get("external_ref") == delivery_ref and not (d.get("kind") == "batched" and d.get("refused_reason")):
+            if normalise_external_ref(str(d.get("external_ref") or "")) == delivery_ref and not (d.get("kind") == "batched" and d.get("refused_reason")):
                 key = (commitment_ref, delivery_ref)
                 if d.get("kind") == "batched":
                     self.deliveries[key] = str(d.get("leaf_hash") or d["id"])

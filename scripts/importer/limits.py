@@ -18,6 +18,7 @@ from ledger.limits import (  # noqa: F401  (re-exported for the planner)
     TITLE_MAX_BYTES,
     UNIT_MAX_BYTES,
     URI_MAX_BYTES,
+    normalise_external_ref,
 )
 
 

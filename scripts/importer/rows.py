@@ -109,6 +109,7 @@ def build_commitment(
     if problems:
         return None, problems
     strings = {n: str(got[n]) for n in ("external_ref", "title", "description", "theme", "unit", "source_uri")}
+    strings["external_ref"] = limits.normalise_external_ref(strings["external_ref"])  # as the API takes it
     for name, max_bytes, required in (
         ("external_ref", limits.EXTERNAL_REF_MAX_BYTES, True),
         ("title", limits.TITLE_MAX_BYTES, True),

@@ -215,7 +215,8 @@ class _Replay:
         counted_sum = sum(q for _r, q in counted)
         quantity = progress - counted_sum
         change = {**context, "$from": counted_sum, "$to": progress}
-        external_ref = str(evaluate("delivery.external_ref", spec.external_ref, change, problems) or "")
+        external_ref = limits.normalise_external_ref(
+            str(evaluate("delivery.external_ref", spec.external_ref, change, problems) or ""))
         note = str(evaluate("delivery.note", spec.note, change, problems) or "")
         evidence_uri = str(evaluate("delivery.evidence_uri", spec.evidence_uri, change, problems) or "")
         asset_ref = normalise_asset_ref(str(evaluate("delivery.asset_ref", spec.asset_ref, change, problems) or ""))

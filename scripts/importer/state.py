@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .client import LedgerClient
+from .limits import normalise_external_ref
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ class ExistingCommitment:
 
 @dataclass
 class LedgerState:
-    """Commitments of one municipality by external ref.
+    """Commitments of one municipality by external ref (its NFC form,
+    ``ledger.limits.normalise_external_ref``, as the plan names it; ``ExistingCommitment.external_ref``
+    is the ref as the chain holds it).
 
     ``commitment_total``: how many commitments the whole ledger holds (all municipalities;
     ids count from 1, so the next one registered gets ``commitment_total + 1``), or None when
@@ -92,7 +95,9 @@ class LedgerState:
 
 def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iterable[str] = ()) -> LedgerState:
     """Read the municipality's commitments (paginated list) and, for the commitments whose
-    external ref is in ``with_deliveries``, their deliveries (one detail request each).
+    external ref is in ``with_deliveries``, their deliveries (one detail request each). Refs are
+    keyed by their NFC form (``normalise_external_ref``), so a ref the chain holds in another
+    form (sent before the API normalised refs) is found by the row that names it in NFC.
 
     Raises:
         ApiProblemError, ApiUnreachableError: from the client.
@@ -101,13 +106,14 @@ def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iter
     state = LedgerState(municipality_id, commitment_total=client.commitment_count())
     for summary in client.iter_commitments(municipality_id):
         ref = str(summary["external_ref"])
-        state.commitments[ref] = ExistingCommitment(int(summary["id"]), ref, summary)
+        state.commitments[normalise_external_ref(ref)] = ExistingCommitment(int(summary["id"]), ref, summary)
     for ref in sorted(wanted & set(state.commitments)):
         existing = state.commitments[ref]
         detail = client.commitment(existing.id)
         existing.deliveries = {}
         for d in detail.get("deliveries") or []:
-            delivery_ref = str(d.get("external_ref") or "")
+            held = str(d.get("external_ref") or "")
+            delivery_ref = normalise_external_ref(held)
             if not delivery_ref:
                 continue
             if d.get("kind") == "batched" and d.get("refused_reason") and d.get("revocation") is None:
@@ -116,7 +122,7 @@ def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iter
             revocation = d.get("revocation")
             batched = d.get("kind") == "batched"
             existing.deliveries[delivery_ref] = ExistingDelivery(
-                str(d.get("leaf_hash") or d["id"]) if batched else int(d["id"]), delivery_ref, int(d["quantity"]),
+                str(d.get("leaf_hash") or d["id"]) if batched else int(d["id"]), held, int(d["quantity"]),
                 revocation is not None, OnChain.from_ref(d.get("recorded")), OnChain.from_ref((revocation or {}).get("chain")),
                 str(d["batch_root"]) if batched else None,
             )

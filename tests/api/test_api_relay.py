@@ -325,6 +325,20 @@ def test_a_relayed_asset_must_be_signed_normalised_and_uncounted(
     assert counted["existing_delivery_id"] == batch["leaves"][0]["leaf_hash"]
 
 
+def test_a_relayed_ref_must_be_signed_in_nfc(
+    client: TestClient, chain: LedgerChain, deployment: Deployment, part2: Part2Tokens, commitment: Made,
+) -> None:
+    head = chain.head_block_number()
+    struct = (1, "Woning-e\u0301", "Bomen planten", "", "", 20, "bomen", 1_655_071_200, 1_924_988_399, bytes(32), "", 0, 0)
+    writes = [("registerCommitment", [struct], "Woning"), ("recordDelivery", delivery_args(commitment.id, ref="lev-e\u0301"), "lev")]
+    for name, args, stem in writes:
+        body = assert_problem(relay(client, signed(chain, deployment, name, args, SIGNER.key)), 422, "validation-error")
+        typed, nfc = f"{stem}-e\u0301", f"{stem}-\u00e9"
+        assert body["errors"] == [{"loc": ["body", "message", "externalRef"], "type": "external_ref_not_normalised", "msg": (
+            f"externalRef {typed!r} is not in NFC {nfc!r}: sign the NFC form, the one the API's own writes send")}]
+    assert chain.head_block_number() == head
+
+
 def test_relayed_confirmations_of_a_recorded_and_a_batched_delivery_name_the_confirmer(
     client: TestClient, chain: LedgerChain, deployment: Deployment, part2: Part2Tokens, tokens: Tokens, index: Any,
     commitment: Made,

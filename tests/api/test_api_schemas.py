@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from api.schemas import AmendmentIn, CommitmentBatchIn, CommitmentIn, DeliveryBatchIn, ReasonIn
+from api.schemas import AmendmentIn, BatchDeliveryIn, CommitmentBatchIn, CommitmentIn, DeliveryBatchIn, DeliveryIn, ReasonIn
 from ledger.limits import MAX_DATE, MAX_QUANTITY
 
 BAARN_ADOPTED = 1_655_071_200
@@ -179,6 +179,31 @@ def test_source_hashes_are_normalised_to_0x_lowercase() -> None:
 @pytest.mark.parametrize("value", ["ab" * 31, "0x" + "ab" * 33, "zz" * 32, "0x" + "00" * 32, 12])
 def test_malformed_or_zero_hashes_are_refused(value: Any) -> None:
     assert errors_of(CommitmentIn, {**VALID, "source_document_sha256": value})[0][0] == ("source_document_sha256",)
+
+
+COMBINING = "Woning-e\u0301"
+"""A ref typed with a combining acute accent (NFD)."""
+PRECOMPOSED = "Woning-\u00e9"
+"""The same ref precomposed (NFC)."""
+
+
+def test_a_commitment_ref_is_taken_in_nfc() -> None:
+    assert CommitmentIn.model_validate({**VALID, "external_ref": COMBINING}).external_ref == PRECOMPOSED
+    assert CommitmentIn.model_validate({**VALID, "external_ref": PRECOMPOSED}).external_ref == PRECOMPOSED
+
+
+def test_a_delivery_ref_is_taken_in_nfc_in_every_delivery_input() -> None:
+    delivery = {"commitment_id": 1, "quantity": 1, "delivered_at": BAARN_ADOPTED, "external_ref": COMBINING}
+    assert DeliveryIn.model_validate({**delivery, "evidence_sha256": ["ab" * 32]}).external_ref == PRECOMPOSED
+    assert BatchDeliveryIn.model_validate({**delivery, "evidence_hashes": ["ab" * 32]}).external_ref == PRECOMPOSED
+
+
+def test_the_ref_limit_counts_the_bytes_of_its_nfc_form() -> None:
+    # U+0958 (DEVANAGARI LETTER QA, 3 bytes) is a composition exclusion: NFC gives U+0915 U+093C (6 bytes)
+    assert len(("\u0958" * 20).encode()) == 60
+    assert errors_of(CommitmentIn, {**VALID, "external_ref": "\u0958" * 20}) == [(("external_ref",), "string_too_long_bytes")]
+    # typed decomposed: 64 bytes (21 x "e" U+0301, then "x"); in NFC 43 bytes
+    assert CommitmentIn.model_validate({**VALID, "external_ref": "e\u0301" * 21 + "x"}).external_ref == "\u00e9" * 21 + "x"
 
 
 def test_unknown_fields_and_wrong_types_are_refused() -> None:

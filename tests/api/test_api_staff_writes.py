@@ -210,6 +210,20 @@ def test_duplicate_external_ref_is_a_conflict_naming_the_existing_commitment(
     assert counts(chain) == before
 
 
+def test_a_ref_typed_with_a_combining_accent_is_the_precomposed_ref(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
+) -> None:
+    stem = unique_ref("Woning")
+    made = register(client, tokens.baarn, **{**COMMITMENT, "external_ref": f"{stem}-e\u0301"})  # NFD, as typed
+    index()
+    assert client.get(f"/api/v1/commitments/{made.id}").json()["external_ref"] == f"{stem}-\u00e9"  # NFC on chain
+    before = counts(chain)
+    response = client.post("/api/v1/staff/commitments", json={**COMMITMENT, "external_ref": f"{stem}-\u00e9", "title": "Again"},
+                           headers=auth(tokens.baarn))
+    assert assert_problem(response, 409, "duplicate-external-ref")["existing_commitment_id"] == made.id
+    assert counts(chain) == before
+
+
 def test_the_same_external_ref_is_free_in_another_municipality(
     client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, utrecht_commitment: Made
 ) -> None:
@@ -550,6 +564,33 @@ def test_duplicate_delivery_ref_is_a_conflict_naming_the_existing_delivery(
     )  # another delivery with the same ref (an exact repeat is the same write: the outbox)
     body = assert_problem(response, 409, "duplicate-delivery-ref")
     assert body["existing_delivery_id"] == existing
+    assert counts(chain) == before
+
+
+def test_a_delivery_ref_typed_with_a_combining_accent_is_the_precomposed_ref(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any, commitment: Made
+) -> None:
+    existing = deliver(client, tokens.baarn, commitment.id, external_ref="oplevering-e\u0301")
+    index()
+    delivery = client.get(f"/api/v1/commitments/{commitment.id}").json()["deliveries"][0]
+    assert (delivery["id"], delivery["external_ref"]) == (existing, "oplevering-\u00e9")
+    before = counts(chain)
+    response = client.post(
+        f"/api/v1/staff/commitments/{commitment.id}/deliveries",
+        data={"quantity": "2", "delivered_at": "1736938800", "external_ref": "oplevering-\u00e9", "evidence_sha256": ELSEWHERE},
+        headers=auth(tokens.baarn),
+    )
+    assert assert_problem(response, 409, "duplicate-delivery-ref")["existing_delivery_id"] == existing
+    assert counts(chain) == before
+
+
+def test_one_ref_in_two_forms_is_a_repeat_inside_a_batch(client: TestClient, chain: LedgerChain, tokens: Tokens) -> None:
+    stem = unique_ref("Woning")
+    before = counts(chain)
+    response = client.post("/api/v1/staff/commitments/batch", headers=auth(tokens.baarn), json={"commitments": [
+        {**COMMITMENT, "external_ref": f"{stem}-e\u0301"}, {**COMMITMENT, "external_ref": f"{stem}-\u00e9"}]})
+    body = assert_problem(response, 422, "validation-error")
+    assert [e["loc"] for e in body["errors"]] == [["body", "commitments", 1, "external_ref"]]
     assert counts(chain) == before
 
 

@@ -53,6 +53,8 @@ BAARN_CREDIT = SourceCredit(
     source_uris=frozenset({SOURCE_URI}),
 )
 SOURCES = {"GM0308": [BAARN_CREDIT]}  # Utrecht (GM0344) has no known source
+BY_HAND_BAARN = f"Baarn — entered by its registrar {REGISTRAR} — not from an imported dataset"
+"""The credit of a Baarn commitment typed in by hand (``ledger.sources.hand_typed_credit``)."""
 
 HYPERLINK = '=HYPERLINK("http://evil.example","click")'
 
@@ -261,7 +263,9 @@ def test_commitments_csv_has_every_commitment(client: TestClient, story: Story) 
         ("'-5 trees", "overdue", "0"),
         ("'@SUM(A1)", "pending", "0"),
     ]
-    assert [r["source_credit"] for r in rows] == [BAARN_CREDIT.credit] * 3 + [""]
+    # 2..4 were typed in by hand (no source_uri of a dataset): credited to their municipality and registrar
+    assert [r["source_credit"] for r in rows] == [BAARN_CREDIT.credit] + [BY_HAND_BAARN] * 2 + [
+        f"Utrecht — entered by its registrar {REGISTRAR} — not from an imported dataset"]
     assert rows[3]["municipality_code"] == "GM0344"
 
 
@@ -347,6 +351,15 @@ def test_commitments_json_has_the_api_fields_and_credits(client: TestClient, db:
     assert [d["title"] for d in document["data"]] == [  # texts unchanged in JSON
         "Renovate 200 homes, phase 1", HYPERLINK, "-5 trees", "@SUM(A1)"
     ]
+
+
+def test_a_json_file_credits_only_the_datasets_its_rows_come_from(client: TestClient) -> None:
+    typed_by_hand = json.loads(client.get("/downloads/commitments.json?theme=Groen").content)  # 2 and 3
+    assert (typed_by_hand["count"], typed_by_hand["source_credits"]) == (2, [])
+    delivery_of_2 = json.loads(client.get("/downloads/deliveries.json?commitment_id=2").content)
+    assert (delivery_of_2["count"], delivery_of_2["source_credits"]) == (1, [])
+    imported = json.loads(client.get("/downloads/commitments.json?q=phase").content)
+    assert [c["credit"] for c in imported["source_credits"]] == [BAARN_CREDIT.credit]
 
 
 def test_commitments_json_of_a_municipality_without_rows_still_credits_it(client: TestClient) -> None:
@@ -437,6 +450,8 @@ def test_deliveries_csv_lists_recorded_then_batched(client: TestClient, story: S
     assert (batched["batch_root"], batched["leaf_hash"], batched["leaf_index"], batched["recorded_at_iso"]) == (
         story.batch.root, leaf_hash, "0", iso(story.anchored_at)
     )
+    # a delivery is credited as its commitment: 2 was typed in by hand
+    assert [r["source_credit"] for r in rows] == [BAARN_CREDIT.credit] * 2 + [BY_HAND_BAARN]
 
 
 @pytest.mark.parametrize(

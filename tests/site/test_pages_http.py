@@ -571,6 +571,54 @@ def test_the_pager_walks_every_row_once(client: TestClient, db: Database, story:
     assert nav.by_id["commitment-list"]["tag"] == "ol"
 
 
+def last_row_cursor(client: TestClient) -> str:
+    """The cursor of the last row (30) of the list sorted by id, as the API gives it: ``after``
+    it there is nothing (what a stale "Next" link holds once the list has shrunk)."""
+    last = client.get("/api/v1/commitments", params={"sort": "id", "offset": 29, "limit": 1}).json()
+    assert [r["id"] for r in last["data"]] == [30] and last["next_cursor"] is None
+    assert client.get("/api/v1/commitments", params={"sort": "id", "after": last["prev_cursor"]}).json()["data"] == []
+    return last["prev_cursor"]
+
+
+def pager_links(html: str) -> dict[str, str]:
+    """The list page's links by their words, ``&amp;`` read as ``&``."""
+    return {text_of(m.group(2)).strip(): m.group(1).replace("&amp;", "&")
+            for m in re.finditer(r'<a (?:rel="prev" )?href="([^"]+)"[^>]*>(.*?)</a>', html, flags=re.S)}
+
+
+@pytest.mark.parametrize("lang", [EN, NL], ids=["en", "nl"])
+@pytest.mark.parametrize("past", ["page=3", "page=9", "after", "page=2&after"])
+def test_a_page_past_the_end_leads_back_to_the_last_and_the_first_page(client: TestClient, lang: Lang, past: str) -> None:
+    query = past.replace("after", f"after={last_row_cursor(client)}") if "after" in past else past
+    html = client.get(f"/?lang={lang.code}&sort=id&{query}").text
+    assert card_ids(html) == []
+    words = text_of(html)
+    assert lang.t("results.pastEnd") in words and lang.t("results.none") not in words
+    assert lang.t("pager.pastEnd", pages="2") in words and lang.t("pager.page", page="1", pages="2") not in words
+    previous = re.search(r'<a rel="prev" href="([^"]+)"', html)
+    assert previous is not None
+    links = pager_links(html)
+    assert links[lang.t("pager.prev")] == links[lang.t("pager.last", page="2")] == f"/?sort=id&page=2&lang={lang.code}"
+    assert links[lang.t("pager.first")] == f"/?sort=id&lang={lang.code}"
+    assert card_ids(client.get(previous.group(1).replace("&amp;", "&")).text) == list(range(21, 31))
+    assert card_ids(client.get(links[lang.t("pager.first")]).text) == list(range(1, 21))
+
+
+def test_past_the_end_of_a_one_page_list_previous_is_the_first_page(client: TestClient) -> None:
+    html = client.get("/?lang=en&municipality_id=2&page=4").text
+    assert card_ids(html) == []
+    links = pager_links(html)
+    assert links[EN.t("pager.prev")] == links[EN.t("pager.first")] == "/?sort=status&municipality_id=2&lang=en"
+    assert EN.t("pager.last", page="1") not in links
+    assert card_ids(client.get(links[EN.t("pager.prev")]).text) == [5]
+
+
+def test_a_list_with_no_matches_is_not_past_its_end(client: TestClient) -> None:
+    html = client.get("/?lang=en&q=nothing-matches-this").text
+    assert EN.t("results.none") in text_of(html) and EN.t("results.pastEnd") not in text_of(html)
+    assert 'rel="prev"' not in html
+
+
 def test_filters_survive_paging_and_sorting(client: TestClient) -> None:
     html = client.get("/?lang=en&municipality_id=1&sort=id").text
     next_link = re.search(r'<a rel="next" href="([^"]+)"', html)
@@ -582,12 +630,41 @@ def test_filters_survive_paging_and_sorting(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("query", ["sort=zz", "status=done", "page=0", "municipality_id=x", "recorded_late=maybe",
-                                   "after=bm90IGEgY3Vyc29y", "page=502"])
-def test_a_bad_filter_is_a_422_page(client: TestClient, query: str) -> None:
-    response = client.get(f"/?{query}&lang=en")
+                                   "after=bm90IGEgY3Vyc29y", "page=502", "after=garbage", "before=garbage",
+                                   "after=x&before=y", "after=" + "x" * 401])
+def test_a_bad_filter_is_a_422_page_that_names_it_and_links_to_the_first_page(client: TestClient, query: str) -> None:
+    response = client.get(f"/?{query}&theme=Wonen&lang=en")
     assert response.status_code == 422
     assert response.headers["content-type"] == "text/html; charset=utf-8"
-    assert Page(response.text).html_lang == "en"
+    page = Page(response.text)
+    assert page.html_lang == "en"
+    named = {"after=x&before=y": "before"}.get(query, query.split("=")[0])
+    assert page.by_id["bad-parameter"]["data-parameter"] == named
+    assert EN.t("errorPage.parameter", name=named) in text_of(response.text)
+    first = page.by_id["first-page"]["href"]  # without the bad value and the paging, the other filters kept
+    assert first == "/?theme=Wonen&lang=en"
+    assert client.get(first).status_code == 200
+
+
+@pytest.mark.parametrize("lang", [EN, NL], ids=["en", "nl"])
+@pytest.mark.parametrize("query, named", [("deliveries_after=garbage", "deliveries_after"), ("timeline_before=r.1", "timeline_before"),
+                                          ("deliveries_after=r.1&deliveries_before=r.9", "deliveries_before")])
+def test_a_bad_cursor_of_a_commitment_page_is_named_in_both_languages(client: TestClient, lang: Lang, query: str, named: str) -> None:
+    response = client.get(f"/commitments/1?{query}&lang={lang.code}")
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.by_id["bad-parameter"]["data-parameter"] == named
+    assert lang.t("errorPage.parameter", name=named) in text_of(response.text)
+    assert page.by_id["first-page"]["href"] == f"/commitments/1?lang={lang.code}"
+    assert lang.t("errorPage.firstPage") in text_of(response.text)
+
+
+def test_a_bad_path_parameter_is_named_and_the_page_links_to_the_list(client: TestClient) -> None:
+    response = client.get("/commitments/abc?lang=nl")
+    assert response.status_code == 422
+    page = Page(response.text)
+    assert page.by_id["bad-parameter"]["data-parameter"] == "commitment_id"
+    assert "first-page" not in page.by_id and NL.t("errorPage.home") in text_of(response.text)
 
 
 # ---------------------------------------------------------------------------- plain words
@@ -663,6 +740,37 @@ def test_ledger_texts_keep_the_language_of_their_source(client: TestClient) -> N
     assert f'<a href="/commitments/5?lang=en" lang="es">{CHILE_TITLE}</a>' in listed
     baarn = client.get("/commitments/1?lang=en").text
     assert Page(baarn).by_id["commitment-title"]["lang"] == "nl"
+
+
+def sources_section(html: str) -> str:
+    """The visible words of the list's "Sources" section ("" when it has none)."""
+    found = re.search(r'<section class="sources" id="sources".*?</section>', html, flags=re.S)
+    return text_of(found.group(0)) if found else ""
+
+
+def test_the_list_credits_commitments_typed_in_by_hand_to_their_municipality_not_a_dataset(client: TestClient) -> None:
+    """The story's commitments were registered without a dataset's source_uri (as through the
+    staff API): the list credits the municipality's registrar, not the source mapping's dataset."""
+    for lang in (EN, NL):
+        section = sources_section(client.get(f"/?lang={lang.code}&municipality_id=1").text)
+        assert lang.t("credit.byHand", name="Baarn") in section
+        assert "Samen Baarn" not in section and "Gobierno de Chile" not in section
+    assert sources_section(client.get("/?lang=en&q=nothing-matches-this").text) == ""
+
+
+def test_the_list_credits_the_datasets_of_the_commitments_on_its_page() -> None:
+    from frontend.site import _page_credits
+    from ledger.sources import SourceCredit
+
+    akkoord = SourceCredit(municipality_code="GM0308", municipality_name="Baarn", name="Akkoord", publisher="Baarn",
+                           url="https://example.org/akkoord", licence="-", source_uris=frozenset({"https://example.org/akkoord"}))
+    other = akkoord.model_copy(update={"name": "Other", "url": "https://example.org/other",
+                                       "source_uris": frozenset({"https://example.org/other"})})
+    municipalities = [{"id": 1, "code": "GM0308", "name": "Baarn"}, {"id": 2, "code": "CL-GOB", "name": "Chile"}]
+    credits = _page_credits({"GM0308": [akkoord, other]}, municipalities, [(1, "https://example.org/akkoord"), (1, "")])
+    assert credits == [{"name": "Baarn", "sources": [akkoord], "by_hand": True}]
+    assert _page_credits({"GM0308": [akkoord, other]}, municipalities, [(2, "https://example.org/akkoord")]) == [
+        {"name": "Chile", "sources": [], "by_hand": True}]
 
 
 def test_chile_dates_are_on_the_santiago_calendar(client: TestClient, story: Story) -> None:

@@ -95,3 +95,32 @@ def test_a_cursor_that_does_not_fit_is_the_422_page(client: Any, query: str) -> 
     answer = client.get(f"/commitments/{LONG}?{query}&lang=en")
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("text/html")
+
+
+def _last_row_cursor(client: Any, commitment_id: int, part: str) -> str:
+    """The cursor of the last row of a commitment's ``part`` (the API's ``prev_cursor`` of a page
+    of that row alone): nothing comes after it (a stale "next" link once rows are gone)."""
+    page = client.get(f"/api/v1/commitments/{commitment_id}/{part}", params={"limit": 1}).json()
+    while page["next_cursor"] is not None:
+        page = client.get(f"/api/v1/commitments/{commitment_id}/{part}", params={"limit": 1, "after": page["next_cursor"]}).json()
+    assert len(page["data"]) == 1
+    return page["prev_cursor"] or ""
+
+
+@pytest.mark.parametrize("lang", ["en", "nl"])
+def test_a_history_page_past_its_end_leads_back_to_its_first_page(client: Any, lang: str) -> None:
+    from frontend.i18n import Lang
+
+    words = Lang(lang)
+    deliveries = _last_row_cursor(client, SHORT, "deliveries")
+    timeline = _last_row_cursor(client, SHORT, "timeline")
+    assert deliveries and timeline
+    page = client.get(f"/commitments/{SHORT}", params={"deliveries_after": deliveries, "timeline_after": timeline,
+                                                       "lang": lang}).text
+    assert _delivery_ids(page) == [] and _timeline_count(page) == 0
+    assert words.t("delivery.noneYet") not in page  # it has deliveries: this page is past them
+    assert page.count(words.t("results.pastEnd")) == 2
+    assert _pager(page, "deliveries") == {"prev": f"/commitments/{SHORT}?timeline_after={timeline}&lang={lang}#deliveries-h"}
+    assert _pager(page, "timeline") == {"prev": f"/commitments/{SHORT}?deliveries_after={deliveries}&lang={lang}#timeline-h"}
+    back = client.get(f"/commitments/{SHORT}", params={"lang": lang}).text
+    assert len(_delivery_ids(back)) == 2 and _timeline_count(back) >= 1
