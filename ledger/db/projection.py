@@ -1690,6 +1690,11 @@ class _Chunk:
         known = self._stored_facts.get(commitment_id)
         if known is not None:
             return known
+        if commitment_id in self._new_commitments_set:
+            known = self._stored_facts[commitment_id] = ({}, [])
+            return known
+        # The first need of a stored commitment: every loaded one is read now (the run's
+        # commitments are all loaded by then; only registrations, new ones, join later).
         wanted = sorted(cid for cid in self.commitments if cid not in self._stored_facts and cid not in self._new_commitments_set)
         for cid in (*wanted, commitment_id):
             self._stored_facts.setdefault(cid, ({}, []))
