@@ -17,7 +17,12 @@ each backend, side by side in one run on the same anvil:
     commits included, in events per second of the same events;
 (c) their ratio b/a (goal: at least 0.5), and, per backend, the ratio of the ``deep`` speed to
     the ``wide`` speed (goal: within 20 %, 0.8 to 1.2: O(1) work per event whatever the
-    number of deliveries of a commitment).
+    number of deliveries of a commitment);
+(d) the same comparison on deliveries alone: the blocks after the last registration (wide:
+    10,000 first deliveries, then 10,000 second ones; deep: 20,000 deliveries of one
+    commitment) indexed and timed on an index already holding everything before them, so
+    both shapes are timed on the same kind of event (a third of wide's events are
+    registrations, whose text search and list indexes cost more than a delivery).
 
 With ``--rss`` (default) ``python -m indexer --once`` also runs once as a child process on the
 largest chain of the run into a temporary SQLite index, and its peak resident set size
@@ -41,6 +46,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -182,6 +188,69 @@ def index_once(built: BuiltChain, backend: str, chunk_blocks: int, postgres_url:
     return IndexerRun(built.shape, backend, built.events, applied, seconds, base.events_per_second, base.calls)
 
 
+@dataclass
+class DeliveryPhaseRun:
+    """The deliveries after the last registration of a chain, indexed on top of an index that
+    holds everything before them: shape, backend, events of the phase, seconds of its
+    ``run_once``."""
+
+    shape: str
+    backend: str
+    events: int
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        """Events of the phase per second."""
+        return self.events / self.seconds if self.seconds > 0 else float("inf")
+
+
+def last_block_of(built: BuiltChain, event_name: str) -> int:
+    """The highest block holding a ``event_name`` log of the chain's ledger (one filtered
+    ``eth_getLogs`` over the whole range).
+
+    Raises:
+        BenchIndexError: the chain has no such log, or the node answered an error.
+    """
+    topic = LedgerChain(built.rpc_url, built.deployment).decoder.topic_of(event_name)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_getLogs", "params": [{
+        "address": built.deployment.contract_address, "fromBlock": hex(built.deployment.deploy_block),
+        "toBlock": hex(built.last_block), "topics": [topic]}]}
+    answer = httpx.post(built.rpc_url, json=body, timeout=120).json()
+    if "error" in answer or not answer.get("result"):
+        raise BenchIndexError(f"{built.shape}: no {event_name} log found ({answer.get('error')})")
+    return max(int(log["blockNumber"], 16) for log in answer["result"])
+
+
+def delivery_phase_once(built: BuiltChain, backend: str, chunk_blocks: int, postgres_url: str) -> DeliveryPhaseRun:
+    """Index the chain up to its last registration's block (not timed), then time the
+    indexing of the rest (deliveries only, in both the wide and the deep shape).
+
+    Raises:
+        BenchIndexError: the phase applied other than every event after that block, or the
+            index holds event errors.
+    """
+    split = last_block_of(built, "CommitmentRegistered")
+    with tempfile.TemporaryDirectory(prefix="bench-indexer-phase-") as tmp, fresh_index(backend, Path(tmp), postgres_url) as url:
+        engine = make_engine(url)
+        try:
+            create_schema(engine)
+            sessions = session_factory(engine)
+            chain = LedgerChain(built.rpc_url, built.deployment)
+            first = indexer_settings(built, url, Path(tmp), chunk_blocks).model_copy(update={"confirmations": built.last_block - split})
+            before = Indexer(chain, sessions, first).run_once()
+            started = time.perf_counter()
+            applied = Indexer(chain, sessions, indexer_settings(built, url, Path(tmp), chunk_blocks)).run_once()
+            seconds = time.perf_counter() - started
+            with sessions() as session, session.begin():
+                errors = event_error_count(session)
+        finally:
+            engine.dispose()
+    if errors or before + applied != built.events:
+        raise BenchIndexError(f"{built.shape} on {backend}: {before} + {applied} of {built.events} events applied, {errors} event errors")
+    return DeliveryPhaseRun(built.shape, backend, applied, seconds)
+
+
 def child_rss(built: BuiltChain, chunk_blocks: int) -> RssRun:
     """``python -m indexer --once`` on ``built`` into a temporary SQLite index, as a child
     process with only its own ``LEDGER_*`` settings; its exit status, seconds and peak RSS."""
@@ -215,7 +284,8 @@ def _mark(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]FAIL[/red]"
 
 
-def report(console: Console, runs: list[IndexerRun], rss: RssRun | None, chunk_blocks: int) -> dict[str, Any]:
+def report(console: Console, runs: list[IndexerRun], rss: RssRun | None, chunk_blocks: int,
+           phases: list[DeliveryPhaseRun] | None = None) -> dict[str, Any]:
     """Print the tables; returns the same figures as a JSON-ready dict."""
     table = Table(title=f"Indexer backfill vs bare eth_getLogs + eth-abi decode (same anvil, chunks of {chunk_blocks} "
                         f"blocks; goal ≥ {RATIO_GOAL}× bare)")
@@ -243,6 +313,24 @@ def report(console: Console, runs: list[IndexerRun], rss: RssRun | None, chunk_b
             table.add_row(f["backend"], f"{f['wide_events_per_second']:,.0f}", f"{f['deep_events_per_second']:,.0f}",
                           f"{f['deep_over_wide']:.2f}", _mark(ok))
         console.print(table)
+    phase_by = {(p.shape, p.backend): p for p in phases or []}
+    phase_flat: list[dict[str, Any]] = []
+    for backend in BACKENDS:
+        if ("wide", backend) in phase_by and ("deep", backend) in phase_by:
+            wide_p, deep_p = phase_by[("wide", backend)], phase_by[("deep", backend)]
+            phase_flat.append({"backend": backend, "wide_deliveries": wide_p.events, "wide_per_second": wide_p.events_per_second,
+                               "deep_deliveries": deep_p.events, "deep_per_second": deep_p.events_per_second,
+                               "deep_over_wide": deep_p.events_per_second / wide_p.events_per_second})
+    if phase_flat:
+        table = Table(title="O(1) per delivery: the deliveries after the last registration, on an index holding the rest "
+                            f"(10,000 × 2 vs 1 × 20,000 at the default sizes); goal within {DEEP_WIDE_TOLERANCE:.0%}")
+        for column in ("backend", "wide deliveries", "wide /s", "deep deliveries", "deep /s", "deep / wide", "goal"):
+            table.add_column(column, justify="left" if column == "backend" else "right")
+        for f in phase_flat:
+            ok = abs(f["deep_over_wide"] - 1) <= DEEP_WIDE_TOLERANCE
+            table.add_row(f["backend"], f"{f['wide_deliveries']:,}", f"{f['wide_per_second']:,.0f}", f"{f['deep_deliveries']:,}",
+                          f"{f['deep_per_second']:,.0f}", f"{f['deep_over_wide']:.2f}", _mark(ok))
+        console.print(table)
     if rss is not None:
         table = Table(title=f"python -m indexer --once as a child process (SQLite), peak RSS; goal < {RSS_GOAL_MB:.0f} MB")
         for column in ("shape", "events", "seconds (with start-up)", "events/s", "peak RSS MB", "goal"):
@@ -254,6 +342,7 @@ def report(console: Console, runs: list[IndexerRun], rss: RssRun | None, chunk_b
         "chunk_blocks": chunk_blocks,
         "runs": [{**asdict(r), "events_per_second": r.events_per_second, "ratio": r.ratio} for r in runs],
         "deep_vs_wide": flat,
+        "deliveries_deep_vs_wide": phase_flat,
         "rss": asdict(rss) if rss is not None else None,
     }
 
@@ -280,6 +369,7 @@ def main(
     names = parse_shapes(shapes)
     largest = max(names, key=lambda n: SHAPES[n].events(sizes[n]))
     runs: list[IndexerRun] = []
+    phases: list[DeliveryPhaseRun] = []
     child: RssRun | None = None
     for name in names:
         with built_chain(name, sizes[name], port=port,
@@ -291,9 +381,13 @@ def main(
                 r = runs[-1]
                 console.print(f"  {backend}: bare {r.bare_events_per_second:,.0f} events/s, indexer "
                               f"{r.events_per_second:,.0f} events/s ({r.seconds:.1f} s), ratio {r.ratio:.2f}")
+                if name in ("wide", "deep"):
+                    phases.append(delivery_phase_once(built, backend, chunk_blocks, postgres_url))
+                    console.print(f"  {backend}: the {phases[-1].events:,} deliveries after the registrations: "
+                                  f"{phases[-1].events_per_second:,.0f} events/s")
             if rss and name == largest:
                 child = child_rss(built, chunk_blocks)
-    figures = report(console, runs, child, chunk_blocks)
+    figures = report(console, runs, child, chunk_blocks, phases)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

@@ -22,7 +22,7 @@ from bench.chain_fill import (
     port_free,
     wide_ops,
 )
-from bench.indexer import index_once
+from bench.indexer import delivery_phase_once, index_once, last_block_of
 from bench.replay import replay_once
 from ledger.abi import ledger_abi
 from ledger.events import EventDecoder
@@ -141,3 +141,13 @@ def test_the_measured_indexer_and_replay_build_every_event(cache: Path) -> None:
         replayed = replay_once(built, 4)
         assert (replayed.events, replayed.bare_calls) == (253, 4)
         assert replayed.replay_seconds > 0 and replayed.command_seconds > 0
+
+
+def test_the_delivery_phase_times_only_the_deliveries_after_the_last_registration(cache: Path) -> None:
+    """wide 30 (30 registrations, then 2 × 30 deliveries), 7 operations per transaction and 3
+    transactions per block from block 4 (deploy block 1, set-up 2-3): the registrations end in
+    the bulk's second block (5) with the first 12 deliveries, so the phase is the other 48."""
+    with built_chain("wide", 30, ops_per_tx=7, txs_per_block=3, port=None, cache_dir=cache) as built:
+        assert (built.deployment.deploy_block, last_block_of(built, "CommitmentRegistered")) == (1, 5)
+        phase = delivery_phase_once(built, "sqlite", 4, "")
+        assert (phase.shape, phase.backend, phase.events) == ("wide", "sqlite", 48)
