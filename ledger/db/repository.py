@@ -43,6 +43,8 @@ import json
 
 from sqlalchemy import BigInteger, ColumnElement, Connection, and_, bindparam, case, column, func, literal, literal_column, or_, select, table, text, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from ledger.db.models import (
     AdminChange,
@@ -68,6 +70,7 @@ from ledger.db.models import SEARCH_MIN_CHARS, SEARCH_TABLE, VERSION_TABLE
 from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH, batched_delivery_key
 from ledger.limits import amendment_field_names
 from ledger.status import (
+    SETTLED_COLUMNS,
     STATUSES,
     VERDICTS,
     due_date_column,
@@ -846,18 +849,26 @@ def list_commitments_page(
         session, now, ("list", municipality_id, theme, recorded_late, amended_after_due_date, historical_record),
         [c for i, c in enumerate(timeless) if i not in (relaxed_at, search_at if needle else None)])
     changes: list[tuple[str, list[ColumnElement[bool]]]] = []
-    if wanted:
-        conditions.append(status_in_sql("status", wanted, now))
-        changes.append(("status", timeless))
-    if wanted_on_record:
-        conditions.append(status_in_sql("status_on_record", wanted_on_record, now))
-        changes.append(("status_on_record", timeless))
+    status_at: dict[str, tuple[int, list[str]]] = {}  # status field -> (its condition's index, the statuses)
+    for status_field, chosen in (("status", wanted), ("status_on_record", wanted_on_record)):
+        if chosen:
+            status_at[status_field] = (len(conditions), chosen)
+            conditions.append(status_in_sql(status_field, chosen, now))
+            changes.append((status_field, timeless))
 
     filters_key = (municipality_id, theme, tuple(sorted(wanted)), tuple(sorted(wanted_on_record)), recorded_late,
                    amended_after_due_date, historical_record, met_only_under_relaxed_terms, needle)
     total = _count(session, now, filters_key, conditions, changes)
+    segment_columns = None  # the columns the status segments (sort=status) are tested on
     if needle and total and _scan_finds_sooner(session, now, needle, total, limit):
+        # Read the rows in the order's index, testing each, until the page is full: the
+        # status conditions must not offer the planner their own indexes (it would read every
+        # row of the wanted statuses and sort them). A segment keeps its settled part
+        # indexable ((settled part, id) gives the segment in id order).
         conditions[search_at] = Commitment.search_text.contains(needle, autoescape=True)
+        for status_field, (at, chosen) in status_at.items():
+            conditions[at] = status_in_sql(status_field, chosen, now, table=_ScanColumns(_STATUS_SCAN_COLUMNS))
+        segment_columns = _ScanColumns(_STATUS_SCAN_COLUMNS - set(SETTLED_COLUMNS.values()))
 
     def read(where: list[ColumnElement[bool]], by: list[ColumnElement[Any]], count: int, skip: int = 0) -> list[Any]:
         query = select(Commitment, Municipality.name).join(Municipality, Municipality.id == Commitment.municipality_id)
@@ -875,7 +886,7 @@ def list_commitments_page(
                 continue
             where = list(conditions)
             if status is not None:
-                where.append(status_in_sql("status", [status], now))
+                where.append(status_in_sql("status", [status], now, table=segment_columns))
             if start is not None and index == start[0]:
                 where.append(_beyond(keys, start[1], forward))
             by = [c.desc() if d else c.asc() for c, d in keys] if forward else [c.asc() if d else c.desc() for c, d in keys]
@@ -940,6 +951,29 @@ def _count(
         lambda: int(session.scalar(select(func.count()).select_from(Commitment).where(*conditions)) or 0),
         changes,
     ))
+
+
+_STATUS_SCAN_COLUMNS = frozenset({*SETTLED_COLUMNS.values(), "due_date", "original_due_date", "delivered_quantity"})
+"""The columns of ``ledger.status.status_in_sql``'s conditions: a page read by scanning the
+list's order (:func:`_scan_finds_sooner`) tests them on each row instead of reading through them."""
+
+
+class _ScanColumns:
+    """``Commitment``'s columns as ``ledger.status``'s SQL builders take them (their ``table``),
+    those named in ``unindexed`` as ``+column`` (SQLite): the same values, but no index serves
+    a condition on them, so the planner reads the rows in the index of the ``ORDER BY``
+    (SQLite's documented way to disqualify a term from index use) and stops when the page is full."""
+
+    def __init__(self, unindexed: Iterable[str]) -> None:
+        self._unindexed = frozenset(unindexed)
+
+    def __getattr__(self, name: str) -> ColumnElement[Any]:
+        column_ = Commitment.__table__.c.get(name)
+        if column_ is None:
+            raise AttributeError(name)
+        if name not in self._unindexed:
+            return column_
+        return UnaryExpression(column_, operator=custom_op("+"), type_=column_.type)
 
 
 def _scan_finds_sooner(session: Session, now: int, needle: str, total: int, limit: int) -> bool:

@@ -7,14 +7,19 @@ amendments of the texts and deleted rows."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, event, update
 
 from ledger.db import repository
 from ledger.db.models import SEARCH_TABLE, Commitment
 from ledger.db.projection import _search_text
+from ledger.status import STATUSES
 from tests.db.databases import Database
-from tests.db.test_lists_status_sql import insert_rows
+from tests.db.test_lists_keyset import expected_ids, ids
+from tests.db.test_lists_status_sql import insert_rows, python_status
 from tests.db.test_status_rules import status_db  # noqa: F401 (fixture)
 
 ALPHABET = "abcAB éëïöüÉĳĲß%_\\/'\"␀*-.:()^"
@@ -111,3 +116,100 @@ def test_an_index_made_with_trigram_positions_answers_the_same(status_db: Databa
         session.commit()
         for q, expected in (("zonn", [1, 2]), ("PANELEN OP", [1]), ('"quot', [3]), ("strasse", []), ("aße", [3]), ("xyz", [])):
             assert found(session, q) == (expected, len(expected)), q
+
+
+WORDS = ("fietspad", "brug", "school")
+searched_row = st.fixed_dictionaries({
+    "withdrawn": st.booleans(),
+    "delivered_quantity": st.integers(0, 2),
+    "due_date": st.integers(1, 6),
+    "original_due_date": st.integers(1, 6),
+    "met_at": st.one_of(st.none(), st.integers(0, 7)),
+    "met_on_record_at": st.one_of(st.none(), st.integers(0, 7)),
+    "progress_bps": st.integers(0, 3),
+    "last_change_block": st.integers(2, 4),
+    "title": st.sampled_from(WORDS),
+})
+
+
+def searched(rows: list[dict]) -> list[dict]:
+    """The rows with their texts and both clocks' original-terms dates as the current ones."""
+    return [{**r, "met_at_original_terms": r["met_at"], "met_on_record_at_original_terms": r["met_on_record_at"],
+             "external_ref": f"r#{i}", "search_text": _search_text(r["title"], "", f"r#{i}")}
+            for i, r in enumerate(rows, start=1)]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(searched_row, min_size=1, max_size=14),
+    now=st.integers(0, 7),
+    limit=st.integers(1, 3),
+    wanted=st.sets(st.sampled_from(STATUSES), max_size=2),
+    on_record=st.sets(st.sampled_from(STATUSES), max_size=2),
+    word=st.sampled_from(WORDS),
+)
+def test_a_search_with_status_filters_pages_what_a_python_filter_finds_in_every_sort(
+    status_db: Database, rows: list[dict], now: int, limit: int, wanted: set[str], on_record: set[str], word: str  # noqa: F811
+) -> None:
+    """A text search with status filters pages the rows a Python filter finds, in each sort's
+    order, both ways by cursor and by offset: also when the page is read by testing the rows
+    in the order's index (a frequent word and a small page: the status conditions then
+    offer no index of their own)."""
+    rows = searched(rows)
+    with status_db.sessions() as session:
+        insert_rows(session, rows)
+        session.commit()
+        for sort in repository.COMMITMENT_SORTS:
+            kept = [r for r in rows if word in r["title"] and python_status(r, "status_on_record", now) in (on_record or STATUSES)]
+            kept_ids = {int(r["external_ref"].removeprefix("r#")) for r in kept}
+            expected = [i for i in expected_ids([{**r, "last_change_log_index": i} for i, r in enumerate(rows, start=1)],
+                                                sort, now, wanted) if i in kept_ids]
+            args = dict(q=word.upper(), statuses=sorted(wanted), statuses_on_record=sorted(on_record), sort=sort, limit=limit)
+            page = repository.list_commitments_page(session, now, **args)
+            assert page.total == len(expected), sort
+            forward = ids(page)
+            while page.next_cursor is not None:
+                page = repository.list_commitments_page(session, now, after=page.next_cursor, **args)
+                forward += ids(page)
+            assert forward == expected, sort
+            backward = ids(page)
+            while page.prev_cursor is not None:
+                page = repository.list_commitments_page(session, now, before=page.prev_cursor, **args)
+                backward = ids(page) + backward
+            assert backward == expected, sort
+            for offset in range(0, len(expected) + 1, limit):
+                assert ids(repository.list_commitments_page(session, now, offset=offset, **args)) == \
+                    expected[offset : offset + limit], (sort, offset)
+
+
+@pytest.mark.parametrize("sort", ["id", "due_date", "-last_change", "status"])
+def test_a_frequent_word_with_a_status_filter_is_read_in_the_order_index_without_sorting(
+    status_db: Database, sort: str  # noqa: F811
+) -> None:
+    """SQLite (issue 8): a page of a search that most rows match, with a status filter, is read
+    by walking the sort's index and testing each row (it stops when the page is full), not by
+    reading every row of the status through its index and sorting them all."""
+    if status_db.backend != "sqlite":
+        pytest.skip("PostgreSQL's planner weighs the pg_trgm index itself")
+    rows = searched([{**OPEN, "due_date": 1 + i % 2, "progress_bps": 0, "last_change_block": 2, "title": "fietspad"}
+                     for i in range(300)])
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append((statement, parameters))
+
+    with status_db.sessions() as session:
+        insert_rows(session, rows)
+        session.commit()
+        event.listen(status_db.engine, "before_cursor_execute", seen)
+        try:
+            page = repository.list_commitments_page(session, 2, q="fietspad", statuses=["overdue"], sort=sort, limit=20)
+        finally:
+            event.remove(status_db.engine, "before_cursor_execute", seen)
+        assert page.total == 150 and len(page.rows) == 20
+        reads = [(s, p) for s, p in statements if "JOIN municipalities" in s]
+        assert reads
+        for statement, parameters in reads:
+            plan = [row[3] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
+            assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
+            assert not any("ix_commitments_status_due" in step for step in plan), plan
