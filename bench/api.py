@@ -1,6 +1,7 @@
 """API and site throughput under load from a second process (wrk), against a trivial endpoint.
 
-``python -m bench.api [--size small,big] [--duration 5] [--connections 8] [--postgres-url URL]``
+``python -m bench.api [--size small,big] [--duration 5] [--connections 8] [--postgres-url URL]
+[--ports 8760-8769] [--only "random,POST"]``
 
 For each size (bench/fill_index.py: ``small`` 350 commitments, ``medium`` 20,000, ``big``
 100,000 commitments with 1,000,000 deliveries; filled once through the real projection and
@@ -70,7 +71,7 @@ from ledger.settings import REPO_ROOT
 from tests.db.script import CONTRACT
 
 API_PORTS = range(8760, 8770)
-"""Ports the served apps may use (the first free one is taken)."""
+"""Ports the served apps may use by default (the first free one is taken; ``--ports`` for others)."""
 API_LOG_DIR = REPO_ROOT / "data" / "bench"
 """Where the served API's log of each size is kept (``api-<size>.log``)."""
 READY_TIMEOUT_SECONDS = 180.0
@@ -191,17 +192,17 @@ def next_pages(url: str, m: Manifest) -> list[Endpoint]:
 # ---------------------------------------------------------------------------- serving
 
 
-def _free_port() -> int:
+def _free_port(ports: range = API_PORTS) -> int:
     import socket
 
-    for port in API_PORTS:
+    for port in ports:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f"no free port in {API_PORTS.start}..{API_PORTS.stop - 1}")
+    raise RuntimeError(f"no free port in {ports.start}..{ports.stop - 1}")
 
 
 @dataclass
@@ -227,16 +228,16 @@ def _inherited() -> dict[str, str]:
 
 
 @contextmanager
-def serve(module: str, env: dict[str, str], log: Path, ready_path: str) -> Iterator[Served]:
+def serve(module: str, env: dict[str, str], log: Path, ready_path: str, ports: range = API_PORTS) -> Iterator[Served]:
     """``python -m <module> --host 127.0.0.1 --port <port>`` (``api.server`` or
-    ``bench.trivial_app``) on a free port of :data:`API_PORTS`; yields once ``ready_path``
+    ``bench.trivial_app``) on a free port of ``ports``; yields once ``ready_path``
     answers 200; stopped with SIGTERM (SIGKILL after 35 s: uvicorn's graceful shutdown is 30 s).
 
     Raises:
         RuntimeError: the server exits or does not answer within :data:`READY_TIMEOUT_SECONDS`
             (its log is named).
     """
-    port = _free_port()
+    port = _free_port(ports)
     url = f"http://127.0.0.1:{port}"
     with open(log, "ab") as out:
         process = subprocess.Popen(
@@ -372,8 +373,9 @@ def check(url: str, endpoint: Endpoint) -> tuple[int, str]:
 
 
 def run_size(size: str, *, duration: int, connections: int, postgres_url: str | None, console: Console,
-             reuse_fill: bool = False) -> SizeRun:
-    """Fill (or reuse) the index of ``size``, serve both apps and load every endpoint."""
+             reuse_fill: bool = False, ports: range = API_PORTS, only: tuple[str, ...] = ()) -> SizeRun:
+    """Fill (or reuse) the index of ``size``, serve both apps on ``ports`` and load every
+    endpoint (only those whose name contains one of ``only``, when given)."""
     console.print(f"[bold]{size}[/bold]: filling or reusing the index (bench/fill_index.py) ...")
     manifest = fill(sizes_of(size), postgres_url=postgres_url, reuse_any_code=reuse_fill)
     console.print(f"  {manifest.counts['commitments']:,} commitments, {manifest.counts['deliveries']:,} deliveries "
@@ -389,10 +391,11 @@ def run_size(size: str, *, duration: int, connections: int, postgres_url: str | 
         data_dir.mkdir()
         env = _api_env(manifest, data_dir)
         try:
-            with serve("bench.trivial_app", {}, folder / "trivial.log", "/ping") as baseline, \
-                    serve("api.server", env, folder / "api.log", "/api/v1/health/live") as served:
+            with serve("bench.trivial_app", {}, folder / "trivial.log", "/ping", ports) as baseline, \
+                    serve("api.server", env, folder / "api.log", "/api/v1/health/live", ports) as served:
                 run.trivial.append(load(baseline.url, trivial, **options))
-                todo = endpoints(manifest) + next_pages(served.url, manifest)
+                todo = [e for e in endpoints(manifest) + next_pages(served.url, manifest)
+                        if not only or any(part in e.name for part in only)]
                 for start in range(0, len(todo), BASELINE_EVERY):
                     block = []
                     for endpoint in todo[start:start + BASELINE_EVERY]:
@@ -471,6 +474,9 @@ def main(
     postgres_url: str = typer.Option(None, help="serve an index filled on this PostgreSQL server instead of SQLite"),
     json_out: Path = typer.Option(None, "--json", help="also write the figures to this JSON file"),
     reuse_fill: bool = typer.Option(False, "--reuse-fill", help="take a cached index of a size filled by other code"),
+    ports: str = typer.Option(f"{API_PORTS.start}-{API_PORTS.stop - 1}",
+                              help="inclusive range of ports the served apps may take, FIRST-LAST"),
+    only: str = typer.Option("", help="comma-separated parts of endpoint names: measure only the endpoints naming one"),
 ) -> None:
     """Load the trivial endpoint and the API's and site's reads with wrk; print ratios, latencies, flatness, memory."""
     if shutil.which("wrk") is None:
@@ -480,9 +486,14 @@ def main(
         raise typer.BadParameter("--size needs at least one size")
     for s in sizes:
         sizes_of(s)  # BadParameter for an unknown size, before anything is filled
+    first, _, last = ports.partition("-")
+    if not (first.isdigit() and last.isdigit() and 1 <= int(first) <= int(last) <= 65_535):
+        raise typer.BadParameter(f"--ports must be FIRST-LAST within 1..65535, got {ports!r}")
+    port_range = range(int(first), int(last) + 1)
+    parts = tuple(p.strip() for p in only.split(",") if p.strip())
     console = Console(width=None if sys.stdout.isatty() else 200)
     runs = [run_size(s, duration=duration, connections=connections, postgres_url=postgres_url, console=console,
-                     reuse_fill=reuse_fill) for s in sizes]
+                     reuse_fill=reuse_fill, ports=port_range, only=parts) for s in sizes]
     report(runs, console, connections, duration)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
