@@ -2,11 +2,16 @@
 (issue 8: "flat with size").
 
     python -m bench.lists [--small 350] [--large 20000] [--backend sqlite|postgresql] [--calls 200]
+    python -m bench.lists --fill small,big [--reuse-fill] [--calls 200]
 
 Fills two fresh indexes straight through SQL (no chain: the projection's output shapes, with
 the settled columns and search texts as the projection writes them; ten municipalities, eight
 themes, due dates from three years back to three years ahead, a third delivered, one in
-twenty withdrawn), then times each read of ``ledger.db.repository`` the API and the site
+twenty withdrawn), or with ``--fill`` takes two indexes of ``bench/fill_index.py`` (filled
+through the projection, with their deliveries: ``small`` 350 commitments and 3,500
+deliveries, ``big`` 100,000 and 1,000,000; cached under data/bench/, SQLite; read at the
+chain's last block time, searched for its ``search_word`` and ``no_match_word``), then times
+each read of ``ledger.db.repository`` the API and the site
 make, each call in its own session as a request has: calls per second on each index and their
 ratio (large / small; the goal is at least 0.7). PostgreSQL is analysed after the fill (as
 autovacuum soon does; without statistics its planner sorts whole status ranges). Counts are kept between calls (the index does
@@ -21,11 +26,15 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
 
 from sqlalchemy import insert
 
-from ledger.db import repository
+from bench import fill_index
+from bench.fill_index import Manifest
+from ledger.db import make_engine, repository, session_factory
 from ledger.db.models import Commitment, Municipality
 from ledger.db.projection import _search_text
 from ledger.status import SETTLED_COLUMNS, VERDICTS, settled_status
@@ -83,20 +92,40 @@ def fill(database: Any, n: int) -> None:
             conn.exec_driver_sql("ANALYZE")
 
 
-READS: dict[str, Callable[[Any], Any]] = {
-    "list page of 50 (sort id)": lambda s: repository.list_commitments_page(s, NOW, limit=50),
-    "site list (sort status, 20)": lambda s: repository.list_commitments_page(s, NOW, sort="status", limit=20),
-    "filtered search (q, municipality, 2 statuses)": lambda s: repository.list_commitments_page(
-        s, NOW, q="fietspad", municipality_id=3, statuses=["overdue", "in_progress"], limit=50),
-    "text search, no match": lambda s: repository.list_commitments_page(s, NOW, q="zzqqxy", limit=20),
-    "text search, 2 characters": lambda s: repository.list_commitments_page(s, NOW, q="zq", limit=20),
-    "overview (all municipalities)": lambda s: repository.list_municipalities(s, NOW),
-    "one municipality": lambda s: repository.get_municipality(s, 3, NOW),
-    "themes": lambda s: repository.list_themes(s, None),
-    "overdue of a municipality by due date": lambda s: repository.list_commitments_page(
-        s, NOW, municipality_id=3, statuses=["overdue"], sort="due_date", limit=20),
-    "recent of a municipality": lambda s: repository.list_commitments_page(s, NOW, municipality_id=3, sort="-last_change", limit=10),
-}
+@dataclass(frozen=True)
+class Picks:
+    """What the reads ask of one pair of indexes: the evaluation time (Unix seconds), a word
+    many commitments contain, one none does, and the municipality of the filtered reads."""
+
+    now: int = NOW
+    word: str = "fietspad"
+    no_match: str = "zzqqxy"
+    municipality_id: int = 3
+
+
+def reads(p: Picks) -> dict[str, Callable[[Any], Any]]:
+    """The reads the API and the site make, by name (each given a session)."""
+    return {
+        "list page of 50 (sort id)": lambda s: repository.list_commitments_page(s, p.now, limit=50),
+        "site list (sort status, 20)": lambda s: repository.list_commitments_page(s, p.now, sort="status", limit=20),
+        "filtered search (q, municipality, 2 statuses)": lambda s: repository.list_commitments_page(
+            s, p.now, q=p.word, municipality_id=p.municipality_id, statuses=["overdue", "in_progress"], limit=50),
+        "API search (q, status overdue, 20)": lambda s: repository.list_commitments_page(
+            s, p.now, q=p.word, statuses=["overdue"], limit=20),
+        "site search (q, status overdue, sort status, 20)": lambda s: repository.list_commitments_page(
+            s, p.now, q=p.word, statuses=["overdue"], sort="status", limit=20),
+        "site search (q, sort status, 20)": lambda s: repository.list_commitments_page(
+            s, p.now, q=p.word, sort="status", limit=20),
+        "text search, no match": lambda s: repository.list_commitments_page(s, p.now, q=p.no_match, limit=20),
+        "text search, 2 characters": lambda s: repository.list_commitments_page(s, p.now, q="zq", limit=20),
+        "overview (all municipalities)": lambda s: repository.list_municipalities(s, p.now),
+        "one municipality": lambda s: repository.get_municipality(s, p.municipality_id, p.now),
+        "themes": lambda s: repository.list_themes(s, None),
+        "overdue of a municipality by due date": lambda s: repository.list_commitments_page(
+            s, p.now, municipality_id=p.municipality_id, statuses=["overdue"], sort="due_date", limit=20),
+        "recent of a municipality": lambda s: repository.list_commitments_page(
+            s, p.now, municipality_id=p.municipality_id, sort="-last_change", limit=10),
+    }
 
 
 def per_second(database: Any, read: Callable[[Any], Any], calls: int, cold: bool) -> float:
@@ -111,14 +140,50 @@ def per_second(database: Any, read: Callable[[Any], Any], calls: int, cold: bool
     return calls / (time.perf_counter() - start)
 
 
-def deep_page(database: Any, hops: int) -> Callable[[Any], Any]:
+def deep_page(database: Any, hops: int, now: int) -> Callable[[Any], Any]:
     """The read of the page ``hops`` pages deep by cursor (sort due_date, 50 a page)."""
     with database.sessions() as session:
-        page = repository.list_commitments_page(session, NOW, sort="due_date", limit=50)
+        page = repository.list_commitments_page(session, now, sort="due_date", limit=50)
         for _ in range(hops):
-            page = repository.list_commitments_page(session, NOW, sort="due_date", limit=50, after=page.next_cursor)
+            page = repository.list_commitments_page(session, now, sort="due_date", limit=50, after=page.next_cursor)
     cursor = page.next_cursor
-    return lambda s: repository.list_commitments_page(s, NOW, sort="due_date", limit=50, after=cursor)
+    return lambda s: repository.list_commitments_page(s, now, sort="due_date", limit=50, after=cursor)
+
+
+@dataclass
+class Filled:
+    """An index of ``bench/fill_index.py`` opened for reading (``sessions`` as a fresh
+    database's)."""
+
+    engine: Any
+    sessions: Any
+
+
+@contextmanager
+def filled(size: str, reuse_fill: bool) -> Iterator[tuple[Filled, Manifest]]:
+    """The index of ``size`` (filled through the projection on first use, or found cached) and its manifest."""
+    manifest = fill_index.fill(fill_index.sizes_of(size), reuse_any_code=reuse_fill)
+    engine = make_engine(manifest.database_url)
+    try:
+        yield Filled(engine, session_factory(engine)), manifest
+    finally:
+        engine.dispose()
+
+
+def compare(small: Any, large: Any, names: tuple[str, str], small_picks: Picks, large_picks: Picks, calls: int) -> None:
+    """Print each read's calls per second on both indexes and their ratio, kept counts, then cold."""
+    small_reads, large_reads = reads(small_picks), reads(large_picks)
+    print(f"{'read':52} {'calls/s ' + names[0]:>16} {'calls/s ' + names[1]:>16} {'ratio':>7}")
+    for cold in (False, True):
+        for name in [*small_reads, "page 5 deep by cursor (due_date, 50)"]:
+            if name in small_reads:
+                small_read, large_read = small_reads[name], large_reads[name]
+            else:
+                small_read, large_read = deep_page(small, 4, small_picks.now), deep_page(large, 4, large_picks.now)
+            a = per_second(small, small_read, calls, cold)
+            b = per_second(large, large_read, calls, cold)
+            label = ("cold: " if cold else "") + name
+            print(f"{label:52} {a:16,.0f} {b:16,.0f} {b / a:7.2f}", flush=True)
 
 
 def main() -> None:
@@ -127,26 +192,29 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=20_000)
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--fill", help="two sizes of bench/fill_index.py, e.g. small,big: read those indexes instead")
+    parser.add_argument("--reuse-fill", action="store_true", help="take a cached fill of a size made by other code")
     args = parser.parse_args()
+    if args.fill:
+        sizes = [s.strip() for s in args.fill.split(",")]
+        if len(sizes) != 2:
+            parser.error("--fill takes two sizes, e.g. small,big")
+        with filled(sizes[0], args.reuse_fill) as (small, small_manifest), filled(sizes[1], args.reuse_fill) as (large, large_manifest):
+            picks = [Picks(now=fill_index.CHAIN_START + fill_index.CHAIN_SECONDS, word=m.search_word, no_match=m.no_match_word,
+                           municipality_id=m.municipality_id) for m in (small_manifest, large_manifest)]
+            names = [f"{m.counts['commitments']:,}" for m in (small_manifest, large_manifest)]
+            print(f"fill_index {sizes[0]} ({small_manifest.counts['commitments']:,} commitments, "
+                  f"{small_manifest.counts['deliveries']:,} deliveries) and {sizes[1]} ({large_manifest.counts['commitments']:,}, "
+                  f"{large_manifest.counts['deliveries']:,}), SQLite")
+            compare(small, large, (names[0], names[1]), picks[0], picks[1], args.calls)
+        return
     with tempfile.TemporaryDirectory() as folder, \
             fresh_database(args.backend, Path(folder)) as small, fresh_database(args.backend, Path(folder)) as large:
         started = time.perf_counter()
         fill(small, args.small)
         fill(large, args.large)
         print(f"filled {args.small:,} and {args.large:,} commitments ({args.backend}) in {time.perf_counter() - started:.1f} s")
-        reads = dict(READS)
-        reads["page 5 deep by cursor (due_date, 50)"] = None  # type: ignore[assignment]
-        print(f"{'read':52} {'calls/s ' + format(args.small, ','):>16} {'calls/s ' + format(args.large, ','):>16} {'ratio':>7}")
-        for cold in (False, True):
-            for name, read in reads.items():
-                if read is None:
-                    small_read, large_read = deep_page(small, 4), deep_page(large, 4)
-                else:
-                    small_read = large_read = read
-                a = per_second(small, small_read, args.calls, cold)
-                b = per_second(large, large_read, args.calls, cold)
-                label = ("cold: " if cold else "") + name
-                print(f"{label:52} {a:16,.0f} {b:16,.0f} {b / a:7.2f}")
+        compare(small, large, (format(args.small, ","), format(args.large, ",")), Picks(), Picks(), args.calls)
 
 
 if __name__ == "__main__":
