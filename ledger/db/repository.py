@@ -860,7 +860,7 @@ def list_commitments_page(
                    amended_after_due_date, historical_record, met_only_under_relaxed_terms, needle)
     total = _count(session, now, filters_key, conditions, changes)
     segment_columns = None  # the columns the status segments (sort=status) are tested on
-    if needle and total and _scan_finds_sooner(session, now, needle, total, limit):
+    if needle and total and _scan_finds_sooner(session, now, needle, total, limit, municipality_id):
         # Read the rows in the order's index, testing each, until the page is full: the
         # status conditions must not offer the planner their own indexes (it would read every
         # row of the wanted statuses and sort them). A segment keeps its settled part
@@ -976,19 +976,25 @@ class _ScanColumns:
         return UnaryExpression(column_, operator=custom_op("+"), type_=column_.type)
 
 
-def _scan_finds_sooner(session: Session, now: int, needle: str, total: int, limit: int) -> bool:
+def _scan_finds_sooner(
+    session: Session, now: int, needle: str, total: int, limit: int, municipality_id: int | None = None
+) -> bool:
     """Whether a page is read sooner by testing every row in the list's order until it is
-    full (about ``(limit + 1) × all / total`` rows: ``total`` of ``all`` commitments match)
-    than through the trigram table, which reads every row containing the needle (``with
-    needle``, whatever the other filters). Both counts are kept (:func:`_kept`); SQLite only
-    (PostgreSQL's planner weighs its GIN index itself)."""
+    full (about ``(limit + 1) × scope / total`` rows: ``total`` of the ``scope`` rows the
+    order's index walks match; ``scope``: the municipality's commitments, whose indexes hold
+    each sort, or all) than through the trigram table, which reads every row containing the
+    needle (``with needle``, whatever the other filters). The counts are kept (:func:`_kept`);
+    SQLite only (PostgreSQL's planner weighs its GIN index itself)."""
     if len(needle) < SEARCH_MIN_CHARS or session.get_bind().dialect.name != "sqlite":
         return False
-    everything = _count(session, now, ("all",), [], [])
-    if (limit + 1) * everything < total * total:  # with_needle >= total: no need to count it
+    if municipality_id is None:
+        scope = _count(session, now, ("all",), [], [])
+    else:
+        scope = _count(session, now, ("municipality", municipality_id), [Commitment.municipality_id == municipality_id], [])
+    if (limit + 1) * scope < total * total:  # with_needle >= total: no need to count it
         return True
     with_needle = _count(session, now, ("needle", needle), [_search_condition(session, needle)], [])
-    return (limit + 1) * everything < total * with_needle
+    return (limit + 1) * scope < total * with_needle
 
 
 def search_needle(q: str | None) -> str:
