@@ -13,7 +13,8 @@ deliveries, ``big`` 100,000 and 1,000,000; cached under data/bench/, SQLite; rea
 chain's last block time, searched for its ``search_word`` and ``no_match_word``), then times
 each read of ``ledger.db.repository`` the API and the site
 make, each call in its own session as a request has: calls per second on each index and their
-ratio (large / small; the goal is at least 0.7). PostgreSQL is analysed after the fill (as
+ratio (large / small; the goal is at least 0.7), in :data:`ROUNDS` alternating rounds, and the
+same ratio of this process's CPU time (on SQLite the figure a loaded machine moves least). PostgreSQL is analysed after the fill (as
 autovacuum soon does; without statistics its planner sorts whole status ranges). Counts are kept between calls (the index does
 not change while it runs); the "cold" rows clear the kept counts before every call, which is
 what the first request after an index write pays.
@@ -128,16 +129,25 @@ def reads(p: Picks) -> dict[str, Callable[[Any], Any]]:
     }
 
 
-def per_second(database: Any, read: Callable[[Any], Any], calls: int, cold: bool) -> float:
+ROUNDS = 4
+"""Each read is timed in this many alternating rounds on the two indexes (small, large, small,
+...), so a change of machine load during a read moves both sides alike."""
+
+
+def seconds(database: Any, read: Callable[[Any], Any], calls: int, cold: bool) -> tuple[float, float]:
+    """(wall-clock, CPU) seconds of ``calls`` calls of ``read``, each in its own session, after
+    one untimed call (the connection and, unless ``cold``, the kept counts warm). The CPU time
+    is this process's (``time.process_time``): on SQLite the database works in it, so it is
+    the figure a loaded machine disturbs least; on PostgreSQL it leaves out the server's."""
     with database.sessions() as session:
-        read(session)  # warm the connection and, unless cold, the kept counts
-    start = time.perf_counter()
+        read(session)
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(calls):
         if cold:
             repository._kept_counts.clear()
         with database.sessions() as session:
             read(session)
-    return calls / (time.perf_counter() - start)
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def deep_page(database: Any, hops: int, now: int) -> Callable[[Any], Any]:
@@ -173,17 +183,24 @@ def filled(size: str, reuse_fill: bool) -> Iterator[tuple[Filled, Manifest]]:
 def compare(small: Any, large: Any, names: tuple[str, str], small_picks: Picks, large_picks: Picks, calls: int) -> None:
     """Print each read's calls per second on both indexes and their ratio, kept counts, then cold."""
     small_reads, large_reads = reads(small_picks), reads(large_picks)
-    print(f"{'read':52} {'calls/s ' + names[0]:>16} {'calls/s ' + names[1]:>16} {'ratio':>7}")
+    print(f"{'read':52} {'calls/s ' + names[0]:>16} {'calls/s ' + names[1]:>16} {'ratio':>7} {'CPU ratio':>9}")
     for cold in (False, True):
         for name in [*small_reads, "page 5 deep by cursor (due_date, 50)"]:
             if name in small_reads:
                 small_read, large_read = small_reads[name], large_reads[name]
             else:
                 small_read, large_read = deep_page(small, 4, small_picks.now), deep_page(large, 4, large_picks.now)
-            a = per_second(small, small_read, calls, cold)
-            b = per_second(large, large_read, calls, cold)
+            per_round = max(1, calls // ROUNDS)
+            timed = [[0.0, 0.0], [0.0, 0.0]]  # (wall, CPU) seconds on small, on large
+            for _ in range(ROUNDS):
+                for side, (database, read) in enumerate(((small, small_read), (large, large_read))):
+                    wall, cpu = seconds(database, read, per_round, cold)
+                    timed[side][0] += wall
+                    timed[side][1] += cpu
+            (small_wall, small_cpu), (large_wall, large_cpu) = timed
             label = ("cold: " if cold else "") + name
-            print(f"{label:52} {a:16,.0f} {b:16,.0f} {b / a:7.2f}", flush=True)
+            print(f"{label:52} {per_round * ROUNDS / small_wall:16,.0f} {per_round * ROUNDS / large_wall:16,.0f} "
+                  f"{small_wall / large_wall:7.2f} {small_cpu / large_cpu if large_cpu else float('inf'):9.2f}", flush=True)
 
 
 def main() -> None:
