@@ -144,9 +144,12 @@ test-postgres: setup browser slither schemathesis-setup
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 # bench/api.py loads the API and the site with wrk (make bench-tools) on a small and a big index
-# (bench/fill_index.py, cached under data/bench/): about 4 minutes per size at 5 s per endpoint,
-# plus each index's fill through the projection on first use (small about 1 minute; big, 1.16M
-# events, 1.5-2 hours at the 150-250 events/s the projection reached on this shared machine).
+# (bench/fill_index.py, cached under data/bench/): about 5 minutes per size at 5 s per endpoint,
+# plus each index's fill through the projection on first use (small 10 s; big, 1,163,915 events:
+# 45 minutes on this machine at load 6-13, 472 events/s, about 1,600 events per CPU second, so
+# about 12 minutes on an idle core; peak RSS of the fill 477 MB: it holds the whole plan).
+# python -m bench.lists --fill small,big times the data layer's list reads on the same two
+# indexes in-process (about 5 minutes at --calls 40).
 # bench/chain_fill.py builds the indexer and replay benches' chains once (wide 30,003 events,
 # deep 20,004, big 100,003; about 20 minutes on this shared machine, then cached under
 # data/bench/ and loaded in 0.5 to 3 minutes each). bench/indexer.py then backfills each chain
