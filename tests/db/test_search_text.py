@@ -147,14 +147,16 @@ def searched(rows: list[dict]) -> list[dict]:
     wanted=st.sets(st.sampled_from(STATUSES), max_size=2),
     on_record=st.sets(st.sampled_from(STATUSES), max_size=2),
     word=st.sampled_from(WORDS),
+    in_municipality=st.booleans(),
 )
 def test_a_search_with_status_filters_pages_what_a_python_filter_finds_in_every_sort(
-    status_db: Database, rows: list[dict], now: int, limit: int, wanted: set[str], on_record: set[str], word: str  # noqa: F811
+    status_db: Database, rows: list[dict], now: int, limit: int, wanted: set[str], on_record: set[str], word: str,  # noqa: F811
+    in_municipality: bool,
 ) -> None:
     """A text search with status filters pages the rows a Python filter finds, in each sort's
     order, both ways by cursor and by offset: also when the page is read by testing the rows
     in the order's index (a frequent word and a small page: the status conditions then
-    offer no index of their own)."""
+    offer no index of their own), within the municipality (1, every row's) or not."""
     rows = searched(rows)
     with status_db.sessions() as session:
         insert_rows(session, rows)
@@ -164,7 +166,8 @@ def test_a_search_with_status_filters_pages_what_a_python_filter_finds_in_every_
             kept_ids = {int(r["external_ref"].removeprefix("r#")) for r in kept}
             expected = [i for i in expected_ids([{**r, "last_change_log_index": i} for i, r in enumerate(rows, start=1)],
                                                 sort, now, wanted) if i in kept_ids]
-            args = dict(q=word.upper(), statuses=sorted(wanted), statuses_on_record=sorted(on_record), sort=sort, limit=limit)
+            args = dict(q=word.upper(), statuses=sorted(wanted), statuses_on_record=sorted(on_record), sort=sort, limit=limit,
+                        municipality_id=1 if in_municipality else None)
             page = repository.list_commitments_page(session, now, **args)
             assert page.total == len(expected), sort
             forward = ids(page)
