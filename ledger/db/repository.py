@@ -487,12 +487,19 @@ def municipality_name(session: Session, municipality_id: int) -> str | None:
     return session.scalar(select(Municipality.name).where(Municipality.id == municipality_id))
 
 
+_ALL_CODES = select(Municipality.__table__.c.id, Municipality.__table__.c.code)
+_CODES_OF = _ALL_CODES.where(Municipality.__table__.c.id.in_(bindparam("ids", expanding=True)))
+"""Statements built once (every list page and detail asks), run as Core on the session's connection."""
+
+
 def municipality_codes(session: Session, municipality_ids: Iterable[int] | None = None) -> dict[int, str]:
     """Municipality id → code, for the given ids (all when ``None``)."""
-    query = select(Municipality.id, Municipality.code)
-    if municipality_ids is not None:
-        query = query.where(Municipality.id.in_(list(municipality_ids)))
-    return {int(mid): code for mid, code in session.execute(query)}
+    connection = session.connection()
+    if municipality_ids is None:
+        rows = connection.execute(_ALL_CODES)
+    else:
+        rows = connection.execute(_CODES_OF, {"ids": list(municipality_ids)})
+    return {int(mid): code for mid, code in rows}
 
 
 def commitment_municipality_ids(session: Session, commitment_ids: Iterable[int]) -> set[int]:
@@ -1028,11 +1035,177 @@ def _every_trigram(needle: str) -> str:
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
 
 
-_COMMITMENT_WITH_NAME = (
-    select(Commitment, Municipality.name)
-    .join(Municipality, Municipality.id == Commitment.municipality_id)
-    .where(Commitment.id == bindparam("commitment_id"))
+# The detail of one commitment, read with few Core statements built once: each ORM query
+# cost more in statement handling and object loading than the indexed lookup it ran (a
+# detail took 9 of them). Rows are read as Core rows, whose attributes are the columns'
+# names (the same as the ORM attributes), so the same formatting helpers serve both.
+_C, _M, _A, _D, _E = Commitment.__table__, Municipality.__table__, Amendment.__table__, Delivery.__table__, EvidenceCitation.__table__
+_V, _L, _B, _EV = Verdict.__table__, BatchLeaf.__table__, Batch.__table__, EventRow.__table__
+_CHILD = _C.alias("child")
+
+_DETAIL_ROW = (
+    select(
+        _C,
+        _M.c.name.label("municipality_name"),
+        select(func.count()).select_from(_CHILD).where(_CHILD.c.parent_id == _C.c.id).scalar_subquery().label("child_count"),
+    )
+    .join_from(_C, _M, _M.c.id == _C.c.municipality_id)
+    .where(_C.c.id == bindparam("commitment_id"))
 )
+"""A commitment with its municipality's name and its number of sub-commitments (the ids are
+read only when there are some)."""
+_CHILD_IDS = select(_C.c.id).where(_C.c.parent_id == bindparam("commitment_id")).order_by(_C.c.id)
+_AMENDMENT_ROWS = select(_A).where(_A.c.commitment_id == bindparam("commitment_id")).order_by(_A.c.amendment_number)
+_first_recorded = (
+    select(_D)
+    .where(_D.c.id > bindparam("low"), _D.c.id < bindparam("high"))
+    .order_by(_D.c.id)
+    .limit(bindparam("limit"))
+    .subquery("first_recorded")
+)
+_FIRST_RECORDED_CITED = (
+    select(_first_recorded, _E.c.sha256.label("cited_sha256"))
+    .outerjoin(_E, _E.c.delivery_id == _first_recorded.c.id)
+    .order_by(_first_recorded.c.id, _E.c.position)
+)
+"""The first recorded deliveries of a commitment (an id range, by id) with their evidence
+hashes (one row per hash, in position order; one row with ``None`` for a delivery without)."""
+_VERDICT_ROWS = select(_V).where(_V.c.delivery_key.in_(bindparam("keys", expanding=True)))
+_LEAF_BATCH = ("anchored_at", "registrar", "signer_held_role", "tx_hash", "block_number", "log_index", "block_time")
+_FIRST_LEAF_ROWS = (
+    select(_L, *(_B.c[name].label(f"batch_{name}") for name in _LEAF_BATCH))
+    .join_from(_L, _B, _B.c.root == _L.c.root)
+    .join(_C, _C.c.id == _L.c.commitment_id)
+    .where(_L.c.commitment_id == bindparam("commitment_id"))
+    .order_by(_B.c.block_number, _B.c.log_index, _L.c.leaf_index)
+    .limit(bindparam("limit"))
+)
+_RECORDED_COUNT = select(func.count()).select_from(_D).where(_D.c.id > bindparam("low"), _D.c.id < bindparam("high"))
+_LEAF_ROW_COUNT = (
+    select(func.count())
+    .select_from(_L)
+    .join(_B, _B.c.root == _L.c.root)
+    .join(_C, _C.c.id == _L.c.commitment_id)
+    .where(_L.c.commitment_id == bindparam("commitment_id"))
+)
+_FIRST_EVENT_ROWS = (
+    select(_EV)
+    .where(_EV.c.commitment_id == bindparam("commitment_id"), _EV.c.name.in_(list(TIMELINE_KINDS)))
+    .order_by(_EV.c.block_number, _EV.c.log_index)
+    .limit(bindparam("limit"))
+)
+_EVENT_ROW_COUNT = (
+    select(func.count())
+    .select_from(_EV)
+    .where(_EV.c.commitment_id == bindparam("commitment_id"), _EV.c.name.in_(list(TIMELINE_KINDS)))
+)
+
+
+@dataclass(frozen=True)
+class _LeafBatch:
+    """The fields of a leaf's batch that its delivery shows (read with the leaf)."""
+
+    anchored_at: int
+    registrar: str
+    signer_held_role: bool
+    tx_hash: str
+    block_number: int
+    log_index: int
+    block_time: int
+
+
+def _core_reviews(connection: Connection, rows: list[Any], keys: list[str]) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """:func:`_reviews` of the deliveries ``rows`` (their ``review`` columns) with these
+    delivery keys: a delivery whose review is ``unconfirmed`` has no verdict (a verdict row is
+    the latest of one confirmer, ``confirmed`` or ``disputed``, and the projection sets the
+    review from them: ``ledger.status.review_of``), so the verdicts are read only when one of
+    them has any."""
+    if all(row.review == "unconfirmed" for row in rows):
+        return {}
+    found: list[Any] = []
+    for chunk in _chunks(list(dict.fromkeys(keys))):
+        found += connection.execute(_VERDICT_ROWS, {"keys": chunk}).all()
+    return _reviews_of(found)
+
+
+def _first_recorded_dicts(
+    connection: Connection, commitment_id: int, fetch: int, evidence_stored: Callable[[str], bool] | None
+) -> list[dict[str, Any]]:
+    """The first ``fetch`` recorded deliveries of a commitment (id below 2**63 / 10**6) as
+    :func:`_recorded_dicts` makes them, in two statements at most."""
+    low = commitment_id * DELIVERY_ID_BASE
+    rows: list[Any] = []
+    evidence: dict[int, list[str]] = {}
+    for row in connection.execute(_FIRST_RECORDED_CITED, {"low": low, "high": low + DELIVERY_ID_BASE, "limit": fetch}):
+        if not rows or rows[-1].id != row.id:
+            rows.append(row)
+            evidence[row.id] = []
+        if row.cited_sha256 is not None:
+            evidence[row.id].append(row.cited_sha256)
+    reviews = _core_reviews(connection, rows, [str(d.id) for d in rows])
+    return [
+        _delivery_dict(d, _evidence_refs(evidence[d.id], evidence_stored), reviews.get(str(d.id), ([], []))) for d in rows
+    ]
+
+
+def _first_leaf_dicts(
+    connection: Connection, commitment_id: int, fetch: int, evidence_stored: Callable[[str], bool] | None
+) -> list[dict[str, Any]]:
+    """The first ``fetch`` batched deliveries of a commitment as :func:`_leaf_dicts` makes them."""
+    rows = connection.execute(_FIRST_LEAF_ROWS, {"commitment_id": commitment_id, "limit": fetch}).all()
+    if not rows:
+        return []
+    keys = [batched_delivery_key(leaf.root, leaf.leaf_hash) for leaf in rows]
+    reviews = _core_reviews(connection, rows, keys)
+    return [
+        _batched_dict(leaf, _LeafBatch(*(getattr(leaf, f"batch_{name}") for name in _LEAF_BATCH)), evidence_stored,
+                      reviews.get(key, ([], [])))
+        for leaf, key in zip(rows, keys)
+    ]
+
+
+def _first_deliveries(
+    connection: Connection, commitment_id: int, limit: int, evidence_stored: Callable[[str], bool] | None
+) -> dict[str, Any]:
+    """The first page of :func:`commitment_deliveries` (no cursor; a commitment id whose
+    delivery ids fit BIGINT): the page read forwards tells the counts itself when it did not
+    fill up."""
+    fetch = limit + 1  # one more tells whether there is a page beyond
+    page = _first_recorded_dicts(connection, commitment_id, fetch, evidence_stored)
+    recorded_total: int | None = None
+    batched_total: int | None = None
+    if len(page) < fetch:
+        recorded_total = len(page)
+        wanted = fetch - len(page)
+        leaves = _first_leaf_dicts(connection, commitment_id, wanted, evidence_stored)
+        if len(leaves) < wanted:
+            batched_total = len(leaves)
+        page += leaves
+    if recorded_total is None:
+        low = commitment_id * DELIVERY_ID_BASE
+        recorded_total = connection.execute(_RECORDED_COUNT, {"low": low, "high": low + DELIVERY_ID_BASE}).scalar() or 0
+    if batched_total is None:
+        batched_total = connection.execute(_LEAF_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
+    more = len(page) > limit
+    page = page[:limit]
+    return {"data": page, "count": recorded_total + batched_total, "next_cursor": _delivery_cursor(page[-1]) if more else None,
+            "prev_cursor": None}
+
+
+def _first_timeline(connection: Connection, commitment_id: int, limit: int) -> dict[str, Any]:
+    """The first page of :func:`commitment_timeline` (no cursor)."""
+    rows = connection.execute(_FIRST_EVENT_ROWS, {"commitment_id": commitment_id, "limit": limit + 1}).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    count = connection.execute(_EVENT_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0 if more else len(rows)
+    return {"data": [_timeline_entry(e) for e in rows], "count": count,
+            "next_cursor": f"t.{rows[-1].block_number}.{rows[-1].log_index}" if more else None, "prev_cursor": None}
+
+
+def _first_pages_fit(commitment_id: int) -> bool:
+    """Whether the first pages of this commitment's history are read by :func:`_first_deliveries`
+    (its recorded delivery ids fit BIGINT; beyond, :func:`commitment_deliveries` reads them)."""
+    return commitment_id * DELIVERY_ID_BASE + DELIVERY_ID_BASE - 1 <= _MAX_BIGINT
 
 
 def get_commitment(
@@ -1053,6 +1226,14 @@ def get_commitment(
     :func:`commitment_timeline`) with ``timeline_count`` and ``timeline_next_cursor``;
     without ``ledger`` (the route adds it from the deployment). ``None`` if unknown.
 
+    Reads (Core statements built once, on the session's connection): the commitment with its
+    municipality's name and number of sub-commitments; their ids when there are some; its
+    amendments when it has some (``amendment_count``); its first recorded deliveries with
+    their evidence; the verdicts on them when one is reviewed; its batched deliveries when the
+    recorded ones do not fill the page; its first timeline entries; a count only when a page
+    is full. A commitment with fewer than ``page_size`` deliveries, none of them reviewed,
+    takes 4 statements.
+
     Args:
         now: evaluation time of the statuses, Unix seconds.
         evidence_stored: tells whether the evidence file with this ``0x`` SHA-256 is stored
@@ -1066,11 +1247,12 @@ def get_commitment(
     """
     if not 0 <= page_size <= MAX_PAGE_LIMIT:
         raise ValueError(f"page_size must be 0..{MAX_PAGE_LIMIT}, got {page_size}.")
-    row = session.execute(_COMMITMENT_WITH_NAME, {"commitment_id": commitment_id}).first()
-    if row is None:
+    connection = session.connection()
+    c = connection.execute(_DETAIL_ROW, {"commitment_id": commitment_id}).first()
+    if c is None:
         return None
-    c, name = row.tuple()
-    detail = _summary(c, name, now, _children(session, [c.id]).get(c.id, []))
+    children = connection.execute(_CHILD_IDS, {"commitment_id": c.id}).scalars().all() if c.child_count else []
+    detail = _summary(c, c.municipality_name, now, children)
     detail.update(
         {
             "description": c.description,
@@ -1084,14 +1266,19 @@ def get_commitment(
                 "signer_held_role": c.withdrawal_signer_held_role,
                 "chain": _ref_of(c, "withdrawn_"),
             },
-            "amendments": _amendments(session, c.id),
+            "amendments": [_amendment_dict(a) for a in connection.execute(_AMENDMENT_ROWS, {"commitment_id": c.id})]
+            if c.amendment_count
+            else [],
         }
     )
-    if page_size:
-        deliveries = commitment_deliveries(session, c.id, limit=page_size, evidence_stored=evidence_stored)
-        timeline = commitment_timeline(session, c.id, limit=page_size)
-    else:
+    if not page_size:
         deliveries = timeline = {"data": [], "count": None, "next_cursor": None}
+    elif _first_pages_fit(c.id):
+        deliveries = _first_deliveries(connection, c.id, page_size, evidence_stored)
+        timeline = _first_timeline(connection, c.id, page_size)
+    else:
+        deliveries = commitment_deliveries(session, c.id, limit=page_size, evidence_stored=evidence_stored)
+        timeline = _first_timeline(connection, c.id, page_size)
     detail.update(
         {
             "deliveries": deliveries["data"],
@@ -1105,36 +1292,29 @@ def get_commitment(
     return detail
 
 
-_AMENDMENTS_OF = (
-    select(Amendment).where(Amendment.commitment_id == bindparam("commitment_id")).order_by(Amendment.amendment_number)
-)
-
-
-def _amendments(session: Session, commitment_id: int) -> list[dict[str, Any]]:
-    return [
-        {
-            "amendment_number": a.amendment_number,
-            "fields": amendment_field_names(a.fields),
-            "title": a.title,
-            "description": a.description,
-            "previous_target_quantity": str(a.previous_target_quantity),
-            "target_quantity": str(a.target_quantity),
-            "previous_due_date": a.previous_due_date,
-            "previous_due_date_iso": iso(a.previous_due_date),
-            "due_date": a.due_date,
-            "due_date_iso": iso(a.due_date),
-            "reason": a.reason,
-            "registrar": a.registrar,
-            "amended_at": a.amended_at,
-            "amended_at_iso": iso(a.amended_at),
-            "after_due_date": a.after_due_date,
-            "lowered_target": a.lowered_target,
-            "extended_due_date": a.extended_due_date,
-            "signer_held_role": a.signer_held_role,
-            "chain": _ref_of(a),
-        }
-        for a in session.scalars(_AMENDMENTS_OF, {"commitment_id": commitment_id})
-    ]
+def _amendment_dict(a: Any) -> dict[str, Any]:
+    """An amendment row (ORM or Core) → its dict (docs/LEDGER.md "Fields")."""
+    return {
+        "amendment_number": a.amendment_number,
+        "fields": amendment_field_names(a.fields),
+        "title": a.title,
+        "description": a.description,
+        "previous_target_quantity": str(a.previous_target_quantity),
+        "target_quantity": str(a.target_quantity),
+        "previous_due_date": a.previous_due_date,
+        "previous_due_date_iso": iso(a.previous_due_date),
+        "due_date": a.due_date,
+        "due_date_iso": iso(a.due_date),
+        "reason": a.reason,
+        "registrar": a.registrar,
+        "amended_at": a.amended_at,
+        "amended_at_iso": iso(a.amended_at),
+        "after_due_date": a.after_due_date,
+        "lowered_target": a.lowered_target,
+        "extended_due_date": a.extended_due_date,
+        "signer_held_role": a.signer_held_role,
+        "chain": _ref_of(a),
+    }
 
 
 def _evidence_refs(sha256s: Iterable[str], evidence_stored: Callable[[str], bool] | None) -> list[dict[str, Any]]:
@@ -1159,10 +1339,15 @@ def _reviews(session: Session, delivery_keys: Iterable[str]) -> dict[str, tuple[
     """Delivery key → (confirmations, disputes): the latest verdict of each confirmer, in log
     order (docs/LEDGER.md "Confirmations")."""
     keys = list(dict.fromkeys(delivery_keys))
-    result: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     found: list[Verdict] = []
     for chunk in _chunks(keys):
         found += session.scalars(_VERDICTS_OF, {"keys": chunk})
+    return _reviews_of(found)
+
+
+def _reviews_of(found: list[Any]) -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
+    """Verdict rows (ORM or Core) → delivery key → (confirmations, disputes), in log order."""
+    result: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
     for v in sorted(found, key=lambda v: (v.block_number, v.log_index)):
         confirmations, disputes = result.setdefault(v.delivery_key, ([], []))
         entry: dict[str, Any] = {"confirmer": v.confirmer}
@@ -1718,40 +1903,6 @@ def _recorded_range(commitment_id: int) -> list[ColumnElement[bool]]:
     return [Delivery.id > low, Delivery.id < low + DELIVERY_ID_BASE]
 
 
-_FIRST_RECORDED = (
-    select(Delivery)
-    .where(Delivery.id > bindparam("low"), Delivery.id < bindparam("high"))
-    .order_by(Delivery.id)
-    .limit(bindparam("limit"))
-)
-_FIRST_LEAVES = (
-    select(BatchLeaf, Batch)
-    .join(Batch, Batch.root == BatchLeaf.root)
-    .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
-    .where(BatchLeaf.commitment_id == bindparam("commitment_id"))
-    .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
-    .limit(bindparam("limit"))
-)
-_FIRST_TIMELINE = (
-    select(EventRow)
-    .where(EventRow.commitment_id == bindparam("commitment_id"), EventRow.name.in_(list(TIMELINE_KINDS)))
-    .order_by(EventRow.block_number, EventRow.log_index)
-    .limit(bindparam("limit"))
-)
-_LEAF_COUNT = (
-    select(func.count())
-    .select_from(BatchLeaf)
-    .join(Batch, Batch.root == BatchLeaf.root)
-    .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
-    .where(BatchLeaf.commitment_id == bindparam("commitment_id"))
-)
-_TIMELINE_COUNT = (
-    select(func.count())
-    .select_from(EventRow)
-    .where(EventRow.commitment_id == bindparam("commitment_id"), EventRow.name.in_(list(TIMELINE_KINDS)))
-)
-
-
 def commitment_deliveries(
     session: Session,
     commitment_id: int,
@@ -1785,6 +1936,8 @@ def commitment_deliveries(
     _check_page(0, limit)
     if after is not None and before is not None:
         raise ValueError("Give after or before, not both.")
+    if after is None and before is None and _first_pages_fit(commitment_id):  # the first page, by far the most read
+        return _first_deliveries(session.connection(), commitment_id, limit, evidence_stored)
     kinds = {"r": 1, "b": 3}
     position = _parse_position(after if after is not None else before, kinds) if (after or before) is not None else None
     backwards = before is not None
@@ -1812,20 +1965,6 @@ def commitment_deliveries(
             page += _deliveries(session, recorded, evidence_stored, 0, fetch - len(page), descending=True)
         more = len(page) > limit
         page = page[:limit][::-1]
-    elif position is None and commitment_id * DELIVERY_ID_BASE + DELIVERY_ID_BASE - 1 <= _MAX_BIGINT:
-        # the first page, by far the most read: statements built once
-        low = commitment_id * DELIVERY_ID_BASE
-        rows = list(session.scalars(_FIRST_RECORDED, {"low": low, "high": low + DELIVERY_ID_BASE, "limit": fetch}))
-        page += _recorded_dicts(session, rows, evidence_stored)
-        if len(page) < fetch:
-            recorded_total = len(page)
-            wanted = fetch - len(page)
-            found = list(session.execute(_FIRST_LEAVES, {"commitment_id": commitment_id, "limit": wanted}).tuples())
-            if len(found) < wanted:
-                batched_total = len(found)
-            page += _leaf_dicts(session, found, evidence_stored)
-        more = len(page) > limit
-        page = page[:limit]
     else:
         if want_recorded:
             page += _deliveries(session, recorded, evidence_stored, 0, fetch)
@@ -1840,7 +1979,7 @@ def commitment_deliveries(
     if recorded_total is None:
         recorded_total = session.scalar(select(func.count()).select_from(Delivery).where(*_recorded_range(commitment_id))) or 0
     if batched_total is None:
-        batched_total = session.scalar(_LEAF_COUNT, {"commitment_id": commitment_id}) or 0
+        batched_total = session.connection().execute(_LEAF_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
     count = recorded_total + batched_total
     next_cursor, previous_cursor = _page_cursors(page, more, position is not None, backwards, _delivery_cursor)
     return {"data": page, "count": count, "next_cursor": next_cursor, "prev_cursor": previous_cursor}
@@ -1890,17 +2029,13 @@ def commitment_timeline(
         conditions.append(key < at if backwards else key > at)
     order = [EventRow.block_number.desc(), EventRow.log_index.desc()] if backwards else [EventRow.block_number, EventRow.log_index]
     if position is None:
-        rows = list(session.scalars(_FIRST_TIMELINE, {"commitment_id": commitment_id, "limit": limit + 1}))
-    else:
-        rows = list(session.scalars(select(EventRow).where(*conditions).order_by(*order).limit(limit + 1)))
+        return _first_timeline(session.connection(), commitment_id, limit)
+    rows = list(session.scalars(select(EventRow).where(*conditions).order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
         rows.reverse()
-    if position is None and not more:  # the whole timeline is on this page
-        count = len(rows)
-    else:
-        count = session.scalar(_TIMELINE_COUNT, {"commitment_id": commitment_id}) or 0
+    count = session.connection().execute(_EVENT_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
     next_cursor, previous_cursor = _page_cursors(
         rows, more, position is not None, backwards, lambda e: f"t.{e.block_number}.{e.log_index}"
     )
@@ -1981,6 +2116,20 @@ def commitment_chart_rows(session: Session, now: int, municipality_id: int | Non
     ]
 
 
+_COUNTED_RECORDED_POINTS = select(
+    Delivery.id, Delivery.quantity, Delivery.delivered_at, Delivery.recorded_at, Delivery.block_number, Delivery.log_index,
+).where(Delivery.commitment_id == bindparam("commitment_id"), *_recorded_counting())
+_COUNTED_LEAF_POINTS = (
+    select(
+        BatchLeaf.leaf_hash, BatchLeaf.quantity, BatchLeaf.delivered_at, Batch.anchored_at, Batch.block_number,
+        Batch.log_index, BatchLeaf.leaf_index,
+    )
+    .join(Batch, Batch.root == BatchLeaf.root)
+    .where(BatchLeaf.commitment_id == bindparam("commitment_id"), *_leaf_counting())
+)
+"""The chart's statements, built once, run as Core on the session's connection."""
+
+
 def commitment_delivery_points(session: Session, commitment_id: int) -> list[dict[str, Any]]:
     """Every delivery of one commitment that counts now (recorded ones not revoked and not
     double counted, leaves of verified batches counted and not revoked: the deliveries whose
@@ -1992,23 +2141,16 @@ def commitment_delivery_points(session: Session, commitment_id: int) -> list[dic
     an unknown commitment or one with no counted delivery.
     """
     points: list[tuple[tuple[int, ...], dict[str, Any]]] = []
-    for delivery_id, quantity, delivered_at, recorded_at, block_number, log_index in session.execute(
-        select(
-            Delivery.id, Delivery.quantity, Delivery.delivered_at, Delivery.recorded_at, Delivery.block_number,
-            Delivery.log_index,
-        ).where(Delivery.commitment_id == commitment_id, *_recorded_counting())
-    ).tuples():
+    connection = session.connection()
+    for delivery_id, quantity, delivered_at, recorded_at, block_number, log_index in connection.execute(
+        _COUNTED_RECORDED_POINTS, {"commitment_id": commitment_id}
+    ):
         point = {"kind": "recorded", "id": delivery_id, "quantity": quantity, "delivered_at": delivered_at,
                  "recorded_at": recorded_at}
         points.append(((recorded_at, delivered_at, block_number, log_index, 0), point))
-    for leaf_hash, quantity, delivered_at, anchored_at, block_number, log_index, leaf_index in session.execute(
-        select(
-            BatchLeaf.leaf_hash, BatchLeaf.quantity, BatchLeaf.delivered_at, Batch.anchored_at, Batch.block_number,
-            Batch.log_index, BatchLeaf.leaf_index,
-        )
-        .join(Batch, Batch.root == BatchLeaf.root)
-        .where(BatchLeaf.commitment_id == commitment_id, *_leaf_counting())
-    ).tuples():
+    for leaf_hash, quantity, delivered_at, anchored_at, block_number, log_index, leaf_index in connection.execute(
+        _COUNTED_LEAF_POINTS, {"commitment_id": commitment_id}
+    ):
         point = {"kind": "batched", "id": leaf_hash, "quantity": quantity, "delivered_at": delivered_at,
                  "recorded_at": anchored_at}
         points.append(((anchored_at, delivered_at, block_number, log_index, leaf_index), point))
@@ -2081,33 +2223,44 @@ def counted_assets(session: Session, commitment_ids: Iterable[int]) -> dict[tupl
 # ---------------------------------------------------------------------------- verify, health
 
 
-_RECORDED_CITATIONS = (
-    select(EvidenceCitation, Delivery, Commitment.title, Commitment.municipality_id, Municipality.name)
-    .join(Delivery, Delivery.id == EvidenceCitation.delivery_id)
-    .join(Commitment, Commitment.id == EvidenceCitation.commitment_id)
-    .join(Municipality, Municipality.id == Commitment.municipality_id)
-    .where(EvidenceCitation.sha256 == bindparam("sha256"))
-    .order_by(EvidenceCitation.delivery_id)
-)
-_BATCHED_CITATIONS = (
-    select(BatchLeaf, Batch, Commitment.title, Commitment.municipality_id, Municipality.name)
-    .join(
-        BatchEvidenceCitation,
-        and_(BatchEvidenceCitation.root == BatchLeaf.root, BatchEvidenceCitation.leaf_index == BatchLeaf.leaf_index),
+_CITED_BY_RECORDED = (
+    select(
+        _D.c.id, _D.c.commitment_id, _D.c.delivered_at, _D.c.recorded_at, _D.c.recorded_late, _D.c.quantity, _D.c.registrar,
+        _D.c.signer_held_role, _D.c.revoked, _D.c.revocation_reason,
+        _E.c.tx_hash, _E.c.block_number, _E.c.log_index, _E.c.block_time,
+        _C.c.title, _C.c.municipality_id.label("commitment_municipality_id"), _M.c.name,
     )
-    .join(Batch, Batch.root == BatchLeaf.root)
-    .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
-    .join(Municipality, Municipality.id == Commitment.municipality_id)
-    .where(BatchEvidenceCitation.sha256 == bindparam("sha256"))
-    .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
+    .join_from(_E, _D, _D.c.id == _E.c.delivery_id)
+    .join(_C, _C.c.id == _E.c.commitment_id)
+    .join(_M, _M.c.id == _C.c.municipality_id)
+    .where(_E.c.sha256 == bindparam("sha256"))
+    .order_by(_E.c.delivery_id)
 )
+"""Recorded deliveries citing a hash: the delivery's fields, the chain reference of its
+citation (its ``DeliveryRecorded``), its commitment's title and municipality."""
+_BEC = BatchEvidenceCitation.__table__
+_CITED_BY_BATCHED = (
+    select(
+        _L.c.leaf_hash, _L.c.commitment_id, _L.c.delivered_at, _L.c.recorded_late, _L.c.quantity, _L.c.revoked,
+        _L.c.revocation_reason, _L.c.root, _L.c.counted,
+        _B.c.anchored_at, _B.c.registrar, _B.c.signer_held_role, _B.c.tx_hash, _B.c.block_number, _B.c.log_index, _B.c.block_time,
+        _C.c.title, _C.c.municipality_id.label("commitment_municipality_id"), _M.c.name,
+    )
+    .join_from(_L, _BEC, and_(_BEC.c.root == _L.c.root, _BEC.c.leaf_index == _L.c.leaf_index))
+    .join(_B, _B.c.root == _L.c.root)
+    .join(_C, _C.c.id == _L.c.commitment_id)
+    .join(_M, _M.c.id == _C.c.municipality_id)
+    .where(_BEC.c.sha256 == bindparam("sha256"))
+    .order_by(_B.c.block_number, _B.c.log_index, _L.c.leaf_index)
+)
+"""Leaves of verified batches citing a hash, with their batch's anchor (its chain reference)."""
 _SOURCE_OF = (
-    select(Commitment.id, Commitment.title, Municipality.name)
-    .join(Municipality, Municipality.id == Commitment.municipality_id)
-    .where(Commitment.source_document_sha256 == bindparam("sha256"))
-    .order_by(Commitment.id)
+    select(_C.c.id, _C.c.title, _M.c.name)
+    .join_from(_C, _M, _M.c.id == _C.c.municipality_id)
+    .where(_C.c.source_document_sha256 == bindparam("sha256"))
+    .order_by(_C.c.id)
 )
-"""The document check's statements, built once (``sha256`` bound per call)."""
+"""The document check's statements, built once (``sha256`` bound per call), run as Core."""
 
 
 def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
@@ -2121,7 +2274,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     "signer_held_role", "revoked", "revocation_reason", "chain", "batch_root", "leaf_hash",
     "counted" (the last three null when recorded)}`` (times with ``_iso`` twins);
     ``source_of`` the commitments whose source document it is (by id).
-    ``found`` is true when either is not empty.
+    ``found`` is true when either is not empty. Three indexed statements.
 
     Args:
         sha256_hex: the document's SHA-256, 64 hex digits (``0x`` optional, any case).
@@ -2130,15 +2283,15 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
         ValueError: malformed hash (the API answers 422).
     """
     sha256 = normalize_sha256(sha256_hex)
-    rows = session.execute(_RECORDED_CITATIONS, {"sha256": sha256}).tuples()
+    connection = session.connection()
     citations = [
         {
             "kind": "recorded",
             "delivery_id": d.id,
             "commitment_id": d.commitment_id,
-            "commitment_title": title,
-            "municipality_id": mid,
-            "municipality_name": name,
+            "commitment_title": d.title,
+            "municipality_id": d.commitment_municipality_id,
+            "municipality_name": d.name,
             "delivered_at": d.delivered_at,
             "delivered_at_iso": iso(d.delivered_at),
             "recorded_at": d.recorded_at,
@@ -2149,42 +2302,41 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
             "signer_held_role": d.signer_held_role,
             "revoked": d.revoked,
             "revocation_reason": d.revocation_reason,
-            "chain": _ref_of(citation),
+            "chain": _ref_of(d),
             "batch_root": None,
             "leaf_hash": None,
             "counted": None,
         }
-        for citation, d, title, mid, name in rows
+        for d in connection.execute(_CITED_BY_RECORDED, {"sha256": sha256})
     ]
-    batched = session.execute(_BATCHED_CITATIONS, {"sha256": sha256}).tuples()
     citations += [
         {
             "kind": "batched",
             "delivery_id": leaf.leaf_hash,
             "commitment_id": leaf.commitment_id,
-            "commitment_title": title,
-            "municipality_id": mid,
-            "municipality_name": name,
+            "commitment_title": leaf.title,
+            "municipality_id": leaf.commitment_municipality_id,
+            "municipality_name": leaf.name,
             "delivered_at": leaf.delivered_at,
             "delivered_at_iso": iso(leaf.delivered_at),
-            "recorded_at": batch.anchored_at,
-            "recorded_at_iso": iso(batch.anchored_at),
+            "recorded_at": leaf.anchored_at,
+            "recorded_at_iso": iso(leaf.anchored_at),
             "recorded_late": leaf.recorded_late,
             "quantity": str(leaf.quantity),
-            "registrar": batch.registrar,
-            "signer_held_role": batch.signer_held_role,
+            "registrar": leaf.registrar,
+            "signer_held_role": leaf.signer_held_role,
             "revoked": leaf.revoked,
             "revocation_reason": leaf.revocation_reason,
-            "chain": _ref_of(batch),
+            "chain": _ref_of(leaf),
             "batch_root": leaf.root,
             "leaf_hash": leaf.leaf_hash,
             "counted": leaf.counted,
         }
-        for leaf, batch, title, mid, name in batched
+        for leaf in connection.execute(_CITED_BY_BATCHED, {"sha256": sha256})
     ]
     source_of = [
         {"commitment_id": cid, "title": title, "municipality_name": name}
-        for cid, title, name in session.execute(_SOURCE_OF, {"sha256": sha256}).tuples()
+        for cid, title, name in connection.execute(_SOURCE_OF, {"sha256": sha256})
     ]
     return {"sha256": sha256, "found": bool(citations or source_of), "citations": citations, "source_of": source_of}
 
@@ -2225,7 +2377,8 @@ def index_version(session: Session | Connection) -> tuple[Any, ...]:
     indexer counts a file that arrived later (the one write that does not move the
     checkpoint). ``(None, None, 0)`` before the indexer's first pass. One indexed query, on a
     session or a plain connection."""
-    row = session.execute(_INDEX_VERSION).first()
+    connection = session.connection() if isinstance(session, Session) else session
+    row = connection.execute(_INDEX_VERSION).first()
     return tuple(row) if row is not None else (None, None, 0)
 
 
