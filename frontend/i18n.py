@@ -109,7 +109,7 @@ class Lang:
 
     @property
     def locale(self) -> Locale:
-        return Locale.parse(BABEL_LOCALES[self.code])
+        return _babel_locale(self.code)
 
     @property
     def other(self) -> str:
@@ -171,7 +171,7 @@ class Lang:
         if seconds is None:
             return ""
         day = self._day(seconds, time_zone)
-        return day if isinstance(day, str) else format_date(day, format="long", locale=self.locale)
+        return day if isinstance(day, str) else _date_text(self.code, day, "long")
 
     def short_date(self, seconds: int | None, time_zone: str | None = None) -> str:
         """Unix seconds as a short date ("2 dec 2026" / "2 Dec 2026"); ``""`` for ``None``; a
@@ -179,7 +179,7 @@ class Lang:
         if seconds is None:
             return ""
         day = self._day(seconds, time_zone)
-        return day if isinstance(day, str) else format_date(day, format="medium", locale=self.locale)
+        return day if isinstance(day, str) else _date_text(self.code, day, "medium")
 
     def datetime(self, seconds: int | None) -> str:
         """Unix seconds as date and time in UTC, for block times ("2 dec 2026 14:03:09 UTC")."""
@@ -194,7 +194,7 @@ class Lang:
         """An integer (or its decimal text) with the language's grouping ("1.234" / "1,234")."""
         if value is None:
             return ""
-        return format_decimal(int(value), locale=self.locale)
+        return _number_text(self.code, int(value))
 
     def percent_bps(self, bps: int | None) -> str:
         """Basis points (1/10,000) as an exact percentage, at most two decimals (a basis point
@@ -256,6 +256,27 @@ def _iso_moment(seconds: int) -> str:
     """ISO 8601 UTC date and time ("10000-01-01T00:00:00Z") of ``seconds``, any year."""
     rest = seconds % 86_400
     return f"{_iso_day(seconds)}T{rest // 3600:02d}:{rest // 60 % 60:02d}:{rest % 60:02d}Z"
+
+
+@lru_cache(maxsize=len(SUPPORTED))
+def _babel_locale(code: str) -> Locale:
+    """Babel's locale of a language, parsed once (every number and date of a page asks for it)."""
+    return Locale.parse(BABEL_LOCALES[code])
+
+
+FORMAT_CACHE_SIZE = 8192
+"""Most formatted numbers and dates kept per process (Babel's formatting costs tens of
+microseconds each, and a page shows hundreds; the same ones come back on every page)."""
+
+
+@lru_cache(maxsize=FORMAT_CACHE_SIZE)
+def _number_text(code: str, value: int) -> str:
+    return format_decimal(value, locale=_babel_locale(code))
+
+
+@lru_cache(maxsize=FORMAT_CACHE_SIZE)
+def _date_text(code: str, day: date, form: str) -> str:
+    return format_date(day, format=form, locale=_babel_locale(code))
 
 
 @lru_cache(maxsize=len(SUPPORTED))
