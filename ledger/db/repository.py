@@ -141,6 +141,15 @@ IN_CHUNK = 500
 commitment may have up to 999,999 deliveries and a batch any number of leaves)."""
 
 
+def _core(session: Session) -> Connection:
+    """The session's connection for Core statements built once (the reads' hot paths: no ORM
+    statement handling or object loading), after flushing what the session holds unflushed,
+    as its own queries would (autoflush): a read in a writing session sees its writes."""
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection()
+
+
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:
     for start in range(0, len(values), IN_CHUNK):
         yield values[start : start + IN_CHUNK]
@@ -494,7 +503,7 @@ _CODES_OF = _ALL_CODES.where(Municipality.__table__.c.id.in_(bindparam("ids", ex
 
 def municipality_codes(session: Session, municipality_ids: Iterable[int] | None = None) -> dict[int, str]:
     """Municipality id → code, for the given ids (all when ``None``)."""
-    connection = session.connection()
+    connection = _core(session)
     if municipality_ids is None:
         rows = connection.execute(_ALL_CODES)
     else:
@@ -1247,7 +1256,7 @@ def get_commitment(
     """
     if not 0 <= page_size <= MAX_PAGE_LIMIT:
         raise ValueError(f"page_size must be 0..{MAX_PAGE_LIMIT}, got {page_size}.")
-    connection = session.connection()
+    connection = _core(session)
     c = connection.execute(_DETAIL_ROW, {"commitment_id": commitment_id}).first()
     if c is None:
         return None
@@ -1711,6 +1720,8 @@ def list_batches(
         conditions.append(Batch.municipality_id == municipality_id)
     conditions += _flag(Batch.verified, verified)
     total = session.scalar(select(func.count()).select_from(Batch).where(*conditions)) or 0
+    if total <= offset:  # nothing on this page (a commitment's page asks for the unverified ones: mostly none)
+        return [], total
     rows = session.execute(
         select(Batch, Municipality.name)
         .join(Municipality, Municipality.id == Batch.municipality_id)
@@ -1937,7 +1948,7 @@ def commitment_deliveries(
     if after is not None and before is not None:
         raise ValueError("Give after or before, not both.")
     if after is None and before is None and _first_pages_fit(commitment_id):  # the first page, by far the most read
-        return _first_deliveries(session.connection(), commitment_id, limit, evidence_stored)
+        return _first_deliveries(_core(session), commitment_id, limit, evidence_stored)
     kinds = {"r": 1, "b": 3}
     position = _parse_position(after if after is not None else before, kinds) if (after or before) is not None else None
     backwards = before is not None
@@ -1979,7 +1990,7 @@ def commitment_deliveries(
     if recorded_total is None:
         recorded_total = session.scalar(select(func.count()).select_from(Delivery).where(*_recorded_range(commitment_id))) or 0
     if batched_total is None:
-        batched_total = session.connection().execute(_LEAF_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
+        batched_total = _core(session).execute(_LEAF_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
     count = recorded_total + batched_total
     next_cursor, previous_cursor = _page_cursors(page, more, position is not None, backwards, _delivery_cursor)
     return {"data": page, "count": count, "next_cursor": next_cursor, "prev_cursor": previous_cursor}
@@ -2029,13 +2040,13 @@ def commitment_timeline(
         conditions.append(key < at if backwards else key > at)
     order = [EventRow.block_number.desc(), EventRow.log_index.desc()] if backwards else [EventRow.block_number, EventRow.log_index]
     if position is None:
-        return _first_timeline(session.connection(), commitment_id, limit)
+        return _first_timeline(_core(session), commitment_id, limit)
     rows = list(session.scalars(select(EventRow).where(*conditions).order_by(*order).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     if backwards:
         rows.reverse()
-    count = session.connection().execute(_EVENT_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
+    count = _core(session).execute(_EVENT_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0
     next_cursor, previous_cursor = _page_cursors(
         rows, more, position is not None, backwards, lambda e: f"t.{e.block_number}.{e.log_index}"
     )
@@ -2141,7 +2152,7 @@ def commitment_delivery_points(session: Session, commitment_id: int) -> list[dic
     an unknown commitment or one with no counted delivery.
     """
     points: list[tuple[tuple[int, ...], dict[str, Any]]] = []
-    connection = session.connection()
+    connection = _core(session)
     for delivery_id, quantity, delivered_at, recorded_at, block_number, log_index in connection.execute(
         _COUNTED_RECORDED_POINTS, {"commitment_id": commitment_id}
     ):
@@ -2283,7 +2294,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
         ValueError: malformed hash (the API answers 422).
     """
     sha256 = normalize_sha256(sha256_hex)
-    connection = session.connection()
+    connection = _core(session)
     citations = [
         {
             "kind": "recorded",
@@ -2341,6 +2352,14 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     return {"sha256": sha256, "found": bool(citations or source_of), "citations": citations, "source_of": source_of}
 
 
+_LS = LedgerStateRow.__table__
+_CHECKPOINT_AND_PAUSE = select(
+    CheckpointRow.__table__,
+    select(_LS.c.paused).where(_LS.c.id == LEDGER_STATE_ID).scalar_subquery().label("paused"),
+).where(CheckpointRow.__table__.c.id == CHECKPOINT_ID)
+"""The checkpoint row with the ledger state's pause flag (``None`` without a state row), one statement."""
+
+
 def get_checkpoint(session: Session) -> dict[str, Any] | None:
     """The indexer's progress and the ledger's state for ``/health``: ``{"last_block",
     "last_block_hash", "chain_head_block", "head_seen_at", "contract_version", "paused"}``
@@ -2348,17 +2367,16 @@ def get_checkpoint(session: Session) -> dict[str, Any] | None:
     seconds; ``contract_version`` the contract's ``version()`` as the indexer read it;
     ``paused`` from the last indexed ``Paused``/``Unpaused``, false if none), or ``None`` if
     the indexer never ran."""
-    row = session.get(CheckpointRow, CHECKPOINT_ID)
+    row = _core(session).execute(_CHECKPOINT_AND_PAUSE).first()
     if row is None:
         return None
-    state = session.get(LedgerStateRow, LEDGER_STATE_ID)
     return {
         "last_block": row.last_block,
         "last_block_hash": row.last_block_hash,
         "chain_head_block": row.chain_head_block,
         "head_seen_at": row.head_seen_at,
         "contract_version": row.contract_version,
-        "paused": bool(state and state.paused),
+        "paused": bool(row.paused),
     }
 
 
@@ -2377,7 +2395,7 @@ def index_version(session: Session | Connection) -> tuple[Any, ...]:
     indexer counts a file that arrived later (the one write that does not move the
     checkpoint). ``(None, None, 0)`` before the indexer's first pass. One indexed query, on a
     session or a plain connection."""
-    connection = session.connection() if isinstance(session, Session) else session
+    connection = _core(session) if isinstance(session, Session) else session
     row = connection.execute(_INDEX_VERSION).first()
     return tuple(row) if row is not None else (None, None, 0)
 
