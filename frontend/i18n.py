@@ -32,6 +32,7 @@ LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 
 SUPPORTED = ("nl", "en")
 """Languages of the site, the default first."""
+_OTHER = {code: next(c for c in SUPPORTED if c != code) for code in SUPPORTED}
 
 DEFAULT = "nl"
 
@@ -114,7 +115,7 @@ class Lang:
     @property
     def other(self) -> str:
         """The other language's code (for the language switch)."""
-        return next(c for c in SUPPORTED if c != self.code)
+        return _OTHER[self.code]
 
     def has(self, key: str) -> bool:
         return key in catalogue(self.code)
@@ -185,10 +186,7 @@ class Lang:
         """Unix seconds as date and time in UTC, for block times ("2 dec 2026 14:03:09 UTC")."""
         if seconds is None:
             return ""
-        moment = _utc(seconds)
-        if moment is None:
-            return _iso_moment(int(seconds)).replace("T", " ").replace("Z", " UTC")
-        return format_datetime(moment, format="medium", tzinfo=timezone.utc, locale=self.locale) + " UTC"
+        return _datetime_text(self.code, int(seconds))
 
     def number(self, value: int | str | None) -> str:
         """An integer (or its decimal text) with the language's grouping ("1.234" / "1,234")."""
@@ -272,6 +270,14 @@ microseconds each, and a page shows hundreds; the same ones come back on every p
 @lru_cache(maxsize=FORMAT_CACHE_SIZE)
 def _number_text(code: str, value: int) -> str:
     return format_decimal(value, locale=_babel_locale(code))
+
+
+@lru_cache(maxsize=FORMAT_CACHE_SIZE)
+def _datetime_text(code: str, seconds: int) -> str:
+    moment = _utc(seconds)
+    if moment is None:
+        return _iso_moment(seconds).replace("T", " ").replace("Z", " UTC")
+    return format_datetime(moment, format="medium", tzinfo=timezone.utc, locale=_babel_locale(code)) + " UTC"
 
 
 @lru_cache(maxsize=FORMAT_CACHE_SIZE)
