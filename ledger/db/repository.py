@@ -1206,7 +1206,7 @@ def _first_timeline(connection: Connection, commitment_id: int, limit: int) -> d
     rows = connection.execute(_FIRST_EVENT_ROWS, {"commitment_id": commitment_id, "limit": limit + 1}).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    count = connection.execute(_EVENT_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0 if more else len(rows)
+    count = (connection.execute(_EVENT_ROW_COUNT, {"commitment_id": commitment_id}).scalar() or 0) if more else len(rows)
     return {"data": [_timeline_entry(e) for e in rows], "count": count,
             "next_cursor": f"t.{rows[-1].block_number}.{rows[-1].log_index}" if more else None, "prev_cursor": None}
 
