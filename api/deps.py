@@ -1,5 +1,9 @@
 """Dependencies: hand out what the lifespan built (``app.state``), typed, overridable in tests
-(``app.dependency_overrides[get_chain] = ...``)."""
+(``app.dependency_overrides[get_chain] = ...``, plain functions too).
+
+The ones that only read ``app.state`` or the clock are ``async``: FastAPI runs a plain
+``def`` dependency in the thread pool, a round trip per dependency and request (a commitment's
+detail had six). The session stays a plain generator: closing it may wait on the database."""
 
 from __future__ import annotations
 
@@ -18,12 +22,12 @@ from ledger.sources import SourceCredit
 from ledger.staff import StaffIdentity, StaffRegistry, UnknownStaffTokenError
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     return request.app.state.settings
 
 
-def get_session_factory(request: Request) -> sessionmaker[Session]:
+async def get_session_factory(request: Request) -> sessionmaker[Session]:
     """The session factory of the index (built once in the lifespan)."""
     return request.app.state.session_factory
 
@@ -35,32 +39,32 @@ def get_session(factory: Annotated[sessionmaker[Session], Depends(get_session_fa
         yield session
 
 
-def get_chain(request: Request) -> LedgerChain:
+async def get_chain(request: Request) -> LedgerChain:
     """The chain client (built once in the lifespan; used by staff writes only)."""
     return request.app.state.chain
 
 
-def get_deployment(request: Request) -> Deployment:
+async def get_deployment(request: Request) -> Deployment:
     """The deployment record of the ledger contract."""
     return request.app.state.deployment
 
 
-def get_evidence_store(request: Request) -> EvidenceStore:
+async def get_evidence_store(request: Request) -> EvidenceStore:
     """The content-addressed evidence store."""
     return request.app.state.evidence_store
 
 
-def get_staff_registry(request: Request) -> StaffRegistry:
+async def get_staff_registry(request: Request) -> StaffRegistry:
     """The staff tokens."""
     return request.app.state.staff_registry
 
 
-def get_sources(request: Request) -> dict[str, list[SourceCredit]]:
+async def get_sources(request: Request) -> dict[str, list[SourceCredit]]:
     """Municipality code → the credits of its data sources (``ledger.sources``)."""
     return request.app.state.sources
 
 
-def get_now() -> int:
+async def get_now() -> int:
     """The request time, Unix seconds (UTC): when statuses are evaluated."""
     return int(time.time())
 
