@@ -216,23 +216,21 @@ def roles() -> Roles:
 
 
 @pytest.fixture(scope="session")
-def rpc_url(request: pytest.FixtureRequest) -> Iterator[str]:
+def rpc_url() -> Iterator[str]:
     """JSON-RPC URL of this process's test chain (standard mnemonic, chain id 31337):
-    ``LEDGER_TEST_RPC_URL`` when set (an anvil of your own, e.g. so that a concurrent run's
-    ``evm_revert`` cannot undo this run's blocks; refused under xdist with more than one
-    worker, see :func:`pytest_configure`); else the chain brownie's plugin started for this
-    process (:data:`BROWNIE_PORT`); else, without that plugin (``-p no:pytest-brownie``), an
-    anvil started for this session on a free port and stopped after it."""
+    ``LEDGER_TEST_RPC_URL`` when set (an anvil of your own; refused under xdist with more
+    than one worker, see :func:`pytest_configure`); else an anvil started for this session
+    (each xdist worker its own) on a free port and stopped after it.
+
+    Never brownie's chain (:data:`BROWNIE_PORT`): brownie's ``module_isolation`` and
+    ``fn_isolation`` revert that chain around every contract test, and anvil's ``evm_revert``
+    also rewinds its clock to the reverted block's time, so a module that ran after brownie's
+    modules on the same worker saw block times minutes behind the wall clock (API modules
+    that date their writes with ``time.time()`` then failed their fixtures), and a contract
+    test could meet a nonce used meanwhile by one of our own clients."""
     override = os.environ.get("LEDGER_TEST_RPC_URL")
     if override:
         yield override
-        return
-    if request.config.pluginmanager.has_plugin("pytest-brownie"):
-        from brownie import network, web3
-
-        if not network.is_connected():
-            network.connect("development")
-        yield web3.provider.endpoint_uri
         return
     from bench.anvil import throwaway_anvil
 
@@ -240,11 +238,40 @@ def rpc_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield url
 
 
+def _rpc(url: str, method: str, params: list) -> object:
+    from web3 import HTTPProvider, Web3
+
+    answer = Web3(HTTPProvider(url)).provider.make_request(method, params)
+    if "error" in answer:
+        raise RuntimeError(f"{method} failed on {url}: {answer['error']}")
+    return answer["result"]
+
+
+def catch_up_clock(url: str) -> int:
+    """Bring the chain at ``url`` up to the wall clock: when its latest block is older than
+    ``time.time()`` (anvil's ``evm_revert`` rewinds the clock to the reverted block's time,
+    e.g. after tests/indexer/test_reorgs.py on the session chain), mine one empty block at the
+    current second. Returns the latest block's time afterwards (Unix seconds). A chain ahead
+    of the wall clock stays so: a module that moves the clock forward runs on an anvil of its
+    own (tests/replay/conftest.py, tests/api/test_api_v2_stories.py)."""
+    import time
+
+    latest = int(_rpc(url, "eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+    now = int(time.time())
+    if latest < now:
+        _rpc(url, "evm_setNextBlockTimestamp", [now])
+        _rpc(url, "evm_mine", [])
+        return now
+    return latest
+
+
 @pytest.fixture(scope="module")
 def deployment(rpc_url: str, roles: Roles) -> Deployment:
     """A fresh ledger for this module, with municipality 1 "Baarn" (GM0308: admin
     council_admin, registrar registrar) and 2 "Utrecht" (GM0344: other_admin,
-    other_registrar)."""
+    other_registrar), on a chain whose clock is not behind the wall clock
+    (:func:`catch_up_clock`)."""
+    catch_up_clock(rpc_url)
     chain = LedgerChain(rpc_url)
     deployed = chain.deploy(roles.platform_admin.key)
     chain.send("registerMunicipality", ["Baarn", "GM0308", roles.council_admin.address], roles.platform_admin.key)

@@ -10,13 +10,19 @@ relative to the chain's latest block time ``t0`` at the start and at least a day
 it, so statuses evaluated at ``t0`` do not depend on when the test runs. ``chain`` (the
 server's client) is used here only to write transactions and, in one test, as the
 ``statusOf`` oracle.
+
+Each module here runs on an anvil of its own (:func:`rpc_url`): ``scenario`` and the stateful
+test move the chain's clock forward (42 days and more), which would leave the session chain
+ahead of the wall clock for every module after them on the same worker.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
+
+from bench.anvil import throwaway_anvil
 
 from ledger.chain import LedgerChain, TxResult
 from replay_support import DAY, DeliveryWritten, Scenario, Written, advance_time, latest_block_time, sha256
@@ -24,6 +30,14 @@ from replay_support import DAY, DeliveryWritten, Scenario, Written, advance_time
 ZERO = b"\x00" * 32
 AMEND_TITLE, AMEND_DESCRIPTION, AMEND_TARGET, AMEND_DUE_DATE = 1, 2, 4, 8
 RECOVERY_DELAY_SECONDS = 42 * DAY
+
+
+@pytest.fixture(scope="module")
+def rpc_url() -> Iterator[str]:
+    """An anvil of this module's own (the standard mnemonic, chain id 31337), because the
+    replay modules move the clock; ``LEDGER_TEST_RPC_URL`` is not used here."""
+    with throwaway_anvil() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
