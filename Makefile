@@ -124,23 +124,23 @@ reset:
 
 ## ---------------------------------------------------------------- test
 
-# pytest-xdist workers, each with its own anvil (tests/conftest.py: brownie's port 8545 + 10 x
-# the worker number) and whole modules (tests/e2e: the whole folder) to one worker. 0 (the
-# default) runs everything in this process, in collection order: the first whole run on two
-# workers (slowest units first) put API modules after brownie's contract modules on one worker
-# and their module fixtures failed there, which a run in one process never does; until that is
-# understood, `make test TEST_WORKERS=2` is opt-in.
-TEST_WORKERS ?= 0
-PYTEST_ARGS ?= $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS),)
+# pytest-xdist workers (default 2, one per core), each with brownie's anvil of its own
+# (tests/conftest.py: port 8545 + 10 x the worker number) for the contract tests, a second
+# session anvil on a free port for everything else, and whole modules (tests/e2e: the whole
+# folder) to one worker, slowest first. TEST_WORKERS=0 runs everything in this process, in
+# collection order. PYTEST_ARGS adds to that: `make test PYTEST_ARGS="tests/api --durations=40"`.
+TEST_WORKERS ?= 2
+XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS),)
+PYTEST_ARGS ?=
 
 test: setup browser slither schemathesis-setup
-	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 # The same suite with every index on a fresh PostgreSQL schema (tests/db/databases.py:
 # LEDGER_TEST_DATABASE, LEDGER_TEST_POSTGRES_URL; default postgres@127.0.0.1:5432/test).
 test-postgres: setup browser slither schemathesis-setup
-	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
+	LEDGER_TEST_DATABASE=postgresql LEDGER_SHARED_DATA_DIR=$(abspath $(DATA_DIR)) $(PY) -m pytest $(XDIST_ARGS) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$status
 
 # bench/api.py loads the API and the site with wrk (make bench-tools) on a small and a big index
