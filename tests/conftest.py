@@ -1,12 +1,16 @@
 """Shared fixtures for every test folder.
 
 brownie's pytest plugin starts anvil (port :data:`BROWNIE_PORT`, the standard
-"test test ... junk" mnemonic) before any test runs. Tests that are not brownie contract
-tests talk to that chain through our own ``ledger.chain.LedgerChain``, each module on a
-fresh deployment, so they never see another module's data.
+"test test ... junk" mnemonic) for the contract tests (tests/contract) and reverts it around
+each of them. Every other test talks through our own ``ledger.chain.LedgerChain`` to a second
+anvil started for the session on a free port (:func:`rpc_url`), each module on a fresh
+deployment, so they never see another module's data and brownie's reverts never rewind their
+clock; modules that move the clock run on an anvil of their own.
 
-``make test`` runs two pytest-xdist workers (``-n 2``): each has its own anvil and runs whole
-modules (:func:`xdist_scope`), so module fixtures and fixed ports stay in one process.
+``make test`` runs two pytest-xdist workers (``-n 2``; ``TEST_WORKERS=0`` for one process):
+each has its own two anvils and runs whole modules (:func:`xdist_scope`), slowest first, so
+module fixtures and fixed ports stay in one process, and the result does not depend on which
+modules share a worker.
 """
 
 from __future__ import annotations
