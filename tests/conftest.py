@@ -7,8 +7,8 @@ anvil started for the session on a free port (:func:`rpc_url`), each module on a
 deployment, so they never see another module's data and brownie's reverts never rewind their
 clock; modules that move the clock run on an anvil of their own.
 
-``make test`` runs two pytest-xdist workers (``-n 2``; ``TEST_WORKERS=0`` for one process):
-each has its own two anvils and runs whole modules (:func:`xdist_scope`), slowest first, so
+``make test TEST_WORKERS=2`` runs two pytest-xdist workers (``-n 2``; the default is one
+process): each has its own two anvils and runs whole modules (:func:`xdist_scope`), slowest first, so
 module fixtures and fixed ports stay in one process, and the result does not depend on which
 modules share a worker.
 """
