@@ -45,6 +45,11 @@ from markupsafe import Markup, escape
 WIDTH = 420
 """Width of the drawing, SVG user units (the ``viewBox``)."""
 
+STEPS_PER_UNIT = 2
+"""Most steps a step line keeps per user unit of the plot's width (:func:`simplify_steps`):
+``charts.css`` caps the drawing at 36rem (576 px, 1.4 px per unit), so this is more than one
+step per CSS pixel, and a line of thousands of steps looks the same with a few hundred."""
+
 FONT_SIZE = 15
 """Size of every text, user units."""
 
@@ -241,6 +246,63 @@ def municipality_series(rows: Iterable[Mapping[str, Any]], *, now: int) -> Munic
     )
 
 
+def municipality_series_from_counts(counts: Mapping[str, Any] | None, *, now: int) -> MunicipalitySeries | None:
+    """The same series as :func:`municipality_series` from the counts that
+    ``repository.commitment_chart_counts`` gives (``total``, ``first_promised_at``,
+    ``last_promised_at``, ``last_due_date`` and ``(time, count)`` pairs ascending by time for
+    ``due``, ``met``, ``met_on_record``), so its cost grows with the number of distinct times,
+    not of commitments. ``None`` for ``None`` (no commitment left once the withdrawn ones are
+    out)."""
+    if counts is None:
+        return None
+    due = cumulative_steps(counts["due"])
+    met = cumulative_steps(counts["met"])
+    met_on_record = cumulative_steps(counts["met_on_record"])
+    times = [now, counts["first_promised_at"], counts["last_promised_at"]]
+    for steps in (due, met, met_on_record):
+        times += [steps[0].at, steps[-1].at] if steps else []
+    start, end = min(times), max(times)
+    return MunicipalitySeries(
+        start=start, end=end if end > start else start + 86_400, now=now, total=int(counts["total"]),
+        last_due_date=int(counts["last_due_date"]), due=due, met=met, met_on_record=met_on_record,
+    )
+
+
+def _series_of(source: Iterable[Mapping[str, Any]] | MunicipalitySeries | None, now: int) -> MunicipalitySeries | None:
+    """``source`` when it is a series (or ``None``), else :func:`municipality_series` of its rows."""
+    if source is None or isinstance(source, MunicipalitySeries):
+        return source
+    return municipality_series(source, now=now)
+
+
+def simplify_steps(steps: Sequence[Step], *, start: int, end: int, columns: int) -> tuple[Step, ...]:
+    """A non-decreasing step line (``steps`` ascending by time, as :func:`cumulative_steps`
+    gives them for weights >= 0) reduced to what ``columns`` equal columns of the axis
+    ``start``..``end`` (inclusive, ``end > start``) can show: of the steps falling in one
+    column, only the last is kept, with its exact time and value (within a column the line
+    only rises, to that value). At most ``columns + 1`` steps (times outside the axis fall in
+    its first or last column); the steps themselves when there are no more than that.
+
+    Raises:
+        ValueError: ``columns`` < 1 or ``end`` <= ``start``.
+    """
+    if columns < 1 or end <= start:
+        raise ValueError(f"need columns >= 1 and end > start, not columns={columns}, {start}..{end}")
+    if len(steps) <= columns + 1:
+        return tuple(steps)
+    span = end - start
+    kept: list[Step] = []
+    last_column = -1
+    for step in steps:
+        column = min(max((step.at - start) * columns // span, 0), columns)
+        if column == last_column:
+            kept[-1] = step
+        else:
+            kept.append(step)
+            last_column = column
+    return tuple(kept)
+
+
 TABLE_MAX_YEARS = 50
 """Longest time axis, in years, whose table has a row for every year."""
 
@@ -257,18 +319,20 @@ class YearRow(NamedTuple):
     met_on_record: int
 
 
-def municipality_table(rows: Iterable[Mapping[str, Any]], *, now: int, time_zone: str | None = None) -> list[YearRow]:
+def municipality_table(rows: Iterable[Mapping[str, Any]] | MunicipalitySeries | None, *, now: int,
+                       time_zone: str | None = None) -> list[YearRow]:
     """The figures of :func:`municipality_chart` by calendar year, for an HTML table beside
     the chart: one :class:`YearRow` per year from the first to the last year of the chart's
     time axis, each cumulative to the end of that year in ``time_zone`` (IANA name; ``None``:
     UTC). An axis of more than :data:`TABLE_MAX_YEARS` years (a due date in year 9999, say)
     keeps only the first and last year, the year of ``now`` and the years where a figure
     changes. Empty when the chart is (no commitment left once the withdrawn ones are out).
+    ``rows`` as for :func:`municipality_chart`.
 
     Raises:
         zoneinfo.ZoneInfoNotFoundError: ``time_zone`` is unknown.
     """
-    series = municipality_series(rows, now=now)
+    series = _series_of(rows, now)
     if series is None:
         return []
     zone = _zone(time_zone)
@@ -336,12 +400,13 @@ def commitment_series(
 
 
 def municipality_chart(
-    rows: Iterable[Mapping[str, Any]], *, now: int, labels: ChartLabels, lang_code: str, id_prefix: str,
+    rows: Iterable[Mapping[str, Any]] | MunicipalitySeries | None, *, now: int, labels: ChartLabels, lang_code: str, id_prefix: str,
 ) -> Markup:
     """One municipality's commitments due versus met over time, as an inline ``<svg>``.
 
     Args:
-        rows: as for :func:`municipality_series`.
+        rows: as for :func:`municipality_series`, or the series itself (e.g.
+            :func:`municipality_series_from_counts` with the same ``now``; ``None``: none left).
         now: the moment of the "today" marker and of the summary, Unix seconds.
         labels: the words and formats (:class:`ChartLabels`).
         lang_code: the language of the texts (the ``lang`` attribute), e.g. ``"nl"``.
@@ -356,7 +421,7 @@ def municipality_chart(
         InvalidChartId: ``id_prefix`` cannot be part of an id.
     """
     _check_id(id_prefix)
-    series = municipality_series(rows, now=now)
+    series = _series_of(rows, now)
     if series is None:
         return Markup('<p class="chart-empty">{}</p>').format(labels.empty)
     n = labels.format_number
@@ -498,7 +563,8 @@ class _Chart:
                 parts.append(_path(style, d, "chart-level"))
                 continue
             pieces = [f"M{_n(self.x(self.start))} {_n(self.y(0))}"]
-            for step in steps:
+            columns = max(1, int((self.right - PLOT_LEFT) * STEPS_PER_UNIT))
+            for step in simplify_steps(steps, start=self.start, end=self.end, columns=columns):
                 pieces.append(f"H{_n(self.x(step.at))}V{_n(self.y(step.value))}")
             pieces.append(f"H{_n(self.x(end))}")
             parts.append(_path(style, "".join(pieces), "chart-line"))

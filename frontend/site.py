@@ -446,9 +446,9 @@ def municipality_page(
     overdue, overdue_total = repository.list_commitments(session, now, municipality_id=municipality_id,
                                                          statuses=("overdue",), sort="due_date", limit=OVERVIEW_OVERDUE_LIMIT)
     recent, _ = repository.list_commitments(session, now, municipality_id=municipality_id, sort="-last_change", limit=10)
-    rows = repository.commitment_chart_rows(session, now, municipality_id)
-    chart = charts.municipality_chart(rows, now=now, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
-    table = charts.municipality_table(rows, now=now, time_zone=tz or lang.time_zone)
+    series = charts.municipality_series_from_counts(repository.commitment_chart_counts(session, municipality_id), now=now)
+    chart = charts.municipality_chart(series, now=now, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
+    table = charts.municipality_table(series, now=now, time_zone=tz or lang.time_zone)
     themes = repository.list_themes(session, municipality_id)
     return render(
         request, "municipality.html", lang, title=m["name"],

@@ -8,7 +8,8 @@ of statuses, Unix seconds, the request time):
 - commitments: :func:`list_commitments` (session, now, *, filters, sort, offset, limit) →
   ``(page, count)``, :func:`get_commitment` (session, commitment_id, now, *, evidence_stored),
   :func:`find_commitment_by_ref`, :func:`commitment_municipality_ids`, :func:`list_themes`;
-- charts of the site: :func:`commitment_chart_rows` (session, now, municipality_id) and
+- charts of the site: :func:`commitment_chart_rows` (session, now, municipality_id),
+  :func:`commitment_chart_counts` (session, municipality_id: the same counted by time in SQL) and
   :func:`commitment_delivery_points` (session, commitment_id);
 - deliveries: :func:`list_deliveries` (session, *, filters, offset, limit, now,
   evidence_stored) → ``(page, count)``, recorded and batched alike (``kind``);
@@ -2125,6 +2126,38 @@ def commitment_chart_rows(session: Session, now: int, municipality_id: int | Non
         for (cid, mid, due, original_due, promised, registered, met, met_on_record, withdrawn, withdrawn_at, delivered)
         in session.execute(query.order_by(Commitment.id)).tuples()
     ]
+
+
+def commitment_chart_counts(session: Session, municipality_id: int | None = None) -> dict[str, Any] | None:
+    """What the site's "due vs met" chart draws, counted in SQL over the commitments not
+    withdrawn (of ``municipality_id``; all when ``None``), so its cost grows with the number of
+    distinct times, not of commitments: ``{"total" (commitments not withdrawn), "first_promised_at",
+    "last_promised_at", "last_due_date", "due", "met", "met_on_record"}``, where each of the
+    last three is a list of ``(time, count)`` pairs ascending by time (Unix seconds; one pair
+    per distinct ``due_date``, ``met_at`` (claimed clock, current terms) or
+    ``met_on_record_at`` (block time), commitments not met in none). ``None`` when no
+    commitment is left once the withdrawn ones are out. Equals counting
+    :func:`commitment_chart_rows` by time.
+    """
+    kept = [Commitment.withdrawn.is_(False)]
+    if municipality_id is not None:
+        kept.append(Commitment.municipality_id == municipality_id)
+    total, first_promised, last_promised, last_due = session.execute(
+        select(func.count(), func.min(Commitment.promised_at), func.max(Commitment.promised_at),
+               func.max(Commitment.due_date)).where(*kept)
+    ).one()
+    if not total:
+        return None
+
+    def counted(at: Any) -> list[tuple[int, int]]:
+        query = select(at, func.count()).where(*kept, at.is_not(None)).group_by(at).order_by(at)
+        return [(int(t), int(n)) for t, n in session.execute(query).tuples()]
+
+    return {
+        "total": int(total), "first_promised_at": int(first_promised), "last_promised_at": int(last_promised),
+        "last_due_date": int(last_due), "due": counted(Commitment.due_date), "met": counted(Commitment.met_at),
+        "met_on_record": counted(Commitment.met_on_record_at),
+    }
 
 
 _COUNTED_RECORDED_POINTS = select(
