@@ -510,3 +510,114 @@ def test_text_fields_name_every_text_of_the_labels():
         "municipality_title", "municipality_summary", "empty", "due", "met", "met_on_record", "today",
         "commitment_title", "commitment_summary", "commitment_amended_summary", "delivered", "recorded",
         "target", "original_target", "due_date", "original_due_date")
+
+
+# ---------------------------------------------------------------------------- at size
+
+
+def random_rows(seed: int, count: int) -> list[dict]:
+    """``count`` varied chart rows: times spread over 2019..2031 with many ties (whole days),
+    about a third never met, a tenth withdrawn, some met before promised."""
+    import random
+
+    rng = random.Random(seed)
+    start = ts("2019-01-01")
+    out = []
+    for cid in range(1, count + 1):
+        promised = start + rng.randrange(0, 6 * 365) * DAY
+        due = promised + rng.randrange(-30, 6 * 365) * DAY
+        met = promised + rng.randrange(-10, 8 * 365) * DAY if rng.random() < 0.66 else None
+        on_record = met + rng.randrange(0, 90) * DAY + rng.randrange(0, DAY) if met is not None else None
+        out.append({"id": cid, "municipality_id": 1, "due_date": due, "original_due_date": due, "promised_at": promised,
+                    "registered_at": promised, "met_at": met, "met_on_record_at": on_record,
+                    "withdrawn": rng.random() < 0.1, "withdrawn_at": None, "status": "pending",
+                    "status_on_record": "pending"})
+    return out
+
+
+def counts_of(rows: list[dict]) -> dict | None:
+    """What ``repository.commitment_chart_counts`` gives for these rows (its own test shows
+    it equals this count on both backends)."""
+    from collections import Counter
+
+    kept = [r for r in rows if not r["withdrawn"]]
+    if not kept:
+        return None
+
+    def counted(key: str) -> list[tuple[int, int]]:
+        return sorted(Counter(r[key] for r in kept if r[key] is not None).items())
+
+    return {"total": len(kept), "first_promised_at": min(r["promised_at"] for r in kept),
+            "last_promised_at": max(r["promised_at"] for r in kept), "last_due_date": max(r["due_date"] for r in kept),
+            "due": counted("due_date"), "met": counted("met_at"), "met_on_record": counted("met_on_record_at")}
+
+
+@pytest.mark.parametrize("seed,count", [(0, 1), (1, 7), (2, 300), (3, 5000)])
+def test_series_from_counts_equals_the_series_of_the_rows_and_so_does_the_table(seed: int, count: int) -> None:
+    rows = random_rows(seed, count)
+    for now in (ts("2018-06-01"), ts("2025-06-01"), ts("2040-01-01")):
+        series = charts.municipality_series_from_counts(counts_of(rows), now=now)
+        assert series == charts.municipality_series(rows, now=now)
+        for zone in (None, "Europe/Amsterdam", "Pacific/Kiritimati"):
+            assert charts.municipality_table(series, now=now, time_zone=zone) == charts.municipality_table(
+                rows, now=now, time_zone=zone)
+        drawn = dict(now=now, labels=labels(), lang_code="en", id_prefix="mc")
+        assert charts.municipality_chart(series, **drawn) == charts.municipality_chart(rows, **drawn)
+
+
+def test_series_from_counts_of_none_is_none_and_the_chart_says_empty() -> None:
+    assert charts.municipality_series_from_counts(None, now=NOW) is None
+    assert charts.municipality_table(None, now=NOW) == []
+    out = charts.municipality_chart(None, now=NOW, labels=labels(), lang_code="en", id_prefix="mc")
+    assert out == '<p class="chart-empty">No commitments yet.</p>'
+
+
+def test_series_from_counts_of_the_three_rows_gives_the_known_table() -> None:
+    series = charts.municipality_series_from_counts(counts_of(THREE), now=NOW)
+    assert charts.municipality_table(series, now=NOW) == charts.municipality_table(THREE, now=NOW)
+    assert (series.total, series.due[-1], series.met[-1]) == (3, Step(ts("2024-06-01"), 3), Step(ts("2024-08-01"), 2))
+
+
+@pytest.mark.parametrize("columns", [1, 2, 10, 760])
+def test_simplify_steps_keeps_at_most_one_step_per_column_with_exact_values(columns: int) -> None:
+    rows = random_rows(4, 5000)
+    series = charts.municipality_series(rows, now=NOW)
+    for steps in (series.due, series.met, series.met_on_record):
+        kept = charts.simplify_steps(steps, start=series.start, end=series.end, columns=columns)
+        assert len(kept) <= columns + 1 < len(steps)
+        assert set(kept) <= set(steps)  # exact times and values
+        assert kept[-1] == steps[-1]
+        assert list(kept) == sorted(kept)
+        span = series.end - series.start
+        column_of = [(s.at - series.start) * columns // span for s in kept]
+        assert len(set(column_of)) == len(kept)  # one per column
+        # At the end of every column the simplified line has the original's value.
+        for column in range(columns + 1):
+            last = series.start + (column + 1) * span // columns - 1
+            assert charts.value_at(kept, last) == charts.value_at(steps, last)
+
+
+def test_simplify_steps_leaves_short_lines_alone_and_refuses_a_bad_axis() -> None:
+    steps = (Step(10, 1), Step(20, 3), Step(30, 4))
+    assert charts.simplify_steps(steps, start=0, end=40, columns=2) == steps
+    assert charts.simplify_steps(steps, start=0, end=40, columns=1) == (Step(30, 4),)  # one column: 0..39
+    assert charts.simplify_steps(steps + (Step(40, 6),), start=0, end=40, columns=1) == (Step(30, 4), Step(40, 6))
+    with pytest.raises(ValueError):
+        charts.simplify_steps(steps, start=0, end=40, columns=0)
+    with pytest.raises(ValueError):
+        charts.simplify_steps(steps, start=40, end=40, columns=5)
+
+
+def test_municipality_chart_of_many_commitments_stays_small_with_exact_end_values() -> None:
+    small = random_rows(5, 300)
+    big = random_rows(5, 20_000)
+    drawn = dict(now=NOW, labels=labels(), lang_code="en", id_prefix="mc")
+    small_svg, big_svg = (str(charts.municipality_chart(r, **drawn)) for r in (small, big))
+    max_corners = 2 * (charts.STEPS_PER_UNIT * charts.WIDTH + 3)
+    for path in parse(big_svg).iter(f"{SVG}path"):
+        if "chart-line" in path.get("class", ""):
+            assert len(path_vertices(path.get("d"))) <= max_corners
+    assert len(big_svg) < 3 * len(small_svg) + 20_000
+    series = charts.municipality_series(big, now=NOW)
+    texts = [t.text for t in parse(big_svg).iter(f"{SVG}text") if "chart-end-label" in t.get("class", "")]
+    assert f"{series.due[-1].value:,}" in texts
