@@ -2130,33 +2130,42 @@ def commitment_chart_rows(session: Session, now: int, municipality_id: int | Non
 
 def commitment_chart_counts(session: Session, municipality_id: int | None = None) -> dict[str, Any] | None:
     """What the site's "due vs met" chart draws, counted in SQL over the commitments not
-    withdrawn (of ``municipality_id``; all when ``None``), so its cost grows with the number of
-    distinct times, not of commitments: ``{"total" (commitments not withdrawn), "first_promised_at",
-    "last_promised_at", "last_due_date", "due", "met", "met_on_record"}``, where each of the
-    last three is a list of ``(time, count)`` pairs ascending by time (Unix seconds; one pair
-    per distinct ``due_date``, ``met_at`` (claimed clock, current terms) or
-    ``met_on_record_at`` (block time), commitments not met in none). ``None`` when no
-    commitment is left once the withdrawn ones are out. Equals counting
+    withdrawn (of ``municipality_id``; all when ``None``), so what leaves the database grows
+    with the number of distinct times, not of commitments: ``{"total" (commitments not
+    withdrawn), "first_promised_at", "last_promised_at", "last_due_date", "due", "met",
+    "met_on_record"}``, where each of the last three is a list of ``(time, count)`` pairs
+    ascending by time (Unix seconds; one pair per distinct ``due_date``, ``met_at`` (claimed
+    clock, current terms) or ``met_on_record_at`` (block time), commitments not met in none).
+    ``None`` when no commitment is left once the withdrawn ones are out. Equals counting
     :func:`commitment_chart_rows` by time.
     """
     kept = [Commitment.withdrawn.is_(False)]
     if municipality_id is not None:
         kept.append(Commitment.municipality_id == municipality_id)
-    total, first_promised, last_promised, last_due = session.execute(
-        select(func.count(), func.min(Commitment.promised_at), func.max(Commitment.promised_at),
-               func.max(Commitment.due_date)).where(*kept)
-    ).one()
+    # One pass over the commitments (a CTE named more than once is materialized by SQLite and
+    # PostgreSQL), then one GROUP BY per line, every part tagged by ``part``.
+    k = select(Commitment.promised_at, Commitment.due_date, Commitment.met_at, Commitment.met_on_record_at).where(
+        *kept).cte("chart_kept")
+    parts = [  # 0: (first promise, total), 1: (last promise, last due date), 2..4: the lines
+        select(literal(0).label("part"), func.min(k.c.promised_at).label("at"), func.count().label("n")),
+        select(literal(1), func.max(k.c.promised_at), func.max(k.c.due_date)),
+    ]
+    for part, at in ((2, k.c.due_date), (3, k.c.met_at), (4, k.c.met_on_record_at)):
+        parts.append(select(literal(part), at, func.count()).where(at.is_not(None)).group_by(at))
+    query = parts[0].union_all(*parts[1:]).order_by(literal_column("part"), literal_column("at"))
+    found: dict[int, list[tuple[int, int]]] = {2: [], 3: [], 4: []}
+    head: dict[int, tuple[int, int]] = {}
+    for part, at, n in session.execute(query).tuples():
+        if part < 2:
+            head[part] = (at, n)
+        else:
+            found[part].append((int(at), int(n)))
+    (first_promised, total), (last_promised, last_due) = head[0], head[1]
     if not total:
         return None
-
-    def counted(at: Any) -> list[tuple[int, int]]:
-        query = select(at, func.count()).where(*kept, at.is_not(None)).group_by(at).order_by(at)
-        return [(int(t), int(n)) for t, n in session.execute(query).tuples()]
-
     return {
         "total": int(total), "first_promised_at": int(first_promised), "last_promised_at": int(last_promised),
-        "last_due_date": int(last_due), "due": counted(Commitment.due_date), "met": counted(Commitment.met_at),
-        "met_on_record": counted(Commitment.met_on_record_at),
+        "last_due_date": int(last_due), "due": found[2], "met": found[3], "met_on_record": found[4],
     }
 
 
