@@ -31,7 +31,7 @@ when its due date is ``<= t``, "met by ``t``" when its met time is ``<= t``.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from itertools import accumulate
@@ -249,18 +249,20 @@ def municipality_series(rows: Iterable[Mapping[str, Any]], *, now: int) -> Munic
 def municipality_series_from_counts(counts: Mapping[str, Any] | None, *, now: int) -> MunicipalitySeries | None:
     """The same series as :func:`municipality_series` from the counts that
     ``repository.commitment_chart_counts`` gives (``total``, ``first_promised_at``,
-    ``last_promised_at``, ``last_due_date`` and ``(time, count)`` pairs ascending by time for
+    ``last_promised_at``, ``last_due_date`` and ``(time, count)`` pairs (distinct times, ascending) for
     ``due``, ``met``, ``met_on_record``), so its cost grows with the number of distinct times,
     not of commitments. ``None`` for ``None`` (no commitment left once the withdrawn ones are
     out)."""
     if counts is None:
         return None
-    due = cumulative_steps(counts["due"])
-    met = cumulative_steps(counts["met"])
-    met_on_record = cumulative_steps(counts["met_on_record"])
+
+    def steps(pairs: Sequence[tuple[int, int]]) -> tuple[Step, ...]:  # times distinct and ascending already
+        return tuple(map(Step, [at for at, _ in pairs], accumulate(n for _, n in pairs)))
+
+    due, met, met_on_record = steps(counts["due"]), steps(counts["met"]), steps(counts["met_on_record"])
     times = [now, counts["first_promised_at"], counts["last_promised_at"]]
-    for steps in (due, met, met_on_record):
-        times += [steps[0].at, steps[-1].at] if steps else []
+    for line in (due, met, met_on_record):
+        times += [line[0].at, line[-1].at] if line else []
     start, end = min(times), max(times)
     return MunicipalitySeries(
         start=start, end=end if end > start else start + 86_400, now=now, total=int(counts["total"]),
@@ -291,15 +293,17 @@ def simplify_steps(steps: Sequence[Step], *, start: int, end: int, columns: int)
     if len(steps) <= columns + 1:
         return tuple(steps)
     span = end - start
+    times = [step.at for step in steps]
     kept: list[Step] = []
-    last_column = -1
-    for step in steps:
-        column = min(max((step.at - start) * columns // span, 0), columns)
-        if column == last_column:
-            kept[-1] = step
-        else:
-            kept.append(step)
-            last_column = column
+    taken = 0
+    for column in range(columns):
+        # The steps before the first second of the next column: (at - start) * columns < (column + 1) * span.
+        index = bisect_left(times, start - (-(column + 1) * span // columns), taken)
+        if index > taken:
+            kept.append(steps[index - 1])
+            taken = index
+    if taken < len(steps):
+        kept.append(steps[-1])
     return tuple(kept)
 
 

@@ -2153,14 +2153,11 @@ def commitment_chart_counts(session: Session, municipality_id: int | None = None
     for part, at in ((2, k.c.due_date), (3, k.c.met_at), (4, k.c.met_on_record_at)):
         parts.append(select(literal(part), at, func.count()).where(at.is_not(None)).group_by(at))
     query = parts[0].union_all(*parts[1:]).order_by(literal_column("part"), literal_column("at"))
+    rows = session.execute(query).all()  # ints on both backends (BIGINT columns, counts)
+    (_, first_promised, total), (_, last_promised, last_due) = rows[0], rows[1]
     found: dict[int, list[tuple[int, int]]] = {2: [], 3: [], 4: []}
-    head: dict[int, tuple[int, int]] = {}
-    for part, at, n in session.execute(query).tuples():
-        if part < 2:
-            head[part] = (at, n)
-        else:
-            found[part].append((int(at), int(n)))
-    (first_promised, total), (last_promised, last_due) = head[0], head[1]
+    for part, at, n in rows[2:]:
+        found[part].append((at, n))
     if not total:
         return None
     return {
