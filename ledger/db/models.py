@@ -31,6 +31,8 @@ come out the same whatever order the facts reached the index in (a batch file up
 
 from __future__ import annotations
 
+import unicodedata
+
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Dialect, ForeignKey, Index, MetaData, String, Text, UniqueConstraint, event
@@ -671,6 +673,14 @@ a search asks for every trigram of the needle (``AND``), which an index made wit
 uses a pg_trgm GIN index on ``commitments.search_text`` instead
 (``ix_commitments_search_trgm``). Either one only narrows the rows: the exact test (a
 substring of the lowercased texts, ``ledger.db.repository.list_commitments``) decides."""
+
+def search_fold(text: str) -> str:
+    """The form in which texts are searched, the same for the stored ``search_text`` (the
+    projection) and the needle (``ledger.db.repository.search_needle``): Unicode NFC, then
+    lowercased (``str.lower``), so a word typed with a combining accent ("e" + U+0301) finds
+    the same commitments as the precomposed one ("é"), and either case the other."""
+    return unicodedata.normalize("NFC", text).lower()
+
 
 SEARCH_MIN_CHARS = 3
 """Trigram indexes find needles of 3 characters or more; a shorter needle is looked for by

@@ -73,6 +73,7 @@ from ledger.db.models import (
     RegistrarTerm,
     Verdict,
     VerdictEvent,
+    search_fold,
     version_hold,
     version_release,
 )
@@ -645,8 +646,9 @@ def _unknown(model: type[Base], key: object, event: LedgerEvent) -> ProjectionEr
 
 
 def _search_text(*parts: str) -> str:
-    """Lowercased fields joined by a unit separator, so a match never spans two fields."""
-    return "\x1f".join(part.lower() for part in parts)
+    """The fields in their search form (``ledger.db.models.search_fold``: NFC, lowercased)
+    joined by a unit separator, so a match never spans two fields."""
+    return "\x1f".join(search_fold(part) for part in parts)
 
 
 def _held_role(

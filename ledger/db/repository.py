@@ -67,7 +67,7 @@ from ledger.db.models import (
     RegistrarTerm,
     Verdict,
 )
-from ledger.db.models import SEARCH_MIN_CHARS, SEARCH_TABLE, VERSION_TABLE
+from ledger.db.models import SEARCH_MIN_CHARS, SEARCH_TABLE, VERSION_TABLE, search_fold
 from ledger.db.projection import CHECKPOINT_ID, LEDGER_STATE_ID, ZERO_HASH, batched_delivery_key
 from ledger.limits import amendment_field_names
 from ledger.status import (
@@ -1015,10 +1015,11 @@ def _scan_finds_sooner(
 
 
 def search_needle(q: str | None) -> str:
-    """What ``q`` looks for in ``search_text``: trimmed, lowercased (``str.lower``), unit
-    separators (U+001F, between the fields) dropped and NUL as "␀" (U+2400, as texts are
-    stored); ``""`` when nothing is left (no filter)."""
-    return (q or "").replace("\x1f", "").replace("\x00", "\u2400").strip().lower()
+    """What ``q`` looks for in ``search_text``: trimmed, in the search form of the stored
+    texts (``ledger.db.models.search_fold``: NFC, lowercased), unit separators (U+001F,
+    between the fields) dropped and NUL as "␀" (U+2400, as texts are stored); ``""`` when
+    nothing is left (no filter)."""
+    return search_fold((q or "").replace("\x1f", "").replace("\x00", "\u2400").strip())
 
 
 def _search_condition(session: Session, needle: str) -> ColumnElement[bool]:

@@ -216,3 +216,17 @@ def test_a_frequent_word_with_a_status_filter_is_read_in_the_order_index_without
             plan = [row[3] for row in session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)]
             assert not any("TEMP B-TREE FOR ORDER BY" in step for step in plan), plan
             assert not any("ix_commitments_status_due" in step for step in plan), plan
+
+
+def test_a_combining_accent_finds_the_precomposed_text_and_back(status_db: Database) -> None:  # noqa: F811
+    """Texts and needles are compared in NFC (``search_fold``): "educacio\\u0301n" (e + U+0301)
+    finds "Educación" and "Woning-e\\u0301" typed as the title is found by "woning-é"."""
+    rows = [row(1, "Educación pública", "", "a"), row(2, "Woning-e\u0301 renovatie", "", "b"), row(3, "Educacion", "", "c")]
+    with status_db.sessions() as session:
+        insert_rows(session, rows)
+        session.commit()
+        assert found(session, "educacio\u0301n") == ([1], 1)
+        assert found(session, "EDUCACIÓN") == ([1], 1)
+        assert found(session, "woning-\u00e9") == ([2], 1)
+        assert found(session, "woning-e\u0301") == ([2], 1)
+        assert found(session, "educacion") == ([3], 1)
