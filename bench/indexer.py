@@ -26,7 +26,8 @@ each backend, side by side in one run on the same anvil:
 
 With ``--rss`` (default) ``python -m indexer --once`` also runs once as a child process on the
 largest chain of the run into a temporary SQLite index, and its peak resident set size
-(``ru_maxrss`` of that child, from ``os.wait4``) is printed (goal: under 300 MB).
+(``ru_maxrss`` of that child, from ``os.wait4`` in a small launcher process: see
+:data:`_LAUNCHER`) is printed (goal: under 300 MB).
 
 The index is checked after each run: every event of the range applied, no ``event_errors``.
 Timings are noisy on a shared machine: compare the ratios of one run, not seconds across runs.
@@ -251,9 +252,22 @@ def delivery_phase_once(built: BuiltChain, backend: str, chunk_blocks: int, post
     return DeliveryPhaseRun(built.shape, backend, applied, seconds)
 
 
+_LAUNCHER = (
+    "import json, os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:], stdout=sys.stderr, stderr=sys.stderr)\n"
+    "_, status, usage = os.wait4(child.pid, 0)\n"
+    "print(json.dumps({'exit_status': os.waitstatus_to_exitcode(status), 'maxrss_kib': usage.ru_maxrss}))\n"
+)
+"""Runs its arguments as a child and prints the child's exit status and peak RSS. A child's
+``ru_maxrss`` counts the memory of the process it was forked from (Linux keeps the high-water
+mark across ``exec``): started from this bench, grown by the runs before, the indexer would be
+charged the bench's own hundreds of MB, so it is started from this small launcher."""
+
+
 def child_rss(built: BuiltChain, chunk_blocks: int) -> RssRun:
     """``python -m indexer --once`` on ``built`` into a temporary SQLite index, as a child
-    process with only its own ``LEDGER_*`` settings; its exit status, seconds and peak RSS."""
+    process (of :data:`_LAUNCHER`) with only its own ``LEDGER_*`` settings; its exit status,
+    seconds and peak RSS."""
     with tempfile.TemporaryDirectory(prefix="bench-indexer-rss-") as tmp:
         deployment_file = Path(tmp) / "deployment.json"
         save_deployment(deployment_file, built.deployment)
@@ -264,20 +278,23 @@ def child_rss(built: BuiltChain, chunk_blocks: int) -> RssRun:
                     "LEDGER_CONFIRMATIONS": "0", "PYTHONPATH": str(REPO_ROOT)})
         started = time.perf_counter()
         with open(Path(tmp) / "indexer.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "indexer", "--once", "--log-level", "WARNING"],
-                                    cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, sys.executable, "-m", "indexer", "--once", "--log-level", "WARNING"],
+                                    cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log)
             try:
-                _, status, usage = os.wait4(proc.pid, 0)
-            except BaseException:  # stopped (SIGTERM, ^C): the child goes too
+                out, _ = proc.communicate()
+            except BaseException:  # stopped (SIGTERM, ^C): the launcher and its child go too
                 proc.kill()
                 proc.wait()
                 raise
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise BenchIndexError(f"python -m indexer --once exited {proc.returncode}:\n"
+        try:
+            measured = json.loads(out.decode().strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            measured = {"exit_status": proc.returncode or -1, "maxrss_kib": 0}
+        if measured["exit_status"] != 0:
+            raise BenchIndexError(f"python -m indexer --once exited {measured['exit_status']}:\n"
                                   f"{(Path(tmp) / 'indexer.log').read_text(errors='replace')[-3000:]}")
-    return RssRun(built.shape, built.events, proc.returncode, seconds, usage.ru_maxrss / 1024)
+    return RssRun(built.shape, built.events, measured["exit_status"], seconds, measured["maxrss_kib"] / 1024)
 
 
 def _mark(ok: bool) -> str:
