@@ -169,7 +169,7 @@ def install(app: FastAPI, allowed: Callable[[Request], bool]) -> None:
     (a 404 problem for everybody else)."""
     from api.problems import problem_response
 
-    @app.get(METRICS_PATH, include_in_schema=False)
+    @app.api_route(METRICS_PATH, methods=["GET", "HEAD"], include_in_schema=False)
     def metrics(request: Request) -> Response:
         if not allowed(request):
             return problem_response(404, "not-found", f"Nothing at {METRICS_PATH}.")

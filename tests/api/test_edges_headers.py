@@ -264,3 +264,9 @@ def test_head_on_an_unknown_read_is_its_404_and_a_write_route_still_refuses_head
     assert missing.headers["content-type"] == "application/problem+json"
     refused = edge_client.head("/api/v1/staff/commitments")
     assert refused.status_code in (401, 405) and refused.content == b""
+
+
+def test_metrics_answer_head_as_get_without_a_body(edge_client: TestClient) -> None:
+    got = edge_client.get("/metrics")
+    head = edge_client.head("/metrics")
+    assert (head.status_code, head.content, head.headers["content-type"]) == (200, b"", got.headers["content-type"])
