@@ -380,22 +380,18 @@ class DocumentCheckLimitMiddleware:
         await self.app(scope, receive, send)
 
 
-HEAD_AS_GET_PREFIXES = ("/api/", "/feeds/", "/downloads/")
-"""Paths whose GET routes also answer HEAD (RFC 9110 9.3.2) through :class:`HeadAsGetMiddleware`;
-the site's pages declare HEAD themselves."""
-
-
 class HeadAsGetMiddleware:
-    """Answer ``HEAD`` on the programs' paths (:data:`HEAD_AS_GET_PREFIXES`) as the ``GET`` of
-    the same URL without its body: same status and headers (``Content-Length``, ``ETag``,
-    ``Content-Type`` included), as RFC 9110 9.3.2 asks. FastAPI's routes declare only GET, so
-    without this every ``HEAD /api/v1/...`` would be 405."""
+    """Answer every ``HEAD`` as the ``GET`` of the same URL without its body: same status and
+    headers (``Content-Length``, ``ETag``, ``Content-Type``, ``Cache-Control`` included), as
+    RFC 9110 9.3.2 asks. The API's routes declare only GET (without this every
+    ``HEAD /api/v1/...`` would be 405), and a page answered as HEAD by its own route would
+    miss the ``ETag`` that :mod:`api.caching` gives only to a whole GET body."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD" or not route_path(scope).startswith(HEAD_AS_GET_PREFIXES):
+        if scope["type"] != "http" or scope["method"] != "HEAD":
             await self.app(scope, receive, send)
             return
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import accumulate
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 from zoneinfo import ZoneInfo
@@ -744,6 +744,24 @@ def _nice_scale(top_value: int) -> tuple[int, int]:
             if intervals <= 5:
                 return step, intervals * step
         exponent += 1
+
+
+def end_of_day(seconds: int, time_zone: str | None = None) -> int:
+    """The last second (Unix time, inclusive) of the calendar day of ``seconds`` in
+    ``time_zone`` (IANA name; ``None``: UTC), or ``seconds`` beyond what Python's datetime
+    holds. The charts' "today" is this second, not the request's: a chart, and the page it
+    is on, then stays the same representation all day unless the ledger changes (a day is
+    what the marker's label names).
+
+    Raises:
+        zoneinfo.ZoneInfoNotFoundError: ``time_zone`` is unknown.
+    """
+    if not 0 <= seconds <= _LAST_SECOND - 2 * 86_400:
+        return seconds
+    zone = _zone(time_zone)
+    day = datetime.fromtimestamp(seconds, tz=timezone.utc).astimezone(zone).date()
+    next_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return max(int(next_day.timestamp()) - 1, seconds)
 
 
 def _zone(time_zone: str | None) -> ZoneInfo | timezone:

@@ -40,7 +40,7 @@ from frontend.i18n import Lang
 from frontend.web import LangDep, internal_url, render, request_lang, site_base
 from ledger.db import activity, repository
 from ledger.sources import SourceCredit, credited_sources
-from ledger.status import STATUSES
+from ledger.status import STATUSES, stable_since
 
 router = APIRouter(include_in_schema=False)
 
@@ -337,7 +337,8 @@ def commitment_page(
     checkpoint = repository.get_checkpoint(session) or {}
     chart = charts.commitment_chart(
         points, target=int(c["target_quantity"]), original_target=int(c["original_target_quantity"]),
-        due_date=c["due_date"], original_due_date=c["original_due_date"], promised_at=c["promised_at"], now=now,
+        due_date=c["due_date"], original_due_date=c["original_due_date"], promised_at=c["promised_at"],
+        now=charts.end_of_day(now, tz or lang.time_zone),
         unit=c["unit"], labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="cc",
     )
     share_url = share.share_url(site_base(request), commitment_id, lang.code)
@@ -361,7 +362,9 @@ def commitment_page(
 
 def _chain_check_expected(c: dict[str, Any], now: int, checkpoint: dict[str, Any]) -> dict[str, Any]:
     """What the page states, for the in-browser chain check to compare with the chain
-    (``static/js/chaincheck.js``): the commitment's fields, its deliveries and batches."""
+    (``static/js/chaincheck.js``): the commitment's fields, its deliveries and batches, and
+    ``now``, the second to evaluate the chain at: ``ledger.status.stable_since`` of its due
+    dates (every status there is the one at the request time ``now``)."""
     fields = ("title", "target_quantity", "original_target_quantity", "unit", "due_date", "original_due_date",
               "promised_at", "delivered_quantity", "met_at", "met_on_record_at", "met_at_original_terms",
               "met_on_record_at_original_terms", "status", "status_on_record", "status_original_terms",
@@ -379,7 +382,10 @@ def _chain_check_expected(c: dict[str, Any], now: int, checkpoint: dict[str, Any
         })
         if d.get("batch_root"):
             batches[d["batch_root"]] = {"root": d["batch_root"], "file_url": f"/api/v1/batches/{d['batch_root']}/file"}
-    return {"commitment_id": c["id"], "municipality_id": c["municipality_id"], "now": now,
+    # The chain is evaluated at the first second of the window of equal statuses, not at the
+    # request second, so the page is one representation (ETag) until a status can turn.
+    at = stable_since((c["due_date"], c["original_due_date"]), now, c["promised_at"])
+    return {"commitment_id": c["id"], "municipality_id": c["municipality_id"], "now": at,
             "indexed_block": checkpoint.get("last_block"), "fields": {k: c[k] for k in fields},
             "deliveries": deliveries, "deliveries_complete": len(deliveries) == c["deliveries_count"],
             "batches": list(batches.values())}
@@ -446,9 +452,10 @@ def municipality_page(
     overdue, overdue_total = repository.list_commitments(session, now, municipality_id=municipality_id,
                                                          statuses=("overdue",), sort="due_date", limit=OVERVIEW_OVERDUE_LIMIT)
     recent, _ = repository.list_commitments(session, now, municipality_id=municipality_id, sort="-last_change", limit=10)
-    series = charts.municipality_series_from_counts(repository.commitment_chart_counts(session, municipality_id), now=now)
-    chart = charts.municipality_chart(series, now=now, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
-    table = charts.municipality_table(series, now=now, time_zone=tz or lang.time_zone)
+    today = charts.end_of_day(now, tz or lang.time_zone)
+    series = charts.municipality_series_from_counts(repository.commitment_chart_counts(session, municipality_id), now=today)
+    chart = charts.municipality_chart(series, now=today, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
+    table = charts.municipality_table(series, now=today, time_zone=tz or lang.time_zone)
     themes = repository.list_themes(session, municipality_id)
     return render(
         request, "municipality.html", lang, title=m["name"],

@@ -99,6 +99,20 @@ def stable_until(due_dates: Iterable[int], now: int) -> int | None:
     return min(ahead) + 1 if ahead else None
 
 
+def stable_since(due_dates: Iterable[int], now: int, earliest: int) -> int:
+    """A Unix second at or before ``now`` from which up to ``now`` (inclusive) every status
+    evaluated against ``due_dates`` is the one evaluated at ``now`` (the counterpart of
+    :func:`stable_until`), the same for every ``now`` of that window: the second after the
+    latest due date before ``now``, or ``earliest`` (a time at or before ``now``, such as the
+    commitment's ``promised_at``) when that is later; never after ``now``. For every ``t``
+    from it to ``now``, ``t > d`` exactly when ``now > d``, for each ``d`` of ``due_dates``.
+    The site's chain check evaluates the chain at this second, so a page stays one
+    representation (one ``ETag``) while no status can have turned.
+    """
+    passed = [int(d) + 1 for d in due_dates if int(d) < now]
+    return min(max(passed + [int(earliest)]), now)
+
+
 SETTLED_STATUSES = ("withdrawn", "delivered", "delivered_late")
 """The statuses that no longer change with time; the others (``pending``, ``in_progress``,
 ``overdue``) are *open* and follow from the due date, the delivered quantity and ``now``."""

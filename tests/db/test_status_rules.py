@@ -30,6 +30,7 @@ from ledger.status import (
     recording_lag_days,
     registration_lag_days,
     settled_status,
+    stable_since,
     status_of,
     verdict_sql,
     verdicts,
@@ -273,3 +274,32 @@ def test_each_amendment_says_when_it_was_made_and_what_it_relaxed(
     amended_at: int, previous_target: int, target: int, previous_due: int, due: int, flags: AmendmentFlags
 ) -> None:
     assert amendment_flags(amended_at, previous_target, target, previous_due, due) == flags
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    due_dates=st.lists(st.integers(0, MAX_DATE), min_size=1, max_size=3),
+    now=st.integers(0, MAX_DATE),
+    before=st.integers(0, MAX_DATE),
+    delivered=st.integers(0, 2),
+)
+def test_every_second_from_stable_since_to_now_gives_the_statuses_of_now(
+    due_dates: list[int], now: int, before: int, delivered: int
+) -> None:
+    earliest = min(before, now)
+    since = stable_since(due_dates, now, earliest)
+    assert earliest <= since <= now
+    for t in (since, (since + now) // 2, now):
+        assert [status_of(False, delivered, None, d, t) for d in due_dates] == \
+            [status_of(False, delivered, None, d, now) for d in due_dates]
+    # the same second for every now of the window: its own first second maps to itself
+    assert stable_since(due_dates, since, earliest) == since
+
+
+def test_stable_since_is_the_second_after_the_last_passed_due_date_or_the_earliest() -> None:
+    assert stable_since([100, 200], 150, 10) == 101
+    assert stable_since([100, 200], 250, 10) == 201
+    assert stable_since([100, 200], 50, 10) == 10
+    assert stable_since([100], 100, 10) == 10  # not yet passed at its own second
+    assert stable_since([100], 101, 10) == 101
+    assert stable_since([100], 150, 120) == 120  # earliest later than the passed due date

@@ -621,3 +621,12 @@ def test_municipality_chart_of_many_commitments_stays_small_with_exact_end_value
     series = charts.municipality_series(big, now=NOW)
     texts = [t.text for t in parse(big_svg).iter(f"{SVG}text") if "chart-end-label" in t.get("class", "")]
     assert f"{series.due[-1].value:,}" in texts
+
+
+def test_end_of_day_is_the_last_second_of_the_readers_day() -> None:
+    noon_amsterdam = int(datetime(2026, 7, 1, 10, 0, tzinfo=timezone.utc).timestamp())  # 12:00 CEST
+    assert charts.end_of_day(noon_amsterdam, "Europe/Amsterdam") == int(datetime(2026, 7, 1, 21, 59, 59, tzinfo=timezone.utc).timestamp())
+    assert charts.end_of_day(noon_amsterdam) == int(datetime(2026, 7, 1, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+    late_santiago = int(datetime(2026, 7, 2, 3, 0, tzinfo=timezone.utc).timestamp())  # 23:00 on 1 July (UTC-4)
+    assert charts.end_of_day(late_santiago, "America/Santiago") == int(datetime(2026, 7, 2, 3, 59, 59, tzinfo=timezone.utc).timestamp())
+    assert charts.end_of_day(2**62) == 2**62  # beyond year 9999: itself

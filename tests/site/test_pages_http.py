@@ -374,6 +374,45 @@ def test_head_answers_like_get_without_a_body(client: TestClient) -> None:
         assert int(head.headers["content-length"]) == len(client.get(path, headers={"Accept-Encoding": "identity"}).content)
 
 
+def test_head_carries_the_etag_of_the_get_and_revalidates(client: TestClient) -> None:
+    for path in ("/", "/commitments/1", "/municipalities/1", "/about"):
+        etag = client.get(path).headers["etag"]
+        head = client.head(path)
+        assert (head.status_code, head.headers.get("etag")) == (200, etag), path
+        assert client.head(path, headers={"If-None-Match": etag}).status_code == 304, path
+
+
+@pytest.mark.parametrize("commitment_id", [1, 2, 4, 5])
+def test_a_commitment_page_revalidates_while_no_status_can_have_turned(
+    app_client: TestClient, story: Story, commitment_id: int
+) -> None:
+    """The page a minute later is the same page (its chain check's ``data-now`` is the first
+    second of the window of equal statuses, not the request second), so it answers 304."""
+    path = f"/commitments/{commitment_id}"
+    try:
+        first = app_client.get(path)
+        app_client.app.dependency_overrides[get_now] = lambda: story.now + 60
+        later = app_client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    finally:
+        app_client.app.dependency_overrides[get_now] = lambda: story.now
+    assert later.status_code == 304, path
+
+
+def test_a_commitment_page_changes_when_its_due_date_passes(app_client: TestClient, story: Story) -> None:
+    """Commitment 1 (in progress, due in the future): the second after its due date its page
+    (status overdue, a later ``data-now``) is another representation."""
+    path = "/commitments/1"
+    due = app_client.get("/api/v1/commitments/1").json()["due_date"]
+    try:
+        first = app_client.get(path)
+        app_client.app.dependency_overrides[get_now] = lambda: due + 1
+        later = app_client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    finally:
+        app_client.app.dependency_overrides[get_now] = lambda: story.now
+    assert later.status_code == 200
+    assert re.search(r'data-now="(\d+)"', later.text).group(1) == str(due + 1)
+
+
 def test_internal_links_keep_the_language(client: TestClient) -> None:
     page = Page(client.get("/?lang=en").text)
     site_links = [a["href"] for a in page.anchors if a["href"].startswith("/") and "hreflang" not in a
