@@ -112,6 +112,8 @@ def list_commitments(
     `offset` outside 0..10000, a cursor that is not one of this list for this `sort`, both
     cursors, or a cursor with an `offset`.
     """
+    if (after is not None or before is not None) and "offset" in request.query_params:  # offset=0 too
+        raise _query_problem("offset", ValueError("a cursor (after, before) and an offset cannot be combined"))
     caching.keep_answer(request, session)
     try:
         page = repository.list_commitments_page(

@@ -83,6 +83,8 @@ def test_an_offset_page_carries_cursors_that_continue_it(client: TestClient, see
         ({"after": "bm90IGEgY3Vyc29y"}, "after"),
         ({"before": "WzEsImlkIiwwLDFd"}, "before"),  # [1,"id",0,1]: a cursor of sort=id, asked with due_date
         ({"after": "WzEsImR1ZV9kYXRlIiwwLDEsMV0", "offset": 2}, "offset"),
+        ({"after": "WzEsImR1ZV9kYXRlIiwwLDEsMV0", "offset": 0}, "offset"),  # an explicit 0 is an offset too
+        ({"before": "WzEsImR1ZV9kYXRlIiwwLDEsMV0", "offset": 0}, "offset"),
         ({"after": "WzEsImR1ZV9kYXRlIiwwLDEsMV0", "before": "WzEsImR1ZV9kYXRlIiwwLDEsMV0"}, "before"),
         ({"after": "WzEsImR1ZV9kYXRlIiwwLDkyMjMzNzIwMzY4NTQ3NzU4MDgsMV0"}, "after"),  # a hand-made key of 2^63: past BIGINT (was a 500)
         ({"before": "WzEsImR1ZV9kYXRlIiwwLDEsLTkyMjMzNzIwMzY4NTQ3NzU4MDld"}, "before"),  # -2^63 - 1
