@@ -17,8 +17,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.db.models import Amendment, Batch, BatchedRevocation, BatchLeaf, Commitment, Delivery, Municipality
-from ledger.db.repository import chain_ref, iso
-from ledger.limits import amendment_field_names
+from ledger.db.repository import amendment_terms, chain_ref, iso
 
 ACTIVITY_KINDS = (
     "commitment_registered",
@@ -130,23 +129,7 @@ def _amended(session: Session, where: list[ColumnElement[bool]], limit: int) -> 
     entries = []
     for a, c, name in rows:
         entry = _at_row("commitment_amended", a, c, name)
-        entry.update(
-            {
-                "amendment_number": a.amendment_number,
-                "fields": amendment_field_names(a.fields),
-                "title": a.title,
-                "previous_target_quantity": str(a.previous_target_quantity),
-                "target_quantity": str(a.target_quantity),
-                "previous_due_date": a.previous_due_date,
-                "previous_due_date_iso": iso(a.previous_due_date),
-                "due_date": a.due_date,
-                "due_date_iso": iso(a.due_date),
-                "reason": a.reason,
-                "after_due_date": a.after_due_date,
-                "lowered_target": a.lowered_target,
-                "extended_due_date": a.extended_due_date,
-            }
-        )
+        entry.update(amendment_terms(a))
         entries.append(entry)
     return entries
 

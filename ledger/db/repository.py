@@ -1303,13 +1303,15 @@ def get_commitment(
     return detail
 
 
-def _amendment_dict(a: Any) -> dict[str, Any]:
-    """An amendment row (ORM or Core) → its dict (docs/LEDGER.md "Fields")."""
+def amendment_terms(a: Any) -> dict[str, Any]:
+    """What an amendment row (ORM or Core) changes and why (docs/LEDGER.md "Fields"): its
+    number, the names of the fields it changes, the new title, the target quantities (decimal
+    strings, the commitment's unit) and due dates (Unix seconds, with ISO twins) before and
+    after, its reason and the three flags; the part the detail and the activity feed share."""
     return {
         "amendment_number": a.amendment_number,
         "fields": amendment_field_names(a.fields),
         "title": a.title,
-        "description": a.description,
         "previous_target_quantity": str(a.previous_target_quantity),
         "target_quantity": str(a.target_quantity),
         "previous_due_date": a.previous_due_date,
@@ -1317,12 +1319,21 @@ def _amendment_dict(a: Any) -> dict[str, Any]:
         "due_date": a.due_date,
         "due_date_iso": iso(a.due_date),
         "reason": a.reason,
-        "registrar": a.registrar,
-        "amended_at": a.amended_at,
-        "amended_at_iso": iso(a.amended_at),
         "after_due_date": a.after_due_date,
         "lowered_target": a.lowered_target,
         "extended_due_date": a.extended_due_date,
+    }
+
+
+def _amendment_dict(a: Any) -> dict[str, Any]:
+    """An amendment row (ORM or Core) → its dict in a commitment's detail: :func:`amendment_terms`
+    with its description, registrar, time and chain reference."""
+    return {
+        **amendment_terms(a),
+        "description": a.description,
+        "registrar": a.registrar,
+        "amended_at": a.amended_at,
+        "amended_at_iso": iso(a.amended_at),
         "signer_held_role": a.signer_held_role,
         "chain": _ref_of(a),
     }
