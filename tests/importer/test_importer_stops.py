@@ -262,6 +262,7 @@ def test_a_signalled_run_leaves_a_valid_report_and_a_rerun_finishes(fake_api, tm
         assert done >= 5 and done <= len(fake_api.commitments) <= done + 1  # at most the write in flight is not in it
 
         fake_api.write_delay_seconds = 0.0
+        fake_api.confirm_after_polls = 0  # the rest confirmed in the answer (was a 0.5 s poll each: a minute)
         rerun = subprocess.run(command, cwd=REPO, env=subprocess_env(), capture_output=True, text=True, timeout=300)
         assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     refs = [c["external_ref"] for c in fake_api.commitments.values()]
