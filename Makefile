@@ -124,15 +124,13 @@ reset:
 
 ## ---------------------------------------------------------------- test
 
-# pytest-xdist workers, each with brownie's anvil of its own (tests/conftest.py: port 8545 +
-# 10 x the worker number) for the contract tests, a second session anvil on a free port for
-# everything else, and whole modules (tests/e2e: the whole folder) to one worker, slowest first.
-# 0 (the default) runs everything in this process, in collection order. The clash seen on two
-# workers (API modules after brownie's on one worker) is fixed: brownie's reverts rewound the
-# clock of the chain both shared. One clean-clone run on two workers then had one failure, a
-# race in a test (fixed); the default moves to 2 once two clean-clone runs in a row are green.
-# PYTEST_ARGS adds to -n: `make test TEST_WORKERS=2 PYTEST_ARGS="tests/api --durations=40"`.
-TEST_WORKERS ?= 0
+# pytest-xdist workers (default 2, the cores of the team's machines), each with brownie's
+# anvil of its own (tests/conftest.py: port 8545 + 10 x the worker number) for the contract
+# tests, a second session anvil on a free port for everything else, and whole modules
+# (tests/e2e: the whole folder) to one worker, slowest first. 0 runs everything in this
+# process, in collection order (about twice as long).
+# PYTEST_ARGS adds to -n: `make test PYTEST_ARGS="tests/api --durations=40"`.
+TEST_WORKERS ?= 2
 XDIST_ARGS := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS),)
 PYTEST_ARGS ?=
 
