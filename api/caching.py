@@ -114,6 +114,17 @@ def keep_until(request: Request, valid_until: int | None) -> None:
         state[_STATE_KEY] = CacheMark(mark.version, mark.evidence, valid_until)
 
 
+def cap_until(request: Request, valid_until: int | None) -> None:
+    """Lower the time limit of an answer marked with :func:`keep_answer` to ``valid_until``
+    when that is earlier (``None``: no change); a part of the answer that turns on its own
+    (the site's stale-index notice) caps what the route set."""
+    state = request.scope.get("state", {})
+    mark = state.get(_STATE_KEY)
+    if mark is not None and valid_until is not None:
+        limit = valid_until if mark.valid_until is None else min(mark.valid_until, valid_until)
+        state[_STATE_KEY] = CacheMark(mark.version, mark.evidence, limit)
+
+
 class AnswerCache:
     """The kept answers of one process: least recently used out first, bounded in entries
     and bytes; thread-safe.

@@ -33,6 +33,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, FastAPI, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from api import caching
 from api.deps import EvidenceStoreDep, NowDep, SessionDep, SourcesDep
 from frontend import charts, downloads, feeds, share, views
 from frontend.assets import Assets, static_router
@@ -40,7 +41,7 @@ from frontend.i18n import Lang
 from frontend.web import LangDep, internal_url, render, request_lang, site_base
 from ledger.db import activity, repository
 from ledger.sources import SourceCredit, credited_sources
-from ledger.status import STATUSES, stable_since
+from ledger.status import STATUSES, stable_since, stable_until
 
 router = APIRouter(include_in_schema=False)
 
@@ -296,6 +297,7 @@ def commitment_page(
     keyset cursors ``deliveries_after`` / ``deliveries_before`` and ``timeline_after`` /
     ``timeline_before`` (each list keeps its own page while the other moves); a cursor that
     is not one of these lists' (or both of one list) gives the 422 error page naming it."""
+    caching.keep_answer(request, session, uses_evidence=True)
     c = repository.get_commitment(session, commitment_id, now, evidence_stored=store.exists)
     if c is None:
         return error_page(request, 404, "not-found")
@@ -341,6 +343,12 @@ def commitment_page(
         now=charts.end_of_day(now, tz or lang.time_zone),
         unit=c["unit"], labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="cc",
     )
+    # Kept (api.caching) until a status shown here (its own, its parent's, its parts') can turn
+    # with time, or the chart's "today" ends; web.index_notice caps it by the index's freshness.
+    shown = [k for k in (c, parent, *children) if k is not None]
+    caching.keep_until(request, min(filter(None, (
+        stable_until([d for k in shown for d in (k["due_date"], k["original_due_date"])], now),
+        charts.end_of_day(now, tz or lang.time_zone) + 1))))
     share_url = share.share_url(site_base(request), commitment_id, lang.code)
     badge = views.status_badge(c, lang)
     description = f'{badge.text} · {views.progress_text(c, lang)} · {lang.t("when.due")} {lang.date(c["due_date"], tz)}'
@@ -444,6 +452,7 @@ def municipality_page(
     municipality_id: Annotated[int, Path(ge=1, le=2**32 - 1)],
 ) -> HTMLResponse:
     """One municipality: counts by status, chart of due versus met, overdue list first."""
+    caching.keep_answer(request, session)
     m = repository.get_municipality(session, municipality_id, now)
     if m is None:
         return error_page(request, 404, "not-found")
@@ -457,6 +466,10 @@ def municipality_page(
     chart = charts.municipality_chart(series, now=today, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
     table = charts.municipality_table(series, now=today, time_zone=tz or lang.time_zone)
     themes = repository.list_themes(session, municipality_id)
+    # Kept (api.caching) until a status of one of its commitments can turn with time, or the
+    # chart's "today" ends; web.index_notice caps it by the index's freshness.
+    caching.keep_until(request, min(filter(None, (
+        repository.municipalities_stable_until(session, now, municipality_id), today + 1))))
     return render(
         request, "municipality.html", lang, title=m["name"],
         description=lang.t("overview.description", name=m["name"], n=lang.number(m["commitment_count"])),

@@ -116,8 +116,12 @@ def index_notice(request: Request, lang: Lang) -> str | None:
     indexer has not seen the chain head for that long): up to when it is updated, how long
     ago, and whether the chain answers (``stale.unreachable`` / ``stale.behind``); ``None``
     when fresh, before the indexer's first pass, or when the index cannot be read. The checkpoint
-    and the node probe are the cached ones of ``api.freshness``."""
-    from api import freshness  # the API's module; imported here, as the site is optional
+    and the node probe are the cached ones of ``api.freshness``.
+
+    A page kept by ``api.caching`` stays exact only while this stays as it was: a page with
+    the notice (whose "how long ago" moves) is not kept, one without it at most until the
+    second the index would turn stale (``caching.cap_until``)."""
+    from api import caching, freshness  # the API's modules; imported here, as the site is optional
 
     if getattr(request.app.state, "session_factory", None) is None:
         return None
@@ -125,12 +129,16 @@ def index_notice(request: Request, lang: Lang) -> str | None:
         state = freshness.index_freshness(request.app).state()
         now = int(time.time())
         age = state.age_seconds(now)
-        if age is None or age <= request.app.state.settings.head_stale_seconds:
+        stale_after = request.app.state.settings.head_stale_seconds
+        if age is None or age <= stale_after:
+            caching.cap_until(request, None if state.head_seen_at is None else state.head_seen_at + stale_after + 1)
             return None
+        caching.cap_until(request, now)
         key = "stale.behind" if freshness.node_probe(request.app).reachable() else "stale.unreachable"
         ago = format_timedelta(timedelta(seconds=age), locale=lang.locale)
         return lang.t(key, time=lang.datetime(state.head_seen_at), ago=ago)
     except Exception:  # a notice must never cost the page
+        caching.cap_until(request, 0)
         return None
 
 

@@ -202,3 +202,24 @@ def test_log_config_drops_the_query_of_uvicorns_access_records() -> None:
     assert DropQueryString().filter(other) and other.getMessage() == "a b /x?y"  # other loggers untouched
     assert LOG_CONFIG["loggers"]["uvicorn.access"]["filters"] == ["drop_query_string"]
     assert LOG_CONFIG["filters"]["drop_query_string"] == {"()": "api.logging_config.DropQueryString"}
+
+
+def test_the_served_app_freezes_its_start_up_objects_and_test_apps_do_not(settings: Settings) -> None:
+    """``api.main.app`` (what uvicorn serves) takes the start-up's objects out of the garbage
+    collector's reach and collects less often; an app built by ``create_app`` alone changes
+    nothing (tests build many)."""
+    import gc
+
+    from api.main import GC_THRESHOLDS
+
+    thresholds = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(settings)):
+            assert (gc.get_freeze_count(), gc.get_threshold()) == (0, thresholds)
+        with TestClient(create_app(settings, freeze_startup_objects=True)):
+            assert gc.get_freeze_count() > 10_000
+            assert gc.get_threshold() == GC_THRESHOLDS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
