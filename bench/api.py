@@ -1,7 +1,7 @@
 """API and site throughput under load from a second process (wrk), against a trivial endpoint.
 
 ``python -m bench.api [--size small,big] [--duration 5] [--connections 8] [--postgres-url URL]
-[--ports 8760-8769] [--only "random,POST"]``
+[--ports 8760-8769] [--only "random,POST"] [--no-kept-answers]``
 
 For each size (bench/fill_index.py: ``small`` 350 commitments, ``medium`` 20,000, ``big``
 100,000 commitments with 1,000,000 deliveries; filled once through the real projection and
@@ -31,6 +31,10 @@ document check ≥ 0.5×, p99 < 4× p50); for each size beside ``small``, the fl
 endpoint: its × trivial at that size over its × trivial at small (the raw requests/s ratio is
 printed too; goal ≥ 0.7 for list, search, overview and detail); and the API process's peak
 RSS (VmHWM of /proc/<pid>/status after all its endpoints; goal < 300 MB).
+
+``--no-kept-answers`` serves the API with no answer kept in memory, so every request reads
+the index: the like-for-like comparison for reads spread over more URLs than the big size
+keeps (its 10,000 sampled ids against 2,048 kept answers, while all 350 of small fit).
 
 Some endpoints are read with one URL over and over (answers the API keeps per index state
 serve them) and also spread at random over the manifest's samples of up to 10,000 commitments
@@ -373,9 +377,14 @@ def check(url: str, endpoint: Endpoint) -> tuple[int, str]:
 
 
 def run_size(size: str, *, duration: int, connections: int, postgres_url: str | None, console: Console,
-             reuse_fill: bool = False, ports: range = API_PORTS, only: tuple[str, ...] = ()) -> SizeRun:
+             reuse_fill: bool = False, ports: range = API_PORTS, only: tuple[str, ...] = (),
+             kept_answers: bool = True) -> SizeRun:
     """Fill (or reuse) the index of ``size``, serve both apps on ``ports`` and load every
-    endpoint (only those whose name contains one of ``only``, when given)."""
+    endpoint (only those whose name contains one of ``only``, when given); with
+    ``kept_answers`` false the API keeps no answer in memory (``LEDGER_RESPONSE_CACHE_ENTRIES=0``),
+    so every request reads the index: the like-for-like flatness of reads spread over more
+    commitments than the answers kept at the big size (2,048 by default) while the small
+    size's all fit."""
     console.print(f"[bold]{size}[/bold]: filling or reusing the index (bench/fill_index.py) ...")
     manifest = fill(sizes_of(size), postgres_url=postgres_url, reuse_any_code=reuse_fill)
     console.print(f"  {manifest.counts['commitments']:,} commitments, {manifest.counts['deliveries']:,} deliveries "
@@ -390,6 +399,8 @@ def run_size(size: str, *, duration: int, connections: int, postgres_url: str | 
         data_dir = folder / "data"
         data_dir.mkdir()
         env = _api_env(manifest, data_dir)
+        if not kept_answers:
+            env["LEDGER_RESPONSE_CACHE_ENTRIES"] = "0"
         try:
             with serve("bench.trivial_app", {}, folder / "trivial.log", "/ping", ports) as baseline, \
                     serve("api.server", env, folder / "api.log", "/api/v1/health/live", ports) as served:
@@ -477,6 +488,8 @@ def main(
     ports: str = typer.Option(f"{API_PORTS.start}-{API_PORTS.stop - 1}",
                               help="inclusive range of ports the served apps may take, FIRST-LAST"),
     only: str = typer.Option("", help="comma-separated parts of endpoint names: measure only the endpoints naming one"),
+    kept_answers: bool = typer.Option(True, "--kept-answers/--no-kept-answers",
+                                      help="serve with the API's kept answers (as deployed) or with none (every request reads the index)"),
 ) -> None:
     """Load the trivial endpoint and the API's and site's reads with wrk; print ratios, latencies, flatness, memory."""
     if shutil.which("wrk") is None:
@@ -493,7 +506,9 @@ def main(
     parts = tuple(p.strip() for p in only.split(",") if p.strip())
     console = Console(width=None if sys.stdout.isatty() else 200)
     runs = [run_size(s, duration=duration, connections=connections, postgres_url=postgres_url, console=console,
-                     reuse_fill=reuse_fill, ports=port_range, only=parts) for s in sizes]
+                     reuse_fill=reuse_fill, ports=port_range, only=parts, kept_answers=kept_answers) for s in sizes]
+    if not kept_answers:
+        console.print("[bold]answers not kept[/bold] (LEDGER_RESPONSE_CACHE_ENTRIES=0): every request read the index")
     report(runs, console, connections, duration)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

