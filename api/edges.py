@@ -18,8 +18,8 @@
    both empty by default: no CORS header at all.
 4. Starlette's ``GZipMiddleware``: every response of at least ``gzip_minimum_bytes`` (500)
    whose media type is not already compressed (JSON, problem+json, HTML, CSV, Atom, SVG, ...),
-   when the client accepts gzip. Evidence files keep their stored bytes: gzip is a transfer
-   encoding, the client gets the same bytes back.
+   when the client accepts gzip, at level :data:`GZIP_LEVEL`. Evidence files keep their
+   stored bytes: gzip is a transfer encoding, the client gets the same bytes back.
 5. :class:`StaffGateMiddleware`: every request under ``/api/v1/staff/`` is authenticated
    (``StaffRegistry.authenticate``) before one byte of its body is read: a missing or unknown
    token is answered 401 at once (and counted against the client's failed-authentication
@@ -559,6 +559,12 @@ def metrics_allowed(request: Request) -> bool:
     return within(client_address(request.scope), allowed)
 
 
+GZIP_LEVEL = 5
+"""zlib level of the responses' gzip (Starlette's default is 9): a list page of 50 (92 KB of
+JSON) compresses in 0.6 ms to 11.5 KB instead of 1.6 ms to 10.9 KB, and every answer, kept
+ones included, is compressed again for each client that asks."""
+
+
 def install(app: FastAPI, *, gzip_minimum_bytes: int) -> None:
     """Put the edge middlewares on ``app`` (module docstring: 1 and 2 around Starlette's error
     middleware, 3 to 6 inside it) and add ``GET /metrics``; responses shorter than
@@ -566,7 +572,7 @@ def install(app: FastAPI, *, gzip_minimum_bytes: int) -> None:
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(DocumentCheckLimitMiddleware)
     app.add_middleware(StaffGateMiddleware)
-    app.add_middleware(GZipMiddleware, minimum_size=gzip_minimum_bytes)
+    app.add_middleware(GZipMiddleware, minimum_size=gzip_minimum_bytes, compresslevel=GZIP_LEVEL)
     app.add_middleware(CorsMiddleware)
     build = app.build_middleware_stack
 

@@ -100,7 +100,7 @@ def _registered(session: Session, where: list[ColumnElement[bool]], limit: int) 
         .where(*where)
         .order_by(Commitment.block_number.desc(), Commitment.log_index.desc())
         .limit(limit)
-    ).tuples()
+    )
     entries = []
     for c, name in rows:
         entry = _at_row("commitment_registered", c, c, name)
@@ -125,7 +125,7 @@ def _amended(session: Session, where: list[ColumnElement[bool]], limit: int) -> 
         .where(*where)
         .order_by(Amendment.block_number.desc(), Amendment.log_index.desc())
         .limit(limit)
-    ).tuples()
+    )
     entries = []
     for a, c, name in rows:
         entry = _at_row("commitment_amended", a, c, name)
@@ -140,7 +140,7 @@ def _withdrawn(session: Session, where: list[ColumnElement[bool]], limit: int) -
         .where(Commitment.withdrawn.is_(True), *where)
         .order_by(Commitment.withdrawn_block_number.desc(), Commitment.withdrawn_log_index.desc())
         .limit(limit)
-    ).tuples()
+    )
     entries = []
     for c, name in rows:
         tx, block, log, at = c.withdrawn_tx_hash, c.withdrawn_block_number, c.withdrawn_log_index, c.withdrawn_block_time
@@ -156,7 +156,7 @@ def _recorded(session: Session, where: list[ColumnElement[bool]], limit: int) ->
         .where(*where)
         .order_by(Delivery.block_number.desc(), Delivery.log_index.desc())
         .limit(limit)
-    ).tuples()
+    )
     entries = []
     for d, c, name in rows:
         entry = _at_row("delivery_recorded", d, c, name)
@@ -183,7 +183,7 @@ def _revoked(session: Session, where: list[ColumnElement[bool]], limit: int) -> 
         .where(Delivery.revoked.is_(True), *where)
         .order_by(Delivery.revoked_block_number.desc(), Delivery.revoked_log_index.desc())
         .limit(limit)
-    ).tuples()
+    )
     entries = []
     for d, c, name in rows:
         tx, block, log, at = d.revoked_tx_hash, d.revoked_block_number, d.revoked_log_index, d.revoked_block_time
@@ -207,7 +207,7 @@ def _anchored(session: Session, where: list[ColumnElement[bool]], limit: int) ->
         .group_by(Batch.block_number, Batch.log_index, BatchLeaf.root, BatchLeaf.commitment_id)
         .order_by(Batch.block_number.desc(), Batch.log_index.desc(), BatchLeaf.commitment_id.asc())
         .limit(limit)
-    ).tuples().all()
+    ).all()
     if not groups:
         return []
     roots = sorted({root for root, *_ in groups})
@@ -215,7 +215,7 @@ def _anchored(session: Session, where: list[ColumnElement[bool]], limit: int) ->
     commitment_ids = sorted({cid for _, cid, *_ in groups})
     commitments: dict[int, tuple[Commitment, str]] = {}
     for chunk in _chunks(commitment_ids):
-        for c, name in session.execute(_with_commitment().where(Commitment.id.in_(chunk))).tuples():
+        for c, name in session.execute(_with_commitment().where(Commitment.id.in_(chunk))):
             commitments[c.id] = (c, name)
     # Quantities are exact decimal texts (any uint64 in a leaf): summed here, not in SQL.
     quantities: dict[tuple[str, int], int] = {}
@@ -226,7 +226,7 @@ def _anchored(session: Session, where: list[ColumnElement[bool]], limit: int) ->
                 select(BatchLeaf.commitment_id, BatchLeaf.quantity).where(
                     BatchLeaf.root == root, BatchLeaf.commitment_id.in_(chunk), BatchLeaf.counted.is_(True)
                 )
-            ).tuples():
+            ):
                 quantities[(root, cid)] = quantities.get((root, cid), 0) + int(quantity)
     entries = []
     for root, cid, leaf_count, counted_count in groups:
@@ -259,7 +259,7 @@ def _batched_revoked(session: Session, where: list[ColumnElement[bool]], limit: 
         .where(*where)
         .order_by(BatchedRevocation.block_number.desc(), BatchedRevocation.log_index.desc())
         .limit(limit)
-    ).tuples().all()
+    ).all()
     quantities: dict[tuple[str, str], int] = {}
     for r, _, _ in rows:
         quantity = session.scalar(
@@ -297,7 +297,7 @@ def _overdue(session: Session, now: int, where: list[ColumnElement[bool]], limit
         )
         .order_by(Commitment.due_date.desc(), Commitment.id.asc())
         .limit(limit)
-    ).tuples()
+    )
     entries = []
     for c, name in rows:
         entry = _common("became_overdue", c.due_date, c, name, None, f"commitment/{c.id}/overdue/{c.due_date}")
@@ -410,7 +410,7 @@ def commitment_sources(session: Session, commitment_ids: Iterable[int]) -> dict[
             select(Commitment.id, Commitment.source_uri, Commitment.source_document_sha256).where(
                 Commitment.id.in_(chunk)
             )
-        ).tuples():
+        ):
             found[cid] = {"source_uri": uri, "source_document_sha256": sha256}
     return found
 

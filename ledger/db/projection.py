@@ -311,7 +311,7 @@ def _fresh_events(session: Session, events: Sequence[LedgerEvent], block_times: 
             select(EventRow.block_number, EventRow.log_index).where(
                 EventRow.block_number.between(ordered[0].block_number, ordered[-1].block_number)
             )
-        ).tuples()
+        )
     )
     fresh: list[LedgerEvent] = []
     for event in ordered:
@@ -424,7 +424,7 @@ def roll_back_to(session: Session, ancestor: int, contract_address: str, *, batc
         number: block_time
         for number, block_time in session.execute(
             select(EventRow.block_number, EventRow.block_time).where(EventRow.block_number <= ancestor)
-        ).tuples()
+        )
     }
     removed = session.scalar(select(func.count()).select_from(EventRow).where(EventRow.block_number > ancestor)) or 0
     session.flush()
@@ -458,7 +458,7 @@ def stored_blocks(session: Session, from_block: int, to_block: int) -> list[tupl
             select(IndexedBlock.number, IndexedBlock.hash)
             .where(IndexedBlock.number.between(from_block, to_block))
             .order_by(IndexedBlock.number.desc())
-        ).tuples()
+        )
     )
 
 
@@ -660,7 +660,7 @@ def _held_role(
         select(terms.block_number, terms.log_index, terms.removed_block_number, terms.removed_log_index).where(
             terms.municipality_id == municipality_id, terms.account == account
         )
-    ).tuples()
+    )
     return _holds([_term_interval(*row) for row in rows], ref)
 
 
@@ -1295,7 +1295,7 @@ def _rederive(session: Session, c: Commitment) -> None:
         .join(Batch, Batch.root == BatchLeaf.root)
         .where(BatchLeaf.commitment_id == c.id)
         .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
-    ).tuples().all()
+    ).all()
     revocations = {
         (r.root, r.leaf_hash): r
         for r in session.scalars(select(BatchedRevocation).where(BatchedRevocation.commitment_id == c.id))
@@ -1303,7 +1303,7 @@ def _rederive(session: Session, c: Commitment) -> None:
     verdicts: dict[str, list[str]] = {}
     for key, verdict in session.execute(
         select(Verdict.delivery_key, Verdict.verdict).where(Verdict.commitment_id == c.id)
-    ).tuples():
+    ):
         verdicts.setdefault(key, []).append(verdict)
 
     facts: list[DeliveryFact] = []
@@ -1590,14 +1590,14 @@ class _Chunk:
                 for muni, account, *interval in s.execute(
                     select(terms.municipality_id, terms.account, terms.block_number, terms.log_index,
                            terms.removed_block_number, terms.removed_log_index).where(terms.municipality_id.in_(part))
-                ).tuples():
+                ):
                     self.terms.setdefault((kind, muni, account), []).append(_term_interval(*interval))
         self._load_assets(events)
         keys = sorted(str(e.args["delivery_id"]) for e in events if e.name in ("DeliveryConfirmed", "DeliveryDisputed"))
         for part in _parts(keys):
             for key, confirmer, verdict in s.execute(
                 select(Verdict.delivery_key, Verdict.confirmer, Verdict.verdict).where(Verdict.delivery_key.in_(part))
-            ).tuples():
+            ):
                 self.verdicts.setdefault(key, {})[confirmer] = verdict
                 self.stored_verdicts.add((key, confirmer))
 
@@ -1619,7 +1619,7 @@ class _Chunk:
                         Delivery.commitment_id.in_(id_part), Delivery.asset_key.in_(key_part),
                         Delivery.double_counted.is_(False), Delivery.revoked.is_(False),
                     )
-                ).tuples().all()
+                ).all()
                 found += [
                     (cid, key, batched_delivery_key(root, leaf_hash) + f"#{leaf_index}")
                     for cid, key, root, leaf_hash, leaf_index in self.session.execute(
@@ -1627,7 +1627,7 @@ class _Chunk:
                             BatchLeaf.commitment_id.in_(id_part), BatchLeaf.asset_key.in_(key_part),
                             BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False),
                         )
-                    ).tuples()
+                    )
                 ]
                 for cid, key, fact_key in found:
                     if (cid, key) in wanted:
@@ -1704,13 +1704,13 @@ class _Chunk:
             for cid, did, delivered_at, quantity, double_counted, revoked, review in self.session.execute(
                 select(Delivery.commitment_id, Delivery.id, Delivery.delivered_at, Delivery.quantity, Delivery.double_counted,
                        Delivery.revoked, Delivery.review).where(Delivery.commitment_id.in_(part))
-            ).tuples():
+            ):
                 self._stored_facts[cid][0][did] = (delivered_at, quantity, not double_counted and not revoked, review)
             for cid, delivered_at, quantity, review in self.session.execute(
                 select(BatchLeaf.commitment_id, BatchLeaf.delivered_at, BatchLeaf.quantity, BatchLeaf.review).where(
                     BatchLeaf.commitment_id.in_(part), BatchLeaf.counted.is_(True), BatchLeaf.revoked.is_(False)
                 )
-            ).tuples():
+            ):
                 self._stored_facts[cid][1].append((delivered_at, quantity, review))
         return self._stored_facts[commitment_id]
 
@@ -2025,7 +2025,7 @@ def _rows(session: Session, statement: Any) -> list[dict[str, Any]]:
     """The rows of a ``SELECT`` as dicts by column name."""
     result = session.execute(statement)
     names = list(result.keys())
-    return [dict(zip(names, row)) for row in result.tuples()]
+    return [dict(zip(names, row)) for row in result]
 
 
 _HANDLERS: dict[str, Callable[[Session, LedgerEvent, _Ref], _Keys]] = {

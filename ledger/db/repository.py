@@ -351,7 +351,7 @@ def _status_counts(
         sub = inner.where(*conditions).subquery()
         rows = session.execute(
             select(sub.c.municipality_id, sub.c.status, func.count()).group_by(sub.c.municipality_id, sub.c.status)
-        ).tuples()
+        )
         counts: dict[int, dict[str, int]] = {}
         for mid, status, count in rows:
             counts.setdefault(mid, dict.fromkeys(STATUSES, 0))[status] = count
@@ -370,7 +370,7 @@ def _registrars(
     result: dict[int, list[str]] = {}
     for mid, account in session.execute(
         query.order_by(current.municipality_id, current.block_number, current.log_index)
-    ).tuples():
+    ):
         result.setdefault(mid, []).append(account)
     return result
 
@@ -549,7 +549,7 @@ def _children(session: Session, commitment_ids: Iterable[int]) -> dict[int, list
     if ids:
         for child, parent in session.execute(
             select(Commitment.id, Commitment.parent_id).where(Commitment.parent_id.in_(ids)).order_by(Commitment.id)
-        ).tuples():
+        ):
             result.setdefault(parent, []).append(child)
     return result
 
@@ -889,7 +889,7 @@ def list_commitments_page(
 
     def read(where: list[ColumnElement[bool]], by: list[ColumnElement[Any]], count: int, skip: int = 0) -> list[Any]:
         query = select(Commitment, Municipality.name).join(Municipality, Municipality.id == Commitment.municipality_id)
-        return session.execute(query.where(*where).order_by(*by).offset(skip or None).limit(count)).tuples().all()
+        return session.execute(query.where(*where).order_by(*by).offset(skip or None).limit(count)).all()
 
     def walk(start: tuple[int, list[int]] | None, forward: bool, count: int) -> list[tuple[int, Any, str]]:
         """Up to ``count`` rows from ``start`` (exclusive; the beginning / end when None)."""
@@ -1540,7 +1540,7 @@ def _batched_deliveries(
     )
     if limit is not None:
         query = query.limit(limit)
-    return _leaf_dicts(session, list(session.execute(query).tuples()), evidence_stored)
+    return _leaf_dicts(session, list(session.execute(query)), evidence_stored)
 
 
 def _leaf_dicts(
@@ -1636,7 +1636,7 @@ def list_deliveries(
             select(Commitment, Municipality.name)
             .join(Municipality, Municipality.id == Commitment.municipality_id)
             .where(Commitment.id.in_({d["commitment_id"] for d in page}))
-        ).tuples()
+        )
     }
     for d in page:
         c, name = commitments[d["commitment_id"]]
@@ -1668,7 +1668,7 @@ def _batch_counts(session: Session, roots: Iterable[str]) -> dict[str, tuple[int
         select(BatchLeaf.root, func.sum(counting), func.sum(refused), func.sum(revoked))
         .where(BatchLeaf.root.in_(ids))
         .group_by(BatchLeaf.root)
-    ).tuples()
+    )
     return {root: (int(a or 0), int(b or 0), int(c or 0)) for root, a, b, c in rows}
 
 
@@ -1742,7 +1742,7 @@ def list_batches(
         .order_by(Batch.block_number, Batch.log_index)
         .offset(offset)
         .limit(limit)
-    ).tuples().all()
+    ).all()
     counts = _batch_counts(session, [b.root for b, _ in rows])
     return [_batch_dict(b, name, counts.get(b.root, (0, 0, 0)), evidence_stored) for b, name in rows], total
 
@@ -2136,7 +2136,7 @@ def commitment_chart_rows(session: Session, now: int, municipality_id: int | Non
             "status_on_record": status_of(withdrawn, delivered, met_on_record, due, now),
         }
         for (cid, mid, due, original_due, promised, registered, met, met_on_record, withdrawn, withdrawn_at, delivered)
-        in session.execute(query.order_by(Commitment.id)).tuples()
+        in session.execute(query.order_by(Commitment.id))
     ]
 
 
@@ -2230,7 +2230,7 @@ def commitment_states(session: Session, commitment_ids: Iterable[int]) -> dict[i
         return {}
     rows = session.execute(
         select(Commitment.id, Commitment.municipality_id, Commitment.withdrawn).where(Commitment.id.in_(ids))
-    ).tuples()
+    )
     return {cid: {"municipality_id": mid, "withdrawn": bool(withdrawn)} for cid, mid, withdrawn in rows}
 
 
@@ -2247,14 +2247,14 @@ def taken_delivery_refs(session: Session, commitment_ids: Iterable[int]) -> dict
         select(Delivery.commitment_id, Delivery.external_ref, Delivery.id)
         .where(Delivery.commitment_id.in_(ids), Delivery.external_ref != "")
         .order_by(Delivery.id)
-    ).tuples():
+    ):
         taken.setdefault((cid, ref), str(delivery_id))
     for cid, ref, leaf_hash in session.execute(
         select(BatchLeaf.commitment_id, BatchLeaf.external_ref, BatchLeaf.leaf_hash)
         .join(Batch, Batch.root == BatchLeaf.root)
         .where(BatchLeaf.commitment_id.in_(ids), BatchLeaf.external_ref != "", BatchLeaf.counted.is_(True))
         .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index)
-    ).tuples():
+    ):
         taken.setdefault((cid, ref), leaf_hash)
     return taken
 
@@ -2271,13 +2271,13 @@ def counted_assets(session: Session, commitment_ids: Iterable[int]) -> dict[tupl
         select(Delivery.commitment_id, Delivery.asset_key, Delivery.id)
         .where(Delivery.commitment_id.in_(ids), Delivery.asset_key != "", *_recorded_counting())
         .order_by(Delivery.id)
-    ).tuples():
+    ):
         counted.setdefault((cid, key), str(delivery_id))
     for cid, key, leaf_hash in session.execute(
         select(BatchLeaf.commitment_id, BatchLeaf.asset_key, BatchLeaf.leaf_hash)
         .where(BatchLeaf.commitment_id.in_(ids), BatchLeaf.asset_key != "", *_leaf_counting())
         .order_by(BatchLeaf.root, BatchLeaf.leaf_index)
-    ).tuples():
+    ):
         counted.setdefault((cid, key), leaf_hash)
     return counted
 

@@ -54,7 +54,7 @@ def _leaves(session: Session, commitment_id: int, limit: int | None, stored: Cal
              .join(Commitment, Commitment.id == BatchLeaf.commitment_id)
              .where(BatchLeaf.commitment_id == commitment_id)
              .order_by(Batch.block_number, Batch.log_index, BatchLeaf.leaf_index))
-    rows = list(session.execute(query if limit is None else query.limit(limit)).tuples())
+    rows = list(session.execute(query if limit is None else query.limit(limit)))
     reviews = _reviews(session, [batched_delivery_key(leaf.root, leaf.leaf_hash) for leaf, _ in rows])
     return [r._batched_dict(leaf, batch, stored, reviews.get(batched_delivery_key(leaf.root, leaf.leaf_hash), ([], [])))
             for leaf, batch in rows]
@@ -150,7 +150,7 @@ _SOURCE_OF = (
 def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     """``repository.verify_hash`` as it was read through the ORM."""
     sha256 = r.normalize_sha256(sha256_hex)
-    rows = session.execute(_RECORDED_CITATIONS, {"sha256": sha256}).tuples()
+    rows = session.execute(_RECORDED_CITATIONS, {"sha256": sha256})
     citations = [
         {
             "kind": "recorded",
@@ -176,7 +176,7 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
         }
         for citation, d, title, mid, name in rows
     ]
-    batched = session.execute(_BATCHED_CITATIONS, {"sha256": sha256}).tuples()
+    batched = session.execute(_BATCHED_CITATIONS, {"sha256": sha256})
     citations += [
         {
             "kind": "batched",
@@ -204,6 +204,6 @@ def verify_hash(session: Session, sha256_hex: str) -> dict[str, Any]:
     ]
     source_of = [
         {"commitment_id": cid, "title": title, "municipality_name": name}
-        for cid, title, name in session.execute(_SOURCE_OF, {"sha256": sha256}).tuples()
+        for cid, title, name in session.execute(_SOURCE_OF, {"sha256": sha256})
     ]
     return {"sha256": sha256, "found": bool(citations or source_of), "citations": citations, "source_of": source_of}

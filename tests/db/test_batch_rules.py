@@ -324,7 +324,7 @@ def test_a_revoked_leaf_does_not_free_its_asset_for_a_later_double_count(db: Dat
         ("recorded", True, False), ("recorded", False, False), ("batched", False, True)]
     assert d["delivered_quantity"] == "2"
     with db.sessions() as session:
-        rows = session.execute(select(Delivery.id, Delivery.asset_ref, Delivery.asset_key).order_by(Delivery.id)).tuples().all()
+        rows = session.execute(select(Delivery.id, Delivery.asset_ref, Delivery.asset_key).order_by(Delivery.id)).all()
         leaf_row = session.scalars(select(BatchLeaf)).one()
         batch_row = session.get(Batch, f.root)
     assert rows == [(did(1, 1), "boom 4", "boom 4"), (did(1, 2), "boom 4", "boom 4")]

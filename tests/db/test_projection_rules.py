@@ -286,7 +286,7 @@ def test_recorded_late_starts_strictly_after_thirty_days(db: Database) -> None:
     with db.sessions() as session:
         rows = session.execute(
             select(Delivery.id, Delivery.recording_lag_seconds, Delivery.recorded_late).order_by(Delivery.id)
-        ).tuples().all()
+        ).all()
     assert rows == [(did(1, 1), 2_592_000, False), (did(1, 2), 2_592_001, True)]
     assert commitment_row(db, 1).recorded_late_count == 0  # the late one is revoked
 
@@ -415,7 +415,7 @@ def test_evidence_hashes_of_a_delivery_are_cited_in_their_order(db: Database) ->
             select(EvidenceCitation.delivery_id, EvidenceCitation.sha256, EvidenceCitation.position).order_by(
                 EvidenceCitation.delivery_id, EvidenceCitation.position
             )
-        ).tuples().all()
+        ).all()
         verified = repository.verify_hash(session, sha("a"))
     assert rows == [(did(1, 1), sha("b"), 0), (did(1, 1), sha("a"), 1), (did(1, 2), sha("a"), 0)]
     d = detail(db, 1, t)

@@ -185,7 +185,7 @@ def test_a_changed_verdict_replaces_the_earlier_one_and_history_keeps_both(db: D
         history = session.execute(
             select(VerdictEvent.confirmer, VerdictEvent.verdict).where(VerdictEvent.delivery_key == str(did(1, 2)))
             .order_by(VerdictEvent.block_number, VerdictEvent.log_index)
-        ).tuples().all()
+        ).all()
         latest = session.scalars(select(Verdict.verdict).where(Verdict.delivery_key == str(did(1, 2)))).all()
     assert history == [(CONFIRMER, "confirmed"), (INSPECTOR, "disputed"), (INSPECTOR, "confirmed")]
     assert sorted(latest) == ["confirmed", "confirmed"]

@@ -38,8 +38,8 @@ def test_an_event_the_projection_cannot_apply_is_kept_with_its_error_and_the_nex
             assert apply_events(session, events, {10: 100, 11: 110, 12: 120}) == 3
         with db.sessions() as session:
             stored = session.execute(select(EventRow.block_number, EventRow.name, EventRow.args)
-                                     .order_by(EventRow.block_number)).tuples().all()
-            errors = session.execute(select(EventError.block_number, EventError.log_index, EventError.error_type)).tuples().all()
+                                     .order_by(EventRow.block_number)).all()
+            errors = session.execute(select(EventError.block_number, EventError.log_index, EventError.error_type)).all()
             municipalities = session.scalars(select(Municipality.id).order_by(Municipality.id)).all()
             assert repository.event_error_count(session) == 1
     assert [(b, n) for b, n, _ in stored] == [(10, "MunicipalityRegistered"), (11, "DeliveryRevoked"), (12, "MunicipalityRegistered")]

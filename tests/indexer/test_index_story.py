@@ -155,7 +155,7 @@ def test_one_multicall_transaction_gives_one_row_per_inner_event(indexed: Databa
     with indexed.sessions() as session:
         rows = session.execute(
             select(EventRow.commitment_id, EventRow.log_index).where(EventRow.tx_hash == story.tx["c5"].tx_hash)
-        ).tuples().all()
+        ).all()
     assert rows == [(5, 0), (6, 1)]
 
 
@@ -196,7 +196,7 @@ def test_each_evidence_hash_appears_once_per_delivery(indexed: Database, story: 
                    EvidenceCitation.commitment_id, EvidenceCitation.tx_hash)
             .where(EvidenceCitation.commitment_id.in_([1, 2, 4, 6]))
             .order_by(EvidenceCitation.delivery_id, EvidenceCitation.position)
-        ).tuples().all()
+        ).all()
     tx = story.tx
     assert rows == [
         (1_000_001, E1, 0, 1, tx["d1"].tx_hash), (1_000_001, E2, 1, 1, tx["d1"].tx_hash),

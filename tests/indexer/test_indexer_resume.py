@@ -108,7 +108,7 @@ def assert_index_is_a_prefix_of_the_chain(db: Database, chain: LedgerChain) -> i
         checkpoint = load_checkpoint(session)
         stored = session.execute(
             select(EventRow.block_number, EventRow.log_index).order_by(EventRow.block_number, EventRow.log_index)
-        ).tuples().all()
+        ).all()
     last = checkpoint.last_block if checkpoint else None
     if last is None:
         assert stored == []

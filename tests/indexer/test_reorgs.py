@@ -86,7 +86,7 @@ def deliveries(db: Database, commitment: int) -> list[tuple[int, str, int]]:
         return list(session.execute(
             select(Delivery.id, Delivery.external_ref, Delivery.quantity)
             .where(Delivery.commitment_id == commitment).order_by(Delivery.id)
-        ).tuples())
+        ))
 
 
 def record_call(chain: LedgerChain, roles, commitment: int, quantity: int, ref: str, t: int) -> dict[str, Any]:
