@@ -28,8 +28,9 @@
    ``settings.staff_write_rate_limit`` of its token. The route's own token check stays.
 6. :class:`DocumentCheckLimitMiddleware`: ``/api/v1/verify`` and ``/api/v1/verify/...`` count
    against ``settings.document_check_rate_limit`` of the client.
-7. :class:`HeadAsGetMiddleware`: ``HEAD`` on ``/api/``, ``/feeds/`` and ``/downloads/`` is
-   the ``GET`` of the same URL without its body (the site's pages declare HEAD themselves).
+7. :class:`HeadAsGetMiddleware`, outside 3 to 6: every ``HEAD`` is the ``GET`` of the same
+   URL without its body, compressed or not as that GET would be (same ``Content-Encoding``,
+   ``Content-Length``, ``Vary``, ``ETag``).
 
 Body and upload limits are enforced by the routes' classes while the body streams
 (``api.routing``). Rate limits (``off`` locally by default, ``ledger.settings``) are moving windows of the ``limits`` package, counted in this
@@ -569,11 +570,12 @@ def install(app: FastAPI, *, gzip_minimum_bytes: int) -> None:
     """Put the edge middlewares on ``app`` (module docstring: 1 and 2 around Starlette's error
     middleware, 3 to 6 inside it) and add ``GET /metrics``; responses shorter than
     ``gzip_minimum_bytes`` are sent uncompressed."""
-    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(DocumentCheckLimitMiddleware)
     app.add_middleware(StaffGateMiddleware)
     app.add_middleware(GZipMiddleware, minimum_size=gzip_minimum_bytes, compresslevel=GZIP_LEVEL)
     app.add_middleware(CorsMiddleware)
+    # outside gzip: a HEAD gets the GET's Content-Encoding, Content-Length and Vary
+    app.add_middleware(HeadAsGetMiddleware)
     build = app.build_middleware_stack
 
     def build_with_edges() -> ASGIApp:

@@ -380,6 +380,11 @@ def test_head_carries_the_etag_of_the_get_and_revalidates(client: TestClient) ->
         head = client.head(path)
         assert (head.status_code, head.headers.get("etag")) == (200, etag), path
         assert client.head(path, headers={"If-None-Match": etag}).status_code == 304, path
+        for encoding in ("gzip", "identity"):
+            get = client.get(path, headers={"Accept-Encoding": encoding})
+            head = client.head(path, headers={"Accept-Encoding": encoding})
+            assert [head.headers.get(h) for h in ("content-encoding", "content-length", "vary", "etag")] == \
+                [get.headers.get(h) for h in ("content-encoding", "content-length", "vary", "etag")], (path, encoding)
 
 
 @pytest.mark.parametrize("commitment_id", [1, 2, 4, 5])
