@@ -18,7 +18,7 @@ export PATH := $(BIN):$(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)
 # Local defaults (override in the environment).
 export LEDGER_RPC_URL ?= http://127.0.0.1:8546
-API_URL ?= http://127.0.0.1:8000
+API_URL ?= http://127.0.0.1:$(or $(LEDGER_API_PORT),8000)
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
