@@ -186,7 +186,8 @@ def _matches(if_none_match: str, etag: str) -> bool:
 
 
 def _not_modified(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    keep = {b"etag", b"cache-control", b"vary", b"content-location", b"expires", b"date", b"content-language"}
+    # RFC 9110 15.4.5, and the cookie a 200 would set (the site's ?lang= choice is remembered on a 304 too)
+    keep = {b"etag", b"cache-control", b"vary", b"content-location", b"expires", b"date", b"content-language", b"set-cookie"}
     return [(k, v) for k, v in headers if k.lower() in keep]
 
 

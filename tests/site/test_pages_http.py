@@ -418,6 +418,14 @@ def test_a_commitment_page_changes_when_its_due_date_passes(app_client: TestClie
     assert re.search(r'data-now="(\d+)"', later.text).group(1) == str(due + 1)
 
 
+def test_a_304_for_a_lang_query_still_remembers_the_language(client: TestClient) -> None:
+    first = client.get("/commitments/1?lang=en")
+    client.cookies.clear()
+    again = client.get("/commitments/1?lang=en", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.headers.get("set-cookie") == first.headers["set-cookie"]
+
+
 def test_internal_links_keep_the_language(client: TestClient) -> None:
     page = Page(client.get("/?lang=en").text)
     site_links = [a["href"] for a in page.anchors if a["href"].startswith("/") and "hreflang" not in a
