@@ -66,6 +66,11 @@ def imported(rpc_url, tmp_path_factory, chile_plan) -> Imported:
         dry = run(chile_plan, stack, dry_run=True)
         with pytest.raises(Killed):
             run(chile_plan, stack, transport=KilledAfterFirstAnchor())
+        # The scenario is a kill after the first anchor landed: under load the API may have
+        # answered 202 (its outbox still sending), so wait until the index holds that batch.
+        deadline = time.monotonic() + 60
+        while not anchored_batches(stack) and time.monotonic() < deadline:
+            time.sleep(0.2)
         after_kill = run(chile_plan, stack)
         stack.wait_indexed()
         yield Imported(stack, dry, after_kill)
