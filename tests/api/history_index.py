@@ -120,6 +120,18 @@ def recorded_id(n: int) -> int:
     return did(LONG, n)
 
 
+def one_clock(client: Any, monkeypatch: Any, now: int) -> dict[str, int]:
+    """One settable clock (``clock["now"]``, Unix seconds) for the routes' ``now`` and the
+    answer cache's checks (``api.caching._unix_now``)."""
+    from api import caching
+    from api.deps import get_now
+
+    clock = {"now": now}
+    monkeypatch.setattr(caching, "_unix_now", lambda: clock["now"])
+    client.app.dependency_overrides[get_now] = lambda: clock["now"]
+    return clock
+
+
 def count_calls(monkeypatch: Any, name: str) -> list[int]:
     """Count the calls of ``repository.<name>`` (the routes' data reads)."""
     calls: list[int] = []

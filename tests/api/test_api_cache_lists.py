@@ -11,10 +11,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from api import caching
-from api.deps import get_now
 from ledger.db import repository
-from tests.api.history_index import count_calls, SHORT, HistoryIndex, client_of, history_index
+from tests.api.history_index import SHORT, HistoryIndex, client_of, count_calls, history_index, one_clock
 from tests.db.script import DAY
 
 
@@ -30,13 +28,6 @@ def client(index: HistoryIndex) -> Iterator[Any]:
         yield test_client
 
 
-def _clock(client: Any, monkeypatch: pytest.MonkeyPatch, start: int) -> dict[str, int]:
-    clock = {"now": start}
-    monkeypatch.setattr(caching, "_unix_now", lambda: clock["now"])
-    client.app.dependency_overrides[get_now] = lambda: clock["now"]
-    return clock
-
-
 def _due_dates(index: HistoryIndex) -> list[int]:
     return sorted(int(e.args["due_date"]) for e in index.script.events if e.name == "CommitmentRegistered")
 
@@ -46,7 +37,7 @@ def test_a_filtered_list_is_kept_until_a_row_turns_overdue(
 ) -> None:
     due = index.short_due
     assert not [d for d in _due_dates(index) if due - 5 <= d < due]  # no other turn in between
-    clock = _clock(client, monkeypatch, due - 5)
+    clock = one_clock(client, monkeypatch, due - 5)
     calls = count_calls(monkeypatch, "list_commitments_page")
     url = "/api/v1/commitments?status=overdue&status=in_progress&limit=50"
     first = client.get(url).json()
@@ -79,7 +70,7 @@ def test_the_municipality_overview_is_kept_until_a_count_turns(
     client: Any, index: HistoryIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     due = index.short_due
-    clock = _clock(client, monkeypatch, due)
+    clock = one_clock(client, monkeypatch, due)
     calls = count_calls(monkeypatch, "get_municipality")
     listed = count_calls(monkeypatch, "list_municipalities")
     first = client.get("/api/v1/municipalities/1").json()

@@ -11,10 +11,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from api import caching
-from api.deps import get_now
 from frontend import charts
-from tests.api.history_index import SHORT, HistoryIndex, client_of, count_calls, history_index
+from tests.api.history_index import SHORT, HistoryIndex, client_of, count_calls, history_index, one_clock
 from tests.db.script import DAY, sha
 
 FRESH = 10**10
@@ -31,14 +29,6 @@ def index(tmp_path: Path) -> Iterator[HistoryIndex]:
 def client(index: HistoryIndex) -> Iterator[Any]:
     with client_of(index.settings(head_stale_seconds=FRESH)) as test_client:
         yield test_client
-
-
-def _clock(client: Any, monkeypatch: pytest.MonkeyPatch, now: int) -> dict[str, int]:
-    """One clock for the routes' ``now`` and the cache's checks."""
-    clock = {"now": now}
-    monkeypatch.setattr(caching, "_unix_now", lambda: clock["now"])
-    client.app.dependency_overrides[get_now] = lambda: clock["now"]
-    return clock
 
 
 @pytest.mark.parametrize(("path", "read"), [(f"/commitments/{SHORT}", "get_commitment"), ("/municipalities/1", "get_municipality")])
@@ -60,7 +50,7 @@ def test_a_commitment_page_is_made_again_the_second_its_status_turns(
     client: Any, index: HistoryIndex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     due = index.short_due
-    clock = _clock(client, monkeypatch, due - 5)
+    clock = one_clock(client, monkeypatch, due - 5)
     calls = count_calls(monkeypatch, "get_commitment")
     client.get(f"/commitments/{SHORT}")
     clock["now"] = due
@@ -76,7 +66,7 @@ def test_a_page_is_made_again_when_the_readers_day_ends(client: Any, monkeypatch
     """The chart's "today" is the last second of the reader's day (Baarn: Amsterdam)."""
     start = 1_900_000_000  # 2030-03-17, after every due date of the index: no status turns
     end = charts.end_of_day(start, "Europe/Amsterdam")
-    clock = _clock(client, monkeypatch, start)
+    clock = one_clock(client, monkeypatch, start)
     calls = count_calls(monkeypatch, "get_municipality")
     client.get("/municipalities/1")
     clock["now"] = end
@@ -98,7 +88,7 @@ def test_a_page_with_the_stale_notice_is_not_kept(index: HistoryIndex, monkeypat
 def test_a_kept_page_ends_when_the_index_would_turn_stale(index: HistoryIndex, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = index.script.time  # the checkpoint's head_seen_at
     with client_of(index.settings(head_stale_seconds=3_600)) as client:
-        clock = _clock(client, monkeypatch, seen + 3_000)
+        clock = one_clock(client, monkeypatch, seen + 3_000)
         monkeypatch.setattr("frontend.web.time.time", lambda: clock["now"])
         calls = count_calls(monkeypatch, "get_municipality")
         client.get("/municipalities/1")
