@@ -337,18 +337,17 @@ def commitment_page(
     unverifiable, _ = repository.list_batches(session, municipality_id=c["municipality_id"], verified=False,
                                               limit=repository.MAX_PAGE_LIMIT, evidence_stored=store.exists)
     checkpoint = repository.get_checkpoint(session) or {}
+    today = charts.end_of_day(now, tz or lang.time_zone)
     chart = charts.commitment_chart(
         points, target=int(c["target_quantity"]), original_target=int(c["original_target_quantity"]),
         due_date=c["due_date"], original_due_date=c["original_due_date"], promised_at=c["promised_at"],
-        now=charts.end_of_day(now, tz or lang.time_zone),
-        unit=c["unit"], labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="cc",
+        now=today, unit=c["unit"], labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="cc",
     )
     # Kept (api.caching) until a status shown here (its own, its parent's, its parts') can turn
     # with time, or the chart's "today" ends; web.index_notice caps it by the index's freshness.
     shown = [k for k in (c, parent, *children) if k is not None]
     caching.keep_until(request, min(filter(None, (
-        stable_until([d for k in shown for d in (k["due_date"], k["original_due_date"])], now),
-        charts.end_of_day(now, tz or lang.time_zone) + 1))))
+        stable_until([d for k in shown for d in (k["due_date"], k["original_due_date"])], now), today + 1))))
     share_url = share.share_url(site_base(request), commitment_id, lang.code)
     badge = views.status_badge(c, lang)
     description = f'{badge.text} · {views.progress_text(c, lang)} · {lang.t("when.due")} {lang.date(c["due_date"], tz)}'
