@@ -7,6 +7,7 @@ LedgerConfigError``) and never by message text. Messages say how to fix the prob
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -196,3 +197,78 @@ class EvidenceTooLargeError(EvidenceError, ValueError):
 
 class StaffAuthError(LedgerError):
     """A staff token is missing, unknown or bound to another municipality."""
+
+
+class SignInRefusedError(StaffAuthError):
+    """A staff sign-in (``ledger.accounts.StaffAccounts.sign_in``) is refused: unknown login,
+    wrong password, or a wrong or already used authenticator code. One type and one message
+    for all three, so an answer never tells whether a login exists (OWASP Authentication Cheat
+    Sheet, "Authentication and Error Messages")."""
+
+    MESSAGE = (
+        "Sign-in refused: the login, password or authenticator code is not right (each code "
+        "counts once). Check them, wait for the next code and try again; an administrator of "
+        "your municipality can reset the account."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.MESSAGE)
+
+
+class AccountLockedError(SignInRefusedError):
+    """The account is locked after too many consecutive failed sign-ins, until
+    ``locked_until`` (Unix seconds); refused even with the right credentials until then."""
+
+    def __init__(self, locked_until: int) -> None:
+        when = datetime.fromtimestamp(locked_until, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        super().__init__(
+            f"Sign-in refused: too many failed attempts; the account is locked until {when} "
+            f"(Unix {locked_until}). Try again after that, or ask an administrator of your "
+            f"municipality to enable the account."
+        )
+        self.locked_until = locked_until
+
+
+class AccountDisabledError(SignInRefusedError):
+    """The account is disabled by an administrator (``account_id`` when known)."""
+
+    def __init__(self, account_id: int | None = None) -> None:
+        super().__init__(
+            "Sign-in refused: this account is disabled. Ask an administrator of your "
+            "municipality to enable it."
+        )
+        self.account_id = account_id
+
+
+class AccountInputError(LedgerError, ValueError):
+    """A staff account's input is refused: ``field`` (``login``, ``display_name``, ``roles``,
+    ``signer``, ``password``) and ``code`` (``invalid``, ``taken``, ``empty``, ``required``,
+    ``too_short``, ``too_long``, ``wrong``) say which and why; the message says how to fix it."""
+
+    MESSAGES = {
+        ("login", "invalid"): "A login is 3 to 64 characters of a-z, 0-9, '.', '_', '@' and '-' "
+                              "(compared without case).",
+        ("login", "taken"): "This login is taken; choose another one.",
+        ("display_name", "invalid"): "A display name is 1 to 120 characters, without control characters.",
+        ("roles", "invalid"): "Roles are admin, registrar and confirmer; give only those.",
+        ("roles", "empty"): "Give at least one role: admin, registrar or confirmer.",
+        ("signer", "invalid"): "The signer is a 0x-prefixed 20-byte address (40 hex digits).",
+        ("signer", "required"): "A registrar or confirmer needs a signer: the address of the chain "
+                                "account whose key signs their writes.",
+        ("password", "wrong"): "The current password is not right; type it again.",
+        ("password", "too_long"): "A password is at most 1024 characters.",
+    }
+
+    def __init__(self, field: str, code: str, message: str | None = None) -> None:
+        super().__init__(message or self.MESSAGES.get((field, code), f"The {field} is not accepted ({code})."))
+        self.field = field
+        self.code = code
+
+
+class UnknownAccountError(LedgerError, LookupError):
+    """No staff account has id ``account_id``."""
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__(f"No staff account has id {account_id}; "
+                         f"list the accounts of your municipality for the ids.")
+        self.account_id = account_id

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from ledger.db import outbox
+from ledger.db import accounts, outbox
 from ledger.db.models import SCHEMA_VERSION, TABLE_NAMES, Base, IndexSchemaRow, ensure_search_and_version
 from ledger.errors import IndexSchemaError
 
@@ -143,6 +143,7 @@ def create_schema(engine: Engine) -> None:
         pass
     _check_schema_version(engine, set(TABLE_NAMES))
     create_outbox(engine)
+    create_accounts(engine)
 
 
 def create_outbox(engine: Engine) -> None:
@@ -151,6 +152,16 @@ def create_outbox(engine: Engine) -> None:
     try:
         with engine.begin() as conn:
             outbox.create_tables(conn)
+    except (IntegrityError, ProgrammingError):  # another process created them at the same moment
+        pass
+
+
+def create_accounts(engine: Engine) -> None:
+    """Create the staff accounts' tables if missing (``ledger.db.accounts``: their own
+    metadata, which :func:`drop_schema` never drops: who may sign in is not the index's)."""
+    try:
+        with engine.begin() as conn:
+            accounts.create_tables(conn)
     except (IntegrityError, ProgrammingError):  # another process created them at the same moment
         pass
 
