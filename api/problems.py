@@ -75,6 +75,7 @@ TITLES: dict[str, str] = {
     "stale-amendment-count": "The commitment was amended since you read it",
     "too-many-deliveries": "Commitment has the most deliveries it can hold",
     "asset-already-counted": "This asset is already counted for the commitment",
+    "evidence-already-cited": "This evidence is already cited on the ledger",
     "invalid-weight": "Weight of the sub-commitment is not valid",
     "parent-in-other-municipality": "Parent commitment belongs to another municipality",
     "invalid-batch": "Batch is not valid",

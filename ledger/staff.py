@@ -448,6 +448,7 @@ class StaffRegistry:
         self._stamp: tuple[int, int, int] | None = None
         self._file = _KeyFile((), None)
         self._keys: dict[str, str] = {}
+        self._signers: dict[str, str] = {}  # keys unlocked for workspace sessions (signing_identity)
         self._load(strict=True)
 
     @classmethod
@@ -504,6 +505,26 @@ class StaffRegistry:
         if account is None or account not in self._keys:
             return None
         return RelayerIdentity(account, self._keys[account])
+
+    def signing_identity(self, municipality_id: int, account: str, roles: Iterable[str]) -> StaffIdentity:
+        """The identity a staff workspace session writes with: its person's ``signer`` account
+        (EIP-55; its key unlocked from its keystore once and kept), its municipality and the
+        write roles it holds (``registrar``, ``confirmer``; others are dropped). As a token's,
+        its ``token_id`` is empty: the outbox names the account.
+
+        Raises:
+            KeystoreMissingError: no keystore for the account (import it with
+                ``python -m scripts.admin keys import``).
+            KeystoreError: the keystore does not unlock or is malformed.
+        """
+        checksummed = to_checksum_address(account)
+        with self._lock:
+            key = self._keys.get(checksummed) or self._signers.get(checksummed)
+        if key is None:
+            key = self.keystore.unlock(checksummed)
+            with self._lock:
+                self._signers[checksummed] = key
+        return StaffIdentity(municipality_id, checksummed, key, frozenset(r for r in roles if r in ROLES))
 
     def __len__(self) -> int:
         """How many tokens are active now."""

@@ -300,10 +300,38 @@ def accept(
         whatever ``run`` raises before journaling (the route's refusals);
         ProblemError: 400 bad key; IdempotencyKeyReusedError: 422.
     """
+    wait = prefer_wait(request, request.app.state.settings.write_wait_max_seconds)
+    row, outcome = submit(request, kind, body, run, staff=staff, account=account, evidence=evidence,
+                          key=idempotency_key(request) or key, chain=chain)
+    return outcome if row is None else answer(request, row, wait)
+
+
+def submit(
+    request: Request,
+    kind: str,
+    body: Any,
+    run: Callable[[Journal], Any],
+    *,
+    staff: StaffIdentity | None = None,
+    account: str | None = None,
+    evidence: Sequence[str] = (),
+    key: str | None = None,
+    chain: Any = None,
+) -> tuple[dict[str, Any] | None, Any]:
+    """Journal a staff write (the part of :func:`accept` that is not HTTP; the staff
+    workspace's forms call it too, with their form's own ``key``).
+
+    Returns:
+        ``(row, None)``: the write's outbox row (a new one, or the existing one of the same
+        idempotency key: a repeat records nothing twice); ``(None, outcome)`` when ``run``
+        made no write.
+
+    Raises:
+        whatever ``run`` raises before journaling; IdempotencyKeyReusedError: the key was
+        used for another request.
+    """
     state = request.app.state
     settings = state.settings
-    wait = prefer_wait(request, settings.write_wait_max_seconds)
-    header_key = idempotency_key(request)
     who = staff.account if staff is not None else (account or "")
     municipality = staff.municipality_id if staff is not None else 0
     fp = fingerprint(kind, who, municipality, jsonable_encoder(body), evidence)
@@ -311,7 +339,7 @@ def accept(
         kind=kind, account=who, municipality_id=municipality,
         roles=tuple(sorted(staff.roles)) if staff is not None else (),
         token_id=str(getattr(staff, "token_id", "") or "") if staff is not None else "",
-        idempotency_key=header_key or key or fp, fingerprint=fp,
+        idempotency_key=key or fp, fingerprint=fp,
     )
     reconciler: Reconciler = state.reconciler
     journal = Journal(chain if chain is not None else state.chain, state.session_factory, write_request,
@@ -325,8 +353,8 @@ def accept(
         except WriteJournaled as journaled:
             row = journaled.write
         else:
-            return outcome
-    return answer(request, row, wait)
+            return None, outcome
+    return row, None
 
 
 def answer(request: Request, row: dict[str, Any], wait: float | None) -> Response:
@@ -398,5 +426,5 @@ def list_writes(
     return {"data": [write_json(r) for r in rows], "count": count}
 
 
-__all__ = ["router", "accept", "answer", "write_json", "start_outbox", "stop_outbox", "Write", "WriteAccepted",
+__all__ = ["router", "accept", "submit", "answer", "write_json", "start_outbox", "stop_outbox", "Write", "WriteAccepted",
            "WriteList", "ACCEPTED_RESPONSES", "file_hashes", "problem_body"]

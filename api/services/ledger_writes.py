@@ -211,6 +211,50 @@ class AssetAlreadyCountedError(ProblemRefusal):
                 "existing_delivery_id": self.existing_delivery_id}
 
 
+class EvidenceAlreadyCitedError(ProblemRefusal):
+    """An evidence file is already cited on the ledger, by a delivery that is not revoked or
+    as a commitment's source document (HTTP 409 ``evidence-already-cited``). The staff
+    workspace refuses such a file before anything is stored or sent (the issue "The staff
+    workspace": one file proves one delivery); the API does not, so a script may cite one
+    published report for several deliveries on purpose.
+
+    Attributes:
+        sha256: the file's ``0x`` SHA-256.
+        commitment_id: the commitment citing it.
+        delivery_id: the delivery citing it (a recorded one's id, a batched one's leaf hash),
+            or ``None`` when it is the commitment's source document.
+    """
+
+    def __init__(self, sha256: str, commitment_id: int, delivery_id: int | str | None) -> None:
+        where = f"delivery {delivery_id} of commitment {commitment_id}" if delivery_id is not None else \
+            f"the source document of commitment {commitment_id}"
+        super().__init__(f"Evidence {sha256} is already cited on the ledger, as {where}: cite another file.")
+        self.sha256 = sha256
+        self.commitment_id = commitment_id
+        self.delivery_id = delivery_id
+
+    status, slug = 409, "evidence-already-cited"
+
+    def extensions(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "commitment_id": self.commitment_id, "delivery_id": self.delivery_id}
+
+
+def check_evidence_not_cited(session: Session, sha256s: Sequence[str]) -> None:
+    """Refuse evidence already cited (:class:`EvidenceAlreadyCitedError`), by the index.
+
+    Raises:
+        EvidenceAlreadyCitedError: the first hash (in the order given) that a delivery not
+            revoked, or a commitment as its source document, cites.
+    """
+    for sha256 in sha256s:
+        found = repository.verify_hash(session, sha256)
+        for cited in found.get("citations") or []:
+            if not cited.get("revoked"):
+                raise EvidenceAlreadyCitedError(found["sha256"], cited["commitment_id"], cited["delivery_id"])
+        for source in found.get("source_of") or []:
+            raise EvidenceAlreadyCitedError(found["sha256"], source["commitment_id"], None)
+
+
 ResultBuilder = Callable[[TxResult, dict[str, Any]], dict[str, Any]]
 """(the receipt's :class:`TxResult`, the write's context JSON) → the route's 201 body."""
 

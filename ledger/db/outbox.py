@@ -186,6 +186,21 @@ def write_by_key(session: Session, account: str, idempotency_key: str) -> dict[s
     return _decode(row) if row is not None else None
 
 
+def list_open_writes(
+    session: Session, municipality_id: int, *, failed_since: int = 0, limit: int = 20
+) -> tuple[list[dict[str, Any]], int]:
+    """Writes of a municipality that need a look, newest first: every one not ``confirmed``
+    yet and not failed, and the failed ones updated at or after ``failed_since`` (Unix
+    seconds): ``(page, total count)``."""
+    where = and_(writes.c.municipality_id == municipality_id, writes.c.state != "confirmed",
+                 (writes.c.state != "failed") | (writes.c.updated_at >= failed_since))
+    total = int(session.scalar(select(func.count()).select_from(writes).where(where)) or 0)
+    rows = session.execute(
+        select(writes).where(where).order_by(writes.c.created_at.desc(), writes.c.id.desc()).limit(limit)
+    ).mappings().all()
+    return [_decode(r) for r in rows], total
+
+
 def list_writes(
     session: Session, municipality_id: int, *, state: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[dict[str, Any]], int]:

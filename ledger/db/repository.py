@@ -1554,6 +1554,49 @@ def _leaf_dicts(
     ]
 
 
+def unreviewed_deliveries(
+    session: Session,
+    municipality_id: int,
+    *,
+    limit: int = 100,
+    evidence_stored: Callable[[str], bool] | None = None,
+) -> list[dict[str, Any]]:
+    """Recorded deliveries of ``municipality_id`` that no confirmer has reviewed yet
+    (``review`` is ``unconfirmed``), not revoked, of commitments not withdrawn, oldest first
+    (by id), at most ``limit``: the staff workspace's confirmation queue. Each is a delivery
+    dict of :func:`list_deliveries` plus ``commitment_title`` and ``commitment_unit``."""
+    query = (
+        select(Delivery, Commitment.title, Commitment.unit)
+        .join(Commitment, Commitment.id == Delivery.commitment_id)
+        .where(Commitment.municipality_id == municipality_id, Commitment.withdrawn.is_(False),
+               Delivery.revoked.is_(False), Delivery.review == "unconfirmed")
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    found = session.execute(query).all()
+    dicts = _recorded_dicts(session, [row[0] for row in found], evidence_stored)
+    return [{**d, "commitment_title": row[1], "commitment_unit": row[2]} for d, row in zip(dicts, found)]
+
+
+def recorded_delivery(
+    session: Session, delivery_id: int, *, evidence_stored: Callable[[str], bool] | None = None
+) -> dict[str, Any] | None:
+    """One recorded delivery as in :func:`list_deliveries`, or ``None`` if it is not indexed."""
+    found = _deliveries(session, [Delivery.id == delivery_id], evidence_stored, 0, 1)
+    return found[0] if found else None
+
+
+def municipality_signers(session: Session, municipality_id: int) -> list[dict[str, Any]]:
+    """The accounts that hold a role of ``municipality_id`` on chain now: ``[{"account"
+    (EIP-55), "roles": ["registrar", "confirmer"] (those it holds)}]`` by first appointment;
+    the accounts a staff workspace account may sign with."""
+    roles: dict[str, list[str]] = {}
+    for role, table in (("registrar", Registrar), ("confirmer", Confirmer)):
+        for account in _registrars(session, municipality_id, table).get(municipality_id, []):
+            roles.setdefault(account, []).append(role)
+    return [{"account": account, "roles": held} for account, held in roles.items()]
+
+
 def list_deliveries(
     session: Session,
     *,
