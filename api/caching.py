@@ -52,8 +52,9 @@ from ledger.db import repository
 
 READ_CACHE_CONTROL = "no-cache"
 NO_STORE = "no-store"
-NO_STORE_PREFIXES = ("/api/v1/health", "/metrics", "/api/v1/staff/")
-"""Paths whose answers no cache may keep (health and metrics change by the second)."""
+NO_STORE_PREFIXES = ("/api/v1/health", "/metrics", "/api/v1/staff/", "/staff")
+"""Paths whose answers no cache may keep (health and metrics change by the second; the staff
+API and the staff workspace (``frontend.workspace``) answer for one signed-in person)."""
 
 KEY_HEADERS = (b"accept", b"accept-language", b"cookie")
 """Request headers that are part of a kept answer's key (what a representation may vary on)."""

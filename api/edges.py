@@ -10,7 +10,7 @@
    500) carries ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
    ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'`` (a route's
    own policy is kept; ``X-Frame-Options`` covers framing when it says nothing of it); every
-   ``/api/v1/staff/`` response ``Cache-Control: no-store``; ``Strict-Transport-Security`` only
+   ``/api/v1/staff/`` and staff workspace (``/staff``) response ``Cache-Control: no-store``; ``Strict-Transport-Security`` only
    when the request came over TLS (its own scheme, or a trusted proxy's ``X-Forwarded-Proto``).
    These two wrap Starlette's error middleware, so they see the 500 answers too.
 3. :class:`CorsMiddleware`: Starlette's ``CORSMiddleware`` for ``settings.cors_origins``
@@ -79,6 +79,10 @@ logger = logging.getLogger("api")
 API_PREFIX = "/api/v1"
 STAFF_PREFIX = f"{API_PREFIX}/staff/"
 """Every path under it needs a staff token."""
+
+WORKSPACE_PATH = "/staff"
+"""The staff workspace (``frontend.workspace``): its pages, like the staff API's answers, are
+``Cache-Control: no-store`` (they are one signed-in person's)."""
 
 VERIFY_PATH = f"{API_PREFIX}/verify"
 """Document checks: this path and the paths under it."""
@@ -457,7 +461,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        staff = route_path(scope).startswith(STAFF_PREFIX)
+        path = route_path(scope)
+        staff = path.startswith(STAFF_PREFIX) or path == WORKSPACE_PATH or path.startswith(WORKSPACE_PATH + "/")
         tls = request_scheme(scope) == "https"
 
         async def send_with_headers(message: Message) -> None:

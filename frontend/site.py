@@ -35,7 +35,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api import caching
 from api.deps import EvidenceStoreDep, NowDep, SessionDep, SourcesDep
-from frontend import charts, downloads, feeds, share, views
+from frontend import charts, downloads, feeds, share, views, workspace
 from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
 from frontend.web import LangDep, internal_url, render, request_lang, site_base
@@ -546,4 +546,5 @@ def install(app: FastAPI) -> None:
     app.include_router(feeds.router)
     app.include_router(downloads.router)
     app.include_router(share.router)
+    workspace.install(app)
     app.state.html_error_renderer = error_page
