@@ -22,7 +22,7 @@ API_URL ?= http://127.0.0.1:$(or $(LEDGER_API_PORT),8000)
 DATA_DIR ?= ../shared/data
 TOKENS := data/local-staff-tokens.json
 
-.PHONY: setup run test test-postgres compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-tools bench-site browser clean help
+.PHONY: staff-code setup run test test-postgres compile slither schemathesis-setup import-baarn import-chile replay reindex reset bench bench-tools bench-site browser clean help
 
 help:
 	@echo "make run | make test | make import-baarn | make import-chile | make replay | make bench | make slither | make reset"
@@ -110,6 +110,11 @@ import-baarn: setup
 
 import-chile: setup
 	$(PY) -m scripts.importer scripts/mappings/ddah-chile.yaml --api $(API_URL) --token-file $(TOKENS) --data-dir $(DATA_DIR) --report data/import-chile.json
+
+# The staff workspace's 6-digit code of now for a local account of `make run` (LOGIN=beheer.gm0308).
+staff-code: setup
+	@test -n "$(LOGIN)" || { echo "usage: make staff-code LOGIN=<login> (logins: make run prints them)"; exit 2; }
+	@$(PY) -m scripts.admin accounts code "$(LOGIN)"
 
 replay: setup
 	$(PY) -m scripts.replay --deployment data/deployment.json --rpc-url $(LEDGER_RPC_URL) --api-url $(API_URL) --batch-files-from-api --report data/replay-report.json

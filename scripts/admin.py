@@ -17,6 +17,15 @@ Tokens and keystores (``ledger.staff``, ``ledger.keystore``; the one CLI for the
     python -m scripts.admin keys set-relayer [--stdin] # key from LEDGER_RELAYER_KEY, stdin or a prompt
     python -m scripts.admin keys migrate               # a v1/v2 key file with plain keys
 
+Personal accounts of the staff workspace (``ledger.accounts``; ``/staff`` in the browser, where
+a municipal admin manages the rest); the first admin of a municipality is made here::
+
+    python -m scripts.admin accounts create --municipality-id 1 --login j.jansen --name "J. Jansen" \
+        --role admin [--role registrar --signer 0x..]   # prints the password and authenticator secret once
+    python -m scripts.admin accounts list --municipality-id 1
+    python -m scripts.admin accounts disable j.jansen | enable j.jansen | reset j.jansen
+    python -m scripts.admin accounts code j.jansen      # local use: the current code of an account of make run
+
 Keystores are unlocked with ``LEDGER_KEYSTORE_PASSWORD_FILE`` or ``LEDGER_KEYSTORE_PASSWORD``.
 A private key is never taken from the command line (it would sit in the shell history and in
 ``ps``).
@@ -29,6 +38,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -339,6 +349,128 @@ def keys_migrate(
                     f"(no key left in it), expiring {_when(done.tokens[0].expires_at) if done.tokens else '-'}"
                     + (f"; relayer {done.relayer}" if done.relayer else ""))
 
+
+
+# ------------------------------------------------------------------ staff workspace accounts
+
+accounts_app = typer.Typer(help="Personal accounts of the staff workspace (/staff): create, list, disable, enable, "
+                                "reset.", no_args_is_help=True)
+app.add_typer(accounts_app, name="accounts")
+
+LOCAL_ACCOUNTS_FILE = "local-staff-accounts.json"
+"""The credentials ``make run`` gave its local accounts (in ``settings.data_dir``, mode 0600)."""
+
+
+def _accounts_db() -> tuple[Any, Any]:
+    """(accounts service, session factory) of the settings' database (tables made if missing)."""
+    from ledger.accounts import StaffAccounts
+    from ledger.db.engine import create_schema, make_engine, session_factory
+
+    try:
+        settings = load_settings()
+    except LedgerConfigError as exc:
+        raise _fail(str(exc)) from None
+    engine = make_engine(settings.database_url)
+    create_schema(engine)
+    return StaffAccounts(), session_factory(engine)
+
+
+def _account_by_login(accounts: Any, factory: Any, login: str) -> Any:
+    with factory() as session:
+        account = accounts.by_login(session, login)
+    if account is None:
+        raise _fail(f"No staff account with login {login!r}: see `python -m scripts.admin accounts list`.")
+    return account
+
+
+def _print_credentials(login: str, credentials: Any) -> None:
+    console = Console()
+    console.print(f"Sign-in details for {escape(login)} (shown once; hand them over safely):")
+    console.print(f"  password:             {escape(credentials.password)}")
+    console.print(f"  authenticator secret: {escape(credentials.totp_secret)}")
+    console.print(f"  authenticator link:   {escape(credentials.totp_uri(login))}")
+
+
+@accounts_app.command("create")
+def accounts_create(
+    municipality_id: int = typer.Option(..., help="The account's municipality."),
+    login: str = typer.Option(..., help="Login: 3..64 characters, letters, digits and . _ @ -"),
+    name: str = typer.Option(..., help="The person's name as the workspace shows it."),
+    role: list[str] = typer.Option(..., help="A role, repeatable: admin, registrar, confirmer."),
+    signer: str = typer.Option(None, help="Address whose keystore signs this person's writes (needed for registrar "
+                                          "and confirmer; import it with `keys import`)."),
+) -> None:
+    """Add a staff workspace account; prints its password and authenticator secret once."""
+    from ledger.errors import AccountInputError
+
+    accounts, factory = _accounts_db()
+    try:
+        with factory() as session, session.begin():
+            account, credentials = accounts.create(session, municipality_id=municipality_id, login=login,
+                                                   display_name=name, roles=role, signer=signer, now=int(time.time()))
+    except AccountInputError as exc:
+        raise _fail(f"{exc.field}: {exc}") from None
+    _print_credentials(account.login, credentials)
+
+
+@accounts_app.command("list")
+def accounts_list(municipality_id: int = typer.Option(..., help="The municipality.")) -> None:
+    """The municipality's staff workspace accounts."""
+    accounts, factory = _accounts_db()
+    with factory() as session:
+        found = accounts.list(session, municipality_id)
+    table = Table("login", "name", "roles", "signer", "state")
+    for a in found:
+        state = "disabled" if a.disabled_at else (f"locked until {_when(a.locked_until)}" if a.locked_until else "active")
+        table.add_row(a.login, a.display_name, ", ".join(sorted(a.roles)), a.signer or "-", state)
+    Console().print(table)
+
+
+@accounts_app.command("disable")
+def accounts_disable(login: str = typer.Argument(...)) -> None:
+    """Disable an account (its sessions end at once)."""
+    accounts, factory = _accounts_db()
+    account = _account_by_login(accounts, factory, login)
+    with factory() as session, session.begin():
+        accounts.disable(session, account.id, actor_id=None, now=int(time.time()))
+    Console().print(f"{escape(account.login)} disabled.")
+
+
+@accounts_app.command("enable")
+def accounts_enable(login: str = typer.Argument(...)) -> None:
+    """Enable an account again (and lift a lock-out)."""
+    accounts, factory = _accounts_db()
+    account = _account_by_login(accounts, factory, login)
+    with factory() as session, session.begin():
+        accounts.enable(session, account.id, actor_id=None, now=int(time.time()))
+    Console().print(f"{escape(account.login)} enabled.")
+
+
+@accounts_app.command("reset")
+def accounts_reset(login: str = typer.Argument(...)) -> None:
+    """Give an account a new password and authenticator secret (printed once); its sessions end."""
+    accounts, factory = _accounts_db()
+    account = _account_by_login(accounts, factory, login)
+    with factory() as session, session.begin():
+        credentials = accounts.reset(session, account.id, actor_id=None, now=int(time.time()))
+    _print_credentials(account.login, credentials)
+
+
+@accounts_app.command("code")
+def accounts_code(login: str = typer.Argument(...)) -> None:
+    """Local use: the authenticator code of now for an account ``make run`` made (its secret is
+    in data/local-staff-accounts.json, which only the local set-up writes)."""
+    import json
+
+    from ledger.accounts import StaffAccounts
+
+    settings = load_settings()
+    path = settings.data_dir / LOCAL_ACCOUNTS_FILE
+    local = json.loads(path.read_text()) if path.exists() else {}
+    entry = next((e for e in local.values() if e.get("login") == login), None)
+    if entry is None:
+        raise _fail(f"{login!r} is no account of the local set-up ({path}); use an authenticator app.")
+    Console().print(StaffAccounts().current_code(entry["totp_secret"], int(time.time())))
 
 if __name__ == "__main__":
     app()

@@ -56,6 +56,7 @@ from ledger.errors import ChainUnavailableError, LedgerError, StaffAuthError
 from ledger.settings import REPO_ROOT, Settings, load_settings
 from ledger.sources import load_sources
 from ledger.staff import CONFIRMER, StaffRegistry, issue_token, set_relayer_key
+from scripts.admin import LOCAL_ACCOUNTS_FILE as ADMIN_LOCAL_ACCOUNTS_FILE
 from scripts.admin import ensure_confirmer, ensure_registrar, find_municipality, onboard_municipality
 from scripts.deploy import ensure_deployed
 from scripts.local_keys import LOCAL_CHAIN_IDS, WELL_KNOWN_KEYS
@@ -288,6 +289,56 @@ def bootstrap_local_part2(settings: Settings, chain: LedgerChain) -> tuple[str, 
     return relayer, tokens
 
 
+def bootstrap_local_accounts(settings: Settings, chain: LedgerChain) -> dict[str, dict[str, str]]:
+    """Personal accounts of the staff workspace for local use, after :func:`bootstrap_local_part2`:
+    per municipality ``beheer.<code>`` (admin and registrar, signing with the registrar key) and
+    ``controle.<code>`` (confirmer, signing with the confirmer key), codes lowercased. Their
+    credentials are kept in ``data/local-staff-accounts.json`` (mode 0600; local use only): an
+    account missing from the file (the file deleted) gets new credentials (reset); one in it is
+    left as it is.
+
+    Returns:
+        login → ``{"login", "password", "totp_secret", "municipality": code}``.
+    """
+    from ledger.accounts import ADMIN, REGISTRAR, StaffAccounts
+    from ledger.db.engine import create_schema, make_engine, session_factory
+
+    _keys_path, keys = _load_keys(settings)
+    path = settings.data_dir / ADMIN_LOCAL_ACCOUNTS_FILE
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    engine = make_engine(settings.database_url)
+    try:
+        create_schema(engine)
+        factory = session_factory(engine)
+        accounts = StaffAccounts()
+        now = int(time.time())
+        for code, entry in keys["municipalities"].items():
+            municipality_id = find_municipality(chain, Account.from_key(entry["admin_key"]).address, code)
+            if municipality_id is None or "confirmer_key" not in entry:
+                continue
+            wanted = (
+                (f"beheer.{code.lower()}", f"Beheer {entry['name']}", (ADMIN, REGISTRAR), entry["registrar_key"]),
+                (f"controle.{code.lower()}", f"Controle {entry['name']}", (CONFIRMER,), entry["confirmer_key"]),
+            )
+            for login, name, roles, key in wanted:
+                with factory() as session, session.begin():
+                    existing = accounts.by_login(session, login)
+                    if existing is not None and login in saved:
+                        continue
+                    if existing is None:
+                        account, credentials = accounts.create(
+                            session, municipality_id=municipality_id, login=login, display_name=name, roles=roles,
+                            signer=Account.from_key(key).address, now=now)
+                    else:
+                        credentials = accounts.reset(session, existing.id, actor_id=None, now=now)
+                saved[login] = {"login": login, "password": credentials.password, "totp_secret": credentials.totp_secret,
+                                "municipality": code}
+                _write_private_json(path, saved)
+    finally:
+        engine.dispose()
+    return saved
+
+
 def restart_delay(backoff_seconds: float, ran_seconds: float) -> tuple[float, float]:
     """The wait before restarting a child that died, and the back-off after that restart.
 
@@ -512,6 +563,7 @@ def main() -> int:
             )
         tokens = bootstrap_local(settings, chain, platform_admin_key)
         relayer, confirmer_tokens = bootstrap_local_part2(settings, chain)
+        local_accounts = bootstrap_local_accounts(settings, chain)
         console.print("Starting the indexer and the API …")
         system.start_services()
         site = f"http://{API_HOST}:{API_PORT}"
@@ -526,6 +578,11 @@ def main() -> int:
         for municipality_code, token in confirmer_tokens.items():
             console.print(f"  {municipality_code}: {token}")
         console.print(f"Relayer (pays the signed writes of POST {site}/api/v1/relay): {relayer}")
+        console.print(f"\nStaff workspace: {site}/staff — local accounts (also in data/{ADMIN_LOCAL_ACCOUNTS_FILE}); "
+                      "the 6-digit code of now: [bold]make staff-code LOGIN=<login>[/] (or add the secret to an "
+                      "authenticator app):")
+        for login, entry in local_accounts.items():
+            console.print(f"  {login}  password {entry['password']}  authenticator secret {entry['totp_secret']}")
         console.print("\nImport the real datasets in another terminal: [bold]make import-baarn[/] and [bold]make import-chile[/]; "
                       "audit with [bold]make replay[/]. Stop with Ctrl-C.")
         system.log(f"supervising anvil, indexer and api (pids {', '.join(str(c.proc.pid) for c in system.children)})")
