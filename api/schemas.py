@@ -1408,6 +1408,18 @@ class DeliveryRevoked(BaseModel):
     tx: TxResult
 
 
+class RoleChanged(BaseModel):
+    """A role granted or revoked on chain by a municipality's admin (the staff workspace's
+    accounts page; ``api.services.roles``)."""
+
+    municipality_id: int
+    account: str
+    role: Literal["registrar", "confirmer"]
+    granted: bool
+    by: str
+    tx: TxResult
+
+
 class VerdictRecorded(BaseModel):
     """A confirmer's verdict as the chain recorded it: on a recorded delivery (``delivery_id``)
     or a batched one (``root`` and ``leaf_hash``)."""

@@ -119,6 +119,10 @@ _CONTRACT_FIELDS = {
     "LedgerAssetAlreadyCounted": ("asset_ref", "assetCounted"),
     "LedgerDuplicateEvidenceHash": ("evidence", "evidenceTwice"),
     "LedgerEmptyText": (None, "required"),
+    "LedgerRegistrarUnchanged": ("account", "roleUnchanged"),
+    "LedgerConfirmerUnchanged": ("account", "roleUnchanged"),
+    "LedgerNotMunicipalityAdmin": (FORM_ERROR, "notAdminOnChain"),
+    "LedgerZeroAddress": ("account", "address"),
     "LedgerTextTooLong": (None, "tooLongBytes"),
 }
 """Contract custom errors → (field, message code); ``None``: the field the error names."""

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Mapping
 from urllib.parse import urlsplit
 
+from eth_utils import is_address
 from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -53,6 +54,7 @@ from api.edges import request_scheme
 from api.routes import writes as outbox_http
 from api.schemas import MAX_EVIDENCE, AmendmentIn, CommitmentIn, ConfirmationIn, DeliveryForm, ReasonIn
 from api.services import confirmations, ledger_writes
+from api.services import roles as roles_service
 from frontend import staff_forms as forms
 from frontend import views
 from frontend.i18n import Lang
@@ -395,11 +397,17 @@ def _journal(request: Request, session: StaffSession, kind: str, material: dict[
     """Journal one write of the form (its ``form_key`` is the idempotency key) and return its
     outbox row. ``run(journal, index_session, identity)`` calls the API's service."""
     identity = _identity(request, session.account)
-    key = f"ws-{form_key}" if form_key and len(form_key) <= 64 and form_key.isalnum() else None
+    key = _form_key(form_key)
     with request.app.state.session_factory() as db:
         row, _outcome = outbox_http.submit(request, kind, material, lambda journal: run(journal, db, identity),
                                            staff=identity, evidence=evidence or [], key=key)
     return row  # type: ignore[return-value]
+
+
+def _form_key(form_key: str) -> str | None:
+    """The idempotency key of a form's write (``ws-`` + the form's key), or ``None`` for a form
+    without a valid one (then the write's own fingerprint is its key)."""
+    return f"ws-{form_key}" if form_key and len(form_key) <= 64 and form_key.isalnum() else None
 
 
 def _to_write(request: Request, row: Mapping[str, Any]) -> Response:
@@ -799,15 +807,26 @@ class _Shown:
 
 
 def _accounts_page(request: Request, session: StaffSession, *, status_code: int = 200, shown: _Shown | None = None,
-                   errors: dict[str, list[forms.FieldError]] | None = None, values: Mapping[str, Any] | None = None) -> Response:
+                   errors: dict[str, list[forms.FieldError]] | None = None, values: Mapping[str, Any] | None = None,
+                   role_errors: dict[str, list[forms.FieldError]] | None = None,
+                   role_values: Mapping[str, Any] | None = None) -> Response:
     accounts = staff_accounts(request.app)
     me = session.account
     with request.app.state.session_factory() as db:
         listed = accounts.list(db, me.municipality_id)
         log = accounts.events(db, me.municipality_id, limit=50)
         signers = repository.municipality_signers(db, me.municipality_id)
+        municipality = repository.get_municipality(db, me.municipality_id, _now())
+    chain_admin = municipality["admin"] if municipality else None
     return page(request, "accounts.html", title_key="staff.accounts.title", session=session, status_code=status_code,
-                accounts=listed, log=log, shown=shown, signers=signers, errors=errors or {}, values=dict(values or {}))
+                accounts=listed, log=log, shown=shown, signers=signers, errors=errors or {}, values=dict(values or {}),
+                chain_admin=chain_admin, admin_key_held=bool(chain_admin and _holds_key(request, chain_admin)),
+                role_errors=role_errors or {}, role_values=dict(role_values or {}))
+
+
+def _holds_key(request: Request, address: str) -> bool:
+    """Whether this server holds the keystore of ``address`` (it can sign as it)."""
+    return bool(request.app.state.staff_registry.keystore.exists(address))
 
 
 @router.get("/accounts")
@@ -841,6 +860,51 @@ def _create_account(request: Request, session: StaffSession, form: FormData) -> 
         return _accounts_page(request, session, status_code=422, errors=forms.by_field([error]), values=values)
     return _accounts_page(request, session, shown=_Shown(account.login, credentials.password, credentials.totp_secret,
                                                          credentials.totp_uri(account.login)))
+
+
+@router.post("/roles")
+async def change_role(request: Request, session: SessionNow) -> Response:
+    """Grant (``action=grant``) or revoke (``action=revoke``) the registrar or confirmer role of
+    an account on chain (``addRegistrar`` / ``removeRegistrar`` / ``addConfirmer`` /
+    ``removeConfirmer``), signed with the key of the municipality's admin on chain, when this
+    server holds it; or show why not next to the field."""
+    form = await request.form()
+    check_csrf(request, form, session)
+    require(session, ADMIN)
+    return await run_in_threadpool(_change_role, request, session, form)
+
+
+def _change_role(request: Request, session: StaffSession, form: FormData) -> Response:
+    me = session.account
+    values = {"account": forms.text(form, "account").strip(), "role": forms.text(form, "role"),
+              "action": forms.text(form, "action")}
+    with request.app.state.session_factory() as db:
+        municipality = repository.get_municipality(db, me.municipality_id, _now())
+    chain_admin = municipality["admin"] if municipality else None
+    if not chain_admin or not _holds_key(request, chain_admin):
+        raise WorkspaceForbidden("noAdminKey")
+    problem = None
+    if not is_address(values["account"]):
+        problem = forms.FieldError("account", "address", {})
+    elif values["role"] not in ("registrar", "confirmer") or values["action"] not in ("grant", "revoke"):
+        problem = forms.FieldError("role", "invalid", {})
+    if problem is not None:
+        return _accounts_page(request, session, status_code=422, role_errors=forms.by_field([problem]), role_values=values)
+    admin = request.app.state.staff_registry.signing_identity(me.municipality_id, chain_admin, ())
+    grant = values["action"] == "grant"
+    try:
+        row, _ = outbox_http.submit(
+            request, "change_role", {"municipality_id": me.municipality_id, **values},
+            lambda journal: roles_service.change_role(journal, admin, values["account"], values["role"], grant),  # type: ignore[arg-type]
+            staff=admin, key=_form_key(forms.text(form, "form_key")))
+    except LedgerError as exc:
+        errors = forms.field_errors(exc)
+        if errors is None:
+            raise
+        return _accounts_page(request, session, status_code=422, role_errors=forms.by_field(
+            [forms.FieldError("account" if e.field == forms.FORM_ERROR else e.field, e.code, e.params) for e in errors]),
+            role_values=values)
+    return _to_write(request, row)  # type: ignore[arg-type]
 
 
 AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]

@@ -53,6 +53,7 @@ from rich.console import Console
 
 from ledger.chain import LedgerChain
 from ledger.errors import ChainUnavailableError, LedgerError, StaffAuthError
+from ledger.keystore import Keystore, keystore_options
 from ledger.settings import REPO_ROOT, Settings, load_settings
 from ledger.sources import load_sources
 from ledger.staff import CONFIRMER, StaffRegistry, issue_token, set_relayer_key
@@ -292,7 +293,9 @@ def bootstrap_local_part2(settings: Settings, chain: LedgerChain) -> tuple[str, 
 def bootstrap_local_accounts(settings: Settings, chain: LedgerChain) -> dict[str, dict[str, str]]:
     """Personal accounts of the staff workspace for local use, after :func:`bootstrap_local_part2`:
     per municipality ``beheer.<code>`` (admin and registrar, signing with the registrar key) and
-    ``controle.<code>`` (confirmer, signing with the confirmer key), codes lowercased. Their
+    ``controle.<code>`` (confirmer, signing with the confirmer key), codes lowercased; the
+    municipality admin's key goes into the keystore folder, so ``beheer.<code>`` can grant and
+    revoke roles on chain from the workspace. Their
     credentials are kept in ``data/local-staff-accounts.json`` (mode 0600; local use only): an
     account missing from the file (the file deleted) gets new credentials (reset); one in it is
     left as it is.
@@ -312,10 +315,13 @@ def bootstrap_local_accounts(settings: Settings, chain: LedgerChain) -> dict[str
         factory = session_factory(engine)
         accounts = StaffAccounts()
         now = int(time.time())
+        keystore = Keystore(settings.keystore_dir, keystore_options(settings))
         for code, entry in keys["municipalities"].items():
             municipality_id = find_municipality(chain, Account.from_key(entry["admin_key"]).address, code)
             if municipality_id is None or "confirmer_key" not in entry:
                 continue
+            if not keystore.exists(Account.from_key(entry["admin_key"]).address):  # the workspace grants roles with it
+                keystore.write(entry["admin_key"])
             wanted = (
                 (f"beheer.{code.lower()}", f"Beheer {entry['name']}", (ADMIN, REGISTRAR), entry["registrar_key"]),
                 (f"controle.{code.lower()}", f"Controle {entry['name']}", (CONFIRMER,), entry["confirmer_key"]),

@@ -42,6 +42,7 @@ from api import schemas
 from api.services import batches as _batches  # noqa: F401 - registers result builders
 from api.services import confirmations as _confirmations  # noqa: F401
 from api.services import relay as _relay  # noqa: F401
+from api.services import roles as _roles  # noqa: F401 - the workspace's role changes
 from api.services.ledger_writes import build_result
 from ledger.chain import TxResult
 from ledger.db import outbox as store
@@ -116,6 +117,7 @@ RESULT_MODELS: dict[str, type[BaseModel]] = {
     "confirm_batched_delivery": schemas.VerdictRecorded,
     "dispute_batched_delivery": schemas.VerdictRecorded,
     "relay": schemas.RelayedWrite,
+    "change_role": schemas.RoleChanged,
 }
 """The 201 model of each write kind: a confirmed write's ``result`` is its route's body."""
 

@@ -247,3 +247,25 @@ def test_signing_out_ends_the_session(browser: TestClient, running: FastAPI, mak
     assert out.status_code == 303 and out.headers["location"] == "/staff/sign-in?signed_out=1&lang=en"
     browser.cookies.set("ledger_staff_session", cookie, path="/staff")
     assert browser.get("/staff").status_code == 303
+
+
+def test_the_admin_grants_a_role_on_chain_with_the_municipality_admins_key_and_a_second_grant_is_refused_at_the_account(
+    browser: TestClient, running: FastAPI, make_person: Any, roles: Any, index: Any
+) -> None:
+    running.state.staff_registry.keystore.write(roles.council_admin.key)  # the server holds Baarn's admin key
+    sign_in(browser, running, make_person(account_roles=("admin",), signer=None))
+    newcomer = "0x" + f"{time.monotonic_ns():040x}"[-40:]
+    data = {**form_of(browser, "/staff/accounts?lang=en"), "account": newcomer, "role": "confirmer", "action": "grant"}
+    answer = browser.post("/staff/roles?lang=en", data=data)
+    assert answer.status_code == 303
+    state = wait_final(browser, answer.headers["location"])
+    assert state["state"] == "confirmed"
+    assert state["result"]["role"] == "confirmer" and state["result"]["granted"] is True
+    assert state["result"]["by"] == roles.council_admin.address
+    index()
+    page = browser.get("/staff/accounts?lang=en")
+    assert f'data-signer="{state["result"]["account"]}"' in page.text
+    again = browser.post("/staff/roles?lang=en", data={**data, **form_of(browser, "/staff/accounts?lang=en")})
+    assert again.status_code == 422
+    assert ('data-testid="error-role-account">This account already has this role on chain, or does not have it to '
+            "revoke.<") in again.text
