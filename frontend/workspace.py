@@ -253,6 +253,7 @@ def _redirect(request: Request, path: str, **query: Any) -> RedirectResponse:
 def install(app: FastAPI) -> None:
     """Serve the workspace on ``app`` (after the site: same templates and assets)."""
     app.include_router(router)
+    app.include_router(__import__("frontend.workspace_import", fromlist=["router"]).router)  # bulk imports (imports this module)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -818,9 +819,13 @@ def _accounts_page(request: Request, session: StaffSession, *, status_code: int 
         signers = repository.municipality_signers(db, me.municipality_id)
         municipality = repository.get_municipality(db, me.municipality_id, _now())
     chain_admin = municipality["admin"] if municipality else None
+    history = sorted(
+        [{**term, "role": role} for role, key in (("registrar", "registrar_history"), ("confirmer", "confirmer_history"))
+         for term in (municipality or {}).get(key, [])],
+        key=lambda term: (term["added"]["block_number"], term["added"]["log_index"]), reverse=True)
     return page(request, "accounts.html", title_key="staff.accounts.title", session=session, status_code=status_code,
                 accounts=listed, log=log, shown=shown, signers=signers, errors=errors or {}, values=dict(values or {}),
-                chain_admin=chain_admin, admin_key_held=bool(chain_admin and _holds_key(request, chain_admin)),
+                chain_admin=chain_admin, role_history=history, admin_key_held=bool(chain_admin and _holds_key(request, chain_admin)),
                 role_errors=role_errors or {}, role_values=dict(role_values or {}))
 
 

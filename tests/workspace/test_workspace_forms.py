@@ -252,6 +252,7 @@ def test_signing_out_ends_the_session(browser: TestClient, running: FastAPI, mak
 def test_the_admin_grants_a_role_on_chain_with_the_municipality_admins_key_and_a_second_grant_is_refused_at_the_account(
     browser: TestClient, running: FastAPI, make_person: Any, roles: Any, index: Any
 ) -> None:
+    index()
     running.state.staff_registry.keystore.write(roles.council_admin.key)  # the server holds Baarn's admin key
     sign_in(browser, running, make_person(account_roles=("admin",), signer=None))
     newcomer = "0x" + f"{time.monotonic_ns():040x}"[-40:]
@@ -265,6 +266,8 @@ def test_the_admin_grants_a_role_on_chain_with_the_municipality_admins_key_and_a
     index()
     page = browser.get("/staff/accounts?lang=en")
     assert f'data-signer="{state["result"]["account"]}"' in page.text
+    history = page.text.split('id="h-role-history"')[1]
+    assert re.search(rf'<tr><td class="mono hash">{state["result"]["account"]}</td><td>Confirmer</td>', history)
     again = browser.post("/staff/roles?lang=en", data={**data, **form_of(browser, "/staff/accounts?lang=en")})
     assert again.status_code == 422
     assert ('data-testid="error-role-account">This account already has this role on chain, or does not have it to '
