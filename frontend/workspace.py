@@ -64,6 +64,7 @@ from ledger.db import outbox as outbox_store
 from ledger.db import repository
 from ledger.errors import AccountInputError, AccountLockedError, LedgerError, SignInRefusedError
 from ledger.sources import SourceCredit
+from ledger.status import STATUSES
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -488,6 +489,43 @@ def _refused(request: Request, exc: Exception, template: str, title_key: str, se
         raise exc
     return page(request, template, title_key=title_key, session=session, status_code=422,
                 errors=forms.by_field(errors), values=dict(values), **context)
+
+
+STAFF_PAGE_SIZE = 25
+"""Commitments per page of the workspace's list."""
+
+STAFF_SORTS = ("status", "due_date", "-id", "-last_change")
+"""Orders the workspace's list offers (``repository.COMMITMENT_SORTS``): what needs attention
+first (the default), by due date, newest first, last changed first."""
+
+
+@router.get("/commitments")
+def commitments_page(request: Request, session: SessionNow, q: str | None = None, status: str | None = None,
+                     sort: str | None = None, after: str | None = None, before: str | None = None) -> Response:
+    """The municipality's commitments, :data:`STAFF_PAGE_SIZE` a page: a text search (title,
+    description, reference), one status, an order (:data:`STAFF_SORTS`), and a pager by cursor.
+    A cursor that is not one of this list starts again at the first page."""
+    lang = request_lang(request)
+    me = session.account
+    now = _now()
+    chosen_sort = sort if sort in STAFF_SORTS else "status"
+    chosen_status = status if status in STATUSES else None
+    text_query = (q or "").strip()[:200] or None
+    tz = _zone_of(request, me.municipality_id)
+    with request.app.state.session_factory() as db:
+        try:
+            found = repository.list_commitments_page(
+                db, now, municipality_id=me.municipality_id, statuses=[chosen_status] if chosen_status else [],
+                q=text_query, sort=chosen_sort, limit=STAFF_PAGE_SIZE, after=after or None,
+                before=None if after else (before or None))
+        except repository.InvalidCursorError:
+            found = repository.list_commitments_page(
+                db, now, municipality_id=me.municipality_id, statuses=[chosen_status] if chosen_status else [],
+                q=text_query, sort=chosen_sort, limit=STAFF_PAGE_SIZE)
+    return page(request, "commitments.html", title_key="staff.list.title", session=session,
+                rows=_summaries(request, lang, found.rows, tz), total=found.total, next_cursor=found.next_cursor,
+                prev_cursor=found.prev_cursor, q=text_query or "", status=chosen_status, sort=chosen_sort,
+                statuses=STATUSES, sorts=STAFF_SORTS)
 
 
 COMMITMENT_FIELDS = ("external_ref", "title", "description", "theme", "target_quantity", "unit", "promised_at",

@@ -5,8 +5,8 @@ municipality only; each page in Dutch and English, complete without JavaScript):
   ``settings.sources_dir``, or an uploaded mapping YAML; the CSV file(s) it reads) and the
   municipality's jobs;
 - ``POST /staff/import`` (multipart): store the job and dry-run it (303 to its page); a
-  refusal (a mapping of another municipality, one that does not validate, a CSV that does not
-  fit) is shown at its field (422) and nothing is stored;
+  refusal is shown at its field and nothing is stored: a mapping of another municipality
+  (403), one that does not validate or a CSV that does not fit it (422);
 - ``GET /staff/import/{job}``: the plan row by row (register, record a delivery, revoke,
   already on the ledger, skipped, invalid, and why), the run's progress (rows settled of
   rows, a plain "Refresh" link) and its outcome;
@@ -157,7 +157,8 @@ def _upload(request: Request, session: StaffSession, saved_name: str, mapping_fi
                               uploaded_mapping=mapping_files[0] if mapping_files else None)
     except jobs.JobInputError as exc:
         error = forms.FieldError(exc.field, exc.code, exc.params)
-        return _start_page(request, session, status_code=422, errors=forms.by_field([error]), values=values)
+        status = 403 if exc.code == "import.otherMunicipality" else 422  # not yours / not valid
+        return _start_page(request, session, status_code=status, errors=forms.by_field([error]), values=values)
     jobs.dry_run(_root(request), job, _transport(request, loop), _base_url(request))
     return _redirect(request, f"/staff/import/{job.id}")
 

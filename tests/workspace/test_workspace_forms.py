@@ -272,3 +272,23 @@ def test_the_admin_grants_a_role_on_chain_with_the_municipality_admins_key_and_a
     assert again.status_code == 422
     assert ('data-testid="error-role-account">This account already has this role on chain, or does not have it to '
             "revoke.<") in again.text
+
+
+def test_the_commitments_list_shows_only_the_own_municipality_searches_and_pages_by_cursor(
+    browser: TestClient, running: FastAPI, make_person: Any, tokens: Any, index: Any, client: TestClient
+) -> None:
+    marker = f"zoekwoord{time.monotonic_ns()}"
+    made = [register(client, tokens.baarn, title=f"{marker} {i}") for i in range(27)]
+    other = register(client, tokens.utrecht, title=f"{marker} utrecht")
+    index()
+    sign_in(browser, running, make_person())
+    first = browser.get(f"/staff/commitments?lang=en&q={marker}&sort=-id")
+    assert first.status_code == 200
+    assert '<p role="status" data-testid="list-total">27 found</p>' in first.text
+    shown = [int(x) for x in re.findall(r'<tr data-commitment="(\d+)">', first.text)]
+    assert shown == [m.id for m in reversed(made)][:25]
+    assert f'data-commitment="{other.id}"' not in first.text
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    second = browser.get(next_link)
+    assert [int(x) for x in re.findall(r'<tr data-commitment="(\d+)">', second.text)] == [made[1].id, made[0].id]
+    assert browser.get("/staff/commitments?lang=en&after=not-a-cursor").status_code == 200

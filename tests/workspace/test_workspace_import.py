@@ -115,6 +115,9 @@ def test_an_upload_shows_the_plan_row_by_row_then_runs_as_the_registrar_and_a_se
     assert 'data-testid="plan-summary">3 to register, 0 already on the ledger, 2 skipped, 0 invalid, of 5 rows.' in page.text
     assert _outcomes(page.text) == ["would_do"] * 3
     assert "This is the dry run: nothing has been written yet." in page.text
+    dutch = browser.get(f"/staff/import/{job_id}?lang=nl")
+    assert "3 vast te leggen, 0 al in het register, 2 overgeslagen, 0 ongeldig, van 5 regels." in dutch.text
+    assert "De toezegging vastleggen: wordt vastgelegd" in dutch.text
     dry = browser.get(f"/staff/import/{job_id}/report.json")
     assert dry.status_code == 200 and dry.json()["dry_run"] is True
     assert not REAL[0] in _refs(client)  # nothing written by the dry run
@@ -164,15 +167,22 @@ def test_a_mapping_of_another_municipality_is_refused_at_its_field_and_nothing_i
     root = _root(running)
     before = sorted(p.name for p in root.iterdir()) if root.exists() else []
     answer = _upload(browser, _rows(REAL[:1]), utrecht.encode("utf-8"))
-    assert answer.status_code == 422
+    assert answer.status_code == 403
     assert ('data-testid="error-mapping_file">This mapping is for Utrecht (GM0344), not for your municipality: '
             "refused, nothing was stored.</p>") in answer.text
     assert 'aria-invalid="true"' in answer.text
     assert (sorted(p.name for p in root.iterdir()) if root.exists() else []) == before
 
-    nl = _upload(browser, _rows(REAL[:1]))  # neither a saved nor an uploaded mapping
-    assert nl.status_code == 422
-    assert 'data-testid="error-saved_mapping">Choose a saved mapping or upload one.</p>' in nl.text
+    neither = _upload(browser, _rows(REAL[:1]))  # neither a saved nor an uploaded mapping
+    assert neither.status_code == 422
+    assert 'data-testid="error-saved_mapping">Choose a saved mapping or upload one.</p>' in neither.text
+    form = form_of(browser, "/staff/import?lang=nl")
+    broken = browser.post("/staff/import?lang=nl", data=form, files=[
+        ("csv", ("a.csv", _rows(REAL[:1]), "text/csv")), ("mapping_file", ("m.yaml", b"kind: commitments\n", "text/yaml"))])
+    assert broken.status_code == 422
+    assert 'data-testid="error-mapping_file">Deze mapping is niet geldig: ' in broken.text
+    assert '<a href="#mapping_file">Mappingbestand</a>' in broken.text
+    assert (sorted(p.name for p in root.iterdir()) if root.exists() else []) == before
 
 
 def test_a_registrar_of_another_municipality_gets_the_403_page_for_the_job_and_its_report(
