@@ -30,6 +30,11 @@ there. It hashes a presented token and compares it with every entry using
 revoked while the server runs counts at once; a change that does not load is logged (file
 name and error, no secret) and the previous tokens stay in force.
 
+Ephemeral tokens (:meth:`StaffRegistry.issue_ephemeral`): short-lived bearer tokens for a
+workspace person's signing identity (the staff workspace's bulk import runs the importer with
+one), kept as SHA-256 in the registry's memory only, never in the token file; they end at
+their expiry, when revoked, or with the process.
+
 The command line is ``python -m scripts.admin tokens ...`` / ``keys ...``; ``python -m
 ledger.staff`` only says so.
 """
@@ -449,6 +454,7 @@ class StaffRegistry:
         self._file = _KeyFile((), None)
         self._keys: dict[str, str] = {}
         self._signers: dict[str, str] = {}  # keys unlocked for workspace sessions (signing_identity)
+        self._ephemeral: dict[bytes, tuple[StaffIdentity, float]] = {}  # SHA-256 of the token → (identity, expires_at)
         self._load(strict=True)
 
     @classmethod
@@ -526,6 +532,54 @@ class StaffRegistry:
                 self._signers[checksummed] = key
         return StaffIdentity(municipality_id, checksummed, key, frozenset(r for r in roles if r in ROLES))
 
+    def issue_ephemeral(self, identity: StaffIdentity, ttl_seconds: float, label: str = "") -> str:
+        """A short-lived bearer token for ``identity`` (e.g. a workspace session's
+        :meth:`signing_identity`), recognised by :meth:`authenticate` until ``ttl_seconds``
+        from now or :meth:`revoke_ephemeral`. Kept in this process's memory only (its SHA-256),
+        never written to the token file: a restart ends it. The staff workspace's importer runs
+        with one, so the importer speaks to the API as the signed-in person.
+
+        Args:
+            identity: who the token stands for (municipality, account and key, roles).
+            ttl_seconds: lifetime, seconds (> 0).
+            label: the identity's ``token_id`` as the outbox records it (``import-<job>``), at
+                most 40 characters; empty: ``eph_`` + 8 hex.
+
+        Returns:
+            The token (URL-safe text, 32 random bytes).
+
+        Raises:
+            ValueError: ``ttl_seconds`` not positive, or ``label`` too long.
+        """
+        if not ttl_seconds > 0:
+            raise ValueError("an ephemeral token's lifetime must be positive")
+        if len(label) > 40:
+            raise ValueError("an ephemeral token's label is at most 40 characters")
+        token = secrets.token_urlsafe(32)
+        bound = StaffIdentity(identity.municipality_id, identity.registrar, identity.private_key, identity.roles,
+                              label or "eph_" + secrets.token_hex(4))
+        now = self._clock()
+        with self._lock:
+            self._ephemeral = {d: (i, t) for d, (i, t) in self._ephemeral.items() if t > now}  # expired ones go
+            self._ephemeral[hashlib.sha256(token.encode("utf-8")).digest()] = (bound, now + ttl_seconds)
+        return token
+
+    def revoke_ephemeral(self, token: str) -> None:
+        """End an ephemeral token at once (unknown or ended already: nothing happens)."""
+        with self._lock:
+            self._ephemeral.pop(hashlib.sha256(token.encode("utf-8")).digest(), None)
+
+    def _ephemeral_identity(self, presented: bytes) -> StaffIdentity | None:
+        """The identity of an ephemeral token still valid, compared in constant time with each."""
+        now = self._clock()
+        found = None
+        with self._lock:
+            entries = list(self._ephemeral.items())
+        for digest, (identity, expires_at) in entries:
+            if hmac.compare_digest(digest, presented) and now < expires_at:
+                found = identity
+        return found
+
     def __len__(self) -> int:
         """How many tokens are active now."""
         now = self._now()
@@ -537,7 +591,8 @@ class StaffRegistry:
         return [e.record for e in self._file.entries]
 
     def authenticate(self, token: str | None) -> StaffIdentity:
-        """The identity a token stands for.
+        """The identity a token stands for (a token of the file, or an ephemeral one of
+        :meth:`issue_ephemeral` still valid).
 
         Every entry is compared in constant time (the loop does not stop at a match).
 
@@ -550,6 +605,9 @@ class StaffRegistry:
             raise UnknownStaffTokenError("No staff token was sent.")
         self._load(strict=False)
         presented = hashlib.sha256(token.encode("utf-8")).digest()
+        ephemeral = self._ephemeral_identity(presented)
+        if ephemeral is not None:
+            return ephemeral
         found: TokenRecord | None = None
         for entry in self._file.entries:
             if hmac.compare_digest(entry.digest, presented):
