@@ -293,6 +293,20 @@ def _limit(scope: Scope, name: str) -> RateLimitItem | None:
     return None if not text or text == RATE_LIMIT_OFF else _cached(scope, f"limit:{name}", lambda: parse(text))
 
 
+async def failed_auth_refusal(scope: Scope) -> Refusal | None:
+    """The refusal of a client past ``settings.failed_auth_rate_limit`` (failed staff
+    authentications, counted by :func:`count_failed_auth`), else ``None``. The staff
+    workspace's sign-in form asks this too, so a client guessing passwords across many
+    accounts is stopped as one guessing tokens."""
+    return await rate_limiter(scope).exhausted("failed_auth", _limit(scope, "failed_auth"), client_address(scope))
+
+
+async def count_failed_auth(scope: Scope) -> None:
+    """Count one failed staff authentication (a bearer token or a sign-in) of the client."""
+    metrics.AUTH_FAILURES.inc()
+    await rate_limiter(scope).hit("failed_auth", _limit(scope, "failed_auth"), client_address(scope))
+
+
 # --- the middlewares ------------------------------------------------------------------------
 
 
@@ -333,8 +347,7 @@ class StaffGateMiddleware:
         try:
             registry.authenticate(token)
         except StaffAuthError as exc:
-            metrics.AUTH_FAILURES.inc()
-            await limiter.hit("failed_auth", failed_limit, client)
+            await count_failed_auth(scope)
             response = problem_response(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return

@@ -50,6 +50,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
+from api import edges
 from api.edges import request_scheme
 from api.routes import writes as outbox_http
 from api.schemas import MAX_EVIDENCE, AmendmentIn, CommitmentIn, ConfirmationIn, DeliveryForm, ReasonIn
@@ -303,9 +304,25 @@ def _set_cookie(request: Request, response: Response, name: str, value: str, *, 
 async def sign_in(request: Request) -> Response:
     """Check login, password and code; start a session (303 to ``next``) or show why not
     (400; a locked account: when it opens again). The same message for an unknown login, a
-    wrong password and a wrong code."""
+    wrong password and a wrong code. Each refusal counts against the client's
+    ``settings.failed_auth_rate_limit`` (as a wrong bearer token does); past it the form
+    answers 429 with ``Retry-After`` and checks nothing."""
     form = await request.form()
-    return await run_in_threadpool(_sign_in, request, form)
+    refusal = await edges.failed_auth_refusal(request.scope)
+    if refusal is not None:
+        lang = request_lang(request)
+        error = forms.FieldError(forms.FORM_ERROR, "tooManyAttempts",
+                                 {"wait": lang.duration(refusal.retry_after_seconds)})
+        response = await run_in_threadpool(lambda: page(
+            request, "sign_in.html", title_key="staff.signIn.title", session=None, status_code=429,
+            sign_in_token=request.cookies.get(SIGN_IN_COOKIE) or "", next_path=_safe_next(forms.text(form, "next")),
+            signed_out=None, errors=forms.by_field([error]), values={"login": forms.text(form, "login")}))
+        response.headers["Retry-After"] = str(refusal.retry_after_seconds)
+        return response
+    response = await run_in_threadpool(_sign_in, request, form)
+    if response.status_code == 400:
+        await edges.count_failed_auth(request.scope)
+    return response
 
 
 def _sign_in(request: Request, form: FormData) -> Response:
