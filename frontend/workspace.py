@@ -177,6 +177,24 @@ def check_csrf(request: Request, form: FormData, session: StaffSession) -> None:
         raise WorkspaceForbidden("formExpired")
 
 
+async def posted(request: Request, session: StaffSession, role: str, work: Callable[..., Response], *args: Any,
+                 **form_options: Any) -> Response:
+    """A workspace POST: read its form (``form_options`` as Starlette's ``request.form``),
+    check its CSRF token and that the account holds ``role``, then ``work(request, session,
+    *args, form)`` in the thread pool; the form's uploads are closed afterwards.
+
+    Raises:
+        WorkspaceForbidden: a form without the session's CSRF token, or a role not held.
+    """
+    form = await request.form(**form_options)
+    try:
+        check_csrf(request, form, session)
+        require(session, role)
+        return await run_in_threadpool(work, request, session, *args, form)
+    finally:
+        await form.close()
+
+
 def require(session: StaffSession, role: str) -> None:
     """Raises WorkspaceForbidden (``role.<role>``) unless the account holds ``role``."""
     if not session.account.has(role):
@@ -559,10 +577,7 @@ def new_commitment_page(request: Request, session: SessionNow) -> Response:
 @router.post("/commitments/new")
 async def new_commitment(request: Request, session: SessionNow) -> Response:
     """Register the commitment of the form (``registerCommitment``), or show why not."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, REGISTRAR)
-    return await run_in_threadpool(_new_commitment, request, session, form)
+    return await posted(request, session, REGISTRAR, _new_commitment)
 
 
 def _new_commitment(request: Request, session: StaffSession, form: FormData) -> Response:
@@ -622,10 +637,7 @@ def amend_page(request: Request, commitment_id: CommitmentId, session: SessionNo
 async def amend(request: Request, commitment_id: CommitmentId, session: SessionNow) -> Response:
     """``action=preview``: the before → after the amendment will publish; ``action=publish``:
     amend (``amendCommitment``) with the count read when the form was opened, or show why not."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, REGISTRAR)
-    return await run_in_threadpool(_amend, request, session, commitment_id, form)
+    return await posted(request, session, REGISTRAR, _amend, commitment_id)
 
 
 def _amend(request: Request, session: StaffSession, commitment_id: int, form: FormData) -> Response:
@@ -666,10 +678,7 @@ def withdraw_page(request: Request, commitment_id: CommitmentId, session: Sessio
 @router.post("/commitments/{commitment_id}/withdraw")
 async def withdraw(request: Request, commitment_id: CommitmentId, session: SessionNow) -> Response:
     """Withdraw the commitment (``withdrawCommitment``) with the form's reason, or show why not."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, REGISTRAR)
-    return await run_in_threadpool(_withdraw, request, session, commitment_id, form)
+    return await posted(request, session, REGISTRAR, _withdraw, commitment_id)
 
 
 def _withdraw(request: Request, session: StaffSession, commitment_id: int, form: FormData) -> Response:
@@ -704,19 +713,29 @@ async def new_delivery(request: Request, commitment_id: CommitmentId, session: S
     """Record the delivery of the form (``recordDelivery``): files stored by SHA-256, their
     hashes on chain; or show why not (nothing stored, nothing sent)."""
     settings = request.app.state.settings
-    declared = int(request.headers.get("content-length") or 0)
-    form = await request.form(max_files=MAX_EVIDENCE + 1, max_fields=200,
-                              max_part_size=1024 * 1024)
-    try:
-        check_csrf(request, form, session)
-        require(session, REGISTRAR)
-        return await run_in_threadpool(_new_delivery, request, session, commitment_id, form, settings, declared)
-    finally:
-        await form.close()
+    most = MAX_EVIDENCE * settings.max_evidence_bytes + FORM_FIELDS_BYTES
+    if int(request.headers.get("content-length") or 0) > most:  # refused before one byte is read
+        return await run_in_threadpool(_too_large, request, session, commitment_id)
+    return await posted(request, session, REGISTRAR, _new_delivery, commitment_id, max_files=MAX_EVIDENCE + 1,
+                        max_fields=200, max_part_size=FORM_FIELDS_BYTES)
 
 
-def _new_delivery(request: Request, session: StaffSession, commitment_id: int, form: FormData, settings: Any,
-                  declared: int) -> Response:
+FORM_FIELDS_BYTES = 1024 * 1024
+"""Most bytes of a delivery form's text fields together (and of any one of them), bytes."""
+
+
+def _too_large(request: Request, session: StaffSession, commitment_id: int) -> Response:
+    """The delivery form again (413): its body is larger than 16 evidence files can be."""
+    require(session, REGISTRAR)
+    settings = request.app.state.settings
+    c = _own_commitment(request, session, commitment_id, _now())
+    error = forms.FieldError("evidence", "fileTooLarge", {"max_bytes": settings.max_evidence_bytes})
+    return page(request, "delivery_new.html", title_key="staff.delivery.title", session=session, status_code=413,
+                errors=forms.by_field([error]), c=c, max_evidence_bytes=settings.max_evidence_bytes)
+
+
+def _new_delivery(request: Request, session: StaffSession, commitment_id: int, form: FormData) -> Response:
+    settings = request.app.state.settings
     now = _now()
     c = _own_commitment(request, session, commitment_id, now)
     tz = _zone_of(request, c["municipality_id"])
@@ -777,10 +796,7 @@ def revoke_page(request: Request, delivery_id: DeliveryId, session: SessionNow) 
 @router.post("/deliveries/{delivery_id}/revoke")
 async def revoke(request: Request, delivery_id: DeliveryId, session: SessionNow) -> Response:
     """Revoke the delivery (``revokeDelivery``) with the form's reason, or show why not."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, REGISTRAR)
-    return await run_in_threadpool(_revoke, request, session, delivery_id, form)
+    return await posted(request, session, REGISTRAR, _revoke, delivery_id)
 
 
 def _revoke(request: Request, session: StaffSession, delivery_id: int, form: FormData) -> Response:
@@ -820,10 +836,7 @@ def confirmations_page(request: Request, session: SessionNow) -> Response:
 async def verdict(request: Request, delivery_id: DeliveryId, session: SessionNow) -> Response:
     """``verdict=confirm`` (``confirmDelivery``) or ``verdict=dispute`` with a reason
     (``disputeDelivery``), as a confirmer who did not record the delivery."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, CONFIRMER)
-    return await run_in_threadpool(_verdict, request, session, delivery_id, form)
+    return await posted(request, session, CONFIRMER, _verdict, delivery_id)
 
 
 def _verdict(request: Request, session: StaffSession, delivery_id: int, form: FormData) -> Response:
@@ -900,10 +913,7 @@ def accounts_page(request: Request, session: SessionNow) -> Response:
 async def create_account(request: Request, session: SessionNow) -> Response:
     """Add a staff account of the admin's municipality; its password and authenticator secret
     are shown once, on the answer."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, ADMIN)
-    return await run_in_threadpool(_create_account, request, session, form)
+    return await posted(request, session, ADMIN, _create_account)
 
 
 def _create_account(request: Request, session: StaffSession, form: FormData) -> Response:
@@ -928,10 +938,7 @@ async def change_role(request: Request, session: SessionNow) -> Response:
     an account on chain (``addRegistrar`` / ``removeRegistrar`` / ``addConfirmer`` /
     ``removeConfirmer``), signed with the key of the municipality's admin on chain, when this
     server holds it; or show why not next to the field."""
-    form = await request.form()
-    check_csrf(request, form, session)
-    require(session, ADMIN)
-    return await run_in_threadpool(_change_role, request, session, form)
+    return await posted(request, session, ADMIN, _change_role)
 
 
 def _change_role(request: Request, session: StaffSession, form: FormData) -> Response:

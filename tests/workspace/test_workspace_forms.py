@@ -292,3 +292,19 @@ def test_the_commitments_list_shows_only_the_own_municipality_searches_and_pages
     second = browser.get(next_link)
     assert [int(x) for x in re.findall(r'<tr data-commitment="(\d+)">', second.text)] == [made[1].id, made[0].id]
     assert browser.get("/staff/commitments?lang=en&after=not-a-cursor").status_code == 200
+
+
+def test_a_delivery_form_larger_than_sixteen_evidence_files_can_be_is_refused_at_the_evidence_field_unread(
+    browser: TestClient, running: FastAPI, make_person: Any, tokens: Any, index: Any, client: TestClient
+) -> None:
+    made = register(client, tokens.baarn)
+    index()
+    sign_in(browser, running, make_person())
+    path = f"/staff/commitments/{made.id}/deliveries/new?lang=en"
+    limit = running.state.settings.max_evidence_bytes
+    before = _writes(running)
+    answer = browser.post(path, content=b"x", headers={"Content-Type": "multipart/form-data; boundary=b",
+                                                        "Content-Length": str(16 * limit + 1024 * 1024 + 1)})
+    assert answer.status_code == 413
+    assert f'data-testid="error-evidence">A file is too large: at most {limit} bytes each.<' in answer.text
+    assert _writes(running) == before
