@@ -263,6 +263,8 @@ def test_the_admin_grants_a_role_on_chain_with_the_municipality_admins_key_and_a
     assert state["state"] == "confirmed"
     assert state["result"]["role"] == "confirmer" and state["result"]["granted"] is True
     assert state["result"]["by"] == roles.council_admin.address
+    write_page = browser.get(answer.headers["location"])
+    assert f'<p data-testid="write-role">Confirmer role granted to {state["result"]["account"]}.' in write_page.text
     index()
     page = browser.get("/staff/accounts?lang=en")
     assert f'data-signer="{state["result"]["account"]}"' in page.text
