@@ -36,6 +36,7 @@ Routes only do HTTP: accounts from ``ledger.accounts``, data from ``ledger.db.re
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import secrets
 import time
@@ -62,10 +63,14 @@ from frontend.i18n import Lang
 from frontend.web import internal_url, render, request_lang
 from ledger.accounts import ADMIN, CONFIRMER, REGISTRAR, AccountPolicy, StaffAccount, StaffAccounts, StaffSession
 from ledger.db import outbox as outbox_store
+from ledger.db.engine import retry_when_busy
 from ledger.db import repository
 from ledger.errors import AccountInputError, AccountLockedError, LedgerError, SignInRefusedError
+from ledger.keystore import KeystoreError
 from ledger.sources import SourceCredit
 from ledger.status import STATUSES
+
+logger = logging.getLogger("frontend.workspace")
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
@@ -126,9 +131,12 @@ def _now() -> int:
 
 
 def _unit_of_work(request: Request, work: Callable[[Any], Any]) -> Any:
-    """Run ``work(session)`` in one transaction of the app's database (accounts, sessions)."""
-    with request.app.state.session_factory() as session, session.begin():
-        return work(session)
+    """Run ``work(session)`` in one transaction of the app's database (accounts, sessions),
+    again when SQLite refused it as busy (``ledger.db.engine.retry_when_busy``)."""
+    def once() -> Any:
+        with request.app.state.session_factory() as session, session.begin():
+            return work(session)
+    return retry_when_busy(once)
 
 
 def current_session(request: Request) -> StaffSession:
@@ -205,11 +213,16 @@ def _identity(request: Request, account: StaffAccount) -> Any:
     """The signing identity of ``account`` (its ``signer``'s key).
 
     Raises:
-        WorkspaceForbidden: ``noSigner`` (an account without a signing account).
+        WorkspaceForbidden: ``noSigner`` (an account without a signing account) or
+            ``noSignerKey`` (this server holds no usable keystore for it).
     """
     if not account.signer:
         raise WorkspaceForbidden("noSigner")
-    return request.app.state.staff_registry.signing_identity(account.municipality_id, account.signer, account.roles)
+    try:
+        return request.app.state.staff_registry.signing_identity(account.municipality_id, account.signer, account.roles)
+    except KeystoreError:
+        logger.error("no usable keystore for the signer %s of staff account %s", account.signer, account.id)
+        raise WorkspaceForbidden("noSignerKey") from None
 
 
 # ------------------------------------------------------------------ rendering
@@ -353,9 +366,9 @@ def _sign_in(request: Request, form: FormData) -> Response:
     login = forms.text(form, "login")
     now = _now()
     try:
-        account = accounts.sign_in_committed(  # a refusal's count and lock-out are committed too
+        account = retry_when_busy(lambda: accounts.sign_in_committed(  # a refusal's count and lock-out are kept
             request.app.state.session_factory, login=login, password=forms.text(form, "password"),
-            code=forms.text(form, "code").strip(), now=now)
+            code=forms.text(form, "code").strip(), now=now))
     except AccountLockedError as exc:
         error = forms.FieldError(forms.FORM_ERROR, "locked", {"until": request_lang(request).datetime(exc.locked_until)})
     except SignInRefusedError:
@@ -921,6 +934,9 @@ def _create_account(request: Request, session: StaffSession, form: FormData) -> 
               "signer": forms.text(form, "signer").strip(), "roles": [r for r in form.getlist("roles") if isinstance(r, str)]}
     accounts = staff_accounts(request.app)
     me = session.account
+    if values["signer"] and is_address(values["signer"]) and not _holds_key(request, values["signer"]):
+        error = forms.FieldError("signer", "account.signer.noKeystore", {})
+        return _accounts_page(request, session, status_code=422, errors=forms.by_field([error]), values=values)
     try:
         account, credentials = _unit_of_work(request, lambda s: accounts.create(
             s, municipality_id=me.municipality_id, login=values["login"], display_name=values["display_name"],

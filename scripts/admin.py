@@ -375,6 +375,17 @@ def _accounts_db() -> tuple[Any, Any]:
     return StaffAccounts(), session_factory(engine)
 
 
+def _write(factory: Any, work: Any) -> Any:
+    """``work(session)`` in one transaction, again when SQLite was busy (the API or the
+    indexer writing at the same moment: ``ledger.db.engine.retry_when_busy``)."""
+    from ledger.db.engine import retry_when_busy
+
+    def once() -> Any:
+        with factory() as session, session.begin():
+            return work(session)
+    return retry_when_busy(once)
+
+
 def _account_by_login(accounts: Any, factory: Any, login: str) -> Any:
     with factory() as session:
         account = accounts.by_login(session, login)
@@ -384,7 +395,7 @@ def _account_by_login(accounts: Any, factory: Any, login: str) -> Any:
 
 
 def _print_credentials(login: str, credentials: Any) -> None:
-    console = Console()
+    console = Console(soft_wrap=True)  # a secret or link is never broken over two lines
     console.print(f"Sign-in details for {escape(login)} (shown once; hand them over safely):")
     console.print(f"  password:             {escape(credentials.password)}")
     console.print(f"  authenticator secret: {escape(credentials.totp_secret)}")
@@ -404,10 +415,19 @@ def accounts_create(
     from ledger.errors import AccountInputError
 
     accounts, factory = _accounts_db()
+    if signer:
+        _settings, _path, folder, options = _paths(None, None)
+        try:
+            known = Keystore(folder, options).exists(signer)
+        except ValueError:
+            known = True  # not an address: accounts.create names the field
+        if not known:
+            raise _fail(f"No keystore for signer {signer} in {folder}: import its key first "
+                        "(`python -m scripts.admin keys import`), so the workspace can sign with it.")
     try:
-        with factory() as session, session.begin():
-            account, credentials = accounts.create(session, municipality_id=municipality_id, login=login,
-                                                   display_name=name, roles=role, signer=signer, now=int(time.time()))
+        account, credentials = _write(factory, lambda session: accounts.create(
+            session, municipality_id=municipality_id, login=login, display_name=name, roles=role, signer=signer,
+            now=int(time.time())))
     except AccountInputError as exc:
         raise _fail(f"{exc.field}: {exc}") from None
     _print_credentials(account.login, credentials)
@@ -431,8 +451,7 @@ def accounts_disable(login: str = typer.Argument(...)) -> None:
     """Disable an account (its sessions end at once)."""
     accounts, factory = _accounts_db()
     account = _account_by_login(accounts, factory, login)
-    with factory() as session, session.begin():
-        accounts.disable(session, account.id, actor_id=None, now=int(time.time()))
+    _write(factory, lambda session: accounts.disable(session, account.id, actor_id=None, now=int(time.time())))
     Console().print(f"{escape(account.login)} disabled.")
 
 
@@ -441,8 +460,7 @@ def accounts_enable(login: str = typer.Argument(...)) -> None:
     """Enable an account again (and lift a lock-out)."""
     accounts, factory = _accounts_db()
     account = _account_by_login(accounts, factory, login)
-    with factory() as session, session.begin():
-        accounts.enable(session, account.id, actor_id=None, now=int(time.time()))
+    _write(factory, lambda session: accounts.enable(session, account.id, actor_id=None, now=int(time.time())))
     Console().print(f"{escape(account.login)} enabled.")
 
 
@@ -451,8 +469,8 @@ def accounts_reset(login: str = typer.Argument(...)) -> None:
     """Give an account a new password and authenticator secret (printed once); its sessions end."""
     accounts, factory = _accounts_db()
     account = _account_by_login(accounts, factory, login)
-    with factory() as session, session.begin():
-        credentials = accounts.reset(session, account.id, actor_id=None, now=int(time.time()))
+    credentials = _write(factory, lambda session: accounts.reset(session, account.id, actor_id=None,
+                                                                 now=int(time.time())))
     _print_credentials(account.login, credentials)
 
 

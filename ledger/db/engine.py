@@ -12,12 +12,13 @@ Build the engine once per process (the API's lifespan, the indexer's main).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, insert, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -43,6 +44,36 @@ def database_busy(exc: BaseException) -> bool:
     (by the driver's result code, ``sqlite3.Error.sqlite_errorcode``, never the message)."""
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     return code is not None and (code & 0xFF) in SQLITE_BUSY_CODES
+
+
+BUSY_RETRY_ATTEMPTS = 5
+"""How many times :func:`retry_when_busy` runs a unit of work SQLite refused as busy."""
+
+BUSY_RETRY_PAUSE_SECONDS = 0.05
+"""The first pause between two such attempts, seconds (doubled each time: 0.05 … 0.8 s)."""
+
+_T = TypeVar("_T")
+
+
+def retry_when_busy(work: Callable[[], _T], *, attempts: int = BUSY_RETRY_ATTEMPTS,
+                    pause_seconds: float = BUSY_RETRY_PAUSE_SECONDS) -> _T:
+    """``work()`` (a whole unit of work: it opens, commits or rolls back its own transaction),
+    run again when SQLite refused it as busy (:func:`database_busy`). ``busy_timeout`` cannot
+    wait out one case: a deferred transaction that read, then wants to write after another
+    connection committed, is refused at once (SQLite would otherwise deadlock). A rolled-back
+    attempt left nothing, so running it again is safe.
+
+    Raises:
+        OperationalError: the last attempt's, or any error that is not "busy" at once.
+    """
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            if not database_busy(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(pause_seconds * 2 ** attempt)
+    raise AssertionError("unreachable")
 
 
 def database_unavailable(exc: BaseException) -> bool:

@@ -310,3 +310,16 @@ def test_a_delivery_form_larger_than_sixteen_evidence_files_can_be_is_refused_at
     assert answer.status_code == 413
     assert f'data-testid="error-evidence">A file is too large: at most {limit} bytes each.<' in answer.text
     assert _writes(running) == before
+
+
+def test_an_account_whose_signer_has_no_keystore_here_is_refused_at_the_signer_field(
+    browser: TestClient, running: FastAPI, make_person: Any
+) -> None:
+    sign_in(browser, running, make_person(account_roles=("admin",), signer=None))
+    stranger = "0x" + f"{time.monotonic_ns():040x}"[-40:]
+    answer = browser.post("/staff/accounts/new?lang=en", data={
+        **form_of(browser, "/staff/accounts?lang=en"), "login": f"zonder{time.monotonic_ns()}",
+        "display_name": "Zonder Sleutel", "roles": ["registrar"], "signer": stranger})
+    assert answer.status_code == 422
+    assert ('data-testid="error-signer">This server holds no key for this account: the operator imports it first '
+            "(python -m scripts.admin keys import).<") in answer.text
