@@ -12,6 +12,8 @@
 //    the fingerprint field; the file itself is never uploaded.
 // 4. A write's page ([data-write-live]): its state is polled every 2 s until it is final, then
 //    the page is reloaded to show the result.
+// 5. A refused form: its error summary (#form-errors) takes the focus; so do the credentials
+//    shown once (#credentials). A blocked delivery form gives the focus to the flagged field.
 // Texts come from the page (data-* attributes of #fingerprint-texts) and are inserted with
 // textContent only.
 (function () {
@@ -27,12 +29,22 @@
 
   document.querySelectorAll('form[data-once]').forEach(function (form) {
     form.addEventListener('submit', function (event) {
-      if (form.dataset.blocked === 'true') { event.preventDefault(); return; }
+      if (form.dataset.blocked === 'true') {
+        event.preventDefault();
+        var flagged = form.querySelector('[aria-invalid="true"]');
+        if (flagged) flagged.focus();
+        return;
+      }
       if (form.dataset.sent === 'true') { event.preventDefault(); return; }
       form.dataset.sent = 'true';
       form.querySelectorAll('button[type=submit]').forEach(function (b) { b.setAttribute('aria-disabled', 'true'); });
     });
   });
+
+  // A refused form's summary (or the credentials shown once) takes the focus, so it is read
+  // first; its links lead to the fields.
+  var first = document.getElementById('form-errors') || document.getElementById('credentials');
+  if (first) first.focus();
 
   var hashing = !!(window.crypto && crypto.subtle);
 
