@@ -35,10 +35,9 @@ workspace person's signing identity (the staff workspace's bulk import runs the 
 one), kept as SHA-256 in the registry's memory only, never in the token file; they end at
 their expiry, when revoked, or with the process.
 
-The staff workspace (``frontend.workspace``) uses the same registry for people who sign in:
-:meth:`StaffRegistry.signing_identity` unlocks the keystore of a person's ``signer`` account
-(kept in memory once unlocked), and :meth:`StaffRegistry.issue_ephemeral` gives a bulk import
-run a bearer token that lives in this process's memory only, never in the token file.
+People who sign in to the staff workspace (``frontend.workspace``) write with
+:meth:`StaffRegistry.signing_identity`: the keystore of their ``signer`` account, unlocked once
+and kept in memory.
 
 The command line is ``python -m scripts.admin tokens ...`` / ``keys ...``; ``python -m
 ledger.staff`` only says so.
