@@ -61,7 +61,8 @@ from frontend import staff_forms as forms
 from frontend import views
 from frontend.i18n import Lang
 from frontend.web import internal_url, render, request_lang
-from ledger.accounts import ADMIN, CONFIRMER, REGISTRAR, AccountPolicy, StaffAccount, StaffAccounts, StaffSession
+from ledger.accounts import (ADMIN, CONFIRMER, REGISTRAR, AccountPolicy, SecretBox, StaffAccount, StaffAccounts,
+                             StaffSession)
 from ledger.db import outbox as outbox_store
 from ledger.db.engine import retry_when_busy
 from ledger.db import repository
@@ -118,11 +119,13 @@ class WorkspaceNotFound(Exception):
 
 
 def staff_accounts(app: FastAPI) -> StaffAccounts:
-    """The app's accounts service (built on first use from the settings' policy; tests may
-    set ``app.state.staff_accounts`` first, e.g. with a fast password hasher)."""
+    """The app's accounts service (built on first use: the default policy, TOTP secrets sealed
+    with the keystores' password, ``ledger.accounts.SecretBox``; tests may set
+    ``app.state.staff_accounts`` first, e.g. with a fast password hasher)."""
     accounts = getattr(app.state, "staff_accounts", None)
     if accounts is None:
-        accounts = app.state.staff_accounts = StaffAccounts(AccountPolicy())
+        box = SecretBox(app.state.staff_registry.keystore.options.password)  # TOTP secrets sealed at rest
+        accounts = app.state.staff_accounts = StaffAccounts(AccountPolicy(), box=box)
     return accounts
 
 

@@ -86,6 +86,7 @@ Errors (``ledger.errors``): :class:`SignInRefusedError` and its :class:`AccountL
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -97,6 +98,7 @@ from typing import Any, Callable, Iterable, Mapping
 import argon2
 import pyotp
 from argon2.exceptions import InvalidHashError, VerificationError
+from Crypto.Cipher import AES
 from eth_utils import is_address, to_checksum_address
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -106,6 +108,7 @@ from ledger.errors import (
     AccountDisabledError,
     AccountInputError,
     AccountLockedError,
+    LedgerConfigError,
     SignInRefusedError,
     UnknownAccountError,
 )
@@ -249,6 +252,47 @@ def _public(row: Mapping[str, Any]) -> StaffAccount:
     )
 
 
+class SecretBox:
+    """Encrypts the TOTP secrets at rest (AES-256-GCM, pycryptodome), so a copy of the database
+    alone makes no codes. The key is derived with scrypt (n=2**14, r=8, p=1; RFC 7914) from a
+    server secret held outside the database: the keystores' password (``ledger.keystore``,
+    ``LEDGER_KEYSTORE_PASSWORD(_FILE)``), and a fixed salt naming this use.
+
+    A stored value is ``v1:`` + URL-safe base64 of nonce (12 bytes) + ciphertext + tag
+    (16 bytes). A value without the prefix is read as it is (an account made without a box,
+    e.g. by tests), and is encrypted when next written.
+
+    Raises (:meth:`open`):
+        LedgerConfigError: a ``v1:`` value that does not decrypt with this key (another
+            password than the one it was sealed with).
+    """
+
+    PREFIX = "v1:"
+    SALT = b"ledger.accounts totp secret v1"
+
+    def __init__(self, server_secret: str) -> None:
+        self._key = hashlib.scrypt(server_secret.encode("utf-8"), salt=self.SALT, n=2 ** 14, r=8, p=1, dklen=32)
+
+    def seal(self, plain: str) -> str:
+        """``plain`` encrypted, as stored."""
+        nonce = secrets.token_bytes(12)
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        sealed, tag = cipher.encrypt_and_digest(plain.encode("utf-8"))
+        return self.PREFIX + base64.urlsafe_b64encode(nonce + sealed + tag).decode("ascii")
+
+    def open(self, stored: str) -> str:
+        """The plain value of ``stored`` (one without the prefix is returned as it is)."""
+        if not stored.startswith(self.PREFIX):
+            return stored
+        raw = base64.urlsafe_b64decode(stored[len(self.PREFIX):].encode("ascii"))
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=raw[:12])
+        try:
+            return cipher.decrypt_and_verify(raw[12:-16], raw[-16:]).decode("utf-8")
+        except ValueError:
+            raise LedgerConfigError("A stored TOTP secret does not decrypt with this server's keystore password: "
+                                    "was the password changed? Reset the account's sign-in details.") from None
+
+
 class StaffAccounts:
     """The rules of staff accounts over ``ledger.db.accounts`` (see the module docstring).
 
@@ -258,12 +302,20 @@ class StaffAccounts:
             one).
     """
 
-    def __init__(self, policy: AccountPolicy = AccountPolicy(), hasher: argon2.PasswordHasher | None = None) -> None:
+    def __init__(self, policy: AccountPolicy = AccountPolicy(), hasher: argon2.PasswordHasher | None = None,
+                 box: SecretBox | None = None) -> None:
         self.policy = policy
         self.hasher = hasher if hasher is not None else argon2.PasswordHasher()
+        self.box = box  # TOTP secrets at rest: sealed with it when given, else stored as they are
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))  # for unknown logins
 
     # -- passwords and codes ------------------------------------------------------------
+
+    def _seal(self, totp_secret: str) -> str:
+        return self.box.seal(totp_secret) if self.box is not None else totp_secret
+
+    def _open(self, stored: str) -> str:
+        return self.box.open(stored) if self.box is not None else stored
 
     def _password(self, password: str) -> str:
         value = unicodedata.normalize("NFKC", password) if isinstance(password, str) else ""
@@ -333,7 +385,7 @@ class StaffAccounts:
                 account_id = store.insert_account(session, {
                     "municipality_id": municipality_id, "login": login, "display_name": name, "roles": role_list,
                     "signer": checked_signer, "password_hash": self.hasher.hash(password),
-                    "totp_secret": credentials.totp_secret, "created_at": now, "updated_at": now,
+                    "totp_secret": self._seal(credentials.totp_secret), "created_at": now, "updated_at": now,
                     "created_by": created_by,
                 })
         except IntegrityError:  # created by another request at the same moment
@@ -397,7 +449,7 @@ class StaffAccounts:
             raise SignInRefusedError()
         if not password_ok:
             self._fail(session, account_id, "password", now)
-        step = self._matching_step(row["totp_secret"], code, now)
+        step = self._matching_step(self._open(row["totp_secret"]), code, now)
         if step is None:
             self._fail(session, account_id, "code", now)
         if not store.accept_totp_step(session, account_id, step):
@@ -546,7 +598,7 @@ class StaffAccounts:
         password = "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(GENERATED_PASSWORD_CHARS))
         credentials = Credentials(password=password, totp_secret=pyotp.random_base32())
         store.update_account(session, account_id, password_hash=self.hasher.hash(password),
-                             totp_secret=credentials.totp_secret, totp_last_step=None, locked_until=None,
+                             totp_secret=self._seal(credentials.totp_secret), totp_last_step=None, locked_until=None,
                              failed_attempts=0, updated_at=now)
         ended = store.end_sessions_of(session, account_id, now)
         store.insert_event(session, account_id=account_id, actor_id=actor_id, action="reset", at=now,

@@ -363,16 +363,17 @@ LOCAL_ACCOUNTS_FILE = "local-staff-accounts.json"
 
 def _accounts_db() -> tuple[Any, Any]:
     """(accounts service, session factory) of the settings' database (tables made if missing)."""
-    from ledger.accounts import StaffAccounts
+    from ledger.accounts import SecretBox, StaffAccounts
     from ledger.db.engine import create_schema, make_engine, session_factory
 
     try:
         settings = load_settings()
+        password = keystore_options(settings).password
     except LedgerConfigError as exc:
         raise _fail(str(exc)) from None
     engine = make_engine(settings.database_url)
     create_schema(engine)
-    return StaffAccounts(), session_factory(engine)
+    return StaffAccounts(box=SecretBox(password)), session_factory(engine)
 
 
 def _write(factory: Any, work: Any) -> Any:

@@ -303,7 +303,7 @@ def bootstrap_local_accounts(settings: Settings, chain: LedgerChain) -> dict[str
     Returns:
         login → ``{"login", "password", "totp_secret", "municipality": code}``.
     """
-    from ledger.accounts import ADMIN, REGISTRAR, StaffAccounts
+    from ledger.accounts import ADMIN, REGISTRAR, SecretBox, StaffAccounts
     from ledger.db.engine import create_schema, make_engine, session_factory
 
     _keys_path, keys = _load_keys(settings)
@@ -313,7 +313,7 @@ def bootstrap_local_accounts(settings: Settings, chain: LedgerChain) -> dict[str
     try:
         create_schema(engine)
         factory = session_factory(engine)
-        accounts = StaffAccounts()
+        accounts = StaffAccounts(box=SecretBox(keystore_options(settings).password))
         now = int(time.time())
         keystore = Keystore(settings.keystore_dir, keystore_options(settings))
         for code, entry in keys["municipalities"].items():

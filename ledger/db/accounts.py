@@ -14,7 +14,7 @@ Tables:
   ``display_name``, ``roles_json`` (JSON list, sorted, a non-empty subset of ``("admin",
   "registrar", "confirmer")``), ``signer`` (EIP-55 address of the chain account whose
   server-held key signs this person's writes; null for an admin-only account),
-  ``password_hash`` (argon2id PHC string), ``totp_secret`` (base32), ``totp_last_step`` (the
+  ``password_hash`` (argon2id PHC string), ``totp_secret`` (base32, or sealed by ``ledger.accounts.SecretBox``: ``v1:`` + base64), ``totp_last_step`` (the
   last accepted TOTP time step, null before the first sign-in: a code of that step or an
   earlier one is refused as a replay), ``failed_attempts`` (consecutive failed sign-ins),
   ``locked_until`` (null, or the end of a lock-out), ``disabled_at`` (null, or when it was
@@ -80,7 +80,7 @@ staff_accounts = Table(
     Column("roles_json", Text, nullable=False),
     Column("signer", String(42), nullable=True),
     Column("password_hash", Text, nullable=False),
-    Column("totp_secret", String(64), nullable=False),
+    Column("totp_secret", String(128), nullable=False),
     Column("totp_last_step", BigInteger, nullable=True),
     Column("failed_attempts", Integer, nullable=False, default=0),
     Column("locked_until", BigInteger, nullable=True),

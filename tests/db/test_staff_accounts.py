@@ -9,13 +9,14 @@ import argon2
 import pytest
 from sqlalchemy import inspect, select
 
-from ledger.accounts import Credentials, StaffAccount, StaffAccounts
+from ledger.accounts import Credentials, SecretBox, StaffAccount, StaffAccounts
 from ledger.db import accounts as store
 from ledger.db.engine import create_schema, drop_schema
 from ledger.errors import (
     AccountDisabledError,
     AccountInputError,
     AccountLockedError,
+    LedgerConfigError,
     SignInRefusedError,
     UnknownAccountError,
 )
@@ -272,3 +273,25 @@ def test_the_account_tables_survive_a_reindex(db, accounts, person) -> None:
     assert set(store.TABLE_NAMES) <= set(inspect(db.engine).get_table_names())
     create_schema(db.engine)
     assert stored(db, accounts, account.id) == account
+
+
+def test_with_a_secret_box_the_totp_secret_is_stored_sealed_and_sign_in_still_works(db) -> None:
+    boxed = StaffAccounts(hasher=FAST, box=SecretBox("the keystores' password"))
+    with db.sessions() as s, s.begin():
+        account, credentials = boxed.create(s, municipality_id=1, login="boxed", display_name="B", roles=["admin"],
+                                            signer=None, now=T0, password=PASSWORD)
+    with db.sessions() as s:
+        row = store.get_account(s, account.id)
+    assert row["totp_secret"].startswith("v1:") and credentials.totp_secret not in row["totp_secret"]
+    signed = attempt(db, boxed, T0 + 60, login="boxed", secret=credentials.totp_secret)
+    assert isinstance(signed, StaffAccount) and signed.id == account.id
+    other = StaffAccounts(hasher=FAST, box=SecretBox("another password"))
+    with pytest.raises(LedgerConfigError):
+        attempt(db, other, T0 + 120, login="boxed", secret=credentials.totp_secret)
+
+
+def test_a_secret_box_reads_a_value_stored_without_it_as_it_is() -> None:
+    box = SecretBox("pw")
+    assert box.open("JBSWY3DPEHPK3PXP") == "JBSWY3DPEHPK3PXP"
+    assert box.open(box.seal("JBSWY3DPEHPK3PXP")) == "JBSWY3DPEHPK3PXP"
+    assert box.seal("JBSWY3DPEHPK3PXP") != box.seal("JBSWY3DPEHPK3PXP")  # a fresh nonce each time
