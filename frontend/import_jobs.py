@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -296,12 +297,16 @@ def create_job(
     csv_files: Sequence[Upload],
     saved: SavedMapping | None = None,
     uploaded_mapping: Upload | None = None,
+    job_id: str | None = None,
 ) -> Job:
     """Store a new job (state ``planned``): its mapping and CSV files, checked first.
 
     Exactly one of ``saved`` and ``uploaded_mapping``. The mapping must be of
     ``municipality_code``; the CSV files must be the ones it reads and fit it (the importer
     plans them here once, from the stored files, so a file it cannot read is refused now).
+    ``job_id`` (32 lowercase hex; default: random) names the job: when a job of that id
+    exists already (the same form sent twice: :func:`form_job_id`), it is returned as it is
+    and nothing is stored again.
 
     Raises:
         JobInputError: what is refused, at its field; nothing is stored then.
@@ -326,7 +331,10 @@ def create_job(
                             name=mapping.municipality.name)
     placed = _place(mapping, csv_files)
     root.mkdir(parents=True, exist_ok=True)
-    job_id = secrets.token_hex(16)
+    job_id = job_id or secrets.token_hex(16)
+    existing = load_job(root, job_id) if (root / job_id).is_dir() else None
+    if existing is not None:
+        return existing
     staging = root / f".new-{job_id}"
     try:
         (staging / "data").mkdir(parents=True)
@@ -345,11 +353,27 @@ def create_job(
                   mapping_name=name, mapping_origin="saved" if saved is not None else "uploaded",
                   source_name=mapping.source.name, files=list(mapping.files()), plan_counts=plan.counts())
         _write_json(staging / "job.json", job.model_dump(mode="json"))
-        os.replace(staging, root / job_id)
+        try:
+            os.replace(staging, root / job_id)
+        except OSError:  # the same form's other request stored it a moment ago
+            shutil.rmtree(staging, ignore_errors=True)
+            existing = load_job(root, job_id)
+            if existing is None:
+                raise
+            return existing
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return job
+
+
+def form_job_id(account_id: int, form_key: str) -> str | None:
+    """The job id of an upload form (its hidden ``form_key``) sent by ``account_id``: the same
+    form sent twice (a double click, a reload) names one job. ``None`` for a form without a
+    valid key (then the job's id is random)."""
+    if not form_key or len(form_key) > 64 or not form_key.isalnum():
+        return None
+    return hashlib.sha256(f"{account_id}:{form_key}".encode("utf-8")).hexdigest()[:32]
 
 
 # ------------------------------------------------------------------ reading jobs
@@ -405,23 +429,29 @@ def plan_of(root: Path, job: Job) -> Plan:
 
 
 def report_of(root: Path, job: Job) -> dict[str, Any] | None:
-    """The last run's report, else the dry run's (``plan.json``), else None."""
-    job_dir = _job_dir(root, job.id)
-    for name in ("report.json", "plan.json"):
-        try:
-            return dict(json.loads((job_dir / name).read_text(encoding="utf-8")))
-        except (OSError, ValueError):
-            continue
-    return None
+    """The newest of the last run's report (``report.json``) and the dry run's
+    (``plan.json``): a dry run made after a run shows the ledger as it is now. None if
+    neither is there (or readable)."""
+    path = report_path(root, job)
+    if path is None:
+        return None
+    try:
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
 
 
 def report_path(root: Path, job: Job) -> Path | None:
-    """The file :func:`report_of` reads, or None."""
+    """The file :func:`report_of` reads: of ``report.json`` and ``plan.json``, the one written
+    last (by modification time, nanoseconds; a tie: the run's), or None."""
     job_dir = _job_dir(root, job.id)
-    for name in ("report.json", "plan.json"):
-        if (job_dir / name).is_file():
-            return job_dir / name
-    return None
+    found = []
+    for rank, name in enumerate(("report.json", "plan.json")):
+        try:
+            found.append((job_dir.joinpath(name).stat().st_mtime_ns, -rank, job_dir / name))
+        except OSError:
+            continue
+    return max(found)[2] if found else None
 
 
 # ------------------------------------------------------------------ rows as the page shows them
@@ -445,7 +475,8 @@ class OperationView:
 class RowView:
     """One CSV row: where (``file``, ``line``), its ``key``, the ``action`` (``skip``,
     ``invalid``, ``unchanged``, ``present``: all already on the ledger, or the kind of the
-    first operation still to write: ``register``, ``deliver``, ``revoke``), ``reason`` (the
+    first operation still to write: ``register``, ``deliver``, ``revoke``; ``written``: every
+    operation done by the run shown, or already there), ``reason`` (the
     mapping's or the importer's words), its warnings and operations."""
 
     file: str
@@ -480,6 +511,8 @@ def rows_of(plan: Plan, report: dict[str, Any] | None) -> list[RowView]:
             action = row.outcome
         elif ops and all(op.outcome == "already_present" for op in ops):
             action = "present"
+        elif ops and all(op.outcome in ("done", "already_present") for op in ops):
+            action = "written"
         else:
             action = next((op.kind for op in ops if op.outcome != "already_present"), "present")
         views.append(RowView(row.file, row.line, row.key, action, row.reason, tuple(row.warnings), len(row.cleaned),

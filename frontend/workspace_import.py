@@ -131,13 +131,13 @@ async def upload(request: Request, session: SessionNow) -> Response:
         mapping_files = [await _read(f, jobs.MAX_MAPPING_BYTES) for f in _files(form, "mapping_file")]
         loop = asyncio.get_running_loop()
         return await run_in_threadpool(_upload, request, session, forms.text(form, "saved_mapping").strip(),
-                                       mapping_files, csv_files, loop)
+                                       mapping_files, csv_files, loop, forms.text(form, "form_key"))
     finally:
         await form.close()
 
 
 def _upload(request: Request, session: StaffSession, saved_name: str, mapping_files: list[jobs.Upload],
-            csv_files: list[jobs.Upload], loop: asyncio.AbstractEventLoop) -> Response:
+            csv_files: list[jobs.Upload], loop: asyncio.AbstractEventLoop, form_key: str) -> Response:
     me = session.account
     values = {"saved_mapping": saved_name}
     code = _code(request, me.municipality_id)
@@ -154,12 +154,14 @@ def _upload(request: Request, session: StaffSession, saved_name: str, mapping_fi
                 raise jobs.JobInputError("saved_mapping", "import.savedUnknown")
         job = jobs.create_job(_root(request), municipality_id=me.municipality_id, municipality_code=code,
                               account_id=me.id, created_by=me.display_name, csv_files=csv_files, saved=saved,
-                              uploaded_mapping=mapping_files[0] if mapping_files else None)
+                              uploaded_mapping=mapping_files[0] if mapping_files else None,
+                              job_id=jobs.form_job_id(me.id, form_key))  # the form sent twice: one job
     except jobs.JobInputError as exc:
         error = forms.FieldError(exc.field, exc.code, exc.params)
         status = 403 if exc.code == "import.otherMunicipality" else 422  # not yours / not valid
         return _start_page(request, session, status_code=status, errors=forms.by_field([error]), values=values)
-    jobs.dry_run(_root(request), job, _transport(request, loop), _base_url(request))
+    if job.state == "planned" and jobs.report_path(_root(request), job) is None:  # not dry-run yet
+        jobs.dry_run(_root(request), job, _transport(request, loop), _base_url(request))
     return _redirect(request, f"/staff/import/{job.id}")
 
 

@@ -13,6 +13,10 @@ each role walked through it in Dutch and English:
 - the municipal admin adds an account, the new person signs in with the one-time password and
   code, the admin disables it and its session ends;
 - a confirmer confirms a delivery from the queue;
+- a registrar walks a bulk import (uploads a CSV and its mapping, sees the dry run row by row,
+  runs it and follows it with the "Refresh" link while the outbox holds its write, downloads
+  the JSON report) and runs it again writing nothing; axe-core and the structural checks pass
+  on the import pages (the form, its refusals, the plan, a running, an interrupted and a done job);
 - a write journaled while the outbox is stopped is confirmed by the next app on the same
   database (a server restart);
 - axe-core finds no WCAG 2.1 A/AA violation, and the structural checks of ``site_browser``
@@ -30,14 +34,17 @@ keyboard test types them in that order.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
+import json
 import os
 import re
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator
 
 import argon2
@@ -52,6 +59,7 @@ from sqlalchemy.exc import OperationalError
 from api.main import create_app
 from api.routes import writes as outbox_http
 from bench.anvil import throwaway_anvil
+from frontend import import_jobs
 from ledger.accounts import Credentials, StaffAccount, StaffAccounts
 from ledger.chain import LedgerChain
 from ledger.db import outbox as outbox_store
@@ -82,6 +90,10 @@ CITED_FILE = b"Opleverrapport laadpalen Brink, fase 1\n"
 """An evidence file a delivery of the seeded commitment already cites."""
 
 STATE = {"nl": {"confirmed": "Bevestigd", "queued": "In de wachtrij"}, "en": {"confirmed": "Confirmed", "queued": "Queued"}}
+TEXT = {"nl": {"signed_in": "Ingelogd als", "open": "Toezegging #{} openen", "confirm": "Bevestigen",
+               "confirmed_by": "Bevestigd door een tweede partij"},
+        "en": {"signed_in": "Signed in as", "open": "Open commitment #{}", "confirm": "Confirm",
+               "confirmed_by": "Confirmed by a second party"}}
 
 _logins = itertools.count(1)
 
@@ -291,21 +303,22 @@ def served(app: FastAPI) -> Iterator[str]:
 # ------------------------------------------------------------------ 1. register, keyboard only
 
 
+@pytest.mark.parametrize("lang", LANGS)
 def test_a_registrar_signs_in_registers_a_commitment_with_the_keyboard_alone_follows_the_write_until_confirmed_and_opens_it(
-    ws: Workspace, browser: Browser
+    ws: Workspace, browser: Browser, lang: str
 ) -> None:
     person = ws.person(name="Karin Smit")
-    with tab(browser) as (_, page):
-        page.goto(f"{ws.url}/staff/sign-in?lang=nl")
+    with tab(browser, lang) as (_, page):
+        page.goto(f"{ws.url}/staff/sign-in?lang={lang}")
         for name, text in (("login", person.account.login), ("password", person.credentials.password),
                            ("code", ws.code(person))):
             tab_to(page, name)
             page.keyboard.type(text)
         page.keyboard.press("Enter")
-        expect(page.locator("header nav li.who")).to_contain_text("Ingelogd als Karin Smit")
+        expect(page.locator("header nav li.who")).to_contain_text(f"{TEXT[lang]['signed_in']} Karin Smit")
 
-        page.goto(f"{ws.url}/staff/commitments/new?lang=nl")
-        ref = f"kb-{time.monotonic_ns()}"
+        page.goto(f"{ws.url}/staff/commitments/new?lang={lang}")
+        ref = f"kb-{lang}-{time.monotonic_ns()}"
         typed = {"external_ref": ref, "title": "Vijftig bomen planten", "target_quantity": "50", "unit": "bomen",
                  "promised_at": "01152025", "due_date": "12312030"}  # this Chromium's date field: month, day, year
         for name, text in typed.items():
@@ -317,10 +330,10 @@ def test_a_registrar_signs_in_registers_a_commitment_with_the_keyboard_alone_fol
         before = ws.writes()
         page.keyboard.press("Enter")
 
-        wait_confirmed(page, "nl")  # staff.js polled and reloaded the page once final
+        wait_confirmed(page, lang)  # staff.js polled and reloaded the page once final
         assert ws.writes() == before + 1
         ws.stack.wait_indexed()
-        link = page.get_by_role("link", name=re.compile(r"^Toezegging #\d+ openen$"))
+        link = page.get_by_role("link", name=re.compile("^" + TEXT[lang]["open"].replace("#{}", r"#\d+") + "$"))
         link.focus()
         page.keyboard.press("Enter")
         expect(page.locator("h1")).to_have_text("Vijftig bomen planten")
@@ -487,23 +500,25 @@ def test_the_admin_adds_an_account_the_new_person_signs_in_with_its_one_time_det
 # ------------------------------------------------------------------ 7. confirmer
 
 
-def test_a_confirmer_confirms_a_delivery_from_the_queue(ws: Workspace, browser: Browser) -> None:
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_confirmer_confirms_a_delivery_from_the_queue(ws: Workspace, browser: Browser, lang: str) -> None:
+    note = f"Laadpaal bij het station ({lang})"
     delivery = ws.api_post(f"commitments/{ws.commitment}/deliveries", data={
-        "quantity": "1", "delivered_at": str(int(time.time()) - DAY), "note": "Laadpaal bij het station",
-        "evidence_sha256": sha256_of(f"station-{time.monotonic_ns()}".encode())})["delivery_id"]
+        "quantity": "1", "delivered_at": str(int(time.time()) - DAY), "note": note,
+        "evidence_sha256": sha256_of(f"station-{lang}-{time.monotonic_ns()}".encode())})["delivery_id"]
     ws.stack.wait_indexed()
-    with tab(browser) as (_, page):
-        sign_in(page, ws, ws.person(("confirmer",), name="Iris Inspecteur"))
-        page.goto(f"{ws.url}/staff/confirmations?lang=nl")
+    with tab(browser, lang) as (_, page):
+        sign_in(page, ws, ws.person(("confirmer",), name="Iris Inspecteur"), lang)
+        page.goto(f"{ws.url}/staff/confirmations?lang={lang}")
         card = page.locator(f'section[data-delivery="{delivery}"]')
-        expect(card).to_contain_text("Laadpaal bij het station")
-        card.get_by_role("button", name="Bevestigen").click()
-        wait_confirmed(page, "nl")
+        expect(card).to_contain_text(note)
+        card.get_by_role("button", name=TEXT[lang]["confirm"], exact=True).click()
+        wait_confirmed(page, lang)
         ws.stack.wait_indexed()
-        page.goto(f"{ws.url}/staff/confirmations?lang=nl")
+        page.goto(f"{ws.url}/staff/confirmations?lang={lang}")
         expect(page.locator(f'section[data-delivery="{delivery}"]')).to_have_count(0)
-        page.goto(f"{ws.url}/staff/commitments/{ws.commitment}?lang=nl")
-        expect(page.locator(f'tr[data-delivery="{delivery}"]')).to_contain_text("Bevestigd door een tweede partij")
+        page.goto(f"{ws.url}/staff/commitments/{ws.commitment}?lang={lang}")
+        expect(page.locator(f'tr[data-delivery="{delivery}"]')).to_contain_text(TEXT[lang]["confirmed_by"])
 
 
 # ------------------------------------------------------------------ 8. a restart with a queued write
@@ -668,7 +683,329 @@ def test_without_javascript_a_registrar_registers_a_commitment_and_records_a_del
         expect(page.locator("tr[data-delivery] .hash")).to_contain_text(sha256_of(document)[:18])
 
 
-# ------------------------------------------------------------------ 10. screenshots for the docs
+# ------------------------------------------------------------------ 10. a bulk import
+
+
+IMPORT_MAPPING = """kind: commitments
+source:
+  name: "Afsprakenlijst bulkimport (test)"
+  publisher: "Gemeente Baarn"
+  url: "https://baarn.raadsinformatie.nl/afspraken"
+  licence: "Public government text"
+  language: nl
+municipality:
+  name: Baarn
+  code: GM0308
+  time_zone: Europe/Amsterdam
+key_column: ref
+skip:
+  - {column: soort, equals: toelichting, reason: "an explanation, not a commitment"}
+file: afspraken.csv
+commitment:
+  external_ref: {column: ref}
+  title: {column: titel}
+  description: {column: titel}
+  target_quantity: {column: aantal}
+  unit: {const: afspraak}
+  promised_at: {const: "2022-06-13T00:00:00+02:00", why: "the list was adopted on 2022-06-13"}
+  due_date: {const: "2030-12-31T23:59:59+01:00", why: "the end of 2030"}
+"""
+"""A ``kind: commitments`` mapping of Baarn: one commitment per row of ``afspraken.csv``; a row
+of ``soort`` "toelichting" is skipped; an ``aantal`` that is not a whole number is invalid."""
+
+OTHER_MAPPING = IMPORT_MAPPING.replace("name: Baarn", "name: Gobierno de Chile").replace(
+    "code: GM0308", "code: CL-GOB").replace("Europe/Amsterdam", "America/Santiago")
+"""The same mapping for the other municipality of the stack."""
+
+IMPORT = {
+    "nl": {"nav": "Bulkimport", "submit": "Uploaden en het plan tonen", "refresh": "Vernieuwen",
+           "run": "De import uitvoeren", "again": "Opnieuw uitvoeren",
+           "action": {"register": "Vastleggen", "invalid": "Ongeldig", "skip": "Overslaan",
+                      "present": "Niets: staat al in het register"},
+           "op": {"would_do": "De toezegging vastleggen: wordt vastgelegd", "done": "De toezegging vastleggen: vastgelegd",
+                  "already_present": "De toezegging vastleggen: staat al in het register"},
+           "planned": "Dit is de proefrun: er is nog niets vastgelegd.",
+           "summary": "2 vast te leggen, 0 vastgelegd door de run, 0 al in het register, 1 overgeslagen, 1 ongeldig, van 4 regels.",
+           "summary_again": "0 vast te leggen, 0 vastgelegd door de run, 2 al in het register, 1 overgeslagen, 1 ongeldig, van 4 regels.",
+           "running": "Bezig: 0 van 2 regels afgehandeld.",
+           "done": "Klaar: 2 vastgelegd, 0 stonden er al, 0 mislukt of niet mogelijk.",
+           "done_again": "Klaar: 0 vastgelegd, 2 stonden er al, 0 mislukt of niet mogelijk.",
+           "interrupted": "Onderbroken — voer opnieuw uit (veilig: alleen wat ontbreekt wordt vastgelegd).",
+           "restart": "De server stopte terwijl de import liep.",
+           "other": "Deze mapping is voor Gobierno de Chile (CL-GOB), niet voor uw gemeente: geweigerd, er is niets "
+                    "opgeslagen.",
+           "no_csv": "Upload het bestand of de bestanden die de mapping leest: afspraken.csv.",
+           "state_done": "Klaar"},
+    "en": {"nav": "Bulk import", "submit": "Upload and show the plan", "refresh": "Refresh",
+           "run": "Run the import", "again": "Run again",
+           "action": {"register": "Register", "invalid": "Invalid", "skip": "Skip",
+                      "present": "Nothing: already on the ledger"},
+           "op": {"would_do": "Register the commitment: will be written", "done": "Register the commitment: written",
+                  "already_present": "Register the commitment: already on the ledger"},
+           "planned": "This is the dry run: nothing has been written yet.",
+           "summary": "2 to register, 0 written by the run, 0 already on the ledger, 1 skipped, 1 invalid, of 4 rows.",
+           "summary_again": "0 to register, 0 written by the run, 2 already on the ledger, 1 skipped, 1 invalid, of 4 rows.",
+           "running": "Running: 0 of 2 rows settled.",
+           "done": "Done: 2 written, 0 already on the ledger, 0 failed or not possible.",
+           "done_again": "Done: 0 written, 2 already on the ledger, 0 failed or not possible.",
+           "interrupted": "Interrupted — run again (safe: only what is missing is written).",
+           "restart": "The server stopped while the import ran.",
+           "other": "This mapping is for Gobierno de Chile (CL-GOB), not for your municipality: refused, nothing was "
+                    "stored.",
+           "no_csv": "Upload the file(s) the mapping reads: afspraken.csv.",
+           "state_done": "Done"},
+}
+
+
+@dataclass(frozen=True)
+class ImportRows:
+    """A CSV of four fresh rows: two to register (``new``), one invalid, one skipped."""
+
+    new: tuple[str, str]
+    invalid: str
+    skipped: str
+
+    @classmethod
+    def fresh(cls, lang: str) -> ImportRows:
+        stamp = time.monotonic_ns()
+        return cls((f"imp-{lang}-{stamp}-1", f"imp-{lang}-{stamp}-2"), f"imp-{lang}-{stamp}-3", f"imp-{lang}-{stamp}-4")
+
+    def csv(self) -> dict[str, Any]:
+        text = ("ref,titel,aantal,soort\n"
+                f"{self.new[0]},Twintig fruitbomen in het Cantonspark,20,afspraak\n"
+                f"{self.new[1]},Tien bankjes langs de Eem,10,afspraak\n"
+                f"{self.invalid},Veel speeltuinen,veel,afspraak\n"
+                f"{self.skipped},Over deze lijst,1,toelichting\n")
+        return {"name": "afspraken.csv", "mimeType": "text/csv", "buffer": text.encode("utf-8")}
+
+    def expected(self) -> list[tuple[int, str, str]]:
+        """(line, key, action) of each row of the dry run."""
+        return [(2, self.new[0], "register"), (3, self.new[1], "register"), (4, self.invalid, "invalid"),
+                (5, self.skipped, "skip")]
+
+
+def mapping_file(text: str = IMPORT_MAPPING, name: str = "afspraken.yaml") -> dict[str, Any]:
+    return {"name": name, "mimeType": "application/yaml", "buffer": text.encode("utf-8")}
+
+
+def upload_import(page: Page, lang: str, *, csv: dict[str, Any] | None, mapping: dict[str, Any] | None) -> Any:
+    """On the import form: choose the files and send it; returns the POST's response."""
+    if mapping is not None:
+        page.set_input_files("#mapping_file", files=[mapping])
+    if csv is not None:
+        page.set_input_files("#csv", files=[csv])
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name=IMPORT[lang]["submit"]).click()
+    return answer.value
+
+
+def job_id_of(page: Page, lang: str) -> str:
+    expect(page).to_have_url(re.compile(r"/staff/import/[0-9a-f]{32}\?lang=" + lang + "$"))
+    return re.search(r"/staff/import/([0-9a-f]{32})", page.url).group(1)  # type: ignore[union-attr]
+
+
+def follow_job(page: Page, lang: str) -> int:
+    """On a job's page: follow its "Refresh" link while it runs, until it is done; returns how
+    many times the link was followed."""
+    badge = page.get_by_test_id("job-state")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    followed = 0
+    while badge.get_attribute("data-state") == "running" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        page.get_by_test_id("job-status").get_by_role("link", name=IMPORT[lang]["refresh"]).click()
+        followed += 1
+    expect(badge).to_have_attribute("data-state", "done")
+    return followed
+
+
+def download_report(page: Page, job_id: str) -> dict[str, Any]:
+    """Click the report link; the downloaded file's JSON."""
+    with page.expect_download() as info:
+        page.get_by_test_id("report-link").click()
+    download = info.value
+    assert download.suggested_filename in (f"import-{job_id}-report.json", f"import-{job_id}-plan.json")
+    return dict(json.loads(Path(download.path()).read_text(encoding="utf-8")))
+
+
+def applied(done: int = 0, present: int = 0, would_do: int = 0) -> dict[str, int]:
+    return {"done": done, "already_present": present, "would_do": would_do, "failed": 0, "blocked": 0}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_registrar_uploads_a_bulk_import_sees_each_rows_action_runs_it_follows_its_progress_downloads_the_report_and_a_rerun_writes_nothing(
+    ws: Workspace, browser: Browser, lang: str
+) -> None:
+    text = IMPORT[lang]
+    rows = ImportRows.fresh(lang)
+    with tab(browser, lang) as (_, page):
+        sign_in(page, ws, ws.person(name="Ria Bulk"), lang)
+        page.locator("header nav").get_by_role("link", name=text["nav"], exact=True).click()
+        expect(page).to_have_url(re.compile(r"/staff/import\?lang=" + lang + "$"))
+        expect(page.locator("h1")).to_have_text(text["nav"])
+        before = ws.writes()
+        answer = upload_import(page, lang, csv=rows.csv(), mapping=mapping_file())
+        assert answer.status == 303, answer.status
+        job_id = job_id_of(page, lang)
+
+        # the dry run, row by row
+        expect(page.get_by_test_id("job-state")).to_have_attribute("data-state", "planned")
+        expect(page.get_by_test_id("job-status")).to_have_text(text["planned"])
+        expect(page.get_by_test_id("plan-summary")).to_have_text(text["summary"])
+        shown = page.get_by_test_id("row")
+        expect(shown).to_have_count(4)
+        for n, (line, key, action) in enumerate(rows.expected()):
+            row = shown.nth(n)
+            expect(row).to_have_attribute("data-key", key)
+            expect(row).to_have_attribute("data-line", str(line))
+            expect(row).to_have_attribute("data-action", action)
+            expect(row.locator("td").nth(2)).to_have_text(text["action"][action])
+            if action == "register":
+                expect(row.locator('[data-op="register"]')).to_have_text(text["op"]["would_do"])
+            else:
+                expect(row.locator("[data-op]")).to_have_count(0)
+        expect(shown.nth(2).locator("td").nth(3)).to_have_text("target_quantity: 'veel' is not a whole number")
+        expect(shown.nth(3).locator("td").nth(3)).to_have_text("an explanation, not a commitment")
+        dry = page.request.get(f"{ws.url}/staff/import/{job_id}/report.json")
+        assert dry.status == 200
+        assert dry.headers["content-disposition"] == f'attachment; filename="import-{job_id}-plan.json"'
+        assert dry.json()["dry_run"] is True and dry.json()["summary"]["applied"]["commitments"] == applied(would_do=2)
+        assert ws.writes() == before  # the dry run wrote nothing
+
+        # the run, its write held in the outbox so that its page says it runs
+        outbox_http.stop_outbox(ws.app)
+        try:
+            page.get_by_role("button", name=text["run"], exact=True).click()
+            expect(page).to_have_url(re.compile(rf"/staff/import/{job_id}\?lang={lang}$"))
+            expect(page.get_by_test_id("job-state")).to_have_attribute("data-state", "running")
+            progress = page.get_by_test_id("job-progress")
+            expect(progress).to_have_attribute("data-settled", "0")
+            expect(progress).to_have_attribute("data-total", "2")
+            expect(progress).to_contain_text(text["running"])
+            expect(page.get_by_test_id("apply")).to_have_count(0)  # not while it runs
+            deadline = time.monotonic() + WAIT_MS / 1000
+            while ws.writes() == before and time.monotonic() < deadline:  # the batch is journaled, not sent
+                time.sleep(0.1)
+            assert ws.writes() == before + 1
+            page.get_by_test_id("job-status").get_by_role("link", name=text["refresh"]).click()
+            expect(page.get_by_test_id("job-state")).to_have_attribute("data-state", "running")
+            expect(page.locator(f'tr[data-key="{rows.new[0]}"] [data-op="register"]')).to_have_attribute(
+                "data-outcome", "planned")
+        finally:
+            outbox_http.start_outbox(ws.app)
+        follow_job(page, lang)
+        expect(page.get_by_test_id("job-done")).to_have_text(text["done"])
+        for key in rows.new:
+            expect(page.locator(f'tr[data-key="{key}"] [data-op="register"]')).to_contain_text(text["op"]["done"])
+        assert ws.writes() == before + 1  # the two commitments: one batch, one write
+
+        report = download_report(page, job_id)
+        assert (report["dry_run"], report["complete"], report["interrupted"]) == (False, True, False)
+        assert report["summary"]["applied"]["commitments"] == applied(done=2)
+        assert report["summary"]["rows"] == {"rows": 4, "planned": 2, "unchanged": 0, "skipped": 1, "invalid": 1,
+                                             "cleaned": 0, "with_warnings": 0}
+        assert report["summary"]["failed_rows"] == 1  # the invalid row
+        assert report["summary"]["skipped_by_reason"] == {"an explanation, not a commitment": 1}
+        assert report["progress"] == {"rows_with_operations": 2, "rows_settled": 2, "operations": 2,
+                                      "operations_settled": 2}
+        assert [(r["key"], [op["outcome"] for op in r["operations"]]) for r in report["rows"]] == [
+            (rows.new[0], ["done"]), (rows.new[1], ["done"]), (rows.invalid, []), (rows.skipped, [])]
+
+        # what it registered is on the ledger
+        ws.stack.wait_indexed()
+        first = page.locator(f'tr[data-key="{rows.new[0]}"] [data-op="register"] a')
+        href = first.get_attribute("href")
+        assert href is not None
+        page.goto(f"{ws.url}{href}")
+        expect(page.locator("h1")).to_have_text("Twintig fruitbomen in het Cantonspark")
+        expect(page.locator("main .meta")).to_contain_text(rows.new[0])
+
+        # run again: everything is on the ledger already, nothing new is written
+        page.goto(f"{ws.url}/staff/import/{job_id}?lang={lang}")
+        page.get_by_role("button", name=text["again"], exact=True).click()
+        expect(page).to_have_url(re.compile(rf"/staff/import/{job_id}\?lang={lang}$"))
+        follow_job(page, lang)
+        expect(page.get_by_test_id("job-done")).to_have_text(text["done_again"])
+        expect(page.get_by_test_id("plan-summary")).to_have_text(text["summary_again"])
+        for key in rows.new:
+            row = page.locator(f'tr[data-key="{key}"]')
+            expect(row).to_have_attribute("data-action", "present")
+            expect(row.locator('[data-op="register"]')).to_contain_text(text["op"]["already_present"])
+        again = download_report(page, job_id)
+        assert again["complete"] is True and again["summary"]["applied"]["commitments"] == applied(present=2)
+        assert ws.writes() == before + 1
+
+        page.get_by_role("link", name=IMPORT[lang]["nav"], exact=True).first.click()
+        job = page.locator(f'tr[data-job="{job_id}"]')
+        expect(job.locator(".badge")).to_have_text(text["state_done"])
+        expect(job).to_contain_text("afspraken.yaml")
+
+
+# ------------------------------------------------------------------ 11. axe-core on the import pages
+
+
+def test_the_import_pages_in_both_languages_have_no_axe_violation_and_pass_the_structural_checks(
+    ws: Workspace, browser: Browser
+) -> None:
+    seen: list[str] = []
+    root = import_jobs.imports_dir(ws.stack.settings.data_dir)
+    with tab(browser, bypass_csp=True) as (_, page):
+        sign_in(page, ws, ws.person(name="Sanne Visser"))
+        for lang in LANGS:
+            text = IMPORT[lang]
+            rows = ImportRows.fresh(lang)
+            response = page.goto(f"{ws.url}/staff/import?lang={lang}")
+            check_page(page, lang, "import", seen, 200, response)
+
+            answer = upload_import(page, lang, csv=rows.csv(), mapping=mapping_file(OTHER_MAPPING, "chile.yaml"))
+            expect(page.get_by_test_id("error-mapping_file")).to_have_text(text["other"])
+            expect(page.locator("#mapping_file")).to_have_attribute("aria-invalid", "true")
+            expect(page.locator("#mapping_file")).to_have_attribute("aria-describedby",
+                                                                    "mapping_file-hint mapping_file-error-1")
+            expect(page.get_by_test_id("form-errors").locator('a[href="#mapping_file"]')).to_be_visible()
+            check_page(page, lang, "import-other-municipality", seen, 403, answer)
+
+            answer = upload_import(page, lang, csv=None, mapping=mapping_file())
+            expect(page.get_by_test_id("error-csv")).to_have_text(text["no_csv"])
+            expect(page.locator("#csv")).to_have_attribute("aria-invalid", "true")
+            check_page(page, lang, "import-no-csv", seen, 422, answer)
+
+            answer = upload_import(page, lang, csv=rows.csv(), mapping=mapping_file())
+            job_id = job_id_of(page, lang)
+            expect(page.get_by_test_id("plan-summary")).to_have_text(text["summary"])
+            check_page(page, lang, "import-plan", seen)
+
+            # a run going on in some process (its lock held), then cut by a restart (the lock dropped)
+            folder = root / job_id
+            job_file = folder / "job.json"
+            planned = job_file.read_text(encoding="utf-8")
+            job_file.write_text(json.dumps({**json.loads(planned), "state": "running", "runs": 1}), encoding="utf-8")
+            (folder / "report.json").write_text(json.dumps({"dry_run": False, "complete": False, "rows": [], "progress": {
+                "rows_with_operations": 2, "rows_settled": 0, "operations": 2, "operations_settled": 0}}), encoding="utf-8")
+            lock = os.open(folder / "run.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                response = page.goto(f"{ws.url}/staff/import/{job_id}?lang={lang}")
+                expect(page.get_by_test_id("job-progress")).to_contain_text(text["running"])
+                check_page(page, lang, "import-running", seen, 200, response)
+            finally:
+                os.close(lock)
+            response = page.goto(f"{ws.url}/staff/import/{job_id}?lang={lang}")
+            expect(page.get_by_test_id("job-interrupted")).to_have_text(text["interrupted"])
+            expect(page.get_by_test_id("job-status")).to_contain_text(text["restart"])
+            check_page(page, lang, "import-interrupted", seen, 200, response)
+
+            page.get_by_role("button", name=text["again"], exact=True).click()
+            follow_job(page, lang)
+            expect(page.get_by_test_id("job-done")).to_have_text(text["done"])
+            check_page(page, lang, "import-done", seen)
+
+            response = page.goto(f"{ws.url}/staff/import?lang={lang}")
+            expect(page.locator(f'tr[data-job="{job_id}"]')).to_be_visible()
+            check_page(page, lang, "import-jobs", seen, 200, response)
+    assert len(seen) == 2 * 8, seen
+
+
+# ------------------------------------------------------------------ 12. screenshots for the docs
 
 
 @pytest.mark.skipif(os.environ.get("LEDGER_SCREENSHOTS") != "1", reason="LEDGER_SCREENSHOTS=1 writes docs/screenshots/")

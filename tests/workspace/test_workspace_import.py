@@ -112,11 +112,11 @@ def test_an_upload_shows_the_plan_row_by_row_then_runs_as_the_registrar_and_a_se
     assert {k: v for k, v in actions.items() if k in REAL} == {k: "register" for k in REAL}
     assert sorted(v for k, v in actions.items() if k not in REAL) == ["skip", "skip"]
     assert "portfolio annex, not a commitment" in page.text and "introduction, not a commitment" in page.text
-    assert 'data-testid="plan-summary">3 to register, 0 already on the ledger, 2 skipped, 0 invalid, of 5 rows.' in page.text
+    assert 'data-testid="plan-summary">3 to register, 0 written by the run, 0 already on the ledger, 2 skipped, 0 invalid, of 5 rows.' in page.text
     assert _outcomes(page.text) == ["would_do"] * 3
     assert "This is the dry run: nothing has been written yet." in page.text
     dutch = browser.get(f"/staff/import/{job_id}?lang=nl")
-    assert "3 vast te leggen, 0 al in het register, 2 overgeslagen, 0 ongeldig, van 5 regels." in dutch.text
+    assert "3 vast te leggen, 0 vastgelegd door de run, 0 al in het register, 2 overgeslagen, 0 ongeldig, van 5 regels." in dutch.text
     assert "De toezegging vastleggen: wordt vastgelegd" in dutch.text
     dry = browser.get(f"/staff/import/{job_id}/report.json")
     assert dry.status_code == 200 and dry.json()["dry_run"] is True
@@ -271,3 +271,36 @@ def test_an_ephemeral_token_stands_for_its_identity_until_revoked_or_expired_and
     with pytest.raises(UnknownStaffTokenError):
         registry.authenticate(short)
     assert registry.keys_file.read_bytes() == before
+
+
+def test_the_same_upload_form_sent_twice_is_one_job(
+    browser: TestClient, running: FastAPI, make_person: Any, index: Any
+) -> None:
+    index()
+    sign_in(browser, running, make_person())
+    form = form_of(browser, "/staff/import?lang=en")
+    files = [("csv", ("afspraken.csv", _rows(REAL[:1]), "text/csv")),
+             ("mapping_file", ("baarn.yaml", MAPPING.read_bytes(), "application/yaml"))]
+    data = {**form, "saved_mapping": ""}
+    first = _job_id(browser.post("/staff/import?lang=en", data=data, files=files))
+    second = _job_id(browser.post("/staff/import?lang=en", data=data, files=files))
+    assert first == second
+    assert [p.name for p in _root(running).iterdir() if p.name == first] == [first]
+
+
+def test_a_dry_run_after_a_run_shows_the_ledger_as_it_is_now(
+    browser: TestClient, running: FastAPI, make_person: Any, index: Any
+) -> None:
+    index()
+    sign_in(browser, running, make_person())
+    job_id = _job_id(_upload(browser, _rows(REAL[:2], themes=()), MAPPING.read_bytes()))
+    _apply(browser, running, job_id)
+    after_run = _actions(browser.get(f"/staff/import/{job_id}?lang=en").text)
+    assert set(after_run.values()) <= {"written", "present"} and len(after_run) == 2
+    index()
+    again = browser.post(f"/staff/import/{job_id}/plan?lang=en", data=form_of(browser, f"/staff/import/{job_id}?lang=en"))
+    assert again.status_code == 303
+    page = browser.get(f"/staff/import/{job_id}?lang=en").text
+    assert set(_actions(page).values()) == {"present"}
+    job = import_jobs.load_job(_root(running), job_id)
+    assert import_jobs.report_path(_root(running), job).name == "plan.json"
