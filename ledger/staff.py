@@ -516,6 +516,24 @@ class StaffRegistry:
             return None
         return RelayerIdentity(account, self._keys[account])
 
+    def key_for(self, account: str) -> str | None:
+        """The private key this server holds for ``account``: a token's, a workspace signer's
+        (:meth:`signing_identity`), else its keystore's if there is one, unlocked now (the write
+        outbox signs a journaled write again with it after a restart, when a nonce was taken).
+        ``None`` when no keystore of it is here or it does not unlock."""
+        checksummed = to_checksum_address(account)
+        with self._lock:
+            key = self._keys.get(checksummed) or self._signers.get(checksummed)
+        if key is not None:
+            return key
+        try:
+            key = self.keystore.unlock(checksummed)
+        except LedgerConfigError:
+            return None
+        with self._lock:
+            self._signers[checksummed] = key
+        return key
+
     def signing_identity(self, municipality_id: int, account: str, roles: Iterable[str]) -> StaffIdentity:
         """The identity a staff workspace session writes with: its person's ``signer`` account
         (EIP-55; its key unlocked from its keystore once and kept), its municipality and the

@@ -98,6 +98,7 @@ so those fixtures are built once, not once per worker."""
 
 SLOW_SCOPES_FIRST = (
     "tests/e2e/",
+    "tests/workspace_browser/test_workspace_browser.py",
     "tests/chaos/test_kill_stack.py",
     "tests/contract/test_signed_writes.py",
     "tests/tools/test_merkle_crosscheck.py",

@@ -193,8 +193,10 @@ def _build_result(row: dict[str, Any], tx: TxResult) -> dict[str, Any]:
 
 def start_outbox(app: FastAPI) -> Reconciler:
     """Build and start this process's reconciler (``app.state.reconciler``). It signs again
-    (a nonce taken by another transaction) with the keys of the staff registry and of the
-    identities this process has served (``app.state.outbox_keys``)."""
+    (a nonce taken by another transaction) with the keys of the identities this process has
+    served (``app.state.outbox_keys``), else those the staff registry holds or can unlock
+    (``StaffRegistry.key_for``: tokens' accounts, workspace signers, any keystore here), so a
+    write journaled before a restart can still be signed again after it."""
     settings = app.state.settings
     app.state.outbox_keys = {}
 
@@ -202,7 +204,7 @@ def start_outbox(app: FastAPI) -> Reconciler:
         key = app.state.outbox_keys.get(account)
         if key is None:
             registry = getattr(app.state, "staff_registry", None)
-            key = (getattr(registry, "_keys", None) or {}).get(account)
+            key = registry.key_for(account) if registry is not None else None
         return key
 
     reconciler = Reconciler(

@@ -206,3 +206,11 @@ def test_the_old_command_line_says_where_it_moved(capsys: pytest.CaptureFixture[
 
     assert main(["--municipality-id", "3"]) == 2
     assert "python -m scripts.admin tokens issue" in capsys.readouterr().err
+
+
+def test_key_for_finds_a_keystore_no_token_names_and_none_for_an_account_without_one(tmp_path: Path) -> None:
+    registry = StaffRegistry(tmp_path / "keys.json")
+    signer = Account.create()
+    registry.keystore.write(signer.key.hex())
+    assert registry.key_for(signer.address.lower()) == "0x" + signer.key.hex().removeprefix("0x")
+    assert registry.key_for(Account.create().address) is None

@@ -288,7 +288,8 @@ def evidence(name: str, data: bytes) -> dict[str, Any]:
 def served(app: FastAPI) -> Iterator[str]:
     """``app`` served by uvicorn on a free port in a thread (its lifespan run); yields its URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=2))  # a browser's keep-alive must not hold it
     thread = threading.Thread(target=server.run, name="second-api", daemon=True)
     thread.start()
     try:
@@ -298,6 +299,7 @@ def served(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+        outbox_http.stop_outbox(app)  # its reconciler never outlives the test, even if the shutdown hung
 
 
 # ------------------------------------------------------------------ 1. register, keyboard only
