@@ -104,6 +104,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.db import accounts as store
+from ledger.db.engine import retry_when_busy, write_unit
 from ledger.errors import (
     AccountDisabledError,
     AccountInputError,
@@ -414,10 +415,17 @@ class StaffAccounts:
 
     # -- signing in ---------------------------------------------------------------------
 
-    def sign_in(self, session: Session, *, login: str, password: str, code: str, now: int) -> StaffAccount:
+    def sign_in(self, session: Session, *, login: str, password: str, code: str, now: int,
+                verified: tuple[str, bool] | None = None) -> StaffAccount:
         """Check ``login``, ``password`` and the authenticator ``code`` at ``now``; returns
         the account (then :meth:`start_session`). Every attempt on an existing account writes
         an audit event; commit after a refusal too (module docstring).
+
+        Args:
+            verified: ``(password hash, whether the password matches it)`` already computed by
+                the caller outside this transaction (:meth:`sign_in_committed`: the slow
+                argon2 check then holds no database lock); used when the account's hash is
+                still that one, else the password is checked here.
 
         Raises:
             AccountLockedError: the account is locked (whatever the credentials), or this
@@ -425,22 +433,27 @@ class StaffAccounts:
             AccountDisabledError: the account is disabled and the password is right.
             SignInRefusedError: unknown login, wrong password, wrong or reused code.
         """
+        def matches(password_hash: str) -> bool:
+            if verified is not None and verified[0] == password_hash:
+                return verified[1]
+            return self._verify(password_hash, password)
+
         try:
             row = store.account_by_login(session, normalize_login(login))
         except AccountInputError:
             row = None
         if row is None:
-            self._verify(self._dummy_hash, password)  # the same time as a known login
+            matches(self._dummy_hash)  # the same time as a known login
             raise SignInRefusedError()
         account_id = int(row["id"])
         if row["locked_until"] is not None:
             if now < row["locked_until"]:
-                self._verify(row["password_hash"], password)
+                matches(row["password_hash"])
                 store.insert_event(session, account_id=account_id, action="sign_in_refused", at=now,
                                    detail={"reason": "locked", "locked_until": row["locked_until"]})
                 raise AccountLockedError(int(row["locked_until"]))
             store.update_account(session, account_id, locked_until=None, failed_attempts=0)  # the lock ran out
-        password_ok = self._verify(row["password_hash"], password)
+        password_ok = matches(row["password_hash"])
         if row["disabled_at"] is not None:
             store.insert_event(session, account_id=account_id, action="sign_in_refused", at=now,
                                detail={"reason": "disabled"})
@@ -469,18 +482,37 @@ class StaffAccounts:
         committed whether it succeeds or is refused, so the failure count, the lock and the
         audit are kept: for a caller whose unit of work rolls back on an exception.
 
+        The password is checked first, outside any transaction (argon2id takes about 200 ms:
+        inside one it would hold SQLite's writer lock, or lose it to another writer and be
+        refused as busy); the short transaction that counts, locks or accepts the code then
+        runs again if SQLite refused it as busy (``ledger.db.engine.retry_when_busy``), so a
+        busy database never drops an attempt uncounted.
+
         Raises:
             SignInRefusedError: as :meth:`sign_in` (its subclasses too), after the commit.
+            sqlalchemy.exc.OperationalError: the database stayed busy through every retry.
         """
-        refused: SignInRefusedError | None = None
-        with sessions() as session, session.begin():
+        with sessions() as session:
             try:
-                account = self.sign_in(session, login=login, password=password, code=code, now=now)
-            except SignInRefusedError as exc:
-                refused = exc
-        if refused is not None:
-            raise refused
-        return account
+                row = store.account_by_login(session, normalize_login(login))
+            except AccountInputError:
+                row = None
+        stored_hash = row["password_hash"] if row is not None else self._dummy_hash
+        verified = (stored_hash, self._verify(stored_hash, password))
+
+        def once() -> StaffAccount:
+            refused: SignInRefusedError | None = None
+            with write_unit(sessions) as session:  # type: ignore[arg-type]
+                try:
+                    account = self.sign_in(session, login=login, password=password, code=code, now=now,
+                                           verified=verified)
+                except SignInRefusedError as exc:
+                    refused = exc
+            if refused is not None:
+                raise refused
+            return account
+
+        return retry_when_busy(once)
 
     def _fail(self, session: Session, account_id: int, reason: str, now: int) -> None:
         count = store.count_failure(session, account_id)

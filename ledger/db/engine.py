@@ -13,8 +13,9 @@ Build the engine once per process (the API's lifespan, the indexer's main).
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, insert, select
 from sqlalchemy.engine import make_url
@@ -44,6 +45,24 @@ def database_busy(exc: BaseException) -> bool:
     (by the driver's result code, ``sqlite3.Error.sqlite_errorcode``, never the message)."""
     code = getattr(getattr(exc, "orig", None), "sqlite_errorcode", None)
     return code is not None and (code & 0xFF) in SQLITE_BUSY_CODES
+
+
+WRITE_FIRST_OPTION = "ledger_write_first"
+"""Execution option of a connection whose transaction will write: on SQLite it begins with
+``BEGIN IMMEDIATE``, taking the writer lock at once (waiting up to ``busy_timeout`` for it),
+so a read followed by a write is never refused halfway (:func:`write_unit`)."""
+
+
+@contextmanager
+def write_unit(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in one transaction that writes (committed at the end, rolled back on an
+    exception) and, on SQLite, holds the writer lock from its first statement
+    (:data:`WRITE_FIRST_OPTION`): for a short unit of work that reads, then writes, while
+    other processes write too (the staff workspace's sign-in and accounts). PostgreSQL
+    ignores the option (its row locks do this already)."""
+    with factory() as session, session.begin():
+        session.connection(execution_options={WRITE_FIRST_OPTION: True})
+        yield session
 
 
 BUSY_RETRY_ATTEMPTS = 5
@@ -144,7 +163,8 @@ def make_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE, **engi
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        immediate = connection.get_execution_options().get(WRITE_FIRST_OPTION)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

@@ -295,3 +295,43 @@ def test_a_secret_box_reads_a_value_stored_without_it_as_it_is() -> None:
     assert box.open("JBSWY3DPEHPK3PXP") == "JBSWY3DPEHPK3PXP"
     assert box.open(box.seal("JBSWY3DPEHPK3PXP")) == "JBSWY3DPEHPK3PXP"
     assert box.seal("JBSWY3DPEHPK3PXP") != box.seal("JBSWY3DPEHPK3PXP")  # a fresh nonce each time
+
+
+def test_wrong_attempts_at_once_while_another_writer_commits_are_each_counted_and_lock_the_account(
+    db, accounts, person
+) -> None:
+    import threading
+
+    from sqlalchemy import text
+
+    account, _ = person
+    stop = threading.Event()
+
+    def other_writer() -> None:  # e.g. the indexer committing all the time
+        while not stop.is_set():
+            with db.sessions() as s, s.begin():
+                s.execute(text("UPDATE staff_accounts SET updated_at = updated_at WHERE id = :id"), {"id": account.id})
+
+    refused: list[type] = []
+
+    def attempt_wrong() -> None:
+        try:
+            accounts.sign_in_committed(db.sessions, login="j.jansen", password="wrong password!", code="000000",
+                                       now=T0 + 60)
+        except SignInRefusedError as exc:
+            refused.append(type(exc))
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    try:
+        attempts = [threading.Thread(target=attempt_wrong) for _ in range(6)]
+        for t in attempts:
+            t.start()
+        for t in attempts:
+            t.join()
+    finally:
+        stop.set()
+        writer.join()
+    assert len(refused) == 6  # every attempt answered as a refusal, none lost to a busy database
+    assert AccountLockedError in refused
+    assert stored(db, accounts, account.id).locked_until == T0 + 60 + 900
