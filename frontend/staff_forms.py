@@ -90,8 +90,15 @@ def day_start(day: date, time_zone: str | None) -> int:
 
 
 def day_end(day: date, time_zone: str | None) -> int:
-    """The last second (inclusive) of ``day`` in ``time_zone``, Unix seconds."""
-    return int(datetime.combine(day + timedelta(days=1), time.min, tzinfo=_zone(time_zone)).timestamp()) - 1
+    """The last second (inclusive) of ``day`` in ``time_zone``, Unix seconds: one second before
+    the next day begins there (a day that daylight saving makes 23 or 25 hours long, as
+    Chile's, which changes at midnight, included); for 9999-12-31, which has no next day in
+    Python's calendar, 23:59:59 there."""
+    zone = _zone(time_zone)
+    try:
+        return int(datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone).timestamp()) - 1
+    except OverflowError:
+        return int(datetime.combine(day, time(23, 59, 59), tzinfo=zone).timestamp())
 
 
 def day_of(seconds: int | None, time_zone: str | None) -> str:
@@ -99,6 +106,39 @@ def day_of(seconds: int | None, time_zone: str | None) -> str:
     if seconds is None:
         return ""
     return datetime.fromtimestamp(seconds, tz=_zone(time_zone)).date().isoformat()
+
+
+LINK_SCHEMES = ("https", "http", "ipfs")
+"""Schemes a link the workspace publishes (``source_uri``, ``evidence_uri``) may have: a page
+or an IPFS document. The API takes any URI text (scripts cite ``ar://`` or ``urn:``); a clerk's
+form refuses ``javascript:``, ``data:``, ``file:`` and the like, which would sit on chain for
+good as a trap for whoever follows them."""
+
+
+class LinkSchemeError(ValueError):
+    """A link field whose scheme is not in :data:`LINK_SCHEMES`.
+
+    Attributes:
+        field: the form field.
+    """
+
+    def __init__(self, field_name: str) -> None:
+        super().__init__(f"{field_name}: only {', '.join(LINK_SCHEMES)} links")
+        self.field = field_name
+
+
+def check_link(field_name: str, value: str) -> None:
+    """Refuse a non-empty link whose scheme is not in :data:`LINK_SCHEMES` (or that has none).
+
+    Raises:
+        LinkSchemeError: naming ``field_name``.
+    """
+    text_value = value.strip()
+    if not text_value:
+        return
+    scheme, colon, rest = text_value.partition(":")
+    if not colon or scheme.lower() not in LINK_SCHEMES or not rest.startswith("//") or len(rest) <= 2:
+        raise LinkSchemeError(field_name)
 
 
 def text(form: Mapping[str, Any], name: str) -> str:
@@ -201,6 +241,8 @@ def field_errors(exc: BaseException, *, quantity_field: str = "quantity") -> lis
     """
     if isinstance(exc, DateInputError):
         return [FieldError(exc.field, "date", {})]
+    if isinstance(exc, LinkSchemeError):
+        return [FieldError(exc.field, "linkScheme", {})]
     if isinstance(exc, ValidationError):
         return _validation_errors(exc.errors())
     if isinstance(exc, InputInvalidError):
@@ -242,5 +284,5 @@ def by_field(errors: Iterable[FieldError]) -> dict[str, list[FieldError]]:
     return grouped
 
 
-__all__ = ["FORM_ERROR", "DateInputError", "FieldError", "parse_day", "day_start", "day_end", "day_of", "text",
+__all__ = ["FORM_ERROR", "DateInputError", "LinkSchemeError", "LINK_SCHEMES", "check_link", "FieldError", "parse_day", "day_start", "day_end", "day_of", "text",
            "field_errors", "by_field"]

@@ -49,6 +49,7 @@ from fastapi import APIRouter, Depends, FastAPI, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.datastructures import FormData, UploadFile
 
 from api import edges
@@ -64,9 +65,9 @@ from frontend.web import internal_url, render, request_lang
 from ledger.accounts import (ADMIN, CONFIRMER, REGISTRAR, AccountPolicy, SecretBox, StaffAccount, StaffAccounts,
                              StaffSession)
 from ledger.db import outbox as outbox_store
-from ledger.db.engine import retry_when_busy
+from ledger.db.engine import retry_when_busy, write_unit
 from ledger.db import repository
-from ledger.errors import AccountInputError, AccountLockedError, LedgerError, SignInRefusedError
+from ledger.errors import AccountInputError, LedgerError, SignInRefusedError
 from ledger.keystore import KeystoreError
 from ledger.sources import SourceCredit
 from ledger.status import STATUSES
@@ -106,9 +107,10 @@ class WorkspaceForbidden(Exception):
     """The signed-in account may not see or do this (another municipality's record, a role it
     does not hold, an expired form): the 403 page, with the reason's text key."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, status: int = 403) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.status = status
 
 
 class WorkspaceNotFound(Exception):
@@ -133,11 +135,15 @@ def _now() -> int:
     return int(time.time())
 
 
-def _unit_of_work(request: Request, work: Callable[[Any], Any]) -> Any:
-    """Run ``work(session)`` in one transaction of the app's database (accounts, sessions),
-    again when SQLite refused it as busy (``ledger.db.engine.retry_when_busy``)."""
+def _unit_of_work(request: Request, work: Callable[[Any], Any], *, write_first: bool = True) -> Any:
+    """Run ``work(session)`` in one writing transaction of the app's database (accounts,
+    sessions; ``ledger.db.engine.write_unit``), again when SQLite was busy past its timeout
+    (``ledger.db.engine.retry_when_busy``)."""
     def once() -> Any:
-        with request.app.state.session_factory() as session, session.begin():
+        if not write_first:  # mostly reads (a session's check writes once a minute): no writer lock up front
+            with request.app.state.session_factory() as session, session.begin():
+                return work(session)
+        with write_unit(request.app.state.session_factory) as session:
             return work(session)
     return retry_when_busy(once)
 
@@ -153,7 +159,7 @@ def current_session(request: Request) -> StaffSession:
     found = None
     if token:
         accounts = staff_accounts(request.app)
-        found = _unit_of_work(request, lambda s: accounts.session_for(s, token, _now()))
+        found = _unit_of_work(request, lambda s: accounts.session_for(s, token, _now()), write_first=False)
     if found is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query and request.method == "GET" else "")
         raise SignInRequired(path if request.method == "GET" else "/staff")
@@ -197,7 +203,10 @@ async def posted(request: Request, session: StaffSession, role: str, work: Calla
     Raises:
         WorkspaceForbidden: a form without the session's CSRF token, or a role not held.
     """
-    form = await request.form(**form_options)
+    try:
+        form = await request.form(**form_options)
+    except StarletteHTTPException as exc:  # a part or the whole beyond the limits: nothing was read into the form
+        raise WorkspaceForbidden("tooLarge", status=413) from exc
     try:
         check_csrf(request, form, session)
         require(session, role)
@@ -254,8 +263,9 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     """A workspace page: :func:`frontend.web.render` with the account, its municipality's name,
-    the session's CSRF token and a fresh form key in the context; never kept by any cache
-    (``Cache-Control: no-store``)."""
+    the session's CSRF token and ``form_key()`` (a fresh key for each form of the page: two
+    forms of one page are two writes, one form sent twice is one) in the context; never kept
+    by any cache (``Cache-Control: no-store``)."""
     lang = request_lang(request)
     name = None
     if session is not None:
@@ -266,7 +276,7 @@ def page(
         request, f"staff/{template}", lang, title=title, description=lang.t("staff.description"),
         status_code=status_code, headers={"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"},
         me=session.account if session else None, municipality_name=name,
-        csrf=session.csrf_token if session else "", form_key=secrets.token_hex(16),
+        csrf=session.csrf_token if session else "", form_key=lambda: secrets.token_hex(16),
         roles=(ADMIN, REGISTRAR, CONFIRMER), fe=_error_text(lang), **{"errors": {}, "values": {}, **context},
     )
 
@@ -299,13 +309,15 @@ def install(app: FastAPI) -> None:
     async def _forbidden(request: Request, exc: WorkspaceForbidden) -> Response:
         session = getattr(request.state, "staff_session", None)
         return await run_in_threadpool(lambda: page(request, "forbidden.html", title_key="staff.forbidden.title",
-                                                    session=session, status_code=403, reason=exc.reason))
+                                                    session=session, status_code=exc.status, reason=exc.reason,
+                                                    status=exc.status))
 
     @app.exception_handler(WorkspaceNotFound)
     async def _not_found(request: Request, exc: WorkspaceNotFound) -> Response:
         session = getattr(request.state, "staff_session", None)
         return await run_in_threadpool(lambda: page(request, "forbidden.html", title_key="staff.notFound.title",
-                                                    session=session, status_code=404, reason="notFound"))
+                                                    session=session, status_code=404, reason="notFound",
+                                                    status=404))
 
 
 # ------------------------------------------------------------------ sign-in
@@ -364,17 +376,22 @@ def _sign_in(request: Request, form: FormData) -> Response:
     sent = forms.text(form, "sign_in_token")
     next_path = _safe_next(forms.text(form, "next"))
     if not _same_origin(request) or not cookie or not hmac.compare_digest(sent, cookie):
-        return sign_in_page(request, next_path)  # a stale form: a fresh one, nothing checked
+        # a stale form (or another site's): a fresh one that says so, nothing checked, not counted as a failure
+        token = secrets.token_urlsafe(32)
+        response = page(request, "sign_in.html", title_key="staff.signIn.title", session=None, status_code=403,
+                        sign_in_token=token, next_path=next_path, signed_out=None,
+                        errors=forms.by_field([forms.FieldError(forms.FORM_ERROR, "signInExpired", {})]),
+                        values={"login": forms.text(form, "login")})
+        _set_cookie(request, response, SIGN_IN_COOKIE, token, max_age=3600)
+        return response
     accounts = staff_accounts(request.app)
     login = forms.text(form, "login")
     now = _now()
     try:
-        account = retry_when_busy(lambda: accounts.sign_in_committed(  # a refusal's count and lock-out are kept
+        account = accounts.sign_in_committed(  # a refusal's count and lock-out are kept, a busy database retried
             request.app.state.session_factory, login=login, password=forms.text(form, "password"),
-            code=forms.text(form, "code").strip(), now=now))
-    except AccountLockedError as exc:
-        error = forms.FieldError(forms.FORM_ERROR, "locked", {"until": request_lang(request).datetime(exc.locked_until)})
-    except SignInRefusedError:
+            code=forms.text(form, "code").strip(), now=now)
+    except SignInRefusedError:  # locked, disabled, unknown, wrong: one message, so no login is told to exist
         error = forms.FieldError(forms.FORM_ERROR, "signInRefused", {})
     else:
         token, _session = _unit_of_work(request, lambda s: accounts.start_session(s, account, now))
@@ -532,6 +549,17 @@ def _own_commitment(request: Request, session: StaffSession, commitment_id: int,
     return c
 
 
+def _writable(c: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``c``, if it still takes amendments and deliveries.
+
+    Raises:
+        WorkspaceForbidden: ``withdrawn`` (its form would only be refused when sent).
+    """
+    if c.get("withdrawn"):
+        raise WorkspaceForbidden("withdrawn", status=409)
+    return c
+
+
 def _refused(request: Request, exc: Exception, template: str, title_key: str, session: StaffSession,
              values: Mapping[str, Any], quantity_field: str = "quantity", **context: Any) -> Response:
     """The form again with the refusal next to its field (422), nothing written."""
@@ -600,6 +628,7 @@ def _new_commitment(request: Request, session: StaffSession, form: FormData) -> 
     values = {name: forms.text(form, name) for name in COMMITMENT_FIELDS}
     tz = _zone_of(request, session.account.municipality_id)
     try:
+        forms.check_link("source_uri", values["source_uri"])
         promised = forms.parse_day("promised_at", values["promised_at"])
         due = forms.parse_day("due_date", values["due_date"])
         body = CommitmentIn.model_validate({
@@ -611,7 +640,7 @@ def _new_commitment(request: Request, session: StaffSession, form: FormData) -> 
         })
         row = _journal(request, session, "register_commitment", body.model_dump(mode="json"), forms.text(form, "form_key"),
                        lambda journal, db, who: ledger_writes.register_commitment(journal, who, body, db))
-    except (forms.DateInputError, ValidationError, LedgerError) as exc:
+    except (forms.DateInputError, forms.LinkSchemeError, ValidationError, LedgerError) as exc:
         return _refused(request, exc, "commitment_new.html", "staff.new.title", session, values,
                         quantity_field="target_quantity")
     return _to_write(request, row)
@@ -643,7 +672,7 @@ def _amend_values(c: Mapping[str, Any], tz: str | None) -> dict[str, str]:
 def amend_page(request: Request, commitment_id: CommitmentId, session: SessionNow) -> Response:
     """The amendment form, filled with the current terms."""
     require(session, REGISTRAR)
-    c = _own_commitment(request, session, commitment_id, _now())
+    c = _writable(_own_commitment(request, session, commitment_id, _now()))
     tz = _zone_of(request, c["municipality_id"])
     return page(request, "amend.html", title_key="staff.amend.title", session=session, c=c,
                 values=_amend_values(c, tz), preview=None)
@@ -687,7 +716,7 @@ def _amend(request: Request, session: StaffSession, commitment_id: int, form: Fo
 def withdraw_page(request: Request, commitment_id: CommitmentId, session: SessionNow) -> Response:
     """The withdrawal form (a reason; the commitment then accepts no amendment or delivery)."""
     require(session, REGISTRAR)
-    c = _own_commitment(request, session, commitment_id, _now())
+    c = _writable(_own_commitment(request, session, commitment_id, _now()))
     return page(request, "withdraw.html", title_key="staff.withdraw.title", session=session, c=c)
 
 
@@ -719,7 +748,7 @@ DELIVERY_FIELDS = ("quantity", "delivered_at", "note", "evidence_uri", "external
 def new_delivery_page(request: Request, commitment_id: CommitmentId, session: SessionNow) -> Response:
     """The form to record a delivery with its evidence files."""
     require(session, REGISTRAR)
-    c = _own_commitment(request, session, commitment_id, _now())
+    c = _writable(_own_commitment(request, session, commitment_id, _now()))
     return page(request, "delivery_new.html", title_key="staff.delivery.title", session=session, c=c,
                 max_evidence_bytes=request.app.state.settings.max_evidence_bytes)
 
@@ -760,6 +789,7 @@ def _new_delivery(request: Request, session: StaffSession, commitment_id: int, f
     hashes = [h for raw in form.getlist("evidence_sha256") if isinstance(raw, str) for h in re.split(r"[\s,;]+", raw) if h]
     context = {"c": c, "max_evidence_bytes": settings.max_evidence_bytes}
     try:
+        forms.check_link("evidence_uri", values["evidence_uri"])
         day = forms.parse_day("delivered_at", values["delivered_at"])
         data = DeliveryForm.model_validate({
             **{k: v for k, v in values.items() if k != "delivered_at"},
@@ -773,7 +803,7 @@ def _new_delivery(request: Request, session: StaffSession, commitment_id: int, f
                        lambda journal, db, who: _record_delivery(journal, db, request, who, commitment_id, data, now,
                                                                  [*evidence, *data.evidence_sha256], settings),
                        evidence=evidence)
-    except (forms.DateInputError, ValidationError, LedgerError) as exc:
+    except (forms.DateInputError, forms.LinkSchemeError, ValidationError, LedgerError) as exc:
         return _refused(request, exc, "delivery_new.html", "staff.delivery.title", session, values, **context)
     return _to_write(request, row)
 
@@ -805,6 +835,8 @@ def revoke_page(request: Request, delivery_id: DeliveryId, session: SessionNow) 
     require(session, REGISTRAR)
     lang = request_lang(request)
     c, d = _own_delivery(request, session, delivery_id, _now())
+    if d.get("revocation"):
+        raise WorkspaceForbidden("alreadyRevoked", status=409)
     return page(request, "revoke.html", title_key="staff.revoke.title", session=session, c=c,
                 d={**d, "title": views.delivery_title(d, lang)})
 

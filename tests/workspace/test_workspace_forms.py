@@ -57,11 +57,11 @@ def test_a_wrong_password_is_refused_with_one_message_and_starts_no_session(
         "sign_in_token": hidden(form.text, "sign_in_token"), "login": person.account.login, "password": "wrong-password",
         "code": running.state.staff_accounts.current_code(person.credentials.totp_secret, int(time.time()))})
     assert answer.status_code == 400
-    assert "Login, password or code is not right." in answer.text
+    assert "Login, password or code is not right, or the account is locked for a while" in answer.text
     assert "ledger_staff_session" not in answer.headers.get("set-cookie", "")
 
 
-def test_the_fifth_wrong_attempt_locks_the_account_and_the_page_says_until_when(
+def test_the_fifth_wrong_attempt_locks_the_account_and_the_page_says_no_more_than_for_any_refusal(
     browser: TestClient, running: FastAPI, make_person: Any
 ) -> None:
     person: Person = make_person()
@@ -70,11 +70,14 @@ def test_the_fifth_wrong_attempt_locks_the_account_and_the_page_says_until_when(
         answer = browser.post("/staff/sign-in?lang=en", data={"sign_in_token": token, "login": person.account.login,
                                                               "password": "wrong", "code": "000000"})
     assert answer.status_code == 400
-    assert "This account is locked after too many failed attempts, until" in answer.text
+    assert "Login, password or code is not right, or the account is locked for a while" in answer.text
+    with running.state.session_factory() as session:
+        locked = running.state.staff_accounts.get(session, person.account.id)
+    assert locked.locked_until is not None and locked.failed_attempts == 5
     right = browser.post("/staff/sign-in?lang=en", data={
         "sign_in_token": token, "login": person.account.login, "password": person.credentials.password,
         "code": running.state.staff_accounts.current_code(person.credentials.totp_secret, int(time.time()))})
-    assert right.status_code == 400 and "locked" in right.text
+    assert right.status_code == 400 and "ledger_staff_session" not in right.headers.get("set-cookie", "")
 
 
 def test_a_form_without_the_session_csrf_token_is_refused_and_writes_nothing(
@@ -323,3 +326,43 @@ def test_an_account_whose_signer_has_no_keystore_here_is_refused_at_the_signer_f
     assert answer.status_code == 422
     assert ('data-testid="error-signer">This server holds no key for this account: the operator imports it first '
             "(python -m scripts.admin keys import).<") in answer.text
+
+
+def test_a_source_link_that_is_no_web_address_and_a_due_date_of_9999_12_31_get_their_answers_at_their_fields(
+    browser: TestClient, running: FastAPI, make_person: Any
+) -> None:
+    sign_in(browser, running, make_person())
+    before = _writes(running)
+    answer, _ = _new_commitment(browser, source_uri="javascript:alert(1)")
+    assert answer.status_code == 422
+    assert ('data-testid="error-source_uri">Geef een webadres dat begint met https:// (of http://, of ipfs://).<'
+            in answer.text)
+    assert _writes(running) == before
+    far, _ = _new_commitment(browser, due_date="9999-12-31")
+    assert far.status_code == 303  # the last day the contract takes (before 10000-01-01 UTC)
+
+
+def test_the_forms_of_a_withdrawn_commitment_answer_409_instead_of_opening(
+    browser: TestClient, running: FastAPI, make_person: Any, tokens: Any, index: Any, client: TestClient
+) -> None:
+    made = register(client, tokens.baarn)
+    withdrawn = client.post(f"/api/v1/staff/commitments/{made.id}/withdrawal", json={"reason": "Vervallen"},
+                            headers=Tokens.header(tokens.baarn))
+    assert withdrawn.status_code == 201, withdrawn.text
+    index()
+    sign_in(browser, running, make_person())
+    for path in ("amend", "withdraw", "deliveries/new"):
+        answer = browser.get(f"/staff/commitments/{made.id}/{path}?lang=en")
+        assert answer.status_code == 409, path
+        assert 'data-reason="withdrawn"' in answer.text
+
+
+def test_a_text_field_larger_than_the_form_takes_gets_the_413_page_of_the_workspace(
+    browser: TestClient, running: FastAPI, make_person: Any
+) -> None:
+    sign_in(browser, running, make_person())
+    form = form_of(browser, "/staff/commitments/new?lang=en")
+    answer = browser.post("/staff/commitments/new?lang=en", files={"csrf_token": (None, form["csrf_token"]),
+                                                                   "title": (None, "x" * (2 * 1024 * 1024))})
+    assert answer.status_code == 413
+    assert 'data-reason="tooLarge"' in answer.text
