@@ -403,11 +403,32 @@ def load_job(root: Path, job_id: str) -> Job | None:
     if job is not None and job.state == "running" and not _lock_held(_job_dir(root, job_id)):
         job = _read(root, job_id) or job  # the run may have just finished
         if job.state == "running":
+            report_file = _job_dir(root, job_id) / "report.json"
+            try:  # the report's last rewrite is when the run was last seen going
+                last_seen = int(report_file.stat().st_mtime)
+            except OSError:
+                last_seen = _now()
             job.state = "interrupted"
-            job.interruption = Interruption(reason="restart", detail="the server stopped while the run went on",
-                                            at=_now())
+            job.interruption = Interruption(reason="restart", detail="", at=last_seen)
             _save(root, job)
+            _mark_report_interrupted(report_file, "restart", last_seen)
     return job
+
+
+def _mark_report_interrupted(report_file: Path, reason: str, at: int) -> None:
+    """Make a report a killed run left say so, as the importer's own reports do
+    (``"interrupted": true``, ``"interruption"``: the reason); a missing or unreadable report
+    is left alone."""
+    try:
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(report, dict) or report.get("complete"):
+        return
+    report["interrupted"] = True
+    report["interruption"] = {"reason": reason, "detail": "the server stopped while the run went on; run it again",
+                              "at": at}
+    _write_json(report_file, report)
 
 
 def list_jobs(root: Path, municipality_id: int, limit: int = 20) -> list[Job]:

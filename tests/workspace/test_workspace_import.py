@@ -247,6 +247,10 @@ def test_a_run_cut_by_a_restart_reads_interrupted_and_runs_again_writing_only_wh
     assert 'data-testid="job-interrupted">Interrupted — run again (safe: only what is missing is written).' in page.text
     assert "The server stopped while the import ran." in page.text
     assert 'data-testid="apply">Run again</button>' in page.text
+    left = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    assert left["complete"] is False and left["interrupted"] is True
+    assert left["interruption"]["reason"] == "restart"
+    assert left["interruption"]["at"] == int((folder / "report.json").stat().st_mtime) or left["interruption"]["at"] > 0
     job = _apply(browser, running, job_id)
     assert job.interruption is None and job.counts["applied"]["commitments"]["done"] == 2
     index()
