@@ -588,7 +588,8 @@ def main() -> int:
                       "the 6-digit code of now: [bold]make staff-code LOGIN=<login>[/] (or add the secret to an "
                       "authenticator app):")
         for login, entry in local_accounts.items():
-            console.print(f"  {login}  password {entry['password']}  authenticator secret {entry['totp_secret']}")
+            console.print(f"  {login}  password {entry['password']}  authenticator secret {entry['totp_secret']}",
+                          soft_wrap=True)  # never broken over two lines: they are copied
         console.print("\nImport the real datasets in another terminal: [bold]make import-baarn[/] and [bold]make import-chile[/]; "
                       "audit with [bold]make replay[/]. Stop with Ctrl-C.")
         system.log(f"supervising anvil, indexer and api (pids {', '.join(str(c.proc.pid) for c in system.children)})")
