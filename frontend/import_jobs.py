@@ -92,6 +92,11 @@ REQUEST_TIMEOUT_SECONDS = 180.0
 REPORT_INTERVAL_SECONDS = 0.5
 """A run's report is rewritten at most this often while it goes (and always at the end)."""
 
+REPORT_TIME_SHARE_INVERSE = 4
+"""…and no sooner than this many times as long as its last rewrite took after it: a run spends
+at most a fifth of its time rewriting its report (a 10,000-row report took a large share of a
+run that slowed from about 100 to 8 rows a second)."""
+
 Mapping = CommitmentsMapping | ProgressSnapshotsMapping
 
 
@@ -634,28 +639,33 @@ def dry_run(root: Path, job: Job, transport: httpx.BaseTransport, base_url: str,
 
 class _Report:
     """The run's report as it goes: rewritten (atomically, the importer's `write_report`)
-    after results came, at most every `REPORT_INTERVAL_SECONDS`, and at the end."""
+    after results came, at most every `REPORT_INTERVAL_SECONDS` and no sooner than
+    `REPORT_TIME_SHARE_INVERSE` times its last rewrite took, and at the end."""
 
     def __init__(self, plan: Plan, path: Path, ledger: dict[str, Any], header: dict[str, Any]) -> None:
         self.plan, self.path, self.ledger, self.header = plan, path, ledger, header
         self.result: ApplyResult | None = None
         self._dirty = False
         self._saved_at = float("-inf")
+        self._gap = REPORT_INTERVAL_SECONDS
 
     def update(self, result: ApplyResult) -> None:
         self.result = result
         self._dirty = True
 
     def flush(self) -> None:
-        if self._dirty and time.monotonic() - self._saved_at >= REPORT_INTERVAL_SECONDS:
+        if self._dirty and time.monotonic() - self._saved_at >= self._gap:
             self.save()
 
     def save(self, *, complete: bool = False, interruption: dict[str, Any] | None = None) -> dict[str, Any]:
         self._dirty = False
+        started = time.monotonic()
         report = build_report(self.plan, self.result, ledger=self.ledger, complete=complete, interruption=interruption,
                               **self.header)
         write_report(report, self.path)
         self._saved_at = time.monotonic()
+        # a big source's report takes long to build and write: rewrite it at most a fifth of the time
+        self._gap = max(REPORT_INTERVAL_SECONDS, REPORT_TIME_SHARE_INVERSE * (self._saved_at - started))
         return report
 
 

@@ -308,3 +308,26 @@ def test_a_dry_run_after_a_run_shows_the_ledger_as_it_is_now(
     assert set(_actions(page).values()) == {"present"}
     job = import_jobs.load_job(_root(running), job_id)
     assert import_jobs.report_path(_root(running), job).name == "plan.json"
+
+
+def test_a_big_plan_is_shown_a_page_of_rows_at_a_time_with_the_counts_of_all_rows(
+    browser: TestClient, running: FastAPI, make_person: Any, index: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from frontend import workspace_import
+
+    monkeypatch.setattr(workspace_import, "ROWS_PAGE_SIZE", 50)
+    index()
+    sign_in(browser, running, make_person())
+    job_id = _job_id(_upload(browser, SOURCE.read_bytes(), MAPPING.read_bytes()))
+    first = browser.get(f"/staff/import/{job_id}?lang=en").text
+    total = len(SOURCE.read_text(encoding="utf-8").splitlines()) - 1
+    assert f"of {total} rows.</p>" in first
+    assert len(_actions(first)) == 50
+    assert f'<p data-testid="rows-shown">Rows 1 to 50 of {total}.</p>' in first
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', first).group(1).replace("&amp;", "&")
+    second = browser.get(next_link).text
+    assert f'<p data-testid="rows-shown">Rows 51 to 100 of {total}.</p>' in second
+    assert not set(_actions(first)) & set(_actions(second))
+    last = browser.get(f"/staff/import/{job_id}?lang=en&rows_from=999999").text
+    assert f'<p data-testid="rows-shown">Rows 151 to {total} of {total}.</p>' in last
+    assert 'rel="next"' not in last
