@@ -284,7 +284,8 @@ def page(
 def _error_text(lang: Lang) -> Callable[[forms.FieldError], str]:
     def text(error: forms.FieldError) -> str:
         key = f"staff.error.{error.code}"
-        params = dict(error.params)
+        params = {k: lang.number(v) if isinstance(v, int) and not isinstance(v, bool) and k.startswith("max") else v
+                  for k, v in error.params.items()}  # "10.485.760 bytes", not "10485760"
         try:
             return lang.t(key, **params)
         except (KeyError, IndexError):
@@ -700,7 +701,12 @@ def _amend(request: Request, session: StaffSession, commitment_id: int, form: Fo
         body = AmendmentIn.model_validate({"expected_amendment_count": values["expected_amendment_count"] or -1,
                                            "reason": values["reason"], **changed})
         if forms.text(form, "action") != "publish":
-            before_after = [{"field": name, "before": current[name], "after": values[name]} for name in changed]
+            def shown(name: str, value: str) -> str:  # a date as the workspace writes dates elsewhere
+                day = forms.parse_day(name, value) if name == "due_date" else None
+                return lang.date(forms.day_end(day, tz), tz) if day else value
+            lang = request_lang(request)
+            before_after = [{"field": name, "before": shown(name, current[name]), "after": shown(name, values[name])}
+                            for name in changed]
             return page(request, "amend.html", title_key="staff.amend.title", session=session, c=c, values=values,
                         preview=before_after)
         row = _journal(request, session, "amend_commitment", {"commitment_id": commitment_id, **body.model_dump(mode="json")},

@@ -311,7 +311,7 @@ def test_a_delivery_form_larger_than_sixteen_evidence_files_can_be_is_refused_at
     answer = browser.post(path, content=b"x", headers={"Content-Type": "multipart/form-data; boundary=b",
                                                         "Content-Length": str(16 * limit + 1024 * 1024 + 1)})
     assert answer.status_code == 413
-    assert f'data-testid="error-evidence">A file is too large: at most {limit} bytes each.<' in answer.text
+    assert f'data-testid="error-evidence">A file is too large: at most {limit:,} bytes each.<' in answer.text
     assert _writes(running) == before
 
 
@@ -366,3 +366,17 @@ def test_a_text_field_larger_than_the_form_takes_gets_the_413_page_of_the_worksp
                                                                    "title": (None, "x" * (2 * 1024 * 1024))})
     assert answer.status_code == 413
     assert 'data-reason="tooLarge"' in answer.text
+
+
+def test_the_amendment_preview_writes_a_due_date_as_the_workspace_writes_dates(
+    browser: TestClient, running: FastAPI, make_person: Any, tokens: Any, index: Any, client: TestClient
+) -> None:
+    made = register(client, tokens.baarn)
+    index()
+    sign_in(browser, running, make_person())
+    page = browser.get(f"/staff/commitments/{made.id}/amend?lang=en")
+    data = {name: hidden(page.text, name) for name in ("csrf_token", "form_key", "expected_amendment_count")}
+    preview = browser.post(f"/staff/commitments/{made.id}/amend?lang=en", data={
+        **data, "title": "Belofte", "target_quantity": "10", "due_date": "2031-06-30", "reason": "Later", "action": "preview"})
+    assert re.search(r'<tr data-field="due_date"><th scope="row">Due date</th><td>[^<]+2030</td><td>30 June 2031</td></tr>',
+                     preview.text)
