@@ -331,8 +331,9 @@ def submit(
         made no write.
 
     Raises:
-        whatever ``run`` raises before journaling; IdempotencyKeyReusedError: the key was
-        used for another request.
+        whatever ``run`` raises before journaling, unless a write of the same key was
+        journaled meanwhile (a concurrent identical request: its row is returned);
+        IdempotencyKeyReusedError: the key was used for another request.
     """
     state = request.app.state
     settings = state.settings
@@ -356,6 +357,13 @@ def submit(
             outcome = run(journal)
         except WriteJournaled as journaled:
             row = journaled.write
+        except Exception:
+            # An identical request may have journaled while this one ran its checks, and been
+            # confirmed so soon that the checks now refuse it (e.g. its external reference is
+            # taken — by that very write). The repeat is that write, not a refusal.
+            row = journal.existing()
+            if row is None:
+                raise
         else:
             return None, outcome
     return row, None

@@ -191,6 +191,41 @@ def test_ten_identical_requests_at_once_are_one_write_and_one_transaction(
     assert commitments_on_chain(chain) == count + 1
 
 
+def test_a_repeat_whose_checks_ran_after_its_twin_was_confirmed_is_that_write_not_a_refusal(
+    client: TestClient, chain: LedgerChain, tokens: Tokens, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race CI once showed among the ten requests: a repeat looked for its key before the
+    first was journaled, then ran its checks after the first was confirmed; the chain then
+    refuses the external reference (taken by that very write), and the repeat must still be
+    answered with the first write."""
+    from ledger.outbox import Journal
+
+    body = commitment_body()
+    first = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn))
+    assert first.status_code == 201, first.text
+    count = commitments_on_chain(chain)
+    real = Journal.existing
+    calls: list[int] = []
+
+    def late(self: Journal) -> Any:  # the first look happened "before" the twin was journaled
+        calls.append(1)
+        return None if len(calls) == 1 else real(self)
+
+    monkeypatch.setattr(Journal, "existing", late)
+    repeat = client.post("/api/v1/staff/commitments", json=body, headers=auth(tokens.baarn))
+    assert repeat.status_code == 201, repeat.text
+    assert repeat.json()["write"]["id"] == first.json()["write"]["id"]
+    assert repeat.json()["commitment_id"] == first.json()["commitment_id"]
+    assert len(calls) == 2 and commitments_on_chain(chain) == count
+    other = commitment_body()
+    other["external_ref"] = body["external_ref"]
+    other["title"] = body["title"] + " (another request)"
+    calls.clear()
+    refused = client.post("/api/v1/staff/commitments", json=other, headers=auth(tokens.baarn))
+    assert refused.status_code == 409, refused.text  # not a repeat: the refusal stands
+    assert refused.json()["type"] == "/problems/duplicate-external-ref"
+
+
 def test_a_write_that_fails_on_chain_is_failed_with_its_problem_and_its_evidence_is_not_served(
     app: FastAPI, client: TestClient, chain: LedgerChain, tokens: Tokens, index: Any
 ) -> None:
