@@ -20,6 +20,12 @@ the write is ``confirmed`` (its ``result`` is returned, with ``write``) or ``fai
 answers 201 without ``write``: returned as is. Retrying a write is safe: the same key returns
 the same write, and the importer's external refs make a repeated write answer 409.
 
+Pipelined writes (``pipelined=True``, the applier's default): sent without ``Prefer: wait``,
+so the API answers as soon as the write is journaled; a write not settled yet comes back as a
+`PendingWrite`, and `LedgerClient.settle` polls it later (at once, then with backoff). The
+caller sends the next writes meanwhile; the API journals them in the order they were sent,
+so their nonces, and the ids they get, follow that order.
+
 A write the key names that an earlier run sent (created before this request: `_replayed`)
 is answered with ``"replayed": true`` added to its result (the applier reports it as already
 present, not written now); if that earlier write failed, it is sent again once under a key
@@ -210,15 +216,16 @@ class LedgerClient:
         """``GET /staff/me``: ``municipality_id``, ``municipality_name``, ``registrar``."""
         return self._request("GET", "/staff/me")
 
-    def register_commitment(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """``POST /staff/commitments`` → ``{"commitment_id", "tx"}``.
+    def register_commitment(self, payload: dict[str, Any], *, pipelined: bool = False) -> Any:
+        """``POST /staff/commitments`` → ``{"commitment_id", "tx"}`` (with ``pipelined=True``
+        possibly a `PendingWrite` to `settle`, as every write below).
 
         Raises:
             ApiProblemError: e.g. 409 ``duplicate-external-ref`` (``existing_commitment_id``).
         """
-        return self._request("POST", "/staff/commitments", json=payload)
+        return self._request("POST", "/staff/commitments", json=payload, pipelined=pipelined)
 
-    def register_commitments(self, payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    def register_commitments(self, payloads: list[dict[str, Any]], *, pipelined: bool = False) -> Any:
         """``POST /staff/commitments/batch`` with 1..`MAX_BATCH_SIZE` bodies of
         `register_commitment`, all in one transaction (all or nothing) →
         ``{"commitment_ids": [..] (in input order), "tx": TxResult}``.
@@ -228,9 +235,10 @@ class LedgerClient:
                 ``index`` (e.g. 409 ``duplicate-external-ref`` with ``existing_commitment_id``);
                 503 ``ledger-paused`` (after the retries).
         """
-        return self._request("POST", "/staff/commitments/batch", json={"commitments": payloads})
+        return self._request("POST", "/staff/commitments/batch", json={"commitments": payloads}, pipelined=pipelined)
 
-    def record_deliveries(self, items: list[dict[str, Any]], files: Sequence[EvidenceFile] = ()) -> dict[str, Any]:
+    def record_deliveries(self, items: list[dict[str, Any]], files: Sequence[EvidenceFile] = (), *,
+                          pipelined: bool = False) -> Any:
         """``POST /staff/deliveries/batch`` with 1..`MAX_BATCH_SIZE` items
         (`RecordDelivery.batch_item`: evidence cited by hash), all in one transaction →
         ``{"delivery_ids": [..] (in input order), "tx": TxResult}``.
@@ -244,14 +252,14 @@ class LedgerClient:
                 ``existing_delivery_id`` and ``index``); 422 for a file no item cites.
         """
         if not files:
-            return self._request("POST", "/staff/deliveries/batch", json={"deliveries": items})
+            return self._request("POST", "/staff/deliveries/batch", json={"deliveries": items}, pipelined=pipelined)
         parts: list[tuple[str, tuple[str | None, bytes, str | None]]] = [
             ("deliveries", (None, json.dumps(items, ensure_ascii=False).encode("utf-8"), None))
         ]
         parts += [("evidence", (f.filename, f.content, f.media_type)) for f in files]
-        return self._request("POST", "/staff/deliveries/batch", files=parts)
+        return self._request("POST", "/staff/deliveries/batch", files=parts, pipelined=pipelined)
 
-    def record_delivery(self, commitment_id: int, op: RecordDelivery) -> dict[str, Any]:
+    def record_delivery(self, commitment_id: int, op: RecordDelivery, *, pipelined: bool = False) -> Any:
         """``POST /staff/commitments/{id}/deliveries`` (multipart, evidence files uploaded) →
         ``{"delivery_id", "commitment_id", "evidence_sha256", "tx"}``.
 
@@ -272,7 +280,7 @@ class LedgerClient:
             (name, (None, value.encode("utf-8"), None)) for name, value in fields
         ]
         parts += [("evidence", (f.filename, f.content, f.media_type)) for f in op.evidence_files]
-        return self._request("POST", f"/staff/commitments/{commitment_id}/deliveries", files=parts)
+        return self._request("POST", f"/staff/commitments/{commitment_id}/deliveries", files=parts, pipelined=pipelined)
 
     def anchor_batch(
         self, municipality_id: int, items: list[dict[str, Any]], files: Sequence[EvidenceFile] = (), *, file_uri: str | None = None
@@ -322,13 +330,27 @@ class LedgerClient:
         """
         return self._request("POST", f"/staff/batches/{root}/leaves/{leaf_hash}/revocation", json={"reason": reason})
 
-    def revoke_delivery(self, delivery_id: int, reason: str) -> dict[str, Any]:
+    def revoke_delivery(self, delivery_id: int, reason: str, *, pipelined: bool = False) -> Any:
         """``POST /staff/deliveries/{id}/revocation`` → ``{"delivery_id", "commitment_id", "tx"}``.
 
         Raises:
             ApiProblemError: e.g. 409 ``delivery-already-revoked``.
         """
-        return self._request("POST", f"/staff/deliveries/{delivery_id}/revocation", json={"reason": reason})
+        return self._request("POST", f"/staff/deliveries/{delivery_id}/revocation", json={"reason": reason},
+                             pipelined=pipelined)
+
+    def amend_commitment(self, commitment_id: int, body: dict[str, Any], *, pipelined: bool = False) -> Any:
+        """``POST /staff/commitments/{id}/amendments`` with ``{"expected_amendment_count",
+        "title"?, "description"?, "target_quantity"? (decimal string), "due_date"? (Unix
+        seconds), "reason"}`` (the fields not given stay) → ``{"commitment_id",
+        "amendment_number", "tx"}``. There is no batch endpoint: one call per commitment.
+
+        Raises:
+            ApiProblemError: 409 ``stale-amendment-count`` (amended since it was read),
+                ``amendment-changes-nothing`` (with ``field``), ``commitment-withdrawn``; 422 a
+                due date not after the promise date; 404 unknown commitment.
+        """
+        return self._request("POST", f"/staff/commitments/{commitment_id}/amendments", json=body, pipelined=pipelined)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -340,11 +362,17 @@ class LedgerClient:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """One call (a POST with its polls counts once): the decoded JSON, or the error; counts
-        consecutive service failures and raises `ConsecutiveFailuresError` at the limit."""
+        consecutive service failures and raises `ConsecutiveFailuresError` at the limit.
+        ``pipelined=True`` (POST only): a write the API accepted (202) and has not settled yet
+        is returned as a `PendingWrite` (`settle` it later)."""
+        return self._counted(lambda: self._call(method, API_PREFIX + path, **kwargs))
+
+    def _counted(self, call: Callable[[], Any]) -> Any:
+        """Run ``call`` as one request for ``before_request`` and the consecutive failures."""
         if self._before_request is not None:
             self._before_request()
         try:
-            answer = self._call(method, API_PREFIX + path, **kwargs)
+            answer = call()
         except ApiError as exc:
             if not is_service_failure(exc):
                 self._failures = 0
@@ -356,17 +384,54 @@ class LedgerClient:
         self._failures = 0
         return answer
 
-    def _call(self, method: str, url: str, **kwargs: Any) -> Any:
+    def settle(self, pending: PendingWrite) -> dict[str, Any]:
+        """Wait for a write sent with ``pipelined=True`` (a `PendingWrite`): poll its location
+        at once, then every ``write_poll_seconds`` (doubled each time, at most
+        `MAX_POLL_INTERVAL_SECONDS`), until it is confirmed (its result, as the blocking call
+        returns it: ``"replayed"`` added) or failed. Counts as one request (consecutive
+        failures, ``before_request``). An earlier run's failed write is sent again once under
+        the next key, as a blocking call does.
+
+        Raises:
+            ApiProblemError: the write failed (its problem, with ``write_id``).
+            WriteTimeoutError: not settled within ``write_timeout_seconds``.
+            ApiUnreachableError: the API went away while polling.
+            ConsecutiveFailuresError: as every call.
+        """
+        return self._counted(lambda: self._finish(pending))
+
+    def _finish(self, pending: PendingWrite) -> dict[str, Any]:
+        try:
+            result = self._settle(pending.method, pending.url, pending.write, pending.location, None, poll_first=True)
+        except ApiProblemError:
+            if not pending.replayed:
+                raise
+            return self._post(pending.url, _next_key(pending.key, str(pending.write.get("id"))), pending.kwargs,
+                              pipelined=False, first_generation=pending.generation + 1)
+        result["replayed"] = pending.replayed
+        return result
+
+    def _call(self, method: str, url: str, *, pipelined: bool = False, **kwargs: Any) -> Any:
         if method != "POST":
             response = self._send(method, url, **kwargs)
             if response.is_success:
                 return response.json() if response.content else {}
             raise ApiProblemError(method, url, response.status_code, _problem_body(response), response.text)
         key = self.idempotency_key(method, url, json_body=kwargs.get("json"), parts=kwargs.get("files"))
-        for _generation in range(MAX_KEY_GENERATIONS):
+        return self._post(url, key, kwargs, pipelined=pipelined)
+
+    def _post(self, url: str, key: str, kwargs: dict[str, Any], *, pipelined: bool,
+              first_generation: int = 0) -> dict[str, Any] | PendingWrite:
+        """Send a write under ``key`` (and, when ``key`` names an earlier run's failed write,
+        under the keys derived from it, `MAX_KEY_GENERATIONS` at most). Blocking: with
+        ``Prefer: wait``, then polled until settled. Pipelined: without ``Prefer`` (the API
+        answers as soon as the write is journaled) and, when it is not settled yet, returned as
+        a `PendingWrite`."""
+        method = "POST"
+        for generation in range(first_generation, MAX_KEY_GENERATIONS):
             started = self._clock()
             headers = {"Idempotency-Key": key}
-            if self._write_wait > 0:
+            if self._write_wait > 0 and not pipelined:
                 headers["Prefer"] = f"wait={self._write_wait}"
             response = self._send(method, url, headers=headers, **kwargs)
             if response.is_success:
@@ -379,9 +444,11 @@ class LedgerClient:
                 write = write if write is not None else body
                 replayed = self._replayed(write, response, started)
                 location = response.headers.get("Location") or f"{API_PREFIX}/staff/writes/{write.get('id')}"
+                if pipelined and str(write.get("state") or "") not in ("confirmed", "failed"):
+                    return PendingWrite(method, url, key, write, location, replayed, kwargs, generation)
                 try:
                     result = self._settle(method, url, write, location, response.headers.get("Retry-After"))
-                except ApiProblemError as exc:
+                except ApiProblemError:
                     if not replayed:
                         raise
                     key = _next_key(key, str(write.get("id")))
@@ -421,14 +488,18 @@ class LedgerClient:
         write = body["write"] if isinstance(body.get("write"), dict) else body
         return write.get("state") == "failed" and self._replayed(write, response, started)
 
-    def _settle(self, method: str, url: str, write: dict[str, Any], location: str, retry_after: str | None) -> dict[str, Any]:
+    def _settle(self, method: str, url: str, write: dict[str, Any], location: str, retry_after: str | None,
+                *, poll_first: bool = False) -> dict[str, Any]:
         """Poll ``location`` (``GET /staff/writes/{id}``) until the write is confirmed (its
         ``result``, the old 201 body, with ``write`` added) or failed (its problem raised as
         `ApiProblemError`, with ``write_id``); waits start at ``write_poll_seconds``, double up
         to `MAX_POLL_INTERVAL_SECONDS`, ``Retry-After`` wins; bounded by
-        ``write_timeout_seconds`` (`WriteTimeoutError`)."""
+        ``write_timeout_seconds`` (`WriteTimeoutError`). ``poll_first``: poll once before the
+        first wait (a pipelined write, accepted a while ago)."""
         start = self._clock()
         interval = self._poll
+        if poll_first and str(write.get("state") or "") not in ("confirmed", "failed"):
+            write, retry_after = self._poll_write(location)
         while True:
             state = str(write.get("state") or "")
             if state == "confirmed":
@@ -447,12 +518,15 @@ class LedgerClient:
             wait = min(interval if wait is None else wait, self._max_wait, max(0.0, self._write_timeout - waited))
             self._sleep(wait)
             interval = min(interval * 2, MAX_POLL_INTERVAL_SECONDS)
-            response = self._send("GET", location)
-            if not response.is_success:
-                raise ApiProblemError("GET", location, response.status_code, _problem_body(response), response.text)
-            body = _json_object(response)
-            write = body["write"] if isinstance(body.get("write"), dict) else body
-            retry_after = response.headers.get("Retry-After")
+            write, retry_after = self._poll_write(location)
+
+    def _poll_write(self, location: str) -> tuple[dict[str, Any], str | None]:
+        """``GET`` a write's location: (the Write, its ``Retry-After``)."""
+        response = self._send("GET", location)
+        if not response.is_success:
+            raise ApiProblemError("GET", location, response.status_code, _problem_body(response), response.text)
+        body = _json_object(response)
+        return (body["write"] if isinstance(body.get("write"), dict) else body), response.headers.get("Retry-After")
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One HTTP request with its retries (transport errors, `RETRY_STATUSES`): at most
@@ -505,6 +579,37 @@ class LedgerClient:
         for name, (filename, content, media_type) in parts or ():
             digest.update(json.dumps([name, filename, media_type, hashlib.sha256(content).hexdigest()]).encode("utf-8"))
         return "importer-" + digest.hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A write sent with ``pipelined=True`` that the API journaled (202) and has not settled
+    yet: give it to `LedgerClient.settle`.
+
+    Attributes:
+        method, url: the request (path from the API root).
+        key: the ``Idempotency-Key`` it was sent under.
+        write: the Write document of the answer (``id``, ``state``...).
+        location: where to poll it (``/api/v1/staff/writes/{id}``).
+        replayed: an earlier run sent it (found by its key).
+        kwargs: the request's body (to send it again under the next key if an earlier run's
+            write failed).
+        generation: how many keys were derived before this one (`MAX_KEY_GENERATIONS`).
+    """
+
+    method: str
+    url: str
+    key: str
+    write: dict[str, Any]
+    location: str
+    replayed: bool
+    kwargs: dict[str, Any]
+    generation: int = 0
+
+    @property
+    def write_id(self) -> str:
+        """The API's write id."""
+        return str(self.write.get("id"))
 
 
 @dataclass(frozen=True)
