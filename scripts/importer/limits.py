@@ -5,6 +5,7 @@ row that the contract would reject is reported before anything is sent."""
 from __future__ import annotations
 
 from ledger.limits import (  # noqa: F401  (re-exported for the planner)
+    AMEND_FIELD_NAMES,
     ASSET_REF_MAX_BYTES,
     DESCRIPTION_MAX_BYTES,
     EXTERNAL_REF_MAX_BYTES,

@@ -21,22 +21,23 @@ See scripts/mappings/*.yaml for complete examples.
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from . import text
 from .errors import MappingError
-from .limits import MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
+from .limits import AMEND_FIELD_NAMES, MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
 from .steps import CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
 
 # Context names a template may use, by where the template is evaluated.
 SNAPSHOT_CONTEXT = frozenset({"$snapshot", "$as_of"})
 CHANGE_CONTEXT = frozenset({"$snapshot", "$as_of", "$from", "$to"})
+REIMPORT_CONTEXT = frozenset({"$source", "$source_date"})
 # Keys of the evidence JSON document written by the snapshot replay besides the copied columns.
 EVIDENCE_RESERVED_KEYS = frozenset(
     {"progress", "previous_progress", "quantity", "unit", "snapshot", "as_of", "credit"}
@@ -54,6 +55,9 @@ class SourceCredit(Strict):
     url: str = Field(min_length=1)
     licence: str = Field(min_length=1, description="licence, or a note that none is stated")
     language: str = Field(default="", max_length=35, description="BCP 47 tag of the source's texts, e.g. nl, es")
+    published: date | None = Field(
+        default=None, description="date of the edition imported (YYYY-MM-DD); a re-import's amendment reason names it ($source_date)"
+    )
 
     @property
     def credit(self) -> str:
@@ -151,6 +155,56 @@ class CommitmentFields(Strict):
         return {name: getattr(self, name) for name in type(self).model_fields if getattr(self, name) is not None}
 
 
+AMENDABLE_FIELDS: tuple[str, ...] = tuple(name for _bit, name in AMEND_FIELD_NAMES)
+"""What the contract's amendment can change (``AmendmentInput.fields``): title, description,
+target_quantity, due_date."""
+DEFAULT_REIMPORT_REASON = "Changed in the source {$source} ({$source_date})"
+
+
+def _amendable(value: str) -> str:
+    if value not in AMENDABLE_FIELDS:
+        raise ValueError(
+            f"{value!r} cannot be amended on the ledger: an amendment changes {', '.join(AMENDABLE_FIELDS)} only "
+            "(a difference in any other field is reported, never written)"
+        )
+    return value
+
+
+class ReimportRules(Strict):
+    """The ``reimport`` block: what a re-run does with a commitment the ledger holds whose
+    source values now differ (`scripts.importer.reimport`).
+
+    ``amend``: the fields a changed source may amend (one amendment per commitment, every
+    listed field that differs at once); a difference in any other field is reported, row by
+    row, and makes the exit status 6. ``reason``: the amendment's reason (1..1000 bytes),
+    computed once per run from ``$source`` (the source's name) and ``$source_date``
+    (``source.published``, ``--source-date``, or the last snapshot's ``as_of`` date).
+    """
+
+    amend: list[Annotated[str, AfterValidator(_amendable)]] = Field(default_factory=list)
+    reason: FieldSpec = Field(default_factory=lambda: FieldSpec(template=DEFAULT_REIMPORT_REASON))
+
+    @field_validator("amend")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{repeated} listed more than once")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _per_run(cls, value: FieldSpec) -> FieldSpec:
+        if value.columns():
+            raise ValueError(
+                f"reads the column(s) {sorted(value.columns())}: the reason is one per run; use {sorted(REIMPORT_CONTEXT)}"
+            )
+        unknown = value.context_names() - REIMPORT_CONTEXT
+        if unknown:
+            raise ValueError(f"unknown context name(s) {sorted(unknown)}; allowed here: {sorted(REIMPORT_CONTEXT)}")
+        return value
+
+
 def _check_rel_path(value: str) -> str:
     path = PurePosixPath(value)
     if path.is_absolute() or ".." in path.parts or not value.strip():
@@ -167,6 +221,7 @@ class _MappingBase(Strict):
     skip: list[SkipRule] = Field(default_factory=list)
     clean: dict[str, list[CleanStep]] = Field(default_factory=dict)
     commitment: CommitmentFields
+    reimport: ReimportRules | None = None
 
     @field_validator("clean", mode="before")
     @classmethod
@@ -374,6 +429,14 @@ def with_delivery_mode(
     if not isinstance(mapping, ProgressSnapshotsMapping):
         raise MappingError("<command line>", [f"deliveries mode {mode!r}: a kind: {mapping.kind} mapping plans no deliveries"])
     return mapping.model_copy(update={"deliveries": DeliveriesWrite(mode=mode, why=why)})
+
+
+def with_source_date(
+    mapping: CommitmentsMapping | ProgressSnapshotsMapping, published: date
+) -> CommitmentsMapping | ProgressSnapshotsMapping:
+    """The mapping with ``source.published`` replaced (the CLI's ``--source-date``: the date
+    of the edition imported, which a re-import's amendment reason names)."""
+    return mapping.model_copy(update={"source": mapping.source.model_copy(update={"published": published})})
 
 
 def _format_error(error: Any) -> str:
