@@ -27,6 +27,22 @@ as ``failed`` like any other; when the client counts too many in a row it raises
 yet have no result, and a re-run writes what is missing. ``on_progress`` sees every result as
 it is recorded, so a caller can report a run that stops or is interrupted.
 
+Pipelining (``max_in_flight`` > 1, the CLI's ``--max-in-flight``, default 4 there). Every
+write but an anchored batch and its leaves' revocations is sent pipelined: the API answers
+once it has journaled it, and the next write goes while it is confirmed; at most
+``max_in_flight`` wait unconfirmed (`scripts.importer.pipeline`), all are settled at the end.
+The API journals them in the order sent, so nonces and ids follow the plan's order. A write
+that needs an id an earlier one gives (a delivery its commitment's, a revocation its
+delivery's, an anchored batch its commitments') waits for that write first. Results are
+recorded when a write is confirmed; ``on_progress`` also sees how many operations are in
+flight. With 1, each write waits for its confirmation (``Prefer: wait``) as before.
+
+Re-imports (`scripts.importer.reimport`). A registration the ledger holds is compared with
+what the ledger shows; the fields the mapping's ``reimport.amend`` lists that differ become
+one amendment of the commitment (``amendment`` on its result: ``amended``, ``would_amend``
+in a dry run, ``failed`` with the problem); every other field that differs is reported in
+``differences``, never written.
+
 Anchored batches (mapping ``deliveries: {mode: batch}``; `scripts.importer.batches`). The
 deliveries of one snapshot wait together and go as one ``POST /staff/batches`` when the next
 snapshot's first delivery comes, when a revocation of one of their commitments comes, or at
@@ -37,14 +53,17 @@ API's index holds the batch the run anchored, then names its root and leaf hash.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 from ledger.limits import delivery_commitment_id
 
 from . import batches as batching
 from .anchoring import PENDING, BatchWrites, not_registered
-from .client import MAX_BATCH_FILE_BYTES, MAX_BATCH_LEAVES, MAX_BATCH_SIZE, LedgerClient
+from . import reimport
+from .client import MAX_BATCH_FILE_BYTES, MAX_BATCH_LEAVES, MAX_BATCH_SIZE, LedgerClient, PendingWrite
 from .errors import (
     ApiError,
     ApiProblemError,
@@ -53,8 +72,10 @@ from .errors import (
     MunicipalityNotFoundError,
 )
 from .mapping import MunicipalityRef
+from .pipeline import Pipeline
 from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
-from .results import OUTCOMES, ApplyResult, BatchResult, OpOutcome, OpResult, TxRef, settle_replays  # noqa: F401  (also imported from here)
+from .reimport import AmendmentResult, FieldChange
+from .results import OUTCOMES, REPLAYED, ApplyResult, BatchResult, OpOutcome, OpResult, TxRef, settle_replays  # noqa: F401  (also imported from here)
 from .state import LedgerState, OnChain
 
 _ALREADY = {
@@ -149,6 +170,7 @@ def apply_plan(
     poll_interval_seconds: float = 0.2,
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[ApplyResult], None] | None = None,
+    max_in_flight: int = 1,
 ) -> ApplyResult:
     """Execute the operations of ``plan`` that ``state`` does not hold yet.
 
@@ -167,13 +189,18 @@ def apply_plan(
             one of its leaves.
         sleep: how to wait (tests pass a no-op).
         on_progress: called with the results so far (an `ApplyResult` of the operations
-            settled, in plan order, and the batches sent) each time one is recorded.
+            settled, in plan order, the batches sent and the operations in flight) each time
+            one is recorded or a write is sent.
+        max_in_flight: most writes sent and not confirmed yet (>= 1; module docstring); 1
+            waits for each write's confirmation before the next.
 
     Returns:
         one `OpResult` per operation, in plan order. Never raises for a refused operation.
 
     Raises:
-        ValueError: ``batch_size`` out of range, or no client for a real run.
+        ValueError: ``batch_size`` or ``max_in_flight`` out of range, or no client for a real run.
+        MappingError: the mapping's ``reimport.reason`` cannot be computed
+            (`scripts.importer.reimport.amendment_reason`).
         ConsecutiveFailuresError: from the client: the run stopped (``on_progress`` has seen
             every result recorded before).
     """
@@ -181,7 +208,14 @@ def apply_plan(
         raise ValueError(f"batch_size must be 1..{MAX_BATCH_SIZE}, got {batch_size}")
     if max_batch_leaves < 1:
         raise ValueError(f"max_batch_leaves must be at least 1, got {max_batch_leaves}")
+    if max_in_flight < 1:
+        raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
     run = _Run(plan, client, state if state is not None else LedgerState.empty(), dry_run, batch_size)
+    rules = plan.mapping.reimport
+    if rules is not None and rules.amend:
+        run.amend_fields, run.amend_reason = list(rules.amend), reimport.amendment_reason(plan.mapping)
+    run.pipeline = Pipeline(client, max_in_flight)
+    run.pipelined = max_in_flight > 1 and not dry_run
     if on_progress is not None:
         run.observe(on_progress)
     run.max_batch_leaves = max_batch_leaves
@@ -197,6 +231,7 @@ def apply_plan(
         run.flush_batch(label)
     run.flush_deliveries()
     run.flush_registrations()
+    run.pipeline.drain()
     return settle_replays([run.results[i] for i in sorted(run.results)], list(run.batch_results))
 
 
@@ -242,21 +277,28 @@ class _Run(BatchWrites):
         # from 1 across the ledger), so the roots of their batches can be shown.
         self.next_predicted_id = None if state.commitment_total is None else state.commitment_total + 1
         self.predicted: dict[str, int] = {}
+        # Pipelining (apply_plan sets them) and re-imports.
+        self.pipeline = Pipeline(client, 1)
+        self.pipelined = False
+        self.amend_fields: list[str] = []
+        self.amend_reason = ""
 
     def observe(self, on_progress: Callable[[ApplyResult], None]) -> None:
         """Call ``on_progress`` with the results so far whenever a result or a batch is recorded."""
         def changed() -> None:
-            on_progress(settle_replays([self.results[i] for i in sorted(self.results)], list(self.batch_results)))
+            result = settle_replays([self.results[i] for i in sorted(self.results)], list(self.batch_results))
+            result.in_flight = self.pipeline.operations
+            on_progress(result)
 
         self.results = _Recorded(self.results, changed)
         self.batch_results = _RecordedList(self.batch_results, changed)
+        self.pipeline.on_change = changed
 
     # -------------------------------------------------------------- per operation
 
     def register(self, index: int, op: RegisterCommitment) -> None:
         if op.external_ref in self.commitments:
-            self.results[index] = OpResult(index, "already_present", self.commitments[op.external_ref], warnings=self._drift(op),
-                                           recorded_in=self.on_chain.get((op.external_ref,)))
+            self._reconcile(index, op)
         elif self.dry_run:
             self.commitments[op.external_ref] = PENDING
             if self.next_predicted_id is not None:
@@ -294,6 +336,7 @@ class _Run(BatchWrites):
             if any(d.commitment_ref == op.commitment_ref for _i, d in leaves):
                 self.flush_batch(label)
         key = (op.commitment_ref, op.delivery_ref)
+        self.pipeline.wait_for({("delivery", *key)})
         if key in self.revoked:
             self.results[index] = OpResult(index, "already_present", self.deliveries.get(key),
                                            recorded_in=self.on_chain.get((*key, "revoked")))
@@ -312,16 +355,81 @@ class _Run(BatchWrites):
             self._revoke_leaf(index, op, key)
             return
         assert isinstance(delivery_id, int)
-        try:
-            answer = self._client.revoke_delivery(delivery_id, op.reason)
-        except ApiProblemError as exc:
-            self.results[index] = self._refused(index, exc, lambda _id: self.revoked.add(key), delivery_id)
+        self._write(lambda: self._client.revoke_delivery(delivery_id, op.reason, pipelined=self.pipelined),
+                    lambda answer, error: self._revoked(index, key, delivery_id, answer, error), ())
+
+    def _revoked(self, index: int, key: tuple[str, str], delivery_id: int, answer: dict[str, Any] | None,
+                 error: ApiError | None) -> None:
+        if isinstance(error, ApiProblemError):
+            self.results[index] = self._refused(index, error, lambda _id: self.revoked.add(key), delivery_id)
             return
-        except ApiError as exc:
-            self.results[index] = OpResult(index, "failed", delivery_id, detail=str(exc))
+        if error is not None or answer is None:
+            self.results[index] = OpResult(index, "failed", delivery_id, detail=str(error))
             return
         self.revoked.add(key)
         self.results[index] = OpResult(index, "done", delivery_id, tx=TxRef.from_answer(answer, 1))
+
+    # -------------------------------------------------------------- re-imports
+
+    def _reconcile(self, index: int, op: RegisterCommitment) -> None:
+        """A registration the ledger holds: compare it, amend what the mapping lets amend,
+        report the rest as differences (`scripts.importer.reimport`)."""
+        ref = op.external_ref
+        summary = self.summaries.get(ref) or {}
+        warnings: list[str] = []
+        amendable = self.amend_fields
+        if summary.get("withdrawn"):
+            warnings.append("already registered and withdrawn")
+            amendable = []
+        changes, differences = reimport.split(reimport.compare(op, summary), amendable)
+        if summary.get("withdrawn") and differences and set(c.field for c in differences) & set(self.amend_fields):
+            warnings.append("a withdrawn commitment takes no amendment: its changed fields are differences")
+        base = OpResult(index, "already_present", self.commitments[ref], warnings=tuple(warnings),
+                        recorded_in=self.on_chain.get((ref,)), differences=differences)
+        if not changes:
+            self.results[index] = base
+            return
+        notes = _after_deadline(summary)
+        if self.dry_run:
+            self.results[index] = replace(base, amendment=AmendmentResult("would_amend", changes, self.amend_reason, warnings=notes))
+            return
+        commitment_id = int(self.commitments[ref])
+        body = reimport.amendment_body(changes, int(summary.get("amendment_count") or 0), self.amend_reason)
+        self._write(lambda: self._client.amend_commitment(commitment_id, body, pipelined=self.pipelined),
+                    lambda answer, error: self._amended(index, base, changes, notes, answer, error), ())
+
+    def _amended(self, index: int, base: OpResult, changes: tuple[FieldChange, ...], notes: tuple[str, ...],
+                 answer: dict[str, Any] | None, error: ApiError | None) -> None:
+        if isinstance(error, ApiProblemError):
+            failed = AmendmentResult("failed", changes, self.amend_reason, detail=f"{error.status} {error.slug}: {error.detail}",
+                                     problem=error.body or None, warnings=notes)
+        elif error is not None or answer is None:
+            failed = AmendmentResult("failed", changes, self.amend_reason, detail=str(error), warnings=notes)
+        else:
+            tx = TxRef.from_answer(answer, 1)
+            number = answer.get("amendment_number")
+            failed = AmendmentResult("amended", changes, self.amend_reason, None if number is None else int(number), tx,
+                                     detail=REPLAYED if tx is not None and tx.earlier else None, warnings=notes)
+        self.results[index] = replace(base, amendment=failed)
+
+    # -------------------------------------------------------------- pipelining
+
+    def _write(self, send: Callable[[], Any], settled: Callable[[dict[str, Any] | None, ApiError | None], None],
+               provides: tuple[Hashable, ...] | list[Hashable], operations: int = 1) -> None:
+        """Send one write (pipelined when the run is) and hand its outcome to ``settled``: now
+        when the API answered it (or refused it at once), later when it was accepted
+        unconfirmed (`Pipeline`). ``provides``: what later writes may wait for."""
+        if self.pipelined:
+            self.pipeline.make_room()
+        try:
+            answer = send()
+        except ApiError as exc:
+            settled(None, exc)
+            return
+        if isinstance(answer, PendingWrite):
+            self.pipeline.add(answer, settled, operations=operations, provides=provides)
+            return
+        settled(answer, None)
 
     # -------------------------------------------------------------- sending
 
@@ -335,16 +443,19 @@ class _Run(BatchWrites):
         for start in range(0, len(waiting), self.batch_size):
             self._send_batch(
                 waiting[start:start + self.batch_size],
-                lambda items: self._client.register_commitments([op.payload() for _i, op in items]),
+                lambda items: self._client.register_commitments([op.payload() for _i, op in items], pipelined=self.pipelined),
                 "commitment_ids",
                 lambda op, cid: self.commitments.__setitem__(op.external_ref, cid),
+                lambda op: ("commitment", op.external_ref),
             )
 
     def flush_deliveries(self) -> None:
-        """Send every waiting delivery, after the waiting registrations they need."""
+        """Send every waiting delivery, after the waiting registrations they need (their ids
+        known: the registrations in flight confirmed)."""
         needed = {op.commitment_ref for _i, op in self.waiting_deliveries}
         if any(op.external_ref in needed for _i, op in self.waiting_registrations):
             self.flush_registrations()
+        self.pipeline.wait_for({("commitment", ref) for ref in needed})
         waiting, self.waiting_deliveries = self.waiting_deliveries, []
         ready: list[tuple[int, RecordDelivery]] = []
         for index, op in waiting:
@@ -362,88 +473,137 @@ class _Run(BatchWrites):
                 lambda items: self._client.record_deliveries(
                     [op.batch_item(self.commitments[op.commitment_ref]) for _i, op in items],
                     batching.evidence_files([op for _i, op in items]),
+                    pipelined=self.pipelined,
                 ),
                 "delivery_ids",
                 lambda op, did: self.deliveries.__setitem__((op.commitment_ref, op.external_ref), did),
+                lambda op: ("delivery", op.commitment_ref, op.external_ref),
             )
+
+    def flush_batch(self, label: str) -> None:
+        """Anchor the waiting leaves of batch ``label`` (`BatchWrites.flush_batch`), once the
+        registrations they need are sent and confirmed."""
+        needed = {op.commitment_ref for _i, op in self.waiting_leaves.get(label, [])}
+        if any(op.external_ref in needed for _i, op in self.waiting_registrations):
+            self.flush_registrations()
+        self.pipeline.wait_for({("commitment", ref) for ref in needed})
+        super().flush_batch(label)
 
     def _send_batch(
         self,
         items: list[tuple[int, Any]],
-        send: Callable[[list[tuple[int, Any]]], dict[str, Any]],
+        send: Callable[[list[tuple[int, Any]]], Any],
         ids_member: str,
         remember: Callable[[Any, int], None],
+        provides: Callable[[Any], Hashable],
     ) -> None:
         """Send ``items`` as one batch; on a refusal naming one item (``index``), settle that
-        item and send the rest again. Each round either writes or removes one item, so this
-        ends after at most ``len(items)`` requests."""
+        item and send the rest again (also when the refusal comes as a pipelined write's
+        failure). Each round either writes or removes one item, so this ends after at most
+        ``len(items)`` requests."""
         items = list(items)
         while items:
+            if self.pipelined:
+                self.pipeline.make_room()
             try:
                 answer = send(items)
-            except ApiProblemError as exc:
-                position = exc.extension("index")
-                if isinstance(position, int) and not isinstance(position, bool) and 0 <= position < len(items):
-                    index, op = items.pop(position)
-                    self.results[index] = self._refused(index, exc, lambda found, op=op: remember(op, found))
-                    continue
-                for index, _op in items:
-                    self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)} refused: {exc.status} {exc.slug}: {exc.detail}",
-                                                   problem=exc.body or None)
-                return
             except ApiError as exc:
-                for index, _op in items:
-                    self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)}: {exc}")
+                if self._batch_refused(items, exc, remember):
+                    continue
                 return
-            ids = list(answer.get(ids_member) or [])
-            tx = TxRef.from_answer(answer, len(items))
-            if len(ids) != len(items):
-                for index, _op in items:
-                    self.results[index] = OpResult(
-                        index, "failed", detail=f"the API answered {len(ids)} {ids_member} for a batch of {len(items)}; a re-run finds what was written", tx=tx
-                    )
+            if isinstance(answer, PendingWrite):
+                self.pipeline.add(
+                    answer, lambda a, e, items=items: self._batch_settled(items, a, e, send, ids_member, remember, provides),
+                    operations=len(items), provides=[provides(op) for _i, op in items],
+                )
                 return
-            for (index, op), new_id in zip(items, ids):
-                remember(op, int(new_id))
-                warnings = self._id_warnings(op, int(new_id))
-                self.results[index] = OpResult(index, "done", int(new_id), warnings=warnings, tx=tx)
+            self._batch_answered(items, answer, ids_member, remember)
             return
 
+    def _batch_settled(self, items: list[tuple[int, Any]], answer: dict[str, Any] | None, error: ApiError | None,
+                       send: Callable[[list[tuple[int, Any]]], Any], ids_member: str,
+                       remember: Callable[[Any, int], None], provides: Callable[[Any], Hashable]) -> None:
+        """A pipelined batch settled: its answer, or its failure (the rest sent again when it
+        names one item)."""
+        if error is None and answer is not None:
+            self._batch_answered(items, answer, ids_member, remember)
+        elif self._batch_refused(items, error, remember):
+            self._send_batch(items, send, ids_member, remember, provides)
+
+    def _batch_refused(self, items: list[tuple[int, Any]], error: ApiError | None,
+                       remember: Callable[[Any, int], None]) -> bool:
+        """A batch refused: settle the item the problem names (``index``) and return True
+        (the rest is sent again), or fail every item and return False."""
+        if isinstance(error, ApiProblemError):
+            position = error.extension("index")
+            if isinstance(position, int) and not isinstance(position, bool) and 0 <= position < len(items):
+                index, op = items.pop(position)
+                self.results[index] = self._refused(index, error, lambda found, op=op: remember(op, found))
+                return True
+            for index, _op in items:
+                self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)} refused: {error.status} {error.slug}: {error.detail}",
+                                               problem=error.body or None)
+            return False
+        for index, _op in items:
+            self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)}: {error}")
+        return False
+
+    def _batch_answered(self, items: list[tuple[int, Any]], answer: dict[str, Any], ids_member: str,
+                        remember: Callable[[Any, int], None]) -> None:
+        ids = list(answer.get(ids_member) or [])
+        tx = TxRef.from_answer(answer, len(items))
+        if len(ids) != len(items):
+            for index, _op in items:
+                self.results[index] = OpResult(
+                    index, "failed", detail=f"the API answered {len(ids)} {ids_member} for a batch of {len(items)}; a re-run finds what was written", tx=tx
+                )
+            return
+        for (index, op), new_id in zip(items, ids):
+            remember(op, int(new_id))
+            warnings = self._id_warnings(op, int(new_id))
+            self.results[index] = OpResult(index, "done", int(new_id), warnings=warnings, tx=tx)
+
     def _register_one(self, index: int, op: RegisterCommitment) -> None:
-        try:
-            answer = self._client.register_commitment(op.payload())
-        except ApiProblemError as exc:
-            self.results[index] = self._refused(index, exc, lambda cid: self.commitments.__setitem__(op.external_ref, cid))
-            return
-        except ApiError as exc:
-            self.results[index] = OpResult(index, "failed", detail=str(exc))
-            return
-        self.commitments[op.external_ref] = int(answer["commitment_id"])
-        self.results[index] = OpResult(index, "done", self.commitments[op.external_ref], tx=TxRef.from_answer(answer, 1))
+        def settled(answer: dict[str, Any] | None, error: ApiError | None) -> None:
+            if isinstance(error, ApiProblemError):
+                self.results[index] = self._refused(index, error, lambda cid: self.commitments.__setitem__(op.external_ref, cid))
+            elif error is not None or answer is None:
+                self.results[index] = OpResult(index, "failed", detail=str(error))
+            else:
+                self.commitments[op.external_ref] = int(answer["commitment_id"])
+                self.results[index] = OpResult(index, "done", self.commitments[op.external_ref], tx=TxRef.from_answer(answer, 1))
+
+        self._write(lambda: self._client.register_commitment(op.payload(), pipelined=self.pipelined), settled,
+                    [("commitment", op.external_ref)])
 
     def _deliver_one(self, index: int, op: RecordDelivery) -> None:
         key = (op.commitment_ref, op.external_ref)
-        try:
-            answer = self._client.record_delivery(self.commitments[op.commitment_ref], op)
-        except ApiProblemError as exc:
-            self.results[index] = self._refused(index, exc, lambda did: self.deliveries.__setitem__(key, did))
-            return
-        except ApiError as exc:
-            self.results[index] = OpResult(index, "failed", detail=str(exc))
-            return
-        delivery_id = int(answer["delivery_id"])
-        self.deliveries[key] = delivery_id
-        warnings = list(self._id_warnings(op, delivery_id))
-        expected = sorted(op.evidence_hashes)
-        got = sorted(str(h).lower() for h in answer.get("evidence_sha256") or [])
-        if got and got != expected:
-            warnings.append(f"the API recorded evidence hashes {got}, the importer computed {expected}")
-        self.results[index] = OpResult(index, "done", delivery_id, warnings=tuple(warnings), tx=TxRef.from_answer(answer, 1))
+
+        def settled(answer: dict[str, Any] | None, error: ApiError | None) -> None:
+            if isinstance(error, ApiProblemError):
+                self.results[index] = self._refused(index, error, lambda did: self.deliveries.__setitem__(key, did))
+                return
+            if error is not None or answer is None:
+                self.results[index] = OpResult(index, "failed", detail=str(error))
+                return
+            delivery_id = int(answer["delivery_id"])
+            self.deliveries[key] = delivery_id
+            warnings = list(self._id_warnings(op, delivery_id))
+            expected = sorted(op.evidence_hashes)
+            got = sorted(str(h).lower() for h in answer.get("evidence_sha256") or [])
+            if got and got != expected:
+                warnings.append(f"the API recorded evidence hashes {got}, the importer computed {expected}")
+            self.results[index] = OpResult(index, "done", delivery_id, warnings=tuple(warnings), tx=TxRef.from_answer(answer, 1))
+
+        commitment_id = self.commitments[op.commitment_ref]
+        self._write(lambda: self._client.record_delivery(commitment_id, op, pipelined=self.pipelined), settled,
+                    [("delivery", *key)])
 
     # -------------------------------------------------------------- helpers
 
     def _waiting_registration(self, ref: str) -> bool:
-        return any(op.external_ref == ref for _i, op in self.waiting_registrations)
+        """Whether ``ref``'s registration waits to be sent, or was sent and is in flight."""
+        return any(op.external_ref == ref for _i, op in self.waiting_registrations) or self.pipeline.provides(("commitment", ref))
 
     def _id_warnings(self, op: Any, new_id: int) -> tuple[str, ...]:
         """A delivery id names its commitment (``commitment_id * 1_000_000 + n``)."""
@@ -464,22 +624,6 @@ class _Run(BatchWrites):
             return OpResult(index, "already_present", found if found is not None else ledger_id, detail=exc.detail)
         return OpResult(index, "failed", ledger_id, detail=f"{exc.status} {exc.slug}: {exc.detail}", problem=exc.body or None)
 
-    def _drift(self, op: RegisterCommitment) -> tuple[str, ...]:
-        summary = self.summaries.get(op.external_ref) or {}
-        pairs = {
-            "title": op.title,
-            "theme": op.theme,
-            "unit": op.unit,
-            "target_quantity": str(op.target_quantity),
-            "promised_at": op.promised_at,
-            "due_date": op.due_date,
-        }
-        changed = [name for name, value in pairs.items() if name in summary and _norm(summary[name]) != _norm(value)]
-        warnings = [f"already registered with a different {', '.join(changed)}; not amended"] if changed else []
-        if summary.get("withdrawn"):
-            warnings.append("already registered and withdrawn")
-        return tuple(warnings)
-
     def _delivery_drift(self, key: tuple[str, str], op: RecordDelivery) -> tuple[str, ...]:
         warnings = []
         existing = self.delivery_quantity.get(key)
@@ -490,8 +634,14 @@ class _Run(BatchWrites):
         return tuple(warnings)
 
 
-def _norm(value: Any) -> str:
-    return str(value)
+def _after_deadline(summary: dict[str, Any]) -> tuple[str, ...]:
+    """A warning when the due date in force has passed (readers then flag the amendment as
+    made after the deadline, ``after_due_date``)."""
+    due = summary.get("due_date")
+    if due is None or int(due) >= time.time():
+        return ()
+    day = datetime.fromtimestamp(int(due), timezone.utc).date().isoformat()
+    return (f"the due date in force ({day}) has passed: readers see this amendment as made after the deadline",)
 
 
 class _Recorded(dict):  # type: ignore[type-arg]

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .plan import Plan, RecordDelivery, RegisterCommitment, RevokeDelivery
 from .state import OnChain
+
+if TYPE_CHECKING:
+    from .reimport import AmendmentResult, FieldChange
 
 OpOutcome = Literal["done", "already_present", "would_do", "failed", "blocked"]
 OUTCOMES: tuple[OpOutcome, ...] = ("done", "already_present", "would_do", "failed", "blocked")
@@ -71,6 +74,10 @@ class OpResult:
         tx: the transaction that carried it (``done`` only).
         recorded_in: for ``already_present``, the transaction that wrote it earlier, when the
             API names it.
+        amendment: a registration present before whose source values changed in fields the
+            mapping's ``reimport.amend`` lists: its amendment (`scripts.importer.reimport`).
+        differences: a registration present before: the fields whose source value differs from
+            the ledger's and that are not amended (not listed, or no ``reimport`` block).
     """
 
     index: int
@@ -81,6 +88,8 @@ class OpResult:
     warnings: tuple[str, ...] = ()
     tx: TxRef | None = None
     recorded_in: OnChain | None = None
+    amendment: AmendmentResult | None = None
+    differences: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,10 +163,12 @@ def settle_replays(results: list[OpResult], batches: list[BatchResult]) -> Apply
 @dataclass
 class ApplyResult:
     """Results of all operations, in plan order, and of every anchored batch in the order
-    sent (empty unless the mapping writes deliveries as batches)."""
+    sent (empty unless the mapping writes deliveries as batches). ``in_flight``: operations
+    sent whose writes the API has not confirmed yet (a run that goes on: no result yet)."""
 
     results: list[OpResult] = field(default_factory=list)
     batches: list[BatchResult] = field(default_factory=list)
+    in_flight: int = 0
 
     def by_index(self) -> dict[int, OpResult]:
         """Operation index → result."""
@@ -173,13 +184,28 @@ class ApplyResult:
 
     @property
     def failed(self) -> list[OpResult]:
-        """Results that are ``failed`` or ``blocked``."""
-        return [r for r in self.results if r.outcome in ("failed", "blocked")]
+        """Results that are ``failed`` or ``blocked``, and registrations whose amendment was
+        refused (``amendment.outcome == "failed"``)."""
+        return [r for r in self.results if r.outcome in ("failed", "blocked")
+                or (r.amendment is not None and r.amendment.outcome == "failed")]
+
+    @property
+    def amended(self) -> list[OpResult]:
+        """Registrations present before that were amended now, or would be (dry run)."""
+        return [r for r in self.results if r.amendment is not None and r.amendment.outcome in ("amended", "would_amend")]
+
+    @property
+    def differing(self) -> list[OpResult]:
+        """Registrations present before with differences the mapping does not let amend."""
+        return [r for r in self.results if r.differences]
 
     def transactions(self) -> list[TxRef]:
-        """The distinct transactions this run sent that were mined, in the order first seen."""
+        """The distinct transactions this run sent that were mined, in the order first seen
+        (an amendment's after its registration's, one an earlier run sent left out)."""
         seen: dict[str, TxRef] = {}
         for r in self.results:
             if r.tx is not None:
                 seen.setdefault(r.tx.tx_hash, r.tx)
+            if r.amendment is not None and r.amendment.tx is not None and not r.amendment.tx.earlier:
+                seen.setdefault(r.amendment.tx.tx_hash, r.amendment.tx)
         return list(seen.values())

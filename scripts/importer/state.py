@@ -9,6 +9,10 @@ from typing import Any
 from .client import LedgerClient
 from .limits import normalise_external_ref
 
+DETAIL_TEXT_FIELDS = ("description", "source_uri", "source_document_sha256")
+"""What only a commitment's detail shows (not the list): merged into its ``summary`` when
+`read_state` reads the detail for its texts."""
+
 
 @dataclass(frozen=True)
 class OnChain:
@@ -93,23 +97,32 @@ class LedgerState:
         return cls(municipality_id)
 
 
-def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iterable[str] = ()) -> LedgerState:
+def read_state(client: LedgerClient, municipality_id: int, with_deliveries: Iterable[str] = (),
+               with_texts: Iterable[str] = ()) -> LedgerState:
     """Read the municipality's commitments (paginated list) and, for the commitments whose
     external ref is in ``with_deliveries``, their deliveries (one detail request each). Refs are
     keyed by their NFC form (``normalise_external_ref``), so a ref the chain holds in another
     form (sent before the API normalised refs) is found by the row that names it in NFC.
+    For the refs in ``with_texts`` the detail's `DETAIL_TEXT_FIELDS` are merged into the
+    ``summary`` (a re-import that may amend descriptions compares them; one detail request
+    each, shared with ``with_deliveries``).
 
     Raises:
         ApiProblemError, ApiUnreachableError: from the client.
     """
     wanted = set(with_deliveries)
+    texts = set(with_texts)
     state = LedgerState(municipality_id, commitment_total=client.commitment_count())
     for summary in client.iter_commitments(municipality_id):
         ref = str(summary["external_ref"])
         state.commitments[normalise_external_ref(ref)] = ExistingCommitment(int(summary["id"]), ref, summary)
-    for ref in sorted(wanted & set(state.commitments)):
+    for ref in sorted((wanted | texts) & set(state.commitments)):
         existing = state.commitments[ref]
         detail = client.commitment(existing.id)
+        if ref in texts:
+            existing.summary = {**existing.summary, **{name: detail.get(name) for name in DETAIL_TEXT_FIELDS if name in detail}}
+        if ref not in wanted:
+            continue
         existing.deliveries = {}
         for d in detail.get("deliveries") or []:
             held = str(d.get("external_ref") or "")

@@ -357,14 +357,18 @@ def test_dry_run_without_any_ledger_state_would_do_everything(chile_per_delivery
     assert {r.outcome for r in result.results} == {"would_do"}
 
 
-def test_existing_commitments_that_differ_are_warned_about_not_amended(baarn_plan, fake_api):
+def test_existing_commitments_that_differ_are_reported_as_differences_not_amended(baarn_plan, fake_api):
     client = client_for(fake_api, "tok-baarn")
     apply_plan(baarn_plan, client, read_state(client, 1), dry_run=False)
     fake_api.commitments[1]["title"] = "Changed by hand"
+    writes = len(fake_api.writes)
     result = apply_plan(baarn_plan, client, read_state(client, 1), dry_run=False)
     first = result.results[0]
     assert first.outcome == "already_present"
-    assert first.warnings == ("already registered with a different title; not amended",)
+    assert first.warnings == ()
+    assert [(d.field, d.ledger, d.source) for d in first.differences] == [("title", "Changed by hand", baarn_plan.commitments[0].title)]
+    assert first.amendment is None
+    assert result.differing == [first] and len(fake_api.writes) == writes
 
 
 def test_read_state_pages_through_the_list(chile_per_delivery_plan, fake_api):
