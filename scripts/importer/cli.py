@@ -4,7 +4,8 @@
         (--token TOKEN | --token-file data/local-staff-tokens.json) \\
         [--data-dir DIR] [--dry-run] [--report out.json] [--batch-size 100] [--evidence-dir DIR]
         [--deliveries-mode per_delivery|batch] [--max-consecutive-failures 5] [--max-retry-seconds 60]
-        [--write-wait-seconds 10] [--write-timeout-seconds 300] [--quiet]
+        [--max-in-flight 4] [--write-wait-seconds 10] [--write-timeout-seconds 300] [--write-poll-seconds 0.2]
+        [--source-date YYYY-MM-DD] [--quiet]
 
 Registrations and deliveries go in batches of ``--batch-size`` per transaction (default 100;
 1 sends each through its single endpoint). A mapping with ``deliveries: {mode: batch}`` (or
@@ -15,8 +16,13 @@ deliveries either way, so the API stores every file the chain cites; ``--evidenc
 writes a copy (named as in the report), to publish beside the data.
 
 Writes go through the API's write outbox: each carries an ``Idempotency-Key`` derived from
-its row(s) and ``Prefer: wait=<--write-wait-seconds>``; a write accepted (202) is polled until
-confirmed or failed, at most ``--write-timeout-seconds``. A request that fails for a reason
+its row(s). They are pipelined: the API answers a write as soon as it has journaled it (202)
+and the next one goes while it is confirmed, at most ``--max-in-flight`` (4) unconfirmed at a
+time; each is polled (at once, then every ``--write-poll-seconds``, doubled each time) until
+confirmed or failed, at most ``--write-timeout-seconds``, and the run waits once, at the end,
+for the API's index to show what it wrote. The API journals the writes in the order they are
+sent, so ids follow the plan's order. ``--max-in-flight 1`` sends each write with ``Prefer:
+wait=<--write-wait-seconds>`` and waits for it before the next. A request that fails for a reason
 not its own (API unreachable, 5xx, 429) is retried with backoff, each retry logged on stderr
 with its wait and reason, at most ``--max-retry-seconds`` in all; after
 ``--max-consecutive-failures`` such failures in a row the run stops (exit 3). Re-running the
@@ -27,11 +33,19 @@ rewritten atomically as the run goes (``"complete": false``), at the end with ``
 true``; a stopped, interrupted (SIGINT, SIGTERM) or crashed run leaves it with
 ``"interrupted": true`` and the reason.
 
-Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation);
-2 nothing was attempted (bad mapping or data, no token, wrong municipality, API unreachable,
-indexer behind); 3 stopped after ``--max-consecutive-failures`` failed requests in a row (re-run
-when the API is back); 4 crashed (an unexpected error; the report says which); 130 interrupted
-by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
+Re-imports. A commitment the ledger holds whose source values changed is compared field by
+field (`scripts.importer.reimport`): the fields the mapping's ``reimport.amend`` lists become
+one amendment of the commitment, with the mapping's reason (``$source``, ``$source_date``:
+``source.published``, or ``--source-date``, or the last snapshot's date), reported per row as
+amended with each field before → after; any other field that differs is reported per row as a
+difference (field, ledger value, source value) and never written. The dry run lists both.
+
+Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation,
+refused amendment); 2 nothing was attempted (bad mapping or data, no token, wrong municipality,
+API unreachable, indexer behind); 3 stopped after ``--max-consecutive-failures`` failed requests
+in a row (re-run when the API is back); 4 crashed (an unexpected error; the report says which);
+6 the source differs from the ledger in fields the mapping does not let it amend, nothing else
+failed; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -42,7 +56,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, Optional
@@ -67,9 +81,11 @@ from .errors import (
     SourceDataError,
     TokenNotFoundError,
 )
-from .mapping import DeliveryMode, load_mapping, with_delivery_mode
+from .mapping import DeliveryMode, load_mapping, with_delivery_mode, with_source_date
+from .pipeline import DEFAULT_WINDOW
 from .plan import Plan
 from .planner import plan_source
+from .reimport import amendment_reason, needs_texts
 from .report import build_report, summary, write_report
 from .state import LedgerState, read_state
 from .tokens import resolve_token
@@ -78,6 +94,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_SHARED_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 DEFAULT_API = "http://127.0.0.1:8000"
 EXIT_OK, EXIT_ROW_FAILED, EXIT_REFUSED, EXIT_STOPPED, EXIT_CRASHED = 0, 1, 2, 3, 4
+EXIT_DIFFERENCES = 6  # the source differs from the ledger in fields the mapping does not let it amend; nothing else failed
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143: the shell's convention
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
@@ -126,6 +143,17 @@ def main(
     write_timeout_seconds: Annotated[
         float, typer.Option("--write-timeout-seconds", min=0.0, help="most time spent polling one write the API accepted (202) until it is confirmed or failed")
     ] = 300.0,
+    write_poll_seconds: Annotated[
+        float, typer.Option("--write-poll-seconds", min=0.01, help="first wait between two polls of a write not confirmed yet (doubled each time, at most 5 s)")
+    ] = 0.2,
+    max_in_flight: Annotated[
+        int, typer.Option("--max-in-flight", min=1, max=64,
+                          help="writes sent and not confirmed yet, at most (1: each write waits for its confirmation, Prefer: wait)")
+    ] = DEFAULT_WINDOW,
+    source_date: Annotated[
+        Optional[datetime], typer.Option("--source-date", formats=["%Y-%m-%d"],
+                                         help="date of the edition of the source imported (sets source.published; a re-import's amendment reason names it)")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (it is off anyway when stderr is not a terminal)")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every cleaned row and warning")] = False,
 ) -> None:
@@ -134,6 +162,10 @@ def main(
         mapping = load_mapping(mapping_path)
         if deliveries_mode is not None:
             mapping = with_delivery_mode(mapping, deliveries_mode, "--deliveries-mode on the command line")
+        if source_date is not None:
+            mapping = with_source_date(mapping, source_date.date())
+        if mapping.reimport is not None and mapping.reimport.amend:
+            amendment_reason(mapping, origin=str(mapping_path))  # refused now, not at the first amendment
         plan = plan_source(mapping, data_dir)
     except (MappingError, SourceDataError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
@@ -147,8 +179,8 @@ def main(
     client_options = dict(
         timeout_seconds=http_timeout_seconds, max_attempts=MAX_ATTEMPTS, max_retry_seconds=max_retry_seconds,
         max_consecutive_failures=max_consecutive_failures, write_wait_seconds=write_wait_seconds,
-        write_timeout_seconds=write_timeout_seconds, idempotency_namespace=mapping.municipality.code,
-        on_retry=live.retried, before_request=live.flush,
+        write_timeout_seconds=write_timeout_seconds, write_poll_seconds=write_poll_seconds,
+        idempotency_namespace=mapping.municipality.code, on_retry=live.retried, before_request=live.flush,
     )
     with _signals_raise() as signals:
         live.signals = signals
@@ -157,7 +189,7 @@ def main(
             evidence_note = _keep_evidence(plan, evidence_dir, dry_run)
             result, ledger, refusal = _run_against_ledger(
                 plan, api, token, token_file, dry_run, sync_timeout_seconds, poll_interval_seconds, client_options,
-                batch_size, ledger, live,
+                batch_size, ledger, live, max_in_flight,
             )
         except ConsecutiveFailuresError as exc:
             live.stop("consecutive-failures", str(exc))
@@ -194,6 +226,10 @@ def main(
         raise typer.Exit(EXIT_REFUSED)
     if summary(plan, result)["failed_rows"]:
         raise typer.Exit(EXIT_ROW_FAILED)
+    if result is not None and result.differing:
+        console.print(f"[yellow]differences:[/yellow] {len(result.differing)} commitments differ from the source in fields "
+                      "the mapping does not let it amend (reimport.amend); nothing was written for them (exit 6)")
+        raise typer.Exit(EXIT_DIFFERENCES)
 
 
 MAX_ATTEMPTS = 100
@@ -289,7 +325,8 @@ class _LiveRun:
         self._rows = [row for row in plan.report if row.operations]
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
-            TextColumn("confirmed {task.fields[written]} · present {task.fields[present]} · failed {task.fields[refused]}"),
+            TextColumn("confirmed {task.fields[written]} · in flight {task.fields[in_flight]} · present {task.fields[present]}"
+                       " · failed {task.fields[refused]}"),
             TimeElapsedColumn(), console=err_console, disable=not show_progress, transient=False,
         )
         self._task: TaskID | None = None
@@ -298,21 +335,24 @@ class _LiveRun:
         """Show the progress display (the applier starts)."""
         if self._task is None:
             self._progress.start()
-            self._task = self._progress.add_task("importing", total=len(self._rows), written=0, present=0, refused=0)
+            self._task = self._progress.add_task("importing", total=len(self._rows), written=0, present=0, refused=0,
+                                                 in_flight=0)
 
     def close(self) -> None:
         """Stop the progress display."""
         self._progress.stop()
 
     def update(self, result: ApplyResult) -> None:
-        """The applier recorded a result (`apply_plan`'s ``on_progress``): shown now, in the
-        report before the next request (`flush`) or at the end."""
+        """The applier recorded a result or sent a write (`apply_plan`'s ``on_progress``): shown
+        now (rows settled, operations confirmed and in flight), in the report before the next
+        request (`flush`) or at the end."""
         self.result = result
         self._dirty = True
         if self._task is not None:
             counts = self.counts()
             self._progress.update(self._task, completed=counts["rows"], written=counts["done"],
-                                  present=counts["already_present"], refused=counts["failed"] + counts["blocked"])
+                                  present=counts["already_present"], refused=counts["failed"] + counts["blocked"],
+                                  in_flight=result.in_flight)
 
     def flush(self) -> None:
         """Before each request (the client's ``before_request``): rewrite the report if a
@@ -337,8 +377,10 @@ class _LiveRun:
     def done_text(self) -> str:
         """``42 of 131 rows settled (written 40, present 2, failed or blocked 0)``."""
         c = self.counts()
+        in_flight = self.result.in_flight if self.result else 0
+        flying = f"; {in_flight} operations were sent and not confirmed yet (a re-run finds them by their keys)" if in_flight else ""
         return (f"{c['rows']} of {len(self._rows)} rows settled (written {c['done']}, present {c['already_present']}, "
-                f"failed or blocked {c['failed'] + c['blocked']})")
+                f"failed or blocked {c['failed'] + c['blocked']}){flying}")
 
     def stop(self, reason: str, detail: str) -> None:
         """The run ended early: the last report says why."""
@@ -385,11 +427,13 @@ def _keep_evidence(plan: Plan, evidence_dir: Path | None, dry_run: bool) -> str 
 def _run_against_ledger(
     plan: Plan, api: str, token: str | None, token_file: Path | None, dry_run: bool,
     sync_timeout_seconds: float, poll_interval_seconds: float, client_options: dict[str, Any], batch_size: int,
-    ledger: dict[str, Any], live: _LiveRun,
+    ledger: dict[str, Any], live: _LiveRun, max_in_flight: int = DEFAULT_WINDOW,
 ) -> tuple[ApplyResult | None, dict[str, Any], str | None]:
     """Returns (result or None, what was learnt about the ledger, refusal message or None).
     ``ledger`` is filled as the run learns (the report of an interrupted run shows it); the
-    applier reports each result to ``live``.
+    applier reports each result to ``live``. After a run that wrote something, one wait for
+    the API's index to reach the chain head (``ledger["indexed_at_end"]``; a warning when it
+    does not within ``sync_timeout_seconds``).
 
     Raises:
         ConsecutiveFailuresError: the run stopped (from the client).
@@ -420,7 +464,8 @@ def _run_against_ledger(
                     raise
                 ledger.setdefault("warnings", []).append(f"{exc} (dry run: comparing with a possibly stale state)")
             wanted = {op.commitment_ref for op in (*plan.deliveries, *plan.revocations)}
-            state = read_state(client, int(municipality["id"]), with_deliveries=wanted)
+            texts = {op.external_ref for op in plan.commitments} if needs_texts(mapping) else set()
+            state = read_state(client, int(municipality["id"]), with_deliveries=wanted, with_texts=texts)
         except MunicipalityNotFoundError as exc:
             if not dry_run:
                 return None, {"error": str(exc)}, str(exc)
@@ -437,9 +482,20 @@ def _run_against_ledger(
             console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
         live.start()
         try:
-            return apply_plan(plan, client, state, dry_run=dry_run, batch_size=batch_size, on_progress=live.update), ledger, None
+            result = apply_plan(plan, client, state, dry_run=dry_run, batch_size=batch_size, on_progress=live.update,
+                                max_in_flight=max_in_flight)
         finally:
             live.close()
+        if not dry_run and result.transactions():
+            try:
+                ledger["indexed_at_end"] = wait_until_indexed(
+                    client, timeout_seconds=sync_timeout_seconds, poll_interval_seconds=poll_interval_seconds
+                )
+            except (IndexerLagError, ApiError) as exc:
+                note = f"at the end: {exc} (every write is confirmed; the API's reads may not show them all yet)"
+                ledger.setdefault("warnings", []).append(note)
+                console.print(f"[yellow]warning:[/yellow] {escape(note)}")
+        return result, ledger, None
 
 
 def _print_header(plan: Plan, mapping_path: Path, data_dir: Path, dry_run: bool) -> None:
@@ -497,7 +553,34 @@ def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> Non
             console.print(t)
     if verbose:
         _print_rows(plan, result)
+    _print_reimport(plan, result)
     _print_failures(plan, result)
+
+
+def _print_reimport(plan: Plan, result: ApplyResult | None) -> None:
+    """The re-import's amendments (written, would be written, refused) and differences, one
+    line per field: row, key, what, field, ledger → source."""
+    if result is None or not (result.amended or result.differing or any(r.amendment for r in result.results)):
+        return
+    headers = {"amended": "amended", "would_amend": "would amend", "failed": "amendment refused"}
+    t = Table(title="Re-import: the source differs from the ledger")
+    for col in ("file:line", "key", "what", "field", "ledger → source"):
+        t.add_column(col)
+    rows = {i: row for row in plan.report for i in row.operations}
+    for r in result.results:
+        row = rows.get(r.index)
+        if row is None or not (r.amendment or r.differences):
+            continue
+        where = f"{escape(row.file)}:{row.line}"
+        if r.amendment is not None:
+            for c in r.amendment.changes:
+                t.add_row(where, escape(row.key), headers[r.amendment.outcome], c.field, escape(f"{c.ledger!r} → {c.source!r}"))
+        for d in r.differences:
+            t.add_row(where, escape(row.key), "difference (not amended)", d.field, escape(f"{d.ledger!r} → {d.source!r}"))
+    console.print(t)
+    reasons = {r.amendment.reason for r in result.results if r.amendment is not None}
+    for reason in sorted(reasons):
+        console.print(f"Amendment reason: {escape(reason)}")
 
 
 def _print_batches(plan: Plan, result: ApplyResult | None) -> None:
@@ -555,5 +638,9 @@ def _print_failures(plan: Plan, result: ApplyResult | None) -> None:
             if res is not None and res.outcome in ("failed", "blocked"):
                 t.add_row(f"{escape(row.file)}:{row.line}", escape(row.key), escape(plan.operations[i].describe()),
                           escape(f"{res.outcome}: {res.detail}"))
+            if res is not None and res.amendment is not None and res.amendment.outcome == "failed":
+                fields = ", ".join(c.field for c in res.amendment.changes)
+                t.add_row(f"{escape(row.file)}:{row.line}", escape(row.key), escape(f"amend {fields}"),
+                          escape(f"failed: {res.amendment.detail}"))
     if t.row_count:
         console.print(t)

@@ -20,7 +20,7 @@ from typing import Any
 from .apply import ApplyResult
 from .plan import Plan
 
-REPORT_VERSION = 4  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress
+REPORT_VERSION = 5  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress; 5: re-imports (an operation's "amendment" and "differences", summary "reimport")
 
 
 def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
@@ -32,9 +32,11 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         "skipped_by_reason": {reason: n}, "cleaned_by_reason": {reason: n},
         "failed_rows": n, "transactions": {"count", "gas_used", "operations"} | None,
         "deliveries_mode": "per_delivery" | "batch", "batches": {"planned": [{"label",
-        "leaf_count"}], "sent": {outcome: n} | None}}``; ``transactions`` counts the mined
-        transactions this run sent, their total gas and the operations they carried (an
-        anchored batch: one transaction carrying its leaves).
+        "leaf_count"}], "sent": {outcome: n} | None}, "reimport": {"amended", "would_amend",
+        "amendment_failed", "rows_with_differences", "differences_by_field": {field: n}} |
+        None}``; ``transactions`` counts the mined transactions this run sent, their total gas
+        and the operations they carried (an anchored batch: one transaction carrying its
+        leaves; an amendment: one carrying one); ``failed_rows`` counts refused amendments too.
     """
     counts = plan.counts()
     cleaned_by_reason: dict[str, int] = {}
@@ -64,6 +66,23 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
                 for outcome in ("done", "already_present", "would_do", "failed")
             },
         },
+        "reimport": _reimport(result),
+    }
+
+
+def _reimport(result: ApplyResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    amendments = [r.amendment for r in result.results if r.amendment is not None]
+    by_field: dict[str, int] = {}
+    for r in result.differing:
+        for d in r.differences:
+            by_field[d.field] = by_field.get(d.field, 0) + 1
+    return {
+        **{key: sum(1 for a in amendments if a.outcome == outcome)
+           for key, outcome in (("amended", "amended"), ("would_amend", "would_amend"), ("amendment_failed", "failed"))},
+        "rows_with_differences": len(result.differing),
+        "differences_by_field": dict(sorted(by_field.items())),
     }
 
 
@@ -123,6 +142,8 @@ def build_report(
                     "warnings": list(res.warnings) if res else [],
                     "tx": res.tx.as_json() if res and res.tx else None,
                     "recorded_in": res.recorded_in.as_json() if res and res.recorded_in else None,
+                    "amendment": res.amendment.as_json() if res and res.amendment else None,
+                    "differences": [d.as_json() for d in res.differences] if res else [],
                 }
             )
         rows.append(entry)
