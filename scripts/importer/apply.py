@@ -53,7 +53,8 @@ API's index holds the batch the run anchored, then names its root and leaf hash.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
@@ -540,16 +541,27 @@ class _Run(BatchWrites):
                 index, op = items.pop(position)
                 self.results[index] = self._refused(index, error, lambda found, op=op: remember(op, found))
                 return True
-            for index, _op in items:
-                self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)} refused: {error.status} {error.slug}: {error.detail}",
-                                               problem=error.body or None)
+            with self._recording():
+                for index, _op in items:
+                    self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)} refused: {error.status} {error.slug}: {error.detail}",
+                                                   problem=error.body or None)
             return False
-        for index, _op in items:
-            self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)}: {error}")
+        with self._recording():
+            for index, _op in items:
+                self.results[index] = OpResult(index, "failed", detail=f"batch of {len(items)}: {error}")
         return False
 
     def _batch_answered(self, items: list[tuple[int, Any]], answer: dict[str, Any], ids_member: str,
                         remember: Callable[[Any, int], None]) -> None:
+        with self._recording():
+            self._record_batch(items, answer, ids_member, remember)
+
+    def _recording(self) -> Any:
+        """Record a batch's results, reported once (`_Recorded.held`)."""
+        return self.results.held() if isinstance(self.results, _Recorded) else nullcontext()
+
+    def _record_batch(self, items: list[tuple[int, Any]], answer: dict[str, Any], ids_member: str,
+                      remember: Callable[[Any, int], None]) -> None:
         ids = list(answer.get(ids_member) or [])
         tx = TxRef.from_answer(answer, len(items))
         if len(ids) != len(items):
@@ -645,15 +657,34 @@ def _after_deadline(summary: dict[str, Any]) -> tuple[str, ...]:
 
 
 class _Recorded(dict):  # type: ignore[type-arg]
-    """Operation index → `OpResult` that calls ``changed()`` after each result recorded."""
+    """Operation index → `OpResult` that calls ``changed()`` after each result recorded, or
+    once after the results recorded inside `held` (a batch's: one call, not one per item,
+    which made a 1,500-row run quadratic)."""
 
     def __init__(self, initial: dict[int, OpResult], changed: Callable[[], None]) -> None:
         super().__init__(initial)
         self._changed = changed
+        self._held = 0
+        self._pending = False
 
     def __setitem__(self, index: int, result: OpResult) -> None:
         super().__setitem__(index, result)
-        self._changed()
+        if self._held:
+            self._pending = True
+        else:
+            self._changed()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Record several results, then call ``changed()`` once (also when interrupted)."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._pending:
+                self._pending = False
+                self._changed()
 
     def setdefault(self, index: int, result: OpResult) -> OpResult:  # type: ignore[override]
         if index in self:
