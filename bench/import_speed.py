@@ -15,10 +15,11 @@ Each line: seconds, rows with operations per second, operations, and transaction
 names.
 
 ``--baseline-repo`` (e.g. a checkout of main before a change) runs the same imports with that
-checkout's importer on a second fresh stack (this checkout's API, so only the importer
-differs), and prints both; ``--importer-args`` adds options to this checkout's runs
-(``"--max-in-flight 1"``). Timings are noisy on a shared 2-core machine: compare the two
-columns of one run, not absolute seconds.
+checkout's importer on a second fresh stack and chain (anvil on ``--rpc-port`` + 1; this
+checkout's API, so only the importer differs), source by source in turn with this checkout's,
+and prints both; ``--importer-args`` adds options to this checkout's runs (``"--max-in-flight
+1"``). Timings are noisy on a shared 2-core machine: compare the two columns of one run, not
+absolute seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -154,29 +156,45 @@ def _import(repo: Path, stack: InProcessStack, mapping: Path, code: str, data_di
 SOURCES = ("commitments", "rerun", "snapshots", "baarn", "chile")
 
 
-def run_imports(repo: Path, importer: str, data_dir: Path, rows: int, items: int, rpc_port: int,
-                extra: list[str], sources: tuple[str, ...] = SOURCES) -> list[Measured]:
-    """The imports ``sources`` (of `SOURCES`, in that order) with ``repo``'s importer on a
-    fresh chain and stack."""
-    out: list[Measured] = []
-    with throwaway_anvil(port=rpc_port) as rpc_url, tempfile.TemporaryDirectory() as tmp:
+@dataclass(frozen=True)
+class Importer:
+    """Whose importer runs: its checkout, a name for the table, further options."""
+
+    repo: Path
+    name: str
+    extra: tuple[str, ...] = ()
+
+
+def run_imports(importers: list[Importer], data_dir: Path, rows: int, items: int, rpc_port: int,
+                sources: tuple[str, ...] = SOURCES) -> list[list[Measured]]:
+    """The imports ``sources`` (of `SOURCES`, in that order), each importer on its own fresh
+    chain (anvil on ``rpc_port``, ``rpc_port + 1``...) and stack, all up at once: each source
+    is imported by every importer in turn before the next, so the pairs compared ran within
+    seconds of each other on this shared machine. Returns one list per importer."""
+    out: list[list[Measured]] = [[] for _ in importers]
+    with ExitStack() as stack_of, tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         generated = folder / "source"
         generated.mkdir()
         commitments = write_commitments_source(generated, rows)
         snapshots = write_snapshots_source(generated, items)
         keys = {"GM0308": (KEYS[1], KEYS[2]), "CL-GOB": (KEYS[3], KEYS[4])}
-        with InProcessStack(rpc_url, folder / "data", KEYS[0], keys) as stack:
-            runs = {
-                "commitments": (f"generated commitments ({rows} rows)", commitments, "GM0308", generated),
-                "rerun": (f"the same again (re-run, {rows} rows)", commitments, "GM0308", generated),
-                "snapshots": (f"generated snapshots ({items} items × 2)", snapshots, "CL-GOB", generated),
-                "baarn": ("Baarn (131 commitments)", MAPPINGS / "baarn-coalitieakkoord.yaml", "GM0308", data_dir),
-                "chile": ("Chile (216 / 170 / 9, anchored batches)", MAPPINGS / "ddah-chile.yaml", "CL-GOB", data_dir),
-            }
-            chosen = [runs[name] for name in SOURCES if name in sources]
-            for n, (label, mapping, code, source_dir) in enumerate(chosen):
-                out.append(_import(repo, stack, mapping, code, source_dir, folder / f"report-{n}.json", extra, label, importer))
+        stacks = [stack_of.enter_context(InProcessStack(stack_of.enter_context(throwaway_anvil(port=rpc_port + n)),
+                                                        folder / f"data-{n}", KEYS[0], keys))
+                  for n in range(len(importers))]
+        runs = {
+            "commitments": (f"generated commitments ({rows} rows)", commitments, "GM0308", generated),
+            "rerun": (f"the same again (re-run, {rows} rows)", commitments, "GM0308", generated),
+            "snapshots": (f"generated snapshots ({items} items × 2)", snapshots, "CL-GOB", generated),
+            "baarn": ("Baarn (131 commitments)", MAPPINGS / "baarn-coalitieakkoord.yaml", "GM0308", data_dir),
+            "chile": ("Chile (216 / 170 / 9, anchored batches)", MAPPINGS / "ddah-chile.yaml", "CL-GOB", data_dir),
+        }
+        for name in (name for name in SOURCES if name in sources):
+            label, mapping, code, source_dir = runs[name]
+            for n, (importer, stack) in enumerate(zip(importers, stacks)):
+                report = folder / f"report-{name}-{n}.json"
+                out[n].append(_import(importer.repo, stack, mapping, code, source_dir, report, list(importer.extra), label,
+                                      importer.name))
     return out
 
 
@@ -206,9 +224,11 @@ def main(
     unknown = sorted(set(chosen) - set(SOURCES))
     if unknown:
         raise typer.BadParameter(f"unknown sources {unknown}; choose from {', '.join(SOURCES)}")
-    results = run_imports(REPO_ROOT, "this checkout", data_dir, rows, items, rpc_port, shlex.split(importer_args), chosen)
-    baseline = (run_imports(baseline_repo.resolve(), f"baseline {baseline_repo}", data_dir, rows, items, rpc_port, [], chosen)
-                if baseline_repo is not None else [])
+    importers = [Importer(REPO_ROOT, "this checkout", tuple(shlex.split(importer_args)))]
+    if baseline_repo is not None:
+        importers.append(Importer(baseline_repo.resolve(), f"baseline {baseline_repo}"))
+    measured = run_imports(importers, data_dir, rows, items, rpc_port, chosen)
+    results, baseline = measured[0], (measured[1] if baseline_repo is not None else [])
     table = Table(title="Imports through the API (throwaway anvil, in-process indexer and API; importer as a subprocess)")
     for column in ("source", "rows", "operations", "written", "transactions", "seconds", "rows/s"):
         table.add_column(column, justify="left" if column == "source" else "right")

@@ -9,6 +9,7 @@ after the API's index holds the batch when this run anchored it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from . import batches as batching
 from .client import LedgerClient
@@ -65,8 +66,10 @@ class BatchWrites:
     index_wait: tuple[float, float, Callable[[float], None]]
     predicted: dict[str, int]
 
+    pipelined: bool
     flush_registrations: Callable[[], None]
     _refused: Callable[..., OpResult]
+    _write: Callable[..., None]
 
     @property
     def _client(self) -> LedgerClient:
@@ -79,16 +82,18 @@ class BatchWrites:
             self.results[index] = OpResult(index, "blocked", detail=f"the batch of delivery {op.delivery_ref!r} is not known")
             return
         self._wait_until_indexed(root)
-        try:
-            answer = self._client.revoke_batched_delivery(root, leaf_hash, op.reason)
-        except ApiProblemError as exc:
-            self.results[index] = self._refused(index, exc, lambda _id: self.revoked.add(key), leaf_hash)
-            return
-        except ApiError as exc:
-            self.results[index] = OpResult(index, "failed", leaf_hash, detail=str(exc))
-            return
-        self.revoked.add(key)
-        self.results[index] = OpResult(index, "done", leaf_hash, tx=TxRef.from_answer(answer, 1))
+
+        def settled(answer: dict[str, Any] | None, error: ApiError | None) -> None:
+            if isinstance(error, ApiProblemError):
+                self.results[index] = self._refused(index, error, lambda _id: self.revoked.add(key), leaf_hash)
+            elif error is not None or answer is None:
+                self.results[index] = OpResult(index, "failed", leaf_hash, detail=str(error))
+            else:
+                self.revoked.add(key)
+                self.results[index] = OpResult(index, "done", leaf_hash, tx=TxRef.from_answer(answer, 1))
+
+        self._write(lambda: self._client.revoke_batched_delivery(root, leaf_hash, op.reason, pipelined=self.pipelined),
+                    settled, ())
 
     def _learn_delivery(self, commitment_ref: str, delivery_ref: str) -> int | str | None:
         """Read back a delivery the API says is on the ledger already (a leaf refused as a

@@ -28,7 +28,7 @@ yet have no result, and a re-run writes what is missing. ``on_progress`` sees ev
 it is recorded, so a caller can report a run that stops or is interrupted.
 
 Pipelining (``max_in_flight`` > 1, the CLI's ``--max-in-flight``, default 4 there). Every
-write but an anchored batch and its leaves' revocations is sent pipelined: the API answers
+write but an anchored batch is sent pipelined (its leaves' revocations too): the API answers
 once it has journaled it, and the next write goes while it is confirmed; at most
 ``max_in_flight`` wait unconfirmed (`scripts.importer.pipeline`), all are settled at the end.
 The API journals them in the order sent, so nonces and ids follow the plan's order. A write

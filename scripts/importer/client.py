@@ -320,7 +320,7 @@ class LedgerClient:
         ``counted_leaves``, ``chain``...). Raises `ApiProblemError` (404) if not anchored."""
         return self._request("GET", f"/batches/{root}")
 
-    def revoke_batched_delivery(self, root: str, leaf_hash: str, reason: str) -> dict[str, Any]:
+    def revoke_batched_delivery(self, root: str, leaf_hash: str, reason: str, *, pipelined: bool = False) -> Any:
         """``POST /staff/batches/{root}/leaves/{leaf_hash}/revocation`` (the API finds the leaf
         and its proof in the stored batch file and calls ``revokeBatchedDelivery``) →
         ``{"leaf_hash", "commitment_id", "tx"}``.
@@ -328,7 +328,8 @@ class LedgerClient:
         Raises:
             ApiProblemError: e.g. 409 ``delivery-already-revoked``.
         """
-        return self._request("POST", f"/staff/batches/{root}/leaves/{leaf_hash}/revocation", json={"reason": reason})
+        return self._request("POST", f"/staff/batches/{root}/leaves/{leaf_hash}/revocation", json={"reason": reason},
+                             pipelined=pipelined)
 
     def revoke_delivery(self, delivery_id: int, reason: str, *, pipelined: bool = False) -> Any:
         """``POST /staff/deliveries/{id}/revocation`` → ``{"delivery_id", "commitment_id", "tx"}``.

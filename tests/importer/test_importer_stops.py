@@ -190,9 +190,9 @@ def test_through_the_write_outbox_the_import_is_the_same_and_the_keys_are_stable
     assert len(fake.commitments) == 216 and len(fake.batches) == 3
     assert fake.idempotency_keys == runs[0].idempotency_keys and None not in fake.idempotency_keys
     assert len(set(fake.idempotency_keys)) == len(fake.idempotency_keys)
-    # Pipelined writes go without Prefer (answered once journaled, polled later); the anchored
-    # batches (3) and their leaves' revocations (9) still wait for their confirmation.
-    assert fake.prefer.count("wait=10") == 3 + 9 and set(fake.prefer) == {None, "wait=10"}
+    # Pipelined writes go without Prefer (answered once journaled, polled later); the three
+    # anchored batches still wait for their confirmation.
+    assert fake.prefer.count("wait=10") == 3 and set(fake.prefer) == {None, "wait=10"}
     polls = [p for m, p in fake.requests if p.startswith("/api/v1/staff/writes/")]
     assert len(polls) == 2 * len(fake.outbox_writes)
     report = json.loads(report_path.read_text(encoding="utf-8"))
