@@ -130,6 +130,10 @@ class FakeLedgerApi:
             ``idempotency-key-reused``.
         outbox_writes: write id → Write. ``idempotency_keys``: the key of every write request.
         write_delay_seconds: each write request waits this long (for tests that kill a run).
+        amendments: ``POST /staff/commitments/{id}/amendments`` as the API checks it (the
+            amendment count seen, at least one field, no field set to its value, a due date
+            after the promise date, a reason of 1..1000 bytes, not withdrawn); an accepted one
+            changes the commitment and is listed in its detail's ``amendments``.
     """
 
     ANCHOR_GAS = 60_000  # the fake's gas of one anchored batch, whatever its leaf count
@@ -247,6 +251,7 @@ class FakeLedgerApi:
             ("POST", r"/api/v1/staff/commitments", self.register),
             ("POST", r"/api/v1/staff/commitments/batch", self.register_batch),
             ("POST", r"/api/v1/staff/commitments/(\d+)/deliveries", self.deliver),
+            ("POST", r"/api/v1/staff/commitments/(\d+)/amendments", self.amend),
             ("POST", r"/api/v1/staff/deliveries/batch", self.deliver_batch),
             ("POST", r"/api/v1/staff/deliveries/(\d+)/revocation", self.revoke),
             ("POST", r"/api/v1/staff/batches", self.anchor),
@@ -309,7 +314,8 @@ class FakeLedgerApi:
         delivered = sum(int(d["quantity"]) for d in self.deliveries.values()
                         if d["commitment_id"] == c["id"] and d["revocation"] is None and d.get("counted", True))
         return {k: c[k] for k in ("id", "municipality_id", "external_ref", "title", "theme", "unit",
-                                  "target_quantity", "promised_at", "due_date", "withdrawn", "registered")} | {"delivered_quantity": str(delivered)}
+                                  "target_quantity", "promised_at", "due_date", "withdrawn", "registered")} | {
+            "delivered_quantity": str(delivered), "amendment_count": len(c.get("amendments", []))}
 
     def list_commitments(self, request):
         params = request.url.params
@@ -328,7 +334,9 @@ class FakeLedgerApi:
             return self.problem(404, "not-found", "unknown commitment")
         deliveries = [d for d in self.deliveries.values() if d["commitment_id"] == commitment_id
                       and not (self.hide_batched and d.get("kind") == "batched")]
-        return self.ok(self.summary(c) | {"description": c["description"], "deliveries": deliveries})
+        return self.ok(self.summary(c) | {"description": c["description"], "source_uri": c.get("source_uri", ""),
+                                          "source_document_sha256": c.get("source_document_sha256"),
+                                          "amendments": list(c.get("amendments", [])), "deliveries": deliveries})
 
     # -------------------------------------------------------------- staff
 
@@ -388,6 +396,39 @@ class FakeLedgerApi:
         for c in batch:
             self.commitments[c["id"]] = c | {"registered": self.chain_ref(tx)}
         return self.ok({"commitment_ids": [c["id"] for c in batch], "tx": tx}, 201)
+
+    def amend(self, request, commitment_id):
+        municipality_id = self.caller(request)
+        if municipality_id is None:
+            return self.problem(401, "unauthorized", "missing or unknown token")
+        c = self.commitments.get(commitment_id)
+        if c is None:
+            return self.problem(404, "not-found", "unknown commitment")
+        if c["municipality_id"] != municipality_id:
+            return self.problem(403, "forbidden", "token of another municipality")
+        body = json.loads(request.content)
+        if c["withdrawn"]:
+            return self.problem(409, "commitment-withdrawn", "withdrawn")
+        seen, count = body["expected_amendment_count"], len(c.get("amendments", []))
+        if seen != count:
+            return self.problem(409, "stale-amendment-count", f"amended since: {count} amendments",
+                                expected_amendment_count=seen, current_amendment_count=count)
+        fields = [name for name in ("title", "description", "target_quantity", "due_date") if body.get(name) is not None]
+        if not fields or not 1 <= len(body["reason"].encode()) <= 1000:
+            return self.problem(422, "validation-error", "at least one field and a reason of 1..1000 bytes")
+        for name in fields:
+            if str(body[name]) == str(c[name]):
+                return self.problem(409, "amendment-changes-nothing", f"{name} already has that value", field=name)
+        if "due_date" in fields and int(body["due_date"]) <= int(c["promised_at"]):
+            return self.problem(422, "validation-error", f"due_date {body['due_date']} is not after the promise date "
+                                f"{c['promised_at']}", errors=[{"loc": ["body", "due_date"], "type": "due_date_before_promise",
+                                                                "msg": "a deadline comes after the promise"}])
+        tx = self.tx(request.url.path, 1)
+        c.update({name: body[name] for name in fields})
+        number = count + 1
+        c.setdefault("amendments", []).append({"amendment_number": number, "fields": fields, "reason": body["reason"],
+                                               **{name: body[name] for name in fields}, "chain": self.chain_ref(tx)})
+        return self.ok({"commitment_id": commitment_id, "amendment_number": number, "tx": tx}, 201)
 
     def _check_delivery(self, municipality_id, commitment_id, ref, hashes, batch):
         c = self.commitments.get(commitment_id)
