@@ -23,8 +23,10 @@ def plan_source(mapping: CommitmentsMapping | ProgressSnapshotsMapping, data_dir
 
     Raises:
         SourceDataError: if a file is missing or lacks a column the mapping uses.
+        MappingError: an ``issuers`` mapping not split by issuer (`scripts.importer.issuers.plan_issuers`).
     """
     data_dir = Path(data_dir)
+    mapping.issuer  # an issuers mapping is planned per issuer (scripts.importer.issuers): MappingError otherwise
     if isinstance(mapping, CommitmentsMapping):
         return plan_commitments(mapping, data_dir)
     return plan_snapshots(mapping, data_dir)
@@ -44,6 +46,8 @@ def plan_commitments(mapping: CommitmentsMapping, data_dir: Path) -> Plan:
     report: list[ReportRow] = []
     first_line_of_ref: dict[str, int] = {}
     for row in table.rows:
+        if not mapping.owns(row.values):
+            continue  # another issuer's row (an issuers mapping is planned per issuer)
         key = row.values[mapping.key_column]
         base = {"file": row.file, "line": row.line, "key": key}
         rule = first_skip(mapping.skip, row.values)

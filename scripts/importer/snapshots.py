@@ -120,6 +120,8 @@ class _Replay:
         seen: dict[str, int] = {}
         for row in table.rows:
             m = self.mapping
+            if not m.owns(row.values):
+                continue  # another issuer's row (an issuers mapping is planned per issuer)
             key = row.values[m.key_column]
             base = {"file": row.file, "line": row.line, "key": key}
             rule = first_skip(m.skip, row.values)
@@ -139,7 +141,7 @@ class _Replay:
             if not problems:
                 progress = as_int("progress", progress, problems)
             if problems or progress is None:
-                self._add(base, extra, warnings, "skipped", f"malformed progress ({'; '.join(problems)})")
+                self._add(base, {**extra, "malformed": True}, warnings, "skipped", f"malformed progress ({'; '.join(problems)})")
                 continue
             if key in self.invalid_items:
                 self._add(base, extra, warnings, "skipped", f"its commitment is invalid ({self.invalid_items[key]})")
