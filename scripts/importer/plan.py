@@ -212,6 +212,8 @@ class ReportRow(BaseModel):
     ``unchanged`` (a snapshot row whose progress did not change), ``skipped`` (a skip rule or a
     malformed value; ``reason`` says which), ``invalid`` (the row would be rejected by the
     ledger or contradicts another row; ``reason`` says why; counts as a failure).
+    ``merged_lines``: the continuation rows of the file merged into this one (``group:``),
+    which have no report row of their own.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -224,6 +226,7 @@ class ReportRow(BaseModel):
     cleaned: tuple[Cleaned, ...] = ()
     warnings: tuple[str, ...] = ()
     operations: tuple[int, ...] = Field(default=(), description="indexes into Plan.operations")
+    merged_lines: tuple[int, ...] = Field(default=(), description="continuation lines merged into this row (group)")
 
 
 @dataclass(frozen=True)
