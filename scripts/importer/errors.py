@@ -7,6 +7,7 @@ never matches on message text, only on the class and its typed attributes.
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 
@@ -56,11 +57,9 @@ class SourceEncodingError(SourceDataError):
         self.line = line
         self.offset = offset
         self.data = data
-        super().__init__(
-            file,
-            f"line {line}, byte offset {offset}: byte(s) 0x{data.hex()} are not {encoding} text; "
-            "if the file was saved by Excel or another Windows program, try read: {encoding: windows-1252}",
-        )
+        hint = ("if the file was saved by Excel or another Windows program, try read: {encoding: windows-1252}"
+                if codecs.lookup(encoding).name != "cp1252" else "give the file's encoding as read.encoding")
+        super().__init__(file, f"line {line}, byte offset {offset}: byte(s) 0x{data.hex()} are not {encoding} text; {hint}")
 
 
 class AmbiguousColumnError(SourceDataError):

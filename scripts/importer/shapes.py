@@ -79,6 +79,12 @@ class ReadSpec(Strict):
             codecs.lookup(value)
         except LookupError:
             raise ValueError(f"unknown codec {value!r}; give a Python codec name such as utf-8 or windows-1252") from None
+        try:
+            b"a".decode(value, "replace")
+        except LookupError:  # base64, rot13...: codecs, but not of bytes to text
+            raise ValueError(f"codec {value!r} does not decode bytes to text; give a text encoding such as utf-8") from None
+        except ValueError:
+            pass  # a text codec that refuses this byte: fine here, the file's bytes decide
         return value
 
     @field_validator("delimiter")

@@ -431,6 +431,9 @@ def test_an_unknown_codec_is_refused_at_its_location():
     assert problems_of(commitments_doc(read={"encoding": "utf-9"})) == [
         "read.encoding: unknown codec 'utf-9'; give a Python codec name such as utf-8 or windows-1252",
     ]
+    assert problems_of(commitments_doc(read={"encoding": "base64"})) == [
+        "read.encoding: codec 'base64' does not decode bytes to text; give a text encoding such as utf-8",
+    ]
 
 
 def test_a_two_character_delimiter_is_refused_at_its_location():
