@@ -225,7 +225,7 @@ class CommitmentsMapping(_MappingBase):
 
     def files(self) -> list[str]:
         """Files read, relative to the data directory: ``file``, then the joined files."""
-        return list(dict.fromkeys([self.file, *self.joined_files()]))
+        return [self.file, *(f for f in self.joined_files() if f != self.file)]
 
 
 class Snapshot(Strict):
@@ -348,8 +348,9 @@ class ProgressSnapshotsMapping(_MappingBase):
 
     def files(self) -> list[str]:
         """Files read, relative to the data directory: the snapshots' in time order, then the
-        joined files (each file once)."""
-        return list(dict.fromkeys([*(s.file for s in self.snapshots), *self.joined_files()]))
+        joined files that are not one of them."""
+        own = [s.file for s in self.snapshots]
+        return own + [f for f in self.joined_files() if f not in own]
 
 
 Mapping = Annotated[Union[CommitmentsMapping, ProgressSnapshotsMapping], Field(discriminator="kind")]

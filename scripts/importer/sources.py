@@ -196,7 +196,7 @@ def read_table(
     found = {column: _find(sources, column) for column in required_columns}
     missing = sorted(column for column, at in found.items() if at is None)
     if missing:
-        joined = "".join(f"; joined {j.spec.file} gives {j.spec.prefix}<its column>" for j in joins)
+        joined = "".join(f"; the joined {j.spec.file} has {list(j.columns.header)} as {j.spec.prefix}<name>" for j in joins)
         raise SourceDataError(rel_path, f"missing column(s) {missing}; the header has {list(raw.header)}{joined}")
     aliases = _aliases(sources, clean_columns, rel_path)
     records = _padded(raw, columns.width)
