@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .csvsource import read_csv
 from .mapping import CommitmentsMapping, MunicipalityRef, ProgressSnapshotsMapping
 from .plan import Plan, ReportRow
 from .planner import plan_source
 from .rows import first_skip
+from .sources import read_sources
 
 AnyMapping = CommitmentsMapping | ProgressSnapshotsMapping
 
@@ -45,7 +45,8 @@ def split_issuers(mapping: AnyMapping, data_dir: str | Path) -> IssuerSplit:
     issuer, nothing unassigned).
 
     Raises:
-        SourceDataError: a file is missing or lacks the issuer or key column.
+        SourceDataError: a file cannot be read or lacks a column the mapping uses
+            (`scripts.importer.sources.read_sources`).
     """
     if mapping.issuers is None:
         assert mapping.municipality is not None
@@ -55,8 +56,8 @@ def split_issuers(mapping: AnyMapping, data_dir: str | Path) -> IssuerSplit:
     found: dict[str, MunicipalityRef] = {}
     names: dict[str, tuple[str, int]] = {}
     unassigned: list[ReportRow] = []
-    for rel in mapping.files():
-        table = read_csv(data_dir, rel, block.columns() | {mapping.key_column} | {r.column for r in mapping.skip if r.column})
+    for table in read_sources(mapping, data_dir):  # as the planner reads them: grouped, joined
+        rel = table.file
         for row in table.rows:
             ref = block.issuer_of(row.values)
             base = {"file": row.file, "line": row.line, "key": row.values[mapping.key_column]}

@@ -12,8 +12,14 @@ Two kinds (the ``kind`` key):
 Values are described by `FieldSpec`: exactly one of ``column`` (a CSV column, after the
 ``clean`` steps of that column), ``const`` or ``template`` (``str.format`` syntax where each
 field is a whole column name, e.g. ``"Boletín {boletin}"``, or a context name starting with
-``$``), followed by optional ``transforms``. ``clean`` steps change column values and are
-reported row by row; ``transforms`` only shape one field and are not reported.
+``$``), then its ``default`` when the value is empty, followed by optional ``transforms``.
+``clean`` steps change column values and are reported row by row; ``transforms`` only shape
+one field and are not reported.
+
+A file's shape is said by ``read`` (format, encoding, delimiter, header row...), ``group``
+(continuation rows) and ``join`` (other files joined by a key): see `scripts.importer.shapes`
+and `scripts.importer.sources`. Wherever a column name is accepted, ``"#<n>"`` names the n-th
+column (1-based) and ``<prefix><name>`` a joined file's column.
 
 See scripts/mappings/*.yaml for complete examples.
 """
@@ -33,6 +39,7 @@ from pydantic import AwareDatetime, Field, PrivateAttr, TypeAdapter, ValidationE
 from . import text
 from .errors import MappingError
 from .limits import MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
+from .shapes import GroupSpec, JoinSpec, ReadSpec, check_joins, merge_read_blocks
 from .steps import CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
 
 # Context names a template may use, by where the template is evaluated.
@@ -258,6 +265,11 @@ class _MappingBase(Strict):
     skip: list[SkipRule] = Field(default_factory=list)
     clean: dict[str, list[CleanStep]] = Field(default_factory=dict)
     commitment: CommitmentFields
+    read: ReadSpec = Field(default_factory=ReadSpec, description="how the file(s) are read")
+    group: GroupSpec | None = Field(default=None, description="rows that continue the row above")
+    join: list[JoinSpec] = Field(default_factory=list, description="other files joined to each row, in order")
+
+    _joins = field_validator("join")(lambda cls, v: check_joins(v))
 
     @field_validator("clean", mode="before")
     @classmethod
@@ -315,7 +327,13 @@ class _MappingBase(Strict):
         cols |= {r.column for r in self.skip if r.column is not None}
         for spec in self.commitment.specs().values():
             cols |= spec.columns()
-        return cols
+        if self.group is not None:
+            cols |= {self.group.continuation.column} | set(self.group.collect)
+        return cols | {j.on.column for j in self.join}
+
+    def joined_files(self) -> list[str]:
+        """The ``join`` files, in order, each once."""
+        return list(dict.fromkeys(j.file for j in self.join))
 
     def _check_context(self, specs: dict[str, FieldSpec], allowed: frozenset[str], where: str) -> None:
         for name, spec in specs.items():
@@ -340,8 +358,8 @@ class CommitmentsMapping(_MappingBase):
         return self
 
     def files(self) -> list[str]:
-        """CSV files read, relative to the data directory."""
-        return [self.file]
+        """Files read, relative to the data directory: ``file``, then the joined files."""
+        return [self.file, *(f for f in self.joined_files() if f != self.file)]
 
 
 class Snapshot(Strict):
@@ -350,6 +368,7 @@ class Snapshot(Strict):
     label: str = Field(min_length=1, max_length=32, description="e.g. the year; used in refs and reasons")
     file: str
     as_of: AwareDatetime
+    read: ReadSpec | None = Field(default=None, description="the mapping's read block with these keys replaced")
 
     _file = field_validator("file")(lambda cls, v: _check_rel_path(v))
 
@@ -422,6 +441,18 @@ class ProgressSnapshotsMapping(_MappingBase):
     deliveries: DeliveriesWrite = Field(default_factory=DeliveriesWrite)
     revocation_reason: FieldSpec
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_reads(cls, data: Any) -> Any:
+        """A snapshot's ``read`` keys replace the mapping's (validated as the merged block)."""
+        if isinstance(data, MappingABC) and isinstance(data.get("snapshots"), list) and "read" in data:
+            snapshots = [
+                {**s, "read": merge_read_blocks(data["read"], s["read"])} if isinstance(s, MappingABC) and "read" in s else s
+                for s in data["snapshots"]
+            ]
+            return {**data, "snapshots": snapshots}
+        return data
+
     @model_validator(mode="after")
     def _snapshots_in_order(self) -> ProgressSnapshotsMapping:
         labels = [s.label for s in self.snapshots]
@@ -450,8 +481,10 @@ class ProgressSnapshotsMapping(_MappingBase):
         return cols | set(self.delivery.evidence_columns)
 
     def files(self) -> list[str]:
-        """CSV files read, relative to the data directory, in time order."""
-        return [s.file for s in self.snapshots]
+        """Files read, relative to the data directory: the snapshots' in time order, then the
+        joined files that are not one of them."""
+        own = [s.file for s in self.snapshots]
+        return own + [f for f in self.joined_files() if f not in own]
 
 
 Mapping = Annotated[Union[CommitmentsMapping, ProgressSnapshotsMapping], Field(discriminator="kind")]

@@ -216,6 +216,8 @@ class ReportRow(BaseModel):
     ``malformed``: the row was skipped because a value did not parse as the mapping says.
     Invalid and malformed rows are what the exit code's malformed share counts
     (`scripts.importer.report.verdict`); a row a skip rule skips is neither.
+    ``merged_lines``: the continuation rows of the file merged into this one (``group:``),
+    which have no report row of their own.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -229,6 +231,7 @@ class ReportRow(BaseModel):
     warnings: tuple[str, ...] = ()
     operations: tuple[int, ...] = Field(default=(), description="indexes into Plan.operations")
     malformed: bool = False
+    merged_lines: tuple[int, ...] = Field(default=(), description="continuation lines merged into this row (group)")
 
 
 @dataclass(frozen=True)

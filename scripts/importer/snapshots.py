@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import limits
-from .csvsource import CsvTable, read_csv
+from .csvsource import CsvTable
 from .mapping import ProgressSnapshotsMapping, Snapshot, as_of_iso
 from .plan import (
     EvidenceFile,
@@ -42,6 +42,7 @@ from .plan import (
 )
 from .batches import normalise_asset_ref
 from .rows import as_int, build_commitment, clean_row, evaluate, first_skip
+from .sources import read_sources
 
 EVIDENCE_MEDIA_TYPE = "application/json"
 _COMPARED_FIELDS = ("title", "description", "theme", "target_quantity", "unit", "due_date")
@@ -101,7 +102,7 @@ def plan_snapshots(mapping: ProgressSnapshotsMapping, data_dir: Path) -> Plan:
     Raises:
         SourceDataError: if a file is missing or lacks a column the mapping uses.
     """
-    tables = [read_csv(data_dir, s.file, mapping.columns_used()) for s in mapping.snapshots]
+    tables = read_sources(mapping, data_dir)
     replay = _Replay(mapping)
     for snapshot, table in zip(mapping.snapshots, tables):
         replay.snapshot(snapshot, table)
@@ -123,12 +124,15 @@ class _Replay:
             if not m.owns(row.values):
                 continue  # another issuer's row (an issuers mapping is planned per issuer)
             key = row.values[m.key_column]
-            base = {"file": row.file, "line": row.line, "key": key}
+            base = {"file": row.file, "line": row.line, "key": key, "merged_lines": row.merged_lines}
             rule = first_skip(m.skip, row.values)
             if rule is not None:
                 self.report.append(ReportRow(**base, outcome="skipped", reason=rule.reason))
                 continue
-            values, cleaned, warnings = clean_row(m.clean, row.values)
+            if row.invalid is not None:
+                self.report.append(ReportRow(**base, outcome="invalid", reason=row.invalid, warnings=row.problems))
+                continue
+            values, cleaned, warnings = clean_row(m.clean, row.values, table.aliases)
             warnings = list(row.problems) + warnings
             extra = {"cleaned": tuple(cleaned)}
             if key in seen:
