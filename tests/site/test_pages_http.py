@@ -814,9 +814,9 @@ def test_the_list_credits_the_datasets_of_the_commitments_on_its_page() -> None:
     from frontend.site import _page_credits
     from ledger.sources import SourceCredit
 
-    akkoord = SourceCredit(municipality_code="GM0308", municipality_name="Baarn", name="Akkoord", publisher="Baarn",
+    akkoord = SourceCredit(id="akkoord", municipality_code="GM0308", municipality_name="Baarn", name="Akkoord", publisher="Baarn",
                            url="https://example.org/akkoord", licence="-", source_uris=frozenset({"https://example.org/akkoord"}))
-    other = akkoord.model_copy(update={"name": "Other", "url": "https://example.org/other",
+    other = akkoord.model_copy(update={"id": "other", "name": "Other", "url": "https://example.org/other",
                                        "source_uris": frozenset({"https://example.org/other"})})
     municipalities = [{"id": 1, "code": "GM0308", "name": "Baarn"}, {"id": 2, "code": "CL-GOB", "name": "Chile"}]
     credits = _page_credits({"GM0308": [akkoord, other]}, municipalities, [(1, "https://example.org/akkoord"), (1, "")])
