@@ -133,3 +133,12 @@ def test_a_commitment_of_a_source_without_follow_up_says_so_until_a_delivery_nam
         assert csv_follow_up(client) == ["true"]
     finally:
         app.dependency_overrides.pop(get_sources)
+
+
+def test_the_openapi_document_describes_follow_up_and_source_ids(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["FollowUp"]["required"] == ["tracked", "by"]
+    assert schemas["FollowUp"]["properties"]["by"]["items"] == {"type": "string"}
+    assert schemas["CommitmentSummary"]["properties"]["follow_up"]["$ref"] == "#/components/schemas/FollowUp"
+    assert "follow_up" in schemas["CommitmentDetail"]["required"]
+    assert {"id", "follow_up"} <= set(schemas["Source"]["required"])
