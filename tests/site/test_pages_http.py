@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from markupsafe import escape
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which the pinned env does not have
     warnings.simplefilter("ignore")
@@ -808,6 +809,14 @@ def test_the_list_credits_commitments_typed_in_by_hand_to_their_municipality_not
         assert lang.t("credit.byHand", name="Baarn") in section
         assert "Samen Baarn" not in section and "Gobierno de Chile" not in section
     assert sources_section(client.get("/?lang=en&q=nothing-matches-this").text) == ""
+
+
+def test_the_about_page_says_which_source_records_no_follow_up(client: TestClient) -> None:
+    for lang in (EN, NL):  # scripts/mappings: Baarn's coalition agreement has follow_up: false, Chile's tracker not
+        html = client.get(f"/about?lang={lang.code}").text
+        note = escape(f'{lang.t("followUp.none")}: {lang.t("followUp.hint")}')  # as the template writes it
+        assert f'<p class="hint" data-source="baarn-coalitieakkoord-2022-2026">{note}</p>' in html
+        assert 'data-source="ddah-chile-boric-2022-2026"' not in html
 
 
 def test_the_list_credits_the_datasets_of_the_commitments_on_its_page() -> None:
