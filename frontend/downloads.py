@@ -184,12 +184,6 @@ def all_commitments(session: Session, now: int, filters: CommitmentFilters) -> l
     return rows
 
 
-def _with_follow_up(session: Session, sources: dict[str, list[SourceCredit]], rows: list[dict[str, Any]]) -> None:
-    """Adds ``follow_up`` (``ledger.db.follow_up.add_follow_up``: ``{"tracked", "by"}``) to each
-    commitment row of :func:`all_commitments`."""
-    add_follow_up(session, sources, rows)
-
-
 def all_deliveries(
     session: Session, now: int, filters: DeliveryFilters, evidence_stored: Callable[[str], bool] | None
 ) -> list[dict[str, Any]]:
@@ -380,7 +374,7 @@ def commitments_csv(
     label, _ = _label(session, filters.municipality_id)
     rows = all_commitments(session, now, filters)
     _with_credits(session, sources, rows)
-    _with_follow_up(session, sources, rows)
+    add_follow_up(session, sources, rows)  # follow_up: {"tracked", "by"}
     return _attachment(write_csv(COMMITMENT_COLUMNS, rows), CSV_MEDIA_TYPE, f"commitments-{label}.csv")
 
 
@@ -397,7 +391,7 @@ def commitments_json(
     label, credited = _label(session, filters.municipality_id)
     rows = all_commitments(session, now, filters)
     from_rows = _with_credits(session, sources, rows)
-    _with_follow_up(session, sources, rows)
+    add_follow_up(session, sources, rows)  # follow_up: {"tracked", "by"}
     items = [
         {
             **CommitmentSummary.model_validate(r).model_dump(mode="json"),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ledger.db.activity import commitment_sources
 from ledger.db.models import Commitment, Delivery
-from ledger.db.repository import municipality_codes
+from ledger.db.repository import _kept, municipality_codes  # the data layer's kept counts (same package)
 from ledger.sources import SourceCredit, credited_sources, follow_up_of
 from ledger.status import status_in_sql
 
@@ -97,23 +97,30 @@ def untracked_overdue_counts(
         municipality_ids: only these (``None``: all).
     """
     codes = municipality_codes(session, municipality_ids)
-    wanted = [mid for mid, code in codes.items() if any(not s.follow_up for s in sources.get(code, []))]
+    wanted = sorted(mid for mid, code in codes.items() if any(not s.follow_up for s in sources.get(code, [])))
     if not wanted:
         return {}
+    # Only rows without any counted delivery can be overdue and untracked (delivered_quantity is
+    # in the status indexes); the rest is read once and kept like the data layer's counts: until
+    # the commitments change or the next due date is crossed.
+    conditions = [Commitment.municipality_id.in_(wanted), Commitment.delivered_quantity == 0,
+                  Commitment.batched_delivery_count == 0]
     has_recorded = select(Delivery.commitment_id).where(Delivery.commitment_id == Commitment.id).exists()
-    rows = session.execute(
-        select(Commitment.municipality_id, Commitment.source_uri, func.count())
-        .where(
-            Commitment.municipality_id.in_(wanted),
-            status_in_sql("status", ["overdue"], now),
-            Commitment.batched_delivery_count == 0,
-            ~has_recorded,
+
+    def compute() -> list[tuple[int, str, int]]:
+        rows = session.execute(
+            select(Commitment.municipality_id, Commitment.source_uri, func.count())
+            .where(*conditions, status_in_sql("status", ["overdue"], now), ~has_recorded)
+            .group_by(Commitment.municipality_id, Commitment.source_uri)
         )
-        .group_by(Commitment.municipality_id, Commitment.source_uri)
-    )
+        return [(int(mid), str(uri), int(count)) for mid, uri, count in rows]
+
+    fingerprint = tuple((code, s.id, s.follow_up, tuple(sorted(s.source_uris)))
+                        for code in sorted(codes[mid] for mid in wanted) for s in sources.get(code, []))
     counts: dict[int, int] = {}
-    for mid, uri, count in rows:
+    for mid, uri, count in _kept(session, now, ("untracked_overdue", tuple(wanted), fingerprint), compute,
+                                 [("status", conditions)]):
         credited = credited_sources(sources.get(codes[mid], []), uri)
         if not follow_up_of(credited, False).tracked:
-            counts[mid] = counts.get(mid, 0) + int(count)
+            counts[mid] = counts.get(mid, 0) + count
     return counts
