@@ -147,14 +147,15 @@ def source_municipalities(mappings_dir: Path) -> list[dict[str, str]]:
     from scripts.importer.mapping import load_mapping
 
     found: dict[str, dict[str, str]] = {}
-    for source in load_sources(mappings_dir):
-        found.setdefault(source.municipality_code, {"name": source.municipality_name, "code": source.municipality_code})
+    load_sources(mappings_dir)  # refuses what the API would refuse at start (a duplicate source id...)
     for path in sorted(mappings_dir.glob("*.yaml")):
         try:
             mapping = load_mapping(path)
         except MappingError:
             continue  # the importer reports it; the set-up onboards what validates
-        if mapping.issuers is not None and mapping.issuers.onboard:
+        if mapping.municipality is not None:
+            found.setdefault(mapping.municipality.code, {"name": mapping.municipality.name, "code": mapping.municipality.code})
+        elif mapping.issuers is not None and mapping.issuers.onboard:
             for ref in mapping.issuers.named():
                 found.setdefault(ref.code, {"name": ref.name, "code": ref.code})
     return list(found.values())

@@ -34,7 +34,9 @@ from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AwareDatetime, Field, PrivateAttr, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Field, PrivateAttr, StrictBool, TypeAdapter, ValidationError, field_validator, model_validator
+
+from ledger.sources import is_source_id
 
 from . import text
 from .errors import MappingError
@@ -55,13 +57,33 @@ EVIDENCE_RESERVED_KEYS = frozenset(
 
 
 class SourceCredit(Strict):
-    """Whom to credit for the data; shown by the CLI and copied into every report."""
+    """Whom to credit for the data; shown by the CLI and copied into every report.
 
+    ``id`` is the source's stable id (``ledger.sources.SOURCE_ID_PATTERN``: 1..64 lowercase
+    letters, digits and hyphens), unique across the mappings of ``scripts/mappings/``: every
+    commitment planned from this mapping names it in its on-chain ``source_uri``
+    (``#ledger-source=<id>``), which is what credits it to this source. ``follow_up`` (default
+    true) says whether the source tracks follow-up; false for one of promises only, whose
+    commitments nobody records deliveries for (readers then say so beside the status).
+    """
+
+    id: str = Field(description="stable source id, e.g. baarn-coalitieakkoord-2022-2026")
+    follow_up: StrictBool = Field(default=True, description="false: the source records no deliveries or progress")
     name: str = Field(min_length=1)
     publisher: str = Field(min_length=1)
     url: str = Field(min_length=1)
     licence: str = Field(min_length=1, description="licence, or a note that none is stated")
     language: str = Field(default="", max_length=35, description="BCP 47 tag of the source's texts, e.g. nl, es")
+
+    @field_validator("id")
+    @classmethod
+    def _source_id(cls, value: str) -> str:
+        if not is_source_id(value):
+            raise ValueError(
+                f"{value!r} is not a source id: 1..64 lowercase letters, digits and hyphens, starting and ending "
+                "with a letter or digit (e.g. baarn-coalitieakkoord-2022-2026)"
+            )
+        return value
 
     @property
     def credit(self) -> str:

@@ -60,7 +60,7 @@ def plan_commitments(mapping: CommitmentsMapping, data_dir: Path) -> Plan:
             continue
         values, cleaned, warnings = clean_row(mapping.clean, row.values, table.aliases)
         warnings = list(row.problems) + warnings
-        op, problems = build_commitment(mapping.commitment, values, RowRef(row.file, row.line, key))
+        op, problems = build_commitment(mapping.commitment, values, RowRef(row.file, row.line, key), source=mapping.source)
         if op is not None and op.external_ref in first_line_of_ref:
             problems = [f"external_ref {op.external_ref!r} already used on line {first_line_of_ref[op.external_ref]}"]
             op = None

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import limits, text
-from .mapping import CommitmentFields
+from .mapping import CommitmentFields, SourceCredit
 from .plan import Cleaned, RegisterCommitment, RowRef
+from .source_ids import tagged_source_uri
 from .steps import (
     CleanStep,
     CollapseWhitespace,
@@ -97,7 +98,7 @@ def as_int(name: str, value: Any, problems: list[str]) -> int | None:
 
 
 def build_commitment(
-    fields: CommitmentFields, values: Mapping[str, Any], row: RowRef
+    fields: CommitmentFields, values: Mapping[str, Any], row: RowRef, *, source: SourceCredit
 ) -> tuple[RegisterCommitment | None, list[str]]:
     """Build a registration from a cleaned row and check it against the ledger's limits.
 
@@ -105,6 +106,8 @@ def build_commitment(
         fields: the mapping's commitment block.
         values: cleaned column values plus ``$`` context values.
         row: where the row comes from.
+        source: the mapping's source block: the ``source_uri`` names its id
+            (`scripts.importer.source_ids.tagged_source_uri`).
 
     Returns:
         ``(operation, [])`` or ``(None, problems)``; each problem names the field.
@@ -115,17 +118,18 @@ def build_commitment(
         return None, problems
     strings = {n: str(got[n]) for n in ("external_ref", "title", "description", "theme", "unit", "source_uri")}
     strings["external_ref"] = limits.normalise_external_ref(strings["external_ref"])  # as the API takes it
+    strings["source_uri"], uri_problems = tagged_source_uri(strings["source_uri"], source)
     for name, max_bytes, required in (
         ("external_ref", limits.EXTERNAL_REF_MAX_BYTES, True),
         ("title", limits.TITLE_MAX_BYTES, True),
         ("description", limits.DESCRIPTION_MAX_BYTES, False),
         ("theme", limits.THEME_MAX_BYTES, False),
         ("unit", limits.UNIT_MAX_BYTES, True),
-        ("source_uri", limits.URI_MAX_BYTES, False),
     ):
         problem = limits.check_text(name, strings[name], max_bytes, required=required)
         if problem:
             problems.append(problem)
+    problems += uri_problems
     target = as_int("target_quantity", got["target_quantity"], problems)
     if target is not None and (problem := limits.check_quantity("target_quantity", target)):
         problems.append(problem)

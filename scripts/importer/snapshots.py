@@ -154,7 +154,7 @@ class _Replay:
             new_ops: list[Operation] = []
             item = self.items.get(key)
             if item is None:
-                commitment, problems = build_commitment(m.commitment, context, ref)
+                commitment, problems = build_commitment(m.commitment, context, ref, source=m.source)
                 if commitment is None:
                     self.invalid_items[key] = f"{row.file}:{row.line}"
                     self._add(base, extra, warnings, "invalid", "; ".join(problems))
@@ -262,7 +262,7 @@ class _Replay:
 
     def _drift(self, item: _Item, context: dict[str, Any], ref: RowRef) -> list[str]:
         """Warnings for commitment fields that read differently in a later snapshot."""
-        later, _problems = build_commitment(self.mapping.commitment, context, ref)
+        later, _problems = build_commitment(self.mapping.commitment, context, ref, source=self.mapping.source)
         if later is None:
             return []
         first = item.commitment

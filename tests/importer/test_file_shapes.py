@@ -23,7 +23,7 @@ def commitments_doc(**changes):
     """A small ``kind: commitments`` mapping of ``src.csv`` (columns id, titel, omschrijving)."""
     doc = {
         "kind": "commitments",
-        "source": {"name": "Test", "publisher": "Gemeente Test", "url": "https://example.org/x", "licence": "none stated"},
+        "source": {"id": "test-source", "name": "Test", "publisher": "Gemeente Test", "url": "https://example.org/x", "licence": "none stated"},
         "municipality": {"name": "Test", "code": "GM9999"},
         "key_column": "id",
         "file": "src.csv",
@@ -376,7 +376,7 @@ def test_without_a_default_an_empty_value_makes_the_row_invalid(tmp_path):
 def snapshots_doc(**changes):
     doc = {
         "kind": "progress_snapshots",
-        "source": {"name": "Test", "publisher": "Gemeente Test", "url": "https://example.org/x", "licence": "none stated"},
+        "source": {"id": "test-source", "name": "Test", "publisher": "Gemeente Test", "url": "https://example.org/x", "licence": "none stated"},
         "municipality": {"name": "Test", "code": "GM9999"},
         "key_column": "#1",
         "snapshots": [

@@ -22,7 +22,7 @@ HEADER = "ref,land,titel,streefwaarde\n"
 BASE = {
     "kind": "commitments",
     "file": "promises.csv",
-    "source": {"name": "Promises of two governments", "publisher": "A watchdog", "url": "https://watch.example/p",
+    "source": {"id": "two-governments", "name": "Promises of two governments", "publisher": "A watchdog", "url": "https://watch.example/p",
                "licence": "CC BY 4.0"},
     "issuers": {
         "column": "land",
@@ -216,7 +216,26 @@ def test_make_run_onboards_the_issuers_of_a_table_only_when_asked(tmp_path):
     asked["issuers"]["onboard"] = True
     (tmp_path / "a-asked.yaml").write_text(yaml.safe_dump(asked, allow_unicode=True), encoding="utf-8")
     (tmp_path / "b-not-asked.yaml").write_text(yaml.safe_dump(
-        {**BASE, "issuers": {**BASE["issuers"], "table": {"Utrecht": {"name": "Utrecht", "code": "GM0344"}}}},
+        {**BASE, "source": {**BASE["source"], "id": "utrecht-only"},
+         "issuers": {**BASE["issuers"], "table": {"Utrecht": {"name": "Utrecht", "code": "GM0344"}}}},
         allow_unicode=True), encoding="utf-8")
     assert source_municipalities(tmp_path) == [{"name": "Baarn", "code": "GM0308"},
                                                {"name": "Gobierno de Chile", "code": "CL-GOB"}]
+
+
+def test_an_issuers_mapping_credits_each_issuer_of_its_table_and_without_one_any_issuer_by_id_only(tmp_path):
+    from ledger.sources import credited_sources, credits_by_code, source_uri_with_id
+
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(BASE, allow_unicode=True), encoding="utf-8")
+    codes = {**BASE, "source": {**BASE["source"], "id": "all-municipalities", "url": "https://open.example/all"},
+             "issuers": {"column": "code", "name_column": "naam"}}
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(codes, allow_unicode=True), encoding="utf-8")
+    by_code = credits_by_code(tmp_path)
+    assert [(s.id, s.municipality_name) for s in by_code.get("GM0308")] == [
+        ("two-governments", "Baarn"), ("all-municipalities", "")]
+    assert [s.id for s in by_code.get("CL-GOB")] == ["two-governments", "all-municipalities"]
+    assert [s.id for s in by_code.get("GM0344")] == ["all-municipalities"]  # any issuer
+    tagged = source_uri_with_id("", "all-municipalities", "https://open.example/all")
+    assert [s.id for s in credited_sources(by_code.get("GM0344"), tagged)] == ["all-municipalities"]
+    assert credited_sources(by_code.get("GM0344"), "https://open.example/all") == []  # no url rule for any issuer
+    assert [s.id for s in credited_sources(by_code.get("GM0308"), "https://watch.example/p")] == ["two-governments"]
