@@ -30,9 +30,10 @@ import yaml
 from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from . import text
+from .dates import DEFAULT_TIME_ZONE
 from .errors import MappingError
 from .limits import MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
-from .steps import CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
+from .steps import TIME_ZONE_CONTEXT, CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
 
 # Context names a template may use, by where the template is evaluated.
 SNAPSHOT_CONTEXT = frozenset({"$snapshot", "$as_of"})
@@ -66,7 +67,7 @@ class MunicipalityRef(Strict):
 
     name: str = Field(min_length=1)
     code: str = Field(min_length=1)
-    time_zone: str = Field(default="Europe/Amsterdam", description="IANA zone of the source's calendar dates")
+    time_zone: str = Field(default=DEFAULT_TIME_ZONE, description="IANA zone of the source's calendar dates")
 
     @field_validator("time_zone")
     @classmethod
@@ -331,7 +332,7 @@ def parse_mapping(data: Any, *, origin: str = "<mapping>") -> CommitmentsMapping
         MappingError: with one line per problem (``"commitment.title: ..."``).
     """
     try:
-        return _MAPPING_ADAPTER.validate_python(data)
+        return _MAPPING_ADAPTER.validate_python(data, context=_context(data))
     except ValidationError as exc:
         raise MappingError(origin, [_format_error(e) for e in exc.errors()]) from None
 
@@ -374,6 +375,18 @@ def with_delivery_mode(
     if not isinstance(mapping, ProgressSnapshotsMapping):
         raise MappingError("<command line>", [f"deliveries mode {mode!r}: a kind: {mapping.kind} mapping plans no deliveries"])
     return mapping.model_copy(update={"deliveries": DeliveriesWrite(mode=mode, why=why)})
+
+
+def _context(data: Any) -> dict[str, str]:
+    """The validation context: the municipality's time zone, default of every ``date``
+    transform (only a known zone; an unknown one is reported at ``municipality.time_zone``)."""
+    municipality = data.get("municipality") if isinstance(data, MappingABC) else None
+    zone = municipality.get("time_zone", DEFAULT_TIME_ZONE) if isinstance(municipality, MappingABC) else DEFAULT_TIME_ZONE
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return {}
+    return {TIME_ZONE_CONTEXT: zone}
 
 
 def _format_error(error: Any) -> str:
