@@ -209,9 +209,13 @@ class ReportRow(BaseModel):
     """The fate of one CSV record.
 
     ``outcome``: ``planned`` (operations listed by index into `Plan.operations`),
-    ``unchanged`` (a snapshot row whose progress did not change), ``skipped`` (a skip rule or a
-    malformed value; ``reason`` says which), ``invalid`` (the row would be rejected by the
-    ledger or contradicts another row; ``reason`` says why; counts as a failure).
+    ``unchanged`` (a snapshot row whose progress did not change), ``skipped`` (a skip rule, a
+    malformed value, or a snapshot row whose every observation has no data; ``reason`` says
+    which), ``invalid`` (the row would be rejected by the ledger or contradicts another row;
+    ``reason`` says why; counts as a failure).
+
+    ``no_data``: the snapshot observations of this row that had no data (carried forward),
+    each ``'<field>: no data ("<value>")'``, whatever the outcome.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -224,6 +228,7 @@ class ReportRow(BaseModel):
     cleaned: tuple[Cleaned, ...] = ()
     warnings: tuple[str, ...] = ()
     operations: tuple[int, ...] = Field(default=(), description="indexes into Plan.operations")
+    no_data: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,14 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         ``{"planned": {commitments, deliveries, revocations}, "applied": {kind: {outcome: n}}
         | None, "rows": {planned, unchanged, skipped, invalid, cleaned, with_warnings},
         "skipped_by_reason": {reason: n}, "cleaned_by_reason": {reason: n},
+        "no_data": {"rows", "observations"},
         "failed_rows": n, "transactions": {"count", "gas_used", "operations"} | None,
         "deliveries_mode": "per_delivery" | "batch", "batches": {"planned": [{"label",
         "leaf_count"}], "sent": {outcome: n} | None}}``; ``transactions`` counts the mined
         transactions this run sent, their total gas and the operations they carried (an
-        anchored batch: one transaction carrying its leaves).
+        anchored batch: one transaction carrying its leaves); ``no_data`` counts the snapshot
+        rows with an observation that had no data and those observations (progress carried
+        forward; a row with nothing else is also counted in ``skipped_by_reason``).
     """
     counts = plan.counts()
     cleaned_by_reason: dict[str, int] = {}
@@ -54,6 +57,10 @@ def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
         },
         "skipped_by_reason": plan.skipped_by_reason(),
         "cleaned_by_reason": cleaned_by_reason,
+        "no_data": {
+            "rows": sum(1 for r in plan.report if r.no_data),
+            "observations": sum(len(r.no_data) for r in plan.report),
+        },
         "failed_rows": failed_rows,
         "transactions": _transactions(result),
         "deliveries_mode": getattr(getattr(plan.mapping, "deliveries", None), "mode", "per_delivery"),
