@@ -20,7 +20,7 @@ from typing import Any
 from .apply import ApplyResult
 from .plan import Plan
 
-REPORT_VERSION = 4  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress
+REPORT_VERSION = 5  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress; 5: rows' no_data, summary.no_data
 
 
 def summary(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
