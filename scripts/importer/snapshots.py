@@ -254,6 +254,10 @@ class _Replay:
             return None
         if value is None:
             return None
+        if isinstance(value, str) and value.strip().isdigit():
+            problems.append(f"{spec.as_of_name}: {value!r} is not a timestamp with offset; read it with a date "
+                            "transform (e.g. {date: {formats: ['%Y'], period: end}})")
+            return None
         try:
             seconds = text.to_unix_seconds(value)
         except ValueError as exc:

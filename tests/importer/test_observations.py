@@ -113,6 +113,14 @@ def test_an_unreadable_per_row_as_of_makes_the_row_invalid_and_changes_nothing(t
     assert plan.operations == ()
 
 
+def test_a_per_row_year_without_a_date_transform_is_not_taken_for_unix_seconds(tmp_path):
+    write_csv(tmp_path / "A.csv", ["id", "title", "jaar", "pct"], [["a", "A", "2014", "40%"]])
+    plan = plan_source(parse_mapping(series_doc([{"label": "A", "file": "A.csv", "as_of": {"column": "jaar"}}])), tmp_path)
+    assert outcomes(plan) == [("A.csv", "a", "invalid", (
+        "as_of: '2014' is not a timestamp with offset; read it with a date transform (e.g. {date: {formats: ['%Y'], period: end}})"
+    ))]
+
+
 def test_two_observations_of_an_item_at_one_moment_the_later_counts_and_the_earlier_warns(tmp_path):
     header = ["id", "title", "jaar", "pct"]
     write_csv(tmp_path / "A.csv", header, [["a", "A", "2014", "40%"]])
