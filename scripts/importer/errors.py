@@ -7,6 +7,7 @@ never matches on message text, only on the class and its typed attributes.
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 
@@ -80,6 +81,58 @@ class UnknownLookupValueError(RowValueError):
         self.no_data = list(no_data)
         also = f"; no data: {self.no_data}" if self.no_data else ""
         super().__init__(f"{value!r} is not in the lookup table (known: {self.known}{also})")
+
+
+class SourceEncodingError(SourceDataError):
+    """A source file has a byte its encoding (``read.encoding``) cannot decode.
+
+    Attributes:
+        encoding: the codec tried.
+        line: 1-based line of the first undecodable byte.
+        offset: its 0-based byte offset in the file.
+        data: the undecodable byte(s).
+    """
+
+    def __init__(self, file: str, encoding: str, line: int, offset: int, data: bytes) -> None:
+        self.encoding = encoding
+        self.line = line
+        self.offset = offset
+        self.data = data
+        hint = ("if the file was saved by Excel or another Windows program, try read: {encoding: windows-1252}"
+                if codecs.lookup(encoding).name != "cp1252" else "give the file's encoding as read.encoding")
+        super().__init__(file, f"line {line}, byte offset {offset}: byte(s) 0x{data.hex()} are not {encoding} text; {hint}")
+
+
+class AmbiguousColumnError(SourceDataError):
+    """A mapping names a column by a name the file's header repeats.
+
+    Attributes:
+        column: the name (with its join prefix, if any).
+        positions: the 1-based positions that carry it; the mapping must use ``#<n>``.
+    """
+
+    def __init__(self, file: str, column: str, positions: tuple[int, ...], prefix: str = "") -> None:
+        self.column = column
+        self.positions = positions
+        choices = ", ".join(f"{prefix}#{p}" for p in positions)
+        super().__init__(file, f"column {column!r} is ambiguous: the header has it at positions {choices}; name one of them")
+
+
+class DuplicateJoinKeyError(SourceDataError):
+    """A joined file has the same key on several rows, so a row could match more than one.
+
+    Attributes:
+        column: the key column of the joined file (``join.on.to``).
+        key: the repeated key.
+        lines: the lines that carry it.
+    """
+
+    def __init__(self, file: str, column: str, key: str, lines: tuple[int, ...]) -> None:
+        self.column = column
+        self.key = key
+        self.lines = lines
+        super().__init__(file, f"join key {column} {key!r} is on lines {', '.join(map(str, lines))}: a joined file "
+                               "must have each key once")
 
 
 class TokenNotFoundError(ImporterError, LookupError):

@@ -14,9 +14,15 @@ Two kinds (the ``kind`` key):
 Values are described by `FieldSpec`: exactly one of ``column`` (a CSV column, after the
 ``clean`` steps of that column), ``const`` or ``template`` (``str.format`` syntax where each
 field is a whole column name, e.g. ``"Boletín {boletin}"``, or a context name starting with
-``$``), followed by optional ``transforms`` (``date`` and ``lookup`` among them, see
-`scripts.importer.steps`). ``clean`` steps change column values and are reported row by row;
-``transforms`` only shape one field and are not reported.
+``$``), then its ``default`` when the value is empty, followed by optional ``transforms``
+(``date`` and ``lookup`` among them, see `scripts.importer.steps`). ``clean`` steps change
+column values and are reported row by row; ``transforms`` only shape one field and are not
+reported.
+
+A file's shape is said by ``read`` (format, encoding, delimiter, header row...), ``group``
+(continuation rows) and ``join`` (other files joined by a key): see `scripts.importer.shapes`
+and `scripts.importer.sources`. Wherever a column name is accepted, ``"#<n>"`` names the n-th
+column (1-based) and ``<prefix><name>`` a joined file's column.
 
 See scripts/mappings/*.yaml for complete examples.
 """
@@ -26,17 +32,19 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from datetime import datetime
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AwareDatetime, Discriminator, Field, Tag, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Discriminator, Field, PrivateAttr, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
 from . import text
 from .dates import DEFAULT_TIME_ZONE
 from .errors import MappingError
 from .limits import MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
+from .shapes import GroupSpec, JoinSpec, ReadSpec, check_joins, merge_read_blocks
 from .steps import TIME_ZONE_CONTEXT, CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
 
 # Context names a template may use, by where the template is evaluated (``$assessment`` only
@@ -91,6 +99,94 @@ class MunicipalityRef(Strict):
         if utf8_len(value) > MUNICIPALITY_CODE_MAX_BYTES:
             raise ValueError(f"code is longer than {MUNICIPALITY_CODE_MAX_BYTES} bytes")
         return value
+
+
+class IssuerRef(Strict):
+    """One issuer of an ``issuers`` table: its name and code, as on chain."""
+
+    name: str = Field(min_length=1)
+    code: str = Field(min_length=1)
+
+    _code = field_validator("code")(lambda cls, v: MunicipalityRef._code_fits(v))
+
+
+class IssuerColumn(Strict):
+    """Many issuers in one file (the ``issuers`` block, instead of ``municipality``): each row's
+    issuer is named by ``column``.
+
+    With ``table``, the column's value (a name or an official code, matched by
+    :func:`issuer_key`: Unicode NFC, case-folded, whitespace collapsed) is looked up in it;
+    without, the column holds the issuer's code itself and ``name_column`` its name. A row
+    whose value is empty or not in the table is reported ``invalid`` (``unknown: invalid``,
+    the default) or ``skipped`` (``unknown: skip``, for a file that also covers issuers this
+    ledger does not hold). ``onboard: true`` asks the local set-up (``make run``, the
+    importer's ``--onboard``) to onboard every issuer the mapping names.
+    """
+
+    column: str = Field(min_length=1)
+    table: dict[str, IssuerRef] | None = None
+    name_column: str | None = None
+    time_zone: str = Field(default="Europe/Amsterdam", description="IANA zone of the source's calendar dates")
+    onboard: bool = False
+    unknown: Literal["invalid", "skip"] = "invalid"
+
+    _zone = field_validator("time_zone")(lambda cls, v: MunicipalityRef._known_zone(v))
+    _index: dict[str, IssuerRef] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _table_or_codes(self) -> IssuerColumn:
+        if (self.table is None) == (self.name_column is None):
+            raise ValueError("give exactly one of table (column value → {name, code}) and name_column "
+                             "(the column holds codes; names come from name_column)")
+        if self.table is not None:
+            if not self.table:
+                raise ValueError("table is empty")
+            seen: dict[str, str] = {}
+            names: dict[str, str] = {}
+            for key, ref in self.table.items():
+                norm = issuer_key(key)
+                if not norm:
+                    raise ValueError("table: an empty key matches no row")
+                if norm in seen:
+                    raise ValueError(f"table: keys {seen[norm]!r} and {key!r} are the same after normalising "
+                                     "(case, accents composed, whitespace)")
+                seen[norm] = key
+                if names.setdefault(ref.code, ref.name) != ref.name:
+                    raise ValueError(f"table: code {ref.code!r} is named both {names[ref.code]!r} and {ref.name!r}")
+            self._index = {issuer_key(k): r for k, r in self.table.items()}
+        return self
+
+    def columns(self) -> set[str]:
+        """Columns the block reads."""
+        return {self.column} | ({self.name_column} if self.name_column else set())
+
+    def issuer_of(self, values: MappingABC[str, str]) -> MunicipalityRef | None:
+        """The issuer of one row (raw values), or None when its value is empty, not in the
+        table, or (without a table) not a valid code."""
+        raw = values.get(self.column, "")
+        if self.table is not None:
+            ref = self._index.get(issuer_key(raw))
+            return None if ref is None else MunicipalityRef(name=ref.name, code=ref.code, time_zone=self.time_zone)
+        code = " ".join(raw.split())
+        name = " ".join(str(values.get(self.name_column or "", "")).split())
+        if not code or not name or utf8_len(code) > MUNICIPALITY_CODE_MAX_BYTES:
+            return None
+        return MunicipalityRef(name=name, code=code, time_zone=self.time_zone)
+
+    def named(self) -> list[MunicipalityRef]:
+        """The issuers of the table, once per code, in table order (``[]`` without a table:
+        the file names them)."""
+        found: dict[str, MunicipalityRef] = {}
+        for ref in (self.table or {}).values():
+            found.setdefault(ref.code, MunicipalityRef(name=ref.name, code=ref.code, time_zone=self.time_zone))
+        return list(found.values())
+
+
+def issuer_key(value: str) -> str:
+    """How an issuer column's value is matched to an ``issuers.table`` key: Unicode NFC,
+    case-folded, runs of whitespace as one space, trimmed (``" Súdwest-Fryslân "`` and
+    ``"SÚDWEST-FRYSLÂN"`` match)."""
+    return " ".join(unicodedata.normalize("NFC", value).casefold().split())
 
 
 class NotImported(Strict):
@@ -168,13 +264,20 @@ def _check_rel_path(value: str) -> str:
 
 class _MappingBase(Strict):
     source: SourceCredit
-    municipality: MunicipalityRef
+    municipality: MunicipalityRef | None = Field(
+        description="the one issuer of every row; or, in a mapping derived by for_issuer, the issuer whose rows it plans")
+    issuers: IssuerColumn | None = Field(default=None, description="many issuers in one file: the column naming each row's issuer")
     notes: list[str] = Field(default_factory=list, description="documented choices, copied to the report")
     not_imported: list[NotImported] = Field(default_factory=list)
     key_column: str = Field(min_length=1, description="column that identifies a row in the report")
     skip: list[SkipRule] = Field(default_factory=list)
     clean: dict[str, list[CleanStep]] = Field(default_factory=dict)
     commitment: CommitmentFields
+    read: ReadSpec = Field(default_factory=ReadSpec, description="how the file(s) are read")
+    group: GroupSpec | None = Field(default=None, description="rows that continue the row above")
+    join: list[JoinSpec] = Field(default_factory=list, description="other files joined to each row, in order")
+
+    _joins = field_validator("join")(lambda cls, v: check_joins(v))
 
     @field_validator("clean", mode="before")
     @classmethod
@@ -183,13 +286,62 @@ class _MappingBase(Strict):
             return {k: [op_shorthand(s) for s in v] if isinstance(v, list) else v for k, v in value.items()}
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _issuers_instead(cls, data: Any) -> Any:
+        if isinstance(data, MappingABC) and "issuers" in data and "municipality" not in data:
+            return {**data, "municipality": None}  # an issuers mapping: each row names its issuer
+        return data
+
+    @model_validator(mode="after")
+    def _one_issuer_block(self) -> "_MappingBase":
+        if (self.municipality is None) == (self.issuers is None):
+            raise ValueError("give exactly one of municipality (every row is one issuer's) and issuers "
+                             "(a column names each row's issuer)")
+        return self
+
+    @property
+    def issuer(self) -> MunicipalityRef:
+        """The issuer this mapping plans for: its ``municipality``, or the one chosen by
+        :meth:`for_issuer`.
+
+        Raises:
+            MappingError: an ``issuers`` mapping not yet split by :meth:`for_issuer`.
+        """
+        if self.municipality is None:
+            raise MappingError("<mapping>", ["issuers: this mapping names many issuers; plan each with for_issuer()"])
+        return self.municipality
+
+    def for_issuer(self, ref: MunicipalityRef) -> Any:
+        """This mapping restricted to the rows of one issuer (an ``issuers`` mapping), with
+        ``municipality`` set to it; the planner leaves the other rows out (:meth:`owns`)."""
+        return self.model_copy(update={"municipality": ref})
+
+    def owns(self, values: MappingABC[str, str]) -> bool:
+        """Whether a row (raw values) belongs to the issuer this mapping plans for: always
+        with a ``municipality`` mapping; in one derived by :meth:`for_issuer`, the rows whose
+        issuer column names it."""
+        if self.issuers is None:
+            return True
+        mine = self.issuers.issuer_of(values)
+        return mine is not None and self.municipality is not None and (mine.code, mine.name) == (
+            self.municipality.code, self.municipality.name)
+
     def columns_used(self) -> set[str]:
         """Every CSV column the mapping reads (the CSV header must contain them all)."""
         cols = {self.key_column} | set(self.clean)
+        if self.issuers is not None:
+            cols |= self.issuers.columns()
         cols |= {r.column for r in self.skip if r.column is not None}
         for spec in self.commitment.specs().values():
             cols |= spec.columns()
-        return cols
+        if self.group is not None:
+            cols |= {self.group.continuation.column} | set(self.group.collect)
+        return cols | {j.on.column for j in self.join}
+
+    def joined_files(self) -> list[str]:
+        """The ``join`` files, in order, each once."""
+        return list(dict.fromkeys(j.file for j in self.join))
 
     def _check_context(self, specs: dict[str, FieldSpec], allowed: frozenset[str], where: str) -> None:
         for name, spec in specs.items():
@@ -214,8 +366,8 @@ class CommitmentsMapping(_MappingBase):
         return self
 
     def files(self) -> list[str]:
-        """CSV files read, relative to the data directory."""
-        return [self.file]
+        """Files read, relative to the data directory: ``file``, then the joined files."""
+        return [self.file, *(f for f in self.joined_files() if f != self.file)]
 
 
 def _as_of_kind(value: Any) -> str:
@@ -258,6 +410,7 @@ class Snapshot(Strict):
     file: str
     as_of: AsOf | None = None
     assessments: list[Assessment] | None = Field(default=None, min_length=1)
+    read: ReadSpec | None = Field(default=None, description="the mapping's read block with these keys replaced")
 
     _file = field_validator("file")(lambda cls, v: _check_rel_path(v))
 
@@ -373,6 +526,18 @@ class ProgressSnapshotsMapping(_MappingBase):
     deliveries: DeliveriesWrite = Field(default_factory=DeliveriesWrite)
     revocation_reason: FieldSpec
 
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_reads(cls, data: Any) -> Any:
+        """A snapshot's ``read`` keys replace the mapping's (validated as the merged block)."""
+        if isinstance(data, MappingABC) and isinstance(data.get("snapshots"), list) and "read" in data:
+            snapshots = [
+                {**s, "read": merge_read_blocks(data["read"], s["read"])} if isinstance(s, MappingABC) and "read" in s else s
+                for s in data["snapshots"]
+            ]
+            return {**data, "snapshots": snapshots}
+        return data
+
     @model_validator(mode="after")
     def _snapshots_in_order(self) -> ProgressSnapshotsMapping:
         labels = [s.label for s in self.snapshots]
@@ -480,8 +645,10 @@ class ProgressSnapshotsMapping(_MappingBase):
         return cols
 
     def files(self) -> list[str]:
-        """CSV files read, relative to the data directory, in time order."""
-        return [s.file for s in self.snapshots]
+        """Files read, relative to the data directory: the snapshots' in time order, then the
+        joined files that are not one of them."""
+        own = [s.file for s in self.snapshots]
+        return own + [f for f in self.joined_files() if f not in own]
 
 
 Mapping = Annotated[Union[CommitmentsMapping, ProgressSnapshotsMapping], Field(discriminator="kind")]
@@ -541,10 +708,13 @@ def with_delivery_mode(
 
 
 def _context(data: Any) -> dict[str, str]:
-    """The validation context: the municipality's time zone, default of every ``date``
-    transform (only a known zone; an unknown one is reported at ``municipality.time_zone``)."""
-    municipality = data.get("municipality") if isinstance(data, MappingABC) else None
-    zone = municipality.get("time_zone", DEFAULT_TIME_ZONE) if isinstance(municipality, MappingABC) else DEFAULT_TIME_ZONE
+    """The validation context: the time zone of the ``municipality`` (or of the ``issuers``),
+    default of every ``date`` transform (only a known zone; an unknown one is reported where
+    it is written)."""
+    block = None
+    if isinstance(data, MappingABC):
+        block = data.get("municipality") if data.get("municipality") is not None else data.get("issuers")
+    zone = block.get("time_zone", DEFAULT_TIME_ZONE) if isinstance(block, MappingABC) else DEFAULT_TIME_ZONE
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
@@ -557,6 +727,8 @@ def _format_error(error: Any) -> str:
     msg = str(error.get("msg", "invalid"))
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    if loc == "municipality" and error.get("type") == "missing":
+        msg += " (or give issuers: a column that names each row's issuer)"
     return f"{loc or '<root>'}: {msg}"
 
 

@@ -30,9 +30,12 @@ def first_skip(rules: list[SkipRule], values: Mapping[str, str]) -> SkipRule | N
 
 
 def clean_row(
-    steps: Mapping[str, list[CleanStep]], values: Mapping[str, str]
+    steps: Mapping[str, list[CleanStep]], values: Mapping[str, str],
+    aliases: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[dict[str, str], list[Cleaned], list[str]]:
-    """Apply the cleaning steps column by column, in the order given.
+    """Apply the cleaning steps column by column, in the order given; each cleaned value is
+    also set under the column's other keys, ``aliases[column]`` (its ``#<n>`` or its name,
+    `scripts.importer.csvsource.CsvTable.aliases`).
 
     Returns:
         ``(cleaned_values, cleaned, warnings)``: all columns (changed or not), one `Cleaned`
@@ -65,6 +68,8 @@ def clean_row(
                 if re.search(step.pattern, value):
                     warnings.append(f"{column}: {step.reason}")
         out[column] = value
+        for alias in (aliases or {}).get(column, ()):
+            out[alias] = value
     return out, cleaned, warnings
 
 

@@ -48,7 +48,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import limits, text
-from .csvsource import CsvTable, read_csv
+from .csvsource import CsvTable
 from .lookups import NoData
 from .mapping import ObservationSpec, ProgressSnapshotsMapping, Snapshot, as_of_iso
 from .plan import (
@@ -66,6 +66,7 @@ from .plan import (
 from .batches import normalise_asset_ref
 from .steps import FieldSpec
 from .rows import as_int, build_commitment, clean_row, evaluate, first_skip
+from .sources import read_sources
 
 EVIDENCE_MEDIA_TYPE = "application/json"
 _COMPARED_FIELDS = ("title", "description", "theme", "target_quantity", "unit", "due_date")
@@ -133,7 +134,7 @@ def plan_snapshots(mapping: ProgressSnapshotsMapping, data_dir: Path) -> Plan:
     Raises:
         SourceDataError: if a file is missing or lacks a column the mapping uses.
     """
-    tables = [read_csv(data_dir, s.file, mapping.columns_of(s)) for s in mapping.snapshots]
+    tables = read_sources(mapping, data_dir)
     replay = _Replay(mapping)
     for snapshot, table in zip(mapping.snapshots, tables):
         replay.read(snapshot, table)
@@ -156,6 +157,7 @@ class _Row:
     problems: list[str] = field(default_factory=list)
     no_data: list[str] = field(default_factory=list)
     by_rule: bool = False  # skipped by a skip rule: reported without its values
+    malformed: bool = False  # skipped because a progress value did not parse (ReportRow.malformed)
     observations: int = 0
     commitment_invalid: str | None = None  # where the item's invalid commitment was read
     registered: bool = False
@@ -209,14 +211,20 @@ class _Replay:
         specs = m.snapshot_observations(snapshot)
         seen: dict[str, int] = {}
         for csv_row in table.rows:
+            if not m.owns(csv_row.values):
+                continue  # another issuer's row (an issuers mapping is planned per issuer)
             key = csv_row.values[m.key_column]
-            row = _Row({"file": csv_row.file, "line": csv_row.line, "key": key}, RowRef(csv_row.file, csv_row.line, key))
+            row = _Row({"file": csv_row.file, "line": csv_row.line, "key": key, "merged_lines": csv_row.merged_lines},
+                       RowRef(csv_row.file, csv_row.line, key))
             self.rows.append(row)
             rule = first_skip(m.skip, csv_row.values)
             if rule is not None:
                 row.outcome, row.reason, row.by_rule = "skipped", rule.reason, True
                 continue
-            values, cleaned, warnings = clean_row(m.clean, csv_row.values)
+            if csv_row.invalid is not None:
+                row.outcome, row.reason, row.warnings = "invalid", csv_row.invalid, list(csv_row.problems)
+                continue
+            values, cleaned, warnings = clean_row(m.clean, csv_row.values, table.aliases)
             row.values, row.cleaned, row.warnings = values, tuple(cleaned), list(csv_row.problems) + warnings
             if key in seen:
                 row.outcome, row.reason = "invalid", f"{m.key_column} {key!r} already on line {seen[key]} of this file"
@@ -238,7 +246,7 @@ class _Replay:
             if as_of_problems:  # (assessments sharing the snapshot's as_of share its problem)
                 row.outcome, row.reason = "invalid", "; ".join(dict.fromkeys(as_of_problems + progress_problems))
             elif progress_problems:
-                row.outcome, row.reason = "skipped", f"malformed progress ({'; '.join(progress_problems)})"
+                row.outcome, row.reason, row.malformed = "skipped", f"malformed progress ({'; '.join(progress_problems)})", True
             else:
                 row.observations = len(read)
                 self.observations.extend(read)
@@ -337,7 +345,7 @@ class _Replay:
     def _report_row(row: _Row) -> ReportRow:
         if row.by_rule:
             return ReportRow(**row.base, outcome="skipped", reason=row.reason)
-        extra: dict[str, Any] = {"cleaned": row.cleaned, "warnings": tuple(row.warnings),
+        extra: dict[str, Any] = {"cleaned": row.cleaned, "warnings": tuple(row.warnings), "malformed": row.malformed,
                                  "operations": tuple(row.operations), "no_data": tuple(row.no_data)}
         if row.outcome is not None:
             return ReportRow(**row.base, **extra, outcome=row.outcome, reason=row.reason)

@@ -290,12 +290,14 @@ def apply_transform(step: Transform, value: Any) -> Any:
 
 class FieldSpec(Strict):
     """How one output value is computed from a row: exactly one of ``column``, ``const``,
-    ``template``; then ``transforms`` in order. ``why`` documents the choice (copied to the
-    report header)."""
+    ``template``; then ``default`` if that value is empty (``""`` or only whitespace, after
+    the row's clean steps); then ``transforms`` in order. ``why`` documents the choice
+    (copied to the report header)."""
 
     column: str | None = None
     const: str | int | None = None
     template: str | None = None
+    default: str | int | None = None
     transforms: list[Transform] = Field(default_factory=list)
     why: str | None = None
 
@@ -309,6 +311,8 @@ class FieldSpec(Strict):
         given = [n for n in ("column", "const", "template") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of column, const, template (got {given or 'none'})")
+        if self.default is not None and self.const is not None:
+            raise ValueError("default is for a column or template value that may be empty, not for a const")
         if self.template is not None:
             text.template_fields(self.template)
         return self
@@ -335,7 +339,8 @@ class FieldSpec(Strict):
 
         Returns:
             the value; a `NoData` marker (a ``lookup``'s ``no_data`` word) skips the transforms
-            after it and is returned as is.
+            after it: with a ``default``, the default goes through the transforms instead,
+            otherwise the marker is returned.
 
         Raises:
             KeyError: if a column or context name is missing from ``values``.
@@ -347,6 +352,14 @@ class FieldSpec(Strict):
             value = text.render_template(self.template, values)
         else:
             value = self.const
+        if self.default is not None and isinstance(value, str) and not value.strip():
+            value = self.default
+        value = self._transformed(value)
+        if isinstance(value, NoData) and self.default is not None:
+            value = self._transformed(self.default)
+        return value
+
+    def _transformed(self, value: Any) -> Any:
         for step in self.transforms:
             if isinstance(value, NoData):
                 break

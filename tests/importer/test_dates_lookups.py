@@ -238,6 +238,13 @@ def test_a_no_data_commitment_field_makes_the_row_invalid(tmp_path):
     ]
 
 
+def test_a_no_data_commitment_field_with_a_default_takes_the_default(tmp_path):
+    doc = mapping_doc(due_date={"column": "due", "default": "12/31/2026", "transforms": [
+        {"lookup": {"no_data": ["ND"], "otherwise": "keep"}}, {"date": {"formats": ["%m/%d/%Y"]}}]})
+    plan = plan_rows(tmp_path, doc, [["a", "A", "ND"], ["b", "B", ""], ["c", "C", "12/31/2022"]])
+    assert [c.due_date for c in plan.commitments] == [1798693200, 1798693200, 1672462800]  # 2026-12-31, 2022-12-31 -05:00
+
+
 def test_an_unknown_word_in_a_commitment_field_makes_the_row_invalid(tmp_path):
     doc = mapping_doc(unit={"column": "title", "transforms": [{"lookup": {"table": {"A": "plan"}}}]})
     plan = plan_rows(tmp_path, doc, [["a", "A", "12/31/2022"], ["b", "B", "12/31/2022"]])
