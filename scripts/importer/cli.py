@@ -616,6 +616,9 @@ def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool, ledger
     )
     w = s["warnings"]
     console.print(f"Warnings: {w['total']} ({w['rows']} on rows, {w['operations']} on operations, {w['run']} on the run)")
+    if s["no_data"]["observations"]:
+        console.print(f"No data: {s['no_data']['observations']} observations in {s['no_data']['rows']} rows "
+                      "said nothing about their item (progress carried forward)")
     for title, counts in (("Skipped rows by reason", s["skipped_by_reason"]), ("Cleaned rows by step", s["cleaned_by_reason"])):
         if counts:
             t = Table(title=title)

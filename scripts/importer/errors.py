@@ -42,6 +42,47 @@ class SourceDataError(ImporterError, ValueError):
         super().__init__(f"{file}: {message}")
 
 
+class RowValueError(ImporterError, ValueError):
+    """A field transform cannot read one row's value (the planner reports the row, naming the
+    field; nothing is planned from that value)."""
+
+
+class DateNotRecognisedError(RowValueError):
+    """A value matches none of a ``date`` transform's formats.
+
+    Attributes:
+        value: the value as read.
+        formats: the formats tried, in order.
+        notes: why a format that recognised the value's shape still refused it (e.g. Excel's
+            serial 60, the 1900-02-29 that never was), empty if none did.
+    """
+
+    def __init__(self, value: object, formats: list[str], notes: list[str]) -> None:
+        self.value = value
+        self.formats = list(formats)
+        self.notes = list(notes)
+        why = f" ({'; '.join(self.notes)})" if self.notes else ""
+        super().__init__(f"{value!r} matches none of the date formats {self.formats}{why}")
+
+
+class UnknownLookupValueError(RowValueError):
+    """A value is neither a key of a ``lookup`` table nor one of its ``no_data`` values (and
+    ``otherwise`` is ``error``).
+
+    Attributes:
+        value: the value as read.
+        known: the table's keys, in mapping order.
+        no_data: the no-data values, in mapping order.
+    """
+
+    def __init__(self, value: object, known: list[str], no_data: list[str]) -> None:
+        self.value = value
+        self.known = list(known)
+        self.no_data = list(no_data)
+        also = f"; no data: {self.no_data}" if self.no_data else ""
+        super().__init__(f"{value!r} is not in the lookup table (known: {self.known}{also})")
+
+
 class SourceEncodingError(SourceDataError):
     """A source file has a byte its encoding (``read.encoding``) cannot decode.
 

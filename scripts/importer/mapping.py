@@ -7,14 +7,17 @@ Two kinds (the ``kind`` key):
 ``progress_snapshots``
     Several CSV files of the same items in time order; each item becomes one commitment (from
     the first snapshot it appears in) and the changes of its progress column between snapshots
-    become deliveries and revocations (see `scripts.importer.snapshots`).
+    become deliveries and revocations (see `scripts.importer.snapshots`). A snapshot's
+    ``as_of`` may be read per row, and ``assessments`` read several observations (each with its
+    own progress and ``as_of``) from one row.
 
 Values are described by `FieldSpec`: exactly one of ``column`` (a CSV column, after the
 ``clean`` steps of that column), ``const`` or ``template`` (``str.format`` syntax where each
 field is a whole column name, e.g. ``"Boletín {boletin}"``, or a context name starting with
-``$``), then its ``default`` when the value is empty, followed by optional ``transforms``.
-``clean`` steps change column values and are reported row by row; ``transforms`` only shape
-one field and are not reported.
+``$``), then its ``default`` when the value is empty, followed by optional ``transforms``
+(``date`` and ``lookup`` among them, see `scripts.importer.steps`). ``clean`` steps change
+column values and are reported row by row; ``transforms`` only shape one field and are not
+reported.
 
 A file's shape is said by ``read`` (format, encoding, delimiter, header row...), ``group``
 (continuation rows) and ``join`` (other files joined by a key): see `scripts.importer.shapes`
@@ -27,6 +30,7 @@ See scripts/mappings/*.yaml for complete examples.
 from __future__ import annotations
 
 from collections.abc import Mapping as MappingABC
+from dataclasses import dataclass
 from datetime import datetime
 import unicodedata
 from pathlib import Path, PurePosixPath
@@ -34,22 +38,26 @@ from typing import Annotated, Any, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AwareDatetime, Field, PrivateAttr, StrictBool, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, Discriminator, Field, PrivateAttr, StrictBool, Tag, TypeAdapter, ValidationError, field_validator, model_validator
 
 from ledger.sources import is_source_id
 
 from . import text
+from .dates import DEFAULT_TIME_ZONE
 from .errors import MappingError
 from .limits import MAX_DATE, MUNICIPALITY_CODE_MAX_BYTES, utf8_len
 from .shapes import GroupSpec, JoinSpec, ReadSpec, check_joins, merge_read_blocks
-from .steps import CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
+from .steps import TIME_ZONE_CONTEXT, CleanStep, FieldSpec, SkipRule, Strict, const_spec, op_shorthand
 
-# Context names a template may use, by where the template is evaluated.
+# Context names a template may use, by where the template is evaluated (``$assessment`` only
+# in a mapping that lists assessments).
 SNAPSHOT_CONTEXT = frozenset({"$snapshot", "$as_of"})
 CHANGE_CONTEXT = frozenset({"$snapshot", "$as_of", "$from", "$to"})
+AS_OF_CONTEXT = frozenset({"$snapshot"})
+ASSESSMENT_CONTEXT = "$assessment"
 # Keys of the evidence JSON document written by the snapshot replay besides the copied columns.
 EVIDENCE_RESERVED_KEYS = frozenset(
-    {"progress", "previous_progress", "quantity", "unit", "snapshot", "as_of", "credit"}
+    {"progress", "previous_progress", "quantity", "unit", "snapshot", "assessment", "as_of", "credit"}
 )
 
 
@@ -96,7 +104,7 @@ class MunicipalityRef(Strict):
 
     name: str = Field(min_length=1)
     code: str = Field(min_length=1)
-    time_zone: str = Field(default="Europe/Amsterdam", description="IANA zone of the source's calendar dates")
+    time_zone: str = Field(default=DEFAULT_TIME_ZONE, description="IANA zone of the source's calendar dates")
 
     @field_validator("time_zone")
     @classmethod
@@ -384,20 +392,55 @@ class CommitmentsMapping(_MappingBase):
         return [self.file, *(f for f in self.joined_files() if f != self.file)]
 
 
+def _as_of_kind(value: Any) -> str:
+    return "field" if isinstance(value, (MappingABC, FieldSpec)) else "timestamp"
+
+
+# When an observation was made: a constant RFC 3339 timestamp with offset, or a `FieldSpec`
+# evaluated per row to Unix seconds or such a timestamp (e.g. a ``date`` transform of a column).
+AsOf = Annotated[
+    Union[Annotated[AwareDatetime, Tag("timestamp")], Annotated[FieldSpec, Tag("field")]],
+    Discriminator(_as_of_kind),
+]
+
+
+def as_of_const(value: AwareDatetime | FieldSpec | None) -> datetime | None:
+    """The constant moment of an ``as_of``, or None when it is read per row (or not given)."""
+    return value if isinstance(value, datetime) else None
+
+
+class Assessment(Strict):
+    """One of several assessments read from each row of a snapshot (e.g. a mid-term and an
+    end-of-term rating in two columns), each an observation of its own.
+
+    ``label`` names it in delivery refs (``$assessment``), batch labels and reasons;
+    ``progress`` is its progress value; ``as_of`` when it was made (a constant or per row;
+    default: the snapshot's ``as_of``).
+    """
+
+    label: str = Field(min_length=1, max_length=32)
+    progress: FieldSpec = Field(description="must evaluate to a non-negative integer in the commitment's unit")
+    as_of: AsOf | None = None
+
+
 class Snapshot(Strict):
-    """One CSV file of a progress series and the moment it describes."""
+    """One CSV file of a progress series and the moment it describes: ``as_of`` a constant, or
+    a `FieldSpec` read per row. ``assessments`` (optional) replace the mapping's ``progress``
+    (or its ``assessments``) for this file."""
 
     label: str = Field(min_length=1, max_length=32, description="e.g. the year; used in refs and reasons")
     file: str
-    as_of: AwareDatetime
+    as_of: AsOf | None = None
+    assessments: list[Assessment] | None = Field(default=None, min_length=1)
     read: ReadSpec | None = Field(default=None, description="the mapping's read block with these keys replaced")
 
     _file = field_validator("file")(lambda cls, v: _check_rel_path(v))
 
     @property
-    def as_of_seconds(self) -> int:
-        """``as_of`` in Unix seconds."""
-        return int(self.as_of.timestamp())
+    def as_of_seconds(self) -> int | None:
+        """A constant ``as_of`` in Unix seconds; None when it is read per row (or not given)."""
+        moment = as_of_const(self.as_of)
+        return None if moment is None else int(moment.timestamp())
 
 
 class DeliveryFields(Strict):
@@ -453,12 +496,54 @@ class DeliveriesWrite(Strict):
     why: str | None = Field(default=None, description="the reason for the choice, copied to the report")
 
 
+@dataclass(frozen=True)
+class ObservationSpec:
+    """One observation read from each row of a snapshot file (resolved from the mapping).
+
+    Attributes:
+        snapshot: the snapshot (file) it is read from.
+        assessment: the assessment's label, or None for a snapshot without assessments.
+        name: the field name problems are reported under: ``progress``, or
+            ``assessments.<label>.progress``.
+        progress: its progress value.
+        as_of: a constant moment or a per-row `FieldSpec`.
+        order: its place in the mapping (snapshot index, assessment index): breaks ties of
+            equal ``as_of``.
+        progress_at, as_of_at: where its progress and as_of are written in the mapping
+            (``progress``, ``snapshots.0.as_of``, ``assessments.1.progress``...).
+        as_of_name: the field name of its as_of in problems: ``as_of`` (the snapshot's), or
+            ``assessments.<label>.as_of`` (the assessment's own).
+    """
+
+    snapshot: Snapshot
+    assessment: str | None
+    name: str
+    progress: FieldSpec
+    as_of: datetime | FieldSpec
+    order: tuple[int, int]
+    progress_at: str
+    as_of_at: str
+    as_of_name: str = "as_of"
+
+    @property
+    def batch_label(self) -> str:
+        """The anchored batch its deliveries join (``deliveries: {mode: batch}``): the
+        snapshot's label, plus ``/<assessment>`` when it has one."""
+        return self.snapshot.label if self.assessment is None else f"{self.snapshot.label}/{self.assessment}"
+
+
 class ProgressSnapshotsMapping(_MappingBase):
-    """``kind: progress_snapshots``: the same items in several CSV files, in time order."""
+    """``kind: progress_snapshots``: the same items in several CSV files, in time order.
+
+    Each row of a snapshot is one observation of its item (``progress`` at the snapshot's
+    ``as_of``), or, with ``assessments`` (the mapping's, or the snapshot's own), one
+    observation per assessment. `observations` resolves them.
+    """
 
     kind: Literal["progress_snapshots"]
     snapshots: list[Snapshot] = Field(min_length=1)
-    progress: FieldSpec = Field(description="must evaluate to a non-negative integer in the commitment's unit")
+    progress: FieldSpec | None = Field(default=None, description="must evaluate to a non-negative integer in the commitment's unit")
+    assessments: list[Assessment] | None = Field(default=None, min_length=1)
     delivery: DeliveryFields
     deliveries: DeliveriesWrite = Field(default_factory=DeliveriesWrite)
     revocation_reason: FieldSpec
@@ -480,27 +565,106 @@ class ProgressSnapshotsMapping(_MappingBase):
         labels = [s.label for s in self.snapshots]
         if len(set(labels)) != len(labels):
             raise ValueError(f"snapshot labels must be unique, got {labels}")
-        times = [s.as_of for s in self.snapshots]
+        times = [t for t in (as_of_const(s.as_of) for s in self.snapshots) if t is not None]
         if any(b <= a for a, b in zip(times, times[1:])):
             raise ValueError("snapshots must be listed in strictly increasing as_of order")
+        self._check_observations()
         promised = self.commitment.const_seconds("promised_at")
-        early = [s.label for s in self.snapshots if promised is not None and s.as_of_seconds < promised]
+        early = list(dict.fromkeys(
+            o.batch_label for o in self.observations()
+            if promised is not None and isinstance(o.as_of, datetime) and o.as_of.timestamp() < promised
+        ))
         if early:
             raise ValueError(
                 f"snapshots {early} are dated before commitment.promised_at {self.commitment.promised_at.const}: "  # type: ignore[union-attr]
                 "progress cannot be measured before the promise was made"
             )
-        self._check_context(self.commitment.specs(), SNAPSHOT_CONTEXT, "commitment")
-        self._check_context({"progress": self.progress}, SNAPSHOT_CONTEXT, "progress")
-        self._check_context(self.delivery.specs(), CHANGE_CONTEXT, "delivery")
-        self._check_context({"revocation_reason": self.revocation_reason}, CHANGE_CONTEXT, "revocation_reason")
+        extra = {ASSESSMENT_CONTEXT} if self._has_assessments() else set()
+        self._check_context(self.commitment.specs(), SNAPSHOT_CONTEXT | extra, "commitment")
+        checked: set[str] = set()
+        for o in self.observations():
+            specs = [(o.progress_at, o.progress, SNAPSHOT_CONTEXT | extra)]
+            if isinstance(o.as_of, FieldSpec):
+                specs.append((o.as_of_at, o.as_of, AS_OF_CONTEXT | extra))
+            for where, spec, allowed in specs:
+                unknown = spec.context_names() - allowed
+                if unknown and where not in checked:
+                    raise ValueError(f"{where}: unknown context name(s) {sorted(unknown)}; allowed here: {sorted(allowed)}")
+                checked.add(where)
+        self._check_context(self.delivery.specs(), CHANGE_CONTEXT | extra, "delivery")
+        self._check_context({"revocation_reason": self.revocation_reason}, CHANGE_CONTEXT | extra, "revocation_reason")
         return self
 
-    def columns_used(self) -> set[str]:
-        cols = super().columns_used() | self.progress.columns() | self.revocation_reason.columns()
+    def _has_assessments(self) -> bool:
+        return self.assessments is not None or any(s.assessments is not None for s in self.snapshots)
+
+    def _check_observations(self) -> None:
+        """Every snapshot has a progress and an as_of for each observation; assessment labels
+        are unique; several assessments a row need ``$assessment`` in the delivery refs."""
+        uses_progress = False
+        for i, snapshot in enumerate(self.snapshots):
+            assessments = snapshot.assessments or self.assessments
+            if assessments is None:
+                uses_progress = True
+                if self.progress is None:
+                    raise ValueError(f"snapshots.{i}: give the mapping's progress, or assessments")
+                if snapshot.as_of is None:
+                    raise ValueError(f"snapshots.{i}.as_of: missing (a timestamp with offset, or a field read per row)")
+                continue
+            names = [a.label for a in assessments]
+            if len(set(names)) != len(names):
+                raise ValueError(f"snapshots.{i}: assessment labels must be unique, got {names}")
+            undated = [a.label for a in assessments if a.as_of is None]
+            if undated and snapshot.as_of is None:
+                raise ValueError(f"snapshots.{i}.as_of: missing, and assessments {undated} give no as_of of their own")
+            if len(assessments) > 1 and ASSESSMENT_CONTEXT not in self.delivery.external_ref.context_names():
+                raise ValueError(
+                    f"delivery.external_ref: snapshot {snapshot.label!r} reads {len(assessments)} assessments from each row; "
+                    f'use {{{ASSESSMENT_CONTEXT}}} in its template (e.g. "{{$snapshot}}-{{$assessment}}") so each gets its own delivery ref'
+                )
+        if self.progress is not None and not uses_progress:
+            raise ValueError("progress: every snapshot reads assessments instead; remove progress")
+
+    def observations(self) -> list[ObservationSpec]:
+        """The observations read from each row, snapshot by snapshot, in mapping order."""
+        out: list[ObservationSpec] = []
+        for i, snapshot in enumerate(self.snapshots):
+            if snapshot.assessments is None and self.assessments is None:
+                if self.progress is not None and snapshot.as_of is not None:
+                    out.append(ObservationSpec(snapshot, None, "progress", self.progress, snapshot.as_of, (i, 0),
+                                               "progress", f"snapshots.{i}.as_of"))
+                continue
+            at = f"snapshots.{i}.assessments" if snapshot.assessments is not None else "assessments"
+            for j, a in enumerate(snapshot.assessments or self.assessments or []):
+                if a.as_of is not None:
+                    as_of, as_of_at, as_of_name = a.as_of, f"{at}.{j}.as_of", f"assessments.{a.label}.as_of"
+                else:
+                    as_of, as_of_at, as_of_name = snapshot.as_of, f"snapshots.{i}.as_of", "as_of"
+                if as_of is not None:
+                    out.append(ObservationSpec(snapshot, a.label, f"assessments.{a.label}.progress", a.progress, as_of,
+                                               (i, j), f"{at}.{j}.progress", as_of_at, as_of_name))
+        return out
+
+    def snapshot_observations(self, snapshot: Snapshot) -> list[ObservationSpec]:
+        """The observations read from each row of ``snapshot``, in mapping order."""
+        return [o for o in self.observations() if o.snapshot is snapshot]
+
+    def columns_of(self, snapshot: Snapshot) -> set[str]:
+        """Every CSV column read from ``snapshot``'s file."""
+        cols = super().columns_used() | self.revocation_reason.columns()
         for spec in self.delivery.specs().values():
             cols |= spec.columns()
+        for o in self.snapshot_observations(snapshot):
+            cols |= o.progress.columns()
+            if isinstance(o.as_of, FieldSpec):
+                cols |= o.as_of.columns()
         return cols | set(self.delivery.evidence_columns)
+
+    def columns_used(self) -> set[str]:
+        cols: set[str] = set()
+        for snapshot in self.snapshots:
+            cols |= self.columns_of(snapshot)
+        return cols
 
     def files(self) -> list[str]:
         """Files read, relative to the data directory: the snapshots' in time order, then the
@@ -520,7 +684,7 @@ def parse_mapping(data: Any, *, origin: str = "<mapping>") -> CommitmentsMapping
         MappingError: with one line per problem (``"commitment.title: ..."``).
     """
     try:
-        return _MAPPING_ADAPTER.validate_python(data)
+        return _MAPPING_ADAPTER.validate_python(data, context=_context(data))
     except ValidationError as exc:
         raise MappingError(origin, [_format_error(e) for e in exc.errors()]) from None
 
@@ -563,6 +727,21 @@ def with_delivery_mode(
     if not isinstance(mapping, ProgressSnapshotsMapping):
         raise MappingError("<command line>", [f"deliveries mode {mode!r}: a kind: {mapping.kind} mapping plans no deliveries"])
     return mapping.model_copy(update={"deliveries": DeliveriesWrite(mode=mode, why=why)})
+
+
+def _context(data: Any) -> dict[str, str]:
+    """The validation context: the time zone of the ``municipality`` (or of the ``issuers``),
+    default of every ``date`` transform (only a known zone; an unknown one is reported where
+    it is written)."""
+    block = None
+    if isinstance(data, MappingABC):
+        block = data.get("municipality") if data.get("municipality") is not None else data.get("issuers")
+    zone = block.get("time_zone", DEFAULT_TIME_ZONE) if isinstance(block, MappingABC) else DEFAULT_TIME_ZONE
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        return {}
+    return {TIME_ZONE_CONTEXT: zone}
 
 
 def _format_error(error: Any) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from .apply import ApplyResult
 from .plan import Plan, ReportRow
 
-REPORT_VERSION = 4  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress
+REPORT_VERSION = 5  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress; 5: rows' no_data, summary.no_data
 
 
 MAX_MALFORMED_SHARE = 0.10
@@ -120,11 +120,14 @@ def summary(plan: Plan, result: ApplyResult | None, ledger: dict[str, Any] | Non
         ``{"planned": {commitments, deliveries, revocations}, "applied": {kind: {outcome: n}}
         | None, "rows": {planned, unchanged, skipped, invalid, cleaned, with_warnings},
         "skipped_by_reason": {reason: n}, "cleaned_by_reason": {reason: n},
+        "no_data": {"rows", "observations"},
         "failed_rows": n, "transactions": {"count", "gas_used", "operations"} | None,
         "deliveries_mode": "per_delivery" | "batch", "batches": {"planned": [{"label",
         "leaf_count"}], "sent": {outcome: n} | None}}``; ``transactions`` counts the mined
         transactions this run sent, their total gas and the operations they carried (an
-        anchored batch: one transaction carrying its leaves).
+        anchored batch: one transaction carrying its leaves); ``no_data`` counts the snapshot
+        rows with an observation that had no data and those observations (progress carried
+        forward; a row with nothing else is also counted in ``skipped_by_reason``).
     """
     counts = plan.counts()
     cleaned_by_reason: dict[str, int] = {}
@@ -145,6 +148,10 @@ def summary(plan: Plan, result: ApplyResult | None, ledger: dict[str, Any] | Non
         "warnings": count_warnings(plan, result, ledger),
         "skipped_by_reason": plan.skipped_by_reason(),
         "cleaned_by_reason": cleaned_by_reason,
+        "no_data": {
+            "rows": sum(1 for r in plan.report if r.no_data),
+            "observations": sum(len(r.no_data) for r in plan.report),
+        },
         "failed_rows": failed_rows,
         "transactions": _transactions(result),
         "deliveries_mode": getattr(getattr(plan.mapping, "deliveries", None), "mode", "per_delivery"),

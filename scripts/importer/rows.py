@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import limits, text
+from .lookups import NoData
 from .mapping import CommitmentFields, SourceCredit
 from .plan import Cleaned, RegisterCommitment, RowRef
 from .source_ids import tagged_source_uri
@@ -110,10 +111,12 @@ def build_commitment(
             (`scripts.importer.source_ids.tagged_source_uri`).
 
     Returns:
-        ``(operation, [])`` or ``(None, problems)``; each problem names the field.
+        ``(operation, [])`` or ``(None, problems)``; each problem names the field (a field
+        that evaluates to `NoData`: ``'due_date: no data ("ND")'``).
     """
     problems: list[str] = []
     got = {name: evaluate(name, spec, values, problems) for name, spec in fields.specs().items()}
+    problems += [value.describe(name) for name, value in got.items() if isinstance(value, NoData)]
     if problems:
         return None, problems
     strings = {n: str(got[n]) for n in ("external_ref", "title", "description", "theme", "unit", "source_uri")}
