@@ -768,16 +768,24 @@ class StatusCounts(BaseModel):
 class Source(BaseModel):
     """A data source to credit wherever its data is shown or exported."""
 
+    id: str = Field(
+        description="stable source id (its mapping's source.id); a commitment's on-chain source_uri names it as "
+        "#ledger-source=<id>", examples=["baarn-coalitieakkoord-2022-2026"],
+    )
     name: str
     publisher: str
     url: str
     licence: str
     credit: str = Field(description='one line: "<name> — <publisher> — <url> — <licence>"')
+    follow_up: bool = Field(
+        description="whether the source tracks follow-up (records deliveries or progress); false for one of promises only"
+    )
 
     @classmethod
     def of(cls, credits: Iterable[SourceCredit]) -> list["Source"]:
         """These credits (``ledger.sources``, which decides them), in their order."""
-        return [cls(name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit) for c in credits]
+        return [cls(id=c.id, name=c.name, publisher=c.publisher, url=c.url, licence=c.licence, credit=c.credit,
+                    follow_up=c.follow_up) for c in credits]
 
     @classmethod
     def list_for(
@@ -858,6 +866,22 @@ class ThemeList(BaseModel):
     count: int
 
 
+class FollowUp(BaseModel):
+    """Whether a commitment's status can be read as its sources' verdict (``ledger.sources
+    .follow_up_of``). The status itself is the rules' (docs/LEDGER.md), whatever this says."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"tracked": False, "by": ["baarn-coalitieakkoord-2022-2026"]}, {"tracked": True, "by": []}]})
+
+    tracked: bool = Field(
+        description="false when every source it comes from records no follow-up (Source.follow_up false) and no "
+        "delivery (recorded or batched, revoked ones included) names it: an overdue status then means nobody "
+        "records deliveries, not that the source says it was not done. True otherwise, also for a commitment "
+        "typed in by hand (its registrar is its source) and once any delivery is recorded"
+    )
+    by: list[str] = Field(description="when tracked is false, the ids of those sources (Source.id); else empty")
+
+
 class CommitmentSummary(BaseModel):
     """A commitment in lists; statuses evaluated at the request time (docs/LEDGER.md: one
     mapping, two clocks, two sets of terms)."""
@@ -926,6 +950,10 @@ class CommitmentSummary(BaseModel):
         "recorded or revoked, a batch anchored with a leaf for it, a batched revocation, a verdict), Unix seconds"
     )
     last_changed_at_iso: str
+    follow_up: FollowUp = Field(
+        description="whether its sources record follow-up: shown beside the status (an overdue commitment of a "
+        "source of promises only is not a broken promise by the source's word)"
+    )
 
 
 class PageLinks(BaseModel):

@@ -78,8 +78,8 @@ class Measured:
 
 
 def _source(name: str) -> dict[str, Any]:
-    return {"name": name, "publisher": "bench/import_speed.py", "url": "https://example.invalid/bench",
-            "licence": "generated test data"}
+    return {"id": "bench-" + name.lower().replace(" ", "-"), "name": name, "publisher": "bench/import_speed.py",
+            "url": "https://example.invalid/bench", "licence": "generated test data"}
 
 
 def write_commitments_source(folder: Path, rows: int) -> Path:

@@ -16,7 +16,7 @@ Every matching row is read (``ledger.db.repository`` pages of :data:`PAGE_SIZE`,
 transaction, statuses at one request time). 404 for an unknown ``municipality_id``; 422 for a
 filter the API would refuse.
 
-**JSON**: ``{"source_credits": [{"name", "publisher", "url", "licence", "credit"}],
+**JSON**: ``{"source_credits": [{"id", "name", "publisher", "url", "licence", "credit", "follow_up"}],
 "generated_at" (ISO 8601 UTC), "ledger": {"chain_id", "contract_address", "network"},
 "count", "data": [...]}``; ``data`` holds the API's list items (``CommitmentSummary`` /
 ``DeliveryListed``, same field names), commitments with ``source_uri`` and
@@ -31,7 +31,10 @@ comma separated, RFC 4180 quoting, CRLF line ends, one header row of the flat fi
 column, ``source_credit``, credits each row (``ledger.sources.credit_line``): the datasets its
 commitment comes from by its on-chain ``source_uri``, else (a commitment typed in by hand
 through the staff API) its municipality and the registrar who entered it; a delivery is
-credited as its commitment. So the credit stays with any row that is copied elsewhere. The texts are other people's: a cell
+credited as its commitment. So the credit stays with any row that is copied elsewhere. Before
+it, ``follow_up_tracked`` of a commitment (``false``: every source it comes from records no
+follow-up and no delivery names it, so an ``overdue`` status is no verdict of the source; the
+JSON's ``follow_up``). The texts are other people's: a cell
 that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
 apostrophe (``'``), so that a spreadsheet shows it as text instead of evaluating it as a
 formula (OWASP "CSV injection"); the JSON carries the texts unchanged.
@@ -57,6 +60,7 @@ from api.deps import DeploymentDep, EvidenceStoreDep, NowDep, SessionDep, Settin
 from api.problems import ProblemError
 from api.schemas import CommitmentSummary, DeliveryKind, DeliveryListed, Source, StatusName
 from ledger.db import activity, repository
+from ledger.db.follow_up import add_follow_up
 from ledger.deployment import Deployment
 from ledger.networks import network_name
 from ledger.settings import Settings
@@ -252,6 +256,7 @@ COMMITMENT_COLUMNS: tuple[Column, ...] = (
     ("registered_tx_hash", lambda r: _ref(r, "registered", "tx_hash")),
     ("registered_block_number", lambda r: _ref(r, "registered", "block_number")),
     *map(_field, ("source_uri", "source_document_sha256")),
+    ("follow_up_tracked", lambda r: r["follow_up"]["tracked"]),
     ("source_credit", lambda r: r["source_credit"]),
 )
 """Header and value of each column of ``commitments.csv``, in order."""
@@ -323,11 +328,10 @@ def _with_credits(session: Session, sources: dict[str, list[SourceCredit]], rows
 def _credits(sources: dict[str, list[SourceCredit]], codes: list[str], from_rows: list[SourceCredit]) -> list[SourceCredit]:
     """A JSON file's ``source_credits``: the sources of the municipality it is filtered by
     (``codes``), then those its rows come from."""
-    credits: list[SourceCredit] = []
+    credits: dict[str, SourceCredit] = {}
     for c in [*(c for code in codes for c in sources.get(code, [])), *from_rows]:
-        if all(c is not seen for seen in credits):
-            credits.append(c)
-    return credits
+        credits.setdefault(c.id, c)
+    return list(credits.values())
 
 
 def _attachment(body: bytes, media_type: str, filename: str) -> Response:
@@ -370,6 +374,7 @@ def commitments_csv(
     label, _ = _label(session, filters.municipality_id)
     rows = all_commitments(session, now, filters)
     _with_credits(session, sources, rows)
+    add_follow_up(session, sources, rows)  # follow_up: {"tracked", "by"}
     return _attachment(write_csv(COMMITMENT_COLUMNS, rows), CSV_MEDIA_TYPE, f"commitments-{label}.csv")
 
 
@@ -386,6 +391,7 @@ def commitments_json(
     label, credited = _label(session, filters.municipality_id)
     rows = all_commitments(session, now, filters)
     from_rows = _with_credits(session, sources, rows)
+    add_follow_up(session, sources, rows)  # follow_up: {"tracked", "by"}
     items = [
         {
             **CommitmentSummary.model_validate(r).model_dump(mode="json"),

@@ -63,6 +63,7 @@ from scripts.importer.client import MAX_BATCH_SIZE, LedgerClient
 from scripts.importer.errors import ImporterError, IndexerLagError, MappingError, SourceDataError
 from scripts.importer.mapping import CommitmentsMapping, ProgressSnapshotsMapping, load_mapping, parse_mapping
 from scripts.importer.plan import Plan, RecordDelivery, RegisterCommitment
+from scripts.importer.issuers import for_code, names_issuer
 from scripts.importer.planner import plan_source
 from scripts.importer.report import build_report, summary, write_report
 from scripts.importer.state import LedgerState, read_state
@@ -227,15 +228,16 @@ def _read(root: Path, job_id: str) -> Job | None:
 
 
 def saved_mappings(sources_dir: Path, municipality_code: str) -> list[SavedMapping]:
-    """The mappings of ``sources_dir`` (``*.yaml``, by name) whose ``municipality.code`` is
-    ``municipality_code`` and that validate (a broken one is not offered)."""
+    """The mappings of ``sources_dir`` (``*.yaml``, by name) that may hold rows of
+    ``municipality_code`` (their ``municipality``, or an issuer of their ``issuers`` block:
+    `scripts.importer.issuers.names_issuer`) and that validate (a broken one is not offered)."""
     found = []
     for path in sorted(Path(sources_dir).glob("*.yaml")):
         try:
             mapping = load_mapping(path)
         except MappingError:
             continue
-        if mapping.municipality.code == municipality_code:
+        if names_issuer(mapping, municipality_code):
             found.append(SavedMapping(path.name, path, mapping.source.name, tuple(mapping.files())))
     return found
 
@@ -331,9 +333,10 @@ def create_job(
         text = uploaded_mapping.content
         name = PurePosixPath(uploaded_mapping.filename.replace("\\", "/")).name or "mapping.yaml"
         mapping = _parse(text, name)
-    if mapping.municipality.code != municipality_code:
-        raise JobInputError(field_name, "import.otherMunicipality", code=mapping.municipality.code,
-                            name=mapping.municipality.name)
+    if not names_issuer(mapping, municipality_code):
+        other = mapping.municipality or (mapping.issuers.named() or [None])[0]  # type: ignore[union-attr]
+        raise JobInputError(field_name, "import.otherMunicipality", code=getattr(other, "code", ""),
+                            name=getattr(other, "name", ""))
     placed = _place(mapping, csv_files)
     root.mkdir(parents=True, exist_ok=True)
     job_id = job_id or secrets.token_hex(16)
@@ -349,7 +352,10 @@ def create_job(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         try:
-            plan = plan_source(mapping, staging / "data")
+            mine = for_code(mapping, municipality_code, staging / "data")
+            if mine is None:  # an issuers mapping whose files hold no row of this municipality
+                raise JobInputError(field_name, "import.noRowsOfYours", code=municipality_code)
+            plan = plan_source(mine, staging / "data")
         except SourceDataError as exc:
             raise JobInputError("csv", "import.csvInvalid", detail=str(exc)) from None
         now = _now()
@@ -451,7 +457,10 @@ def list_jobs(root: Path, municipality_id: int, limit: int = 20) -> list[Job]:
 def plan_of(root: Path, job: Job) -> Plan:
     """The job's plan, computed again by the importer from its stored files (pure)."""
     job_dir = _job_dir(root, job.id)
-    return plan_source(load_mapping(job_dir / "mapping.yaml"), job_dir / "data")
+    mapping = for_code(load_mapping(job_dir / "mapping.yaml"), job.municipality_code, job_dir / "data")
+    if mapping is None:  # the job was made from these very files: they named the issuer then
+        raise SourceDataError(job.mapping_name, f"the job's files no longer hold rows of {job.municipality_code}")
+    return plan_source(mapping, job_dir / "data")
 
 
 def report_of(root: Path, job: Job) -> dict[str, Any] | None:
@@ -599,9 +608,9 @@ def _against_ledger(plan: Plan, client: LedgerClient, municipality_id: int, ledg
     dry run."""
     mapping = plan.mapping
     try:
-        municipality = find_municipality(client, mapping.municipality)
+        municipality = find_municipality(client, mapping.issuer)
         if int(municipality["id"]) != municipality_id:
-            ledger["error"] = (f"the ledger's municipality with code {mapping.municipality.code!r} is number "
+            ledger["error"] = (f"the ledger's municipality with code {mapping.issuer.code!r} is number "
                                f"{municipality['id']}, not {municipality_id}")
             return None
         ledger["municipality"] = {k: municipality.get(k) for k in ("id", "name", "code")}
@@ -729,8 +738,8 @@ def _run(root: Path, job: Job, fd: int, identity: Any, registry: Any, transport:
         token = registry.issue_ephemeral(identity, TOKEN_TTL_SECONDS, label=f"import-{job.id[:16]}")
         with LedgerClient(base_url, token, transport=transport, max_attempts=100, max_retry_seconds=60.0,
                           max_consecutive_failures=5, write_wait_seconds=10, write_timeout_seconds=300.0,
-                          idempotency_namespace=plan.mapping.municipality.code, before_request=report.flush) as client:
-            municipality = check_municipality(client, plan.mapping.municipality)
+                          idempotency_namespace=plan.mapping.issuer.code, before_request=report.flush) as client:
+            municipality = check_municipality(client, plan.mapping.issuer)
             ledger["municipality"] = {k: municipality.get(k) for k in ("id", "name", "code")}
             ledger["health"] = wait_until_indexed(client, timeout_seconds=sync_timeout_seconds, poll_interval_seconds=0.5)
             wanted = {op.commitment_ref for op in (*plan.deliveries, *plan.revocations)}

@@ -40,7 +40,8 @@ from frontend.assets import Assets, static_router
 from frontend.i18n import Lang
 from frontend.web import LangDep, internal_url, render, request_lang, site_base
 from ledger.db import activity, repository
-from ledger.sources import SourceCredit, credited_sources
+from ledger.db.follow_up import add_follow_up, untracked_overdue_counts
+from ledger.sources import SourceCredit, credited_sources, split_source_id
 from ledger.status import STATUSES, stable_since, stable_until
 
 router = APIRouter(include_in_schema=False)
@@ -141,6 +142,7 @@ def commitments_page(
     except repository.InvalidCursorError:  # a cursor that is not one of this list (for this sort)
         return error_page(request, 422, "validation-error", "after" if cursor["after"] else "before")
     rows, total = listed.rows, listed.total
+    add_follow_up(session, sources, rows)
     municipalities = repository.list_municipalities(session, now)
     codes = {m["id"]: m["code"] for m in municipalities}
     uris = activity.commitment_sources(session, [r["id"] for r in rows])
@@ -157,6 +159,7 @@ def commitments_page(
         next_cursor=listed.next_cursor, prev_cursor=listed.prev_cursor,
         active=active, sort=filters.sort, sorts=SORTS, statuses=views.STATUS_ORDER, municipalities=municipalities,
         themes=themes, municipality_sources={m["id"]: _source(sources, m["code"]) for m in municipalities},
+        untracked_overdue=untracked_overdue_counts(session, sources, now),
         page_credits=_page_credits(sources, municipalities, [(r["municipality_id"], uris.get(r["id"], {}).get("source_uri", ""))
                                                               for r in rows]),
     )
@@ -270,9 +273,11 @@ def _flag(name: str, value: str | None) -> bool | None:
 
 
 def _card(c: dict[str, Any], lang: Lang, tz: str | None) -> dict[str, Any]:
-    """A commitment summary with the words of its list card."""
-    return {**c, "badge": views.status_badge(c, lang), "flags": views.commitment_flags(c, lang, tz),
-            "progress": views.progress_text(c, lang), "tz": tz}
+    """A commitment summary with the words of its list card (``follow_up_note`` beside the
+    status badge when its sources record no follow-up: give ``c`` its ``follow_up`` first,
+    ``ledger.db.follow_up.add_follow_up``)."""
+    return {**c, "badge": views.status_badge(c, lang), "follow_up_note": views.follow_up_note(c, lang),
+            "flags": views.commitment_flags(c, lang, tz), "progress": views.progress_text(c, lang), "tz": tz}
 
 
 @router.api_route("/commitments/{commitment_id}", methods=["GET", "HEAD"])
@@ -317,6 +322,7 @@ def commitment_page(
                           else "timeline_before")
     deliveries_page = deliveries_page or {"data": c["deliveries"], "next_cursor": c["deliveries_next_cursor"], "prev_cursor": None}
     timeline_page = timeline_page or {"data": c["timeline"], "next_cursor": c["timeline_next_cursor"], "prev_cursor": None}
+    add_follow_up(session, sources, [c])  # before the page of deliveries replaces the first: deliveries_count is all
     c = {**c, "deliveries": deliveries_page["data"], "timeline": timeline_page["data"]}
     keep = {"deliveries_after": deliveries_after, "deliveries_before": deliveries_before,
             "timeline_after": timeline_after, "timeline_before": timeline_before}
@@ -331,6 +337,7 @@ def commitment_page(
     credited = credited_sources(sources.get(code or "", []), c["source_uri"])
     parent = repository.get_commitment(session, c["parent_id"], now, page_size=0) if c["parent_id"] else None
     children = [repository.get_commitment(session, child, now, page_size=0) for child in c["children"]]
+    add_follow_up(session, sources, [k for k in children if k is not None])
     points = repository.commitment_delivery_points(session, commitment_id)
     roots = list(dict.fromkeys(d["batch_root"] for d in c["deliveries"] if d.get("batch_root")))
     batches = [b for b in (repository.get_batch(session, root, evidence_stored=store.exists, leaves=False) for root in roots) if b]
@@ -353,7 +360,8 @@ def commitment_page(
     description = f'{badge.text} · {views.progress_text(c, lang)} · {lang.t("when.due")} {lang.date(c["due_date"], tz)}'
     return render(
         request, "commitment.html", lang, title=c["title"], description=description, og_type="article",
-        c=c, tz=tz, source=source, credited=credited, headline=badge, flags=views.commitment_flags(c, lang, tz),
+        c=c, tz=tz, source=source, credited=credited, headline=badge, follow_up_note=views.follow_up_note(c, lang),
+        source_uri_text=split_source_id(c["source_uri"])[0], flags=views.commitment_flags(c, lang, tz),
         dates=views.dates(c, lang, tz), verdicts=views.verdicts(c, lang), progress=views.progress_text(c, lang),
         progress_original=views.progress_text(c, lang, original=True), parent=parent,
         children=[_card(k, lang, tz) for k in children if k is not None], chart=chart,
@@ -438,7 +446,7 @@ def municipalities_page(request: Request, lang: LangDep, session: SessionDep, no
         rows.append({**m, "met": met, "source": _source(sources, m["code"]),
                      "met_pct": lang.percent_bps(met * 10_000 // total) if total else lang.percent_bps(0)})
     return render(request, "municipalities.html", lang, title=lang.t("compare.heading"), description=lang.t("compare.lead"),
-                  rows=rows, statuses=views.STATUS_ORDER)
+                  rows=rows, statuses=views.STATUS_ORDER, untracked_overdue=untracked_overdue_counts(session, sources, now))
 
 
 @router.api_route("/municipalities/{municipality_id}", methods=["GET", "HEAD"])
@@ -460,6 +468,7 @@ def municipality_page(
     overdue, overdue_total = repository.list_commitments(session, now, municipality_id=municipality_id,
                                                          statuses=("overdue",), sort="due_date", limit=OVERVIEW_OVERDUE_LIMIT)
     recent, _ = repository.list_commitments(session, now, municipality_id=municipality_id, sort="-last_change", limit=10)
+    add_follow_up(session, sources, overdue + recent)
     today = charts.end_of_day(now, tz or lang.time_zone)
     series = charts.municipality_series_from_counts(repository.commitment_chart_counts(session, municipality_id), now=today)
     chart = charts.municipality_chart(series, now=today, labels=_chart_labels(lang, tz), lang_code=lang.code, id_prefix="mc")
@@ -474,6 +483,7 @@ def municipality_page(
         description=lang.t("overview.description", name=m["name"], n=lang.number(m["commitment_count"])),
         m=m, source=source, tz=tz, statuses=views.STATUS_ORDER, chart=chart, table=table, themes=themes,
         overdue=[_card(r, lang, tz) for r in overdue], overdue_total=overdue_total,
+        untracked_overdue=untracked_overdue_counts(session, sources, now, [municipality_id]).get(municipality_id, 0),
         recent=[_card(r, lang, tz) for r in recent], feed_path=feeds.feed_path,
     )
 
@@ -507,7 +517,7 @@ def check_page(
 def about_page(request: Request, lang: LangDep, session: SessionDep, now: NowDep, sources: SourcesDep) -> HTMLResponse:
     """About the ledger: what it is, the status rules, the sources, how to replay it."""
     checkpoint = repository.get_checkpoint(session) or {}
-    all_sources = [s for found in sources.values() for s in found]
+    all_sources = list({s.id: s for found in sources.values() for s in found}.values())  # an issuers mapping's: once
     return render(request, "about.html", lang, title=lang.t("about.title"), description=lang.t("about.lead"),
                   checkpoint=checkpoint, sources=all_sources, statuses=STATUSES)
 

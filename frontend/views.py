@@ -6,7 +6,9 @@ layer. This module only chooses the words and the tone a reader sees, in one pla
 the list, the commitment page, the municipality overview and the feeds say the same thing:
 
 - a commitment with no recorded delivery is never a bare red "overdue": it reads "no proof
-  recorded yet" (no recorded proof is not the same as not done);
+  recorded yet" (no recorded proof is not the same as not done), and when its source records no
+  follow-up at all (a source of promises only) the status carries "no follow-up recorded by the
+  source" beside it (:func:`follow_up_note`);
 - the two clocks are shown apart: promised on (stated), registered on chain (block time),
   due, delivered on (as stated), recorded on (as proven);
 - a record made long after the fact says so ("recorded 3 years after the date it states"),
@@ -59,6 +61,17 @@ def status_badge(c: dict[str, Any], lang: Lang, field: str = "status") -> Badge:
         return Badge("overdue", lang.t("verdict.overduePartly"), "bad")
     tone = {"delivered": "ok", "delivered_late": "warn", "in_progress": "info", "pending": "neutral", "withdrawn": "neutral"}[status]
     return Badge(status, lang.t(f"status.{status}"), tone)
+
+
+def follow_up_note(c: dict[str, Any], lang: Lang) -> Badge | None:
+    """The note shown beside the status of ``c`` when its sources record no follow-up
+    (``c["follow_up"]["tracked"]`` false, ``ledger.sources.follow_up_of``): "no follow-up
+    recorded by the source", so that an overdue badge does not alone read as a broken promise;
+    ``None`` otherwise (also for a dict without ``follow_up``). The status is not changed."""
+    follow_up = c.get("follow_up")
+    if not follow_up or follow_up["tracked"]:
+        return None
+    return Badge("no_follow_up", lang.t("followUp.none"), "info", lang.t("followUp.hint"))
 
 
 def progress_text(c: dict[str, Any], lang: Lang, *, original: bool = False) -> str:

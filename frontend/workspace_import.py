@@ -158,7 +158,7 @@ def _upload(request: Request, session: StaffSession, saved_name: str, mapping_fi
                               job_id=jobs.form_job_id(me.id, form_key))  # the form sent twice: one job
     except jobs.JobInputError as exc:
         error = forms.FieldError(exc.field, exc.code, exc.params)
-        status = 403 if exc.code == "import.otherMunicipality" else 422  # not yours / not valid
+        status = 403 if exc.code in ("import.otherMunicipality", "import.noRowsOfYours") else 422  # not yours / not valid
         return _start_page(request, session, status_code=status, errors=forms.by_field([error]), values=values)
     if job.state == "planned" and jobs.report_path(_root(request), job) is None:  # not dry-run yet
         jobs.dry_run(_root(request), job, _transport(request, loop), _base_url(request))

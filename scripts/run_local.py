@@ -44,7 +44,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 import httpx
@@ -141,11 +141,47 @@ def _write_private_json(path: Path, data: object) -> None:
 
 
 def source_municipalities(mappings_dir: Path) -> list[dict[str, str]]:
-    """``[{"name", "code"}]`` of every source mapping's municipality, once each, by file name."""
+    """``[{"name", "code"}]`` of every source mapping's municipality, once each, by file name;
+    an ``issuers`` mapping with ``onboard: true`` adds every issuer of its table."""
+    from scripts.importer.errors import MappingError
+    from scripts.importer.mapping import load_mapping
+
     found: dict[str, dict[str, str]] = {}
-    for source in load_sources(mappings_dir):
-        found.setdefault(source.municipality_code, {"name": source.municipality_name, "code": source.municipality_code})
+    load_sources(mappings_dir)  # refuses what the API would refuse at start (a duplicate source id...)
+    for path in sorted(mappings_dir.glob("*.yaml")):
+        try:
+            mapping = load_mapping(path)
+        except MappingError:
+            continue  # the importer reports it; the set-up onboards what validates
+        if mapping.municipality is not None:
+            found.setdefault(mapping.municipality.code, {"name": mapping.municipality.name, "code": mapping.municipality.code})
+        elif mapping.issuers is not None and mapping.issuers.onboard:
+            for ref in mapping.issuers.named():
+                found.setdefault(ref.code, {"name": ref.name, "code": ref.code})
     return list(found.values())
+
+
+def onboard_issuers_locally(issuers: list[Any]) -> Path:
+    """The importer's ``--onboard``: onboard ``issuers`` (``name``/``code`` objects) on the local
+    chain of ``make run`` (settings from the environment, its deployment and keys in ``data/``),
+    each with a registrar and a staff token; return the token file's path.
+
+    Raises:
+        ImporterError: no local deployment, not a local chain, or the chain refused a step.
+    """
+    from scripts.importer.errors import ImporterError
+    from ledger.deployment import load_deployment
+
+    settings = load_settings()
+    try:
+        deployment = load_deployment(settings.deployment_file)
+        chain = LedgerChain(settings.rpc_url, deployment)
+        key = local_platform_admin_key(settings, chain)
+        onboard_local(settings, chain, key, [{"name": r.name, "code": r.code} for r in issuers])
+    except (LedgerError, OSError, ValueError) as exc:
+        raise ImporterError(f"--onboard needs the local set-up of `make run` (data/deployment.json, "
+                            f"data/local-keys.json, its chain running): {exc}") from None
+    return settings.data_dir / "local-staff-tokens.json"
 
 
 def _new_key() -> str:
@@ -214,11 +250,26 @@ def bootstrap_local(settings: Settings, chain: LedgerChain, platform_admin_key: 
     Raises:
         LedgerError: not a local chain; ContractRevertError: the contract refused a step.
     """
+    return onboard_local(settings, chain, platform_admin_key, source_municipalities(settings.sources_dir))
+
+
+def onboard_local(
+    settings: Settings, chain: LedgerChain, platform_admin_key: str, municipalities: list[dict[str, str]]
+) -> dict[str, str]:
+    """:func:`bootstrap_local` for any ``[{"name", "code"}]`` (an ``issuers`` mapping's, with the
+    importer's ``--onboard``): each onboarded with generated keys, a registrar and a staff token.
+
+    Returns:
+        every local municipality code → staff token (the whole token file).
+
+    Raises:
+        LedgerError: not a local chain; ContractRevertError: the contract refused a step.
+    """
     check_local(settings, chain)
     keys_path, keys = _load_keys(settings)
     tokens_path = settings.data_dir / "local-staff-tokens.json"
     tokens = json.loads(tokens_path.read_text()) if tokens_path.exists() else {}
-    for municipality in source_municipalities(settings.sources_dir):
+    for municipality in municipalities:
         code = municipality["code"]
         entry = keys["municipalities"].get(code)
         if entry is None:

@@ -29,6 +29,7 @@ from api.schemas import (
     TimelinePage,
 )
 from ledger.db import activity, repository
+from ledger.db.follow_up import add_follow_up
 from ledger.sources import SourceCredit, sources_of_commitments
 from ledger.status import stable_until
 
@@ -97,7 +98,8 @@ def list_commitments(
     Filters combine with AND; each flag is `true` or `false` (omitted: no filter).
     `count` is the number of commitments matching the filters (not the page size); `sources`
     credits the datasets the commitments on this page come from (none for one typed in by
-    hand through the staff API).
+    hand through the staff API); each item's `follow_up` says whether its sources record
+    follow-up (`tracked` false: none does and no delivery names it).
     Quantities are decimal strings in the commitment's `unit`; statuses are evaluated at the
     request time, twice (claimed dates: `status`; recording times: `status_on_record`) and
     against both the current and the original terms; times are Unix seconds with an ISO 8601
@@ -140,6 +142,7 @@ def list_commitments(
         raise _query_problem("before" if after is not None and before is not None else "offset", exc) from exc
     caching.keep_until(request, page.valid_until)
     rows = page.rows
+    add_follow_up(session, sources, rows)
     return CommitmentPage(
         data=[CommitmentSummary.model_validate(r) for r in rows],
         count=page.total,
@@ -213,8 +216,10 @@ def get_commitment(
     on-chain `timeline` (block, log index order) with `timeline_count`; the rest of either is
     at `detail_links` (`/commitments/{id}/deliveries`, `/commitments/{id}/timeline`, by
     cursor). Plus the `ledger` (chain id, contract address) to check it against, and the
-    `sources` to credit (the municipality's sources whose url matches the commitment's
-    `source_uri`; empty for a commitment registered directly by staff).
+    `sources` to credit (the municipality's source whose id the commitment's `source_uri`
+    names as `#ledger-source=<id>`; for a `source_uri` without it, those whose url it equals;
+    empty for a commitment registered directly by staff), and `follow_up` (`tracked` false
+    when every such source records no follow-up and no delivery names it).
 
     404 `not-found` if unknown; 422 if the id is not a positive integer.
     """
@@ -225,6 +230,7 @@ def get_commitment(
     detail["ledger"] = {"chain_id": deployment.chain_id, "contract_address": deployment.contract_address}
     codes = repository.municipality_codes(session, [detail["municipality_id"]])
     detail["sources"] = Source.list_for(sources, codes.values(), source_uri=detail["source_uri"])
+    add_follow_up(session, sources, [detail])
     limit = repository.DETAIL_PAGE_SIZE
     detail["detail_links"] = {
         "deliveries_next": _history_url(commitment_id, "deliveries", "after", detail["deliveries_next_cursor"], limit),

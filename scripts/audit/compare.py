@@ -19,6 +19,8 @@ id, batched ones by ``batch_root`` and ``leaf_index``) and every amendment
 ``status_on_record_counts``); every batch of ``GET /api/v1/batches`` (:data:`BATCH_FIELDS`, by
 root) and the leaves of ``GET /api/v1/batches/{root}`` (as deliveries, by ``leaf_index``); and
 ``chain_id``, ``contract_address``, ``paused``, ``contract_version`` of the health answer.
+Not compared, with the reason: :data:`NOT_COMPARED` (``follow_up``: from the server's mapping
+files, not from the chain).
 
 A batch the replay could not verify (its file not found or not matching the chain) while the
 API counts it is a difference on ``verified``: the auditor cannot confirm what the API counts.
@@ -114,6 +116,16 @@ SUMMARY_FIELDS: tuple[str, ...] = (
 
 DETAIL_FIELDS: tuple[str, ...] = SUMMARY_FIELDS + ("description", "source_document_sha256", "source_uri")
 """Fields of ``CommitmentDetail`` (plus ``withdrawal``, ``deliveries`` and ``amendments``)."""
+
+NOT_COMPARED: dict[str, str] = {
+    "follow_up": (
+        "not on chain: whether a commitment's sources record follow-up is their mappings' claim (source.follow_up), "
+        "read by the server from its own mapping files, which the chain does not hold; the statuses it annotates "
+        "and the source_uri that names the source id are compared"
+    ),
+}
+"""Fields of ``CommitmentSummary`` / ``CommitmentDetail`` deliberately left out of
+:data:`SUMMARY_FIELDS` and :data:`DETAIL_FIELDS`, each with the reason."""
 
 ACTION_FIELDS: tuple[str, ...] = ("reason", "registrar", "signer_held_role", *_ref("chain"))
 """Fields of a withdrawal or a revocation."""

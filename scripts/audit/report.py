@@ -33,7 +33,7 @@ twins, block ranges inclusive; field names of docs/LEDGER.md)::
      "comparison": null | {"api_url", "api_health", "api_caught_up", "waited_seconds",
                            "ok", "difference_count", "differences", "boundary",
                            "compared_from", "compared_to", "boundary_seconds", "notes"},
-     "sources": [{"municipality_code", "credit"}]}
+     "sources": [{"id", "municipality_code", "credit", "follow_up", "commitment_count"}]}
 
 ``deliveries_recorded_late`` counts deliveries that count (as ``recorded_late_count``, batched
 ones included). ``batched_deliveries`` are the leaves of verified batches (``_counted``: counting
@@ -57,7 +57,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ledger.settings import REPO_ROOT
-from ledger.sources import load_sources
+from ledger.sources import credited_sources, credits_by_code
 from scripts.audit import rules
 from scripts.audit.compare import MISSING, Comparison
 from scripts.audit.leaves import REFUSED_REASONS
@@ -235,14 +235,26 @@ def _report(result: ReplayResult, now: int, comparison: dict[str, Any] | None, g
     }
 
 
-def _sources_json(state: LedgerState) -> list[dict[str, str]]:
-    """Credits of the data sources behind the replayed municipalities, matched on the
-    municipality code in the repository's source mappings (a local file, not our server)."""
-    codes = {m.code for m in state.municipalities.values()}
+def _sources_json(state: LedgerState) -> list[dict[str, Any]]:
+    """Credits of the data sources the replayed commitments come from, by the repository's
+    source mappings (a local file, not our server), as ``ledger.sources`` decides: each
+    commitment's on-chain ``source_uri`` names its source id (``#ledger-source=<id>``; one
+    without it falls back to the url rule), by municipality code; once each, with the number
+    of replayed commitments it credits (``commitment_count``) and whether it tracks follow-up
+    (``follow_up``: false for a source of promises only, whose overdue commitments nobody
+    records deliveries for). Commitments typed in by hand credit none."""
+    codes = {m.id: m.code for m in state.municipalities.values()}
+    by_code = credits_by_code(SOURCES_DIR)
+    counts: dict[str, int] = {}
+    for c in state.commitments.values():
+        for s in credited_sources(by_code.get(codes.get(c.municipality_id, ""), []), c.source_uri):
+            counts[s.id] = counts.get(s.id, 0) + 1
     return [
-        {"municipality_code": s.municipality_code, "credit": s.credit}
-        for s in load_sources(SOURCES_DIR)
-        if s.municipality_code in codes
+        {"id": s.id, "municipality_code": s.municipality_code, "credit": s.credit, "follow_up": s.follow_up,
+         "commitment_count": counts[s.id]}
+        for code in sorted(by_code)
+        for s in by_code[code]
+        if s.id in counts
     ]
 
 
@@ -357,7 +369,9 @@ def print_summary(console: Console, report: dict[str, Any]) -> None:
     else:
         console.print("No anomalies in the event stream.")
     for source in report.get("sources", []):
-        console.print(f"[dim]Source ({source['municipality_code']}): {source['credit']}[/dim]")
+        follow_up = "" if source.get("follow_up", True) else "; records no follow-up (promises only)"
+        console.print(f"[dim]Source {source.get('id', '')} ({source['municipality_code']}, "
+                      f"{source.get('commitment_count', 0)} commitments{follow_up}): {source['credit']}[/dim]")
 
 
 def _abbreviated(value: str) -> str:

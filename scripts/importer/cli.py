@@ -40,17 +40,29 @@ one amendment of the commitment, with the mapping's reason (``$source``, ``$sour
 amended with each field before → after; any other field that differs is reported per row as a
 difference (field, ledger value, source value) and never written. The dry run lists both.
 
-Exit status: 0 all rows fine; 1 some row failed (invalid row, refused or blocked operation,
-refused amendment); 2 nothing was attempted (bad mapping or data, no token, wrong municipality,
-API unreachable, indexer behind); 3 stopped after ``--max-consecutive-failures`` failed requests
-in a row (re-run when the API is back); 4 crashed (an unexpected error; the report says which);
-6 the source differs from the ledger in fields the mapping does not let it amend, nothing else
-failed; 130 interrupted by SIGINT (Ctrl-C); 143 stopped by SIGTERM.
+A mapping with an ``issuers`` block (many issuers in one file) is planned and written issuer
+by issuer (`scripts.importer.issuers`), each with its own token from ``--token-file`` (keyed by
+municipality code); ``--report out.json`` then writes ``out.<code>.json`` per issuer and
+``out.json`` as their index with the rows that named no known issuer. ``--onboard`` first
+onboards every issuer the mapping names on the local chain of ``make run``.
+
+Exit status: 0 all rows fine; 1 some row failed (invalid row, a row naming no known issuer,
+refused or blocked operation, refused amendment); 2 nothing was attempted (bad mapping or data,
+no token, wrong municipality, API unreachable, indexer behind); 3 stopped after
+``--max-consecutive-failures`` failed requests in a row (re-run when the API is back); 4
+crashed (an unexpected error; the report says which); 5 the mapping looks wrong: no row gave
+anything to import, or more than ``--max-malformed-share`` (default 10 %) of the rows not
+skipped by a skip rule were invalid or malformed; nothing was written (the run is a dry run;
+its report shows each row's reason); 6 the source differs from the ledger in fields the
+mapping does not let it amend, nothing else failed; 130 interrupted by SIGINT (Ctrl-C); 143
+stopped by SIGTERM. Every warning (on rows, on operations, on the run) is counted in the
+summary.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -82,18 +94,18 @@ from .errors import (
     TokenNotFoundError,
 )
 from .mapping import DeliveryMode, load_mapping, with_delivery_mode, with_source_date
+from .issuers import IssuerSplit, plan_issuers, split_issuers
 from .pipeline import DEFAULT_WINDOW
 from .plan import Plan
-from .planner import plan_source
 from .reimport import amendment_reason, needs_texts
-from .report import build_report, summary, write_report
+from .report import MAX_MALFORMED_SHARE, REPORT_VERSION, Verdict, build_report, summary, verdict, write_report
 from .state import LedgerState, read_state
 from .tokens import resolve_token
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = Path(os.environ.get("LEDGER_SHARED_DATA_DIR") or REPO_ROOT.parent / "shared" / "data")
 DEFAULT_API = "http://127.0.0.1:8000"
-EXIT_OK, EXIT_ROW_FAILED, EXIT_REFUSED, EXIT_STOPPED, EXIT_CRASHED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_ROW_FAILED, EXIT_REFUSED, EXIT_STOPPED, EXIT_CRASHED, EXIT_MALFORMED = 0, 1, 2, 3, 4, 5
 EXIT_DIFFERENCES = 6  # the source differs from the ledger in fields the mapping does not let it amend; nothing else failed
 EXIT_SIGINT, EXIT_SIGTERM = 128 + signal.SIGINT, 128 + signal.SIGTERM  # 130, 143: the shell's convention
 
@@ -156,6 +168,13 @@ def main(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (it is off anyway when stderr is not a terminal)")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="list every cleaned row and warning")] = False,
+    max_malformed_share: Annotated[
+        float, typer.Option("--max-malformed-share", min=0.0, max=1.0,
+                            help="exit 5 and write nothing when more than this share of the rows not skipped by a rule are invalid or malformed, or when no row gives anything to import")
+    ] = MAX_MALFORMED_SHARE,
+    onboard: Annotated[
+        bool, typer.Option("--onboard", help="first onboard every issuer the mapping names on the local chain of `make run` (its keys in data/), with a staff token each")
+    ] = False,
 ) -> None:
     """Import one source (a mapping file) into the ledger through the staff API."""
     try:
@@ -166,11 +185,118 @@ def main(
             mapping = with_source_date(mapping, source_date.date())
         if mapping.reimport is not None and mapping.reimport.amend:
             amendment_reason(mapping, origin=str(mapping_path))  # refused now, not at the first amendment
-        plan = plan_source(mapping, data_dir)
+        if onboard:
+            _onboard(mapping, data_dir)
+        plans, split = plan_issuers(mapping, data_dir)
     except (MappingError, SourceDataError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(EXIT_REFUSED) from None
+    except ImporterError as exc:
+        console.print(f"[red]onboarding refused:[/red] {escape(str(exc))}")
+        raise typer.Exit(EXIT_REFUSED) from None
 
+    judged = verdict([*split.unassigned, *(row for plan in plans for row in plan.report)], max_malformed_share)
+    many = mapping.issuers is not None
+    if many:
+        _print_issuers(mapping_path, split, plans)
+    options = dict(mapping_path=mapping_path, api=api, token=token, token_file=token_file, data_dir=data_dir,
+                   dry_run=dry_run or judged.mapping_looks_wrong, sync_timeout_seconds=sync_timeout_seconds,
+                   poll_interval_seconds=poll_interval_seconds, http_timeout_seconds=http_timeout_seconds,
+                   batch_size=batch_size, evidence_dir=evidence_dir, max_consecutive_failures=max_consecutive_failures,
+                   max_retry_seconds=max_retry_seconds, write_wait_seconds=write_wait_seconds,
+                   write_timeout_seconds=write_timeout_seconds, write_poll_seconds=write_poll_seconds,
+                   max_in_flight=max_in_flight, quiet=quiet, verbose=verbose, verdict=judged)
+    if judged.mapping_looks_wrong and not dry_run:
+        console.print(f"[red]the mapping looks wrong:[/red] {escape(judged.explain())}. Nothing is written; the dry run "
+                      "below shows each row's reason (--max-malformed-share raises the limit).")
+    codes: list[int] = []
+    index: list[dict[str, Any]] = []
+    for plan in plans:
+        path = _issuer_report_path(report_path, plan, many)
+        code = _import_one(plan, report_path=path, **options)
+        codes.append(code)
+        index.append({"code": plan.mapping.issuer.code, "name": plan.mapping.issuer.name,
+                      "report": str(path) if path else None, "exit_code": code})
+    if many and report_path is not None:
+        write_report({"report_version": REPORT_VERSION, "mapping": str(mapping_path), "issuers": index,
+                      "unassigned": [r.model_dump(mode="json") for r in split.unassigned],
+                      "verdict": judged.as_json()}, report_path)
+        console.print(f"index of the issuers' reports written to {escape(str(report_path))}")
+    final = _combined_exit(codes, judged, bool([r for r in split.unassigned if r.outcome == "invalid"]))
+    if judged.mapping_looks_wrong:
+        console.print(f"[red]exit {final}:[/red] {escape(judged.explain())}")
+    if final:
+        raise typer.Exit(final)
+
+
+def _combined_exit(codes: list[int], judged: Verdict, unassigned_invalid: bool) -> int:
+    """One exit status for a run of one or more issuers: 5 when the mapping looks wrong (it
+    wrote nothing), else the gravest of the issuers' (2 refused > 1 rows failed > 6
+    differences > 0), with a row that named no known issuer counting as a failed row."""
+    if judged.mapping_looks_wrong:
+        return EXIT_MALFORMED
+    for code in (EXIT_REFUSED, EXIT_ROW_FAILED):
+        if code in codes:
+            return code
+    if unassigned_invalid:
+        return EXIT_ROW_FAILED
+    return next((c for c in codes if c), EXIT_OK)
+
+
+def _issuer_report_path(report_path: Path | None, plan: Plan, many: bool) -> Path | None:
+    """``--report out.json``: the report itself for a one-issuer mapping; for an ``issuers``
+    mapping ``out.<code>.json`` per issuer (``out.json`` then indexes them)."""
+    if report_path is None or not many:
+        return report_path
+    code = re.sub(r"[^A-Za-z0-9._-]+", "-", plan.mapping.issuer.code)
+    return report_path.with_name(f"{report_path.stem}.{code}{report_path.suffix or '.json'}")
+
+
+def _print_issuers(mapping_path: Path, split: IssuerSplit, plans: list[Plan]) -> None:
+    t = Table(title=f"Issuers named by {mapping_path.name}")
+    for col in ("code", "name", "rows", "commitments"):
+        t.add_column(col, justify="right" if col in ("rows", "commitments") else "left")
+    for plan in plans:
+        t.add_row(escape(plan.mapping.issuer.code), escape(plan.mapping.issuer.name), str(len(plan.report)),
+                  str(len(plan.commitments)))
+    console.print(t)
+    if split.unassigned:
+        u = Table(title="Rows without a known issuer", title_style="bold red")
+        for col in ("file:line", "key", "outcome", "reason"):
+            u.add_column(col)
+        for row in split.unassigned:
+            u.add_row(f"{escape(row.file)}:{row.line}", escape(row.key), row.outcome, escape(row.reason or ""))
+        console.print(u)
+
+
+def _onboard(mapping: Any, data_dir: Path) -> None:
+    """``--onboard``: onboard, on the local chain of ``make run``, every issuer the mapping
+    names (`scripts.run_local.onboard_local`), then print the codes.
+
+    Raises:
+        ImporterError: not a local set-up (no deployment or keys), or the chain refused.
+    """
+    from scripts.run_local import onboard_issuers_locally  # the local set-up's keys; imported only when asked
+
+    names = split_issuers(mapping, data_dir).issuers
+    done = onboard_issuers_locally(list(names))
+    console.print(f"onboarded (or found): {escape(', '.join(f'{r.name} ({r.code})' for r in names))}; "
+                  f"tokens in {escape(str(done))}")
+
+
+def _import_one(
+    plan: Plan, *, mapping_path: Path, api: str, token: str | None, token_file: Path | None, data_dir: Path,
+    dry_run: bool, report_path: Path | None, sync_timeout_seconds: float, poll_interval_seconds: float,
+    http_timeout_seconds: float, batch_size: int, evidence_dir: Path | None, max_consecutive_failures: int,
+    max_retry_seconds: float, write_wait_seconds: int, write_timeout_seconds: float, quiet: bool, verbose: bool,
+    verdict: Verdict, write_poll_seconds: float = 0.2, max_in_flight: int = DEFAULT_WINDOW,
+) -> int:
+    """Run one issuer's plan against the ledger; return its exit status (0, 1, 2 or 6).
+
+    Raises:
+        typer.Exit: 3 (stopped), 4 (crashed), 130 or 143 (interrupted): the whole run ends.
+    """
+    mapping = plan.mapping
     _print_header(plan, mapping_path, data_dir, dry_run)
     ledger: dict[str, Any] = {}
     live = _LiveRun(plan, report_path, ledger, dict(mapping_path=str(mapping_path), data_dir=str(data_dir), api_url=api,
@@ -180,8 +306,9 @@ def main(
         timeout_seconds=http_timeout_seconds, max_attempts=MAX_ATTEMPTS, max_retry_seconds=max_retry_seconds,
         max_consecutive_failures=max_consecutive_failures, write_wait_seconds=write_wait_seconds,
         write_timeout_seconds=write_timeout_seconds, write_poll_seconds=write_poll_seconds,
-        idempotency_namespace=mapping.municipality.code, on_retry=live.retried, before_request=live.flush,
+        idempotency_namespace=mapping.issuer.code, on_retry=live.retried, before_request=live.flush,
     )
+    ledger["verdict"] = verdict.as_json()
     with _signals_raise() as signals:
         live.signals = signals
         try:
@@ -193,7 +320,7 @@ def main(
             )
         except ConsecutiveFailuresError as exc:
             live.stop("consecutive-failures", str(exc))
-            _print_summary(plan, live.result, verbose)
+            _print_summary(plan, live.result, verbose, ledger)
             _saved(live, report_path)
             console.print(f"[red]stopped:[/red] {escape(str(exc))}. {escape(live.done_text())}; the rest was not sent. "
                           "Re-running the same command is safe: it writes only what the ledger is missing "
@@ -213,23 +340,25 @@ def main(
             raise typer.Exit(EXIT_CRASHED) from None
         finally:
             live.close()
+        ledger["verdict"] = verdict.as_json()
         if evidence_note:
             ledger.setdefault("warnings", []).append(evidence_note)
             console.print(f"[yellow]note:[/yellow] {escape(evidence_note)}")
         live.result = result
         live.save(complete=True)
-    _print_summary(plan, result, verbose)
+    _print_summary(plan, result, verbose, ledger)
     _saved(live, report_path)
     console.print(f"[dim]Source: {escape(plan.credit)}[/dim]")
     if refusal is not None:
         console.print(f"[red]refused:[/red] {escape(refusal)}")
-        raise typer.Exit(EXIT_REFUSED)
+        return EXIT_REFUSED
     if summary(plan, result)["failed_rows"]:
-        raise typer.Exit(EXIT_ROW_FAILED)
+        return EXIT_ROW_FAILED
     if result is not None and result.differing:
         console.print(f"[yellow]differences:[/yellow] {len(result.differing)} commitments differ from the source in fields "
                       "the mapping does not let it amend (reimport.amend); nothing was written for them (exit 6)")
-        raise typer.Exit(EXIT_DIFFERENCES)
+        return EXIT_DIFFERENCES
+    return EXIT_OK
 
 
 MAX_ATTEMPTS = 100
@@ -448,7 +577,7 @@ def _run_against_ledger(
     """
     mapping = plan.mapping
     try:
-        chosen = resolve_token(mapping.municipality.code, token=token, token_file=token_file, environ=os.environ)
+        chosen = resolve_token(mapping.issuer.code, token=token, token_file=token_file, environ=os.environ)
     except TokenNotFoundError as exc:
         if not dry_run:
             return None, {"error": str(exc)}, str(exc)
@@ -457,12 +586,12 @@ def _run_against_ledger(
     with LedgerClient(api, chosen, **client_options) as client:
         try:
             if chosen:
-                municipality = check_municipality(client, mapping.municipality)
+                municipality = check_municipality(client, mapping.issuer)
             else:
-                municipality = find_municipality(client, mapping.municipality)
+                municipality = find_municipality(client, mapping.issuer)
             ledger["municipality"] = {k: municipality.get(k) for k in ("id", "name", "code")}
-            if municipality.get("name") != mapping.municipality.name:
-                ledger.setdefault("warnings", []).append(f"the ledger names the municipality {municipality.get('name')!r}, the mapping {mapping.municipality.name!r}")
+            if municipality.get("name") != mapping.issuer.name:
+                ledger.setdefault("warnings", []).append(f"the ledger names the municipality {municipality.get('name')!r}, the mapping {mapping.issuer.name!r}")
             try:
                 ledger["health"] = wait_until_indexed(
                     client, timeout_seconds=sync_timeout_seconds, poll_interval_seconds=poll_interval_seconds
@@ -514,7 +643,7 @@ def _print_header(plan: Plan, mapping_path: Path, data_dir: Path, dry_run: bool)
         escape(m.source.url),
         f"Licence: {escape(m.source.licence)}",
         "",
-        f"Issuer: {escape(m.municipality.name)} ({escape(m.municipality.code)})   mapping: {escape(str(mapping_path))}"
+        f"Issuer: {escape(m.issuer.name)} ({escape(m.issuer.code)})   mapping: {escape(str(mapping_path))}"
         f"   data: {escape(str(data_dir))}",
     ]
     if m.not_imported:
@@ -524,8 +653,8 @@ def _print_header(plan: Plan, mapping_path: Path, data_dir: Path, dry_run: bool)
         console.print("[yellow]DRY RUN: nothing will be written[/yellow]")
 
 
-def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> None:
-    s = summary(plan, result)
+def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool, ledger: dict[str, Any] | None = None) -> None:
+    s = summary(plan, result, ledger)
     table = Table(title="Operations")
     table.add_column("kind", no_wrap=True)
     table.add_column("planned", justify="right")
@@ -548,9 +677,14 @@ def _print_summary(plan: Plan, result: ApplyResult | None, verbose: bool) -> Non
     rows = s["rows"]
     console.print(
         f"Rows: {rows['rows']} read, {rows['planned']} planned, {rows['unchanged']} unchanged, "
-        f"{rows['skipped']} skipped, {rows['invalid']} invalid, {rows['cleaned']} cleaned, "
-        f"{rows['with_warnings']} with warnings"
+        f"{rows['skipped']} skipped ({rows['malformed']} of them malformed), {rows['invalid']} invalid, "
+        f"{rows['cleaned']} cleaned, {rows['with_warnings']} with warnings"
     )
+    w = s["warnings"]
+    console.print(f"Warnings: {w['total']} ({w['rows']} on rows, {w['operations']} on operations, {w['run']} on the run)")
+    if s["no_data"]["observations"]:
+        console.print(f"No data: {s['no_data']['observations']} observations in {s['no_data']['rows']} rows "
+                      "said nothing about their item (progress carried forward)")
     for title, counts in (("Skipped rows by reason", s["skipped_by_reason"]), ("Cleaned rows by step", s["cleaned_by_reason"])):
         if counts:
             t = Table(title=title)

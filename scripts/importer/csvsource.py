@@ -1,17 +1,18 @@
-"""Reading CSV files with the line number each record starts on.
+"""The rows of a source file, with the line number each record starts on (`CsvRow`,
+`CsvTable`), and `read_csv` for a plain CSV file.
 
-Files are read as UTF-8 (a BOM is ignored) with the `csv` module, so quoted fields may span
-lines; `CsvRow.line` is the physical line (1 = header) where the record begins.
+Files of any shape (the mapping's ``read:``, ``group:`` and ``join:`` blocks) are read by
+`scripts.importer.sources`, which gives the same rows; `read_csv` reads a file with the
+default ``read:`` block (UTF-8, a BOM ignored, comma-delimited, header on line 1) with the
+`csv` module, so quoted fields may span lines; `CsvRow.line` is the physical line (1 = header)
+where the record begins.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from .errors import SourceDataError
 
 
 @dataclass(frozen=True)
@@ -21,66 +22,50 @@ class CsvRow:
     Attributes:
         file: path relative to the data directory, as named in the mapping.
         line: physical line number where the record starts (the header is line 1).
-        values: column name → raw text (missing trailing fields are ``""``).
-        problems: shape problems (e.g. more fields than the header).
+        values: column name → raw text (missing trailing fields are ``""``); every column is
+            also there as ``"#<n>"`` (1-based position), a joined file's as ``<prefix><name>``.
+        problems: shape problems (e.g. more fields than the header), reported as warnings.
+        merged_lines: the continuation rows merged into this one (``group:``), in file order.
+        invalid: why the row cannot be used whatever the mapping does with it (a
+            continuation row with no row above it, a required join without a match), or None.
     """
 
     file: str
     line: int
     values: dict[str, str]
     problems: tuple[str, ...] = field(default=())
+    merged_lines: tuple[int, ...] = field(default=())
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
 class CsvTable:
-    """A whole CSV file: header and records in file order."""
+    """A whole source file: its header cells as written and its rows in file order.
+
+    ``aliases``: each column key the mapping cleans → the other keys of the same column (its
+    ``#<n>``, or its name), which `scripts.importer.rows.clean_row` sets to the cleaned value
+    too.
+    """
 
     file: str
     header: tuple[str, ...]
     rows: tuple[CsvRow, ...]
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def read_csv(data_dir: Path, rel_path: str, required_columns: Iterable[str] = ()) -> CsvTable:
-    """Read ``data_dir / rel_path``.
+    """Read ``data_dir / rel_path`` as a CSV file with the default ``read:`` block.
 
     Args:
         data_dir: the data directory.
         rel_path: file path relative to it (POSIX separators).
-        required_columns: columns that must be in the header.
+        required_columns: columns that must be in the header (names or ``"#<n>"``).
 
     Raises:
         SourceDataError: if the file is missing or unreadable, is not UTF-8, has no header,
-            has duplicate column names, or lacks a required column.
+            lacks a required column, or a required column's name is repeated in the header
+            (`scripts.importer.errors.AmbiguousColumnError`).
     """
-    path = data_dir / rel_path
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            try:
-                header = tuple(next(reader))
-            except StopIteration:
-                raise SourceDataError(rel_path, "the file is empty (no header line)") from None
-            rows: list[CsvRow] = []
-            last_line = reader.line_num
-            for record in reader:
-                start = last_line + 1
-                last_line = reader.line_num
-                problems: tuple[str, ...] = ()
-                if len(record) > len(header):
-                    extra = [v for v in record[len(header):] if v.strip()]
-                    if extra:
-                        problems = (f"{len(record)} fields for {len(header)} columns; extra fields ignored",)
-                padded = list(record[: len(header)]) + [""] * max(0, len(header) - len(record))
-                rows.append(CsvRow(rel_path, start, dict(zip(header, padded)), problems))
-    except FileNotFoundError:
-        raise SourceDataError(rel_path, f"file not found under the data directory {data_dir}") from None
-    except UnicodeDecodeError as exc:
-        raise SourceDataError(rel_path, f"not UTF-8 text: {exc}") from None
-    except (OSError, csv.Error) as exc:
-        raise SourceDataError(rel_path, f"cannot read: {exc}") from None
-    if len(set(header)) != len(header):
-        raise SourceDataError(rel_path, f"duplicate column names in the header {list(header)}")
-    missing = sorted(set(required_columns) - set(header))
-    if missing:
-        raise SourceDataError(rel_path, f"missing column(s) {missing}; the header has {list(header)}")
-    return CsvTable(rel_path, header, tuple(rows))
+    from .sources import read_table  # sources builds on this module's rows
+
+    return read_table(data_dir, rel_path, required_columns=required_columns)

@@ -7,6 +7,7 @@ never matches on message text, only on the class and its typed attributes.
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 
@@ -39,6 +40,99 @@ class SourceDataError(ImporterError, ValueError):
     def __init__(self, file: str, message: str) -> None:
         self.file = file
         super().__init__(f"{file}: {message}")
+
+
+class RowValueError(ImporterError, ValueError):
+    """A field transform cannot read one row's value (the planner reports the row, naming the
+    field; nothing is planned from that value)."""
+
+
+class DateNotRecognisedError(RowValueError):
+    """A value matches none of a ``date`` transform's formats.
+
+    Attributes:
+        value: the value as read.
+        formats: the formats tried, in order.
+        notes: why a format that recognised the value's shape still refused it (e.g. Excel's
+            serial 60, the 1900-02-29 that never was), empty if none did.
+    """
+
+    def __init__(self, value: object, formats: list[str], notes: list[str]) -> None:
+        self.value = value
+        self.formats = list(formats)
+        self.notes = list(notes)
+        why = f" ({'; '.join(self.notes)})" if self.notes else ""
+        super().__init__(f"{value!r} matches none of the date formats {self.formats}{why}")
+
+
+class UnknownLookupValueError(RowValueError):
+    """A value is neither a key of a ``lookup`` table nor one of its ``no_data`` values (and
+    ``otherwise`` is ``error``).
+
+    Attributes:
+        value: the value as read.
+        known: the table's keys, in mapping order.
+        no_data: the no-data values, in mapping order.
+    """
+
+    def __init__(self, value: object, known: list[str], no_data: list[str]) -> None:
+        self.value = value
+        self.known = list(known)
+        self.no_data = list(no_data)
+        also = f"; no data: {self.no_data}" if self.no_data else ""
+        super().__init__(f"{value!r} is not in the lookup table (known: {self.known}{also})")
+
+
+class SourceEncodingError(SourceDataError):
+    """A source file has a byte its encoding (``read.encoding``) cannot decode.
+
+    Attributes:
+        encoding: the codec tried.
+        line: 1-based line of the first undecodable byte.
+        offset: its 0-based byte offset in the file.
+        data: the undecodable byte(s).
+    """
+
+    def __init__(self, file: str, encoding: str, line: int, offset: int, data: bytes) -> None:
+        self.encoding = encoding
+        self.line = line
+        self.offset = offset
+        self.data = data
+        hint = ("if the file was saved by Excel or another Windows program, try read: {encoding: windows-1252}"
+                if codecs.lookup(encoding).name != "cp1252" else "give the file's encoding as read.encoding")
+        super().__init__(file, f"line {line}, byte offset {offset}: byte(s) 0x{data.hex()} are not {encoding} text; {hint}")
+
+
+class AmbiguousColumnError(SourceDataError):
+    """A mapping names a column by a name the file's header repeats.
+
+    Attributes:
+        column: the name (with its join prefix, if any).
+        positions: the 1-based positions that carry it; the mapping must use ``#<n>``.
+    """
+
+    def __init__(self, file: str, column: str, positions: tuple[int, ...], prefix: str = "") -> None:
+        self.column = column
+        self.positions = positions
+        choices = ", ".join(f"{prefix}#{p}" for p in positions)
+        super().__init__(file, f"column {column!r} is ambiguous: the header has it at positions {choices}; name one of them")
+
+
+class DuplicateJoinKeyError(SourceDataError):
+    """A joined file has the same key on several rows, so a row could match more than one.
+
+    Attributes:
+        column: the key column of the joined file (``join.on.to``).
+        key: the repeated key.
+        lines: the lines that carry it.
+    """
+
+    def __init__(self, file: str, column: str, key: str, lines: tuple[int, ...]) -> None:
+        self.column = column
+        self.key = key
+        self.lines = lines
+        super().__init__(file, f"join key {column} {key!r} is on lines {', '.join(map(str, lines))}: a joined file "
+                               "must have each key once")
 
 
 class TokenNotFoundError(ImporterError, LookupError):

@@ -209,9 +209,19 @@ class ReportRow(BaseModel):
     """The fate of one CSV record.
 
     ``outcome``: ``planned`` (operations listed by index into `Plan.operations`),
-    ``unchanged`` (a snapshot row whose progress did not change), ``skipped`` (a skip rule or a
-    malformed value; ``reason`` says which), ``invalid`` (the row would be rejected by the
-    ledger or contradicts another row; ``reason`` says why; counts as a failure).
+    ``unchanged`` (a snapshot row whose progress did not change), ``skipped`` (a skip rule, a
+    malformed value, or a snapshot row whose every observation has no data; ``reason`` says
+    which), ``invalid`` (the row would be rejected by the ledger or contradicts another row;
+    ``reason`` says why; counts as a failure).
+
+    ``malformed``: the row was skipped because a value did not parse as the mapping says.
+    Invalid and malformed rows are what the exit code's malformed share counts
+    (`scripts.importer.report.verdict`); a row a skip rule skips is neither, nor is a row
+    skipped for having no data.
+    ``merged_lines``: the continuation rows of the file merged into this one (``group:``),
+    which have no report row of their own.
+    ``no_data``: the snapshot observations of this row that had no data (carried forward),
+    each ``'<field>: no data ("<value>")'``, whatever the outcome.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -224,6 +234,9 @@ class ReportRow(BaseModel):
     cleaned: tuple[Cleaned, ...] = ()
     warnings: tuple[str, ...] = ()
     operations: tuple[int, ...] = Field(default=(), description="indexes into Plan.operations")
+    malformed: bool = False
+    merged_lines: tuple[int, ...] = Field(default=(), description="continuation lines merged into this row (group)")
+    no_data: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -284,14 +297,20 @@ class Plan:
         """Skipped rows counted by reason, most frequent first."""
         return dict(Counter(r.reason or "" for r in self.report if r.outcome == "skipped").most_common())
 
+    def not_readable(self) -> tuple[ReportRow, ...]:
+        """Rows the mapping could not turn into what it says: ``invalid`` or ``malformed``."""
+        return tuple(r for r in self.report if r.outcome == "invalid" or r.malformed)
+
     def counts(self) -> dict[str, int]:
         """Operation and row counts: ``commitments``, ``deliveries``, ``revocations``,
-        ``rows``, ``planned``, ``unchanged``, ``skipped``, ``invalid``, ``cleaned``."""
+        ``rows``, ``planned``, ``unchanged``, ``skipped``, ``invalid``, ``malformed``
+        (skipped for a value that did not parse), ``cleaned``."""
         return {
             "commitments": len(self.commitments),
             "deliveries": len(self.deliveries),
             "revocations": len(self.revocations),
             "rows": len(self.report),
             **{o: len(self.rows(o)) for o in ("planned", "unchanged", "skipped", "invalid")},
+            "malformed": sum(1 for r in self.report if r.malformed),
             "cleaned": len(self.cleaned_rows),
         }

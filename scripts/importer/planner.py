@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .csvsource import read_csv
 from .mapping import CommitmentsMapping, ProgressSnapshotsMapping
 from .plan import Operation, Plan, ReportRow, RowRef
 from .rows import build_commitment, clean_row, first_skip
 from .snapshots import plan_snapshots
+from .sources import read_sources
 
 
 def plan_source(mapping: CommitmentsMapping | ProgressSnapshotsMapping, data_dir: str | Path) -> Plan:
@@ -22,9 +22,12 @@ def plan_source(mapping: CommitmentsMapping | ProgressSnapshotsMapping, data_dir
         the `Plan`: operations in execution order and one report row per CSV record.
 
     Raises:
-        SourceDataError: if a file is missing or lacks a column the mapping uses.
+        SourceDataError: if a file is missing or unreadable or lacks a column the mapping
+            uses (`scripts.importer.sources.read_table`).
+        MappingError: an ``issuers`` mapping not split by issuer (`scripts.importer.issuers.plan_issuers`).
     """
     data_dir = Path(data_dir)
+    mapping.issuer  # an issuers mapping is planned per issuer (scripts.importer.issuers): MappingError otherwise
     if isinstance(mapping, CommitmentsMapping):
         return plan_commitments(mapping, data_dir)
     return plan_snapshots(mapping, data_dir)
@@ -39,20 +42,25 @@ def plan_commitments(mapping: CommitmentsMapping, data_dir: Path) -> Plan:
     Raises:
         SourceDataError: as `plan_source`.
     """
-    table = read_csv(data_dir, mapping.file, mapping.columns_used())
+    (table,) = read_sources(mapping, data_dir)
     operations: list[Operation] = []
     report: list[ReportRow] = []
     first_line_of_ref: dict[str, int] = {}
     for row in table.rows:
+        if not mapping.owns(row.values):
+            continue  # another issuer's row (an issuers mapping is planned per issuer)
         key = row.values[mapping.key_column]
-        base = {"file": row.file, "line": row.line, "key": key}
+        base = {"file": row.file, "line": row.line, "key": key, "merged_lines": row.merged_lines}
         rule = first_skip(mapping.skip, row.values)
         if rule is not None:
             report.append(ReportRow(**base, outcome="skipped", reason=rule.reason))
             continue
-        values, cleaned, warnings = clean_row(mapping.clean, row.values)
+        if row.invalid is not None:
+            report.append(ReportRow(**base, outcome="invalid", reason=row.invalid, warnings=row.problems))
+            continue
+        values, cleaned, warnings = clean_row(mapping.clean, row.values, table.aliases)
         warnings = list(row.problems) + warnings
-        op, problems = build_commitment(mapping.commitment, values, RowRef(row.file, row.line, key))
+        op, problems = build_commitment(mapping.commitment, values, RowRef(row.file, row.line, key), source=mapping.source)
         if op is not None and op.external_ref in first_line_of_ref:
             problems = [f"external_ref {op.external_ref!r} already used on line {first_line_of_ref[op.external_ref]}"]
             op = None

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from .errors import MappingError
 from .limits import REASON_MAX_BYTES, check_text
-from .mapping import CommitmentsMapping, ProgressSnapshotsMapping
+from .mapping import CommitmentsMapping, ProgressSnapshotsMapping, as_of_const
 from .plan import RegisterCommitment
 from .results import TxRef
 from .state import DETAIL_TEXT_FIELDS
@@ -101,11 +101,13 @@ class AmendmentResult:
 
 def source_date(mapping: CommitmentsMapping | ProgressSnapshotsMapping) -> date | None:
     """The date ``$source_date`` names: ``source.published`` (``--source-date`` sets it), else
-    the last snapshot's ``as_of`` (its calendar date in its own offset), else None."""
+    the last snapshot's constant ``as_of`` (its calendar date in its own offset), else None
+    (a commitments source without ``published``, or a last snapshot dated per row)."""
     if mapping.source.published is not None:
         return mapping.source.published
     if isinstance(mapping, ProgressSnapshotsMapping):
-        return mapping.snapshots[-1].as_of.date()
+        moment = as_of_const(mapping.snapshots[-1].as_of)
+        return None if moment is None else moment.date()
     return None
 
 

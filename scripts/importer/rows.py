@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import limits, text
-from .mapping import CommitmentFields
+from .lookups import NoData
+from .mapping import CommitmentFields, SourceCredit
 from .plan import Cleaned, RegisterCommitment, RowRef
+from .source_ids import tagged_source_uri
 from .steps import (
     CleanStep,
     CollapseWhitespace,
@@ -29,9 +31,12 @@ def first_skip(rules: list[SkipRule], values: Mapping[str, str]) -> SkipRule | N
 
 
 def clean_row(
-    steps: Mapping[str, list[CleanStep]], values: Mapping[str, str]
+    steps: Mapping[str, list[CleanStep]], values: Mapping[str, str],
+    aliases: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[dict[str, str], list[Cleaned], list[str]]:
-    """Apply the cleaning steps column by column, in the order given.
+    """Apply the cleaning steps column by column, in the order given; each cleaned value is
+    also set under the column's other keys, ``aliases[column]`` (its ``#<n>`` or its name,
+    `scripts.importer.csvsource.CsvTable.aliases`).
 
     Returns:
         ``(cleaned_values, cleaned, warnings)``: all columns (changed or not), one `Cleaned`
@@ -64,6 +69,8 @@ def clean_row(
                 if re.search(step.pattern, value):
                     warnings.append(f"{column}: {step.reason}")
         out[column] = value
+        for alias in (aliases or {}).get(column, ()):
+            out[alias] = value
     return out, cleaned, warnings
 
 
@@ -92,7 +99,7 @@ def as_int(name: str, value: Any, problems: list[str]) -> int | None:
 
 
 def build_commitment(
-    fields: CommitmentFields, values: Mapping[str, Any], row: RowRef
+    fields: CommitmentFields, values: Mapping[str, Any], row: RowRef, *, source: SourceCredit
 ) -> tuple[RegisterCommitment | None, list[str]]:
     """Build a registration from a cleaned row and check it against the ledger's limits.
 
@@ -100,27 +107,32 @@ def build_commitment(
         fields: the mapping's commitment block.
         values: cleaned column values plus ``$`` context values.
         row: where the row comes from.
+        source: the mapping's source block: the ``source_uri`` names its id
+            (`scripts.importer.source_ids.tagged_source_uri`).
 
     Returns:
-        ``(operation, [])`` or ``(None, problems)``; each problem names the field.
+        ``(operation, [])`` or ``(None, problems)``; each problem names the field (a field
+        that evaluates to `NoData`: ``'due_date: no data ("ND")'``).
     """
     problems: list[str] = []
     got = {name: evaluate(name, spec, values, problems) for name, spec in fields.specs().items()}
+    problems += [value.describe(name) for name, value in got.items() if isinstance(value, NoData)]
     if problems:
         return None, problems
     strings = {n: str(got[n]) for n in ("external_ref", "title", "description", "theme", "unit", "source_uri")}
     strings["external_ref"] = limits.normalise_external_ref(strings["external_ref"])  # as the API takes it
+    strings["source_uri"], uri_problems = tagged_source_uri(strings["source_uri"], source)
     for name, max_bytes, required in (
         ("external_ref", limits.EXTERNAL_REF_MAX_BYTES, True),
         ("title", limits.TITLE_MAX_BYTES, True),
         ("description", limits.DESCRIPTION_MAX_BYTES, False),
         ("theme", limits.THEME_MAX_BYTES, False),
         ("unit", limits.UNIT_MAX_BYTES, True),
-        ("source_uri", limits.URI_MAX_BYTES, False),
     ):
         problem = limits.check_text(name, strings[name], max_bytes, required=required)
         if problem:
             problems.append(problem)
+    problems += uri_problems
     target = as_int("target_quantity", got["target_quantity"], problems)
     if target is not None and (problem := limits.check_quantity("target_quantity", target)):
         problems.append(problem)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping as MappingABC
 from typing import Annotated, Any, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from . import text
+from . import dates, text
+from .lookups import NoData, look_up, lookup_key
 
 
 class Strict(BaseModel):
@@ -135,8 +137,133 @@ class ToUnixSeconds(Strict):
     op: Literal["unix_seconds"]
 
 
+# The validation context key under which `scripts.importer.mapping.parse_mapping` passes the
+# municipality's time zone: the default of every ``date`` transform of the mapping.
+TIME_ZONE_CONTEXT = "municipality_time_zone"
+
+
+def check_time_zone(value: str) -> str:
+    """``value`` if it is an IANA time zone name (``Europe/Amsterdam``).
+
+    Raises:
+        ValueError: an unknown zone.
+    """
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+class DateTransform(Strict):
+    """Read a date as people write it into Unix seconds (`scripts.importer.dates`).
+
+    ``formats`` are tried in order: strptime patterns (``"%d-%m-%Y"``; each needs ``%Y`` or
+    ``%y``) or named formats (``excel_serial``, ``month_year``, ``quarter``, ``iso``).
+    ``time_zone`` (IANA) defaults to the mapping's ``municipality.time_zone``. ``period``:
+    a value naming a day, month, quarter or year means its first second (``start``) or its
+    last second (``end``, 23:59:59). ``languages``: CLDR languages of month and quarter names
+    (default en, nl). ``century_pivot``: two-digit years below it are 20xx, others 19xx
+    (default 69, as Python's ``%y``).
+    """
+
+    op: Literal["date"]
+    formats: list[str] = Field(min_length=1)
+    time_zone: str | None = None
+    period: dates.Period = "start"
+    languages: list[str] = Field(default_factory=lambda: list(dates.DEFAULT_LANGUAGES), min_length=1)
+    century_pivot: int = Field(default=dates.PYTHON_CENTURY_PIVOT, ge=0, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _municipality_zone(cls, data: Any, info: ValidationInfo) -> Any:
+        zone = (info.context or {}).get(TIME_ZONE_CONTEXT)
+        if isinstance(data, MappingABC) and data.get("time_zone") is None and zone is not None:
+            return {**data, "time_zone": zone}
+        return data
+
+    @field_validator("formats")
+    @classmethod
+    def _known_formats(cls, value: list[str]) -> list[str]:
+        problems = []
+        for fmt in value:
+            try:
+                dates.check_format(fmt)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    _zone = field_validator("time_zone")(lambda cls, v: v if v is None else check_time_zone(v))
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: list[str]) -> list[str]:
+        dates.names(tuple(value))
+        return value
+
+    def parse(self, value: Any) -> int:
+        """Unix seconds of ``value``.
+
+        Raises:
+            DateNotRecognisedError: no format reads it.
+        """
+        return dates.parse_date(
+            value, self.formats, time_zone=self.time_zone or dates.DEFAULT_TIME_ZONE, period=self.period,
+            languages=self.languages, century_pivot=self.century_pivot,
+        )
+
+
+class Lookup(Strict):
+    """Map a source's words or codes to values: ``table`` (word → int or string), ``no_data``
+    (words meaning "no value here" → the `NoData` marker, never 0), ``ignore_case`` (default
+    true; surrounding whitespace is always ignored), ``otherwise``: ``error`` (default: an
+    unknown value is a row problem naming it and the known words) or ``keep`` (pass it on)."""
+
+    op: Literal["lookup"]
+    table: dict[str, int | str] = Field(default_factory=dict)
+    no_data: list[str] = Field(default_factory=list)
+    ignore_case: bool = True
+    otherwise: Literal["error", "keep"] = "error"
+
+    @field_validator("table", mode="before")
+    @classmethod
+    def _whole_numbers_or_texts(cls, value: Any) -> Any:
+        if isinstance(value, MappingABC):
+            for word, result in value.items():
+                if isinstance(result, bool) or not isinstance(result, (int, str)):
+                    raise ValueError(f"the value of {word!r} is {result!r}: give a whole number or a text (quoted in YAML)")
+        return value
+
+    @model_validator(mode="after")
+    def _unambiguous(self) -> Lookup:
+        if not self.table and not self.no_data:
+            raise ValueError("give a table or no_data values (or both)")
+        seen: dict[str, str] = {}
+        for word in self.table:
+            key = lookup_key(word, self.ignore_case)
+            if key in seen:
+                raise ValueError(f"table keys {seen[key]!r} and {word!r} are the same key"
+                                 + (" when case is ignored" if self.ignore_case else " without surrounding spaces"))
+            seen[key] = word
+        both = [n for n in self.no_data if lookup_key(n, self.ignore_case) in seen]
+        if both:
+            raise ValueError(f"{both} are both table keys and no_data values: say which they mean")
+        return self
+
+    def apply(self, value: Any) -> Any:
+        """The table's value, `NoData`, or (``otherwise: keep``) ``value`` itself.
+
+        Raises:
+            UnknownLookupValueError: an unknown value with ``otherwise: error``.
+        """
+        return look_up(value, self.table, self.no_data, ignore_case=self.ignore_case,
+                       keep_unknown=self.otherwise == "keep")
+
+
 Transform = Annotated[
-    Union[FirstSentence, TruncateBytes, Percent, ToUnixSeconds], Field(discriminator="op")
+    Union[FirstSentence, TruncateBytes, Percent, ToUnixSeconds, DateTransform, Lookup], Field(discriminator="op")
 ]
 
 
@@ -154,17 +281,23 @@ def apply_transform(step: Transform, value: Any) -> Any:
         return text.parse_percent(str(value))
     if isinstance(step, ToUnixSeconds):
         return text.to_unix_seconds(value)
+    if isinstance(step, DateTransform):
+        return step.parse(value)
+    if isinstance(step, Lookup):
+        return step.apply(value)
     raise TypeError(f"unknown transform {step!r}")  # pragma: no cover - union is closed
 
 
 class FieldSpec(Strict):
     """How one output value is computed from a row: exactly one of ``column``, ``const``,
-    ``template``; then ``transforms`` in order. ``why`` documents the choice (copied to the
-    report header)."""
+    ``template``; then ``default`` if that value is empty (``""`` or only whitespace, after
+    the row's clean steps); then ``transforms`` in order. ``why`` documents the choice
+    (copied to the report header)."""
 
     column: str | None = None
     const: str | int | None = None
     template: str | None = None
+    default: str | int | None = None
     transforms: list[Transform] = Field(default_factory=list)
     why: str | None = None
 
@@ -178,6 +311,8 @@ class FieldSpec(Strict):
         given = [n for n in ("column", "const", "template") if getattr(self, n) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of column, const, template (got {given or 'none'})")
+        if self.default is not None and self.const is not None:
+            raise ValueError("default is for a column or template value that may be empty, not for a const")
         if self.template is not None:
             text.template_fields(self.template)
         return self
@@ -202,6 +337,11 @@ class FieldSpec(Strict):
         Args:
             values: column name → cleaned value, plus ``$`` context names.
 
+        Returns:
+            the value; a `NoData` marker (a ``lookup``'s ``no_data`` word) skips the transforms
+            after it: with a ``default``, the default goes through the transforms instead,
+            otherwise the marker is returned.
+
         Raises:
             KeyError: if a column or context name is missing from ``values``.
             ValueError: if a transform rejects the value.
@@ -212,7 +352,17 @@ class FieldSpec(Strict):
             value = text.render_template(self.template, values)
         else:
             value = self.const
+        if self.default is not None and isinstance(value, str) and not value.strip():
+            value = self.default
+        value = self._transformed(value)
+        if isinstance(value, NoData) and self.default is not None:
+            value = self._transformed(self.default)
+        return value
+
+    def _transformed(self, value: Any) -> Any:
         for step in self.transforms:
+            if isinstance(value, NoData):
+                break
             value = apply_transform(step, value)
         return value
 

@@ -17,11 +17,13 @@ PROBLEM = "application/problem+json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCES_DIR = Path(__file__).resolve().parent / "sources"
 BAARN_SOURCE = {
+    "id": "baarn-test-agreement",
     "name": "Test agreement",
     "publisher": "Gemeente Baarn",
     "url": "https://example.org/agreement.pdf",
     "licence": "Public government text",
     "credit": "Test agreement — Gemeente Baarn — https://example.org/agreement.pdf — Public government text",
+    "follow_up": True,
 }
 MAX_EVIDENCE_BYTES = 64 * 1024
 """Evidence size limit of the test app, bytes (small, so the 413 tests stay fast)."""

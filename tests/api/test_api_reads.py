@@ -298,6 +298,7 @@ def summary_of_c1(chain: LedgerChain, seed: dict, registrar: str) -> dict[str, A
         "batched_delivery_count": 0,
         "last_changed_at": delivered["block_time"],
         "last_changed_at_iso": delivered["block_time_iso"],
+        "follow_up": {"tracked": True, "by": []},  # the test source records follow-up (and it has a delivery)
     }
 
 

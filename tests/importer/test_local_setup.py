@@ -106,3 +106,24 @@ def test_local_set_up_is_refused_outside_local_use(rpc_url, tmp_path):
     with pytest.raises(LedgerError, match="got LEDGER_ENV=production, chain id 31337"):
         local_platform_admin_key(production, LedgerChain(rpc_url))
     assert not (tmp_path / "local-keys.json").exists()
+
+
+def test_the_issuers_a_mapping_names_are_onboarded_on_request_after_the_sources(settings, deployed, monkeypatch):
+    """The importer's --onboard (`onboard_issuers_locally`): each issuer gets its admin, its
+    registrar and a staff token beside those of the sources; asking again sends nothing."""
+    from types import SimpleNamespace
+
+    from scripts import run_local
+
+    key, chain = deployed
+    tokens = bootstrap_local(settings, chain, key)
+    monkeypatch.setattr(run_local, "load_settings", lambda: settings)
+    issuers = [SimpleNamespace(name="Utrecht", code="GM0344"), SimpleNamespace(name="Baarn", code="GM0308")]
+    path = run_local.onboard_issuers_locally(issuers)
+    after = json.loads(path.read_text())
+    assert list(after) == ["GM0308", "CL-GOB", "GM0344"] and after["GM0308"] == tokens["GM0308"]
+    identity = StaffRegistry(settings.staff_keys_file).authenticate(after["GM0344"])
+    assert identity.municipality_id == 3 and chain.call("isRegistrar", 3, identity.registrar) is True
+    head = chain.head_block_number()
+    assert json.loads(run_local.onboard_issuers_locally(issuers).read_text()) == after
+    assert chain.head_block_number() == head

@@ -107,7 +107,7 @@ def test_skips_the_empty_row_and_the_summary_row_of_each_file(chile_plan):
     assert chile_plan.rows("invalid") == ()
     assert chile_plan.counts() == {
         "commitments": 216, "deliveries": 170, "revocations": 9, "rows": 654,
-        "planned": 328, "unchanged": 320, "skipped": 6, "invalid": 0, "cleaned": 298,
+        "planned": 328, "unchanged": 320, "skipped": 6, "invalid": 0, "malformed": 0, "cleaned": 298,
     }
 
 

@@ -34,7 +34,8 @@ ROWS = [
 def mapping_doc(reimport=None, published="2024-05-01"):
     doc = {
         "kind": "commitments",
-        "source": {"name": "Afspraken Baarn", "publisher": "Gemeente Baarn", "url": "https://example.org/afspraken",
+        "source": {"id": "afspraken-baarn-test", "name": "Afspraken Baarn", "publisher": "Gemeente Baarn",
+                   "url": "https://example.org/afspraken",
                    "licence": "test data", **({"published": published} if published else {})},
         "municipality": {"name": "Baarn", "code": "GM0308"},
         "key_column": "id",

@@ -44,6 +44,7 @@ DEPLOYMENT = Deployment(
 )
 SOURCE_URI = "https://example.org/coalitieakkoord.pdf"
 BAARN_CREDIT = SourceCredit(
+    id="baarn-coalitieakkoord-test",
     municipality_code="GM0308",
     municipality_name="Baarn",
     name="Coalitieakkoord 2022–2026",
@@ -66,7 +67,7 @@ COMMITMENT_HEADER = [
     "met_at_iso", "met_on_record_at_iso", "amendment_count", "amended_after_due_date", "target_lowered",
     "recorded_late_count", "withdrawn", "confirmed_quantity", "disputed_quantity", "batched_delivery_count",
     "parent_id", "weight", "registrar", "registered_tx_hash", "registered_block_number", "source_uri",
-    "source_document_sha256", "source_credit",
+    "source_document_sha256", "follow_up_tracked", "source_credit",
 ]
 
 DELIVERY_HEADER = [
@@ -255,6 +256,7 @@ def test_commitments_csv_has_every_commitment(client: TestClient, story: Story) 
         "registered_block_number": "7",
         "source_uri": SOURCE_URI,
         "source_document_sha256": sha("coalitieakkoord"),
+        "follow_up_tracked": "true",
         "source_credit": BAARN_CREDIT.credit,
     }
     assert rows[0]["registered_at_iso"] == "2025-11-29T10:40:24Z"
@@ -326,11 +328,13 @@ def test_commitments_json_has_the_api_fields_and_credits(client: TestClient, db:
     assert list(document) == ["source_credits", "generated_at", "ledger", "count", "data"]
     assert document["source_credits"] == [
         {
+            "id": "baarn-coalitieakkoord-test",
             "name": BAARN_CREDIT.name,
             "publisher": BAARN_CREDIT.publisher,
             "url": SOURCE_URI,
             "licence": BAARN_CREDIT.licence,
             "credit": BAARN_CREDIT.credit,
+            "follow_up": True,
         }
     ]
     assert document["generated_at"] == iso(story.now)
@@ -342,7 +346,8 @@ def test_commitments_json_has_the_api_fields_and_credits(client: TestClient, db:
     assert document["count"] == 4
     with db.sessions() as session:
         rows, _ = repository.list_commitments(session, story.now, limit=100)
-    expected = [CommitmentSummary.model_validate(r).model_dump(mode="json") for r in rows]
+    tracked = {"tracked": True, "by": []}  # Baarn's source records follow-up; the rest were typed in by hand
+    expected = [CommitmentSummary.model_validate({**r, "follow_up": tracked}).model_dump(mode="json") for r in rows]
     sources = [
         {"source_uri": SOURCE_URI, "source_document_sha256": sha("coalitieakkoord")},
         *[{"source_uri": "", "source_document_sha256": None}] * 3,

@@ -45,6 +45,7 @@ DEPLOYMENT = Deployment(
 )
 
 BAARN_CREDIT = SourceCredit(
+    id="baarn-coalitieakkoord-test",
     municipality_code="GM0308",
     municipality_name="Baarn",
     name="Coalitieakkoord 2022–2026",
@@ -53,6 +54,7 @@ BAARN_CREDIT = SourceCredit(
     licence="no licence stated",
 )
 UTRECHT_CREDIT = SourceCredit(
+    id="utrecht-coalitieakkoord-test",
     municipality_code="GM0344",
     municipality_name="Utrecht",
     name="Coalitieakkoord Utrecht",

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from markupsafe import escape
 
 with warnings.catch_warnings():  # starlette asks for httpx2, which the pinned env does not have
     warnings.simplefilter("ignore")
@@ -810,13 +811,21 @@ def test_the_list_credits_commitments_typed_in_by_hand_to_their_municipality_not
     assert sources_section(client.get("/?lang=en&q=nothing-matches-this").text) == ""
 
 
+def test_the_about_page_says_which_source_records_no_follow_up(client: TestClient) -> None:
+    for lang in (EN, NL):  # scripts/mappings: Baarn's coalition agreement has follow_up: false, Chile's tracker not
+        html = client.get(f"/about?lang={lang.code}").text
+        note = escape(f'{lang.t("followUp.none")}: {lang.t("followUp.hint")}')  # as the template writes it
+        assert f'<p class="hint" data-source="baarn-coalitieakkoord-2022-2026">{note}</p>' in html
+        assert 'data-source="ddah-chile-boric-2022-2026"' not in html
+
+
 def test_the_list_credits_the_datasets_of_the_commitments_on_its_page() -> None:
     from frontend.site import _page_credits
     from ledger.sources import SourceCredit
 
-    akkoord = SourceCredit(municipality_code="GM0308", municipality_name="Baarn", name="Akkoord", publisher="Baarn",
+    akkoord = SourceCredit(id="akkoord", municipality_code="GM0308", municipality_name="Baarn", name="Akkoord", publisher="Baarn",
                            url="https://example.org/akkoord", licence="-", source_uris=frozenset({"https://example.org/akkoord"}))
-    other = akkoord.model_copy(update={"name": "Other", "url": "https://example.org/other",
+    other = akkoord.model_copy(update={"id": "other", "name": "Other", "url": "https://example.org/other",
                                        "source_uris": frozenset({"https://example.org/other"})})
     municipalities = [{"id": 1, "code": "GM0308", "name": "Baarn"}, {"id": 2, "code": "CL-GOB", "name": "Chile"}]
     credits = _page_credits({"GM0308": [akkoord, other]}, municipalities, [(1, "https://example.org/akkoord"), (1, "")])

@@ -331,3 +331,34 @@ def test_a_big_plan_is_shown_a_page_of_rows_at_a_time_with_the_counts_of_all_row
     last = browser.get(f"/staff/import/{job_id}?lang=en&rows_from=999999").text
     assert f'<p data-testid="rows-shown">Rows 151 to {total} of {total}.</p>' in last
     assert 'rel="next"' not in last
+
+
+def test_an_issuers_mapping_plans_only_the_signed_in_municipalitys_rows(
+    browser: TestClient, running: FastAPI, make_person: Any, index: Any
+) -> None:
+    sign_in(browser, running, make_person(), "en")
+    index()
+    text = MAPPING.read_text(encoding="utf-8")
+    block = re.search(r"^municipality:\n(?:  .*\n)+", text, re.MULTILINE)
+    assert block is not None
+    many = text.replace(block.group(0), "issuers:\n  column: gemeente\n  table:\n"
+                        "    Baarn: {name: Baarn, code: GM0308}\n    Utrecht: {name: Utrecht, code: GM0344}\n")
+    many = re.sub(r"  - column: gemeente\n    reason: .*\n", "", many)
+    records = list(csv.reader(io.StringIO(_rows(REAL[:2]).decode("utf-8"))))
+    records[2][records[0].index("gemeente")] = "Utrecht"  # REAL[1] becomes Utrecht's
+
+    def as_csv(chosen: list[list[str]]) -> bytes:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(chosen)
+        return out.getvalue().encode("utf-8")
+
+    mixed = as_csv(records)
+    job = import_jobs.load_job(_root(running), _job_id(_upload(browser, mixed, many.encode("utf-8"))))
+    assert job is not None and job.plan_counts["commitments"] == 1
+    page = browser.get(f"/staff/import/{job.id}?lang=en")
+    assert _actions(page.text).get(REAL[0]) and REAL[1] not in _actions(page.text)  # Utrecht's row is not Baarn's to see
+
+    refused = _upload(browser, as_csv([records[0], records[2]]), many.encode("utf-8"))
+    assert refused.status_code == 403
+    assert ('data-testid="error-mapping_file">The files hold no row of your municipality (GM0308) in the '
+            "issuers column of the mapping: refused, nothing was stored.</p>") in refused.text

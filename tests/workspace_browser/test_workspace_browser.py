@@ -690,6 +690,7 @@ def test_without_javascript_a_registrar_registers_a_commitment_and_records_a_del
 
 IMPORT_MAPPING = """kind: commitments
 source:
+  id: baarn-afsprakenlijst-test
   name: "Afsprakenlijst bulkimport (test)"
   publisher: "Gemeente Baarn"
   url: "https://baarn.raadsinformatie.nl/afspraken"
@@ -716,7 +717,8 @@ commitment:
 of ``soort`` "toelichting" is skipped; an ``aantal`` that is not a whole number is invalid."""
 
 OTHER_MAPPING = IMPORT_MAPPING.replace("name: Baarn", "name: Gobierno de Chile").replace(
-    "code: GM0308", "code: CL-GOB").replace("Europe/Amsterdam", "America/Santiago")
+    "code: GM0308", "code: CL-GOB").replace("Europe/Amsterdam", "America/Santiago").replace(
+    "id: baarn-afsprakenlijst-test", "id: chile-afsprakenlijst-test")
 """The same mapping for the other municipality of the stack."""
 
 IMPORT = {
