@@ -163,9 +163,13 @@ test-postgres: setup browser slither schemathesis-setup
 # about 35 minutes at 200 events/s (at the 42 events/s of this issue's busiest hour, 2.5 hours);
 # smaller runs: --wide-commitments, --deep-deliveries, --big-events, --backends, --no-rss.
 # bench/replay.py replays big three ways (bare, replay_ledger, the whole command): about 10 minutes.
+# bench/import_speed.py imports a generated 1,500-row file, 1,500 items x 2 snapshots, Baarn and
+# Chile through the API and prints rows/s: about 2 minutes (add --baseline-repo DIR to time a
+# checkout's importer beside this one's, on a second stack: about twice as long).
 bench: setup bench-tools
 	$(PY) -m bench.gas
 	$(PY) -m bench.import_replay --data-dir $(DATA_DIR)
+	$(PY) -m bench.import_speed --data-dir $(DATA_DIR) --json reports/bench-import-speed.json
 	$(PY) -m bench.api --size small,big --duration 5 --json reports/bench-api.json
 	$(PY) -m bench.chain_fill
 	$(PY) -m bench.indexer --json reports/bench-indexer.json

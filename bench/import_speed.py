@@ -2,11 +2,11 @@
 real datasets, and of a baseline importer in the same session.
 
 ``python -m bench.import_speed [--rows 1500] [--items 1500] [--data-dir ../shared/data]
-[--rpc-port 9446] [--baseline-repo DIR] [--importer-args "..."] [--json FILE]`` generates, in a
+[--rpc-port PORT] [--baseline-repo DIR] [--importer-args "..."] [--json FILE]`` generates, in a
 temporary folder, a ``kind: commitments`` CSV of ``--rows`` rows (one commitment each) and a
 ``kind: progress_snapshots`` source of ``--items`` items in two snapshots (every item rises in
 both: ``2 × items`` deliveries recorded one by one, in multicalls of 100), each with its
-mapping; starts a throwaway anvil on ``--rpc-port`` and the whole system in process
+mapping; starts a throwaway anvil (on ``--rpc-port``, else a free port) and the whole system in process
 (``scripts.stack.InProcessStack``: fresh ledger, indexer, API on a free port); then imports,
 through the importer's command line as a registrar would (a subprocess, so its start-up counts):
 the generated commitments, the same again (a re-run that finds everything present), the
@@ -36,7 +36,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 import yaml
@@ -165,10 +165,10 @@ class Importer:
     extra: tuple[str, ...] = ()
 
 
-def run_imports(importers: list[Importer], data_dir: Path, rows: int, items: int, rpc_port: int,
+def run_imports(importers: list[Importer], data_dir: Path, rows: int, items: int, rpc_port: int | None,
                 sources: tuple[str, ...] = SOURCES) -> list[list[Measured]]:
     """The imports ``sources`` (of `SOURCES`, in that order), each importer on its own fresh
-    chain (anvil on ``rpc_port``, ``rpc_port + 1``...) and stack, all up at once: each source
+    chain (anvil on ``rpc_port``, ``rpc_port + 1``..., or free ports) and stack, all up at once: each source
     is imported by every importer in turn before the next, so the pairs compared ran within
     seconds of each other on this shared machine. Returns one list per importer."""
     out: list[list[Measured]] = [[] for _ in importers]
@@ -179,7 +179,7 @@ def run_imports(importers: list[Importer], data_dir: Path, rows: int, items: int
         commitments = write_commitments_source(generated, rows)
         snapshots = write_snapshots_source(generated, items)
         keys = {"GM0308": (KEYS[1], KEYS[2]), "CL-GOB": (KEYS[3], KEYS[4])}
-        stacks = [stack_of.enter_context(InProcessStack(stack_of.enter_context(throwaway_anvil(port=rpc_port + n)),
+        stacks = [stack_of.enter_context(InProcessStack(stack_of.enter_context(throwaway_anvil(port=None if rpc_port is None else rpc_port + n)),
                                                         folder / f"data-{n}", KEYS[0], keys))
                   for n in range(len(importers))]
         runs = {
@@ -202,7 +202,7 @@ def main(
     rows: int = typer.Option(1500, help="rows of the generated commitments source"),
     items: int = typer.Option(1500, help="items of the generated snapshot source (two snapshots: 2 × items deliveries)"),
     data_dir: Path = typer.Option(REPO_ROOT.parent / "shared" / "data", help="the shared datasets"),
-    rpc_port: int = typer.Option(9446, help="port of the throwaway anvil"),
+    rpc_port: Optional[int] = typer.Option(None, help="port of the throwaway anvil (the baseline's: one more); default: free ports"),
     baseline_repo: Path | None = typer.Option(None, help="another checkout whose importer to time the same way"),
     importer_args: str = typer.Option("", help="further options for this checkout's importer runs"),
     sources: str = typer.Option(",".join(SOURCES), help=f"comma-separated imports to run, of {', '.join(SOURCES)}"),
