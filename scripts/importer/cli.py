@@ -150,7 +150,7 @@ def main(
         float, typer.Option("--max-retry-seconds", min=0.0, help="most time one request may take with its retries, waits included")
     ] = 60.0,
     write_wait_seconds: Annotated[
-        int, typer.Option("--write-wait-seconds", min=0, max=3600, help="Prefer: wait=N on writes: how long the API may hold the answer until the write is confirmed (0: not sent)")
+        int, typer.Option("--write-wait-seconds", min=0, max=3600, help="Prefer: wait=N on the writes that wait for their confirmation (anchored batches; every write with --max-in-flight 1): how long the API may hold the answer (0: not sent)")
     ] = 10,
     write_timeout_seconds: Annotated[
         float, typer.Option("--write-timeout-seconds", min=0.0, help="most time spent polling one write the API accepted (202) until it is confirmed or failed")
