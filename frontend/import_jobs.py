@@ -64,6 +64,8 @@ from scripts.importer.errors import ImporterError, IndexerLagError, MappingError
 from scripts.importer.mapping import CommitmentsMapping, ProgressSnapshotsMapping, load_mapping, parse_mapping
 from scripts.importer.plan import Plan, RecordDelivery, RegisterCommitment
 from scripts.importer.issuers import for_code, names_issuer
+from scripts.importer.pipeline import DEFAULT_WINDOW
+from scripts.importer.reimport import needs_texts
 from scripts.importer.planner import plan_source
 from scripts.importer.report import build_report, summary, write_report
 from scripts.importer.state import LedgerState, read_state
@@ -83,6 +85,9 @@ MAX_MAPPING_BYTES = 256 * 1024
 
 MAX_CSV_FILES = 10
 """Most CSV files of one job (a progress-snapshots mapping reads several)."""
+
+MAX_IN_FLIGHT = DEFAULT_WINDOW
+"""Writes a run keeps unconfirmed at once, as the command line does (``--max-in-flight``)."""
 
 TOKEN_TTL_SECONDS = 6 * 3600
 """Lifetime of a run's ephemeral token, seconds (it is ended sooner, when the run ends)."""
@@ -743,8 +748,10 @@ def _run(root: Path, job: Job, fd: int, identity: Any, registry: Any, transport:
             ledger["municipality"] = {k: municipality.get(k) for k in ("id", "name", "code")}
             ledger["health"] = wait_until_indexed(client, timeout_seconds=sync_timeout_seconds, poll_interval_seconds=0.5)
             wanted = {op.commitment_ref for op in (*plan.deliveries, *plan.revocations)}
-            state = read_state(client, int(municipality["id"]), with_deliveries=wanted)
-            result = apply_plan(plan, client, state, dry_run=False, batch_size=batch_size, on_progress=report.update)
+            texts = {op.external_ref for op in plan.commitments} if needs_texts(plan.mapping) else set()
+            state = read_state(client, int(municipality["id"]), with_deliveries=wanted, with_texts=texts)
+            result = apply_plan(plan, client, state, dry_run=False, batch_size=batch_size, on_progress=report.update,
+                                max_in_flight=MAX_IN_FLIGHT)
         report.result = result
         final = report.save(complete=True)
         _finish(root, job.id, "done", {**summary(plan, result), "progress": final["progress"]}, None)
