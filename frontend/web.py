@@ -38,6 +38,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from frontend.assets import Assets
 from frontend.i18n import DEFAULT, LANG_COOKIE, LANG_COOKIE_MAX_AGE_SECONDS, SUPPORTED, Lang, negotiate
+from ledger.sources import split_source_id
 from ledger.networks import TEST_CHAIN_IDS, network_name
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -178,6 +179,8 @@ def _environment() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,  # templates ship with the code: no stat of each template on every page
     )
+    # a source link's visible text: the on-chain source_uri without its #ledger-source=<id>
+    env.filters["source_uri_text"] = lambda uri: split_source_id(uri or "")[0]
     return env
 
 
