@@ -61,7 +61,7 @@ from pydantic import BaseModel, Field
 from scripts.importer.apply import ApplyResult, apply_plan, check_municipality, find_municipality, wait_until_indexed
 from scripts.importer.client import MAX_BATCH_SIZE, LedgerClient
 from scripts.importer.errors import ImporterError, IndexerLagError, MappingError, SourceDataError
-from scripts.importer.mapping import CommitmentsMapping, ProgressSnapshotsMapping, load_mapping, parse_mapping
+from scripts.importer.mapping import CommitmentsMapping, ProgressSnapshotsMapping, load_mapping, load_yaml, parse_mapping
 from scripts.importer.plan import Plan, RecordDelivery, RegisterCommitment
 from scripts.importer.issuers import for_code, names_issuer
 from scripts.importer.pipeline import DEFAULT_WINDOW
@@ -257,7 +257,7 @@ def _parse(text: bytes, origin: str) -> Mapping:
         JobInputError: ``import.mappingInvalid`` with the importer's problems.
     """
     try:
-        data = yaml.safe_load(text.decode("utf-8"))
+        data = load_yaml(text.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise JobInputError("mapping_file", "import.mappingInvalid", detail=f"not valid YAML: {exc}") from None
     if not isinstance(data, dict):

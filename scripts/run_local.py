@@ -180,7 +180,8 @@ def onboard_issuers_locally(issuers: list[Any]) -> Path:
         onboard_local(settings, chain, key, [{"name": r.name, "code": r.code} for r in issuers])
     except (LedgerError, OSError, ValueError) as exc:
         raise ImporterError(f"--onboard needs the local set-up of `make run` (data/deployment.json, "
-                            f"data/local-keys.json, its chain running): {exc}") from None
+                            f"data/local-keys.json, its chain running at LEDGER_RPC_URL={settings.rpc_url}: "
+                            f"export LEDGER_RPC_URL as for make run when it runs on another port): {exc}") from None
     return settings.data_dir / "local-staff-tokens.json"
 
 

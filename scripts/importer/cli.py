@@ -186,7 +186,7 @@ def main(
         if mapping.reimport is not None and mapping.reimport.amend:
             amendment_reason(mapping, origin=str(mapping_path))  # refused now, not at the first amendment
         if onboard:
-            _onboard(mapping, data_dir)
+            _onboard(mapping, data_dir, api, sync_timeout_seconds, poll_interval_seconds)
         plans, split = plan_issuers(mapping, data_dir)
     except (MappingError, SourceDataError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
@@ -269,12 +269,15 @@ def _print_issuers(mapping_path: Path, split: IssuerSplit, plans: list[Plan]) ->
         console.print(u)
 
 
-def _onboard(mapping: Any, data_dir: Path) -> None:
-    """``--onboard``: onboard, on the local chain of ``make run``, every issuer the mapping
-    names (`scripts.run_local.onboard_local`), then print the codes.
+def _onboard(mapping: Any, data_dir: Path, api: str, sync_timeout_seconds: float, poll_interval_seconds: float) -> None:
+    """``--onboard``: onboard, on the local chain of ``make run`` (``LEDGER_RPC_URL``, its
+    ``data/`` folder), every issuer the mapping names (`scripts.run_local.onboard_local`), print
+    the codes, then wait until the API's index shows them (so the token checks that follow find
+    the new municipalities).
 
     Raises:
-        ImporterError: not a local set-up (no deployment or keys), or the chain refused.
+        ImporterError: not a local set-up (no deployment or keys, the chain not at
+            ``LEDGER_RPC_URL``), the chain refused, or the index did not catch up in time.
     """
     from scripts.run_local import onboard_issuers_locally  # the local set-up's keys; imported only when asked
 
@@ -282,6 +285,8 @@ def _onboard(mapping: Any, data_dir: Path) -> None:
     done = onboard_issuers_locally(list(names))
     console.print(f"onboarded (or found): {escape(', '.join(f'{r.name} ({r.code})' for r in names))}; "
                   f"tokens in {escape(str(done))}")
+    with LedgerClient(api, None, timeout_seconds=30.0, max_attempts=5, max_retry_seconds=30.0) as client:
+        wait_until_indexed(client, timeout_seconds=sync_timeout_seconds, poll_interval_seconds=poll_interval_seconds)
 
 
 def _import_one(

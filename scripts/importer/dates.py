@@ -50,7 +50,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import get_month_names, get_quarter_names
 
 from . import text
-from .errors import DateNotRecognisedError
+from .errors import AmbiguousDateError, DateNotRecognisedError
 
 NamedFormat = Literal["excel_serial", "month_year", "quarter", "iso"]
 NAMED_FORMATS: tuple[NamedFormat, ...] = ("excel_serial", "month_year", "quarter", "iso")
@@ -221,7 +221,9 @@ def parse_date(
     languages: Sequence[str] = DEFAULT_LANGUAGES,
     century_pivot: int = PYTHON_CENTURY_PIVOT,
 ) -> int:
-    """Unix seconds of ``value`` read by the first of ``formats`` that reads it.
+    """Unix seconds of ``value`` read by ``formats``: every format is tried, and the formats
+    that read it must agree (``03/04/2026`` with ``%d/%m/%Y`` and ``%m/%d/%Y`` is refused;
+    ``13/04/2026`` is read by one only).
 
     Args:
         value: a cleaned column value (a string) or a constant (an int is tried as an Excel
@@ -239,10 +241,12 @@ def parse_date(
     Raises:
         DateNotRecognisedError: no format reads the value (its ``notes`` say why a format
             that recognised its shape refused it).
+        AmbiguousDateError: two formats read it as different moments.
     """
     zone = ZoneInfo(time_zone)
     raw = str(value).strip()
     notes: list[str] = []
+    read: list[tuple[str, int]] = []
     for fmt in formats:
         try:
             if fmt == "iso":
@@ -259,7 +263,11 @@ def parse_date(
             notes.append(f"{fmt}: {exc.args[0]}")
             continue
         if reading is not None:
-            return _seconds(reading, zone, period)
+            read.append((fmt, _seconds(reading, zone, period)))
+    if len({seconds for _fmt, seconds in read}) > 1:
+        raise AmbiguousDateError(value, read, time_zone)
+    if read:
+        return read[0][1]
     raise DateNotRecognisedError(value, list(formats), notes)
 
 

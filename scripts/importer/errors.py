@@ -7,6 +7,9 @@ never matches on message text, only on the class and its typed attributes.
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import codecs
 from typing import Any
 
@@ -65,6 +68,24 @@ class DateNotRecognisedError(RowValueError):
         super().__init__(f"{value!r} matches none of the date formats {self.formats}{why}")
 
 
+class AmbiguousDateError(RowValueError):
+    """Two of a ``date`` transform's formats read one value as different moments (``03/04/2026``
+    with both ``%d/%m/%Y`` and ``%m/%d/%Y``): the importer does not guess which one the source
+    meant.
+
+    Attributes:
+        value: the value as read.
+        readings: ``(format, Unix seconds)`` of each format that read it, in the mapping's order.
+    """
+
+    def __init__(self, value: object, readings: list[tuple[str, int]], time_zone: str = "UTC") -> None:
+        self.value = value
+        self.readings = list(readings)
+        zone = ZoneInfo(time_zone)
+        shown = "; ".join(f"{fmt} → {datetime.fromtimestamp(seconds, zone).isoformat()}" for fmt, seconds in self.readings)
+        super().__init__(f"{value!r} is ambiguous: {shown}; keep only the format the source uses")
+
+
 class UnknownLookupValueError(RowValueError):
     """A value is neither a key of a ``lookup`` table nor one of its ``no_data`` values (and
     ``otherwise`` is ``error``).
@@ -101,6 +122,24 @@ class SourceEncodingError(SourceDataError):
         hint = ("if the file was saved by Excel or another Windows program, try read: {encoding: windows-1252}"
                 if codecs.lookup(encoding).name != "cp1252" else "give the file's encoding as read.encoding")
         super().__init__(file, f"line {line}, byte offset {offset}: byte(s) 0x{data.hex()} are not {encoding} text; {hint}")
+
+
+class MisreadUtf8Error(SourceDataError):
+    """A source file is UTF-8 with non-ASCII text, but its ``read.encoding`` is a one-byte code
+    page (``windows-1252``, ``latin-1``...): every ``ë`` would be read as ``Ã«`` and written so
+    on chain. Real text in a one-byte code page is almost never valid UTF-8 as a whole.
+
+    Attributes:
+        encoding: the codec the mapping names.
+        example: the first non-ASCII text of the file as UTF-8, and as ``encoding`` reads it.
+    """
+
+    def __init__(self, file: str, encoding: str, example: tuple[str, str]) -> None:
+        self.encoding = encoding
+        self.example = example
+        super().__init__(file, f"the file is UTF-8 text, but read.encoding is {encoding}: {example[0]!r} would be read "
+                               f"as {example[1]!r}; remove read.encoding (UTF-8 is the default) or give the file's "
+                               "real encoding")
 
 
 class AmbiguousColumnError(SourceDataError):

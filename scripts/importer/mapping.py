@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass
 from datetime import date, datetime
+import re
 import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Union
@@ -235,7 +236,7 @@ class CommitmentFields(Strict):
 
     external_ref: FieldSpec
     title: FieldSpec
-    description: FieldSpec
+    description: FieldSpec = Field(default_factory=lambda: const_spec(""))
     theme: FieldSpec = Field(default_factory=lambda: const_spec(""))
     target_quantity: FieldSpec
     unit: FieldSpec
@@ -732,6 +733,30 @@ Mapping = Annotated[Union[CommitmentsMapping, ProgressSnapshotsMapping], Field(d
 _MAPPING_ADAPTER: TypeAdapter[CommitmentsMapping | ProgressSnapshotsMapping] = TypeAdapter(Mapping)
 
 
+class _MappingLoader(yaml.SafeLoader):
+    """YAML as a clerk means it: only ``true`` and ``false`` (any case) are booleans, as in YAML
+    1.2. PyYAML follows YAML 1.1, where ``on``, ``off``, ``yes``, ``no``, ``y`` and ``n`` are
+    booleans too, so ``join: [{on: {column: brief}}]`` lost its ``on`` key and a lookup table
+    key ``Yes`` became ``True``."""
+
+
+_MappingLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_MappingLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a mapping document (:class:`_MappingLoader`: ``on``, ``yes``, ``no`` stay text).
+
+    Raises:
+        yaml.YAMLError: not valid YAML.
+    """
+    return yaml.load(text, Loader=_MappingLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_mapping(data: Any, *, origin: str = "<mapping>") -> CommitmentsMapping | ProgressSnapshotsMapping:
     """Validate an already-parsed mapping document (e.g. from YAML).
 
@@ -763,7 +788,7 @@ def load_mapping(path: str | Path) -> CommitmentsMapping | ProgressSnapshotsMapp
     except OSError as exc:
         raise MappingError(origin, [f"cannot read the file: {exc.strerror or exc}"]) from None
     try:
-        data = yaml.safe_load(raw)
+        data = load_yaml(raw)
     except yaml.YAMLError as exc:
         raise MappingError(origin, [f"not valid YAML: {exc}"]) from None
     if not isinstance(data, dict):

@@ -39,10 +39,16 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from .errors import SourceDataError, SourceEncodingError
+from .errors import MisreadUtf8Error, SourceDataError, SourceEncodingError
 from .shapes import SNIFF_BYTES, SNIFF_DELIMITERS, ReadSpec
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+
+MAX_FIELD_CHARS = 64 * 1024 * 1024
+"""The csv module's field limit, raised from its 131,072 characters: a single oversize cell (a
+pasted document) must make its row invalid, by the ledger's own byte limits, not refuse the
+whole file (the staff workspace takes files up to 20 MiB)."""
+csv.field_size_limit(MAX_FIELD_CHARS)
 
 
 @dataclass(frozen=True)
@@ -101,11 +107,29 @@ def decode(rel_path: str, data: bytes, encoding: str) -> str:
         SourceEncodingError: naming the first undecodable byte's line and offset.
     """
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[: exc.start].decode(encoding, errors="replace").count("\n") + 1
         raise SourceEncodingError(rel_path, encoding.removesuffix("-sig"), line, exc.start,
                                   data[exc.start: exc.end]) from None
+    if _single_byte(encoding) and not data.isascii():
+        try:
+            as_utf8 = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return text  # not UTF-8: the code page it says
+        word = re.search(r"[^\s,;|\"']*[^\x00-\x7f][^\s,;|\"']*", as_utf8)  # the first word with a non-ASCII letter
+        shown = word.group(0)[:40] if word else as_utf8[:40]
+        raise MisreadUtf8Error(rel_path, encoding, (shown, shown.encode("utf-8").decode(encoding, errors="replace")))
+    return text
+
+
+def _single_byte(encoding: str) -> bool:
+    """Whether ``encoding`` is a one-byte code page over ASCII (cp1252, latin-1, cp850...: ``é``
+    is one byte), which reads UTF-8 bytes without an error, as the wrong characters."""
+    try:
+        return "ab".encode(encoding) == b"ab" and len("é".encode(encoding)) == 1
+    except (UnicodeError, LookupError):
+        return False
 
 
 # ------------------------------------------------------------------ csv

@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from zoneinfo import ZoneInfo
 
 from .apply import ApplyResult
 from .plan import Plan, ReportRow
 
-REPORT_VERSION = 6  # 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress; 5: rows' no_data, summary.no_data; 6: re-imports (an operation's "amendment" and "differences", summary "reimport")
+REPORT_VERSION = 7  # 7: each operation's "values" (what it will write, dates also in the issuer's zone); 2: promised_at; each operation names its transaction ("tx" written now, "recorded_in" earlier); 3: anchored batches; 4: complete, interrupted, interruption, progress; 5: rows' no_data, summary.no_data; 6: re-imports (an operation's "amendment" and "differences", summary "reimport")
 
 
 MAX_MALFORMED_SHARE = 0.10
@@ -196,6 +197,30 @@ def _transactions(result: ApplyResult | None) -> dict[str, int] | None:
     }
 
 
+DATE_FIELDS = ("promised_at", "due_date", "delivered_at")
+"""Unix-seconds fields of an operation that the report also writes as RFC 3339 in the issuer's
+time zone, so a dry run shows whether a date was read as meant."""
+
+
+def operation_values(op: Any, time_zone: str) -> dict[str, Any]:
+    """What an operation will write, for a reader of the report: a registration's body as sent
+    (`RegisterCommitment.payload`), a delivery's quantity, date, note, links and evidence file
+    hashes, a revocation's quantity and reason; each date of :data:`DATE_FIELDS` also as
+    ``<name>_iso`` in ``time_zone``."""
+    if hasattr(op, "payload"):
+        values: dict[str, Any] = dict(op.payload())
+    else:
+        values = {f.name: getattr(op, f.name) for f in fields(op) if f.name not in ("row", "evidence_files")}
+        files = getattr(op, "evidence_files", ())
+        if files:
+            values["evidence_sha256"] = [f.sha256 for f in files]
+    zone = ZoneInfo(time_zone)
+    for name in DATE_FIELDS:
+        if isinstance(values.get(name), int):
+            values[f"{name}_iso"] = datetime.fromtimestamp(values[name], zone).isoformat()
+    return values
+
+
 def build_report(
     plan: Plan,
     result: ApplyResult | None,
@@ -222,6 +247,7 @@ def build_report(
         interruption: why it ended early (``{"reason", "detail", "at"}``), None otherwise.
     """
     m = plan.mapping
+    zone = m.issuer.time_zone
     by_index = result.by_index() if result else {}
     rows = []
     for row in plan.report:
@@ -233,6 +259,7 @@ def build_report(
             entry["operations"].append(
                 {
                     "operation": op.describe(),
+                    "values": operation_values(op, zone),
                     "batch": getattr(op, "batch", None),
                     "outcome": res.outcome if res else "planned",
                     "ledger_id": res.ledger_id if res else None,

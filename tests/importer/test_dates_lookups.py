@@ -7,6 +7,8 @@ import csv
 
 import pytest
 
+from scripts.importer.errors import AmbiguousDateError
+
 from scripts.importer import MappingError, parse_mapping, plan_source
 from scripts.importer.errors import DateNotRecognisedError, UnknownLookupValueError
 from scripts.importer.lookups import NoData
@@ -137,10 +139,19 @@ def test_month_names_in_a_strptime_pattern():
     assert read_date("3 mrt. 2014", formats=["%d %b. %Y"]) == 1393801200  # 2014-03-03T00:00:00+01:00
 
 
-def test_formats_are_tried_in_order():
+def test_every_format_is_tried_and_formats_that_disagree_refuse_the_value():
     spec = date_spec(formats=["%Y", "excel_serial"], period="end")
-    assert spec.evaluate({"d": "2014"}) == 1420066799  # the year 2014, not Excel's day 2014
-    assert spec.evaluate({"d": "44439"}) == 1630447199  # 2021-08-31T23:59:59+02:00
+    assert spec.evaluate({"d": "44439"}) == 1630447199  # 2021-08-31T23:59:59+02:00: only a serial
+    with pytest.raises(AmbiguousDateError) as info:  # the year 2014, or Excel's day 2014 (1905)?
+        spec.evaluate({"d": "2014"})
+    assert [fmt for fmt, _ in info.value.readings] == ["%Y", "excel_serial"]
+    days = date_spec(formats=["%d/%m/%Y", "%m/%d/%Y"])
+    assert days.evaluate({"d": "13/04/2026"}) == 1776031200  # 2026-04-13T00:00:00+02:00: one format reads it
+    assert days.evaluate({"d": "04/04/2026"}) == 1775253600  # both read it alike
+    with pytest.raises(AmbiguousDateError) as info:
+        days.evaluate({"d": "03/04/2026"})
+    assert str(info.value) == ("'03/04/2026' is ambiguous: %d/%m/%Y → 2026-04-03T00:00:00+02:00; "
+                               "%m/%d/%Y → 2026-03-04T00:00:00+01:00; keep only the format the source uses")
 
 
 def test_the_time_zone_defaults_to_the_municipalitys(tmp_path):
