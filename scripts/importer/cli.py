@@ -595,6 +595,11 @@ def _run_against_ledger(
             else:
                 municipality = find_municipality(client, mapping.issuer)
             ledger["municipality"] = {k: municipality.get(k) for k in ("id", "name", "code")}
+            known = [s.get("id") for s in municipality.get("sources") or [] if isinstance(s, dict)]
+            if "sources" in municipality and mapping.source.id not in known:
+                ledger.setdefault("warnings", []).append(
+                    f"the API credits no source {mapping.source.id!r} for {mapping.issuer.name}: its commitments will show "
+                    "no credit line until this mapping is in the server's scripts/mappings/ and the API restarted")
             if municipality.get("name") != mapping.issuer.name:
                 ledger.setdefault("warnings", []).append(f"the ledger names the municipality {municipality.get('name')!r}, the mapping {mapping.issuer.name!r}")
             try:
