@@ -52,8 +52,8 @@ def add_follow_up(
 
     A row needs ``id``, ``municipality_id`` and ``batched_delivery_count``; its on-chain
     ``source_uri`` is its own (a detail, a download's row), else read from the index;
-    a detail's ``deliveries_count`` says whether a delivery names it, else recorded deliveries
-    are looked up (only for the rows whose every source records no follow-up).
+    a ``deliveries_count`` (a detail's; ``None`` or absent elsewhere, e.g. a part listed on its
+    parent's page) says whether a delivery names it, else recorded deliveries are looked up (only for the rows whose every source records no follow-up).
 
     Args:
         sources: municipality code → its sources (``ledger.sources.credits_by_code``).
@@ -72,14 +72,17 @@ def add_follow_up(
     for row in rows:
         uri = row["source_uri"] if "source_uri" in row else read.get(row["id"], "")
         credited[row["id"]] = credited_sources(sources.get(codes.get(row["municipality_id"], ""), []), uri)
-    asked = [r["id"] for r in rows if "deliveries_count" not in r and not r["batched_delivery_count"]
+    def counted(row: dict[str, Any]) -> bool:  # a detail counts its deliveries; a summary or a part may not
+        return row.get("deliveries_count") is not None
+
+    asked = [r["id"] for r in rows if not counted(r) and not r.get("batched_delivery_count")
              and credited[r["id"]] and not any(s.follow_up for s in credited[r["id"]])]
     recorded = commitments_with_recorded_deliveries(session, asked) if asked else set()
     for row in rows:
-        if "deliveries_count" in row:
+        if counted(row):
             has_deliveries = row["deliveries_count"] > 0
         else:
-            has_deliveries = bool(row["batched_delivery_count"]) or row["id"] in recorded
+            has_deliveries = bool(row.get("batched_delivery_count")) or row["id"] in recorded
         row["follow_up"] = follow_up_of(credited[row["id"]], has_deliveries).as_json()
 
 
