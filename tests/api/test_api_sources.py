@@ -112,7 +112,7 @@ def test_a_commitment_of_a_source_without_follow_up_says_so_until_a_delivery_nam
         assert [(c["id"], c["follow_up"]) for c in listed["data"]] == [(cid, detail["follow_up"])]
         for lang, note in NOTES.items():
             html = client.get(f"/commitments/{cid}", params={"lang": lang}).text
-            assert f'<span class="badge tone-info" data-status="no_follow_up">{note}</span>' in html
+            assert f'<span class="badge tone-info" data-note="no_follow_up">{note}</span>' in html
             assert f'{PROMISES_URL}</a>' in html and f'href="{PROMISES_URL}#ledger-source=baarn-promises-only"' in html
             assert OVERVIEW[lang] in client.get("/municipalities/1", params={"lang": lang}).text
         for page in ("/", "/municipalities"):  # the counts' tables keep their numbers and say how many of them

@@ -908,7 +908,7 @@ def test_a_registrar_uploads_a_bulk_import_sees_each_rows_action_runs_it_follows
         assert (report["dry_run"], report["complete"], report["interrupted"]) == (False, True, False)
         assert report["summary"]["applied"]["commitments"] == applied(done=2)
         assert report["summary"]["rows"] == {"rows": 4, "planned": 2, "unchanged": 0, "skipped": 1, "invalid": 1,
-                                             "cleaned": 0, "with_warnings": 0}
+                                             "malformed": 0, "cleaned": 0, "with_warnings": 0}
         assert report["summary"]["failed_rows"] == 1  # the invalid row
         assert report["summary"]["skipped_by_reason"] == {"an explanation, not a commitment": 1}
         assert report["progress"] == {"rows_with_operations": 2, "rows_settled": 2, "operations": 2,
