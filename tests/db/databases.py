@@ -21,8 +21,9 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.db import create_schema, make_engine, session_factory
+from ledger.db import make_engine, session_factory
 from ledger.db.models import Base
+from tests.db.schema_pool import PostgresSchemaPool, SqliteTemplate
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ("sqlite", "postgresql")
@@ -69,12 +70,23 @@ class Database:
 @contextmanager
 def fresh_database(backend: str, folder: Path, *, schema: bool = True) -> Iterator[Database]:
     """A new empty database (SQLite file in ``folder`` or PostgreSQL schema), with the
-    index's tables unless ``schema`` is false; dropped (schema) afterwards."""
+    index's tables unless ``schema`` is false; dropped (schema) afterwards.
+
+    With tables, the new index comes ready-made (``tests.db.schema_pool``): on SQLite a copy
+    of a template file, on PostgreSQL a schema another test was done with, emptied and renamed
+    (or made when none is kept); either is what ``create_schema`` makes, with a new epoch."""
     skip_unless_backend(backend)
     name = f"ledger_test_{uuid.uuid4().hex[:12]}"
     admin: Engine | None = None
+    pooled: str | None = None
     if backend == "sqlite":
-        url = f"sqlite:///{folder / (name + '.sqlite3')}"
+        path = folder / (name + ".sqlite3")
+        url = f"sqlite:///{path}"
+        if schema:
+            _sqlite_template.copy_to(path)
+    elif schema:
+        pooled = _postgres_pool().take()
+        url = _postgres_pool().url(pooled)
     else:
         admin = make_engine(POSTGRES_URL)
         with admin.begin() as conn:
@@ -82,15 +94,23 @@ def fresh_database(backend: str, folder: Path, *, schema: bool = True) -> Iterat
         url = f"{POSTGRES_URL}?options=-csearch_path%3D{name}"
     engine = make_engine(url)
     try:
-        if schema:
-            create_schema(engine)
         yield Database(backend, url, engine, session_factory(engine))
     finally:
         engine.dispose()
+        if pooled is not None:
+            _postgres_pool().give_back(pooled)
         if admin is not None:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
             admin.dispose()
+
+
+_sqlite_template = SqliteTemplate()
+
+
+@lru_cache(maxsize=1)
+def _postgres_pool() -> PostgresSchemaPool:
+    return PostgresSchemaPool(POSTGRES_URL)
 
 
 @contextmanager
