@@ -143,9 +143,9 @@ so those fixtures are built once, not once per worker."""
 
 SLOW_SCOPES_FIRST = (
     "tests/e2e/",
+    "tests/workspace_browser/test_workspace_browser.py",
     "tests/chaos/test_kill_stack.py",
     "tests/indexer/test_indexer_resume.py",
-    "tests/workspace_browser/test_workspace_browser.py",
     "tests/tools/test_schemathesis.py",
     "tests/importer/test_importer_stops.py",
     "tests/db/test_projection_incremental.py",
@@ -165,8 +165,8 @@ SLOW_SCOPES_FIRST = (
 )
 """Work units (:func:`xdist_scope`) started first under xdist, slowest first, so that no long
 one starts last and leaves the other worker idle (seconds of each under ``-n 2`` on this
-2-core machine, loaded by other runs: tests/e2e 243, test_kill_stack.py 147,
-test_indexer_resume.py 112, test_workspace_browser.py 96, test_schemathesis.py 88 (3 tests:
+2-core machine, loaded by other runs: tests/e2e 243, test_workspace_browser.py 96 (beside
+it: both drive Chromium), test_kill_stack.py 147, test_indexer_resume.py 112, test_schemathesis.py 88 (3 tests:
 by number of tests it came last), test_importer_stops.py 49, test_projection_incremental.py
 48, ..., test_gas_targets.py 20); the others follow by number of tests, most
 first. A unit missing here only costs balance, never a result."""
