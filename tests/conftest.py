@@ -145,16 +145,30 @@ SLOW_SCOPES_FIRST = (
     "tests/e2e/",
     "tests/workspace_browser/test_workspace_browser.py",
     "tests/chaos/test_kill_stack.py",
-    "tests/contract/test_signed_writes.py",
+    "tests/indexer/test_indexer_resume.py",
+    "tests/tools/test_schemathesis.py",
+    "tests/importer/test_importer_stops.py",
+    "tests/db/test_projection_incremental.py",
     "tests/tools/test_merkle_crosscheck.py",
-    "tests/tools/test_gas_targets.py",
-    "tests/contract/test_pause.py",
+    "tests/deploy/test_multi_process.py",
+    "tests/tools/test_supervisor.py",
+    "tests/contract/test_signed_writes.py",
+    "tests/deploy/test_live_network.py",
+    "tests/api/test_health_node_down.py",
+    "tests/replay/test_replay_stateful.py",
+    "tests/indexer/test_reorgs.py",
+    "tests/db/test_batch_rules.py",
     "tests/contract/test_confirmations.py",
+    "tests/contract/test_pause.py",
+    "tests/db/test_projection_real_data.py",
+    "tests/tools/test_gas_targets.py",
 )
 """Work units (:func:`xdist_scope`) started first under xdist, slowest first, so that no long
-one starts last and leaves the other worker idle (from ``--durations=0`` per folder on this
-2-core machine: e.g. test_signed_writes.py 320 s, test_merkle_crosscheck.py 306 s,
-test_gas_targets.py 198 s under a load of 10); the others follow by number of tests, most
+one starts last and leaves the other worker idle (seconds of each under ``-n 2`` on this
+2-core machine, loaded by other runs: tests/e2e 243, test_workspace_browser.py 96 (beside
+it: both drive Chromium), test_kill_stack.py 147, test_indexer_resume.py 112, test_schemathesis.py 88 (3 tests:
+by number of tests it came last), test_importer_stops.py 49, test_projection_incremental.py
+48, ..., test_gas_targets.py 20); the others follow by number of tests, most
 first. A unit missing here only costs balance, never a result."""
 
 

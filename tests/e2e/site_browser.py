@@ -49,15 +49,32 @@ PROMISED = 1_655_071_200  # 13 June 2022, 00:00 in Baarn
 # ------------------------------------------------------------------ browser
 
 
+_launched: dict[str, Any] = {}
+"""This process's Playwright and Chromium (``"playwright"``, ``"browser"``) and how many
+``browser`` fixtures hold them (``"users"``)."""
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, for the whole session."""
+    """Debian's Chromium, headless, for the whole session. tests/e2e and tests/workspace_browser
+    each make this fixture theirs (their conftest imports it), so a process that runs both
+    gets it twice: both share one launch, since Playwright's sync API cannot start while
+    another of the same thread is open ("It looks like you are using Playwright Sync API inside
+    the asyncio loop"); it is closed when the last of them ends."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed: `make test` installs it (target `browser`)")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield launched
-        launched.close()
+    if not _launched.get("users"):
+        playwright = sync_playwright().start()
+        _launched.update(playwright=playwright, users=0,
+                         browser=playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS))
+    _launched["users"] += 1
+    try:
+        yield _launched["browser"]
+    finally:
+        _launched["users"] -= 1
+        if not _launched["users"]:
+            _launched.pop("browser").close()
+            _launched.pop("playwright").stop()
 
 
 class PageErrors:
