@@ -7,7 +7,6 @@ about, by name.
 
 import gc
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
@@ -92,38 +91,8 @@ def cheap_rpc_caller_check():
         yield
 
 
-RECEIPT_POLL_SECONDS = 0.02
-"""How often brownie asks anvil again for a receipt it did not have yet, seconds."""
-
-
-class _QuickPolls:
-    """Stands in for the ``time`` module inside ``brownie.network.transaction`` and
-    ``brownie.network.account``: the same module, but a pause of at most
-    :data:`RECEIPT_POLL_SECONDS`. brownie's confirmation thread asks for a transaction's
-    receipt right after sending it and, when anvil has not mined it yet (anvil's automine
-    answers ``eth_sendTransaction`` first), sleeps a whole second before asking again: 22 of
-    the 900 transactions of three modules here (2.4 %, more under load), 22 s of their 45 s.
-    The same questions in the same order, asked sooner."""
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(time, name)
-
-    @staticmethod
-    def sleep(seconds: float) -> None:
-        time.sleep(min(seconds, RECEIPT_POLL_SECONDS))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def quick_receipt_polls():
-    """:class:`_QuickPolls` in brownie's transaction and account modules for this session."""
-    with pytest.MonkeyPatch.context() as patch:
-        for module in ("brownie.network.transaction", "brownie.network.account"):
-            patch.setattr(sys.modules[module], "time", _QuickPolls())
-        yield
-
-
 @pytest.fixture(autouse=True)
-def isolation(frozen_heap, cheap_rpc_caller_check, quick_receipt_polls, fn_isolation):
+def isolation(frozen_heap, cheap_rpc_caller_check, fn_isolation):
     """Revert the chain to a clean state before every test in this folder."""
 
 
